@@ -1,0 +1,105 @@
+// Agents as the API sees them: create/read/update/delete with config validated,
+// defaults filled in and secrets sealed apart. The server calls these; store/ holds rows.
+import { z } from 'zod';
+import type { Db } from '../store/db.ts';
+import * as repo from '../store/repos/agents.ts';
+import type { SecretBox } from '../store/secret-box.ts';
+import { agentConfig, agentInput, agentPatch, joinSecrets, splitSecrets, type AgentConfig, type Secrets } from './config.ts';
+
+/** An agent as returned by the API: never carries a secret, only which ones are set. */
+export interface AgentView extends AgentConfig {
+  id: string;
+  name: string;
+  description: string | null;
+  metadata: Record<string, unknown>;
+  secrets: string[];
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Everything needed to run an agent: config with secrets joined back in. */
+export interface RunnableAgent {
+  id: string;
+  org_id: string;
+  name: string;
+  version: number;
+  config: AgentConfig;
+}
+
+export class AgentConfigError extends Error {
+  constructor(readonly issues: z.core.$ZodIssue[]) {
+    super(issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  }
+}
+
+export function createAgents(db: Db, box: SecretBox) {
+  const seal = (secrets: Secrets) => (Object.keys(secrets).length ? box.seal(JSON.stringify(secrets)) : null);
+  const unseal = (row: repo.AgentRow): Secrets => (row.secrets ? JSON.parse(box.open(row.secrets)) : {});
+
+  function toWrite(input: z.output<typeof agentInput>): repo.AgentWrite {
+    const { name, description, metadata, ...config } = input;
+    const split = splitSecrets(config);
+    return { name, description: description ?? null, metadata, config: split.config, secrets: seal(split.secrets) };
+  }
+
+  return {
+    view(row: repo.AgentRow): AgentView {
+      const config = row.config as AgentConfig;
+      return {
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        metadata: row.metadata,
+        ...config,
+        secrets: Object.keys(unseal(row)),
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+      };
+    },
+
+    runnable(row: repo.AgentRow): RunnableAgent {
+      return { id: row.id, org_id: row.org_id, name: row.name, version: row.version, config: joinSecrets(row.config as AgentConfig, unseal(row)) };
+    },
+
+    create(orgId: string, input: z.output<typeof agentInput>) {
+      return repo.insertAgent(db, orgId, toWrite(input));
+    },
+
+    get: (orgId: string, id: string) => repo.getAgent(db, orgId, id),
+    list: (orgId: string, limit: number, offset: number) => repo.listAgents(db, orgId, limit, offset),
+    delete: (orgId: string, id: string) => repo.deleteAgent(db, orgId, id),
+
+    /** Deep-merges the patch into the stored agent (secrets included), validates the whole, stores it. */
+    async update(orgId: string, id: string, patch: z.output<typeof agentPatch>) {
+      return db.transaction(async (tx) => {
+        const row = await repo.getAgent(tx, orgId, id);
+        if (!row) return undefined;
+        const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...joinSecrets(row.config as AgentConfig, unseal(row)) };
+        const merged = deepMerge(current, patch);
+        const parsed = agentInput.safeParse(merged);
+        if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
+        return repo.updateAgent(tx, orgId, id, toWrite(parsed.data));
+      });
+    },
+  };
+}
+
+export type Agents = ReturnType<typeof createAgents>;
+
+/** Plain objects merge key by key; arrays and scalars replace; null deletes the key. */
+function deepMerge(base: any, patch: any): any {
+  if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if (v === null) delete out[k];
+    else out[k] = deepMerge(base[k], v);
+  }
+  return out;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export { agentConfig };

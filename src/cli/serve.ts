@@ -1,0 +1,34 @@
+import { Command } from 'commander';
+import { startAgentmem } from '../app.ts';
+import { configFromEnv } from '../config.ts';
+import { redactUrl } from '../store/postgres/index.ts';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('Serve agents over HTTP (PORT, HOST, DATABASE_URL, REDIS_URL, … from the environment)')
+    .option('-p, --port <port>', 'port to listen on (default $PORT or 8080)')
+    .option('--host <host>', 'address to bind (default $HOST or 127.0.0.1)')
+    .action(async (opts: { port?: string; host?: string }) => {
+      const config = configFromEnv();
+      if (opts.port) config.port = Number(opts.port);
+      if (opts.host) config.host = opts.host;
+      let app;
+      try {
+        app = await startAgentmem(config);
+      } catch (err) {
+        console.error(`agentmem: ${(err as Error).message}`);
+        process.exit(1);
+      }
+      const store = config.databaseUrl ? redactUrl(config.databaseUrl) : `PGlite in ${config.dataDir}`;
+      console.log(`agentmem listening on ${app.url} (store: ${store})`);
+      if (app.generatedAdminKey) {
+        console.log(`\nFirst start: created the platform admin API key. It is shown only this once:\n\n  ${app.generatedAdminKey}\n`);
+      }
+      const stop = async () => {
+        await app.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,44 @@
+// Process configuration, read once from the environment (the names are the public contract).
+import { resolve } from 'node:path';
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  /** unset: embedded PGlite in dataDir; memory://; or postgres://… */
+  databaseUrl?: string;
+  redisUrl?: string;
+  dataDir: string;
+  bootstrapKey?: string;
+  secretKey?: string;
+  bodyLimit: number;
+  logLevel: string;
+  openaiApiKey?: string;
+  openaiBaseUrl?: string;
+  zhipuApiKey?: string;
+  zhipuBaseUrl?: string;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  return {
+    port: intEnv(env.PORT, 8080),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    dataDir: resolve(env.AGENTMEM_DATA_DIR || '.agentmem'),
+    bootstrapKey: env.AGENTMEM_BOOTSTRAP_KEY || undefined,
+    secretKey: env.AGENTMEM_SECRET_KEY || undefined,
+    bodyLimit: intEnv(env.AGENTMEM_BODY_LIMIT, 1024 * 1024),
+    logLevel: env.LOG_LEVEL || 'info',
+    openaiApiKey: env.OPENAI_API_KEY || undefined,
+    openaiBaseUrl: env.OPENAI_BASE_URL || undefined,
+    zhipuApiKey: env.ZHIPU_API_KEY || undefined,
+    zhipuBaseUrl: env.ZHIPU_BASE_URL || undefined,
+  };
+}
+
+function intEnv(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
+  return n;
+}

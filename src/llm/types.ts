@@ -1,0 +1,93 @@
+// The one provider spec every model backend implements. Providers turn a wire
+// format into these parts; everything above llm/ sees only this file's types.
+
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text exactly as the model produced it (may be invalid JSON). */
+  arguments: string;
+}
+
+export interface ChatMessage {
+  role: Role;
+  content: string | null;
+  tool_calls?: ToolCall[];
+  /** for role 'tool': the call this message answers */
+  tool_call_id?: string;
+}
+
+export interface ToolSpec {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object */
+  parameters: Record<string, unknown>;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/** Unified finish reason, with the provider's raw string kept beside it. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | 'other';
+
+export interface LlmRequest {
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  max_tokens?: number;
+  tools?: ToolSpec[];
+  /** fired when the client leaves; aborts the upstream request at once */
+  signal?: AbortSignal;
+}
+
+export type StreamPart =
+  | { type: 'text-delta'; text: string }
+  /** a complete tool call, emitted once its argument deltas are assembled */
+  | { type: 'tool-call'; call: ToolCall }
+  | { type: 'finish'; finish_reason: FinishReason; raw_finish_reason: string | null; usage: Usage | null }
+  | { type: 'error'; error: UpstreamErrorInfo };
+
+export interface UpstreamErrorInfo {
+  /** stable agentmem code, e.g. upstream_auth, upstream_rate_limited, upstream_unavailable,
+   *  upstream_timeout, upstream_protocol, upstream_content_filter, upstream_network */
+  code: string;
+  message: string;
+  retryable: boolean;
+  status?: number;
+  /** the provider's own code, e.g. Zhipu's "1302" */
+  provider_code?: string;
+}
+
+export interface Completion {
+  text: string;
+  tool_calls: ToolCall[];
+  finish_reason: FinishReason;
+  raw_finish_reason: string | null;
+  usage: Usage | null;
+}
+
+export interface Provider {
+  readonly name: string;
+  /** Stream parts. Errors before the first part throw UpstreamError (so the caller may retry);
+   *  errors after it arrive as an 'error' part, then the iterator ends. */
+  stream(req: LlmRequest): AsyncIterable<StreamPart>;
+  complete(req: LlmRequest): Promise<Completion>;
+  /** open a keep-alive connection to the upstream origin ahead of the first request */
+  warm?(): Promise<void>;
+}
+
+export interface ProviderConfig {
+  provider: 'simulated' | 'openai-compatible' | 'zhipu';
+  model: string;
+  base_url?: string;
+  api_key?: string;
+  auth?: 'bearer' | 'jwt';
+  temperature?: number;
+  max_tokens?: number;
+  /** simulated provider only */
+  simulated?: { first_token_ms?: number; tokens_per_s?: number };
+}

@@ -1,0 +1,89 @@
+// The HTTP server: Fastify with zod validation, one error shape, auth on the API
+// prefixes, OpenAPI at /docs. Routes live one resource per file under routes/.
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { AgentConfigError } from '../agent/agents.ts';
+import type { ServerContext } from './context.ts';
+import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
+import { agentRoutes } from './routes/agents.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { organizationRoutes } from './routes/organizations.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { userRoutes } from './routes/users.ts';
+
+export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: ctx.config.bodyLimit,
+    logger: { level: ctx.config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    // Per-request access logs cost more than the stages we measure; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  // Bodies are JSON only: anything else is 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((err, req, reply) => {
+    const { status, code, message } = toClientError(err as FastifyError);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send(errorBody(code, message));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send(errorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`)),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'agentmem', version: '0.1.0', description: 'LLM agents with long-term memory, streamed.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', engine: ctx.db.engine }));
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req) => {
+        req.principal = await ctx.auth.authenticate(req.headers.authorization);
+      });
+      for (const routes of [organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes]) {
+        await api.register(routes(ctx));
+      }
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}
+
+function toClientError(err: FastifyError): { status: number; code: ErrorCode; message: string } {
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
+  if (err instanceof AgentConfigError) return { status: 400, code: 'validation_error', message: err.message };
+  if (err.validation) {
+    const where = err.validationContext ?? 'body';
+    const detail = err.validation
+      .map((v: any) => `${[where, ...String(v.instancePath ?? '').split('/').filter(Boolean)].join('.')}: ${v.message}`)
+      .join('; ');
+    return { status: 400, code: 'validation_error', message: detail || err.message };
+  }
+  const byFastifyCode: Record<string, ErrorCode> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+    FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  };
+  const mapped = byFastifyCode[err.code];
+  if (mapped) return { status: errorCodes[mapped].status, code: mapped, message: err.message };
+  if (err instanceof SyntaxError) return { status: 400, code: 'invalid_json', message: err.message };
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return { status, code: status === 404 ? 'not_found' : 'bad_request', message: err.message };
+  return { status: 500, code: 'internal_error', message: errorCodes.internal_error.message };
+}

@@ -1,0 +1,37 @@
+// One table of error codes: HTTP status and default message. Every error a client
+// sees is `{error: {code, message}}` with one of these codes.
+
+export const errorCodes = {
+  bad_request: { status: 400, message: 'The request is invalid.' },
+  invalid_json: { status: 400, message: 'The body is not valid JSON.' },
+  validation_error: { status: 400, message: 'The request failed validation.' },
+  unauthorized: { status: 401, message: 'A valid API key is required (Authorization: Bearer <key>).' },
+  forbidden: { status: 403, message: 'This API key may not do that.' },
+  not_found: { status: 404, message: 'Not found.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  conflict: { status: 409, message: 'The resource already exists.' },
+  payload_too_large: { status: 413, message: 'The body is larger than the configured limit.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  rate_limited: { status: 429, message: 'Too many requests.' },
+  internal_error: { status: 500, message: 'Internal error.' },
+  upstream_error: { status: 502, message: 'The model provider failed.' },
+  unavailable: { status: 503, message: 'The server is shutting down.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  constructor(code: ErrorCode, message?: string) {
+    super(message ?? errorCodes[code].message);
+    this.code = code;
+    this.status = errorCodes[code].status;
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} not found.`);
+
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}

@@ -1,0 +1,27 @@
+// Picks the engine from DATABASE_URL and brings the schema up to date.
+import { join } from 'node:path';
+import type { Db } from './db.ts';
+import { migrate } from './migrate.ts';
+
+export async function openStore(databaseUrl: string | undefined, dataDir: string): Promise<Db> {
+  let db: Db;
+  if (!databaseUrl) {
+    const { openPglite } = await import('./pglite/index.ts');
+    db = await openPglite(join(dataDir, 'pgdata'));
+  } else if (databaseUrl.startsWith('memory://')) {
+    const { openPglite } = await import('./pglite/index.ts');
+    db = await openPglite('memory://');
+  } else if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    const { openPostgres } = await import('./postgres/index.ts');
+    db = await openPostgres(databaseUrl);
+  } else {
+    throw new Error('DATABASE_URL must be postgres://…, postgresql://… or memory:// (unset: embedded PGlite in the data dir)');
+  }
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+  return db;
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { one, type Queryable } from '../db.ts';
+import type { ToolCall, Usage } from '../../llm/types.ts';
+
+export type MessageStatus = 'complete' | 'incomplete' | 'streaming';
+
+export interface Message {
+  id: string;
+  seq: number;
+  org_id: string;
+  session_id: string;
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  tool_calls: ToolCall[] | null;
+  tool_call_id: string | null;
+  status: MessageStatus;
+  finish_reason: string | null;
+  usage: Usage | null;
+  timings: Record<string, unknown> | null;
+  error: { code: string; message: string } | null;
+  created_at: Date;
+}
+
+export interface NewMessage {
+  id?: string;
+  org_id: string;
+  session_id: string;
+  role: Message['role'];
+  content: string;
+  tool_calls?: ToolCall[] | null;
+  tool_call_id?: string | null;
+  status?: MessageStatus;
+  finish_reason?: string | null;
+  usage?: Usage | null;
+  timings?: object | null;
+  error?: object | null;
+}
+
+const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
+
+export const insertMessage = (db: Queryable, m: NewMessage) =>
+  one<Message>(
+    db,
+    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+    [
+      m.id ?? randomUUID(), m.org_id, m.session_id, m.role, m.content, json(m.tool_calls), m.tool_call_id ?? null,
+      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error),
+    ],
+  ) as Promise<Message>;
+
+/** The last `limit` messages of a session, oldest first. */
+export const lastMessages = async (db: Queryable, orgId: string, sessionId: string, limit: number) =>
+  (
+    await db.query<Message>(
+      'select * from messages where org_id = $1 and session_id = $2 order by seq desc limit $3',
+      [orgId, sessionId, limit],
+    )
+  ).reverse();
+
+export const listMessages = (db: Queryable, orgId: string, sessionId: string, limit: number, offset: number) =>
+  db.query<Message>(
+    'select * from messages where org_id = $1 and session_id = $2 order by seq limit $3 offset $4',
+    [orgId, sessionId, limit, offset],
+  );

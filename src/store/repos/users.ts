@@ -1,0 +1,38 @@
+import { one, type Queryable } from '../db.ts';
+
+export interface User {
+  id: string;
+  org_id: string;
+  name: string | null;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+}
+
+export const createUser = (db: Queryable, orgId: string, input: { id: string; name?: string | null; metadata?: object }) =>
+  one<User>(
+    db,
+    `insert into users (org_id, id, name, metadata) values ($1, $2, $3, $4)
+     on conflict (org_id, id) do nothing returning *`,
+    [orgId, input.id, input.name ?? null, JSON.stringify(input.metadata ?? {})],
+  );
+
+export const getUser = (db: Queryable, orgId: string, id: string) =>
+  one<User>(db, 'select * from users where org_id = $1 and id = $2', [orgId, id]);
+
+export const listUsers = (db: Queryable, orgId: string, limit: number, offset: number) =>
+  db.query<User>('select * from users where org_id = $1 order by created_at, id limit $2 offset $3', [orgId, limit, offset]);
+
+export const updateUser = (db: Queryable, orgId: string, id: string, input: { name?: string | null; metadata?: object }) =>
+  one<User>(
+    db,
+    `update users set name = case when $3 then $4 else name end, metadata = coalesce($5, metadata)
+     where org_id = $1 and id = $2 returning *`,
+    [orgId, id, input.name !== undefined, input.name ?? null, input.metadata ? JSON.stringify(input.metadata) : null],
+  );
+
+/** Deletes the user with their sessions and memories: what "forget me" means. */
+export async function deleteUser(db: Queryable, orgId: string, id: string): Promise<boolean> {
+  await db.query('delete from sessions where org_id = $1 and user_id = $2', [orgId, id]);
+  await db.query('delete from memories where org_id = $1 and user_id = $2', [orgId, id]);
+  return (await db.query('delete from users where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
+}

@@ -1,0 +1,105 @@
+// Starts a real agentmem on a real socket for a test file, on either engine:
+// PGlite in memory, or a throwaway database on the local PostgreSQL.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startAgentmem, type Agentmem } from '../src/app.ts';
+import { configFromEnv, type AppConfig } from '../src/config.ts';
+import type { Engine } from '../src/store/db.ts';
+
+export const engines: Engine[] = (process.env.AGENTMEM_TEST_ENGINES ?? 'pglite,postgres').split(',') as Engine[];
+const adminUrl = process.env.AGENTMEM_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestServer {
+  url: string;
+  adminKey: string;
+  app: Agentmem;
+  dataDir: string;
+  databaseUrl: string;
+  api: Api;
+  close(): Promise<void>;
+}
+
+export type Api = (method: string, path: string, opts?: { key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
+
+/** A fresh database for one test file: memory:// on PGlite, a new database on PostgreSQL. */
+export async function createTestDatabase(engine: Engine): Promise<{ url: string; drop(): Promise<void> }> {
+  if (engine === 'pglite') return { url: 'memory://', drop: async () => {} };
+  const name = `agentmem_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+export async function startServer(engine: Engine, overrides: Partial<AppConfig> & { databaseUrl?: string } = {}): Promise<TestServer> {
+  const database = overrides.databaseUrl ? { url: overrides.databaseUrl, drop: async () => {} } : await createTestDatabase(engine);
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'agentmem-test-'));
+  const adminKey = 'am_test_' + randomBytes(16).toString('hex');
+  const config: AppConfig = {
+    ...configFromEnv({}),
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    bootstrapKey: adminKey,
+    logLevel: process.env.AGENTMEM_TEST_LOG ?? 'silent',
+    ...overrides,
+    databaseUrl: database.url,
+  };
+  const app = await startAgentmem(config);
+  const url = app.url;
+  const api = apiClient(url, adminKey);
+  return {
+    url,
+    adminKey,
+    app,
+    dataDir,
+    databaseUrl: database.url,
+    api,
+    async close() {
+      await app.close();
+      await database.drop();
+      if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function apiClient(url: string, defaultKey: string): Api {
+  return async (method, path, opts = {}) => {
+    const key = opts.key === undefined ? defaultKey : opts.key;
+    const headers: Record<string, string> = { ...opts.headers };
+    if (key) headers.authorization = `Bearer ${key}`;
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(url + path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {}
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+}
+
+/** Creates a second organization through the platform admin; returns its admin key. */
+export async function createOrg(api: Api, name: string): Promise<{ id: string; key: string }> {
+  const res = await api('POST', '/api/v1/organizations', { body: { name } });
+  if (res.status !== 201) throw new Error(`create org failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.id, key: res.body.api_key.key };
+}
