@@ -2,13 +2,19 @@
 // The CLI's `serve` and the tests both start agentmem through here.
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
+import { createAgentCache } from './agent/cache.ts';
 import { bootstrapAdminKey } from './bootstrap.ts';
 import type { AppConfig } from './config.ts';
+import { createPool } from './llm/pool.ts';
+import { createHistory } from './memory/history.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
 import type { Db } from './store/db.ts';
+import { createInvalidationBus } from './store/invalidation.ts';
 import { openStore } from './store/open.ts';
+import { markStreamingIncomplete } from './store/repos/messages.ts';
 import { createSecretBox, loadSecretKey } from './store/secret-box.ts';
+import { createMetrics } from './trace/metrics.ts';
 
 export interface Agentmem {
   url: string;
@@ -21,10 +27,29 @@ export interface Agentmem {
 
 export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const db = await openStore(config.databaseUrl, config.dataDir);
+  const pool = createPool();
+  const bus = createInvalidationBus(config.redisUrl);
   try {
     const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
     const generatedAdminKey = await bootstrapAdminKey(db, config.bootstrapKey);
-    const server = await buildServer({ config, db, auth: createAuth(db), agents: createAgents(db, box) });
+    // Answers cut off by a crash are kept as what was said, marked incomplete.
+    await markStreamingIncomplete(db);
+
+    const agents = createAgents(db, box, { onChange: (id) => bus.publish('agent', id) });
+    const agentCache = createAgentCache(agents, pool, config);
+    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
+    const auth = createAuth(db);
+    bus.subscribe('agent', agentCache.invalidate);
+    bus.subscribe('session', history.invalidate);
+    bus.subscribe('api_key', auth.invalidate);
+    await bus.ready();
+
+    const server = await buildServer({
+      config, db, auth, agents, agentCache, history, bus,
+      run: { history },
+      metrics: createMetrics(),
+    });
+    server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
     const url = await server.listen({ port: config.port, host: config.host });
     return {
       url,
@@ -33,11 +58,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       generatedAdminKey,
       async close() {
         await server.close();
+        await Promise.allSettled([pool.close(), bus.close()]);
         await db.close();
       },
     };
   } catch (err) {
-    await db.close().catch(() => {});
+    await Promise.allSettled([pool.close(), bus.close(), db.close()]);
     throw err;
   }
 }

@@ -103,3 +103,35 @@ export async function createOrg(api: Api, name: string): Promise<{ id: string; k
   if (res.status !== 201) throw new Error(`create org failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.id, key: res.body.api_key.key };
 }
+
+export interface SseFrame {
+  id: string | undefined;
+  data: any;
+}
+
+/** Reads a whole SSE response with eventsource-parser (not a hand-written parser). */
+export async function readSse(res: Response, onFrame?: (f: SseFrame) => void): Promise<SseFrame[]> {
+  const { EventSourceParserStream } = await import('eventsource-parser/stream');
+  const frames: SseFrame[] = [];
+  const stream = res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+  for await (const msg of stream as unknown as AsyncIterable<{ id?: string; data: string }>) {
+    const frame = { id: msg.id, data: msg.data === '[DONE]' ? '[DONE]' : JSON.parse(msg.data) };
+    frames.push(frame);
+    onFrame?.(frame);
+  }
+  return frames;
+}
+
+/** POSTs a chat to the SSE endpoint and reads every frame. */
+export async function streamChat(s: { url: string; adminKey: string }, agentId: string, body: object, key = s.adminKey) {
+  const res = await fetch(`${s.url}/api/v1/agents/${agentId}/chat/stream`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) return { res, frames: [] as SseFrame[], events: [] as any[], text: '' };
+  const frames = await readSse(res);
+  const events = frames.map((f) => f.data);
+  const text = events.filter((e) => e.chunk_type === 'content').map((e) => e.content).join('');
+  return { res, frames, events, text };
+}

@@ -33,7 +33,8 @@ export class AgentConfigError extends Error {
   }
 }
 
-export function createAgents(db: Db, box: SecretBox) {
+export function createAgents(db: Db, box: SecretBox, hooks: { onChange?: (id: string) => void } = {}) {
+  const changed = (id: string) => hooks.onChange?.(id);
   const seal = (secrets: Secrets) => (Object.keys(secrets).length ? box.seal(JSON.stringify(secrets)) : null);
   const unseal = (row: repo.AgentRow): Secrets => (row.secrets ? JSON.parse(box.open(row.secrets)) : {});
 
@@ -69,7 +70,11 @@ export function createAgents(db: Db, box: SecretBox) {
 
     get: (orgId: string, id: string) => repo.getAgent(db, orgId, id),
     list: (orgId: string, limit: number, offset: number) => repo.listAgents(db, orgId, limit, offset),
-    delete: (orgId: string, id: string) => repo.deleteAgent(db, orgId, id),
+    async delete(orgId: string, id: string) {
+      const deleted = await repo.deleteAgent(db, orgId, id);
+      if (deleted) changed(id);
+      return deleted;
+    },
 
     /** Deep-merges the patch into the stored agent (secrets included), validates the whole, stores it. */
     async update(orgId: string, id: string, patch: z.output<typeof agentPatch>) {
@@ -81,6 +86,9 @@ export function createAgents(db: Db, box: SecretBox) {
         const parsed = agentInput.safeParse(merged);
         if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
         return repo.updateAgent(tx, orgId, id, toWrite(parsed.data));
+      }).then((row) => {
+        if (row) changed(id);
+        return row;
       });
     },
   };

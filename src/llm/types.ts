@@ -88,6 +88,10 @@ export interface ProviderConfig {
   auth?: 'bearer' | 'jwt';
   temperature?: number;
   max_tokens?: number;
+  /** no token after this long: abort, and retry if attempts remain */
+  first_token_timeout_ms?: number;
+  /** retries for failures before the first token */
+  max_retries?: number;
   /** simulated provider only */
   simulated?: { first_token_ms?: number; tokens_per_s?: number };
 }

@@ -7,7 +7,9 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import { AgentConfigError } from '../agent/agents.ts';
 import type { ServerContext } from './context.ts';
 import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
+import { createTimings } from '../trace/timings.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { chatRoutes } from './routes/chat.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -47,13 +49,18 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', engine: ctx.db.engine }));
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()),
+  );
 
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (req) => {
+        req.timings = createTimings();
         req.principal = await ctx.auth.authenticate(req.headers.authorization);
+        req.timings.mark('auth');
       });
-      for (const routes of [organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes]) {
+      for (const routes of [organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes]) {
         await api.register(routes(ctx));
       }
     },

@@ -29,11 +29,10 @@ export function createAuth(db: Queryable) {
       cache.set(hash, principal);
       return principal;
     },
+    /** Drops a key hash from the cache ('*': all of them). */
     invalidate(hash: string) {
-      cache.delete(hash);
-    },
-    invalidateAll() {
-      cache.clear();
+      if (hash === '*') cache.clear();
+      else cache.delete(hash);
     },
   };
 }

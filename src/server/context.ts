@@ -1,7 +1,13 @@
 // What route modules receive: the services below the server layer.
 import type { Agents } from '../agent/agents.ts';
+import type { AgentCache } from '../agent/cache.ts';
+import type { RunDeps } from '../agent/run.ts';
 import type { AppConfig } from '../config.ts';
+import type { History } from '../memory/history.ts';
 import type { Db } from '../store/db.ts';
+import type { InvalidationBus } from '../store/invalidation.ts';
+import type { Metrics } from '../trace/metrics.ts';
+import type { Timings } from '../trace/timings.ts';
 import type { Auth, Principal } from './auth.ts';
 
 export interface ServerContext {
@@ -9,10 +15,17 @@ export interface ServerContext {
   db: Db;
   auth: Auth;
   agents: Agents;
+  agentCache: AgentCache;
+  history: History;
+  run: RunDeps;
+  metrics: Metrics;
+  bus: InvalidationBus;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** stage timings of this request, started when it arrived */
+    timings: Timings;
   }
 }

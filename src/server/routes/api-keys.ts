@@ -32,7 +32,7 @@ export const apiKeyRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
   app.delete('/api-keys/:id', { schema: { params: idParams, tags: ['api-keys'] } }, async (req, reply) => {
     requireAdmin(req.principal);
     const revoked = await found('API key', req.params.id, () => keys.revokeApiKey(ctx.db, req.principal.org_id, req.params.id));
-    ctx.auth.invalidate(revoked.key_hash);
+    ctx.bus.publish('api_key', revoked.key_hash);
     return reply.code(204).send();
   });
 };

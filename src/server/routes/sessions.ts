@@ -38,7 +38,7 @@ export const sessionRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => asyn
   });
 
   app.delete('/sessions/:id', { schema: { params: idParams, tags: ['sessions'] } }, async (req, reply) => {
-    await found('Session', req.params.id, async () => (await sessions.deleteSession(db, req.principal.org_id, req.params.id)) || undefined);
+    await found('Session', req.params.id, async () => (await ctx.history.deleteSession(req.principal.org_id, req.params.id)) || undefined);
     return reply.code(204).send();
   });
 

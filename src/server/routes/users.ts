@@ -42,6 +42,7 @@ export const userRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   app.delete('/users/:id', { schema: { params: userParams, tags: ['users'] } }, async (req, reply) => {
     const deleted = await ctx.db.transaction((tx) => users.deleteUser(tx, req.principal.org_id, req.params.id));
     if (!deleted) throw notFound('User');
+    ctx.history.forgetUser(req.principal.org_id, req.params.id);
     return reply.code(204).send();
   });
 };

@@ -63,3 +63,24 @@ export const listMessages = (db: Queryable, orgId: string, sessionId: string, li
     'select * from messages where org_id = $1 and session_id = $2 order by seq limit $3 offset $4',
     [orgId, sessionId, limit, offset],
   );
+
+/** Finishes an assistant message that was inserted as 'streaming' when the turn began. */
+export const finishMessage = (
+  db: Queryable,
+  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null },
+) =>
+  one<Message>(
+    db,
+    `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8
+     where id = $1 returning *`,
+    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls)],
+  );
+
+/** After a crash, answers that were still streaming are what was said so far: incomplete. */
+export const markStreamingIncomplete = async (db: Queryable) =>
+  (
+    await db.query(
+      `update messages set status = 'incomplete', error = coalesce(error, '{"code":"interrupted","message":"The server stopped while streaming."}'::jsonb)
+       where status = 'streaming' returning id`,
+    )
+  ).length;

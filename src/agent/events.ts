@@ -1,0 +1,29 @@
+// The one union of events a chat run produces. Every wire format (native SSE,
+// WebSocket, OpenAI chunks, AI SDK UI stream, the JSON answer) is a transform of it.
+import type { FinishReason, Usage } from '../llm/types.ts';
+import type { TimingsJSON } from '../trace/timings.ts';
+
+export type AgentEvent =
+  | { chunk_type: 'start'; session_id: string; message_id: string; user_message_id: string; agent_id: string }
+  | { chunk_type: 'content'; content: string; step_id: number }
+  | { chunk_type: 'tool_call'; step_id: number; call_id: string; name: string; arguments: string }
+  | { chunk_type: 'tool_result'; step_id: number; call_id: string; name: string; output?: string; error?: string; duration_ms: number }
+  | { chunk_type: 'memory_update'; event: 'ADD' | 'UPDATE' | 'DELETE'; memory_id: string; content: string | null }
+  | { chunk_type: 'metadata'; timings: TimingsJSON; recalled: Array<{ id: string; content: string; score: number }>; model: string; provider: string }
+  | {
+      chunk_type: 'done';
+      session_id: string;
+      message_id: string;
+      finish_reason: FinishReason;
+      usage: Usage | null;
+      timings: TimingsJSON;
+      model: string;
+    }
+  | { chunk_type: 'error'; code: string; message: string; retryable: boolean; message_id?: string };
+
+export type ChunkType = AgentEvent['chunk_type'];
+
+/** Where a run delivers its events: an encoder writing to a socket, or a collector. */
+export interface EventSink {
+  emit(event: AgentEvent): void;
+}

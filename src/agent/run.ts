@@ -1,0 +1,220 @@
+// The streaming run: one chat turn from the user's message to the stored answer.
+// Independent work (storing the user's message, recall, making the upstream
+// connection ready) runs at once; nothing waits that the first token does not need.
+import type { ChatMessage, FinishReason, Usage } from '../llm/types.ts';
+import { UpstreamError } from '../llm/errors.ts';
+import type { History, Turn } from '../memory/history.ts';
+import type { Timings } from '../trace/timings.ts';
+import type { ReadyAgent } from './cache.ts';
+import type { AgentEvent, EventSink } from './events.ts';
+import { buildPrompt, type RecalledMemory } from './prompt.ts';
+import { createTextBuffer } from './text-buffer.ts';
+
+export interface ChatInput {
+  orgId: string;
+  message: string;
+  userId?: string;
+  sessionId?: string;
+  /** earlier messages the client sent itself (OpenAI-style clients); used instead of the stored window */
+  history?: ChatMessage[];
+}
+
+export type MemoryUpdate = Extract<AgentEvent, { chunk_type: 'memory_update' }>;
+
+export interface RunDeps {
+  history: History;
+  /** semantic recall under the agent's budget; never throws, [] when skipped */
+  recall?: (agent: ReadyAgent, userId: string | null, query: string, timings: Timings) => Promise<RecalledMemory[]>;
+  /** after an answer is stored: queues memory extraction; resolves with the changes when the caller wants them */
+  afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryUpdate[]>;
+  /** counts runs before their first token, so background work can wait for none */
+  gate?: { enter(): void; leave(): void };
+}
+
+export interface RunResult {
+  sessionId: string;
+  messageId: string;
+  content: string;
+  finishReason: FinishReason | null;
+  usage: Usage | null;
+  error?: { code: string; message: string; retryable: boolean };
+  aborted: boolean;
+}
+
+/** A request that cannot run (unknown session, wrong user): answered 4xx before any byte streams. */
+export class ChatInputError extends Error {
+  constructor(
+    readonly code: 'not_found' | 'bad_request',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChatInputError';
+  }
+}
+
+export async function runChat(
+  deps: RunDeps,
+  agent: ReadyAgent,
+  input: ChatInput,
+  sink: EventSink,
+  signal: AbortSignal,
+  timings: Timings,
+): Promise<RunResult> {
+  const { config } = agent;
+
+  // The session and its history window: a cache hit costs no round trip.
+  const t0 = performance.now();
+  const existing = input.sessionId ? await deps.history.window(input.orgId, input.sessionId, config.memory.last_messages) : undefined;
+  if (input.sessionId && (!existing || existing.session.agent_id !== agent.id)) throw new ChatInputError('not_found', 'Session not found.');
+  if (existing && input.userId && existing.session.user_id && existing.session.user_id !== input.userId) {
+    throw new ChatInputError('bad_request', 'This session belongs to another user_id.');
+  }
+  timings.mark('history', t0);
+  const userId = input.userId ?? existing?.session.user_id ?? null;
+
+  // The turn's own abort: the client leaving, or the user's message failing to store.
+  const turnAbort = new AbortController();
+  const abortTurn = () => turnAbort.abort();
+  signal.addEventListener('abort', abortTurn, { once: true });
+  let storeFailed = false;
+  const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message });
+  turn.stored.catch(() => {
+    storeFailed = true;
+    abortTurn();
+  });
+  let waiting = true;
+  const firstTokenSeen = () => {
+    if (waiting) {
+      waiting = false;
+      deps.gate?.leave();
+    }
+  };
+  deps.gate?.enter();
+
+  try {
+    sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
+
+    // At once: recall memories, make the upstream connection ready.
+    const [recalled] = await Promise.all([
+      deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings) : ([] as RecalledMemory[]),
+      agent.provider.warm ? timings.time('connect', () => agent.provider.warm!()) : undefined,
+    ]);
+
+    const tp = performance.now();
+    const messages = buildPrompt(config.system_prompt, input.history ?? existing?.messages ?? [], recalled, input.message);
+    timings.mark('prompt', tp);
+
+    const s = config.streaming;
+    let text = '';
+    let firstByte = false;
+    const buffer = createTextBuffer({
+      size: s.text_buffer_size,
+      flushIntervalMs: s.flush_interval_ms,
+      onFlush(chunk) {
+        if (!firstByte) {
+          firstByte = true;
+          timings.mark('first_byte');
+          if (s.emit_metadata) {
+            sink.emit({
+              chunk_type: 'metadata',
+              timings: timings.toJSON(),
+              recalled: recalled.map(({ id, content, score }) => ({ id, content, score })),
+              model: agent.model,
+              provider: agent.providerName,
+            });
+          }
+        }
+        sink.emit({ chunk_type: 'content', content: chunk, step_id: 0 });
+      },
+    });
+
+    let finishReason: FinishReason | null = null;
+    let usage: Usage | null = null;
+    let error: RunResult['error'];
+    const requestStart = performance.now();
+    try {
+      const stream = agent.provider.stream({
+        model: agent.model,
+        messages,
+        temperature: config.llm.temperature,
+        max_tokens: config.llm.max_tokens,
+        signal: turnAbort.signal,
+      });
+      for await (const part of stream) {
+        if (waiting) {
+          timings.mark('upstream_ttfb', requestStart);
+          firstTokenSeen();
+        }
+        if (part.type === 'text-delta') {
+          text += part.text;
+          buffer.push(part.text);
+          if (s.text_delta_delay_ms > 0) await sleep(s.text_delta_delay_ms, turnAbort.signal);
+        } else if (part.type === 'finish') {
+          finishReason = part.finish_reason;
+          usage = part.usage;
+        } else if (part.type === 'error') {
+          error = part.error;
+        }
+      }
+    } catch (err) {
+      if (!turnAbort.signal.aborted) error = toRunError(err);
+    }
+    buffer.close();
+    firstTokenSeen();
+    timings.mark('total');
+
+    const aborted = signal.aborted;
+    const complete = !error && !aborted && !storeFailed;
+    let stored = true;
+    try {
+      await deps.history.finish(turn, {
+        content: text,
+        status: complete ? 'complete' : 'incomplete',
+        finish_reason: complete ? finishReason : aborted ? 'aborted' : 'error',
+        usage,
+        timings: timings.toJSON(),
+        error: error ? { code: error.code, message: error.message } : aborted ? { code: 'client_aborted', message: 'The client went away.' } : null,
+      });
+    } catch {
+      stored = false;
+    }
+    if (!stored && !aborted) error = { code: 'storage_error', message: 'The conversation could not be stored.', retryable: true };
+
+    if (error) {
+      sink.emit({ chunk_type: 'error', code: error.code, message: error.message, retryable: error.retryable, message_id: turn.assistantMessageId });
+    } else if (!aborted) {
+      const updates = deps.afterTurn?.(agent, turn, text, s.emit_memory_updates);
+      if (updates && s.emit_memory_updates) for (const u of await updates) sink.emit(u);
+      sink.emit({
+        chunk_type: 'done',
+        session_id: turn.sessionId,
+        message_id: turn.assistantMessageId,
+        finish_reason: finishReason ?? 'stop',
+        usage,
+        timings: timings.toJSON(),
+        model: agent.model,
+      });
+    }
+    return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, finishReason, usage, error, aborted };
+  } finally {
+    firstTokenSeen();
+    signal.removeEventListener('abort', abortTurn);
+  }
+}
+
+function toRunError(err: unknown): NonNullable<RunResult['error']> {
+  if (err instanceof UpstreamError) return { code: err.code, message: err.message, retryable: err.retryable };
+  return { code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,58 @@
+// What the "model" answers: the `~text=` option verbatim, a tool-call turn when
+// `~tool_calls=` is set and the conversation does not end with a tool result, or else
+// an echo of the last user message so a test can see its prompt arrived.
+import { newToolCallId, type Format } from './formats.ts';
+import { contentText, tokenize } from './tokens.ts';
+
+export interface ToolCallOut {
+  id: string;
+  name: string;
+  /** JSON text of the arguments */
+  arguments: string;
+}
+
+export type Turn = { kind: 'text'; text: string; tokens: string[] } | { kind: 'tools'; calls: ToolCallOut[] };
+
+interface Message {
+  role?: unknown;
+  content?: unknown;
+}
+
+export function planTurn(messages: Message[], options: Record<string, string>, format: Format): Turn {
+  const last = messages.at(-1);
+  const calls = options.tool_calls !== undefined ? parseToolCalls(options.tool_calls, format) : [];
+  if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls };
+  const text = options.text ?? (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
+  return { kind: 'text', text, tokens: tokenize(text) };
+}
+
+/** Completion tokens: streamed text tokens, or for tool calls the argument text as tokens plus one per call. */
+export function completionTokens(turn: Turn): number {
+  if (turn.kind === 'text') return turn.tokens.length;
+  return turn.calls.reduce((n, c) => n + 1 + tokenize(c.arguments).length, 0);
+}
+
+function lastUserText(messages: Message[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]?.role === 'user') return contentText(messages[i]!.content);
+  }
+  return '';
+}
+
+// `[{"name": "get_weather", "arguments": {"city": "Paris"}}]`; arguments may also be a JSON string.
+function parseToolCalls(raw: string, format: Format): ToolCallOut[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((c): c is { name: string; arguments?: unknown } => typeof c?.name === 'string')
+    .map((c) => ({
+      id: newToolCallId(format),
+      name: c.name,
+      arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments ?? {}),
+    }));
+}

@@ -1,0 +1,128 @@
+// Every HTTP error the emulator can answer, in one table: status plus the body each
+// provider really sends. OpenAI: {error: {message, type, param, code}}; Zhipu:
+// {error: {code, message}} with STRING business codes (1002 bad token, 1302 too many
+// concurrent requests, …).
+import type { Format } from './formats.ts';
+
+export type ErrorKind =
+  | 'auth_missing'
+  | 'auth_invalid'
+  | 'auth_expired'
+  | 'rate_limited'
+  | 'server_error'
+  | 'unavailable'
+  | 'bad_json'
+  | 'bad_messages'
+  | 'not_found';
+
+interface Entry {
+  status: number;
+  headers?: Record<string, string>;
+  openai: (ctx: ErrorContext) => { message: string; type: string; param: string | null; code: string | null };
+  zhipu: { code: string; message: string };
+}
+
+export interface ErrorContext {
+  key?: string;
+  model?: string;
+  method?: string;
+  path?: string;
+}
+
+export const emulatorErrors: Record<ErrorKind, Entry> = {
+  auth_missing: {
+    status: 401,
+    openai: () => ({
+      message:
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    }),
+    zhipu: { code: '1001', message: 'Header中未收到Authorization参数，无法进行身份验证。' },
+  },
+  auth_invalid: {
+    status: 401,
+    openai: ({ key }) => ({
+      message: `Incorrect API key provided: ${maskKey(key ?? '')}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+      type: 'invalid_request_error',
+      param: null,
+      code: 'invalid_api_key',
+    }),
+    zhipu: { code: '1002', message: 'Authorization Token非法，请确认Authorization Token正确传递。' },
+  },
+  auth_expired: {
+    status: 401,
+    openai: ({ key }) => emulatorErrors.auth_invalid.openai({ key }),
+    zhipu: { code: '1003', message: 'Authorization Token过期。' },
+  },
+  rate_limited: {
+    status: 429,
+    headers: { 'retry-after': '1' },
+    openai: ({ model }) => ({
+      message: `Rate limit reached for ${model ?? 'gpt-4o-mini'} in organization org-emulator on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 1s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+      type: 'requests',
+      param: null,
+      code: 'rate_limit_exceeded',
+    }),
+    zhipu: { code: '1302', message: '您当前使用该API的并发数过高，请降低并发，或联系客服增加限额。' },
+  },
+  server_error: {
+    status: 500,
+    openai: () => ({
+      message: 'The server had an error while processing your request. Sorry about that!',
+      type: 'server_error',
+      param: null,
+      code: null,
+    }),
+    zhipu: { code: '500', message: 'Internal Error' },
+  },
+  unavailable: {
+    status: 503,
+    openai: () => ({
+      message: 'The engine is currently overloaded, please try again later',
+      type: 'server_error',
+      param: null,
+      code: null,
+    }),
+    zhipu: { code: '1312', message: '该模型当前访问量过大，请您稍后再试' },
+  },
+  bad_json: {
+    status: 400,
+    openai: () => ({
+      message:
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    }),
+    zhipu: { code: '1210', message: 'API 调用参数有误，请检查文档。' },
+  },
+  bad_messages: {
+    status: 400,
+    openai: () => ({ message: "Missing required parameter: 'messages'.", type: 'invalid_request_error', param: 'messages', code: 'missing_required_parameter' }),
+    zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
+  },
+  not_found: {
+    status: 404,
+    openai: ({ method, path }) => ({
+      message: `Invalid URL (${method ?? 'POST'} ${path ?? '/'})`,
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    }),
+    zhipu: { code: '1211', message: '模型不存在，请检查模型代码。' },
+  },
+};
+
+export function errorResponse(format: Format, kind: ErrorKind, ctx: ErrorContext = {}) {
+  const e = emulatorErrors[kind];
+  const body = format === 'zhipu' ? { error: e.zhipu } : { error: e.openai(ctx) };
+  const contentType = format === 'zhipu' ? 'application/json' : 'application/json; charset=utf-8';
+  return { status: e.status, headers: { 'content-type': contentType, ...e.headers }, body: JSON.stringify(body) };
+}
+
+// OpenAI shows only the ends of a wrong key.
+function maskKey(key: string): string {
+  return key.length <= 8 ? '*'.repeat(key.length) : `${key.slice(0, 3)}${'*'.repeat(Math.min(key.length - 7, 20))}${key.slice(-4)}`;
+}

@@ -1,0 +1,211 @@
+// The upstream emulator: a plain node:http server speaking OpenAI chat.completions and
+// Zhipu GLM (/api/paas/v4) streaming, with the seed's latency profiles and injectable
+// faults, so tests and the benchmark need no real provider.
+//
+//   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
+//   GET  …/models                  OpenAI model list
+//   HEAD anything, GET anything    200 (HEAD pre-warms keep-alive connections)
+//
+// Per-request options are `/~key=value` path segments before the format path:
+// text, first_token_ms, tokens_per_s, jitter, seed, fault (see faults.ts), fail_times,
+// tool_calls (JSON array of {name, arguments}).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { completionTokens, planTurn, type Turn } from './answer.ts';
+import { errorResponse, type ErrorKind } from './errors.ts';
+import { createFaultGate, HTTP_FAULTS, type Fault } from './faults.ts';
+import { completionBody, finishReasonFor, newIdent, type Format, type Ident } from './formats.ts';
+import { bearer, checkZhipuAuth } from './jwt.ts';
+import { parseOptionPath } from './options.ts';
+import { pacingFor, type Pacing, type ProfileName } from './profiles.ts';
+import { dropConnection, planStream, playStream, untilAborted } from './stream.ts';
+import { promptTokens } from './tokens.ts';
+
+export type { ProfileName } from './profiles.ts';
+
+export interface EmulatorOptions {
+  port?: number;
+  host?: string;
+  profile?: ProfileName;
+  /** `id.secret` keys; a Zhipu request must carry one verbatim or a JWT signed with one. Absent = any bearer. */
+  zhipuKeys?: string[];
+  /** accepted OpenAI keys; absent = any non-empty bearer */
+  openaiKeys?: string[];
+}
+
+export interface RecordedRequest {
+  path: string;
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  options: Record<string, string>;
+  format: 'openai' | 'zhipu';
+  jwtValid?: boolean;
+  receivedAt: number;
+  closedAt?: number;
+}
+
+export interface Emulator {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 16 * 1024 * 1024;
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash'];
+
+export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
+  const profile = opts.profile ?? 'instant';
+  const requests: RecordedRequest[] = [];
+  const faultFor = createFaultGate();
+  let seq = 0;
+
+  const server = createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
+    const { path, options } = parseOptionPath(new URL(req.url ?? '/', 'http://emulator').pathname);
+    if (req.method === 'POST' && path.endsWith('/chat/completions')) {
+      const format: Format = path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
+      const record: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
+      requests.push(record);
+      chat(req, res, record, seq++).catch((err) => {
+        if (!res.headersSent) sendError(res, format, 'server_error');
+        else res.destroy(err as Error);
+      });
+      return;
+    }
+    if (req.method === 'HEAD') return void res.writeHead(200).end();
+    if (req.method === 'GET' && path.endsWith('/models')) {
+      const created = Math.floor(Date.now() / 1000);
+      return sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
+    }
+    if (req.method === 'GET') return sendJson(res, 200, { emulator: 'agentmem', profile });
+    req.resume();
+    const e = errorResponse('openai', 'not_found', { method: req.method, path });
+    res.writeHead(e.status, e.headers).end(e.body);
+  });
+  server.on('connection', (socket) => socket.setNoDelay(true));
+
+  async function chat(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, n: number): Promise<void> {
+    const { format, options } = record;
+    // one signal per request, fired when the response or the connection closes
+    const ac = new AbortController();
+    res.once('close', () => {
+      record.closedAt = Date.now();
+      ac.abort();
+    });
+
+    const raw = await readBody(req).catch(() => undefined);
+    if (raw === undefined || ac.signal.aborted) return;
+    let body: any;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return sendError(res, format, 'bad_json');
+    }
+    record.body = body;
+
+    const authError = authorize(record, opts);
+    if (authError) return sendError(res, format, authError, { key: bearer(headerOf(req, 'authorization')) });
+    if (!body || typeof body !== 'object' || !Array.isArray(body.messages) || body.messages.length === 0) {
+      return sendError(res, format, 'bad_messages');
+    }
+
+    const fault = faultFor(options);
+    const httpFault = fault && HTTP_FAULTS[fault];
+    if (httpFault) return sendError(res, format, httpFault, { model: body.model });
+    if (fault === 'hang_before_first_token') return untilAborted(ac.signal);
+
+    const ident = newIdent(format, body);
+    const turn = planTurn(body.messages, options, format);
+    const pacing = pacingFor(profile, options, n);
+    const prompt = promptTokens(body.messages);
+
+    if (body.stream !== true) return answerJson(res, ident, turn, prompt, pacing, fault, ac.signal);
+
+    res.writeHead(200, {
+      'content-type': format === 'zhipu' ? 'text/event-stream;charset=UTF-8' : 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      ...(format === 'openai' ? { 'x-request-id': `req_${ident.id.slice(-24)}`, 'openai-processing-ms': '1' } : {}),
+    });
+    res.flushHeaders();
+    const mode = fault === 'split_utf8' || fault === 'drip' ? fault : 'whole';
+    await playStream(res, planStream(ident, turn, prompt, pacing, fault), mode, ac.signal);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host && !['0.0.0.0', '::', '127.0.0.1'].includes(opts.host) ? opts.host : '127.0.0.1';
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+// The non-stream answer: the whole generation time, then one JSON body.
+async function answerJson(res: ServerResponse, ident: Ident, turn: Turn, prompt: number, pacing: Pacing, fault: Fault | undefined, signal: AbortSignal): Promise<void> {
+  const n = completionTokens(turn);
+  let wait = pacing.firstTokenMs();
+  for (let i = 1; i < n; i++) wait += pacing.gapMs();
+  if (wait > 0) {
+    try {
+      await sleep(wait, undefined, { signal });
+    } catch {
+      return;
+    }
+  }
+  if (signal.aborted) return;
+  if (fault === 'disconnect_mid') return dropConnection(res);
+  const finish = finishReasonFor(ident.format, turn.kind === 'tools' ? 'tool_calls' : 'stop');
+  const usage = { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n };
+  res.writeHead(200, { 'content-type': ident.format === 'zhipu' ? 'application/json' : 'application/json; charset=utf-8' });
+  res.end(completionBody(ident, turn, finish, usage));
+}
+
+function authorize(record: RecordedRequest, opts: EmulatorOptions): ErrorKind | undefined {
+  const authorization = headerOf(record, 'authorization');
+  if (record.format === 'zhipu') {
+    const auth = checkZhipuAuth(authorization, opts.zhipuKeys);
+    if (auth.jwtValid !== undefined) record.jwtValid = auth.jwtValid;
+    return auth.ok ? undefined : auth.reason === 'missing' ? 'auth_missing' : auth.reason === 'expired' ? 'auth_expired' : 'auth_invalid';
+  }
+  const key = bearer(authorization);
+  if (!key) return 'auth_missing';
+  return opts.openaiKeys && !opts.openaiKeys.includes(key) ? 'auth_invalid' : undefined;
+}
+
+function headerOf(x: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined {
+  const v = x.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sendError(res: ServerResponse, format: Format, kind: ErrorKind, ctx: Parameters<typeof errorResponse>[2] = {}): void {
+  const e = errorResponse(format, kind, ctx);
+  res.writeHead(e.status, e.headers).end(e.body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new Error('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,92 @@
+// A streamed answer as a list of timed steps (plan), then played onto the socket.
+// Planning is pure, so faults are just different plans: cut after half the tokens,
+// end with a broken line, an error event, another finish reason, or a destroyed socket.
+// Playing stops the moment the client leaves: every wait takes the request's signal.
+import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { completionTokens, type Turn } from './answer.ts';
+import type { Fault } from './faults.ts';
+import { closingFrames, errorFrame, finishReasonFor, MALFORMED, openingFrames, textFrame, toolFrames, type Ident, type Usage } from './formats.ts';
+import type { Pacing } from './profiles.ts';
+import { writeFrame, type WriteMode } from './writer.ts';
+
+export interface Step {
+  /** ms to wait before writing */
+  delay: number;
+  data: string;
+}
+
+export interface Plan {
+  steps: Step[];
+  /** 'destroy' drops the connection without ending the chunked body */
+  ending: 'end' | 'destroy';
+}
+
+export function planStream(t: Ident, turn: Turn, promptTokens: number, pacing: Pacing, fault?: Fault): Plan {
+  const usage = (completion: number): Usage => ({ prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion });
+  let body = turn.kind === 'text' ? turn.tokens.map((tok) => textFrame(t, tok)) : toolFrames(t, turn.calls);
+  const finish = finishReasonFor(t.format, turn.kind === 'tools' ? 'tool_calls' : 'stop');
+  let close = closingFrames(t, finish, usage(completionTokens(turn)), turn.kind === 'tools' ? turn.calls : []);
+  let ending: Plan['ending'] = 'end';
+
+  const half = body.length <= 1 ? body.length : Math.floor(body.length / 2);
+  switch (fault) {
+    case 'disconnect_mid':
+      [body, close, ending] = [body.slice(0, half), [], 'destroy'];
+      break;
+    case 'malformed_json':
+      [body, close] = [body.slice(0, half), [MALFORMED]];
+      break;
+    case 'error_event':
+      [body, close] = [body.slice(0, half), [errorFrame(t)]];
+      break;
+    case 'sensitive':
+    case 'network_error':
+      [body, close] = [body.slice(0, half), closingFrames(t, finishReasonFor(t.format, fault), usage(half))];
+      break;
+  }
+
+  const steps: Step[] = openingFrames(t, turn).map((data) => ({ delay: 0, data }));
+  body.forEach((data, i) => steps.push({ delay: i === 0 ? pacing.firstTokenMs() : pacing.gapMs(), data }));
+  close.forEach((data, i) => steps.push({ delay: i > 0 ? 0 : body.length ? pacing.gapMs() : pacing.firstTokenMs(), data }));
+  return { steps, ending };
+}
+
+const BURST = 64;
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Writes the plan; returns early (no throw) once `signal` fires. */
+export async function playStream(res: ServerResponse, plan: Plan, mode: WriteMode, signal: AbortSignal): Promise<void> {
+  try {
+    let burst = 0;
+    for (const step of plan.steps) {
+      if (step.delay > 0) {
+        await sleep(step.delay, undefined, { signal });
+        burst = 0;
+      } else if (++burst >= BURST) {
+        // unpaced: still let the event loop run now and then, so a hang-up is noticed
+        burst = 0;
+        await tick();
+      }
+      if (signal.aborted) return;
+      await writeFrame(res, step.data, mode, signal);
+    }
+    if (signal.aborted) return;
+    if (plan.ending === 'destroy') dropConnection(res);
+    else res.end();
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  }
+}
+
+/** Resolves when the client leaves; holds no timer. */
+export const untilAborted = (signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+/** Cuts the connection mid-body (no chunked terminator), after what was written has left:
+ *  a bare destroy() could discard it still queued. */
+export function dropConnection(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket) return;
+  socket.end(() => socket.destroy());
+}

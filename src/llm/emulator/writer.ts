@@ -1,0 +1,42 @@
+// Writes one SSE event to the socket, whole or deliberately in pieces: `split_utf8`
+// cuts inside multi-byte UTF-8 sequences, `drip` sends one byte per write. A tick
+// between pieces makes them separate TCP writes (the socket has Nagle off), so the
+// client really sees a character arrive in halves.
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+
+export type WriteMode = 'whole' | 'split_utf8' | 'drip';
+
+const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+const loopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function writeFrame(res: ServerResponse, data: string, mode: WriteMode, signal: AbortSignal): Promise<void> {
+  if (mode === 'whole') {
+    if (!res.write(data)) await once(res, 'drain', { signal });
+    return;
+  }
+  const bytes = Buffer.from(data, 'utf8');
+  const cuts = mode === 'drip' ? Array.from({ length: bytes.length - 1 }, (_, i) => i + 1) : utf8Cuts(bytes);
+  let start = 0;
+  let n = 0;
+  for (const end of [...cuts, bytes.length]) {
+    if (signal.aborted) return;
+    if (!res.write(bytes.subarray(start, end))) await once(res, 'drain', { signal });
+    start = end;
+    // node:http corks a response's writes until the next tick: waiting one tick sends each
+    // piece on its own; a full event-loop turn now and then lets a hang-up be noticed
+    await (++n % 32 === 0 ? loopTurn() : nextTick());
+  }
+}
+
+/** Offsets right after the lead byte of multi-byte characters, plus one odd offset mid-event. */
+export function utf8Cuts(bytes: Uint8Array, max = 16): number[] {
+  const inside: number[] = [];
+  for (let i = 1; i < bytes.length; i++) {
+    if ((bytes[i]! & 0xc0) === 0x80 && (bytes[i - 1]! & 0xc0) === 0xc0) inside.push(i);
+  }
+  const step = Math.ceil(inside.length / max) || 1;
+  const cuts = new Set(inside.filter((_, i) => i % step === 0));
+  if (bytes.length > 2) cuts.add((bytes.length >> 1) | 1);
+  return [...cuts].sort((a, b) => a - b);
+}

@@ -1,0 +1,31 @@
+// OpenAI chat.completions and everything that speaks it (DeepSeek, Ollama, vLLM, …):
+// bearer key, `stream_options.include_usage` so the last chunk carries usage.
+import { chatProvider } from '../chat-provider.ts';
+import { UpstreamError, codeForStatus, parseErrorBody, retryAfterMs } from '../errors.ts';
+import { openaiFinishReason, type Dialect } from '../chat-completions.ts';
+import type { Pool } from '../pool.ts';
+import type { Provider, ProviderConfig } from '../types.ts';
+
+export function openaiDialect(config: ProviderConfig): Dialect {
+  const base = (config.base_url ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
+  return {
+    url: `${base}/chat/completions`,
+    authorization: () => (config.api_key ? `Bearer ${config.api_key}` : undefined),
+    body: () => ({ stream_options: { include_usage: true } }),
+    finish: openaiFinishReason,
+    httpError(status, body, headers, url) {
+      const err = parseErrorBody(body);
+      const message = err?.message ? `${status}: ${err.message}` : `The model provider answered HTTP ${status}.`;
+      return new UpstreamError(codeForStatus(status), message, {
+        status, url, body, providerCode: err?.code ?? err?.type, retryAfterMs: retryAfterMs(headers['retry-after']),
+      });
+    },
+    eventError(error: any) {
+      return new UpstreamError('upstream_error', String(error?.message ?? 'The model provider reported an error.'), { providerCode: error?.code ?? error?.type });
+    },
+  };
+}
+
+export function createOpenAICompatible(config: ProviderConfig, pool: Pool): Provider {
+  return chatProvider('openai-compatible', openaiDialect(config), pool);
+}

@@ -1,0 +1,50 @@
+// One upstream connection pool, owned by the app: an undici Agent with keep-alive per
+// origin. `warm` opens a connection to an origin that has none, so a cold start pays
+// the TCP/TLS handshake while memory is being recalled, not after.
+import { Agent, type Dispatcher } from 'undici';
+
+export interface Pool {
+  readonly dispatcher: Dispatcher;
+  /** Opens a keep-alive connection to `origin` unless one is already open. Never throws. */
+  warm(origin: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number } = {}): Pool {
+  const agent = new Agent({
+    keepAliveTimeout: opts.keepAliveMs ?? 60_000,
+    keepAliveMaxTimeout: 10 * 60_000,
+    // Streams can be silent for a long time (a slow model's first token): the
+    // first-token deadline lives in the provider layer, not in socket timeouts.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  // Open connections per origin, from the agent's own events: checking is O(1).
+  const open = new Map<string, number>();
+  agent.on('connect', (origin) => open.set(origin.origin, (open.get(origin.origin) ?? 0) + 1));
+  agent.on('disconnect', (origin) => open.set(origin.origin, Math.max(0, (open.get(origin.origin) ?? 1) - 1)));
+  const warming = new Map<string, Promise<void>>();
+
+  async function handshake(origin: string): Promise<void> {
+    try {
+      const res = await agent.request({ origin, path: '/', method: 'HEAD', signal: AbortSignal.timeout(opts.warmTimeoutMs ?? 5_000) });
+      await res.body.dump();
+    } catch {
+      // Warming is an optimization: the real request reports any real failure.
+    }
+  }
+
+  return {
+    dispatcher: agent,
+    warm(origin) {
+      if ((open.get(origin) ?? 0) > 0) return Promise.resolve();
+      let pending = warming.get(origin);
+      if (!pending) {
+        pending = handshake(origin).finally(() => warming.delete(origin));
+        warming.set(origin, pending);
+      }
+      return pending;
+    },
+    close: () => agent.close(),
+  };
+}

@@ -1,0 +1,54 @@
+// The embedded default model: no network, deterministic answers that visibly use
+// the user's message and the recalled memories, paced by a latency profile
+// (first_token_ms, tokens_per_s). It also answers memory-extraction requests
+// (see memory/extraction-prompt.ts), so memory works end to end offline.
+import { setTimeout as delay } from 'node:timers/promises';
+import { EXTRACTION_MARKER } from '../../memory/extraction-prompt.ts';
+import { collect } from '../complete.ts';
+import type { ChatMessage, LlmRequest, Provider, ProviderConfig, StreamPart } from '../types.ts';
+import { simulatedExtraction } from './extract.ts';
+
+export function createSimulated(config: ProviderConfig): Provider {
+  const firstTokenMs = config.simulated?.first_token_ms ?? 0;
+  const tokensPerS = config.simulated?.tokens_per_s ?? 0;
+
+  async function* stream(req: LlmRequest): AsyncGenerator<StreamPart> {
+    const text = answer(req.messages);
+    const tokens = tokenize(text);
+    if (firstTokenMs > 0) await delay(firstTokenMs, undefined, { signal: req.signal });
+    const gap = tokensPerS > 0 ? 1000 / tokensPerS : 0;
+    for (let i = 0; i < tokens.length; i++) {
+      if (i > 0 && gap > 0) await delay(gap, undefined, { signal: req.signal });
+      req.signal?.throwIfAborted();
+      yield { type: 'text-delta', text: tokens[i]! };
+    }
+    const prompt = Math.ceil(req.messages.reduce((n, m) => n + (m.content?.length ?? 0), 0) / 4);
+    yield {
+      type: 'finish',
+      finish_reason: 'stop',
+      raw_finish_reason: 'stop',
+      usage: { prompt_tokens: prompt, completion_tokens: tokens.length, total_tokens: prompt + tokens.length },
+    };
+  }
+
+  return { name: 'simulated', stream, complete: (req) => collect(stream(req)) };
+}
+
+/** What the simulated model says: it repeats the question and what it remembers. */
+export function answer(messages: ChatMessage[]): string {
+  const system = messages[0]?.role === 'system' ? (messages[0].content ?? '') : '';
+  const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  if (system.startsWith(EXTRACTION_MARKER)) return simulatedExtraction(user);
+  const memory = /<memory>\n([\s\S]*?)\n<\/memory>/.exec(system)?.[1];
+  const facts = memory ? memory.split('\n').map((l) => l.replace(/^- /, '').trim()).filter(Boolean) : [];
+  const turns = messages.filter((m) => m.role === 'user').length;
+  let out = `You said: "${user}".`;
+  if (facts.length) out += ` I remember: ${facts.join('; ')}.`;
+  if (turns > 1) out += ` (turn ${turns} of this conversation)`;
+  return out;
+}
+
+/** Word-sized tokens; Han characters one or two at a time. Joined, they are the text exactly. */
+export function tokenize(text: string): string[] {
+  return text.match(/\p{Script=Han}{1,2}|\s*[^\s\p{Script=Han}]+\s*|\s+/gu) ?? [];
+}

@@ -1,0 +1,60 @@
+// The extraction request sent to the agent's own model after an exchange, mem0-style:
+// extract the user's facts from the exchange and reconcile them with the memories
+// the user already has, answering one decision per fact (ADD, UPDATE, DELETE, NONE).
+import type { ChatMessage } from '../llm/types.ts';
+
+export const EXTRACTION_MARKER = '[agentmem:extract-v1]';
+
+export interface ExtractionInput {
+  existing: Array<{ id: string; text: string }>;
+  conversation: Array<{ role: 'user' | 'assistant'; content: string }>;
+}
+
+export interface MemoryDecision {
+  event: 'ADD' | 'UPDATE' | 'DELETE' | 'NONE';
+  id?: string;
+  text?: string;
+}
+
+const instructions = `${EXTRACTION_MARKER}
+You maintain long-term memory about a user. From the conversation, extract durable facts
+about the user (identity, preferences, plans, relationships, circumstances); ignore small talk
+and anything the assistant said that the user did not confirm. Compare each fact with the
+existing memories and decide:
+- ADD: a new fact (give "text").
+- UPDATE: a fact that changes or refines an existing memory (give its "id" and the new "text").
+- DELETE: an existing memory the user contradicted or asked to forget (give its "id").
+- NONE: already known, nothing to do.
+Answer with JSON only: {"memory": [{"event": "ADD"|"UPDATE"|"DELETE"|"NONE", "id"?: string, "text"?: string}]}`;
+
+export function extractionMessages(input: ExtractionInput): ChatMessage[] {
+  return [
+    { role: 'system', content: instructions },
+    { role: 'user', content: JSON.stringify(input) },
+  ];
+}
+
+/** Reads the model's answer leniently (code fences, prose around the JSON); unknown ids are dropped. */
+export function parseDecisions(answer: string, existingIds: Set<string>): MemoryDecision[] {
+  const start = answer.indexOf('{');
+  const end = answer.lastIndexOf('}');
+  if (start < 0 || end <= start) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer.slice(start, end + 1));
+  } catch {
+    return [];
+  }
+  const list = (parsed as { memory?: unknown }).memory;
+  if (!Array.isArray(list)) return [];
+  const out: MemoryDecision[] = [];
+  for (const d of list) {
+    if (!d || typeof d !== 'object') continue;
+    const { event, id, text } = d as Record<string, unknown>;
+    const t = typeof text === 'string' ? text.trim().slice(0, 2_000) : undefined;
+    if (event === 'ADD' && t) out.push({ event, text: t });
+    else if (event === 'UPDATE' && typeof id === 'string' && existingIds.has(id) && t) out.push({ event, id, text: t });
+    else if (event === 'DELETE' && typeof id === 'string' && existingIds.has(id)) out.push({ event, id });
+  }
+  return out;
+}

@@ -1,0 +1,130 @@
+// Durable background work (memory extraction). Jobs live in the jobs table, so they
+// survive a restart; a worker claims one at a time with a lock that expires if it
+// dies; failures retry with exponential backoff. Jobs never start while a chat
+// request is still waiting for its first token (see `FirstTokenGate`).
+import { EventEmitter } from 'node:events';
+import type { Db, Queryable } from '../store/db.ts';
+import * as repo from '../store/repos/jobs.ts';
+import type { Job } from '../store/repos/jobs.ts';
+
+export type JobHandler = (job: Job) => Promise<unknown>;
+
+/** Counts requests that have not yet sent their first token; background work waits for zero. */
+export function createFirstTokenGate() {
+  let waiting = 0;
+  const idle = new EventEmitter();
+  return {
+    enter() {
+      waiting++;
+    },
+    leave() {
+      if (--waiting === 0) idle.emit('idle');
+    },
+    get waiting() {
+      return waiting;
+    },
+    /** Resolves when no request is before its first token. */
+    quiet(): Promise<void> {
+      return waiting === 0 ? Promise.resolve() : new Promise((resolve) => idle.once('idle', resolve));
+    },
+  };
+}
+
+export type FirstTokenGate = ReturnType<typeof createFirstTokenGate>;
+
+export interface JobQueueOptions {
+  handlers: Record<string, JobHandler>;
+  gate: FirstTokenGate;
+  /** how long a claimed job stays locked to its worker */
+  lockMs?: number;
+  pollMs?: number;
+  maxAttempts?: number;
+  baseBackoffMs?: number;
+  onError?: (err: unknown, job?: Job) => void;
+}
+
+export function createJobQueue(db: Db, opts: JobQueueOptions) {
+  const lockMs = opts.lockMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 1_000;
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const baseBackoffMs = opts.baseBackoffMs ?? 1_000;
+  const finished = new EventEmitter();
+  finished.setMaxListeners(0);
+  let running = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+
+  async function runOne(): Promise<boolean> {
+    await opts.gate.quiet();
+    const job = await repo.claimJob(db, lockMs);
+    if (!job) return false;
+    const handler = opts.handlers[job.kind];
+    try {
+      if (!handler) throw new Error(`no handler for job kind "${job.kind}"`);
+      const result = await handler(job);
+      await repo.completeJob(db, job.id);
+      finished.emit(job.id, { ok: true, result });
+    } catch (err) {
+      opts.onError?.(err, job);
+      const retry = job.attempts < maxAttempts ? baseBackoffMs * 2 ** (job.attempts - 1) : null;
+      await repo.failJob(db, job.id, err instanceof Error ? err.message : String(err), retry);
+      if (retry === null) finished.emit(job.id, { ok: false, error: err });
+    }
+    return true;
+  }
+
+  async function work() {
+    while (running) {
+      let didWork = false;
+      try {
+        didWork = await runOne();
+      } catch (err) {
+        opts.onError?.(err);
+      }
+      if (didWork || !running) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, pollMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  }
+
+  return {
+    /** Stores a job (once per idempotency key) and wakes the worker. */
+    async enqueue(q: Queryable, job: { org_id: string; kind: string; payload: object; idempotency_key?: string }) {
+      const row = await repo.insertJob(q, job);
+      wake?.();
+      return row;
+    },
+    /** Resolves with the handler's result when job `id` finishes here (or undefined after `ms`). */
+    waitFor(id: string, ms: number): Promise<{ ok: boolean; result?: unknown } | undefined> {
+      return new Promise((resolve) => {
+        const done = (r: { ok: boolean; result?: unknown }) => {
+          clearTimeout(t);
+          resolve(r);
+        };
+        const t = setTimeout(() => {
+          finished.off(id, done);
+          resolve(undefined);
+        }, ms);
+        finished.once(id, done);
+      });
+    },
+    start() {
+      if (running) return;
+      running = true;
+      loop = work();
+    },
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+    },
+  };
+}
+
+export type JobQueue = ReturnType<typeof createJobQueue>;

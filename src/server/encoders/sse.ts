@@ -1,0 +1,55 @@
+// Native SSE: `id: <seq>` + `data: <json>` per event, headers flushed at once,
+// a heartbeat comment every 15 s so proxies keep the stream open.
+import type { ServerResponse } from 'node:http';
+import type { AgentEvent, EventSink } from '../../agent/events.ts';
+
+export const sseHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const;
+
+export interface SseWriter extends EventSink {
+  /** events written so far (the last `id:`) */
+  readonly seq: number;
+  /** write a pre-encoded frame (used when replaying a held stream) */
+  writeFrame(id: number, data: string): void;
+  end(): void;
+}
+
+export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
+  res.socket?.setNoDelay(true);
+  res.writeHead(200, sseHeaders);
+  res.flushHeaders();
+  let seq = 0;
+  let ended = false;
+  const heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+  heartbeat.unref();
+  const stop = () => {
+    ended = true;
+    clearInterval(heartbeat);
+  };
+  res.once('close', stop);
+  const writer: SseWriter = {
+    get seq() {
+      return seq;
+    },
+    emit(event: AgentEvent) {
+      if (ended) return;
+      seq++;
+      res.write(`id: ${seq}\ndata: ${JSON.stringify(event)}\n\n`);
+    },
+    writeFrame(id, data) {
+      if (ended) return;
+      seq = id;
+      res.write(`id: ${id}\ndata: ${data}\n\n`);
+    },
+    end() {
+      if (ended) return;
+      stop();
+      res.end();
+    },
+  };
+  return writer;
+}

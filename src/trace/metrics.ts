@@ -1,0 +1,99 @@
+// Prometheus metrics for /metrics. A registry per createMetrics() call (never the
+// global one) so several servers in one process — tests, bench — don't clash.
+// Label values are bounded sets (stages, routes, providers, configured models);
+// never put ids or user input in a label.
+
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { STAGES, type Stage, type Timings } from './timings.ts';
+
+export type Outcome = 'ok' | 'error' | 'aborted';
+
+export interface RouteLabels {
+  route: string;
+  provider: string;
+  model: string;
+}
+
+// Sub-millisecond (cache hits, auth) up to a slow model's full answer.
+export const STAGE_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60,
+];
+// The seed's first tokens run 0.5–30 s; the emulator and fast models answer in milliseconds.
+export const FIRST_TOKEN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60];
+
+export interface Metrics {
+  registry: Registry;
+  stageDuration: Histogram<'stage' | 'route'>;
+  stageSkipped: Counter<'stage' | 'reason'>;
+  firstToken: Histogram<'provider' | 'model'>;
+  /** agentmem_chat_requests_total{route, outcome} */
+  httpRequests: Counter<'route' | 'outcome'>;
+  /** One observation per recorded stage, plus one count per skipped stage. */
+  observeTimings(timings: ReturnType<Timings['toJSON']>, labels: RouteLabels): void;
+  observeFirstToken(provider: string, model: string, ms: number): void;
+  countRequest(route: string, outcome: Outcome): void;
+  /** The exposition text for GET /metrics. */
+  text(): Promise<string>;
+  contentType: string;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const stageDuration = new Histogram({
+    name: 'agentmem_stage_duration_seconds',
+    help: 'Time spent in each stage of a chat request.',
+    labelNames: ['stage', 'route'] as const,
+    buckets: STAGE_BUCKETS,
+    registers: [registry],
+  });
+  const stageSkipped = new Counter({
+    name: 'agentmem_stage_skipped_total',
+    help: 'Stages skipped or cut off, by reason (e.g. recall over its time budget).',
+    labelNames: ['stage', 'reason'] as const,
+    registers: [registry],
+  });
+  const firstToken = new Histogram({
+    name: 'agentmem_upstream_first_token_seconds',
+    help: 'Time from sending the upstream request to its first token.',
+    labelNames: ['provider', 'model'] as const,
+    buckets: FIRST_TOKEN_BUCKETS,
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: 'agentmem_chat_requests_total',
+    help: 'Chat requests by route and outcome.',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    stageDuration,
+    stageSkipped,
+    firstToken,
+    httpRequests,
+    observeTimings(timings, labels) {
+      // provider/model are not stage labels: stage × route × model × buckets would
+      // multiply series for little gain; per-model latency lives in firstToken.
+      for (const stage of STAGES) {
+        const ms = timings[stage];
+        if (ms !== undefined) stageDuration.observe({ stage, route: labels.route }, ms / 1000);
+      }
+      if (timings.skipped) {
+        for (const [stage, reason] of Object.entries(timings.skipped) as [Stage, string][]) {
+          stageSkipped.inc({ stage, reason });
+        }
+      }
+    },
+    observeFirstToken(provider, model, ms) {
+      firstToken.observe({ provider, model }, ms / 1000);
+    },
+    countRequest(route, outcome) {
+      httpRequests.inc({ route, outcome });
+    },
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
