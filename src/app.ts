@@ -44,10 +44,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('api_key', auth.invalidate);
     await bus.ready();
 
+    const metrics = createMetrics();
+    metrics.trackConnections(pool.stats);
     const server = await buildServer({
       config, db, auth, agents, agentCache, history, bus,
       run: { history },
-      metrics: createMetrics(),
+      metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
     const url = await server.listen({ port: config.port, host: config.host });

@@ -79,16 +79,16 @@ for (const engine of engines) {
         test(`byte-exact reassembly: buffer ${size}, ${fault}`, async () => {
           const agent = await openaiAgent(
             { text: tricky, ...(fault === 'none' ? {} : { fault }) },
-            { streaming: { text_buffer_size: size, flush_interval_ms: 5 } },
+            // A long hold, so every flush but the last is a size flush and can be checked.
+            { streaming: { text_buffer_size: size, flush_interval_ms: 10_000 } },
           );
           const { events, text } = await streamChat(s, agent.id, { message: 'say it' });
           assert.equal(events.at(-1).chunk_type, 'done', JSON.stringify(events.at(-1)));
           assert.equal(text, tricky);
           const contents = events.filter((e) => e.chunk_type === 'content').map((e) => e.content as string);
           for (const c of contents) assert.ok(!/[\uD800-\uDBFF]$/.test(c), 'no chunk ends inside a surrogate pair');
-          if (size > 1) {
-            for (const c of contents.slice(0, -1)) assert.ok([...c].length >= size || true);
-          }
+          for (const c of contents.slice(0, -1)) assert.ok([...c].length >= size, `a chunk of ${[...c].length} code points flushed before ${size}`);
+          if (size === 1) assert.ok(contents.length > 10, 'size 1 sends every delta as it arrives');
           const stored = await messagesOf(events[0].session_id);
           assert.equal(stored[1].content, tricky);
         });
@@ -120,8 +120,18 @@ for (const engine of engines) {
       assert.equal(text, 'after retry');
     });
 
+    test('a 429 is retried after Retry-After; the answer then arrives', async () => {
+      const agent = await openaiAgent({ fault: '429', fail_times: 1, text: 'patience pays' });
+      const started = Date.now();
+      const { events, text } = await streamChat(s, agent.id, { message: 'hi' });
+      assert.equal(events.at(-1).chunk_type, 'done');
+      assert.equal(text, 'patience pays');
+      assert.ok(Date.now() - started >= 900, 'waited for Retry-After: 1');
+    });
+
     const faults: Array<[string, Record<string, string | number>, string, object?]> = [
       ['401', { fault: '401' }, 'upstream_auth'],
+      ['429 every time', { fault: '429' }, 'upstream_rate_limited'],
       ['500 every time', { fault: '500' }, 'upstream_unavailable', { llm_retries: 1 }],
       ['disconnect mid-stream', { fault: 'disconnect_mid', text: 'one two three four five six seven eight' }, 'upstream_network'],
       ['malformed JSON line', { fault: 'malformed_json', text: 'one two three four five six seven eight' }, 'upstream_protocol'],

@@ -1,10 +1,12 @@
 // One upstream connection pool, owned by the app: an undici Agent with keep-alive per
 // origin. `warm` opens a connection to an origin that has none, so a cold start pays
 // the TCP/TLS handshake while memory is being recalled, not after.
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, type Pool as UndiciPool } from 'undici';
 
 export interface Pool {
   readonly dispatcher: Dispatcher;
+  /** open upstream connections, and how many of them are idle, over all origins */
+  stats(): { open: number; idle: number };
   /** Opens a keep-alive connection to `origin` unless one is already open. Never throws. */
   warm(origin: string): Promise<void>;
   close(): Promise<void>;
@@ -44,6 +46,16 @@ export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number 
         warming.set(origin, pending);
       }
       return pending;
+    },
+    stats() {
+      let open = 0;
+      let idle = 0;
+      // The Agent keeps one Pool per origin.
+      for (const s of Object.values(agent.stats) as UndiciPool['stats'][]) {
+        open += s.connected;
+        idle += s.free;
+      }
+      return { open, idle };
     },
     close: () => agent.close(),
   };

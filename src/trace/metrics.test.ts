@@ -59,3 +59,12 @@ test('a live Timings object feeds straight in', async () => {
   assert.match(text, /agentmem_stage_duration_seconds_count\{stage="agent",route="chat"\} 1/);
   assert.match(text, /agentmem_stage_duration_seconds_count\{stage="total",route="chat"\} 1/);
 });
+
+test('upstream connections are read at scrape time', async () => {
+  const m = createMetrics();
+  let state = { open: 3, idle: 1 };
+  m.trackConnections(() => state);
+  assert.match(await m.text(), /agentmem_upstream_connections\{state="open"\} 3\n/);
+  state = { open: 0, idle: 0 };
+  assert.match(await m.text(), /agentmem_upstream_connections\{state="idle"\} 0\n/);
+});

@@ -3,7 +3,7 @@
 // Label values are bounded sets (stages, routes, providers, configured models);
 // never put ids or user input in a label.
 
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { STAGES, type Stage, type Timings } from './timings.ts';
 
 export type Outcome = 'ok' | 'error' | 'aborted';
@@ -32,6 +32,8 @@ export interface Metrics {
   observeTimings(timings: ReturnType<Timings['toJSON']>, labels: RouteLabels): void;
   observeFirstToken(provider: string, model: string, ms: number): void;
   countRequest(route: string, outcome: Outcome): void;
+  /** agentmem_upstream_connections{state}, read from `read` at each scrape */
+  trackConnections(read: () => { open: number; idle: number }): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -92,6 +94,19 @@ export function createMetrics(): Metrics {
     },
     countRequest(route, outcome) {
       httpRequests.inc({ route, outcome });
+    },
+    trackConnections(read) {
+      new Gauge({
+        name: 'agentmem_upstream_connections',
+        help: 'Keep-alive connections to model providers: open, and idle among them.',
+        labelNames: ['state'] as const,
+        registers: [registry],
+        collect() {
+          const { open, idle } = read();
+          this.set({ state: 'open' }, open);
+          this.set({ state: 'idle' }, idle);
+        },
+      });
     },
     text: () => registry.metrics(),
     contentType: registry.contentType,
