@@ -3,10 +3,16 @@
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
 import { createAgentCache } from './agent/cache.ts';
+import { warmUpstreams } from './agent/warm-upstreams.ts';
 import { bootstrapAdminKey } from './bootstrap.ts';
 import type { AppConfig } from './config.ts';
 import { createPool } from './llm/pool.ts';
+import { createEmbedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
+import { createMemories } from './memory/memories.ts';
+import { createMemorySearch, createRecall } from './memory/recall.ts';
+import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
+import { createFirstTokenGate, createJobQueue } from './memory/jobs.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
 import type { Db } from './store/db.ts';
@@ -39,6 +45,18 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const agentCache = createAgentCache(agents, pool, config);
     const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
     const auth = createAuth(db);
+    const embedderFor = createEmbedders(config, pool.dispatcher);
+    const search = createMemorySearch(db);
+    const memories = createMemories({ db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search });
+    const recall = createRecall(search, embedderFor);
+    // Background work (extraction) waits while any request awaits its first token.
+    const gate = createFirstTokenGate();
+    const jobs = createJobQueue(db, {
+      gate,
+      lockMs: config.jobLockMs,
+      handlers: { [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id) }) },
+      onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
+    });
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('session', history.invalidate);
     bus.subscribe('api_key', auth.invalidate);
@@ -46,20 +64,27 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
 
     const metrics = createMetrics();
     metrics.trackConnections(pool.stats);
-    const server = await buildServer({
-      config, db, auth, agents, agentCache, history, bus,
-      run: { history },
+    let server: FastifyInstance | undefined;
+    server = await buildServer({
+      config, db, auth, agents, agentCache, history, memories, bus,
+      run: { history, recall, gate, afterTurn: extractAfterTurn(jobs) },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
     const url = await server.listen({ port: config.port, host: config.host });
+    jobs.start();
+    warmUpstreams(db, pool, config).then(
+      (origins) => origins.length && server!.log.info({ origins }, 'upstream connections open'),
+      (err) => server!.log.warn({ err }, 'could not warm upstream connections'),
+    );
     return {
       url,
-      server,
+      server: server!,
       db,
       generatedAdminKey,
       async close() {
-        await server.close();
+        await server!.close();
+        await jobs.stop();
         await Promise.allSettled([pool.close(), bus.close()]);
         await db.close();
       },

@@ -16,6 +16,8 @@ export interface AppConfig {
   openaiBaseUrl?: string;
   zhipuApiKey?: string;
   zhipuBaseUrl?: string;
+  /** how long a claimed background job stays locked to its worker (a crashed worker's job is retried after it) */
+  jobLockMs: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -33,6 +35,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     openaiBaseUrl: env.OPENAI_BASE_URL || undefined,
     zhipuApiKey: env.ZHIPU_API_KEY || undefined,
     zhipuBaseUrl: env.ZHIPU_BASE_URL || undefined,
+    jobLockMs: intEnv(env.AGENTMEM_JOB_LOCK_MS, 60_000),
   };
 }
 

@@ -62,24 +62,28 @@ export type AgentCache = ReturnType<typeof createAgentCache>;
 
 /** The agent's llm section, with the process-wide provider keys and base URLs as defaults. */
 export function resolveProvider(llm: AgentConfig['llm'], env: AppConfig): ProviderConfig {
-  const base: ProviderConfig = {
-    provider: llm.provider,
-    model: llm.model,
-    base_url: llm.base_url,
-    api_key: llm.api_key,
-    auth: llm.auth,
-    temperature: llm.temperature,
-    max_tokens: llm.max_tokens,
-    simulated: llm.simulated,
-    first_token_timeout_ms: llm.first_token_timeout_ms,
-    max_retries: llm.max_retries,
-  };
-  if (llm.provider === 'openai-compatible') {
-    base.api_key ??= env.openaiApiKey;
-    base.base_url ??= env.openaiBaseUrl ?? 'https://api.openai.com/v1';
-  } else if (llm.provider === 'zhipu') {
-    base.api_key ??= env.zhipuApiKey;
-    base.base_url ??= env.zhipuBaseUrl ?? 'https://open.bigmodel.cn/api/paas/v4';
+  const { fallback, ...primary } = llm;
+  const config = withEnvDefaults({ ...primary }, env);
+  if (fallback) {
+    // The fallback inherits the primary's endpoint and key when it names the same provider.
+    const same = (fallback.provider ?? llm.provider) === llm.provider;
+    const inherited = same ? { base_url: llm.base_url, api_key: llm.api_key, auth: llm.auth } : {};
+    const { after_ms, ...own } = fallback;
+    const merged = { ...primary, ...inherited, ...stripUndefined(own), provider: fallback.provider ?? llm.provider };
+    config.fallback = { ...withEnvDefaults(merged, env), after_ms };
   }
-  return base;
+  return config;
 }
+
+function withEnvDefaults(c: Omit<ProviderConfig, 'fallback'>, env: AppConfig): ProviderConfig {
+  if (c.provider === 'openai-compatible') {
+    c.api_key ??= env.openaiApiKey;
+    c.base_url ??= env.openaiBaseUrl ?? 'https://api.openai.com/v1';
+  } else if (c.provider === 'zhipu') {
+    c.api_key ??= env.zhipuApiKey;
+    c.base_url ??= env.zhipuBaseUrl ?? 'https://open.bigmodel.cn/api/paas/v4';
+  }
+  return c;
+}
+
+const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -17,7 +17,10 @@ export type AgentEvent =
       finish_reason: FinishReason;
       usage: Usage | null;
       timings: TimingsJSON;
+      /** the model that served the answer */
       model: string;
+      /** true when the fallback model answered (the primary was too slow or failed) */
+      fallback?: boolean;
     }
   | { chunk_type: 'error'; code: string; message: string; retryable: boolean; message_id?: string };
 

@@ -4,9 +4,10 @@
 import type { ChatMessage, FinishReason, Usage } from '../llm/types.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
+import type { MemoryChange } from '../memory/memories.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
-import type { AgentEvent, EventSink } from './events.ts';
+import type { EventSink } from './events.ts';
 import { buildPrompt, type RecalledMemory } from './prompt.ts';
 import { createTextBuffer } from './text-buffer.ts';
 
@@ -19,14 +20,12 @@ export interface ChatInput {
   history?: ChatMessage[];
 }
 
-export type MemoryUpdate = Extract<AgentEvent, { chunk_type: 'memory_update' }>;
-
 export interface RunDeps {
   history: History;
   /** semantic recall under the agent's budget; never throws, [] when skipped */
   recall?: (agent: ReadyAgent, userId: string | null, query: string, timings: Timings) => Promise<RecalledMemory[]>;
   /** after an answer is stored: queues memory extraction; resolves with the changes when the caller wants them */
-  afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryUpdate[]>;
+  afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryChange[]>;
   /** counts runs before their first token, so background work can wait for none */
   gate?: { enter(): void; leave(): void };
 }
@@ -39,6 +38,8 @@ export interface RunResult {
   usage: Usage | null;
   error?: { code: string; message: string; retryable: boolean };
   aborted: boolean;
+  /** the model that answered (the fallback's, if it won the race) */
+  model: string;
 }
 
 /** A request that cannot run (unknown session, wrong user): answered 4xx before any byte streams. */
@@ -130,6 +131,7 @@ export async function runChat(
 
     let finishReason: FinishReason | null = null;
     let usage: Usage | null = null;
+    let model = agent.model;
     let error: RunResult['error'];
     const requestStart = performance.now();
     try {
@@ -152,6 +154,7 @@ export async function runChat(
         } else if (part.type === 'finish') {
           finishReason = part.finish_reason;
           usage = part.usage;
+          model = part.model ?? model;
         } else if (part.type === 'error') {
           error = part.error;
         }
@@ -184,7 +187,9 @@ export async function runChat(
       sink.emit({ chunk_type: 'error', code: error.code, message: error.message, retryable: error.retryable, message_id: turn.assistantMessageId });
     } else if (!aborted) {
       const updates = deps.afterTurn?.(agent, turn, text, s.emit_memory_updates);
-      if (updates && s.emit_memory_updates) for (const u of await updates) sink.emit(u);
+      // Without a listener the extraction still runs; its failure is the job queue's to retry.
+      updates?.catch(() => {});
+      if (updates && s.emit_memory_updates) for (const u of await updates.catch(() => [])) sink.emit({ chunk_type: 'memory_update', ...u });
       sink.emit({
         chunk_type: 'done',
         session_id: turn.sessionId,
@@ -192,10 +197,11 @@ export async function runChat(
         finish_reason: finishReason ?? 'stop',
         usage,
         timings: timings.toJSON(),
-        model: agent.model,
+        model,
+        ...(model !== agent.model ? { fallback: true } : {}),
       });
     }
-    return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, finishReason, usage, error, aborted };
+    return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, finishReason, usage, error, aborted, model };
   } finally {
     firstTokenSeen();
     signal.removeEventListener('abort', abortTurn);

@@ -1,5 +1,6 @@
 // `agentmem <command>`: one subcommand per file in this folder.
 import { Command } from 'commander';
+import { emulateCommand } from './emulate.ts';
 import { serveCommand } from './serve.ts';
 
 const program = new Command('agentmem')
@@ -7,5 +8,6 @@ const program = new Command('agentmem')
   .showHelpAfterError();
 
 program.addCommand(serveCommand(), { isDefault: true });
+program.addCommand(emulateCommand());
 
 await program.parseAsync(process.argv);

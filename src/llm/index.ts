@@ -3,6 +3,7 @@
 import { createOpenAICompatible } from './openai-compatible/index.ts';
 import type { Pool } from './pool.ts';
 import { withRetries } from './retry.ts';
+import { withFallback } from './fallback.ts';
 import { createSimulated } from './simulated/index.ts';
 import type { Provider, ProviderConfig } from './types.ts';
 import { createZhipu } from './zhipu/index.ts';
@@ -12,6 +13,12 @@ export const DEFAULT_MAX_RETRIES = 2;
 export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 60_000;
 
 export function createProvider(config: ProviderConfig, pool: Pool): Provider {
+  const primary = createOne(config, pool);
+  const fb = config.fallback;
+  return fb ? withFallback(primary, createOne(fb, pool), fb.model, fb.after_ms) : primary;
+}
+
+function createOne(config: Omit<ProviderConfig, 'fallback'>, pool: Pool): Provider {
   const base =
     config.provider === 'openai-compatible'
       ? createOpenAICompatible(config, pool)

@@ -48,7 +48,8 @@ export type StreamPart =
   | { type: 'text-delta'; text: string }
   /** a complete tool call, emitted once its argument deltas are assembled */
   | { type: 'tool-call'; call: ToolCall }
-  | { type: 'finish'; finish_reason: FinishReason; raw_finish_reason: string | null; usage: Usage | null }
+  /** `model`: set when a fallback decides which model served (see fallback.ts) */
+  | { type: 'finish'; finish_reason: FinishReason; raw_finish_reason: string | null; usage: Usage | null; model?: string }
   | { type: 'error'; error: UpstreamErrorInfo };
 
 export interface UpstreamErrorInfo {
@@ -92,6 +93,8 @@ export interface ProviderConfig {
   first_token_timeout_ms?: number;
   /** retries for failures before the first token */
   max_retries?: number;
+  /** a second model raced in when the first sends no token after `after_ms` */
+  fallback?: Omit<ProviderConfig, 'fallback'> & { after_ms: number };
   /** simulated provider only */
   simulated?: { first_token_ms?: number; tokens_per_s?: number };
 }

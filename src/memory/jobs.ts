@@ -95,7 +95,7 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
 
   return {
     /** Stores a job (once per idempotency key) and wakes the worker. */
-    async enqueue(q: Queryable, job: { org_id: string; kind: string; payload: object; idempotency_key?: string }) {
+    async enqueue(job: { org_id: string; kind: string; payload: object; idempotency_key?: string }, q: Queryable = db) {
       const row = await repo.insertJob(q, job);
       wake?.();
       return row;

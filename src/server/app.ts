@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { AgentConfigError } from '../agent/agents.ts';
 import type { ServerContext } from './context.ts';
@@ -10,6 +11,10 @@ import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
 import { createTimings } from '../trace/timings.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { chatRoutes } from './routes/chat.ts';
+import { chatUiRoutes } from './routes/chat-ui.ts';
+import { chatWsRoutes } from './routes/chat-ws.ts';
+import { openaiRoutes } from './routes/openai.ts';
+import { memoryRoutes } from './routes/memories.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -47,6 +52,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Before any route, so every route is wrapped (an upgrade to a plain route is closed).
+  await app.register(websocket, { options: { maxPayload: ctx.config.bodyLimit } });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', engine: ctx.db.engine }));
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
@@ -60,12 +67,17 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
         req.principal = await ctx.auth.authenticate(req.headers.authorization);
         req.timings.mark('auth');
       });
-      for (const routes of [organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes]) {
+      for (const routes of [organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes, memoryRoutes]) {
         await api.register(routes(ctx));
       }
+      await api.register(chatUiRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );
+  // Outside the API key hook: a WebSocket may authenticate with its first message.
+  await app.register(chatWsRoutes(ctx), { prefix: '/api/v1' });
+  // OpenAI-compatible, at OpenAI's paths, with the same API keys and OpenAI's error shape.
+  await app.register(openaiRoutes(ctx, toClientError));
 
   return app;
 }

@@ -4,6 +4,7 @@ import type { AgentCache } from '../agent/cache.ts';
 import type { RunDeps } from '../agent/run.ts';
 import type { AppConfig } from '../config.ts';
 import type { History } from '../memory/history.ts';
+import type { Memories } from '../memory/memories.ts';
 import type { Db } from '../store/db.ts';
 import type { InvalidationBus } from '../store/invalidation.ts';
 import type { Metrics } from '../trace/metrics.ts';
@@ -17,6 +18,7 @@ export interface ServerContext {
   agents: Agents;
   agentCache: AgentCache;
   history: History;
+  memories: Memories;
   run: RunDeps;
   metrics: Metrics;
   bus: InvalidationBus;

@@ -37,6 +37,8 @@ export interface Timings {
   skip(stage: Stage, reason: string): void;
   /** The recorded duration, unrounded, if any. */
   get(stage: Stage): number | undefined;
+  /** When the stage began (performance.now() clock), if recorded. */
+  startOf(stage: Stage): number | undefined;
   toJSON(): TimingsJSON;
 }
 
@@ -46,6 +48,7 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 class RequestTimings implements Timings {
   readonly start: number;
   private readonly ms: Partial<Record<Stage, number>> = {};
+  private readonly began: Partial<Record<Stage, number>> = {};
   private skipped: Partial<Record<Stage, string>> | undefined;
 
   constructor(start: number) {
@@ -55,6 +58,7 @@ class RequestTimings implements Timings {
   mark(stage: Stage, since: number = this.start): number {
     const elapsed = performance.now() - since;
     this.ms[stage] = elapsed;
+    this.began[stage] = since;
     return elapsed;
   }
 
@@ -64,6 +68,7 @@ class RequestTimings implements Timings {
       return await fn();
     } finally {
       this.ms[stage] = performance.now() - t0;
+      this.began[stage] = t0;
     }
   }
 
@@ -73,6 +78,10 @@ class RequestTimings implements Timings {
 
   get(stage: Stage): number | undefined {
     return this.ms[stage];
+  }
+
+  startOf(stage: Stage): number | undefined {
+    return this.began[stage];
   }
 
   toJSON(): TimingsJSON {

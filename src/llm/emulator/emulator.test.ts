@@ -10,7 +10,7 @@ import { tokenize } from './tokens.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
-const tricky = 'Hello, 世界! 你好，今天天气怎么样？ Emoji: 😀👍🏽👨‍👩‍👧‍👦🇩🇪 — done. ' + '混合 text 🎉 '.repeat(5);
+const tricky = 'Hello, 世界! 你好，今天天气怎么样？ Emoji: 😀👍🏽👨‍👩‍👧‍👦🇩🇪 — done. ' + '混合 text 🎉 '.repeat(2);
 const KEY = 'kid.ksecret';
 const OA = '/v1/chat/completions';
 const ZP = '/api/paas/v4/chat/completions';

@@ -54,6 +54,13 @@ export interface Emulator {
 }
 
 const MAX_BODY = 16 * 1024 * 1024;
+
+interface ChatBody {
+  model?: unknown;
+  stream?: unknown;
+  stream_options?: { include_usage?: unknown };
+  messages: Array<{ role?: unknown; content?: unknown }>;
+}
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash'];
 
 export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
@@ -96,24 +103,26 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     });
 
     const raw = await readBody(req).catch(() => undefined);
-    if (raw === undefined || ac.signal.aborted) return;
-    let body: any;
+    if (ac.signal.aborted) return;
+    if (raw === undefined) return void res.destroy(); // over MAX_BODY
+    let parsed: unknown;
     try {
-      body = JSON.parse(raw);
+      parsed = JSON.parse(raw);
     } catch {
       return sendError(res, format, 'bad_json');
     }
-    record.body = body;
+    record.body = parsed;
 
     const authError = authorize(record, opts);
     if (authError) return sendError(res, format, authError, { key: bearer(headerOf(req, 'authorization')) });
+    const body = parsed as ChatBody;
     if (!body || typeof body !== 'object' || !Array.isArray(body.messages) || body.messages.length === 0) {
       return sendError(res, format, 'bad_messages');
     }
 
     const fault = faultFor(options);
     const httpFault = fault && HTTP_FAULTS[fault];
-    if (httpFault) return sendError(res, format, httpFault, { model: body.model });
+    if (httpFault) return sendError(res, format, httpFault, { model: typeof body.model === 'string' ? body.model : undefined });
     if (fault === 'hang_before_first_token') return untilAborted(ac.signal);
 
     const ident = newIdent(format, body);
@@ -125,8 +134,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
 
     res.writeHead(200, {
       'content-type': format === 'zhipu' ? 'text/event-stream;charset=UTF-8' : 'text/event-stream; charset=utf-8',
+      // (no explicit Connection header: node sets keep-alive itself, and honours a client's `close`)
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
       ...(format === 'openai' ? { 'x-request-id': `req_${ident.id.slice(-24)}`, 'openai-processing-ms': '1' } : {}),
     });
     res.flushHeaders();

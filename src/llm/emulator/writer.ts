@@ -1,13 +1,12 @@
 // Writes one SSE event to the socket, whole or deliberately in pieces: `split_utf8`
-// cuts inside multi-byte UTF-8 sequences, `drip` sends one byte per write. A tick
-// between pieces makes them separate TCP writes (the socket has Nagle off), so the
-// client really sees a character arrive in halves.
+// cuts inside multi-byte UTF-8 sequences, `drip` sends one byte per write. An event-loop
+// turn between pieces makes them separate TCP segments (the socket has Nagle off), so
+// the client really sees a character arrive in halves.
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 
 export type WriteMode = 'whole' | 'split_utf8' | 'drip';
 
-const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
 const loopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function writeFrame(res: ServerResponse, data: string, mode: WriteMode, signal: AbortSignal): Promise<void> {
@@ -18,14 +17,14 @@ export async function writeFrame(res: ServerResponse, data: string, mode: WriteM
   const bytes = Buffer.from(data, 'utf8');
   const cuts = mode === 'drip' ? Array.from({ length: bytes.length - 1 }, (_, i) => i + 1) : utf8Cuts(bytes);
   let start = 0;
-  let n = 0;
   for (const end of [...cuts, bytes.length]) {
     if (signal.aborted) return;
     if (!res.write(bytes.subarray(start, end))) await once(res, 'drain', { signal });
     start = end;
-    // node:http corks a response's writes until the next tick: waiting one tick sends each
-    // piece on its own; a full event-loop turn now and then lets a hang-up be noticed
-    await (++n % 32 === 0 ? loopTurn() : nextTick());
+    // node:http corks a response's writes until the next tick, so writes in one tick would
+    // leave as one segment; a full event-loop turn sends each piece on its own and lets a
+    // client in this same process read it (and a hang-up be noticed) before the next
+    await loopTurn();
   }
 }
 

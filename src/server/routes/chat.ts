@@ -1,16 +1,17 @@
 // Chat over native SSE and as one JSON answer. Both run the same turn; they differ
 // only in the sink the events go to.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AgentEvent } from '../../agent/events.ts';
-import { ChatInputError, runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
+import { runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
-import { AppError, errorBody, notFound } from '../errors.ts';
+import { errorBody, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
 import { openSse, type SseWriter } from '../encoders/sse.ts';
 import type { ServerContext } from '../context.ts';
 import { userId } from './users.ts';
+import { clientGone, loadAgent, observeTurn, toHttpError, upstreamStatus } from './turn.ts';
 
 export const chatBody = z.strictObject({
   message: z.string().min(1).max(200_000),
@@ -21,31 +22,13 @@ export const chatBody = z.strictObject({
 export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
   /** The agent (cached) and the chat input, or a 4xx before any byte is streamed. */
   async function prepare(req: FastifyRequest, agentId: string, body: z.output<typeof chatBody>): Promise<{ agent: ReadyAgent; input: ChatInput }> {
-    const t0 = performance.now();
-    const agent = isUuid(agentId) ? await ctx.agentCache.get(req.principal.org_id, agentId) : undefined;
-    if (!agent) throw notFound('Agent');
-    req.timings.mark('agent', t0);
+    const agent = await loadAgent(ctx, req.principal.org_id, agentId, req.timings);
     if (body.session_id !== undefined && !isUuid(body.session_id)) throw notFound('Session');
     return { agent, input: { orgId: req.principal.org_id, message: body.message, userId: body.user_id, sessionId: body.session_id } };
   }
 
-  /** One AbortSignal per request, fired when the client goes away before the answer ends. */
-  function clientGone(reply: FastifyReply): { signal: AbortSignal; release(): void } {
-    const controller = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    };
-    reply.raw.once('close', onClose);
-    return { signal: controller.signal, release: () => reply.raw.off('close', onClose) };
-  }
-
-  /** Per-stage histograms, first-token latency and the outcome, once the turn has ended. */
-  function observe(route: string, agent: ReadyAgent, req: FastifyRequest, result: RunResult | undefined) {
-    const timings = req.timings.toJSON();
-    ctx.metrics.observeTimings(timings, { route, provider: agent.providerName, model: agent.model });
-    if (timings.upstream_ttfb !== undefined) ctx.metrics.observeFirstToken(agent.providerName, agent.model, timings.upstream_ttfb);
-    ctx.metrics.countRequest(route, !result || result.error ? 'error' : result.aborted ? 'aborted' : 'ok');
-  }
+  const observe = (route: string, agent: ReadyAgent, req: FastifyRequest, result: RunResult | undefined) =>
+    observeTurn(ctx, route, agent, req.timings, result);
 
   app.post('/agents/:id/chat/stream', { schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
     const { agent, input } = await prepare(req, req.params.id, req.body);
@@ -89,8 +72,7 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     }
     const timings = req.timings.toJSON();
     if (result.error) {
-      const status = result.error.code === 'upstream_timeout' ? 504 : 502;
-      return reply.code(status).send({
+      return reply.code(upstreamStatus(result.error.code)).send({
         ...errorBody(result.error.code, result.error.message),
         retryable: result.error.retryable,
         content: result.content,
@@ -108,8 +90,3 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     };
   });
 };
-
-function toHttpError(err: unknown): unknown {
-  if (err instanceof ChatInputError) return new AppError(err.code, err.message);
-  return err;
-}

@@ -48,3 +48,7 @@ export const updateAgent = (db: Queryable, orgId: string, id: string, a: AgentWr
 
 export const deleteAgent = async (db: Queryable, orgId: string, id: string) =>
   (await db.query('delete from agents where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
+
+/** Every distinct llm section in use, across organizations (to warm upstream connections at start). */
+export const listLlmConfigs = async (db: Queryable) =>
+  (await db.query<{ llm: unknown }>(`select distinct config->'llm' as llm from agents`)).map((r) => r.llm);

@@ -1,0 +1,204 @@
+// Memories as the API sees them: add (one or many), list, get, update, delete, search,
+// history, and `apply` (extraction's ADD/UPDATE/DELETE decisions). Every write and its memory_history row commit in one transaction; everything
+// is scoped to the caller's org. Embedding happens before the transaction, so a slow
+// remote embedder never holds a connection (or PGlite's only one).
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../store/db.ts';
+import * as repo from '../store/repos/memories.ts';
+import type { Memory, MemoryScope, NewHistory, NewMemory } from '../store/repos/memories.ts';
+import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
+import type { MemoryDecision } from './extraction-prompt.ts';
+import type { MemoryHit, SearchMemories } from './recall.ts';
+
+export interface NewMemoryInput {
+  content: string;
+  agent_id?: string;
+  user_id?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** One change a write made (a `memory_update` event carries it to the client). */
+export interface MemoryChange {
+  event: 'ADD' | 'UPDATE' | 'DELETE';
+  memory_id: string;
+  content: string | null;
+}
+
+/** An agent_id that does not exist in the caller's org. */
+export class UnknownAgentError extends Error {
+  constructor(readonly agentId: string) {
+    super('Agent not found.');
+  }
+}
+
+export interface MemoryDeps {
+  db: Db;
+  /** the agent if it exists in this org; its memory.embedder decides the vector space */
+  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig } } } | undefined>;
+  embedderFor: EmbedderFor;
+  search: SearchMemories;
+}
+
+// Texts per embed() call: bounds memory use and lets remote embedders chunk further.
+const EMBED_CHUNK = 2_048;
+
+export function createMemories(deps: MemoryDeps) {
+  const { db } = deps;
+
+  /** The agent's embedder config; throws for an agent that is not in this org. */
+  async function embedderConfigOf(orgId: string, agentId: string): Promise<EmbedderConfig> {
+    const agent = await deps.loadAgent(orgId, agentId);
+    if (!agent) throw new UnknownAgentError(agentId);
+    return agent.config.memory.embedder;
+  }
+
+  /** The embedder of an agent (none: the default local one). */
+  async function embedderOf(orgId: string, agentId: string | null | undefined): Promise<Embedder> {
+    return deps.embedderFor(agentId ? await embedderConfigOf(orgId, agentId) : undefined);
+  }
+
+  async function embedAll(embedder: Embedder, texts: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < texts.length; i += EMBED_CHUNK) {
+      for (const v of await embedder.embed(texts.slice(i, i + EMBED_CHUNK))) out.push(repo.vectorLiteral(v));
+    }
+    return out;
+  }
+
+  const added = (m: NewMemory, source: string): NewHistory => ({
+    id: randomUUID(), memory_id: m.id, event: 'ADD', old_content: null, new_content: m.content, old_metadata: null, new_metadata: m.metadata, source,
+  });
+
+  /** Adds many memories at once: embedded in batches, inserted in one transaction. Returns ids in input order. */
+  async function addMany(orgId: string, items: NewMemoryInput[], source = 'api'): Promise<string[]> {
+    const rows: NewMemory[] = items.map((it) => ({
+      id: randomUUID(), agent_id: it.agent_id ?? null, user_id: it.user_id ?? null, content: it.content,
+      metadata: it.metadata ?? {}, embedding: '', embedder: '',
+    }));
+    // One embedder per agent: group, embed each group in batches.
+    const groups = new Map<string | null, NewMemory[]>();
+    for (const r of rows) {
+      const group = groups.get(r.agent_id);
+      if (group) group.push(r);
+      else groups.set(r.agent_id, [r]);
+    }
+    for (const [agentId, group] of groups) {
+      const embedder = await embedderOf(orgId, agentId);
+      const vectors = await embedAll(embedder, group.map((r) => r.content));
+      group.forEach((r, i) => Object.assign(r, { embedding: vectors[i], embedder: embedder.id }));
+    }
+    await db.transaction(async (tx) => {
+      await repo.insertMemories(tx, orgId, rows);
+      await repo.insertHistory(tx, orgId, rows.map((r) => added(r, source)));
+    });
+    return rows.map((r) => r.id);
+  }
+
+  async function updateIn(tx: Queryable, orgId: string, id: string, change: Parameters<typeof repo.updateMemory>[3], source: string) {
+    const row = await repo.updateMemory(tx, orgId, id, change);
+    if (!row) return undefined;
+    const { old_content, old_metadata, ...memory } = row;
+    await repo.insertHistory(tx, orgId, [{
+      id: randomUUID(), memory_id: id, event: 'UPDATE', old_content, new_content: memory.content, old_metadata, new_metadata: memory.metadata, source,
+    }]);
+    return memory;
+  }
+
+  async function deleteIn(tx: Queryable, orgId: string, id: string, source: string) {
+    const old = await repo.deleteMemory(tx, orgId, id);
+    if (!old) return undefined;
+    await repo.insertHistory(tx, orgId, [{
+      id: randomUUID(), memory_id: id, event: 'DELETE', old_content: old.content, new_content: null, old_metadata: old.metadata, new_metadata: null, source,
+    }]);
+    return old;
+  }
+
+  return {
+    addMany,
+
+    async add(orgId: string, item: NewMemoryInput, source = 'api'): Promise<Memory> {
+      const [id] = await addMany(orgId, [item], source);
+      return (await repo.getMemory(db, orgId, id!))!;
+    },
+
+    get: (orgId: string, id: string) => repo.getMemory(db, orgId, id),
+
+    /** Newest first; an agent filter must name an agent of this org. */
+    async list(orgId: string, filter: { agent_id?: string; user_id?: string }, limit: number, offset: number): Promise<Memory[]> {
+      if (filter.agent_id) await embedderConfigOf(orgId, filter.agent_id);
+      return repo.listMemories(db, { orgId, agentId: filter.agent_id, userId: filter.user_id }, limit, offset);
+    },
+
+    /** New content is embedded again (with the agent's current embedder); metadata is replaced. */
+    async update(orgId: string, id: string, change: { content?: string; metadata?: Record<string, unknown> }, source = 'api'): Promise<Memory | undefined> {
+      const current = await repo.getMemory(db, orgId, id);
+      if (!current) return undefined;
+      const content = change.content !== undefined && change.content !== current.content ? change.content : null;
+      const embedder = content === null ? undefined : await embedderOf(orgId, current.agent_id);
+      const [embedding] = embedder ? await embedAll(embedder, [content!]) : [null];
+      return db.transaction((tx) =>
+        updateIn(tx, orgId, id, { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null }, source),
+      );
+    },
+
+    /** Deletes the memory; its history stays readable by the org. */
+    async delete(orgId: string, id: string, source = 'api'): Promise<boolean> {
+      return db.transaction(async (tx) => Boolean(await deleteIn(tx, orgId, id, source)));
+    },
+
+    /**
+     * Applies extraction decisions for one agent and user in one transaction; ADDed memories
+     * get `metadata` (e.g. the session and message they came from). Ids that vanished meanwhile are skipped.
+     */
+    async apply(
+      orgId: string,
+      scope: { agent_id: string; user_id: string | null },
+      decisions: MemoryDecision[],
+      source: string,
+      metadata: Record<string, unknown> = {},
+    ): Promise<MemoryChange[]> {
+      const writes = decisions.filter((d) => d.event !== 'NONE' && (d.event === 'DELETE' ? d.id : d.text));
+      const texts = writes.filter((d) => d.event !== 'DELETE').map((d) => d.text!);
+      const embedder = await embedderOf(orgId, scope.agent_id);
+      const vectors = texts.length ? await embedAll(embedder, texts) : [];
+      return db.transaction(async (tx) => {
+        const changes: MemoryChange[] = [];
+        let v = 0;
+        for (const d of writes) {
+          if (d.event === 'ADD') {
+            const row: NewMemory = {
+              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder.id,
+            };
+            await repo.insertMemories(tx, orgId, [row]);
+            await repo.insertHistory(tx, orgId, [added(row, source)]);
+            changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
+          } else if (d.event === 'UPDATE') {
+            const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder.id, metadata: null };
+            if (await updateIn(tx, orgId, d.id!, change, source)) changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
+          } else if (await deleteIn(tx, orgId, d.id!, source)) {
+            changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
+          }
+        }
+        return changes;
+      });
+    },
+
+    /** Hybrid search (see recall.ts). Without agent_id: the default embedder's vectors, every agent's memories. */
+    async search(
+      orgId: string,
+      q: { query: string; agent_id?: string; user_id?: string; top_k: number; min_score: number },
+    ): Promise<MemoryHit[]> {
+      const embedder = await embedderOf(orgId, q.agent_id);
+      const scope: MemoryScope = { orgId, agentId: q.agent_id, userId: q.user_id };
+      return deps.search(embedder, scope, q.query, { topK: q.top_k, minScore: q.min_score });
+    },
+
+    /** The memory's events, oldest first; undefined if this org never had it. */
+    async history(orgId: string, id: string) {
+      const rows = await repo.listHistory(db, orgId, id);
+      return rows.length ? rows : undefined;
+    },
+  };
+}
+
+export type Memories = ReturnType<typeof createMemories>;

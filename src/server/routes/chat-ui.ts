@@ -1,0 +1,120 @@
+// Chat for the AI SDK's `useChat`: POST /agents/:id/chat/ui answers with the UI
+// message stream protocol v1 (encoders/ui-stream.ts).
+//
+// The body is what useChat's DefaultChatTransport sends — {id, messages, trigger,
+// messageId} — plus our optional user_id and session_id. The client resends the whole
+// conversation: its earlier messages are this turn's history (a lone user message uses
+// the session's stored window), the last one must be the user's. Sessions:
+//   - `session_id` given: the turn continues that session;
+//   - else the chat `id` maps to one session of this agent, derived from (org, agent, id):
+//     the first request of a chat creates it, later ones continue it, so one useChat
+//     conversation is one stored session; its id is in the `start` part's messageMetadata
+//     (and the `x-session-id` header).
+// `trigger: 'regenerate-message'` runs a new turn from the messages sent (the earlier
+// answer stays stored in the session).
+import { createHash } from 'node:crypto';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ReadyAgent } from '../../agent/cache.ts';
+import type { AgentEvent } from '../../agent/events.ts';
+import { runChat, type RunResult } from '../../agent/run.ts';
+import type { ChatMessage } from '../../llm/types.ts';
+import { createSession } from '../../store/repos/sessions.ts';
+import type { ServerContext } from '../context.ts';
+import { uiStreamHeaders, uiStreamParts } from '../encoders/ui-stream.ts';
+import { openSse, type SseWriter } from '../encoders/sse.ts';
+import { AppError, notFound } from '../errors.ts';
+import { idParams, isUuid } from '../http.ts';
+import { clientGone, loadAgent, observeTurn, toHttpError } from './turn.ts';
+import { userId } from './users.ts';
+
+// Parts other than text (files, tool calls, step-start, data-*) are accepted and not sent upstream.
+const uiPart = z.union([z.looseObject({ type: z.literal('text'), text: z.string() }), z.looseObject({ type: z.string().max(200) })]);
+const uiMessage = z.looseObject({
+  id: z.string().max(200),
+  role: z.enum(['system', 'user', 'assistant']),
+  parts: z.array(uiPart).max(1_000),
+});
+
+// Not strict: useChat's `body` option lets an app add fields of its own.
+export const uiChatBody = z.object({
+  id: z.string().min(1).max(200).optional(),
+  messages: z.array(uiMessage).min(1).max(10_000),
+  trigger: z.enum(['submit-message', 'regenerate-message']).optional(),
+  messageId: z.string().max(200).optional(),
+  user_id: userId.optional(),
+  session_id: z.string().max(200).optional(),
+});
+
+const textOf = (m: z.output<typeof uiMessage>): string => m.parts.map((p) => (p.type === 'text' && typeof p.text === 'string' ? p.text : '')).join('');
+
+/** A name-based (v5-style) UUID: the same chat of the same agent always names the same session. */
+export function chatSessionId(orgId: string, agentId: string, chatId: string): string {
+  const h = createHash('sha1').update(`agentmem:ui-chat\n${orgId}\n${agentId}\n${chatId}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
+  /** The chat's session: found in the history cache after its first turn, created on the first. */
+  async function sessionForChat(orgId: string, agent: ReadyAgent, chatId: string, user: string | undefined): Promise<string> {
+    const id = chatSessionId(orgId, agent.id, chatId);
+    if (await ctx.history.window(orgId, id, 0)) return id;
+    try {
+      await createSession(ctx.db, { id, org_id: orgId, agent_id: agent.id, user_id: user ?? null });
+    } catch (err) {
+      // Two first requests of one chat at once: the other one created it.
+      if (!(await ctx.history.window(orgId, id, 0))) throw err;
+    }
+    return id;
+  }
+
+  app.post('/agents/:id/chat/ui', { schema: { params: idParams, body: uiChatBody, tags: ['chat'] } }, async (req, reply) => {
+    const body = req.body;
+    const orgId = req.principal.org_id;
+    const agent = await loadAgent(ctx, orgId, req.params.id, req.timings);
+    const last = body.messages.at(-1)!;
+    const text = last.role === 'user' ? textOf(last) : '';
+    if (!text) throw new AppError('validation_error', 'body.messages: the last message must be a user message with a text part.');
+    const history: ChatMessage[] = body.messages.slice(0, -1).flatMap((m) => {
+      const content = textOf(m);
+      return (m.role === 'user' || m.role === 'assistant') && content ? [{ role: m.role, content }] : [];
+    });
+    if (body.session_id !== undefined && !isUuid(body.session_id)) throw notFound('Session');
+    const sessionId = body.session_id ?? (body.id ? await sessionForChat(orgId, agent, body.id, body.user_id) : undefined);
+
+    const gone = clientGone(reply);
+    const toParts = uiStreamParts();
+    // Headers go out with the first event (always `start`), so a bad session is still a plain 4xx.
+    let sse: SseWriter | undefined;
+    const send = (data: string) => sse!.writeFrame(sse!.seq + 1, data);
+    const sink = {
+      emit(e: AgentEvent) {
+        if (!sse) {
+          reply.hijack();
+          for (const [k, v] of Object.entries(uiStreamHeaders)) reply.raw.setHeader(k, v);
+          if (e.chunk_type === 'start') reply.raw.setHeader('x-session-id', e.session_id);
+          sse = openSse(reply.raw);
+        }
+        for (const part of toParts(e)) send(JSON.stringify(part));
+      },
+    };
+    let result: RunResult | undefined;
+    try {
+      result = await runChat(ctx.run, agent, { orgId, message: text, userId: body.user_id, sessionId, history: history.length ? history : undefined }, sink, gone.signal, req.timings);
+    } catch (err) {
+      if (!sse) throw toHttpError(err);
+      req.log.error({ err }, 'ui chat stream failed');
+      sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false });
+    } finally {
+      gone.release();
+      if (sse) {
+        send('[DONE]');
+        sse.end();
+      }
+      observeTurn(ctx, 'ui', agent, req.timings, result);
+    }
+  });
+};

@@ -1,0 +1,148 @@
+// WebSocket chat at /agents/:id/chat/ws: the same events as native SSE, one JSON
+// object per message (encoders/ws.ts), several turns on one socket.
+//
+// Client → server:  {"type":"auth","api_key"}           (when no Authorization header was sent:
+//                                                        browsers cannot set headers on a WebSocket)
+//                   {"type":"chat","message","user_id"?,"session_id"?}
+//                   {"type":"cancel"}                    stops the running turn; its partial answer
+//                                                        is stored incomplete
+// Server → client:  AgentEvents; a turn ends with `done` or `error` (code `cancelled` after a cancel).
+// A bad message gets an `error` event and the socket stays open; a bad key closes it with
+// 4401, an unknown agent with 4404. Closing the socket aborts the running turn.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import type { ReadyAgent } from '../../agent/cache.ts';
+import { runChat, type RunResult } from '../../agent/run.ts';
+import { createTimings } from '../../trace/timings.ts';
+import type { ServerContext } from '../context.ts';
+import { wsSink } from '../encoders/ws.ts';
+import { AppError, errorBody, notFound } from '../errors.ts';
+import { isUuid } from '../http.ts';
+import { chatBody } from './chat.ts';
+import { findAgent, observeTurn, toHttpError } from './turn.ts';
+
+const clientMessage = z.discriminatedUnion('type', [
+  chatBody.extend({ type: z.literal('chat') }),
+  z.strictObject({ type: z.literal('cancel') }),
+  z.strictObject({ type: z.literal('auth'), api_key: z.string().min(1).max(500) }),
+]);
+type ClientMessage = z.output<typeof clientMessage>;
+
+/** How long a socket without an Authorization header may take to send its auth message. */
+const AUTH_TIMEOUT_MS = 10_000;
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_NOT_FOUND = 4404;
+
+export const chatWsRoutes =
+  (ctx: ServerContext): FastifyPluginAsync =>
+  async (app) => {
+    app.route({
+      method: 'GET',
+      url: '/agents/:id/chat/ws',
+      schema: { hide: true },
+      // A header-authenticated upgrade is checked before it happens: a bad key is a plain 401, another org's agent a 404.
+      onRequest: async (req) => {
+        req.timings = createTimings();
+        if (req.headers.authorization === undefined) return;
+        req.principal = await ctx.auth.authenticate(req.headers.authorization);
+        if (!(await findAgent(ctx, req.principal.org_id, agentIdOf(req), req.timings))) throw notFound('Agent');
+      },
+      handler: async (_req, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody('bad_request', 'Connect with a WebSocket.')),
+      wsHandler: (socket, req) => serve(ctx, socket, req),
+    });
+  };
+
+const agentIdOf = (req: FastifyRequest) => (req.params as { id: string }).id;
+
+function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void {
+  const agentId = agentIdOf(req);
+  const sink = wsSink(socket);
+  const fail = (code: string, message: string, closeWith?: number) => {
+    sink.emit({ chunk_type: 'error', code, message, retryable: false });
+    if (closeWith) socket.close(closeWith, code);
+  };
+
+  // The key is re-checked at each turn (a cache hit: one hash), so a revoked key stops at once.
+  let authorization: string | undefined = req.headers.authorization;
+  let authing: Promise<boolean> | undefined;
+  let running: AbortController | undefined;
+  const authTimer = authorization ? undefined : setTimeout(() => fail('unauthorized', 'No auth message arrived in time.', CLOSE_UNAUTHORIZED), AUTH_TIMEOUT_MS);
+  authTimer?.unref();
+
+  /** The principal and agent for a turn (or for the auth message), or an error event and a closed socket. */
+  async function authorize(timings = createTimings()): Promise<ReadyAgent | undefined> {
+    let orgId: string;
+    try {
+      orgId = (await ctx.auth.authenticate(authorization)).org_id;
+    } catch (err) {
+      fail('unauthorized', err instanceof AppError ? err.message : 'A valid API key is required.', CLOSE_UNAUTHORIZED);
+      return undefined;
+    }
+    timings.mark('auth');
+    const agent = await findAgent(ctx, orgId, agentId, timings);
+    if (!agent) fail('not_found', 'Agent not found.', CLOSE_NOT_FOUND);
+    return agent;
+  }
+
+  async function turn(msg: Extract<ClientMessage, { type: 'chat' }>, controller: AbortController) {
+    const timings = createTimings();
+    let agent: ReadyAgent | undefined;
+    let result: RunResult | undefined;
+    try {
+      if (authing && !(await authing)) return;
+      if (!authorization) return fail('unauthorized', 'Authenticate first: {"type":"auth","api_key":"…"}.', CLOSE_UNAUTHORIZED);
+      agent = await authorize(timings);
+      if (!agent) return;
+      if (controller.signal.aborted) return sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false });
+      if (msg.session_id !== undefined && !isUuid(msg.session_id)) return fail('not_found', 'Session not found.');
+      const input = { orgId: agent.org_id, message: msg.message, userId: msg.user_id, sessionId: msg.session_id };
+      result = await runChat(ctx.run, agent, input, sink, controller.signal, timings);
+      if (result.aborted) sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
+    } catch (err) {
+      const e = toHttpError(err);
+      if (e instanceof AppError) fail(e.code, e.message);
+      else {
+        req.log.error({ err }, 'websocket chat failed');
+        fail('internal_error', 'The run failed unexpectedly.');
+      }
+    } finally {
+      if (running === controller) running = undefined;
+      if (agent) observeTurn(ctx, 'ws', agent, timings, result);
+    }
+  }
+
+  socket.on('message', (data, isBinary) => {
+    let msg: ClientMessage;
+    try {
+      if (isBinary) return fail('bad_request', 'Send JSON as text messages.');
+      msg = clientMessage.parse(JSON.parse(data.toString()));
+    } catch (err) {
+      if (err instanceof z.ZodError) return fail('validation_error', err.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '));
+      return fail('invalid_json', 'The message is not valid JSON.');
+    }
+    switch (msg.type) {
+      case 'cancel':
+        running?.abort(); // nothing running: the turn already ended, nothing to do
+        return;
+      case 'auth':
+        if (authorization) return fail('bad_request', 'This socket is already authenticated.');
+        authorization = `Bearer ${msg.api_key}`;
+        clearTimeout(authTimer);
+        authing = authorize().then(Boolean);
+        return;
+      case 'chat': {
+        if (running) return fail('conflict', 'A turn is already running on this socket: wait for done, or cancel it.');
+        const controller = new AbortController();
+        running = controller;
+        void turn(msg, controller);
+        return;
+      }
+    }
+  });
+
+  socket.on('close', () => {
+    clearTimeout(authTimer);
+    running?.abort();
+  });
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { EmbedderError } from '../../memory/embedders/index.ts';
+import { UnknownAgentError } from '../../memory/memories.ts';
+import { AppError, notFound } from '../errors.ts';
+import { found, idParams, page, paged } from '../http.ts';
+import type { ServerContext } from '../context.ts';
+import { userId } from './users.ts';
+
+const agentId = z.uuid().describe('an agent of your organization; its memory.embedder embeds the memory');
+const content = z.string().min(1).max(20_000).regex(/\S/, 'must not be blank');
+const metadata = z.record(z.string(), z.unknown()).describe('free JSON object, returned as given');
+
+const memoryInput = z.strictObject({
+  content,
+  agent_id: agentId.optional(),
+  user_id: userId.optional(),
+  metadata: metadata.optional(),
+});
+
+export const MAX_BATCH = 10_000;
+const batchInput = z.strictObject({
+  memories: z.array(memoryInput).min(1).max(MAX_BATCH),
+  agent_id: agentId.optional().describe('default for items that name none'),
+  user_id: userId.optional().describe('default for items that name none'),
+});
+
+const memoryPatch = z
+  .strictObject({ content: content.optional(), metadata: metadata.optional() })
+  .refine((p) => p.content !== undefined || p.metadata !== undefined, 'give content or metadata');
+
+const listQuery = page.extend({ agent_id: z.uuid().optional(), user_id: userId.optional() });
+
+const searchInput = z.strictObject({
+  query: z.string().min(1).max(10_000),
+  agent_id: z.uuid().optional().describe('search this agent\'s memories with its embedder; default: all agents, default embedder'),
+  user_id: userId.optional(),
+  top_k: z.int().min(1).max(100).default(10),
+  min_score: z.number().min(0).max(1).default(0).describe('minimum cosine similarity of a result to the query, 0..1'),
+});
+
+// A large import is one request; its items are bounded by MAX_BATCH and their content size.
+const BATCH_BODY_LIMIT = 32 * 1024 * 1024;
+
+/** Errors from below the server, as client errors: unknown agent → 404, embedder → 400/502. */
+async function guard<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof UnknownAgentError) throw notFound('Agent');
+    if (err instanceof EmbedderError) {
+      throw err.kind === 'config'
+        ? new AppError('validation_error', `The agent's memory.embedder is invalid: ${err.message}`)
+        : new AppError('upstream_error', `The embedder failed: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
+  const { memories } = ctx;
+  const tags = ['memories'];
+
+  app.post('/memories', { schema: { body: memoryInput, tags, summary: 'Add a memory' } }, async (req, reply) => {
+    return reply.code(201).send(await guard(memories.add(req.principal.org_id, req.body)));
+  });
+
+  app.post(
+    '/memories/batch',
+    { bodyLimit: Math.max(ctx.config.bodyLimit, BATCH_BODY_LIMIT), schema: { body: batchInput, tags, summary: `Add up to ${MAX_BATCH} memories in one transaction` } },
+    async (req, reply) => {
+      const { memories: items, agent_id, user_id } = req.body;
+      const withDefaults = items.map((m) => ({ ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
+      const ids = await guard(memories.addMany(req.principal.org_id, withDefaults));
+      return reply.code(201).send({ count: ids.length, ids });
+    },
+  );
+
+  app.get('/memories', { schema: { querystring: listQuery, tags, summary: 'List memories, newest first' } }, async (req) => {
+    const { limit, offset, ...filter } = req.query;
+    return paged(await guard(memories.list(req.principal.org_id, filter, limit + 1, offset)), limit);
+  });
+
+  app.post('/memories/search', { schema: { body: searchInput, tags, summary: 'Hybrid (vector + full-text) search, best first' } }, async (req) => {
+    return { results: await guard(memories.search(req.principal.org_id, req.body)) };
+  });
+
+  app.get('/memories/:id', { schema: { params: idParams, tags, summary: 'Get a memory' } }, async (req) => {
+    return found('Memory', req.params.id, () => memories.get(req.principal.org_id, req.params.id));
+  });
+
+  app.patch('/memories/:id', { schema: { params: idParams, body: memoryPatch, tags, summary: 'Change content (re-embedded) or metadata' } }, async (req) => {
+    return found('Memory', req.params.id, () => guard(memories.update(req.principal.org_id, req.params.id, req.body)));
+  });
+
+  app.delete('/memories/:id', { schema: { params: idParams, tags, summary: 'Delete a memory (its history stays)' } }, async (req, reply) => {
+    await found('Memory', req.params.id, async () => (await memories.delete(req.principal.org_id, req.params.id)) || undefined);
+    return reply.code(204).send();
+  });
+
+  app.get('/memories/:id/history', { schema: { params: idParams, tags, summary: 'ADD / UPDATE / DELETE events of a memory' } }, async (req) => {
+    return { data: await found('Memory', req.params.id, () => memories.history(req.principal.org_id, req.params.id)) };
+  });
+};

@@ -1,0 +1,167 @@
+// OpenAI-compatible chat: POST /v1/chat/completions, GET /v1/models(/:model).
+// model = an agent id of the caller's org; `user` = the memory owner. Clients resend
+// the conversation, so their earlier messages are this turn's history (a lone user
+// message with `x-session-id` uses the stored window instead). Every turn is stored:
+// the response header `x-session-id` names its session, and sending it back continues it.
+// Errors are OpenAI's `{error: {message, type, param, code}}`.
+import type { FastifyError } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AgentEvent } from '../../agent/events.ts';
+import { runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
+import type { ChatMessage } from '../../llm/types.ts';
+import type { AgentRow } from '../../store/repos/agents.ts';
+import { createTimings } from '../../trace/timings.ts';
+import type { ServerContext } from '../context.ts';
+import { openaiChunks, openaiCompletion, openaiError } from '../encoders/openai.ts';
+import { openSse, type SseWriter } from '../encoders/sse.ts';
+import { AppError, type ErrorCode } from '../errors.ts';
+import { isUuid } from '../http.ts';
+import { clientGone, findAgent, observeTurn, toHttpError, upstreamStatus } from './turn.ts';
+import { userId } from './users.ts';
+
+/** The server's error → {status, code, message} mapping (app.ts), so both shapes agree on statuses. */
+export type ClientErrorMapper = (err: FastifyError) => { status: number; code: ErrorCode; message: string };
+
+/** An AppError with OpenAI's own `code` and `param` (e.g. model_not_found on `model`). */
+class OpenAIRequestError extends AppError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly openaiCode: string,
+    readonly param: string | null,
+  ) {
+    super(code, message);
+  }
+}
+
+const contentPart = z.looseObject({ type: z.string().max(100), text: z.string().optional() });
+const message = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+  content: z.union([z.string(), z.array(contentPart).max(1_000), z.null()]).optional(),
+  name: z.string().max(200).optional(),
+});
+
+// OpenAI clients send many optional fields (temperature, tools, …): they are accepted and
+// ignored, as the agent's own config decides. Those that would change the answer's shape are checked.
+const completionBody = z.looseObject({
+  model: z.string().min(1).max(200),
+  messages: z.array(message).min(1).max(10_000),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  user: userId.optional(),
+  n: z.literal(1).nullable().optional(),
+});
+
+const modelParams = z.object({ model: z.string().max(200) });
+
+const textOf = (content: z.output<typeof message>['content']): string =>
+  typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => (p.type === 'text' ? (p.text ?? '') : '')).join('') : '';
+
+const modelOf = (a: AgentRow) => ({ id: a.id, object: 'model', created: Math.floor(a.created_at.getTime() / 1000), owned_by: 'agentmem', name: a.name });
+
+/** `/messages/0/role` → `messages.0.role` */
+const paramOf = (err: FastifyError): string | null => {
+  const path = (err.validation?.[0] as { instancePath?: string } | undefined)?.instancePath;
+  return path ? path.split('/').filter(Boolean).join('.') || null : null;
+};
+
+export const openaiRoutes =
+  (ctx: ServerContext, toClientError: ClientErrorMapper): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.setErrorHandler((err, req, reply) => {
+      const { status, code, message } = toClientError(err as FastifyError);
+      if (status >= 500) req.log.error({ err }, 'openai-compatible request failed');
+      const own = err instanceof OpenAIRequestError ? err : undefined;
+      const openaiCode = own?.openaiCode ?? (code === 'unauthorized' ? 'invalid_api_key' : code);
+      return reply.code(status).send(openaiError(status, openaiCode, message, own?.param ?? paramOf(err as FastifyError)));
+    });
+    app.addHook('onRequest', async (req) => {
+      req.timings = createTimings();
+      req.principal = await ctx.auth.authenticate(req.headers.authorization);
+      req.timings.mark('auth');
+    });
+
+    const modelNotFound = (model: string) =>
+      new OpenAIRequestError('not_found', `The model '${model}' does not exist (a model is an agent id; GET /v1/models lists them).`, 'model_not_found', 'model');
+
+    app.get('/v1/models', { schema: { tags: ['openai'] } }, async (req) => ({
+      object: 'list',
+      data: (await ctx.agents.list(req.principal.org_id, 1_000, 0)).map(modelOf),
+    }));
+
+    app.get('/v1/models/:model', { schema: { params: modelParams, tags: ['openai'] } }, async (req) => {
+      const row = isUuid(req.params.model) ? await ctx.agents.get(req.principal.org_id, req.params.model) : undefined;
+      if (!row) throw modelNotFound(req.params.model);
+      return modelOf(row);
+    });
+
+    app.post('/v1/chat/completions', { schema: { body: completionBody, tags: ['openai'] } }, async (req, reply) => {
+      const body = req.body;
+      const orgId = req.principal.org_id;
+      const agent = await findAgent(ctx, orgId, body.model, req.timings);
+      if (!agent) throw modelNotFound(body.model);
+
+      const last = body.messages.at(-1)!;
+      const text = last.role === 'user' ? textOf(last.content) : '';
+      if (!text) throw new OpenAIRequestError('validation_error', 'The last message must be a user message with text content.', 'invalid_value', 'messages');
+      const history: ChatMessage[] = body.messages.slice(0, -1).flatMap((m) => {
+        const content = textOf(m.content);
+        return (m.role === 'user' || m.role === 'assistant') && content ? [{ role: m.role, content }] : [];
+      });
+      const header = req.headers['x-session-id'];
+      const sessionId = typeof header === 'string' && header ? header : undefined;
+      if (sessionId !== undefined && !isUuid(sessionId)) throw new OpenAIRequestError('not_found', 'Session not found.', 'session_not_found', null);
+      const input: ChatInput = { orgId, message: text, userId: body.user, sessionId, history: history.length ? history : undefined };
+
+      const gone = clientGone(reply);
+      let result: RunResult | undefined;
+
+      if (body.stream) {
+        const toChunks = openaiChunks({ model: body.model, includeUsage: body.stream_options?.include_usage === true });
+        // Headers go out with the first event (always `start`), so a bad session is still a plain 4xx.
+        let sse: SseWriter | undefined;
+        const send = (data: string) => sse!.writeFrame(sse!.seq + 1, data);
+        const sink = {
+          emit(e: AgentEvent) {
+            if (!sse) {
+              reply.hijack();
+              if (e.chunk_type === 'start') reply.raw.setHeader('x-session-id', e.session_id);
+              sse = openSse(reply.raw);
+            }
+            for (const chunk of toChunks(e)) send(JSON.stringify(chunk));
+          },
+        };
+        try {
+          result = await runChat(ctx.run, agent, input, sink, gone.signal, req.timings);
+        } catch (err) {
+          if (!sse) throw toHttpError(err);
+          req.log.error({ err }, 'openai-compatible stream failed');
+          send(JSON.stringify(openaiError(500, 'internal_error', 'The run failed unexpectedly.')));
+        } finally {
+          gone.release();
+          if (sse) {
+            send('[DONE]');
+            sse.end();
+          }
+          observeTurn(ctx, 'openai_stream', agent, req.timings, result);
+        }
+        return;
+      }
+
+      try {
+        result = await runChat(ctx.run, agent, input, { emit() {} }, gone.signal, req.timings);
+      } catch (err) {
+        throw toHttpError(err);
+      } finally {
+        gone.release();
+        observeTurn(ctx, 'openai_json', agent, req.timings, result);
+      }
+      reply.header('x-session-id', result.sessionId);
+      if (result.error) {
+        const status = upstreamStatus(result.error.code);
+        return reply.code(status).send(openaiError(status, result.error.code, result.error.message));
+      }
+      return openaiCompletion(result, body.model);
+    });
+  };

@@ -1,0 +1,58 @@
+// What every chat surface (native SSE/JSON, OpenAI-compatible, UI stream, WebSocket)
+// does around one turn: find the agent, fire one AbortSignal when the client leaves,
+// record the turn's metrics, turn a ChatInputError into a 4xx.
+import type { FastifyReply } from 'fastify';
+import { recordSpans } from '../../trace/spans.ts';
+import type { ReadyAgent } from '../../agent/cache.ts';
+import { ChatInputError, type RunResult } from '../../agent/run.ts';
+import type { Timings } from '../../trace/timings.ts';
+import type { ServerContext } from '../context.ts';
+import { AppError, notFound } from '../errors.ts';
+import { isUuid } from '../http.ts';
+
+/** The org's agent (cached), or undefined: malformed, missing and another org's ids look the same. */
+export async function findAgent(ctx: ServerContext, orgId: string, agentId: string, timings: Timings): Promise<ReadyAgent | undefined> {
+  const t0 = performance.now();
+  const agent = isUuid(agentId) ? await ctx.agentCache.get(orgId, agentId) : undefined;
+  if (agent) timings.mark('agent', t0);
+  return agent;
+}
+
+/** The org's agent, or a 404. */
+export async function loadAgent(ctx: ServerContext, orgId: string, agentId: string, timings: Timings): Promise<ReadyAgent> {
+  const agent = await findAgent(ctx, orgId, agentId, timings);
+  if (!agent) throw notFound('Agent');
+  return agent;
+}
+
+/** One AbortSignal per request, fired when the client goes away before the answer ends. */
+export function clientGone(reply: FastifyReply): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  };
+  reply.raw.once('close', onClose);
+  return { signal: controller.signal, release: () => reply.raw.off('close', onClose) };
+}
+
+/** Per-stage histograms, first-token latency and the outcome, once the turn has ended. */
+export function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timings: Timings, result: RunResult | undefined): void {
+  const t = timings.toJSON();
+  ctx.metrics.observeTimings(t, { route, provider: agent.providerName, model: agent.model });
+  if (t.upstream_ttfb !== undefined) ctx.metrics.observeFirstToken(agent.providerName, result?.model ?? agent.model, t.upstream_ttfb);
+  const outcome = !result || result.error ? 'error' : result.aborted ? 'aborted' : 'ok';
+  ctx.metrics.countRequest(route, outcome);
+  recordSpans('agentmem.chat', timings, {
+    'agentmem.route': route, 'agentmem.agent_id': agent.id, 'agentmem.outcome': outcome,
+    'gen_ai.system': agent.providerName, 'gen_ai.request.model': agent.model, 'gen_ai.response.model': result?.model ?? agent.model,
+  });
+}
+
+/** A run that could not start (unknown session, wrong user) becomes a 4xx; anything else is rethrown. */
+export function toHttpError(err: unknown): unknown {
+  if (err instanceof ChatInputError) return new AppError(err.code, err.message);
+  return err;
+}
+
+/** HTTP status for a run that ended in an upstream error, when the answer is one JSON body. */
+export const upstreamStatus = (code: string): number => (code === 'upstream_timeout' ? 504 : 502);

@@ -1,0 +1,270 @@
+// Memories and their history: plain SQL, the same on PGlite and PostgreSQL.
+// Vectors travel as pgvector text literals ('[0.1,0.2,…]'); an embedder id is stored
+// beside each vector and only vectors of the same embedder are ever compared.
+import { one, type Queryable } from '../db.ts';
+
+export interface Memory {
+  id: string;
+  agent_id: string | null;
+  user_id: string | null;
+  content: string;
+  metadata: Record<string, unknown>;
+  /** the vector space of the stored embedding, e.g. "local:256" */
+  embedder: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewMemory {
+  id: string;
+  agent_id: string | null;
+  user_id: string | null;
+  content: string;
+  metadata: object;
+  /** a vector literal, see `vectorLiteral` */
+  embedding: string;
+  embedder: string;
+}
+
+export type HistoryEvent = 'ADD' | 'UPDATE' | 'DELETE';
+
+export interface NewHistory {
+  id: string;
+  memory_id: string;
+  event: HistoryEvent;
+  old_content: string | null;
+  new_content: string | null;
+  old_metadata: object | null;
+  new_metadata: object | null;
+  source: string;
+}
+
+export interface HistoryEntry {
+  event: HistoryEvent;
+  old_content: string | null;
+  new_content: string | null;
+  old_metadata: Record<string, unknown> | null;
+  new_metadata: Record<string, unknown> | null;
+  source: string | null;
+  created_at: Date;
+}
+
+/** Which memories a query sees. agentId/userId undefined: any; userId null: memories with no user. */
+export interface MemoryScope {
+  orgId: string;
+  agentId?: string;
+  userId?: string | null;
+}
+
+const columns = 'id, agent_id, user_id, content, metadata, embedder, created_at, updated_at';
+// Rows per INSERT: ~1 MB of vector text at 256 dimensions, well under parameter limits.
+const CHUNK = 1_000;
+
+/** pgvector's text form; 7 significant digits is what its float4 storage keeps anyway. */
+export function vectorLiteral(v: ArrayLike<number>): string {
+  let s = '[';
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (!Number.isFinite(x)) throw new RangeError('embedding has a non-finite component');
+    s += (i ? ',' : '') + (x === 0 ? '0' : x.toPrecision(7));
+  }
+  return s + ']';
+}
+
+/** Appends the scope's conditions to `params` and returns them as SQL (`prefix` qualifies columns). */
+function scopeSql(scope: MemoryScope, params: unknown[], prefix = ''): string {
+  params.push(scope.orgId);
+  let sql = `${prefix}org_id = $${params.length}`;
+  if (scope.agentId !== undefined) {
+    params.push(scope.agentId);
+    sql += ` and ${prefix}agent_id = $${params.length}`;
+  }
+  if (scope.userId === null) sql += ` and ${prefix}user_id is null`;
+  else if (scope.userId !== undefined) {
+    params.push(scope.userId);
+    sql += ` and ${prefix}user_id = $${params.length}`;
+  }
+  return sql;
+}
+
+/** Many rows, one INSERT per chunk (unnest of arrays: one statement, few parameters). */
+export async function insertMemories(db: Queryable, orgId: string, rows: NewMemory[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    await db.query(
+      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder)
+       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder
+       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[])
+         as t(id, agent_id, user_id, content, metadata, embedding, embedder)`,
+      [
+        orgId,
+        chunk.map((r) => r.id),
+        chunk.map((r) => r.agent_id),
+        chunk.map((r) => r.user_id),
+        chunk.map((r) => r.content),
+        chunk.map((r) => JSON.stringify(r.metadata)),
+        chunk.map((r) => r.embedding),
+        chunk.map((r) => r.embedder),
+      ],
+    );
+  }
+}
+
+export async function insertHistory(db: Queryable, orgId: string, rows: NewHistory[]): Promise<void> {
+  const json = (v: object | null) => (v === null ? null : JSON.stringify(v));
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    await db.query(
+      `insert into memory_history (id, org_id, memory_id, event, old_content, new_content, old_metadata, new_metadata, source)
+       select id, $1, memory_id, event, old_content, new_content, old_metadata, new_metadata, source
+       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[])
+         as t(id, memory_id, event, old_content, new_content, old_metadata, new_metadata, source)`,
+      [
+        orgId,
+        chunk.map((r) => r.id),
+        chunk.map((r) => r.memory_id),
+        chunk.map((r) => r.event),
+        chunk.map((r) => r.old_content),
+        chunk.map((r) => r.new_content),
+        chunk.map((r) => json(r.old_metadata)),
+        chunk.map((r) => json(r.new_metadata)),
+        chunk.map((r) => r.source),
+      ],
+    );
+  }
+}
+
+export const getMemory = (db: Queryable, orgId: string, id: string) =>
+  one<Memory>(db, `select ${columns} from memories where org_id = $1 and id = $2`, [orgId, id]);
+
+export const getMemoriesByIds = (db: Queryable, orgId: string, ids: string[]) =>
+  db.query<Memory>(`select ${columns} from memories where org_id = $1 and id = any($2::uuid[])`, [orgId, ids]);
+
+/** Newest first. */
+export function listMemories(db: Queryable, scope: MemoryScope, limit: number, offset: number) {
+  const params: unknown[] = [];
+  const where = scopeSql(scope, params);
+  params.push(limit, offset);
+  return db.query<Memory>(
+    `select ${columns} from memories where ${where}
+     order by created_at desc, id desc limit $${params.length - 1} offset $${params.length}`,
+    params,
+  );
+}
+
+/**
+ * Changes content (with its new embedding) and/or metadata; null leaves a field as it is.
+ * Returns the new row and the content/metadata it replaced.
+ */
+export const updateMemory = (
+  db: Queryable,
+  orgId: string,
+  id: string,
+  change: { content: string | null; embedding: string | null; embedder: string | null; metadata: object | null },
+) =>
+  one<Memory & { old_content: string; old_metadata: Record<string, unknown> }>(
+    db,
+    `with old as (select id, content, metadata from memories where org_id = $1 and id = $2 for update)
+     update memories m set
+       content = coalesce($3, m.content),
+       embedding = coalesce($4::vector, m.embedding),
+       embedder = coalesce($5, m.embedder),
+       metadata = coalesce($6::jsonb, m.metadata),
+       updated_at = now()
+     from old where m.id = old.id
+     returning ${columns.split(', ').map((c) => 'm.' + c).join(', ')}, old.content as old_content, old.metadata as old_metadata`,
+    [orgId, id, change.content, change.embedding, change.embedder, change.metadata === null ? null : JSON.stringify(change.metadata)],
+  );
+
+export const deleteMemory = (db: Queryable, orgId: string, id: string) =>
+  one<Memory>(db, `delete from memories where org_id = $1 and id = $2 returning ${columns}`, [orgId, id]);
+
+export const listHistory = (db: Queryable, orgId: string, memoryId: string) =>
+  db.query<HistoryEntry>(
+    `select event, old_content, new_content, old_metadata, new_metadata, source, created_at
+     from memory_history where org_id = $1 and memory_id = $2
+     order by created_at, case event when 'ADD' then 0 when 'UPDATE' then 1 else 2 end`,
+    [orgId, memoryId],
+  );
+
+// ---- search ----
+
+/** How many memories the scope holds, counting no further than `cap` (an index-only walk). */
+export async function scopeSize(db: Queryable, scope: MemoryScope, cap: number): Promise<number> {
+  const params: unknown[] = [];
+  const where = scopeSql(scope, params);
+  params.push(cap);
+  const row = await one<{ n: number }>(db, `select count(*)::int as n from (select 1 from memories where ${where} limit $${params.length}) s`, params);
+  return row?.n ?? 0;
+}
+
+export interface Hit extends Memory {
+  /** cosine similarity to the query vector (1 − cosine distance); null if not comparable */
+  similarity: number | null;
+}
+
+/** Dimensions that have an HNSW index in 002_memories.sql (2048 as halfvec). */
+export const INDEXED_DIMENSIONS = new Set([256, 384, 512, 768, 1024, 1536, 2048]);
+
+/**
+ * The `limit` memories nearest to `vector` (same embedder only), best first.
+ * exact: every row in scope is compared (fast for small scopes, through memories_scope).
+ * ann: the HNSW index of this dimension, with iterative scanning so a scope filter cannot
+ * starve the result; run it inside a transaction (it sets planner settings locally).
+ */
+export async function nearestMemories(
+  db: Queryable,
+  scope: MemoryScope,
+  q: { embedder: string; dimensions: number; vector: string; limit: number; ann: boolean },
+): Promise<Hit[]> {
+  const d = q.dimensions;
+  if (!Number.isInteger(d) || d < 1) throw new RangeError(`bad dimensions ${d}`);
+  const params: unknown[] = [q.vector, q.embedder];
+  const where = scopeSql(scope, params);
+  params.push(q.limit);
+  if (q.ann) {
+    // Only the index can order without a sort, so this forces it even without statistics
+    // (PGlite runs no autovacuum); relaxed_order keeps scanning until `limit` rows pass the filter.
+    await db.query(
+      `select set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),
+              set_config('enable_sort', 'off', true)`,
+      [String(Math.min(1_000, Math.max(40, q.limit)))],
+    );
+  }
+  // The ann expression must be exactly the index expression, under the index predicate.
+  const type = d > 2000 ? 'halfvec' : 'vector';
+  const distance = q.ann ? `(embedding::${type}(${d})) <=> $1::${type}(${d})` : 'embedding <=> $1::vector';
+  const rows = await db.query<Hit & { distance: number }>(
+    `select ${columns}, ${distance} as distance from memories
+     where ${where} and embedder = $2 and vector_dims(embedding) = ${d}
+     order by distance limit $${params.length}`,
+    params,
+  );
+  // relaxed_order may return rows slightly out of order
+  if (q.ann) rows.sort((a, b) => a.distance - b.distance);
+  return rows.map(({ distance, ...m }) => ({ ...m, similarity: 1 - distance }));
+}
+
+/**
+ * Full-text matches of any of the query's words ('simple' config, OR), best ts_rank first.
+ * At most `candidates` matching rows are ranked, so a very common word costs a bounded time.
+ */
+export async function textMatches(
+  db: Queryable,
+  scope: MemoryScope,
+  q: { text: string; embedder: string; vector: string | null; limit: number; candidates: number },
+): Promise<Array<Hit & { rank: number }>> {
+  const params: unknown[] = [q.text, q.embedder, q.vector];
+  const where = scopeSql(scope, params, 'm.');
+  params.push(q.candidates, q.limit);
+  // plainto_tsquery tokenizes and quotes like the stored tsvector; its ANDs become ORs.
+  return db.query<Hit & { rank: number }>(
+    `with q as (select replace(plainto_tsquery('simple', $1)::text, ' & ', ' | ')::tsquery as q),
+     hits as (select m.* from memories m, q where ${where} and m.content_tsv @@ q.q limit $${params.length - 1}),
+     ranked as (select hits.*, ts_rank(hits.content_tsv, q.q) as rank from hits, q order by rank desc limit $${params.length})
+     select ${columns}, rank,
+       case when embedder = $2 then 1 - (embedding <=> $3::vector) end as similarity
+     from ranked order by rank desc`,
+    params,
+  );
+}

@@ -1,0 +1,125 @@
+// Memory through chat, end to end on a real socket: facts extracted after one session
+// are recalled into the prompt of the next, only for the same user of the same org;
+// a contradiction updates the old memory; a slow recall is skipped, not fatal.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
+
+for (const engine of engines) {
+  describe(`memory through chat on ${engine}`, () => {
+    let s: TestServer;
+    before(async () => {
+      s = await startServer(engine);
+    });
+    after(async () => {
+      await s?.close();
+    });
+
+    const agentBody = { name: 'rememberer', streaming: { emit_metadata: true, emit_memory_updates: true } };
+
+    test('a fact told in one session is recalled in a new session of the same user, never another user or org', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+      const told = await streamChat(s, agent.id, { message: 'My name is Ada Lovelace. I live in Berlin.', user_id: 'ada' });
+      assert.equal(told.events.at(-1).chunk_type, 'done');
+      const updates = told.events.filter((e) => e.chunk_type === 'memory_update');
+      assert.deepEqual(updates.map((u) => [u.event, u.content]).sort(), [['ADD', 'I live in Berlin'], ['ADD', 'My name is Ada Lovelace']]);
+      assert.ok(told.events.indexOf(updates[0]) < told.events.length - 1, 'memory updates come before done');
+
+      const listed = await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=ada`);
+      assert.equal(listed.body.data.length, 2);
+      assert.equal(listed.body.data[0].metadata.session_id, told.events[0].session_id, 'a memory says where it came from');
+
+      const asked = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'ada' });
+      assert.notEqual(asked.events[0].session_id, told.events[0].session_id, 'a new session');
+      const meta = asked.events.find((e) => e.chunk_type === 'metadata');
+      assert.ok(meta.recalled.some((m: any) => m.content === 'I live in Berlin'), JSON.stringify(meta.recalled));
+      assert.match(asked.text, /I remember: .*I live in Berlin/, 'the recalled fact reached the model');
+
+      const stranger = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'bob' });
+      assert.deepEqual(stranger.events.find((e) => e.chunk_type === 'metadata').recalled, []);
+      assert.doesNotMatch(stranger.text, /Berlin/);
+
+      const anonymous = await streamChat(s, agent.id, { message: 'I live in Rome. Where do I live?' });
+      assert.doesNotMatch(anonymous.text, /Berlin/);
+      assert.deepEqual(anonymous.events.filter((e) => e.chunk_type === 'memory_update'), [], 'no user, no memories written');
+
+      const other = await createOrg(s.api, `memory-chat-${engine}`);
+      const theirs = (await s.api('POST', '/api/v1/agents', { key: other.key, body: agentBody })).body;
+      const elsewhere = await streamChat(s, theirs.id, { message: 'Where do I live?', user_id: 'ada' }, other.key);
+      assert.deepEqual(elsewhere.events.find((e) => e.chunk_type === 'metadata').recalled, []);
+      assert.doesNotMatch(elsewhere.text, /Berlin/);
+      assert.equal((await s.api('GET', `/api/v1/memories?user_id=ada`, { key: other.key })).body.data.length, 0);
+    });
+
+    test('a contradicting fact updates the old memory and leaves history', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+      const first = await streamChat(s, agent.id, { message: 'I live in Berlin.', user_id: 'eve' });
+      const added = first.events.find((e) => e.chunk_type === 'memory_update');
+      assert.equal(added.event, 'ADD');
+      const second = await streamChat(s, agent.id, { message: 'I live in Paris now.', user_id: 'eve' });
+      const updated = second.events.find((e) => e.chunk_type === 'memory_update');
+      assert.deepEqual([updated.event, updated.memory_id, updated.content], ['UPDATE', added.memory_id, 'I live in Paris now']);
+
+      const memories = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=eve`)).body.data;
+      assert.deepEqual(memories.map((m: any) => m.content), ['I live in Paris now']);
+      const history = (await s.api('GET', `/api/v1/memories/${added.memory_id}/history`)).body.data;
+      assert.deepEqual(history.map((h: any) => [h.event, h.old_content, h.new_content]), [
+        ['ADD', null, 'I live in Berlin'],
+        ['UPDATE', 'I live in Berlin', 'I live in Paris now'],
+      ]);
+      assert.match(history[1].source, /^extraction:/);
+
+      const third = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'eve' });
+      assert.match(third.text, /Paris/);
+      assert.doesNotMatch(third.text, /Berlin/);
+    });
+
+    test('a recall that misses its budget is skipped; the chat goes on', async () => {
+      const slow = await slowEmbeddings(400);
+      try {
+        const agent = (
+          await s.api('POST', '/api/v1/agents', {
+            body: {
+              ...agentBody,
+              memory: { recall_budget_ms: 30, embedder: { provider: 'openai-compatible', base_url: slow.url, api_key: 'k', dimensions: 64, model: 'slow' } },
+            },
+          })
+        ).body;
+        const r = await streamChat(s, agent.id, { message: 'Do you remember me?', user_id: 'zed' });
+        assert.equal(r.events.at(-1).chunk_type, 'done');
+        const timings = r.events.at(-1).timings;
+        assert.equal(timings.skipped?.recall, 'budget');
+        assert.ok(timings.recall < 200, `recall stopped at its budget: ${timings.recall} ms`);
+        assert.ok(timings.first_byte < 400, `the first byte did not wait for the slow embedder: ${timings.first_byte} ms`);
+        const metrics = await (await fetch(`${s.url}/metrics`)).text();
+        assert.match(metrics, /agentmem_stage_skipped_total\{stage="recall",reason="budget"\} [1-9]/);
+      } finally {
+        await slow.close();
+      }
+    });
+  });
+}
+
+/** An OpenAI-style /embeddings endpoint that answers after `ms`. */
+async function slowEmbeddings(ms: number): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const input = JSON.parse(body).input as string[];
+      const dims = JSON.parse(body).dimensions ?? 64;
+      const timer = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data: input.map((_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dims }, (_, i) => (i === index % dims ? 1 : 0)) })), model: 'slow', usage: { prompt_tokens: 1, total_tokens: 1 } }));
+      }, ms);
+      res.on('close', () => clearTimeout(timer));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
