@@ -77,12 +77,6 @@ export async function runChat(
   const turnAbort = new AbortController();
   const abortTurn = () => turnAbort.abort();
   signal.addEventListener('abort', abortTurn, { once: true });
-  let storeFailed = false;
-  const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message });
-  turn.stored.catch(() => {
-    storeFailed = true;
-    abortTurn();
-  });
   let waiting = true;
   const firstTokenSeen = () => {
     if (waiting) {
@@ -91,13 +85,21 @@ export async function runChat(
     }
   };
   deps.gate?.enter();
+  let storeFailed = false;
 
   try {
-    sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
-
     // At once: recall memories, make the upstream connection ready.
+    const recalling = deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings) : Promise.resolve([] as RecalledMemory[]);
+    // The user's message is written after recall (the embedded engine runs one query at a
+    // time, in order) and while the model thinks; finish() waits for the write.
+    const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message }, recalling);
+    turn.stored.catch(() => {
+      storeFailed = true;
+      abortTurn();
+    });
+    sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
     const [recalled] = await Promise.all([
-      deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings) : ([] as RecalledMemory[]),
+      recalling,
       agent.provider.warm ? timings.time('connect', () => agent.provider.warm!()) : undefined,
     ]);
 

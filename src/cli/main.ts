@@ -9,5 +9,6 @@ const program = new Command('agentmem')
 
 program.addCommand(serveCommand(), { isDefault: true });
 program.addCommand(emulateCommand());
+program.addCommand((await import('./bench.ts')).benchCommand());
 
 await program.parseAsync(process.argv);

@@ -71,21 +71,23 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
 
     /**
      * Stores the user's message (and the session, if new) and reserves the answer's row,
-     * in one transaction. Returns at once with the ids; the write runs while the model
-     * is asked, and `finish` waits for it, so the first token never waits for the disk.
+     * in one transaction. Returns at once with the ids; the write starts once `after` settles
+     * and runs while the model is asked; `finish` waits for it, so the first token never
+     * waits for the disk.
      */
-    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string }): Turn {
+    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string }, after?: Promise<unknown>): Turn {
       const sessionId = input.session?.id ?? randomUUID();
       const userMessageId = randomUUID();
       const assistantMessageId = randomUUID();
-      const stored = db
-        .transaction(async (tx) => {
+      const stored = (after ?? Promise.resolve())
+        .then(() => undefined, () => undefined)
+        .then(() => db.transaction(async (tx) => {
           const session =
             input.session ?? (await sessions.createSession(tx, { id: sessionId, org_id: input.orgId, agent_id: input.agentId, user_id: input.userId }));
           const userMessage = await messages.insertMessage(tx, { id: userMessageId, org_id: input.orgId, session_id: sessionId, role: 'user', content: input.content });
           await messages.insertMessage(tx, { id: assistantMessageId, org_id: input.orgId, session_id: sessionId, role: 'assistant', content: '', status: 'streaming' });
           return { session, userMessage };
-        })
+        }))
         .then(({ session, userMessage }) => {
           const entry = cache.get(sessionId) ?? (input.session ? undefined : { session, messages: [], depth: Infinity });
           if (entry) {

@@ -1,0 +1,272 @@
+// The benchmark: the seed's experiment rerun on this machine. The same chat goes to the
+// emulator directly and through agentmem, at each concurrency; the client measures
+// time to first content and every gap between deltas, agentmem reports its stages.
+//
+// Per level: fill the slots' sessions to a full history window (unmeasured, instant
+// pacing) → direct → through (TTFB runs, the profile's pacing) → direct → through
+// (gap runs: 64 deltas of 16 bytes every 20 ms).
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProfileName } from '../llm/emulator/server.ts';
+import { PROFILES } from '../llm/emulator/profiles.ts';
+import { STAGES } from '../trace/timings.ts';
+import type { Sample } from './client.ts';
+import type { OurStage } from './seed-table.ts';
+import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
+import { summarize, type Summary } from './stats.ts';
+import { startClient, type PhaseSpec, type Progress } from './worker.ts';
+import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, optionPath, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
+
+export interface BenchOptions {
+  profile: ProfileName;
+  concurrency: number[];
+  /** per level; default by profile (see defaultRequests) */
+  requests?: number;
+  /** memory:// (default) or postgres://… (a throwaway database is made next to it) */
+  database?: string;
+  memories: number;
+  /** turns each session has before it is measured (5 turns = a full window of 10) */
+  fillTurns: number;
+  gaps: boolean;
+  /** progress text, `\r`-style: the caller decides where it goes */
+  progress?: (line: string, final?: boolean) => void;
+}
+
+export interface SideResult {
+  requests: number;
+  errors: number;
+  /** the first few distinct error messages */
+  errorKinds: string[];
+  ttfb: Summary;
+  total: Summary;
+}
+
+export interface GapResult {
+  streams: number;
+  intervalMs: number;
+  direct: GapSide;
+  through: GapSide;
+  /** through gap p99 − direct gap p99 */
+  addedP99: number;
+  addedP50: number;
+}
+
+export interface GapSide {
+  gaps: Summary;
+  errors: number;
+  /** content frames expected (64 per stream) but not seen; bytes likewise */
+  framesLost: number;
+  bytesLost: number;
+  /** gaps longer than 2× the interval */
+  stalls: number;
+}
+
+export interface LevelResult {
+  concurrency: number;
+  direct: SideResult;
+  through: SideResult & {
+    /** per stage from the `done` events, ms; `added` = first_byte − upstream_ttfb */
+    stages: Partial<Record<OurStage, Summary>>;
+    /** stage → reason → count, e.g. recall: {budget: 3} */
+    skipped: Record<string, Record<string, number>>;
+  };
+  overhead: {
+    /** through − direct, percentile by percentile */
+    p50: number;
+    p99: number;
+    /** agentmem's own figure per request: first_byte − upstream_ttfb */
+    added: Summary;
+  };
+  gaps?: GapResult;
+}
+
+export interface BenchResult {
+  tool: 'agentmem bench';
+  date: string;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; memoryGb: number; loadavg: number[] };
+  engine: string;
+  store: string;
+  profile: ProfileName;
+  profileSettings: (typeof PROFILES)[ProfileName];
+  memories: SeedResult;
+  template: { deltas: number; bytes: number; intervalMs: number };
+  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number };
+  levels: LevelResult[];
+  durationMs: number;
+}
+
+export function defaultRequests(profile: ProfileName, c: number): number {
+  if (profile === 'glm-4') return Math.max(2, c);
+  if (profile === 'glm-4-flash') return Math.max(20, 2 * c);
+  return Math.max(200, 4 * c);
+}
+
+const gapStreams = (c: number) => Math.max(5, c);
+const SETTLE_MS = 300;
+
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const started = performance.now();
+  const say = opts.progress ?? (() => {});
+  say('starting the emulator and agentmem…');
+  const world = await startWorld({ database: opts.database, profile: opts.profile });
+  const client = startClient();
+  try {
+    const emu = world.emulator.url;
+    // fill: instant answers, so filling windows costs no model time; measure: the
+    // profile's pacing; gaps: the streaming template's pacing
+    const fillBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: 0 })}/v1`;
+    const measureBase = `${emu}${optionPath({ text: TEMPLATE_TEXT })}/v1`;
+    const gapBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: TEMPLATE_RATE })}/v1`;
+    const agent = await createBenchAgent(world, fillBase);
+    let current = fillBase;
+    const pointAt = async (base: string) => {
+      if (base !== current) await setBaseUrl(world, agent, base);
+      current = base;
+    };
+
+    say(`seeding ${opts.memories} memories…`);
+    const memories: SeedResult = opts.memories > 0
+      ? await seedMemories(world, agent, opts.memories, (n) => say(`seeding memories ${n}/${opts.memories}`))
+      : { seeded: 0, skipped: '--memories 0' };
+    if ('skipped' in memories) say(`NOTE: memories not seeded: ${memories.skipped}`, true);
+
+    const directBody = { model: 'gpt-emu', messages: directMessages(), stream: true, stream_options: { include_usage: true } };
+    const directHeaders = { authorization: 'Bearer sk-bench' };
+    const throughUrl = `${world.app.url}/api/v1/agents/${agent.id}/chat/stream`;
+    const throughHeaders = { authorization: `Bearer ${world.adminKey}` };
+    const throughBody = { message: CHAT_MESSAGE, user_id: agent.userId };
+    const direct = (base: string, c: number, n: number, recordGaps: boolean): PhaseSpec => ({
+      target: 'direct', url: `${base}/chat/completions`, headers: directHeaders, body: directBody, concurrency: c, requests: n, recordGaps,
+    });
+    const through = (c: number, n: number, recordGaps: boolean): PhaseSpec => ({
+      target: 'through', url: throughUrl, headers: throughHeaders, body: throughBody, concurrency: c, requests: n, recordGaps, sessions: 'bench',
+    });
+    // a short pause before each phase lets the previous one's stores and timers drain
+    const run = async (label: string, spec: PhaseSpec) => {
+      await sleep(SETTLE_MS);
+      return client.run(spec, (p: Progress) => say(`${label} ${p.done}/${p.total}${p.errors ? ` errors ${p.errors}` : ''}`));
+    };
+
+    const requests: Record<number, number> = {};
+    const levels: LevelResult[] = [];
+    for (const c of opts.concurrency) {
+      const n = (requests[c] = opts.requests ?? defaultRequests(opts.profile, c));
+      const tag = `c=${c}`;
+      await pointAt(fillBase);
+      await run(`${tag} filling session windows`, { ...through(c, 0, false), fillTurns: opts.fillTurns });
+      await run(`${tag} warming up direct`, direct(fillBase, c, Math.min(2 * c, 64), false));
+
+      await pointAt(measureBase);
+      const d = await run(`${tag} direct`, direct(measureBase, c, n, false));
+      const t = await run(`${tag} through`, through(c, n, false));
+      const level = measureLevel(c, d, t);
+
+      if (opts.gaps) {
+        await pointAt(gapBase);
+        const g = gapStreams(c);
+        const gd = await run(`${tag} gaps direct`, direct(gapBase, c, g, true));
+        const gt = await run(`${tag} gaps through`, through(c, g, true));
+        level.gaps = measureGaps(gd, gt);
+      }
+      levels.push(level);
+      say(`${tag} done: overhead p50 ${level.overhead.p50.toFixed(3)} ms, p99 ${level.overhead.p99.toFixed(3)} ms`, true);
+    }
+
+    return {
+      tool: 'agentmem bench',
+      date: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        platform: `${process.platform} ${release()}`,
+        memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+        loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+      },
+      engine: world.engine,
+      store: world.store,
+      profile: opts.profile,
+      profileSettings: PROFILES[opts.profile],
+      memories,
+      template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
+      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns },
+      levels,
+      durationMs: performance.now() - started,
+    };
+  } finally {
+    say('stopping…');
+    await client.close();
+    await world.close();
+  }
+}
+
+function side(samples: Sample[]): SideResult {
+  const ok = samples.filter((s) => s.ok);
+  const kinds = new Set<string>();
+  for (const s of samples) if (!s.ok && kinds.size < 5) kinds.add(s.error ?? 'unknown');
+  return {
+    requests: samples.length,
+    errors: samples.length - ok.length,
+    errorKinds: [...kinds],
+    ttfb: summarize(ok.map((s) => s.ttfb!)),
+    total: summarize(ok.map((s) => s.total!)),
+  };
+}
+
+function measureLevel(c: number, directSamples: Sample[], throughSamples: Sample[]): LevelResult {
+  const d = side(directSamples);
+  const t = side(throughSamples);
+  const timed = throughSamples.filter((s) => s.ok && s.timings);
+  const stages: Partial<Record<OurStage, Summary>> = {};
+  for (const stage of STAGES) {
+    const values = timed.map((s) => s.timings![stage]).filter((v): v is number => v !== undefined);
+    if (values.length) stages[stage] = summarize(values);
+  }
+  const added = summarize(
+    timed.filter((s) => s.timings!.first_byte !== undefined && s.timings!.upstream_ttfb !== undefined).map((s) => s.timings!.first_byte! - s.timings!.upstream_ttfb!),
+  );
+  stages.added = added;
+  const skipped: Record<string, Record<string, number>> = {};
+  for (const s of timed) {
+    for (const [stage, reason] of Object.entries(s.timings!.skipped ?? {})) {
+      const bucket = (skipped[stage] ??= {});
+      bucket[reason!] = (bucket[reason!] ?? 0) + 1;
+    }
+  }
+  return {
+    concurrency: c,
+    direct: d,
+    through: { ...t, stages, skipped },
+    overhead: { p50: t.ttfb.p50 - d.ttfb.p50, p99: t.ttfb.p99 - d.ttfb.p99, added },
+  };
+}
+
+function gapSide(samples: Sample[]): GapSide {
+  const gaps = samples.flatMap((s) => s.gaps ?? []);
+  let framesLost = 0;
+  let bytesLost = 0;
+  for (const s of samples) {
+    framesLost += Math.max(0, DELTAS - s.frames);
+    bytesLost += Math.max(0, DELTAS * DELTA_BYTES - s.bytes);
+  }
+  return {
+    gaps: summarize(gaps),
+    errors: samples.filter((s) => !s.ok).length,
+    framesLost,
+    bytesLost,
+    stalls: gaps.filter((g) => g > 2 * TEMPLATE_INTERVAL_MS).length,
+  };
+}
+
+function measureGaps(directSamples: Sample[], throughSamples: Sample[]): GapResult {
+  const direct = gapSide(directSamples);
+  const through = gapSide(throughSamples);
+  return {
+    streams: directSamples.length,
+    intervalMs: TEMPLATE_INTERVAL_MS,
+    direct,
+    through,
+    addedP50: through.gaps.p50 - direct.gaps.p50,
+    addedP99: through.gaps.p99 - direct.gaps.p99,
+  };
+}

@@ -1,0 +1,149 @@
+// The bench's world: the upstream emulator and agentmem in this process, on a
+// throwaway store (PGlite in memory, or a new database on a PostgreSQL server that is
+// dropped afterwards), an agent with memory on, and a user with seeded memories.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startAgentmem, type Agentmem } from '../app.ts';
+import { configFromEnv } from '../config.ts';
+import { startEmulator, type Emulator, type ProfileName } from '../llm/emulator/server.ts';
+import { redactUrl } from '../store/postgres/index.ts';
+import { memoryText, SYSTEM_PROMPT } from './workload.ts';
+
+export interface World {
+  emulator: Emulator;
+  app: Agentmem;
+  adminKey: string;
+  engine: string;
+  /** where the store lives, secrets removed */
+  store: string;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(opts: { database?: string; profile: ProfileName }): Promise<World> {
+  const db = await throwawayDatabase(opts.database ?? 'memory://');
+  const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-bench-'));
+  const adminKey = 'am_bench_' + randomBytes(16).toString('hex');
+  let emulator: Emulator | undefined;
+  let app: Agentmem | undefined;
+  const cleanup = async () => {
+    await app?.close();
+    await emulator?.close();
+    await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    emulator = await startEmulator({ port: 0, profile: opts.profile });
+    app = await startAgentmem({
+      ...configFromEnv({}),
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      databaseUrl: db.url,
+      bootstrapKey: adminKey,
+      logLevel: process.env.LOG_LEVEL ?? 'error',
+    });
+  } catch (err) {
+    await cleanup().catch(() => {});
+    throw err;
+  }
+  const url = app.url;
+  return {
+    emulator,
+    app,
+    adminKey,
+    engine: app.db.engine,
+    store: db.url === 'memory://' ? 'PGlite (memory://)' : `PostgreSQL ${redactUrl(db.url)}`,
+    async api(method, path, body) {
+      const res = await fetch(url + path, {
+        method,
+        headers: { authorization: `Bearer ${adminKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    close: cleanup,
+  };
+}
+
+/** memory:// as is; for postgres://…/db a new database next to it, dropped by drop(). */
+async function throwawayDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!/^postgres(ql)?:\/\//.test(url)) return { url, drop: async () => {} };
+  const name = `agentmem_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const own = new URL(url);
+  own.pathname = `/${name}`;
+  return {
+    url: own.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+export interface BenchAgent {
+  id: string;
+  userId: string;
+}
+
+/** The bench agent: openai-compatible on the emulator, window 10, recall and extraction on. */
+export async function createBenchAgent(world: World, baseUrl: string): Promise<BenchAgent> {
+  const res = await world.api('POST', '/api/v1/agents', {
+    name: 'bench',
+    system_prompt: SYSTEM_PROMPT,
+    llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: baseUrl, api_key: 'sk-bench' },
+    memory: { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true },
+    streaming: { text_buffer_size: 1 },
+  });
+  if (res.status !== 201) throw new Error(`creating the bench agent failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.id, userId: 'bench-user' };
+}
+
+/** Points the agent at another emulator option path (pacing, answer text). */
+export async function setBaseUrl(world: World, agent: BenchAgent, baseUrl: string): Promise<void> {
+  const res = await world.api('PATCH', `/api/v1/agents/${agent.id}`, { llm: { base_url: baseUrl } });
+  if (res.status !== 200) throw new Error(`updating the bench agent failed: ${res.status} ${JSON.stringify(res.body)}`);
+  // An update drops the cached agent: load it again now (an invalid session id is
+  // answered 404 right after the agent lookup, with no upstream call), so no measured
+  // request pays the reload.
+  await world.api('POST', `/api/v1/agents/${agent.id}/chat/stream`, { message: 'x', session_id: 'warm-agent-cache' });
+}
+
+export type SeedResult = { seeded: number; ms: number } | { seeded: 0; skipped: string };
+
+/** `count` memories of the bench user through POST /api/v1/memories/batch. */
+export async function seedMemories(world: World, agent: BenchAgent, count: number, onProgress?: (done: number) => void): Promise<SeedResult> {
+  const t0 = performance.now();
+  const BATCH = 2_000;
+  let seeded = 0;
+  for (let from = 0; from < count; from += BATCH) {
+    const memories = Array.from({ length: Math.min(BATCH, count - from) }, (_, k) => ({
+      content: memoryText(from + k),
+      agent_id: agent.id,
+      user_id: agent.userId,
+      metadata: { source: 'bench', n: from + k },
+    }));
+    const res = await world.api('POST', '/api/v1/memories/batch', { memories });
+    if (res.status === 404 && seeded === 0) return { seeded: 0, skipped: `POST /api/v1/memories/batch answered 404 (${res.body?.error?.message ?? 'no route'})` };
+    if (res.status !== 201) throw new Error(`seeding memories failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+    seeded += memories.length;
+    onProgress?.(seeded);
+  }
+  return { seeded, ms: performance.now() - t0 };
+}

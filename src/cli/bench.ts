@@ -1,0 +1,91 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { isProfileName, PROFILE_NAMES, type ProfileName } from '../llm/emulator/profiles.ts';
+import { renderChart } from '../bench/chart.ts';
+import { formatReport } from '../bench/report.ts';
+import { runBench } from '../bench/run.ts';
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description("Rerun the seed report's experiment: the same chat direct to an upstream emulator and through agentmem, per stage and per concurrency")
+    .option('--profile <name>', `upstream latency profile: ${PROFILE_NAMES.join(', ')}`, profile, 'instant' as ProfileName)
+    .option('--concurrency <list>', 'concurrent streams per level, comma-separated', list, [1, 16, 64, 256])
+    .option('--requests <n>', 'requests per level and side (default: instant max(200, 4c), glm-4-flash max(20, 2c), glm-4 max(2, c))', positive)
+    .option('--database <url>', 'memory:// (PGlite, default) or postgres://… (a throwaway database is created there and dropped)', 'memory://')
+    .option('--memories <n>', 'memories seeded for the user first', nonNegative, 10_000)
+    .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
+    .option('--no-gaps', 'skip the inter-delta gap runs')
+    .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
+    .option('--json', 'print the JSON result only (no table, no progress)')
+    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; gaps: boolean; out: string; json?: boolean }) => {
+      const tty = process.stderr.isTTY;
+      let width = 0;
+      const progress = opts.json
+        ? undefined
+        : (line: string, final?: boolean) => {
+            // `\r`-updated on a terminal; plain lines (only the final ones) when piped
+            if (tty) {
+              process.stderr.write(`\r${line.padEnd(width)}${final ? '\n' : ''}`);
+              width = final ? 0 : Math.max(width, line.length);
+            } else if (final) {
+              process.stderr.write(line + '\n');
+            }
+          };
+      let result;
+      try {
+        result = await runBench({
+          profile: opts.profile,
+          concurrency: opts.concurrency,
+          requests: opts.requests,
+          database: opts.database,
+          memories: opts.memories,
+          fillTurns: opts.fillTurns,
+          gaps: opts.gaps,
+          progress,
+        });
+      } catch (err) {
+        if (tty && !opts.json) process.stderr.write('\n');
+        console.error(`agentmem bench: ${(err as Error).stack ?? err}`);
+        process.exit(1);
+      }
+      if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
+      const json = JSON.stringify(result, null, 2);
+      const dir = resolve(opts.out);
+      mkdirSync(dir, { recursive: true });
+      const stem = `chat-overhead-${result.profile}-${result.engine}-${result.date.replace(/[:.]/g, '-')}`;
+      writeFileSync(join(dir, `${stem}.json`), json + '\n');
+      writeFileSync(join(dir, `${stem}.svg`), renderChart(result));
+      if (opts.json) {
+        process.stdout.write(json + '\n');
+      } else {
+        process.stdout.write(formatReport(result) + '\n');
+        process.stdout.write(`\nwrote ${join(opts.out, stem)}.json and .svg\n`);
+      }
+      // the in-process servers are closed; anything left (timers, sockets) must not keep us
+      process.exit(0);
+    });
+}
+
+function profile(v: string): ProfileName {
+  if (!isProfileName(v)) throw new InvalidArgumentError(`one of ${PROFILE_NAMES.join(', ')}`);
+  return v;
+}
+
+function list(v: string): number[] {
+  const xs = v.split(',').map((s) => Number(s.trim()));
+  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 1 || x > 1024)) throw new InvalidArgumentError('integers 1..1024, comma-separated');
+  return xs;
+}
+
+function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer');
+  return n;
+}
+
+function nonNegative(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
+  return n;
+}
