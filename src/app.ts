@@ -67,7 +67,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     let server: FastifyInstance | undefined;
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus,
-      run: { history, recall, gate, afterTurn: extractAfterTurn(jobs) },
+      run: { history, recall, gate, memories, afterTurn: extractAfterTurn(jobs) },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');

@@ -225,6 +225,10 @@ for (const engine of engines) {
       assert.equal((await chat({})).status, 400);
       assert.equal((await chat({ message: '' })).status, 400);
       assert.equal((await chat({ message: 'hi', extra: 1 })).status, 400);
+      const nul = await chat({ message: 'hi\u0000there' });
+      assert.deepEqual([nul.status, nul.body.error.code], [400, 'bad_request'], 'NUL cannot be stored: refused up front');
+      assert.equal((await s.api('POST', '/api/v1/agents', { body: { name: 'a\u0000b' } })).status, 400);
+      assert.equal((await chat({ message: 'a literal \\u0000 is fine' })).status, 200);
       assert.equal((await chat({ message: 'hi', session_id: '00000000-0000-4000-8000-000000000000' })).status, 404);
       const mine = await streamChat(s, agent.id, { message: 'hi', user_id: 'a' });
       const sessionId = mine.events[0].session_id;

@@ -23,7 +23,7 @@ test('a restarted server has its agents’ upstream connections open before the 
         open = Number(/agentmem_upstream_connections\{state="open"\} (\d+)/.exec(text)![1]);
         if (open < 2) await new Promise((r) => setTimeout(r, 20));
       }
-      assert.equal(open, 2, 'one connection to the primary origin and one to the fallback origin');
+      assert.equal(open, 2, `one connection to the primary origin and one to the fallback origin; saw ${open}`);
       assert.equal(emu.requests.length + spare.requests.length, 0, 'no chat was sent: the connections were opened ahead');
     } finally {
       await second.close();

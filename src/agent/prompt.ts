@@ -14,12 +14,10 @@ export function buildPrompt(systemPrompt: string, history: Array<Message | ChatM
   const out: ChatMessage[] = [];
   const system = recalled.length ? `${systemPrompt}\n\n${memoryBlock(recalled)}` : systemPrompt;
   if (system) out.push({ role: 'system', content: system });
+  // Earlier turns as text: a stored answer keeps its tool calls for the record, but the
+  // model only needs what was said (a tool_calls message without its results is invalid).
   for (const m of history) {
-    if (m.role === 'user' || (m.role === 'assistant' && (m.content || m.tool_calls))) {
-      out.push({ role: m.role, content: m.content ?? '', ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}) });
-    } else if (m.role === 'tool') {
-      out.push({ role: 'tool', content: m.content, tool_call_id: m.tool_call_id ?? undefined });
-    }
+    if ((m.role === 'user' || m.role === 'assistant') && m.content) out.push({ role: m.role, content: m.content });
   }
   out.push({ role: 'user', content: userMessage });
   return out;

@@ -1,7 +1,7 @@
 // The streaming run: one chat turn from the user's message to the stored answer.
 // Independent work (storing the user's message, recall, making the upstream
 // connection ready) runs at once; nothing waits that the first token does not need.
-import type { ChatMessage, FinishReason, Usage } from '../llm/types.ts';
+import type { ChatMessage, FinishReason, ToolCall, Usage } from '../llm/types.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
 import type { MemoryChange } from '../memory/memories.ts';
@@ -10,6 +10,10 @@ import type { ReadyAgent } from './cache.ts';
 import type { EventSink } from './events.ts';
 import { buildPrompt, type RecalledMemory } from './prompt.ts';
 import { createTextBuffer } from './text-buffer.ts';
+import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
+
+/** A tool call as stored with the answer: what was asked, in which step, and what came back. */
+export type StoredToolCall = ToolCall & ToolResult & { step: number };
 
 export interface ChatInput {
   orgId: string;
@@ -26,6 +30,8 @@ export interface RunDeps {
   recall?: (agent: ReadyAgent, userId: string | null, query: string, timings: Timings) => Promise<RecalledMemory[]>;
   /** after an answer is stored: queues memory extraction; resolves with the changes when the caller wants them */
   afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryChange[]>;
+  /** for the built-in memory tools */
+  memories?: MemoryTools;
   /** counts runs before their first token, so background work can wait for none */
   gate?: { enter(): void; leave(): void };
 }
@@ -109,6 +115,7 @@ export async function runChat(
 
     const s = config.streaming;
     let text = '';
+    let step = 0;
     let firstByte = false;
     const buffer = createTextBuffer({
       size: s.text_buffer_size,
@@ -127,7 +134,7 @@ export async function runChat(
             });
           }
         }
-        sink.emit({ chunk_type: 'content', content: chunk, step_id: 0 });
+        sink.emit({ chunk_type: 'content', content: chunk, step_id: step });
       },
     });
 
@@ -135,31 +142,56 @@ export async function runChat(
     let usage: Usage | null = null;
     let model = agent.model;
     let error: RunResult['error'];
+    const specs = config.tools.length ? toolSpecs(config.tools) : undefined;
+    const calls: StoredToolCall[] = [];
     const requestStart = performance.now();
     try {
-      const stream = agent.provider.stream({
-        model: agent.model,
-        messages,
-        temperature: config.llm.temperature,
-        max_tokens: config.llm.max_tokens,
-        signal: turnAbort.signal,
-      });
-      for await (const part of stream) {
-        if (waiting) {
-          timings.mark('upstream_ttfb', requestStart);
-          firstTokenSeen();
+      for (step = 0; ; step++) {
+        const stepCalls: ToolCall[] = [];
+        let stepText = '';
+        const stream = agent.provider.stream({
+          model: agent.model,
+          messages,
+          temperature: config.llm.temperature,
+          max_tokens: config.llm.max_tokens,
+          tools: specs,
+          signal: turnAbort.signal,
+        });
+        for await (const part of stream) {
+          if (waiting) {
+            timings.mark('upstream_ttfb', requestStart);
+            firstTokenSeen();
+          }
+          if (part.type === 'text-delta') {
+            text += part.text;
+            stepText += part.text;
+            buffer.push(part.text);
+            if (s.text_delta_delay_ms > 0) await sleep(s.text_delta_delay_ms, turnAbort.signal);
+          } else if (part.type === 'tool-call') {
+            stepCalls.push(part.call);
+          } else if (part.type === 'finish') {
+            finishReason = part.finish_reason;
+            usage = addUsage(usage, part.usage);
+            model = part.model ?? model;
+          } else {
+            error = part.error;
+          }
         }
-        if (part.type === 'text-delta') {
-          text += part.text;
-          buffer.push(part.text);
-          if (s.text_delta_delay_ms > 0) await sleep(s.text_delta_delay_ms, turnAbort.signal);
-        } else if (part.type === 'finish') {
-          finishReason = part.finish_reason;
-          usage = part.usage;
-          model = part.model ?? model;
-        } else if (part.type === 'error') {
-          error = part.error;
-        }
+        // Another step only when the model asked for tools, and the budget of steps allows.
+        if (error || turnAbort.signal.aborted || !specs || !stepCalls.length || step + 1 >= config.max_steps) break;
+        buffer.flush();
+        for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments });
+        const results = await Promise.all(
+          stepCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories })),
+        );
+        if (turnAbort.signal.aborted) break;
+        messages.push({ role: 'assistant', content: stepText || null, tool_calls: stepCalls });
+        stepCalls.forEach((c, i) => {
+          const r = results[i]!;
+          sink.emit({ chunk_type: 'tool_result', step_id: step, call_id: c.id, name: c.name, ...r });
+          calls.push({ ...c, step, ...r });
+          messages.push({ role: 'tool', tool_call_id: c.id, content: r.error !== undefined ? `Error: ${r.error}` : (r.output ?? '') });
+        });
       }
     } catch (err) {
       if (!turnAbort.signal.aborted) error = toRunError(err);
@@ -179,6 +211,7 @@ export async function runChat(
         usage,
         timings: timings.toJSON(),
         error: error ? { code: error.code, message: error.message } : aborted ? { code: 'client_aborted', message: 'The client went away.' } : null,
+        tool_calls: calls.length ? calls : null,
       });
     } catch {
       stored = false;
@@ -208,6 +241,11 @@ export async function runChat(
     firstTokenSeen();
     signal.removeEventListener('abort', abortTurn);
   }
+}
+
+function addUsage(a: Usage | null, b: Usage | null): Usage | null {
+  if (!a || !b) return a ?? b;
+  return { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, total_tokens: a.total_tokens + b.total_tokens };
 }
 
 function toRunError(err: unknown): NonNullable<RunResult['error']> {

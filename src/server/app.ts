@@ -20,6 +20,9 @@ import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
 
+// \u0000 not itself escaped (an even run of backslashes before it).
+const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
 export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: ctx.config.bodyLimit,
@@ -32,6 +35,14 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
 
   // Bodies are JSON only: anything else is 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
+  // PostgreSQL text cannot hold NUL: refuse it in any body up front (400), rather than
+  // fail a write halfway through a turn. In JSON it can only appear escaped as \u0000.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (ESCAPED_NUL.test(body as string)) return done(new AppError('bad_request', 'Text must not contain the NUL character (\\u0000).'), undefined);
+    parseJson(req, body as string, done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {

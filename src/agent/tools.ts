@@ -1,0 +1,111 @@
+// An agent's tools: HTTP tools and the built-in memory tools, described to the model
+// as specs and run by `callTool`, which never throws: a tool that fails, times out or
+// answers garbage becomes a result the model reads, never a broken stream.
+import type { ToolCall, ToolSpec } from '../llm/types.ts';
+import type { ToolConfig } from './config.ts';
+
+export interface ToolResult {
+  output?: string;
+  error?: string;
+  duration_ms: number;
+}
+
+/** What the memory tools need: the memory service, scoped by the caller. */
+export interface MemoryTools {
+  search(orgId: string, q: { query: string; agent_id: string; user_id?: string; top_k: number; min_score: number }): Promise<Array<{ id: string; content: string; score: number }>>;
+  add(orgId: string, m: { content: string; agent_id: string; user_id?: string; metadata?: Record<string, unknown> }, source?: string): Promise<{ id: string }>;
+}
+
+export interface ToolContext {
+  orgId: string;
+  agentId: string;
+  userId: string | null;
+  signal: AbortSignal;
+  memories?: MemoryTools;
+}
+
+// What a tool may hand the model: enough for an API answer, not a whole web page.
+const MAX_OUTPUT = 16 * 1024;
+
+const builtin = {
+  memory_search: {
+    description: 'Search your long-term memory of this user for facts relevant to a query.',
+    parameters: {
+      type: 'object',
+      properties: { query: { type: 'string', description: 'what to look for' }, top_k: { type: 'integer', minimum: 1, maximum: 20 } },
+      required: ['query'],
+    },
+  },
+  memory_save: {
+    description: 'Save a durable fact about this user to long-term memory.',
+    parameters: { type: 'object', properties: { content: { type: 'string', description: 'the fact, one sentence' } }, required: ['content'] },
+  },
+} as const;
+
+export function toolSpecs(tools: ToolConfig[]): ToolSpec[] {
+  return tools.map((t) =>
+    t.type === 'http'
+      ? { name: t.name, description: t.description, parameters: t.parameters }
+      : { name: t.name, description: t.description ?? builtin[t.type].description, parameters: builtin[t.type].parameters },
+  );
+}
+
+export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolContext): Promise<ToolResult> {
+  const started = performance.now();
+  const done = (r: { output?: string; error?: string }): ToolResult => ({ ...r, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 });
+  const tool = tools.find((t) => t.name === call.name);
+  if (!tool) return done({ error: `There is no tool named "${call.name}".` });
+  let args: Record<string, unknown>;
+  try {
+    const parsed = call.arguments.trim() ? JSON.parse(call.arguments) : {};
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    args = parsed;
+  } catch {
+    return done({ error: `The arguments are not a JSON object: ${call.arguments.slice(0, 200)}` });
+  }
+  try {
+    if (tool.type === 'http') return done(await callHttp(tool, args, ctx.signal));
+    if (!ctx.memories) return done({ error: 'Memory is not available here.' });
+    if (tool.type === 'memory_search') {
+      if (typeof args.query !== 'string' || !args.query) return done({ error: '"query" must be a non-empty string.' });
+      const topK = Number.isInteger(args.top_k) ? Math.min(20, Math.max(1, args.top_k as number)) : 5;
+      const hits = await ctx.memories.search(ctx.orgId, { query: args.query, agent_id: ctx.agentId, user_id: ctx.userId ?? undefined, top_k: topK, min_score: 0 });
+      return done({ output: JSON.stringify(hits.map(({ content, score }) => ({ content, score: Math.round(score * 1000) / 1000 }))) });
+    }
+    if (typeof args.content !== 'string' || !args.content.trim()) return done({ error: '"content" must be a non-empty string.' });
+    if (!ctx.userId) return done({ error: 'There is no user to remember this for.' });
+    const saved = await ctx.memories.add(ctx.orgId, { content: args.content.trim().slice(0, 2_000), agent_id: ctx.agentId, user_id: ctx.userId, metadata: { source: 'memory_save' } }, 'tool');
+    return done({ output: JSON.stringify({ saved: saved.id }) });
+  } catch (err) {
+    return done({ error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** GET and DELETE send the arguments as query parameters; the others as a JSON body. */
+async function callHttp(tool: Extract<ToolConfig, { type: 'http' }>, args: Record<string, unknown>, signal: AbortSignal): Promise<{ output?: string; error?: string }> {
+  const url = new URL(tool.url);
+  const inQuery = tool.method === 'GET' || tool.method === 'DELETE';
+  if (inQuery) for (const [k, v] of Object.entries(args)) url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
+  const timeout = AbortSignal.timeout(tool.timeout_ms);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: tool.method,
+      headers: { ...(inQuery ? {} : { 'content-type': 'application/json' }), ...tool.headers },
+      body: inQuery ? undefined : JSON.stringify(args),
+      signal: AbortSignal.any([signal, timeout]),
+    });
+  } catch (err) {
+    if (timeout.aborted) return { error: `The tool did not answer within ${tool.timeout_ms} ms.` };
+    return { error: `The tool could not be reached: ${(err as Error).message}` };
+  }
+  let text: string;
+  try {
+    // NUL cannot be stored (PostgreSQL text) and means nothing to a model.
+    text = (await res.text()).replaceAll('\u0000', '');
+  } catch (err) {
+    return { error: timeout.aborted ? `The tool did not answer within ${tool.timeout_ms} ms.` : `The tool's answer broke off: ${(err as Error).message}` };
+  }
+  const capped = text.length > MAX_OUTPUT ? `${text.slice(0, MAX_OUTPUT)}… [${text.length - MAX_OUTPUT} more characters cut]` : text;
+  return res.ok ? { output: capped } : { error: `HTTP ${res.status}: ${capped.slice(0, 1_000)}` };
+}
