@@ -19,6 +19,7 @@ import { apiKeyRoutes } from './routes/api-keys.ts';
 import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
+import { webRoutes } from './routes/web.ts';
 
 // \u0000 not itself escaped (an even run of backslashes before it).
 const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
@@ -89,6 +90,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   await app.register(chatWsRoutes(ctx), { prefix: '/api/v1' });
   // OpenAI-compatible, at OpenAI's paths, with the same API keys and OpenAI's error shape.
   await app.register(openaiRoutes(ctx, toClientError));
+  // The playground page at / and its files under /web/ (static, no auth).
+  await app.register(webRoutes());
 
   return app;
 }
