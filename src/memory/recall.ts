@@ -4,7 +4,8 @@
 //   - vector: cosine distance to memories of the same embedder. A scope (org, agent, user)
 //     with at most EXACT_SCAN_MAX memories is compared row by row; a larger one walks the
 //     HNSW index of its dimension (see store/repos/memories.ts and 002_memories.sql);
-//   - text: Postgres full-text search over content_tsv, any of the query's words.
+//   - text: Postgres full-text search over content_tsv, any of the query's words
+//     (a large scope finds its matches through the GIN index instead of walking its rows).
 // The two ranked lists are fused with reciprocal rank fusion: each memory scores
 // Σ 1/(60 + rank) over the lists it appears in. `score` in results is the cosine
 // similarity clamped to [0, 1] (0 for memories of another embedder); `min_score` filters on it.
@@ -17,7 +18,7 @@ import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts
 
 export const EXACT_SCAN_MAX = 5_000;
 /** full-text matches ranked at most, per query */
-const TEXT_CANDIDATES = 1_000;
+const TEXT_CANDIDATES = 500;
 const RRF_K = 60;
 
 export interface SearchOptions {
@@ -99,10 +100,9 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {})
     return n;
   }
 
-  async function nearest(embedder: Embedder, scope: MemoryScope, vector: string, limit: number): Promise<Hit[]> {
+  async function nearest(embedder: Embedder, scope: MemoryScope, vector: string, limit: number, large: boolean): Promise<Hit[]> {
     const q = { embedder: embedder.id, dimensions: embedder.dimensions, vector, limit };
-    const indexed = repo.INDEXED_DIMENSIONS.has(embedder.dimensions);
-    if (!indexed || (await scopeSize(scope)) <= exactScanMax) return repo.nearestMemories(db, scope, { ...q, ann: false });
+    if (!large || !repo.INDEXED_DIMENSIONS.has(embedder.dimensions)) return repo.nearestMemories(db, scope, { ...q, ann: false });
     const hits = await db.transaction((tx) => repo.nearestMemories(tx, scope, { ...q, ann: true }));
     // The index walk stops after hnsw.max_scan_tuples; if the scope is a tiny share of
     // the index it may come back short: then compare every row instead.
@@ -122,9 +122,11 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {})
     const t1 = performance.now();
     const text = searchText(query);
     const limit = candidateCount(options.topK);
+    // Small scopes are read row by row; large ones through the HNSW and GIN indexes.
+    const large = (await scopeSize(scope)) > exactScanMax;
     const [near, matched] = await Promise.all([
-      vector ? nearest(embedder, scope, vector, limit) : [],
-      text ? repo.textMatches(db, scope, { text, embedder: embedder.id, vector, limit, candidates: TEXT_CANDIDATES }) : [],
+      vector ? nearest(embedder, scope, vector, limit, large) : [],
+      text ? repo.textMatches(db, scope, { text, embedder: embedder.id, vector, limit, candidates: TEXT_CANDIDATES, viaGin: large }) : [],
     ]);
     stage?.('recall_search', t1);
     return fuse([near, matched], options);

@@ -21,3 +21,9 @@ create index memories_org_user on memories (org_id, user_id, created_at desc);
 
 -- A memory's history is read by its org, also after the memory was deleted.
 create index memory_history_org on memory_history (org_id, memory_id, created_at);
+
+-- The full-text GIN index without a pending list: a fast-update list (up to 4 MB) is
+-- scanned linearly by every search until vacuum merges it — ~2 ms per query after a
+-- bulk import, while updating the tree directly costs ~15 µs per inserted memory.
+alter index memories_tsv set (fastupdate = off);
+select gin_clean_pending_list('memories_tsv'::regclass);

@@ -71,18 +71,23 @@ export function vectorLiteral(v: ArrayLike<number>): string {
   return s + ']';
 }
 
-/** Appends the scope's conditions to `params` and returns them as SQL (`prefix` qualifies columns). */
-function scopeSql(scope: MemoryScope, params: unknown[], prefix = ''): string {
+/**
+ * Appends the scope's conditions to `params` and returns them as SQL (`prefix` qualifies columns).
+ * unindexed: compares `col::text || ''`, which no btree matches, so the planner has to find
+ * rows through another index (used to send a large scope's text search to the GIN index).
+ */
+function scopeSql(scope: MemoryScope, params: unknown[], prefix = '', unindexed = false): string {
+  const col = (c: string) => (unindexed ? `(${prefix}${c}::text || '')` : prefix + c);
   params.push(scope.orgId);
-  let sql = `${prefix}org_id = $${params.length}`;
+  let sql = `${col('org_id')} = $${params.length}`;
   if (scope.agentId !== undefined) {
     params.push(scope.agentId);
-    sql += ` and ${prefix}agent_id = $${params.length}`;
+    sql += ` and ${col('agent_id')} = $${params.length}`;
   }
-  if (scope.userId === null) sql += ` and ${prefix}user_id is null`;
+  if (scope.userId === null) sql += ` and ${col('user_id')} is null`;
   else if (scope.userId !== undefined) {
     params.push(scope.userId);
-    sql += ` and ${prefix}user_id = $${params.length}`;
+    sql += ` and ${col('user_id')} = $${params.length}`;
   }
   return sql;
 }
@@ -248,20 +253,23 @@ export async function nearestMemories(
 /**
  * Full-text matches of any of the query's words ('simple' config, OR), best ts_rank first.
  * At most `candidates` matching rows are ranked, so a very common word costs a bounded time.
+ * viaGin: for a large scope, find rows through the GIN index on content_tsv rather than by
+ * walking every row of the scope (which a query matching nothing would do in full).
  */
 export async function textMatches(
   db: Queryable,
   scope: MemoryScope,
-  q: { text: string; embedder: string; vector: string | null; limit: number; candidates: number },
+  q: { text: string; embedder: string; vector: string | null; limit: number; candidates: number; viaGin: boolean },
 ): Promise<Array<Hit & { rank: number }>> {
   const params: unknown[] = [q.text, q.embedder, q.vector];
-  const where = scopeSql(scope, params, 'm.');
+  const where = scopeSql(scope, params, 'm.', q.viaGin);
   params.push(q.candidates, q.limit);
   // plainto_tsquery tokenizes and quotes like the stored tsvector; its ANDs become ORs.
+  // Inline (not a CTE), so it is an index condition the GIN index can serve.
+  const tsq = `replace(plainto_tsquery('simple', $1)::text, ' & ', ' | ')::tsquery`;
   return db.query<Hit & { rank: number }>(
-    `with q as (select replace(plainto_tsquery('simple', $1)::text, ' & ', ' | ')::tsquery as q),
-     hits as (select m.* from memories m, q where ${where} and m.content_tsv @@ q.q limit $${params.length - 1}),
-     ranked as (select hits.*, ts_rank(hits.content_tsv, q.q) as rank from hits, q order by rank desc limit $${params.length})
+    `with hits as (select m.* from memories m where ${where} and m.content_tsv @@ ${tsq} limit $${params.length - 1}),
+     ranked as (select hits.*, ts_rank(hits.content_tsv, ${tsq}) as rank from hits order by rank desc limit $${params.length})
      select ${columns}, rank,
        case when embedder = $2 then 1 - (embedding <=> $3::vector) end as similarity
      from ranked order by rank desc`,
