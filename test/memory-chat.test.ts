@@ -75,6 +75,18 @@ for (const engine of engines) {
       assert.doesNotMatch(third.text, /Berlin/);
     });
 
+    test('deleting a user forgets their memories and the old versions of them', async () => {
+      assert.equal((await s.api('POST', '/api/v1/users', { body: { id: 'leaver' } })).status, 201);
+      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+      const told = await streamChat(s, agent.id, { message: 'I live in Madrid.', user_id: 'leaver' });
+      const memoryId = told.events.find((e) => e.chunk_type === 'memory_update').memory_id;
+      await streamChat(s, agent.id, { message: 'I live in Seville now.', user_id: 'leaver' });
+      assert.equal((await s.api('GET', `/api/v1/memories/${memoryId}/history`)).body.data.length, 2);
+      assert.equal((await s.api('DELETE', '/api/v1/users/leaver')).status, 204);
+      assert.equal((await s.api('GET', `/api/v1/memories/${memoryId}`)).status, 404);
+      assert.equal((await s.api('GET', `/api/v1/memories/${memoryId}/history`)).status, 404, 'no old content left behind');
+    });
+
     test('a recall that misses its budget is skipped; the chat goes on', async () => {
       const slow = await slowEmbeddings(400);
       try {

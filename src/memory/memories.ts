@@ -162,6 +162,8 @@ export function createMemories(deps: MemoryDeps) {
       const embedder = await embedderOf(orgId, scope.agent_id);
       const vectors = texts.length ? await embedAll(embedder, texts) : [];
       return db.transaction(async (tx) => {
+        // A job that committed and then died before being marked done runs again: same source, no second apply.
+        if (await repo.historyHasSource(tx, orgId, source)) return [];
         const changes: MemoryChange[] = [];
         let v = 0;
         for (const d of writes) {

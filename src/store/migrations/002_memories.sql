@@ -27,3 +27,6 @@ create index memory_history_org on memory_history (org_id, memory_id, created_at
 -- bulk import, while updating the tree directly costs ~15 µs per inserted memory.
 alter index memories_tsv set (fastupdate = off);
 select gin_clean_pending_list('memories_tsv'::regclass);
+
+-- An extraction job checks whether it already applied its changes (a retry after a crash).
+create index memory_history_source on memory_history (org_id, source);

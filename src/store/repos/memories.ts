@@ -276,3 +276,7 @@ export async function textMatches(
     params,
   );
 }
+
+/** Whether any change was already recorded under `source` (an extraction job's id): a retry must not apply twice. */
+export const historyHasSource = async (db: Queryable, orgId: string, source: string) =>
+  (await db.query('select 1 from memory_history where org_id = $1 and source = $2 limit 1', [orgId, source])).length > 0;

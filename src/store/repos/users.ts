@@ -33,6 +33,11 @@ export const updateUser = (db: Queryable, orgId: string, id: string, input: { na
 /** Deletes the user with their sessions and memories: what "forget me" means. */
 export async function deleteUser(db: Queryable, orgId: string, id: string): Promise<boolean> {
   await db.query('delete from sessions where org_id = $1 and user_id = $2', [orgId, id]);
+  // Forgetting a user forgets the old versions of their memories too.
+  await db.query(
+    'delete from memory_history where org_id = $1 and memory_id in (select id from memories where org_id = $1 and user_id = $2)',
+    [orgId, id],
+  );
   await db.query('delete from memories where org_id = $1 and user_id = $2', [orgId, id]);
   return (await db.query('delete from users where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
 }
