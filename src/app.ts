@@ -13,6 +13,7 @@ import { createMemories } from './memory/memories.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
 import { createFirstTokenGate, createJobQueue } from './memory/jobs.ts';
+import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
 import type { Db } from './store/db.ts';
@@ -41,7 +42,16 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     // Answers cut off by a crash are kept as what was said, marked incomplete.
     await markStreamingIncomplete(db);
 
-    const agents = createAgents(db, box, { onChange: (id) => bus.publish('agent', id) });
+    // Declared first: background work logs through the server's logger once it exists.
+    let server: FastifyInstance | undefined;
+    const agents = createAgents(db, box, {
+      onChange: (id) => bus.publish('agent', id),
+      // Stored vectors are in the old space: embed them again, durably, off the request path.
+      onEmbedderChange: (org_id, agent_id, version) =>
+        void jobs.enqueue({ org_id, kind: REEMBED_JOB, payload: { agent_id }, idempotency_key: `reembed:${agent_id}:${version}` }).catch((err) =>
+          server?.log.error({ err, agent_id }, 'could not queue re-embedding'),
+        ),
+    });
     const agentCache = createAgentCache(agents, pool, config);
     const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
     const auth = createAuth(db);
@@ -54,7 +64,10 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
-      handlers: { [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id) }) },
+      handlers: {
+        [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id) }),
+        [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
+      },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
     });
     bus.subscribe('agent', agentCache.invalidate);
@@ -64,7 +77,6 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
 
     const metrics = createMetrics();
     metrics.trackConnections(pool.stats);
-    let server: FastifyInstance | undefined;
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus,
       run: { history, recall, gate, memories, afterTurn: extractAfterTurn(jobs) },

@@ -87,6 +87,28 @@ for (const engine of engines) {
       assert.equal((await s.api('GET', `/api/v1/memories/${memoryId}/history`)).status, 404, 'no old content left behind');
     });
 
+    test('changing the embedder re-embeds the memories, and search finds them in the new space', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'switcher' } })).body;
+      const items = Array.from({ length: 300 }, (_, i) => ({ content: `fact number ${i} about tulips`, agent_id: agent.id, user_id: 'flo' }));
+      items.push({ content: 'Flo grows orchids in Leiden', agent_id: agent.id, user_id: 'flo' });
+      assert.equal((await s.api('POST', '/api/v1/memories/batch', { body: { memories: items } })).status, 201);
+      assert.equal((await s.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { memory: { embedder: { dimensions: 128 } } } })).status, 200);
+      const embedders = async () => {
+        const seen = new Set<string>();
+        for (let offset = 0; ; offset += 500) {
+          const page = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&limit=500&offset=${offset}`)).body;
+          for (const m of page.data) seen.add(m.embedder);
+          if (!page.has_more) return seen;
+        }
+      };
+      const end = Date.now() + 20_000;
+      while ((await embedders()).has('local:256') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual([...(await embedders())], ['local:128'], 'every memory is in the new space');
+      const hits = (await s.api('POST', '/api/v1/memories/search', { body: { query: 'orchids', agent_id: agent.id, user_id: 'flo', top_k: 1 } })).body.results;
+      assert.equal(hits[0].content, 'Flo grows orchids in Leiden');
+      assert.ok(hits[0].score > 0.1, `a vector score in the new space: ${hits[0].score}`);
+    });
+
     test('a recall that misses its budget is skipped; the chat goes on', async () => {
       const slow = await slowEmbeddings(400);
       try {

@@ -33,7 +33,13 @@ export class AgentConfigError extends Error {
   }
 }
 
-export function createAgents(db: Db, box: SecretBox, hooks: { onChange?: (id: string) => void } = {}) {
+export interface AgentHooks {
+  onChange?: (id: string) => void;
+  /** the memory embedder changed: stored vectors are in the old space */
+  onEmbedderChange?: (orgId: string, id: string, version: number) => void;
+}
+
+export function createAgents(db: Db, box: SecretBox, hooks: AgentHooks = {}) {
   const changed = (id: string) => hooks.onChange?.(id);
   const seal = (secrets: Secrets) => (Object.keys(secrets).length ? box.seal(JSON.stringify(secrets)) : null);
   const unseal = (row: repo.AgentRow): Secrets => (row.secrets ? JSON.parse(box.open(row.secrets)) : {});
@@ -85,10 +91,14 @@ export function createAgents(db: Db, box: SecretBox, hooks: { onChange?: (id: st
         const merged = deepMerge(current, patch);
         const parsed = agentInput.safeParse(merged);
         if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
-        return repo.updateAgent(tx, orgId, id, toWrite(parsed.data));
-      }).then((row) => {
-        if (row) changed(id);
-        return row;
+        const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data));
+        const embedderChanged = JSON.stringify(current.memory.embedder) !== JSON.stringify(parsed.data.memory.embedder);
+        return updated && { row: updated, embedderChanged };
+      }).then((done) => {
+        if (!done) return undefined;
+        changed(id);
+        if (done.embedderChanged) hooks.onEmbedderChange?.(orgId, id, done.row.version);
+        return done.row;
       });
     },
   };

@@ -280,3 +280,19 @@ export async function textMatches(
 /** Whether any change was already recorded under `source` (an extraction job's id): a retry must not apply twice. */
 export const historyHasSource = async (db: Queryable, orgId: string, source: string) =>
   (await db.query('select 1 from memory_history where org_id = $1 and source = $2 limit 1', [orgId, source])).length > 0;
+
+/** A batch of an agent's memories whose vectors are not (yet) in `embedder`'s space. */
+export const staleEmbeddings = (db: Queryable, orgId: string, agentId: string, embedder: string, limit: number) =>
+  db.query<{ id: string; content: string }>(
+    `select id, content from memories where org_id = $1 and agent_id = $2 and embedder is distinct from $3 order by id limit $4`,
+    [orgId, agentId, embedder, limit],
+  );
+
+/** New vectors for existing memories: content unchanged, so no history and no updated_at. */
+export async function setEmbeddings(db: Queryable, orgId: string, rows: Array<{ id: string; embedding: string }>, embedder: string): Promise<void> {
+  await db.query(
+    `update memories m set embedding = t.embedding::vector, embedder = $2
+     from unnest($3::uuid[], $4::text[]) as t(id, embedding) where m.org_id = $1 and m.id = t.id`,
+    [orgId, embedder, rows.map((r) => r.id), rows.map((r) => r.embedding)],
+  );
+}
