@@ -12,8 +12,10 @@ import { createHistory } from './memory/history.ts';
 import { createMemories } from './memory/memories.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
-import { createFirstTokenGate, createJobQueue } from './memory/jobs.ts';
+import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
+import type { RunDeps } from './agent/run.ts';
 import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
+import { createPredictions, scopeKey, withPredictions } from './memory/predictive.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
 import type { Db } from './store/db.ts';
@@ -57,15 +59,23 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const auth = createAuth(db);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
-    const memories = createMemories({ db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search });
-    const recall = createRecall(search, embedderFor);
+    const predictions = createPredictions({ db, search, embedderFor });
+    const memories = createMemories({
+      db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search,
+      onChange: (org, agentId, userId) => bus.publish('memories', scopeKey(org, agentId, userId)),
+    });
+    const recall = withPredictions(createRecall(search, embedderFor), predictions);
+    const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
+      const agent = await agentCache.get(org, agentId);
+      if (agent) await predictions.prepare(agent, userId, text);
+    };
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
       handlers: {
-        [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id) }),
+        [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id), afterApply: predict }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
       },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
@@ -73,13 +83,14 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('session', history.invalidate);
     bus.subscribe('api_key', auth.invalidate);
+    bus.subscribe('memories', (key) => predictions.invalidateKey(key));
     await bus.ready();
 
     const metrics = createMetrics();
     metrics.trackConnections(pool.stats);
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus,
-      run: { history, recall, gate, memories, afterTurn: extractAfterTurn(jobs) },
+      run: { history, recall, gate, memories, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
@@ -105,4 +116,18 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     await Promise.allSettled([pool.close(), bus.close(), db.close()]);
     throw err;
   }
+}
+
+/**
+ * After an answer: extraction (a durable job), and the next turn's recall pool. The pool
+ * is prepared after extraction applies its changes when it runs, otherwise once no
+ * request awaits its first token.
+ */
+function afterTurn(extract: NonNullable<RunDeps['afterTurn']>, gate: FirstTokenGate, predict: (org: string, agentId: string, userId: string | null, text: string) => Promise<void>): NonNullable<RunDeps['afterTurn']> {
+  return (agent, turn, answer, wait) => {
+    if (!(agent.config.memory.extract && turn.userId)) {
+      void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, `${turn.userContent}\n${answer}`));
+    }
+    return extract(agent, turn, answer, wait);
+  };
 }

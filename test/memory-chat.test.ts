@@ -109,6 +109,26 @@ for (const engine of engines) {
       assert.ok(hits[0].score > 0.1, `a vector score in the new space: ${hits[0].score}`);
     });
 
+    test('predictive recall: the next turn is served from the pool prepared after the last one, never stale', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+      await streamChat(s, agent.id, { message: 'My name is Pia. I live in Vienna.', user_id: 'pia' });
+      const next = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'pia' });
+      const done = next.events.at(-1);
+      assert.equal(done.timings.skipped?.recall_search, 'predicted', JSON.stringify(done.timings));
+      assert.equal(done.timings.recall_search, undefined, 'no search ran');
+      assert.ok(next.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: any) => m.content === 'I live in Vienna'));
+
+      const shift = await streamChat(s, agent.id, { message: 'Which programming language should I learn?', user_id: 'pia' });
+      assert.equal(shift.events.at(-1).timings.skipped?.recall_search, undefined, 'a weak pool match falls back to the fresh search');
+
+      // The pool was prepared again after that turn; a deleted memory must not come back from it.
+      const vienna = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=pia`)).body.data.find((m: any) => m.content === 'I live in Vienna');
+      assert.equal((await s.api('DELETE', `/api/v1/memories/${vienna.id}`)).status, 204);
+      const after = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'pia' });
+      assert.ok(!after.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: any) => m.id === vienna.id), 'the deleted memory is not recalled');
+      assert.doesNotMatch(after.text, /Vienna/);
+    });
+
     test('a recall that misses its budget is skipped; the chat goes on', async () => {
       const slow = await slowEmbeddings(400);
       try {

@@ -29,6 +29,8 @@ export interface ExtractionAgent {
 
 export interface ExtractionDeps {
   memories: Memories;
+  /** after the changes commit: prepare the next turn's recall (see predictive.ts) */
+  afterApply?: (orgId: string, agentId: string, userId: string, text: string) => Promise<void>;
   /** the agent as it is now (undefined: deleted, so nothing to do) */
   loadAgent(orgId: string, agentId: string): Promise<ExtractionAgent | undefined>;
 }
@@ -55,7 +57,9 @@ export function extractionHandler(deps: ExtractionDeps) {
       temperature: 0,
     });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
-    return deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
+    const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
+    await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, `${p.user}\n${p.assistant}`);
+    return changes;
   };
 }
 

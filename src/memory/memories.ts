@@ -37,6 +37,8 @@ export interface MemoryDeps {
   loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig } } } | undefined>;
   embedderFor: EmbedderFor;
   search: SearchMemories;
+  /** after a write commits: the (agent, user) scope whose memories changed */
+  onChange?: (orgId: string, agentId: string | null, userId: string | null) => void;
 }
 
 // Texts per embed() call: bounds memory use and lets remote embedders chunk further.
@@ -44,6 +46,7 @@ const EMBED_CHUNK = 2_048;
 
 export function createMemories(deps: MemoryDeps) {
   const { db } = deps;
+  const changed = (orgId: string, agentId: string | null, userId: string | null) => deps.onChange?.(orgId, agentId, userId);
 
   /** The agent's embedder config; throws for an agent that is not in this org. */
   async function embedderConfigOf(orgId: string, agentId: string): Promise<EmbedderConfig> {
@@ -91,6 +94,8 @@ export function createMemories(deps: MemoryDeps) {
       await repo.insertMemories(tx, orgId, rows);
       await repo.insertHistory(tx, orgId, rows.map((r) => added(r, source)));
     });
+    const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
+    for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
     return rows.map((r) => r.id);
   }
 
@@ -136,14 +141,18 @@ export function createMemories(deps: MemoryDeps) {
       const content = change.content !== undefined && change.content !== current.content ? change.content : null;
       const embedder = content === null ? undefined : await embedderOf(orgId, current.agent_id);
       const [embedding] = embedder ? await embedAll(embedder, [content!]) : [null];
-      return db.transaction((tx) =>
+      const row = await db.transaction((tx) =>
         updateIn(tx, orgId, id, { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null }, source),
       );
+      if (row) changed(orgId, row.agent_id, row.user_id);
+      return row;
     },
 
     /** Deletes the memory; its history stays readable by the org. */
     async delete(orgId: string, id: string, source = 'api'): Promise<boolean> {
-      return db.transaction(async (tx) => Boolean(await deleteIn(tx, orgId, id, source)));
+      const old = await db.transaction((tx) => deleteIn(tx, orgId, id, source));
+      if (old) changed(orgId, old.agent_id, old.user_id);
+      return Boolean(old);
     },
 
     /**
@@ -181,6 +190,9 @@ export function createMemories(deps: MemoryDeps) {
             changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
           }
         }
+        return changes;
+      }).then((changes) => {
+        if (changes.length) changed(orgId, scope.agent_id, scope.user_id);
         return changes;
       });
     },

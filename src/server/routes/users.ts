@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { scopeKey } from '../../memory/predictive.ts';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import * as users from '../../store/repos/users.ts';
@@ -43,6 +44,7 @@ export const userRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     const deleted = await ctx.db.transaction((tx) => users.deleteUser(tx, req.principal.org_id, req.params.id));
     if (!deleted) throw notFound('User');
     ctx.history.forgetUser(req.principal.org_id, req.params.id);
+    ctx.bus.publish('memories', scopeKey(req.principal.org_id, '*', req.params.id));
     return reply.code(204).send();
   });
 };

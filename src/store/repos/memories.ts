@@ -296,3 +296,13 @@ export async function setEmbeddings(db: Queryable, orgId: string, rows: Array<{ 
     [orgId, embedder, rows.map((r) => r.id), rows.map((r) => r.embedding)],
   );
 }
+
+/** The stored vectors of some memories (those in `embedder`'s space), by id. */
+export async function vectorsOf(db: Queryable, orgId: string, ids: string[], embedder: string): Promise<Map<string, number[]>> {
+  if (!ids.length) return new Map();
+  const rows = await db.query<{ id: string; v: string }>(
+    'select id, embedding::text as v from memories where org_id = $1 and id = any($2::uuid[]) and embedder = $3',
+    [orgId, ids, embedder],
+  );
+  return new Map(rows.map((r) => [r.id, JSON.parse(r.v) as number[]]));
+}

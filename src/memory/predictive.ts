@@ -1,0 +1,129 @@
+// Predictive recall. After an answer, the memories the next turn most likely needs (the
+// user's nearest POOL to the exchange just finished) are fetched in the background,
+// vectors included. The next request ranks that pool against its own message in
+// process, with no SQL at all; only when the pool's best match is weak (the topic moved)
+// does it run the fresh search, under the budget as always. Any write to the scope's
+// memories drops its pool (across instances through the invalidation bus), so a pool
+// never serves a memory that changed.
+import { LRUCache } from 'lru-cache';
+import type { Db } from '../store/db.ts';
+import { vectorsOf } from '../store/repos/memories.ts';
+import type { Timings } from '../trace/timings.ts';
+import type { EmbedderFor } from './embedders/index.ts';
+import type { RecallAgent, Recalled, SearchMemories } from './recall.ts';
+
+const POOL = 48;
+/** cosine similarity the pool's best match needs for the pool to answer alone */
+export const CONFIDENT = 0.3;
+
+interface Pool {
+  embedder: string;
+  items: Array<Recalled & { vector: Float32Array }>;
+}
+
+export const scopeKey = (orgId: string, agentId: string | null, userId: string | null) => `${orgId}\u0001${agentId ?? ''}\u0001${userId ?? ''}`;
+
+export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor }) {
+  const pools = new LRUCache<string, Pool>({ max: 20_000 });
+  // Bumped by every invalidation: a pool computed across a write is thrown away.
+  const generation = new Map<string, number>();
+  const queryVectors = new LRUCache<string, Float32Array>({ max: 10_000 });
+
+  return {
+    /** Computes and keeps the pool for the scope's next turn. Never throws. */
+    async prepare(agent: RecallAgent, userId: string | null, text: string): Promise<void> {
+      const key = scopeKey(agent.org_id, agent.id, userId);
+      const gen = generation.get(key) ?? 0;
+      try {
+        const embedder = deps.embedderFor(agent.config.memory.embedder);
+        const hits = await deps.search(embedder, { orgId: agent.org_id, agentId: agent.id, userId }, text, { topK: POOL, minScore: 0 });
+        const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
+        if ((generation.get(key) ?? 0) !== gen) return;
+        const items = hits.flatMap(({ id, content, metadata }) => {
+          const v = vectors.get(id);
+          return v ? [{ id, content, metadata, score: 0, vector: unit(v) }] : [];
+        });
+        pools.set(key, { embedder: embedder.id, items });
+      } catch {
+        // a prediction is an optimization; the next request searches as usual
+      }
+    },
+
+    /** The pool ranked for this query, or undefined when there is none or it is not confident. */
+    async rank(agent: RecallAgent, userId: string | null, query: string): Promise<Recalled[] | undefined> {
+      const pool = pools.get(scopeKey(agent.org_id, agent.id, userId));
+      const embedder = deps.embedderFor(agent.config.memory.embedder);
+      if (!pool || pool.embedder !== embedder.id || !pool.items.length) return undefined;
+      const qkey = `${embedder.id}\n${query}`;
+      let q = queryVectors.get(qkey);
+      if (!q) {
+        q = unit((await embedder.embed([query]))[0]!);
+        queryVectors.set(qkey, q);
+      }
+      const { top_k, min_score } = agent.config.memory.semantic_recall;
+      const ranked = pool.items
+        .map((m) => ({ id: m.id, content: m.content, metadata: m.metadata, score: Math.max(0, Math.min(1, dot(q!, m.vector))) }))
+        .sort((a, b) => b.score - a.score);
+      if (!ranked.length || ranked[0]!.score < CONFIDENT) return undefined;
+      return ranked.filter((m) => m.score >= min_score).slice(0, top_k);
+    },
+
+    /** Drops pools of a scope; agentId '*' means every agent of that user. */
+    invalidate(orgId: string, agentId: string | null | '*', userId: string | null): void {
+      if (agentId !== '*') return drop(scopeKey(orgId, agentId, userId));
+      const prefix = `${orgId}\u0001`;
+      const suffix = `\u0001${userId ?? ''}`;
+      for (const key of [...pools.keys(), ...generation.keys()]) if (key.startsWith(prefix) && key.endsWith(suffix)) drop(key);
+    },
+
+    /** The bus form of invalidate: a scope key from scopeKey(), or '*' for everything. */
+    invalidateKey(key: string): void {
+      if (key === '*') {
+        pools.clear();
+        for (const k of generation.keys()) generation.set(k, (generation.get(k) ?? 0) + 1);
+        return;
+      }
+      const [orgId, agentId, userId] = key.split('\u0001') as [string, string, string];
+      this.invalidate(orgId, agentId === '*' ? '*' : agentId || null, userId || null);
+    },
+  };
+
+  function drop(key: string) {
+    pools.delete(key);
+    generation.set(key, (generation.get(key) ?? 0) + 1);
+  }
+}
+
+export type Predictions = ReturnType<typeof createPredictions>;
+
+/** RunDeps.recall with the pool first: a confident pool answers in microseconds, else the fresh search. */
+export function withPredictions(
+  recall: (agent: RecallAgent, userId: string | null, query: string, timings: Timings) => Promise<Recalled[]>,
+  predictions: Predictions,
+) {
+  return async (agent: RecallAgent, userId: string | null, query: string, timings: Timings): Promise<Recalled[]> => {
+    const t0 = performance.now();
+    const predicted = await predictions.rank(agent, userId, query).catch(() => undefined);
+    if (predicted) {
+      timings.mark('recall', t0);
+      timings.skip('recall_search', 'predicted');
+      return predicted;
+    }
+    return recall(agent, userId, query, timings);
+  };
+}
+
+function unit(v: ArrayLike<number>): Float32Array {
+  const out = Float32Array.from(v);
+  let n = 0;
+  for (let i = 0; i < out.length; i++) n += out[i]! * out[i]!;
+  n = Math.sqrt(n) || 1;
+  for (let i = 0; i < out.length; i++) out[i] = out[i]! / n;
+  return out;
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
