@@ -68,6 +68,11 @@ export async function runChat(
   timings: Timings,
 ): Promise<RunResult> {
   const { config } = agent;
+  const recallFor = (userId: string | null): Promise<RecalledMemory[]> =>
+    deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings) : Promise.resolve([]);
+  // Recall needs the user: when the request names one (or starts a session), it begins
+  // now, beside the history read; otherwise the session says whose memories to recall.
+  const early = input.userId !== undefined || !input.sessionId ? recallFor(input.userId ?? null) : undefined;
 
   // The session and its history window: a cache hit costs no round trip.
   const t0 = performance.now();
@@ -95,7 +100,7 @@ export async function runChat(
 
   try {
     // At once: recall memories, make the upstream connection ready.
-    const recalling = deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings) : Promise.resolve([] as RecalledMemory[]);
+    const recalling = early ?? recallFor(userId);
     // The user's message is written after recall (the embedded engine runs one query at a
     // time, in order) and while the model thinks; finish() waits for the write.
     const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message }, recalling);
