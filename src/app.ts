@@ -18,6 +18,8 @@ import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
 import { createPredictions, scopeKey, withPredictions } from './memory/predictive.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
+import { createStreamHold, defaultHoldLimits } from './server/stream-hold.ts';
+import { createRedisStreamLog } from './server/stream-log-redis.ts';
 import type { Db } from './store/db.ts';
 import { createInvalidationBus } from './store/invalidation.ts';
 import { openStore } from './store/open.ts';
@@ -38,6 +40,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const db = await openStore(config.databaseUrl, config.dataDir);
   const pool = createPool();
   const bus = createInvalidationBus(config.redisUrl);
+  let closeStreams = async () => {};
   try {
     const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
     const generatedAdminKey = await bootstrapAdminKey(db, config.bootstrapKey);
@@ -88,8 +91,21 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
 
     const metrics = createMetrics();
     metrics.trackConnections(pool.stats);
+    // Chat streams held for resumption; with Redis, mirrored so any instance can resume them.
+    const streams = createStreamHold(
+      { holdMs: config.streamHoldMs },
+      config.redisUrl
+        ? createRedisStreamLog(config.redisUrl, {
+            prefix: config.redisKeyPrefix,
+            holdMs: config.streamHoldMs,
+            maxFramesPerStream: defaultHoldLimits.maxFramesPerStream,
+            onError: (err) => server?.log.warn({ err }, 'stream mirror (Redis) failed'),
+          })
+        : undefined,
+    );
+    closeStreams = () => streams.close();
     server = await buildServer({
-      config, db, auth, agents, agentCache, history, memories, bus,
+      config, db, auth, agents, agentCache, history, memories, bus, streams,
       run: { history, recall, gate, memories, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
       metrics,
     });
@@ -108,12 +124,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       async close() {
         await server!.close();
         await jobs.stop();
-        await Promise.allSettled([pool.close(), bus.close()]);
+        await Promise.allSettled([pool.close(), bus.close(), closeStreams()]);
         await db.close();
       },
     };
   } catch (err) {
-    await Promise.allSettled([pool.close(), bus.close(), db.close()]);
+    await Promise.allSettled([pool.close(), bus.close(), closeStreams(), db.close()]);
     throw err;
   }
 }

@@ -18,6 +18,12 @@ export interface AppConfig {
   zhipuBaseUrl?: string;
   /** how long a claimed background job stays locked to its worker (a crashed worker's job is retried after it) */
   jobLockMs: number;
+  /** how long an ended SSE chat stream stays resumable with Last-Event-ID */
+  streamHoldMs: number;
+  /** a `resumable: true` stream whose client left is cancelled after this long with no client following it */
+  streamGraceMs: number;
+  /** prefix of every Redis key agentmem writes (held streams) */
+  redisKeyPrefix: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -36,6 +42,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     zhipuApiKey: env.ZHIPU_API_KEY || undefined,
     zhipuBaseUrl: env.ZHIPU_BASE_URL || undefined,
     jobLockMs: intEnv(env.AGENTMEM_JOB_LOCK_MS, 60_000),
+    streamHoldMs: intEnv(env.AGENTMEM_STREAM_HOLD_MS, 5 * 60_000),
+    streamGraceMs: intEnv(env.AGENTMEM_STREAM_GRACE_MS, 60_000),
+    redisKeyPrefix: env.AGENTMEM_REDIS_PREFIX || 'agentmem:',
   };
 }
 

@@ -10,5 +10,8 @@ const program = new Command('agentmem')
 program.addCommand(serveCommand(), { isDefault: true });
 program.addCommand(emulateCommand());
 program.addCommand((await import('./bench.ts')).benchCommand());
+program.addCommand((await import('./chat.ts')).chatCommand());
+program.addCommand((await import('./agents.ts')).agentsCommand());
+program.addCommand((await import('./memories.ts')).memoriesCommand());
 
 await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ import type { InvalidationBus } from '../store/invalidation.ts';
 import type { Metrics } from '../trace/metrics.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { Auth, Principal } from './auth.ts';
+import type { StreamHold } from './stream-hold.ts';
 
 export interface ServerContext {
   config: AppConfig;
@@ -22,6 +23,8 @@ export interface ServerContext {
   run: RunDeps;
   metrics: Metrics;
   bus: InvalidationBus;
+  /** native SSE chat streams held for Last-Event-ID resumption */
+  streams: StreamHold;
 }
 
 declare module 'fastify' {

@@ -6,10 +6,11 @@ import { z } from 'zod';
 import type { AgentEvent } from '../../agent/events.ts';
 import { runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
-import { errorBody, notFound } from '../errors.ts';
+import { AppError, errorBody, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
 import { openSse, type SseWriter } from '../encoders/sse.ts';
 import type { ServerContext } from '../context.ts';
+import type { Frame, HeldStream } from '../stream-hold.ts';
 import { userId } from './users.ts';
 import { clientGone, loadAgent, observeTurn, toHttpError, upstreamStatus } from './turn.ts';
 
@@ -18,6 +19,45 @@ export const chatBody = z.strictObject({
   user_id: userId.optional(),
   session_id: z.string().max(200).optional(),
 });
+
+const streamBody = chatBody.extend({
+  resumable: z.boolean().optional().describe('keep the turn running for AGENTMEM_STREAM_GRACE_MS after the client leaves, so it can resume'),
+});
+
+const resumeParams = z.object({ id: z.string().max(200), message_id: z.string().max(200) });
+const resumeQuery = z.object({ last_event_id: z.string().max(20).optional() });
+
+/** The seq a client has seen (0: none); anything but a non-negative integer is a 400. */
+function lastEventId(raw: string | string[] | undefined): number {
+  const v = Array.isArray(raw) ? raw[0] : raw;
+  if (v === undefined || v.trim() === '') return 0;
+  if (!/^\d{1,15}$/.test(v.trim())) throw new AppError('bad_request', 'Last-Event-ID must be a non-negative integer (the `id:` of the last frame received).');
+  return Number(v.trim());
+}
+
+/**
+ * The turn's signal for a `resumable` stream: the client leaving starts a grace period; it
+ * aborts the turn when it ends with no client following the stream on this instance.
+ */
+function afterGrace(gone: AbortSignal, graceMs: number, followers: () => number): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    if (followers() > 0) timer = setTimeout(check, graceMs);
+    else controller.abort();
+  };
+  const onGone = () => {
+    timer = setTimeout(check, graceMs);
+  };
+  gone.addEventListener('abort', onGone, { once: true });
+  return {
+    signal: controller.signal,
+    release() {
+      clearTimeout(timer);
+      gone.removeEventListener('abort', onGone);
+    },
+  };
+}
 
 export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
   /** The agent (cached) and the chat input, or a 4xx before any byte is streamed. */
@@ -30,33 +70,92 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   const observe = (route: string, agent: ReadyAgent, req: FastifyRequest, result: RunResult | undefined) =>
     observeTurn(ctx, route, agent, req.timings, result);
 
-  app.post('/agents/:id/chat/stream', { schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
-    const { agent, input } = await prepare(req, req.params.id, req.body);
+  // Every stream is held (stream-hold.ts) while it runs and `streamHoldMs` after, for
+  // GET …/chat/stream/:message_id with Last-Event-ID. The client leaving still cancels
+  // the turn at once; with `resumable: true` it runs on for `streamGraceMs` unfollowed.
+  app.post('/agents/:id/chat/stream', { schema: { params: idParams, body: streamBody, tags: ['chat'] } }, async (req, reply) => {
+    const { resumable, ...body } = req.body;
+    const { agent, input } = await prepare(req, req.params.id, body);
     const gone = clientGone(reply);
+    let held: HeldStream | undefined;
+    const turn = resumable ? afterGrace(gone.signal, ctx.config.streamGraceMs, () => held?.followers ?? 0) : undefined;
     // Headers go out with the first event, so an unknown session is still a plain 404.
     let sse: SseWriter | undefined;
+    let seq = 0;
     const sink = {
       emit(event: AgentEvent) {
         if (!sse) {
           reply.hijack();
           sse = openSse(reply.raw);
         }
-        sse.emit(event);
+        if (event.chunk_type === 'start') held = ctx.streams.open(event.message_id, { orgId: input.orgId, agentId: agent.id });
+        const frame = { id: ++seq, data: JSON.stringify(event) };
+        held?.push(frame);
+        sse.writeFrame(frame.id, frame.data);
       },
     };
     let result: RunResult | undefined;
     try {
-      result = await runChat(ctx.run, agent, input, sink, gone.signal, req.timings);
+      result = await runChat(ctx.run, agent, input, sink, turn?.signal ?? gone.signal, req.timings);
+      // A resumed stream learns how the turn ended; the one who left is not written to.
+      if (result.aborted) {
+        sink.emit({ chunk_type: 'error', code: 'client_aborted', message: 'The client went away; the answer was cut off.', retryable: true, message_id: result.messageId });
+      }
     } catch (err) {
       if (!sse) throw toHttpError(err);
       req.log.error({ err }, 'chat stream failed');
-      sse.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false });
+      sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false });
     } finally {
       gone.release();
+      turn?.release();
+      held?.end();
       sse?.end();
       observe('stream', agent, req, result);
     }
   });
+
+  app.get(
+    '/agents/:id/chat/stream/:message_id',
+    {
+      schema: {
+        params: resumeParams,
+        querystring: resumeQuery,
+        tags: ['chat'],
+        summary: 'Resume a held SSE chat stream',
+        description:
+          'The frames after `Last-Event-ID` (header, or `last_event_id` query; none: from the start), then the live rest while it runs. ' +
+          'Streams are held while running and AGENTMEM_STREAM_HOLD_MS (5 min) after; unknown, expired and other orgs\' streams are 404.',
+      },
+    },
+    async (req, reply) => {
+      const after = lastEventId(req.headers['last-event-id'] ?? req.query.last_event_id);
+      const { id, message_id } = req.params;
+      if (!isUuid(id) || !isUuid(message_id)) throw notFound('Stream');
+      // Frames may arrive before the answer is known to be a 200: kept until then.
+      let sse: SseWriter | undefined;
+      const early: Frame[] = [];
+      const result = await ctx.streams.resume(message_id, { orgId: req.principal.org_id, agentId: id }, after, (f) =>
+        sse ? sse.writeFrame(f.id, f.data) : early.push(f),
+      );
+      if (!result.ok) {
+        throw result.reason === 'truncated'
+          ? new AppError('not_found', `Stream frames after ${after} are no longer held; start from a later Last-Event-ID or fetch the session's messages.`)
+          : notFound('Stream');
+      }
+      reply.hijack();
+      sse = openSse(reply.raw);
+      for (const f of early) sse.writeFrame(f.id, f.data);
+      const cancel = () => result.follow.cancel();
+      reply.raw.once('close', cancel);
+      if (req.raw.socket?.destroyed) cancel(); // left while the replay was read
+      try {
+        await result.follow.done;
+      } finally {
+        reply.raw.off('close', cancel);
+        sse.end();
+      }
+    },
+  );
 
   app.post('/agents/:id/chat', { schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
     const { agent, input } = await prepare(req, req.params.id, req.body);
