@@ -90,7 +90,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     await bus.ready();
 
     const metrics = createMetrics();
-    metrics.trackConnections(pool.stats);
+    metrics.trackConnections('agentmem_upstream_connections', pool.stats);
+    metrics.trackConnections('agentmem_db_connections', db.connections);
     // Chat streams held for resumption; with Redis, mirrored so any instance can resume them.
     const streams = createStreamHold(
       { holdMs: config.streamHoldMs },

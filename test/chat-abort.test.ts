@@ -62,9 +62,9 @@ for (const engine of engines) {
 
       await abortOne(); // warm: pools, caches, lazy modules
       await settle(emu);
-      await upstreamConnections(s.url);
+      await poolConnections(s.url);
       const baseline = handles();
-      const pooledBefore = await upstreamConnections(s.url);
+      const pooledBefore = await poolConnections(s.url);
       const requestsBefore = emu.requests.length;
 
       let next = 0;
@@ -85,11 +85,12 @@ for (const engine of engines) {
       const now = handles();
       // Idle keep-alive connections to the emulator are the pool doing its job, not a leak;
       // the emulator runs in this process, so each one is two sockets here.
-      const pooled = await upstreamConnections(s.url);
+      const pooled = await poolConnections(s.url);
       assert.equal(pooled.open, pooled.idle, 'no upstream request is still running');
       assert.ok(pooled.open <= CONCURRENCY + 1, `pool bounded by concurrency: ${pooled.open}`);
-      const expectedSockets = (baseline.TCPSocketWrap ?? 0) + 2 * (pooled.open - pooledBefore.open);
-      assert.ok((now.TCPSocketWrap ?? 0) <= expectedSockets + 2, `sockets: ${baseline.TCPSocketWrap} before, ${now.TCPSocketWrap} after, ${pooled.open} pooled`);
+      // So are the database pool's connections (PostgreSQL grows its pool under load).
+      const expectedSockets = (baseline.TCPSocketWrap ?? 0) + 2 * (pooled.open - pooledBefore.open) + (pooled.db - pooledBefore.db);
+      assert.ok((now.TCPSocketWrap ?? 0) <= expectedSockets + 2, `sockets: ${baseline.TCPSocketWrap} before, ${now.TCPSocketWrap} after, ${pooled.open} upstream and ${pooled.db} database connections pooled`);
       // The database pool keeps an idle timer per connection (PostgreSQL: up to 20); a leak would be one per stream.
       assert.ok((now.Timeout ?? 0) <= (baseline.Timeout ?? 0) + 22, `timers: ${baseline.Timeout ?? 0} before, ${now.Timeout ?? 0} after`);
       assert.deepEqual(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning or other warning');
@@ -100,12 +101,12 @@ for (const engine of engines) {
   });
 }
 
-async function upstreamConnections(url: string) {
+async function poolConnections(url: string) {
   const dispatcher = new Agent();
   const text = await (await fetch(`${url}/metrics`, { dispatcher })).text();
   await dispatcher.close();
-  const read = (state: string) => Number(new RegExp(`agentmem_upstream_connections\\{state="${state}"\\} (\\d+)`).exec(text)![1]);
-  return { open: read('open'), idle: read('idle') };
+  const read = (name: string, state: string) => Number(new RegExp(`${name}\\{state="${state}"\\} (\\d+)`).exec(text)![1]);
+  return { open: read('agentmem_upstream_connections', 'open'), idle: read('agentmem_upstream_connections', 'idle'), db: read('agentmem_db_connections', 'open') };
 }
 
 /** Waits until every upstream request has closed and the server has stored every answer. */

@@ -13,6 +13,8 @@ export interface Db extends Queryable {
   readonly engine: Engine;
   /** Runs fn in one transaction; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** open connections to the database server, and how many are idle (PGlite has none) */
+  connections(): { open: number; idle: number };
   close(): Promise<void>;
 }
 

@@ -32,8 +32,8 @@ export interface Metrics {
   observeTimings(timings: ReturnType<Timings['toJSON']>, labels: RouteLabels): void;
   observeFirstToken(provider: string, model: string, ms: number): void;
   countRequest(route: string, outcome: Outcome): void;
-  /** agentmem_upstream_connections{state}, read from `read` at each scrape */
-  trackConnections(read: () => { open: number; idle: number }): void;
+  /** `name`{state="open"|"idle"}, read from `read` at each scrape */
+  trackConnections(name: 'agentmem_upstream_connections' | 'agentmem_db_connections', read: () => { open: number; idle: number }): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -95,10 +95,10 @@ export function createMetrics(): Metrics {
     countRequest(route, outcome) {
       httpRequests.inc({ route, outcome });
     },
-    trackConnections(read) {
+    trackConnections(name, read) {
       new Gauge({
-        name: 'agentmem_upstream_connections',
-        help: 'Keep-alive connections to model providers: open, and idle among them.',
+        name,
+        help: `${name === 'agentmem_db_connections' ? 'Connections to PostgreSQL' : 'Keep-alive connections to model providers'}: open, and idle among them.`,
         labelNames: ['state'] as const,
         registers: [registry],
         collect() {

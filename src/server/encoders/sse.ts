@@ -31,6 +31,12 @@ export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
     clearInterval(heartbeat);
   };
   res.once('close', stop);
+  // Node corks the socket on each write and uncorks on the next tick; a turn that runs
+  // as one long promise chain would hold every frame until it ends. Send each one now.
+  const send = (frame: string) => {
+    res.write(frame);
+    if (res.socket?.writableCorked) res.socket.uncork();
+  };
   const writer: SseWriter = {
     get seq() {
       return seq;
@@ -38,12 +44,12 @@ export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
     emit(event: AgentEvent) {
       if (ended) return;
       seq++;
-      res.write(`id: ${seq}\ndata: ${JSON.stringify(event)}\n\n`);
+      send(`id: ${seq}\ndata: ${JSON.stringify(event)}\n\n`);
     },
     writeFrame(id, data) {
       if (ended) return;
       seq = id;
-      res.write(`id: ${id}\ndata: ${data}\n\n`);
+      send(`id: ${id}\ndata: ${data}\n\n`);
     },
     end() {
       if (ended) return;

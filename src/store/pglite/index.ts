@@ -18,6 +18,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
       pg.transaction((tx) =>
         fn({ query: (sql, params) => run(tx, sql, params), exec: async (sql) => void (await tx.exec(sql)) } as Queryable),
       ),
+    connections: () => ({ open: 0, idle: 0 }),
     close: () => pg.close(),
   };
 }
