@@ -17,7 +17,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ReadyAgent } from '../../agent/cache.ts';
 import type { AgentEvent } from '../../agent/events.ts';
-import { runChat, type RunResult } from '../../agent/run.ts';
 import type { ChatMessage } from '../../llm/types.ts';
 import { createSession } from '../../store/repos/sessions.ts';
 import type { ServerContext } from '../context.ts';
@@ -25,7 +24,7 @@ import { uiStreamHeaders, uiStreamParts } from '../encoders/ui-stream.ts';
 import { openSse, type SseWriter } from '../encoders/sse.ts';
 import { AppError, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
-import { clientGone, loadAgent, observeTurn, toHttpError } from './turn.ts';
+import { clientGone, loadAgent, runTurn } from './turn.ts';
 import { userId } from './users.ts';
 
 // Parts other than text (files, tool calls, step-start, data-*) are accepted and not sent upstream.
@@ -101,20 +100,18 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
         for (const part of toParts(e)) send(JSON.stringify(part));
       },
     };
-    let result: RunResult | undefined;
+    const input = { orgId, message: text, userId: body.user_id, sessionId, history: history.length ? history : undefined };
     try {
-      result = await runChat(ctx.run, agent, { orgId, message: text, userId: body.user_id, sessionId, history: history.length ? history : undefined }, sink, gone.signal, req.timings);
-    } catch (err) {
-      if (!sse) throw toHttpError(err);
-      req.log.error({ err }, 'ui chat stream failed');
-      sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false });
+      await runTurn(ctx, 'ui', req, agent, input, sink, gone.signal, {
+        opened: () => sse !== undefined,
+        fail: () => sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false }),
+      });
     } finally {
       gone.release();
       if (sse) {
         send('[DONE]');
         sse.end();
       }
-      observeTurn(ctx, 'ui', agent, req.timings, result);
     }
   });
 };

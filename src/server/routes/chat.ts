@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AgentEvent } from '../../agent/events.ts';
-import { runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
+import type { ChatInput, RunResult } from '../../agent/run.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
@@ -12,7 +12,7 @@ import { openSse, type SseWriter } from '../encoders/sse.ts';
 import type { ServerContext } from '../context.ts';
 import type { Frame, HeldStream } from '../stream-hold.ts';
 import { userId } from './users.ts';
-import { clientGone, loadAgent, observeTurn, toHttpError, upstreamStatus } from './turn.ts';
+import { clientGone, loadAgent, runTurn, upstreamStatus } from './turn.ts';
 
 export const chatBody = z.strictObject({
   message: z.string().min(1).max(200_000),
@@ -67,9 +67,6 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     return { agent, input: { orgId: req.principal.org_id, message: body.message, userId: body.user_id, sessionId: body.session_id } };
   }
 
-  const observe = (route: string, agent: ReadyAgent, req: FastifyRequest, result: RunResult | undefined) =>
-    observeTurn(ctx, route, agent, req.timings, result);
-
   // Every stream is held (stream-hold.ts) while it runs and `streamHoldMs` after, for
   // GET …/chat/stream/:message_id with Last-Event-ID. The client leaving still cancels
   // the turn at once; with `resumable: true` it runs on for `streamGraceMs` unfollowed.
@@ -94,23 +91,20 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
         sse.writeFrame(frame.id, frame.data);
       },
     };
-    let result: RunResult | undefined;
     try {
-      result = await runChat(ctx.run, agent, input, sink, turn?.signal ?? gone.signal, req.timings);
+      const result = await runTurn(ctx, 'stream', req, agent, input, sink, turn?.signal ?? gone.signal, {
+        opened: () => sse !== undefined,
+        fail: () => sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false }),
+      });
       // A resumed stream learns how the turn ended; the one who left is not written to.
-      if (result.aborted) {
+      if (result?.aborted) {
         sink.emit({ chunk_type: 'error', code: 'client_aborted', message: 'The client went away; the answer was cut off.', retryable: true, message_id: result.messageId });
       }
-    } catch (err) {
-      if (!sse) throw toHttpError(err);
-      req.log.error({ err }, 'chat stream failed');
-      sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false });
     } finally {
       gone.release();
       turn?.release();
       held?.end();
       sse?.end();
-      observe('stream', agent, req, result);
     }
   });
 
@@ -160,14 +154,11 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   app.post('/agents/:id/chat', { schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
     const { agent, input } = await prepare(req, req.params.id, req.body);
     const gone = clientGone(reply);
-    let result: RunResult | undefined;
+    let result: RunResult;
     try {
-      result = await runChat(ctx.run, agent, input, { emit() {} }, gone.signal, req.timings);
-    } catch (err) {
-      throw toHttpError(err);
+      result = (await runTurn(ctx, 'json', req, agent, input, { emit() {} }, gone.signal))!;
     } finally {
       gone.release();
-      observe('json', agent, req, result);
     }
     const timings = req.timings.toJSON();
     if (result.error) {

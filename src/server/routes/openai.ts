@@ -8,7 +8,7 @@ import type { FastifyError } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AgentEvent } from '../../agent/events.ts';
-import { runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
+import type { ChatInput, RunResult } from '../../agent/run.ts';
 import type { ChatMessage } from '../../llm/types.ts';
 import type { AgentRow } from '../../store/repos/agents.ts';
 import { createTimings } from '../../trace/timings.ts';
@@ -17,7 +17,7 @@ import { openaiChunks, openaiCompletion, openaiError } from '../encoders/openai.
 import { openSse, type SseWriter } from '../encoders/sse.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { isUuid } from '../http.ts';
-import { clientGone, findAgent, observeTurn, toHttpError, upstreamStatus } from './turn.ts';
+import { clientGone, findAgent, runTurn, upstreamStatus } from './turn.ts';
 import { userId } from './users.ts';
 
 /** The server's error → {status, code, message} mapping (app.ts), so both shapes agree on statuses. */
@@ -115,7 +115,6 @@ export const openaiRoutes =
       const input: ChatInput = { orgId, message: text, userId: body.user, sessionId, history: history.length ? history : undefined };
 
       const gone = clientGone(reply);
-      let result: RunResult | undefined;
 
       if (body.stream) {
         const toChunks = openaiChunks({ model: body.model, includeUsage: body.stream_options?.include_usage === true });
@@ -133,29 +132,25 @@ export const openaiRoutes =
           },
         };
         try {
-          result = await runChat(ctx.run, agent, input, sink, gone.signal, req.timings);
-        } catch (err) {
-          if (!sse) throw toHttpError(err);
-          req.log.error({ err }, 'openai-compatible stream failed');
-          send(JSON.stringify(openaiError(500, 'internal_error', 'The run failed unexpectedly.')));
+          await runTurn(ctx, 'openai_stream', req, agent, input, sink, gone.signal, {
+            opened: () => sse !== undefined,
+            fail: () => send(JSON.stringify(openaiError(500, 'internal_error', 'The run failed unexpectedly.'))),
+          });
         } finally {
           gone.release();
           if (sse) {
             send('[DONE]');
             sse.end();
           }
-          observeTurn(ctx, 'openai_stream', agent, req.timings, result);
         }
         return;
       }
 
+      let result: RunResult;
       try {
-        result = await runChat(ctx.run, agent, input, { emit() {} }, gone.signal, req.timings);
-      } catch (err) {
-        throw toHttpError(err);
+        result = (await runTurn(ctx, 'openai_json', req, agent, input, { emit() {} }, gone.signal))!;
       } finally {
         gone.release();
-        observeTurn(ctx, 'openai_json', agent, req.timings, result);
       }
       reply.header('x-session-id', result.sessionId);
       if (result.error) {

@@ -1,10 +1,11 @@
 // What every chat surface (native SSE/JSON, OpenAI-compatible, UI stream, WebSocket)
 // does around one turn: find the agent, fire one AbortSignal when the client leaves,
 // record the turn's metrics, turn a ChatInputError into a 4xx.
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { EventSink } from '../../agent/events.ts';
 import { recordSpans } from '../../trace/spans.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
-import { ChatInputError, type RunResult } from '../../agent/run.ts';
+import { ChatInputError, runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
 import type { Timings } from '../../trace/timings.ts';
 import type { ServerContext } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -56,3 +57,32 @@ export function toHttpError(err: unknown): unknown {
 
 /** HTTP status for a run that ended in an upstream error, when the answer is one JSON body. */
 export const upstreamStatus = (code: string): number => (code === 'upstream_timeout' ? 504 : 502);
+
+/**
+ * Runs one turn for a route and records it. A run refused before any event (unknown
+ * session, wrong user) becomes a 4xx; a failure after the stream opened is logged and
+ * reported inside the stream by `stream.fail`. Undefined when it failed in the stream.
+ */
+export async function runTurn(
+  ctx: ServerContext,
+  route: string,
+  req: FastifyRequest,
+  agent: ReadyAgent,
+  input: ChatInput,
+  sink: EventSink,
+  signal: AbortSignal,
+  stream?: { opened(): boolean; fail(): void },
+): Promise<RunResult | undefined> {
+  let result: RunResult | undefined;
+  try {
+    result = await runChat(ctx.run, agent, input, sink, signal, req.timings);
+    return result;
+  } catch (err) {
+    if (!stream?.opened()) throw toHttpError(err);
+    req.log.error({ err, route }, 'chat turn failed');
+    stream.fail();
+    return undefined;
+  } finally {
+    observeTurn(ctx, route, agent, req.timings, result);
+  }
+}

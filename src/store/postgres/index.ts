@@ -1,6 +1,6 @@
 // Server engine: PostgreSQL through a pg pool. pgvector must be installed on the server.
 import pg from 'pg';
-import type { Db, Queryable } from '../db.ts';
+import type { Db } from '../db.ts';
 
 // int8 (counts, sequences) as JS numbers: our values stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
