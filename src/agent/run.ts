@@ -48,6 +48,8 @@ export interface RunResult {
   model: string;
 }
 
+const CHECKPOINT_MS = 1_000;
+
 /** A request that cannot run (unknown session, wrong user): answered 4xx before any byte streams. */
 export class ChatInputError extends Error {
   constructor(
@@ -148,6 +150,14 @@ export async function runChat(
     let model = agent.model;
     let error: RunResult['error'];
     const specs = config.tools.length ? toolSpecs(config.tools) : undefined;
+    // What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much.
+    let checkpointed = 0;
+    const checkpoints = setInterval(() => {
+      if (text.length === checkpointed) return;
+      checkpointed = text.length;
+      deps.history.checkpoint(turn, text);
+    }, CHECKPOINT_MS);
+    checkpoints.unref();
     const calls: StoredToolCall[] = [];
     const requestStart = performance.now();
     try {
@@ -200,6 +210,8 @@ export async function runChat(
       }
     } catch (err) {
       if (!turnAbort.signal.aborted) error = toRunError(err);
+    } finally {
+      clearInterval(checkpoints);
     }
     buffer.close();
     firstTokenSeen();

@@ -45,6 +45,8 @@ function append(entry: Entry, message: Message): void {
 
 export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void } = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
+  // Checkpoint writes in flight, per answer: finish() goes after the last of them.
+  const saving = new Map<string, Promise<void>>();
   // Tells other instances their copy of this session is stale (this one stays current).
   const changed = (sessionId: string) => opts.onChange?.(sessionId);
 
@@ -104,8 +106,18 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
     },
 
     /** Stores the answer as it ended: complete, or incomplete with what was said so far. */
+    /** Saves the partial answer (one write at a time per turn; a failed one is retried by the next). */
+    checkpoint(turn: Turn, content: string): void {
+      const id = turn.assistantMessageId;
+      const previous = saving.get(id) ?? turn.stored;
+      const next = previous.then(() => messages.checkpointMessage(db, id, content)).then(() => undefined, () => undefined);
+      saving.set(id, next);
+    },
+
     async finish(turn: Turn, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id'>): Promise<Message | undefined> {
       await turn.stored;
+      await saving.get(turn.assistantMessageId);
+      saving.delete(turn.assistantMessageId);
       const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m });
       const entry = cache.get(turn.sessionId);
       if (row && entry) append(entry, row);

@@ -12,20 +12,32 @@ export type JobHandler = (job: Job) => Promise<unknown>;
 /** Counts requests that have not yet sent their first token; background work waits for zero. */
 export function createFirstTokenGate() {
   let waiting = 0;
-  const idle = new EventEmitter();
+  // One promise per busy spell, shared by every caller: after each answer something waits
+  // here, and a listener each would pile up (MaxListenersExceededWarning) while a slow
+  // upstream keeps a request before its first token.
+  let idle: { promise: Promise<void>; resolve: () => void } | undefined;
   return {
     enter() {
       waiting++;
     },
     leave() {
-      if (--waiting === 0) idle.emit('idle');
+      if (--waiting === 0 && idle) {
+        idle.resolve();
+        idle = undefined;
+      }
     },
     get waiting() {
       return waiting;
     },
     /** Resolves when no request is before its first token. */
     quiet(): Promise<void> {
-      return waiting === 0 ? Promise.resolve() : new Promise((resolve) => idle.once('idle', resolve));
+      if (waiting === 0) return Promise.resolve();
+      if (!idle) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        idle = { promise, resolve };
+      }
+      return idle.promise;
     },
   };
 }

@@ -76,6 +76,10 @@ export const finishMessage = (
     [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls)],
   );
 
+/** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. */
+export const checkpointMessage = (db: Queryable, id: string, content: string) =>
+  db.query(`update messages set content = $2 where id = $1 and status = 'streaming'`, [id, content]);
+
 /** After a crash, answers that were still streaming are what was said so far: incomplete. */
 export const markStreamingIncomplete = async (db: Queryable) =>
   (

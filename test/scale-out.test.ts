@@ -1,0 +1,201 @@
+// Two instances sharing PostgreSQL and Redis. Each keeps in-process caches (agents, API
+// keys, session history, predictive recall pools); a change made through one reaches the
+// other through Redis pub/sub. Each check first shows that B really serves from its
+// cache, then changes the thing through A and measures how long until B serves the
+// change (budget: 100 ms). (A stream resumed across instances: test/resume.test.ts.)
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { runLoad } from '../scripts/load.ts';
+import { startEmulator } from '../src/llm/emulator/server.ts';
+import { apiClient, createTestDatabase, engines, streamChat, type Api, type TestServer, startServer } from './harness.ts';
+
+const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const BUDGET_MS = 100;
+
+/**
+ * Repeats `check` until it holds. Returns when (ms after `since`) the first request that saw
+ * the change was sent — any request sent from then on sees it — and when it was answered.
+ */
+async function within(since: number, check: () => Promise<boolean>, limitMs = 2_000): Promise<{ ms: number; answered: number; tries: number }> {
+  for (let tries = 1; ; tries++) {
+    const sent = performance.now();
+    if (await check()) return { ms: sent - since, answered: performance.now() - since, tries };
+    if (performance.now() - since > limitMs) throw new Error(`not visible after ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+const show = (what: string, r: { ms: number; answered: number; tries: number }) =>
+  `${what} ${r.ms.toFixed(1)} ms (answered ${r.answered.toFixed(1)} ms, request #${r.tries})`;
+
+describe('two instances sharing PostgreSQL and Redis', { skip: !engines.includes('postgres') && 'needs PostgreSQL' }, () => {
+  let a: TestServer;
+  let b: TestServer;
+  let emu: Awaited<ReturnType<typeof startEmulator>>;
+  let db: pg.Client;
+  let drop: () => Promise<void>;
+  let apiB: Api;
+  const seen: string[] = [];
+  before(async () => {
+    const database = await createTestDatabase('postgres');
+    drop = database.drop;
+    const shared = { databaseUrl: database.url, redisUrl, secretKey: 'scale-out-test-secret' };
+    [a, emu] = await Promise.all([startServer('postgres', shared), startEmulator({ port: 0, profile: 'instant' })]);
+    b = await startServer('postgres', shared);
+    apiB = apiClient(b.url, a.adminKey); // A's key works on B: one database
+    db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await emu?.close();
+    await db?.end();
+    await drop?.();
+    if (seen.length) console.log(`# visible on B: ${seen.join('; ')}`);
+  });
+
+  test('an agent changed through A is served changed by B (its chat sends the new system prompt)', async () => {
+    const agent = (
+      await a.api('POST', '/api/v1/agents', {
+        body: { name: 'shared', system_prompt: 'v1', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
+      })
+    ).body;
+    const systemSentByB = async () => {
+      const before = emu.requests.length;
+      const r = await apiB('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'hi' } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages[0].content as string;
+    };
+    assert.equal(await systemSentByB(), 'v1');
+    // Behind the bus's back: B keeps serving its cached agent.
+    await db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);
+    assert.equal(await systemSentByB(), 'v1', 'B serves the agent from its cache');
+
+    const patch = await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { system_prompt: 'v2' } });
+    assert.equal(patch.status, 200);
+    const t0 = performance.now();
+    const r = await within(t0, async () => (await systemSentByB()) === 'v2');
+    seen.push(show('agent', r));
+    assert.ok(r.ms < BUDGET_MS, show('B served the new config: agent', r));
+    // And a delete: B answers 404 at once.
+    assert.equal((await a.api('DELETE', `/api/v1/agents/${agent.id}`)).status, 204);
+    const t1 = performance.now();
+    const gone = await within(t1, async () => (await apiB('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'hi' } })).status === 404);
+    assert.ok(gone.ms < BUDGET_MS, show('B refused the deleted agent', gone));
+  });
+
+  test('a memory written through A is recalled through B; B drops its predictive pool', async () => {
+    const agent = (
+      await a.api('POST', '/api/v1/agents', {
+        body: { name: 'remembers', memory: { extract: false, semantic_recall: { min_score: 0 } }, streaming: { emit_metadata: true } },
+      })
+    ).body;
+    const question = 'What is my favourite drink?';
+    const onB = async () => {
+      const r = await streamChat({ url: b.url, adminKey: a.adminKey }, agent.id, { message: question, user_id: 'kim' });
+      const meta = r.events.find((e) => e.chunk_type === 'metadata');
+      const done = r.events.at(-1);
+      assert.equal(done.chunk_type, 'done', JSON.stringify(done));
+      return { recalled: (meta.recalled as Array<{ content: string }>).map((m) => m.content), predicted: done.timings.skipped?.recall_search === 'predicted' };
+    };
+    const mem = await a.api('POST', '/api/v1/memories', { body: { agent_id: agent.id, user_id: 'kim', content: 'My favourite drink is green tea' } });
+    assert.equal(mem.status, 201);
+    assert.deepEqual((await onB()).recalled, ['My favourite drink is green tea'], 'written on A, recalled on B');
+    // After an answer B pools the user's memories; the next turn is served from the pool.
+    await within(performance.now(), async () => (await onB()).predicted, 5_000);
+
+    const patched = await a.api('PATCH', `/api/v1/memories/${mem.body.id}`, { body: { content: 'My favourite drink is black coffee' } });
+    assert.equal(patched.status, 200);
+    const t0 = performance.now();
+    const changed = await within(t0, async () => {
+      const r = await onB();
+      return r.recalled[0] === 'My favourite drink is black coffee' && !r.recalled.includes('My favourite drink is green tea');
+    });
+    seen.push(show('memory', changed));
+    assert.ok(changed.ms < BUDGET_MS, show('B recalled the changed memory', changed));
+
+    // A new memory through A while B holds a pool again.
+    await within(performance.now(), async () => (await onB()).predicted, 5_000);
+    await a.api('POST', '/api/v1/memories', { body: { agent_id: agent.id, user_id: 'kim', content: 'My favourite drink on Sundays is cocoa' } });
+    const t1 = performance.now();
+    const added = await within(t1, async () => (await onB()).recalled.includes('My favourite drink on Sundays is cocoa'));
+    assert.ok(added.ms < BUDGET_MS, show('B recalled the new memory', added));
+  });
+
+  test('an API key revoked through A is refused by B', async () => {
+    const created = await a.api('POST', '/api/v1/api-keys', { body: { name: 'short-lived' } });
+    assert.equal(created.status, 201);
+    const withKey = apiClient(b.url, created.body.key);
+    assert.equal((await withKey('GET', '/api/v1/agents')).status, 200);
+    // Behind the bus's back: B keeps accepting its cached key.
+    await db.query(`update api_keys set revoked_at = now() where id = $1`, [created.body.id]).catch(async () => {
+      await db.query(`delete from api_keys where id = $1`, [created.body.id]);
+    });
+    assert.equal((await withKey('GET', '/api/v1/agents')).status, 200, 'B authenticates from its cache');
+
+    assert.equal((await a.api('DELETE', `/api/v1/api-keys/${created.body.id}`)).status, 204);
+    const t0 = performance.now();
+    const refused = await within(t0, async () => (await withKey('GET', '/api/v1/agents')).status === 401);
+    seen.push(show('key', refused));
+    assert.ok(refused.ms < BUDGET_MS, show('B refused the revoked key', refused));
+  });
+
+  test("a session's history cached on B sees a turn made through A", async () => {
+    const agent = (
+      await a.api('POST', '/api/v1/agents', {
+        body: { name: 'talker', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
+      })
+    ).body;
+    /** A turn in the session; what the instance sent upstream as the conversation. */
+    const chat = async (api: Api, message: string, session_id?: string) => {
+      const before = emu.requests.length;
+      const r = await api('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message, ...(session_id ? { session_id } : {}) } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const sent = (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages as Array<{ content: string }>;
+      return { sessionId: r.body.session_id as string, sent: sent.map((m) => m.content) };
+    };
+    const { sessionId } = await chat(apiB, 'one');
+    assert.deepEqual((await chat(apiB, 'two', sessionId)).sent.slice(1), ['one', 'ok', 'two'], 'B holds the session');
+    // Behind the bus's back: B does not see a row it was not told about.
+    await db.query(
+      `insert into messages (id, org_id, session_id, role, content, status) select gen_random_uuid(), org_id, id, 'user', 'sneaked in', 'complete' from sessions where id = $1`,
+      [sessionId],
+    );
+    assert.ok(!(await chat(apiB, 'three', sessionId)).sent.includes('sneaked in'), 'B serves the window from its cache');
+
+    assert.ok((await chat(a.api, 'from A', sessionId)).sent.includes('sneaked in'), 'A reads the session from the database');
+    const t0 = performance.now();
+    const fresh = await within(t0, async () => (await chat(apiB, 'four', sessionId)).sent.includes('from A'));
+    seen.push(show('session', fresh));
+    assert.ok(fresh.ms < BUDGET_MS, show("B saw A's turn", fresh));
+  });
+
+  test('an instance starting while another streams: the answer still ends complete', async () => {
+    // A new instance marks rows left `streaming` by a crash as incomplete. It cannot tell
+    // them from a live stream on another instance, so that stream's row reads incomplete
+    // (error "interrupted") until its own end overwrites it: the end state is right.
+    const agent = (await a.api('POST', '/api/v1/agents', { body: { name: 'slow', llm: { simulated: { tokens_per_s: 30 } } } })).body;
+    const streaming = streamChat(a, agent.id, { message: 'a question long enough for an answer that takes a second or more to stream out' });
+    await new Promise((r) => setTimeout(r, 300));
+    const c = await startServer('postgres', { databaseUrl: a.databaseUrl, redisUrl, secretKey: 'scale-out-test-secret' });
+    try {
+      const r = await streaming;
+      assert.equal(r.events.at(-1).chunk_type, 'done');
+      const rows = (await db.query('select status, content, error from messages where id = $1', [r.events[0].message_id])).rows;
+      assert.deepEqual(rows.map((m) => [m.status, m.content, m.error]), [['complete', r.text, null]]);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+// The load script, briefly, on the embedded default: the 5-minute figures are in docs/reliability.md.
+describe('under load (short run of scripts/load.ts)', () => {
+  test('32 concurrent streams for 5 s: no error, no dropped or reordered delta', async () => {
+    const report = await runLoad({ seconds: 5, concurrency: 32, tokensPerS: 50, deltas: 64, warmupSeconds: 1 });
+    assert.equal(report.failures, 0, JSON.stringify(report.firstFailures));
+    assert.ok(report.streams >= 32, `${report.streams} streams`);
+  });
+});
