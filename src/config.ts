@@ -24,6 +24,11 @@ export interface AppConfig {
   streamGraceMs: number;
   /** prefix of every Redis key agentmem writes (held streams) */
   redisKeyPrefix: string;
+  /** requests per rateLimitWindowMs per API key (0: no limit); 429 with Retry-After beyond it */
+  rateLimitPerKey: number;
+  /** requests per rateLimitWindowMs per organization, all its keys together (0: no limit) */
+  rateLimitPerOrg: number;
+  rateLimitWindowMs: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -45,6 +50,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     streamHoldMs: intEnv(env.AGENTMEM_STREAM_HOLD_MS, 5 * 60_000),
     streamGraceMs: intEnv(env.AGENTMEM_STREAM_GRACE_MS, 60_000),
     redisKeyPrefix: env.AGENTMEM_REDIS_PREFIX || 'agentmem:',
+    rateLimitPerKey: intEnv(env.AGENTMEM_RATE_LIMIT, 0),
+    rateLimitPerOrg: intEnv(env.AGENTMEM_ORG_RATE_LIMIT, 0),
+    rateLimitWindowMs: Math.max(1, intEnv(env.AGENTMEM_RATE_LIMIT_WINDOW_MS, 60_000)),
   };
 }
 

@@ -8,6 +8,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import { AgentConfigError } from '../agent/agents.ts';
 import type { ServerContext } from './context.ts';
 import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
+import { jsonInputProblem } from './json-input.ts';
+import { createRateLimiter } from './rate-limit.ts';
 import { createTimings } from '../trace/timings.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -42,7 +44,16 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (ESCAPED_NUL.test(body as string)) return done(new AppError('bad_request', 'Text must not contain the NUL character (\\u0000).'), undefined);
-    parseJson(req, body as string, done);
+    parseJson(req, body as string, (err, value) => {
+      if (err) return done(err, undefined);
+      const problem = jsonInputProblem(value, body as string);
+      if (problem) return done(new AppError('bad_request', problem), undefined);
+      done(null, value);
+    });
+  });
+  // The same for the URL: a %00 in a path parameter or a query would reach a query as NUL.
+  app.addHook('onRequest', async (req) => {
+    if (req.url.includes('%00')) throw new AppError('bad_request', 'The URL must not contain the NUL character (%00).');
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -71,6 +82,14 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
     reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()),
   );
+
+  // Per key and per org (rate-limit.ts): after every route's auth (onRequest), before the
+  // body is read. Registered only when a limit is set, so it costs nothing otherwise.
+  const limiter = createRateLimiter(ctx.config, (err) => app.log.warn({ err }, 'rate limiter failed; request let through'));
+  if (limiter) {
+    app.addHook('preParsing', limiter.hook);
+    app.addHook('onClose', () => limiter.close());
+  }
 
   await app.register(
     async (api) => {

@@ -19,6 +19,7 @@ import type { ServerContext } from '../context.ts';
 import { wsSink } from '../encoders/ws.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
+import { jsonInputProblem } from '../json-input.ts';
 import { chatBody } from './chat.ts';
 import { findAgent, observeTurn, toHttpError } from './turn.ts';
 
@@ -116,7 +117,12 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
     let msg: ClientMessage;
     try {
       if (isBinary) return fail('bad_request', 'Send JSON as text messages.');
-      msg = clientMessage.parse(JSON.parse(data.toString()));
+      const text = data.toString();
+      const value: unknown = JSON.parse(text);
+      // What the HTTP body parser refuses (NUL, lone surrogates, deep nesting) is refused here too.
+      const problem = jsonInputProblem(value, text);
+      if (problem) return fail('bad_request', problem);
+      msg = clientMessage.parse(value);
     } catch (err) {
       if (err instanceof z.ZodError) return fail('validation_error', err.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '));
       return fail('invalid_json', 'The message is not valid JSON.');
