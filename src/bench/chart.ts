@@ -2,6 +2,7 @@
 // client-side overhead (through − direct TTFB) and agentmem's own `added` figure,
 // p50 and p99, on a shared linear axis.
 import type { BenchResult } from './run.ts';
+import type { SoakResult } from './soak.ts';
 import { fmtMs } from './stats.ts';
 
 const SERIES = [
@@ -71,3 +72,56 @@ function niceCeil(v: number): number {
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The soak's chart: RSS and heaps (MB) over time, one line each. */
+export function renderSoakChart(r: SoakResult): string {
+  const W = 760;
+  const H = 400;
+  const left = 70;
+  const right = 20;
+  const top = 80;
+  const bottom = 50;
+  const plotW = W - left - right;
+  const plotH = H - top - bottom;
+  const lines = [
+    { label: 'RSS (whole process)', color: '#4c78a8', pick: (s: SoakResult['samples'][number]) => s.rss },
+    { label: 'heap used, main thread (agentmem + emulator)', color: '#f58518', pick: (s: SoakResult['samples'][number]) => s.mainHeapUsed },
+    { label: 'heap used, client worker', color: '#54a24b', pick: (s: SoakResult['samples'][number]) => s.workerHeapUsed },
+  ];
+  const all = r.samples.flatMap((s) => lines.map((l) => l.pick(s))).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  const maxV = niceCeil(Math.max(1, ...all));
+  const maxT = Math.max(1, ...r.samples.map((s) => s.t));
+  const x = (t: number) => left + (t / maxT) * plotW;
+  const y = (v: number) => top + plotH - (v / maxV) * plotH;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  parts.push(`<text x="${left}" y="22" font-size="15" font-weight="600">${esc(`agentmem soak: memory over time (MB), ${r.options.concurrency} streams, ${r.engine}`)}</text>`);
+  parts.push(
+    `<text x="${left}" y="40" fill="#555">${esc(`${r.date.slice(0, 10)} · ${r.stats.streams} streams, ${r.stats.errors} errors, ${r.stats.framesLost} lost frames, ${r.stats.stalls} stalls · RSS slope (2nd half) ${r.rss.slopeMbPerMin} MB/min`)}</text>`,
+  );
+  lines.forEach((l, i) => {
+    const lx = left + i * 230;
+    parts.push(`<rect x="${lx}" y="52" width="10" height="10" fill="${l.color}"/><text x="${lx + 14}" y="61" font-size="11">${esc(l.label)}</text>`);
+  });
+  for (let k = 0; k <= 5; k++) {
+    const v = (maxV * k) / 5;
+    parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${fmtMs(v)}</text>`);
+  }
+  for (let k = 0; k <= 5; k++) {
+    const t = (maxT * k) / 5;
+    parts.push(`<text x="${x(t)}" y="${H - bottom + 16}" text-anchor="middle" fill="#555">${t.toFixed(0)} s</text>`);
+  }
+  for (const l of lines) {
+    const pts = r.samples.flatMap((s) => {
+      const v = l.pick(s);
+      return v === undefined || !Number.isFinite(v) ? [] : [`${x(s.t).toFixed(1)},${y(v).toFixed(1)}`];
+    });
+    if (pts.length) parts.push(`<polyline fill="none" stroke="${l.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
+  }
+  parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`);
+  parts.push(`<text x="${left + plotW / 2}" y="${H - 12}" text-anchor="middle" fill="#555">seconds since the soak started (samples every ${r.options.sampleEvery} s)</text>`);
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}

@@ -1,6 +1,7 @@
 // The text report: per-stage timings beside the seed's costs, then direct vs. through
 // per concurrency, then the inter-delta gaps. Plain fixed-width columns.
 import type { BenchResult } from './run.ts';
+import type { SoakResult } from './soak.ts';
 import { SEED_HEADLINE, SEED_ROWS } from './seed-table.ts';
 import { fmtMs } from './stats.ts';
 
@@ -12,7 +13,7 @@ export function formatReport(r: BenchResult): string {
   out.push(
     'skipped' in r.memories
       ? `memories: NOT seeded — ${r.memories.skipped}`
-      : `memories: ${r.memories.seeded} seeded for the user in ${(r.memories.ms / 1000).toFixed(1)} s; window 10 (sessions filled with ${r.options.fillTurns} turns first), recall top 5, extract on`,
+      : `memories: ${r.memories.seeded} seeded for the user in ${(r.memories.ms / 1000).toFixed(1)} s; window 10 (sessions filled with ${r.options.fillTurns} turns first), recall top 5, extract on${r.options.vary ? '; --vary: every measured request asks a new, unrelated question' : ''}`,
   );
   out.push('');
 
@@ -40,6 +41,25 @@ export function formatReport(r: BenchResult): string {
     Object.entries(l.through.skipped).map(([stage, reasons]) => `c=${l.concurrency}: ${stage} skipped ${Object.entries(reasons).map(([k, v]) => `${v}× ${k}`).join(', ')}`),
   );
   if (skipped.length) out.push(`(${skipped.join('; ')})`);
+  out.push('');
+
+  // who served recall
+  out.push('Recall served by: the predictive pool (skipped.recall_search = predicted) / the fresh search / nobody (budget)');
+  const pct = (n: number, of: number) => (of ? `${n} (${((100 * n) / of).toFixed(0)} %)` : '0');
+  const pair = (s: { p50: number; p99: number } | undefined) => (s ? `${fmtMs(s.p50)} / ${fmtMs(s.p99)}` : '–');
+  out.push(
+    ...table(
+      ['c', 'requests', 'predicted', 'fresh', 'budget', 'recall pred p50/p99', 'recall fresh p50/p99', 'added pred p50/p99', 'added fresh p50/p99'],
+      levels.map((l) => {
+        const rs = l.through.recallSource;
+        return [
+          String(l.concurrency), String(rs.requests), pct(rs.predicted, rs.requests), pct(rs.fresh, rs.requests), pct(rs.budget, rs.requests),
+          pair(rs.stages.predicted.recall), pair(rs.stages.fresh.recall), pair(rs.stages.predicted.added), pair(rs.stages.fresh.added),
+        ];
+      }),
+      1,
+    ),
+  );
   out.push('');
 
   // per concurrency
@@ -88,6 +108,12 @@ export function formatReport(r: BenchResult): string {
       ),
     );
   }
+  if (r.sustained) {
+    const f = (n?: number) => (n === undefined ? 'none of the levels' : `${n} streams`);
+    out.push(
+      `Sustained (highest level run with no error, no lost frame, no gap > ${2 * r.template.intervalMs} ms; levels ${r.sustained.levels.join(', ')} streams): through agentmem ${f(r.sustained.through)}, direct ${f(r.sustained.direct)}`,
+    );
+  }
   out.push('');
   out.push(`run took ${(r.durationMs / 1000).toFixed(1)} s`);
   return out.join('\n');
@@ -103,4 +129,37 @@ function table(head: string[], rows: string[][], textCols: number): string[] {
     return cells.map((c, i) => (i < textCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   };
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** The soak's text report. */
+export function formatSoakReport(r: SoakResult): string {
+  const out: string[] = [];
+  const m = r.machine;
+  const s = r.stats;
+  out.push(`agentmem bench --soak — ${r.date.slice(0, 10)} — ${m.cpus} × ${m.cpuModel}, Node ${m.node}, ${m.platform}; load ${m.loadavg.join(' ')} → ${m.loadavgEnd.join(' ')}`);
+  out.push(`store: ${r.store}; ${r.options.seconds} s at ${r.options.concurrency} concurrent streams, ${r.template.deltas} deltas × ${r.template.bytes} bytes every ${r.template.intervalMs} ms, continuous`);
+  out.push(
+    'skipped' in r.memories
+      ? `memories: NOT seeded — ${r.memories.skipped}`
+      : `memories: ${r.memories.seeded} seeded; window 10 (sessions filled with ${r.options.fillTurns} turns first), recall top 5, extract on`,
+  );
+  out.push('');
+  out.push(`streams ${s.streams}, errors ${s.errors}, lost frames ${s.framesLost}, stalls (gap > ${2 * r.template.intervalMs} ms) ${s.stalls} in ${s.streamsHurt} streams`);
+  out.push(`gap ms p50 ${fmtMs(s.gaps.p50)}, p99 ${fmtMs(s.gaps.p99)}, p99.9 ${fmtMs(s.gaps.p999)}, max ${fmtMs(s.gaps.max)} (${s.gaps.n} gaps; 0.1 ms buckets)`);
+  out.push(`client TTFB ms p50 ${fmtMs(s.ttfb.p50)}, p99 ${fmtMs(s.ttfb.p99)}; added (first_byte − upstream_ttfb) p50 ${fmtMs(s.added.p50)}, p99 ${fmtMs(s.added.p99)}`);
+  const rc = s.recall;
+  const tot = rc.predicted + rc.fresh + rc.budget + rc.other;
+  out.push(`recall served by: pool ${rc.predicted}, fresh search ${rc.fresh}, skipped for budget ${rc.budget}, other ${rc.other} (of ${tot})`);
+  if (s.errorKinds.length) out.push('errors:', ...s.errorKinds.map((e) => `  ${e}`));
+  out.push('');
+  out.push('Memory of the process (MB). RSS is the whole process: agentmem, the emulator and the client worker thread; heap is per isolate.');
+  out.push(`RSS start ${r.rss.start}, middle ${r.rss.middle}, end ${r.rss.end}, max ${r.rss.max}; slope over t ≥ ${r.rss.slopeFrom} s: ${r.rss.slopeMbPerMin} MB/min`);
+  out.push(`main heap used start ${r.mainHeap.start}, end ${r.mainHeap.end}; slope ${r.mainHeap.slopeMbPerMin} MB/min`);
+  const w = r.samples.filter((x) => x.workerHeapUsed !== undefined);
+  if (w.length) out.push(`client worker heap used ${w[0]!.workerHeapUsed} → ${w[w.length - 1]!.workerHeapUsed} (its share of RSS, roughly; a thread has no RSS of its own)`);
+  const rows = Object.keys(r.rows.after).map((k) => `${k} ${r.rows.before[k] ?? '?'} → ${r.rows.after[k]}`);
+  out.push(`rows stored during the soak: ${rows.join(', ')}`);
+  out.push('');
+  out.push(`run took ${(r.durationMs / 1000).toFixed(1)} s`);
+  return out.join('\n');
 }

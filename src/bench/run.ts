@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileName } from '../llm/emulator/server.ts';
 import { PROFILES } from '../llm/emulator/profiles.ts';
 import { STAGES } from '../trace/timings.ts';
+import type { TimingsJSON } from '../trace/timings.ts';
 import type { Sample } from './client.ts';
 import type { OurStage } from './seed-table.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
@@ -28,6 +29,8 @@ export interface BenchOptions {
   /** turns each session has before it is measured (5 turns = a full window of 10) */
   fillTurns: number;
   gaps: boolean;
+  /** the measured through requests ask a new, unrelated question each time (the pool cannot answer) */
+  vary?: boolean;
   /** progress text, `\r`-style: the caller decides where it goes */
   progress?: (line: string, final?: boolean) => void;
 }
@@ -59,6 +62,23 @@ export interface GapSide {
   bytesLost: number;
   /** gaps longer than 2× the interval */
   stalls: number;
+  /** streams with at least one lost frame or stall */
+  streamsHurt: number;
+}
+
+export interface RecallSource {
+  /** requests with timings (the denominator) */
+  requests: number;
+  /** `skipped.recall_search === 'predicted'`: ranked in process from the pool */
+  predicted: number;
+  /** the fresh hybrid search ran and answered within the budget */
+  fresh: number;
+  /** `skipped.recall === 'budget'`: the search missed the budget, no memories */
+  budget: number;
+  /** `skipped.recall === 'error'` or no recall recorded */
+  other: number;
+  /** per stage, for the requests of each group */
+  stages: { predicted: Partial<Record<OurStage, Summary>>; fresh: Partial<Record<OurStage, Summary>>; budget: Partial<Record<OurStage, Summary>> };
 }
 
 export interface LevelResult {
@@ -69,6 +89,8 @@ export interface LevelResult {
     stages: Partial<Record<OurStage, Summary>>;
     /** stage → reason → count, e.g. recall: {budget: 3} */
     skipped: Record<string, Record<string, number>>;
+    /** who served recall: the predictive pool, the fresh search, or nobody (budget, error, off) */
+    recallSource: RecallSource;
   };
   overhead: {
     /** through − direct, percentile by percentile */
@@ -90,8 +112,10 @@ export interface BenchResult {
   profileSettings: (typeof PROFILES)[ProfileName];
   memories: SeedResult;
   template: { deltas: number; bytes: number; intervalMs: number };
-  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number };
+  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; vary: boolean };
   levels: LevelResult[];
+  /** the highest concurrency run whose gap streams had no error, no lost frame and no stall (undefined: none) */
+  sustained?: { through?: number; direct?: number; levels: number[] };
   durationMs: number;
 }
 
@@ -139,10 +163,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       target: 'direct', url: `${base}/chat/completions`, headers: directHeaders, body: directBody, concurrency: c, requests: n, recordGaps,
     });
     const through = (c: number, n: number, recordGaps: boolean): PhaseSpec => ({
-      target: 'through', url: throughUrl, headers: throughHeaders, body: throughBody, concurrency: c, requests: n, recordGaps, sessions: 'bench',
+      target: 'through', url: throughUrl, headers: throughHeaders, body: throughBody, concurrency: c, requests: n, recordGaps, sessions: 'bench', vary: Boolean(opts.vary) && n > 0,
     });
     // a short pause before each phase lets the previous one's stores and timers drain
     const run = async (label: string, spec: PhaseSpec) => {
+      // the emulator's record of requests served (a test aid) is never read here: drop it
+      world.emulator.requests.length = 0;
       await sleep(SETTLE_MS);
       return client.run(spec, (p: Progress) => say(`${label} ${p.done}/${p.total}${p.errors ? ` errors ${p.errors}` : ''}`));
     };
@@ -189,8 +215,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       profileSettings: PROFILES[opts.profile],
       memories,
       template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
-      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns },
+      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, vary: Boolean(opts.vary) },
       levels,
+      sustained: sustainedStreams(levels),
       durationMs: performance.now() - started,
     };
   } finally {
@@ -217,15 +244,8 @@ function measureLevel(c: number, directSamples: Sample[], throughSamples: Sample
   const d = side(directSamples);
   const t = side(throughSamples);
   const timed = throughSamples.filter((s) => s.ok && s.timings);
-  const stages: Partial<Record<OurStage, Summary>> = {};
-  for (const stage of STAGES) {
-    const values = timed.map((s) => s.timings![stage]).filter((v): v is number => v !== undefined);
-    if (values.length) stages[stage] = summarize(values);
-  }
-  const added = summarize(
-    timed.filter((s) => s.timings!.first_byte !== undefined && s.timings!.upstream_ttfb !== undefined).map((s) => s.timings!.first_byte! - s.timings!.upstream_ttfb!),
-  );
-  stages.added = added;
+  const stages = stageSummaries(timed);
+  const added = stages.added!;
   const skipped: Record<string, Record<string, number>> = {};
   for (const s of timed) {
     for (const [stage, reason] of Object.entries(s.timings!.skipped ?? {})) {
@@ -233,12 +253,56 @@ function measureLevel(c: number, directSamples: Sample[], throughSamples: Sample
       bucket[reason!] = (bucket[reason!] ?? 0) + 1;
     }
   }
+  const groups: Record<'predicted' | 'fresh' | 'budget' | 'other', Sample[]> = { predicted: [], fresh: [], budget: [], other: [] };
+  for (const s of timed) groups[recallGroup(s.timings!)].push(s);
+  const recallSource: RecallSource = {
+    requests: timed.length,
+    predicted: groups.predicted.length,
+    fresh: groups.fresh.length,
+    budget: groups.budget.length,
+    other: groups.other.length,
+    stages: { predicted: stageSummaries(groups.predicted), fresh: stageSummaries(groups.fresh), budget: stageSummaries(groups.budget) },
+  };
   return {
     concurrency: c,
     direct: d,
-    through: { ...t, stages, skipped },
+    through: { ...t, stages, skipped, recallSource },
     overhead: { p50: t.ttfb.p50 - d.ttfb.p50, p99: t.ttfb.p99 - d.ttfb.p99, added },
   };
+}
+
+/** Per stage over these samples, plus `added` = first_byte − upstream_ttfb per request. */
+function stageSummaries(timed: Sample[]): Partial<Record<OurStage, Summary>> {
+  const stages: Partial<Record<OurStage, Summary>> = {};
+  if (!timed.length) return stages;
+  for (const stage of STAGES) {
+    const values = timed.map((s) => s.timings![stage]).filter((v): v is number => v !== undefined);
+    if (values.length) stages[stage] = summarize(values);
+  }
+  stages.added = summarize(
+    timed.filter((s) => s.timings!.first_byte !== undefined && s.timings!.upstream_ttfb !== undefined).map((s) => s.timings!.first_byte! - s.timings!.upstream_ttfb!),
+  );
+  return stages;
+}
+
+/** Who served this request's recall (see memory/predictive.ts and memory/recall.ts). */
+export function recallGroup(t: TimingsJSON): 'predicted' | 'fresh' | 'budget' | 'other' {
+  if (t.skipped?.recall_search === 'predicted') return 'predicted';
+  if (t.skipped?.recall === 'budget') return 'budget';
+  if (t.skipped?.recall === undefined && t.recall_search !== undefined) return 'fresh';
+  return 'other';
+}
+
+/** Highest level whose gap streams ran with no error, no lost frame, no stall, per side. */
+export function sustainedStreams(levels: LevelResult[]): BenchResult['sustained'] {
+  const withGaps = levels.filter((l) => l.gaps);
+  if (!withGaps.length) return undefined;
+  const clean = (g: GapSide) => g.errors === 0 && g.framesLost === 0 && g.stalls === 0;
+  const best = (pick: (r: GapResult) => GapSide) => {
+    const ok = withGaps.filter((l) => clean(pick(l.gaps!))).map((l) => l.gaps!.streams);
+    return ok.length ? Math.max(...ok) : undefined;
+  };
+  return { through: best((g) => g.through), direct: best((g) => g.direct), levels: withGaps.map((l) => l.gaps!.streams) };
 }
 
 function gapSide(samples: Sample[]): GapSide {
@@ -249,12 +313,14 @@ function gapSide(samples: Sample[]): GapSide {
     framesLost += Math.max(0, DELTAS - s.frames);
     bytesLost += Math.max(0, DELTAS * DELTA_BYTES - s.bytes);
   }
+  const stall = (g: number) => g > 2 * TEMPLATE_INTERVAL_MS;
   return {
     gaps: summarize(gaps),
     errors: samples.filter((s) => !s.ok).length,
     framesLost,
     bytesLost,
-    stalls: gaps.filter((g) => g > 2 * TEMPLATE_INTERVAL_MS).length,
+    stalls: gaps.filter(stall).length,
+    streamsHurt: samples.filter((s) => s.frames < DELTAS || (s.gaps ?? []).some(stall)).length,
   };
 }
 

@@ -4,7 +4,9 @@
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { Agent } from 'undici';
 import { streamOnce, type Sample, type Target } from './client.ts';
+import { Histogram, type HistogramJSON } from './histogram.ts';
 import { runSlots } from './load.ts';
+import { variedMessage } from './workload.ts';
 
 export interface PhaseSpec {
   target: Target;
@@ -19,6 +21,8 @@ export interface PhaseSpec {
   sessions?: string;
   /** instead of `requests`: bring each slot's session to this many turns (unmeasured) */
   fillTurns?: number;
+  /** through: each request asks something new (variedMessage), so recall cannot be predicted */
+  vary?: boolean;
 }
 
 export interface Progress {
@@ -27,11 +31,51 @@ export interface Progress {
   errors: number;
 }
 
-type ToWorker = { id: number; spec: PhaseSpec } | { id: number; close: true };
-type FromWorker = { id: number; progress: Progress } | { id: number; samples: Sample[] } | { id: number; failed: string };
+/** A soak: `concurrency` slots streaming one request after another until `durationMs` has passed. */
+export interface SoakSpec {
+  url: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+  concurrency: number;
+  durationMs: number;
+  /** the slots continue these sessions (the pool filled before) */
+  sessions: string;
+  /** the template: frames each stream should carry, and the pacing interval */
+  deltas: number;
+  intervalMs: number;
+}
+
+/** Cumulative soak counters, kept in fixed-size histograms (the worker's heap stays flat). */
+export interface SoakStats {
+  elapsedMs: number;
+  streams: number;
+  errors: number;
+  errorKinds: string[];
+  framesLost: number;
+  /** gaps > 2 × interval */
+  stalls: number;
+  /** streams with a lost frame or a stall */
+  streamsHurt: number;
+  ttfb: HistogramJSON;
+  gaps: HistogramJSON;
+  /** agentmem's own first_byte − upstream_ttfb */
+  added: HistogramJSON;
+  recall: { predicted: number; fresh: number; budget: number; other: number };
+  /** the client worker's own isolate (process.memoryUsage() inside the worker) */
+  workerMemory: { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
+}
+
+type ToWorker = { id: number; spec: PhaseSpec } | { id: number; soak: SoakSpec } | { id: number; close: true };
+type FromWorker =
+  | { id: number; progress: Progress }
+  | { id: number; samples: Sample[] }
+  | { id: number; soakStats: SoakStats; final: boolean }
+  | { id: number; failed: string };
 
 export interface Client {
   run(spec: PhaseSpec, onProgress?: (p: Progress) => void): Promise<Sample[]>;
+  /** runs a soak; onStats gets the cumulative counters about once a second */
+  soak(spec: SoakSpec, onStats?: (s: SoakStats) => void): Promise<SoakStats>;
   close(): Promise<void>;
 }
 
@@ -43,14 +87,16 @@ export function startClient(): Client {
     `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`,
     { eval: true },
   );
-  const pending = new Map<number, { resolve(s: Sample[]): void; reject(e: Error): void; onProgress?: (p: Progress) => void }>();
+  const pending = new Map<number, { resolve(s: any): void; reject(e: Error): void; onProgress?: (p: any) => void }>();
   let ids = 0;
   worker.on('message', (m: FromWorker) => {
     const p = pending.get(m.id);
     if (!p) return;
     if ('progress' in m) return p.onProgress?.(m.progress);
+    if ('soakStats' in m && !m.final) return p.onProgress?.(m.soakStats);
     pending.delete(m.id);
     if ('samples' in m) p.resolve(m.samples);
+    else if ('soakStats' in m) p.resolve(m.soakStats);
     else p.reject(new Error(m.failed));
   });
   worker.on('error', (err) => {
@@ -63,6 +109,13 @@ export function startClient(): Client {
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject, onProgress });
         worker.postMessage({ id, spec } satisfies ToWorker);
+      });
+    },
+    soak(spec, onStats) {
+      const id = ++ids;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject, onProgress: onStats });
+        worker.postMessage({ id, soak: spec } satisfies ToWorker);
       });
     },
     async close() {
@@ -79,13 +132,15 @@ if (!isMainThread && parentPort) {
   // Enough connections per origin for every slot at once; streams may be silent for long.
   const dispatcher = new Agent({ connections: 1024, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 });
   const pools = new Map<string, Array<{ id?: string; turns: number }>>();
+  let varied = 0;
 
   async function phase(id: number, spec: PhaseSpec): Promise<Sample[]> {
     const sessions = spec.sessions ? pools.get(spec.sessions) ?? [] : undefined;
     if (spec.sessions && sessions) pools.set(spec.sessions, sessions);
     const once = async (slot: number): Promise<Sample> => {
       const session = sessions ? (sessions[slot] ??= { turns: 0 }) : undefined;
-      const body = session?.id ? { ...spec.body, session_id: session.id } : spec.body;
+      let body = session?.id ? { ...spec.body, session_id: session.id } : spec.body;
+      if (spec.vary) body = { ...body, message: variedMessage(varied++) };
       const sample = await streamOnce(dispatcher, { url: spec.url, headers: spec.headers, body: JSON.stringify(body), target: spec.target, recordGaps: spec.recordGaps });
       if (session && sample.sessionId) {
         session.id = sample.sessionId;
@@ -127,9 +182,84 @@ if (!isMainThread && parentPort) {
     return out;
   }
 
+  async function soak(id: number, spec: SoakSpec): Promise<SoakStats> {
+    const sessions = pools.get(spec.sessions) ?? [];
+    pools.set(spec.sessions, sessions);
+    const ttfb = new Histogram();
+    const gaps = new Histogram();
+    const added = new Histogram();
+    const recall = { predicted: 0, fresh: 0, budget: 0, other: 0 };
+    const kinds = new Set<string>();
+    let streams = 0;
+    let errors = 0;
+    let framesLost = 0;
+    let stalls = 0;
+    let streamsHurt = 0;
+    const t0 = performance.now();
+    const end = t0 + spec.durationMs;
+    const stats = (): SoakStats => {
+      const mu = process.memoryUsage();
+      return {
+        elapsedMs: performance.now() - t0, streams, errors, errorKinds: [...kinds], framesLost, stalls, streamsHurt,
+        ttfb: ttfb.toJSON(), gaps: gaps.toJSON(), added: added.toJSON(), recall: { ...recall },
+        workerMemory: { heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external, arrayBuffers: mu.arrayBuffers },
+      };
+    };
+    const ticker = setInterval(() => port.postMessage({ id, soakStats: stats(), final: false } satisfies FromWorker), 1000);
+    const slot = async (s: number) => {
+      while (performance.now() < end) {
+        const session = (sessions[s] ??= { turns: 0 });
+        const body = session.id ? { ...spec.body, session_id: session.id } : spec.body;
+        const sample = await streamOnce(dispatcher, { url: spec.url, headers: spec.headers, body: JSON.stringify(body), target: 'through', recordGaps: true });
+        if (sample.sessionId) {
+          session.id = sample.sessionId;
+          session.turns++;
+        }
+        streams++;
+        if (!sample.ok) {
+          errors++;
+          if (kinds.size < 5) kinds.add(sample.error ?? 'unknown');
+        }
+        if (sample.ttfb !== undefined) ttfb.record(sample.ttfb);
+        let stalled = false;
+        for (const g of sample.gaps ?? []) {
+          gaps.record(g);
+          if (g > 2 * spec.intervalMs) {
+            stalls++;
+            stalled = true;
+          }
+        }
+        const lost = Math.max(0, spec.deltas - sample.frames);
+        framesLost += lost;
+        if (lost || stalled) streamsHurt++;
+        const t = sample.timings;
+        if (t) {
+          if (t.first_byte !== undefined && t.upstream_ttfb !== undefined) added.record(t.first_byte - t.upstream_ttfb);
+          if (t.skipped?.recall_search === 'predicted') recall.predicted++;
+          else if (t.skipped?.recall === 'budget') recall.budget++;
+          else if (t.skipped?.recall === undefined && t.recall_search !== undefined) recall.fresh++;
+          else recall.other++;
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: spec.concurrency }, (_, s) => slot(s)));
+    } finally {
+      clearInterval(ticker);
+    }
+    return stats();
+  }
+
   port.on('message', (m: ToWorker) => {
     if ('close' in m) {
       void dispatcher.close().finally(() => process.exit(0));
+      return;
+    }
+    if ('soak' in m) {
+      soak(m.id, m.soak).then(
+        (s) => port.postMessage({ id: m.id, soakStats: s, final: true } satisfies FromWorker),
+        (err: Error) => port.postMessage({ id: m.id, failed: err.stack ?? err.message } satisfies FromWorker),
+      );
       return;
     }
     phase(m.id, m.spec).then(

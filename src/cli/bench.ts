@@ -2,9 +2,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { isProfileName, PROFILE_NAMES, type ProfileName } from '../llm/emulator/profiles.ts';
-import { renderChart } from '../bench/chart.ts';
-import { formatReport } from '../bench/report.ts';
+import { renderChart, renderSoakChart } from '../bench/chart.ts';
+import { formatReport, formatSoakReport } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
+import { runSoak } from '../bench/soak.ts';
 
 export function benchCommand(): Command {
   return new Command('bench')
@@ -17,8 +18,10 @@ export function benchCommand(): Command {
     .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
     .option('--no-gaps', 'skip the inter-delta gap runs')
     .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
+    .option('--vary', 'the measured through requests ask a new, unrelated question each turn, so the predictive recall pool cannot answer and the fresh search runs')
+    .option('--soak <seconds>', 'instead: stream the 20 ms template through agentmem continuously for this long (600 = 10 min) at --concurrency (default 16), sampling memory every 10 s', positive)
     .option('--json', 'print the JSON result only (no table, no progress)')
-    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; gaps: boolean; out: string; json?: boolean }) => {
+    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; gaps: boolean; out: string; soak?: number; vary?: boolean; json?: boolean }, cmd: Command) => {
       const tty = process.stderr.isTTY;
       let width = 0;
       const progress = opts.json
@@ -32,6 +35,27 @@ export function benchCommand(): Command {
               process.stderr.write(line + '\n');
             }
           };
+      if (opts.soak !== undefined) {
+        // one level: the first given, or 16 when --concurrency was not given
+        const concurrency = cmd.getOptionValueSource('concurrency') === 'default' ? 16 : opts.concurrency[0]!;
+        let soak;
+        try {
+          soak = await runSoak({ seconds: opts.soak, concurrency, database: opts.database, memories: opts.memories, fillTurns: opts.fillTurns, progress });
+        } catch (err) {
+          if (tty && !opts.json) process.stderr.write('\n');
+          console.error(`agentmem bench --soak: ${(err as Error).stack ?? err}`);
+          process.exit(1);
+        }
+        if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
+        const json = JSON.stringify(soak, null, 2);
+        mkdirSync(resolve(opts.out), { recursive: true });
+        const stem = `chat-soak-c${concurrency}-${soak.engine}-${soak.date.replace(/[:.]/g, '-')}`;
+        writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
+        writeFileSync(join(resolve(opts.out), `${stem}.svg`), renderSoakChart(soak));
+        if (opts.json) process.stdout.write(json + '\n');
+        else process.stdout.write(formatSoakReport(soak) + `\n\nwrote ${join(opts.out, stem)}.json and .svg\n`);
+        process.exit(0);
+      }
       let result;
       try {
         result = await runBench({
@@ -42,6 +66,7 @@ export function benchCommand(): Command {
           memories: opts.memories,
           fillTurns: opts.fillTurns,
           gaps: opts.gaps,
+          vary: opts.vary,
           progress,
         });
       } catch (err) {
