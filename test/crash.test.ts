@@ -5,13 +5,13 @@
 // PostgreSQL (also watching the tables directly) and on the embedded PGlite files.
 // A kill during memory extraction is test/jobs-crash.test.ts.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { apiClient, createTestDatabase, engines, readSse, type SseFrame } from './harness.ts';
+import { type SseFrame, apiClient, createTestDatabase, engines, readSse, spawnServe } from './harness.ts';
 
 const key = 'am_crash_stream_key_0123456789abcdef';
 const question =
@@ -102,22 +102,6 @@ for (const engine of engines) {
   });
 }
 
-/** Starts `agentmem serve` as a child process and waits for its URL. */
-async function serve(databaseUrl: string | undefined, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, PORT: '0', LOG_LEVEL: 'warn' };
-  if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  else delete env.DATABASE_URL;
-  delete env.REDIS_URL;
-  const child = spawn(process.execPath, ['bin/agentmem.js', 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr!.on('data', (d) => (out += d));
-    child.once('exit', (code) => reject(new Error(`agentmem exited (${code}): ${out}`)));
-  });
-  return { child, url };
-}
+/** The real server in a child process, on this test's database and data dir. */
+const serve = (databaseUrl: string | undefined, dataDir: string) =>
+  spawnServe({ DATABASE_URL: databaseUrl, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key });

@@ -1,5 +1,6 @@
 // Starts a real agentmem on a real socket for a test file, on either engine:
 // PGlite in memory, or a throwaway database on the local PostgreSQL.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,4 +135,25 @@ export async function streamChat(s: { url: string; adminKey: string }, agentId: 
   const events = frames.map((f) => f.data);
   const text = events.filter((e) => e.chunk_type === 'content').map((e) => e.content).join('');
   return { res, frames, events, text };
+}
+
+/**
+ * Starts the real CLI (`agentmem serve`) as a child process on a free port and waits for
+ * its URL. The environment is this one without DATABASE_URL and REDIS_URL, plus `env`.
+ */
+export async function spawnServe(env: Record<string, string | undefined>): Promise<{ child: ChildProcess; url: string }> {
+  const full: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: undefined, REDIS_URL: undefined, PORT: '0', LOG_LEVEL: 'warn', ...env };
+  for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k];
+  const child = spawn(process.execPath, ['bin/agentmem.js', 'serve'], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.stderr!.on('data', (d) => (out += d));
+    child.once('exit', (code) => reject(new Error(`agentmem exited (${code}): ${out}`)));
+  });
+  return { child, url };
 }

@@ -2,13 +2,13 @@
 // the job is claimed again (its lock expired), finishes, and applies its changes once.
 // Runs the real CLI as a child process on PostgreSQL, watching the jobs table directly.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { apiClient, createTestDatabase, engines } from './harness.ts';
+import { apiClient, createTestDatabase, engines, spawnServe } from './harness.ts';
 
 const key = 'am_crash_test_key_0123456789abcdef';
 
@@ -52,27 +52,9 @@ test('an extraction job interrupted by kill -9 finishes after restart, exactly o
   }
 });
 
-/** Starts `agentmem serve` as a child process and waits for its URL. */
-async function serve(databaseUrl: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['bin/agentmem.js', 'serve'], {
-    env: {
-      ...process.env, DATABASE_URL: databaseUrl, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, PORT: '0',
-      AGENTMEM_JOB_LOCK_MS: '1000', LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr!.on('data', (d) => (out += d));
-    child.once('exit', (code) => reject(new Error(`agentmem exited (${code}): ${out}`)));
-  });
-  return { child, url };
-}
+/** The real server in a child process, on this test's database and data dir. */
+const serve = (databaseUrl: string, dataDir: string) =>
+  spawnServe({ DATABASE_URL: databaseUrl, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, AGENTMEM_JOB_LOCK_MS: '1000' });
 
 async function until(check: () => Promise<boolean>, ms: number) {
   const end = Date.now() + ms;

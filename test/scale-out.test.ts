@@ -5,7 +5,6 @@
 // change (budget: 100 ms). (A stream resumed across instances: test/resume.test.ts.)
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { runLoad } from '../scripts/load.ts';
 import { startEmulator } from '../src/llm/emulator/server.ts';
