@@ -50,6 +50,8 @@ export interface Emulator {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** TCP connections accepted so far (a client warming its pool opens one before any request) */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -91,7 +93,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     const e = errorResponse('openai', 'not_found', { method: req.method, path });
     res.writeHead(e.status, e.headers).end(e.body);
   });
-  server.on('connection', (socket) => socket.setNoDelay(true));
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.setNoDelay(true);
+  });
 
   async function chat(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, n: number): Promise<void> {
     const { format, options } = record;
@@ -154,6 +160,9 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     requests,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
