@@ -1,6 +1,7 @@
 // Native SSE: `id: <seq>` + `data: <json>` per event, headers flushed at once,
 // a heartbeat comment every 15 s so proxies keep the stream open.
 import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 import type { AgentEvent, EventSink } from '../../agent/events.ts';
 
 export const sseHeaders = {
@@ -58,4 +59,31 @@ export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
     },
   };
   return writer;
+}
+
+/**
+ * A data-only stream (OpenAI chunks, AI SDK UI parts) opened by the turn's first event, so
+ * a turn refused before it is still a plain 4xx; `finish` writes `data: [DONE]` and ends it.
+ */
+export function openOnFirstEvent(reply: FastifyReply, headers: Record<string, string> = {}) {
+  let sse: SseWriter | undefined;
+  return {
+    opened: () => sse !== undefined,
+    /** Sends the headers (the session id among them) at the first event; later calls do nothing. */
+    open(first: AgentEvent) {
+      if (sse) return;
+      reply.hijack();
+      for (const [k, v] of Object.entries(headers)) reply.raw.setHeader(k, v);
+      if (first.chunk_type === 'start') reply.raw.setHeader('x-session-id', first.session_id);
+      sse = openSse(reply.raw);
+    },
+    send(data: string) {
+      sse!.writeFrame(sse!.seq + 1, data);
+    },
+    finish() {
+      if (!sse) return;
+      this.send('[DONE]');
+      sse.end();
+    },
+  };
 }

@@ -21,7 +21,7 @@ import type { ChatMessage } from '../../llm/types.ts';
 import { createSession } from '../../store/repos/sessions.ts';
 import type { ServerContext } from '../context.ts';
 import { uiStreamHeaders, uiStreamParts } from '../encoders/ui-stream.ts';
-import { openSse, type SseWriter } from '../encoders/sse.ts';
+import { openOnFirstEvent } from '../encoders/sse.ts';
 import { AppError, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
 import { clientGone, loadAgent, runTurn } from './turn.ts';
@@ -86,32 +86,22 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
 
     const gone = clientGone(reply);
     const toParts = uiStreamParts();
-    // Headers go out with the first event (always `start`), so a bad session is still a plain 4xx.
-    let sse: SseWriter | undefined;
-    const send = (data: string) => sse!.writeFrame(sse!.seq + 1, data);
+    const stream = openOnFirstEvent(reply, uiStreamHeaders);
     const sink = {
       emit(e: AgentEvent) {
-        if (!sse) {
-          reply.hijack();
-          for (const [k, v] of Object.entries(uiStreamHeaders)) reply.raw.setHeader(k, v);
-          if (e.chunk_type === 'start') reply.raw.setHeader('x-session-id', e.session_id);
-          sse = openSse(reply.raw);
-        }
-        for (const part of toParts(e)) send(JSON.stringify(part));
+        stream.open(e);
+        for (const part of toParts(e)) stream.send(JSON.stringify(part));
       },
     };
     const input = { orgId, message: text, userId: body.user_id, sessionId, history: history.length ? history : undefined };
     try {
       await runTurn(ctx, 'ui', req, agent, input, sink, gone.signal, {
-        opened: () => sse !== undefined,
+        opened: stream.opened,
         fail: () => sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false }),
       });
     } finally {
       gone.release();
-      if (sse) {
-        send('[DONE]');
-        sse.end();
-      }
+      stream.finish();
     }
   });
 };

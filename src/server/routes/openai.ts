@@ -14,7 +14,7 @@ import type { AgentRow } from '../../store/repos/agents.ts';
 import { createTimings } from '../../trace/timings.ts';
 import type { ServerContext } from '../context.ts';
 import { openaiChunks, openaiCompletion, openaiError } from '../encoders/openai.ts';
-import { openSse, type SseWriter } from '../encoders/sse.ts';
+import { openOnFirstEvent } from '../encoders/sse.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { clientGone, findAgent, runTurn, upstreamStatus } from './turn.ts';
@@ -118,30 +118,21 @@ export const openaiRoutes =
 
       if (body.stream) {
         const toChunks = openaiChunks({ model: body.model, includeUsage: body.stream_options?.include_usage === true });
-        // Headers go out with the first event (always `start`), so a bad session is still a plain 4xx.
-        let sse: SseWriter | undefined;
-        const send = (data: string) => sse!.writeFrame(sse!.seq + 1, data);
+        const stream = openOnFirstEvent(reply);
         const sink = {
           emit(e: AgentEvent) {
-            if (!sse) {
-              reply.hijack();
-              if (e.chunk_type === 'start') reply.raw.setHeader('x-session-id', e.session_id);
-              sse = openSse(reply.raw);
-            }
-            for (const chunk of toChunks(e)) send(JSON.stringify(chunk));
+            stream.open(e);
+            for (const chunk of toChunks(e)) stream.send(JSON.stringify(chunk));
           },
         };
         try {
           await runTurn(ctx, 'openai_stream', req, agent, input, sink, gone.signal, {
-            opened: () => sse !== undefined,
-            fail: () => send(JSON.stringify(openaiError(500, 'internal_error', 'The run failed unexpectedly.'))),
+            opened: stream.opened,
+            fail: () => stream.send(JSON.stringify(openaiError(500, 'internal_error', 'The run failed unexpectedly.'))),
           });
         } finally {
           gone.release();
-          if (sse) {
-            send('[DONE]');
-            sse.end();
-          }
+          stream.finish();
         }
         return;
       }
