@@ -5,7 +5,7 @@
 // Per level: fill the slots' sessions to a full history window (unmeasured, instant
 // pacing) → direct → through (TTFB runs, the profile's pacing) → direct → through
 // (gap runs: 64 deltas of 16 bytes every 20 ms).
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileName } from '../llm/emulator/server.ts';
 import { PROFILES } from '../llm/emulator/profiles.ts';
@@ -201,14 +201,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     return {
       tool: 'agentmem bench',
       date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        node: process.version,
-        platform: `${process.platform} ${release()}`,
-        memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-        loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
-      },
+      machine: machineInfo(),
       engine: world.engine,
       store: world.store,
       profile: opts.profile,

@@ -5,7 +5,8 @@
 // thread has no RSS of its own); heapUsed is split by isolate: the main thread
 // (agentmem + emulator) and the client worker. The RSS slope is a least-squares fit
 // over the second half of the run (the first half includes warm-up and JIT).
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
+import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileName } from '../llm/emulator/server.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
@@ -137,15 +138,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     return {
       tool: 'agentmem bench --soak',
       date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        node: process.version,
-        platform: `${process.platform} ${release()}`,
-        memoryGb: round(totalmem() / 2 ** 30),
-        loadavg: load0.map((x) => round(x, 2)),
-        loadavgEnd: loadavg().map((x) => round(x, 2)),
-      },
+      machine: { ...machineInfo(load0), loadavgEnd: loadavg().map((x) => round(x, 2)) },
       engine: world.engine,
       store: world.store,
       memories,
