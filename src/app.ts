@@ -49,7 +49,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
 
     // Declared first: background work logs through the server's logger once it exists.
     let server: FastifyInstance | undefined;
-    const agents = createAgents(db, box, {
+    const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
       // Stored vectors are in the old space: embed them again, durably, off the request path.
       onEmbedderChange: (org_id, agent_id, version) =>

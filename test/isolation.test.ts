@@ -36,6 +36,7 @@ interface Owner {
 function calls(o: Owner, otherAgentId: string): Call[] {
   const chat = { message: 'hello' };
   return [
+    { method: 'GET', path: '/api/v1/me', other: 200 }, // the caller's own key
     { method: 'POST', path: '/api/v1/organizations', body: { name: 'x' }, other: 403 },
     { method: 'GET', path: '/api/v1/organizations', other: 'empty' },
     { method: 'GET', path: `/api/v1/organizations/${o.orgId}` },

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repos/agents.ts';
 import type { SecretBox } from '../store/secret-box.ts';
-import { agentConfig, agentInput, agentPatch, joinSecrets, splitSecrets, type AgentConfig, type Secrets } from './config.ts';
+import type { PlatformProviders } from '../llm/endpoints.ts';
+import { agentConfig, agentInput, agentPatch, type AgentConfig } from './config.ts';
+import { carrySecrets, joinSecrets, readSecrets, splitSecrets, takeRemovals, type Secrets } from './secrets.ts';
 
 /** An agent as returned by the API: never carries a secret, only which ones are set. */
 export interface AgentView extends AgentConfig {
@@ -14,6 +16,16 @@ export interface AgentView extends AgentConfig {
   metadata: Record<string, unknown>;
   secrets: string[];
   version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface PublicAgentView {
+  id: string;
+  name: string;
+  description: string | null;
+  llm: Pick<AgentConfig['llm'], 'provider' | 'model'>;
+  streaming: AgentConfig['streaming'];
   created_at: Date;
   updated_at: Date;
 }
@@ -39,15 +51,22 @@ export interface AgentHooks {
   onEmbedderChange?: (orgId: string, id: string, version: number) => void;
 }
 
-export function createAgents(db: Db, box: SecretBox, hooks: AgentHooks = {}) {
+/** What an update did: the stored agent, and the secrets it dropped because their endpoint changed. */
+export interface AgentUpdate {
+  row: repo.AgentRow;
+  dropped_secrets: string[];
+}
+
+export function createAgents(db: Db, box: SecretBox, providers: PlatformProviders, hooks: AgentHooks = {}) {
   const changed = (id: string) => hooks.onChange?.(id);
   const seal = (secrets: Secrets) => (Object.keys(secrets).length ? box.seal(JSON.stringify(secrets)) : null);
-  const unseal = (row: repo.AgentRow): Secrets => (row.secrets ? JSON.parse(box.open(row.secrets)) : {});
+  const unseal = (row: repo.AgentRow): Secrets =>
+    row.secrets ? readSecrets(JSON.parse(box.open(row.secrets)), row.config as AgentConfig, providers) : {};
 
-  function toWrite(input: z.output<typeof agentInput>): repo.AgentWrite {
+  function toWrite(input: z.output<typeof agentInput>, kept: Secrets = {}): repo.AgentWrite {
     const { name, description, metadata, ...config } = input;
-    const split = splitSecrets(config);
-    return { name, description: description ?? null, metadata, config: split.config, secrets: seal(split.secrets) };
+    const split = splitSecrets(config, providers);
+    return { name, description: description ?? null, metadata, config: split.config, secrets: seal({ ...kept, ...split.secrets }) };
   }
 
   return {
@@ -66,8 +85,18 @@ export function createAgents(db: Db, box: SecretBox, hooks: AgentHooks = {}) {
       };
     },
 
+    /** What an end user's (scoped) key sees of an agent: enough to pick it and stream from it; no prompt, tools or endpoints. */
+    publicView(row: repo.AgentRow): PublicAgentView {
+      const config = row.config as AgentConfig;
+      return {
+        id: row.id, name: row.name, description: row.description,
+        llm: { provider: config.llm.provider, model: config.llm.model }, streaming: config.streaming,
+        created_at: row.created_at, updated_at: row.updated_at,
+      };
+    },
+
     runnable(row: repo.AgentRow): RunnableAgent {
-      return { id: row.id, org_id: row.org_id, name: row.name, version: row.version, config: joinSecrets(row.config as AgentConfig, unseal(row)) };
+      return { id: row.id, org_id: row.org_id, name: row.name, version: row.version, config: joinSecrets(row.config as AgentConfig, unseal(row), providers) };
     },
 
     create(orgId: string, input: z.output<typeof agentInput>) {
@@ -75,30 +104,38 @@ export function createAgents(db: Db, box: SecretBox, hooks: AgentHooks = {}) {
     },
 
     get: (orgId: string, id: string) => repo.getAgent(db, orgId, id),
-    list: (orgId: string, limit: number, offset: number) => repo.listAgents(db, orgId, limit, offset),
+    list: (orgId: string, limit: number, offset: number, ids?: string[]) => repo.listAgents(db, orgId, limit, offset, ids),
     async delete(orgId: string, id: string) {
       const deleted = await repo.deleteAgent(db, orgId, id);
       if (deleted) changed(id);
       return deleted;
     },
 
-    /** Deep-merges the patch into the stored agent (secrets included), validates the whole, stores it. */
-    async update(orgId: string, id: string, patch: z.output<typeof agentPatch>) {
+    /**
+     * Deep-merges the patch into the stored agent, validates the whole, stores it. A stored
+     * secret survives only while its endpoint (provider and origin) stays the same.
+     */
+    async update(orgId: string, id: string, body: z.output<typeof agentPatch>): Promise<AgentUpdate | undefined> {
+      const { patch, removed } = takeRemovals(body);
       return db.transaction(async (tx) => {
         const row = await repo.getAgent(tx, orgId, id);
         if (!row) return undefined;
-        const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...joinSecrets(row.config as AgentConfig, unseal(row)) };
-        const merged = deepMerge(current, patch);
-        const parsed = agentInput.safeParse(merged);
+        const before = row.config as AgentConfig;
+        const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...before };
+        const parsed = agentInput.safeParse(deepMerge(current, patch));
         if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
-        const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data));
-        const embedderChanged = JSON.stringify(current.memory.embedder) !== JSON.stringify(parsed.data.memory.embedder);
-        return updated && { row: updated, embedderChanged };
+        const { name: _n, description: _d, metadata: _m, ...after } = parsed.data;
+        const split = splitSecrets(after, providers);
+        const { kept, dropped } = carrySecrets(unseal(row), before, after, split.secrets, removed, providers);
+        const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data, kept));
+        // The vector space is the embedder's provider, model, dimensions and endpoint, not its key.
+        const embedderChanged = JSON.stringify(before.memory.embedder) !== JSON.stringify(split.config.memory.embedder);
+        return updated && { row: updated, dropped_secrets: dropped, embedderChanged };
       }).then((done) => {
         if (!done) return undefined;
         changed(id);
         if (done.embedderChanged) hooks.onEmbedderChange?.(orgId, id, done.row.version);
-        return done.row;
+        return { row: done.row, dropped_secrets: done.dropped_secrets };
       });
     },
   };

@@ -3,6 +3,7 @@
 // request; an update or delete drops the entry at once (and, with Redis, everywhere).
 import { LRUCache } from 'lru-cache';
 import type { AppConfig } from '../config.ts';
+import { defaultBaseUrl, originOf, platformKey, type PlatformProviders } from '../llm/endpoints.ts';
 import { createProvider } from '../llm/index.ts';
 import type { Pool } from '../llm/pool.ts';
 import type { Provider, ProviderConfig } from '../llm/types.ts';
@@ -60,28 +61,30 @@ export function createAgentCache(agents: Agents, pool: Pool, env: AppConfig) {
 
 export type AgentCache = ReturnType<typeof createAgentCache>;
 
-/** The agent's llm section, with the process-wide provider keys and base URLs as defaults. */
-export function resolveProvider(llm: AgentConfig['llm'], env: AppConfig): ProviderConfig {
+/**
+ * The agent's llm section, with the provider's default base URL filled in, and the
+ * platform's key only where the endpoint is the platform's own for that provider.
+ */
+export function resolveProvider(llm: AgentConfig['llm'], env: PlatformProviders): ProviderConfig {
   const { fallback, ...primary } = llm;
-  const config = withEnvDefaults({ ...primary }, env);
+  const config = withDefaults({ ...primary }, env);
   if (fallback) {
-    // The fallback inherits the primary's endpoint and key when it names the same provider.
-    const same = (fallback.provider ?? llm.provider) === llm.provider;
-    const inherited = same ? { base_url: llm.base_url, api_key: llm.api_key, auth: llm.auth } : {};
+    const provider = fallback.provider ?? llm.provider;
     const { after_ms, ...own } = fallback;
-    const merged = { ...primary, ...inherited, ...stripUndefined(own), provider: fallback.provider ?? llm.provider };
-    config.fallback = { ...withEnvDefaults(merged, env), after_ms };
+    // The fallback inherits the primary's endpoint when it names the same provider, and
+    // its key only when it also calls the same origin.
+    const base = { ...primary, provider, base_url: provider === llm.provider ? llm.base_url : undefined, api_key: undefined, auth: provider === llm.provider ? llm.auth : undefined };
+    const merged = withDefaults({ ...base, ...stripUndefined(own), provider }, env);
+    if (merged.api_key === undefined && provider === llm.provider && originOf(merged.base_url) === originOf(config.base_url)) merged.api_key = config.api_key;
+    config.fallback = { ...merged, after_ms };
   }
   return config;
 }
 
-function withEnvDefaults(c: Omit<ProviderConfig, 'fallback'>, env: AppConfig): ProviderConfig {
-  if (c.provider === 'openai-compatible') {
-    c.api_key ??= env.openaiApiKey;
-    c.base_url ??= env.openaiBaseUrl ?? 'https://api.openai.com/v1';
-  } else if (c.provider === 'zhipu') {
-    c.api_key ??= env.zhipuApiKey;
-    c.base_url ??= env.zhipuBaseUrl ?? 'https://open.bigmodel.cn/api/paas/v4';
+function withDefaults(c: Omit<ProviderConfig, 'fallback'>, env: PlatformProviders): ProviderConfig {
+  if (c.provider === 'openai-compatible' || c.provider === 'zhipu') {
+    c.base_url ??= defaultBaseUrl(c.provider, env);
+    c.api_key ??= platformKey(c.provider, c.base_url, env);
   }
   return c;
 }

@@ -109,39 +109,3 @@ export const agentPatch = z.strictObject({
   tools: z.array(z.unknown()).optional(),
   max_steps: z.int().min(1).max(32).optional(),
 });
-
-// ---- secrets: kept out of the stored config, sealed apart, never returned ----
-
-export type Secrets = Record<string, string>;
-
-/** Removes every secret from a config and returns them by path ("llm.api_key", "tools.0.headers.x"). */
-export function splitSecrets(config: AgentConfig): { config: AgentConfig; secrets: Secrets } {
-  const copy = structuredClone(config);
-  const secrets: Secrets = {};
-  const take = (path: string, holder: Record<string, unknown> | undefined, key: string) => {
-    if (holder && typeof holder[key] === 'string') {
-      secrets[path] = holder[key] as string;
-      delete holder[key];
-    }
-  };
-  take('llm.api_key', copy.llm, 'api_key');
-  take('llm.fallback.api_key', copy.llm.fallback, 'api_key');
-  take('memory.embedder.api_key', copy.memory.embedder, 'api_key');
-  copy.tools.forEach((tool, i) => {
-    if (tool.type !== 'http') return;
-    for (const name of Object.keys(tool.headers)) take(`tools.${i}.headers.${name}`, tool.headers, name);
-  });
-  return { config: copy, secrets };
-}
-
-/** Puts secrets back into a config (for running the agent; never for responses). */
-export function joinSecrets(config: AgentConfig, secrets: Secrets): AgentConfig {
-  const copy = structuredClone(config);
-  for (const [path, value] of Object.entries(secrets)) {
-    const keys = path.split('.');
-    let holder: any = copy;
-    for (const k of keys.slice(0, -1)) holder = holder?.[k];
-    if (holder && typeof holder === 'object') holder[keys[keys.length - 1]!] = value;
-  }
-  return copy;
-}

@@ -129,9 +129,9 @@ export function createMemories(deps: MemoryDeps) {
     get: (orgId: string, id: string) => repo.getMemory(db, orgId, id),
 
     /** Newest first; an agent filter must name an agent of this org. */
-    async list(orgId: string, filter: { agent_id?: string; user_id?: string }, limit: number, offset: number): Promise<Memory[]> {
+    async list(orgId: string, filter: { agent_id?: string; agent_ids?: string[]; user_id?: string }, limit: number, offset: number): Promise<Memory[]> {
       if (filter.agent_id) await embedderConfigOf(orgId, filter.agent_id);
-      return repo.listMemories(db, { orgId, agentId: filter.agent_id, userId: filter.user_id }, limit, offset);
+      return repo.listMemories(db, { orgId, agentId: filter.agent_id, agentIds: filter.agent_ids, userId: filter.user_id }, limit, offset);
     },
 
     /** New content is embedded again (with the agent's current embedder); metadata is replaced. */
@@ -200,10 +200,10 @@ export function createMemories(deps: MemoryDeps) {
     /** Hybrid search (see recall.ts). Without agent_id: the default embedder's vectors, every agent's memories. */
     async search(
       orgId: string,
-      q: { query: string; agent_id?: string; user_id?: string; top_k: number; min_score: number },
+      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number },
     ): Promise<MemoryHit[]> {
       const embedder = await embedderOf(orgId, q.agent_id);
-      const scope: MemoryScope = { orgId, agentId: q.agent_id, userId: q.user_id };
+      const scope: MemoryScope = { orgId, agentId: q.agent_id, agentIds: q.agent_ids, userId: q.user_id };
       return deps.search(embedder, scope, q.query, { topK: q.top_k, minScore: q.min_score });
     },
 

@@ -91,7 +91,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {})
   }
 
   async function scopeSize(scope: MemoryScope): Promise<number> {
-    const key = `${scope.orgId}|${scope.agentId ?? '*'}|${scope.userId === undefined ? '*' : scope.userId === null ? '-' : 'u' + scope.userId}`;
+    const key = `${scope.orgId}|${scope.agentId ?? '*'}|${scope.agentIds?.join(',') ?? '*'}|${scope.userId === undefined ? '*' : scope.userId === null ? '-' : 'u' + scope.userId}`;
     let n = sizes.get(key);
     if (n === undefined) {
       n = await repo.scopeSize(db, scope, exactScanMax + 1);

@@ -10,8 +10,9 @@ import type { ServerContext } from './context.ts';
 import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
 import { jsonInputProblem } from './json-input.ts';
 import { createRateLimiter } from './rate-limit.ts';
-import { createTimings } from '../trace/timings.ts';
+import { authHook, requireAccessRules } from './access.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { meRoutes } from './routes/me.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { chatUiRoutes } from './routes/chat-ui.ts';
 import { chatWsRoutes } from './routes/chat-ws.ts';
@@ -91,14 +92,12 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     app.addHook('onClose', () => limiter.close());
   }
 
+  // Every route under these prefixes must say who may call it (access.ts).
+  requireAccessRules(app, ['/api/', '/v1/']);
   await app.register(
     async (api) => {
-      api.addHook('onRequest', async (req) => {
-        req.timings = createTimings();
-        req.principal = await ctx.auth.authenticate(req.headers.authorization);
-        req.timings.mark('auth');
-      });
-      for (const routes of [organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes, memoryRoutes]) {
+      api.addHook('onRequest', authHook(ctx));
+      for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes, memoryRoutes]) {
         await api.register(routes(ctx));
       }
       await api.register(chatUiRoutes(ctx));

@@ -10,7 +10,16 @@ export interface Principal {
   org_id: string;
   role: Role;
   platform_admin: boolean;
+  /** a scoped (end-user) key: only these agents; null: any */
+  agent_ids: string[] | null;
+  /** a scoped (end-user) key: only as this user; null: any */
+  user_id: string | null;
+  /** ms since the epoch; null: never */
+  expires_at: number | null;
 }
+
+/** A key restricted to some agents or to one user: it may chat, and read and write that scope's memories and sessions, nothing else. */
+export const isScoped = (p: Principal) => p.agent_ids !== null || p.user_id !== null;
 
 export function createAuth(db: Queryable) {
   const cache = new LRUCache<string, Principal>({ max: 10_000 });
@@ -21,12 +30,17 @@ export function createAuth(db: Queryable) {
       const key = bearer(header);
       if (!key) throw new AppError('unauthorized');
       const hash = hashKey(key);
-      const hit = cache.get(hash);
-      if (hit) return hit;
-      const row = await findActiveKeyByHash(db, hash);
-      if (!row) throw new AppError('unauthorized', 'The API key is invalid or revoked.');
-      const principal: Principal = { key_id: row.id, org_id: row.org_id, role: row.role, platform_admin: row.platform_admin };
-      cache.set(hash, principal);
+      let principal = cache.get(hash);
+      if (!principal) {
+        const row = await findActiveKeyByHash(db, hash);
+        if (!row) throw new AppError('unauthorized', 'The API key is invalid or revoked.');
+        principal = {
+          key_id: row.id, org_id: row.org_id, role: row.role, platform_admin: row.platform_admin,
+          agent_ids: row.agent_ids, user_id: row.user_id, expires_at: row.expires_at ? row.expires_at.getTime() : null,
+        };
+        cache.set(hash, principal);
+      }
+      if (principal.expires_at !== null && principal.expires_at <= Date.now()) throw new AppError('unauthorized', 'The API key has expired.');
       return principal;
     },
     /** Drops a key hash from the cache ('*': all of them). */
@@ -45,6 +59,3 @@ export function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-export function requireAdmin(p: Principal): void {
-  if (p.role !== 'admin') throw new AppError('forbidden', 'This needs an admin API key.');
-}

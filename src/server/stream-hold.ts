@@ -13,11 +13,17 @@ export interface Frame {
   data: string;
 }
 
-/** Who may resume a stream: the org that started it, on the same agent's path. */
+/** Who may resume a stream: the org that started it, on the same agent's path (and, for a scoped key, as the same user). */
 export interface StreamOwner {
   orgId: string;
   agentId: string;
+  /** the user the turn ran as; a resume that names one must match it */
+  userId?: string | null;
 }
+
+/** Does a resume by `who` match the stream's `owner`? */
+export const ownedBy = (owner: StreamOwner, who: StreamOwner) =>
+  owner.orgId === who.orgId && owner.agentId === who.agentId && (who.userId === undefined || (owner.userId ?? null) === who.userId);
 
 /** The producer's handle: every frame the client was sent (or would have been), then end(). */
 export interface HeldStream {
@@ -220,7 +226,7 @@ export function createStreamHold(limits: Partial<HoldLimits> = {}, log?: StreamL
       sweep();
       const h = running.get(messageId) ?? ended.get(messageId);
       if (h) {
-        if (h.owner.orgId !== owner.orgId || h.owner.agentId !== owner.agentId) return { ok: false, reason: 'unknown' };
+        if (!ownedBy(h.owner, owner)) return { ok: false, reason: 'unknown' };
         return follow(h, after, onFrame);
       }
       return log ? log.resume(messageId, owner, after, onFrame) : { ok: false, reason: 'unknown' };

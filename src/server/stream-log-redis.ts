@@ -6,7 +6,7 @@
 // as one pipeline per event-loop turn. A reader replays with XRANGE and follows the live
 // rest with XREAD BLOCK on its own connection.
 import { Redis } from 'ioredis';
-import type { Frame, ResumeResult, StreamLog, StreamOwner } from './stream-hold.ts';
+import { ownedBy, type Frame, type ResumeResult, type StreamLog, type StreamOwner } from './stream-hold.ts';
 
 export interface RedisStreamLogOptions {
   /** key prefix, e.g. `agentmem:` (tests use one per run) */
@@ -35,7 +35,16 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
   const readers = new Set<Redis>();
   const key = (id: string) => `${opts.prefix}stream:${id}`;
   const ownerKey = (id: string) => `${opts.prefix}stream:${id}:owner`;
-  const ownerValue = (o: StreamOwner) => `${o.orgId}/${o.agentId}`;
+    const ownerValue = (o: StreamOwner) => JSON.stringify([o.orgId, o.agentId, o.userId ?? null]);
+  const ownerOf = (v: string | null): StreamOwner | undefined => {
+    if (!v) return undefined;
+    try {
+      const [orgId, agentId, userId] = JSON.parse(v) as [string, string, string | null];
+      return { orgId, agentId, userId };
+    } catch {
+      return undefined; // written by an older version
+    }
+  };
 
   // Writes wait for the next event-loop turn and go as one pipeline; each stream's keys
   // get their expiry once per pipeline, not once per frame.
@@ -96,7 +105,8 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
         [Error | null, Entry[]],
       ];
       if (ownerErr || rangeErr) throw ownerErr ?? rangeErr;
-      if (holder !== ownerValue(owner) || !range.length) return { ok: false, reason: 'unknown' };
+      const held = ownerOf(holder);
+      if (!held || !ownedBy(held, owner) || !range.length) return { ok: false, reason: 'unknown' };
       const first = toFields(range[0]![1]);
       if (!first.e && Number(first.s) > after + 1) return { ok: false, reason: 'truncated' };
       if (deliver(range, after, onFrame)) return { ok: true, follow: { done: Promise.resolve(), cancel() {} } };

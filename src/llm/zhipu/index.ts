@@ -9,8 +9,8 @@ import type { Pool } from '../pool.ts';
 import type { Provider, ProviderConfig } from '../types.ts';
 import { zhipuCode } from './errors.ts';
 import { createTokenSource } from './jwt.ts';
+import { ZHIPU_BASE_URL } from '../endpoints.ts';
 
-export const ZHIPU_BASE_URL = 'https://open.bigmodel.cn/api/paas/v4';
 
 export function zhipuDialect(config: ProviderConfig): Dialect {
   const base = (config.base_url ?? ZHIPU_BASE_URL).replace(/\/+$/, '');

@@ -1,7 +1,9 @@
 // The agent's `memory.embedder` config → an Embedder, built once per distinct config.
-// Keys and base URLs fall back to the process-wide provider settings, like the LLM's do.
+// Base URLs default to the process-wide provider settings, and the platform's keys go
+// only to the platform's own origin for that provider, like the LLM's do.
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
+import { defaultBaseUrl, platformKey, type PlatformProviders } from '../../llm/endpoints.ts';
 import { createLocalEmbedder } from './local.ts';
 import { createRemoteEmbedder, EmbedderError } from './openai-compatible.ts';
 import type { Embedder } from './types.ts';
@@ -19,12 +21,8 @@ export interface EmbedderConfig {
   api_key?: string;
 }
 
-export interface EmbedderEnv {
-  openaiApiKey?: string;
-  openaiBaseUrl?: string;
-  zhipuApiKey?: string;
-  zhipuBaseUrl?: string;
-}
+/** The platform's provider keys: each used only at its own provider's origin (llm/endpoints.ts). */
+export type EmbedderEnv = PlatformProviders;
 
 export const DEFAULT_EMBEDDER: EmbedderConfig = { provider: 'local', dimensions: 256 };
 
@@ -32,23 +30,27 @@ export function createEmbedder(config: EmbedderConfig, env: EmbedderEnv = {}, di
   switch (config.provider) {
     case 'local':
       return createLocalEmbedder({ dimensions: config.dimensions });
-    case 'openai-compatible':
+    case 'openai-compatible': {
+      const baseUrl = config.base_url ?? defaultBaseUrl('openai-compatible', env);
       return createRemoteEmbedder({
         name: 'openai-compatible',
-        baseUrl: config.base_url ?? env.openaiBaseUrl ?? 'https://api.openai.com/v1',
-        apiKey: config.api_key ?? env.openaiApiKey,
+        baseUrl,
+        apiKey: config.api_key ?? platformKey('openai-compatible', baseUrl, env),
         model: config.model ?? 'text-embedding-3-small',
         dimensions: config.dimensions,
         dispatcher,
       });
-    case 'zhipu':
+    }
+    case 'zhipu': {
+      const baseUrl = config.base_url ?? defaultBaseUrl('zhipu', env);
       return createZhipuEmbedder({
-        baseUrl: config.base_url ?? env.zhipuBaseUrl,
-        apiKey: config.api_key ?? env.zhipuApiKey,
+        baseUrl,
+        apiKey: config.api_key ?? platformKey('zhipu', baseUrl, env),
         model: config.model,
         dimensions: config.dimensions,
         dispatcher,
       });
+    }
     default:
       throw new EmbedderError(`unknown embedder provider "${(config as { provider: string }).provider}"`, 'config');
   }

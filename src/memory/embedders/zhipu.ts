@@ -4,8 +4,8 @@
 import type { Dispatcher } from 'undici';
 import { createRemoteEmbedder, EmbedderError } from './openai-compatible.ts';
 import type { Embedder } from './types.ts';
+import { ZHIPU_BASE_URL } from '../../llm/endpoints.ts';
 
-export const ZHIPU_BASE_URL = 'https://open.bigmodel.cn/api/paas/v4';
 const EMBEDDING_3_DIMENSIONS = [256, 512, 1024, 2048];
 
 export function createZhipuEmbedder(opts: {

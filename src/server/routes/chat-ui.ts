@@ -24,7 +24,7 @@ import { uiStreamHeaders, uiStreamParts } from '../encoders/ui-stream.ts';
 import { openOnFirstEvent } from '../encoders/sse.ts';
 import { AppError, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
-import { clientGone, loadAgent, runTurn } from './turn.ts';
+import { clientGone, loadAgent, runTurn, scopeTurn } from './turn.ts';
 import { userId } from './users.ts';
 
 // Parts other than text (files, tool calls, step-start, data-*) are accepted and not sent upstream.
@@ -70,7 +70,7 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
     return id;
   }
 
-  app.post('/agents/:id/chat/ui', { schema: { params: idParams, body: uiChatBody, tags: ['chat'] } }, async (req, reply) => {
+  app.post('/agents/:id/chat/ui', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: uiChatBody, tags: ['chat'] } }, async (req, reply) => {
     const body = req.body;
     const orgId = req.principal.org_id;
     const agent = await loadAgent(ctx, orgId, req.params.id, req.timings);
@@ -82,7 +82,9 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
       return (m.role === 'user' || m.role === 'assistant') && content ? [{ role: m.role, content }] : [];
     });
     if (body.session_id !== undefined && !isUuid(body.session_id)) throw notFound('Session');
-    const sessionId = body.session_id ?? (body.id ? await sessionForChat(orgId, agent, body.id, body.user_id) : undefined);
+    const chatSession = body.session_id ?? (body.id ? chatSessionId(orgId, agent.id, body.id) : undefined);
+    const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, chatSession);
+    const sessionId = body.session_id ?? (body.id ? await sessionForChat(orgId, agent, body.id, userId) : undefined);
 
     const gone = clientGone(reply);
     const toParts = uiStreamParts();
@@ -93,7 +95,7 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
         for (const part of toParts(e)) stream.send(JSON.stringify(part));
       },
     };
-    const input = { orgId, message: text, userId: body.user_id, sessionId, history: history.length ? history : undefined };
+    const input = { orgId, message: text, userId, sessionId, history: history.length ? history : undefined };
     try {
       await runTurn(ctx, 'ui', req, agent, input, sink, gone.signal, {
         opened: stream.opened,

@@ -8,7 +8,8 @@
 //                                                        is stored incomplete
 // Server → client:  AgentEvents; a turn ends with `done` or `error` (code `cancelled` after a cancel).
 // A bad message gets an `error` event and the socket stays open; a bad key closes it with
-// 4401, an unknown agent with 4404. Closing the socket aborts the running turn.
+// 4401, an unknown agent with 4404, an agent
+// the key may not use with 4403. Closing the socket aborts the running turn.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
@@ -21,7 +22,9 @@ import { AppError, errorBody, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { jsonInputProblem } from '../json-input.ts';
 import { chatBody } from './chat.ts';
-import { findAgent, observeTurn, toHttpError } from './turn.ts';
+import { findAgent, observeTurn, scopeTurn, toHttpError } from './turn.ts';
+import type { Principal } from '../auth.ts';
+import { checkAgent } from '../scope.ts';
 
 const clientMessage = z.discriminatedUnion('type', [
   chatBody.extend({ type: z.literal('chat') }),
@@ -34,6 +37,7 @@ type ClientMessage = z.output<typeof clientMessage>;
 const AUTH_TIMEOUT_MS = 10_000;
 const CLOSE_UNAUTHORIZED = 4401;
 const CLOSE_NOT_FOUND = 4404;
+const CLOSE_FORBIDDEN = 4403;
 
 export const chatWsRoutes =
   (ctx: ServerContext): FastifyPluginAsync =>
@@ -42,12 +46,15 @@ export const chatWsRoutes =
       method: 'GET',
       url: '/agents/:id/chat/ws',
       schema: { hide: true },
+      config: { access: 'scoped', resource: 'agent' },
       // A header-authenticated upgrade is checked before it happens: a bad key is a plain 401, another org's agent a 404.
       onRequest: async (req) => {
         req.timings = createTimings();
         if (req.headers.authorization === undefined) return;
         req.principal = await ctx.auth.authenticate(req.headers.authorization);
-        if (!(await findAgent(ctx, req.principal.org_id, agentIdOf(req), req.timings))) throw notFound('Agent');
+        const agent = await findAgent(ctx, req.principal.org_id, agentIdOf(req), req.timings);
+        if (!agent) throw notFound('Agent');
+        checkAgent(req.principal, agent.id);
       },
       handler: async (_req, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody('bad_request', 'Connect with a WebSocket.')),
       wsHandler: (socket, req) => serve(ctx, socket, req),
@@ -72,18 +79,19 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
   authTimer?.unref();
 
   /** The principal and agent for a turn (or for the auth message), or an error event and a closed socket. */
-  async function authorize(timings = createTimings()): Promise<ReadyAgent | undefined> {
-    let orgId: string;
+  async function authorize(timings = createTimings()): Promise<{ agent: ReadyAgent; principal: Principal } | undefined> {
+    let principal: Principal;
     try {
-      orgId = (await ctx.auth.authenticate(authorization)).org_id;
+      principal = await ctx.auth.authenticate(authorization);
     } catch (err) {
       fail('unauthorized', err instanceof AppError ? err.message : 'A valid API key is required.', CLOSE_UNAUTHORIZED);
       return undefined;
     }
     timings.mark('auth');
-    const agent = await findAgent(ctx, orgId, agentId, timings);
-    if (!agent) fail('not_found', 'Agent not found.', CLOSE_NOT_FOUND);
-    return agent;
+    const agent = await findAgent(ctx, principal.org_id, agentId, timings);
+    if (!agent) return void fail('not_found', 'Agent not found.', CLOSE_NOT_FOUND);
+    if (principal.agent_ids !== null && !principal.agent_ids.includes(agent.id)) return void fail('forbidden', 'This API key may not use this agent.', CLOSE_FORBIDDEN);
+    return { agent, principal };
   }
 
   async function turn(msg: Extract<ClientMessage, { type: 'chat' }>, controller: AbortController) {
@@ -93,11 +101,13 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
     try {
       if (authing && !(await authing)) return;
       if (!authorization) return fail('unauthorized', 'Authenticate first: {"type":"auth","api_key":"…"}.', CLOSE_UNAUTHORIZED);
-      agent = await authorize(timings);
-      if (!agent) return;
+      const authorized = await authorize(timings);
+      if (!authorized) return;
+      agent = authorized.agent;
       if (controller.signal.aborted) return sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false });
       if (msg.session_id !== undefined && !isUuid(msg.session_id)) return fail('not_found', 'Session not found.');
-      const input = { orgId: agent.org_id, message: msg.message, userId: msg.user_id, sessionId: msg.session_id };
+      const userId = await scopeTurn(ctx, authorized.principal, agent, msg.user_id, msg.session_id);
+      const input = { orgId: agent.org_id, message: msg.message, userId, sessionId: msg.session_id };
       result = await runChat(ctx.run, agent, input, sink, controller.signal, timings);
       if (result.aborted) sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
     } catch (err) {

@@ -12,7 +12,8 @@ import { openSse, type SseWriter } from '../encoders/sse.ts';
 import type { ServerContext } from '../context.ts';
 import type { Frame, HeldStream } from '../stream-hold.ts';
 import { userId } from './users.ts';
-import { clientGone, loadAgent, runTurn, upstreamStatus } from './turn.ts';
+import { clientGone, loadAgent, runTurn, scopeTurn, upstreamStatus } from './turn.ts';
+import { checkAgent } from '../scope.ts';
 
 export const chatBody = z.strictObject({
   message: z.string().min(1).max(200_000),
@@ -64,13 +65,14 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   async function prepare(req: FastifyRequest, agentId: string, body: z.output<typeof chatBody>): Promise<{ agent: ReadyAgent; input: ChatInput }> {
     const agent = await loadAgent(ctx, req.principal.org_id, agentId, req.timings);
     if (body.session_id !== undefined && !isUuid(body.session_id)) throw notFound('Session');
-    return { agent, input: { orgId: req.principal.org_id, message: body.message, userId: body.user_id, sessionId: body.session_id } };
+    const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, body.session_id);
+    return { agent, input: { orgId: req.principal.org_id, message: body.message, userId, sessionId: body.session_id } };
   }
 
   // Every stream is held (stream-hold.ts) while it runs and `streamHoldMs` after, for
   // GET …/chat/stream/:message_id with Last-Event-ID. The client leaving still cancels
   // the turn at once; with `resumable: true` it runs on for `streamGraceMs` unfollowed.
-  app.post('/agents/:id/chat/stream', { schema: { params: idParams, body: streamBody, tags: ['chat'] } }, async (req, reply) => {
+  app.post('/agents/:id/chat/stream', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: streamBody, tags: ['chat'] } }, async (req, reply) => {
     const { resumable, ...body } = req.body;
     const { agent, input } = await prepare(req, req.params.id, body);
     const gone = clientGone(reply);
@@ -85,7 +87,7 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
           reply.hijack();
           sse = openSse(reply.raw);
         }
-        if (event.chunk_type === 'start') held = ctx.streams.open(event.message_id, { orgId: input.orgId, agentId: agent.id });
+        if (event.chunk_type === 'start') held = ctx.streams.open(event.message_id, { orgId: input.orgId, agentId: agent.id, userId: input.userId ?? null });
         const frame = { id: ++seq, data: JSON.stringify(event) };
         held?.push(frame);
         sse.writeFrame(frame.id, frame.data);
@@ -111,6 +113,7 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   app.get(
     '/agents/:id/chat/stream/:message_id',
     {
+      config: { access: 'scoped' },
       schema: {
         params: resumeParams,
         querystring: resumeQuery,
@@ -125,10 +128,13 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
       const after = lastEventId(req.headers['last-event-id'] ?? req.query.last_event_id);
       const { id, message_id } = req.params;
       if (!isUuid(id) || !isUuid(message_id)) throw notFound('Stream');
+      checkAgent(req.principal, id);
+      // A scoped key resumes only the streams of its own user.
+      const owner = { orgId: req.principal.org_id, agentId: id, ...(req.principal.user_id !== null ? { userId: req.principal.user_id } : {}) };
       // Frames may arrive before the answer is known to be a 200: kept until then.
       let sse: SseWriter | undefined;
       const early: Frame[] = [];
-      const result = await ctx.streams.resume(message_id, { orgId: req.principal.org_id, agentId: id }, after, (f) =>
+      const result = await ctx.streams.resume(message_id, owner, after, (f) =>
         sse ? sse.writeFrame(f.id, f.data) : early.push(f),
       );
       if (!result.ok) {
@@ -151,7 +157,7 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     },
   );
 
-  app.post('/agents/:id/chat', { schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
+  app.post('/agents/:id/chat', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
     const { agent, input } = await prepare(req, req.params.id, req.body);
     const gone = clientGone(reply);
     let result: RunResult;

@@ -1,10 +1,13 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { EmbedderError } from '../../memory/embedders/index.ts';
 import { UnknownAgentError } from '../../memory/memories.ts';
+import { isScoped } from '../auth.ts';
 import { AppError, notFound } from '../errors.ts';
 import { found, idParams, page, paged } from '../http.ts';
 import type { ServerContext } from '../context.ts';
+import { checkOwner, memoryFilter, memoryOwner } from '../scope.ts';
 import { userId } from './users.ts';
 
 const agentId = z.uuid().describe('an agent of your organization; its memory.embedder embeds the memory');
@@ -60,45 +63,57 @@ async function guard<T>(work: Promise<T>): Promise<T> {
 export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
   const { memories } = ctx;
   const tags = ['memories'];
+  const config = { access: 'scoped', resource: 'memory' } as const;
 
-  app.post('/memories', { schema: { body: memoryInput, tags, summary: 'Add a memory' } }, async (req, reply) => {
-    return reply.code(201).send(await guard(memories.add(req.principal.org_id, req.body)));
+  /** The org's memory, within the key's scope (403 outside it). */
+  async function memory(req: { principal: FastifyRequest['principal']; params: { id: string } }) {
+    const m = await found('Memory', req.params.id, () => memories.get(req.principal.org_id, req.params.id));
+    checkOwner(req.principal, m);
+    return m;
+  }
+
+  app.post('/memories', { config, schema: { body: memoryInput, tags, summary: 'Add a memory' } }, async (req, reply) => {
+    return reply.code(201).send(await guard(memories.add(req.principal.org_id, memoryOwner(req.principal, req.body))));
   });
 
   app.post(
     '/memories/batch',
-    { bodyLimit: Math.max(ctx.config.bodyLimit, BATCH_BODY_LIMIT), schema: { body: batchInput, tags, summary: `Add up to ${MAX_BATCH} memories in one transaction` } },
+    { config, bodyLimit: Math.max(ctx.config.bodyLimit, BATCH_BODY_LIMIT), schema: { body: batchInput, tags, summary: `Add up to ${MAX_BATCH} memories in one transaction` } },
     async (req, reply) => {
       const { memories: items, agent_id, user_id } = req.body;
-      const withDefaults = items.map((m) => ({ ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
+      const withDefaults = items.map((m) => memoryOwner(req.principal, { ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
       const ids = await guard(memories.addMany(req.principal.org_id, withDefaults));
       return reply.code(201).send({ count: ids.length, ids });
     },
   );
 
-  app.get('/memories', { schema: { querystring: listQuery, tags, summary: 'List memories, newest first' } }, async (req) => {
+  app.get('/memories', { config, schema: { querystring: listQuery, tags, summary: 'List memories, newest first' } }, async (req) => {
     const { limit, offset, ...filter } = req.query;
-    return paged(await guard(memories.list(req.principal.org_id, filter, limit + 1, offset)), limit);
+    return paged(await guard(memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset)), limit);
   });
 
-  app.post('/memories/search', { schema: { body: searchInput, tags, summary: 'Hybrid (vector + full-text) search, best first' } }, async (req) => {
-    return { results: await guard(memories.search(req.principal.org_id, req.body)) };
+  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Hybrid (vector + full-text) search, best first' } }, async (req) => {
+    return { results: await guard(memories.search(req.principal.org_id, memoryFilter(req.principal, req.body))) };
   });
 
-  app.get('/memories/:id', { schema: { params: idParams, tags, summary: 'Get a memory' } }, async (req) => {
-    return found('Memory', req.params.id, () => memories.get(req.principal.org_id, req.params.id));
+  app.get('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Get a memory' } }, async (req) => {
+    return memory(req);
   });
 
-  app.patch('/memories/:id', { schema: { params: idParams, body: memoryPatch, tags, summary: 'Change content (re-embedded) or metadata' } }, async (req) => {
+  app.patch('/memories/:id', { config, schema: { params: idParams, body: memoryPatch, tags, summary: 'Change content (re-embedded) or metadata' } }, async (req) => {
+    if (isScoped(req.principal)) await memory(req);
     return found('Memory', req.params.id, () => guard(memories.update(req.principal.org_id, req.params.id, req.body)));
   });
 
-  app.delete('/memories/:id', { schema: { params: idParams, tags, summary: 'Delete a memory (its history stays)' } }, async (req, reply) => {
+  app.delete('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Delete a memory (its history stays)' } }, async (req, reply) => {
+    if (isScoped(req.principal)) await memory(req);
     await found('Memory', req.params.id, async () => (await memories.delete(req.principal.org_id, req.params.id)) || undefined);
     return reply.code(204).send();
   });
 
-  app.get('/memories/:id/history', { schema: { params: idParams, tags, summary: 'ADD / UPDATE / DELETE events of a memory' } }, async (req) => {
+  // A scoped key reads the history of its user's memories that still exist.
+  app.get('/memories/:id/history', { config, schema: { params: idParams, tags, summary: 'ADD / UPDATE / DELETE events of a memory' } }, async (req) => {
+    if (isScoped(req.principal)) await memory(req);
     return { data: await found('Memory', req.params.id, () => memories.history(req.principal.org_id, req.params.id)) };
   });
 };

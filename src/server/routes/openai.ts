@@ -11,13 +11,14 @@ import type { AgentEvent } from '../../agent/events.ts';
 import type { ChatInput, RunResult } from '../../agent/run.ts';
 import type { ChatMessage } from '../../llm/types.ts';
 import type { AgentRow } from '../../store/repos/agents.ts';
-import { createTimings } from '../../trace/timings.ts';
 import type { ServerContext } from '../context.ts';
 import { openaiChunks, openaiCompletion, openaiError } from '../encoders/openai.ts';
 import { openOnFirstEvent } from '../encoders/sse.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { isUuid } from '../http.ts';
-import { clientGone, findAgent, runTurn, upstreamStatus } from './turn.ts';
+import { authHook } from '../access.ts';
+import { agentFilter, checkAgent } from '../scope.ts';
+import { clientGone, findAgent, runTurn, scopeTurn, upstreamStatus } from './turn.ts';
 import { userId } from './users.ts';
 
 /** The server's error → {status, code, message} mapping (app.ts), so both shapes agree on statuses. */
@@ -76,27 +77,25 @@ export const openaiRoutes =
       const openaiCode = own?.openaiCode ?? (code === 'unauthorized' ? 'invalid_api_key' : code);
       return reply.code(status).send(openaiError(status, openaiCode, message, own?.param ?? paramOf(err as FastifyError)));
     });
-    app.addHook('onRequest', async (req) => {
-      req.timings = createTimings();
-      req.principal = await ctx.auth.authenticate(req.headers.authorization);
-      req.timings.mark('auth');
-    });
+    app.addHook('onRequest', authHook(ctx));
+    const config = { access: 'scoped' } as const;
 
     const modelNotFound = (model: string) =>
       new OpenAIRequestError('not_found', `The model '${model}' does not exist (a model is an agent id; GET /v1/models lists them).`, 'model_not_found', 'model');
 
-    app.get('/v1/models', { schema: { tags: ['openai'] } }, async (req) => ({
+    app.get('/v1/models', { config, schema: { tags: ['openai'] } }, async (req) => ({
       object: 'list',
-      data: (await ctx.agents.list(req.principal.org_id, 1_000, 0)).map(modelOf),
+      data: (await ctx.agents.list(req.principal.org_id, 1_000, 0, agentFilter(req.principal))).map(modelOf),
     }));
 
-    app.get('/v1/models/:model', { schema: { params: modelParams, tags: ['openai'] } }, async (req) => {
+    app.get('/v1/models/:model', { config, schema: { params: modelParams, tags: ['openai'] } }, async (req) => {
       const row = isUuid(req.params.model) ? await ctx.agents.get(req.principal.org_id, req.params.model) : undefined;
       if (!row) throw modelNotFound(req.params.model);
+      checkAgent(req.principal, row.id);
       return modelOf(row);
     });
 
-    app.post('/v1/chat/completions', { schema: { body: completionBody, tags: ['openai'] } }, async (req, reply) => {
+    app.post('/v1/chat/completions', { config, schema: { body: completionBody, tags: ['openai'] } }, async (req, reply) => {
       const body = req.body;
       const orgId = req.principal.org_id;
       const agent = await findAgent(ctx, orgId, body.model, req.timings);
@@ -112,7 +111,8 @@ export const openaiRoutes =
       const header = req.headers['x-session-id'];
       const sessionId = typeof header === 'string' && header ? header : undefined;
       if (sessionId !== undefined && !isUuid(sessionId)) throw new OpenAIRequestError('not_found', 'Session not found.', 'session_not_found', null);
-      const input: ChatInput = { orgId, message: text, userId: body.user, sessionId, history: history.length ? history : undefined };
+      const userId = await scopeTurn(ctx, req.principal, agent, body.user, sessionId);
+      const input: ChatInput = { orgId, message: text, userId, sessionId, history: history.length ? history : undefined };
 
       const gone = clientGone(reply);
 

@@ -5,6 +5,7 @@ import { listMessages } from '../../store/repos/messages.ts';
 import * as sessions from '../../store/repos/sessions.ts';
 import { found, idParams, page, paged } from '../http.ts';
 import type { ServerContext } from '../context.ts';
+import { actingUser, checkAgent, checkOwner } from '../scope.ts';
 import { userId } from './users.ts';
 
 const sessionBody = z.strictObject({
@@ -15,37 +16,52 @@ const sessionBody = z.strictObject({
 
 export const sessionRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
   const { db } = ctx;
+  const tags = ['sessions'];
+  const ofAgent = { access: 'scoped', resource: 'agent' } as const;
+  const ofSession = { access: 'scoped', resource: 'session' } as const;
 
-  app.post('/agents/:id/sessions', { schema: { params: idParams, body: sessionBody, tags: ['sessions'] } }, async (req, reply) => {
+  app.post('/agents/:id/sessions', { config: ofAgent, schema: { params: idParams, body: sessionBody, tags } }, async (req, reply) => {
     const org = req.principal.org_id;
     const agent = await found('Agent', req.params.id, () => getAgent(db, org, req.params.id));
-    return reply.code(201).send(await sessions.createSession(db, { org_id: org, agent_id: agent.id, ...req.body }));
+    checkAgent(req.principal, agent.id);
+    const user_id = actingUser(req.principal, req.body.user_id);
+    return reply.code(201).send(await sessions.createSession(db, { org_id: org, agent_id: agent.id, ...req.body, user_id }));
   });
 
   app.get(
     '/agents/:id/sessions',
-    { schema: { params: idParams, querystring: page.extend({ user_id: userId.optional() }), tags: ['sessions'] } },
+    { config: ofAgent, schema: { params: idParams, querystring: page.extend({ user_id: userId.optional() }), tags } },
     async (req) => {
       const org = req.principal.org_id;
       const agent = await found('Agent', req.params.id, () => getAgent(db, org, req.params.id));
-      const { limit, offset, user_id } = req.query;
-      return paged(await sessions.listSessions(db, org, agent.id, user_id, limit + 1, offset), limit);
+      checkAgent(req.principal, agent.id);
+      const { limit, offset } = req.query;
+      const user = actingUser(req.principal, req.query.user_id);
+      return paged(await sessions.listSessions(db, org, agent.id, user, limit + 1, offset), limit);
     },
   );
 
-  app.get('/sessions/:id', { schema: { params: idParams, tags: ['sessions'] } }, async (req) => {
-    return found('Session', req.params.id, () => sessions.getSession(db, req.principal.org_id, req.params.id));
+  /** The org's session, within the key's scope (403 outside it). */
+  async function session(orgId: string, id: string, p: Parameters<typeof checkOwner>[0]) {
+    const s = await found('Session', id, () => sessions.getSession(db, orgId, id));
+    checkOwner(p, s);
+    return s;
+  }
+
+  app.get('/sessions/:id', { config: ofSession, schema: { params: idParams, tags } }, async (req) => {
+    return session(req.principal.org_id, req.params.id, req.principal);
   });
 
-  app.delete('/sessions/:id', { schema: { params: idParams, tags: ['sessions'] } }, async (req, reply) => {
+  app.delete('/sessions/:id', { config: ofSession, schema: { params: idParams, tags } }, async (req, reply) => {
+    await session(req.principal.org_id, req.params.id, req.principal);
     await found('Session', req.params.id, async () => (await ctx.history.deleteSession(req.principal.org_id, req.params.id)) || undefined);
     return reply.code(204).send();
   });
 
-  app.get('/sessions/:id/messages', { schema: { params: idParams, querystring: page, tags: ['sessions'] } }, async (req) => {
+  app.get('/sessions/:id/messages', { config: ofSession, schema: { params: idParams, querystring: page, tags } }, async (req) => {
     const org = req.principal.org_id;
-    const session = await found('Session', req.params.id, () => sessions.getSession(db, org, req.params.id));
+    const s = await session(org, req.params.id, req.principal);
     const { limit, offset } = req.query;
-    return paged(await listMessages(db, org, session.id, limit + 1, offset), limit);
+    return paged(await listMessages(db, org, s.id, limit + 1, offset), limit);
   });
 };

@@ -7,7 +7,9 @@ import { recordSpans } from '../../trace/spans.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
 import { ChatInputError, runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
 import type { Timings } from '../../trace/timings.ts';
+import { isScoped, type Principal } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
+import { actingUser, checkAgent, checkOwner } from '../scope.ts';
 import { AppError, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
 
@@ -24,6 +26,20 @@ export async function loadAgent(ctx: ServerContext, orgId: string, agentId: stri
   const agent = await findAgent(ctx, orgId, agentId, timings);
   if (!agent) throw notFound('Agent');
   return agent;
+}
+
+/**
+ * What a key may do in a turn: use this agent, as its own user, in a session of its own
+ * (403 otherwise). Returns the user the turn acts as (a scoped key's, when none is named).
+ */
+export async function scopeTurn(ctx: ServerContext, p: Principal, agent: ReadyAgent, userId: string | undefined, sessionId: string | undefined): Promise<string | undefined> {
+  checkAgent(p, agent.id);
+  const user = actingUser(p, userId);
+  if (isScoped(p) && sessionId !== undefined && isUuid(sessionId)) {
+    const existing = await ctx.history.window(p.org_id, sessionId, 0);
+    if (existing) checkOwner(p, existing.session);
+  }
+  return user;
 }
 
 /** One AbortSignal per request, fired when the client goes away before the answer ends. */

@@ -34,8 +34,12 @@ export const insertAgent = (db: Queryable, orgId: string, a: AgentWrite) =>
 export const getAgent = (db: Queryable, orgId: string, id: string) =>
   one<AgentRow>(db, 'select * from agents where org_id = $1 and id = $2', [orgId, id]);
 
-export const listAgents = (db: Queryable, orgId: string, limit: number, offset: number) =>
-  db.query<AgentRow>('select * from agents where org_id = $1 order by created_at, id limit $2 offset $3', [orgId, limit, offset]);
+/** The org's agents, oldest first; `ids`: only these. */
+export const listAgents = (db: Queryable, orgId: string, limit: number, offset: number, ids?: string[]) =>
+  db.query<AgentRow>(
+    'select * from agents where org_id = $1 and ($4::uuid[] is null or id = any($4::uuid[])) order by created_at, id limit $2 offset $3',
+    [orgId, limit, offset, ids ?? null],
+  );
 
 export const updateAgent = (db: Queryable, orgId: string, id: string, a: AgentWrite) =>
   one<AgentRow>(

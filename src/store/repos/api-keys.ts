@@ -12,25 +12,40 @@ export interface ApiKey {
   role: Role;
   platform_admin: boolean;
   prefix: string;
+  /** a scoped key: only these agents (null: any) */
+  agent_ids: string[] | null;
+  /** a scoped key: only as this end user (null: any) */
+  user_id: string | null;
+  expires_at: Date | null;
   created_at: Date;
   revoked_at: Date | null;
 }
 
-const columns = 'id, org_id, name, role, platform_admin, prefix, created_at, revoked_at';
+/** What restricts a key beyond its role. */
+export interface KeyScope {
+  agent_ids?: string[] | null;
+  user_id?: string | null;
+  expires_at?: Date | null;
+}
+
+const columns = 'id, org_id, name, role, platform_admin, prefix, agent_ids, user_id, expires_at, created_at, revoked_at';
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('base64url');
 export const generateKey = () => 'am_' + randomBytes(32).toString('base64url');
 
 export async function createApiKey(
   db: Queryable,
-  input: { org_id: string; name: string; role: Role; platform_admin?: boolean; key?: string },
+  input: { org_id: string; name: string; role: Role; platform_admin?: boolean; key?: string } & KeyScope,
 ): Promise<{ apiKey: ApiKey; key: string }> {
   const key = input.key ?? generateKey();
   const apiKey = (await one<ApiKey>(
     db,
-    `insert into api_keys (id, org_id, name, role, platform_admin, key_hash, prefix)
-     values ($1, $2, $3, $4, $5, $6, $7) returning ${columns}`,
-    [randomUUID(), input.org_id, input.name, input.role, input.platform_admin ?? false, hashKey(key), key.slice(0, 7)],
+    `insert into api_keys (id, org_id, name, role, platform_admin, key_hash, prefix, agent_ids, user_id, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10) returning ${columns}`,
+    [
+      randomUUID(), input.org_id, input.name, input.role, input.platform_admin ?? false, hashKey(key), key.slice(0, 7),
+      input.agent_ids ?? null, input.user_id ?? null, input.expires_at ?? null,
+    ],
   ))!;
   return { apiKey, key };
 }

@@ -53,6 +53,8 @@ export interface HistoryEntry {
 export interface MemoryScope {
   orgId: string;
   agentId?: string;
+  /** only memories of one of these agents (a scoped key's) */
+  agentIds?: string[];
   userId?: string | null;
 }
 
@@ -83,6 +85,10 @@ function scopeSql(scope: MemoryScope, params: unknown[], prefix = '', unindexed 
   if (scope.agentId !== undefined) {
     params.push(scope.agentId);
     sql += ` and ${col('agent_id')} = $${params.length}`;
+  }
+  if (scope.agentIds !== undefined) {
+    params.push(scope.agentIds);
+    sql += ` and ${col('agent_id')} = any($${params.length}::uuid[])`;
   }
   if (scope.userId === null) sql += ` and ${col('user_id')} is null`;
   else if (scope.userId !== undefined) {

@@ -1,0 +1,152 @@
+// An agent's secrets (provider and embedder keys, HTTP tools' headers): kept out of the
+// stored config, sealed apart, never returned, and each bound to where it was given
+// for — the provider and origin (scheme, host, port) of the endpoint it authenticates
+// to. A secret is only ever joined back into a config whose endpoint is still that one:
+// redirecting an agent without giving the secret again drops it.
+import { defaultBaseUrl, originOf, type PlatformProviders, type ProviderKind } from '../llm/endpoints.ts';
+import type { AgentConfig } from './config.ts';
+
+/** A secret and the endpoint it is for ("openai-compatible https://api.openai.com"). */
+export interface BoundSecret {
+  value: string;
+  bound_to: string;
+}
+
+/** By path: "llm.api_key", "llm.fallback.api_key", "memory.embedder.api_key", "tools.0.headers.x-key". */
+export type Secrets = Record<string, BoundSecret>;
+
+/** Secrets a PATCH removed explicitly (`"api_key": null`, a tool header set to null). */
+export interface Removals {
+  paths: Set<string>;
+  /** "<tool name>\n<header>" */
+  toolHeaders: Set<string>;
+}
+
+const endpoint = (kind: string, url: string | undefined) => `${kind} ${originOf(url)}`;
+
+/** The endpoint a secret at `path` authenticates to under `config`; undefined when there is none. */
+export function endpointOf(path: string, config: AgentConfig, env: PlatformProviders): string | undefined {
+  const { llm } = config;
+  const baseFor = (provider: string, url: string | undefined) =>
+    provider === 'simulated' ? undefined : (url ?? defaultBaseUrl(provider as ProviderKind, env));
+  if (path === 'llm.api_key') return endpoint(llm.provider, baseFor(llm.provider, llm.base_url));
+  if (path === 'llm.fallback.api_key') {
+    if (!llm.fallback) return undefined;
+    const provider = llm.fallback.provider ?? llm.provider;
+    const url = llm.fallback.base_url ?? (provider === llm.provider ? llm.base_url : undefined);
+    return endpoint(provider, baseFor(provider, url));
+  }
+  if (path === 'memory.embedder.api_key') {
+    const e = config.memory.embedder;
+    return e.provider === 'local' ? undefined : endpoint(e.provider, e.base_url ?? defaultBaseUrl(e.provider, env));
+  }
+  const tool = /^tools\.(\d+)\.headers\./.exec(path);
+  if (tool) {
+    const t = config.tools[Number(tool[1])];
+    return t?.type === 'http' ? endpoint('http', t.url) : undefined;
+  }
+  return undefined;
+}
+
+/** Removes every secret from a config and returns them by path, bound to their endpoints. */
+export function splitSecrets(config: AgentConfig, env: PlatformProviders): { config: AgentConfig; secrets: Secrets } {
+  const copy = structuredClone(config);
+  const secrets: Secrets = {};
+  const take = (path: string, holder: Record<string, unknown> | undefined, key: string) => {
+    if (holder && typeof holder[key] === 'string') {
+      secrets[path] = { value: holder[key] as string, bound_to: endpointOf(path, config, env) ?? '' };
+      delete holder[key];
+    }
+  };
+  take('llm.api_key', copy.llm, 'api_key');
+  take('llm.fallback.api_key', copy.llm.fallback, 'api_key');
+  take('memory.embedder.api_key', copy.memory.embedder, 'api_key');
+  copy.tools.forEach((tool, i) => {
+    if (tool.type !== 'http') return;
+    for (const name of Object.keys(tool.headers)) take(`tools.${i}.headers.${name}`, tool.headers, name);
+  });
+  return { config: copy, secrets };
+}
+
+/** Secrets as sealed; rows stored before secrets were bound hold plain strings, bound to the config they were stored with. */
+export function readSecrets(raw: Record<string, string | BoundSecret>, config: AgentConfig, env: PlatformProviders): Secrets {
+  const out: Secrets = {};
+  for (const [path, s] of Object.entries(raw)) {
+    out[path] = typeof s === 'string' ? { value: s, bound_to: endpointOf(path, config, env) ?? '' } : s;
+  }
+  return out;
+}
+
+/** Puts back the secrets whose endpoint is still the one they were given for (for running the agent; never for responses). */
+export function joinSecrets(config: AgentConfig, secrets: Secrets, env: PlatformProviders): AgentConfig {
+  const copy = structuredClone(config);
+  for (const [path, s] of Object.entries(secrets)) {
+    if (endpointOf(path, config, env) !== s.bound_to) continue;
+    const keys = path.split('.');
+    let holder: any = copy;
+    for (const k of keys.slice(0, -1)) holder = holder?.[k];
+    if (holder && typeof holder === 'object') holder[keys[keys.length - 1]!] = value(s);
+  }
+  return copy;
+}
+
+const value = (s: BoundSecret) => s.value;
+
+/**
+ * After an update: the stored secrets that still apply to the new config. A secret is
+ * kept when its endpoint is unchanged, it was not given again and not removed; a tool's
+ * headers follow the tool by name (the tools array may be reordered or extended).
+ */
+export function carrySecrets(
+  previous: Secrets,
+  before: AgentConfig,
+  after: AgentConfig,
+  given: Secrets,
+  removed: Removals,
+  env: PlatformProviders,
+): { kept: Secrets; dropped: string[] } {
+  const kept: Secrets = {};
+  const dropped: string[] = [];
+  for (const [path, s] of Object.entries(previous)) {
+    let next = path;
+    const tool = /^tools\.(\d+)\.headers\.(.+)$/.exec(path);
+    if (tool) {
+      const name = before.tools[Number(tool[1])]?.name;
+      const j = after.tools.findIndex((t) => t.type === 'http' && t.name === name);
+      if (j < 0 || removed.toolHeaders.has(`${name}\n${tool[2]}`)) {
+        dropped.push(path);
+        continue;
+      }
+      next = `tools.${j}.headers.${tool[2]}`;
+    } else if (removed.paths.has(path)) {
+      dropped.push(path);
+      continue;
+    }
+    if (given[next]) continue; // given again: the new value replaces it
+    if (endpointOf(next, after, env) === s.bound_to) kept[next] = s;
+    else dropped.push(path);
+  }
+  return { kept, dropped };
+}
+
+/**
+ * Takes the explicit secret removals out of a PATCH body (null for a key, or for a tool
+ * header) and returns the body without the tool-header nulls (the schema wants strings).
+ */
+export function takeRemovals(patch: Record<string, any>): { patch: Record<string, any>; removed: Removals } {
+  const removed: Removals = { paths: new Set(), toolHeaders: new Set() };
+  if (patch.llm?.api_key === null) removed.paths.add('llm.api_key');
+  if (patch.llm?.fallback === null || patch.llm?.fallback?.api_key === null) removed.paths.add('llm.fallback.api_key');
+  if (patch.memory?.embedder === null || patch.memory?.embedder?.api_key === null) removed.paths.add('memory.embedder.api_key');
+  if (!Array.isArray(patch.tools)) return { patch, removed };
+  const tools = patch.tools.map((t: any) => {
+    if (!t || typeof t !== 'object' || !t.headers || typeof t.headers !== 'object') return t;
+    const headers: Record<string, unknown> = {};
+    for (const [h, v] of Object.entries(t.headers)) {
+      if (v === null) removed.toolHeaders.add(`${t.name}\n${h}`);
+      else headers[h] = v;
+    }
+    return { ...t, headers };
+  });
+  return { patch: { ...patch, tools }, removed };
+}
