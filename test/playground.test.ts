@@ -60,7 +60,8 @@ describe('web playground', () => {
       await page.fill('#key', s.adminKey);
       await page.click('#key-form button[type=submit]');
       await page.waitForSelector('#new-agent:not([disabled])');
-      assert.equal(await page.evaluate(() => localStorage.getItem('agentmem.key')), s.adminKey, 'the key is kept');
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('agentmem.key')), s.adminKey, 'the key is kept for this tab');
+      assert.equal(await page.evaluate(() => localStorage.getItem('agentmem.key')), null, 'and never outlives it');
 
       await page.click('#new-agent');
       await page.waitForFunction(() => (document.getElementById('agent') as HTMLSelectElement).value !== '');
@@ -107,6 +108,50 @@ describe('web playground', () => {
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       assert.ok(statSync(SCREENSHOT).size > 10_000, 'the screenshot was written');
       assert.deepEqual(problems, [], 'no script errors or CSP violations in the page');
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('web playground with an end user\'s scoped key', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer('pglite');
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  test('lists only its agents, chats as its user, cannot create agents', { skip: noBrowser }, async () => {
+    const llm = { provider: 'simulated', simulated: { first_token_ms: 50, tokens_per_s: 200 } };
+    const mine = (await s.api('POST', '/api/v1/agents', { body: { name: 'mine', llm, streaming: { emit_metadata: true, emit_memory_updates: true } } })).body;
+    await s.api('POST', '/api/v1/agents', { body: { name: 'not mine', llm } });
+    const key = (await s.api('POST', '/api/v1/api-keys', { body: { name: 'web:ada', user_id: 'ada', agent_ids: [mine.id] } })).body.key;
+    const browser: Browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+      await page.goto(`${s.url}/`);
+      await page.fill('#key', key);
+      await page.click('#key-form button[type=submit]');
+      await page.waitForFunction(() => (document.getElementById('agent') as HTMLSelectElement).value !== '');
+      const options = await page.locator('#agent option').allTextContents();
+      assert.equal(options.length, 1, options.join(' | '));
+      assert.match(options[0]!, /^mine/);
+      assert.equal(await page.inputValue('#user'), 'ada', 'the key\'s user is shown');
+      assert.equal(await page.locator('#user').getAttribute('readonly'), '', 'and cannot be changed');
+      assert.equal(await page.locator('#new-agent').isDisabled(), true, 'no agent creation with a scoped key');
+      await say(page, 'I live in Lisbon.');
+      const sessionId = (await page.textContent('#session'))!;
+      const session = (await s.api('GET', `/api/v1/sessions/${sessionId}`)).body;
+      assert.equal(session.user_id, 'ada', 'the turn ran as the key\'s user');
+      assert.deepEqual(problems, []);
     } finally {
       await browser.close();
     }

@@ -20,13 +20,17 @@ const SUB_STAGES = new Set(['recall_embed', 'recall_search']);
 const SUMMARY_STAGES = new Set(['first_byte', 'total']);
 
 const $ = (id) => document.getElementById(id);
-const store = {
-  get: (k) => localStorage.getItem(`agentmem.${k}`) ?? '',
-  set: (k, v) => (v ? localStorage.setItem(`agentmem.${k}`, v) : localStorage.removeItem(`agentmem.${k}`)),
-};
+const kept = (storage) => ({
+  get: (k) => storage.getItem(`agentmem.${k}`) ?? '',
+  set: (k, v) => (v ? storage.setItem(`agentmem.${k}`, v) : storage.removeItem(`agentmem.${k}`)),
+});
+// Preferences outlive the tab; the API key does not (it lives only as long as this tab).
+const store = kept(localStorage);
+const keyStore = kept(sessionStorage);
 
 const state = {
-  key: store.get('key'),
+  key: keyStore.get('key'),
+  me: null, // what the key may do (GET /api/v1/me)
   agents: new Map(),
   agentId: store.get('agent'),
   sessionId: null,
@@ -117,12 +121,18 @@ async function connect() {
   }
   setStatus('Loading agents…');
   try {
+    state.me = await api('GET', '/api/v1/me');
+    // An end user's (scoped) key chats as its own user: the field shows it and cannot change it.
+    const scopedUser = state.me.user_id;
+    $('user').readOnly = Boolean(scopedUser);
+    if (scopedUser) $('user').value = scopedUser;
     const list = await api('GET', '/api/v1/agents?limit=200');
     state.agents = new Map(list.data.map((a) => [a.id, a]));
     renderAgents();
-    $('new-agent').disabled = false;
+    $('new-agent').disabled = state.me.role !== 'admin';
     setStatus(list.data.length ? `${list.data.length} agent${list.data.length === 1 ? '' : 's'}.` : 'No agents yet: create a quick one.', 'ok');
   } catch (err) {
+    state.me = null;
     state.agents = new Map();
     renderAgents();
     $('new-agent').disabled = true;
@@ -151,6 +161,7 @@ function renderAgents() {
 
 async function createQuickAgent() {
   $('new-agent').disabled = true;
+  if (state.me?.role !== 'admin') return setStatus('Creating agents needs an admin key.', 'bad');
   try {
     const agent = await api('POST', '/api/v1/agents', {
       name: 'playground',
@@ -168,7 +179,7 @@ async function createQuickAgent() {
   } catch (err) {
     setStatus(`Could not create an agent: ${err.message}`, 'bad');
   } finally {
-    $('new-agent').disabled = false;
+    $('new-agent').disabled = state.me?.role !== 'admin';
   }
 }
 
@@ -495,7 +506,7 @@ $('user').value = store.get('user');
 $('key-form').addEventListener('submit', (e) => {
   e.preventDefault();
   state.key = $('key').value.trim();
-  store.set('key', state.key);
+  keyStore.set('key', state.key);
   connect();
 });
 $('agent').addEventListener('change', () => {
