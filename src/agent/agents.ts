@@ -37,6 +37,8 @@ export interface AgentHooks {
   onChange?: (id: string) => void;
   /** the memory embedder changed: stored vectors are in the old space */
   onEmbedderChange?: (orgId: string, id: string, version: number) => void;
+  /** throws when the config names a target the egress policy refuses (AgentEgressError) */
+  checkTargets?: (config: AgentConfig) => Promise<void>;
 }
 
 export function createAgents(db: Db, box: SecretBox, hooks: AgentHooks = {}) {
@@ -70,7 +72,8 @@ export function createAgents(db: Db, box: SecretBox, hooks: AgentHooks = {}) {
       return { id: row.id, org_id: row.org_id, name: row.name, version: row.version, config: joinSecrets(row.config as AgentConfig, unseal(row)) };
     },
 
-    create(orgId: string, input: z.output<typeof agentInput>) {
+    async create(orgId: string, input: z.output<typeof agentInput>) {
+      await hooks.checkTargets?.(input);
       return repo.insertAgent(db, orgId, toWrite(input));
     },
 
@@ -91,6 +94,7 @@ export function createAgents(db: Db, box: SecretBox, hooks: AgentHooks = {}) {
         const merged = deepMerge(current, patch);
         const parsed = agentInput.safeParse(merged);
         if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
+        await hooks.checkTargets?.(parsed.data);
         const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data));
         const embedderChanged = JSON.stringify(current.memory.embedder) !== JSON.stringify(parsed.data.memory.embedder);
         return updated && { row: updated, embedderChanged };
