@@ -142,6 +142,9 @@ for (const engine of engines) {
         assert.match(error.message, /http:\/\/localhost:\d+ .*localhost resolves to .*loopback/);
         const messages = (await s.api('GET', `/api/v1/sessions/${events[0].session_id}/messages`)).body.data;
         assert.equal(messages.at(-1).error.code, 'egress_denied', 'the stored answer says why it failed');
+        const json = await s.api('POST', `/api/v1/agents/${stored.named}/chat`, { body: { message: 'Hello?' } });
+        assert.equal(json.status, 400, 'the JSON chat: a client error, not a provider fault');
+        assert.equal(json.body.error.code, 'egress_denied');
         assert.equal(emu.connections, seen.emu, 'the emulator accepted no connection (not even the start-up warming)');
       });
 
