@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
 import { createAgentCache } from './agent/cache.ts';
+import { checkConfigEgress } from './agent/egress-check.ts';
 import { warmUpstreams } from './agent/warm-upstreams.ts';
 import { bootstrapAdminKey } from './bootstrap.ts';
 import type { AppConfig } from './config.ts';
@@ -38,7 +39,7 @@ export interface Agentmem {
 
 export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const db = await openStore(config.databaseUrl, config.dataDir);
-  const pool = createPool();
+  const pool = createPool({ egress: config.egress });
   const bus = createInvalidationBus(config.redisUrl);
   let closeStreams = async () => {};
   try {
@@ -51,6 +52,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     let server: FastifyInstance | undefined;
     const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
+      checkTargets: (agentConfig) => checkConfigEgress(config.egress, agentConfig),
       // Stored vectors are in the old space: embed them again, durably, off the request path.
       onEmbedderChange: (org_id, agent_id, version) =>
         void jobs.enqueue({ org_id, kind: REEMBED_JOB, payload: { agent_id }, idempotency_key: `reembed:${agent_id}:${version}` }).catch((err) =>
@@ -107,7 +109,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     closeStreams = () => streams.close();
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus, streams,
-      run: { history, recall, gate, memories, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
+      run: { history, recall, gate, memories, dispatcher: pool.dispatcher, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');

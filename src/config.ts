@@ -1,5 +1,6 @@
 // Process configuration, read once from the environment (the names are the public contract).
 import { resolve } from 'node:path';
+import { parseEgress, type EgressPolicy } from './llm/egress.ts';
 
 export interface AppConfig {
   port: number;
@@ -29,6 +30,8 @@ export interface AppConfig {
   /** requests per rateLimitWindowMs per organization, all its keys together (0: no limit) */
   rateLimitPerOrg: number;
   rateLimitWindowMs: number;
+  /** AGENTMEM_EGRESS: where upstream traffic may go (model providers, embedders, HTTP tools, MCP servers) */
+  egress: EgressPolicy;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -53,6 +56,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimitPerKey: intEnv(env.AGENTMEM_RATE_LIMIT, 0),
     rateLimitPerOrg: intEnv(env.AGENTMEM_ORG_RATE_LIMIT, 0),
     rateLimitWindowMs: Math.max(1, intEnv(env.AGENTMEM_RATE_LIMIT_WINDOW_MS, 60_000)),
+    egress: parseEgress(env.AGENTMEM_EGRESS),
   };
 }
 

@@ -49,6 +49,8 @@ export interface AgentHooks {
   onChange?: (id: string) => void;
   /** the memory embedder changed: stored vectors are in the old space */
   onEmbedderChange?: (orgId: string, id: string, version: number) => void;
+  /** throws when the config names a target the egress policy refuses (AgentEgressError) */
+  checkTargets?: (config: AgentConfig) => Promise<void>;
 }
 
 /** What an update did: the stored agent, and the secrets it dropped because their endpoint changed. */
@@ -99,7 +101,8 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
       return { id: row.id, org_id: row.org_id, name: row.name, version: row.version, config: joinSecrets(row.config as AgentConfig, unseal(row), providers) };
     },
 
-    create(orgId: string, input: z.output<typeof agentInput>) {
+    async create(orgId: string, input: z.output<typeof agentInput>) {
+      await hooks.checkTargets?.(input);
       return repo.insertAgent(db, orgId, toWrite(input));
     },
 
@@ -124,6 +127,7 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
         const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...before };
         const parsed = agentInput.safeParse(deepMerge(current, patch));
         if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
+        await hooks.checkTargets?.(parsed.data);
         const { name: _n, description: _d, metadata: _m, ...after } = parsed.data;
         const split = splitSecrets(after, providers);
         const { kept, dropped } = carrySecrets(unseal(row), before, after, split.secrets, removed, providers);

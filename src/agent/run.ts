@@ -1,6 +1,7 @@
 // The streaming run: one chat turn from the user's message to the stored answer.
 // Independent work (storing the user's message, recall, making the upstream
 // connection ready) runs at once; nothing waits that the first token does not need.
+import type { Dispatcher } from 'undici';
 import type { ChatMessage, FinishReason, ToolCall, Usage } from '../llm/types.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
@@ -32,6 +33,8 @@ export interface RunDeps {
   afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryChange[]>;
   /** for the built-in memory tools */
   memories?: MemoryTools;
+  /** the app's connection pool, for HTTP tools (its egress policy applies to them) */
+  dispatcher: Dispatcher;
   /** counts runs before their first token, so background work can wait for none */
   gate?: { enter(): void; leave(): void };
 }
@@ -197,7 +200,7 @@ export async function runChat(
         buffer.flush();
         for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments });
         const results = await Promise.all(
-          stepCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories })),
+          stepCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher })),
         );
         if (turnAbort.signal.aborted) break;
         messages.push({ role: 'assistant', content: stepText || null, tool_calls: stepCalls });

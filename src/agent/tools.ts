@@ -1,6 +1,9 @@
 // An agent's tools: HTTP tools and the built-in memory tools, described to the model
 // as specs and run by `callTool`, which never throws: a tool that fails, times out or
 // answers garbage becomes a result the model reads, never a broken stream.
+import type { Dispatcher, Response } from 'undici';
+import { egressDenial } from '../llm/egress.ts';
+import { fetchVia } from '../llm/pool.ts';
 import type { ToolCall, ToolSpec } from '../llm/types.ts';
 import type { ToolConfig } from './config.ts';
 
@@ -22,6 +25,8 @@ export interface ToolContext {
   userId: string | null;
   signal: AbortSignal;
   memories?: MemoryTools;
+  /** the app's connection pool: HTTP tools obey its egress policy */
+  dispatcher: Dispatcher;
 }
 
 // What a tool may hand the model: enough for an API answer, not a whole web page.
@@ -64,7 +69,7 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
     return done({ error: `The arguments are not a JSON object: ${call.arguments.slice(0, 200)}` });
   }
   try {
-    if (tool.type === 'http') return done(await callHttp(tool, args, ctx.signal));
+    if (tool.type === 'http') return done(await callHttp(tool, args, ctx.signal, ctx.dispatcher));
     if (!ctx.memories) return done({ error: 'Memory is not available here.' });
     if (tool.type === 'memory_search') {
       if (typeof args.query !== 'string' || !args.query) return done({ error: '"query" must be a non-empty string.' });
@@ -82,14 +87,14 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
 }
 
 /** GET and DELETE send the arguments as query parameters; the others as a JSON body. */
-async function callHttp(tool: Extract<ToolConfig, { type: 'http' }>, args: Record<string, unknown>, signal: AbortSignal): Promise<{ output?: string; error?: string }> {
+async function callHttp(tool: Extract<ToolConfig, { type: 'http' }>, args: Record<string, unknown>, signal: AbortSignal, dispatcher: Dispatcher): Promise<{ output?: string; error?: string }> {
   const url = new URL(tool.url);
   const inQuery = tool.method === 'GET' || tool.method === 'DELETE';
   if (inQuery) for (const [k, v] of Object.entries(args)) url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
   const timeout = AbortSignal.timeout(tool.timeout_ms);
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await fetchVia(dispatcher)(url, {
       method: tool.method,
       headers: { ...(inQuery ? {} : { 'content-type': 'application/json' }), ...tool.headers },
       body: inQuery ? undefined : JSON.stringify(args),
@@ -97,6 +102,8 @@ async function callHttp(tool: Extract<ToolConfig, { type: 'http' }>, args: Recor
     });
   } catch (err) {
     if (timeout.aborted) return { error: `The tool did not answer within ${tool.timeout_ms} ms.` };
+    const denied = egressDenial(err);
+    if (denied) return { error: `The tool was not called: ${denied.message}` };
     return { error: `The tool could not be reached: ${(err as Error).message}` };
   }
   let text: string;

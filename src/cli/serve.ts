@@ -9,11 +9,13 @@ export function serveCommand(): Command {
     .option('-p, --port <port>', 'port to listen on (default $PORT or 8080)')
     .option('--host <host>', 'address to bind (default $HOST or 127.0.0.1)')
     .action(async (opts: { port?: string; host?: string }) => {
-      const config = configFromEnv();
-      if (opts.port) config.port = Number(opts.port);
-      if (opts.host) config.host = opts.host;
+      let config;
       let app;
       try {
+        // A bad variable (AGENTMEM_EGRESS, a number) is a one-line startup error, not a stack.
+        config = configFromEnv();
+        if (opts.port) config.port = Number(opts.port);
+        if (opts.host) config.host = opts.host;
         app = await startAgentmem(config);
       } catch (err) {
         console.error(`agentmem: ${(err as Error).message}`);

@@ -1,5 +1,6 @@
 // Upstream failures with their context (url, status, body, retryable), so a caller
 // can decide to retry and a client gets a clear `error` event. One table of codes.
+import { egressDenial } from './egress.ts';
 import type { UpstreamErrorInfo } from './types.ts';
 
 export const upstreamCodes = {
@@ -13,6 +14,8 @@ export const upstreamCodes = {
   upstream_protocol: { retryable: false, message: 'The model provider sent something unreadable.' },
   upstream_content_filter: { retryable: false, message: 'The model provider stopped the answer (content filter).' },
   upstream_error: { retryable: false, message: 'The model provider reported an error.' },
+  // AGENTMEM_EGRESS refused the connection: retrying cannot change that.
+  egress_denied: { retryable: false, message: "This server's egress policy refuses the model provider's address." },
 } as const;
 
 export type UpstreamCode = keyof typeof upstreamCodes;
@@ -60,6 +63,8 @@ export function codeForStatus(status: number): UpstreamCode {
 /** A transport failure (refused, reset, closed mid-body) as an UpstreamError. */
 export function networkError(err: unknown, url: string): UpstreamError {
   if (err instanceof UpstreamError) return err;
+  const denied = egressDenial(err);
+  if (denied) return new UpstreamError('egress_denied', denied.message, { url, cause: err });
   const message = err instanceof Error ? err.message : String(err);
   return new UpstreamError('upstream_network', `The connection to the model provider failed: ${message}`, { url, cause: err });
 }

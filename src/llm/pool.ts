@@ -1,7 +1,10 @@
 // One upstream connection pool, owned by the app: an undici Agent with keep-alive per
 // origin. `warm` opens a connection to an origin that has none, so a cold start pays
-// the TCP/TLS handshake while memory is being recalled, not after.
-import { Agent, type Dispatcher, type Pool as UndiciPool } from 'undici';
+// the TCP/TLS handshake while memory is being recalled, not after. Every connection it
+// opens passes the egress policy (egress.ts): model providers, embedders, HTTP tools,
+// and the MCP servers to come, all through `dispatcher` (or `fetchVia(dispatcher)`).
+import { Agent, fetch, type Dispatcher, type Pool as UndiciPool } from 'undici';
+import { egressConnector, type EgressPolicy } from './egress.ts';
 
 export interface Pool {
   readonly dispatcher: Dispatcher;
@@ -12,8 +15,9 @@ export interface Pool {
   close(): Promise<void>;
 }
 
-export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number } = {}): Pool {
+export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number; egress?: EgressPolicy } = {}): Pool {
   const agent = new Agent({
+    connect: egressConnector(opts.egress ?? { kind: 'any' }),
     keepAliveTimeout: opts.keepAliveMs ?? 60_000,
     keepAliveMaxTimeout: 10 * 60_000,
     // Streams can be silent for a long time (a slow model's first token): the
@@ -59,4 +63,12 @@ export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number 
     },
     close: () => agent.close(),
   };
+}
+
+/**
+ * fetch through a dispatcher (the pool's), so its requests obey the egress policy.
+ * HTTP tools use it; an MCP client's HTTP transport is to be given this same fetch.
+ */
+export function fetchVia(dispatcher: Dispatcher): typeof fetch {
+  return (input, init) => fetch(input, { ...init, dispatcher });
 }

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { AgentConfigError } from '../agent/agents.ts';
+import { AgentEgressError } from '../agent/egress-check.ts';
 import type { ServerContext } from './context.ts';
 import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
 import { jsonInputProblem } from './json-input.ts';
@@ -117,6 +118,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
 function toClientError(err: FastifyError): { status: number; code: ErrorCode; message: string } {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof AgentConfigError) return { status: 400, code: 'validation_error', message: err.message };
+  if (err instanceof AgentEgressError) return { status: 400, code: 'egress_denied', message: err.message };
   if (err.validation) {
     const where = err.validationContext ?? 'body';
     const detail = err.validation

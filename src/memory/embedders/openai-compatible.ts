@@ -2,6 +2,7 @@
 // gateways, vLLM, Ollama, LM Studio, …): POST {model, input: [...], dimensions},
 // answer {data: [{index, embedding: number[]}]}. Large inputs go in chunks, a few at once.
 import { request, type Dispatcher } from 'undici';
+import { egressDenial } from '../../llm/egress.ts';
 import type { Embedder } from './types.ts';
 
 /** A failed embedding call, with its context; `kind` says whose fault it is. */
@@ -56,7 +57,8 @@ export function createRemoteEmbedder(opts: RemoteEmbedderOptions): Embedder {
     try {
       res = await request(url, { method: 'POST', headers, body, dispatcher: opts.dispatcher, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
-      throw new EmbedderError(`The embedder at ${url} could not be reached: ${(err as Error).message}`, 'upstream', { url, retryable: true, cause: err });
+      // A refusal by AGENTMEM_EGRESS stays a refusal: not worth retrying.
+      throw new EmbedderError(`The embedder at ${url} could not be reached: ${(err as Error).message}`, 'upstream', { url, retryable: !egressDenial(err), cause: err });
     }
     const text = await res.body.text();
     if (res.statusCode < 200 || res.statusCode >= 300) {

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { egressDenial } from '../../llm/egress.ts';
 import { EmbedderError } from '../../memory/embedders/index.ts';
 import { UnknownAgentError } from '../../memory/memories.ts';
 import { isScoped } from '../auth.ts';
@@ -45,12 +46,14 @@ const searchInput = z.strictObject({
 // A large import is one request; its items are bounded by MAX_BATCH and their content size.
 const BATCH_BODY_LIMIT = 32 * 1024 * 1024;
 
-/** Errors from below the server, as client errors: unknown agent → 404, embedder → 400/502. */
+/** Errors from below the server, as client errors: unknown agent → 404, embedder → 400/502 (refused by AGENTMEM_EGRESS: 400). */
 async function guard<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (err) {
     if (err instanceof UnknownAgentError) throw notFound('Agent');
+    const denied = egressDenial(err);
+    if (denied) throw new AppError('egress_denied', `The agent's memory.embedder is refused: ${denied.message}`);
     if (err instanceof EmbedderError) {
       throw err.kind === 'config'
         ? new AppError('validation_error', `The agent's memory.embedder is invalid: ${err.message}`)

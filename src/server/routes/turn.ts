@@ -71,8 +71,8 @@ export function toHttpError(err: unknown): unknown {
   return err;
 }
 
-/** HTTP status for a run that ended in an upstream error, when the answer is one JSON body. */
-export const upstreamStatus = (code: string): number => (code === 'upstream_timeout' ? 504 : 502);
+/** HTTP status for a run that ended in an upstream error, when the answer is one JSON body (a target AGENTMEM_EGRESS refuses: the config's fault, 400). */
+export const upstreamStatus = (code: string): number => (code === 'egress_denied' ? 400 : code === 'upstream_timeout' ? 504 : 502);
 
 /**
  * Runs one turn for a route and records it. A run refused before any event (unknown
