@@ -93,6 +93,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const metrics = createMetrics();
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
     metrics.trackConnections('agentmem_db_connections', db.connections);
+    metrics.trackAwaitingFirstToken(() => gate.waiting);
     // Chat streams held for resumption; with Redis, mirrored so any instance can resume them.
     const streams = createStreamHold(
       { holdMs: config.streamHoldMs },
