@@ -1,11 +1,11 @@
 // A client that leaves before the first token cancels the turn, wherever it is: during
-// auth, the history read, recall, or the wait for the model's first token. The model is
+// auth, the agent lookup, the history read, recall, or the wait for the model's first token. The model is
 // never asked (or its request is closed within 100 ms), the answer is stored incomplete
 // with client_aborted, and no turn is left running.
 //
-// Auth and history are made slow for real with a lock held by another PostgreSQL
-// connection; PGlite has one connection (no second session to hold a lock), so those
-// two cases run on PostgreSQL only.
+// Auth, the agent lookup and history are made slow for real with a lock held by another
+// PostgreSQL connection; PGlite has one connection (no second session to hold a lock),
+// so those cases run on PostgreSQL only.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -176,6 +176,24 @@ for (const engine of engines) {
         const rows = await storedTurn(message);
         if (rows.length) assert.deepEqual(rows.map((m) => [m.role, m.status, m.error?.code ?? null]), [['user', 'complete', null], ['assistant', 'incomplete', 'client_aborted']]);
         assert.equal((await s.api('GET', `/api/v1/agents/${agent.id}`, { key })).status, 200, 'the key works once the lock is gone');
+      });
+
+      test('during the agent lookup (PostgreSQL: agents locked, an agent not yet cached): the body was read, the turn is recorded as cancelled', async () => {
+        const agent = await createAgent();
+        const message = `agent ${randomUUID()}`;
+        const lock = await holdLock('agents');
+        try {
+          const turn = chat(s.url, agent.id, { message, user_id: 'u5' });
+          await until('the agent lookup waiting on the lock', () => blockedOn('agents'));
+          turn.leave();
+          await turn.done;
+          await wait(100);
+        } finally {
+          await lock.release();
+        }
+        // The client left before the turn could listen for it: the turn must see it gone all the same.
+        await assertCancelled(message);
+        assert.deepEqual(chatRequestsFor(message), [], 'no chat request upstream');
       });
 
       test('during history (PostgreSQL: messages locked, a session not cached on a second instance): recorded as cancelled, the model never asked', async () => {
