@@ -13,10 +13,10 @@ import { isUuid } from '../http.ts';
 
 /** The org's agent (cached), or undefined: malformed, missing and another org's ids look the same. */
 export async function findAgent(ctx: ServerContext, orgId: string, agentId: string, timings: Timings): Promise<ReadyAgent | undefined> {
-  const t0 = performance.now();
   // From auth to here: body read and parsed, validated, rate-limited.
   const authEnd = timings.endOf('auth');
   if (authEnd !== undefined) timings.mark('route', authEnd);
+  const t0 = performance.now();
   const agent = isUuid(agentId) ? await ctx.agentCache.get(orgId, agentId) : undefined;
   if (agent) timings.mark('agent', t0);
   return agent;
