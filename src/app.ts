@@ -16,7 +16,7 @@ import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extra
 import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
 import type { RunDeps } from './agent/run.ts';
 import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
-import { createPredictions, scopeKey, withPredictions } from './memory/predictive.ts';
+import { createPredictions, scopeKey } from './memory/predictive.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
 import { createStreamHold, defaultHoldLimits } from './server/stream-hold.ts';
@@ -69,7 +69,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search,
       onChange: (org, agentId, userId) => bus.publish('memories', scopeKey(org, agentId, userId)),
     });
-    const recall = withPredictions(createRecall(search, embedderFor), predictions);
+    // The predicted pool is ranked inside recall's budget, by the one query vector.
+    const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector));
     const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
       const agent = await agentCache.get(org, agentId);
       if (agent) await predictions.prepare(agent, userId, text);
@@ -94,6 +95,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const metrics = createMetrics();
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
     metrics.trackConnections('agentmem_db_connections', db.connections);
+    metrics.trackAwaitingFirstToken(() => gate.waiting);
     // Chat streams held for resumption; with Redis, mirrored so any instance can resume them.
     const streams = createStreamHold(
       { holdMs: config.streamHoldMs },

@@ -54,6 +54,12 @@ for (const engine of engines) {
       for (const stage of ['auth', 'agent', 'history', 'prompt', 'upstream_ttfb', 'first_byte', 'total']) {
         assert.equal(typeof done.timings[stage], 'number', `timings.${stage}`);
       }
+      // The stages the first byte waited for account for all of it.
+      const path: Array<[string, number]> = done.timings.critical_path;
+      assert.deepEqual(path.slice(0, 2).map(([stage]) => stage), ['auth', 'route'], JSON.stringify(path));
+      assert.equal(path.at(-1)![0], 'buffer');
+      const sum = path.reduce((acc, [, ms]) => acc + ms, 0);
+      assert.ok(Math.abs(sum - done.timings.first_byte) <= 1, `critical path ${JSON.stringify(path)} sums to ${sum}, first_byte ${done.timings.first_byte}`);
       const stored = await messagesOf(events[0].session_id);
       assert.deepEqual(stored.map((m: any) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'complete']]);
       assert.equal(stored[1].content, text);

@@ -2,6 +2,7 @@
 // Independent work (storing the user's message, recall, making the upstream
 // connection ready) runs at once; nothing waits that the first token does not need.
 import type { Dispatcher } from 'undici';
+import { onAbort, sleep, unlessAborted } from '../abort.ts';
 import type { ChatMessage, FinishReason, ToolCall, Usage } from '../llm/types.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
@@ -27,8 +28,8 @@ export interface ChatInput {
 
 export interface RunDeps {
   history: History;
-  /** semantic recall under the agent's budget; never throws, [] when skipped */
-  recall?: (agent: ReadyAgent, userId: string | null, query: string, timings: Timings) => Promise<RecalledMemory[]>;
+  /** semantic recall under the agent's budget; never throws, [] when skipped (or when `signal` fires) */
+  recall?: (agent: ReadyAgent, userId: string | null, query: string, timings: Timings, signal?: AbortSignal) => Promise<RecalledMemory[]>;
   /** after an answer is stored: queues memory extraction; resolves with the changes when the caller wants them */
   afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryChange[]>;
   /** for the built-in memory tools */
@@ -73,26 +74,11 @@ export async function runChat(
   timings: Timings,
 ): Promise<RunResult> {
   const { config } = agent;
-  const recallFor = (userId: string | null): Promise<RecalledMemory[]> =>
-    deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings) : Promise.resolve([]);
-  // Recall needs the user: when the request names one (or starts a session), it begins
-  // now, beside the history read; otherwise the session says whose memories to recall.
-  const early = input.userId !== undefined || !input.sessionId ? recallFor(input.userId ?? null) : undefined;
-
-  // The session and its history window: a cache hit costs no round trip.
-  const t0 = performance.now();
-  const existing = input.sessionId ? await deps.history.window(input.orgId, input.sessionId, config.memory.last_messages) : undefined;
-  if (input.sessionId && (!existing || existing.session.agent_id !== agent.id)) throw new ChatInputError('not_found', 'Session not found.');
-  if (existing && input.userId && existing.session.user_id && existing.session.user_id !== input.userId) {
-    throw new ChatInputError('bad_request', 'This session belongs to another user_id.');
-  }
-  timings.mark('history', t0);
-  const userId = input.userId ?? existing?.session.user_id ?? null;
-
-  // The turn's own abort: the client leaving, or the user's message failing to store.
+  // The turn's own abort: the client leaving (perhaps already gone, during auth), or the
+  // user's message failing to store. Every stage before the first token stops on it.
   const turnAbort = new AbortController();
   const abortTurn = () => turnAbort.abort();
-  signal.addEventListener('abort', abortTurn, { once: true });
+  const detach = onAbort(signal, abortTurn);
   let waiting = true;
   const firstTokenSeen = () => {
     if (waiting) {
@@ -104,6 +90,23 @@ export async function runChat(
   let storeFailed = false;
 
   try {
+    const recallFor = (userId: string | null): Promise<RecalledMemory[]> =>
+      deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings, turnAbort.signal) : Promise.resolve([]);
+    // Recall needs the user: when the request names one (or starts a session), it begins
+    // now, beside the history read; otherwise the session says whose memories to recall.
+    const early = input.userId !== undefined || !input.sessionId ? recallFor(input.userId ?? null) : undefined;
+
+    // The session and its history window: a cache hit costs no round trip. A client that
+    // leaves meanwhile still waits for it (the turn is recorded in its session), not for more.
+    const t0 = performance.now();
+    const existing = input.sessionId ? await deps.history.window(input.orgId, input.sessionId, config.memory.last_messages) : undefined;
+    if (input.sessionId && (!existing || existing.session.agent_id !== agent.id)) throw new ChatInputError('not_found', 'Session not found.');
+    if (existing && input.userId && existing.session.user_id && existing.session.user_id !== input.userId) {
+      throw new ChatInputError('bad_request', 'This session belongs to another user_id.');
+    }
+    timings.mark('history', t0);
+    const userId = input.userId ?? existing?.session.user_id ?? null;
+
     // At once: recall memories, make the upstream connection ready.
     const recalling = early ?? recallFor(userId);
     // The user's message is written after recall (the embedded engine runs one query at a
@@ -116,7 +119,7 @@ export async function runChat(
     sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
     const [recalled] = await Promise.all([
       recalling,
-      agent.provider.warm ? timings.time('connect', () => agent.provider.warm!()) : undefined,
+      agent.provider.warm ? unlessAborted(timings.time('connect', () => agent.provider.warm!()), turnAbort.signal, undefined) : undefined,
     ]);
 
     const tp = performance.now();
@@ -133,6 +136,8 @@ export async function runChat(
       onFlush(chunk) {
         if (!firstByte) {
           firstByte = true;
+          const firstPart = timings.endOf('upstream_ttfb');
+          if (firstPart !== undefined) timings.mark('buffer', firstPart);
           timings.mark('first_byte');
           if (s.emit_metadata) {
             sink.emit({
@@ -164,7 +169,9 @@ export async function runChat(
     const calls: StoredToolCall[] = [];
     const requestStart = performance.now();
     try {
-      for (step = 0; ; step++) {
+      // A client gone before this point costs no model call: the request is never sent.
+      if (turnAbort.signal.aborted) timings.skip('upstream_ttfb', 'aborted');
+      for (step = 0; !turnAbort.signal.aborted; step++) {
         const stepCalls: ToolCall[] = [];
         let stepText = '';
         const stream = agent.provider.stream({
@@ -259,7 +266,7 @@ export async function runChat(
     return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, finishReason, usage, error, aborted, model };
   } finally {
     firstTokenSeen();
-    signal.removeEventListener('abort', abortTurn);
+    detach();
   }
 }
 
@@ -271,16 +278,4 @@ function addUsage(a: Usage | null, b: Usage | null): Usage | null {
 function toRunError(err: unknown): NonNullable<RunResult['error']> {
   if (err instanceof UpstreamError) return { code: err.code, message: err.message, retryable: err.retryable };
   return { code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -3,6 +3,7 @@
 // before its first token), the fallback starts too; whichever sends a part first
 // serves the answer and the other is cancelled. The finish part names the model
 // that served.
+import { linkAbort } from '../abort.ts';
 import type { LlmRequest, Provider, StreamPart } from './types.ts';
 import { collect } from './complete.ts';
 
@@ -10,7 +11,7 @@ interface Contender {
   model: string;
   it: AsyncIterator<StreamPart>;
   next: Promise<{ who: Contender; r: IteratorResult<StreamPart> } | { who: Contender; err: unknown }>;
-  abort: AbortController;
+  abort: { abort(): void };
 }
 
 export function withFallback(primary: Provider, fallback: Provider, fallbackModel: string, afterMs: number): Provider {
@@ -20,11 +21,10 @@ export function withFallback(primary: Provider, fallback: Provider, fallbackMode
 
 async function* racing(primary: Provider, fallback: Provider, fallbackModel: string, afterMs: number, req: LlmRequest): AsyncGenerator<StreamPart> {
   const start = (p: Provider, model: string): Contender => {
-    const abort = new AbortController();
-    const onAbort = () => abort.abort();
-    req.signal?.addEventListener('abort', onAbort, { once: true });
-    abort.signal.addEventListener('abort', () => req.signal?.removeEventListener('abort', onAbort), { once: true });
-    const it = p.stream({ ...req, model, signal: abort.signal })[Symbol.asyncIterator]();
+    // Aborting a contender also detaches it from the caller's signal.
+    const link = linkAbort(req.signal);
+    const abort = { abort: () => (link.abort(), link.release()) };
+    const it = p.stream({ ...req, model, signal: link.signal })[Symbol.asyncIterator]();
     const c = { model, it, abort } as Contender;
     c.next = pull(c);
     return c;

@@ -2,6 +2,7 @@
 // for failures before it (connect errors, 429, 5xx, the deadline itself). After the
 // first token nothing is retried: the client has seen text. Retries wrap the stream,
 // not each provider.
+import { linkAbort, sleep } from '../abort.ts';
 import { UpstreamError, fromInfo } from './errors.ts';
 import { collect } from './complete.ts';
 import type { LlmRequest, Provider, StreamPart } from './types.ts';
@@ -34,6 +35,7 @@ async function* retrying(provider: Provider, req: LlmRequest, policy: RetryPolic
         if (req.signal?.aborted || !(err instanceof UpstreamError) || !err.retryable || attempt >= policy.maxRetries) throw err;
         link.abort();
         await sleep(backoff(err, attempt, policy), req.signal);
+        if (req.signal?.aborted) throw req.signal.reason;
         continue;
       }
       if (!first.done) {
@@ -69,31 +71,9 @@ async function firstWithin<T>(it: AsyncIterator<T>, ms: number, abort: () => voi
   }
 }
 
-/** A signal that fires with the caller's, and can be fired alone; release() detaches it. */
-function linkAbort(parent: AbortSignal | undefined) {
-  const controller = new AbortController();
-  const abort = () => controller.abort();
-  parent?.addEventListener('abort', abort, { once: true });
-  if (parent?.aborted) abort();
-  return { signal: controller.signal, abort, release: () => parent?.removeEventListener('abort', abort) };
-}
-
 function backoff(err: UpstreamError, attempt: number, policy: RetryPolicy): number {
   const cap = policy.maxDelayMs ?? 5_000;
   if (err.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, cap);
   const base = (policy.baseDelayMs ?? 200) * 2 ** attempt;
   return Math.min(cap, base * (0.8 + Math.random() * 0.4));
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      if (signal?.aborted) reject(signal.reason);
-      else resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,14 +1,14 @@
 // Predictive recall. After an answer, the memories the next turn most likely needs (the
 // user's nearest POOL to the exchange just finished) are fetched in the background,
-// vectors included. The next request ranks that pool against its own message in
-// process, with no SQL at all; only when the pool's best match is weak (the topic moved)
-// does it run the fresh search, under the budget as always. Any write to the scope's
+// vectors included. The next request ranks that pool against its own message's vector
+// in process, with no SQL at all; only when the pool's best match is weak (the topic
+// moved) does it run the fresh search. Both are recall's (recall.ts): the query is
+// embedded once, inside the budget, and that one vector serves the pool and the search. Any write to the scope's
 // memories drops its pool (across instances through the invalidation bus), so a pool
 // never serves a memory that changed.
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
 import { vectorsOf } from '../store/repos/memories.ts';
-import type { Timings } from '../trace/timings.ts';
 import type { EmbedderFor } from './embedders/index.ts';
 import type { RecallAgent, Recalled, SearchMemories } from './recall.ts';
 
@@ -27,7 +27,6 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
   const pools = new LRUCache<string, Pool>({ max: 20_000 });
   // Bumped by every invalidation: a pool computed across a write is thrown away.
   const generation = new Map<string, number>();
-  const queryVectors = new LRUCache<string, Float32Array>({ max: 10_000 });
 
   return {
     /** Computes and keeps the pool for the scope's next turn. Never throws. */
@@ -49,20 +48,17 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
       }
     },
 
-    /** The pool ranked for this query, or undefined when there is none or it is not confident. */
-    async rank(agent: RecallAgent, userId: string | null, query: string): Promise<Recalled[] | undefined> {
+    /**
+     * The pool ranked by the query's vector (of embedder `embedderId`), or undefined when
+     * there is none or it is not confident. In process, no SQL, no embedding (recall's RankPool).
+     */
+    rank(agent: RecallAgent, userId: string | null, embedderId: string, vector: ArrayLike<number>): Recalled[] | undefined {
       const pool = pools.get(scopeKey(agent.org_id, agent.id, userId));
-      const embedder = deps.embedderFor(agent.config.memory.embedder);
-      if (!pool || pool.embedder !== embedder.id || !pool.items.length) return undefined;
-      const qkey = `${embedder.id}\n${query}`;
-      let q = queryVectors.get(qkey);
-      if (!q) {
-        q = unit((await embedder.embed([query]))[0]!);
-        queryVectors.set(qkey, q);
-      }
+      if (!pool || pool.embedder !== embedderId || !pool.items.length) return undefined;
+      const q = unit(vector);
       const { top_k, min_score } = agent.config.memory.semantic_recall;
       const ranked = pool.items
-        .map((m) => ({ id: m.id, content: m.content, metadata: m.metadata, score: Math.max(0, Math.min(1, dot(q!, m.vector))) }))
+        .map((m) => ({ id: m.id, content: m.content, metadata: m.metadata, score: Math.max(0, Math.min(1, dot(q, m.vector))) }))
         .sort((a, b) => b.score - a.score);
       if (!ranked.length || ranked[0]!.score < CONFIDENT) return undefined;
       return ranked.filter((m) => m.score >= min_score).slice(0, top_k);
@@ -95,23 +91,6 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
 }
 
 export type Predictions = ReturnType<typeof createPredictions>;
-
-/** RunDeps.recall with the pool first: a confident pool answers in microseconds, else the fresh search. */
-export function withPredictions(
-  recall: (agent: RecallAgent, userId: string | null, query: string, timings: Timings) => Promise<Recalled[]>,
-  predictions: Predictions,
-) {
-  return async (agent: RecallAgent, userId: string | null, query: string, timings: Timings): Promise<Recalled[]> => {
-    const t0 = performance.now();
-    const predicted = await predictions.rank(agent, userId, query).catch(() => undefined);
-    if (predicted) {
-      timings.mark('recall', t0);
-      timings.skip('recall_search', 'predicted');
-      return predicted;
-    }
-    return recall(agent, userId, query, timings);
-  };
-}
 
 function unit(v: ArrayLike<number>): Float32Array {
   const out = Float32Array.from(v);

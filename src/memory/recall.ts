@@ -1,6 +1,7 @@
 // Hybrid memory search, and recall: that search under the agent's time budget.
 //
-// A query is embedded once (LRU-cached per embedder), then two searches run at once:
+// A query is embedded once (LRU-cached per embedder; callers asking while it is being
+// embedded share that one request), then two searches run at once:
 //   - vector: cosine distance to memories of the same embedder. A scope (org, agent, user)
 //     with at most EXACT_SCAN_MAX memories is compared row by row; a larger one walks the
 //     HNSW index of its dimension (see store/repos/memories.ts and 002_memories.sql);
@@ -13,6 +14,7 @@ import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repos/memories.ts';
 import type { Hit, Memory, MemoryScope } from '../store/repos/memories.ts';
+import { onAbort } from '../abort.ts';
 import type { Stage, Timings } from '../trace/timings.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 
@@ -26,6 +28,9 @@ export interface SearchOptions {
   /** minimum cosine similarity, 0..1 */
   minScore: number;
 }
+
+/** A query's embedding (null: the text has no features, nothing to compare) and its SQL literal. */
+export type QueryVector = { vector: number[]; literal: string } | null;
 
 export type MemoryHit = Omit<Memory, 'embedder'> & { score: number };
 
@@ -75,19 +80,21 @@ export function fuse(lists: Hit[][], opts: SearchOptions): MemoryHit[] {
 
 export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {}) {
   const exactScanMax = opts.exactScanMax ?? EXACT_SCAN_MAX;
-  // query vectors as SQL literals (null: the text has no features, nothing to compare)
-  const vectors = new LRUCache<string, { literal: string | null }>({ max: 10_000 });
+  // query vectors, as promises: a second caller while one is embedding waits for the same request
+  const vectors = new LRUCache<string, Promise<QueryVector>>({ max: 10_000 });
   // scope sizes change slowly; a stale one only picks the slower plan for a while
   const sizes = new LRUCache<string, number>({ max: 50_000, ttl: 30_000 });
 
-  async function queryVector(embedder: Embedder, query: string): Promise<string | null> {
+  /** The query's vector: embedded once per embedder and text. */
+  function queryVector(embedder: Embedder, query: string): Promise<QueryVector> {
     const key = `${embedder.id}\n${query}`;
-    const hit = vectors.get(key);
-    if (hit) return hit.literal;
-    const [v] = await embedder.embed([query]);
-    const literal = v && v.some((x) => x !== 0) ? repo.vectorLiteral(v) : null;
-    vectors.set(key, { literal });
-    return literal;
+    let v = vectors.get(key);
+    if (!v) {
+      v = embedder.embed([query]).then(([e]) => (e && e.some((x) => x !== 0) ? { vector: e, literal: repo.vectorLiteral(e) } : null));
+      vectors.set(key, v);
+      v.catch(() => vectors.delete(key));
+    }
+    return v;
   }
 
   async function scopeSize(scope: MemoryScope): Promise<number> {
@@ -109,16 +116,21 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {})
     return hits.length < limit ? repo.nearestMemories(db, scope, { ...q, ann: false }) : hits;
   }
 
-  return async function searchMemories(
+  /** `options.vector`: the query's vector when the caller has it already (recall does). */
+  async function searchMemories(
     embedder: Embedder,
     scope: MemoryScope,
     query: string,
-    options: SearchOptions,
+    options: SearchOptions & { vector?: QueryVector },
     stage?: StageSink,
   ): Promise<MemoryHit[]> {
-    const t0 = performance.now();
-    const vector = await queryVector(embedder, query);
-    stage?.('recall_embed', t0);
+    let q = options.vector;
+    if (q === undefined) {
+      const t0 = performance.now();
+      q = await queryVector(embedder, query);
+      stage?.('recall_embed', t0);
+    }
+    const vector = q?.literal ?? null;
     const t1 = performance.now();
     const text = searchText(query);
     const limit = candidateCount(options.topK);
@@ -130,7 +142,8 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {})
     ]);
     stage?.('recall_search', t1);
     return fuse([near, matched], options);
-  };
+  }
+  return Object.assign(searchMemories, { queryVector });
 }
 
 export type SearchMemories = ReturnType<typeof createMemorySearch>;
@@ -155,43 +168,61 @@ export interface Recalled {
   metadata: Record<string, unknown>;
 }
 
+/** Ranks a prepared pool of the user's memories by the query's vector (predictive.ts); undefined: search. */
+export type RankPool = (agent: RecallAgent, userId: string | null, embedderId: string, vector: number[]) => Recalled[] | undefined;
+
 /**
  * RunDeps.recall: the agent's memories of this user (user_id null: those with no user)
- * most relevant to the message, within `memory.recall_budget_ms`. Never throws: on the
- * deadline it answers [] and the trace says skipped.recall = 'budget'; on an error, 'error'.
+ * most relevant to the message, within `memory.recall_budget_ms`. The query is embedded
+ * once, inside the budget; that vector ranks the predicted pool (when there is one) and,
+ * if the pool is not confident, runs the search. Never throws: on the deadline it
+ * answers [] and the trace says skipped.recall = 'budget'; on an error, 'error'; when
+ * the turn is cancelled, 'aborted'.
  */
-export function createRecall(search: SearchMemories, embedderFor: EmbedderFor) {
-  return async function recall(agent: RecallAgent, userId: string | null, query: string, timings: Timings): Promise<Recalled[]> {
+export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, rankPool?: RankPool) {
+  return async function recall(agent: RecallAgent, userId: string | null, query: string, timings: Timings, signal?: AbortSignal): Promise<Recalled[]> {
     const t0 = performance.now();
-    const { recall_budget_ms: budget, semantic_recall, embedder } = agent.config.memory;
-    let late = false;
+    const { recall_budget_ms: budget, semantic_recall, embedder: config } = agent.config.memory;
+    // After the deadline (or the cancel) nobody waits: what still finishes is not recorded.
+    let over = false;
+    const mark: StageSink = (stage, since) => over || timings.mark(stage, since);
     let timer: NodeJS.Timeout | undefined;
-    const work = (async () =>
-      search(
-        embedderFor(embedder),
-        { orgId: agent.org_id, agentId: agent.id, userId },
-        query,
-        { topK: semantic_recall.top_k, minScore: semantic_recall.min_score },
-        (stage, since) => late || timings.mark(stage, since),
-      ))();
-    const deadline = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), budget);
+    let detach = () => {};
+    const work = (async (): Promise<Recalled[]> => {
+      const embedder = embedderFor(config);
+      const te = performance.now();
+      const vector = await search.queryVector(embedder, query);
+      mark('recall_embed', te);
+      if (over) return [];
+      const pooled = vector && rankPool?.(agent, userId, embedder.id, vector.vector);
+      if (pooled) {
+        timings.skip('recall_search', 'predicted');
+        return pooled;
+      }
+      const scope = { orgId: agent.org_id, agentId: agent.id, userId };
+      const hits = await search(embedder, scope, query, { topK: semantic_recall.top_k, minScore: semantic_recall.min_score, vector }, mark);
+      return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+    })();
+    const cut = new Promise<'budget' | 'aborted'>((resolve) => {
+      timer = setTimeout(() => resolve('budget'), budget);
       timer.unref();
+      detach = onAbort(signal, () => resolve('aborted'));
     });
     try {
-      const result = await Promise.race([work, deadline]);
-      if (result === 'late') {
-        late = true;
-        work.catch(() => {}); // finishes in the background; nobody waits for it
-        timings.skip('recall', 'budget');
+      const result = await Promise.race([work, cut]);
+      if (typeof result === 'string') {
+        over = true;
+        work.catch(() => {}); // finishes in the background (its vector is cached); nobody waits for it
+        timings.skip('recall', result);
         return [];
       }
-      return result.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+      return result;
     } catch {
       timings.skip('recall', 'error');
       return [];
     } finally {
       clearTimeout(timer);
+      detach();
       timings.mark('recall', t0);
     }
   };

@@ -34,6 +34,8 @@ export interface Metrics {
   countRequest(route: string, outcome: Outcome): void;
   /** `name`{state="open"|"idle"}, read from `read` at each scrape */
   trackConnections(name: 'agentmem_upstream_connections' | 'agentmem_db_connections', read: () => { open: number; idle: number }): void;
+  /** agentmem_turns_awaiting_first_token, read at each scrape: turns started whose first token has not come (nor their end) */
+  trackAwaitingFirstToken(read: () => number): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -105,6 +107,16 @@ export function createMetrics(): Metrics {
           const { open, idle } = read();
           this.set({ state: 'open' }, open);
           this.set({ state: 'idle' }, idle);
+        },
+      });
+    },
+    trackAwaitingFirstToken(read) {
+      new Gauge({
+        name: 'agentmem_turns_awaiting_first_token',
+        help: 'Chat turns running that have not had their first token yet (background work waits for 0).',
+        registers: [registry],
+        collect() {
+          this.set(read());
         },
       });
     },

@@ -3,6 +3,7 @@
 // faults, so tests and the benchmark need no real provider.
 //
 //   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
+//   POST …/embeddings              OpenAI embeddings (embeddings.ts); `~embed_ms=` delays the answer
 //   GET  …/models                  OpenAI model list
 //   HEAD anything, GET anything    200 (HEAD pre-warms keep-alive connections)
 //
@@ -13,6 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens, planTurn, type Turn } from './answer.ts';
+import { embeddingsBody, parseEmbeddingsRequest } from './embeddings.ts';
 import { errorResponse, type ErrorKind } from './errors.ts';
 import { createFaultGate, HTTP_FAULTS, type Fault } from './faults.ts';
 import { completionBody, finishReasonFor, newIdent, type Format, type Ident } from './formats.ts';
@@ -50,6 +52,8 @@ export interface Emulator {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** the `/embeddings` requests, apart from the chat ones */
+  embeddings: RecordedRequest[];
   /** TCP connections accepted so far (a client warming its pool opens one before any request) */
   readonly connections: number;
   close(): Promise<void>;
@@ -68,6 +72,7 @@ const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash'];
 export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const profile = opts.profile ?? 'instant';
   const requests: RecordedRequest[] = [];
+  const embeddingRequests: RecordedRequest[] = [];
   const faultFor = createFaultGate();
   let seq = 0;
 
@@ -81,6 +86,13 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
         if (!res.headersSent) sendError(res, format, 'server_error');
         else res.destroy(err as Error);
       });
+      return;
+    }
+    if (req.method === 'POST' && path.endsWith('/embeddings')) {
+      const format: Format = path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
+      const record: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
+      embeddingRequests.push(record);
+      embed(req, res, record).catch(() => (res.headersSent ? res.destroy() : sendError(res, 'openai', 'server_error')));
       return;
     }
     if (req.method === 'HEAD') return void res.writeHead(200).end();
@@ -149,6 +161,30 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     await playStream(res, planStream(ident, turn, prompt, pacing, fault), mode, ac.signal);
   }
 
+  async function embed(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
+    const ac = new AbortController();
+    res.once('close', () => {
+      record.closedAt = Date.now();
+      ac.abort();
+    });
+    const raw = await readBody(req).catch(() => undefined);
+    if (ac.signal.aborted) return;
+    if (raw === undefined) return void res.destroy();
+    try {
+      record.body = JSON.parse(raw);
+    } catch {
+      return sendError(res, 'openai', 'bad_json');
+    }
+    const authError = authorize(record, opts);
+    if (authError) return sendError(res, record.format, authError, { key: bearer(headerOf(req, 'authorization')) });
+    const parsed = parseEmbeddingsRequest(record.body);
+    if (!parsed.ok) return void res.writeHead(parsed.status, { 'content-type': 'application/json; charset=utf-8' }).end(parsed.body);
+    const delay = Number(record.options.embed_ms);
+    if (delay > 0) await sleep(delay, undefined, { signal: ac.signal }).catch(() => {});
+    if (ac.signal.aborted) return;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(embeddingsBody(parsed));
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
@@ -160,6 +196,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     requests,
+    embeddings: embeddingRequests,
     get connections() {
       return connections;
     },

@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { onAbort } from '../../abort.ts';
 import type { AgentEvent } from '../../agent/events.ts';
 import type { ChatInput, RunResult } from '../../agent/run.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
@@ -50,12 +51,12 @@ function afterGrace(gone: AbortSignal, graceMs: number, followers: () => number)
   const onGone = () => {
     timer = setTimeout(check, graceMs);
   };
-  gone.addEventListener('abort', onGone, { once: true });
+  const detach = onAbort(gone, onGone);
   return {
     signal: controller.signal,
     release() {
       clearTimeout(timer);
-      gone.removeEventListener('abort', onGone);
+      detach();
     },
   };
 }

@@ -15,6 +15,9 @@ import { isUuid } from '../http.ts';
 
 /** The org's agent (cached), or undefined: malformed, missing and another org's ids look the same. */
 export async function findAgent(ctx: ServerContext, orgId: string, agentId: string, timings: Timings): Promise<ReadyAgent | undefined> {
+  // From auth to here: body read and parsed, validated, rate-limited.
+  const authEnd = timings.endOf('auth');
+  if (authEnd !== undefined) timings.mark('route', authEnd);
   const t0 = performance.now();
   const agent = isUuid(agentId) ? await ctx.agentCache.get(orgId, agentId) : undefined;
   if (agent) timings.mark('agent', t0);
@@ -42,13 +45,18 @@ export async function scopeTurn(ctx: ServerContext, p: Principal, agent: ReadyAg
   return user;
 }
 
-/** One AbortSignal per request, fired when the client goes away before the answer ends. */
+/**
+ * One AbortSignal per request, fired when the client goes away before the answer ends,
+ * already fired when it left earlier (during auth or while the body was read): the
+ * response's 'close' has then come and gone.
+ */
 export function clientGone(reply: FastifyReply): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   const onClose = () => {
     if (!reply.raw.writableFinished) controller.abort();
   };
   reply.raw.once('close', onClose);
+  if (reply.raw.destroyed || reply.request.raw.socket?.destroyed) onClose();
   return { signal: controller.signal, release: () => reply.raw.off('close', onClose) };
 }
 

@@ -1,0 +1,101 @@
+// Nothing before the first token that the recall budget does not cover: with an embedder
+// that answers in 700 ms and a 50 ms budget, every turn's first token comes at about
+// the budget (the first turn and the later ones, whose predicted pool is ready), the
+// query is embedded once per turn, and the trace's critical path adds up to first_byte.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { engines, readSse, startServer, type TestServer } from './harness.ts';
+
+const EMBED_MS = 700;
+const BUDGET_MS = 50;
+// generous for a shared 2-core machine; the slow embedder alone would be 700
+const MARGIN_MS = 250;
+
+const inputsOf = (r: { body: unknown }): string[] => {
+  const input = (r.body as { input?: unknown } | undefined)?.input;
+  return Array.isArray(input) ? input : typeof input === 'string' ? [input] : [];
+};
+
+for (const engine of engines) {
+  describe(`recall budget on ${engine}`, () => {
+    let s: TestServer;
+    let emu: Emulator;
+    before(async () => {
+      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0 })]);
+    });
+    after(async () => {
+      await s?.close();
+      await emu?.close();
+    });
+
+    test(`a ${EMBED_MS} ms embedder, budget ${BUDGET_MS} ms: every turn's first token within the budget, one query embedding per turn`, async (ctx) => {
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: {
+            name: 'slow-embedder',
+            memory: {
+              recall_budget_ms: BUDGET_MS,
+              extract: false,
+              embedder: { provider: 'openai-compatible', base_url: `${emu.url}/~embed_ms=${EMBED_MS}/v1`, api_key: 'k', model: 'emb', dimensions: 64 },
+            },
+          },
+        })
+      ).body;
+      const user = 'sloane';
+      // Memories for the pool to hold: without any, there is nothing to predict.
+      const added = await s.api('POST', '/api/v1/memories/batch', {
+        body: { memories: ['Sloane lives in Lisbon', 'Sloane drinks green tea', 'Sloane rides a bike to work'].map((content) => ({ content, agent_id: agent.id, user_id: user })) },
+      });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+
+      // Warm (connections, lazy modules, compiled schemas) with another user: the turns below measure recall, not a cold start.
+      await (await fetch(`${s.url}/api/v1/agents/${agent.id}/chat`, { method: 'POST', headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ message: 'warm up', user_id: 'warm' }) })).text();
+
+      const messages = ['Where does Sloane live?', 'What tea does Sloane drink?', 'How does Sloane get to work?', 'Does Sloane live in Lisbon?'];
+      let sessionId: string | undefined;
+      for (const [i, message] of messages.entries()) {
+        if (i > 0) await poolPrepared(emu, messages[i - 1]!);
+        const t0 = performance.now();
+        let firstContent: number | undefined;
+        const res = await fetch(`${s.url}/api/v1/agents/${agent.id}/chat/stream`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ message, user_id: user, ...(sessionId ? { session_id: sessionId } : {}) }),
+        });
+        assert.equal(res.status, 200);
+        const frames = await readSse(res, (f) => {
+          if (f.data.chunk_type === 'content') firstContent ??= performance.now() - t0;
+        });
+        const done = frames.at(-1)!.data;
+        assert.equal(done.chunk_type, 'done', JSON.stringify(done));
+        sessionId = done.session_id;
+        const t = done.timings;
+        ctx.diagnostic(`turn ${i + 1}: first content after ${firstContent?.toFixed(1)} ms at the client; first_byte ${t.first_byte} ms, recall ${t.recall} ms (${t.skipped?.recall}); path ${JSON.stringify(t.critical_path)}`);
+
+        assert.ok(firstContent !== undefined && firstContent <= BUDGET_MS + MARGIN_MS, `turn ${i + 1}: first token after ${firstContent} ms (${JSON.stringify(t)})`);
+        assert.equal(t.skipped?.recall, 'budget', `turn ${i + 1}: ${JSON.stringify(t)}`);
+        assert.ok(t.recall < BUDGET_MS + MARGIN_MS, `turn ${i + 1}: recall ${t.recall} ms`);
+        const path: Array<[string, number]> = t.critical_path;
+        const sum = path.reduce((acc, [, ms]) => acc + ms, 0);
+        assert.ok(Math.abs(sum - t.first_byte) <= 1, `turn ${i + 1}: critical path ${JSON.stringify(path)} sums to ${sum}, first_byte ${t.first_byte}`);
+        assert.ok(path.some(([stage]) => stage === 'recall'), `recall is what the prompt waited for: ${JSON.stringify(path)}`);
+        // The query went to the embedder once: not once for the pool and again for the search.
+        const asked = emu.embeddings.filter((r) => inputsOf(r).includes(message));
+        assert.equal(asked.length, 1, `turn ${i + 1}: ${asked.length} embedding requests for the query`);
+      }
+    });
+  });
+}
+
+/**
+ * Waits until the pool for the turn after `message` is ready: the background embedding of
+ * that exchange (`message\nanswer`) has been answered, plus a moment for its vectors' query.
+ */
+async function poolPrepared(emu: Emulator, message: string) {
+  const end = Date.now() + 15_000;
+  const ready = () => emu.embeddings.some((r) => r.closedAt !== undefined && inputsOf(r).some((x) => x.startsWith(`${message}\n`)));
+  while (!ready() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(ready(), `the pool after "${message}" was prepared`);
+  await new Promise((r) => setTimeout(r, 300));
+}
