@@ -53,9 +53,13 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
     if (stopped) return Promise.reject(stopped);
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
+      try {
+        worker.postMessage({ ...op, id }); // throws on a parameter structured clone cannot copy
+      } catch (err) {
+        return reject(err);
+      }
       pending.set(id, { resolve, reject });
       if (pending.size === 1) worker.ref();
-      worker.postMessage({ ...op, id });
     });
   };
   const on = (tx?: number): Queryable => ({

@@ -87,6 +87,8 @@ test('a database error crosses with its SQLSTATE and fields', async () => {
       return true;
     });
     await assert.rejects(db.query('select nope from t'), { code: '42703' });
+    // a parameter that cannot cross the thread fails that query alone
+    await assert.rejects(db.query('select $1::text', [() => 1]), { name: 'DataCloneError' });
     // the engine goes on after an error
     assert.deepEqual(await db.query('select count(*)::int as n from t'), [{ n: 1 }]);
   } finally {
