@@ -1,24 +1,116 @@
-// Embedded engine: PGlite (Postgres in WASM) with pgvector, in a data directory
-// or in memory (`memory://`). One connection, so queries are serialized by PGlite.
-import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+// Embedded engine: PGlite (Postgres in WASM) with pgvector, in a data directory or in
+// memory (`memory://`). PGlite runs in a worker thread (./worker.ts): its WASM would
+// otherwise stall every live stream for as long as each statement takes. Requests
+// cross by postMessage (structured clone keeps Dates, numbers, JSON, arrays, bytes as
+// PGlite returned them); PGlite's one connection serializes them in order.
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Db, Queryable } from '../db.ts';
+import type { Ready, Reply, Request, WireError } from './worker.ts';
 
-export async function openPglite(dataDir: string): Promise<Db> {
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const pg = await PGlite.create({ dataDir, extensions: { vector } });
-  const run = async <T>(q: Pick<PGlite, 'query'>, sql: string, params?: unknown[]) =>
-    (await q.query<T>(sql, params as any[])).rows;
+export interface PgliteDb extends Db {
+  /** the thread PGlite runs on (diagnostics and tests) */
+  readonly worker: Worker;
+}
+
+type Op = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export async function openPglite(dataDir: string): Promise<PgliteDb> {
+  const worker = spawnWorker({ dataDir });
+  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let stopped: Error | undefined;
+  let closing = false;
+
+  const stop = (err: Error) => {
+    stopped ??= err;
+    for (const p of pending.values()) p.reject(stopped);
+    pending.clear();
+  };
+  worker.on('error', (err) => stop(new Error(`the PGlite worker failed: ${err.message}`, { cause: err })));
+  worker.on('exit', (code) =>
+    stop(new Error(closing ? 'the database is closed' : `the PGlite worker stopped (exit code ${code})`)),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: Ready) => (m.ready ? resolve() : reject(toError(m.error))));
+    worker.once('exit', () => reject(stopped));
+  });
+
+  worker.on('message', (m: Reply) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    // The worker keeps the process alive only while a request waits for it, as in-process PGlite did not at all.
+    if (pending.size === 0) worker.unref();
+    if (m.ok) p.resolve(m.value);
+    else p.reject(toError(m.error));
+  });
+  worker.unref();
+
+  const call = <T>(op: Op): Promise<T> => {
+    if (stopped) return Promise.reject(stopped);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      try {
+        worker.postMessage({ ...op, id }); // throws on a parameter structured clone cannot copy
+      } catch (err) {
+        return reject(err);
+      }
+      pending.set(id, { resolve, reject });
+      if (pending.size === 1) worker.ref();
+    });
+  };
+  const on = (tx?: number): Queryable => ({
+    query: (sql, params) => call({ op: 'query', sql, params, tx }),
+    exec: (sql) => call({ op: 'exec', sql, tx }),
+  });
+
   return {
     engine: 'pglite',
-    query: (sql, params) => run(pg, sql, params),
-    exec: async (sql) => void (await pg.exec(sql)),
-    transaction: (fn) =>
-      pg.transaction((tx) =>
-        fn({ query: (sql, params) => run(tx, sql, params), exec: async (sql) => void (await tx.exec(sql)) } as Queryable),
-      ),
+    worker,
+    ...on(),
+    async transaction(fn) {
+      const tx = await call<number>({ op: 'begin' });
+      let result;
+      try {
+        result = await fn(on(tx));
+      } catch (err) {
+        await call({ op: 'end', tx, commit: false }).catch(() => {});
+        throw err;
+      }
+      await call({ op: 'end', tx, commit: true });
+      return result;
+    },
     connections: () => ({ open: 0, idle: 0 }),
-    close: () => pg.close(),
+    async close() {
+      if (stopped) return;
+      closing = true;
+      try {
+        await call({ op: 'close' });
+      } finally {
+        await worker.terminate();
+      }
+    },
   };
+}
+
+/** A database error as PGlite threw it: same message, code (SQLSTATE), detail, constraint, … */
+function toError(e: WireError): Error {
+  return Object.assign(new Error(e.message), e.fields);
+}
+
+/**
+ * The worker file beside this one, with this file's extension: `.ts` when run through
+ * tsx, `.js` after a build. Node 20 workers get neither `--import tsx` nor tsx's
+ * `register()` from their parent, so a `.ts` worker registers tsx itself first.
+ */
+function spawnWorker(workerData: { dataDir: string }): Worker {
+  const ext = extname(fileURLToPath(import.meta.url));
+  const file = new URL(`./worker${ext}`, import.meta.url);
+  if (ext !== '.ts') return new Worker(file, { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(file.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
 }
