@@ -42,7 +42,7 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
-    // The worker keeps the process alive only while a request waits for it, as in-process PGlite did not at all.
+    // In-process PGlite never held the process open; the worker holds it only while a request waits.
     if (pending.size === 0) worker.unref();
     if (m.ok) p.resolve(m.value);
     else p.reject(toError(m.error));
