@@ -213,7 +213,8 @@ for (const engine of engines) {
       controller.abort();
       const upstream = emu.requests.at(-1)!;
       await waitFor(() => upstream.closedAt !== undefined, 2_000);
-      assert.ok(upstream.closedAt! - abortedAt < 100, `upstream closed ${upstream.closedAt! - abortedAt} ms after the client left`);
+      // The answer would run 1.3 s more; a bound well below that proves the cut without timing a loaded 2-core machine.
+      assert.ok(upstream.closedAt! - abortedAt < 400, `upstream closed ${upstream.closedAt! - abortedAt} ms after the client left`);
       assert.equal(emu.requests.length, before);
       await waitFor(async () => (await messagesOf(sessionId))[1]?.status === 'incomplete', 2_000);
       const stored = await messagesOf(sessionId);
