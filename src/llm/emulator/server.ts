@@ -3,7 +3,9 @@
 // faults, so tests and the benchmark need no real provider.
 //
 //   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
+//   POST …/embeddings              OpenAI embeddings (hashed words, see embeddings.ts)
 //   GET  …/models                  OpenAI model list
+//   GET  /_emulator/stats          what it has seen: connections accepted, requests
 //   HEAD anything, GET anything    200 (HEAD pre-warms keep-alive connections)
 //
 // Per-request options are `/~key=value` path segments before the format path:
@@ -13,6 +15,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens, planTurn, type Turn } from './answer.ts';
+import { embeddingsAnswer } from './embeddings.ts';
 import { errorResponse, type ErrorKind } from './errors.ts';
 import { createFaultGate, HTTP_FAULTS, type Fault } from './faults.ts';
 import { completionBody, finishReasonFor, newIdent, type Format, type Ident } from './formats.ts';
@@ -52,6 +55,8 @@ export interface Emulator {
   requests: RecordedRequest[];
   /** TCP connections accepted so far (a client warming its pool opens one before any request) */
   readonly connections: number;
+  /** `/embeddings` requests answered */
+  readonly embeddings: number;
   close(): Promise<void>;
 }
 
@@ -83,7 +88,12 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       });
       return;
     }
+    if (req.method === 'POST' && path.endsWith('/embeddings')) {
+      embeddings++;
+      return void readBody(req).then((raw) => embed(res, raw), () => res.destroy());
+    }
     if (req.method === 'HEAD') return void res.writeHead(200).end();
+    if (req.method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, { connections, requests: requests.length, embeddings });
     if (req.method === 'GET' && path.endsWith('/models')) {
       const created = Math.floor(Date.now() / 1000);
       return sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
@@ -94,6 +104,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     res.writeHead(e.status, e.headers).end(e.body);
   });
   let connections = 0;
+  let embeddings = 0;
   server.on('connection', (socket) => {
     connections++;
     socket.setNoDelay(true);
@@ -163,6 +174,9 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     get connections() {
       return connections;
     },
+    get embeddings() {
+      return embeddings;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -189,6 +203,18 @@ async function answerJson(res: ServerResponse, ident: Ident, turn: Turn, prompt:
   const usage = { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n };
   res.writeHead(200, { 'content-type': ident.format === 'zhipu' ? 'application/json' : 'application/json; charset=utf-8' });
   res.end(completionBody(ident, turn, finish, usage));
+}
+
+function embed(res: ServerResponse, raw: string): void {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return sendError(res, 'openai', 'bad_json');
+  }
+  const answer = embeddingsAnswer(body);
+  if (answer.status === 200) return sendJson(res, 200, answer.body);
+  sendJson(res, 400, { error: { message: answer.message, type: 'invalid_request_error', param: 'input', code: null } });
 }
 
 function authorize(record: RecordedRequest, opts: EmulatorOptions): ErrorKind | undefined {
