@@ -99,7 +99,8 @@ async function* events(body: Dispatcher.ResponseData['body'], isEnd?: (data: str
     } else if (sawEnd) {
       body.dump({ limit: DRAIN_BYTES, signal: AbortSignal.timeout(DRAIN_MS) }).catch(() => {});
     } else {
-      body.destroy();
+      // mid-answer: the connection cannot be reused; nobody reads the body's error any more
+      body.on('error', () => {}).destroy();
     }
   }
 }
