@@ -80,6 +80,10 @@ export function formatReport(r: BenchResult): string {
   );
   out.push('overhead = through − direct, percentile by percentile; added = agentmem\'s own first_byte − upstream_ttfb, per request');
   out.push(
+    `upstream connections opened per turn${r.options.tls ? ' (HTTPS)' : ''}${r.options.rttMs ? `, round trip ${r.options.rttMs} ms` : ''}: ` +
+      levels.map((l) => `c=${l.concurrency} direct ${fmtRatio(l.direct.upstreamConnections)}, through ${fmtRatio(l.through.upstreamConnections)}`).join('; '),
+  );
+  out.push(
     ...table(
       ['c', 'stream direct p50', 'p99', 'through p50', 'p99'],
       levels.map((l) => [String(l.concurrency), fmtMs(l.direct.total.p50), fmtMs(l.direct.total.p99), fmtMs(l.through.total.p50), fmtMs(l.through.total.p99)]),
@@ -120,6 +124,8 @@ export function formatReport(r: BenchResult): string {
 }
 
 /** Left-aligns the first `textCols` columns, right-aligns the rest. */
+const fmtRatio = (u: { opened: number; perTurn: number } | undefined) => (u ? `${u.perTurn.toFixed(3)} (${u.opened})` : '–');
+
 function table(head: string[], rows: string[][], textCols: number): string[] {
   const full = rows.filter((r) => r.length === head.length);
   const widths = head.map((h, i) => Math.max(h.length, ...full.map((r) => r[i]!.length)));

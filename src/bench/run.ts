@@ -8,6 +8,7 @@
 import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileName } from '../llm/emulator/server.ts';
+import type { Certificate } from '../llm/emulator/tls.ts';
 import { PROFILES } from '../llm/emulator/profiles.ts';
 import { STAGES } from '../trace/timings.ts';
 import type { TimingsJSON } from '../trace/timings.ts';
@@ -31,6 +32,10 @@ export interface BenchOptions {
   gaps: boolean;
   /** the measured through requests ask a new, unrelated question each time (the pool cannot answer) */
   vary?: boolean;
+  /** the emulator serves HTTPS with this certificate (this process must trust it: NODE_EXTRA_CA_CERTS) */
+  tls?: Certificate;
+  /** the emulator's network round trip, ms (handshakes included) */
+  rttMs?: number;
   /** progress text, `\r`-style: the caller decides where it goes */
   progress?: (line: string, final?: boolean) => void;
 }
@@ -42,6 +47,8 @@ export interface SideResult {
   errorKinds: string[];
   ttfb: Summary;
   total: Summary;
+  /** TCP connections the emulator accepted during this side's phase: the client's (direct) or agentmem's (through) */
+  upstreamConnections: { opened: number; perTurn: number };
 }
 
 export interface GapResult {
@@ -112,7 +119,7 @@ export interface BenchResult {
   profileSettings: (typeof PROFILES)[ProfileName];
   memories: SeedResult;
   template: { deltas: number; bytes: number; intervalMs: number };
-  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; vary: boolean };
+  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; vary: boolean; tls: boolean; rttMs: number };
   levels: LevelResult[];
   /** the highest concurrency run whose gap streams had no error, no lost frame and no stall (undefined: none) */
   sustained?: { through?: number; direct?: number; levels: number[] };
@@ -132,7 +139,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
   const say = opts.progress ?? (() => {});
   say('starting the emulator and agentmem…');
-  const world = await startWorld({ database: opts.database, profile: opts.profile });
+  const world = await startWorld({ database: opts.database, profile: opts.profile, network: { tls: opts.tls, rttMs: opts.rttMs } });
   const client = startClient();
   try {
     const emu = world.emulator.url;
@@ -166,11 +173,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       target: 'through', url: throughUrl, headers: throughHeaders, body: throughBody, concurrency: c, requests: n, recordGaps, sessions: 'bench', vary: Boolean(opts.vary) && n > 0,
     });
     // a short pause before each phase lets the previous one's stores and timers drain
+    // Per phase, the connections the emulator accepted: only one side talks to it at a time.
+    const opened = new WeakMap<Sample[], number>();
     const run = async (label: string, spec: PhaseSpec) => {
       // the emulator's record of requests served (a test aid) is never read here: drop it
       world.emulator.requests.length = 0;
       await sleep(SETTLE_MS);
-      return client.run(spec, (p: Progress) => say(`${label} ${p.done}/${p.total}${p.errors ? ` errors ${p.errors}` : ''}`));
+      const before = world.emulator.connections;
+      const samples = await client.run(spec, (p: Progress) => say(`${label} ${p.done}/${p.total}${p.errors ? ` errors ${p.errors}` : ''}`));
+      opened.set(samples, world.emulator.connections - before);
+      return samples;
     };
 
     const requests: Record<number, number> = {};
@@ -185,7 +197,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       await pointAt(measureBase);
       const d = await run(`${tag} direct`, direct(measureBase, c, n, false));
       const t = await run(`${tag} through`, through(c, n, false));
-      const level = measureLevel(c, d, t);
+      const level = measureLevel(c, d, t, opened);
 
       if (opts.gaps) {
         await pointAt(gapBase);
@@ -208,7 +220,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       profileSettings: PROFILES[opts.profile],
       memories,
       template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
-      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, vary: Boolean(opts.vary) },
+      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, vary: Boolean(opts.vary), tls: Boolean(opts.tls), rttMs: opts.rttMs ?? 0 },
       levels,
       sustained: sustainedStreams(levels),
       durationMs: performance.now() - started,
@@ -220,7 +232,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   }
 }
 
-function side(samples: Sample[]): SideResult {
+function side(samples: Sample[], opened = 0): SideResult {
   const ok = samples.filter((s) => s.ok);
   const kinds = new Set<string>();
   for (const s of samples) if (!s.ok && kinds.size < 5) kinds.add(s.error ?? 'unknown');
@@ -230,12 +242,13 @@ function side(samples: Sample[]): SideResult {
     errorKinds: [...kinds],
     ttfb: summarize(ok.map((s) => s.ttfb!)),
     total: summarize(ok.map((s) => s.total!)),
+    upstreamConnections: { opened, perTurn: samples.length ? opened / samples.length : 0 },
   };
 }
 
-function measureLevel(c: number, directSamples: Sample[], throughSamples: Sample[]): LevelResult {
-  const d = side(directSamples);
-  const t = side(throughSamples);
+function measureLevel(c: number, directSamples: Sample[], throughSamples: Sample[], opened: WeakMap<Sample[], number>): LevelResult {
+  const d = side(directSamples, opened.get(directSamples));
+  const t = side(throughSamples, opened.get(throughSamples));
   const timed = throughSamples.filter((s) => s.ok && s.timings);
   const stages = stageSummaries(timed);
   const added = stages.added!;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startAgentmem, type Agentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
-import { startEmulator, type Emulator, type ProfileName } from '../llm/emulator/server.ts';
+import { startEmulator, type Emulator, type EmulatorOptions, type ProfileName } from '../llm/emulator/server.ts';
 import { redactUrl } from '../store/postgres/index.ts';
 import { memoryText, SYSTEM_PROMPT } from './workload.ts';
 
@@ -23,7 +23,7 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(opts: { database?: string; profile: ProfileName }): Promise<World> {
+export async function startWorld(opts: { database?: string; profile: ProfileName; network?: Pick<EmulatorOptions, 'tls' | 'rttMs'> }): Promise<World> {
   const db = await throwawayDatabase(opts.database ?? 'memory://');
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-bench-'));
   const adminKey = 'am_bench_' + randomBytes(16).toString('hex');
@@ -36,7 +36,7 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    emulator = await startEmulator({ port: 0, profile: opts.profile });
+    emulator = await startEmulator({ port: 0, profile: opts.profile, ...opts.network });
     app = await startAgentmem({
       ...configFromEnv({}),
       port: 0,

@@ -6,6 +6,7 @@ import { renderChart, renderSoakChart } from '../bench/chart.ts';
 import { formatReport, formatSoakReport } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runSoak } from '../bench/soak.ts';
+import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
 
 export function benchCommand(): Command {
   return new Command('bench')
@@ -20,8 +21,12 @@ export function benchCommand(): Command {
     .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
     .option('--vary', 'the measured through requests ask a new, unrelated question each turn, so the predictive recall pool cannot answer and the fresh search runs')
     .option('--soak <seconds>', 'instead: stream the 20 ms template through agentmem continuously for this long (600 = 10 min) at --concurrency (default 16), sampling memory every 10 s', positive)
+    .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
+    .option('--rtt-ms <ms>', 'a network round trip between agentmem and the emulator, paid per round trip, handshakes included', rtt, 0)
     .option('--json', 'print the JSON result only (no table, no progress)')
-    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; gaps: boolean; out: string; soak?: number; vary?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; gaps: boolean; out: string; soak?: number; vary?: boolean; tls?: boolean; rttMs: number; json?: boolean }, cmd: Command) => {
+      const certificate = opts.tls ? trustedCertificate() : undefined;
+      if (opts.tls && !certificate) process.exit(await rerunTrusting());
       const tty = process.stderr.isTTY;
       let width = 0;
       const progress = opts.json
@@ -67,6 +72,8 @@ export function benchCommand(): Command {
           fillTurns: opts.fillTurns,
           gaps: opts.gaps,
           vary: opts.vary,
+          tls: certificate,
+          rttMs: opts.rttMs,
           progress,
         });
       } catch (err) {
@@ -95,6 +102,12 @@ export function benchCommand(): Command {
 function profile(v: string): ProfileName {
   if (!isProfileName(v)) throw new InvalidArgumentError(`one of ${PROFILE_NAMES.join(', ')}`);
   return v;
+}
+
+function rtt(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 10_000) throw new InvalidArgumentError('milliseconds, 0..10000');
+  return n;
 }
 
 function list(v: string): number[] {

@@ -35,6 +35,7 @@ export async function* streamChatCompletions(pool: Pool, dialect: Dialect, req: 
       ...dialect.body(req),
     },
     signal: req.signal,
+    isEnd: (data) => data === '[DONE]',
     httpError: (status, body, headers) => dialect.httpError(status, body, headers, dialect.url),
   });
 

@@ -1,7 +1,7 @@
 // One upstream connection pool, owned by the app: an undici Agent with keep-alive per
-// origin. `warm` opens a connection to an origin that has none, so a cold start pays
-// the TCP/TLS handshake while memory is being recalled, not after. Every connection it
-// opens passes the egress policy (egress.ts): model providers, embedders, HTTP tools,
+// origin. `warm` opens a connection to an origin that has no idle one, so a cold start
+// pays the TCP/TLS handshake while memory is being recalled, not after. Every connection
+// it opens passes the egress policy (egress.ts): model providers, embedders, HTTP tools,
 // and the MCP servers to come, all through `dispatcher` (or `fetchVia(dispatcher)`).
 import { Agent, fetch, type Dispatcher, type Pool as UndiciPool } from 'undici';
 import { egressConnector, type EgressPolicy } from './egress.ts';
@@ -10,7 +10,7 @@ export interface Pool {
   readonly dispatcher: Dispatcher;
   /** open upstream connections, and how many of them are idle, over all origins */
   stats(): { open: number; idle: number };
-  /** Opens a keep-alive connection to `origin` unless one is already open. Never throws. */
+  /** Opens a keep-alive connection to `origin` unless one is idle there or being warmed. Never throws. */
   warm(origin: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -25,16 +25,16 @@ export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number;
     headersTimeout: 0,
     bodyTimeout: 0,
   });
-  // Open connections per origin, from the agent's own events: checking is O(1).
-  const open = new Map<string, number>();
-  agent.on('connect', (origin) => open.set(origin.origin, (open.get(origin.origin) ?? 0) + 1));
-  agent.on('disconnect', (origin) => open.set(origin.origin, Math.max(0, (open.get(origin.origin) ?? 1) - 1)));
   const warming = new Map<string, Promise<void>>();
 
   async function handshake(origin: string): Promise<void> {
     try {
-      const res = await agent.request({ origin, path: '/', method: 'HEAD', signal: AbortSignal.timeout(opts.warmTimeoutMs ?? 5_000) });
+      // reset: false, or undici closes the socket after a HEAD (and after any bodiless request)
+      const res = await agent.request({ origin, path: '/', method: 'HEAD', reset: false, signal: AbortSignal.timeout(opts.warmTimeoutMs ?? 5_000) });
       await res.body.dump();
+      // The body closes a moment before the pool marks its connection free again: a
+      // request sent right now would open a second one.
+      await new Promise((resolve) => setImmediate(resolve));
     } catch {
       // Warming is an optimization: the real request reports any real failure.
     }
@@ -43,7 +43,10 @@ export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number;
   return {
     dispatcher: agent,
     warm(origin) {
-      if ((open.get(origin) ?? 0) > 0) return Promise.resolve();
+      // An idle connection is there to be used. (A connection that a concurrent request is
+      // opening is that request's: it does not count.) The Agent keeps one Pool per origin.
+      const here = (agent.stats as Record<string, UndiciPool['stats'] | undefined>)[origin];
+      if (here && here.free > 0) return Promise.resolve();
       let pending = warming.get(origin);
       if (!pending) {
         pending = handshake(origin).finally(() => warming.delete(origin));

@@ -1,16 +1,19 @@
 // The upstream emulator: a plain node:http server speaking OpenAI chat.completions and
 // Zhipu GLM (/api/paas/v4) streaming, with the seed's latency profiles and injectable
-// faults, so tests and the benchmark need no real provider.
+// faults, so tests and the benchmark need no real provider. `tls` serves HTTPS with a
+// self-signed certificate made at start; `rttMs` puts a network round trip in front.
 //
 //   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
 //   POST …/embeddings              OpenAI embeddings (embeddings.ts); `~embed_ms=` delays the answer
 //   GET  …/models                  OpenAI model list
+//   GET  /_emulator/stats          what it has seen: connections accepted, requests
 //   HEAD anything, GET anything    200 (HEAD pre-warms keep-alive connections)
 //
 // Per-request options are `/~key=value` path segments before the format path:
 // text, first_token_ms, tokens_per_s, jitter, seed, fault (see faults.ts), fail_times,
 // tool_calls (JSON array of {name, arguments}).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens, planTurn, type Turn } from './answer.ts';
@@ -19,9 +22,11 @@ import { errorResponse, type ErrorKind } from './errors.ts';
 import { createFaultGate, HTTP_FAULTS, type Fault } from './faults.ts';
 import { completionBody, finishReasonFor, newIdent, type Format, type Ident } from './formats.ts';
 import { bearer, checkZhipuAuth } from './jwt.ts';
+import { startRelay, type Relay } from './network.ts';
 import { parseOptionPath } from './options.ts';
 import { pacingFor, type Pacing, type ProfileName } from './profiles.ts';
 import { dropConnection, planStream, playStream, untilAborted } from './stream.ts';
+import { selfSignedCertificate, type Certificate } from './tls.ts';
 import { promptTokens } from './tokens.ts';
 
 export type { ProfileName } from './profiles.ts';
@@ -34,6 +39,10 @@ export interface EmulatorOptions {
   zhipuKeys?: string[];
   /** accepted OpenAI keys; absent = any non-empty bearer */
   openaiKeys?: string[];
+  /** HTTPS: `true` makes a self-signed certificate at start (see `Emulator.ca`) */
+  tls?: boolean | Certificate;
+  /** a network round-trip time, paid per round trip, the TCP and TLS handshakes included (network.ts) */
+  rttMs?: number;
 }
 
 export interface RecordedRequest {
@@ -51,6 +60,8 @@ export interface RecordedRequest {
 export interface Emulator {
   url: string;
   port: number;
+  /** with `tls`: the certificate (PEM) a client must trust, e.g. through NODE_EXTRA_CA_CERTS */
+  ca?: string;
   requests: RecordedRequest[];
   /** the `/embeddings` requests, apart from the chat ones */
   embeddings: RecordedRequest[];
@@ -76,7 +87,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const faultFor = createFaultGate();
   let seq = 0;
 
-  const server = createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
+  const handle: RequestListener = (req, res) => {
     const { path, options } = parseOptionPath(new URL(req.url ?? '/', 'http://emulator').pathname);
     if (req.method === 'POST' && path.endsWith('/chat/completions')) {
       const format: Format = path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
@@ -96,6 +107,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       return;
     }
     if (req.method === 'HEAD') return void res.writeHead(200).end();
+    if (req.method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, { connections, requests: requests.length, embeddings: embeddingRequests.length });
     if (req.method === 'GET' && path.endsWith('/models')) {
       const created = Math.floor(Date.now() / 1000);
       return sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
@@ -104,7 +116,10 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     req.resume();
     const e = errorResponse('openai', 'not_found', { method: req.method, path });
     res.writeHead(e.status, e.headers).end(e.body);
-  });
+  };
+  const certificate = opts.tls === true ? await selfSignedCertificate(opts.host) : opts.tls || undefined;
+  const serverOptions = { noDelay: true, keepAliveTimeout: 60_000 };
+  const server = certificate ? createHttpsServer({ ...serverOptions, ...certificate }, handle) : createServer(serverOptions, handle);
   let connections = 0;
   server.on('connection', (socket) => {
     connections++;
@@ -185,26 +200,40 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     res.writeHead(200, { 'content-type': 'application/json' }).end(embeddingsBody(parsed));
   }
 
+
+  // With a round-trip time, clients reach the server through the delaying relay only.
+  const rtt = opts.rttMs ?? 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+    if (rtt > 0) server.listen(0, '127.0.0.1', () => resolve());
+    else server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  let relay: Relay | undefined;
+  try {
+    if (rtt > 0) relay = await startRelay({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, rttMs: rtt });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const port = relay?.port ?? (server.address() as AddressInfo).port;
   const host = opts.host && !['0.0.0.0', '::', '127.0.0.1'].includes(opts.host) ? opts.host : '127.0.0.1';
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${certificate ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
+    ...(certificate ? { ca: certificate.cert } : {}),
     requests,
     embeddings: embeddingRequests,
     get connections() {
       return connections;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await relay?.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }
 
