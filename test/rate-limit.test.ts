@@ -76,7 +76,7 @@ for (const store of ['memory', 'redis'] as const) {
       assert.match(over.body.error.message, /for this API key/);
       assert.equal(over.headers.get('retry-after'), '1', 'window / limit rounded up to whole seconds');
       // Every route behind a key is limited, whatever its body: refused before the body is read.
-      assert.equal((await s.api('POST', '/api/v1/agents', { key: a1, raw: '{not json', headers: { 'content-type': 'application/json' } })).status, 429);
+      assert.equal((await s.api('POST', '/api/v1/memories', { key: a1, raw: '{not json', headers: { 'content-type': 'application/json' } })).status, 429);
       // The OpenAI-compatible routes too, in OpenAI's error shape.
       const openai = await s.api('GET', '/v1/models', { key: a1 });
       assert.equal(openai.status, 429);
