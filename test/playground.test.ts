@@ -43,11 +43,7 @@ describe('web playground', () => {
   });
 
   test('chat with a quick agent: streamed answer, waterfall, memory updates, then recall in a new session', { skip: noBrowser }, async () => {
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
       const problems: string[] = [];
@@ -128,11 +124,7 @@ describe('web playground with an end user\'s scoped key', () => {
     const mine = (await s.api('POST', '/api/v1/agents', { body: { name: 'mine', llm, streaming: { emit_metadata: true, emit_memory_updates: true } } })).body;
     await s.api('POST', '/api/v1/agents', { body: { name: 'not mine', llm } });
     const key = (await s.api('POST', '/api/v1/api-keys', { body: { name: 'web:ada', user_id: 'ada', agent_ids: [mine.id] } })).body.key;
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchBrowser();
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
@@ -157,6 +149,15 @@ describe('web playground with an end user\'s scoped key', () => {
     }
   });
 });
+
+/** Debian's chromium, headless, with nothing reaching out to the (closed) network. */
+function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
 
 /** Sends a message and waits until its answer has finished streaming. */
 async function say(page: Page, message: string, opts: { streamed?: boolean } = {}): Promise<void> {
