@@ -87,7 +87,10 @@ for (const engine of engines) {
       // the emulator runs in this process, so each one is two sockets here.
       const pooled = await poolConnections(s.url);
       assert.equal(pooled.open, pooled.idle, 'no upstream request is still running');
-      assert.ok(pooled.open <= CONCURRENCY + 1, `pool bounded by concurrency: ${pooled.open}`);
+      // Each worker holds at most its chat's connection plus one a warm-up opened beside it (a
+      // mid-answer abort destroys the chat's socket, so the next turn may warm a new one); a leak
+      // would grow with the 1000 streams, not with the 25 workers.
+      assert.ok(pooled.open <= 2 * CONCURRENCY, `pool bounded by concurrency: ${pooled.open}`);
       // So are the database pool's connections (PostgreSQL grows its pool under load).
       const expectedSockets = (baseline.TCPSocketWrap ?? 0) + 2 * (pooled.open - pooledBefore.open) + (pooled.db - pooledBefore.db);
       assert.ok((now.TCPSocketWrap ?? 0) <= expectedSockets + 2, `sockets: ${baseline.TCPSocketWrap} before, ${now.TCPSocketWrap} after, ${pooled.open} upstream and ${pooled.db} database connections pooled`);
