@@ -89,21 +89,22 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
 
   const handle: RequestListener = (req, res) => {
     const { path, options } = parseOptionPath(new URL(req.url ?? '/', 'http://emulator').pathname);
-    if (req.method === 'POST' && path.endsWith('/chat/completions')) {
+    const record = (into: RecordedRequest[]): RecordedRequest => {
       const format: Format = path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
-      const record: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
-      requests.push(record);
-      chat(req, res, record, seq++).catch((err) => {
-        if (!res.headersSent) sendError(res, format, 'server_error');
+      const r: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
+      into.push(r);
+      return r;
+    };
+    if (req.method === 'POST' && path.endsWith('/chat/completions')) {
+      const r = record(requests);
+      chat(req, res, r, seq++).catch((err) => {
+        if (!res.headersSent) sendError(res, r.format, 'server_error');
         else res.destroy(err as Error);
       });
       return;
     }
     if (req.method === 'POST' && path.endsWith('/embeddings')) {
-      const format: Format = path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
-      const record: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
-      embeddingRequests.push(record);
-      embed(req, res, record).catch(() => (res.headersSent ? res.destroy() : sendError(res, 'openai', 'server_error')));
+      embed(req, res, record(embeddingRequests)).catch(() => (res.headersSent ? res.destroy() : sendError(res, 'openai', 'server_error')));
       return;
     }
     if (req.method === 'HEAD') return void res.writeHead(200).end();
@@ -126,29 +127,35 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     socket.setNoDelay(true);
   });
 
-  async function chat(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, n: number): Promise<void> {
-    const { format, options } = record;
-    // one signal per request, fired when the response or the connection closes
+  /**
+   * What every POST does first: one signal, fired when the response or the connection
+   * closes; the body read and parsed into the record; the key checked. Undefined when it
+   * has already been answered (or the client is gone).
+   */
+  async function receive(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<AbortSignal | undefined> {
     const ac = new AbortController();
     res.once('close', () => {
       record.closedAt = Date.now();
       ac.abort();
     });
-
     const raw = await readBody(req).catch(() => undefined);
-    if (ac.signal.aborted) return;
+    if (ac.signal.aborted) return undefined;
     if (raw === undefined) return void res.destroy(); // over MAX_BODY
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(raw);
+      record.body = JSON.parse(raw);
     } catch {
-      return sendError(res, format, 'bad_json');
+      return void sendError(res, record.format, 'bad_json');
     }
-    record.body = parsed;
-
     const authError = authorize(record, opts);
-    if (authError) return sendError(res, format, authError, { key: bearer(headerOf(req, 'authorization')) });
-    const body = parsed as ChatBody;
+    if (authError) return void sendError(res, record.format, authError, { key: bearer(headerOf(req, 'authorization')) });
+    return ac.signal;
+  }
+
+  async function chat(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, n: number): Promise<void> {
+    const { format, options } = record;
+    const signal = await receive(req, res, record);
+    if (!signal) return;
+    const body = record.body as ChatBody;
     if (!body || typeof body !== 'object' || !Array.isArray(body.messages) || body.messages.length === 0) {
       return sendError(res, format, 'bad_messages');
     }
@@ -156,14 +163,14 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     const fault = faultFor(options);
     const httpFault = fault && HTTP_FAULTS[fault];
     if (httpFault) return sendError(res, format, httpFault, { model: typeof body.model === 'string' ? body.model : undefined });
-    if (fault === 'hang_before_first_token') return untilAborted(ac.signal);
+    if (fault === 'hang_before_first_token') return untilAborted(signal);
 
     const ident = newIdent(format, body);
     const turn = planTurn(body.messages, options, format);
     const pacing = pacingFor(profile, options, n);
     const prompt = promptTokens(body.messages);
 
-    if (body.stream !== true) return answerJson(res, ident, turn, prompt, pacing, fault, ac.signal);
+    if (body.stream !== true) return answerJson(res, ident, turn, prompt, pacing, fault, signal);
 
     res.writeHead(200, {
       'content-type': format === 'zhipu' ? 'text/event-stream;charset=UTF-8' : 'text/event-stream; charset=utf-8',
@@ -173,30 +180,17 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     });
     res.flushHeaders();
     const mode = fault === 'split_utf8' || fault === 'drip' ? fault : 'whole';
-    await playStream(res, planStream(ident, turn, prompt, pacing, fault), mode, ac.signal);
+    await playStream(res, planStream(ident, turn, prompt, pacing, fault), mode, signal);
   }
 
   async function embed(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
-    const ac = new AbortController();
-    res.once('close', () => {
-      record.closedAt = Date.now();
-      ac.abort();
-    });
-    const raw = await readBody(req).catch(() => undefined);
-    if (ac.signal.aborted) return;
-    if (raw === undefined) return void res.destroy();
-    try {
-      record.body = JSON.parse(raw);
-    } catch {
-      return sendError(res, 'openai', 'bad_json');
-    }
-    const authError = authorize(record, opts);
-    if (authError) return sendError(res, record.format, authError, { key: bearer(headerOf(req, 'authorization')) });
+    const signal = await receive(req, res, record);
+    if (!signal) return;
     const parsed = parseEmbeddingsRequest(record.body);
     if (!parsed.ok) return void res.writeHead(parsed.status, { 'content-type': 'application/json; charset=utf-8' }).end(parsed.body);
     const delay = Number(record.options.embed_ms);
-    if (delay > 0) await sleep(delay, undefined, { signal: ac.signal }).catch(() => {});
-    if (ac.signal.aborted) return;
+    if (delay > 0) await sleep(delay, undefined, { signal: signal }).catch(() => {});
+    if (signal.aborted) return;
     res.writeHead(200, { 'content-type': 'application/json' }).end(embeddingsBody(parsed));
   }
 
