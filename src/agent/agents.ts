@@ -53,6 +53,11 @@ export interface AgentHooks {
   checkTargets?: (config: AgentConfig) => Promise<void>;
 }
 
+type AgentInput = z.output<typeof agentInput>;
+
+/** An agent's config: its input without the descriptive fields. */
+const configOf = ({ name: _n, description: _d, metadata: _m, ...config }: AgentInput): AgentConfig => config;
+
 /** What an update did: the stored agent, and the secrets it dropped because their endpoint changed. */
 export interface AgentUpdate {
   row: repo.AgentRow;
@@ -65,10 +70,9 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
   const unseal = (row: repo.AgentRow): Secrets =>
     row.secrets ? readSecrets(JSON.parse(box.open(row.secrets)), row.config as AgentConfig, providers) : {};
 
-  function toWrite(input: z.output<typeof agentInput>, kept: Secrets = {}): repo.AgentWrite {
-    const { name, description, metadata, ...config } = input;
-    const split = splitSecrets(config, providers);
-    return { name, description: description ?? null, metadata, config: split.config, secrets: seal({ ...kept, ...split.secrets }) };
+  /** The row to store: the config without its secrets, the secrets (given now, and `kept` from before) sealed apart. */
+  function toWrite(input: AgentInput, split = splitSecrets(configOf(input), providers), kept: Secrets = {}): repo.AgentWrite {
+    return { name: input.name, description: input.description ?? null, metadata: input.metadata, config: split.config, secrets: seal({ ...kept, ...split.secrets }) };
   }
 
   return {
@@ -101,7 +105,7 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
       return { id: row.id, org_id: row.org_id, name: row.name, version: row.version, config: joinSecrets(row.config as AgentConfig, unseal(row), providers) };
     },
 
-    async create(orgId: string, input: z.output<typeof agentInput>) {
+    async create(orgId: string, input: AgentInput) {
       await hooks.checkTargets?.(input);
       return repo.insertAgent(db, orgId, toWrite(input));
     },
@@ -128,10 +132,10 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
         const parsed = agentInput.safeParse(deepMerge(current, patch));
         if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
         await hooks.checkTargets?.(parsed.data);
-        const { name: _n, description: _d, metadata: _m, ...after } = parsed.data;
+        const after = configOf(parsed.data);
         const split = splitSecrets(after, providers);
         const { kept, dropped } = carrySecrets(unseal(row), before, after, split.secrets, removed, providers);
-        const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data, kept));
+        const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data, split, kept));
         // The vector space is the embedder's provider, model, dimensions and endpoint, not its key.
         const embedderChanged = JSON.stringify(before.memory.embedder) !== JSON.stringify(split.config.memory.embedder);
         return updated && { row: updated, dropped_secrets: dropped, embedderChanged };

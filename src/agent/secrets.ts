@@ -85,12 +85,10 @@ export function joinSecrets(config: AgentConfig, secrets: Secrets, env: Platform
     const keys = path.split('.');
     let holder: any = copy;
     for (const k of keys.slice(0, -1)) holder = holder?.[k];
-    if (holder && typeof holder === 'object') holder[keys[keys.length - 1]!] = value(s);
+    if (holder && typeof holder === 'object') holder[keys[keys.length - 1]!] = s.value;
   }
   return copy;
 }
-
-const value = (s: BoundSecret) => s.value;
 
 /**
  * After an update: the stored secrets that still apply to the new config. A secret is
