@@ -10,6 +10,7 @@
 // read in the background; the caller's signal stops the request only while the answer
 // is still coming; stopping early anywhere else (mid-answer) does destroy the socket.
 import { createParser } from 'eventsource-parser';
+import { onAbort } from '../abort.ts';
 import type { Dispatcher } from 'undici';
 import { networkError, type UpstreamError } from './errors.ts';
 import type { Pool } from './pool.ts';
@@ -37,9 +38,7 @@ export async function* postEventStream(pool: Pool, req: EventStreamRequest): Asy
   const url = new URL(req.url);
   // undici gets a signal of its own, fired by the caller's only until the answer is in.
   const upstream = new AbortController();
-  const forward = () => upstream.abort(req.signal?.reason);
-  if (req.signal?.aborted) forward();
-  else req.signal?.addEventListener('abort', forward, { once: true });
+  const detach = onAbort(req.signal, () => upstream.abort(req.signal?.reason));
   let res;
   try {
     try {
@@ -61,7 +60,7 @@ export async function* postEventStream(pool: Pool, req: EventStreamRequest): Asy
     }
     yield* events(res.body, req.isEnd);
   } finally {
-    req.signal?.removeEventListener('abort', forward);
+    detach();
   }
 }
 
