@@ -4,6 +4,7 @@ import { getAgent } from '../../store/repos/agents.ts';
 import { listMessages } from '../../store/repos/messages.ts';
 import * as sessions from '../../store/repos/sessions.ts';
 import { found, idParams, page, paged } from '../http.ts';
+import { isScoped } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
 import { actingUser, checkAgent, checkOwner } from '../scope.ts';
 import { userId } from './users.ts';
@@ -53,7 +54,7 @@ export const sessionRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => asyn
   });
 
   app.delete('/sessions/:id', { config: ofSession, schema: { params: idParams, tags } }, async (req, reply) => {
-    await session(req.principal.org_id, req.params.id, req.principal);
+    if (isScoped(req.principal)) await session(req.principal.org_id, req.params.id, req.principal);
     await found('Session', req.params.id, async () => (await ctx.history.deleteSession(req.principal.org_id, req.params.id)) || undefined);
     return reply.code(204).send();
   });
