@@ -6,7 +6,8 @@ import { createParser } from 'eventsource-parser';
 import type { Dispatcher } from 'undici';
 import type { TimingsJSON } from '../trace/timings.ts';
 
-export type Target = 'direct' | 'through';
+/** direct: the emulator's OpenAI chunks; through and floor: agentmem's native frames */
+export type Target = 'direct' | 'through' | 'floor';
 
 export interface Sample {
   ok: boolean;

@@ -79,6 +79,24 @@ export function formatReport(r: BenchResult): string {
     ),
   );
   out.push('overhead = through − direct, percentile by percentile; added = agentmem\'s own first_byte − upstream_ttfb, per request');
+  out.push('');
+  out.push('Against the floor (a plain Node keep-alive proxy re-encoding the SSE, same run), and what a turn costs besides time');
+  out.push(
+    ...table(
+      ['c', 'floor ovh p50', 'p99', 'beyond floor p50', 'p99', 'CPU/turn d', 'f', 't', 'added by agentmem', 'PG CPU/turn t', 'loop p99 d', 'f', 't', 'errors f'],
+      levels.map((l) => [
+        String(l.concurrency),
+        fmtMs(l.overhead.floor.p50), fmtMs(l.overhead.floor.p99),
+        fmtMs(l.overhead.beyondFloor.p50), fmtMs(l.overhead.beyondFloor.p99),
+        fmtMs(l.direct.cpuPerTurnMs), fmtMs(l.floor.cpuPerTurnMs), fmtMs(l.through.cpuPerTurnMs), fmtMs(l.overhead.cpuPerTurnMs.through),
+        l.through.postgresCpuPerTurnMs === undefined ? '–' : fmtMs(l.through.postgresCpuPerTurnMs),
+        fmtMs(l.direct.loopDelay.p99), fmtMs(l.floor.loopDelay.p99), fmtMs(l.through.loopDelay.p99),
+        String(l.floor.errors),
+      ]),
+      1,
+    ),
+  );
+  out.push('CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server\'s processes; loop: main-thread event-loop delay during the phase');
   out.push(
     `upstream connections opened per turn${r.options.tls ? ' (HTTPS)' : ''}${r.options.rttMs ? `, round trip ${r.options.rttMs} ms` : ''}: ` +
       levels.map((l) => `c=${l.concurrency} direct ${fmtRatio(l.direct.upstreamConnections)}, through ${fmtRatio(l.through.upstreamConnections)}`).join('; '),

@@ -14,6 +14,8 @@ import { STAGES } from '../trace/timings.ts';
 import type { TimingsJSON } from '../trace/timings.ts';
 import type { Sample } from './client.ts';
 import type { OurStage } from './seed-table.ts';
+import { startFloor } from './floor.ts';
+import { measurePhase, type PhaseResources } from './resources.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
 import { summarize, type Summary } from './stats.ts';
 import { startClient, type PhaseSpec, type Progress } from './worker.ts';
@@ -49,6 +51,12 @@ export interface SideResult {
   total: Summary;
   /** TCP connections the emulator accepted during this side's phase: the client's (direct) or agentmem's (through) */
   upstreamConnections: { opened: number; perTurn: number };
+  /** CPU per turn of this process, all threads (client, emulator and server alike), background work included, ms */
+  cpuPerTurnMs: number;
+  /** CPU per turn of the PostgreSQL server's processes, ms (PostgreSQL runs only; other users of it count too) */
+  postgresCpuPerTurnMs?: number;
+  /** main-thread event-loop delay while the phase ran (agentmem and the emulator share that thread), ms */
+  loopDelay: PhaseResources['loopDelay'];
 }
 
 export interface GapResult {
@@ -91,6 +99,8 @@ export interface RecallSource {
 export interface LevelResult {
   concurrency: number;
   direct: SideResult;
+  /** the floor proxy (floor.ts): a plain Node hop, keep-alive upstream, SSE re-encoded, nothing else */
+  floor: SideResult;
   through: SideResult & {
     /** per stage from the `done` events, ms; `added` = first_byte − upstream_ttfb */
     stages: Partial<Record<OurStage, Summary>>;
@@ -105,6 +115,11 @@ export interface LevelResult {
     p99: number;
     /** agentmem's own figure per request: first_byte − upstream_ttfb */
     added: Summary;
+    /** the floor's own overhead (floor − direct), and agentmem's beyond it (through − floor) */
+    floor: { p50: number; p99: number };
+    beyondFloor: { p50: number; p99: number };
+    /** CPU per turn agentmem adds: through − direct, and the floor's: floor − direct, ms */
+    cpuPerTurnMs: { through: number; floor: number };
   };
   gaps?: GapResult;
 }
@@ -141,12 +156,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   say('starting the emulator and agentmem…');
   const world = await startWorld({ database: opts.database, profile: opts.profile, network: { tls: opts.tls, rttMs: opts.rttMs } });
   const client = startClient();
+  let measured = '';
+  const floor = await startFloor(() => measured);
   try {
     const emu = world.emulator.url;
     // fill: instant answers, so filling windows costs no model time; measure: the
     // profile's pacing; gaps: the streaming template's pacing
     const fillBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: 0 })}/v1`;
     const measureBase = `${emu}${optionPath({ text: TEMPLATE_TEXT })}/v1`;
+    measured = measureBase;
     const gapBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: TEMPLATE_RATE })}/v1`;
     const agent = await createBenchAgent(world, fillBase);
     let current = fillBase;
@@ -169,19 +187,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const direct = (base: string, c: number, n: number, recordGaps: boolean): PhaseSpec => ({
       target: 'direct', url: `${base}/chat/completions`, headers: directHeaders, body: directBody, concurrency: c, requests: n, recordGaps,
     });
+    const floorSpec = (c: number, n: number): PhaseSpec => ({
+      target: 'floor', url: `${floor.url}/chat`, headers: directHeaders, body: directBody, concurrency: c, requests: n, recordGaps: false,
+    });
     const through = (c: number, n: number, recordGaps: boolean): PhaseSpec => ({
       target: 'through', url: throughUrl, headers: throughHeaders, body: throughBody, concurrency: c, requests: n, recordGaps, sessions: 'bench', vary: Boolean(opts.vary) && n > 0,
     });
     // a short pause before each phase lets the previous one's stores and timers drain
     // Per phase, the connections the emulator accepted: only one side talks to it at a time.
+    // and what the phase cost (CPU until quiet after it, event-loop delay during it).
     const opened = new WeakMap<Sample[], number>();
+    const costs = new WeakMap<Sample[], PhaseResources>();
     const run = async (label: string, spec: PhaseSpec) => {
       // the emulator's record of requests served (a test aid) is never read here: drop it
       world.emulator.requests.length = 0;
+      world.emulator.embeddings.length = 0;
       await sleep(SETTLE_MS);
       const before = world.emulator.connections;
+      const phase = measurePhase();
       const samples = await client.run(spec, (p: Progress) => say(`${label} ${p.done}/${p.total}${p.errors ? ` errors ${p.errors}` : ''}`));
       opened.set(samples, world.emulator.connections - before);
+      costs.set(samples, await phase.stop());
       return samples;
     };
 
@@ -196,8 +222,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
 
       await pointAt(measureBase);
       const d = await run(`${tag} direct`, direct(measureBase, c, n, false));
+      const f = await run(`${tag} floor`, floorSpec(c, n));
       const t = await run(`${tag} through`, through(c, n, false));
-      const level = measureLevel(c, d, t, opened);
+      const level = measureLevel(c, d, f, t, (s) => ({ opened: opened.get(s) ?? 0, cost: costs.get(s)! }));
 
       if (opts.gaps) {
         await pointAt(gapBase);
@@ -228,11 +255,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   } finally {
     say('stopping…');
     await client.close();
+    await floor.close();
     await world.close();
   }
 }
 
-function side(samples: Sample[], opened = 0): SideResult {
+type PhaseOf = (samples: Sample[]) => { opened: number; cost: PhaseResources };
+
+function side(samples: Sample[], { opened, cost }: ReturnType<PhaseOf>): SideResult {
   const ok = samples.filter((s) => s.ok);
   const kinds = new Set<string>();
   for (const s of samples) if (!s.ok && kinds.size < 5) kinds.add(s.error ?? 'unknown');
@@ -243,12 +273,16 @@ function side(samples: Sample[], opened = 0): SideResult {
     ttfb: summarize(ok.map((s) => s.ttfb!)),
     total: summarize(ok.map((s) => s.total!)),
     upstreamConnections: { opened, perTurn: samples.length ? opened / samples.length : 0 },
+    cpuPerTurnMs: samples.length ? cost.cpuMs / samples.length : 0,
+    ...(cost.postgresCpuMs !== undefined && samples.length ? { postgresCpuPerTurnMs: cost.postgresCpuMs / samples.length } : {}),
+    loopDelay: cost.loopDelay,
   };
 }
 
-function measureLevel(c: number, directSamples: Sample[], throughSamples: Sample[], opened: WeakMap<Sample[], number>): LevelResult {
-  const d = side(directSamples, opened.get(directSamples));
-  const t = side(throughSamples, opened.get(throughSamples));
+function measureLevel(c: number, directSamples: Sample[], floorSamples: Sample[], throughSamples: Sample[], phase: PhaseOf): LevelResult {
+  const d = side(directSamples, phase(directSamples));
+  const f = side(floorSamples, phase(floorSamples));
+  const t = side(throughSamples, phase(throughSamples));
   const timed = throughSamples.filter((s) => s.ok && s.timings);
   const stages = stageSummaries(timed);
   const added = stages.added!;
@@ -272,8 +306,16 @@ function measureLevel(c: number, directSamples: Sample[], throughSamples: Sample
   return {
     concurrency: c,
     direct: d,
+    floor: f,
     through: { ...t, stages, skipped, recallSource },
-    overhead: { p50: t.ttfb.p50 - d.ttfb.p50, p99: t.ttfb.p99 - d.ttfb.p99, added },
+    overhead: {
+      p50: t.ttfb.p50 - d.ttfb.p50,
+      p99: t.ttfb.p99 - d.ttfb.p99,
+      added,
+      floor: { p50: f.ttfb.p50 - d.ttfb.p50, p99: f.ttfb.p99 - d.ttfb.p99 },
+      beyondFloor: { p50: t.ttfb.p50 - f.ttfb.p50, p99: t.ttfb.p99 - f.ttfb.p99 },
+      cpuPerTurnMs: { through: t.cpuPerTurnMs - d.cpuPerTurnMs, floor: f.cpuPerTurnMs - d.cpuPerTurnMs },
+    },
   };
 }
 
