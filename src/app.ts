@@ -73,7 +73,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector));
     const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
       const agent = await agentCache.get(org, agentId);
-      if (agent) await predictions.prepare(agent, userId, text);
+      // Without recall there is no next turn's pool to prepare.
+      if (agent?.config.memory.semantic_recall.enabled) await predictions.prepare(agent, userId, text);
     };
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();
@@ -81,7 +82,15 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       gate,
       lockMs: config.jobLockMs,
       handlers: {
-        [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id), afterApply: predict }),
+        [EXTRACT_JOB]: extractionHandler({
+          memories,
+          loadAgent: (org, id) => agentCache.get(org, id),
+          related: async (org, agentId, userId, query, topK) => {
+            const agent = await agentCache.get(org, agentId);
+            return agent ? predictions.related(agent, userId, query, topK) : [];
+          },
+          afterApply: predict,
+        }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
       },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
@@ -147,7 +156,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
 function afterTurn(extract: NonNullable<RunDeps['afterTurn']>, gate: FirstTokenGate, predict: (org: string, agentId: string, userId: string | null, text: string) => Promise<void>): NonNullable<RunDeps['afterTurn']> {
   return (agent, turn, answer, wait) => {
     if (!(agent.config.memory.extract && turn.userId)) {
-      void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, `${turn.userContent}\n${answer}`));
+      void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, turn.userContent));
     }
     return extract(agent, turn, answer, wait);
   };

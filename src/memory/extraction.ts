@@ -29,7 +29,9 @@ export interface ExtractionAgent {
 
 export interface ExtractionDeps {
   memories: Memories;
-  /** after the changes commit: prepare the next turn's recall (see predictive.ts) */
+  /** the user's memories most related to the message (predictive.ts keeps them as the next turn's pool) */
+  related(orgId: string, agentId: string, userId: string, query: string, topK: number): Promise<Array<{ id: string; content: string }>>;
+  /** after changes commit: prepare the next turn's recall again (see predictive.ts) */
   afterApply?: (orgId: string, agentId: string, userId: string, text: string) => Promise<void>;
   /** the agent as it is now (undefined: deleted, so nothing to do) */
   loadAgent(orgId: string, agentId: string): Promise<ExtractionAgent | undefined>;
@@ -45,9 +47,8 @@ export function extractionHandler(deps: ExtractionDeps) {
     const agent = await deps.loadAgent(job.org_id, p.agent_id);
     if (!agent || !agent.config.memory.extract || !p.user_id) return [];
     const source = `extraction:${job.id}`;
-    const scope = { agent_id: p.agent_id, user_id: p.user_id };
 
-    const related = await deps.memories.search(job.org_id, { query: p.user, ...scope, top_k: RELATED, min_score: 0 });
+    const related = await deps.related(job.org_id, p.agent_id, p.user_id, p.user, RELATED);
     // Short ids: models copy "3" more reliably than a UUID.
     const byShort = new Map(related.map((m, i) => [String(i), m.id]));
     const existing = related.map((m, i) => ({ id: String(i), text: m.content }));
@@ -58,7 +59,7 @@ export function extractionHandler(deps: ExtractionDeps) {
     });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
     const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
-    await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, `${p.user}\n${p.assistant}`);
+    if (changes.length) await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, p.user);
     return changes;
   };
 }
