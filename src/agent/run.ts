@@ -12,6 +12,7 @@ import type { ReadyAgent } from './cache.ts';
 import type { EventSink } from './events.ts';
 import { buildPrompt, type RecalledMemory } from './prompt.ts';
 import { createTextBuffer } from './text-buffer.ts';
+import type { McpTools } from './mcp-tools.ts';
 import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
 
 /** A tool call as stored with the answer: what was asked, in which step, and what came back. */
@@ -36,6 +37,8 @@ export interface RunDeps {
   memories?: MemoryTools;
   /** the app's connection pool, for HTTP tools (its egress policy applies to them) */
   dispatcher: Dispatcher;
+  /** the agents' MCP servers (connected on an agent's first use, their tool lists cached) */
+  mcp?: McpTools;
   /** counts runs before their first token, so background work can wait for none */
   gate?: { enter(): void; leave(): void };
 }
@@ -95,6 +98,8 @@ export async function runChat(
     // Recall needs the user: when the request names one (or starts a session), it begins
     // now, beside the history read; otherwise the session says whose memories to recall.
     const early = input.userId !== undefined || !input.sessionId ? recallFor(input.userId ?? null) : undefined;
+    // MCP tools: listed on the agent's first use (beside history and recall), cached after.
+    const mcpTools = deps.mcp?.toolset(agent).catch(() => undefined);
 
     // The session and its history window: a cache hit costs no round trip. A client that
     // leaves meanwhile still waits for it (the turn is recorded in its session), not for more.
@@ -117,8 +122,9 @@ export async function runChat(
       abortTurn();
     });
     sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
-    const [recalled] = await Promise.all([
+    const [recalled, mcp] = await Promise.all([
       recalling,
+      mcpTools,
       agent.provider.warm ? unlessAborted(timings.time('connect', () => agent.provider.warm!()), turnAbort.signal, undefined) : undefined,
     ]);
 
@@ -157,7 +163,7 @@ export async function runChat(
     let usage: Usage | null = null;
     let model = agent.model;
     let error: RunResult['error'];
-    const specs = config.tools.length ? toolSpecs(config.tools) : undefined;
+    const specs = config.tools.length ? toolSpecs(config.tools, mcp) : undefined;
     // What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much.
     let checkpointed = 0;
     const checkpoints = setInterval(() => {
@@ -207,7 +213,7 @@ export async function runChat(
         buffer.flush();
         for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments });
         const results = await Promise.all(
-          stepCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher })),
+          stepCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher, mcp })),
         );
         if (turnAbort.signal.aborted) break;
         messages.push({ role: 'assistant', content: stepText || null, tool_calls: stepCalls });
