@@ -47,6 +47,8 @@ export interface RunResult {
   sessionId: string;
   messageId: string;
   content: string;
+  /** what a thinking model reasoned ('' for others) */
+  reasoning: string;
   finishReason: FinishReason | null;
   usage: Usage | null;
   error?: { code: string; message: string; retryable: boolean };
@@ -134,6 +136,8 @@ export async function runChat(
 
     const s = config.streaming;
     let text = '';
+    // A thinking model's reasoning: streamed and stored, never part of the next prompt.
+    let reasoning = '';
     let step = 0;
     let firstByte = false;
     const buffer = createTextBuffer({
@@ -185,6 +189,7 @@ export async function runChat(
           messages,
           temperature: config.llm.temperature,
           max_tokens: config.llm.max_tokens,
+          thinking: config.llm.thinking,
           tools: specs,
           signal: turnAbort.signal,
         });
@@ -198,6 +203,11 @@ export async function runChat(
             stepText += part.text;
             buffer.push(part.text);
             if (s.text_delta_delay_ms > 0) await sleep(s.text_delta_delay_ms, turnAbort.signal);
+          } else if (part.type === 'reasoning-delta') {
+            if (!reasoning) timings.mark('first_reasoning', requestStart);
+            reasoning += part.text;
+            buffer.flush();
+            sink.emit({ chunk_type: 'reasoning', content: part.text, step_id: step });
           } else if (part.type === 'tool-call') {
             stepCalls.push(part.call);
           } else if (part.type === 'finish') {
@@ -245,6 +255,7 @@ export async function runChat(
         timings: timings.toJSON(),
         error: error ? { code: error.code, message: error.message } : aborted ? { code: 'client_aborted', message: 'The client went away.' } : null,
         tool_calls: calls.length ? calls : null,
+        reasoning: reasoning || null,
       });
     } catch {
       stored = false;
@@ -269,7 +280,7 @@ export async function runChat(
         ...(model !== agent.model ? { fallback: true } : {}),
       });
     }
-    return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, finishReason, usage, error, aborted, model };
+    return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, reasoning, finishReason, usage, error, aborted, model };
   } finally {
     firstTokenSeen();
     detach();

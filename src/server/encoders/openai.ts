@@ -65,6 +65,9 @@ export function openaiChunks(opts: ChunkOptions): (event: AgentEvent) => object[
         return [chunk({ role: 'assistant', content: '' }, null)];
       case 'content':
         return [chunk({ content: e.content }, null)];
+      // DeepSeek's (and Zhipu's) field for a thinking model's reasoning, as their clients read it.
+      case 'reasoning':
+        return [chunk({ reasoning_content: e.content }, null)];
       case 'done': {
         const out: object[] = [chunk({}, openaiFinishReason(e.finish_reason))];
         if (opts.includeUsage) out.push({ id, object: 'chat.completion.chunk', created, model: opts.model, system_fingerprint: null, choices: [], usage: e.usage });
@@ -79,7 +82,7 @@ export function openaiChunks(opts: ChunkOptions): (event: AgentEvent) => object[
 }
 
 /** The non-streaming answer: one `chat.completion` object. */
-export function openaiCompletion(r: { messageId: string; content: string; finishReason: FinishReason | null; usage: Usage | null }, model: string) {
+export function openaiCompletion(r: { messageId: string; content: string; reasoning?: string; finishReason: FinishReason | null; usage: Usage | null }, model: string) {
   return {
     id: `chatcmpl-${r.messageId}`,
     object: 'chat.completion',
@@ -87,7 +90,12 @@ export function openaiCompletion(r: { messageId: string; content: string; finish
     model,
     system_fingerprint: null,
     choices: [
-      { index: 0, message: { role: 'assistant', content: r.content, refusal: null }, logprobs: null, finish_reason: openaiFinishReason(r.finishReason) },
+      {
+        index: 0,
+        message: { role: 'assistant', content: r.content, ...(r.reasoning ? { reasoning_content: r.reasoning } : {}), refusal: null },
+        logprobs: null,
+        finish_reason: openaiFinishReason(r.finishReason),
+      },
     ],
     usage: r.usage,
   };
