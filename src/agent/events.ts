@@ -8,7 +8,8 @@ export type AgentEvent =
   | { chunk_type: 'content'; content: string; step_id: number }
   /** a reasoning model's thinking, streamed before (or between) its answer */
   | { chunk_type: 'reasoning'; content: string; step_id: number }
-  | { chunk_type: 'tool_call'; step_id: number; call_id: string; name: string; arguments: string }
+  /** `client`: a tool the caller declared and runs itself (OpenAI-compatible route); the turn ends with it */
+  | { chunk_type: 'tool_call'; step_id: number; call_id: string; name: string; arguments: string; client?: true }
   | { chunk_type: 'tool_result'; step_id: number; call_id: string; name: string; output?: string; error?: string; duration_ms: number }
   | { chunk_type: 'memory_update'; event: 'ADD' | 'UPDATE' | 'DELETE'; memory_id: string; content: string | null }
   | { chunk_type: 'metadata'; timings: TimingsJSON; recalled: Array<{ id: string; content: string; score: number }>; model: string; provider: string }

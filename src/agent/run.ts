@@ -3,7 +3,7 @@
 // connection ready) runs at once; nothing waits that the first token does not need.
 import type { Dispatcher } from 'undici';
 import { onAbort, sleep, unlessAborted } from '../abort.ts';
-import type { ChatMessage, FinishReason, ToolCall, Usage } from '../llm/types.ts';
+import type { ChatMessage, FinishReason, LlmRequest, ToolCall, ToolSpec, Usage } from '../llm/types.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
 import type { MemoryChange } from '../memory/memories.ts';
@@ -15,8 +15,8 @@ import { createTextBuffer } from './text-buffer.ts';
 import type { McpTools } from './mcp-tools.ts';
 import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
 
-/** A tool call as stored with the answer: what was asked, in which step, and what came back. */
-export type StoredToolCall = ToolCall & ToolResult & { step: number };
+/** A tool call as stored with the answer: what was asked, in which step, and what came back (`client`: left to the caller to run). */
+export type StoredToolCall = ToolCall & ToolResult & { step: number; client?: true };
 
 export interface ChatInput {
   orgId: string;
@@ -25,6 +25,14 @@ export interface ChatInput {
   sessionId?: string;
   /** earlier messages the client sent itself (OpenAI-style clients); used instead of the stored window */
   history?: ChatMessage[];
+  /** OpenAI-style clients: their own system messages, after the agent's */
+  system?: string[];
+  /** OpenAI-style clients: sampling settings for this turn, over the agent's */
+  request?: Pick<LlmRequest, 'temperature' | 'top_p' | 'max_tokens' | 'stop' | 'seed'>;
+  /** tools the client declared and runs itself: a call to one ends the turn with finish_reason tool_calls */
+  clientTools?: ToolSpec[];
+  /** after the user's message: the tool round the client answers (the model's calls, their results) */
+  continuation?: ChatMessage[];
 }
 
 export interface RunDeps {
@@ -132,6 +140,8 @@ export async function runChat(
 
     const tp = performance.now();
     const messages = buildPrompt(config.system_prompt, input.history ?? existing?.messages ?? [], recalled, input.message);
+    if (input.system) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
+    if (input.continuation) messages.push(...input.continuation);
     timings.mark('prompt', tp);
 
     const s = config.streaming;
@@ -167,7 +177,8 @@ export async function runChat(
     let usage: Usage | null = null;
     let model = agent.model;
     let error: RunResult['error'];
-    const specs = config.tools.length ? toolSpecs(config.tools, mcp) : undefined;
+    const specs = config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined;
+    const forClient = (c: ToolCall) => input.clientTools?.some((t) => t.name === c.name) === true;
     // What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much.
     let checkpointed = 0;
     const checkpoints = setInterval(() => {
@@ -190,6 +201,7 @@ export async function runChat(
           temperature: config.llm.temperature,
           max_tokens: config.llm.max_tokens,
           thinking: config.llm.thinking,
+          ...stripUndefined(input.request ?? {}),
           tools: specs,
           signal: turnAbort.signal,
         });
@@ -218,21 +230,29 @@ export async function runChat(
             error = part.error;
           }
         }
-        // Another step only when the model asked for tools, and the budget of steps allows.
-        if (error || turnAbort.signal.aborted || !specs || !stepCalls.length || step + 1 >= config.max_steps) break;
+        // Another step only when the model asked for tools, and the budget of steps allows;
+        // a call of the client's own tools ends the turn (the client runs it, then asks again).
+        const clientCalls = stepCalls.filter(forClient);
+        if (error || turnAbort.signal.aborted || !specs || !stepCalls.length || (step + 1 >= config.max_steps && !clientCalls.length)) break;
         buffer.flush();
-        for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments });
+        for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments, ...(forClient(c) ? { client: true as const } : {}) });
+        const serverCalls = stepCalls.filter((c) => !forClient(c));
         const results = await Promise.all(
-          stepCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher, mcp })),
+          serverCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher, mcp })),
         );
         if (turnAbort.signal.aborted) break;
-        messages.push({ role: 'assistant', content: stepText || null, tool_calls: stepCalls });
-        stepCalls.forEach((c, i) => {
+        messages.push({ role: 'assistant', content: stepText || null, tool_calls: serverCalls });
+        serverCalls.forEach((c, i) => {
           const r = results[i]!;
           sink.emit({ chunk_type: 'tool_result', step_id: step, call_id: c.id, name: c.name, ...r });
           calls.push({ ...c, step, ...r });
           messages.push({ role: 'tool', tool_call_id: c.id, content: r.error !== undefined ? `Error: ${r.error}` : (r.output ?? '') });
         });
+        if (clientCalls.length) {
+          for (const c of clientCalls) calls.push({ ...c, step, duration_ms: 0, client: true });
+          finishReason = 'tool_calls';
+          break;
+        }
       }
     } catch (err) {
       if (!turnAbort.signal.aborted) error = toRunError(err);
@@ -286,6 +306,8 @@ export async function runChat(
     detach();
   }
 }
+
+const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function addUsage(a: Usage | null, b: Usage | null): Usage | null {
   if (!a || !b) return a ?? b;

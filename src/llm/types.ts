@@ -23,6 +23,8 @@ export interface ToolSpec {
   description?: string;
   /** JSON Schema of the arguments object */
   parameters: Record<string, unknown>;
+  /** OpenAI's strict schema adherence, passed on as the client gave it */
+  strict?: boolean;
 }
 
 export interface Usage {
