@@ -79,7 +79,7 @@ interface ChatBody {
   messages: Array<{ role?: unknown; content?: unknown; reasoning_content?: unknown }>;
   thinking?: { type?: unknown };
 }
-const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash'];
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash', 'glm-4.5', 'deepseek-chat', 'deepseek-reasoner'];
 
 export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const profile = opts.profile ?? 'instant';
