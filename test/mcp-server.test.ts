@@ -137,6 +137,9 @@ for (const engine of engines) {
       });
       assert.equal(res.status, 401);
       assert.equal((await res.json()).error.code, 'unauthorized');
+      // Stateless: no server-initiated stream to open.
+      const get = await fetch(`${s.url}/mcp`, { headers: { authorization: `Bearer ${org.key}`, accept: 'text/event-stream' } });
+      assert.equal(get.status, 405);
     });
   });
 }

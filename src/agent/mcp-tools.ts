@@ -213,8 +213,8 @@ class McpServer {
       const text = resultText(result);
       return result.isError ? { error: text || 'The tool reported an error.' } : { output: text };
     } catch (err) {
-      // The connection may be what broke: the next call connects again.
-      if (client && !(err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout)) void this.drop(client);
+      // A broken connection (not a slow or failing tool, not a cancelled turn): the next call connects again.
+      if (client && !signal.aborted && (!(err instanceof McpError) || err.code === ErrorCode.ConnectionClosed)) void this.drop(client);
       return { error: describe(err, ms, signal) };
     }
   }

@@ -13,7 +13,7 @@ import type { Memory } from '../../store/repos/memories.ts';
 import { authHook } from '../access.ts';
 import type { Principal } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
-import { AppError, notFound } from '../errors.ts';
+import { AppError, errorBody, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { checkOwner, memoryFilter, memoryOwner } from '../scope.ts';
 import { guard } from './memories.ts';
@@ -111,7 +111,10 @@ export const mcpRoutes =
     app.addHook('onRequest', authHook(ctx));
     const config = { access: 'scoped' } as const;
     app.post('/mcp', { config, schema: { tags: ['mcp'], summary: 'agentmem memory as an MCP server (Streamable HTTP, JSON-RPC)' } }, (req, reply) => serve(ctx, req, reply));
-    // Stateless: no server-sent stream to open, no session to end (the SDK answers 405).
-    app.get('/mcp', { config, schema: { hide: true } }, (req, reply) => serve(ctx, req, reply));
-    app.delete('/mcp', { config, schema: { hide: true } }, (req, reply) => serve(ctx, req, reply));
+    // Stateless: no server-initiated stream to open, no session to end. 405 is what the
+    // protocol says for that (the SDK's own transport would hold a GET open instead).
+    const notHere = (_req: FastifyRequest, reply: FastifyReply) =>
+      reply.code(405).header('allow', 'POST').send(errorBody('method_not_allowed', 'This MCP server is stateless: POST JSON-RPC messages to /mcp.'));
+    app.get('/mcp', { config, schema: { hide: true } }, notHere);
+    app.delete('/mcp', { config, schema: { hide: true } }, notHere);
   };
