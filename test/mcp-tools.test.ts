@@ -66,6 +66,22 @@ for (const engine of engines) {
       assert.equal(mcp.sessions, sessionsBefore + 1, 'one MCP session for the agent version');
     });
 
+    test('an MCP header stays bound to its origin: kept on a path change, dropped on another origin', async () => {
+      const agent = await createAgent([{ name: 'calc__echo', arguments: { text: 'hi' } }], [httpTool()]);
+      const samePath = await s.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { tools: [{ type: 'mcp', name: 'calc', url: `${mcp.url}?v=2` }] } });
+      const toolSecrets = (body: any) => body.secrets.filter((p: string) => p.startsWith('tools.'));
+      assert.deepEqual([toolSecrets(samePath.body), samePath.body.dropped_secrets], [['tools.0.headers.x-mcp-key'], []]);
+      const seen = mcp.headers.length;
+      await streamChat(s, agent.id, { message: 'Still keyed?' });
+      assert.ok(mcp.headers.slice(seen).length > 0 && mcp.headers.slice(seen).every((h) => h['x-mcp-key'] === 'mcp-secret'));
+      const moved = await s.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { tools: [{ type: 'mcp', name: 'calc', url: mcp.url.replace('127.0.0.1', 'localhost') }] } });
+      assert.deepEqual([toolSecrets(moved.body), moved.body.dropped_secrets], [[], ['tools.0.headers.x-mcp-key']]);
+      const after = mcp.headers.length;
+      const turn = await streamChat(s, agent.id, { message: 'Keyed elsewhere?' });
+      assert.equal(results(turn.events)[0].output, 'echo: hi', 'the server is reached at its new origin');
+      assert.ok(mcp.headers.slice(after).every((h) => h['x-mcp-key'] === undefined), 'without the header given for the old origin');
+    });
+
     test('failures become tool results: error result, bad arguments, unknown tool, timeout', async () => {
       const agent = await createAgent(
         [
