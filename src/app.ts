@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
 import { createAgentCache } from './agent/cache.ts';
 import { checkConfigEgress } from './agent/egress-check.ts';
+import { checkStdioMcp, createMcpTools } from './agent/mcp-tools.ts';
 import { warmUpstreams } from './agent/warm-upstreams.ts';
 import { bootstrapAdminKey } from './bootstrap.ts';
 import type { AppConfig } from './config.ts';
@@ -52,7 +53,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     let server: FastifyInstance | undefined;
     const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
-      checkTargets: (agentConfig) => checkConfigEgress(config.egress, agentConfig),
+      checkTargets: (agentConfig) => (checkStdioMcp(agentConfig, config.allowStdioMcp), checkConfigEgress(config.egress, agentConfig)),
       // Stored vectors are in the old space: embed them again, durably, off the request path.
       onEmbedderChange: (org_id, agent_id, version) =>
         void jobs.enqueue({ org_id, kind: REEMBED_JOB, payload: { agent_id }, idempotency_key: `reembed:${agent_id}:${version}` }).catch((err) =>
@@ -60,6 +61,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         ),
     });
     const agentCache = createAgentCache(agents, pool, config);
+    const mcp = createMcpTools({ dispatcher: pool.dispatcher, allowStdio: config.allowStdioMcp, onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable') });
     const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
     const auth = createAuth(db);
     const embedderFor = createEmbedders(config, pool.dispatcher);
@@ -96,6 +98,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
     });
     bus.subscribe('agent', agentCache.invalidate);
+    bus.subscribe('agent', mcp.invalidate);
     bus.subscribe('session', history.invalidate);
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key) => predictions.invalidateKey(key));
@@ -120,7 +123,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     closeStreams = () => streams.close();
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus, streams,
-      run: { history, recall, gate, memories, dispatcher: pool.dispatcher, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
+      run: { history, recall, gate, memories, dispatcher: pool.dispatcher, mcp, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
@@ -138,7 +141,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       async close() {
         await server!.close();
         await jobs.stop();
-        await Promise.allSettled([pool.close(), bus.close(), closeStreams()]);
+        await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams()]);
         await db.close();
       },
     };

@@ -56,6 +56,8 @@ export function extractionHandler(deps: ExtractionDeps) {
       model: agent.model,
       messages: extractionMessages({ existing, conversation: [{ role: 'user', content: p.user }, { role: 'assistant', content: p.assistant }] }),
       temperature: 0,
+      // A thinking model's reasoning is of no use here: off where the provider has a switch.
+      thinking: 'disabled',
     });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
     const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });

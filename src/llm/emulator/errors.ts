@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'unavailable'
   | 'bad_json'
   | 'bad_messages'
+  | 'reasoning_in_input'
   | 'not_found';
 
 interface Entry {
@@ -101,6 +102,14 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
   bad_messages: {
     status: 400,
     openai: () => ({ message: "Missing required parameter: 'messages'.", type: 'invalid_request_error', param: 'messages', code: 'missing_required_parameter' }),
+    zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
+  },
+  reasoning_in_input: {
+    status: 400,
+    openai: () => ({
+      message: 'The `reasoning_content` of an earlier answer must not be sent back in `messages`; remove it from the assistant messages.',
+      type: 'invalid_request_error', param: 'messages', code: 'invalid_request_error',
+    }),
     zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
   },
   not_found: {

@@ -19,6 +19,8 @@ export interface Message {
   usage: Usage | null;
   timings: Record<string, unknown> | null;
   error: { code: string; message: string } | null;
+  /** a thinking model's reasoning, kept for the record (never sent back to the model) */
+  reasoning: string | null;
   created_at: Date;
 }
 
@@ -93,13 +95,13 @@ export const listMessages = (db: Queryable, orgId: string, sessionId: string, li
 /** Finishes an assistant message that was inserted as 'streaming' when the turn began. */
 export const finishMessage = (
   db: Queryable,
-  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null },
+  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null; reasoning?: string | null },
 ) =>
   one<Message>(
     db,
-    `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8
+    `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8, reasoning = $9
      where id = $1 returning *`,
-    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls)],
+    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls), m.reasoning ?? null],
   );
 
 /** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. */
