@@ -8,7 +8,7 @@
 // Compare commits A/B with it; it is the steadiest figure this machine gives.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,11 +24,13 @@ const { values: opts } = parseArgs({
     memory: { type: 'string', default: 'on' },
     memories: { type: 'string', default: '1000' },
     floor: { type: 'boolean', default: false },
-    profile: { type: 'string' }, // a directory: the server writes a V8 CPU profile there at exit
+    profile: { type: 'string' },
+    bin: { type: 'string' },
+    strace: { type: 'string' }, // a file: syscall counts of the server during the measured turns (strace -c) // another entry point (e.g. a build's), for A/B // a directory: the server writes a V8 CPU profile there at exit
   },
 });
 const TURNS = Number(opts.turns);
-const bin = new URL('../bin/agentmem.js', import.meta.url).pathname;
+const bin = opts.bin ?? new URL('../bin/agentmem.js', import.meta.url).pathname;
 
 /** Starts `node bin/agentmem.js …args` and resolves with the URL it prints once listening. */
 function child(args: string[], env: NodeJS.ProcessEnv, pattern: RegExp, nodeArgs: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
@@ -50,6 +52,22 @@ function cpuOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** utime + stime per thread of a process, ms, by "name#tid". */
+function threadsOf(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(`${comm}#${t}`, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 async function quiet(pid: number): Promise<void> {
@@ -81,7 +99,7 @@ if (opts.floor) {
   chatPath = '/chat';
   body = () => ({ model: 'gpt-emu', stream: true, messages: [{ role: 'system', content: SYSTEM_PROMPT }, { role: 'user', content: CHAT_MESSAGE }] });
 } else {
-  const prof = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
+  const prof = opts.profile ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${opts.profile}`] : [];
   server = await child(['serve'], { PORT: '0', DATABASE_URL: db.url, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, LOG_LEVEL: 'error' }, /agentmem listening on (\S+)/, prof);
   const api = async (method: string, path: string, b?: unknown) => {
     const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: b === undefined ? undefined : JSON.stringify(b) });
@@ -115,17 +133,28 @@ const turn = async (session?: string): Promise<string | undefined> => {
 const session = await turn();
 for (let i = 0; i < 30; i++) await turn(session);
 await quiet(server.proc.pid!);
+const tracer = opts.strace ? spawn('strace', ['-c', '-f', '-o', opts.strace, '-p', String(server.proc.pid)], { stdio: 'ignore' }) : undefined;
+if (tracer) await sleep(1000);
 const s0 = cpuOf(server.proc.pid!);
+const th0 = threadsOf(server.proc.pid!);
 const p0 = postgresCpuMs();
 const t0 = performance.now();
 for (let i = 0; i < TURNS; i++) await turn(session);
 const wall = performance.now() - t0;
+if (tracer) {
+  tracer.kill('SIGINT');
+  await new Promise((r) => tracer.once('exit', r));
+}
 await quiet(server.proc.pid!);
 const s1 = cpuOf(server.proc.pid!);
+const th1 = threadsOf(server.proc.pid!);
 const p1 = postgresCpuMs();
 const what = opts.floor ? 'floor' : `${opts.database!.startsWith('postgres') ? 'postgres' : 'pglite'}, memory ${opts.memory}`;
 const pgPart = opts.database!.startsWith('postgres') && p0 !== undefined && p1 !== undefined ? `, PostgreSQL ${((p1 - p0) / TURNS).toFixed(2)} ms/turn` : '';
 console.log(`${what}: ${TURNS} turns in ${wall.toFixed(0)} ms; server CPU ${((s1 - s0) / TURNS).toFixed(2)} ms/turn (all threads, drained)${pgPart}`);
+
+const perThread = [...th1].map(([k, v]) => [k, (v - (th0.get(k) ?? 0)) / TURNS] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]);
+console.log('  per thread: ' + perThread.map(([k, v]) => `${k.split('#')[0]} ${v.toFixed(2)}`).join(', '));
 
 if (opts.profile) {
   server.proc.kill('SIGTERM');

@@ -63,12 +63,25 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
   const finished = new EventEmitter();
   finished.setMaxListeners(0);
   let running = false;
-  let wake: (() => void) | undefined;
+  /** ends the worker's wait; `fromTable`: the new job is in the table only (not local) */
+  let wake: ((fromTable: boolean) => void) | undefined;
   let loop: Promise<void> | undefined;
+  // Jobs this instance queued, claimed as they were inserted: run without a claim statement.
+  const local: Job[] = [];
 
-  async function runOne(): Promise<boolean> {
+  /** The next job: a local one whose lock still has room, else (when `poll`) one claimed from the table. */
+  async function next(poll: boolean): Promise<Job | undefined> {
+    while (local.length) {
+      const job = local.shift()!;
+      // One that waited out most of its lock (a long busy spell) is left to the claim path.
+      if (job.locked_until && job.locked_until.getTime() - Date.now() > lockMs / 2) return job;
+    }
+    return poll ? repo.claimJob(db, lockMs) : undefined;
+  }
+
+  async function runOne(poll: boolean): Promise<boolean> {
     await opts.gate.quiet();
-    const job = await repo.claimJob(db, lockMs);
+    const job = await next(poll);
     if (!job) return false;
     const handler = opts.handlers[job.kind];
     try {
@@ -86,19 +99,22 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
   }
 
   async function work() {
+    // The table is read at start, after each poll interval and while it yields jobs; a job
+    // this instance queued is run at once without sending the loop to the table.
+    let poll = true;
     while (running) {
       let didWork = false;
       try {
-        didWork = await runOne();
+        didWork = await runOne(poll);
       } catch (err) {
         opts.onError?.(err);
       }
       if (didWork || !running) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, pollMs);
-        wake = () => {
+      poll = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(true), pollMs);
+        wake = (fromTable) => {
           clearTimeout(t);
-          resolve();
+          resolve(fromTable);
         };
       });
       wake = undefined;
@@ -108,8 +124,17 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
   return {
     /** Stores a job (once per idempotency key) and wakes the worker. */
     async enqueue(job: { org_id: string; kind: string; payload: object; idempotency_key?: string }, q: Queryable = db) {
-      const row = await repo.insertJob(q, job);
-      wake?.();
+      // Inside a caller's transaction the row may yet roll back: leave it to the claim path.
+      if (q !== db || !running) {
+        const row = await repo.insertJob(q, job);
+        wake?.(true);
+        return row;
+      }
+      const row = await repo.insertClaimedJob(db, job, lockMs);
+      if (row) {
+        local.push(row);
+        wake?.(false);
+      }
       return row;
     },
     /** Resolves with the handler's result when job `id` finishes here (or undefined after `ms`). */
@@ -133,7 +158,7 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
     },
     async stop() {
       running = false;
-      wake?.();
+      wake?.(false);
       await loop;
     },
   };

@@ -167,6 +167,7 @@ export function createMemories(deps: MemoryDeps) {
       metadata: Record<string, unknown> = {},
     ): Promise<MemoryChange[]> {
       const writes = decisions.filter((d) => d.event !== 'NONE' && (d.event === 'DELETE' ? d.id : d.text));
+      if (!writes.length) return []; // most exchanges change nothing: no transaction for them
       const texts = writes.filter((d) => d.event !== 'DELETE').map((d) => d.text!);
       const embedder = await embedderOf(orgId, scope.agent_id);
       const vectors = texts.length ? await embedAll(embedder, texts) : [];

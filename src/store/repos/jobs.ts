@@ -23,6 +23,20 @@ export const insertJob = (db: Queryable, j: { org_id: string; kind: string; payl
     [randomUUID(), j.org_id, j.kind, JSON.stringify(j.payload), j.idempotency_key ?? null],
   );
 
+/**
+ * Inserts a job already claimed by the caller (running, first attempt, locked for `lockMs`),
+ * so the instance that queued it runs it without a claim; if it dies, the lock expires and
+ * any instance claims it. Undefined if the idempotency key existed.
+ */
+export const insertClaimedJob = (db: Queryable, j: { org_id: string; kind: string; payload: object; idempotency_key?: string }, lockMs: number) =>
+  one<Job>(
+    db,
+    `insert into jobs (id, org_id, kind, payload, idempotency_key, status, attempts, locked_until)
+     values ($1, $2, $3, $4, $5, 'running', 1, now() + make_interval(secs => $6::float8 / 1000))
+     on conflict (idempotency_key) do nothing returning *`,
+    [randomUUID(), j.org_id, j.kind, JSON.stringify(j.payload), j.idempotency_key ?? null, lockMs],
+  );
+
 /** Claims the next due job: pending and due, or running with a lock that expired (its worker died). */
 export const claimJob = (db: Queryable, lockMs: number) =>
   one<Job>(
