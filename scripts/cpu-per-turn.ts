@@ -26,7 +26,8 @@ const { values: opts } = parseArgs({
     floor: { type: 'boolean', default: false },
     profile: { type: 'string' },
     bin: { type: 'string' },
-    strace: { type: 'string' }, // a file: syscall counts of the server during the measured turns (strace -c) // another entry point (e.g. a build's), for A/B // a directory: the server writes a V8 CPU profile there at exit
+    strace: { type: 'string' },
+    concurrency: { type: 'string', default: '1' }, // sessions chatting at once (turns are split among them) // a file: syscall counts of the server during the measured turns (strace -c) // another entry point (e.g. a build's), for A/B // a directory: the server writes a V8 CPU profile there at exit
   },
 });
 const TURNS = Number(opts.turns);
@@ -130,17 +131,30 @@ const turn = async (session?: string): Promise<string | undefined> => {
   return /"session_id":"([^"]+)"/.exec(text)?.[1];
 };
 
-const session = await turn();
-for (let i = 0; i < 30; i++) await turn(session);
+const C = Number(opts.concurrency);
+const sessions: Array<string | undefined> = [];
+for (let c = 0; c < C; c++) sessions.push(await turn());
+for (let i = 0; i < 30; i++) await turn(sessions[i % C]);
 await quiet(server.proc.pid!);
+// The server's event-loop delay (prom-client's, reset at each scrape): read once to start the window.
+const loopDelay = async () => {
+  if (opts.floor) return undefined;
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+  return { p50: v('nodejs_eventloop_lag_p50_seconds'), p99: v('nodejs_eventloop_lag_p99_seconds'), max: v('nodejs_eventloop_lag_max_seconds') };
+};
+await loopDelay();
 const tracer = opts.strace ? spawn('strace', ['-c', '-f', '-o', opts.strace, '-p', String(server.proc.pid)], { stdio: 'ignore' }) : undefined;
 if (tracer) await sleep(1000);
 const s0 = cpuOf(server.proc.pid!);
 const th0 = threadsOf(server.proc.pid!);
 const p0 = postgresCpuMs();
 const t0 = performance.now();
-for (let i = 0; i < TURNS; i++) await turn(session);
+await Promise.all(sessions.map(async (session, c) => {
+  for (let i = c; i < TURNS; i += C) await turn(session);
+}));
 const wall = performance.now() - t0;
+const loop = await loopDelay();
 if (tracer) {
   tracer.kill('SIGINT');
   await new Promise((r) => tracer.once('exit', r));
@@ -151,7 +165,8 @@ const th1 = threadsOf(server.proc.pid!);
 const p1 = postgresCpuMs();
 const what = opts.floor ? 'floor' : `${opts.database!.startsWith('postgres') ? 'postgres' : 'pglite'}, memory ${opts.memory}`;
 const pgPart = opts.database!.startsWith('postgres') && p0 !== undefined && p1 !== undefined ? `, PostgreSQL ${((p1 - p0) / TURNS).toFixed(2)} ms/turn` : '';
-console.log(`${what}: ${TURNS} turns in ${wall.toFixed(0)} ms; server CPU ${((s1 - s0) / TURNS).toFixed(2)} ms/turn (all threads, drained)${pgPart}`);
+if (loop) console.log(`  event-loop delay while the turns ran: p50 ${loop.p50.toFixed(2)} ms, p99 ${loop.p99.toFixed(2)} ms, max ${loop.max.toFixed(2)} ms`);
+console.log(`${what}: ${TURNS} turns (${C} at a time) in ${wall.toFixed(0)} ms; server CPU ${((s1 - s0) / TURNS).toFixed(2)} ms/turn (all threads, drained)${pgPart}`);
 
 const perThread = [...th1].map(([k, v]) => [k, (v - (th0.get(k) ?? 0)) / TURNS] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]);
 console.log('  per thread: ' + perThread.map(([k, v]) => `${k.split('#')[0]} ${v.toFixed(2)}`).join(', '));

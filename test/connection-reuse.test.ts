@@ -60,7 +60,8 @@ for (const engine of engines) {
       await settled(() => chat.requests.length + embed.embeddings.length);
       const extractions = chat.requests.length - TURNS;
       assert.ok(extractions > 0, 'extraction ran: its requests count too');
-      assert.ok(embed.embeddings.length > TURNS, `recall and extraction embedded through the emulator (${embed.embeddings.length} calls)`);
+      // Each turn's message is embedded once (recall, extraction's search and the next pool share it).
+      assert.ok(embed.embeddings.length >= TURNS, `every turn's query embedded through the emulator (${embed.embeddings.length} calls)`);
       assert.ok(chat.connections <= 2, `${chat.connections} connections to the model for ${chat.requests.length} requests`);
       assert.ok(embed.connections <= 2, `${embed.connections} connections to the embedder for ${embed.embeddings.length} requests`);
     });
