@@ -2,7 +2,7 @@
 // The CLI's `serve` and the tests both start agentmem through here.
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
-import { createAgentCache } from './agent/cache.ts';
+import { createAgentCache, type ReadyAgent } from './agent/cache.ts';
 import { checkConfigEgress } from './agent/egress-check.ts';
 import { warmUpstreams } from './agent/warm-upstreams.ts';
 import { bootstrapAdminKey } from './bootstrap.ts';
@@ -11,6 +11,9 @@ import { createPool } from './llm/pool.ts';
 import { createEmbedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
 import { createMemories } from './memory/memories.ts';
+import { createWorkingMemory } from './memory/working-memory.ts';
+import { SUMMARY_JOB, summarizeAfterTurn, summaryHandler } from './memory/summaries.ts';
+import { createModelProviders } from './agent/model-providers.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
 import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
@@ -61,6 +64,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     });
     const agentCache = createAgentCache(agents, pool, config);
     const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
+    const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
@@ -77,17 +81,20 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     };
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();
+    const providerFor = createModelProviders(pool, config);
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
       handlers: {
         [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id), afterApply: predict }),
+        [SUMMARY_JOB]: summaryHandler<ReadyAgent>({ db, history, loadAgent: (org, id) => agentCache.get(org, id), providerFor }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
       },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
     });
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('session', history.invalidate);
+    bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key) => predictions.invalidateKey(key));
     await bus.ready();
@@ -111,7 +118,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     closeStreams = () => streams.close();
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus, streams,
-      run: { history, recall, gate, memories, dispatcher: pool.dispatcher, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
+      run: { history, recall, gate, memories, working, dispatcher: pool.dispatcher, afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')) },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
@@ -150,5 +157,17 @@ function afterTurn(extract: NonNullable<RunDeps['afterTurn']>, gate: FirstTokenG
       void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, `${turn.userContent}\n${answer}`));
     }
     return extract(agent, turn, answer, wait);
+  };
+}
+
+/** After an answer, also: a rolling summary of the session when its history grew past the trigger (summaries.ts). */
+function withSummaries(
+  next: NonNullable<RunDeps['afterTurn']>,
+  summarize: ReturnType<typeof summarizeAfterTurn>,
+  onError: (err: unknown) => void,
+): NonNullable<RunDeps['afterTurn']> {
+  return (agent, turn, answer, wait) => {
+    summarize(agent, turn).catch(onError);
+    return next(agent, turn, answer, wait);
   };
 }

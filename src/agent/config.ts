@@ -22,6 +22,8 @@ export const llmConfig = z.strictObject({
   auth: z.enum(['bearer', 'jwt']).optional(),
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.int().min(1).max(1_000_000).optional(),
+  /** the model's context window; unset: known per model (llm/token-count.ts) */
+  max_context_tokens: z.int().min(256).max(10_000_000).optional(),
   first_token_timeout_ms: z.int().min(1).max(600_000).optional(),
   max_retries: z.int().min(0).max(10).optional(),
   /** latency profile of the simulated provider */
@@ -39,6 +41,23 @@ export const embedderConfig = z.strictObject({
   api_key: z.string().min(1).optional(),
 });
 
+// Working memory: one block of text per (agent, user) or per session, always in the system prompt.
+export const workingMemoryConfig = z.strictObject({
+  enabled: z.boolean().default(false),
+  scope: z.enum(['user', 'session']).default('user'),
+  /** what the block holds before anything is written (e.g. a Markdown profile with headings) */
+  template: z.string().max(16_000).optional(),
+});
+
+// Rolling summaries of a long session's oldest part, by a background job.
+export const summaryConfig = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** unsummarized history above this many tokens queues a summary */
+  trigger_tokens: z.int().min(200).max(10_000_000).default(8_000),
+  /** a cheaper model of the same provider for summaries; unset: the agent's model */
+  model: z.string().min(1).optional(),
+});
+
 export const memoryConfig = z.strictObject({
   last_messages: z.int().min(0).max(500).default(10),
   semantic_recall: z
@@ -51,6 +70,8 @@ export const memoryConfig = z.strictObject({
   recall_budget_ms: z.int().min(1).max(60_000).default(150),
   extract: z.boolean().default(true),
   embedder: embedderConfig.prefault({}),
+  working: workingMemoryConfig.prefault({}),
+  summary: summaryConfig.prefault({}),
 });
 
 export const streamingConfig = z.strictObject({

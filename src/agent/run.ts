@@ -7,12 +7,16 @@ import type { ChatMessage, FinishReason, ToolCall, Usage } from '../llm/types.ts
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
 import type { MemoryChange } from '../memory/memories.ts';
+import { countText, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+import type { WorkingMemories } from '../memory/working-memory.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
+import { budgetOf, checkFits, ContextTooLongError, fitPrompt } from './context-window.ts';
 import type { EventSink } from './events.ts';
-import { buildPrompt, type RecalledMemory } from './prompt.ts';
+import type { RecalledMemory } from './prompt.ts';
+import { callWorkingTool, turnTools } from './working-tool.ts';
 import { createTextBuffer } from './text-buffer.ts';
-import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
+import { callTool, type MemoryTools, type ToolResult } from './tools.ts';
 
 /** A tool call as stored with the answer: what was asked, in which step, and what came back. */
 export type StoredToolCall = ToolCall & ToolResult & { step: number };
@@ -34,6 +38,8 @@ export interface RunDeps {
   afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryChange[]>;
   /** for the built-in memory tools */
   memories?: MemoryTools;
+  /** working memory (memory.working): the prompt's block and the working_memory_update tool */
+  working?: WorkingMemories;
   /** the app's connection pool, for HTTP tools (its egress policy applies to them) */
   dispatcher: Dispatcher;
   /** counts runs before their first token, so background work can wait for none */
@@ -57,7 +63,7 @@ const CHECKPOINT_MS = 1_000;
 /** A request that cannot run (unknown session, wrong user): answered 4xx before any byte streams. */
 export class ChatInputError extends Error {
   constructor(
-    readonly code: 'not_found' | 'bad_request',
+    readonly code: 'not_found' | 'bad_request' | 'context_too_long',
     message: string,
   ) {
     super(message);
@@ -107,23 +113,50 @@ export async function runChat(
     timings.mark('history', t0);
     const userId = input.userId ?? existing?.session.user_id ?? null;
 
+    // The user's message is counted once, while recall runs; with the system prompt alone
+    // it must fit the model's window, or the turn is refused before anything is sent.
+    const budget = budgetOf(config.llm);
+    const userTokens = countText(input.message);
+    const specs = turnTools(config);
+    try {
+      checkFits(budget, { systemPrompt: config.system_prompt, userTokens, tools: specs, toolsKey: config });
+    } catch (err) {
+      if (!(err instanceof ContextTooLongError)) throw err;
+      abortTurn();
+      throw new ChatInputError('context_too_long', err.message);
+    }
+
     // At once: recall memories, make the upstream connection ready.
     const recalling = early ?? recallFor(userId);
     // The user's message is written after recall (the embedded engine runs one query at a
     // time, in order) and while the model thinks; finish() waits for the write.
-    const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message }, recalling);
+    const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: userTokens + MESSAGE_OVERHEAD }, recalling);
     turn.stored.catch(() => {
       storeFailed = true;
       abortTurn();
     });
     sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
-    const [recalled] = await Promise.all([
+    const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, turn.sessionId, turn.created);
+    const [recalled, , workingText] = await Promise.all([
       recalling,
       agent.provider.warm ? unlessAborted(timings.time('connect', () => agent.provider.warm!()), turnAbort.signal, undefined) : undefined,
+      working?.catch(() => undefined),
     ]);
 
+    // Fitted to the window from counts taken when each part was stored (context-window.ts).
     const tp = performance.now();
-    const messages = buildPrompt(config.system_prompt, input.history ?? existing?.messages ?? [], recalled, input.message);
+    const session = existing?.session;
+    const { messages } = fitPrompt(budget, {
+      systemPrompt: config.system_prompt,
+      working: workingText,
+      summary: input.history ? undefined : (session?.summary ?? undefined),
+      recalled,
+      history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
+      user: input.message,
+      userTokens,
+      tools: specs,
+      toolsKey: config,
+    });
     timings.mark('prompt', tp);
 
     const s = config.streaming;
@@ -157,7 +190,6 @@ export async function runChat(
     let usage: Usage | null = null;
     let model = agent.model;
     let error: RunResult['error'];
-    const specs = config.tools.length ? toolSpecs(config.tools) : undefined;
     // What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much.
     let checkpointed = 0;
     const checkpoints = setInterval(() => {
@@ -207,7 +239,11 @@ export async function runChat(
         buffer.flush();
         for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments });
         const results = await Promise.all(
-          stepCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher })),
+          stepCalls.map((c) =>
+            deps.working && callWorkingTool.handles(config, c)
+              ? callWorkingTool(deps.working, config, c, { orgId: input.orgId, agentId: agent.id, userId, sessionId: turn.sessionId }, sink)
+              : callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher }),
+          ),
         );
         if (turnAbort.signal.aborted) break;
         messages.push({ role: 'assistant', content: stepText || null, tool_calls: stepCalls });

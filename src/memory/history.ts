@@ -7,6 +7,7 @@ import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
 import type { Session } from '../store/repos/sessions.ts';
+import { countChat, messageTokens, toChatMessages } from './window-messages.ts';
 
 interface Entry {
   session: Session;
@@ -56,6 +57,8 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       messages.lastMessages(db, orgId, sessionId, depth),
     ]);
     if (!session) return undefined;
+    // Rows stored before token counts were kept are counted once, here.
+    for (const m of rows) messageTokens(m);
     const entry: Entry = { session, messages: rows.filter((m) => m.status !== 'streaming'), depth: rows.length < depth ? Infinity : depth };
     cache.set(sessionId, entry);
     return entry;
@@ -77,7 +80,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
      * and runs while the model is asked; `finish` waits for it, so the first token never
      * waits for the disk.
      */
-    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string }, after?: Promise<unknown>): Turn {
+    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string; tokens?: number }, after?: Promise<unknown>): Turn {
       const sessionId = input.session?.id ?? randomUUID();
       const userMessageId = randomUUID();
       const assistantMessageId = randomUUID();
@@ -86,7 +89,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
         .then(() => db.transaction(async (tx) => {
           const session =
             input.session ?? (await sessions.createSession(tx, { id: sessionId, org_id: input.orgId, agent_id: input.agentId, user_id: input.userId }));
-          const userMessage = await messages.insertMessage(tx, { id: userMessageId, org_id: input.orgId, session_id: sessionId, role: 'user', content: input.content });
+          const userMessage = await messages.insertMessage(tx, { id: userMessageId, org_id: input.orgId, session_id: sessionId, role: 'user', content: input.content, tokens: input.tokens ?? countChat([{ role: 'user', content: input.content }]) });
           await messages.insertMessage(tx, { id: assistantMessageId, org_id: input.orgId, session_id: sessionId, role: 'assistant', content: '', status: 'streaming' });
           return { session, userMessage };
         }))
@@ -114,11 +117,12 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       saving.set(id, next);
     },
 
-    async finish(turn: Turn, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id'>): Promise<Message | undefined> {
+    async finish(turn: Turn, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
       await turn.stored;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
-      const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m });
+      const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }));
+      const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
       const entry = cache.get(turn.sessionId);
       if (row && entry) append(entry, row);
       changed(turn.sessionId);
@@ -130,6 +134,31 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       const deleted = await sessions.deleteSession(db, orgId, sessionId);
       if (deleted) changed(sessionId);
       return deleted;
+    },
+
+    /**
+     * Prompt tokens of the session's messages after its summary, as far as this instance
+     * holds them (undefined: not cached here).
+     */
+    unsummarizedTokens(sessionId: string): number | undefined {
+      const entry = cache.get(sessionId);
+      if (!entry) return undefined;
+      const after = entry.session.summarized_seq ?? 0;
+      let n = 0;
+      for (const m of entry.messages) if (m.seq > after) n += messageTokens(m);
+      return n;
+    },
+
+    /** The message the session's summary ends at, as cached here (null: no summary; undefined: not cached). */
+    summarizedThrough(sessionId: string): string | null | undefined {
+      return cache.get(sessionId)?.session.summarized_through;
+    },
+
+    /** A session row changed elsewhere in this process (its summary): the cached copy takes it, other instances drop theirs. */
+    updateSession(session: Session) {
+      const entry = cache.get(session.id);
+      if (entry) entry.session = session;
+      changed(session.id);
     },
 
     /** Drops cached sessions of a user (after the user and their sessions were deleted). */

@@ -18,6 +18,8 @@ export interface Message {
   usage: Usage | null;
   timings: Record<string, unknown> | null;
   error: { code: string; message: string } | null;
+  /** o200k tokens of the message as a prompt sends it (text, tool calls and results), counted when stored */
+  tokens: number | null;
   created_at: Date;
 }
 
@@ -34,6 +36,7 @@ export interface NewMessage {
   usage?: Usage | null;
   timings?: object | null;
   error?: object | null;
+  tokens?: number | null;
 }
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
@@ -41,11 +44,11 @@ const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 export const insertMessage = (db: Queryable, m: NewMessage) =>
   one<Message>(
     db,
-    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error, tokens)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning *`,
     [
       m.id ?? randomUUID(), m.org_id, m.session_id, m.role, m.content, json(m.tool_calls), m.tool_call_id ?? null,
-      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error),
+      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), m.tokens ?? null,
     ],
   ) as Promise<Message>;
 
@@ -67,13 +70,13 @@ export const listMessages = (db: Queryable, orgId: string, sessionId: string, li
 /** Finishes an assistant message that was inserted as 'streaming' when the turn began. */
 export const finishMessage = (
   db: Queryable,
-  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null },
+  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null; tokens?: number | null },
 ) =>
   one<Message>(
     db,
-    `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8
+    `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8, tokens = $9
      where id = $1 returning *`,
-    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls)],
+    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls), m.tokens ?? null],
   );
 
 /** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. */
@@ -88,3 +91,10 @@ export const markStreamingIncomplete = async (db: Queryable) =>
        where status = 'streaming' returning id`,
     )
   ).length;
+
+/** A session's finished messages after seq `afterSeq` (0: all), oldest first, at most `limit`. */
+export const messagesAfter = (db: Queryable, orgId: string, sessionId: string, afterSeq: number, limit: number) =>
+  db.query<Message>(
+    `select * from messages where org_id = $1 and session_id = $2 and seq > $3 and status <> 'streaming' order by seq limit $4`,
+    [orgId, sessionId, afterSeq, limit],
+  );
