@@ -15,7 +15,7 @@ import { createWorkingMemory } from './memory/working-memory.ts';
 import { SUMMARY_JOB, summarizeAfterTurn, summaryHandler } from './memory/summaries.ts';
 import { createModelProviders } from './agent/model-providers.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
-import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
+import { EXTRACT_JOB, extractAfterTurn, extractionHandler, extractSettings } from './memory/extraction.ts';
 import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
 import type { RunDeps } from './agent/run.ts';
 import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
@@ -86,7 +86,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       gate,
       lockMs: config.jobLockMs,
       handlers: {
-        [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id), afterApply: predict }),
+        [EXTRACT_JOB]: extractionHandler<ReadyAgent>({ db, memories, loadAgent: (org, id) => agentCache.get(org, id), afterApply: predict, providerFor }),
         [SUMMARY_JOB]: summaryHandler<ReadyAgent>({ db, history, loadAgent: (org, id) => agentCache.get(org, id), providerFor }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
       },
@@ -118,7 +118,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     closeStreams = () => streams.close();
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus, streams,
-      run: { history, recall, gate, memories, working, dispatcher: pool.dispatcher, afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')) },
+      run: { history, recall, gate, memories, working, dispatcher: pool.dispatcher, afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs, history), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')) },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
@@ -153,7 +153,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
  */
 function afterTurn(extract: NonNullable<RunDeps['afterTurn']>, gate: FirstTokenGate, predict: (org: string, agentId: string, userId: string | null, text: string) => Promise<void>): NonNullable<RunDeps['afterTurn']> {
   return (agent, turn, answer, wait) => {
-    if (!(agent.config.memory.extract && turn.userId)) {
+    if (!(extractSettings(agent.config.memory.extract).enabled && turn.userId)) {
       void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, `${turn.userContent}\n${answer}`));
     }
     return extract(agent, turn, answer, wait);

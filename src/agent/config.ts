@@ -58,6 +58,18 @@ export const summaryConfig = z.strictObject({
   model: z.string().min(1).optional(),
 });
 
+// Extraction settings beyond on/off; the object form means on.
+export const extractConfig = z.strictObject({
+  /** a cheaper model of the same endpoint; unset: the agent's */
+  model: z.string().min(1).optional(),
+  /** extract after every n-th exchange of a session, over those n exchanges */
+  every_turns: z.int().min(1).max(100).default(1),
+  /** wait until the session has been idle this long (ms) before extracting */
+  idle_ms: z.int().min(0).max(86_400_000).default(0),
+  /** how much of the recent window the extraction prompt sees, in tokens */
+  window_tokens: z.int().min(0).max(100_000).default(2_000),
+});
+
 export const memoryConfig = z.strictObject({
   last_messages: z.int().min(0).max(500).default(10),
   semantic_recall: z
@@ -68,7 +80,7 @@ export const memoryConfig = z.strictObject({
     })
     .prefault({}),
   recall_budget_ms: z.int().min(1).max(60_000).default(150),
-  extract: z.boolean().default(true),
+  extract: z.union([z.boolean(), extractConfig]).default(true).describe('memory extraction after exchanges: true, false, or {model?, every_turns?, idle_ms?, window_tokens?} (docs/memory.md#extraction)'),
   embedder: embedderConfig.prefault({}),
   working: workingMemoryConfig.prefault({}).describe('a block of text per user (or session) always in the system prompt; docs/memory.md#working-memory'),
   summary: summaryConfig.prefault({}).describe("rolling summaries of a session's oldest part; docs/memory.md#rolling-summaries"),

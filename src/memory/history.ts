@@ -149,6 +149,12 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       return n;
     },
 
+    /** The session's cached messages, oldest first (complete: all of them), without a round trip; undefined when not cached. */
+    recent(sessionId: string): { messages: Message[]; complete: boolean } | undefined {
+      const entry = cache.get(sessionId);
+      return entry && { messages: entry.messages, complete: entry.depth === Infinity };
+    },
+
     /** The message the session's summary ends at, as cached here (null: no summary; undefined: not cached). */
     summarizedThrough(sessionId: string): string | null | undefined {
       return cache.get(sessionId)?.session.summarized_through;

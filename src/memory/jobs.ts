@@ -107,7 +107,8 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
 
   return {
     /** Stores a job (once per idempotency key) and wakes the worker. */
-    async enqueue(job: { org_id: string; kind: string; payload: object; idempotency_key?: string }, q: Queryable = db) {
+    /** `delay_ms`: not before then (e.g. extraction waiting for a session to go idle). */
+    async enqueue(job: { org_id: string; kind: string; payload: object; idempotency_key?: string; delay_ms?: number }, q: Queryable = db) {
       const row = await repo.insertJob(q, job);
       wake?.();
       return row;

@@ -6,6 +6,8 @@ alter table sessions add column summary text;
 -- the last message the summary covers (its id, and its seq for ordering)
 alter table sessions add column summarized_through uuid;
 alter table sessions add column summarized_seq bigint;
+-- the last message memory extraction has read (memory.extract with idle_ms batches from there)
+alter table sessions add column extracted_seq bigint;
 
 create table working_memory (
   org_id uuid not null references organizations(id) on delete cascade,

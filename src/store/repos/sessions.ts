@@ -12,6 +12,8 @@ export interface Session {
   summary: string | null;
   summarized_through: string | null;
   summarized_seq: number | null;
+  /** the last message memory extraction has read */
+  extracted_seq: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -57,3 +59,7 @@ export const setSummary = (db: Queryable, orgId: string, id: string, s: { summar
      where org_id = $1 and id = $2 and coalesce(summarized_seq, 0) < $5 returning *`,
     [orgId, id, s.summary, s.through, s.throughSeq],
   );
+
+/** Memory extraction has read the session up to message `seq` (never moves back). */
+export const markExtracted = (db: Queryable, orgId: string, id: string, seq: number) =>
+  db.query(`update sessions set extracted_seq = greatest(coalesce(extracted_seq, 0), $3) where org_id = $1 and id = $2`, [orgId, id, seq]);
