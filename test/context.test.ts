@@ -60,7 +60,7 @@ for (const engine of engines) {
         let session: string | undefined;
         const from = emu.requests.length;
         for (let i = 0; i < 100; i++) {
-          const message = `Turn ${i}: ${prose(i, 150)}`;
+          const message = `Turn ${i}: ${prose(i, 200)}`; // over 1,024 characters: counted by its bound first
           const res = await chat(agent.id, { message, session_id: session });
           assert.equal(res.status, 200, `turn ${i}: ${JSON.stringify(res.body)}`);
           assert.match(res.body.content, new RegExp(`^Echo: Turn ${i}:`), 'the newest message reached the model whole');

@@ -10,12 +10,11 @@
 //   5. working memory
 // The system prompt and the user's message are never cut: when they alone do not fit,
 // the turn is refused (`context_too_long`) before anything is sent upstream.
-import { LRUCache } from 'lru-cache';
 import type { ChatMessage, ToolSpec } from '../llm/types.ts';
-import { contextWindowOf, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
+import { cachedCount, contextWindowOf, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
 import { countChat, messageTokens, toChatMessages } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
-import { buildPrompt, memoryLine, summaryBlock, workingBlock, type RecalledMemory } from './prompt.ts';
+import { buildPrompt, memoryBlock, summaryBlock, workingBlock, type RecalledMemory } from './prompt.ts';
 
 /** When `max_tokens` is unset: this much of the window stays free for the answer (at most 1/8 of it). */
 export const DEFAULT_ANSWER_RESERVE = 4_096;
@@ -37,16 +36,13 @@ export function budgetOf(llm: { model: string; max_context_tokens?: number; max_
 
 const SLACK = 16;
 
-// Texts that recur turn after turn (system prompts, memories, summaries, working memory).
-const texts = new LRUCache<string, number>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (_, k) => k.length + 1 });
-export function cachedCount(text: string): number {
-  let n = texts.get(text);
-  if (n === undefined) {
-    n = countText(text);
-    texts.set(text, n);
-  }
-  return n;
-}
+// A block costs its content's tokens (counted when stored or loaded) and its frame's,
+// counted here once: the frame with empty content, plus a token for each join.
+const frame = (block: (content: string) => string) => countText(block('')) + 2;
+const WORKING_FRAME = frame(workingBlock);
+const SUMMARY_FRAME = frame(summaryBlock);
+const MEMORY_FRAME = countText(memoryBlock([]));
+const LINE_FRAME = 3; // "- " and the newline
 const specCounts = new WeakMap<object, number>();
 function specTokens(specs: ToolSpec[] | undefined, key: object | undefined): number {
   if (!specs?.length) return 0;
@@ -66,6 +62,42 @@ export class ContextTooLongError extends Error {
   ) {
     super(`The message needs about ${needed} tokens with the system prompt, more than the ${limit} this agent's model has for a prompt (llm.max_context_tokens minus llm.max_tokens). Send a shorter message.`);
   }
+}
+
+/** The user's message count: exact, or (for a long message) its UTF-8 length, an upper bound (an o200k token is at least a byte). */
+export interface UserCount {
+  tokens: number;
+  exact: boolean;
+}
+
+// Up to this length a message is counted at once (tens of µs); a longer one only when its bound does not fit.
+const COUNT_AT_ONCE = 1_024;
+
+export function countUser(message: string): UserCount {
+  return message.length <= COUNT_AT_ONCE ? { tokens: countText(message), exact: true } : { tokens: Buffer.byteLength(message), exact: false };
+}
+
+function exactly(user: UserCount, message: string): UserCount {
+  if (!user.exact) Object.assign(user, { tokens: countText(message), exact: true });
+  return user;
+}
+
+/** checkFits for a turn's message: counted exactly when its bound does not fit. */
+export function checkUserFits(budget: Budget, parts: Omit<Parameters<typeof checkFits>[1], 'userTokens'>, message: string, user: UserCount): void {
+  try {
+    checkFits(budget, { ...parts, userTokens: user.tokens });
+  } catch (err) {
+    if (user.exact || !(err instanceof ContextTooLongError)) throw err;
+    checkFits(budget, { ...parts, userTokens: exactly(user, message).tokens });
+  }
+}
+
+/** fitPrompt for a turn's message: when its bound made anything give way, counted exactly and fitted again. */
+export function fitTurn(budget: Budget, parts: Omit<PromptParts, 'userTokens'>, user: UserCount): FittedPrompt {
+  const fitted = fitPrompt(budget, { ...parts, userTokens: user.tokens });
+  const { dropped: d } = fitted;
+  if (user.exact || !(d.messages || d.recalled || d.summary || d.working)) return fitted;
+  return fitPrompt(budget, { ...parts, userTokens: exactly(user, parts.user).tokens });
 }
 
 export interface PromptParts {
@@ -103,20 +135,17 @@ export function checkFits(budget: Budget, parts: Pick<PromptParts, 'systemPrompt
   if (needed > budget.limit) throw new ContextTooLongError(needed, budget.limit);
 }
 
-interface Unit {
-  messages: ChatMessage[];
-  tokens: number;
+/** A window entry's prompt tokens (0: it sends nothing): stored with our messages, counted once for a client's. */
+function tokensOf(m: Message | ChatMessage): number {
+  if ('seq' in m) return messageTokens(m);
+  if ((m.role !== 'user' && m.role !== 'assistant') || !m.content) return 0;
+  let n = chatCounts.get(m);
+  if (n === undefined) chatCounts.set(m, (n = countChat([{ role: m.role, content: m.content }])));
+  return n;
 }
 
-function unitOf(m: Message | ChatMessage): Unit {
-  if ('seq' in m) return { messages: toChatMessages(m), tokens: messageTokens(m) };
-  // A client's history: text turns as they are (the stored-window rules apply to ours only).
-  if ((m.role !== 'user' && m.role !== 'assistant') || !m.content) return { messages: [], tokens: 0 };
-  const msg: ChatMessage = { role: m.role, content: m.content };
-  let n = chatCounts.get(m);
-  if (n === undefined) chatCounts.set(m, (n = countChat([msg])));
-  return { messages: [msg], tokens: n };
-}
+/** What a kept entry sends (a client's history: its text turns as they are). */
+const chatOf = (m: Message | ChatMessage): ChatMessage[] => ('seq' in m ? toChatMessages(m) : [{ role: m.role, content: m.content }]);
 
 export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
   const { scale } = budget;
@@ -124,12 +153,20 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
   // for the joins between counted parts (a concatenation may count a token or two more).
   const limit = Math.floor(budget.limit / scale) - SLACK - Math.ceil(budget.limit * 0.005);
   let total = fixedTokens(parts);
-  const units = parts.history.map(unitOf).filter((u) => u.messages.length);
-  const history = units.reduce((n, u) => n + u.tokens, 0);
-  const recalled = parts.recalled.map((m) => cachedCount(memoryLine(m)) + 1);
-  const recalledTotal = recalled.length ? recalled.reduce((a, b) => a + b, 0) + 20 : 0;
-  const summary = parts.summary ? cachedCount(summaryBlock(parts.summary)) : 0;
-  const working = parts.working !== undefined ? cachedCount(workingBlock(parts.working)) : 0;
+  // Only the counts until it is decided what stays; only what stays becomes chat messages.
+  const units: Array<{ m: Message | ChatMessage; tokens: number }> = [];
+  let history = 0;
+  for (const m of parts.history) {
+    const tokens = tokensOf(m);
+    if (tokens > 0) {
+      units.push({ m, tokens });
+      history += tokens;
+    }
+  }
+  const recalled = parts.recalled.map((m) => cachedCount(m.content) + LINE_FRAME);
+  const recalledTotal = recalled.length ? recalled.reduce((a, b) => a + b, 0) + MEMORY_FRAME : 0;
+  const summary = parts.summary ? cachedCount(parts.summary) + SUMMARY_FRAME : 0;
+  const working = parts.working !== undefined ? cachedCount(parts.working) + WORKING_FRAME : 0;
   total += history + recalledTotal + summary + working;
 
   const dropped = { messages: 0, recalled: 0, summary: false, working: false };
@@ -141,7 +178,7 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
   // 2. recalled memories, lowest-ranked (last) first
   while (total > limit && kept > 0) {
     total -= recalled[--kept]!;
-    if (kept === 0) total -= 20;
+    if (kept === 0) total -= MEMORY_FRAME;
   }
   // 3. the last exchange
   while (total > limit && first < units.length) total -= units[first++]!.tokens;
@@ -162,7 +199,7 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
   dropped.recalled = parts.recalled.length - kept;
 
   const window: ChatMessage[] = [];
-  for (let i = first; i < units.length; i++) window.push(...units[i]!.messages);
+  for (let i = first; i < units.length; i++) window.push(...chatOf(units[i]!.m));
   const messages = buildPrompt(parts.systemPrompt, window, parts.recalled.slice(0, kept), parts.user, {
     working: withWorking ? parts.working : undefined,
     summary: withSummary ? parts.summary : undefined,

@@ -7,11 +7,11 @@ import type { ChatMessage, FinishReason, ToolCall, Usage } from '../llm/types.ts
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
 import type { MemoryChange } from '../memory/memories.ts';
-import { countText, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+import { MESSAGE_OVERHEAD } from '../llm/token-count.ts';
 import type { WorkingMemories } from '../memory/working-memory.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
-import { budgetOf, checkFits, ContextTooLongError, fitPrompt } from './context-window.ts';
+import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn } from './context-window.ts';
 import type { EventSink } from './events.ts';
 import type { RecalledMemory } from './prompt.ts';
 import { callWorkingTool, turnTools } from './working-tool.ts';
@@ -113,13 +113,13 @@ export async function runChat(
     timings.mark('history', t0);
     const userId = input.userId ?? existing?.session.user_id ?? null;
 
-    // The user's message is counted once, while recall runs; with the system prompt alone
-    // it must fit the model's window, or the turn is refused before anything is sent.
+    // The user's message is counted once, while recall runs (a long one only if it matters);
+    // with the system prompt alone it must fit the window, or the turn is refused here.
     const budget = budgetOf(config.llm);
-    const userTokens = countText(input.message);
+    const user = countUser(input.message);
     const specs = turnTools(config);
     try {
-      checkFits(budget, { systemPrompt: config.system_prompt, userTokens, tools: specs, toolsKey: config });
+      checkUserFits(budget, { systemPrompt: config.system_prompt, tools: specs, toolsKey: config }, input.message, user);
     } catch (err) {
       if (!(err instanceof ContextTooLongError)) throw err;
       abortTurn();
@@ -130,7 +130,7 @@ export async function runChat(
     const recalling = early ?? recallFor(userId);
     // The user's message is written after recall (the embedded engine runs one query at a
     // time, in order) and while the model thinks; finish() waits for the write.
-    const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: userTokens + MESSAGE_OVERHEAD }, recalling);
+    const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined }, recalling);
     turn.stored.catch(() => {
       storeFailed = true;
       abortTurn();
@@ -146,17 +146,16 @@ export async function runChat(
     // Fitted to the window from counts taken when each part was stored (context-window.ts).
     const tp = performance.now();
     const session = existing?.session;
-    const { messages } = fitPrompt(budget, {
+    const { messages } = fitTurn(budget, {
       systemPrompt: config.system_prompt,
       working: workingText,
       summary: input.history ? undefined : (session?.summary ?? undefined),
       recalled,
       history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
       user: input.message,
-      userTokens,
       tools: specs,
       toolsKey: config,
-    });
+    }, user);
     timings.mark('prompt', tp);
 
     const s = config.streaming;

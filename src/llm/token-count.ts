@@ -5,6 +5,7 @@
 // (their vocabularies are of a similar size; Chinese text counts fewer tokens in them).
 // Counts are taken once per message, when it is stored or loaded, never per turn.
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { LRUCache } from 'lru-cache';
 
 /** Extra share a non-OpenAI model's count is assumed to need over o200k's. */
 export const ESTIMATE_MARGIN = 0.2;
@@ -16,6 +17,20 @@ export const REPLY_PRIMING = 3;
 /** o200k tokens of a text. */
 export function countText(text: string): number {
   return text ? countTokens(text) : 0;
+}
+
+// Texts that recur turn after turn (system prompts, memories, summaries, working memory),
+// counted when they are stored or loaded, so a turn finds them here.
+const texts = new LRUCache<string, number>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (_, k) => k.length + 1 });
+
+/** o200k tokens of a text that recurs, from the cache when it was counted before. */
+export function cachedCount(text: string): number {
+  let n = texts.get(text);
+  if (n === undefined) {
+    n = countText(text);
+    texts.set(text, n);
+  }
+  return n;
 }
 
 /** Is this model counted exactly (o200k), or estimated? */

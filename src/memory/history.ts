@@ -7,6 +7,7 @@ import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
 import type { Session } from '../store/repos/sessions.ts';
+import { cachedCount } from '../llm/token-count.ts';
 import { countChat, messageTokens, toChatMessages } from './window-messages.ts';
 
 interface Entry {
@@ -26,6 +27,8 @@ export interface Turn {
   created: boolean;
   userMessageId: string;
   userContent: string;
+  /** the user message's prompt tokens as stored (undefined: counted after the answer) */
+  userTokens?: number;
   /** the assistant message id, inserted as 'streaming' until the answer ends */
   assistantMessageId: string;
   /** settles when the user's message (and a new session) are committed */
@@ -57,8 +60,9 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       messages.lastMessages(db, orgId, sessionId, depth),
     ]);
     if (!session) return undefined;
-    // Rows stored before token counts were kept are counted once, here.
+    // Rows stored before token counts were kept are counted once, here; the summary too.
     for (const m of rows) messageTokens(m);
+    if (session.summary) cachedCount(session.summary);
     const entry: Entry = { session, messages: rows.filter((m) => m.status !== 'streaming'), depth: rows.length < depth ? Infinity : depth };
     cache.set(sessionId, entry);
     return entry;
@@ -89,7 +93,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
         .then(() => db.transaction(async (tx) => {
           const session =
             input.session ?? (await sessions.createSession(tx, { id: sessionId, org_id: input.orgId, agent_id: input.agentId, user_id: input.userId }));
-          const userMessage = await messages.insertMessage(tx, { id: userMessageId, org_id: input.orgId, session_id: sessionId, role: 'user', content: input.content, tokens: input.tokens ?? countChat([{ role: 'user', content: input.content }]) });
+          const userMessage = await messages.insertMessage(tx, { id: userMessageId, org_id: input.orgId, session_id: sessionId, role: 'user', content: input.content, tokens: input.tokens ?? null });
           await messages.insertMessage(tx, { id: assistantMessageId, org_id: input.orgId, session_id: sessionId, role: 'assistant', content: '', status: 'streaming' });
           return { session, userMessage };
         }))
@@ -104,7 +108,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       stored.catch(() => {}); // awaited by finish(); never an unhandled rejection meanwhile
       return {
         orgId: input.orgId, agentId: input.agentId, userId: input.userId, sessionId, created: !input.session,
-        userMessageId, userContent: input.content, assistantMessageId, stored,
+        userMessageId, userContent: input.content, userTokens: input.tokens, assistantMessageId, stored,
       };
     },
 
@@ -124,6 +128,13 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }));
       const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
       const entry = cache.get(turn.sessionId);
+      // A long message stored without its count (it was not needed before the first token) is counted now.
+      if (turn.userTokens === undefined) {
+        const userTokens = countChat([{ role: 'user', content: turn.userContent }]);
+        messages.setTokens(db, turn.userMessageId, userTokens).catch(() => {}); // a row without a count is counted when loaded
+        const cached = entry?.messages.findLast((x) => x.id === turn.userMessageId);
+        if (cached) cached.tokens = userTokens;
+      }
       if (row && entry) append(entry, row);
       changed(turn.sessionId);
       return row;
@@ -162,6 +173,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
 
     /** A session row changed elsewhere in this process (its summary): the cached copy takes it, other instances drop theirs. */
     updateSession(session: Session) {
+      if (session.summary) cachedCount(session.summary);
       const entry = cache.get(session.id);
       if (entry) entry.session = session;
       changed(session.id);

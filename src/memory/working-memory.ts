@@ -4,6 +4,7 @@
 // window: a turn reads it without a round trip; a write updates this instance's copy and
 // tells the others to drop theirs (the invalidation bus).
 import { LRUCache } from 'lru-cache';
+import { cachedCount } from '../llm/token-count.ts';
 import type { ToolSpec } from '../llm/types.ts';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repos/working-memory.ts';
@@ -49,6 +50,7 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
     const hit = cache.get(key);
     if (hit) return hit.row;
     const row = await repo.getWorkingMemory(db, orgId, agentId, scope, owner);
+    if (row) cachedCount(row.content); // counted when loaded: the turn's prompt finds the count
     cache.set(key, { row });
     return row;
   }
@@ -56,6 +58,7 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
   async function write(orgId: string, agentId: string, scope: WorkingScope, owner: string, content: string): Promise<repo.WorkingMemoryRow> {
     const row = await repo.putWorkingMemory(db, orgId, agentId, scope, owner, content);
     const key = keyOf(orgId, agentId, scope, owner);
+    cachedCount(row.content);
     cache.set(key, { row });
     opts.onChange?.(key);
     return row;

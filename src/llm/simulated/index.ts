@@ -50,8 +50,9 @@ export function answer(messages: ChatMessage[]): string {
   const turns = messages.filter((m) => m.role === 'user').length;
   let out = `You said: "${user}".`;
   if (facts.length) out += ` I remember: ${facts.join('; ')}.`;
-  if (notes) out += ` My notes: ${notes.replace(/\s*\n\s*/g, ' | ')}.`;
-  if (summary) out += ` Earlier: ${summary.replace(/\s*\n\s*/g, ' | ')}.`;
+  const inline = (text: string) => text.replace(/\s*\n\s*/g, ' | ').replace(/[.\s]+$/, '');
+  if (notes) out += ` My notes: ${inline(notes)}.`;
+  if (summary) out += ` Earlier: ${inline(summary)}.`;
   if (turns > 1) out += ` (turn ${turns} of this conversation)`;
   return out;
 }

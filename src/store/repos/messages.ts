@@ -98,3 +98,5 @@ export const messagesAfter = (db: Queryable, orgId: string, sessionId: string, a
     `select * from messages where org_id = $1 and session_id = $2 and seq > $3 and status <> 'streaming' order by seq limit $4`,
     [orgId, sessionId, afterSeq, limit],
   );
+
+export const setTokens = (db: Queryable, id: string, tokens: number) => db.query('update messages set tokens = $2 where id = $1', [id, tokens]);
