@@ -89,6 +89,17 @@ for (const engine of engines) {
       assert.equal((await s.api('PUT', wm(agent.id, 'bob'), { key: scoped, body: { content: 'x' } })).status, 403);
     });
 
+    test('deleting the user forgets their working memory', async () => {
+      const agent = await agentWith({});
+      assert.equal((await s.api('POST', '/api/v1/users', { body: { id: 'leaver-wm' } })).status, 201);
+      await s.api('PUT', wm(agent.id, 'leaver-wm'), { body: { content: 'Leaver notes' } });
+      assert.match((await streamChat(s, agent.id, { message: 'hi', user_id: 'leaver-wm' })).text, /Leaver notes/);
+      assert.equal((await s.api('DELETE', '/api/v1/users/leaver-wm')).status, 204);
+      const after = await s.api('GET', wm(agent.id, 'leaver-wm'));
+      assert.deepEqual([after.body.content, after.body.updated_at], [working.template, null]);
+      assert.doesNotMatch((await streamChat(s, agent.id, { message: 'hi', user_id: 'leaver-wm' })).text, /Leaver notes/, 'not from a cache either');
+    });
+
     test('the working_memory_update tool rewrites it, streamed as memory_update WORKING, seen by the next turn', async () => {
       const calls = encodeURIComponent(JSON.stringify([{ name: 'working_memory_update', arguments: { content: 'Name: Eve\nLives in: Lisbon' } }]));
       const agent = await agentWith({ llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/~tool_calls=${calls}/~text=Noted./v1` } });

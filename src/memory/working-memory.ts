@@ -95,12 +95,20 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
       return { content };
     },
 
-    /** Drops a cached block (its key from the bus; '*': all of them). */
+    /** Drops a cached block (its key from the bus; '*': all of them; agent '*': that user's of every agent). */
     invalidate(key: string) {
-      if (key === '*') cache.clear();
-      else cache.delete(key);
+      if (key === '*') return cache.clear();
+      const [org, agent, scope, owner] = key.split('\n');
+      if (agent !== '*') return void cache.delete(key);
+      for (const k of [...cache.keys()]) {
+        const [o, , sc, ow] = k.split('\n');
+        if (o === org && sc === scope && ow === owner) cache.delete(k);
+      }
     },
   };
 }
 
 export type WorkingMemories = ReturnType<typeof createWorkingMemory>;
+
+/** The bus key that drops a user's blocks of every agent (after the user is deleted). */
+export const userWorkingKey = (orgId: string, userId: string) => `${orgId}\n*\nuser\n${userId}`;
