@@ -11,7 +11,7 @@
 // The system prompt and the user's message are never cut: when they alone do not fit,
 // the turn is refused (`context_too_long`) before anything is sent upstream.
 import type { ChatMessage, ToolSpec } from '../llm/types.ts';
-import { cachedCount, contextWindowOf, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
+import { cachedCount, contextWindowOf, countBounded, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
 import { countChat, messageTokens, toChatMessages } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import { buildPrompt, memoryBlock, summaryBlock, workingBlock, type RecalledMemory } from './prompt.ts';
@@ -64,21 +64,23 @@ export class ContextTooLongError extends Error {
   }
 }
 
-/** The user's message count: exact, or (for a long message) its UTF-8 length, an upper bound (an o200k token is at least a byte). */
+/** The user's message count: exact, or an upper bound (see countBounded) until it matters. */
 export interface UserCount {
   tokens: number;
   exact: boolean;
 }
 
-// Up to this length a message is counted at once (tens of µs); a longer one only when its bound does not fit.
-const COUNT_AT_ONCE = 1_024;
+// Before the first token a message gets this long to be counted (µs for a usual one);
+// what is left is bounded by its bytes, and counted further only when the bound does not fit.
+const USER_BUDGET_MS = 0.5;
+const EXACT_BUDGET_MS = 50;
 
 export function countUser(message: string): UserCount {
-  return message.length <= COUNT_AT_ONCE ? { tokens: countText(message), exact: true } : { tokens: Buffer.byteLength(message), exact: false };
+  return countBounded(message, USER_BUDGET_MS);
 }
 
 function exactly(user: UserCount, message: string): UserCount {
-  if (!user.exact) Object.assign(user, { tokens: countText(message), exact: true });
+  if (!user.exact) Object.assign(user, countBounded(message, EXACT_BUDGET_MS), { exact: true });
   return user;
 }
 

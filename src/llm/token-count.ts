@@ -14,9 +14,54 @@ export const MESSAGE_OVERHEAD = 5;
 /** The tokens that prime the reply (OpenAI: 3). */
 export const REPLY_PRIMING = 3;
 
-/** o200k tokens of a text. */
+// BPE's cost grows with the square of a piece's length, and a run of letters with no
+// space or punctuation (a pasted blob, "aaaa…", unpunctuated Chinese) is one piece: 25,000
+// letters took seconds. Such runs are counted in slices, each slice as a piece of its own,
+// plus a token per cut (merges across a cut are lost, so slices never count fewer).
+// Random text (base64, keys) is slow even in short pieces (about 20 ms per 1,000 characters
+// the first time), so a text is counted in chunks against a time budget, and what the budget
+// does not cover is bounded by its UTF-8 length (an o200k token is at least one byte).
+const LONG_RUN = /[\p{L}\p{M}]{128,}/gu;
+const SLICE = 64;
+const CHUNK = 512;
+/** How long one count may take before the rest of the text is bounded instead, ms. */
+export const COUNT_BUDGET_MS = 20;
+
+function countPiece(text: string): number {
+  if (text.length < 128) return countTokens(text);
+  let n = 0;
+  let last = 0;
+  for (const run of text.matchAll(LONG_RUN)) {
+    n += countTokens(text.slice(last, run.index));
+    const r = run[0];
+    for (let i = 0; i < r.length; i += SLICE) n += countTokens(r.slice(i, i + SLICE)) + 1;
+    last = run.index + r.length;
+  }
+  return last === 0 ? countTokens(text) : n + countTokens(text.slice(last));
+}
+
+/** o200k tokens of a text within `budgetMs`: exact (long letter runs sliced), or an upper bound past the budget. */
+export function countBounded(text: string, budgetMs = COUNT_BUDGET_MS): { tokens: number; exact: boolean } {
+  if (text.length <= CHUNK) return { tokens: text ? countPiece(text) : 0, exact: true };
+  const started = performance.now();
+  let n = 0;
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(text.length, i + CHUNK);
+    if (end < text.length) {
+      const space = text.lastIndexOf(' ', end);
+      if (space > i + CHUNK / 2) end = space;
+      else if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end--; // never between a surrogate pair
+    }
+    n += countPiece(text.slice(i, end)) + (i > 0 ? 1 : 0);
+    i = end;
+    if (i < text.length && performance.now() - started > budgetMs) return { tokens: n + Buffer.byteLength(text.slice(i)), exact: false };
+  }
+  return { tokens: n, exact: true };
+}
+
+/** o200k tokens of a text (an upper bound for what COUNT_BUDGET_MS does not cover). */
 export function countText(text: string): number {
-  return text ? countTokens(text) : 0;
+  return countBounded(text).tokens;
 }
 
 // Texts that recur turn after turn (system prompts, memories, summaries, working memory),

@@ -108,7 +108,8 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
     const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
     if (p.answer_seq !== undefined) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
-    await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, said);
+    // The next turn's recall pool is prepared from what was said (user and answer, as before batching).
+    await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, conversation.map((m) => m.content).join('\n'));
     return changes;
   };
 }
