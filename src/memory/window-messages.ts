@@ -4,7 +4,11 @@
 // The count (o200k, overhead included) is taken once, when the message is stored or
 // first loaded, and kept with it: fitting a prompt only adds numbers.
 import type { ChatMessage } from '../llm/types.ts';
-import { countText, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+import { countBounded, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+
+// A message is counted within this long; the rest of a pathological one (a pasted blob) is bounded by its bytes.
+const MESSAGE_BUDGET_MS = 2;
+const countText = (text: string) => countBounded(text, MESSAGE_BUDGET_MS).tokens;
 import type { Message } from '../store/repos/messages.ts';
 
 /** A tool call as an answer stores it (agent/run.ts StoredToolCall). */
