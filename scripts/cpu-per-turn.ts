@@ -1,45 +1,136 @@
-// CPU per chat turn, one process, sequential turns: agentmem, the emulator and this client
-// share the main thread, so the figure is the whole turn's (compare commits with it, A/B;
-// it is not agentmem's alone — `agentmem bench` subtracts the direct side for that).
-//   node --import tsx scripts/cpu-per-turn.ts [database: memory:// | postgres://…] [turns: 200]
-// 1,000 seeded memories, one session warmed by 21 turns, then `turns` measured turns and
-// a 5 s drain for the background work they leave; per thread from /proc/self/task.
-export {};
-import { readdirSync, readFileSync } from 'node:fs';
-import { startWorld, createBenchAgent, seedMemories } from '../src/bench/setup.ts';
-import { optionPath, TEMPLATE_TEXT, CHAT_MESSAGE } from '../src/bench/workload.ts';
-const threads = () => {
-  const out = new Map<string, number>();
-  for (const t of readdirSync('/proc/self/task')) {
-    try {
-      const comm = readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = (Number(f[11]) + Number(f[12])) * 10;
-      out.set(`${comm}#${t}`, ms);
-    } catch {}
+// CPU per chat turn of the agentmem server alone: the server and the emulator run as child
+// processes, the client here, so the server's /proc/<pid>/stat (every thread: main, the
+// PGlite worker, GC, undici) holds only what agentmem spent; PostgreSQL's processes are
+// read the same way. Sequential turns on one session, then a drain until the server is
+// quiet, so the background work a turn leaves (extraction, the recall pool) is counted.
+//   node --import tsx scripts/cpu-per-turn.ts [--database embedded|memory://|postgres://…] [--turns 300]
+//     [--memory on|off] [--memories 1000] [--floor]   (--floor: the plain node:http proxy instead)
+// Compare commits A/B with it; it is the steadiest figure this machine gives.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { postgresCpuMs } from '../src/bench/resources.ts';
+import { throwawayDatabase } from '../src/bench/setup.ts';
+import { CHAT_MESSAGE, memoryText, optionPath, SYSTEM_PROMPT, TEMPLATE_TEXT } from '../src/bench/workload.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    database: { type: 'string', default: 'embedded' }, // embedded: PGlite on disk, as npm start
+    turns: { type: 'string', default: '300' },
+    memory: { type: 'string', default: 'on' },
+    memories: { type: 'string', default: '1000' },
+    floor: { type: 'boolean', default: false },
+    profile: { type: 'string' }, // a directory: the server writes a V8 CPU profile there at exit
+  },
+});
+const TURNS = Number(opts.turns);
+const bin = new URL('../bin/agentmem.js', import.meta.url).pathname;
+
+/** Starts `node bin/agentmem.js …args` and resolves with the URL it prints once listening. */
+function child(args: string[], env: NodeJS.ProcessEnv, pattern: RegExp, nodeArgs: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, [...nodeArgs, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) resolve({ proc, url: m[1] });
+    });
+    proc.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${out}`)));
+  });
+}
+
+/** utime + stime of a process, all its threads, ms. */
+function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+async function quiet(pid: number): Promise<void> {
+  for (let before = cpuOf(pid), i = 0; i < 75; i++) {
+    await sleep(200);
+    const now = cpuOf(pid);
+    if (now - before <= 4) return;
+    before = now;
   }
-  return out;
-};
-const w = await startWorld({ database: process.argv[2] ?? 'memory://', profile: 'instant' });
-const base = `${w.emulator.url}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: 0 })}/v1`;
-const agent = await createBenchAgent(w, base);
-await seedMemories(w, agent, 1000, () => {});
-const turn = async (session?: string) => {
-  const res = await fetch(`${w.app.url}/api/v1/agents/${agent.id}/chat/stream`, { method: 'POST', headers: { authorization: `Bearer ${w.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ message: CHAT_MESSAGE, user_id: agent.userId, session_id: session }) });
+}
+
+// Children never outlive this script, whatever ends it.
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+const emu = await child(['emulate', '--port', '0', '--profile', 'instant'], {}, /emulator listening on (\S+)/);
+const upstream = `${emu.url}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: 0 })}/v1`;
+const db = opts.database === 'embedded' ? { url: undefined, drop: async () => {} } : await throwawayDatabase(opts.database!);
+const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-cpu-'));
+const key = 'am_cpu_' + randomBytes(16).toString('hex');
+let server: { proc: ChildProcess; url: string };
+let chatPath: string;
+let body: (session?: string) => unknown;
+
+if (opts.floor) {
+  const code = `const { startFloor } = await import(${JSON.stringify(new URL('../src/bench/floor.ts', import.meta.url).pathname)});
+    const f = await startFloor(() => ${JSON.stringify(upstream)}); console.log('floor listening on ' + f.url);`;
+  const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = await new Promise((resolve) => proc.stdout!.on('data', (d: Buffer) => { const m = /floor listening on (\S+)/.exec(String(d)); if (m) resolve({ proc, url: m[1] }); }));
+  chatPath = '/chat';
+  body = () => ({ model: 'gpt-emu', stream: true, messages: [{ role: 'system', content: SYSTEM_PROMPT }, { role: 'user', content: CHAT_MESSAGE }] });
+} else {
+  const prof = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
+  server = await child(['serve'], { PORT: '0', DATABASE_URL: db.url, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, LOG_LEVEL: 'error' }, /agentmem listening on (\S+)/, prof);
+  const api = async (method: string, path: string, b?: unknown) => {
+    const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: b === undefined ? undefined : JSON.stringify(b) });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  };
+  const on = opts.memory === 'on';
+  const agent = await api('POST', '/api/v1/agents', {
+    name: 'cpu',
+    system_prompt: SYSTEM_PROMPT,
+    llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: upstream, api_key: 'sk-cpu' },
+    memory: on ? { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true } : { last_messages: 0, semantic_recall: { enabled: false }, extract: false },
+  });
+  const n = Number(opts.memories);
+  for (let from = 0; on && from < n; from += 2000) {
+    const memories = Array.from({ length: Math.min(2000, n - from) }, (_, k) => ({ content: memoryText(from + k), agent_id: agent.id, user_id: 'cpu-user' }));
+    await api('POST', '/api/v1/memories/batch', { memories });
+  }
+  chatPath = `/api/v1/agents/${agent.id}/chat/stream`;
+  body = (session) => ({ message: CHAT_MESSAGE, user_id: 'cpu-user', session_id: session });
+}
+
+const turn = async (session?: string): Promise<string | undefined> => {
+  const res = await fetch(server.url + chatPath, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body(session)) });
   const text = await res.text();
+  if (res.status !== 200) throw new Error(`chat: ${res.status} ${text}`);
   return /"session_id":"([^"]+)"/.exec(text)?.[1];
 };
-let s = await turn();
-for (let i = 0; i < 20; i++) await turn(s);
-await new Promise((r) => setTimeout(r, 3000));
-const N = Number(process.argv[3] ?? 200);
-const t0 = threads(); const c0 = process.cpuUsage(); const start = performance.now();
-for (let i = 0; i < N; i++) await turn(s);
-const mid = performance.now();
-await new Promise((r) => setTimeout(r, 5000));
-const c1 = process.cpuUsage(c0); const t1 = threads();
-console.log(`turns ${N} in ${(mid - start).toFixed(0)} ms; user ${(c1.user / 1000 / N).toFixed(2)} sys ${(c1.system / 1000 / N).toFixed(2)} ms/turn (5 s drain incl.)`);
-const rows = [...t1].map(([k, v]) => [k, v - (t0.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
-for (const [k, v] of rows) console.log(k.padEnd(24), (v / N).toFixed(2), 'ms/turn');
-await w.close();
+
+const session = await turn();
+for (let i = 0; i < 30; i++) await turn(session);
+await quiet(server.proc.pid!);
+const s0 = cpuOf(server.proc.pid!);
+const p0 = postgresCpuMs();
+const t0 = performance.now();
+for (let i = 0; i < TURNS; i++) await turn(session);
+const wall = performance.now() - t0;
+await quiet(server.proc.pid!);
+const s1 = cpuOf(server.proc.pid!);
+const p1 = postgresCpuMs();
+const what = opts.floor ? 'floor' : `${opts.database!.startsWith('postgres') ? 'postgres' : 'pglite'}, memory ${opts.memory}`;
+const pgPart = opts.database!.startsWith('postgres') && p0 !== undefined && p1 !== undefined ? `, PostgreSQL ${((p1 - p0) / TURNS).toFixed(2)} ms/turn` : '';
+console.log(`${what}: ${TURNS} turns in ${wall.toFixed(0)} ms; server CPU ${((s1 - s0) / TURNS).toFixed(2)} ms/turn (all threads, drained)${pgPart}`);
+
+if (opts.profile) {
+  server.proc.kill('SIGTERM');
+  await new Promise((r) => server.proc.once('exit', r));
+} else server.proc.kill('SIGKILL');
+emu.proc.kill('SIGKILL');
+await db.drop();
+rmSync(dataDir, { recursive: true, force: true });

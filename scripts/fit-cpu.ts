@@ -14,7 +14,7 @@ const words = 'the river runs past old stone houses where people talk about weat
 const prose = (seed: number, n: number) => Array.from({ length: n }, (_, i) => words[(seed * 31 + i * 7) % words.length]).join(' ');
 const message = (i: number, n: number): Message => ({
   id: `m${i}`, seq: i + 1, org_id: 'o', session_id: 's', role: i % 2 ? 'assistant' : 'user', content: `Turn ${i}: ${prose(i, n)}`,
-  tool_calls: null, tool_call_id: null, status: 'complete', finish_reason: null, usage: null, timings: null, error: null, tokens: null, created_at: new Date(),
+  tool_calls: null, tool_call_id: null, status: 'complete', finish_reason: null, usage: null, timings: null, error: null, tokens: null, reasoning: null, created_at: new Date(),
 });
 const recalled = Array.from({ length: 5 }, (_, i) => ({ id: String(i), content: `The user likes thing ${i} at the market`, score: 0.5 }));
 const user = 'What should I cook tonight with what I bought at the market?';

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
 import { createAgentCache, type ReadyAgent } from './agent/cache.ts';
 import { checkConfigEgress } from './agent/egress-check.ts';
+import { checkStdioMcp, createMcpTools } from './agent/mcp-tools.ts';
 import { warmUpstreams } from './agent/warm-upstreams.ts';
 import { bootstrapAdminKey } from './bootstrap.ts';
 import type { AppConfig } from './config.ts';
@@ -55,7 +56,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     let server: FastifyInstance | undefined;
     const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
-      checkTargets: (agentConfig) => checkConfigEgress(config.egress, agentConfig),
+      checkTargets: (agentConfig) => (checkStdioMcp(agentConfig, config.allowStdioMcp), checkConfigEgress(config.egress, agentConfig)),
       // Stored vectors are in the old space: embed them again, durably, off the request path.
       onEmbedderChange: (org_id, agent_id, version) =>
         void jobs.enqueue({ org_id, kind: REEMBED_JOB, payload: { agent_id }, idempotency_key: `reembed:${agent_id}:${version}` }).catch((err) =>
@@ -63,6 +64,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         ),
     });
     const agentCache = createAgentCache(agents, pool, config);
+    const mcp = createMcpTools({ dispatcher: pool.dispatcher, allowStdio: config.allowStdioMcp, onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable') });
     const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db);
@@ -77,7 +79,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector));
     const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
       const agent = await agentCache.get(org, agentId);
-      if (agent) await predictions.prepare(agent, userId, text);
+      // Without recall there is no next turn's pool to prepare.
+      if (agent?.config.memory.semantic_recall.enabled) await predictions.prepare(agent, userId, text);
     };
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();
@@ -86,13 +89,24 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       gate,
       lockMs: config.jobLockMs,
       handlers: {
-        [EXTRACT_JOB]: extractionHandler<ReadyAgent>({ db, memories, loadAgent: (org, id) => agentCache.get(org, id), afterApply: predict, providerFor }),
+        [EXTRACT_JOB]: extractionHandler<ReadyAgent>({
+          db,
+          memories,
+          loadAgent: (org, id) => agentCache.get(org, id),
+          related: async (org, agentId, userId, query, topK) => {
+            const agent = await agentCache.get(org, agentId);
+            return agent ? predictions.related(agent, userId, query, topK) : [];
+          },
+          afterApply: predict,
+          providerFor,
+        }),
         [SUMMARY_JOB]: summaryHandler<ReadyAgent>({ db, history, loadAgent: (org, id) => agentCache.get(org, id), providerFor }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
       },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
     });
     bus.subscribe('agent', agentCache.invalidate);
+    bus.subscribe('agent', mcp.invalidate);
     bus.subscribe('session', history.invalidate);
     bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
@@ -118,7 +132,10 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     closeStreams = () => streams.close();
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus, streams,
-      run: { history, recall, gate, memories, working, dispatcher: pool.dispatcher, afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs, history), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')) },
+      run: {
+        history, recall, gate, memories, working, dispatcher: pool.dispatcher, mcp,
+        afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs, history), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')),
+      },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
@@ -136,7 +153,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       async close() {
         await server!.close();
         await jobs.stop();
-        await Promise.allSettled([pool.close(), bus.close(), closeStreams()]);
+        await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams()]);
         await db.close();
       },
     };
@@ -154,7 +171,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
 function afterTurn(extract: NonNullable<RunDeps['afterTurn']>, gate: FirstTokenGate, predict: (org: string, agentId: string, userId: string | null, text: string) => Promise<void>): NonNullable<RunDeps['afterTurn']> {
   return (agent, turn, answer, wait) => {
     if (!(extractSettings(agent.config.memory.extract).enabled && turn.userId)) {
-      void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, `${turn.userContent}\n${answer}`));
+      void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, turn.userContent));
     }
     return extract(agent, turn, answer, wait);
   };

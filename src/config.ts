@@ -32,6 +32,8 @@ export interface AppConfig {
   rateLimitWindowMs: number;
   /** AGENTMEM_EGRESS: where upstream traffic may go (model providers, embedders, HTTP tools, MCP servers) */
   egress: EgressPolicy;
+  /** AGENTMEM_ALLOW_STDIO_MCP=1: agents may run local MCP servers over stdio (a program on this host) */
+  allowStdioMcp: boolean;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -57,6 +59,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimitPerOrg: intEnv(env.AGENTMEM_ORG_RATE_LIMIT, 0),
     rateLimitWindowMs: Math.max(1, intEnv(env.AGENTMEM_RATE_LIMIT_WINDOW_MS, 60_000)),
     egress: parseEgress(env.AGENTMEM_EGRESS),
+    allowStdioMcp: env.AGENTMEM_ALLOW_STDIO_MCP === '1' || env.AGENTMEM_ALLOW_STDIO_MCP === 'true',
   };
 }
 

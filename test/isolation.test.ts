@@ -106,6 +106,22 @@ function calls(o: Owner, otherAgentId: string): Call[] {
       body: { model: otherAgentId, messages: [{ role: 'user', content: 'hi' }] },
       headers: { 'x-session-id': o.sessionId },
     },
+
+    // The memory MCP server: a JSON-RPC call each; an error result or nothing, never the owner's memory.
+    ...[
+      { name: 'memory_search', arguments: { query: `${MARK} memory` } },
+      { name: 'memory_search', arguments: { query: `${MARK} memory`, agent_id: o.agentId, user_id: o.userId } },
+      { name: 'memory_history', arguments: { memory_id: o.memoryId } },
+      { name: 'memory_update', arguments: { memory_id: o.memoryId, content: 'stolen' } },
+      { name: 'memory_delete', arguments: { memory_id: o.memoryId } },
+      { name: 'memory_add', arguments: { content: 'planted', agent_id: o.agentId } },
+    ].map((params) => ({
+      method: 'POST',
+      path: '/mcp',
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params },
+      headers: { accept: 'application/json, text/event-stream' },
+      other: 200,
+    })),
   ];
 }
 

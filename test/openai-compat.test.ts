@@ -107,7 +107,7 @@ for (const engine of engines) {
       assert.equal(final.choices[0]!.message.content, said);
     });
 
-    test('the client’s earlier messages are the turn’s history; x-session-id continues a session', async () => {
+    test('the client’s earlier messages are the turn’s history, its system prompt after the agent’s; x-session-id continues a session', async () => {
       const { data, response } = await client.chat.completions
         .create({
           model: agentId,
@@ -123,6 +123,7 @@ for (const engine of engines) {
       const msgs = (upstreamFor('What is my name?').body as any).messages;
       assert.deepEqual(msgs.map((m: any) => [m.role, m.content]), [
         ['system', 'You are the agent.'],
+        ['system', 'client system prompt'],
         ['user', 'My name is Ada.'],
         ['assistant', 'Noted.'],
         ['user', 'What is my name?'],

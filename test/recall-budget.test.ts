@@ -89,12 +89,13 @@ for (const engine of engines) {
 }
 
 /**
- * Waits until the pool for the turn after `message` is ready: the background embedding of
- * that exchange (`message\nanswer`) has been answered, plus a moment for its vectors' query.
+ * Waits until the pool for the turn after `message` can be ready: it is that message's
+ * nearest memories, searched by its vector (the one recall asked for, answered after the
+ * budget), plus a moment for the search.
  */
 async function poolPrepared(emu: Emulator, message: string) {
   const end = Date.now() + 15_000;
-  const ready = () => emu.embeddings.some((r) => r.closedAt !== undefined && inputsOf(r).some((x) => x.startsWith(`${message}\n`)));
+  const ready = () => emu.embeddings.some((r) => r.closedAt !== undefined && inputsOf(r).includes(message));
   while (!ready() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   assert.ok(ready(), `the pool after "${message}" was prepared`);
   await new Promise((r) => setTimeout(r, 300));

@@ -31,6 +31,8 @@ export const llmConfig = z.strictObject({
     .strictObject({ first_token_ms: z.number().min(0).max(600_000).optional(), tokens_per_s: z.number().min(0).optional() })
     .optional(),
   fallback: fallback.optional(),
+  /** reasoning models (GLM-4.5+, DeepSeek): the provider's thinking switch; unset leaves the provider's default */
+  thinking: z.enum(['enabled', 'disabled']).optional(),
 });
 
 export const embedderConfig = z.strictObject({
@@ -107,6 +109,20 @@ export const toolConfig = z.discriminatedUnion('type', [
     headers: z.record(z.string(), z.string()).default({}),
     timeout_ms: z.int().min(1).max(120_000).default(10_000),
   }),
+  // An MCP server's tools (Streamable HTTP at `url`, or a local program over stdio),
+  // offered to the model as `<name>__<tool>`.
+  z
+    .strictObject({
+      type: z.literal('mcp'),
+      name: toolName,
+      url: url.optional(),
+      headers: z.record(z.string(), z.string()).default({}),
+      command: z.string().min(1).max(4_096).optional(),
+      args: z.array(z.string().max(4_096)).max(100).default([]),
+      env: z.record(z.string(), z.string()).default({}),
+      timeout_ms: z.int().min(1).max(600_000).default(30_000),
+    })
+    .refine((t) => (t.url === undefined) !== (t.command === undefined), 'give either url (Streamable HTTP) or command (stdio), not both'),
   z.strictObject({ type: z.literal('memory_search'), name: toolName.default('memory_search'), description: z.string().optional() }),
   z.strictObject({ type: z.literal('memory_save'), name: toolName.default('memory_save'), description: z.string().optional() }),
 ]);

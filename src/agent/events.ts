@@ -6,7 +6,10 @@ import type { TimingsJSON } from '../trace/timings.ts';
 export type AgentEvent =
   | { chunk_type: 'start'; session_id: string; message_id: string; user_message_id: string; agent_id: string }
   | { chunk_type: 'content'; content: string; step_id: number }
-  | { chunk_type: 'tool_call'; step_id: number; call_id: string; name: string; arguments: string }
+  /** a reasoning model's thinking, streamed before (or between) its answer */
+  | { chunk_type: 'reasoning'; content: string; step_id: number }
+  /** `client`: a tool the caller declared and runs itself (OpenAI-compatible route); the turn ends with it */
+  | { chunk_type: 'tool_call'; step_id: number; call_id: string; name: string; arguments: string; client?: true }
   | { chunk_type: 'tool_result'; step_id: number; call_id: string; name: string; output?: string; error?: string; duration_ms: number }
   /** a memory written by extraction (ADD/UPDATE/DELETE), or working memory rewritten by its tool (WORKING, memory_id `working:user:<id>` or `working:session:<id>`) */
   | { chunk_type: 'memory_update'; event: 'ADD' | 'UPDATE' | 'DELETE' | 'WORKING'; memory_id: string; content: string | null }

@@ -3,11 +3,12 @@
 // connection ready) runs at once; nothing waits that the first token does not need.
 import type { Dispatcher } from 'undici';
 import { onAbort, sleep, unlessAborted } from '../abort.ts';
-import type { ChatMessage, FinishReason, ToolCall, Usage } from '../llm/types.ts';
+import type { ChatMessage, FinishReason, LlmRequest, ToolCall, ToolSpec, Usage } from '../llm/types.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
 import type { MemoryChange } from '../memory/memories.ts';
 import { MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+import { countChat } from '../memory/window-messages.ts';
 import type { WorkingMemories } from '../memory/working-memory.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
@@ -16,10 +17,11 @@ import type { EventSink } from './events.ts';
 import type { RecalledMemory } from './prompt.ts';
 import { callWorkingTool, turnTools } from './working-tool.ts';
 import { createTextBuffer } from './text-buffer.ts';
-import { callTool, type MemoryTools, type ToolResult } from './tools.ts';
+import type { McpTools } from './mcp-tools.ts';
+import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
 
-/** A tool call as stored with the answer: what was asked, in which step, and what came back. */
-export type StoredToolCall = ToolCall & ToolResult & { step: number };
+/** A tool call as stored with the answer: what was asked, in which step, and what came back (`client`: left to the caller to run). */
+export type StoredToolCall = ToolCall & ToolResult & { step: number; client?: true };
 
 export interface ChatInput {
   orgId: string;
@@ -28,6 +30,14 @@ export interface ChatInput {
   sessionId?: string;
   /** earlier messages the client sent itself (OpenAI-style clients); used instead of the stored window */
   history?: ChatMessage[];
+  /** OpenAI-style clients: their own system messages, after the agent's */
+  system?: string[];
+  /** OpenAI-style clients: sampling settings for this turn, over the agent's */
+  request?: Pick<LlmRequest, 'temperature' | 'top_p' | 'max_tokens' | 'stop' | 'seed'>;
+  /** tools the client declared and runs itself: a call to one ends the turn with finish_reason tool_calls */
+  clientTools?: ToolSpec[];
+  /** after the user's message: the tool round the client answers (the model's calls, their results) */
+  continuation?: ChatMessage[];
 }
 
 export interface RunDeps {
@@ -42,6 +52,8 @@ export interface RunDeps {
   working?: WorkingMemories;
   /** the app's connection pool, for HTTP tools (its egress policy applies to them) */
   dispatcher: Dispatcher;
+  /** the agents' MCP servers (connected on an agent's first use, their tool lists cached) */
+  mcp?: McpTools;
   /** counts runs before their first token, so background work can wait for none */
   gate?: { enter(): void; leave(): void };
 }
@@ -50,6 +62,8 @@ export interface RunResult {
   sessionId: string;
   messageId: string;
   content: string;
+  /** what a thinking model reasoned ('' for others) */
+  reasoning: string;
   finishReason: FinishReason | null;
   usage: Usage | null;
   error?: { code: string; message: string; retryable: boolean };
@@ -101,6 +115,8 @@ export async function runChat(
     // Recall needs the user: when the request names one (or starts a session), it begins
     // now, beside the history read; otherwise the session says whose memories to recall.
     const early = input.userId !== undefined || !input.sessionId ? recallFor(input.userId ?? null) : undefined;
+    // MCP tools: listed on the agent's first use (beside history and recall), cached after.
+    const mcpTools = deps.mcp?.toolset(agent).catch(() => undefined);
 
     // The session and its history window: a cache hit costs no round trip. A client that
     // leaves meanwhile still waits for it (the turn is recorded in its session), not for more.
@@ -117,9 +133,9 @@ export async function runChat(
     // with the system prompt alone it must fit the window, or the turn is refused here.
     const budget = budgetOf(config.llm);
     const user = countUser(input.message);
-    const specs = turnTools(config);
     try {
-      checkUserFits(budget, { systemPrompt: config.system_prompt, tools: specs, toolsKey: config }, input.message, user);
+      // (the agent's own tools count here; MCP and a client's tools are known later, and fitted then)
+      checkUserFits(budget, { systemPrompt: config.system_prompt, tools: turnTools(config, config.tools.length ? toolSpecs(config.tools) : undefined), toolsKey: config }, input.message, user);
     } catch (err) {
       if (!(err instanceof ContextTooLongError)) throw err;
       abortTurn();
@@ -137,8 +153,9 @@ export async function runChat(
     });
     sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
     const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, turn.sessionId, turn.created);
-    const [recalled, , workingText] = await Promise.all([
+    const [recalled, mcp, , workingText] = await Promise.all([
       recalling,
+      mcpTools,
       agent.provider.warm ? unlessAborted(timings.time('connect', () => agent.provider.warm!()), turnAbort.signal, undefined) : undefined,
       working?.catch(() => undefined),
     ]);
@@ -146,7 +163,10 @@ export async function runChat(
     // Fitted to the window from counts taken when each part was stored (context-window.ts).
     const tp = performance.now();
     const session = existing?.session;
-    const { messages } = fitTurn(budget, {
+    const specs = turnTools(config, config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined);
+    // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
+    const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
+    const { messages } = fitTurn(extra.length ? { ...budget, limit: budget.limit - Math.ceil(countChat(extra) * budget.scale) } : budget, {
       systemPrompt: config.system_prompt,
       working: workingText,
       summary: input.history ? undefined : (session?.summary ?? undefined),
@@ -154,12 +174,17 @@ export async function runChat(
       history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
       user: input.message,
       tools: specs,
-      toolsKey: config,
+      // (the tools' count is kept per agent only when nothing but the agent's config decides them)
+      toolsKey: mcp || input.clientTools ? undefined : config,
     }, user);
+    if (input.system) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
+    if (input.continuation) messages.push(...input.continuation);
     timings.mark('prompt', tp);
 
     const s = config.streaming;
     let text = '';
+    // A thinking model's reasoning: streamed and stored, never part of the next prompt.
+    let reasoning = '';
     let step = 0;
     let firstByte = false;
     const buffer = createTextBuffer({
@@ -189,6 +214,7 @@ export async function runChat(
     let usage: Usage | null = null;
     let model = agent.model;
     let error: RunResult['error'];
+    const forClient = (c: ToolCall) => input.clientTools?.some((t) => t.name === c.name) === true;
     // What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much.
     let checkpointed = 0;
     const checkpoints = setInterval(() => {
@@ -210,6 +236,8 @@ export async function runChat(
           messages,
           temperature: config.llm.temperature,
           max_tokens: config.llm.max_tokens,
+          thinking: config.llm.thinking,
+          ...stripUndefined(input.request ?? {}),
           tools: specs,
           signal: turnAbort.signal,
         });
@@ -223,6 +251,11 @@ export async function runChat(
             stepText += part.text;
             buffer.push(part.text);
             if (s.text_delta_delay_ms > 0) await sleep(s.text_delta_delay_ms, turnAbort.signal);
+          } else if (part.type === 'reasoning-delta') {
+            if (!reasoning) timings.mark('first_reasoning', requestStart);
+            reasoning += part.text;
+            buffer.flush();
+            sink.emit({ chunk_type: 'reasoning', content: part.text, step_id: step });
           } else if (part.type === 'tool-call') {
             stepCalls.push(part.call);
           } else if (part.type === 'finish') {
@@ -233,25 +266,33 @@ export async function runChat(
             error = part.error;
           }
         }
-        // Another step only when the model asked for tools, and the budget of steps allows.
-        if (error || turnAbort.signal.aborted || !specs || !stepCalls.length || step + 1 >= config.max_steps) break;
+        // Another step only when the model asked for tools, and the budget of steps allows;
+        // a call of the client's own tools ends the turn (the client runs it, then asks again).
+        const clientCalls = stepCalls.filter(forClient);
+        if (error || turnAbort.signal.aborted || !specs || !stepCalls.length || (step + 1 >= config.max_steps && !clientCalls.length)) break;
         buffer.flush();
-        for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments });
+        for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments, ...(forClient(c) ? { client: true as const } : {}) });
+        const serverCalls = stepCalls.filter((c) => !forClient(c));
         const results = await Promise.all(
-          stepCalls.map((c) =>
+          serverCalls.map((c) =>
             deps.working && callWorkingTool.handles(config, c)
               ? callWorkingTool(deps.working, config, c, { orgId: input.orgId, agentId: agent.id, userId, sessionId: turn.sessionId }, sink)
-              : callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher }),
+              : callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher, mcp }),
           ),
         );
         if (turnAbort.signal.aborted) break;
-        messages.push({ role: 'assistant', content: stepText || null, tool_calls: stepCalls });
-        stepCalls.forEach((c, i) => {
+        messages.push({ role: 'assistant', content: stepText || null, tool_calls: serverCalls });
+        serverCalls.forEach((c, i) => {
           const r = results[i]!;
           sink.emit({ chunk_type: 'tool_result', step_id: step, call_id: c.id, name: c.name, ...r });
           calls.push({ ...c, step, ...r });
           messages.push({ role: 'tool', tool_call_id: c.id, content: r.error !== undefined ? `Error: ${r.error}` : (r.output ?? '') });
         });
+        if (clientCalls.length) {
+          for (const c of clientCalls) calls.push({ ...c, step, duration_ms: 0, client: true });
+          finishReason = 'tool_calls';
+          break;
+        }
       }
     } catch (err) {
       if (!turnAbort.signal.aborted) error = toRunError(err);
@@ -274,6 +315,7 @@ export async function runChat(
         timings: timings.toJSON(),
         error: error ? { code: error.code, message: error.message } : aborted ? { code: 'client_aborted', message: 'The client went away.' } : null,
         tool_calls: calls.length ? calls : null,
+        reasoning: reasoning || null,
       });
     } catch {
       stored = false;
@@ -298,12 +340,14 @@ export async function runChat(
         ...(model !== agent.model ? { fallback: true } : {}),
       });
     }
-    return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, finishReason, usage, error, aborted, model };
+    return { sessionId: turn.sessionId, messageId: turn.assistantMessageId, content: text, reasoning, finishReason, usage, error, aborted, model };
   } finally {
     firstTokenSeen();
     detach();
   }
 }
+
+const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function addUsage(a: Usage | null, b: Usage | null): Usage | null {
   if (!a || !b) return a ?? b;

@@ -1,4 +1,4 @@
-// An agent's secrets (provider and embedder keys, HTTP tools' headers): kept out of the
+// An agent's secrets (provider and embedder keys, HTTP and MCP tools' headers, a stdio MCP server's env): kept out of the
 // stored config, sealed apart, never returned, and each bound to where it was given
 // for — the provider and origin (scheme, host, port) of the endpoint it authenticates
 // to. A secret is only ever joined back into a config whose endpoint is still that one:
@@ -12,13 +12,13 @@ export interface BoundSecret {
   bound_to: string;
 }
 
-/** By path: "llm.api_key", "llm.fallback.api_key", "memory.embedder.api_key", "tools.0.headers.x-key". */
+/** By path: "llm.api_key", "llm.fallback.api_key", "memory.embedder.api_key", "tools.0.headers.x-key", "tools.1.env.TOKEN". */
 export type Secrets = Record<string, BoundSecret>;
 
 /** Secrets a PATCH removed explicitly (`"api_key": null`, a tool header set to null). */
 export interface Removals {
   paths: Set<string>;
-  /** "<tool name>\n<header>" */
+  /** "<tool name>\n<header>", or "<tool name>\nenv.<variable>" */
   toolHeaders: Set<string>;
 }
 
@@ -40,10 +40,12 @@ export function endpointOf(path: string, config: AgentConfig, env: PlatformProvi
     const e = config.memory.embedder;
     return e.provider === 'local' ? undefined : endpoint(e.provider, e.base_url ?? defaultBaseUrl(e.provider, env));
   }
-  const tool = /^tools\.(\d+)\.headers\./.exec(path);
+  const tool = /^tools\.(\d+)\.(headers|env)\./.exec(path);
   if (tool) {
     const t = config.tools[Number(tool[1])];
-    return t?.type === 'http' ? endpoint('http', t.url) : undefined;
+    if (tool[2] === 'headers') return t?.type === 'http' ? endpoint('http', t.url) : t?.type === 'mcp' && t.url ? endpoint('mcp', t.url) : undefined;
+    // A stdio server's environment goes only to the program it was given for.
+    return t?.type === 'mcp' && t.command ? `stdio ${t.command}` : undefined;
   }
   return undefined;
 }
@@ -62,8 +64,9 @@ export function splitSecrets(config: AgentConfig, env: PlatformProviders): { con
   take('llm.fallback.api_key', copy.llm.fallback, 'api_key');
   take('memory.embedder.api_key', copy.memory.embedder, 'api_key');
   copy.tools.forEach((tool, i) => {
-    if (tool.type !== 'http') return;
+    if (tool.type !== 'http' && tool.type !== 'mcp') return;
     for (const name of Object.keys(tool.headers)) take(`tools.${i}.headers.${name}`, tool.headers, name);
+    if (tool.type === 'mcp') for (const name of Object.keys(tool.env)) take(`tools.${i}.env.${name}`, tool.env, name);
   });
   return { config: copy, secrets };
 }
@@ -107,15 +110,16 @@ export function carrySecrets(
   const dropped: string[] = [];
   for (const [path, s] of Object.entries(previous)) {
     let next = path;
-    const tool = /^tools\.(\d+)\.headers\.(.+)$/.exec(path);
+    const tool = /^tools\.(\d+)\.(headers|env)\.(.+)$/.exec(path);
     if (tool) {
-      const name = before.tools[Number(tool[1])]?.name;
-      const j = after.tools.findIndex((t) => t.type === 'http' && t.name === name);
-      if (j < 0 || removed.toolHeaders.has(`${name}\n${tool[2]}`)) {
+      const was = before.tools[Number(tool[1])];
+      const j = after.tools.findIndex((t) => t.type === was?.type && t.name === was?.name);
+      const key = tool[2] === 'env' ? `env.${tool[3]}` : tool[3];
+      if (j < 0 || removed.toolHeaders.has(`${was?.name}\n${key}`)) {
         dropped.push(path);
         continue;
       }
-      next = `tools.${j}.headers.${tool[2]}`;
+      next = `tools.${j}.${tool[2]}.${tool[3]}`;
     } else if (removed.paths.has(path)) {
       dropped.push(path);
       continue;
@@ -137,14 +141,15 @@ export function takeRemovals(patch: Record<string, any>): { patch: Record<string
   if (patch.llm?.fallback === null || patch.llm?.fallback?.api_key === null) removed.paths.add('llm.fallback.api_key');
   if (patch.memory?.embedder === null || patch.memory?.embedder?.api_key === null) removed.paths.add('memory.embedder.api_key');
   if (!Array.isArray(patch.tools)) return { patch, removed };
-  const tools = patch.tools.map((t: any) => {
-    if (!t || typeof t !== 'object' || !t.headers || typeof t.headers !== 'object') return t;
-    const headers: Record<string, unknown> = {};
-    for (const [h, v] of Object.entries(t.headers)) {
-      if (v === null) removed.toolHeaders.add(`${t.name}\n${h}`);
-      else headers[h] = v;
+  const withoutNulls = (t: any, field: 'headers' | 'env', prefix: string) => {
+    if (!t[field] || typeof t[field] !== 'object') return t;
+    const kept: Record<string, unknown> = {};
+    for (const [h, v] of Object.entries(t[field])) {
+      if (v === null) removed.toolHeaders.add(`${t.name}\n${prefix}${h}`);
+      else kept[h] = v;
     }
-    return { ...t, headers };
-  });
+    return { ...t, [field]: kept };
+  };
+  const tools = patch.tools.map((t: any) => (!t || typeof t !== 'object' ? t : withoutNulls(withoutNulls(t, 'headers', ''), 'env', 'env.')));
   return { patch: { ...patch, tools }, removed };
 }

@@ -1,4 +1,4 @@
-// An agent's tools: HTTP tools and the built-in memory tools, described to the model
+// An agent's tools: HTTP tools, MCP servers' tools (mcp-tools.ts) and the built-in memory tools, described to the model
 // as specs and run by `callTool`, which never throws: a tool that fails, times out or
 // answers garbage becomes a result the model reads, never a broken stream.
 import type { Dispatcher, Response } from 'undici';
@@ -6,6 +6,7 @@ import { egressDenial } from '../llm/egress.ts';
 import { fetchVia } from '../llm/pool.ts';
 import type { ToolCall, ToolSpec } from '../llm/types.ts';
 import type { ToolConfig } from './config.ts';
+import type { McpToolset } from './mcp-tools.ts';
 
 export interface ToolResult {
   output?: string;
@@ -27,6 +28,8 @@ export interface ToolContext {
   memories?: MemoryTools;
   /** the app's connection pool: HTTP tools obey its egress policy */
   dispatcher: Dispatcher;
+  /** the agent's MCP servers' tools, listed for this turn */
+  mcp?: McpToolset;
 }
 
 // What a tool may hand the model: enough for an API answer, not a whole web page.
@@ -47,19 +50,23 @@ const builtin = {
   },
 } as const;
 
-export function toolSpecs(tools: ToolConfig[]): ToolSpec[] {
-  return tools.map((t) =>
-    t.type === 'http'
-      ? { name: t.name, description: t.description, parameters: t.parameters }
-      : { name: t.name, description: t.description ?? builtin[t.type].description, parameters: builtin[t.type].parameters },
+/** The configured tools as the model sees them; an MCP server stands for the tools it lists (`mcp`). */
+export function toolSpecs(tools: ToolConfig[], mcp?: McpToolset): ToolSpec[] {
+  const own = tools.flatMap((t): ToolSpec[] =>
+    t.type === 'mcp'
+      ? []
+      : t.type === 'http'
+        ? [{ name: t.name, description: t.description, parameters: t.parameters }]
+        : [{ name: t.name, description: t.description ?? builtin[t.type].description, parameters: builtin[t.type].parameters }],
   );
+  return mcp ? [...own, ...mcp.specs] : own;
 }
 
 export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolContext): Promise<ToolResult> {
   const started = performance.now();
   const done = (r: { output?: string; error?: string }): ToolResult => ({ ...r, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 });
-  const tool = tools.find((t) => t.name === call.name);
-  if (!tool) return done({ error: `There is no tool named "${call.name}".` });
+  const tool = tools.find((t) => t.name === call.name && t.type !== 'mcp');
+  if (!tool && !ctx.mcp?.specs.some((s) => s.name === call.name)) return done({ error: `There is no tool named "${call.name}".` });
   let args: Record<string, unknown>;
   try {
     const parsed = call.arguments.trim() ? JSON.parse(call.arguments) : {};
@@ -69,6 +76,8 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
     return done({ error: `The arguments are not a JSON object: ${call.arguments.slice(0, 200)}` });
   }
   try {
+    if (!tool) return done((await ctx.mcp!.call(call.name, args, ctx.signal))!);
+    if (tool.type === 'mcp') return done({ error: `There is no tool named "${call.name}".` });
     if (tool.type === 'http') return done(await callHttp(tool, args, ctx.signal, ctx.dispatcher));
     if (!ctx.memories) return done({ error: 'Memory is not available here.' });
     if (tool.type === 'memory_search') {

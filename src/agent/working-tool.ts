@@ -5,13 +5,12 @@ import type { ToolCall, ToolSpec } from '../llm/types.ts';
 import { WORKING_TOOL, workingToolSpec, type WorkingMemories } from '../memory/working-memory.ts';
 import type { AgentConfig } from './config.ts';
 import type { EventSink } from './events.ts';
-import { toolSpecs, type ToolResult } from './tools.ts';
+import type { ToolResult } from './tools.ts';
 
-/** The tools a turn offers the model: the configured ones, and working memory's when it is on. */
-export function turnTools(config: AgentConfig): ToolSpec[] | undefined {
-  const specs = config.tools.length ? toolSpecs(config.tools) : [];
-  if (config.memory.working.enabled && !config.tools.some((t) => t.name === WORKING_TOOL)) specs.push(workingToolSpec);
-  return specs.length ? specs : undefined;
+/** The tools a turn offers the model: `specs` (the configured ones), and working memory's when it is on. */
+export function turnTools(config: AgentConfig, specs: ToolSpec[] | undefined): ToolSpec[] | undefined {
+  if (!config.memory.working.enabled || config.tools.some((t) => t.name === WORKING_TOOL)) return specs;
+  return [...(specs ?? []), workingToolSpec];
 }
 
 export async function callWorkingTool(

@@ -71,7 +71,7 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
 }
 
 /** memory:// as is; for postgres://…/db a new database next to it, dropped by drop(). */
-async function throwawayDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function throwawayDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
   if (!/^postgres(ql)?:\/\//.test(url)) return { url, drop: async () => {} };
   const name = `agentmem_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: url });

@@ -89,6 +89,7 @@ async function turn(client: Client, agentId: string, body: { message: string; us
   let sessionId: string | undefined;
   let ended = false;
   let endsWithNewline = true;
+  let thinking = false;
   let done: any;
   let error: TurnResult['error'];
   const onEvent = ({ id, data: e }: { id?: string; data: any }) => {
@@ -99,12 +100,22 @@ async function turn(client: Client, agentId: string, body: { message: string; us
         sessionId = e.session_id;
         break;
       case 'content':
+        if (thinking) {
+          thinking = false;
+          process.stderr.write('\n');
+        }
         if (ttft === undefined) {
           ttft = performance.now() - t0;
           spinner.stop();
         }
         process.stdout.write(e.content);
         endsWithNewline = (e.content as string).endsWith('\n');
+        break;
+      case 'reasoning':
+        // A thinking model's reasoning: dim, on stderr, so stdout stays the answer.
+        spinner.stop();
+        process.stderr.write(style('2', e.content));
+        thinking = true;
         break;
       case 'tool_call':
         spinner.stop();

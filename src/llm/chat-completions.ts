@@ -31,6 +31,9 @@ export async function* streamChatCompletions(pool: Pool, dialect: Dialect, req: 
       stream: true,
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
       ...(req.max_tokens !== undefined ? { max_tokens: req.max_tokens } : {}),
+      ...(req.top_p !== undefined ? { top_p: req.top_p } : {}),
+      ...(req.stop !== undefined ? { stop: req.stop } : {}),
+      ...(req.seed !== undefined ? { seed: req.seed } : {}),
       ...(req.tools?.length ? { tools: req.tools.map((t) => ({ type: 'function', function: t })) } : {}),
       ...dialect.body(req),
     },
@@ -66,6 +69,12 @@ export async function* streamChatCompletions(pool: Pool, dialect: Dialect, req: 
       const choice = chunk?.choices?.[0];
       if (!choice) continue;
       const delta = choice.delta ?? {};
+      // Zhipu GLM-4.5+ and DeepSeek send `reasoning_content`; OpenRouter, vLLM and others `reasoning`.
+      const thought = delta.reasoning_content ?? delta.reasoning;
+      if (typeof thought === 'string' && thought.length > 0) {
+        emitted = true;
+        yield { type: 'reasoning-delta', text: thought };
+      }
       if (typeof delta.content === 'string' && delta.content.length > 0) {
         emitted = true;
         yield { type: 'text-delta', text: delta.content };

@@ -23,6 +23,8 @@ export interface ToolSpec {
   description?: string;
   /** JSON Schema of the arguments object */
   parameters: Record<string, unknown>;
+  /** OpenAI's strict schema adherence, passed on as the client gave it */
+  strict?: boolean;
 }
 
 export interface Usage {
@@ -39,13 +41,20 @@ export interface LlmRequest {
   messages: ChatMessage[];
   temperature?: number;
   max_tokens?: number;
+  top_p?: number;
+  stop?: string | string[];
+  seed?: number;
   tools?: ToolSpec[];
+  /** reasoning models: turn thinking on or off where the provider has a switch (background calls ask 'disabled') */
+  thinking?: 'enabled' | 'disabled';
   /** fired when the client leaves; aborts the upstream request at once */
   signal?: AbortSignal;
 }
 
 export type StreamPart =
   | { type: 'text-delta'; text: string }
+  /** the model's thinking before (or between) its answer: shown, stored, never sent back upstream */
+  | { type: 'reasoning-delta'; text: string }
   /** a complete tool call, emitted once its argument deltas are assembled */
   | { type: 'tool-call'; call: ToolCall }
   /** `model`: set when a fallback decides which model served (see fallback.ts) */
@@ -65,6 +74,8 @@ export interface UpstreamErrorInfo {
 
 export interface Completion {
   text: string;
+  /** what a reasoning model thought, apart from the answer ('' for others) */
+  reasoning: string;
   tool_calls: ToolCall[];
   finish_reason: FinishReason;
   raw_finish_reason: string | null;
@@ -89,6 +100,8 @@ export interface ProviderConfig {
   auth?: 'bearer' | 'jwt';
   temperature?: number;
   max_tokens?: number;
+  /** the agent's llm.thinking: the switch is sent only where it is set (or the provider always has one) */
+  thinking?: 'enabled' | 'disabled';
   /** no token after this long: abort, and retry if attempts remain */
   first_token_timeout_ms?: number;
   /** retries for failures before the first token */

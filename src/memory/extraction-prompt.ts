@@ -2,6 +2,7 @@
 // extract the user's facts from the exchange and reconcile them with the memories
 // the user already has, answering one decision per fact (ADD, UPDATE, DELETE, NONE).
 import type { ChatMessage } from '../llm/types.ts';
+import { jsonObjectOf } from '../llm/answer-json.ts';
 
 export const EXTRACTION_MARKER = '[agentmem:extract-v1]';
 
@@ -39,16 +40,8 @@ export function extractionMessages(input: ExtractionInput): ChatMessage[] {
 
 /** Reads the model's answer leniently (code fences, prose around the JSON); unknown ids are dropped. */
 export function parseDecisions(answer: string, existingIds: Set<string>): MemoryDecision[] {
-  const start = answer.indexOf('{');
-  const end = answer.lastIndexOf('}');
-  if (start < 0 || end <= start) return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(answer.slice(start, end + 1));
-  } catch {
-    return [];
-  }
-  const list = (parsed as { memory?: unknown }).memory;
+  // Thinking models wrap the JSON in reasoning, fences or prose (answer-json.ts).
+  const list = jsonObjectOf(answer)?.memory;
   if (!Array.isArray(list)) return [];
   const out: MemoryDecision[] = [];
   for (const d of list) {

@@ -63,7 +63,9 @@ export interface ExtractionAgent {
 export interface ExtractionDeps<A extends ExtractionAgent> {
   db: Db;
   memories: Memories;
-  /** after the changes commit: prepare the next turn's recall (see predictive.ts) */
+  /** the user's memories most related to the message (predictive.ts keeps them as the next turn's pool) */
+  related(orgId: string, agentId: string, userId: string, query: string, topK: number): Promise<Array<{ id: string; content: string }>>;
+  /** after changes commit: prepare the next turn's recall again (see predictive.ts) */
   afterApply?: (orgId: string, agentId: string, userId: string, text: string) => Promise<void>;
   /** the agent as it is now (undefined: deleted, so nothing to do) */
   loadAgent(orgId: string, agentId: string): Promise<A | undefined>;
@@ -95,21 +97,25 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
       ({ conversation, context } = batch);
     }
     const source = `extraction:${job.id}`;
-    const scope = { agent_id: p.agent_id, user_id: p.user_id };
     const said = conversation.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
 
-    const related = await deps.memories.search(job.org_id, { query: said.slice(-4_000), ...scope, top_k: RELATED, min_score: 0 });
+    const related = await deps.related(job.org_id, p.agent_id, p.user_id, said.slice(-4_000), RELATED);
     // Short ids: models copy "3" more reliably than a UUID.
     const byShort = new Map(related.map((m, i) => [String(i), m.id]));
     const existing = related.map((m, i) => ({ id: String(i), text: m.content }));
     const model = x.model ?? agent.model;
     const provider = model === agent.model ? agent.provider : deps.providerFor(agent, model);
-    const answer = await provider.complete({ model, messages: extractionMessages({ existing, ...(context?.length ? { context } : {}), conversation }), temperature: 0 });
+    const answer = await provider.complete({
+      model,
+      messages: extractionMessages({ existing, ...(context?.length ? { context } : {}), conversation }),
+      temperature: 0,
+      // A thinking model's reasoning is of no use here: off where the provider has a switch.
+      thinking: 'disabled',
+    });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
     const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
     if (p.answer_seq !== undefined) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
-    // The next turn's recall pool is prepared from what was said (user and answer, as before batching).
-    await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, conversation.map((m) => m.content).join('\n'));
+    if (changes.length) await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, said);
     return changes;
   };
 }

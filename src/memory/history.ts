@@ -90,15 +90,14 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       const assistantMessageId = randomUUID();
       const stored = (after ?? Promise.resolve())
         .then(() => undefined, () => undefined)
-        .then(() => db.transaction(async (tx) => {
-          const session =
-            input.session ?? (await sessions.createSession(tx, { id: sessionId, org_id: input.orgId, agent_id: input.agentId, user_id: input.userId }));
-          const userMessage = await messages.insertMessage(tx, { id: userMessageId, org_id: input.orgId, session_id: sessionId, role: 'user', content: input.content, tokens: input.tokens ?? null });
-          await messages.insertMessage(tx, { id: assistantMessageId, org_id: input.orgId, session_id: sessionId, role: 'assistant', content: '', status: 'streaming' });
-          return { session, userMessage };
-        }))
+        .then(() =>
+          messages.beginExchange(db, {
+            org_id: input.orgId, session_id: sessionId, user_message_id: userMessageId, assistant_message_id: assistantMessageId,
+            content: input.content, tokens: input.tokens ?? null, newSession: input.session ? undefined : { agent_id: input.agentId, user_id: input.userId },
+          }),
+        )
         .then(({ session, userMessage }) => {
-          const entry = cache.get(sessionId) ?? (input.session ? undefined : { session, messages: [], depth: Infinity });
+          const entry = cache.get(sessionId) ?? (session ? { session, messages: [], depth: Infinity } : undefined);
           if (entry) {
             append(entry, userMessage);
             cache.set(sessionId, entry);

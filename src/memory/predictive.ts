@@ -5,16 +5,20 @@
 // moved) does it run the fresh search. Both are recall's (recall.ts): the query is
 // embedded once, inside the budget, and that one vector serves the pool and the search. Any write to the scope's
 // memories drops its pool (across instances through the invalidation bus), so a pool
-// never serves a memory that changed.
+// never serves a memory that changed. With extraction on, its search of the exchange is
+// the pool (one search per turn); only a turn whose extraction changed memories searches again.
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
 import { vectorsOf } from '../store/repos/memories.ts';
 import type { EmbedderFor } from './embedders/index.ts';
-import type { RecallAgent, Recalled, SearchMemories } from './recall.ts';
+import type { MemoryHit, RecallAgent, Recalled, SearchMemories } from './recall.ts';
 
 const POOL = 48;
 /** cosine similarity the pool's best match needs for the pool to answer alone */
 export const CONFIDENT = 0.3;
+
+/** An agent whose recall may be off (then no pool is kept). */
+type PoolAgent = RecallAgent & { config: { memory: { semantic_recall: { enabled: boolean } } } };
 
 interface Pool {
   embedder: string;
@@ -30,22 +34,35 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
 
   return {
     /** Computes and keeps the pool for the scope's next turn. Never throws. */
-    async prepare(agent: RecallAgent, userId: string | null, text: string): Promise<void> {
+    async prepare(agent: PoolAgent, userId: string | null, text: string): Promise<void> {
+      try {
+        await this.related(agent, userId, text, POOL);
+      } catch {
+        // a prediction is an optimization; the next request searches as usual
+      }
+    },
+
+    /**
+     * The scope's `topK` memories nearest to `text`, from a search that also becomes the
+     * scope's next pool: extraction's search (the memories it reconciles against) is the
+     * turn's only one. A write to the scope meanwhile throws the pool away (generation).
+     */
+    async related(agent: PoolAgent, userId: string | null, text: string, topK: number): Promise<MemoryHit[]> {
       const key = scopeKey(agent.org_id, agent.id, userId);
       const gen = generation.get(key) ?? 0;
-      try {
-        const embedder = deps.embedderFor(agent.config.memory.embedder);
-        const hits = await deps.search(embedder, { orgId: agent.org_id, agentId: agent.id, userId }, text, { topK: POOL, minScore: 0 });
-        const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
-        if ((generation.get(key) ?? 0) !== gen) return;
+      const embedder = deps.embedderFor(agent.config.memory.embedder);
+      const scope = { orgId: agent.org_id, agentId: agent.id, userId };
+      if (!agent.config.memory.semantic_recall.enabled) return deps.search(embedder, scope, text, { topK, minScore: 0 });
+      const hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, POOL), minScore: 0 });
+      const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
+      if ((generation.get(key) ?? 0) === gen) {
         const items = hits.flatMap(({ id, content, metadata }) => {
           const v = vectors.get(id);
           return v ? [{ id, content, metadata, score: 0, vector: unit(v) }] : [];
         });
         pools.set(key, { embedder: embedder.id, items });
-      } catch {
-        // a prediction is an optimization; the next request searches as usual
       }
+      return hits.slice(0, topK);
     },
 
     /**

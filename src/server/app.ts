@@ -19,6 +19,7 @@ import { chatUiRoutes } from './routes/chat-ui.ts';
 import { chatWsRoutes } from './routes/chat-ws.ts';
 import { openaiRoutes } from './routes/openai.ts';
 import { memoryRoutes } from './routes/memories.ts';
+import { mcpRoutes } from './routes/mcp.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -95,7 +96,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   }
 
   // Every route under these prefixes must say who may call it (access.ts).
-  requireAccessRules(app, ['/api/', '/v1/']);
+  requireAccessRules(app, ['/api/', '/v1/', '/mcp']);
   await app.register(
     async (api) => {
       api.addHook('onRequest', authHook(ctx));
@@ -110,6 +111,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   await app.register(chatWsRoutes(ctx), { prefix: '/api/v1' });
   // OpenAI-compatible, at OpenAI's paths, with the same API keys and OpenAI's error shape.
   await app.register(openaiRoutes(ctx, toClientError));
+  // agentmem's memory as an MCP server, with the same API keys.
+  await app.register(mcpRoutes(ctx));
   // The playground page at / and its files under /web/ (static, no auth).
   await app.register(webRoutes());
 

@@ -17,6 +17,8 @@ export const STAGES = [
   'connect',
   'prompt',
   'upstream_ttfb',
+  // request sent → the first reasoning token of a thinking model (beside the path: the answer's first byte is what counts)
+  'first_reasoning',
   // the first upstream part → the first byte to the client: the text buffer's hold
   // (and any tool steps before the first text)
   'buffer',
@@ -30,7 +32,7 @@ export type Stage = (typeof STAGES)[number];
  * Not on the critical path as themselves: totals measured from the start, and the
  * sub-stages of recall (recall is, as a whole).
  */
-const NOT_ON_PATH: ReadonlySet<Stage> = new Set(['first_byte', 'total', 'recall_embed', 'recall_search']);
+const NOT_ON_PATH: ReadonlySet<Stage> = new Set(['first_byte', 'total', 'recall_embed', 'recall_search', 'first_reasoning']);
 
 /**
  * ms per stage rounded to 0.001, in STAGES order; `skipped` only when something was;

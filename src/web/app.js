@@ -308,6 +308,17 @@ function onEvent(turn, ev, text, bubble) {
       text.append(ev.content);
       scrollChat();
       return;
+    case 'reasoning': {
+      // A thinking model's reasoning: shown apart, before the answer.
+      let thought = bubble.querySelector('.reasoning');
+      if (!thought) {
+        thought = h('div', { class: 'reasoning' });
+        bubble.insertBefore(thought, bubble.firstChild);
+      }
+      thought.append(ev.content);
+      scrollChat();
+      return;
+    }
     case 'tool_call':
       bubble.insertBefore(h('div', { class: 'tool' }, `⚙ ${ev.name}(${ev.arguments})`), bubble.querySelector('.cursor'));
       return;

@@ -1,6 +1,9 @@
 // What the "model" answers: the `~text=` option verbatim, a tool-call turn when
 // `~tool_calls=` is set and the conversation does not end with a tool result, or else
-// an echo of the last user message so a test can see its prompt arrived.
+// an echo of the last user message so a test can see its prompt arrived. Reasoning
+// models think first, as the real ones do: Zhipu glm-4.5 and later unless `thinking:
+// {type: "disabled"}`, DeepSeek's deepseek-reasoner always (deepseek-chat with
+// `thinking: {type: "enabled"}`), any model given `~reasoning=<text>`.
 import { newToolCallId, type Format } from './formats.ts';
 import { contentText, tokenize } from './tokens.ts';
 
@@ -11,25 +14,45 @@ export interface ToolCallOut {
   arguments: string;
 }
 
-export type Turn = { kind: 'text'; text: string; tokens: string[] } | { kind: 'tools'; calls: ToolCallOut[] };
+export type Turn = ({ kind: 'text'; text: string; tokens: string[] } | { kind: 'tools'; calls: ToolCallOut[] }) & {
+  /** the reasoning streamed before the answer, as tokens ([] for a model that does not think) */
+  reasoning: string[];
+};
+
+/** What of the request decides whether the model thinks. */
+export interface ThinkingRequest {
+  model?: unknown;
+  thinking?: { type?: unknown };
+}
+
+/** Does this model think on this request? */
+export function thinks(format: Format, body: ThinkingRequest, options: Record<string, string>): boolean {
+  const model = typeof body.model === 'string' ? body.model : '';
+  const type = body.thinking?.type;
+  if (format === 'zhipu') return type !== 'disabled' && (/^glm-(4\.[5-9]|[5-9])/.test(model) || options.reasoning !== undefined);
+  if (model === 'deepseek-reasoner') return true;
+  if (model.startsWith('deepseek')) return type === 'enabled';
+  return options.reasoning !== undefined && type !== 'disabled';
+}
 
 interface Message {
   role?: unknown;
   content?: unknown;
 }
 
-export function planTurn(messages: Message[], options: Record<string, string>, format: Format): Turn {
+export function planTurn(messages: Message[], options: Record<string, string>, format: Format, body: ThinkingRequest = {}): Turn {
   const last = messages.at(-1);
+  const reasoning = thinks(format, body, options) ? tokenize(options.reasoning ?? `The user wrote "${lastUserText(messages)}". I will answer it directly.`) : [];
   const calls = options.tool_calls !== undefined ? parseToolCalls(options.tool_calls, format) : [];
-  if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls };
+  if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls, reasoning };
   const text = options.text ?? (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
-  return { kind: 'text', text, tokens: tokenize(text) };
+  return { kind: 'text', text, tokens: tokenize(text), reasoning };
 }
 
-/** Completion tokens: streamed text tokens, or for tool calls the argument text as tokens plus one per call. */
+/** Completion tokens: reasoning tokens, plus streamed text tokens, or for tool calls the argument text as tokens plus one per call. */
 export function completionTokens(turn: Turn): number {
-  if (turn.kind === 'text') return turn.tokens.length;
-  return turn.calls.reduce((n, c) => n + 1 + tokenize(c.arguments).length, 0);
+  if (turn.kind === 'text') return turn.reasoning.length + turn.tokens.length;
+  return turn.reasoning.length + turn.calls.reduce((n, c) => n + 1 + tokenize(c.arguments).length, 0);
 }
 
 function lastUserText(messages: Message[]): string {

@@ -455,3 +455,48 @@ describe('context window', () => {
     await big.text();
   });
 });
+
+describe('reasoning models', () => {
+  const thought = 'Think 思考 first.';
+  test('Zhipu glm-4.5: reasoning_content chunks (role repeated) before the content; thinking disabled turns them off', async () => {
+    const chunks = json((await readEvents(await post(opts({ reasoning: thought, text: 'Answer.' }) + ZP, { model: 'glm-4.5', stream: true, ...user('q') }))).data);
+    const thinking = chunks.filter((c) => c.choices[0].delta.reasoning_content !== undefined);
+    assert.equal(thinking.map((c) => c.choices[0].delta.reasoning_content).join(''), thought);
+    assert.ok(thinking.every((c) => c.choices[0].delta.role === 'assistant' && c.choices[0].delta.content === undefined));
+    const firstText = chunks.findIndex((c) => c.choices[0].delta.content);
+    assert.ok(firstText > chunks.indexOf(thinking.at(-1)), 'all reasoning before the answer');
+    assert.equal(textOf(chunks), 'Answer.');
+    const off = json((await readEvents(await post(opts({ text: 'Answer.' }) + ZP, { model: 'glm-4.5', thinking: { type: 'disabled' }, stream: true, ...user('q') }))).data);
+    assert.equal(off.filter((c) => c.choices[0].delta.reasoning_content).length, 0);
+    const old = json((await readEvents(await post(ZP, { model: 'glm-4-flash', stream: true, ...user('q') }))).data);
+    assert.equal(old.filter((c) => c.choices[0].delta.reasoning_content).length, 0, 'glm-4 does not think');
+  });
+
+  test('DeepSeek deepseek-reasoner: the opening frame, reasoning then content with the other field null, reasoning_tokens in usage', async () => {
+    const chunks = json((await readEvents(await post(opts({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', stream: true, stream_options: { include_usage: true }, ...user('q') }))).data);
+    assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: null, reasoning_content: '' });
+    const deltas = chunks.slice(1).map((c) => c.choices[0]?.delta).filter((d) => d && (d.content || d.reasoning_content));
+    const firstText = deltas.findIndex((d) => d.content);
+    assert.ok(deltas.slice(0, firstText).every((d) => d.content === null && typeof d.reasoning_content === 'string'));
+    assert.ok(deltas.slice(firstText).every((d) => d.reasoning_content === null && typeof d.content === 'string'));
+    assert.equal(deltas.map((d) => d.reasoning_content ?? '').join(''), thought);
+    const usage = chunks.at(-1).usage;
+    assert.equal(usage.completion_tokens_details.reasoning_tokens, tokenize(thought).length);
+    const whole = await (await post(opts({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', ...user('q') })).json();
+    assert.deepEqual([whole.choices[0].message.reasoning_content, whole.choices[0].message.content], [thought, 'Answer.']);
+    const refused = await post(OA, { model: 'deepseek-reasoner', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b', reasoning_content: 'c' }, { role: 'user', content: 'd' }] });
+    assert.equal(refused.status, 400);
+  });
+
+  test('reasoning before tool calls, in both formats', async () => {
+    const calls = encodeURIComponent(JSON.stringify([{ name: 'f', arguments: { x: 1 } }]));
+    for (const [path, model] of [[OA, 'deepseek-reasoner'], [ZP, 'glm-4.5']] as const) {
+      const chunks = json((await readEvents(await post(`/~tool_calls=${calls}` + opts({ reasoning: thought }) + path, { model, stream: true, ...user('q') }))).data);
+      const thinking = chunks.map((c) => c.choices[0]?.delta?.reasoning_content ?? '').join('');
+      assert.equal(thinking, thought, model);
+      const call = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
+      assert.equal(call[0].function.name, 'f', model);
+      assert.equal(chunks.findLast((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason, 'tool_calls');
+    }
+  });
+});

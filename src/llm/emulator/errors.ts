@@ -14,6 +14,7 @@ export type ErrorKind =
   | 'bad_json'
   | 'bad_messages'
   | 'context_length'
+  | 'reasoning_in_input'
   | 'not_found';
 
 interface Entry {
@@ -119,6 +120,14 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: 'context_length_exceeded',
     }),
     zhipu: { code: '1261', message: 'Prompt 超长' },
+  },
+  reasoning_in_input: {
+    status: 400,
+    openai: () => ({
+      message: 'The `reasoning_content` of an earlier answer must not be sent back in `messages`; remove it from the assistant messages.',
+      type: 'invalid_request_error', param: 'messages', code: 'invalid_request_error',
+    }),
+    zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
   },
   not_found: {
     status: 404,

@@ -4,6 +4,11 @@
 // chunk, and usage only when `stream_options.include_usage` (then every chunk carries
 // `"usage":null` and a last `"choices":[]` chunk holds it); Zhipu repeats the role in
 // every delta and puts finish_reason AND usage in its last chunk, unasked.
+// Reasoning (thinking models): Zhipu sends `delta.reasoning_content` chunks before the
+// content ones; DeepSeek opens with `{role, content: null, reasoning_content: ""}`, sends
+// `{content: null, reasoning_content}` then `{content, reasoning_content: null}`, and counts
+// `completion_tokens_details.reasoning_tokens`. `~reasoning_field=reasoning` uses the
+// `delta.reasoning` field instead (OpenRouter, vLLM).
 import { randomBytes } from 'node:crypto';
 import type { ToolCallOut, Turn } from './answer.ts';
 
@@ -23,6 +28,9 @@ export interface Ident {
   model: string;
   fingerprint: string;
   includeUsage: boolean;
+  /** the turn streams reasoning first (set once the turn is planned), and in which field */
+  reasoning: number;
+  reasoningField: 'reasoning_content' | 'reasoning';
 }
 
 export function newIdent(format: Format, body: { model?: unknown; stream_options?: { include_usage?: unknown } }): Ident {
@@ -36,6 +44,8 @@ export function newIdent(format: Format, body: { model?: unknown; stream_options
     fingerprint: `fp_${randomBytes(5).toString('hex')}`,
     // Zhipu ignores stream_options; its usage always comes in the last chunk
     includeUsage: format === 'openai' && body.stream_options?.include_usage === true,
+    reasoning: 0,
+    reasoningField: 'reasoning_content',
   };
 }
 
@@ -46,13 +56,20 @@ export const MALFORMED = 'data: {"choices":[{"delta":{"content":"x"\n\n';
 
 /** Frames sent as soon as the stream opens: OpenAI's role chunk (none for tool turns, whose first delta carries the role). */
 export function openingFrames(t: Ident, turn: Turn): string[] {
-  if (t.format === 'zhipu' || turn.kind === 'tools') return [];
+  if (t.format === 'zhipu') return [];
+  if (t.reasoning) return [sse(oaChunk(t, [oaChoice({ role: 'assistant', content: null, [t.reasoningField]: '' })]))];
+  if (turn.kind === 'tools') return [];
   return [sse(oaChunk(t, [oaChoice({ role: 'assistant', content: '', refusal: null })]))];
+}
+
+export function reasoningFrame(t: Ident, token: string): string {
+  if (t.format === 'zhipu') return sse(zpChunk(t, { role: 'assistant', reasoning_content: token }));
+  return sse(oaChunk(t, [oaChoice({ content: null, [t.reasoningField]: token })]));
 }
 
 export function textFrame(t: Ident, token: string): string {
   if (t.format === 'zhipu') return sse(zpChunk(t, { role: 'assistant', content: token }));
-  return sse(oaChunk(t, [oaChoice({ content: token })]));
+  return sse(oaChunk(t, [oaChoice(t.reasoning ? { content: token, [t.reasoningField]: null } : { content: token })]));
 }
 
 /** OpenAI tool-call deltas: a header per call (id, name, empty arguments), then the arguments in pieces.
@@ -81,7 +98,7 @@ export function closingFrames(t: Ident, finishReason: string, usage: Usage, call
     return [sse(zpChunk(t, delta, finishReason, usage)), DONE];
   }
   const frames = [sse(oaChunk(t, [oaChoice({}, finishReason)]))];
-  if (t.includeUsage) frames.push(sse(oaChunk(t, [], oaUsage(usage))));
+  if (t.includeUsage) frames.push(sse(oaChunk(t, [], oaUsage(usage, t.reasoning))));
   frames.push(DONE);
   return frames;
 }
@@ -101,19 +118,21 @@ export function completionBody(t: Ident, turn: Turn, finishReason: string, usage
       turn.kind === 'tools'
         ? { content: null, role: 'assistant', tool_calls: turn.calls.map((c, index) => ({ function: { arguments: c.arguments, name: c.name }, id: c.id, index, type: 'function' })) }
         : { content: turn.text, role: 'assistant' };
+    if (turn.reasoning.length) Object.assign(message, { reasoning_content: turn.reasoning.join('') });
     return JSON.stringify({ choices: [{ finish_reason: finishReason, index: 0, message }], created: t.created, id: t.id, model: t.model, request_id: t.id, usage });
   }
   const message =
     turn.kind === 'tools'
       ? { role: 'assistant', content: null, tool_calls: turn.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })), refusal: null, annotations: [] }
       : { role: 'assistant', content: turn.text, refusal: null, annotations: [] };
+  if (turn.reasoning.length) Object.assign(message, { [t.reasoningField]: turn.reasoning.join('') });
   return JSON.stringify({
     id: t.id,
     object: 'chat.completion',
     created: t.created,
     model: t.model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
-    usage: oaUsage(usage),
+    usage: oaUsage(usage, turn.reasoning.length),
     service_tier: 'default',
     system_fingerprint: t.fingerprint,
   });
@@ -144,10 +163,10 @@ function oaChunk(t: Ident, choices: unknown[], usage: unknown = null) {
 
 const oaChoice = (delta: Record<string, unknown>, finishReason: string | null = null) => ({ index: 0, delta, logprobs: null, finish_reason: finishReason });
 
-const oaUsage = (u: Usage) => ({
+const oaUsage = (u: Usage, reasoningTokens = 0) => ({
   ...u,
   prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-  completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  completion_tokens_details: { reasoning_tokens: reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
 });
 
 function zpChunk(t: Ident, delta: Record<string, unknown>, finishReason?: string, usage?: Usage) {

@@ -79,9 +79,10 @@ interface ChatBody {
   stream_options?: { include_usage?: unknown };
   max_tokens?: unknown;
   tools?: unknown;
-  messages: Array<{ role?: unknown; content?: unknown }>;
+  messages: Array<{ role?: unknown; content?: unknown; reasoning_content?: unknown }>;
+  thinking?: { type?: unknown };
 }
-const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash'];
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash', 'glm-4.5', 'deepseek-chat', 'deepseek-reasoner'];
 
 export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const profile = opts.profile ?? 'instant';
@@ -173,8 +174,14 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     const completion = typeof body.max_tokens === 'number' && body.max_tokens > 0 ? body.max_tokens : 0;
     if (needed + completion > window) return sendError(res, format, 'context_length', { window, prompt: needed, completion });
 
+    // DeepSeek refuses a conversation that sends reasoning back (it is for display only).
+    if (format === 'openai' && String(body.model).startsWith('deepseek') && body.messages.some((m) => m && typeof m === 'object' && 'reasoning_content' in m)) {
+      return sendError(res, format, 'reasoning_in_input');
+    }
     const ident = newIdent(format, body);
-    const turn = planTurn(body.messages, options, format);
+    const turn = planTurn(body.messages, options, format, body);
+    ident.reasoning = turn.reasoning.length;
+    if (options.reasoning_field === 'reasoning') ident.reasoningField = 'reasoning';
     const pacing = pacingFor(profile, options, n);
     const prompt = promptTokens(body.messages);
 

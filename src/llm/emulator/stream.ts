@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens, type Turn } from './answer.ts';
 import type { Fault } from './faults.ts';
-import { closingFrames, errorFrame, finishReasonFor, MALFORMED, openingFrames, textFrame, toolFrames, type Ident, type Usage } from './formats.ts';
+import { closingFrames, errorFrame, finishReasonFor, MALFORMED, openingFrames, reasoningFrame, textFrame, toolFrames, type Ident, type Usage } from './formats.ts';
 import type { Pacing } from './profiles.ts';
 import { writeFrame, type WriteMode } from './writer.ts';
 
@@ -24,7 +24,8 @@ export interface Plan {
 
 export function planStream(t: Ident, turn: Turn, promptTokens: number, pacing: Pacing, fault?: Fault): Plan {
   const usage = (completion: number): Usage => ({ prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion });
-  let body = turn.kind === 'text' ? turn.tokens.map((tok) => textFrame(t, tok)) : toolFrames(t, turn.calls);
+  const thoughts = turn.reasoning.map((tok) => reasoningFrame(t, tok));
+  let body = [...thoughts, ...(turn.kind === 'text' ? turn.tokens.map((tok) => textFrame(t, tok)) : toolFrames(t, turn.calls))];
   const finish = finishReasonFor(t.format, turn.kind === 'tools' ? 'tool_calls' : 'stop');
   let close = closingFrames(t, finish, usage(completionTokens(turn)), turn.kind === 'tools' ? turn.calls : []);
   let ending: Plan['ending'] = 'end';

@@ -11,7 +11,12 @@ export function openaiDialect(config: ProviderConfig): Dialect {
   return {
     url: `${base}/chat/completions`,
     authorization: () => (config.api_key ? `Bearer ${config.api_key}` : undefined),
-    body: () => ({ stream_options: { include_usage: true } }),
+    // DeepSeek's `thinking: {type}` switch, sent only to an agent that set llm.thinking
+    // (OpenAI itself refuses unknown fields).
+    body: (req) => ({
+      stream_options: { include_usage: true },
+      ...(config.thinking !== undefined ? { thinking: { type: req.thinking ?? config.thinking } } : {}),
+    }),
     finish: openaiFinishReason,
     httpError(status, body, headers, url) {
       const err = parseErrorBody(body);

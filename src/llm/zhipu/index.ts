@@ -19,7 +19,11 @@ export function zhipuDialect(config: ProviderConfig): Dialect {
   return {
     url: `${base}/chat/completions`,
     authorization: async () => (token ? `Bearer ${await token()}` : key ? `Bearer ${key}` : undefined),
-    body: () => ({}),
+    // GLM-4.5+ think by default; `thinking: {type}` switches it (older models ignore it).
+    body: (req) => {
+      const thinking = req.thinking ?? config.thinking;
+      return thinking ? { thinking: { type: thinking } } : {};
+    },
     finish(raw) {
       if (raw === 'sensitive') return new UpstreamError('upstream_content_filter', 'Zhipu stopped the answer: content flagged as sensitive.', { providerCode: raw });
       if (raw === 'network_error') return new UpstreamError('upstream_network', 'Zhipu reported a network error while generating.', { providerCode: raw });

@@ -1,19 +1,19 @@
-// A frame must leave at once, even when the turn that emits it never yields to the
-// event loop (Node corks a response on write and uncorks on nextTick, which a long
-// promise chain postpones). The client reads in a worker thread, so it can see bytes
-// arrive while this thread is busy.
+// A frame must leave as soon as the turn waits for anything (the next upstream read, the
+// store): SSE adds no buffering of its own. Frames made in one synchronous stretch leave in
+// one write (Node corks a response at a write and uncorks once the current microtasks have
+// run). The client reads in a worker thread, so it sees when the bytes arrived.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { openSse } from './sse.ts';
 
-test('frames are on the wire before the turn yields', async () => {
-  const server = createServer((_req, res) => {
+test('a frame is on the wire while the turn waits for its next event', async () => {
+  const server = createServer(async (_req, res) => {
     const sse = openSse(res);
     sse.emit({ chunk_type: 'content', content: 'early', step_id: 0 });
-    const until = Date.now() + 300;
-    while (Date.now() < until); // a turn that does not yield
+    await sleep(300); // the turn waits: for the model's next delta, or the store
     sse.emit({ chunk_type: 'content', content: 'late', step_id: 0 });
     sse.end();
   });

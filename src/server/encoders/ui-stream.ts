@@ -3,6 +3,8 @@
 // the stream with `data: [DONE]`.
 //
 //   start            → start {messageId, messageMetadata: {session_id, …}}, start-step
+//   reasoning        → reasoning-start (once per open reasoning block), reasoning-delta;
+//                      closed (reasoning-end) by the text, a tool call or the end
 //   content          → text-start (once per open text block), text-delta; a new step_id
 //                      → finish-step, start-step first
 //   tool_call        → tool-input-available (dynamic: the client has no schema for our tools)
@@ -24,6 +26,8 @@ export type UIChunk =
   | { type: 'start-step' | 'finish-step' }
   | { type: 'text-start' | 'text-end'; id: string }
   | { type: 'text-delta'; id: string; delta: string }
+  | { type: 'reasoning-start' | 'reasoning-end'; id: string }
+  | { type: 'reasoning-delta'; id: string; delta: string }
   | { type: 'tool-input-available'; toolCallId: string; toolName: string; input: unknown; dynamic: true }
   | { type: 'tool-output-available'; toolCallId: string; output: unknown; dynamic: true }
   | { type: 'tool-output-error'; toolCallId: string; errorText: string; dynamic: true }
@@ -59,13 +63,22 @@ function parseInput(text: string): unknown {
 export function uiStreamParts(): (event: AgentEvent) => UIChunk[] {
   let textId: string | undefined; // the open text block, if any
   let texts = 0;
+  let reasoningId: string | undefined; // the open reasoning block, if any
+  let reasonings = 0;
   let messageId = '';
   let step = 0;
+  const endReasoning = (): UIChunk[] => {
+    if (!reasoningId) return [];
+    const id = reasoningId;
+    reasoningId = undefined;
+    return [{ type: 'reasoning-end', id }];
+  };
   const endText = (): UIChunk[] => {
-    if (!textId) return [];
+    const out = endReasoning();
+    if (!textId) return out;
     const id = textId;
     textId = undefined;
-    return [{ type: 'text-end', id }];
+    return [...out, { type: 'text-end', id }];
   };
 
   /** A new step_id (the model's next call after tools) closes the step and opens the next one. */
@@ -83,8 +96,18 @@ export function uiStreamParts(): (event: AgentEvent) => UIChunk[] {
           { type: 'start', messageId: e.message_id, messageMetadata: { session_id: e.session_id, agent_id: e.agent_id, user_message_id: e.user_message_id } },
           { type: 'start-step' },
         ];
-      case 'content': {
+      case 'reasoning': {
         const out = stepTo(e.step_id);
+        if (textId) out.push(...endText());
+        if (!reasoningId) {
+          reasoningId = `${messageId}:reasoning:${reasonings++}`;
+          out.push({ type: 'reasoning-start', id: reasoningId });
+        }
+        out.push({ type: 'reasoning-delta', id: reasoningId, delta: e.content });
+        return out;
+      }
+      case 'content': {
+        const out = [...stepTo(e.step_id), ...endReasoning()];
         if (!textId) {
           textId = `${messageId}:text:${texts++}`;
           out.push({ type: 'text-start', id: textId });

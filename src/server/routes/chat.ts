@@ -179,6 +179,7 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     }
     return {
       content: result.content,
+      ...(result.reasoning ? { reasoning: result.reasoning } : {}),
       session_id: result.sessionId,
       message_id: result.messageId,
       finish_reason: result.finishReason ?? 'stop',

@@ -47,7 +47,7 @@ const searchInput = z.strictObject({
 const BATCH_BODY_LIMIT = 32 * 1024 * 1024;
 
 /** Errors from below the server, as client errors: unknown agent → 404, embedder → 400/502 (refused by AGENTMEM_EGRESS: 400). */
-async function guard<T>(work: Promise<T>): Promise<T> {
+export async function guard<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (err) {

@@ -4,21 +4,27 @@
 // message with `x-session-id` uses the stored window instead). Every turn is stored:
 // the response header `x-session-id` names its session, and sending it back continues it.
 // Errors are OpenAI's `{error: {message, type, param, code}}`.
+//
+// Nothing a client sends is dropped silently (openai-request.ts): sampling settings pass
+// through, its system messages follow the agent's, its tools are offered to the model and a
+// call of one comes back to it as OpenAI's `tool_calls`; unsupported fields are a 400 naming
+// them. The agent's own tool calls and the turn's timings are in the `agentmem` extension
+// field (and the `x-agentmem-timings` header without streaming).
 import type { FastifyError } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AgentEvent } from '../../agent/events.ts';
 import type { ChatInput, RunResult } from '../../agent/run.ts';
-import type { ChatMessage } from '../../llm/types.ts';
 import type { AgentRow } from '../../store/repos/agents.ts';
 import type { ServerContext } from '../context.ts';
-import { openaiChunks, openaiCompletion, openaiError } from '../encoders/openai.ts';
+import { openaiChunks, openaiCompletion, openaiError, openaiToolCollector } from '../encoders/openai.ts';
 import { openOnFirstEvent } from '../encoders/sse.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { authHook } from '../access.ts';
 import { agentFilter, checkAgent } from '../scope.ts';
 import { clientGone, findAgent, runTurn, scopeTurn, upstreamStatus } from './turn.ts';
+import { completionTurn, UnsupportedField } from './openai-request.ts';
 import { userId } from './users.ts';
 
 /** The server's error → {status, code, message} mapping (app.ts), so both shapes agree on statuses. */
@@ -43,21 +49,23 @@ const message = z.looseObject({
   name: z.string().max(200).optional(),
 });
 
-// OpenAI clients send many optional fields (temperature, tools, …): they are accepted and
-// ignored, as the agent's own config decides. Those that would change the answer's shape are checked.
+// The shapes and ranges; which fields are honoured, and what is refused, is openai-request.ts.
 const completionBody = z.looseObject({
   model: z.string().min(1).max(200),
   messages: z.array(message).min(1).max(10_000),
   stream: z.boolean().nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   user: userId.optional(),
-  n: z.literal(1).nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  max_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
+  max_completion_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
+  stop: z.union([z.string().max(1_000), z.array(z.string().max(1_000)).max(4)]).nullable().optional(),
+  seed: z.int().nullable().optional(),
+  tools: z.array(z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string().max(64) }) })).max(128).nullable().optional(),
 });
 
 const modelParams = z.object({ model: z.string().max(200) });
-
-const textOf = (content: z.output<typeof message>['content']): string =>
-  typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => (p.type === 'text' ? (p.text ?? '') : '')).join('') : '';
 
 const modelOf = (a: AgentRow) => ({ id: a.id, object: 'model', created: Math.floor(a.created_at.getTime() / 1000), owned_by: 'agentmem', name: a.name });
 
@@ -101,18 +109,18 @@ export const openaiRoutes =
       const agent = await findAgent(ctx, orgId, body.model, req.timings);
       if (!agent) throw modelNotFound(body.model);
 
-      const last = body.messages.at(-1)!;
-      const text = last.role === 'user' ? textOf(last.content) : '';
-      if (!text) throw new OpenAIRequestError('validation_error', 'The last message must be a user message with text content.', 'invalid_value', 'messages');
-      const history: ChatMessage[] = body.messages.slice(0, -1).flatMap((m) => {
-        const content = textOf(m.content);
-        return (m.role === 'user' || m.role === 'assistant') && content ? [{ role: m.role, content }] : [];
-      });
+      let turn;
+      try {
+        turn = completionTurn(body as Parameters<typeof completionTurn>[0], new Set(agent.config.tools.map((t) => t.name)));
+      } catch (err) {
+        if (err instanceof UnsupportedField) throw new OpenAIRequestError('validation_error', err.message, err.param === 'messages' ? 'invalid_value' : 'unsupported_parameter', err.param);
+        throw err;
+      }
       const header = req.headers['x-session-id'];
       const sessionId = typeof header === 'string' && header ? header : undefined;
       if (sessionId !== undefined && !isUuid(sessionId)) throw new OpenAIRequestError('not_found', 'Session not found.', 'session_not_found', null);
       const userId = await scopeTurn(ctx, req.principal, agent, body.user, sessionId);
-      const input: ChatInput = { orgId, message: text, userId, sessionId, history: history.length ? history : undefined };
+      const input: ChatInput = { orgId, userId, sessionId, ...turn };
 
       const gone = clientGone(reply);
 
@@ -138,16 +146,19 @@ export const openaiRoutes =
       }
 
       let result: RunResult;
+      const tools = openaiToolCollector();
       try {
-        result = (await runTurn(ctx, 'openai_json', req, agent, input, { emit() {} }, gone.signal))!;
+        result = (await runTurn(ctx, 'openai_json', req, agent, input, tools, gone.signal))!;
       } finally {
         gone.release();
       }
       reply.header('x-session-id', result.sessionId);
+      const timings = req.timings.toJSON();
+      reply.header('x-agentmem-timings', JSON.stringify(timings));
       if (result.error) {
         const status = upstreamStatus(result.error.code);
         return reply.code(status).send(openaiError(status, result.error.code, result.error.message));
       }
-      return openaiCompletion(result, body.model);
+      return openaiCompletion(result, body.model, { toolCalls: tools.client, serverToolCalls: tools.server(), timings });
     });
   };
