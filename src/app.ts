@@ -2,7 +2,7 @@
 // The CLI's `serve` and the tests both start agentmem through here.
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
-import { createAgentCache } from './agent/cache.ts';
+import { createAgentCache, type ReadyAgent } from './agent/cache.ts';
 import { checkConfigEgress } from './agent/egress-check.ts';
 import { checkStdioMcp, createMcpTools } from './agent/mcp-tools.ts';
 import { warmUpstreams } from './agent/warm-upstreams.ts';
@@ -12,8 +12,11 @@ import { createPool } from './llm/pool.ts';
 import { createEmbedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
 import { createMemories } from './memory/memories.ts';
+import { createWorkingMemory } from './memory/working-memory.ts';
+import { SUMMARY_JOB, summarizeAfterTurn, summaryHandler } from './memory/summaries.ts';
+import { createModelProviders } from './agent/model-providers.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
-import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
+import { EXTRACT_JOB, extractAfterTurn, extractionHandler, extractSettings } from './memory/extraction.ts';
 import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
 import type { RunDeps } from './agent/run.ts';
 import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
@@ -63,6 +66,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const agentCache = createAgentCache(agents, pool, config);
     const mcp = createMcpTools({ dispatcher: pool.dispatcher, allowStdio: config.allowStdioMcp, onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable') });
     const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
+    const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
@@ -80,11 +84,13 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     };
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();
+    const providerFor = createModelProviders(pool, config);
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
       handlers: {
-        [EXTRACT_JOB]: extractionHandler({
+        [EXTRACT_JOB]: extractionHandler<ReadyAgent>({
+          db,
           memories,
           loadAgent: (org, id) => agentCache.get(org, id),
           related: async (org, agentId, userId, query, topK) => {
@@ -92,7 +98,9 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
             return agent ? predictions.related(agent, userId, query, topK) : [];
           },
           afterApply: predict,
+          providerFor,
         }),
+        [SUMMARY_JOB]: summaryHandler<ReadyAgent>({ db, history, loadAgent: (org, id) => agentCache.get(org, id), providerFor }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
       },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
@@ -100,6 +108,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('agent', mcp.invalidate);
     bus.subscribe('session', history.invalidate);
+    bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key) => predictions.invalidateKey(key));
     await bus.ready();
@@ -123,7 +132,10 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     closeStreams = () => streams.close();
     server = await buildServer({
       config, db, auth, agents, agentCache, history, memories, bus, streams,
-      run: { history, recall, gate, memories, dispatcher: pool.dispatcher, mcp, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
+      run: {
+        history, recall, gate, memories, working, dispatcher: pool.dispatcher, mcp,
+        afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs, history), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')),
+      },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
@@ -158,9 +170,21 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
  */
 function afterTurn(extract: NonNullable<RunDeps['afterTurn']>, gate: FirstTokenGate, predict: (org: string, agentId: string, userId: string | null, text: string) => Promise<void>): NonNullable<RunDeps['afterTurn']> {
   return (agent, turn, answer, wait) => {
-    if (!(agent.config.memory.extract && turn.userId)) {
+    if (!(extractSettings(agent.config.memory.extract).enabled && turn.userId)) {
       void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, turn.userContent));
     }
     return extract(agent, turn, answer, wait);
+  };
+}
+
+/** After an answer, also: a rolling summary of the session when its history grew past the trigger (summaries.ts). */
+function withSummaries(
+  next: NonNullable<RunDeps['afterTurn']>,
+  summarize: ReturnType<typeof summarizeAfterTurn>,
+  onError: (err: unknown) => void,
+): NonNullable<RunDeps['afterTurn']> {
+  return (agent, turn, answer, wait) => {
+    summarize(agent, turn).catch(onError);
+    return next(agent, turn, answer, wait);
   };
 }

@@ -91,6 +91,11 @@ function calls(o: Owner, otherAgentId: string): Call[] {
     { method: 'GET', path: `/api/v1/memories/${o.memoryId}/history` },
     { method: 'DELETE', path: `/api/v1/memories/${o.memoryId}` },
 
+    { method: 'GET', path: `/api/v1/agents/${o.agentId}/working-memory/${o.userId}` },
+    { method: 'PUT', path: `/api/v1/agents/${o.agentId}/working-memory/${o.userId}`, body: { content: 'stolen' } },
+    // The caller's own agent, a user of the same id: its own (empty) block, none of the owner's.
+    { method: 'GET', path: `/api/v1/agents/${otherAgentId}/working-memory/${o.userId}`, other: 200 },
+
     { method: 'GET', path: '/v1/models', other: 'empty' },
     { method: 'GET', path: `/v1/models/${o.agentId}` },
     { method: 'POST', path: '/v1/chat/completions', body: { model: o.agentId, messages: [{ role: 'user', content: 'hi' }] } },
@@ -149,6 +154,7 @@ for (const engine of engines) {
         memories: await get('/api/v1/memories'),
         memory: await get(`/api/v1/memories/${o.memoryId}`),
         history: await get(`/api/v1/memories/${o.memoryId}/history`),
+        working: await get(`/api/v1/agents/${o.agentId}/working-memory/${o.userId}`),
         models: await get('/v1/models'),
       };
     }
@@ -170,6 +176,7 @@ for (const engine of engines) {
       const start = events.find((e) => e.chunk_type === 'start');
       const memoryId = (await as('POST', '/api/v1/memories', { content: `${MARK} memory of the owner`, agent_id: agentId, user_id: userId, metadata: { m: MARK } })).body.id;
       await as('PATCH', `/api/v1/memories/${memoryId}`, { metadata: { m: MARK, v: 2 } });
+      assert.equal((await as('PUT', `/api/v1/agents/${agentId}/working-memory/${userId}`, { content: `notes ${MARK}` })).status, 200);
       o = { orgId: org.id, key: org.key, keyId, agentId, sessionId: start.session_id, messageId: start.message_id, memoryId, userId };
       const created = await createOrg(s.api, 'other');
       const otherAgent = (await s.api('POST', '/api/v1/agents', { key: created.key, body: { name: 'theirs', llm: fast } })).body.id;

@@ -110,6 +110,63 @@ describe('web playground', () => {
   });
 });
 
+describe('web playground: working memory and summary', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer('pglite');
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  test("shows the current user's working memory and the session's summary; the waterfall is as before", { skip: noBrowser }, async () => {
+    const agent = (await s.api('POST', '/api/v1/agents', {
+      body: {
+        name: 'context', llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } },
+        memory: { extract: false, working: { enabled: true }, summary: { enabled: true, trigger_tokens: 200 } },
+        streaming: { emit_metadata: true, emit_memory_updates: true },
+      },
+    })).body;
+    await s.api('PUT', `/api/v1/agents/${agent.id}/working-memory/ada`, { body: { content: 'Name: Ada\nLikes: tea' } });
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+      const problems: string[] = [];
+      page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+      await page.goto(`${s.url}/`);
+      await page.evaluate((id) => localStorage.setItem('agentmem.agent', id), agent.id);
+      await page.fill('#key', s.adminKey);
+      await page.click('#key-form button[type=submit]');
+      await page.waitForFunction((id) => (document.getElementById('agent') as HTMLSelectElement).value === id, agent.id);
+      await page.fill('#user', 'ada');
+      await page.dispatchEvent('#user', 'change');
+      await page.waitForFunction(() => document.querySelector('#working pre')?.textContent === 'Name: Ada\nLikes: tea');
+
+      const long = 'We talked about the harbour, the boats, the bread and the weather for a long while. '.repeat(3);
+      await say(page, `My name is Ada. ${long}`);
+      for (let i = 0; i < 6 && !(await page.locator('#summary pre').count()); i++) await say(page, `More ${i}. ${long}`);
+      await page.waitForSelector('#summary pre');
+      assert.match((await page.textContent('#summary pre'))!, /The user said: My name is Ada\./);
+      assert.match((await page.textContent('#summary .note'))!, /through message [0-9a-f-]{36}/);
+      for (const stage of ['auth', 'agent', 'history', 'recall', 'prompt', 'upstream_ttfb', 'first_byte', 'total']) {
+        assert.equal(await page.locator(`#waterfall [data-stage="${stage}"] .wf-bar`).count(), 1, `a bar for ${stage}`);
+      }
+      assert.equal(await page.locator('#waterfall [data-stage="summary"], #waterfall [data-stage="working"]').count(), 0, 'no new stage');
+      mkdirSync('test-results', { recursive: true });
+      await page.screenshot({ path: 'test-results/playground-context.png', fullPage: true });
+
+      // Another user id: that user's (empty) block, never Ada's.
+      await page.fill('#user', 'bob');
+      await page.dispatchEvent('#user', 'change');
+      await page.waitForFunction(() => /nothing written yet/.test(document.getElementById('working')!.textContent ?? ''));
+      assert.doesNotMatch((await page.textContent('#working'))!, /Ada/);
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
 describe('web playground with an end user\'s scoped key', () => {
   let s: TestServer;
   before(async () => {

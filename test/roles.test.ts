@@ -117,6 +117,8 @@ for (const engine of engines) {
         case 'GET /api/v1/memories/:id': case 'PATCH /api/v1/memories/:id': case 'DELETE /api/v1/memories/:id':
           return { path: `/api/v1/memories/${await id('memory', memoryU)}`, body: rule.method === 'PATCH' ? { metadata: { x: 1 } } : undefined };
         case 'GET /api/v1/memories/:id/history': return { path: `/api/v1/memories/${memoryU}/history` };
+        case 'GET /api/v1/agents/:id/working-memory/:user_id': case 'PUT /api/v1/agents/:id/working-memory/:user_id':
+          return { path: `/api/v1/agents/${agentA}/working-memory/${U}`, body: rule.method === 'PUT' ? { content: 'Prefers tea.' } : undefined };
         case 'GET /v1/models/:model': return { path: `/v1/models/${agentA}` };
         case 'POST /v1/chat/completions': return { path: rule.path, body: { model: agentA, messages: [{ role: 'user', content: 'hi' }] } };
         default: return { path: rule.path };

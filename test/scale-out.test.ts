@@ -85,6 +85,23 @@ describe('two instances sharing PostgreSQL and Redis', { skip: !engines.includes
     assert.ok(gone.ms < BUDGET_MS, show('B refused the deleted agent', gone));
   });
 
+  test('working memory written through A reaches prompts served by B', async () => {
+    const agent = (await a.api('POST', '/api/v1/agents', {
+      body: { name: 'notes', llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } }, memory: { extract: false, working: { enabled: true } } },
+    })).body;
+    const notesOnB = async () => /My notes: ([^.]*)\./.exec((await streamChat({ url: b.url, adminKey: a.adminKey }, agent.id, { message: 'hi', user_id: 'wm-kim' })).text)?.[1];
+    assert.equal((await a.api('PUT', `/api/v1/agents/${agent.id}/working-memory/wm-kim`, { body: { content: 'v1' } })).status, 200);
+    assert.equal(await notesOnB(), 'v1');
+    // Behind the bus's back: B keeps serving its cached block.
+    await db.query(`update working_memory set content = 'sql' where agent_id = $1`, [agent.id]);
+    assert.equal(await notesOnB(), 'v1', 'B serves working memory from its cache');
+    assert.equal((await a.api('PUT', `/api/v1/agents/${agent.id}/working-memory/wm-kim`, { body: { content: 'v2' } })).status, 200);
+    const t0 = performance.now();
+    const r = await within(t0, async () => (await notesOnB()) === 'v2');
+    seen.push(show('working memory', r));
+    assert.ok(r.ms < BUDGET_MS, show('B served the new working memory', r));
+  });
+
   test('a memory written through A is recalled through B; B drops its predictive pool', async () => {
     const agent = (
       await a.api('POST', '/api/v1/agents', {

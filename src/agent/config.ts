@@ -22,6 +22,8 @@ export const llmConfig = z.strictObject({
   auth: z.enum(['bearer', 'jwt']).optional(),
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.int().min(1).max(1_000_000).optional(),
+  /** the model's context window; unset: known per model (llm/token-count.ts) */
+  max_context_tokens: z.int().min(256).max(10_000_000).optional().describe("the model's context window in tokens; the prompt is fitted to it minus max_tokens (default: the model's, see docs/memory.md)"),
   first_token_timeout_ms: z.int().min(1).max(600_000).optional(),
   max_retries: z.int().min(0).max(10).optional(),
   /** latency profile of the simulated provider */
@@ -41,6 +43,35 @@ export const embedderConfig = z.strictObject({
   api_key: z.string().min(1).optional(),
 });
 
+// Working memory: one block of text per (agent, user) or per session, always in the system prompt.
+export const workingMemoryConfig = z.strictObject({
+  enabled: z.boolean().default(false),
+  scope: z.enum(['user', 'session']).default('user'),
+  /** what the block holds before anything is written (e.g. a Markdown profile with headings) */
+  template: z.string().max(16_000).optional(),
+});
+
+// Rolling summaries of a long session's oldest part, by a background job.
+export const summaryConfig = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** unsummarized history above this many tokens queues a summary */
+  trigger_tokens: z.int().min(200).max(10_000_000).default(8_000),
+  /** a cheaper model of the same provider for summaries; unset: the agent's model */
+  model: z.string().min(1).optional(),
+});
+
+// Extraction settings beyond on/off; the object form means on.
+export const extractConfig = z.strictObject({
+  /** a cheaper model of the same endpoint; unset: the agent's */
+  model: z.string().min(1).optional(),
+  /** extract after every n-th exchange of a session, over those n exchanges */
+  every_turns: z.int().min(1).max(100).default(1),
+  /** wait until the session has been idle this long (ms) before extracting */
+  idle_ms: z.int().min(0).max(86_400_000).default(0),
+  /** how much of the recent window the extraction prompt sees, in tokens */
+  window_tokens: z.int().min(0).max(100_000).default(2_000),
+});
+
 export const memoryConfig = z.strictObject({
   last_messages: z.int().min(0).max(500).default(10),
   semantic_recall: z
@@ -51,8 +82,10 @@ export const memoryConfig = z.strictObject({
     })
     .prefault({}),
   recall_budget_ms: z.int().min(1).max(60_000).default(150),
-  extract: z.boolean().default(true),
+  extract: z.union([z.boolean(), extractConfig]).default(true).describe('memory extraction after exchanges: true, false, or {model?, every_turns?, idle_ms?, window_tokens?} (docs/memory.md#extraction)'),
   embedder: embedderConfig.prefault({}),
+  working: workingMemoryConfig.prefault({}).describe('a block of text per user (or session) always in the system prompt; docs/memory.md#working-memory'),
+  summary: summaryConfig.prefault({}).describe("rolling summaries of a session's oldest part; docs/memory.md#rolling-summaries"),
 });
 
 export const streamingConfig = z.strictObject({

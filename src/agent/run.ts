@@ -7,10 +7,15 @@ import type { ChatMessage, FinishReason, LlmRequest, ToolCall, ToolSpec, Usage }
 import { UpstreamError } from '../llm/errors.ts';
 import type { History, Turn } from '../memory/history.ts';
 import type { MemoryChange } from '../memory/memories.ts';
+import { MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+import { countChat } from '../memory/window-messages.ts';
+import type { WorkingMemories } from '../memory/working-memory.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
+import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn } from './context-window.ts';
 import type { EventSink } from './events.ts';
-import { buildPrompt, type RecalledMemory } from './prompt.ts';
+import type { RecalledMemory } from './prompt.ts';
+import { callWorkingTool, turnTools } from './working-tool.ts';
 import { createTextBuffer } from './text-buffer.ts';
 import type { McpTools } from './mcp-tools.ts';
 import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
@@ -43,6 +48,8 @@ export interface RunDeps {
   afterTurn?: (agent: ReadyAgent, turn: Turn, answer: string, wait: boolean) => Promise<MemoryChange[]>;
   /** for the built-in memory tools */
   memories?: MemoryTools;
+  /** working memory (memory.working): the prompt's block and the working_memory_update tool */
+  working?: WorkingMemories;
   /** the app's connection pool, for HTTP tools (its egress policy applies to them) */
   dispatcher: Dispatcher;
   /** the agents' MCP servers (connected on an agent's first use, their tool lists cached) */
@@ -70,7 +77,7 @@ const CHECKPOINT_MS = 1_000;
 /** A request that cannot run (unknown session, wrong user): answered 4xx before any byte streams. */
 export class ChatInputError extends Error {
   constructor(
-    readonly code: 'not_found' | 'bad_request',
+    readonly code: 'not_found' | 'bad_request' | 'context_too_long',
     message: string,
   ) {
     super(message);
@@ -122,24 +129,54 @@ export async function runChat(
     timings.mark('history', t0);
     const userId = input.userId ?? existing?.session.user_id ?? null;
 
+    // The user's message is counted once, while recall runs (a long one only if it matters);
+    // with the system prompt alone it must fit the window, or the turn is refused here.
+    const budget = budgetOf(config.llm);
+    const user = countUser(input.message);
+    try {
+      // (the agent's own tools count here; MCP and a client's tools are known later, and fitted then)
+      checkUserFits(budget, { systemPrompt: config.system_prompt, tools: turnTools(config, config.tools.length ? toolSpecs(config.tools) : undefined), toolsKey: config }, input.message, user);
+    } catch (err) {
+      if (!(err instanceof ContextTooLongError)) throw err;
+      abortTurn();
+      throw new ChatInputError('context_too_long', err.message);
+    }
+
     // At once: recall memories, make the upstream connection ready.
     const recalling = early ?? recallFor(userId);
     // The user's message is written after recall (the embedded engine runs one query at a
     // time, in order) and while the model thinks; finish() waits for the write.
-    const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message }, recalling);
+    const turn = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined }, recalling);
     turn.stored.catch(() => {
       storeFailed = true;
       abortTurn();
     });
     sink.emit({ chunk_type: 'start', session_id: turn.sessionId, message_id: turn.assistantMessageId, user_message_id: turn.userMessageId, agent_id: agent.id });
-    const [recalled, mcp] = await Promise.all([
+    const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, turn.sessionId, turn.created);
+    const [recalled, mcp, , workingText] = await Promise.all([
       recalling,
       mcpTools,
       agent.provider.warm ? unlessAborted(timings.time('connect', () => agent.provider.warm!()), turnAbort.signal, undefined) : undefined,
+      working?.catch(() => undefined),
     ]);
 
+    // Fitted to the window from counts taken when each part was stored (context-window.ts).
     const tp = performance.now();
-    const messages = buildPrompt(config.system_prompt, input.history ?? existing?.messages ?? [], recalled, input.message);
+    const session = existing?.session;
+    const specs = turnTools(config, config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined);
+    // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
+    const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
+    const { messages } = fitTurn(extra.length ? { ...budget, limit: budget.limit - Math.ceil(countChat(extra) * budget.scale) } : budget, {
+      systemPrompt: config.system_prompt,
+      working: workingText,
+      summary: input.history ? undefined : (session?.summary ?? undefined),
+      recalled,
+      history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
+      user: input.message,
+      tools: specs,
+      // (the tools' count is kept per agent only when nothing but the agent's config decides them)
+      toolsKey: mcp || input.clientTools ? undefined : config,
+    }, user);
     if (input.system) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
     if (input.continuation) messages.push(...input.continuation);
     timings.mark('prompt', tp);
@@ -177,7 +214,6 @@ export async function runChat(
     let usage: Usage | null = null;
     let model = agent.model;
     let error: RunResult['error'];
-    const specs = config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined;
     const forClient = (c: ToolCall) => input.clientTools?.some((t) => t.name === c.name) === true;
     // What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much.
     let checkpointed = 0;
@@ -238,7 +274,11 @@ export async function runChat(
         for (const c of stepCalls) sink.emit({ chunk_type: 'tool_call', step_id: step, call_id: c.id, name: c.name, arguments: c.arguments, ...(forClient(c) ? { client: true as const } : {}) });
         const serverCalls = stepCalls.filter((c) => !forClient(c));
         const results = await Promise.all(
-          serverCalls.map((c) => callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher, mcp })),
+          serverCalls.map((c) =>
+            deps.working && callWorkingTool.handles(config, c)
+              ? callWorkingTool(deps.working, config, c, { orgId: input.orgId, agentId: agent.id, userId, sessionId: turn.sessionId }, sink)
+              : callTool(config.tools, c, { orgId: input.orgId, agentId: agent.id, userId, signal: turnAbort.signal, memories: deps.memories, dispatcher: deps.dispatcher, mcp }),
+          ),
         );
         if (turnAbort.signal.aborted) break;
         messages.push({ role: 'assistant', content: stepText || null, tool_calls: serverCalls });

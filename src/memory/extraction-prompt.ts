@@ -8,6 +8,8 @@ export const EXTRACTION_MARKER = '[agentmem:extract-v1]';
 
 export interface ExtractionInput {
   existing: Array<{ id: string; text: string }>;
+  /** earlier messages of the session, to understand the conversation by (facts come from `conversation`) */
+  context?: Array<{ role: 'user' | 'assistant'; content: string }>;
   conversation: Array<{ role: 'user' | 'assistant'; content: string }>;
 }
 
@@ -18,7 +20,8 @@ export interface MemoryDecision {
 }
 
 const instructions = `${EXTRACTION_MARKER}
-You maintain long-term memory about a user. From the conversation, extract durable facts
+You maintain long-term memory about a user. "context" (if any) holds earlier messages, to
+understand the conversation by: "no, I moved" refers to them. From the conversation, extract durable facts
 about the user (identity, preferences, plans, relationships, circumstances); ignore small talk
 and anything the assistant said that the user did not confirm. Compare each fact with the
 existing memories and decide:

@@ -7,6 +7,8 @@ import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
 import type { Session } from '../store/repos/sessions.ts';
+import { cachedCount } from '../llm/token-count.ts';
+import { countChat, messageTokens, toChatMessages } from './window-messages.ts';
 
 interface Entry {
   session: Session;
@@ -25,6 +27,8 @@ export interface Turn {
   created: boolean;
   userMessageId: string;
   userContent: string;
+  /** the user message's prompt tokens as stored (undefined: counted after the answer) */
+  userTokens?: number;
   /** the assistant message id, inserted as 'streaming' until the answer ends */
   assistantMessageId: string;
   /** settles when the user's message (and a new session) are committed */
@@ -56,6 +60,9 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       messages.lastMessages(db, orgId, sessionId, depth),
     ]);
     if (!session) return undefined;
+    // Rows stored before token counts were kept are counted once, here; the summary too.
+    for (const m of rows) messageTokens(m);
+    if (session.summary) cachedCount(session.summary);
     const entry: Entry = { session, messages: rows.filter((m) => m.status !== 'streaming'), depth: rows.length < depth ? Infinity : depth };
     cache.set(sessionId, entry);
     return entry;
@@ -77,7 +84,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
      * and runs while the model is asked; `finish` waits for it, so the first token never
      * waits for the disk.
      */
-    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string }, after?: Promise<unknown>): Turn {
+    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string; tokens?: number }, after?: Promise<unknown>): Turn {
       const sessionId = input.session?.id ?? randomUUID();
       const userMessageId = randomUUID();
       const assistantMessageId = randomUUID();
@@ -86,7 +93,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
         .then(() =>
           messages.beginExchange(db, {
             org_id: input.orgId, session_id: sessionId, user_message_id: userMessageId, assistant_message_id: assistantMessageId,
-            content: input.content, newSession: input.session ? undefined : { agent_id: input.agentId, user_id: input.userId },
+            content: input.content, tokens: input.tokens ?? null, newSession: input.session ? undefined : { agent_id: input.agentId, user_id: input.userId },
           }),
         )
         .then(({ session, userMessage }) => {
@@ -100,7 +107,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       stored.catch(() => {}); // awaited by finish(); never an unhandled rejection meanwhile
       return {
         orgId: input.orgId, agentId: input.agentId, userId: input.userId, sessionId, created: !input.session,
-        userMessageId, userContent: input.content, assistantMessageId, stored,
+        userMessageId, userContent: input.content, userTokens: input.tokens, assistantMessageId, stored,
       };
     },
 
@@ -113,12 +120,20 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       saving.set(id, next);
     },
 
-    async finish(turn: Turn, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id'>): Promise<Message | undefined> {
+    async finish(turn: Turn, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
       await turn.stored;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
-      const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m });
+      const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }));
+      const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
       const entry = cache.get(turn.sessionId);
+      // A long message stored without its count (it was not needed before the first token) is counted now.
+      if (turn.userTokens === undefined) {
+        const userTokens = countChat([{ role: 'user', content: turn.userContent }]);
+        messages.setTokens(db, turn.userMessageId, userTokens).catch(() => {}); // a row without a count is counted when loaded
+        const cached = entry?.messages.findLast((x) => x.id === turn.userMessageId);
+        if (cached) cached.tokens = userTokens;
+      }
       if (row && entry) append(entry, row);
       changed(turn.sessionId);
       return row;
@@ -129,6 +144,38 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       const deleted = await sessions.deleteSession(db, orgId, sessionId);
       if (deleted) changed(sessionId);
       return deleted;
+    },
+
+    /**
+     * Prompt tokens of the session's messages after its summary, as far as this instance
+     * holds them (undefined: not cached here).
+     */
+    unsummarizedTokens(sessionId: string): number | undefined {
+      const entry = cache.get(sessionId);
+      if (!entry) return undefined;
+      const after = entry.session.summarized_seq ?? 0;
+      let n = 0;
+      for (const m of entry.messages) if (m.seq > after) n += messageTokens(m);
+      return n;
+    },
+
+    /** The session's cached messages, oldest first (complete: all of them), without a round trip; undefined when not cached. */
+    recent(sessionId: string): { messages: Message[]; complete: boolean } | undefined {
+      const entry = cache.get(sessionId);
+      return entry && { messages: entry.messages, complete: entry.depth === Infinity };
+    },
+
+    /** The message the session's summary ends at, as cached here (null: no summary; undefined: not cached). */
+    summarizedThrough(sessionId: string): string | null | undefined {
+      return cache.get(sessionId)?.session.summarized_through;
+    },
+
+    /** A session row changed elsewhere in this process (its summary): the cached copy takes it, other instances drop theirs. */
+    updateSession(session: Session) {
+      if (session.summary) cachedCount(session.summary);
+      const entry = cache.get(session.id);
+      if (entry) entry.session = session;
+      changed(session.id);
     },
 
     /** Drops cached sessions of a user (after the user and their sessions were deleted). */

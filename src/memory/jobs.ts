@@ -123,9 +123,11 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
 
   return {
     /** Stores a job (once per idempotency key) and wakes the worker. */
-    async enqueue(job: { org_id: string; kind: string; payload: object; idempotency_key?: string }, q: Queryable = db) {
-      // Inside a caller's transaction the row may yet roll back: leave it to the claim path.
-      if (q !== db || !running) {
+    /** `delay_ms`: not before then (e.g. extraction waiting for a session to go idle). */
+    async enqueue(job: { org_id: string; kind: string; payload: object; idempotency_key?: string; delay_ms?: number }, q: Queryable = db) {
+      // Inside a caller's transaction the row may yet roll back, and a delayed job is not
+      // due yet: both are left to the claim path.
+      if (q !== db || !running || job.delay_ms) {
         const row = await repo.insertJob(q, job);
         wake?.(true);
         return row;

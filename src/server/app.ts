@@ -25,6 +25,7 @@ import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
 import { webRoutes } from './routes/web.ts';
+import { workingMemoryRoutes } from './routes/working-memory.ts';
 
 // \u0000 not itself escaped (an even run of backslashes before it).
 const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
@@ -99,7 +100,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   await app.register(
     async (api) => {
       api.addHook('onRequest', authHook(ctx));
-      for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes, memoryRoutes]) {
+      for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes, memoryRoutes, workingMemoryRoutes]) {
         await api.register(routes(ctx));
       }
       await api.register(chatUiRoutes(ctx));

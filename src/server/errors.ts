@@ -5,6 +5,7 @@ export const errorCodes = {
   bad_request: { status: 400, message: 'The request is invalid.' },
   invalid_json: { status: 400, message: 'The body is not valid JSON.' },
   validation_error: { status: 400, message: 'The request failed validation.' },
+  context_too_long: { status: 400, message: "The message does not fit the model's context window with the system prompt." },
   egress_denied: { status: 400, message: "A target is refused by this server's egress policy (AGENTMEM_EGRESS)." },
   unauthorized: { status: 401, message: 'A valid API key is required (Authorization: Bearer <key>).' },
   forbidden: { status: 403, message: 'This API key may not do that.' },

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 
-export type CacheKind = 'agent' | 'api_key' | 'session' | 'user' | 'memories';
+export type CacheKind = 'agent' | 'api_key' | 'session' | 'user' | 'memories' | 'working';
 
 export interface InvalidationBus {
   /** Drops `id` from every subscriber here and (with Redis) on every other instance. */

@@ -157,6 +157,7 @@ function renderAgents() {
   store.set('agent', state.agentId);
   updateSend();
   renderPanels();
+  renderContext();
 }
 
 async function createQuickAgent() {
@@ -170,6 +171,7 @@ async function createQuickAgent() {
       // Paced so the answer visibly streams and the waterfall has an upstream to show.
       llm: { provider: 'simulated', simulated: { first_token_ms: 250, tokens_per_s: 40 } },
       streaming: { emit_metadata: true, emit_memory_updates: true },
+      memory: { working: { enabled: true, template: '## About the user\n' }, summary: { enabled: true, trigger_tokens: 1000 } },
     });
     state.agents.set(agent.id, agent);
     state.agentId = agent.id;
@@ -205,6 +207,7 @@ function newSession() {
   $('messages').replaceChildren();
   renderSession();
   renderPanels();
+  renderContext();
 }
 
 function renderSession() {
@@ -287,6 +290,7 @@ async function sendMessage(message) {
     meta.replaceChildren(...turnSummary(turn));
     if (state.shown === turn) renderPanels();
     scrollChat();
+    renderContext();
   }
 }
 
@@ -323,6 +327,7 @@ function onEvent(turn, ev, text, bubble) {
       return;
     case 'memory_update':
       turn.updates.push(ev);
+      if (ev.event === 'WORKING') renderContext();
       break;
     case 'metadata':
       turn.timings = ev.timings;
@@ -509,6 +514,43 @@ function renderUpdates(turn, agent) {
   );
 }
 
+// ---------- working memory and summary ----------
+
+/** The current user's working memory and the session's summary, as the server has them now. */
+async function renderContext() {
+  const agent = state.agents.get(state.agentId);
+  const userId = $('user').value.trim();
+  const memory = agent?.memory; // absent in a scoped key's public view of the agent
+  const block = (text, note) => [h('pre', {}, text), note ? h('p', { class: 'note' }, note) : null];
+  const empty = (text) => h('p', { class: 'empty' }, text);
+
+  const working = $('working');
+  if (!agent) working.replaceChildren(empty('—'));
+  else if (memory && !memory.working?.enabled) working.replaceChildren(empty('Working memory is off for this agent (memory.working.enabled).'));
+  else if (memory?.working?.scope === 'session') working.replaceChildren(empty('This agent keeps working memory per session; the agent writes it with its tool.'));
+  else if (!userId) working.replaceChildren(empty('Working memory is kept per user id (set one above).'));
+  else {
+    try {
+      const w = await api('GET', `/api/v1/agents/${agent.id}/working-memory/${encodeURIComponent(userId)}`);
+      working.replaceChildren(...(w.content ? block(w.content, w.updated_at ? `updated ${new Date(w.updated_at).toLocaleTimeString()}` : 'the template: nothing written yet') : [empty('Empty: nothing written yet.')]));
+    } catch (err) {
+      working.replaceChildren(empty(`Could not read it: ${err.message}`));
+    }
+  }
+
+  const summary = $('summary');
+  if (!agent || !state.sessionId) summary.replaceChildren(empty(agent && memory && !memory.summary?.enabled ? 'Summaries are off for this agent (memory.summary.enabled).' : 'No session yet.'));
+  else {
+    try {
+      const s = await api('GET', `/api/v1/sessions/${state.sessionId}`);
+      if (s.summary) summary.replaceChildren(...block(s.summary, `covers the session through message ${s.summarized_through}`));
+      else summary.replaceChildren(empty(memory && !memory.summary?.enabled ? 'Summaries are off for this agent (memory.summary.enabled).' : `No summary yet (one is written once the session passes ${memory?.summary?.trigger_tokens ?? 'memory.summary.trigger_tokens'} tokens).`));
+    } catch (err) {
+      summary.replaceChildren(empty(`Could not read it: ${err.message}`));
+    }
+  }
+}
+
 // ---------- wiring ----------
 
 $('key').value = state.key;
@@ -531,6 +573,7 @@ $('user').addEventListener('change', () => {
   store.set('user', $('user').value.trim());
   // A session belongs to one user: another user id starts another session.
   if (state.sessionId) newSession();
+  else renderContext();
 });
 $('chat-form').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -423,6 +423,39 @@ describe('connection lifecycle', () => {
   });
 });
 
+describe('context window', () => {
+  const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i % 50}`).join(' ');
+
+  test('a prompt over the window is refused with each provider\'s own error; one that fits is answered', async () => {
+    for (const path of [OA, ZP]) {
+      const fits = await post(`${opts({ context_tokens: 2_000, text: 'ok' })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(200)) });
+      assert.equal(fits.status, 200, path);
+      await fits.text();
+      const over = await post(`${opts({ context_tokens: 2_000 })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(2_000)) });
+      assert.equal(over.status, 400, path);
+      const { error }: any = await over.json();
+      if (path === OA) {
+        assert.deepEqual([error.type, error.code, error.param], ['invalid_request_error', 'context_length_exceeded', 'messages']);
+        assert.match(error.message, /^This model's maximum context length is 2000 tokens\. However, your messages resulted in \d+ tokens\./);
+      } else {
+        assert.deepEqual(error, { code: '1261', message: 'Prompt 超长' });
+      }
+    }
+  });
+
+  test('max_tokens counts against the window; the default window is the model\'s', async () => {
+    const body = { model: 'gpt-4o', ...user(words(200)) };
+    assert.equal((await post(`${opts({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_000 })).status, 200);
+    const over = await post(`${opts({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_900 });
+    assert.equal(over.status, 400);
+    assert.match(((await over.json()) as any).error.message, /you requested \d+ tokens \(\d+ in the messages, 1900 in the completion\)/);
+    // gpt-4o's real window is 128k tokens: 20k words fit in it.
+    const big = await post(`${opts({ text: 'ok' })}${OA}`, { ...body, ...user(words(20_000)) });
+    assert.equal(big.status, 200);
+    await big.text();
+  });
+});
+
 describe('reasoning models', () => {
   const thought = 'Think 思考 first.';
   test('Zhipu glm-4.5: reasoning_content chunks (role repeated) before the content; thinking disabled turns them off', async () => {

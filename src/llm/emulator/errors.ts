@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'unavailable'
   | 'bad_json'
   | 'bad_messages'
+  | 'context_length'
   | 'reasoning_in_input'
   | 'not_found';
 
@@ -28,6 +29,10 @@ export interface ErrorContext {
   model?: string;
   method?: string;
   path?: string;
+  /** context_length: the model's window, the prompt's tokens, the completion's reserve */
+  window?: number;
+  prompt?: number;
+  completion?: number;
 }
 
 export const emulatorErrors: Record<ErrorKind, Entry> = {
@@ -103,6 +108,18 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
     status: 400,
     openai: () => ({ message: "Missing required parameter: 'messages'.", type: 'invalid_request_error', param: 'messages', code: 'missing_required_parameter' }),
     zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
+  },
+  context_length: {
+    status: 400,
+    openai: ({ window, prompt, completion }) => ({
+      message: completion
+        ? `This model's maximum context length is ${window} tokens. However, you requested ${prompt! + completion} tokens (${prompt} in the messages, ${completion} in the completion). Please reduce the length of the messages or completion.`
+        : `This model's maximum context length is ${window} tokens. However, your messages resulted in ${prompt} tokens. Please reduce the length of the messages.`,
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'context_length_exceeded',
+    }),
+    zhipu: { code: '1261', message: 'Prompt 超长' },
   },
   reasoning_in_input: {
     status: 400,

@@ -11,12 +11,13 @@
 //
 // Per-request options are `/~key=value` path segments before the format path:
 // text, first_token_ms, tokens_per_s, jitter, seed, fault (see faults.ts), fail_times,
-// tool_calls (JSON array of {name, arguments}).
+// tool_calls (JSON array of {name, arguments}), context_tokens (the model's window, see context.ts).
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens, planTurn, type Turn } from './answer.ts';
+import { contextWindow, requestTokens } from './context.ts';
 import { embeddingsBody, parseEmbeddingsRequest } from './embeddings.ts';
 import { errorResponse, type ErrorKind } from './errors.ts';
 import { createFaultGate, HTTP_FAULTS, type Fault } from './faults.ts';
@@ -76,6 +77,8 @@ interface ChatBody {
   model?: unknown;
   stream?: unknown;
   stream_options?: { include_usage?: unknown };
+  max_tokens?: unknown;
+  tools?: unknown;
   messages: Array<{ role?: unknown; content?: unknown; reasoning_content?: unknown }>;
   thinking?: { type?: unknown };
 }
@@ -165,6 +168,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     const httpFault = fault && HTTP_FAULTS[fault];
     if (httpFault) return sendError(res, format, httpFault, { model: typeof body.model === 'string' ? body.model : undefined });
     if (fault === 'hang_before_first_token') return untilAborted(signal);
+    // A prompt (plus the completion it reserves) larger than the model's window: refused, as providers do.
+    const window = contextWindow(body.model, options);
+    const needed = requestTokens(body);
+    const completion = typeof body.max_tokens === 'number' && body.max_tokens > 0 ? body.max_tokens : 0;
+    if (needed + completion > window) return sendError(res, format, 'context_length', { window, prompt: needed, completion });
 
     // DeepSeek refuses a conversation that sends reasoning back (it is for display only).
     if (format === 'openai' && String(body.model).startsWith('deepseek') && body.messages.some((m) => m && typeof m === 'object' && 'reasoning_content' in m)) {

@@ -4,9 +4,11 @@
 // (see memory/extraction-prompt.ts), so memory works end to end offline.
 import { setTimeout as delay } from 'node:timers/promises';
 import { EXTRACTION_MARKER } from '../../memory/extraction-prompt.ts';
+import { SUMMARY_MARKER } from '../../memory/summary-prompt.ts';
 import { collect } from '../complete.ts';
 import type { ChatMessage, LlmRequest, Provider, ProviderConfig, StreamPart } from '../types.ts';
 import { simulatedExtraction } from './extract.ts';
+import { simulatedSummary } from './summarize.ts';
 
 export function createSimulated(config: ProviderConfig): Provider {
   const firstTokenMs = config.simulated?.first_token_ms ?? 0;
@@ -39,11 +41,18 @@ export function answer(messages: ChatMessage[]): string {
   const system = messages[0]?.role === 'system' ? (messages[0].content ?? '') : '';
   const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   if (system.startsWith(EXTRACTION_MARKER)) return simulatedExtraction(user);
+  if (system.startsWith(SUMMARY_MARKER)) return simulatedSummary(system);
   const memory = /<memory>\n([\s\S]*?)\n<\/memory>/.exec(system)?.[1];
   const facts = memory ? memory.split('\n').map((l) => l.replace(/^- /, '').trim()).filter(Boolean) : [];
+  // Working memory and the summary show in the answer too, on a line of their own.
+  const notes = /<working_memory>\n([\s\S]*?)\n<\/working_memory>/.exec(system)?.[1]?.trim();
+  const summary = /<summary>\n([\s\S]*?)\n<\/summary>/.exec(system)?.[1]?.trim();
   const turns = messages.filter((m) => m.role === 'user').length;
   let out = `You said: "${user}".`;
   if (facts.length) out += ` I remember: ${facts.join('; ')}.`;
+  const inline = (text: string) => text.replace(/\s*\n\s*/g, ' | ').replace(/[.\s]+$/, '');
+  if (notes) out += ` My notes: ${inline(notes)}.`;
+  if (summary) out += ` Earlier: ${inline(summary)}.`;
   if (turns > 1) out += ` (turn ${turns} of this conversation)`;
   return out;
 }

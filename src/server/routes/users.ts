@@ -6,6 +6,7 @@ import * as users from '../../store/repos/users.ts';
 import { AppError, notFound } from '../errors.ts';
 import { page, paged } from '../http.ts';
 import type { ServerContext } from '../context.ts';
+import { userWorkingKey } from '../../memory/working-memory.ts';
 
 export const userId = z.string().min(1).max(200);
 const userParams = z.object({ id: userId });
@@ -45,6 +46,7 @@ export const userRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     if (!deleted) throw notFound('User');
     ctx.history.forgetUser(req.principal.org_id, req.params.id);
     ctx.bus.publish('memories', scopeKey(req.principal.org_id, '*', req.params.id));
+    ctx.bus.publish('working', userWorkingKey(req.principal.org_id, req.params.id));
     return reply.code(204).send();
   });
 };

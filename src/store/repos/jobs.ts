@@ -15,12 +15,13 @@ export interface Job {
 }
 
 /** Inserts a job once per idempotency key; returns it, or undefined if it already existed. */
-export const insertJob = (db: Queryable, j: { org_id: string; kind: string; payload: object; idempotency_key?: string }) =>
+export const insertJob = (db: Queryable, j: { org_id: string; kind: string; payload: object; idempotency_key?: string; delay_ms?: number }) =>
   one<Job>(
     db,
-    `insert into jobs (id, org_id, kind, payload, idempotency_key) values ($1, $2, $3, $4, $5)
+    `insert into jobs (id, org_id, kind, payload, idempotency_key, run_at)
+     values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::float8 / 1000))
      on conflict (idempotency_key) do nothing returning *`,
-    [randomUUID(), j.org_id, j.kind, JSON.stringify(j.payload), j.idempotency_key ?? null],
+    [randomUUID(), j.org_id, j.kind, JSON.stringify(j.payload), j.idempotency_key ?? null, j.delay_ms ?? 0],
   );
 
 /**

@@ -19,6 +19,8 @@ export interface Message {
   usage: Usage | null;
   timings: Record<string, unknown> | null;
   error: { code: string; message: string } | null;
+  /** o200k tokens of the message as a prompt sends it (text, tool calls and results), counted when stored */
+  tokens: number | null;
   /** a thinking model's reasoning, kept for the record (never sent back to the model) */
   reasoning: string | null;
   created_at: Date;
@@ -37,6 +39,7 @@ export interface NewMessage {
   usage?: Usage | null;
   timings?: object | null;
   error?: object | null;
+  tokens?: number | null;
 }
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
@@ -44,11 +47,11 @@ const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 export const insertMessage = (db: Queryable, m: NewMessage) =>
   one<Message>(
     db,
-    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error, tokens)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning *`,
     [
       m.id ?? randomUUID(), m.org_id, m.session_id, m.role, m.content, json(m.tool_calls), m.tool_call_id ?? null,
-      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error),
+      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), m.tokens ?? null,
     ],
   ) as Promise<Message>;
 
@@ -60,17 +63,17 @@ export const insertMessage = (db: Queryable, m: NewMessage) =>
  */
 export async function beginExchange(
   db: Queryable,
-  t: { org_id: string; session_id: string; user_message_id: string; assistant_message_id: string; content: string; newSession?: { agent_id: string; user_id: string | null } },
+  t: { org_id: string; session_id: string; user_message_id: string; assistant_message_id: string; content: string; tokens?: number | null; newSession?: { agent_id: string; user_id: string | null } },
 ): Promise<{ userMessage: Message; session?: Session }> {
   const rows = await db.query<Message & { new_session: (Omit<Session, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }) | null }>(
     `with s as (
        insert into sessions (id, org_id, agent_id, user_id, metadata) select $2, $1, $6, $7, '{}'::jsonb where $8 returning *
      ), m as (
-       insert into messages (id, org_id, session_id, role, content, status)
-       values ($3, $1, $2, 'user', $5, 'complete'), ($4, $1, $2, 'assistant', '', 'streaming') returning *
+       insert into messages (id, org_id, session_id, role, content, status, tokens)
+       values ($3, $1, $2, 'user', $5, 'complete', $9::int), ($4, $1, $2, 'assistant', '', 'streaming', null) returning *
      )
      select m.*, (select row_to_json(s) from s) as new_session from m where m.role = 'user'`,
-    [t.org_id, t.session_id, t.user_message_id, t.assistant_message_id, t.content, t.newSession?.agent_id ?? null, t.newSession?.user_id ?? null, t.newSession !== undefined],
+    [t.org_id, t.session_id, t.user_message_id, t.assistant_message_id, t.content, t.newSession?.agent_id ?? null, t.newSession?.user_id ?? null, t.newSession !== undefined, t.tokens ?? null],
   );
   const { new_session, ...userMessage } = rows[0]!;
   const session = new_session ? { ...new_session, created_at: new Date(new_session.created_at), updated_at: new Date(new_session.updated_at) } : undefined;
@@ -95,13 +98,13 @@ export const listMessages = (db: Queryable, orgId: string, sessionId: string, li
 /** Finishes an assistant message that was inserted as 'streaming' when the turn began. */
 export const finishMessage = (
   db: Queryable,
-  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null; reasoning?: string | null },
+  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null; reasoning?: string | null; tokens?: number | null },
 ) =>
   one<Message>(
     db,
-    `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8, reasoning = $9
+    `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8, reasoning = $9, tokens = $10
      where id = $1 returning *`,
-    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls), m.reasoning ?? null],
+    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls), m.reasoning ?? null, m.tokens ?? null],
   );
 
 /** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. */
@@ -116,3 +119,12 @@ export const markStreamingIncomplete = async (db: Queryable) =>
        where status = 'streaming' returning id`,
     )
   ).length;
+
+/** A session's finished messages after seq `afterSeq` (0: all), oldest first, at most `limit`. */
+export const messagesAfter = (db: Queryable, orgId: string, sessionId: string, afterSeq: number, limit: number) =>
+  db.query<Message>(
+    `select * from messages where org_id = $1 and session_id = $2 and seq > $3 and status <> 'streaming' order by seq limit $4`,
+    [orgId, sessionId, afterSeq, limit],
+  );
+
+export const setTokens = (db: Queryable, id: string, tokens: number) => db.query('update messages set tokens = $2 where id = $1', [id, tokens]);

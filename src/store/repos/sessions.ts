@@ -8,6 +8,12 @@ export interface Session {
   user_id: string | null;
   title: string | null;
   metadata: Record<string, unknown>;
+  /** the rolling summary of the session's oldest part (memory.summary), through `summarized_through` */
+  summary: string | null;
+  summarized_through: string | null;
+  summarized_seq: number | null;
+  /** the last message memory extraction has read */
+  extracted_seq: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -41,3 +47,19 @@ export const listSessions = (
 
 export const deleteSession = async (db: Queryable, orgId: string, id: string) =>
   (await db.query('delete from sessions where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
+
+/**
+ * Stores a summary through message `throughSeq`; a summary that covers no more than the
+ * stored one changes nothing (a retried job, or one that lost a race). The session, or undefined.
+ */
+export const setSummary = (db: Queryable, orgId: string, id: string, s: { summary: string; through: string; throughSeq: number }) =>
+  one<Session>(
+    db,
+    `update sessions set summary = $3, summarized_through = $4, summarized_seq = $5, updated_at = now()
+     where org_id = $1 and id = $2 and coalesce(summarized_seq, 0) < $5 returning *`,
+    [orgId, id, s.summary, s.through, s.throughSeq],
+  );
+
+/** Memory extraction has read the session up to message `seq` (never moves back). */
+export const markExtracted = (db: Queryable, orgId: string, id: string, seq: number) =>
+  db.query(`update sessions set extracted_seq = greatest(coalesce(extracted_seq, 0), $3) where org_id = $1 and id = $2`, [orgId, id, seq]);

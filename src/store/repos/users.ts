@@ -32,6 +32,12 @@ export const updateUser = (db: Queryable, orgId: string, id: string, input: { na
 
 /** Deletes the user with their sessions and memories: what "forget me" means. */
 export async function deleteUser(db: Queryable, orgId: string, id: string): Promise<boolean> {
+  // Working memory of the user, and of the user's sessions.
+  await db.query(
+    `delete from working_memory where org_id = $1 and ((scope = 'user' and owner = $2)
+       or (scope = 'session' and owner in (select id::text from sessions where org_id = $1 and user_id = $2)))`,
+    [orgId, id],
+  );
   await db.query('delete from sessions where org_id = $1 and user_id = $2', [orgId, id]);
   // Forgetting a user forgets the old versions of their memories too.
   await db.query(

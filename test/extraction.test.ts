@@ -1,0 +1,91 @@
+// Extraction that costs less and sees more (memory.extract {model, every_turns, idle_ms,
+// window_tokens}), over real sockets on both engines: a cheaper model is the one asked, the
+// prompt carries the recent window as context, several exchanges go into one call, and a
+// session that must go quiet first gets one extraction for all it said.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { EXTRACTION_MARKER } from '../src/memory/extraction-prompt.ts';
+import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+
+const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
+
+for (const engine of engines) {
+  describe(`extraction settings on ${engine}`, () => {
+    let s: TestServer;
+    let emu: Emulator;
+    before(async () => {
+      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
+    });
+    after(async () => {
+      await s?.close();
+      await emu?.close();
+    });
+    const memoriesOf = async (agentId: string, user: string) =>
+      ((await s.api('GET', `/api/v1/memories?agent_id=${agentId}&user_id=${user}`)).body.data as any[]).map((m) => m.content).sort();
+    const extractionJobs = async (agentId: string) =>
+      (await s.app.db.query<{ n: number }>(`select count(*)::int as n from jobs where kind = 'memory.extract' and payload->>'agent_id' = $1`, [agentId]))[0]!.n;
+    async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+      const end = Date.now() + ms;
+      for (;;) {
+        const v = await fn();
+        if (ok(v)) return v;
+        if (Date.now() > end) assert.fail(`${what}: ${JSON.stringify(v)}`);
+        await sleep(50);
+      }
+    }
+
+    test('memory.extract.model is the model asked, and it sees the recent window as context', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', {
+        body: { name: 'cheap-extractor', llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/v1` }, memory: { extract: { model: 'gpt-4o-mini' } }, streaming: { emit_memory_updates: true } },
+      })).body;
+      const first = await streamChat(s, agent.id, { message: 'I live in Berlin.', user_id: 'lis' });
+      const from = emu.requests.length;
+      await streamChat(s, agent.id, { message: 'No, I moved to Lisbon.', session_id: first.events[0].session_id });
+      const asked = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
+      assert.equal(asked.length, 1);
+      assert.equal((asked[0]!.body as any).model, 'gpt-4o-mini');
+      const input = JSON.parse((asked[0]!.body as any).messages[1].content);
+      assert.deepEqual(input.conversation.map((m: any) => m.role), ['user', 'assistant']);
+      assert.equal(input.conversation[0].content, 'No, I moved to Lisbon.');
+      assert.equal(input.context[0].content, 'I live in Berlin.', 'the earlier exchange is context');
+      const chat = emu.requests.slice(from).filter((r) => !(r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
+      assert.ok(chat.every((r) => (r.body as any).model === 'gpt-4o'), 'the chat stays on its own model');
+    });
+
+    test('every_turns batches several exchanges into one extraction call', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', {
+        body: { name: 'batcher', llm: fast, memory: { extract: { every_turns: 3 } }, streaming: { emit_memory_updates: true } },
+      })).body;
+      const one = await streamChat(s, agent.id, { message: 'My name is Ada.', user_id: 'ada3' });
+      const session = one.events[0].session_id;
+      const two = await streamChat(s, agent.id, { message: 'I live in Porto.', session_id: session });
+      assert.deepEqual([...one.events, ...two.events].filter((e) => e.chunk_type === 'memory_update'), [], 'nothing extracted before the third exchange');
+      assert.equal(await extractionJobs(agent.id), 0);
+      const three = await streamChat(s, agent.id, { message: 'I like green tea.', session_id: session });
+      const updates = three.events.filter((e) => e.chunk_type === 'memory_update');
+      assert.deepEqual(updates.map((u) => u.content).sort(), ['I like green tea', 'I live in Porto', 'My name is Ada']);
+      assert.equal(await extractionJobs(agent.id), 1, 'one call for three exchanges');
+    });
+
+    test('idle_ms waits until the session is quiet, then extracts everything since, once', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', {
+        body: { name: 'patient', llm: fast, memory: { extract: { idle_ms: 700 } }, streaming: { emit_memory_updates: true } },
+      })).body;
+      const one = await streamChat(s, agent.id, { message: 'My name is Noor.', user_id: 'noor' });
+      const session = one.events[0].session_id;
+      await streamChat(s, agent.id, { message: 'I live in Oslo.', session_id: session });
+      const last = await streamChat(s, agent.id, { message: 'I play the violin.', session_id: session });
+      assert.deepEqual(last.events.filter((e) => e.chunk_type === 'memory_update'), [], 'the stream does not wait for quiet');
+      assert.deepEqual(await memoriesOf(agent.id, 'noor'), [], 'nothing while the session is busy');
+      const found = await until('memories after quiet', () => memoriesOf(agent.id, 'noor'), (m) => m.length === 3);
+      assert.deepEqual(found, ['I live in Oslo', 'I play the violin', 'My name is Noor']);
+      // All three came from one extraction (one source), though three jobs were queued.
+      const sources = await s.app.db.query<{ source: string }>(
+        `select distinct h.source from memory_history h join memories m on m.id = h.memory_id where m.agent_id = $1`, [agent.id]);
+      assert.equal(sources.length, 1, JSON.stringify(sources));
+      assert.equal(await extractionJobs(agent.id), 3);
+    });
+  });
+}
