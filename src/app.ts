@@ -26,6 +26,7 @@ import { createInvalidationBus } from './store/invalidation.ts';
 import { openStore } from './store/open.ts';
 import { markStreamingIncomplete } from './store/repos/messages.ts';
 import { createSecretBox, loadSecretKey } from './store/secret-box.ts';
+import { busEventSink } from './trace/bus-events.ts';
 import { createMetrics } from './trace/metrics.ts';
 
 export interface Agentmem {
@@ -40,7 +41,10 @@ export interface Agentmem {
 export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const db = await openStore(config.databaseUrl, config.dataDir);
   const pool = createPool({ egress: config.egress });
-  const bus = createInvalidationBus(config.redisUrl);
+  const metrics = createMetrics();
+  // Declared first: background work logs through the server's logger once it exists.
+  let server: FastifyInstance | undefined;
+  const bus = createInvalidationBus(config.redisUrl, { prefix: config.redisKeyPrefix, onEvent: busEventSink(metrics, () => server?.log) });
   let closeStreams = async () => {};
   try {
     const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
@@ -48,8 +52,6 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     // Answers cut off by a crash are kept as what was said, marked incomplete.
     await markStreamingIncomplete(db);
 
-    // Declared first: background work logs through the server's logger once it exists.
-    let server: FastifyInstance | undefined;
     const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
       checkTargets: (agentConfig) => checkConfigEgress(config.egress, agentConfig),
@@ -59,12 +61,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
           server?.log.error({ err, agent_id }, 'could not queue re-embedding'),
         ),
     });
-    const agentCache = createAgentCache(agents, pool, config);
-    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
-    const auth = createAuth(db);
+    const agentCache = createAgentCache(agents, pool, config, bus);
+    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id), guard: bus });
+    const auth = createAuth(db, bus);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
-    const predictions = createPredictions({ db, search, embedderFor });
+    const predictions = createPredictions({ db, search, embedderFor, guard: bus });
     const memories = createMemories({
       db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search,
       onChange: (org, agentId, userId) => bus.publish('memories', scopeKey(org, agentId, userId)),
@@ -90,9 +92,10 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('session', history.invalidate);
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key) => predictions.invalidateKey(key));
+    bus.subscribe('user', (key) => history.forgetUserKey(key));
     await bus.ready();
 
-    const metrics = createMetrics();
+    metrics.trackBusTrusted(() => bus.trusted());
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
     metrics.trackConnections('agentmem_db_connections', db.connections);
     metrics.trackAwaitingFirstToken(() => gate.waiting);

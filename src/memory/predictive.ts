@@ -8,6 +8,7 @@
 // never serves a memory that changed.
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
+import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import { vectorsOf } from '../store/repos/memories.ts';
 import type { EmbedderFor } from './embedders/index.ts';
 import type { RecallAgent, Recalled, SearchMemories } from './recall.ts';
@@ -23,7 +24,9 @@ interface Pool {
 
 export const scopeKey = (orgId: string, agentId: string | null, userId: string | null) => `${orgId}\u0001${agentId ?? ''}\u0001${userId ?? ''}`;
 
-export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor }) {
+/** `guard`: while the invalidation bus cannot be trusted, no pool answers and none is kept. */
+export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor; guard?: CacheGuard }) {
+  const guard = deps.guard ?? alwaysTrusted;
   const pools = new LRUCache<string, Pool>({ max: 20_000 });
   // Bumped by every invalidation: a pool computed across a write is thrown away.
   const generation = new Map<string, number>();
@@ -33,11 +36,13 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
     async prepare(agent: RecallAgent, userId: string | null, text: string): Promise<void> {
       const key = scopeKey(agent.org_id, agent.id, userId);
       const gen = generation.get(key) ?? 0;
+      const epoch = guard.epoch();
+      if (!guard.trusted()) return;
       try {
         const embedder = deps.embedderFor(agent.config.memory.embedder);
         const hits = await deps.search(embedder, { orgId: agent.org_id, agentId: agent.id, userId }, text, { topK: POOL, minScore: 0 });
         const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
-        if ((generation.get(key) ?? 0) !== gen) return;
+        if ((generation.get(key) ?? 0) !== gen || guard.epoch() !== epoch || !guard.trusted()) return;
         const items = hits.flatMap(({ id, content, metadata }) => {
           const v = vectors.get(id);
           return v ? [{ id, content, metadata, score: 0, vector: unit(v) }] : [];
@@ -53,6 +58,7 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
      * there is none or it is not confident. In process, no SQL, no embedding (recall's RankPool).
      */
     rank(agent: RecallAgent, userId: string | null, embedderId: string, vector: ArrayLike<number>): Recalled[] | undefined {
+      if (!guard.trusted()) return undefined;
       const pool = pools.get(scopeKey(agent.org_id, agent.id, userId));
       if (!pool || pool.embedder !== embedderId || !pool.items.length) return undefined;
       const q = unit(vector);
