@@ -82,6 +82,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
+      retentionMs: config.jobRetentionMs,
       handlers: {
         [EXTRACT_JOB]: extractionHandler({ memories, loadAgent: (org, id) => agentCache.get(org, id), afterApply: predict }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),

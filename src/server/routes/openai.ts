@@ -103,7 +103,7 @@ export const openaiRoutes =
 
       const last = body.messages.at(-1)!;
       const text = last.role === 'user' ? textOf(last.content) : '';
-      if (!text) throw new OpenAIRequestError('validation_error', 'The last message must be a user message with text content.', 'invalid_value', 'messages');
+      if (!text.trim()) throw new OpenAIRequestError('validation_error', 'The last message must be a user message with text content that is not blank.', 'invalid_value', 'messages');
       const history: ChatMessage[] = body.messages.slice(0, -1).flatMap((m) => {
         const content = textOf(m.content);
         return (m.role === 'user' || m.role === 'assistant') && content ? [{ role: m.role, content }] : [];
