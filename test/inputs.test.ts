@@ -18,8 +18,8 @@ for (const engine of engines) {
       await s?.close();
     });
 
-    const send = (method: string, path: string, body?: Buffer | string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-      fetch(s.url + path, { method, headers: { authorization: `Bearer ${s.adminKey}`, ...headers }, body });
+    const send = (method: string, path: string, body?: Uint8Array | string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+      fetch(s.url + path, { method, headers: { authorization: `Bearer ${s.adminKey}`, ...headers }, body: body as BodyInit | undefined });
 
     test('a DELETE with content-type application/json and no body is accepted; a route that takes a body still needs one', async () => {
       const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'to delete' } })).body;
