@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator } from '../src/llm/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, startRedis, type Api, type TestServer, startServer } from './harness.ts';
+import { apiClient, createTestDatabase, engines, needsRedisServer, startRedis, type Api, type TestServer, startServer } from './harness.ts';
 
 const OUTAGE_MS = 10_000;
 
@@ -28,7 +28,7 @@ const metric = async (url: string, line: RegExp) => {
 const trusted = (url: string) => metric(url, /^agentmem_invalidation_bus_trusted (\d+)$/m);
 const busEvents = (url: string, event: string) => metric(url, new RegExp(`^agentmem_invalidation_bus_events_total\\{event="${event}"\\} (\\d+)$`, 'm'));
 
-describe('a Redis outage between two instances (PostgreSQL + Redis)', { skip: !engines.includes('postgres') && 'needs PostgreSQL' }, () => {
+describe('a Redis outage between two instances (PostgreSQL + Redis)', { skip: (!engines.includes('postgres') && 'needs PostgreSQL') || needsRedisServer }, () => {
   let a: TestServer;
   let b: TestServer;
   let redis: Awaited<ReturnType<typeof startRedis>>;
