@@ -94,7 +94,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key) => predictions.invalidateKey(key));
     bus.subscribe('user', (key) => history.forgetUserKey(key));
-    await bus.ready();
+    // Redis down at start: serve anyway, the caches bypassed until the bus hears its channel.
+    await Promise.race([bus.ready(), new Promise((r) => setTimeout(r, 5_000).unref())]);
 
     metrics.trackBusTrusted(() => bus.trusted());
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
@@ -119,6 +120,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
+    if (config.redisUrl && !bus.trusted()) server.log.warn('Redis does not answer: serving with the caches bypassed (every read goes to the database) until it does');
     const url = await server.listen({ port: config.port, host: config.host });
     jobs.start();
     warmUpstreams(db, pool, config).then(

@@ -5,6 +5,7 @@
 // (The Redis here is this test's own, stopped and restarted; not the shared one.)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator } from '../src/llm/emulator/server.ts';
@@ -118,3 +119,50 @@ describe('a Redis outage between two instances (PostgreSQL + Redis)', { skip: (!
     await until('B serves v3', async () => (await chat(apiB, 'v3?', sessionId)).system === 'v3', 2_000);
   });
 });
+
+// One instance is enough here, so this runs on the embedded default too.
+for (const engine of engines) {
+  test(`an instance started while its Redis is down serves, caches bypassed, and uses them once Redis answers (${engine})`, { skip: needsRedisServer }, async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const emu = await startEmulator({ port: 0, profile: 'instant' });
+    const t0 = performance.now();
+    const s = await startServer(engine, { redisUrl: `redis://127.0.0.1:${port}`, redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:` });
+    let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+    try {
+      const startMs = performance.now() - t0;
+      assert.ok(startMs < 30_000, `started in ${startMs.toFixed(0)} ms`);
+      assert.equal(await trusted(s.url), 0, 'caches bypassed');
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'no redis', system_prompt: 'v1', llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
+        })
+      ).body;
+      const systemSent = async () => {
+        const before = emu.requests.length;
+        assert.equal((await s.api('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'hi' } })).status, 200, 'chats work without Redis');
+        return (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages[0].content as string;
+      };
+      assert.equal(await systemSent(), 'v1');
+      // Behind the bus's back: seen at once, since nothing is cached.
+      await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);
+      assert.equal(await systemSent(), 'sql', 'the agent is read from the database');
+
+      redis = await startRedis(port);
+      await until('trusted once Redis answers', async () => (await trusted(s.url)) === 1);
+      assert.equal(await busEvents(s.url, 'up'), 1, 'its arrival is counted');
+      assert.ok((await busEvents(s.url, 'error'))! >= 1);
+      assert.equal(await systemSent(), 'sql', 'loaded once more, now into the cache');
+      await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql again"') where id = $1`, [agent.id]);
+      assert.equal(await systemSent(), 'sql', 'served from the cache: the change behind the bus goes unseen');
+    } finally {
+      await s.close();
+      await redis?.stop();
+      await emu.close();
+    }
+  });
+}

@@ -112,7 +112,8 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
     epoch++;
     const downMs = downSince === undefined ? 0 : Date.now() - downSince;
     downSince = undefined;
-    if (epoch > 1) emit({ type: 'up', downMs });
+    // The first connect is news only when Redis was not there at start.
+    if (epoch > 1 || downMs >= 1_000) emit({ type: 'up', downMs });
   };
 
   const send = (msg: Message) =>

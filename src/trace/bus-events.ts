@@ -13,7 +13,9 @@ export function busEventSink(metrics: Metrics, log: () => Log | undefined): (e: 
   let quiet = false; // an error was already logged for this outage
   return (e) => {
     metrics.countBusEvent(e.type);
-    const out = log() ?? consoleLog;
+    // Before the server (and its logger) exists: counted only; the start says it if Redis is down.
+    const out = log();
+    if (!out) return;
     switch (e.type) {
       case 'error':
         if (!quiet) out.warn({ err: e.err, connection: e.connection }, 'invalidation bus (Redis) error');
@@ -32,9 +34,3 @@ export function busEventSink(metrics: Metrics, log: () => Log | undefined): (e: 
     }
   };
 }
-
-// Before the server (and its logger) exists: startup waits for Redis, and says so.
-const consoleLog: Log = {
-  warn: (obj, msg) => console.warn(msg, JSON.stringify(obj, (k, v) => (v instanceof Error ? v.message : v))),
-  info: (obj, msg) => console.info(msg, JSON.stringify(obj)),
-};
