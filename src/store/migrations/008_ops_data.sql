@@ -4,6 +4,10 @@
 -- gone, from an earlier row of the same memory), whatever code path writes it.
 alter table memory_history add column user_id text;
 update memory_history h set user_id = m.user_id from memories m where m.id = h.memory_id and m.org_id = h.org_id;
+-- Rows of memories already deleted: extraction wrote the session into the metadata; its user is the memory's.
+update memory_history h set user_id = s.user_id from sessions s
+where h.user_id is null and h.source like 'extraction:%' and s.org_id = h.org_id
+  and s.id::text = coalesce(h.new_metadata, h.old_metadata)->>'session_id';
 create index memory_history_user on memory_history (org_id, user_id) where user_id is not null;
 
 create function memory_history_set_user() returns trigger language plpgsql as $$
