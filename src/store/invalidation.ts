@@ -97,7 +97,7 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
   let closed = false;
 
   const goDeaf = (reason: string) => {
-    if (!listening) return;
+    if (!listening || closed) return;
     listening = false;
     epoch++;
     downSince = Date.now();
