@@ -1,8 +1,16 @@
 // `npm test`: every *.test.ts under src/ and test/, through node's test runner with tsx.
 // Extra arguments narrow the run: `npm test -- test/foundation.test.ts`.
+//
+// The suite runs on the embedded engine (PGlite) everywhere. The PostgreSQL engine and the
+// tests that need Redis run when those answer (AGENTMEM_TEST_PG, AGENTMEM_TEST_REDIS); on a
+// machine without them, what was left out is said plainly, before and after the run, with
+// how to include it. AGENTMEM_TEST_REQUIRE=postgres,redis (what CI sets) makes a missing
+// one a failure instead, so a green CI run means both engines ran.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import pg from 'pg';
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -10,10 +18,89 @@ function find(dir) {
   );
 }
 
+const env = { ...process.env, NODE_ENV: 'test' };
+const pgUrl = env.AGENTMEM_TEST_PG || 'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = env.AGENTMEM_TEST_REDIS || 'redis://127.0.0.1:6379';
+const required = new Set((env.AGENTMEM_TEST_REQUIRE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const engines = (env.AGENTMEM_TEST_ENGINES || 'pglite,postgres').split(',');
+
+/** Why PostgreSQL cannot run the suite, or undefined when it can. */
+async function postgresProblem() {
+  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    const [row] = (await client.query(`select exists (select 1 from pg_available_extensions where name = 'vector') as vector`)).rows;
+    return row.vector ? undefined : 'it has no pgvector extension';
+  } catch (err) {
+    return `nothing usable answers (${err.code || err.message})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Why Redis cannot be used, or undefined when it answers PING. */
+function redisProblem() {
+  const url = new URL(redisUrl);
+  return new Promise((resolve) => {
+    const socket = connect(Number(url.port || 6379), url.hostname);
+    const done = (problem) => {
+      socket.destroy();
+      resolve(problem);
+    };
+    socket.setTimeout(3_000, () => done('no answer in 3 s'));
+    socket.once('error', (err) => done(`nothing answers (${err.code || err.message})`));
+    socket.once('connect', () => socket.write(url.password ? `AUTH ${decodeURIComponent(url.username || 'default')} ${decodeURIComponent(url.password)}\r\nPING\r\n` : 'PING\r\n'));
+    let reply = '';
+    socket.on('data', (d) => {
+      reply += d;
+      if (reply.includes('+PONG')) done(undefined);
+      else if (reply.startsWith('-')) done(`it refused: ${reply.trim()}`);
+    });
+  });
+}
+
+const skipped = [];
+const missing = [];
+const redact = (u) => u.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+if (engines.includes('postgres')) {
+  const problem = await postgresProblem();
+  if (problem) {
+    const what = `PostgreSQL at ${redact(pgUrl)}: ${problem}`;
+    if (required.has('postgres')) missing.push(what);
+    else {
+      env.AGENTMEM_TEST_ENGINES = engines.filter((e) => e !== 'postgres').join(',') || 'pglite';
+      skipped.push(`the PostgreSQL engine (every test on it, and those of two instances on one database) — ${what}.\n    To include them: start PostgreSQL 15+ with pgvector there, or point AGENTMEM_TEST_PG at one (a user that may create databases).`);
+    }
+  }
+} else if (required.has('postgres')) {
+  missing.push('PostgreSQL: AGENTMEM_TEST_ENGINES leaves it out');
+}
+if (env.AGENTMEM_TEST_REDIS !== 'none') {
+  const problem = await redisProblem();
+  if (problem) {
+    const what = `Redis at ${redact(redisUrl)}: ${problem}`;
+    if (required.has('redis')) missing.push(what);
+    else {
+      env.AGENTMEM_TEST_REDIS = 'none';
+      skipped.push(`the tests that need Redis (rate limits in Redis, resumes and cache invalidation across instances) — ${what}.\n    To include them: start redis-server there, or point AGENTMEM_TEST_REDIS at one.`);
+    }
+  }
+} else if (required.has('redis')) {
+  missing.push('Redis: AGENTMEM_TEST_REDIS=none leaves it out');
+}
+
+if (missing.length) {
+  console.error(`npm test: AGENTMEM_TEST_REQUIRE=${[...required].join(',')}, but:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
+  process.exit(1);
+}
+const notice = skipped.length ? `npm test: SKIPPED on this machine:\n${skipped.map((s) => `  - ${s}`).join('\n')}\n` : '';
+if (notice) console.log(notice);
+
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'test'].flatMap(find).sort();
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  { stdio: 'inherit', env },
 );
+if (notice) console.log(`\n${notice}(the rest ran on the embedded engine, PGlite)`);
 process.exit(result.status ?? 1);

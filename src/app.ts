@@ -30,6 +30,7 @@ import { createInvalidationBus } from './store/invalidation.ts';
 import { openStore } from './store/open.ts';
 import { markStreamingIncomplete } from './store/repos/messages.ts';
 import { createSecretBox, loadSecretKey } from './store/secret-box.ts';
+import { busEventSink } from './trace/bus-events.ts';
 import { createMetrics } from './trace/metrics.ts';
 
 export interface Agentmem {
@@ -44,7 +45,10 @@ export interface Agentmem {
 export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const db = await openStore(config.databaseUrl, config.dataDir);
   const pool = createPool({ egress: config.egress });
-  const bus = createInvalidationBus(config.redisUrl);
+  const metrics = createMetrics();
+  // Declared first: background work logs through the server's logger once it exists.
+  let server: FastifyInstance | undefined;
+  const bus = createInvalidationBus(config.redisUrl, { prefix: config.redisKeyPrefix, onEvent: busEventSink(metrics, () => server?.log) });
   let closeStreams = async () => {};
   try {
     const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
@@ -52,8 +56,6 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     // Answers cut off by a crash are kept as what was said, marked incomplete.
     await markStreamingIncomplete(db);
 
-    // Declared first: background work logs through the server's logger once it exists.
-    let server: FastifyInstance | undefined;
     const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
       checkTargets: (agentConfig) => (checkStdioMcp(agentConfig, config.allowStdioMcp), checkConfigEgress(config.egress, agentConfig)),
@@ -63,14 +65,14 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
           server?.log.error({ err, agent_id }, 'could not queue re-embedding'),
         ),
     });
-    const agentCache = createAgentCache(agents, pool, config);
+    const agentCache = createAgentCache(agents, pool, config, bus);
     const mcp = createMcpTools({ dispatcher: pool.dispatcher, allowStdio: config.allowStdioMcp, onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable') });
-    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
+    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id), guard: bus });
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
-    const auth = createAuth(db);
+    const auth = createAuth(db, bus);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
-    const predictions = createPredictions({ db, search, embedderFor });
+    const predictions = createPredictions({ db, search, embedderFor, guard: bus });
     const memories = createMemories({
       db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search,
       onChange: (org, agentId, userId) => bus.publish('memories', scopeKey(org, agentId, userId)),
@@ -88,6 +90,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
+      retentionMs: config.jobRetentionMs,
       handlers: {
         [EXTRACT_JOB]: extractionHandler<ReadyAgent>({
           db,
@@ -111,9 +114,11 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key) => predictions.invalidateKey(key));
-    await bus.ready();
+    bus.subscribe('user', (key) => history.forgetUserKey(key));
+    // Redis down at start: serve anyway, the caches bypassed until the bus hears its channel.
+    await Promise.race([bus.ready(), new Promise((r) => setTimeout(r, 5_000).unref())]);
 
-    const metrics = createMetrics();
+    metrics.trackBusTrusted(() => bus.trusted());
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
     metrics.trackConnections('agentmem_db_connections', db.connections);
     metrics.trackAwaitingFirstToken(() => gate.waiting);
@@ -139,6 +144,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
+    if (config.redisUrl && !bus.trusted()) server.log.warn('Redis does not answer: serving with the caches bypassed (every read goes to the database) until it does');
     const url = await server.listen({ port: config.port, host: config.host });
     jobs.start();
     warmUpstreams(db, pool, config).then(

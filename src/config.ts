@@ -19,6 +19,8 @@ export interface AppConfig {
   zhipuBaseUrl?: string;
   /** how long a claimed background job stays locked to its worker (a crashed worker's job is retried after it) */
   jobLockMs: number;
+  /** AGENTMEM_JOB_RETENTION_MS: finished background jobs are deleted this long after they ended */
+  jobRetentionMs: number;
   /** how long an ended SSE chat stream stays resumable with Last-Event-ID */
   streamHoldMs: number;
   /** a `resumable: true` stream whose client left is cancelled after this long with no client following it */
@@ -52,6 +54,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     zhipuApiKey: env.ZHIPU_API_KEY || undefined,
     zhipuBaseUrl: env.ZHIPU_BASE_URL || undefined,
     jobLockMs: intEnv(env.AGENTMEM_JOB_LOCK_MS, 60_000),
+    jobRetentionMs: intEnv(env.AGENTMEM_JOB_RETENTION_MS, 7 * 24 * 3_600_000),
     streamHoldMs: intEnv(env.AGENTMEM_STREAM_HOLD_MS, 5 * 60_000),
     streamGraceMs: intEnv(env.AGENTMEM_STREAM_GRACE_MS, 60_000),
     redisKeyPrefix: env.AGENTMEM_REDIS_PREFIX || 'agentmem:',

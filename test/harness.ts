@@ -1,6 +1,6 @@
 // Starts a real agentmem on a real socket for a test file, on either engine:
 // PGlite in memory, or a throwaway database on the local PostgreSQL.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,12 @@ import { startAgentmem, type Agentmem } from '../src/app.ts';
 import { configFromEnv, type AppConfig } from '../src/config.ts';
 import type { Engine } from '../src/store/db.ts';
 
+// `npm test` (scripts/test.mjs) narrows these to what answers on this machine, and says so.
 export const engines: Engine[] = (process.env.AGENTMEM_TEST_ENGINES ?? 'pglite,postgres').split(',') as Engine[];
+/** The shared Redis for tests; undefined when `npm test` found none (AGENTMEM_TEST_REDIS=none). */
+export const testRedis: string | undefined = process.env.AGENTMEM_TEST_REDIS === 'none' ? undefined : process.env.AGENTMEM_TEST_REDIS || 'redis://127.0.0.1:6379';
+/** A `skip` reason for tests that need the shared Redis (false when it is there). */
+export const needsRedis: string | false = !testRedis && 'needs Redis (AGENTMEM_TEST_REDIS)';
 const adminUrl = process.env.AGENTMEM_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface TestServer {
@@ -156,4 +161,40 @@ export async function spawnServe(env: Record<string, string | undefined>): Promi
     child.once('exit', (code) => reject(new Error(`agentmem exited (${code}): ${out}`)));
   });
   return { child, url };
+}
+
+/** A `skip` reason for tests that run a private redis-server (false when the binary is installed). */
+export const needsRedisServer: string | false = spawnSync('redis-server', ['--version']).status !== 0 && 'needs the redis-server binary';
+
+/** A private redis-server on a free port (no persistence), for tests that stop and restart Redis. */
+export async function startRedis(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  if (!port) {
+    port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+      probe.once('error', reject);
+    });
+  }
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

@@ -9,9 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { createOrg, engines, startServer, type TestServer } from './harness.ts';
+import { createOrg, engines, needsRedis, startServer, testRedis, type TestServer } from './harness.ts';
 
-const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const redisUrl = testRedis!;
 const WINDOW_MS = 2_000;
 const PER_KEY = 3;
 const PER_ORG = 5;
@@ -41,7 +41,7 @@ function wsStatus(url: string, key: string): Promise<{ status: number; retryAfte
 }
 
 for (const store of ['memory', 'redis'] as const) {
-  describe(`rate limits (${store})`, () => {
+  describe(`rate limits (${store})`, { skip: store === 'redis' && needsRedis }, () => {
     let s: TestServer;
     let a1: string;
     let a2: string;
@@ -125,7 +125,7 @@ for (const store of ['memory', 'redis'] as const) {
 }
 
 if (engines.includes('postgres')) {
-  describe('rate limits (redis, two instances on one database)', () => {
+  describe('rate limits (redis, two instances on one database)', { skip: needsRedis }, () => {
     let one: TestServer;
     let two: TestServer;
     const prefix = `agentmem-test:${randomBytes(4).toString('hex')}:`;

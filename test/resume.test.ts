@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createOrg, createTestDatabase, engines, readSse, startServer, type SseFrame, type TestServer } from './harness.ts';
+import { createOrg, createTestDatabase, engines, needsRedis, readSse, startServer, testRedis, type SseFrame, type TestServer } from './harness.ts';
 
 const HOLD_MS = 2_000;
 const words = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen';
@@ -163,12 +163,12 @@ for (const engine of engines) {
   });
 }
 
-describe('resumable streams across two instances (PostgreSQL + Redis)', { skip: !engines.includes('postgres') }, () => {
+describe('resumable streams across two instances (PostgreSQL + Redis)', { skip: (!engines.includes('postgres') && 'needs PostgreSQL') || needsRedis }, () => {
   let a: TestServer;
   let b: TestServer;
   let drop: () => Promise<void>;
   const prefix = `agentmem-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
-  const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+  const redisUrl = testRedis!;
   before(async () => {
     const db = await createTestDatabase('postgres');
     drop = db.drop;

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { runLoad } from '../scripts/load.ts';
 import { startEmulator } from '../src/llm/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, streamChat, type Api, type TestServer, startServer } from './harness.ts';
+import { apiClient, createTestDatabase, engines, needsRedis, streamChat, testRedis, type Api, type TestServer, startServer } from './harness.ts';
 
-const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const redisUrl = testRedis!;
 const BUDGET_MS = 100;
 
 /**
@@ -28,7 +28,7 @@ async function within(since: number, check: () => Promise<boolean>, limitMs = 2_
 const show = (what: string, r: { ms: number; answered: number; tries: number }) =>
   `${what} ${r.ms.toFixed(1)} ms (answered ${r.answered.toFixed(1)} ms, request #${r.tries})`;
 
-describe('two instances sharing PostgreSQL and Redis', { skip: !engines.includes('postgres') && 'needs PostgreSQL' }, () => {
+describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.includes('postgres') && 'needs PostgreSQL') || needsRedis }, () => {
   let a: TestServer;
   let b: TestServer;
   let emu: Awaited<ReturnType<typeof startEmulator>>;

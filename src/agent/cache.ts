@@ -7,6 +7,7 @@ import { defaultBaseUrl, originOf, platformKey, type PlatformProviders } from '.
 import { createProvider } from '../llm/index.ts';
 import type { Pool } from '../llm/pool.ts';
 import type { Provider, ProviderConfig } from '../llm/types.ts';
+import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import type { Agents, RunnableAgent } from './agents.ts';
 import type { AgentConfig } from './config.ts';
 
@@ -16,12 +17,14 @@ export interface ReadyAgent extends RunnableAgent {
   model: string;
 }
 
-export function createAgentCache(agents: Agents, pool: Pool, env: AppConfig) {
+/** `guard`: while the invalidation bus cannot be trusted, every get reads the database. */
+export function createAgentCache(agents: Agents, pool: Pool, env: AppConfig, guard: CacheGuard = alwaysTrusted) {
   const cache = new LRUCache<string, ReadyAgent>({ max: 5_000 });
   // Loads in flight, so a burst of first requests builds the agent once.
   const loading = new Map<string, Promise<ReadyAgent | undefined>>();
 
   async function load(orgId: string, id: string): Promise<ReadyAgent | undefined> {
+    const epoch = guard.epoch();
     const row = await agents.get(orgId, id);
     if (!row) return undefined;
     const runnable = agents.runnable(row);
@@ -32,14 +35,14 @@ export function createAgentCache(agents: Agents, pool: Pool, env: AppConfig) {
       providerName: providerConfig.provider,
       model: providerConfig.model,
     };
-    cache.set(id, ready);
+    if (guard.trusted() && guard.epoch() === epoch) cache.set(id, ready);
     return ready;
   }
 
   return {
     /** The agent if it exists in this org; a cache hit is a map lookup. */
     async get(orgId: string, id: string): Promise<ReadyAgent | undefined> {
-      const hit = cache.get(id);
+      const hit = guard.trusted() ? cache.get(id) : undefined;
       if (hit) return hit.org_id === orgId ? hit : undefined;
       const key = `${orgId}:${id}`;
       let pending = loading.get(key);

@@ -13,5 +13,9 @@ program.addCommand((await import('./bench.ts')).benchCommand());
 program.addCommand((await import('./chat.ts')).chatCommand());
 program.addCommand((await import('./agents.ts')).agentsCommand());
 program.addCommand((await import('./memories.ts')).memoriesCommand());
+{
+  const data = await import('./org-data.ts');
+  for (const cmd of [data.exportCommand(), data.importCommand(), data.backupCommand(), data.restoreCommand()]) program.addCommand(cmd);
+}
 
 await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
+import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
@@ -37,6 +38,9 @@ export interface Turn {
 
 const keep = 200;
 
+/** A user as the invalidation bus names it (kind 'user'). */
+export const userKey = (orgId: string, userId: string) => `${orgId}\u0001${userId}`;
+
 /** Adds the newest message; the entry still holds a contiguous tail of the session. */
 function append(entry: Entry, message: Message): void {
   entry.messages.push(message);
@@ -47,14 +51,17 @@ function append(entry: Entry, message: Message): void {
   }
 }
 
-export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void } = {}) {
+/** `guard`: while the invalidation bus cannot be trusted, every window is read from the database. */
+export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; guard?: CacheGuard } = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
+  const guard = opts.guard ?? alwaysTrusted;
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
   const saving = new Map<string, Promise<void>>();
   // Tells other instances their copy of this session is stale (this one stays current).
   const changed = (sessionId: string) => opts.onChange?.(sessionId);
 
   async function load(orgId: string, sessionId: string, depth: number): Promise<Entry | undefined> {
+    const epoch = guard.epoch();
     const [session, rows] = await Promise.all([
       sessions.getSession(db, orgId, sessionId),
       messages.lastMessages(db, orgId, sessionId, depth),
@@ -64,14 +71,14 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
     for (const m of rows) messageTokens(m);
     if (session.summary) cachedCount(session.summary);
     const entry: Entry = { session, messages: rows.filter((m) => m.status !== 'streaming'), depth: rows.length < depth ? Infinity : depth };
-    cache.set(sessionId, entry);
+    if (guard.trusted() && guard.epoch() === epoch) cache.set(sessionId, entry);
     return entry;
   }
 
   return {
     /** The session (scoped to the org) and its last `n` messages; undefined if it does not exist here. */
     async window(orgId: string, sessionId: string, n: number): Promise<{ session: Session; messages: Message[] } | undefined> {
-      let entry = cache.get(sessionId);
+      let entry = guard.trusted() ? cache.get(sessionId) : undefined;
       if (entry && entry.session.org_id !== orgId) return undefined;
       if (!entry || entry.depth < n) entry = await load(orgId, sessionId, Math.max(n, 20));
       if (!entry) return undefined;
@@ -183,6 +190,13 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       for (const [id, entry] of cache.entries()) {
         if (entry.session.org_id === orgId && entry.session.user_id === userId) cache.delete(id);
       }
+    },
+
+    /** The bus form of forgetUser: a key from userKey(), or '*' for everything. */
+    forgetUserKey(key: string) {
+      if (key === '*') return cache.clear();
+      const [orgId, userId] = key.split('\u0001') as [string, string];
+      this.forgetUser(orgId, userId);
     },
 
     /** Drops a session from the cache ('*': all of them). */

@@ -9,6 +9,7 @@
 // the pool (one search per turn); only a turn whose extraction changed memories searches again.
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
+import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import { vectorsOf } from '../store/repos/memories.ts';
 import type { EmbedderFor } from './embedders/index.ts';
 import type { MemoryHit, RecallAgent, Recalled, SearchMemories } from './recall.ts';
@@ -27,7 +28,9 @@ interface Pool {
 
 export const scopeKey = (orgId: string, agentId: string | null, userId: string | null) => `${orgId}\u0001${agentId ?? ''}\u0001${userId ?? ''}`;
 
-export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor }) {
+/** `guard`: while the invalidation bus cannot be trusted, no pool answers and none is kept. */
+export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor; guard?: CacheGuard }) {
+  const guard = deps.guard ?? alwaysTrusted;
   const pools = new LRUCache<string, Pool>({ max: 20_000 });
   // Bumped by every invalidation: a pool computed across a write is thrown away.
   const generation = new Map<string, number>();
@@ -50,12 +53,14 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
     async related(agent: PoolAgent, userId: string | null, text: string, topK: number): Promise<MemoryHit[]> {
       const key = scopeKey(agent.org_id, agent.id, userId);
       const gen = generation.get(key) ?? 0;
+      const epoch = guard.epoch();
       const embedder = deps.embedderFor(agent.config.memory.embedder);
       const scope = { orgId: agent.org_id, agentId: agent.id, userId };
-      if (!agent.config.memory.semantic_recall.enabled) return deps.search(embedder, scope, text, { topK, minScore: 0 });
+      // Without recall, or while the bus that would invalidate a pool is down, nothing is kept.
+      if (!agent.config.memory.semantic_recall.enabled || !guard.trusted()) return deps.search(embedder, scope, text, { topK, minScore: 0 });
       const hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, POOL), minScore: 0 });
       const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
-      if ((generation.get(key) ?? 0) === gen) {
+      if ((generation.get(key) ?? 0) === gen && guard.epoch() === epoch && guard.trusted()) {
         const items = hits.flatMap(({ id, content, metadata }) => {
           const v = vectors.get(id);
           return v ? [{ id, content, metadata, score: 0, vector: unit(v) }] : [];
@@ -70,6 +75,7 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
      * there is none or it is not confident. In process, no SQL, no embedding (recall's RankPool).
      */
     rank(agent: RecallAgent, userId: string | null, embedderId: string, vector: ArrayLike<number>): Recalled[] | undefined {
+      if (!guard.trusted()) return undefined;
       const pool = pools.get(scopeKey(agent.org_id, agent.id, userId));
       if (!pool || pool.embedder !== embedderId || !pool.items.length) return undefined;
       const q = unit(vector);

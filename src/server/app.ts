@@ -9,7 +9,7 @@ import { AgentConfigError } from '../agent/agents.ts';
 import { AgentEgressError } from '../agent/egress-check.ts';
 import type { ServerContext } from './context.ts';
 import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
-import { jsonInputProblem } from './json-input.ts';
+import { jsonBodyParser } from './json-input.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { authHook, requireAccessRules } from './access.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -27,9 +27,6 @@ import { userRoutes } from './routes/users.ts';
 import { webRoutes } from './routes/web.ts';
 import { workingMemoryRoutes } from './routes/working-memory.ts';
 
-// \u0000 not itself escaped (an even run of backslashes before it).
-const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
-
 export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: ctx.config.bodyLimit,
@@ -42,19 +39,11 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
 
   // Bodies are JSON only: anything else is 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
-  // PostgreSQL text cannot hold NUL: refuse it in any body up front (400), rather than
-  // fail a write halfway through a turn. In JSON it can only appear escaped as \u0000.
+  // Strict UTF-8, NUL and what else PostgreSQL cannot hold refused up front (400) rather
+  // than failing a write halfway through a turn; an empty body is no body (json-input.ts).
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (ESCAPED_NUL.test(body as string)) return done(new AppError('bad_request', 'Text must not contain the NUL character (\\u0000).'), undefined);
-    parseJson(req, body as string, (err, value) => {
-      if (err) return done(err, undefined);
-      const problem = jsonInputProblem(value, body as string);
-      if (problem) return done(new AppError('bad_request', problem), undefined);
-      done(null, value);
-    });
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(parseJson, (message) => new AppError('bad_request', message)));
   // The same for the URL: a %00 in a path parameter or a query would reach a query as NUL.
   app.addHook('onRequest', async (req) => {
     if (req.url.includes('%00')) throw new AppError('bad_request', 'The URL must not contain the NUL character (%00).');

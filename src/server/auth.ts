@@ -2,6 +2,7 @@
 // a revoked key is dropped from it at once (invalidate), never left to expire.
 import { LRUCache } from 'lru-cache';
 import type { Queryable } from '../store/db.ts';
+import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import { findActiveKeyByHash, hashKey, type Role } from '../store/repos/api-keys.ts';
 import { AppError } from './errors.ts';
 
@@ -21,7 +22,8 @@ export interface Principal {
 /** A key restricted to some agents or to one user: it may chat, and read and write that scope's memories and sessions, nothing else. */
 export const isScoped = (p: Principal) => p.agent_ids !== null || p.user_id !== null;
 
-export function createAuth(db: Queryable) {
+/** `guard`: while the invalidation bus cannot be trusted, every key is looked up in the database. */
+export function createAuth(db: Queryable, guard: CacheGuard = alwaysTrusted) {
   const cache = new LRUCache<string, Principal>({ max: 10_000 });
 
   return {
@@ -30,15 +32,17 @@ export function createAuth(db: Queryable) {
       const key = bearer(header);
       if (!key) throw new AppError('unauthorized');
       const hash = hashKey(key);
-      let principal = cache.get(hash);
+      const trusted = guard.trusted();
+      let principal = trusted ? cache.get(hash) : undefined;
       if (!principal) {
+        const epoch = guard.epoch();
         const row = await findActiveKeyByHash(db, hash);
         if (!row) throw new AppError('unauthorized', 'The API key is invalid or revoked.');
         principal = {
           key_id: row.id, org_id: row.org_id, role: row.role, platform_admin: row.platform_admin,
           agent_ids: row.agent_ids, user_id: row.user_id, expires_at: row.expires_at ? row.expires_at.getTime() : null,
         };
-        cache.set(hash, principal);
+        if (trusted && guard.epoch() === epoch) cache.set(hash, principal);
       }
       if (principal.expires_at !== null && principal.expires_at <= Date.now()) throw new AppError('unauthorized', 'The API key has expired.');
       return principal;

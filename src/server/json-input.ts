@@ -5,6 +5,68 @@
 // its stack ("stack depth limit exceeded"). One walk of the parsed value; strings are
 // looked at only when the raw text could hold such a character (an escape or a NUL).
 
+// \u0000 not itself escaped (an even run of backslashes before it).
+const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+// Strict: a body that is not UTF-8 is refused, never decoded with U+FFFD in place of its
+// bad bytes (two different byte strings must never become one user_id).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class JsonInputError extends Error {}
+/** Fastify's own code for it, so it maps to invalid_json as before. */
+class EmptyBodyError extends Error {
+  code = 'FST_ERR_CTP_EMPTY_JSON_BODY';
+  statusCode = 400;
+  constructor() {
+    super("The body is empty, but this route takes a JSON body.");
+  }
+}
+
+type DefaultParser = (req: any, body: string, done: (err: Error | null, value?: unknown) => void) => void;
+
+/** A Fastify content-type parser (parseAs: 'buffer') around parseJsonBody; `refuse` makes the 400. */
+export function jsonBodyParser(defaultParser: DefaultParser, refuse: (message: string) => Error) {
+  return (req: { routeOptions?: { schema?: { body?: unknown } } }, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+    // Fastify's JSON parser (secure-json-parse: __proto__ refused) answers synchronously.
+    const parse = (text: string) => {
+      let out: unknown;
+      defaultParser(req, text, (err, value) => {
+        if (err) throw err;
+        out = value;
+      });
+      return out;
+    };
+    try {
+      done(null, parseJsonBody(body as Buffer, parse, req.routeOptions?.schema?.body !== undefined));
+    } catch (err) {
+      done(err instanceof JsonInputError ? refuse(err.message) : (err as Error), undefined);
+    }
+  };
+}
+
+/**
+ * The body of an application/json request: strict UTF-8, then JSON, then what the store
+ * can hold. An empty body is no body (undefined) where the route takes none (`takesBody`
+ * false): a DELETE that says `content-type: application/json` and sends nothing, as many
+ * generated clients do. `parse` is Fastify's own JSON parser.
+ */
+export function parseJsonBody(raw: Buffer, parse: (text: string) => unknown, takesBody = true): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    throw new JsonInputError('The body is not valid UTF-8.');
+  }
+  if (text.trim() === '') {
+    if (takesBody) throw new EmptyBodyError();
+    return undefined;
+  }
+  if (ESCAPED_NUL.test(text)) throw new JsonInputError('Text must not contain the NUL character (\\u0000).');
+  const value = parse(text);
+  const problem = jsonInputProblem(value, text);
+  if (problem) throw new JsonInputError(problem);
+  return value;
+}
+
 /** Deeper than any real body (OpenAI tool schemas included); free-JSON metadata too. */
 export const MAX_JSON_DEPTH = 100;
 

@@ -73,7 +73,7 @@ describe('rate limit: in-process token bucket', () => {
   });
 });
 
-describe('rate limit: Redis token bucket (one Lua script)', () => {
+describe('rate limit: Redis token bucket (one Lua script)', { skip: redisUrl === 'none' && 'needs Redis (AGENTMEM_TEST_REDIS)' }, () => {
   test('same behaviour as in process, keys under the prefix, expiring', async () => {
     const prefix = `agentmem-test:${randomBytes(4).toString('hex')}:`;
     const store = redisStore(redisUrl, prefix);

@@ -36,6 +36,10 @@ export interface Metrics {
   trackConnections(name: 'agentmem_upstream_connections' | 'agentmem_db_connections', read: () => { open: number; idle: number }): void;
   /** agentmem_turns_awaiting_first_token, read at each scrape: turns started whose first token has not come (nor their end) */
   trackAwaitingFirstToken(read: () => number): void;
+  /** agentmem_invalidation_bus_events_total{event}: errors, downs, reconnects (up), failed publishes */
+  countBusEvent(event: 'error' | 'down' | 'up' | 'publish_failed'): void;
+  /** agentmem_invalidation_bus_trusted, read at each scrape: 1 while caches may answer from memory */
+  trackBusTrusted(read: () => boolean): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -69,6 +73,13 @@ export function createMetrics(): Metrics {
     name: 'agentmem_chat_requests_total',
     help: 'Chat requests by route and outcome.',
     labelNames: ['route', 'outcome'] as const,
+    registers: [registry],
+  });
+
+  const busEvents = new Counter({
+    name: 'agentmem_invalidation_bus_events_total',
+    help: 'Cache invalidation bus (Redis): connection errors, outages begun (down), reconnects after which every cache was cleared (up), publishes that failed.',
+    labelNames: ['event'] as const,
     registers: [registry],
   });
 
@@ -117,6 +128,19 @@ export function createMetrics(): Metrics {
         registers: [registry],
         collect() {
           this.set(read());
+        },
+      });
+    },
+    countBusEvent(event) {
+      busEvents.inc({ event });
+    },
+    trackBusTrusted(read) {
+      new Gauge({
+        name: 'agentmem_invalidation_bus_trusted',
+        help: '1 while the invalidation bus hears every change (caches answer from memory); 0 while they read the database.',
+        registers: [registry],
+        collect() {
+          this.set(read() ? 1 : 0);
         },
       });
     },

@@ -76,7 +76,7 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
     const agent = await loadAgent(ctx, orgId, req.params.id, req.timings);
     const last = body.messages.at(-1)!;
     const text = last.role === 'user' ? textOf(last) : '';
-    if (!text) throw new AppError('validation_error', 'body.messages: the last message must be a user message with a text part.');
+    if (!text.trim()) throw new AppError('validation_error', 'body.messages: the last message must be a user message with a text part that is not blank.');
     const history: ChatMessage[] = body.messages.slice(0, -1).flatMap((m) => {
       const content = textOf(m);
       return (m.role === 'user' || m.role === 'assistant') && content ? [{ role: m.role, content }] : [];

@@ -17,7 +17,7 @@ import { clientGone, loadAgent, runTurn, scopeTurn, upstreamStatus } from './tur
 import { checkAgent } from '../scope.ts';
 
 export const chatBody = z.strictObject({
-  message: z.string().min(1).max(200_000),
+  message: z.string().min(1).max(200_000).regex(/\S/, 'must not be blank'),
   user_id: userId.optional(),
   session_id: z.string().max(200).optional(),
 });

@@ -43,7 +43,7 @@ export function completionTurn(body: Body, serverTools: ReadonlySet<string>): Co
   const system = messages.filter((m) => m.role === 'system').map((m) => m.content ?? '');
   const rest = messages.filter((m) => m.role !== 'system');
   const lastUser = rest.findLastIndex((m) => m.role === 'user');
-  if (lastUser < 0 || !rest[lastUser]!.content) refuse('messages', 'there must be a user message with text content');
+  if (lastUser < 0 || !rest[lastUser]!.content?.trim()) refuse('messages', 'there must be a user message with text content that is not blank');
   const continuation = rest.slice(lastUser + 1);
   // After the user's message, only the tool round the client answers: the model's calls, then their results.
   if (continuation.length && (continuation.at(-1)!.role !== 'tool' || continuation[0]!.role !== 'assistant' || !continuation[0]!.tool_calls?.length)) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { userKey } from '../../memory/history.ts';
 import { scopeKey } from '../../memory/predictive.ts';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -44,7 +45,8 @@ export const userRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   app.delete('/users/:id', { config: { access: 'admin', resource: 'user' }, schema: { params: userParams, tags: ['users'] } }, async (req, reply) => {
     const deleted = await ctx.db.transaction((tx) => users.deleteUser(tx, req.principal.org_id, req.params.id));
     if (!deleted) throw notFound('User');
-    ctx.history.forgetUser(req.principal.org_id, req.params.id);
+    // Every instance drops the user's cached sessions, not only this one.
+    ctx.bus.publish('user', userKey(req.principal.org_id, req.params.id));
     ctx.bus.publish('memories', scopeKey(req.principal.org_id, '*', req.params.id));
     ctx.bus.publish('working', userWorkingKey(req.principal.org_id, req.params.id));
     return reply.code(204).send();

@@ -30,7 +30,11 @@ export const updateUser = (db: Queryable, orgId: string, id: string, input: { na
     [orgId, id, input.name !== undefined, input.name ?? null, input.metadata ? JSON.stringify(input.metadata) : null],
   );
 
-/** Deletes the user with their sessions and memories: what "forget me" means. */
+/**
+ * Deletes the user with their sessions (and messages), memories, every history row of
+ * their memories (those deleted earlier too) and the jobs that carry their text: what
+ * "forget me" means.
+ */
 export async function deleteUser(db: Queryable, orgId: string, id: string): Promise<boolean> {
   // Working memory of the user, and of the user's sessions.
   await db.query(
@@ -39,11 +43,13 @@ export async function deleteUser(db: Queryable, orgId: string, id: string): Prom
     [orgId, id],
   );
   await db.query('delete from sessions where org_id = $1 and user_id = $2', [orgId, id]);
-  // Forgetting a user forgets the old versions of their memories too.
   await db.query(
-    'delete from memory_history where org_id = $1 and memory_id in (select id from memories where org_id = $1 and user_id = $2)',
+    `delete from memory_history where org_id = $1
+       and (user_id = $2 or memory_id in (select id from memories where org_id = $1 and user_id = $2))`,
     [orgId, id],
   );
   await db.query('delete from memories where org_id = $1 and user_id = $2', [orgId, id]);
+  // Extraction jobs hold the turn's text; a job still to run would also write memories back.
+  await db.query(`delete from jobs where org_id = $1 and payload ? 'user_id' and payload->>'user_id' = $2`, [orgId, id]);
   return (await db.query('delete from users where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
 }
