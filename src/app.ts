@@ -1,5 +1,6 @@
 // The composition root: opens the store, builds the services and the HTTP server.
 // The CLI's `serve` and the tests both start agentmem through here.
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
 import { createAgentCache } from './agent/cache.ts';
@@ -10,6 +11,7 @@ import type { AppConfig } from './config.ts';
 import { createPool } from './llm/pool.ts';
 import { createEmbedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
+import { startHeartbeat, type Heartbeat } from './memory/heartbeat.ts';
 import { createMemories } from './memory/memories.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
@@ -24,7 +26,6 @@ import { createRedisStreamLog } from './server/stream-log-redis.ts';
 import type { Db } from './store/db.ts';
 import { createInvalidationBus } from './store/invalidation.ts';
 import { openStore } from './store/open.ts';
-import { markStreamingIncomplete } from './store/repos/messages.ts';
 import { createSecretBox, loadSecretKey } from './store/secret-box.ts';
 import { createMetrics } from './trace/metrics.ts';
 
@@ -42,14 +43,23 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const pool = createPool({ egress: config.egress });
   const bus = createInvalidationBus(config.redisUrl);
   let closeStreams = async () => {};
+  let heartbeat: Heartbeat | undefined;
+  // This process, as the owner of the answers it streams.
+  const instanceId = randomUUID();
   try {
     const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
     const generatedAdminKey = await bootstrapAdminKey(db, config.bootstrapKey);
-    // Answers cut off by a crash are kept as what was said, marked incomplete.
-    await markStreamingIncomplete(db);
 
     // Declared first: background work logs through the server's logger once it exists.
     let server: FastifyInstance | undefined;
+    // Answers cut off by a crash (their owner's heartbeat older than the lease) are kept as
+    // what was said, marked incomplete; live ones on other instances are left alone.
+    heartbeat = await startHeartbeat(db, {
+      owner: instanceId,
+      leaseMs: config.streamLeaseMs,
+      onError: (err) => server?.log.warn({ err }, 'stream heartbeat failed'),
+      onSwept: (count) => server?.log.warn({ count }, 'answers of a stopped instance marked incomplete'),
+    });
     const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
       checkTargets: (agentConfig) => checkConfigEgress(config.egress, agentConfig),
@@ -60,7 +70,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         ),
     });
     const agentCache = createAgentCache(agents, pool, config);
-    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
+    const history = createHistory(db, { owner: instanceId, onChange: (id) => bus.broadcast('session', id) });
     const auth = createAuth(db);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
@@ -129,11 +139,13 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       async close() {
         await server!.close();
         await jobs.stop();
+        await heartbeat!.stop();
         await Promise.allSettled([pool.close(), bus.close(), closeStreams()]);
         await db.close();
       },
     };
   } catch (err) {
+    await heartbeat?.stop();
     await Promise.allSettled([pool.close(), bus.close(), closeStreams(), db.close()]);
     throw err;
   }

@@ -32,6 +32,16 @@ export interface AppConfig {
   rateLimitWindowMs: number;
   /** AGENTMEM_EGRESS: where upstream traffic may go (model providers, embedders, HTTP tools, MCP servers) */
   egress: EgressPolicy;
+  /** SIGTERM/SIGINT: how long live turns may run on before they are ended with `shutting_down` (shutdown.ts) */
+  shutdownGraceMs: number;
+  /** a streaming answer whose owner's heartbeat is older than this is a dead instance's: marked incomplete (heartbeat.ts) */
+  streamLeaseMs: number;
+  /** a client whose socket stays full this long ends its turn with `client_stalled` (backpressure.ts) */
+  streamStallMs: number;
+  /** bytes queued for one client beyond which the upstream is no longer read until it drains */
+  streamBufferBytes: number;
+  /** /ready fails when the store (or Redis) does not answer within this */
+  readyTimeoutMs: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -57,6 +67,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimitPerOrg: intEnv(env.AGENTMEM_ORG_RATE_LIMIT, 0),
     rateLimitWindowMs: Math.max(1, intEnv(env.AGENTMEM_RATE_LIMIT_WINDOW_MS, 60_000)),
     egress: parseEgress(env.AGENTMEM_EGRESS),
+    shutdownGraceMs: intEnv(env.AGENTMEM_SHUTDOWN_GRACE_MS, 30_000),
+    streamLeaseMs: Math.max(100, intEnv(env.AGENTMEM_STREAM_LEASE_MS, 30_000)),
+    streamStallMs: Math.max(1, intEnv(env.AGENTMEM_STREAM_STALL_MS, 30_000)),
+    streamBufferBytes: Math.max(1024, intEnv(env.AGENTMEM_STREAM_BUFFER_BYTES, 256 * 1024)),
+    readyTimeoutMs: Math.max(1, intEnv(env.AGENTMEM_READY_TIMEOUT_MS, 2_000)),
   };
 }
 

@@ -43,7 +43,7 @@ function append(entry: Entry, message: Message): void {
   }
 }
 
-export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void } = {}) {
+export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; /** this instance, the owner of the answers it streams (heartbeat.ts) */ owner?: string } = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
   const saving = new Map<string, Promise<void>>();
@@ -87,7 +87,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
           const session =
             input.session ?? (await sessions.createSession(tx, { id: sessionId, org_id: input.orgId, agent_id: input.agentId, user_id: input.userId }));
           const userMessage = await messages.insertMessage(tx, { id: userMessageId, org_id: input.orgId, session_id: sessionId, role: 'user', content: input.content });
-          await messages.insertMessage(tx, { id: assistantMessageId, org_id: input.orgId, session_id: sessionId, role: 'assistant', content: '', status: 'streaming' });
+          await messages.insertMessage(tx, { id: assistantMessageId, org_id: input.orgId, session_id: sessionId, role: 'assistant', content: '', status: 'streaming', owner: opts.owner ?? null });
           return { session, userMessage };
         }))
         .then(({ session, userMessage }) => {

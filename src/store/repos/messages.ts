@@ -34,6 +34,8 @@ export interface NewMessage {
   usage?: Usage | null;
   timings?: object | null;
   error?: object | null;
+  /** the instance writing a 'streaming' answer (heartbeat.ts); its heartbeat starts now */
+  owner?: string | null;
 }
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
@@ -41,11 +43,11 @@ const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 export const insertMessage = (db: Queryable, m: NewMessage) =>
   one<Message>(
     db,
-    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error, owner, heartbeat_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, case when $13::text is null then null else now() end) returning *`,
     [
       m.id ?? randomUUID(), m.org_id, m.session_id, m.role, m.content, json(m.tool_calls), m.tool_call_id ?? null,
-      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error),
+      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), m.owner ?? null,
     ],
   ) as Promise<Message>;
 
@@ -76,15 +78,28 @@ export const finishMessage = (
     [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls)],
   );
 
-/** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. */
+/** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. Renews its heartbeat. */
 export const checkpointMessage = (db: Queryable, id: string, content: string) =>
-  db.query(`update messages set content = $2 where id = $1 and status = 'streaming'`, [id, content]);
+  db.query(`update messages set content = $2, heartbeat_at = now() where id = $1 and status = 'streaming'`, [id, content]);
 
-/** After a crash, answers that were still streaming are what was said so far: incomplete. */
-export const markStreamingIncomplete = async (db: Queryable) =>
+/** The owner's heartbeat for all its streaming answers at once (one statement per beat, however many streams). */
+export const renewStreaming = async (db: Queryable, owner: string) =>
+  (await db.query(`update messages set heartbeat_at = now() where owner = $1 and status = 'streaming' returning id`, [owner])).length;
+
+const interrupted = `'{"code":"interrupted","message":"The server stopped while streaming."}'::jsonb`;
+
+/**
+ * Answers still streaming whose owner's heartbeat is older than `leaseMs` (the instance
+ * died): what was said so far, incomplete. `leaseMs` undefined: every streaming row
+ * (an embedded store has one process, so any streaming row is a dead one's).
+ */
+export const markStreamingIncomplete = async (db: Queryable, leaseMs?: number) =>
   (
     await db.query(
-      `update messages set status = 'incomplete', error = coalesce(error, '{"code":"interrupted","message":"The server stopped while streaming."}'::jsonb)
-       where status = 'streaming' returning id`,
+      leaseMs === undefined
+        ? `update messages set status = 'incomplete', error = coalesce(error, ${interrupted}) where status = 'streaming' returning id`
+        : `update messages set status = 'incomplete', error = coalesce(error, ${interrupted})
+           where status = 'streaming' and (heartbeat_at is null or heartbeat_at < now() - make_interval(secs => $1::float8 / 1000)) returning id`,
+      leaseMs === undefined ? [] : [leaseMs],
     )
   ).length;
