@@ -21,6 +21,8 @@ import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
 import { createPredictions, scopeKey } from './memory/predictive.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
+import { createLiveTurns } from './server/live-turns.ts';
+import { drainServer } from './server/shutdown.ts';
 import { createStreamHold, defaultHoldLimits } from './server/stream-hold.ts';
 import { createRedisStreamLog } from './server/stream-log-redis.ts';
 import type { Db } from './store/db.ts';
@@ -35,6 +37,9 @@ export interface Agentmem {
   db: Db;
   /** set only when this start created the first admin key */
   generatedAdminKey?: string;
+  /** stops accepting, lets live turns run up to `graceMs` (default AGENTMEM_SHUTDOWN_GRACE_MS), ends the rest, then closes everything */
+  shutdown(graceMs?: number): Promise<void>;
+  /** shutdown with no grace: live turns end at once with `shutting_down` */
   close(): Promise<void>;
 }
 
@@ -119,8 +124,9 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         : undefined,
     );
     closeStreams = () => streams.close();
+    const live = createLiveTurns();
     server = await buildServer({
-      config, db, auth, agents, agentCache, history, memories, bus, streams,
+      config, db, auth, agents, agentCache, history, memories, bus, streams, live,
       run: { history, recall, gate, memories, dispatcher: pool.dispatcher, afterTurn: afterTurn(extractAfterTurn(jobs), gate, predict) },
       metrics,
     });
@@ -131,19 +137,17 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       (origins) => origins.length && server!.log.info({ origins }, 'upstream connections open'),
       (err) => server!.log.warn({ err }, 'could not warm upstream connections'),
     );
-    return {
-      url,
-      server: server!,
-      db,
-      generatedAdminKey,
-      async close() {
-        await server!.close();
+    let closed: Promise<void> | undefined;
+    const shutdown = (graceMs = config.shutdownGraceMs) =>
+      (closed ??= (async () => {
+        // Live turns first; the stream mirror (end markers), jobs and the store after them.
+        await drainServer(server!, live, graceMs);
         await jobs.stop();
         await heartbeat!.stop();
         await Promise.allSettled([pool.close(), bus.close(), closeStreams()]);
         await db.close();
-      },
-    };
+      })());
+    return { url, server: server!, db, generatedAdminKey, shutdown, close: () => shutdown(0) };
   } catch (err) {
     await heartbeat?.stop();
     await Promise.allSettled([pool.close(), bus.close(), closeStreams(), db.close()]);

@@ -11,6 +11,7 @@ import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
 import type { EventSink } from './events.ts';
 import { buildPrompt, type RecalledMemory } from './prompt.ts';
+import { stopOf } from './stop.ts';
 import { createTextBuffer } from './text-buffer.ts';
 import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
 
@@ -227,7 +228,10 @@ export async function runChat(
     firstTokenSeen();
     timings.mark('total');
 
-    const aborted = signal.aborted;
+    // Stopped by the server (shutting down, a stalled client): an error, not a client leaving.
+    const stop = stopOf(signal);
+    if (stop) error = stop;
+    const aborted = signal.aborted && !stop;
     const complete = !error && !aborted && !storeFailed;
     let stored = true;
     try {

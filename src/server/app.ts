@@ -16,7 +16,7 @@ import { agentRoutes } from './routes/agents.ts';
 import { meRoutes } from './routes/me.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { chatUiRoutes } from './routes/chat-ui.ts';
-import { chatWsRoutes } from './routes/chat-ws.ts';
+import { chatWsRoutes, closeIdleSockets } from './routes/chat-ws.ts';
 import { openaiRoutes } from './routes/openai.ts';
 import { memoryRoutes } from './routes/memories.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -35,7 +35,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     // Per-request access logs cost more than the stages we measure; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // A shutdown drains (shutdown.ts): live streams finish, only idle connections are closed.
+    forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
 
   // Bodies are JSON only: anything else is 415, not a string that fails validation.
@@ -78,7 +79,14 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Before any route, so every route is wrapped (an upgrade to a plain route is closed).
-  await app.register(websocket, { options: { maxPayload: ctx.config.bodyLimit } });
+  // On close, sockets running a turn stay open until it ends (chat-ws.ts), the others are closed.
+  await app.register(websocket, {
+    options: { maxPayload: ctx.config.bodyLimit },
+    preClose(done) {
+      closeIdleSockets(this.websocketServer.clients);
+      done();
+    },
+  });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', engine: ctx.db.engine }));
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>

@@ -15,6 +15,7 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { ReadyAgent } from '../../agent/cache.ts';
 import { runChat, type RunResult } from '../../agent/run.ts';
+import { shuttingDown } from '../../agent/stop.ts';
 import { createTimings } from '../../trace/timings.ts';
 import type { ServerContext } from '../context.ts';
 import { wsSink } from '../encoders/ws.ts';
@@ -63,6 +64,14 @@ export const chatWsRoutes =
 
 const agentIdOf = (req: FastifyRequest) => (req.params as { id: string }).id;
 
+/** Sockets running a turn: a shutdown lets them finish it (then closes them), and closes the others at once. */
+const busy = new WeakSet<WebSocket>();
+const CLOSE_GOING_AWAY = 1001;
+
+export function closeIdleSockets(clients: Iterable<WebSocket>): void {
+  for (const socket of clients) if (!busy.has(socket)) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
+}
+
 function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void {
   const agentId = agentIdOf(req);
   const sink = wsSink(socket);
@@ -108,7 +117,12 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
       if (msg.session_id !== undefined && !isUuid(msg.session_id)) return fail('not_found', 'Session not found.');
       const userId = await scopeTurn(ctx, authorized.principal, agent, msg.user_id, msg.session_id);
       const input = { orgId: agent.org_id, message: msg.message, userId, sessionId: msg.session_id };
-      result = await runChat(ctx.run, agent, input, sink, controller.signal, timings);
+      const live = ctx.live.track(controller.signal);
+      try {
+        result = await runChat(ctx.run, agent, input, sink, live.signal, timings);
+      } finally {
+        live.release();
+      }
       if (result.aborted) sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
     } catch (err) {
       const e = toHttpError(err);
@@ -119,7 +133,9 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
       }
     } finally {
       if (running === controller) running = undefined;
+      busy.delete(socket);
       if (agent) observeTurn(ctx, 'ws', agent, timings, result);
+      if (ctx.live.draining) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
     }
   }
 
@@ -149,6 +165,11 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
         return;
       case 'chat': {
         if (running) return fail('conflict', 'A turn is already running on this socket: wait for done, or cancel it.');
+        if (ctx.live.draining) {
+          sink.emit({ chunk_type: 'error', ...shuttingDown().toInfo() });
+          return socket.close(CLOSE_GOING_AWAY, 'shutting_down');
+        }
+        busy.add(socket);
         const controller = new AbortController();
         running = controller;
         void turn(msg, controller);

@@ -149,9 +149,14 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
       const cancel = () => result.follow.cancel();
       reply.raw.once('close', cancel);
       if (req.raw.socket?.destroyed) cancel(); // left while the replay was read
+      // A shutdown ends a replay of another instance's stream (the client resumes elsewhere).
+      const live = ctx.live.track(new AbortController().signal, 'follow');
+      const detach = onAbort(live.signal, cancel);
       try {
         await result.follow.done;
       } finally {
+        detach();
+        live.release();
         reply.raw.off('close', cancel);
         sse.end();
       }
