@@ -75,7 +75,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         ),
     });
     const agentCache = createAgentCache(agents, pool, config);
-    const history = createHistory(db, { owner: instanceId, onChange: (id) => bus.broadcast('session', id) });
+    const history = createHistory(db, {
+      owner: instanceId,
+      onChange: (id) => bus.broadcast('session', id),
+      onRetryError: (err, id) => server?.log.warn({ err, message_id: id }, 'storing an answer failed again; retrying'),
+      onRetryStored: (id) => server?.log.info({ message_id: id }, 'answer stored after a retry'),
+    });
     const auth = createAuth(db);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
@@ -143,6 +148,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         // Live turns first; the stream mirror (end markers), jobs and the store after them.
         await drainServer(server!, live, graceMs);
         await jobs.stop();
+        await history.close();
         await heartbeat!.stop();
         await Promise.allSettled([pool.close(), bus.close(), closeStreams()]);
         await db.close();

@@ -11,7 +11,7 @@ import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
 import type { EventSink } from './events.ts';
 import { buildPrompt, type RecalledMemory } from './prompt.ts';
-import { stopOf } from './stop.ts';
+import { stopOf, TurnStop } from './stop.ts';
 import { createTextBuffer } from './text-buffer.ts';
 import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
 
@@ -190,7 +190,7 @@ export async function runChat(
           }
           if (part.type === 'text-delta') {
             text += part.text;
-            stepText += part.text;
+            if (specs) stepText += part.text; // only a tool step sends it back (a long answer's second copy otherwise)
             buffer.push(part.text);
             if (s.text_delta_delay_ms > 0) await sleep(s.text_delta_delay_ms, turnAbort.signal);
           } else if (part.type === 'tool-call') {
@@ -202,6 +202,9 @@ export async function runChat(
           } else {
             error = part.error;
           }
+          // Backpressure: while the client's socket is full, the upstream is not pulled.
+          const full = sink.ready?.();
+          if (full) await full;
         }
         // Another step only when the model asked for tools, and the budget of steps allows.
         if (error || turnAbort.signal.aborted || !specs || !stepCalls.length || step + 1 >= config.max_steps) break;
@@ -247,7 +250,7 @@ export async function runChat(
     } catch {
       stored = false;
     }
-    if (!stored && !aborted) error = { code: 'storage_error', message: 'The conversation could not be stored.', retryable: true };
+    if (!stored && !aborted) error = { code: 'storage_unavailable', message: 'The conversation could not be stored (the store is unavailable); a stored answer is retried until it is written.', retryable: true };
 
     if (error) {
       sink.emit({ chunk_type: 'error', code: error.code, message: error.message, retryable: error.retryable, message_id: turn.assistantMessageId });
@@ -280,6 +283,7 @@ function addUsage(a: Usage | null, b: Usage | null): Usage | null {
 }
 
 function toRunError(err: unknown): NonNullable<RunResult['error']> {
+  if (err instanceof TurnStop) return err.toInfo();
   if (err instanceof UpstreamError) return { code: err.code, message: err.message, retryable: err.retryable };
   return { code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false };
 }

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.ts';
 import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
+import { createFinishRetry } from './finish-retry.ts';
 import type { Session } from '../store/repos/sessions.ts';
 
 interface Entry {
@@ -43,12 +44,17 @@ function append(entry: Entry, message: Message): void {
   }
 }
 
-export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; /** this instance, the owner of the answers it streams (heartbeat.ts) */ owner?: string } = {}) {
+export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; /** this instance, the owner of the answers it streams (heartbeat.ts) */ owner?: string;
+  /** a final write retried after a failure failed again / was stored (finish-retry.ts) */
+  onRetryError?: (err: unknown, messageId: string) => void;
+  onRetryStored?: (messageId: string) => void;
+} = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
   const saving = new Map<string, Promise<void>>();
   // Tells other instances their copy of this session is stale (this one stays current).
   const changed = (sessionId: string) => opts.onChange?.(sessionId);
+  const retry = createFinishRetry({ onError: opts.onRetryError, onStored: opts.onRetryStored });
 
   async function load(orgId: string, sessionId: string, depth: number): Promise<Entry | undefined> {
     const [session, rows] = await Promise.all([
@@ -118,12 +124,31 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       await turn.stored;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
-      const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m });
-      const entry = cache.get(turn.sessionId);
-      if (row && entry) append(entry, row);
-      changed(turn.sessionId);
+      const write = () => messages.finishMessage(db, { id: turn.assistantMessageId, ...m });
+      const stored = (row: Message | undefined) => {
+        const entry = cache.get(turn.sessionId);
+        if (row && entry) append(entry, row);
+        changed(turn.sessionId);
+      };
+      let row: Message | undefined;
+      try {
+        row = await write();
+      } catch (err) {
+        // Not given up: written once the store is back (finish-retry.ts); the caller learns it failed now.
+        retry.add(turn.assistantMessageId, write, stored);
+        throw err;
+      }
+      stored(row);
       return row;
     },
+
+    /** final writes waiting for the store */
+    get pendingWrites() {
+      return retry.pending;
+    },
+
+    /** one last try of the final writes still waiting (shutdown) */
+    close: () => retry.stop(),
 
     async deleteSession(orgId: string, sessionId: string): Promise<boolean> {
       cache.delete(sessionId);

@@ -10,6 +10,8 @@ import { AgentEgressError } from '../agent/egress-check.ts';
 import type { ServerContext } from './context.ts';
 import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
 import { jsonInputProblem } from './json-input.ts';
+import { createReadiness } from './readiness.ts';
+import { isStoreUnavailable, STORE_RETRY_AFTER_S } from '../store/unavailable.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { authHook, requireAccessRules } from './access.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -62,7 +64,10 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
     const { status, code, message } = toClientError(err as FastifyError);
-    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (code === 'storage_unavailable') {
+      req.log.warn({ err }, 'store unavailable');
+      reply.header('retry-after', String(STORE_RETRY_AFTER_S));
+    } else if (status >= 500) req.log.error({ err }, 'request failed');
     return reply.code(status).send(errorBody(code, message));
   });
   app.setNotFoundHandler((req, reply) =>
@@ -88,7 +93,16 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     },
   });
 
+  // Liveness: the process answers (it touches nothing). Readiness: the store and Redis
+  // answer within the deadline, and no shutdown has begun (readiness.ts).
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', engine: ctx.db.engine }));
+  const readiness = createReadiness({ db: ctx.db, redisUrl: ctx.config.redisUrl, deadlineMs: ctx.config.readyTimeoutMs, draining: () => ctx.live.draining });
+  app.addHook('onClose', () => readiness.close());
+  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
+    const { ready, checks } = await readiness.check();
+    if (!ready) reply.code(503).header('retry-after', String(STORE_RETRY_AFTER_S));
+    return { status: ready ? 'ready' : 'unavailable', engine: ctx.db.engine, checks };
+  });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
     reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()),
   );
@@ -144,6 +158,7 @@ function toClientError(err: FastifyError): { status: number; code: ErrorCode; me
   const mapped = byFastifyCode[err.code];
   if (mapped) return { status: errorCodes[mapped].status, code: mapped, message: err.message };
   if (err instanceof SyntaxError) return { status: 400, code: 'invalid_json', message: err.message };
+  if (isStoreUnavailable(err)) return { status: 503, code: 'storage_unavailable', message: errorCodes.storage_unavailable.message };
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) return { status, code: status === 404 ? 'not_found' : 'bad_request', message: err.message };
   return { status: 500, code: 'internal_error', message: errorCodes.internal_error.message };

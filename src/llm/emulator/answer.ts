@@ -1,6 +1,7 @@
 // What the "model" answers: the `~text=` option verbatim, a tool-call turn when
 // `~tool_calls=` is set and the conversation does not end with a tool result, or else
-// an echo of the last user message so a test can see its prompt arrived.
+// an echo of the last user message so a test can see its prompt arrived. `~repeat=N` says
+// the text N times over.
 import { newToolCallId, type Format } from './formats.ts';
 import { contentText, tokenize } from './tokens.ts';
 
@@ -11,7 +12,11 @@ export interface ToolCallOut {
   arguments: string;
 }
 
-export type Turn = { kind: 'text'; text: string; tokens: string[] } | { kind: 'tools'; calls: ToolCallOut[] };
+/** `repeat`: the text is said that many times over (`~repeat=N`: a long answer without a long URL) */
+export type Turn = { kind: 'text'; text: string; tokens: string[]; repeat: number } | { kind: 'tools'; calls: ToolCallOut[] };
+
+/** The most `~repeat=` may ask for: answers of a few hundred MB at most. */
+const MAX_REPEAT = 10_000_000;
 
 interface Message {
   role?: unknown;
@@ -23,12 +28,13 @@ export function planTurn(messages: Message[], options: Record<string, string>, f
   const calls = options.tool_calls !== undefined ? parseToolCalls(options.tool_calls, format) : [];
   if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls };
   const text = options.text ?? (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
-  return { kind: 'text', text, tokens: tokenize(text) };
+  const repeat = Math.min(MAX_REPEAT, Math.max(1, Math.floor(Number(options.repeat)) || 1));
+  return { kind: 'text', text, tokens: tokenize(text), repeat };
 }
 
 /** Completion tokens: streamed text tokens, or for tool calls the argument text as tokens plus one per call. */
 export function completionTokens(turn: Turn): number {
-  if (turn.kind === 'text') return turn.tokens.length;
+  if (turn.kind === 'text') return turn.tokens.length * turn.repeat;
   return turn.calls.reduce((n, c) => n + 1 + tokenize(c.arguments).length, 0);
 }
 

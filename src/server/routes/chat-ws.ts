@@ -19,6 +19,7 @@ import { shuttingDown } from '../../agent/stop.ts';
 import { createTimings } from '../../trace/timings.ts';
 import type { ServerContext } from '../context.ts';
 import { wsSink } from '../encoders/ws.ts';
+import { flowLimits } from '../encoders/backpressure.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { jsonInputProblem } from '../json-input.ts';
@@ -74,7 +75,7 @@ export function closeIdleSockets(clients: Iterable<WebSocket>): void {
 
 function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void {
   const agentId = agentIdOf(req);
-  const sink = wsSink(socket);
+  const sink = wsSink(socket, flowLimits(ctx.config));
   const fail = (code: string, message: string, closeWith?: number) => {
     sink.emit({ chunk_type: 'error', code, message, retryable: false });
     if (closeWith) socket.close(closeWith, code);
@@ -135,7 +136,8 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
       if (running === controller) running = undefined;
       busy.delete(socket);
       if (agent) observeTurn(ctx, 'ws', agent, timings, result);
-      if (ctx.live.draining) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
+      if (sink.stalled) socket.terminate(); // its unread buffer goes with it
+      else if (ctx.live.draining) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
     }
   }
 
