@@ -34,15 +34,15 @@ export function pausedPost(url: string, path: string, body: object): Promise<{ r
 }
 
 /** A WebSocket chat turn, paused after its first event. */
-export function pausedWs(url: string, agentId: string): Promise<{ ws: WebSocket; closed: Promise<void>; destroy(): void }> {
+export function pausedWs(url: string, agentId: string): Promise<{ ws: WebSocket; first: any; closed: Promise<void>; destroy(): void }> {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/agents/${agentId}/chat/ws`, { headers: { authorization: `Bearer ${key}` } });
   const closed = new Promise<void>((r) => ws.once('close', () => r()));
   ws.on('error', () => {});
   return new Promise((resolve) => {
     ws.once('open', () => ws.send(JSON.stringify({ type: 'chat', ...chat })));
-    ws.once('message', () => {
+    ws.once('message', (d) => {
       ws.pause();
-      resolve({ ws, closed, destroy: () => ws.terminate() });
+      resolve({ ws, first: JSON.parse(String(d)), closed, destroy: () => ws.terminate() });
     });
   });
 }
@@ -90,5 +90,6 @@ export async function setup(engine: 'pglite' | 'postgres', env: Record<string, s
   };
 }
 
-export const lastMessage = async (api: Api, sessionId: string) => (await api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data.at(-1);
+/** The session's last message; undefined until the session is stored. */
+export const lastMessage = async (api: Api, sessionId: string) => (await api('GET', `/api/v1/sessions/${sessionId}/messages`)).body?.data?.at(-1);
 
