@@ -1,5 +1,6 @@
 // The composition root: opens the store, builds the services and the HTTP server.
 // The CLI's `serve` and the tests both start agentmem through here.
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
 import { createAgentCache, type ReadyAgent } from './agent/cache.ts';
@@ -11,6 +12,7 @@ import type { AppConfig } from './config.ts';
 import { createPool } from './llm/pool.ts';
 import { createEmbedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
+import { startHeartbeat, type Heartbeat } from './memory/heartbeat.ts';
 import { createMemories } from './memory/memories.ts';
 import { createWorkingMemory } from './memory/working-memory.ts';
 import { SUMMARY_JOB, summarizeAfterTurn, summaryHandler } from './memory/summaries.ts';
@@ -23,12 +25,13 @@ import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
 import { createPredictions, scopeKey } from './memory/predictive.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
+import { createLiveTurns } from './server/live-turns.ts';
+import { drainServer } from './server/shutdown.ts';
 import { createStreamHold, defaultHoldLimits } from './server/stream-hold.ts';
 import { createRedisStreamLog } from './server/stream-log-redis.ts';
 import type { Db } from './store/db.ts';
 import { createInvalidationBus } from './store/invalidation.ts';
 import { openStore } from './store/open.ts';
-import { markStreamingIncomplete } from './store/repos/messages.ts';
 import { createSecretBox, loadSecretKey } from './store/secret-box.ts';
 import { busEventSink } from './trace/bus-events.ts';
 import { createMetrics } from './trace/metrics.ts';
@@ -39,6 +42,9 @@ export interface Agentmem {
   db: Db;
   /** set only when this start created the first admin key */
   generatedAdminKey?: string;
+  /** stops accepting, lets live turns run up to `graceMs` (default AGENTMEM_SHUTDOWN_GRACE_MS), ends the rest, then closes everything */
+  shutdown(graceMs?: number): Promise<void>;
+  /** shutdown with no grace: live turns end at once with `shutting_down` */
   close(): Promise<void>;
 }
 
@@ -50,12 +56,21 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   let server: FastifyInstance | undefined;
   const bus = createInvalidationBus(config.redisUrl, { prefix: config.redisKeyPrefix, onEvent: busEventSink(metrics, () => server?.log) });
   let closeStreams = async () => {};
+  let heartbeat: Heartbeat | undefined;
+  // This process, as the owner of the answers it streams.
+  const instanceId = randomUUID();
   try {
     const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
     const generatedAdminKey = await bootstrapAdminKey(db, config.bootstrapKey);
-    // Answers cut off by a crash are kept as what was said, marked incomplete.
-    await markStreamingIncomplete(db);
 
+    // Answers cut off by a crash (their owner's heartbeat older than the lease) are kept as
+    // what was said, marked incomplete; live ones on other instances are left alone.
+    heartbeat = await startHeartbeat(db, {
+      owner: instanceId,
+      leaseMs: config.streamLeaseMs,
+      onError: (err) => server?.log.warn({ err }, 'stream heartbeat failed'),
+      onSwept: (count) => server?.log.warn({ count }, 'answers of a stopped instance marked incomplete'),
+    });
     const agents = createAgents(db, box, config, {
       onChange: (id) => bus.publish('agent', id),
       checkTargets: (agentConfig) => (checkStdioMcp(agentConfig, config.allowStdioMcp), checkConfigEgress(config.egress, agentConfig)),
@@ -67,7 +82,13 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     });
     const agentCache = createAgentCache(agents, pool, config, bus);
     const mcp = createMcpTools({ dispatcher: pool.dispatcher, allowStdio: config.allowStdioMcp, onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable') });
-    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id), guard: bus });
+    const history = createHistory(db, {
+      owner: instanceId,
+      guard: bus,
+      onChange: (id) => bus.broadcast('session', id),
+      onRetryError: (err, id) => server?.log.warn({ err, message_id: id }, 'storing an answer failed again; retrying'),
+      onRetryStored: (id) => server?.log.info({ message_id: id }, 'answer stored after a retry'),
+    });
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db, bus);
     const embedderFor = createEmbedders(config, pool.dispatcher);
@@ -135,8 +156,9 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         : undefined,
     );
     closeStreams = () => streams.close();
+    const live = createLiveTurns();
     server = await buildServer({
-      config, db, auth, agents, agentCache, history, memories, bus, streams,
+      config, db, auth, agents, agentCache, history, memories, bus, streams, live,
       run: {
         history, recall, gate, memories, working, dispatcher: pool.dispatcher, mcp,
         afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs, history), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')),
@@ -151,19 +173,20 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       (origins) => origins.length && server!.log.info({ origins }, 'upstream connections open'),
       (err) => server!.log.warn({ err }, 'could not warm upstream connections'),
     );
-    return {
-      url,
-      server: server!,
-      db,
-      generatedAdminKey,
-      async close() {
-        await server!.close();
+    let closed: Promise<void> | undefined;
+    const shutdown = (graceMs = config.shutdownGraceMs) =>
+      (closed ??= (async () => {
+        // Live turns first; the stream mirror (end markers), jobs and the store after them.
+        await drainServer(server!, live, graceMs);
         await jobs.stop();
+        await history.close();
+        await heartbeat!.stop();
         await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams()]);
         await db.close();
-      },
-    };
+      })());
+    return { url, server: server!, db, generatedAdminKey, shutdown, close: () => shutdown(0) };
   } catch (err) {
+    await heartbeat?.stop();
     await Promise.allSettled([pool.close(), bus.close(), closeStreams(), db.close()]);
     throw err;
   }

@@ -36,6 +36,16 @@ export interface AppConfig {
   egress: EgressPolicy;
   /** AGENTMEM_ALLOW_STDIO_MCP=1: agents may run local MCP servers over stdio (a program on this host) */
   allowStdioMcp: boolean;
+  /** SIGTERM/SIGINT: how long live turns may run on before they are ended with `shutting_down` (shutdown.ts) */
+  shutdownGraceMs: number;
+  /** a streaming answer whose owner's heartbeat is older than this is a dead instance's: marked incomplete (heartbeat.ts) */
+  streamLeaseMs: number;
+  /** a client whose socket stays full this long ends its turn with `client_stalled` (backpressure.ts) */
+  streamStallMs: number;
+  /** bytes queued for one client beyond which the upstream is no longer read until it drains */
+  streamBufferBytes: number;
+  /** /ready fails when the store (or Redis) does not answer within this */
+  readyTimeoutMs: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -63,6 +73,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimitWindowMs: Math.max(1, intEnv(env.AGENTMEM_RATE_LIMIT_WINDOW_MS, 60_000)),
     egress: parseEgress(env.AGENTMEM_EGRESS),
     allowStdioMcp: env.AGENTMEM_ALLOW_STDIO_MCP === '1' || env.AGENTMEM_ALLOW_STDIO_MCP === 'true',
+    shutdownGraceMs: intEnv(env.AGENTMEM_SHUTDOWN_GRACE_MS, 30_000),
+    streamLeaseMs: Math.max(100, intEnv(env.AGENTMEM_STREAM_LEASE_MS, 30_000)),
+    streamStallMs: Math.max(1, intEnv(env.AGENTMEM_STREAM_STALL_MS, 30_000)),
+    streamBufferBytes: Math.max(1024, intEnv(env.AGENTMEM_STREAM_BUFFER_BYTES, 256 * 1024)),
+    readyTimeoutMs: Math.max(1, intEnv(env.AGENTMEM_READY_TIMEOUT_MS, 2_000)),
   };
 }
 

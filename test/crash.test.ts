@@ -14,6 +14,7 @@ import pg from 'pg';
 import { type SseFrame, apiClient, createTestDatabase, engines, readSse, spawnServe } from './harness.ts';
 
 const key = 'am_crash_stream_key_0123456789abcdef';
+const LEASE_MS = 1_000;
 const question =
   'Tell me everything about the lighthouse keepers of the northern coast, their lamps, storms and long winter nights, ' +
   'the ships they guided home, the letters they wrote, the gulls on the rocks and the bread they baked at dawn';
@@ -70,6 +71,9 @@ for (const engine of engines) {
           assert.deepEqual(rows.map((m) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'streaming']], 'the crash left the answer streaming');
         }
 
+        // PostgreSQL may be shared by live instances: only an answer whose owner's heartbeat is
+        // older than the lease is closed (test/rolling-restart.test.ts). PGlite has one process.
+        if (engine === 'postgres') await new Promise((r) => setTimeout(r, LEASE_MS + 100));
         const second = await serve(databaseUrl, dataDir);
         child = second.child;
         const api2 = apiClient(second.url, key);
@@ -104,4 +108,4 @@ for (const engine of engines) {
 
 /** The real server in a child process, on this test's database and data dir. */
 const serve = (databaseUrl: string | undefined, dataDir: string) =>
-  spawnServe({ DATABASE_URL: databaseUrl, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key });
+  spawnServe({ DATABASE_URL: databaseUrl, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, AGENTMEM_STREAM_LEASE_MS: String(LEASE_MS) });

@@ -126,7 +126,7 @@ function calls(o: Owner, otherAgentId: string): Call[] {
 }
 
 /** Routes with no key at all: not behind the API key. */
-const PUBLIC = new Set(['GET /health', 'GET /metrics', 'GET /docs']);
+const PUBLIC = new Set(['GET /health', 'GET /ready', 'GET /metrics', 'GET /docs']);
 
 for (const engine of engines) {
   describe(`isolation on ${engine}`, () => {

@@ -33,4 +33,10 @@ export type ChunkType = AgentEvent['chunk_type'];
 /** Where a run delivers its events: an encoder writing to a socket, or a collector. */
 export interface EventSink {
   emit(event: AgentEvent): void;
+  /**
+   * Backpressure: undefined while the client keeps up; otherwise a promise that settles once
+   * it has read what waits for it (the run does not read the model meanwhile), or rejects
+   * with a TurnStop when it stalled too long.
+   */
+  ready?(): Promise<void> | undefined;
 }

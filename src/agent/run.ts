@@ -16,6 +16,7 @@ import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn } from
 import type { EventSink } from './events.ts';
 import type { RecalledMemory } from './prompt.ts';
 import { callWorkingTool, turnTools } from './working-tool.ts';
+import { stopOf, TurnStop } from './stop.ts';
 import { createTextBuffer } from './text-buffer.ts';
 import type { McpTools } from './mcp-tools.ts';
 import { callTool, toolSpecs, type MemoryTools, type ToolResult } from './tools.ts';
@@ -248,7 +249,7 @@ export async function runChat(
           }
           if (part.type === 'text-delta') {
             text += part.text;
-            stepText += part.text;
+            if (specs) stepText += part.text; // only a tool step sends it back (a long answer's second copy otherwise)
             buffer.push(part.text);
             if (s.text_delta_delay_ms > 0) await sleep(s.text_delta_delay_ms, turnAbort.signal);
           } else if (part.type === 'reasoning-delta') {
@@ -265,6 +266,9 @@ export async function runChat(
           } else {
             error = part.error;
           }
+          // Backpressure: while the client's socket is full, the upstream is not pulled.
+          const full = sink.ready?.();
+          if (full) await full;
         }
         // Another step only when the model asked for tools, and the budget of steps allows;
         // a call of the client's own tools ends the turn (the client runs it, then asks again).
@@ -303,7 +307,10 @@ export async function runChat(
     firstTokenSeen();
     timings.mark('total');
 
-    const aborted = signal.aborted;
+    // Stopped by the server (shutting down, a stalled client): an error, not a client leaving.
+    const stop = stopOf(signal);
+    if (stop) error = stop;
+    const aborted = signal.aborted && !stop;
     const complete = !error && !aborted && !storeFailed;
     let stored = true;
     try {
@@ -320,7 +327,7 @@ export async function runChat(
     } catch {
       stored = false;
     }
-    if (!stored && !aborted) error = { code: 'storage_error', message: 'The conversation could not be stored.', retryable: true };
+    if (!stored && !aborted) error = { code: 'storage_unavailable', message: 'The conversation could not be stored (the store is unavailable); a stored answer is retried until it is written.', retryable: true };
 
     if (error) {
       sink.emit({ chunk_type: 'error', code: error.code, message: error.message, retryable: error.retryable, message_id: turn.assistantMessageId });
@@ -355,6 +362,7 @@ function addUsage(a: Usage | null, b: Usage | null): Usage | null {
 }
 
 function toRunError(err: unknown): NonNullable<RunResult['error']> {
+  if (err instanceof TurnStop) return err.toInfo();
   if (err instanceof UpstreamError) return { code: err.code, message: err.message, retryable: err.retryable };
   return { code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false };
 }

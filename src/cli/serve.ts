@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { startAgentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
+import { onShutdownSignals } from '../server/shutdown.ts';
 import { redactUrl } from '../store/postgres/index.ts';
 
 export function serveCommand(): Command {
@@ -26,11 +27,10 @@ export function serveCommand(): Command {
       if (app.generatedAdminKey) {
         console.log(`\nFirst start: created the platform admin API key. It is shown only this once:\n\n  ${app.generatedAdminKey}\n`);
       }
-      const stop = async () => {
-        await app.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      // Live turns may finish for AGENTMEM_SHUTDOWN_GRACE_MS; a second signal exits at once.
+      onShutdownSignals(async (signal) => {
+        console.log(`agentmem: ${signal}, draining (up to ${config.shutdownGraceMs} ms)`);
+        await app.shutdown();
+      });
     });
 }

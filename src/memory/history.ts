@@ -7,6 +7,7 @@ import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
+import { createFinishRetry } from './finish-retry.ts';
 import type { Session } from '../store/repos/sessions.ts';
 import { cachedCount } from '../llm/token-count.ts';
 import { countChat, messageTokens, toChatMessages } from './window-messages.ts';
@@ -52,13 +53,20 @@ function append(entry: Entry, message: Message): void {
 }
 
 /** `guard`: while the invalidation bus cannot be trusted, every window is read from the database. */
-export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; guard?: CacheGuard } = {}) {
+export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; guard?: CacheGuard;
+  /** this instance, the owner of the answers it streams (heartbeat.ts) */
+  owner?: string;
+  /** a final write retried after a failure failed again / was stored (finish-retry.ts) */
+  onRetryError?: (err: unknown, messageId: string) => void;
+  onRetryStored?: (messageId: string) => void;
+} = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
   const guard = opts.guard ?? alwaysTrusted;
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
   const saving = new Map<string, Promise<void>>();
   // Tells other instances their copy of this session is stale (this one stays current).
   const changed = (sessionId: string) => opts.onChange?.(sessionId);
+  const retry = createFinishRetry({ onError: opts.onRetryError, onStored: opts.onRetryStored });
 
   async function load(orgId: string, sessionId: string, depth: number): Promise<Entry | undefined> {
     const epoch = guard.epoch();
@@ -100,7 +108,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
         .then(() =>
           messages.beginExchange(db, {
             org_id: input.orgId, session_id: sessionId, user_message_id: userMessageId, assistant_message_id: assistantMessageId,
-            content: input.content, tokens: input.tokens ?? null, newSession: input.session ? undefined : { agent_id: input.agentId, user_id: input.userId },
+            content: input.content, tokens: input.tokens ?? null, owner: opts.owner ?? null, newSession: input.session ? undefined : { agent_id: input.agentId, user_id: input.userId },
           }),
         )
         .then(({ session, userMessage }) => {
@@ -132,19 +140,38 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
       const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }));
-      const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
-      const entry = cache.get(turn.sessionId);
-      // A long message stored without its count (it was not needed before the first token) is counted now.
-      if (turn.userTokens === undefined) {
-        const userTokens = countChat([{ role: 'user', content: turn.userContent }]);
-        messages.setTokens(db, turn.userMessageId, userTokens).catch(() => {}); // a row without a count is counted when loaded
-        const cached = entry?.messages.findLast((x) => x.id === turn.userMessageId);
-        if (cached) cached.tokens = userTokens;
+      const write = () => messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
+      const stored = (row: Message | undefined) => {
+        const entry = cache.get(turn.sessionId);
+        // A long message stored without its count (it was not needed before the first token) is counted now.
+        if (turn.userTokens === undefined) {
+          const userTokens = countChat([{ role: 'user', content: turn.userContent }]);
+          messages.setTokens(db, turn.userMessageId, userTokens).catch(() => {}); // a row without a count is counted when loaded
+          const cached = entry?.messages.findLast((x) => x.id === turn.userMessageId);
+          if (cached) cached.tokens = userTokens;
+        }
+        if (row && entry) append(entry, row);
+        changed(turn.sessionId);
+      };
+      let row: Message | undefined;
+      try {
+        row = await write();
+      } catch (err) {
+        // Not given up: written once the store is back (finish-retry.ts); the caller learns it failed now.
+        retry.add(turn.assistantMessageId, write, stored);
+        throw err;
       }
-      if (row && entry) append(entry, row);
-      changed(turn.sessionId);
+      stored(row);
       return row;
     },
+
+    /** final writes waiting for the store */
+    get pendingWrites() {
+      return retry.pending;
+    },
+
+    /** one last try of the final writes still waiting (shutdown) */
+    close: () => retry.stop(),
 
     async deleteSession(orgId: string, sessionId: string): Promise<boolean> {
       cache.delete(sessionId);

@@ -10,13 +10,15 @@ import { AgentEgressError } from '../agent/egress-check.ts';
 import type { ServerContext } from './context.ts';
 import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
 import { jsonBodyParser } from './json-input.ts';
+import { createReadiness } from './readiness.ts';
+import { isStoreUnavailable, STORE_RETRY_AFTER_S } from '../store/unavailable.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { authHook, requireAccessRules } from './access.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { meRoutes } from './routes/me.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { chatUiRoutes } from './routes/chat-ui.ts';
-import { chatWsRoutes } from './routes/chat-ws.ts';
+import { chatWsRoutes, closeIdleSockets } from './routes/chat-ws.ts';
 import { openaiRoutes } from './routes/openai.ts';
 import { memoryRoutes } from './routes/memories.ts';
 import { mcpRoutes } from './routes/mcp.ts';
@@ -34,7 +36,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     // Per-request access logs cost more than the stages we measure; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // A shutdown drains (shutdown.ts): live streams finish, only idle connections are closed.
+    forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
 
   // Bodies are JSON only: anything else is 415, not a string that fails validation.
@@ -52,7 +55,10 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
     const { status, code, message } = toClientError(err as FastifyError);
-    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (code === 'storage_unavailable') {
+      req.log.warn({ err }, 'store unavailable');
+      reply.header('retry-after', String(STORE_RETRY_AFTER_S));
+    } else if (status >= 500) req.log.error({ err }, 'request failed');
     return reply.code(status).send(errorBody(code, message));
   });
   app.setNotFoundHandler((req, reply) =>
@@ -69,9 +75,25 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Before any route, so every route is wrapped (an upgrade to a plain route is closed).
-  await app.register(websocket, { options: { maxPayload: ctx.config.bodyLimit } });
+  // On close, sockets running a turn stay open until it ends (chat-ws.ts), the others are closed.
+  await app.register(websocket, {
+    options: { maxPayload: ctx.config.bodyLimit },
+    preClose(done) {
+      closeIdleSockets(this.websocketServer.clients);
+      done();
+    },
+  });
 
+  // Liveness: the process answers (it touches nothing). Readiness: the store and Redis
+  // answer within the deadline, and no shutdown has begun (readiness.ts).
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', engine: ctx.db.engine }));
+  const readiness = createReadiness({ db: ctx.db, redisUrl: ctx.config.redisUrl, deadlineMs: ctx.config.readyTimeoutMs, draining: () => ctx.live.draining });
+  app.addHook('onClose', () => readiness.close());
+  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
+    const { ready, checks } = await readiness.check();
+    if (!ready) reply.code(503).header('retry-after', String(STORE_RETRY_AFTER_S));
+    return { status: ready ? 'ready' : 'unavailable', engine: ctx.db.engine, checks };
+  });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
     reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()),
   );
@@ -129,6 +151,7 @@ function toClientError(err: FastifyError): { status: number; code: ErrorCode; me
   const mapped = byFastifyCode[err.code];
   if (mapped) return { status: errorCodes[mapped].status, code: mapped, message: err.message };
   if (err instanceof SyntaxError) return { status: 400, code: 'invalid_json', message: err.message };
+  if (isStoreUnavailable(err)) return { status: 503, code: 'storage_unavailable', message: errorCodes.storage_unavailable.message };
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) return { status, code: status === 404 ? 'not_found' : 'bad_request', message: err.message };
   return { status: 500, code: 'internal_error', message: errorCodes.internal_error.message };

@@ -10,6 +10,7 @@ import type { InvalidationBus } from '../store/invalidation.ts';
 import type { Metrics } from '../trace/metrics.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { Auth, Principal } from './auth.ts';
+import type { LiveTurns } from './live-turns.ts';
 import type { StreamHold } from './stream-hold.ts';
 
 export interface ServerContext {
@@ -25,6 +26,8 @@ export interface ServerContext {
   bus: InvalidationBus;
   /** native SSE chat streams held for Last-Event-ID resumption */
   streams: StreamHold;
+  /** turns running now, for a graceful shutdown */
+  live: LiveTurns;
 }
 
 declare module 'fastify' {

@@ -18,6 +18,8 @@ export const errorCodes = {
   internal_error: { status: 500, message: 'Internal error.' },
   upstream_error: { status: 502, message: 'The model provider failed.' },
   unavailable: { status: 503, message: 'The server is shutting down.' },
+  storage_unavailable: { status: 503, message: 'The store is unavailable; retry after the time in Retry-After.' },
+  shutting_down: { status: 503, message: 'The server is shutting down; retry (another instance will answer).' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,9 +1,9 @@
 // What the "model" answers: the `~text=` option verbatim, a tool-call turn when
 // `~tool_calls=` is set and the conversation does not end with a tool result, or else
-// an echo of the last user message so a test can see its prompt arrived. Reasoning
-// models think first, as the real ones do: Zhipu glm-4.5 and later unless `thinking:
-// {type: "disabled"}`, DeepSeek's deepseek-reasoner always (deepseek-chat with
-// `thinking: {type: "enabled"}`), any model given `~reasoning=<text>`.
+// an echo of the last user message so a test can see its prompt arrived. `~repeat=N` says
+// the text N times over. Reasoning models think first, as the real ones do: Zhipu glm-4.5
+// and later unless `thinking: {type: "disabled"}`, DeepSeek's deepseek-reasoner always
+// (deepseek-chat with `thinking: {type: "enabled"}`), any model given `~reasoning=<text>`.
 import { newToolCallId, type Format } from './formats.ts';
 import { contentText, tokenize } from './tokens.ts';
 
@@ -14,11 +14,14 @@ export interface ToolCallOut {
   arguments: string;
 }
 
-export type Turn = ({ kind: 'text'; text: string; tokens: string[] } | { kind: 'tools'; calls: ToolCallOut[] }) & {
+/** `repeat`: the text is said that many times over (`~repeat=N`: a long answer without a long URL) */
+export type Turn = ({ kind: 'text'; text: string; tokens: string[]; repeat: number } | { kind: 'tools'; calls: ToolCallOut[] }) & {
   /** the reasoning streamed before the answer, as tokens ([] for a model that does not think) */
   reasoning: string[];
 };
 
+/** The most `~repeat=` may ask for: answers of a few hundred MB at most. */
+const MAX_REPEAT = 10_000_000;
 /** What of the request decides whether the model thinks. */
 export interface ThinkingRequest {
   model?: unknown;
@@ -46,12 +49,13 @@ export function planTurn(messages: Message[], options: Record<string, string>, f
   const calls = options.tool_calls !== undefined ? parseToolCalls(options.tool_calls, format) : [];
   if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls, reasoning };
   const text = options.text ?? (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
-  return { kind: 'text', text, tokens: tokenize(text), reasoning };
+  const repeat = Math.min(MAX_REPEAT, Math.max(1, Math.floor(Number(options.repeat)) || 1));
+  return { kind: 'text', text, tokens: tokenize(text), repeat, reasoning };
 }
 
 /** Completion tokens: reasoning tokens, plus streamed text tokens, or for tool calls the argument text as tokens plus one per call. */
 export function completionTokens(turn: Turn): number {
-  if (turn.kind === 'text') return turn.reasoning.length + turn.tokens.length;
+  if (turn.kind === 'text') return turn.reasoning.length + turn.tokens.length * turn.repeat;
   return turn.reasoning.length + turn.calls.reduce((n, c) => n + 1 + tokenize(c.arguments).length, 0);
 }
 

@@ -117,14 +117,14 @@ export function completionBody(t: Ident, turn: Turn, finishReason: string, usage
     const message =
       turn.kind === 'tools'
         ? { content: null, role: 'assistant', tool_calls: turn.calls.map((c, index) => ({ function: { arguments: c.arguments, name: c.name }, id: c.id, index, type: 'function' })) }
-        : { content: turn.text, role: 'assistant' };
+        : { content: turn.text.repeat(turn.repeat), role: 'assistant' };
     if (turn.reasoning.length) Object.assign(message, { reasoning_content: turn.reasoning.join('') });
     return JSON.stringify({ choices: [{ finish_reason: finishReason, index: 0, message }], created: t.created, id: t.id, model: t.model, request_id: t.id, usage });
   }
   const message =
     turn.kind === 'tools'
       ? { role: 'assistant', content: null, tool_calls: turn.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })), refusal: null, annotations: [] }
-      : { role: 'assistant', content: turn.text, refusal: null, annotations: [] };
+      : { role: 'assistant', content: turn.text.repeat(turn.repeat), refusal: null, annotations: [] };
   if (turn.reasoning.length) Object.assign(message, { [t.reasoningField]: turn.reasoning.join('') });
   return JSON.stringify({
     id: t.id,

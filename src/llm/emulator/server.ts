@@ -6,12 +6,14 @@
 //   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
 //   POST …/embeddings              OpenAI embeddings (embeddings.ts); `~embed_ms=` delays the answer
 //   GET  …/models                  OpenAI model list
-//   GET  /_emulator/stats          what it has seen: connections accepted, requests
+//   GET  /_emulator/stats          what it has seen: connections accepted, requests, bytes streamed and the
+//                                  waits for a slow reader (drain_waits, streams_waiting: its backpressure)
 //   HEAD anything, GET anything    200 (HEAD pre-warms keep-alive connections)
 //
 // Per-request options are `/~key=value` path segments before the format path:
 // text, first_token_ms, tokens_per_s, jitter, seed, fault (see faults.ts), fail_times,
-// tool_calls (JSON array of {name, arguments}), context_tokens (the model's window, see context.ts).
+// tool_calls (JSON array of {name, arguments}), context_tokens (the model's window, see context.ts),
+// repeat (say the text N times over).
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +30,7 @@ import { parseOptionPath } from './options.ts';
 import { pacingFor, type Pacing, type ProfileName } from './profiles.ts';
 import { dropConnection, planStream, playStream, untilAborted } from './stream.ts';
 import { selfSignedCertificate, type Certificate } from './tls.ts';
+import { newMeter, type WriteMeter } from './writer.ts';
 import { promptTokens } from './tokens.ts';
 
 export type { ProfileName } from './profiles.ts';
@@ -56,6 +59,8 @@ export interface RecordedRequest {
   jwtValid?: boolean;
   receivedAt: number;
   closedAt?: number;
+  /** a streamed answer: bytes written so far and the waits for the client to read (its backpressure) */
+  written?: WriteMeter;
 }
 
 export interface Emulator {
@@ -112,7 +117,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       return;
     }
     if (req.method === 'HEAD') return void res.writeHead(200).end();
-    if (req.method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, { connections, requests: requests.length, embeddings: embeddingRequests.length });
+    if (req.method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, stats());
     if (req.method === 'GET' && path.endsWith('/models')) {
       const created = Math.floor(Date.now() / 1000);
       return sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
@@ -121,6 +126,21 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     req.resume();
     const e = errorResponse('openai', 'not_found', { method: req.method, path });
     res.writeHead(e.status, e.headers).end(e.body);
+  };
+  /** What it has seen, and the backpressure its streamed answers met (writes waiting for the client to read). */
+  const stats = () => {
+    const meters = requests.flatMap((r) => (r.written ? [r.written] : []));
+    const sum = (f: (m: WriteMeter) => number) => meters.reduce((n, m) => n + f(m), 0);
+    return {
+      connections,
+      requests: requests.length,
+      embeddings: embeddingRequests.length,
+      bytes_written: sum((m) => m.bytes),
+      drain_waits: sum((m) => m.drainWaits),
+      drain_wait_ms: Math.round(sum((m) => m.drainMs)),
+      streams_waiting: sum((m) => (m.waiting ? 1 : 0)),
+      streams: requests.flatMap((r) => (r.written ? [{ bytes_written: r.written.bytes, drain_waits: r.written.drainWaits, waiting: r.written.waiting, open: r.closedAt === undefined }] : [])),
+    };
   };
   const certificate = opts.tls === true ? await selfSignedCertificate(opts.host) : opts.tls || undefined;
   const serverOptions = { noDelay: true, keepAliveTimeout: 60_000 };
@@ -195,7 +215,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     });
     res.flushHeaders();
     const mode = fault === 'split_utf8' || fault === 'drip' ? fault : 'whole';
-    await playStream(res, planStream(ident, turn, prompt, pacing, fault), mode, signal);
+    record.written = newMeter();
+    await playStream(res, planStream(ident, turn, prompt, pacing, fault), mode, signal, record.written);
   }
 
   async function embed(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {

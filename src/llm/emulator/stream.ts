@@ -8,7 +8,7 @@ import { completionTokens, type Turn } from './answer.ts';
 import type { Fault } from './faults.ts';
 import { closingFrames, errorFrame, finishReasonFor, MALFORMED, openingFrames, reasoningFrame, textFrame, toolFrames, type Ident, type Usage } from './formats.ts';
 import type { Pacing } from './profiles.ts';
-import { writeFrame, type WriteMode } from './writer.ts';
+import { writeFrame, type WriteMeter, type WriteMode } from './writer.ts';
 
 export interface Step {
   /** ms to wait before writing */
@@ -17,47 +17,54 @@ export interface Step {
 }
 
 export interface Plan {
-  steps: Step[];
+  /** played in order; lazy, so a `~repeat`ed answer of many MB costs no memory up front */
+  steps: Iterable<Step>;
   /** 'destroy' drops the connection without ending the chunked body */
   ending: 'end' | 'destroy';
 }
 
 export function planStream(t: Ident, turn: Turn, promptTokens: number, pacing: Pacing, fault?: Fault): Plan {
   const usage = (completion: number): Usage => ({ prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion });
+  // The reasoning first, then one pass of the answer's frames; a repeated text plays it `repeat` times over.
   const thoughts = turn.reasoning.map((tok) => reasoningFrame(t, tok));
-  let body = [...thoughts, ...(turn.kind === 'text' ? turn.tokens.map((tok) => textFrame(t, tok)) : toolFrames(t, turn.calls))];
+  const frames = turn.kind === 'text' ? turn.tokens.map((tok) => textFrame(t, tok)) : toolFrames(t, turn.calls);
+  const total = thoughts.length + frames.length * (turn.kind === 'text' ? turn.repeat : 1);
+  const frameAt = (i: number) => (i < thoughts.length ? thoughts[i]! : frames[(i - thoughts.length) % frames.length]!);
+  let count = total;
   const finish = finishReasonFor(t.format, turn.kind === 'tools' ? 'tool_calls' : 'stop');
   let close = closingFrames(t, finish, usage(completionTokens(turn)), turn.kind === 'tools' ? turn.calls : []);
   let ending: Plan['ending'] = 'end';
 
-  const half = body.length <= 1 ? body.length : Math.floor(body.length / 2);
+  const half = total <= 1 ? total : Math.floor(total / 2);
   switch (fault) {
     case 'disconnect_mid':
-      [body, close, ending] = [body.slice(0, half), [], 'destroy'];
+      [count, close, ending] = [half, [], 'destroy'];
       break;
     case 'malformed_json':
-      [body, close] = [body.slice(0, half), [MALFORMED]];
+      [count, close] = [half, [MALFORMED]];
       break;
     case 'error_event':
-      [body, close] = [body.slice(0, half), [errorFrame(t)]];
+      [count, close] = [half, [errorFrame(t)]];
       break;
     case 'sensitive':
     case 'network_error':
-      [body, close] = [body.slice(0, half), closingFrames(t, finishReasonFor(t.format, fault), usage(half))];
+      [count, close] = [half, closingFrames(t, finishReasonFor(t.format, fault), usage(half))];
       break;
   }
 
-  const steps: Step[] = openingFrames(t, turn).map((data) => ({ delay: 0, data }));
-  body.forEach((data, i) => steps.push({ delay: i === 0 ? pacing.firstTokenMs() : pacing.gapMs(), data }));
-  close.forEach((data, i) => steps.push({ delay: i > 0 ? 0 : body.length ? pacing.gapMs() : pacing.firstTokenMs(), data }));
-  return { steps, ending };
+  function* steps(): Generator<Step> {
+    for (const data of openingFrames(t, turn)) yield { delay: 0, data };
+    for (let i = 0; i < count; i++) yield { delay: i === 0 ? pacing.firstTokenMs() : pacing.gapMs(), data: frameAt(i) };
+    for (let i = 0; i < close.length; i++) yield { delay: i > 0 ? 0 : count ? pacing.gapMs() : pacing.firstTokenMs(), data: close[i]! };
+  }
+  return { steps: steps(), ending };
 }
 
 const BURST = 64;
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Writes the plan; returns early (no throw) once `signal` fires. */
-export async function playStream(res: ServerResponse, plan: Plan, mode: WriteMode, signal: AbortSignal): Promise<void> {
+/** Writes the plan; returns early (no throw) once `signal` fires. `meter` counts what was written and the waits for `drain`. */
+export async function playStream(res: ServerResponse, plan: Plan, mode: WriteMode, signal: AbortSignal, meter?: WriteMeter): Promise<void> {
   try {
     let burst = 0;
     for (const step of plan.steps) {
@@ -70,7 +77,7 @@ export async function playStream(res: ServerResponse, plan: Plan, mode: WriteMod
         await tick();
       }
       if (signal.aborted) return;
-      await writeFrame(res, step.data, mode, signal);
+      await writeFrame(res, step.data, mode, signal, meter);
     }
     if (signal.aborted) return;
     if (plan.ending === 'destroy') dropConnection(res);

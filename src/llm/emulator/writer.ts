@@ -9,9 +9,35 @@ export type WriteMode = 'whole' | 'split_utf8' | 'drip';
 
 const loopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export async function writeFrame(res: ServerResponse, data: string, mode: WriteMode, signal: AbortSignal): Promise<void> {
+/** What one response wrote, and how long it waited for its reader (the client's backpressure). */
+export interface WriteMeter {
+  bytes: number;
+  /** writes that filled the socket, so the next waited for 'drain' */
+  drainWaits: number;
+  drainMs: number;
+  /** waiting for 'drain' right now */
+  waiting: boolean;
+}
+
+export const newMeter = (): WriteMeter => ({ bytes: 0, drainWaits: 0, drainMs: 0, waiting: false });
+
+async function drain(res: ServerResponse, signal: AbortSignal, meter?: WriteMeter): Promise<void> {
+  if (!meter) return void (await once(res, 'drain', { signal }));
+  const t0 = performance.now();
+  meter.drainWaits++;
+  meter.waiting = true;
+  try {
+    await once(res, 'drain', { signal });
+  } finally {
+    meter.waiting = false;
+    meter.drainMs += performance.now() - t0;
+  }
+}
+
+export async function writeFrame(res: ServerResponse, data: string, mode: WriteMode, signal: AbortSignal, meter?: WriteMeter): Promise<void> {
   if (mode === 'whole') {
-    if (!res.write(data)) await once(res, 'drain', { signal });
+    if (meter) meter.bytes += Buffer.byteLength(data);
+    if (!res.write(data)) await drain(res, signal, meter);
     return;
   }
   const bytes = Buffer.from(data, 'utf8');
@@ -19,7 +45,8 @@ export async function writeFrame(res: ServerResponse, data: string, mode: WriteM
   let start = 0;
   for (const end of [...cuts, bytes.length]) {
     if (signal.aborted) return;
-    if (!res.write(bytes.subarray(start, end))) await once(res, 'drain', { signal });
+    if (meter) meter.bytes += end - start;
+    if (!res.write(bytes.subarray(start, end))) await drain(res, signal, meter);
     start = end;
     // node:http corks a response's writes until the next tick, so writes in one tick would
     // leave as one segment; a full event-loop turn sends each piece on its own and lets a

@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { AgentEvent, EventSink } from '../../agent/events.ts';
+import { createFlow, type FlowLimits } from './backpressure.ts';
 
 export const sseHeaders = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -16,10 +17,13 @@ export interface SseWriter extends EventSink {
   readonly seq: number;
   /** write a pre-encoded frame (used when replaying a held stream) */
   writeFrame(id: number, data: string): void;
+  /** backpressure (backpressure.ts): undefined while the client keeps up */
+  ready(): Promise<void> | undefined;
   end(): void;
 }
 
-export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
+/** `flow`: pause the producer while the client's socket is full (none: a replay, bounded by the hold). */
+export function openSse(res: ServerResponse, flow?: FlowLimits, heartbeatMs = 15_000): SseWriter {
   res.socket?.setNoDelay(true);
   res.writeHead(200, sseHeaders);
   res.flushHeaders();
@@ -32,6 +36,9 @@ export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
     clearInterval(heartbeat);
   };
   res.once('close', stop);
+  const pressure = flow
+    ? createFlow({ pending: () => res.writableLength, closed: () => ended || res.destroyed, onDrain: (fn) => (res.on('drain', fn), () => res.off('drain', fn)) }, flow)
+    : undefined;
   // Node corks the socket at a write and uncorks it once the current microtasks have run:
   // the frames made from one upstream read leave in one writev, not one syscall each
   // (the turn always waits on I/O between reads, so no frame is held longer than that).
@@ -50,10 +57,13 @@ export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
       seq = id;
       send(`id: ${id}\ndata: ${data}\n\n`);
     },
+    ready: () => pressure?.ready(),
     end() {
       if (ended) return;
       stop();
-      res.end();
+      // A stalled client's buffer is dropped with its connection, not kept for it.
+      if (pressure?.stalled) res.destroy();
+      else res.end();
     },
   };
   return writer;
@@ -63,7 +73,7 @@ export function openSse(res: ServerResponse, heartbeatMs = 15_000): SseWriter {
  * A data-only stream (OpenAI chunks, AI SDK UI parts) opened by the turn's first event, so
  * a turn refused before it is still a plain 4xx; `finish` writes `data: [DONE]` and ends it.
  */
-export function openOnFirstEvent(reply: FastifyReply, headers: Record<string, string> = {}) {
+export function openOnFirstEvent(reply: FastifyReply, headers: Record<string, string> = {}, flow?: FlowLimits) {
   let sse: SseWriter | undefined;
   return {
     opened: () => sse !== undefined,
@@ -73,8 +83,9 @@ export function openOnFirstEvent(reply: FastifyReply, headers: Record<string, st
       reply.hijack();
       for (const [k, v] of Object.entries(headers)) reply.raw.setHeader(k, v);
       if (first.chunk_type === 'start') reply.raw.setHeader('x-session-id', first.session_id);
-      sse = openSse(reply.raw);
+      sse = openSse(reply.raw, flow);
     },
+    ready: () => sse?.ready(),
     send(data: string) {
       sse!.writeFrame(sse!.seq + 1, data);
     },

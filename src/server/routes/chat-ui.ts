@@ -22,6 +22,7 @@ import { createSession } from '../../store/repos/sessions.ts';
 import type { ServerContext } from '../context.ts';
 import { uiStreamHeaders, uiStreamParts } from '../encoders/ui-stream.ts';
 import { openOnFirstEvent } from '../encoders/sse.ts';
+import { flowLimits } from '../encoders/backpressure.ts';
 import { AppError, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
 import { clientGone, loadAgent, runTurn, scopeTurn } from './turn.ts';
@@ -88,12 +89,13 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
 
     const gone = clientGone(reply);
     const toParts = uiStreamParts();
-    const stream = openOnFirstEvent(reply, uiStreamHeaders);
+    const stream = openOnFirstEvent(reply, uiStreamHeaders, flowLimits(ctx.config));
     const sink = {
       emit(e: AgentEvent) {
         stream.open(e);
         for (const part of toParts(e)) stream.send(JSON.stringify(part));
       },
+      ready: stream.ready,
     };
     const input = { orgId, message: text, userId, sessionId, history: history.length ? history : undefined };
     try {

@@ -15,9 +15,11 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { ReadyAgent } from '../../agent/cache.ts';
 import { runChat, type RunResult } from '../../agent/run.ts';
+import { shuttingDown } from '../../agent/stop.ts';
 import { createTimings } from '../../trace/timings.ts';
 import type { ServerContext } from '../context.ts';
 import { wsSink } from '../encoders/ws.ts';
+import { flowLimits } from '../encoders/backpressure.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { jsonInputProblem } from '../json-input.ts';
@@ -63,9 +65,17 @@ export const chatWsRoutes =
 
 const agentIdOf = (req: FastifyRequest) => (req.params as { id: string }).id;
 
+/** Sockets running a turn: a shutdown lets them finish it (then closes them), and closes the others at once. */
+const busy = new WeakSet<WebSocket>();
+const CLOSE_GOING_AWAY = 1001;
+
+export function closeIdleSockets(clients: Iterable<WebSocket>): void {
+  for (const socket of clients) if (!busy.has(socket)) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
+}
+
 function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void {
   const agentId = agentIdOf(req);
-  const sink = wsSink(socket);
+  const sink = wsSink(socket, flowLimits(ctx.config));
   const fail = (code: string, message: string, closeWith?: number) => {
     sink.emit({ chunk_type: 'error', code, message, retryable: false });
     if (closeWith) socket.close(closeWith, code);
@@ -108,7 +118,12 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
       if (msg.session_id !== undefined && !isUuid(msg.session_id)) return fail('not_found', 'Session not found.');
       const userId = await scopeTurn(ctx, authorized.principal, agent, msg.user_id, msg.session_id);
       const input = { orgId: agent.org_id, message: msg.message, userId, sessionId: msg.session_id };
-      result = await runChat(ctx.run, agent, input, sink, controller.signal, timings);
+      const live = ctx.live.track(controller.signal);
+      try {
+        result = await runChat(ctx.run, agent, input, sink, live.signal, timings);
+      } finally {
+        live.release();
+      }
       if (result.aborted) sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
     } catch (err) {
       const e = toHttpError(err);
@@ -119,7 +134,10 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
       }
     } finally {
       if (running === controller) running = undefined;
+      busy.delete(socket);
       if (agent) observeTurn(ctx, 'ws', agent, timings, result);
+      if (sink.stalled) socket.terminate(); // its unread buffer goes with it
+      else if (ctx.live.draining) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
     }
   }
 
@@ -149,6 +167,11 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
         return;
       case 'chat': {
         if (running) return fail('conflict', 'A turn is already running on this socket: wait for done, or cancel it.');
+        if (ctx.live.draining) {
+          sink.emit({ chunk_type: 'error', ...shuttingDown().toInfo() });
+          return socket.close(CLOSE_GOING_AWAY, 'shutting_down');
+        }
+        busy.add(socket);
         const controller = new AbortController();
         running = controller;
         void turn(msg, controller);

@@ -10,11 +10,13 @@ import type { ReadyAgent } from '../../agent/cache.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
 import { openSse, type SseWriter } from '../encoders/sse.ts';
+import { flowLimits } from '../encoders/backpressure.ts';
 import type { ServerContext } from '../context.ts';
 import type { Frame, HeldStream } from '../stream-hold.ts';
 import { userId } from './users.ts';
 import { clientGone, loadAgent, runTurn, scopeTurn, upstreamStatus } from './turn.ts';
 import { checkAgent } from '../scope.ts';
+import { STORE_RETRY_AFTER_S } from '../../store/unavailable.ts';
 
 export const chatBody = z.strictObject({
   message: z.string().min(1).max(200_000).regex(/\S/, 'must not be blank'),
@@ -86,13 +88,14 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
       emit(event: AgentEvent) {
         if (!sse) {
           reply.hijack();
-          sse = openSse(reply.raw);
+          sse = openSse(reply.raw, flowLimits(ctx.config));
         }
         if (event.chunk_type === 'start') held = ctx.streams.open(event.message_id, { orgId: input.orgId, agentId: agent.id, userId: input.userId ?? null });
         const frame = { id: ++seq, data: JSON.stringify(event) };
         held?.push(frame);
         sse.writeFrame(frame.id, frame.data);
       },
+      ready: () => sse?.ready(),
     };
     try {
       const result = await runTurn(ctx, 'stream', req, agent, input, sink, turn?.signal ?? gone.signal, {
@@ -149,9 +152,14 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
       const cancel = () => result.follow.cancel();
       reply.raw.once('close', cancel);
       if (req.raw.socket?.destroyed) cancel(); // left while the replay was read
+      // A shutdown ends a replay of another instance's stream (the client resumes elsewhere).
+      const live = ctx.live.track(new AbortController().signal, 'follow');
+      const detach = onAbort(live.signal, cancel);
       try {
         await result.follow.done;
       } finally {
+        detach();
+        live.release();
         reply.raw.off('close', cancel);
         sse.end();
       }
@@ -169,7 +177,9 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     }
     const timings = req.timings.toJSON();
     if (result.error) {
-      return reply.code(upstreamStatus(result.error.code)).send({
+      const status = upstreamStatus(result.error.code);
+      if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_S));
+      return reply.code(status).send({
         ...errorBody(result.error.code, result.error.message),
         retryable: result.error.retryable,
         content: result.content,

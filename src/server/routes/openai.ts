@@ -19,8 +19,10 @@ import type { AgentRow } from '../../store/repos/agents.ts';
 import type { ServerContext } from '../context.ts';
 import { openaiChunks, openaiCompletion, openaiError, openaiToolCollector } from '../encoders/openai.ts';
 import { openOnFirstEvent } from '../encoders/sse.ts';
+import { flowLimits } from '../encoders/backpressure.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { isUuid } from '../http.ts';
+import { STORE_RETRY_AFTER_S } from '../../store/unavailable.ts';
 import { authHook } from '../access.ts';
 import { agentFilter, checkAgent } from '../scope.ts';
 import { clientGone, findAgent, runTurn, scopeTurn, upstreamStatus } from './turn.ts';
@@ -80,7 +82,8 @@ export const openaiRoutes =
   async (app) => {
     app.setErrorHandler((err, req, reply) => {
       const { status, code, message } = toClientError(err as FastifyError);
-      if (status >= 500) req.log.error({ err }, 'openai-compatible request failed');
+      if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_S));
+      if (status >= 500 && status !== 503) req.log.error({ err }, 'openai-compatible request failed');
       const own = err instanceof OpenAIRequestError ? err : undefined;
       const openaiCode = own?.openaiCode ?? (code === 'unauthorized' ? 'invalid_api_key' : code);
       return reply.code(status).send(openaiError(status, openaiCode, message, own?.param ?? paramOf(err as FastifyError)));
@@ -126,12 +129,13 @@ export const openaiRoutes =
 
       if (body.stream) {
         const toChunks = openaiChunks({ model: body.model, includeUsage: body.stream_options?.include_usage === true });
-        const stream = openOnFirstEvent(reply);
+        const stream = openOnFirstEvent(reply, {}, flowLimits(ctx.config));
         const sink = {
           emit(e: AgentEvent) {
             stream.open(e);
             for (const chunk of toChunks(e)) stream.send(JSON.stringify(chunk));
           },
+          ready: stream.ready,
         };
         try {
           await runTurn(ctx, 'openai_stream', req, agent, input, sink, gone.signal, {
@@ -157,6 +161,7 @@ export const openaiRoutes =
       reply.header('x-agentmem-timings', JSON.stringify(timings));
       if (result.error) {
         const status = upstreamStatus(result.error.code);
+        if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_S));
         return reply.code(status).send(openaiError(status, result.error.code, result.error.message));
       }
       return openaiCompletion(result, body.model, { toolCalls: tools.client, serverToolCalls: tools.server(), timings });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { getAgent } from '../../store/repos/agents.ts';
-import { listMessages } from '../../store/repos/messages.ts';
+import { listMessages, type Message } from '../../store/repos/messages.ts';
 import * as sessions from '../../store/repos/sessions.ts';
 import { found, idParams, page, paged } from '../http.ts';
 import { isScoped } from '../auth.ts';
@@ -63,6 +63,7 @@ export const sessionRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => asyn
     const org = req.principal.org_id;
     const s = await session(org, req.params.id, req.principal);
     const { limit, offset } = req.query;
-    return paged(await listMessages(db, org, s.id, limit + 1, offset), limit);
+    // owner and heartbeat_at are this deployment's bookkeeping (heartbeat.ts), not the conversation's
+    return paged(await listMessages(db, org, s.id, limit + 1, offset), limit, ({ owner, heartbeat_at, ...m }: Message & { owner?: unknown; heartbeat_at?: unknown }) => m);
   });
 };

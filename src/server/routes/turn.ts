@@ -80,7 +80,8 @@ export function toHttpError(err: unknown): unknown {
 }
 
 /** HTTP status for a run that ended in an upstream error, when the answer is one JSON body (a target AGENTMEM_EGRESS refuses: the config's fault, 400). */
-export const upstreamStatus = (code: string): number => (code === 'egress_denied' ? 400 : code === 'upstream_timeout' ? 504 : 502);
+export const upstreamStatus = (code: string): number =>
+  code === 'egress_denied' ? 400 : code === 'upstream_timeout' ? 504 : code === 'shutting_down' || code === 'storage_unavailable' ? 503 : 502;
 
 /**
  * Runs one turn for a route and records it. A run refused before any event (unknown
@@ -98,8 +99,10 @@ export async function runTurn(
   stream?: { opened(): boolean; fail(): void },
 ): Promise<RunResult | undefined> {
   let result: RunResult | undefined;
+  // Tracked for a graceful shutdown (live-turns.ts): it may end the turn with `shutting_down`.
+  const live = ctx.live.track(signal);
   try {
-    result = await runChat(ctx.run, agent, input, sink, signal, req.timings);
+    result = await runChat(ctx.run, agent, input, sink, live.signal, req.timings);
     return result;
   } catch (err) {
     if (!stream?.opened()) throw toHttpError(err);
@@ -107,6 +110,7 @@ export async function runTurn(
     stream.fail();
     return undefined;
   } finally {
+    live.release();
     observeTurn(ctx, route, agent, req.timings, result);
   }
 }

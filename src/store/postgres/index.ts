@@ -6,7 +6,8 @@ import type { Db } from '../db.ts';
 pg.types.setTypeParser(20, (v) => Number(v));
 
 export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 20, idleTimeoutMillis: 30_000 });
+  // A server out of reach fails a request in 5 s (503 storage_unavailable), not never.
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 20, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => {});
   try {

@@ -40,6 +40,8 @@ export interface NewMessage {
   timings?: object | null;
   error?: object | null;
   tokens?: number | null;
+  /** the instance writing a 'streaming' answer (heartbeat.ts); its heartbeat starts now */
+  owner?: string | null;
 }
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
@@ -47,33 +49,34 @@ const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 export const insertMessage = (db: Queryable, m: NewMessage) =>
   one<Message>(
     db,
-    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error, tokens)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning *`,
+    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error, tokens, owner, heartbeat_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, case when $14::text is null then null else now() end) returning *`,
     [
       m.id ?? randomUUID(), m.org_id, m.session_id, m.role, m.content, json(m.tool_calls), m.tool_call_id ?? null,
-      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), m.tokens ?? null,
+      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), m.tokens ?? null, m.owner ?? null,
     ],
   ) as Promise<Message>;
 
 /**
  * A turn's first write as one statement: the user's message, the answer's row reserved as
- * 'streaming', and the session when the turn creates it (the foreign key is checked at the
+ * 'streaming' (owned by this instance, its heartbeat starting now), and the session when the turn creates it (the foreign key is checked at the
  * statement's end, so one statement can insert both). One round trip instead of a
  * transaction of three or four.
  */
 export async function beginExchange(
   db: Queryable,
-  t: { org_id: string; session_id: string; user_message_id: string; assistant_message_id: string; content: string; tokens?: number | null; newSession?: { agent_id: string; user_id: string | null } },
+  t: { org_id: string; session_id: string; user_message_id: string; assistant_message_id: string; content: string; tokens?: number | null; owner?: string | null; newSession?: { agent_id: string; user_id: string | null } },
 ): Promise<{ userMessage: Message; session?: Session }> {
   const rows = await db.query<Message & { new_session: (Omit<Session, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }) | null }>(
     `with s as (
        insert into sessions (id, org_id, agent_id, user_id, metadata) select $2, $1, $6, $7, '{}'::jsonb where $8 returning *
      ), m as (
-       insert into messages (id, org_id, session_id, role, content, status, tokens)
-       values ($3, $1, $2, 'user', $5, 'complete', $9::int), ($4, $1, $2, 'assistant', '', 'streaming', null) returning *
+       insert into messages (id, org_id, session_id, role, content, status, tokens, owner, heartbeat_at)
+       values ($3, $1, $2, 'user', $5, 'complete', $9::int, null, null),
+              ($4, $1, $2, 'assistant', '', 'streaming', null, $10::text, case when $10::text is null then null else now() end) returning *
      )
      select m.*, (select row_to_json(s) from s) as new_session from m where m.role = 'user'`,
-    [t.org_id, t.session_id, t.user_message_id, t.assistant_message_id, t.content, t.newSession?.agent_id ?? null, t.newSession?.user_id ?? null, t.newSession !== undefined, t.tokens ?? null],
+    [t.org_id, t.session_id, t.user_message_id, t.assistant_message_id, t.content, t.newSession?.agent_id ?? null, t.newSession?.user_id ?? null, t.newSession !== undefined, t.tokens ?? null, t.owner ?? null],
   );
   const { new_session, ...userMessage } = rows[0]!;
   const session = new_session ? { ...new_session, created_at: new Date(new_session.created_at), updated_at: new Date(new_session.updated_at) } : undefined;
@@ -107,16 +110,29 @@ export const finishMessage = (
     [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls), m.reasoning ?? null, m.tokens ?? null],
   );
 
-/** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. */
+/** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. Renews its heartbeat. */
 export const checkpointMessage = (db: Queryable, id: string, content: string) =>
-  db.query(`update messages set content = $2 where id = $1 and status = 'streaming'`, [id, content]);
+  db.query(`update messages set content = $2, heartbeat_at = now() where id = $1 and status = 'streaming'`, [id, content]);
 
-/** After a crash, answers that were still streaming are what was said so far: incomplete. */
-export const markStreamingIncomplete = async (db: Queryable) =>
+/** The owner's heartbeat for all its streaming answers at once (one statement per beat, however many streams). */
+export const renewStreaming = async (db: Queryable, owner: string) =>
+  (await db.query(`update messages set heartbeat_at = now() where owner = $1 and status = 'streaming' returning id`, [owner])).length;
+
+const interrupted = `'{"code":"interrupted","message":"The server stopped while streaming."}'::jsonb`;
+
+/**
+ * Answers still streaming whose owner's heartbeat is older than `leaseMs` (the instance
+ * died): what was said so far, incomplete. `leaseMs` undefined: every streaming row
+ * (an embedded store has one process, so any streaming row is a dead one's).
+ */
+export const markStreamingIncomplete = async (db: Queryable, leaseMs?: number) =>
   (
     await db.query(
-      `update messages set status = 'incomplete', error = coalesce(error, '{"code":"interrupted","message":"The server stopped while streaming."}'::jsonb)
-       where status = 'streaming' returning id`,
+      leaseMs === undefined
+        ? `update messages set status = 'incomplete', error = coalesce(error, ${interrupted}) where status = 'streaming' returning id`
+        : `update messages set status = 'incomplete', error = coalesce(error, ${interrupted})
+           where status = 'streaming' and (heartbeat_at is null or heartbeat_at < now() - make_interval(secs => $1::float8 / 1000)) returning id`,
+      leaseMs === undefined ? [] : [leaseMs],
     )
   ).length;
 

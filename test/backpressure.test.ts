@@ -1,0 +1,83 @@
+// Backpressure end to end, on the real CLI (a child process, so its memory is its own).
+// Six clients on every surface (native SSE, WebSocket, OpenAI-compatible, UI stream) ask
+// for a ~4 MB answer and stop reading. The server stops reading the model: the emulator's
+// byte counts stop (its writes wait for 'drain', /_emulator/stats) far short of a whole
+// answer, and the server's resident memory grows by less than 50 MiB. A client that reads
+// again gets its whole answer, byte for byte. (A client that stays stalled: backpressure-stall.test.ts.)
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { engines, streamChat } from './harness.ts';
+import { ANSWER_BYTES, chat, key, MiB, openBytes, PIECE, pausedPost, pausedWs, readRest, REPEAT, rssOf, setup, stats } from './backpressure-clients.ts';
+
+for (const engine of engines) {
+  describe(`backpressure, ${engine}`, () => {
+    test('six paused clients: the upstream pauses, memory stays flat; one reads again and gets it all', async () => {
+      const s = await setup(engine, { AGENTMEM_STREAM_STALL_MS: '600000' });
+      const clients: Array<{ destroy(): void }> = [];
+      try {
+        // Warm up with a 1 MB answer read at full speed: V8's heap (its young generation
+        // above all) grows to its working size under such a burst and keeps it, whatever
+        // the clients do; the baseline is taken after it, so the growth below is the paused clients'.
+        const warm = (await s.api('POST', '/api/v1/agents', { body: { name: 'warm', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${s.emu.url}/~text=${encodeURIComponent(PIECE)}/~repeat=${REPEAT / 4}/v1`, api_key: 'sk' } } })).body.id;
+        const warmed = await streamChat({ url: s.url, adminKey: key }, warm, { message: 'warm up' });
+        assert.equal(warmed.text.length, (ANSWER_BYTES / 4) | 0);
+        // The baseline: the lowest of a few samples (the store's start-up may still be giving memory back).
+        let rss0 = Infinity;
+        for (let i = 0; i < 6; i++, await sleep(500)) rss0 = Math.min(rss0, rssOf(s.child.pid!));
+
+        const sse1 = await pausedPost(s.url, `/api/v1/agents/${s.agentId}/chat/stream`, chat);
+        clients.push(sse1);
+        for (const path of [`/api/v1/agents/${s.agentId}/chat/stream`, `/api/v1/agents/${s.agentId}/chat/stream`]) clients.push(await pausedPost(s.url, path, chat));
+        clients.push(await pausedPost(s.url, '/v1/chat/completions', { model: s.agentId, stream: true, messages: [{ role: 'user', content: chat.message }] }));
+        clients.push(await pausedPost(s.url, `/api/v1/agents/${s.agentId}/chat/ui`, { messages: [{ id: 'm1', role: 'user', parts: [{ type: 'text', text: chat.message }] }] }));
+        clients.push(await pausedWs(s.url, s.agentId));
+
+        // The upstream stops: once the kernel's socket buffers on both hops are full (several
+        // MB each), the emulator's byte counts stand still and all six writes wait for 'drain'.
+        const t0 = Date.now();
+        const rss: number[] = [];
+        let still = false;
+        while (!still && Date.now() - t0 < 90_000) {
+          const before = (await openBytes(s.emu)).join();
+          for (let i = 0; i < 4; i++, await sleep(500)) rss.push(rssOf(s.child.pid!) - rss0);
+          still = (await stats(s.emu)).streams_waiting === 6 && (await openBytes(s.emu)).join() === before;
+        }
+        const paused = await openBytes(s.emu);
+        assert.ok(still, `the upstream writes stopped, waiting for the server: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} MiB`);
+        const pausedAfter = Date.now() - t0;
+        // Resident memory while they stay paused: right after the burst it holds the garbage of
+        // what was read before the pause, which V8 gives back once the process is quiet (up to
+        // 30 s here, on shared cores); what stays is what the six streams hold.
+        let growth = Infinity;
+        for (const t2 = Date.now(); growth >= 50 * MiB && Date.now() - t2 < 30_000; ) {
+          const window: number[] = [];
+          for (let i = 0; i < 4; i++, await sleep(500)) window.push(rssOf(s.child.pid!) - rss0);
+          rss.push(...window);
+          growth = Math.max(...window);
+        }
+        const peak = Math.max(...rss);
+        assert.ok(growth < 50 * MiB, `server RSS grew ${(growth / MiB).toFixed(1)} MiB with six paused clients (peak ${(peak / MiB).toFixed(1)} MiB)`);
+
+        // One client reads again: its upstream goes on, and the whole answer arrives.
+        const t1 = Date.now();
+        const rest = await readRest(sse1);
+        const readMs = Date.now() - t1;
+        assert.equal(rest.last.chunk_type, 'done');
+        assert.equal(rest.text.length, ANSWER_BYTES);
+        assert.equal(rest.text, PIECE.repeat(REPEAT), 'the resumed client got the whole answer, byte for byte');
+        const whole = (await stats(s.emu)).streams.find((x: any) => !x.open && x.bytes_written > Math.max(...paused))?.bytes_written as number;
+        assert.ok(whole, 'the resumed stream ended, the longest');
+        assert.ok(paused.every((b) => b < whole / 2), `each upstream paused at under half of a whole answer: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} of ${(whole / MiB).toFixed(1)} MiB`);
+        console.log(
+          `# ${engine}: six paused clients: upstream stopped after ${pausedAfter} ms at ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} MiB ` +
+            `of ${(whole / MiB).toFixed(1)} MiB; server RSS +${(growth / MiB).toFixed(1)} MiB (peak +${(peak / MiB).toFixed(1)}); ` +
+            `the resumed client read the rest (${(ANSWER_BYTES / MiB).toFixed(1)} MiB of text) in ${readMs} ms`,
+        );
+      } finally {
+        for (const c of clients) c.destroy();
+        await s.close();
+      }
+    });
+  });
+}
