@@ -12,6 +12,7 @@ import { createEmbedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
 import { createMemories } from './memory/memories.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
+import { invalidateIndexes } from './memory/memory-index.ts';
 import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
 import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
 import type { RunDeps } from './agent/run.ts';
@@ -67,7 +68,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const predictions = createPredictions({ db, search, embedderFor });
     const memories = createMemories({
       db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search,
-      onChange: (org, agentId, userId) => bus.publish('memories', scopeKey(org, agentId, userId)),
+      // the lexical index here is updated in place; other instances re-read the scope
+      onChange: (org, agentId, userId) => {
+        const key = scopeKey(org, agentId, userId);
+        predictions.invalidateKey(key);
+        bus.broadcast('memories', key);
+      },
     });
     // The predicted pool is ranked inside recall's budget, by the one query vector.
     const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector));
@@ -89,7 +95,10 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('session', history.invalidate);
     bus.subscribe('api_key', auth.invalidate);
-    bus.subscribe('memories', (key) => predictions.invalidateKey(key));
+    bus.subscribe('memories', (key) => {
+      predictions.invalidateKey(key);
+      invalidateIndexes(search.index, key);
+    });
     await bus.ready();
 
     const metrics = createMetrics();

@@ -8,6 +8,7 @@ import * as repo from '../store/repos/memories.ts';
 import type { Memory, MemoryScope, NewHistory, NewMemory } from '../store/repos/memories.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import type { MemoryDecision } from './extraction-prompt.ts';
+import type { Restriction } from './filters.ts';
 import type { MemoryHit, SearchMemories } from './recall.ts';
 
 export interface NewMemoryInput {
@@ -34,7 +35,7 @@ export class UnknownAgentError extends Error {
 export interface MemoryDeps {
   db: Db;
   /** the agent if it exists in this org; its memory.embedder decides the vector space */
-  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig } } } | undefined>;
+  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
   embedderFor: EmbedderFor;
   search: SearchMemories;
   /** after a write commits: the (agent, user) scope whose memories changed */
@@ -47,6 +48,12 @@ const EMBED_CHUNK = 2_048;
 export function createMemories(deps: MemoryDeps) {
   const { db } = deps;
   const changed = (orgId: string, agentId: string | null, userId: string | null) => deps.onChange?.(orgId, agentId, userId);
+  // The lexical index is kept current here, after each commit (see lexical/scope-indexes.ts).
+  const index = deps.search.index;
+  const indexed = (orgId: string, m: Omit<Memory, 'embedder'> & { embedder?: unknown }) => {
+    const { embedder: _, ...doc } = m;
+    index.put(orgId, doc);
+  };
 
   /** The agent's embedder config; throws for an agent that is not in this org. */
   async function embedderConfigOf(orgId: string, agentId: string): Promise<EmbedderConfig> {
@@ -74,9 +81,10 @@ export function createMemories(deps: MemoryDeps) {
 
   /** Adds many memories at once: embedded in batches, inserted in one transaction. Returns ids in input order. */
   async function addMany(orgId: string, items: NewMemoryInput[], source = 'api'): Promise<string[]> {
+    const now = new Date();
     const rows: NewMemory[] = items.map((it) => ({
       id: randomUUID(), agent_id: it.agent_id ?? null, user_id: it.user_id ?? null, content: it.content,
-      metadata: it.metadata ?? {}, embedding: '', embedder: '',
+      metadata: it.metadata ?? {}, embedding: '', embedder: '', created_at: now,
     }));
     // One embedder per agent: group, embed each group in batches.
     const groups = new Map<string | null, NewMemory[]>();
@@ -94,10 +102,15 @@ export function createMemories(deps: MemoryDeps) {
       await repo.insertMemories(tx, orgId, rows);
       await repo.insertHistory(tx, orgId, rows.map((r) => added(r, source)));
     });
+    for (const r of rows) indexed(orgId, { ...docOf(r), embedder: undefined });
     const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
     for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
     return rows.map((r) => r.id);
   }
+
+  const docOf = (r: NewMemory) => ({
+    id: r.id, agent_id: r.agent_id, user_id: r.user_id, content: r.content, metadata: r.metadata as Record<string, unknown>, created_at: r.created_at, updated_at: r.created_at,
+  });
 
   async function updateIn(tx: Queryable, orgId: string, id: string, change: Parameters<typeof repo.updateMemory>[3], source: string) {
     const row = await repo.updateMemory(tx, orgId, id, change);
@@ -144,14 +157,20 @@ export function createMemories(deps: MemoryDeps) {
       const row = await db.transaction((tx) =>
         updateIn(tx, orgId, id, { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null }, source),
       );
-      if (row) changed(orgId, row.agent_id, row.user_id);
+      if (row) {
+        indexed(orgId, row);
+        changed(orgId, row.agent_id, row.user_id);
+      }
       return row;
     },
 
     /** Deletes the memory; its history stays readable by the org. */
     async delete(orgId: string, id: string, source = 'api'): Promise<boolean> {
       const old = await db.transaction((tx) => deleteIn(tx, orgId, id, source));
-      if (old) changed(orgId, old.agent_id, old.user_id);
+      if (old) {
+        index.remove(orgId, old);
+        changed(orgId, old.agent_id, old.user_id);
+      }
       return Boolean(old);
     },
 
@@ -170,6 +189,7 @@ export function createMemories(deps: MemoryDeps) {
       const texts = writes.filter((d) => d.event !== 'DELETE').map((d) => d.text!);
       const embedder = await embedderOf(orgId, scope.agent_id);
       const vectors = texts.length ? await embedAll(embedder, texts) : [];
+      const applied: Array<{ put: Omit<Memory, 'embedder'> } | { remove: Memory }> = [];
       return db.transaction(async (tx) => {
         // A job that committed and then died before being marked done runs again: same source, no second apply.
         if (await repo.historyHasSource(tx, orgId, source)) return [];
@@ -178,20 +198,30 @@ export function createMemories(deps: MemoryDeps) {
         for (const d of writes) {
           if (d.event === 'ADD') {
             const row: NewMemory = {
-              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder.id,
+              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder.id, created_at: new Date(),
             };
             await repo.insertMemories(tx, orgId, [row]);
+            applied.push({ put: docOf(row) });
             await repo.insertHistory(tx, orgId, [added(row, source)]);
             changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
           } else if (d.event === 'UPDATE') {
             const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder.id, metadata: null };
-            if (await updateIn(tx, orgId, d.id!, change, source)) changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
-          } else if (await deleteIn(tx, orgId, d.id!, source)) {
-            changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
+            const row = await updateIn(tx, orgId, d.id!, change, source);
+            if (row) {
+              applied.push({ put: row });
+              changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
+            }
+          } else {
+            const old = await deleteIn(tx, orgId, d.id!, source);
+            if (old) {
+              applied.push({ remove: old });
+              changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
+            }
           }
         }
         return changes;
       }).then((changes) => {
+        for (const a of applied) 'put' in a ? indexed(orgId, a.put) : index.remove(orgId, a.remove);
         if (changes.length) changed(orgId, scope.agent_id, scope.user_id);
         return changes;
       });
@@ -200,11 +230,17 @@ export function createMemories(deps: MemoryDeps) {
     /** Hybrid search (see recall.ts). Without agent_id: the default embedder's vectors, every agent's memories. */
     async search(
       orgId: string,
-      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number },
+      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number } & Restriction,
     ): Promise<MemoryHit[]> {
-      const embedder = await embedderOf(orgId, q.agent_id);
+      const agent = q.agent_id ? await deps.loadAgent(orgId, q.agent_id) : undefined;
+      if (q.agent_id && !agent) throw new UnknownAgentError(q.agent_id);
+      const embedder = deps.embedderFor(agent?.config.memory.embedder);
       const scope: MemoryScope = { orgId, agentId: q.agent_id, agentIds: q.agent_ids, userId: q.user_id };
-      return deps.search(embedder, scope, q.query, { topK: q.top_k, minScore: q.min_score });
+      const { filters, created_after, created_before } = q;
+      return deps.search(embedder, scope, q.query, {
+        topK: q.top_k, minScore: q.min_score, filters, created_after, created_before,
+        vectorWeight: agent?.config.memory.semantic_recall?.vector_weight,
+      });
     },
 
     /** The memory's events, oldest first; undefined if this org never had it. */

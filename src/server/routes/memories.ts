@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { egressDenial } from '../../llm/egress.ts';
 import { EmbedderError } from '../../memory/embedders/index.ts';
+import { filterSchema } from '../../memory/filters.ts';
 import { UnknownAgentError } from '../../memory/memories.ts';
 import { isScoped } from '../auth.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -40,7 +41,10 @@ const searchInput = z.strictObject({
   agent_id: z.uuid().optional().describe('search this agent\'s memories with its embedder; default: all agents, default embedder'),
   user_id: userId.optional(),
   top_k: z.int().min(1).max(100).default(10),
-  min_score: z.number().min(0).max(1).default(0).describe('minimum cosine similarity of a result to the query, 0..1'),
+  min_score: z.number().min(0).max(1).default(0).describe('minimum score of a result, 0..1 (see docs/memory.md)'),
+  filters: filterSchema.optional().describe('metadata conditions: {"key": value}, {"key": {"gte": 3}}, {"and"|"or": [...]}, {"not": {...}}'),
+  created_after: z.coerce.date().optional(),
+  created_before: z.coerce.date().optional(),
 });
 
 // A large import is one request; its items are bounded by MAX_BATCH and their content size.
@@ -95,7 +99,7 @@ export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
     return paged(await guard(memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset)), limit);
   });
 
-  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Hybrid (vector + full-text) search, best first' } }, async (req) => {
+  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Search (BM25, fused with the vector side for a model embedder), best first' } }, async (req) => {
     return { results: await guard(memories.search(req.principal.org_id, memoryFilter(req.principal, req.body))) };
   });
 

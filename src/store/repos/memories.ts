@@ -24,6 +24,8 @@ export interface NewMemory {
   /** a vector literal, see `vectorLiteral` */
   embedding: string;
   embedder: string;
+  /** set by the caller, so the lexical index's copy of the row is exact */
+  created_at: Date;
 }
 
 export type HistoryEvent = 'ADD' | 'UPDATE' | 'DELETE';
@@ -103,10 +105,10 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     await db.query(
-      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder)
-       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder
-       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[])
-         as t(id, agent_id, user_id, content, metadata, embedding, embedder)`,
+      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, updated_at)
+       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder, created_at, created_at
+       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::timestamptz[])
+         as t(id, agent_id, user_id, content, metadata, embedding, embedder, created_at)`,
       [
         orgId,
         chunk.map((r) => r.id),
@@ -116,6 +118,7 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
         chunk.map((r) => JSON.stringify(r.metadata)),
         chunk.map((r) => r.embedding),
         chunk.map((r) => r.embedder),
+        chunk.map((r) => r.created_at.toISOString()),
       ],
     );
   }
@@ -150,6 +153,30 @@ export const getMemory = (db: Queryable, orgId: string, id: string) =>
 
 export const getMemoriesByIds = (db: Queryable, orgId: string, ids: string[]) =>
   db.query<Memory>(`select ${columns} from memories where org_id = $1 and id = any($2::uuid[])`, [orgId, ids]);
+
+/** A memory as the lexical index keeps it (no vector). */
+export type MemoryDoc = Omit<Memory, 'embedder'>;
+
+/** Every memory of one scope (agent, user), or of the whole org: what the lexical index is built from. */
+export function loadMemoryDocs(db: Queryable, orgId: string, leaf?: { agentId: string | null; userId: string | null }) {
+  const params: unknown[] = [orgId];
+  let where = 'org_id = $1';
+  if (leaf) {
+    params.push(leaf.agentId, leaf.userId);
+    where += ' and agent_id is not distinct from $2::uuid and user_id is not distinct from $3::text';
+  }
+  return db.query<MemoryDoc>(`select id, agent_id, user_id, content, metadata, created_at, updated_at from memories where ${where}`, params);
+}
+
+/** The ids of the scope's memories that pass a restriction (filters.ts), at most `cap`. */
+export async function restrictedIds(db: Queryable, scope: MemoryScope, restriction: (params: unknown[]) => string, cap: number): Promise<Set<string>> {
+  const params: unknown[] = [];
+  const where = scopeSql(scope, params);
+  const cond = restriction(params);
+  params.push(cap);
+  const rows = await db.query<{ id: string }>(`select id from memories where ${where} and ${cond} limit $${params.length}`, params);
+  return new Set(rows.map((r) => r.id));
+}
 
 /** Newest first. */
 export function listMemories(db: Queryable, scope: MemoryScope, limit: number, offset: number) {

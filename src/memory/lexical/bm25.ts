@@ -1,0 +1,200 @@
+// An in-process BM25 index: postings per term, live statistics (document count, total
+// length, document frequency), updated in place on every add, replace and remove, so IDF
+// and length normalization are always those of the documents indexed right now.
+//
+// Several indexes can be searched as one (a search over a whole organization spans every
+// (agent, user) scope): `searchIndexes` sums their statistics first, so IDF is that of the
+// union. Removal marks a slot dead and fixes the statistics at once; postings are
+// compacted when dead slots outnumber live ones.
+
+export const K1 = Number(process.env.K1 ?? 1.2);
+export const B = Number(process.env.BB ?? 0.75);
+
+interface Posting {
+  slots: number[];
+  tfs: number[];
+}
+
+export interface Bm25Hit<D> {
+  doc: D;
+  /** BM25 score */
+  score: number;
+  /** the share of the query's IDF weight this document matches, 0..1 */
+  coverage: number;
+}
+
+export class Bm25Index<D> {
+  private postings = new Map<string, Posting>();
+  private df = new Map<string, number>();
+  private slotOf = new Map<string, number>();
+  private docs: Array<D | undefined> = [];
+  private lens: number[] = [];
+  private terms: Array<string[] | undefined> = [];
+  private dead = 0;
+  totalLength = 0;
+
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  documentFrequency(term: string): number {
+    return this.df.get(term) ?? 0;
+  }
+
+  has(id: string): boolean {
+    return this.slotOf.has(id);
+  }
+
+  get(id: string): D | undefined {
+    const slot = this.slotOf.get(id);
+    return slot === undefined ? undefined : this.docs[slot];
+  }
+
+  /** Adds the document, or replaces the one with this id. */
+  put(id: string, doc: D, terms: string[]): void {
+    this.remove(id);
+    const slot = this.docs.length;
+    const tf = new Map<string, number>();
+    for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const [t, n] of tf) {
+      let p = this.postings.get(t);
+      if (!p) this.postings.set(t, (p = { slots: [], tfs: [] }));
+      p.slots.push(slot);
+      p.tfs.push(n);
+      this.df.set(t, (this.df.get(t) ?? 0) + 1);
+    }
+    this.slotOf.set(id, slot);
+    this.docs.push(doc);
+    this.lens.push(terms.length);
+    this.terms.push([...tf.keys()]);
+    this.totalLength += terms.length;
+  }
+
+  remove(id: string): boolean {
+    const slot = this.slotOf.get(id);
+    if (slot === undefined) return false;
+    this.slotOf.delete(id);
+    for (const t of this.terms[slot]!) {
+      const n = this.df.get(t)! - 1;
+      if (n) this.df.set(t, n);
+      else {
+        this.df.delete(t);
+        this.postings.delete(t);
+      }
+    }
+    this.totalLength -= this.lens[slot]!;
+    this.docs[slot] = undefined;
+    this.terms[slot] = undefined;
+    if (++this.dead > Math.max(1_000, this.slotOf.size)) this.compact();
+    return true;
+  }
+
+  *entries(): IterableIterator<[string, D]> {
+    for (const [id, slot] of this.slotOf) yield [id, this.docs[slot]!];
+  }
+
+  private compact(): void {
+    const remap = new Int32Array(this.docs.length).fill(-1);
+    const docs: D[] = [];
+    const lens: number[] = [];
+    const terms: string[][] = [];
+    for (const [id, slot] of this.slotOf) {
+      remap[slot] = docs.length;
+      this.slotOf.set(id, docs.length);
+      docs.push(this.docs[slot]!);
+      lens.push(this.lens[slot]!);
+      terms.push(this.terms[slot]!);
+    }
+    for (const p of this.postings.values()) {
+      let w = 0;
+      for (let i = 0; i < p.slots.length; i++) {
+        const s = remap[p.slots[i]!]!;
+        if (s < 0) continue;
+        p.slots[w] = s;
+        p.tfs[w++] = p.tfs[i]!;
+      }
+      p.slots.length = w;
+      p.tfs.length = w;
+    }
+    this.docs = docs;
+    this.lens = lens;
+    this.terms = terms;
+    this.dead = 0;
+  }
+
+  /** Adds this index's BM25 contributions for `query` into `out` (statistics given by the caller). */
+  score(query: Map<string, number>, idf: Map<string, number>, avgLen: number, allow: ((doc: D) => boolean) | undefined, out: Array<{ doc: D; score: number; matched: number }>): void {
+    const acc = new Map<number, { score: number; matched: number }>();
+    for (const [t, qtf] of query) {
+      const p = this.postings.get(t);
+      const w = idf.get(t);
+      if (!p || !w) continue;
+      for (let i = 0; i < p.slots.length; i++) {
+        const slot = p.slots[i]!;
+        if (this.docs[slot] === undefined) continue;
+        const tf = p.tfs[i]!;
+        const s = (qtf * w * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * this.lens[slot]!) / avgLen));
+        const a = acc.get(slot);
+        if (a) {
+          a.score += s;
+          a.matched += qtf * w;
+        } else acc.set(slot, { score: s, matched: qtf * w });
+      }
+    }
+    for (const [slot, a] of acc) {
+      const doc = this.docs[slot]!;
+      if (!allow || allow(doc)) out.push({ doc, score: a.score, matched: a.matched });
+    }
+  }
+}
+
+/** BM25's IDF, the non-negative form (Lucene's): ln(1 + (N − df + ½) / (df + ½)). */
+export const idf = (n: number, df: number) => Math.log(1 + (n - df + 0.5) / (df + 0.5));
+
+/** The `limit` best documents for the query terms over the union of `indexes`. */
+export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: string[], limit: number, allow?: (doc: D) => boolean): Array<Bm25Hit<D>> {
+  let n = 0;
+  let total = 0;
+  for (const ix of indexes) {
+    n += ix.size;
+    total += ix.totalLength;
+  }
+  if (!n || !queryTerms.length) return [];
+  const query = new Map<string, number>();
+  for (const t of queryTerms) query.set(t, (query.get(t) ?? 0) + 1);
+  const weights = new Map<string, number>();
+  let mass = 0;
+  for (const [t, qtf] of query) {
+    let df = 0;
+    for (const ix of indexes) df += ix.documentFrequency(t);
+    // a term no document has still counts in the query's weight (coverage), as if df = 0
+    const w = idf(n, df);
+    if (df) weights.set(t, w);
+    mass += qtf * w;
+  }
+  const avgLen = total / n || 1;
+  const scored: Array<{ doc: D; score: number; matched: number }> = [];
+  for (const ix of indexes) ix.score(query, weights, avgLen, allow, scored);
+  return topK(scored, limit).map((s) => ({ doc: s.doc, score: s.score, coverage: mass ? Math.min(1, s.matched / mass) : 0 }));
+}
+
+/** The k highest-scoring entries, best first (a partial selection for large inputs). */
+function topK<T extends { score: number }>(xs: T[], k: number): T[] {
+  if (xs.length <= k * 4) return xs.sort((a, b) => b.score - a.score).slice(0, k);
+  // threshold from a sample-free pass: keep a small sorted buffer
+  const best: T[] = [];
+  for (const x of xs) {
+    if (best.length < k) {
+      best.push(x);
+      if (best.length === k) best.sort((a, b) => b.score - a.score);
+    } else if (x.score > best[k - 1]!.score) {
+      let i = k - 1;
+      while (i > 0 && best[i - 1]!.score < x.score) {
+        best[i] = best[i - 1]!;
+        i--;
+      }
+      best[i] = x;
+    }
+  }
+  return best.length < k ? best.sort((a, b) => b.score - a.score) : best;
+}
