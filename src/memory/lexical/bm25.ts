@@ -7,8 +7,17 @@
 // union. Removal marks a slot dead and fixes the statistics at once; postings are
 // compacted when dead slots outnumber live ones.
 
-export const K1 = Number(process.env.K1 ?? 1.2);
-export const B = Number(process.env.BB ?? 0.75);
+/**
+ * BM25's parameters. Memories and messages are short passages: Anserini's defaults for
+ * passages (k1 0.9, b 0.4) rather than the textbook 1.2 / 0.75, which over-penalize a long
+ * memory among short ones. The benchmark's "plain BM25" baseline keeps the textbook values.
+ */
+export interface Bm25Params {
+  k1: number;
+  b: number;
+}
+export const PASSAGE_PARAMS: Bm25Params = { k1: 0.9, b: 0.4 };
+export const TEXTBOOK_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
 
 interface Posting {
   slots: number[];
@@ -32,6 +41,8 @@ export class Bm25Index<D> {
   private terms: Array<string[] | undefined> = [];
   private dead = 0;
   totalLength = 0;
+
+  constructor(readonly params: Bm25Params = PASSAGE_PARAMS) {}
 
   get size(): number {
     return this.slotOf.size;
@@ -129,11 +140,12 @@ export class Bm25Index<D> {
       const p = this.postings.get(t);
       const w = idf.get(t);
       if (!p || !w) continue;
+      const { k1, b } = this.params;
       for (let i = 0; i < p.slots.length; i++) {
         const slot = p.slots[i]!;
         if (this.docs[slot] === undefined) continue;
         const tf = p.tfs[i]!;
-        const s = (qtf * w * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * this.lens[slot]!) / avgLen));
+        const s = (qtf * w * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * this.lens[slot]!) / avgLen));
         const a = acc.get(slot);
         if (a) {
           a.score += s;

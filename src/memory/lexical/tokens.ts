@@ -2,11 +2,13 @@
 //   - dates become shared tokens first (dates.ts);
 //   - words (letters, digits, marks) are NFKC-normalized and lowercased; English
 //     stopwords are dropped and the rest stemmed (Porter: "hiking", "hikes" → "hike");
-//     a possessive "'s" is dropped, single letters too;
+//     a possessive "'s" is dropped, single letters too; irregular past forms become
+//     their verb ("went" → "go");
 //   - Han, Kana and Hangul runs (no spaces to split on) give every character and every
 //     pair of neighbouring characters, so "北京烤鸭" matches "烤鸭" and "北京".
 import { stemmer } from 'stemmer';
 import { extractDates } from './dates.ts';
+import { IRREGULAR_VERBS } from './irregular-verbs.ts';
 import { ENGLISH_STOPWORDS } from './stopwords.ts';
 
 const CJK = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}';
@@ -21,7 +23,7 @@ function stem(word: string): string {
   let s = stems.get(word);
   if (s === undefined) {
     // digits and non-Latin words are kept as they are
-    s = /^[a-z]+$/.test(word) ? stemmer(word) : word;
+    s = /^[a-z]+$/.test(word) ? stemmer(IRREGULAR_VERBS.get(word) ?? word) : word;
     if (stems.size >= STEM_CACHE_MAX) stems.clear();
     stems.set(word, s);
   }

@@ -99,8 +99,12 @@ export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
     return paged(await guard(memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset)), limit);
   });
 
-  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Search (BM25, fused with the vector side for a model embedder), best first' } }, async (req) => {
-    return { results: await guard(memories.search(req.principal.org_id, memoryFilter(req.principal, req.body))) };
+  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Search (BM25, fused with the vector side for a model embedder), best first' } }, async (req, reply) => {
+    const t0 = performance.now();
+    const results = await guard(memories.search(req.principal.org_id, memoryFilter(req.principal, req.body)));
+    // the server's own time, for clients (and `agentmem bench recall`) to tell it from the network's
+    reply.header('server-timing', `search;dur=${(performance.now() - t0).toFixed(3)}`);
+    return { results };
   });
 
   app.get('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Get a memory' } }, async (req) => {
