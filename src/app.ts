@@ -13,6 +13,8 @@ import { createHistory } from './memory/history.ts';
 import { createMemories } from './memory/memories.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { invalidateIndexes } from './memory/memory-index.ts';
+import { createEpisodes } from './memory/episodic.ts';
+import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
 import { EXTRACT_JOB, extractAfterTurn, extractionHandler } from './memory/extraction.ts';
 import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
 import type { RunDeps } from './agent/run.ts';
@@ -61,13 +63,15 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         ),
     });
     const agentCache = createAgentCache(agents, pool, config);
-    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id) });
+    const messageIndex = createMessageIndex(db);
+    const episodes = createEpisodes(db, messageIndex);
+    const history = createHistory(db, { onChange: (id) => bus.broadcast('session', id), ...episodicHooks(messageIndex) });
     const auth = createAuth(db);
     const embedderFor = createEmbedders(config, pool.dispatcher);
     const search = createMemorySearch(db);
     const predictions = createPredictions({ db, search, embedderFor });
     const memories = createMemories({
-      db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search,
+      db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search, episodes,
       // the lexical index here is updated in place; other instances re-read the scope
       onChange: (org, agentId, userId) => {
         const key = scopeKey(org, agentId, userId);
@@ -76,7 +80,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       },
     });
     // The predicted pool is ranked inside recall's budget, by the one query vector.
-    const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector));
+    const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector), episodes);
     const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
       const agent = await agentCache.get(org, agentId);
       if (agent) await predictions.prepare(agent, userId, text);
@@ -94,10 +98,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     });
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('session', history.invalidate);
+    bus.subscribe('session', (id) => void invalidateSessionMessages(db, messageIndex, id).catch(() => {}));
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key) => {
       predictions.invalidateKey(key);
       invalidateIndexes(search.index, key);
+      invalidateIndexes(messageIndex, key);
     });
     await bus.ready();
 

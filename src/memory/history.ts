@@ -43,7 +43,13 @@ function append(entry: Entry, message: Message): void {
   }
 }
 
-export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void } = {}) {
+/** What episodic recall learns from the conversation as it is stored (memory/message-index.ts). */
+export interface HistoryHooks {
+  onStored?: (orgId: string, session: { id: string; agent_id: string | null; user_id: string | null }, message: Message) => void;
+  onDeleted?: (orgId: string, sessionId: string) => void;
+}
+
+export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void } & HistoryHooks = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
   const saving = new Map<string, Promise<void>>();
@@ -96,6 +102,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
             append(entry, userMessage);
             cache.set(sessionId, entry);
           }
+          opts.onStored?.(input.orgId, session, userMessage);
           changed(sessionId);
         });
       stored.catch(() => {}); // awaited by finish(); never an unhandled rejection meanwhile
@@ -121,6 +128,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       const row = await messages.finishMessage(db, { id: turn.assistantMessageId, ...m });
       const entry = cache.get(turn.sessionId);
       if (row && entry) append(entry, row);
+      if (row) opts.onStored?.(turn.orgId, { id: turn.sessionId, agent_id: turn.agentId, user_id: turn.userId }, row);
       changed(turn.sessionId);
       return row;
     },
@@ -128,7 +136,10 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
     async deleteSession(orgId: string, sessionId: string): Promise<boolean> {
       cache.delete(sessionId);
       const deleted = await sessions.deleteSession(db, orgId, sessionId);
-      if (deleted) changed(sessionId);
+      if (deleted) {
+        opts.onDeleted?.(orgId, sessionId);
+        changed(sessionId);
+      }
       return deleted;
     },
 

@@ -8,7 +8,9 @@ import * as repo from '../store/repos/memories.ts';
 import type { Memory, MemoryScope, NewHistory, NewMemory } from '../store/repos/memories.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import type { MemoryDecision } from './extraction-prompt.ts';
+import { fuseEpisodes, type Episodes, type EpisodeHit, type MessageRange } from './episodic.ts';
 import type { Restriction } from './filters.ts';
+import type { ImportedMessage } from '../store/repos/message-search.ts';
 import type { MemoryHit, SearchMemories } from './recall.ts';
 
 export interface NewMemoryInput {
@@ -38,6 +40,8 @@ export interface MemoryDeps {
   loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
   embedderFor: EmbedderFor;
   search: SearchMemories;
+  /** the user's past messages (episodic recall); without it, search covers facts only */
+  episodes?: Episodes;
   /** after a write commits: the (agent, user) scope whose memories changed */
   onChange?: (orgId: string, agentId: string | null, userId: string | null) => void;
 }
@@ -230,17 +234,38 @@ export function createMemories(deps: MemoryDeps) {
     /** Hybrid search (see recall.ts). Without agent_id: the default embedder's vectors, every agent's memories. */
     async search(
       orgId: string,
-      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number } & Restriction,
-    ): Promise<MemoryHit[]> {
+      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number; scope?: 'facts' | 'messages' | 'both'; message_range?: MessageRange } & Restriction,
+    ): Promise<Array<MemoryHit | EpisodeHit>> {
       const agent = q.agent_id ? await deps.loadAgent(orgId, q.agent_id) : undefined;
       if (q.agent_id && !agent) throw new UnknownAgentError(q.agent_id);
       const embedder = deps.embedderFor(agent?.config.memory.embedder);
       const scope: MemoryScope = { orgId, agentId: q.agent_id, agentIds: q.agent_ids, userId: q.user_id };
       const { filters, created_after, created_before } = q;
-      return deps.search(embedder, scope, q.query, {
+      const which = q.scope ?? 'facts';
+      // past messages belong to one agent's sessions: that agent is named
+      const messages = which !== 'facts' && deps.episodes && q.agent_id
+        ? deps.episodes.search({ orgId, agentId: q.agent_id, userId: q.user_id ?? null }, q.query, {
+            topK: q.top_k, minScore: q.min_score, range: q.message_range, filters, created_after, created_before,
+          })
+        : Promise.resolve([]);
+      if (which === 'messages') return messages;
+      const facts = deps.search(embedder, scope, q.query, {
         topK: q.top_k, minScore: q.min_score, filters, created_after, created_before,
         vectorWeight: agent?.config.memory.semantic_recall?.vector_weight,
       });
+      if (which === 'facts') return facts;
+      return fuseEpisodes(await facts, await messages, q.top_k);
+    },
+
+    /** A past conversation imported as a new session of the agent (see episodic.ts). */
+    async importSession(
+      orgId: string,
+      s: { agent_id: string; user_id: string | null; title?: string | null; metadata?: Record<string, unknown> },
+      messages: ImportedMessage[],
+    ) {
+      if (!(await deps.loadAgent(orgId, s.agent_id))) throw new UnknownAgentError(s.agent_id);
+      if (!deps.episodes) throw new Error('episodic memory is not configured');
+      return deps.episodes.importSession({ org_id: orgId, ...s }, messages);
     },
 
     /** The memory's events, oldest first; undefined if this org never had it. */
@@ -252,3 +277,4 @@ export function createMemories(deps: MemoryDeps) {
 }
 
 export type Memories = ReturnType<typeof createMemories>;
+

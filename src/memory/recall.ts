@@ -23,6 +23,8 @@ import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts
 import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
+import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
+
 
 export const EXACT_SCAN_MAX = 5_000;
 const RRF_K = 60;
@@ -171,7 +173,14 @@ export interface RecallAgent {
   config: {
     memory: {
       recall_budget_ms: number;
-      semantic_recall: { top_k: number; min_score: number; vector_weight?: number; filters?: Restriction['filters'] };
+      semantic_recall: {
+        top_k: number;
+        min_score: number;
+        vector_weight?: number;
+        filters?: Restriction['filters'];
+        scope?: 'facts' | 'messages' | 'both';
+        message_range?: MessageRange;
+      };
       embedder: EmbedderConfig;
     };
   };
@@ -195,7 +204,7 @@ export type RankPool = (agent: RecallAgent, userId: string | null, embedderId: s
  * throws: on the deadline it answers [] and the trace says skipped.recall = 'budget'; on
  * an error, 'error'; when the turn is cancelled, 'aborted'.
  */
-export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, rankPool?: RankPool) {
+export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, rankPool?: RankPool, episodes?: Episodes) {
   return async function recall(agent: RecallAgent, userId: string | null, query: string, timings: Timings, signal?: AbortSignal): Promise<Recalled[]> {
     const t0 = performance.now();
     const { recall_budget_ms: budget, semantic_recall, embedder: config } = agent.config.memory;
@@ -204,7 +213,18 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const mark: StageSink = (stage, since) => over || timings.mark(stage, since);
     let timer: NodeJS.Timeout | undefined;
     let detach = () => {};
-    const work = (async (): Promise<Recalled[]> => {
+    const which = semantic_recall.scope ?? 'facts';
+    const scope = { orgId: agent.org_id, agentId: agent.id, userId };
+    // past messages (the turn's own question may already be stored: never recalled)
+    const pastMessages = async (): Promise<Recalled[]> => {
+      if (which === 'facts' || !episodes) return [];
+      const hits = await episodes.search(scope, query, {
+        topK: semantic_recall.top_k, minScore: semantic_recall.min_score, range: semantic_recall.message_range, filters: semantic_recall.filters, exclude: query,
+      });
+      return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+    };
+    const facts = async (): Promise<Recalled[]> => {
+      if (which === 'messages') return [];
       const embedder = embedderFor(config);
       const weight = semantic_recall.vector_weight ?? vectorWeightOf(embedder);
       let vector: QueryVector | undefined;
@@ -219,13 +239,16 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
           return pooled;
         }
       }
-      const scope = { orgId: agent.org_id, agentId: agent.id, userId };
       const hits = await search(
         embedder, scope, query,
         { topK: semantic_recall.top_k, minScore: semantic_recall.min_score, vectorWeight: weight, filters: semantic_recall.filters, vector },
         mark,
       );
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+    };
+    const work = (async (): Promise<Recalled[]> => {
+      const [f, m] = await Promise.all([facts(), pastMessages()]);
+      return which === 'both' ? fuseEpisodes(f, m, semantic_recall.top_k) : which === 'messages' ? m : f;
     })();
     const cut = new Promise<'budget' | 'aborted'>((resolve) => {
       timer = setTimeout(() => resolve('budget'), budget);

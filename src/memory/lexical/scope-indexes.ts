@@ -167,6 +167,14 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>) {
       else applyTo(s, c);
     },
 
+    /** Whether writes to this scope reach its index (it is loaded, or being read). */
+    tracks(orgId: string, agentId: string | null, userId: string | null): boolean {
+      const s = orgs.get(orgId);
+      if (!s) return false;
+      const key = leafKey(agentId, userId);
+      return s.loading > 0 || (!s.stale.has(key) && (s.leaves.has(key) || s.full));
+    },
+
     /** A document by id, if its scope is loaded. */
     get(orgId: string, agentId: string | null, userId: string | null, id: string): D | undefined {
       return orgs.get(orgId)?.leaves.get(leafKey(agentId, userId))?.get(id);

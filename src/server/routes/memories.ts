@@ -43,9 +43,11 @@ const searchInput = z.strictObject({
   top_k: z.int().min(1).max(100).default(10),
   min_score: z.number().min(0).max(1).default(0).describe('minimum score of a result, 0..1 (see docs/memory.md)'),
   filters: filterSchema.optional().describe('metadata conditions: {"key": value}, {"key": {"gte": 3}}, {"and"|"or": [...]}, {"not": {...}}'),
-  created_after: z.coerce.date().optional(),
-  created_before: z.coerce.date().optional(),
-});
+  created_after: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+  created_before: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+  scope: z.enum(['facts', 'messages', 'both']).default('facts').describe('facts: memories; messages: past messages of agent_id\'s sessions (needs agent_id); both: fused'),
+  message_range: z.strictObject({ before: z.int().min(0).max(10).default(0), after: z.int().min(0).max(10).default(0) }).optional(),
+}).refine((b) => b.scope === 'facts' || b.agent_id !== undefined, { message: 'scope messages/both searches one agent\'s sessions: give agent_id', path: ['scope'] });
 
 // A large import is one request; its items are bounded by MAX_BATCH and their content size.
 const BATCH_BODY_LIMIT = 32 * 1024 * 1024;

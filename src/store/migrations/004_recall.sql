@@ -7,3 +7,6 @@ create index memories_metadata on memories using gin (metadata jsonb_path_ops);
 
 -- Episodic recall reads a scope's messages (agent, user) through its sessions.
 create index sessions_scope on sessions (org_id, agent_id, user_id);
+
+-- Imported messages keep what the caller said about them (and filters read it).
+alter table messages add column metadata jsonb not null default '{}'::jsonb;
