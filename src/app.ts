@@ -11,7 +11,7 @@ import { createPool } from './llm/pool.ts';
 import { createEmbedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
 import { createMemories } from './memory/memories.ts';
-import { createMemorySearch, createRecall } from './memory/recall.ts';
+import { createMemorySearch, createRecall, vectorWeightOf } from './memory/recall.ts';
 import { invalidateIndexes } from './memory/memory-index.ts';
 import { createEpisodes } from './memory/episodic.ts';
 import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
@@ -83,7 +83,10 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector), episodes);
     const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
       const agent = await agentCache.get(org, agentId);
-      if (agent) await predictions.prepare(agent, userId, text);
+      // the pool is ranked by vector: useless to text-only recall (the local default), which needs no SQL anyway
+      if (agent && (agent.config.memory.semantic_recall.vector_weight ?? vectorWeightOf(embedderFor(agent.config.memory.embedder))) > 0) {
+        await predictions.prepare(agent, userId, text);
+      }
     };
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();

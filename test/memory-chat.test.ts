@@ -109,8 +109,9 @@ for (const engine of engines) {
       assert.ok(hits[0].score > 0.1, `a vector score in the new space: ${hits[0].score}`);
     });
 
-    test('predictive recall: the next turn is served from the pool prepared after the last one, never stale', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+    test('predictive recall (vector side on): the next turn is served from the pool prepared after the last one, never stale', async () => {
+      // the pool is ranked by the query's vector: it serves agents whose recall fuses one
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { ...agentBody, memory: { semantic_recall: { vector_weight: 1 } } } })).body;
       await streamChat(s, agent.id, { message: 'My name is Pia. I live in Vienna.', user_id: 'pia' });
       const next = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'pia' });
       const done = next.events.at(-1);
