@@ -331,7 +331,8 @@ for (const engine of engines) {
       const e = createLocalEmbedder();
       const ann = createMemorySearch(s.app.db, { exactScanMax: 10 });
       const exact = createMemorySearch(s.app.db, { exactScanMax: 1_000_000 });
-      const q = { topK: 5, minScore: 0 };
+      // the vector side on (the local default leaves it off): HNSW vs exact scan
+      const q = { topK: 5, minScore: 0, vectorWeight: 1 };
       assert.equal((await ann(e, scope, 'what is the cat called', q))[0]!.content, 'The cat is named Whiskers');
       const a = await ann(e, scope, 'coffee at dawn in room 4', q);
       const x = await exact(e, scope, 'coffee at dawn in room 4', q);

@@ -133,30 +133,54 @@ export class Bm25Index<D> {
     this.dead = 0;
   }
 
-  /** Adds this index's BM25 contributions for `query` into `out` (statistics given by the caller). */
-  score(query: Map<string, number>, idf: Map<string, number>, avgLen: number, allow: ((doc: D) => boolean) | undefined, out: Array<{ doc: D; score: number; matched: number }>): void {
-    const acc = new Map<number, { score: number; matched: number }>();
+  // Per-slot accumulators, reused by every query (no allocation per candidate).
+  private accScore = new Float64Array(0);
+  private accMatched = new Float64Array(0);
+
+  /** This index's `limit` best documents for `query` (statistics given by the caller), unordered. */
+  score(query: Map<string, number>, idf: Map<string, number>, avgLen: number, allow: ((doc: D) => boolean) | undefined, limit: number): Array<{ doc: D; score: number; matched: number }> {
+    if (this.accScore.length < this.docs.length) {
+      this.accScore = new Float64Array(Math.ceil(this.docs.length * 1.5) + 16);
+      this.accMatched = new Float64Array(this.accScore.length);
+    }
+    const acc = this.accScore;
+    const matched = this.accMatched;
+    const touched: number[] = [];
+    const { k1, b } = this.params;
     for (const [t, qtf] of query) {
       const p = this.postings.get(t);
       const w = idf.get(t);
       if (!p || !w) continue;
-      const { k1, b } = this.params;
+      const weight = qtf * w;
       for (let i = 0; i < p.slots.length; i++) {
         const slot = p.slots[i]!;
         if (this.docs[slot] === undefined) continue;
         const tf = p.tfs[i]!;
-        const s = (qtf * w * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * this.lens[slot]!) / avgLen));
-        const a = acc.get(slot);
-        if (a) {
-          a.score += s;
-          a.matched += qtf * w;
-        } else acc.set(slot, { score: s, matched: qtf * w });
+        if (matched[slot] === 0) touched.push(slot);
+        acc[slot]! += (weight * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * this.lens[slot]!) / avgLen));
+        matched[slot]! += weight;
       }
     }
-    for (const [slot, a] of acc) {
-      const doc = this.docs[slot]!;
-      if (!allow || allow(doc)) out.push({ doc, score: a.score, matched: a.matched });
+    // bounded selection: the best `limit` slots, kept sorted (best first)
+    const best: number[] = [];
+    for (const slot of touched) {
+      const sc = acc[slot]!;
+      if (best.length === limit && sc <= acc[best[limit - 1]!]!) continue;
+      if (allow && !allow(this.docs[slot]!)) continue;
+      let i = best.length < limit ? best.length : limit - 1;
+      if (best.length < limit) best.push(slot);
+      while (i > 0 && acc[best[i - 1]!]! < sc) {
+        best[i] = best[i - 1]!;
+        i--;
+      }
+      best[i] = slot;
     }
+    const out = best.map((slot) => ({ doc: this.docs[slot]!, score: acc[slot]!, matched: matched[slot]! }));
+    for (const slot of touched) {
+      acc[slot] = 0;
+      matched[slot] = 0;
+    }
+    return out;
   }
 }
 
@@ -185,28 +209,8 @@ export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: strin
     mass += qtf * w;
   }
   const avgLen = total / n || 1;
-  const scored: Array<{ doc: D; score: number; matched: number }> = [];
-  for (const ix of indexes) ix.score(query, weights, avgLen, allow, scored);
-  return topK(scored, limit).map((s) => ({ doc: s.doc, score: s.score, coverage: mass ? Math.min(1, s.matched / mass) : 0 }));
-}
-
-/** The k highest-scoring entries, best first (a partial selection for large inputs). */
-function topK<T extends { score: number }>(xs: T[], k: number): T[] {
-  if (xs.length <= k * 4) return xs.sort((a, b) => b.score - a.score).slice(0, k);
-  // threshold from a sample-free pass: keep a small sorted buffer
-  const best: T[] = [];
-  for (const x of xs) {
-    if (best.length < k) {
-      best.push(x);
-      if (best.length === k) best.sort((a, b) => b.score - a.score);
-    } else if (x.score > best[k - 1]!.score) {
-      let i = k - 1;
-      while (i > 0 && best[i - 1]!.score < x.score) {
-        best[i] = best[i - 1]!;
-        i--;
-      }
-      best[i] = x;
-    }
-  }
-  return best.length < k ? best.sort((a, b) => b.score - a.score) : best;
+  const scored = indexes.flatMap((ix) => ix.score(query, weights, avgLen, allow, limit));
+  return scored
+    .sort((x, y) => y.score - x.score)
+    .slice(0, limit).map((s) => ({ doc: s.doc, score: s.score, coverage: mass ? Math.min(1, s.matched / mass) : 0 }));
 }
