@@ -88,7 +88,8 @@ for (const engine of engines) {
     });
 
     test('changing the embedder re-embeds the memories, and search finds them in the new space', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'switcher' } })).body;
+      // vectors are stored (and re-embedded) for an agent whose recall fuses them
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'switcher', memory: { semantic_recall: { vector_weight: 1 } } } })).body;
       const items = Array.from({ length: 300 }, (_, i) => ({ content: `fact number ${i} about tulips`, agent_id: agent.id, user_id: 'flo' }));
       items.push({ content: 'Flo grows orchids in Leiden', agent_id: agent.id, user_id: 'flo' });
       assert.equal((await s.api('POST', '/api/v1/memories/batch', { body: { memories: items } })).status, 201);

@@ -146,8 +146,10 @@ for (const engine of engines) {
       assert.equal(m.agent_id, agent.id);
       assert.equal(m.user_id, 'crud');
       assert.deepEqual(m.metadata, meta);
-      assert.equal(m.embedder, 'local:256');
+      assert.equal(m.embedder, null, 'the local vector is not fused by default, so none is stored');
       assert.ok(m.created_at && m.updated_at);
+      const fused = (await s.api('POST', '/api/v1/agents', { body: { name: 'fused', memory: { semantic_recall: { vector_weight: 1 } } } })).body;
+      assert.equal((await add({ content: 'I live in Porto', agent_id: fused.id, user_id: 'crud' })).embedder, 'local:256');
 
       assert.deepEqual((await s.api('GET', `${M}/${m.id}`)).body, m);
       const found = await search({ query: 'Where do I live? Berlin', user_id: 'crud' });
@@ -323,6 +325,7 @@ for (const engine of engines) {
 
     test('large scopes walk the HNSW index and agree with the exact scan', async () => {
       const user = 'ann-user';
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'ann', memory: { semantic_recall: { vector_weight: 1 } } } })).body;
       const items = Array.from({ length: 300 }, (_, i) => ({ content: `Note ${i}: ${['coffee', 'tea', 'juice', 'water', 'milk'][i % 5]} at ${['noon', 'dawn', 'night'][i % 3]} in room ${i % 17}` }));
       items[77] = { content: 'The cat is named Whiskers' };
       await s.api('POST', `${M}/batch`, { body: { memories: items, agent_id: agent.id, user_id: user } });

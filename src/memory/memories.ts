@@ -11,7 +11,7 @@ import type { MemoryDecision } from './extraction-prompt.ts';
 import { fuseEpisodes, type Episodes, type EpisodeHit, type MessageRange } from './episodic.ts';
 import type { Restriction } from './filters.ts';
 import type { ImportedMessage } from '../store/repos/message-search.ts';
-import type { MemoryHit, SearchMemories } from './recall.ts';
+import { vectorWeightOf, type MemoryHit, type SearchMemories } from './recall.ts';
 
 export interface NewMemoryInput {
   content: string;
@@ -66,12 +66,21 @@ export function createMemories(deps: MemoryDeps) {
     return agent.config.memory.embedder;
   }
 
-  /** The embedder of an agent (none: the default local one). */
-  async function embedderOf(orgId: string, agentId: string | null | undefined): Promise<Embedder> {
-    return deps.embedderFor(agentId ? await embedderConfigOf(orgId, agentId) : undefined);
+  /**
+   * The embedder whose vectors a write stores (none: the default local one), or null when
+   * recall would never read them: the local embedder's vectors are fused only when the
+   * agent sets `semantic_recall.vector_weight` (recall.ts), so by default none is computed
+   * or indexed — writes skip the HNSW insert, most of their cost.
+   */
+  async function embedderOf(orgId: string, agentId: string | null | undefined): Promise<Embedder | null> {
+    const agent = agentId ? await deps.loadAgent(orgId, agentId) : undefined;
+    if (agentId && !agent) throw new UnknownAgentError(agentId);
+    const embedder = deps.embedderFor(agent?.config.memory.embedder);
+    return (agent?.config.memory.semantic_recall?.vector_weight ?? vectorWeightOf(embedder)) > 0 ? embedder : null;
   }
 
-  async function embedAll(embedder: Embedder, texts: string[]): Promise<string[]> {
+  async function embedAll(embedder: Embedder | null, texts: string[]): Promise<Array<string | null>> {
+    if (!embedder) return texts.map(() => null);
     const out: string[] = [];
     for (let i = 0; i < texts.length; i += EMBED_CHUNK) {
       for (const v of await embedder.embed(texts.slice(i, i + EMBED_CHUNK))) out.push(repo.vectorLiteral(v));
@@ -100,7 +109,7 @@ export function createMemories(deps: MemoryDeps) {
     for (const [agentId, group] of groups) {
       const embedder = await embedderOf(orgId, agentId);
       const vectors = await embedAll(embedder, group.map((r) => r.content));
-      group.forEach((r, i) => Object.assign(r, { embedding: vectors[i], embedder: embedder.id }));
+      group.forEach((r, i) => Object.assign(r, { embedding: vectors[i], embedder: embedder?.id ?? null }));
     }
     await db.transaction(async (tx) => {
       await repo.insertMemories(tx, orgId, rows);
@@ -157,7 +166,7 @@ export function createMemories(deps: MemoryDeps) {
       if (!current) return undefined;
       const content = change.content !== undefined && change.content !== current.content ? change.content : null;
       const embedder = content === null ? undefined : await embedderOf(orgId, current.agent_id);
-      const [embedding] = embedder ? await embedAll(embedder, [content!]) : [null];
+      const [embedding] = content === null ? [null] : await embedAll(embedder ?? null, [content]);
       const row = await db.transaction((tx) =>
         updateIn(tx, orgId, id, { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null }, source),
       );
@@ -202,14 +211,14 @@ export function createMemories(deps: MemoryDeps) {
         for (const d of writes) {
           if (d.event === 'ADD') {
             const row: NewMemory = {
-              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder.id, created_at: new Date(),
+              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder?.id ?? null, created_at: new Date(),
             };
             await repo.insertMemories(tx, orgId, [row]);
             applied.push({ put: docOf(row) });
             await repo.insertHistory(tx, orgId, [added(row, source)]);
             changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
           } else if (d.event === 'UPDATE') {
-            const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder.id, metadata: null };
+            const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder?.id ?? null, metadata: null };
             const row = await updateIn(tx, orgId, d.id!, change, source);
             if (row) {
               applied.push({ put: row });

@@ -21,9 +21,9 @@ export interface NewMemory {
   user_id: string | null;
   content: string;
   metadata: object;
-  /** a vector literal, see `vectorLiteral` */
-  embedding: string;
-  embedder: string;
+  /** a vector literal, see `vectorLiteral`; null: no vector stored (recall reads none) */
+  embedding: string | null;
+  embedder: string | null;
   /** set by the caller, so the lexical index's copy of the row is exact */
   created_at: Date;
 }
@@ -191,7 +191,8 @@ export function listMemories(db: Queryable, scope: MemoryScope, limit: number, o
 }
 
 /**
- * Changes content (with its new embedding) and/or metadata; null leaves a field as it is.
+ * Changes content (with its new embedding, null: none) and/or metadata; a null content or
+ * metadata leaves that field as it is.
  * Returns the new row and the content/metadata it replaced.
  */
 export const updateMemory = (
@@ -205,8 +206,8 @@ export const updateMemory = (
     `with old as (select id, content, metadata from memories where org_id = $1 and id = $2 for update)
      update memories m set
        content = coalesce($3, m.content),
-       embedding = coalesce($4::vector, m.embedding),
-       embedder = coalesce($5, m.embedder),
+       embedding = case when $3::text is null then m.embedding else $4::vector end,
+       embedder = case when $3::text is null then m.embedder else $5 end,
        metadata = coalesce($6::jsonb, m.metadata),
        updated_at = now()
      from old where m.id = old.id
