@@ -14,8 +14,8 @@ export interface RecallConfigResult {
   name: string;
   description: string;
   quality: Quality;
-  /** recall@10 relative to plain BM25 (0.25 = 25 % better) */
-  vs_plain_bm25: number;
+  /** recall@10 relative to plain BM25 (0.25 = 25 % better); null when plain BM25 found nothing */
+  vs_plain_bm25: number | null;
   ingest_ms: number;
   search_ms: { p50: number; p99: number };
   server_search_ms: { p50: number; p99: number };
@@ -119,14 +119,16 @@ async function runConfig(world: Awaited<ReturnType<typeof startWorld>>, d: Datas
     name: c.name,
     description: c.description,
     quality: q,
-    vs_plain_bm25: plain.recall_at_10 ? Math.round((q.recall_at_10 / plain.recall_at_10 - 1) * 1e4) / 1e4 : 0,
+    vs_plain_bm25: plain.recall_at_10 ? Math.round((q.recall_at_10 / plain.recall_at_10 - 1) * 1e4) / 1e4 : null,
     ingest_ms: Math.round(ingest),
     search_ms: { p50: r2(percentile(client, 50)), p99: r2(percentile(client, 99)) },
     server_search_ms: { p50: r2(percentile(server, 50)), p99: r2(percentile(server, 99)) },
   };
-  say(`${c.name}: recall@10 ${q.recall_at_10} (${(result.vs_plain_bm25 * 100).toFixed(1)} % vs plain BM25)`);
+  say(`${c.name}: recall@10 ${q.recall_at_10} (${vsText(result.vs_plain_bm25)} vs plain BM25)`);
   return result;
 }
+
+const vsText = (x: number | null) => (x === null ? 'n/a: plain BM25 found nothing' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`);
 
 export function formatRecallReport(r: RecallBenchResult): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -137,7 +139,7 @@ export function formatRecallReport(r: RecallBenchResult): string {
     '|---|---|---|---|---|---|---|---|',
     `| plain BM25 (baseline, in process) | ${pct(r.plain_bm25.recall_at_5)} | ${pct(r.plain_bm25.recall_at_10)} | ${r.plain_bm25.mrr.toFixed(3)} | — | — | — | — |`,
     ...r.configs.map((c) =>
-      `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${c.vs_plain_bm25 >= 0 ? '+' : ''}${pct(c.vs_plain_bm25)} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms |`,
+      `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vsText(c.vs_plain_bm25)} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms |`,
     ),
   ];
   return lines.join('\n');
