@@ -77,7 +77,7 @@ async function seed(db: Db): Promise<string> {
   const org = randomUUID();
   await db.query(`insert into organizations (id, name) values ($1, 'bench')`, [org]);
   const rows = Array.from({ length: ROWS }, () => ({
-    id: randomUUID(), agent_id: null, user_id: 'u1', content: text(12), metadata: {}, embedding: vec(), embedder: 'local:256',
+    id: randomUUID(), agent_id: null, user_id: 'u1', content: text(12), metadata: {}, embedding: vec(), embedder: 'local:256', created_at: new Date(),
   }));
   await insertMemories(db, org, rows);
   await db.query('analyze memories');
@@ -95,7 +95,7 @@ function queries(db: Db, org: string): Record<string, () => Promise<unknown>> {
   return {
     'select 1': () => db.query('select 1'),
     insert: () =>
-      insertMemories(db, org, [{ id: randomUUID(), agent_id: null, user_id: 'u2', content: texts[next()]!, metadata: { k: 1 }, embedding: vecs[i]!, embedder: 'local:256' }]),
+      insertMemories(db, org, [{ id: randomUUID(), agent_id: null, user_id: 'u2', content: texts[next()]!, metadata: { k: 1 }, embedding: vecs[i]!, embedder: 'local:256', created_at: new Date() }]),
     'hybrid search': async () => {
       const v = vecs[next()]!;
       await Promise.all([

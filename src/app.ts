@@ -1,5 +1,6 @@
 // The composition root: opens the store, builds the services and the HTTP server.
 // The CLI's `serve` and the tests both start agentmem through here.
+import type { AgentConfig } from './agent/config.ts';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
@@ -17,7 +18,10 @@ import { createMemories } from './memory/memories.ts';
 import { createWorkingMemory } from './memory/working-memory.ts';
 import { SUMMARY_JOB, summarizeAfterTurn, summaryHandler } from './memory/summaries.ts';
 import { createModelProviders } from './agent/model-providers.ts';
-import { createMemorySearch, createRecall } from './memory/recall.ts';
+import { createMemorySearch, createRecall, vectorWeightOf } from './memory/recall.ts';
+import { invalidateIndexes } from './memory/memory-index.ts';
+import { createEpisodes } from './memory/episodic.ts';
+import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
 import { EXTRACT_JOB, extractAfterTurn, extractionHandler, extractSettings } from './memory/extraction.ts';
 import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
 import type { RunDeps } from './agent/run.ts';
@@ -82,12 +86,15 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     });
     const agentCache = createAgentCache(agents, pool, config, bus);
     const mcp = createMcpTools({ dispatcher: pool.dispatcher, allowStdio: config.allowStdioMcp, onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable') });
+    const messageIndex = createMessageIndex(db);
+    const episodes = createEpisodes(db, messageIndex);
     const history = createHistory(db, {
       owner: instanceId,
       guard: bus,
       onChange: (id) => bus.broadcast('session', id),
       onRetryError: (err, id) => server?.log.warn({ err, message_id: id }, 'storing an answer failed again; retrying'),
       onRetryStored: (id) => server?.log.info({ message_id: id }, 'answer stored after a retry'),
+      ...episodicHooks(messageIndex),
     });
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db, bus);
@@ -95,15 +102,24 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const search = createMemorySearch(db);
     const predictions = createPredictions({ db, search, embedderFor, guard: bus });
     const memories = createMemories({
-      db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search,
-      onChange: (org, agentId, userId) => bus.publish('memories', scopeKey(org, agentId, userId)),
+      db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search, episodes,
+      // the lexical index here is updated in place; other instances re-read the scope
+      onChange: (org, agentId, userId) => {
+        const key = scopeKey(org, agentId, userId);
+        predictions.invalidateKey(key);
+        bus.broadcast('memories', key);
+      },
     });
     // The predicted pool is ranked inside recall's budget, by the one query vector.
-    const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector));
+    const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector), episodes);
+    // The pool is ranked by vector: useless without recall, or to text-only recall (the local
+    // default), which needs no SQL anyway.
+    const poolUseful = (agent: { config: AgentConfig }) =>
+      agent.config.memory.semantic_recall.enabled &&
+      (agent.config.memory.semantic_recall.vector_weight ?? vectorWeightOf(embedderFor(agent.config.memory.embedder))) > 0;
     const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
       const agent = await agentCache.get(org, agentId);
-      // Without recall there is no next turn's pool to prepare.
-      if (agent?.config.memory.semantic_recall.enabled) await predictions.prepare(agent, userId, text);
+      if (agent && poolUseful(agent)) await predictions.prepare(agent, userId, text);
     };
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();
@@ -119,7 +135,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
           loadAgent: (org, id) => agentCache.get(org, id),
           related: async (org, agentId, userId, query, topK) => {
             const agent = await agentCache.get(org, agentId);
-            return agent ? predictions.related(agent, userId, query, topK) : [];
+            return agent ? predictions.related(agent, userId, query, topK, poolUseful(agent)) : [];
           },
           afterApply: predict,
           providerFor,
@@ -132,9 +148,14 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('agent', mcp.invalidate);
     bus.subscribe('session', history.invalidate);
+    bus.subscribe('session', (id) => void invalidateSessionMessages(db, messageIndex, id).catch(() => {}));
     bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
-    bus.subscribe('memories', (key) => predictions.invalidateKey(key));
+    bus.subscribe('memories', (key) => {
+      predictions.invalidateKey(key);
+      invalidateIndexes(search.index, key);
+      invalidateIndexes(messageIndex, key);
+    });
     bus.subscribe('user', (key) => history.forgetUserKey(key));
     // Redis down at start: serve anyway, the caches bypassed until the bus hears its channel.
     await Promise.race([bus.ready(), new Promise((r) => setTimeout(r, 5_000).unref())]);

@@ -67,6 +67,9 @@ function calls(o: Owner, otherAgentId: string): Call[] {
     { method: 'GET', path: `/api/v1/sessions/${o.sessionId}` },
     { method: 'GET', path: `/api/v1/sessions/${o.sessionId}/messages` },
     { method: 'DELETE', path: `/api/v1/sessions/${o.sessionId}` },
+    // importing into another org's agent: 404, nothing stored
+    { method: 'POST', path: '/api/v1/sessions/import', body: { agent_id: o.agentId, user_id: o.userId, messages: [{ role: 'user', content: `${MARK} planted`, created_at: '2024-01-01T00:00:00Z' }] } },
+    { method: 'POST', path: '/api/v1/memories/search', body: { query: `${MARK} memory`, agent_id: o.agentId, scope: 'both' } },
 
     { method: 'POST', path: `/api/v1/agents/${o.agentId}/chat`, body: chat },
     { method: 'POST', path: `/api/v1/agents/${o.agentId}/chat/stream`, body: chat },

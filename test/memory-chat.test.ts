@@ -88,7 +88,8 @@ for (const engine of engines) {
     });
 
     test('changing the embedder re-embeds the memories, and search finds them in the new space', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'switcher' } })).body;
+      // vectors are stored (and re-embedded) for an agent whose recall fuses them
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'switcher', memory: { semantic_recall: { vector_weight: 1 } } } })).body;
       const items = Array.from({ length: 300 }, (_, i) => ({ content: `fact number ${i} about tulips`, agent_id: agent.id, user_id: 'flo' }));
       items.push({ content: 'Flo grows orchids in Leiden', agent_id: agent.id, user_id: 'flo' });
       assert.equal((await s.api('POST', '/api/v1/memories/batch', { body: { memories: items } })).status, 201);
@@ -109,8 +110,9 @@ for (const engine of engines) {
       assert.ok(hits[0].score > 0.1, `a vector score in the new space: ${hits[0].score}`);
     });
 
-    test('predictive recall: the next turn is served from the pool prepared after the last one, never stale', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+    test('predictive recall (vector side on): the next turn is served from the pool prepared after the last one, never stale', async () => {
+      // the pool is ranked by the query's vector: it serves agents whose recall fuses one
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { ...agentBody, memory: { semantic_recall: { vector_weight: 1 } } } })).body;
       await streamChat(s, agent.id, { message: 'My name is Pia. I live in Vienna.', user_id: 'pia' });
       const next = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'pia' });
       const done = next.events.at(-1);

@@ -10,7 +10,7 @@ import { createRemoteEmbedder } from '../src/memory/embedders/openai-compatible.
 import { createZhipuEmbedder } from '../src/memory/embedders/zhipu.ts';
 import type { Embedder } from '../src/memory/embedders/types.ts';
 import { createMemories } from '../src/memory/memories.ts';
-import { createMemorySearch, createRecall, fuse, searchText } from '../src/memory/recall.ts';
+import { createMemorySearch, createRecall, fuse } from '../src/memory/recall.ts';
 import { getAgent } from '../src/store/repos/agents.ts';
 import { createTimings } from '../src/trace/timings.ts';
 import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
@@ -103,17 +103,18 @@ describe('embedders and fusion (no database)', () => {
     assert.equal(embedderFor({ provider: 'local', dimensions: 64 }), embedderFor({ provider: 'local', dimensions: 64 }));
   });
 
-  test('search text drops function words; fusion ranks by both lists, filters by cosine', () => {
-    assert.equal(searchText('Where do I live?')?.trim().replace(/\s+/g, ' '), 'live?');
-    assert.equal(searchText('what is it?'), undefined);
-    const hit = (id: string, similarity: number | null) =>
-      ({ id, agent_id: null, user_id: null, content: id, metadata: {}, embedder: 'local:256', similarity, created_at: new Date(), updated_at: new Date() });
-    const out = fuse([[hit('a', 0.9), hit('b', 0.5)], [hit('b', 0.5), hit('c', null)]], { topK: 10, minScore: 0 });
+  test('weighted fusion: in both lists beats first in one; weight 0 drops a list; min_score and top_k', () => {
+    const doc = (id: string) => ({ id, agent_id: null, user_id: null, content: id, metadata: {}, created_at: new Date(), updated_at: new Date() });
+    const list = (weight: number, ...hits: Array<[string, number]>) => ({ weight, hits: hits.map(([id, score]) => ({ doc: doc(id), score })) });
+    const out = fuse([list(1, ['a', 0.9], ['b', 0.5]), list(1, ['b', 0.5], ['c', 0])], { topK: 10, minScore: 0 });
     assert.deepEqual(out.map((h) => h.id), ['b', 'a', 'c'], 'in both lists beats first in one');
     assert.deepEqual(out.map((h) => h.score), [0.5, 0.9, 0]);
-    assert.deepEqual(fuse([[hit('a', 0.9), hit('b', 0.5)]], { topK: 10, minScore: 0.6 }).map((h) => h.id), ['a']);
-    assert.deepEqual(fuse([[hit('a', 0.9), hit('b', 0.5)]], { topK: 1, minScore: 0 }).map((h) => h.id), ['a']);
-    assert.equal(fuse([[hit('n', Number.NaN), hit('neg', -0.3)]], { topK: 5, minScore: 0 }).every((h) => h.score === 0), true);
+    assert.deepEqual(fuse([list(1, ['a', 0.9]), list(0, ['b', 1])], { topK: 10, minScore: 0 }).map((h) => h.id), ['a']);
+    // a heavier second list wins ties of rank
+    assert.deepEqual(fuse([list(1, ['a', 0.9]), list(2, ['b', 0.1])], { topK: 10, minScore: 0 }).map((h) => h.id), ['b', 'a']);
+    assert.deepEqual(fuse([list(1, ['a', 0.9], ['b', 0.5])], { topK: 10, minScore: 0.6 }).map((h) => h.id), ['a']);
+    assert.deepEqual(fuse([list(1, ['a', 0.9], ['b', 0.5])], { topK: 1, minScore: 0 }).map((h) => h.id), ['a']);
+    assert.equal(fuse([list(1, ['n', Number.NaN], ['neg', -0.3])], { topK: 5, minScore: 0 }).every((h) => h.score === 0), true);
   });
 });
 
@@ -145,8 +146,10 @@ for (const engine of engines) {
       assert.equal(m.agent_id, agent.id);
       assert.equal(m.user_id, 'crud');
       assert.deepEqual(m.metadata, meta);
-      assert.equal(m.embedder, 'local:256');
+      assert.equal(m.embedder, null, 'the local vector is not fused by default, so none is stored');
       assert.ok(m.created_at && m.updated_at);
+      const fused = (await s.api('POST', '/api/v1/agents', { body: { name: 'fused', memory: { semantic_recall: { vector_weight: 1 } } } })).body;
+      assert.equal((await add({ content: 'I live in Porto', agent_id: fused.id, user_id: 'crud' })).embedder, 'local:256');
 
       assert.deepEqual((await s.api('GET', `${M}/${m.id}`)).body, m);
       const found = await search({ query: 'Where do I live? Berlin', user_id: 'crud' });
@@ -221,7 +224,9 @@ for (const engine of engines) {
       assert.deepEqual(changes.map((c) => [c.event, c.content]), [['ADD', 'I play chess'], ['UPDATE', 'I live in Rome'], ['DELETE', null]]);
       const added = (await s.api('GET', `${M}/${changes[0]!.memory_id}`)).body;
       assert.deepEqual([added.user_id, added.agent_id, added.metadata], ['extracted', agent.id, { session_id: 's1' }]);
-      assert.equal((await search({ query: 'Rome', agent_id: agent.id, user_id: 'extracted' })).body.results[0].id, keep.id);
+      // this second service instance's own index saw the changes (the server's learns them through the bus)
+      assert.equal((await memories.search(orgId, { query: 'Rome', agent_id: agent.id, user_id: 'extracted', top_k: 5, min_score: 0 }))[0]!.id, keep.id);
+      assert.deepEqual((await memories.search(orgId, { query: 'cat', agent_id: agent.id, user_id: 'extracted', top_k: 5, min_score: 0 })).map((h) => h.id), []);
       const h = (await s.api('GET', `${M}/${keep.id}/history`)).body.data;
       assert.deepEqual(h.map((e: any) => [e.event, e.source]), [['ADD', 'api'], ['UPDATE', 'extraction:test']]);
       assert.equal((await s.api('GET', `${M}/${gone.id}`)).status, 404);
@@ -276,10 +281,12 @@ for (const engine of engines) {
       const scores = all.map((r) => r.score);
       assert.ok(scores.every((x) => x >= 0 && x <= 1));
       assert.equal((await top('food sushi Berlin', { top_k: 1 })).length, 1);
-      const strict = await top('food sushi Berlin', { top_k: 100, min_score: 0.3 });
+      // score: the share of the query's IDF weight a memory matches ('food sushi' of 'food sushi Berlin')
+      const strict = await top('food sushi Berlin', { top_k: 100, min_score: 0.5 });
       assert.ok(strict.length < all.length && strict.length >= 1);
-      assert.ok(strict.every((r) => r.score >= 0.3));
-      assert.deepEqual(await top('food', { min_score: 1 }), []);
+      assert.ok(strict.every((r) => r.score >= 0.5));
+      assert.equal(strict[0].id, ids.get('My favourite food is sushi'));
+      assert.deepEqual(await top('food Berlin', { min_score: 1 }), [], 'no memory has every word');
       assert.deepEqual(await top('?!'), [], 'a query with no words finds nothing');
     });
 
@@ -311,12 +318,14 @@ for (const engine of engines) {
       const forA = await recall({ id: agent.id, org_id: orgId, config: { memory: cfg } }, 'u-a', 'which tea', timings);
       assert.deepEqual(forA.map((r) => r.content), ['Scoped fact: likes green tea']);
       const t = timings.toJSON();
-      assert.ok(t.recall! >= t.recall_search! && t.recall_embed! >= 0, JSON.stringify(t));
+      // the local embedder's vector is not fused by default: nothing is embedded
+      assert.ok(t.recall! >= t.recall_search! && t.recall_embed === undefined, JSON.stringify(t));
       assert.equal(t.skipped, undefined);
     });
 
     test('large scopes walk the HNSW index and agree with the exact scan', async () => {
       const user = 'ann-user';
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'ann', memory: { semantic_recall: { vector_weight: 1 } } } })).body;
       const items = Array.from({ length: 300 }, (_, i) => ({ content: `Note ${i}: ${['coffee', 'tea', 'juice', 'water', 'milk'][i % 5]} at ${['noon', 'dawn', 'night'][i % 3]} in room ${i % 17}` }));
       items[77] = { content: 'The cat is named Whiskers' };
       await s.api('POST', `${M}/batch`, { body: { memories: items, agent_id: agent.id, user_id: user } });
@@ -325,7 +334,8 @@ for (const engine of engines) {
       const e = createLocalEmbedder();
       const ann = createMemorySearch(s.app.db, { exactScanMax: 10 });
       const exact = createMemorySearch(s.app.db, { exactScanMax: 1_000_000 });
-      const q = { topK: 5, minScore: 0 };
+      // the vector side on (the local default leaves it off): HNSW vs exact scan
+      const q = { topK: 5, minScore: 0, vectorWeight: 1 };
       assert.equal((await ann(e, scope, 'what is the cat called', q))[0]!.content, 'The cat is named Whiskers');
       const a = await ann(e, scope, 'coffee at dawn in room 4', q);
       const x = await exact(e, scope, 'coffee at dawn in room 4', q);
@@ -356,9 +366,9 @@ for (const engine of engines) {
       const res = await search({ query: 'stamps', agent_id: remote.id, user_id: 'r' });
       assert.equal(res.body.results[0].id, m.id);
       assert.ok(res.body.results[0].score > 0.3);
-      // Without agent_id the default local:256 query vector cannot compare: found by text, score 0.
+      // Without agent_id the default (local, text only) search finds it by text: its score is the query's share matched.
       const other = await search({ query: 'stamps', user_id: 'r' });
-      assert.deepEqual(other.body.results.map((r: any) => [r.id, r.score]), [[m.id, 0]]);
+      assert.deepEqual(other.body.results.map((r: any) => [r.id, r.score]), [[m.id, 1]]);
       emb.failWith(503);
       const down = await s.api('POST', M, { body: { content: 'x', agent_id: remote.id } });
       assert.equal(down.status, 502);

@@ -105,7 +105,8 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
   test('a memory written through A is recalled through B; B drops its predictive pool', async () => {
     const agent = (
       await a.api('POST', '/api/v1/agents', {
-        body: { name: 'remembers', memory: { extract: false, semantic_recall: { min_score: 0 } }, streaming: { emit_metadata: true } },
+        // vector_weight 1: the predictive pool ranks by vector, so it serves only agents that fuse one
+        body: { name: 'remembers', memory: { extract: false, semantic_recall: { min_score: 0, vector_weight: 1 } }, streaming: { emit_metadata: true } },
       })
     ).body;
     const question = 'What is my favourite drink?';

@@ -137,7 +137,9 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
         const { kept, dropped } = carrySecrets(unseal(row), before, after, split.secrets, removed, providers);
         const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data, split, kept));
         // The vector space is the embedder's provider, model, dimensions and endpoint, not its key.
-        const embedderChanged = JSON.stringify(before.memory.embedder) !== JSON.stringify(split.config.memory.embedder);
+        // So does vector_weight: the local embedder's vectors are stored only while they are fused (memory/memories.ts).
+        const embedderChanged = JSON.stringify(before.memory.embedder) !== JSON.stringify(split.config.memory.embedder) ||
+          (before.memory.semantic_recall.vector_weight ?? 0) !== (split.config.memory.semantic_recall.vector_weight ?? 0);
         return updated && { row: updated, dropped_secrets: dropped, embedderChanged };
       }).then((done) => {
         if (!done) return undefined;

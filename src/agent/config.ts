@@ -1,6 +1,7 @@
 // The agent's configuration: one zod schema that validates input, fills defaults,
 // and documents the API (OpenAPI is generated from it).
 import { z } from 'zod';
+import { recallOptions } from '../memory/recall-config.ts';
 
 const provider = z.enum(['simulated', 'openai-compatible', 'zhipu']);
 const url = z.url({ protocol: /^https?$/ });
@@ -79,6 +80,7 @@ export const memoryConfig = z.strictObject({
       enabled: z.boolean().default(true),
       top_k: z.int().min(1).max(100).default(5),
       min_score: z.number().min(0).max(1).default(0),
+      ...recallOptions,
     })
     .prefault({}),
   recall_budget_ms: z.int().min(1).max(60_000).default(150),

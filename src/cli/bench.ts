@@ -7,9 +7,13 @@ import { formatReport, formatSoakReport } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runSoak } from '../bench/soak.ts';
 import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
+import { benchRecallCommand } from './bench-recall.ts';
 
 export function benchCommand(): Command {
   return new Command('bench')
+    // `bench recall` has options of the same names (--database): its own, after its name
+    .enablePositionalOptions()
+    .addCommand(benchRecallCommand())
     .description("Rerun the seed report's experiment: the same chat direct to an upstream emulator and through agentmem, per stage and per concurrency")
     .option('--profile <name>', `upstream latency profile: ${PROFILE_NAMES.join(', ')}`, profile, 'instant' as ProfileName)
     .option('--concurrency <list>', 'concurrent streams per level, comma-separated', list, [1, 16, 64, 256])

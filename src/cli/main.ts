@@ -5,7 +5,9 @@ import { serveCommand } from './serve.ts';
 
 const program = new Command('agentmem')
   .description('LLM agents with long-term memory, streamed token by token.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // a subcommand's options are its own (`bench recall --database` is not `bench --database`)
+  .enablePositionalOptions();
 
 program.addCommand(serveCommand(), { isDefault: true });
 program.addCommand(emulateCommand());

@@ -52,6 +52,12 @@ function append(entry: Entry, message: Message): void {
   }
 }
 
+/** What episodic recall learns from the conversation as it is stored (memory/message-index.ts). */
+export interface HistoryHooks {
+  onStored?: (orgId: string, session: { id: string; agent_id: string | null; user_id: string | null }, message: Message) => void;
+  onDeleted?: (orgId: string, sessionId: string) => void;
+}
+
 /** `guard`: while the invalidation bus cannot be trusted, every window is read from the database. */
 export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; guard?: CacheGuard;
   /** this instance, the owner of the answers it streams (heartbeat.ts) */
@@ -59,7 +65,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
   /** a final write retried after a failure failed again / was stored (finish-retry.ts) */
   onRetryError?: (err: unknown, messageId: string) => void;
   onRetryStored?: (messageId: string) => void;
-} = {}) {
+} & HistoryHooks = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
   const guard = opts.guard ?? alwaysTrusted;
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
@@ -117,6 +123,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
             append(entry, userMessage);
             cache.set(sessionId, entry);
           }
+          opts.onStored?.(input.orgId, { id: sessionId, agent_id: input.agentId, user_id: input.userId }, userMessage);
           changed(sessionId);
         });
       stored.catch(() => {}); // awaited by finish(); never an unhandled rejection meanwhile
@@ -151,6 +158,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
           if (cached) cached.tokens = userTokens;
         }
         if (row && entry) append(entry, row);
+        if (row) opts.onStored?.(turn.orgId, { id: turn.sessionId, agent_id: turn.agentId, user_id: turn.userId }, row);
         changed(turn.sessionId);
       };
       let row: Message | undefined;
@@ -176,7 +184,10 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
     async deleteSession(orgId: string, sessionId: string): Promise<boolean> {
       cache.delete(sessionId);
       const deleted = await sessions.deleteSession(db, orgId, sessionId);
-      if (deleted) changed(sessionId);
+      if (deleted) {
+        opts.onDeleted?.(orgId, sessionId);
+        changed(sessionId);
+      }
       return deleted;
     },
 

@@ -8,7 +8,10 @@ import * as repo from '../store/repos/memories.ts';
 import type { Memory, MemoryScope, NewHistory, NewMemory } from '../store/repos/memories.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import type { MemoryDecision } from './extraction-prompt.ts';
-import type { MemoryHit, SearchMemories } from './recall.ts';
+import { fuseEpisodes, type Episodes, type EpisodeHit, type MessageRange } from './episodic.ts';
+import type { Restriction } from './filters.ts';
+import type { ImportedMessage } from '../store/repos/message-search.ts';
+import { vectorWeightOf, type MemoryHit, type SearchMemories } from './recall.ts';
 
 export interface NewMemoryInput {
   content: string;
@@ -34,9 +37,11 @@ export class UnknownAgentError extends Error {
 export interface MemoryDeps {
   db: Db;
   /** the agent if it exists in this org; its memory.embedder decides the vector space */
-  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig } } } | undefined>;
+  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
   embedderFor: EmbedderFor;
   search: SearchMemories;
+  /** the user's past messages (episodic recall); without it, search covers facts only */
+  episodes?: Episodes;
   /** after a write commits: the (agent, user) scope whose memories changed */
   onChange?: (orgId: string, agentId: string | null, userId: string | null) => void;
 }
@@ -47,6 +52,12 @@ const EMBED_CHUNK = 2_048;
 export function createMemories(deps: MemoryDeps) {
   const { db } = deps;
   const changed = (orgId: string, agentId: string | null, userId: string | null) => deps.onChange?.(orgId, agentId, userId);
+  // The lexical index is kept current here, after each commit (see lexical/scope-indexes.ts).
+  const index = deps.search.index;
+  const indexed = (orgId: string, m: Omit<Memory, 'embedder'> & { embedder?: unknown }) => {
+    const { embedder: _, ...doc } = m;
+    index.put(orgId, doc);
+  };
 
   /** The agent's embedder config; throws for an agent that is not in this org. */
   async function embedderConfigOf(orgId: string, agentId: string): Promise<EmbedderConfig> {
@@ -55,12 +66,21 @@ export function createMemories(deps: MemoryDeps) {
     return agent.config.memory.embedder;
   }
 
-  /** The embedder of an agent (none: the default local one). */
-  async function embedderOf(orgId: string, agentId: string | null | undefined): Promise<Embedder> {
-    return deps.embedderFor(agentId ? await embedderConfigOf(orgId, agentId) : undefined);
+  /**
+   * The embedder whose vectors a write stores (none: the default local one), or null when
+   * recall would never read them: the local embedder's vectors are fused only when the
+   * agent sets `semantic_recall.vector_weight` (recall.ts), so by default none is computed
+   * or indexed — writes skip the HNSW insert, most of their cost.
+   */
+  async function embedderOf(orgId: string, agentId: string | null | undefined): Promise<Embedder | null> {
+    const agent = agentId ? await deps.loadAgent(orgId, agentId) : undefined;
+    if (agentId && !agent) throw new UnknownAgentError(agentId);
+    const embedder = deps.embedderFor(agent?.config.memory.embedder);
+    return (agent?.config.memory.semantic_recall?.vector_weight ?? vectorWeightOf(embedder)) > 0 ? embedder : null;
   }
 
-  async function embedAll(embedder: Embedder, texts: string[]): Promise<string[]> {
+  async function embedAll(embedder: Embedder | null, texts: string[]): Promise<Array<string | null>> {
+    if (!embedder) return texts.map(() => null);
     const out: string[] = [];
     for (let i = 0; i < texts.length; i += EMBED_CHUNK) {
       for (const v of await embedder.embed(texts.slice(i, i + EMBED_CHUNK))) out.push(repo.vectorLiteral(v));
@@ -74,9 +94,10 @@ export function createMemories(deps: MemoryDeps) {
 
   /** Adds many memories at once: embedded in batches, inserted in one transaction. Returns ids in input order. */
   async function addMany(orgId: string, items: NewMemoryInput[], source = 'api'): Promise<string[]> {
+    const now = new Date();
     const rows: NewMemory[] = items.map((it) => ({
       id: randomUUID(), agent_id: it.agent_id ?? null, user_id: it.user_id ?? null, content: it.content,
-      metadata: it.metadata ?? {}, embedding: '', embedder: '',
+      metadata: it.metadata ?? {}, embedding: '', embedder: '', created_at: now,
     }));
     // One embedder per agent: group, embed each group in batches.
     const groups = new Map<string | null, NewMemory[]>();
@@ -88,16 +109,21 @@ export function createMemories(deps: MemoryDeps) {
     for (const [agentId, group] of groups) {
       const embedder = await embedderOf(orgId, agentId);
       const vectors = await embedAll(embedder, group.map((r) => r.content));
-      group.forEach((r, i) => Object.assign(r, { embedding: vectors[i], embedder: embedder.id }));
+      group.forEach((r, i) => Object.assign(r, { embedding: vectors[i], embedder: embedder?.id ?? null }));
     }
     await db.transaction(async (tx) => {
       await repo.insertMemories(tx, orgId, rows);
       await repo.insertHistory(tx, orgId, rows.map((r) => added(r, source)));
     });
+    for (const r of rows) indexed(orgId, { ...docOf(r), embedder: undefined });
     const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
     for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
     return rows.map((r) => r.id);
   }
+
+  const docOf = (r: NewMemory) => ({
+    id: r.id, agent_id: r.agent_id, user_id: r.user_id, content: r.content, metadata: r.metadata as Record<string, unknown>, created_at: r.created_at, updated_at: r.created_at,
+  });
 
   async function updateIn(tx: Queryable, orgId: string, id: string, change: Parameters<typeof repo.updateMemory>[3], source: string) {
     const row = await repo.updateMemory(tx, orgId, id, change);
@@ -140,18 +166,24 @@ export function createMemories(deps: MemoryDeps) {
       if (!current) return undefined;
       const content = change.content !== undefined && change.content !== current.content ? change.content : null;
       const embedder = content === null ? undefined : await embedderOf(orgId, current.agent_id);
-      const [embedding] = embedder ? await embedAll(embedder, [content!]) : [null];
+      const [embedding] = content === null ? [null] : await embedAll(embedder ?? null, [content]);
       const row = await db.transaction((tx) =>
         updateIn(tx, orgId, id, { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null }, source),
       );
-      if (row) changed(orgId, row.agent_id, row.user_id);
+      if (row) {
+        indexed(orgId, row);
+        changed(orgId, row.agent_id, row.user_id);
+      }
       return row;
     },
 
     /** Deletes the memory; its history stays readable by the org. */
     async delete(orgId: string, id: string, source = 'api'): Promise<boolean> {
       const old = await db.transaction((tx) => deleteIn(tx, orgId, id, source));
-      if (old) changed(orgId, old.agent_id, old.user_id);
+      if (old) {
+        index.remove(orgId, old);
+        changed(orgId, old.agent_id, old.user_id);
+      }
       return Boolean(old);
     },
 
@@ -171,6 +203,7 @@ export function createMemories(deps: MemoryDeps) {
       const texts = writes.filter((d) => d.event !== 'DELETE').map((d) => d.text!);
       const embedder = await embedderOf(orgId, scope.agent_id);
       const vectors = texts.length ? await embedAll(embedder, texts) : [];
+      const applied: Array<{ put: Omit<Memory, 'embedder'> } | { remove: Memory }> = [];
       return db.transaction(async (tx) => {
         // A job that committed and then died before being marked done runs again: same source, no second apply.
         if (await repo.historyHasSource(tx, orgId, source)) return [];
@@ -179,20 +212,30 @@ export function createMemories(deps: MemoryDeps) {
         for (const d of writes) {
           if (d.event === 'ADD') {
             const row: NewMemory = {
-              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder.id,
+              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder?.id ?? null, created_at: new Date(),
             };
             await repo.insertMemories(tx, orgId, [row]);
+            applied.push({ put: docOf(row) });
             await repo.insertHistory(tx, orgId, [added(row, source)]);
             changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
           } else if (d.event === 'UPDATE') {
-            const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder.id, metadata: null };
-            if (await updateIn(tx, orgId, d.id!, change, source)) changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
-          } else if (await deleteIn(tx, orgId, d.id!, source)) {
-            changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
+            const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder?.id ?? null, metadata: null };
+            const row = await updateIn(tx, orgId, d.id!, change, source);
+            if (row) {
+              applied.push({ put: row });
+              changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
+            }
+          } else {
+            const old = await deleteIn(tx, orgId, d.id!, source);
+            if (old) {
+              applied.push({ remove: old });
+              changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
+            }
           }
         }
         return changes;
       }).then((changes) => {
+        for (const a of applied) 'put' in a ? indexed(orgId, a.put) : index.remove(orgId, a.remove);
         if (changes.length) changed(orgId, scope.agent_id, scope.user_id);
         return changes;
       });
@@ -201,11 +244,38 @@ export function createMemories(deps: MemoryDeps) {
     /** Hybrid search (see recall.ts). Without agent_id: the default embedder's vectors, every agent's memories. */
     async search(
       orgId: string,
-      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number },
-    ): Promise<MemoryHit[]> {
-      const embedder = await embedderOf(orgId, q.agent_id);
+      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number; scope?: 'facts' | 'messages' | 'both'; message_range?: MessageRange } & Restriction,
+    ): Promise<Array<MemoryHit | EpisodeHit>> {
+      const agent = q.agent_id ? await deps.loadAgent(orgId, q.agent_id) : undefined;
+      if (q.agent_id && !agent) throw new UnknownAgentError(q.agent_id);
+      const embedder = deps.embedderFor(agent?.config.memory.embedder);
       const scope: MemoryScope = { orgId, agentId: q.agent_id, agentIds: q.agent_ids, userId: q.user_id };
-      return deps.search(embedder, scope, q.query, { topK: q.top_k, minScore: q.min_score });
+      const { filters, created_after, created_before } = q;
+      const which = q.scope ?? 'facts';
+      // past messages belong to one agent's sessions: that agent is named
+      const messages = which !== 'facts' && deps.episodes && q.agent_id
+        ? deps.episodes.search({ orgId, agentId: q.agent_id, userId: q.user_id ?? null }, q.query, {
+            topK: q.top_k, minScore: q.min_score, range: q.message_range, filters, created_after, created_before,
+          })
+        : Promise.resolve([]);
+      if (which === 'messages') return messages;
+      const facts = deps.search(embedder, scope, q.query, {
+        topK: q.top_k, minScore: q.min_score, filters, created_after, created_before,
+        vectorWeight: agent?.config.memory.semantic_recall?.vector_weight,
+      });
+      if (which === 'facts') return facts;
+      return fuseEpisodes(await facts, await messages, q.top_k);
+    },
+
+    /** A past conversation imported as a new session of the agent (see episodic.ts). */
+    async importSession(
+      orgId: string,
+      s: { agent_id: string; user_id: string | null; title?: string | null; metadata?: Record<string, unknown> },
+      messages: ImportedMessage[],
+    ) {
+      if (!(await deps.loadAgent(orgId, s.agent_id))) throw new UnknownAgentError(s.agent_id);
+      if (!deps.episodes) throw new Error('episodic memory is not configured');
+      return deps.episodes.importSession({ org_id: orgId, ...s }, messages);
     },
 
     /** The memory's events, oldest first; undefined if this org never had it. */
@@ -217,3 +287,4 @@ export function createMemories(deps: MemoryDeps) {
 }
 
 export type Memories = ReturnType<typeof createMemories>;
+

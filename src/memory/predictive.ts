@@ -39,25 +39,25 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
     /** Computes and keeps the pool for the scope's next turn. Never throws. */
     async prepare(agent: PoolAgent, userId: string | null, text: string): Promise<void> {
       try {
-        await this.related(agent, userId, text, POOL);
+        await this.related(agent, userId, text, POOL, true);
       } catch {
         // a prediction is an optimization; the next request searches as usual
       }
     },
 
     /**
-     * The scope's `topK` memories nearest to `text`, from a search that also becomes the
-     * scope's next pool: extraction's search (the memories it reconciles against) is the
+     * The scope's `topK` memories nearest to `text`, from a search that (with `keep`) also
+     * becomes the scope's next pool: extraction's search (the memories it reconciles against) is the
      * turn's only one. A write to the scope meanwhile throws the pool away (generation).
      */
-    async related(agent: PoolAgent, userId: string | null, text: string, topK: number): Promise<MemoryHit[]> {
+    async related(agent: PoolAgent, userId: string | null, text: string, topK: number, keep: boolean): Promise<MemoryHit[]> {
       const key = scopeKey(agent.org_id, agent.id, userId);
       const gen = generation.get(key) ?? 0;
       const epoch = guard.epoch();
       const embedder = deps.embedderFor(agent.config.memory.embedder);
       const scope = { orgId: agent.org_id, agentId: agent.id, userId };
-      // Without recall, or while the bus that would invalidate a pool is down, nothing is kept.
-      if (!agent.config.memory.semantic_recall.enabled || !guard.trusted()) return deps.search(embedder, scope, text, { topK, minScore: 0 });
+      // Unless asked to, or while the bus that would invalidate a pool is down, nothing is kept.
+      if (!keep || !agent.config.memory.semantic_recall.enabled || !guard.trusted()) return deps.search(embedder, scope, text, { topK, minScore: 0 });
       const hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, POOL), minScore: 0 });
       const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
       if ((generation.get(key) ?? 0) === gen && guard.epoch() === epoch && guard.trusted()) {

@@ -1,32 +1,42 @@
-// Hybrid memory search, and recall: that search under the agent's time budget.
+// Memory search, and recall: that search under the agent's time budget.
 //
-// A query is embedded once (LRU-cached per embedder; callers asking while it is being
-// embedded share that one request), then two searches run at once:
-//   - vector: cosine distance to memories of the same embedder. A scope (org, agent, user)
-//     with at most EXACT_SCAN_MAX memories is compared row by row; a larger one walks the
-//     HNSW index of its dimension (see store/repos/memories.ts and 002_memories.sql);
-//   - text: Postgres full-text search over content_tsv, any of the query's words
-//     (a large scope finds its matches through the GIN index instead of walking its rows).
-// The two ranked lists are fused with reciprocal rank fusion: each memory scores
-// Σ 1/(60 + rank) over the lists it appears in. `score` in results is the cosine
-// similarity clamped to [0, 1] (0 for memories of another embedder); `min_score` filters on it.
+// The text side is BM25 over an in-process index per scope (lexical/), with IDF and
+// length normalization of the scope's memories as they are now; it needs no SQL and no
+// embedding. The vector side (cosine distance in pgvector, see store/repos/memories.ts)
+// runs only where it helps: measured on our benchmark (docs/memory.md), the default
+// hashed local vector lowers recall when fused with BM25, so its weight is 0 unless an
+// agent sets `semantic_recall.vector_weight`; a real embedder (openai-compatible, zhipu)
+// is fused at weight 1. Fusion is weighted reciprocal rank fusion: a memory scores
+// Σ weight / (60 + rank) over the lists it appears in.
+//
+// `score` in results: the cosine similarity (clamped to [0, 1]) when the vector side ran,
+// otherwise the share of the query's IDF weight the memory matches (0..1); `min_score`
+// filters on it. `filters` / `created_after` / `created_before` are answered by SQL first
+// (filters.ts), and ranking is restricted to the rows that pass.
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repos/memories.ts';
-import type { Hit, Memory, MemoryScope } from '../store/repos/memories.ts';
+import type { Memory, MemoryDoc, MemoryScope } from '../store/repos/memories.ts';
 import { onAbort } from '../abort.ts';
 import type { Stage, Timings } from '../trace/timings.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
+import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
+import { analyze } from './lexical/tokens.ts';
+import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
+import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
+
 
 export const EXACT_SCAN_MAX = 5_000;
-/** full-text matches ranked at most, per query */
-const TEXT_CANDIDATES = 500;
 const RRF_K = 60;
+/** rows a filter may pass before ranking; past this, the newest are ranked */
+const RESTRICTED_MAX = 100_000;
 
-export interface SearchOptions {
+export interface SearchOptions extends Restriction {
   topK: number;
-  /** minimum cosine similarity, 0..1 */
+  /** minimum score, 0..1 */
   minScore: number;
+  /** weight of the vector list in the fusion (lexical: 1); default: vectorWeightOf(embedder) */
+  vectorWeight?: number;
 }
 
 /** A query's embedding (null: the text has no features, nothing to compare) and its SQL literal. */
@@ -37,49 +47,43 @@ export type MemoryHit = Omit<Memory, 'embedder'> & { score: number };
 /** Records a sub-stage of the search (recall_embed, recall_search) that started at `since`. */
 export type StageSink = (stage: Stage, since: number) => void;
 
-// Function words carry no meaning for the text search (the vector side still sees them).
-const STOPWORDS = new Set(
-  ('a an the i me my mine myself you your yours we our us he him his she her it its they them their ' +
-    'is am are was were be been being do does did have has had will would can could should shall may might must ' +
-    'of in on at to for with from by about as into over than then so if or and but not no nor ' +
-    'what which who whom whose where when why how that this these those there here ' +
-    'please tell know remember any some all just also very too').split(' '),
-);
+/** The fusion weight of an embedder's vectors by default: 0 for the hashed local one (it lowers recall), 1 for a model. */
+export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) => (embedder.id.startsWith('local:') ? 0 : 1);
 
-/** The query with stopwords removed, or undefined when no searchable word is left. */
-export function searchText(query: string): string | undefined {
-  const text = query.replace(/[\p{L}\p{M}]+/gu, (w) => (STOPWORDS.has(w.toLowerCase()) ? ' ' : w));
-  return /[\p{L}\p{N}]/u.test(text) ? text : undefined;
-}
-
-/** Vector candidates and text candidates fetched per list for `topK` results. */
+/** Candidates fetched per list for `topK` results. */
 export const candidateCount = (topK: number) => Math.min(200, Math.max(20, topK * 4));
 
-const clampScore = (s: number | null) => (s === null || !Number.isFinite(s) ? 0 : Math.round(Math.min(1, Math.max(0, s)) * 1e6) / 1e6);
+const clampScore = (s: number | null | undefined) =>
+  s === null || s === undefined || !Number.isFinite(s) ? 0 : Math.round(Math.min(1, Math.max(0, s)) * 1e6) / 1e6;
 
-/** Reciprocal rank fusion of ranked lists, then min_score and top_k. */
-export function fuse(lists: Hit[][], opts: SearchOptions): MemoryHit[] {
-  const fused = new Map<string, { hit: Hit; rrf: number }>();
-  for (const list of lists) {
-    list.forEach((hit, i) => {
-      const entry = fused.get(hit.id);
-      if (!entry) fused.set(hit.id, { hit, rrf: 1 / (RRF_K + i + 1) });
-      else entry.rrf += 1 / (RRF_K + i + 1);
+export interface Ranked {
+  doc: MemoryDoc;
+  /** 0..1, see the file comment */
+  score: number;
+}
+
+/** Weighted reciprocal rank fusion of ranked lists (each with its weight), then min_score and top_k. */
+export function fuse(lists: Array<{ weight: number; hits: Ranked[] }>, opts: Pick<SearchOptions, 'topK' | 'minScore'>, scoreOf: (id: string, fallback: number) => number = (_, s) => s): MemoryHit[] {
+  const fused = new Map<string, { doc: MemoryDoc; rrf: number; score: number }>();
+  for (const { weight, hits } of lists) {
+    if (weight <= 0) continue;
+    hits.forEach((h, i) => {
+      const e = fused.get(h.doc.id);
+      if (!e) fused.set(h.doc.id, { doc: h.doc, rrf: weight / (RRF_K + i + 1), score: h.score });
+      else e.rrf += weight / (RRF_K + i + 1);
     });
   }
   return [...fused.values()]
-    .map(({ hit, rrf }) => ({ rrf, score: clampScore(hit.similarity), hit }))
+    .map((e) => ({ ...e, score: clampScore(scoreOf(e.doc.id, e.score)) }))
     .filter((e) => e.score >= opts.minScore)
     .sort((a, b) => b.rrf - a.rrf || b.score - a.score)
     .slice(0, opts.topK)
-    .map(({ score, hit }) => ({
-      id: hit.id, agent_id: hit.agent_id, user_id: hit.user_id, content: hit.content, metadata: hit.metadata,
-      score, created_at: hit.created_at, updated_at: hit.updated_at,
-    }));
+    .map(({ doc, score }) => ({ ...doc, score }));
 }
 
-export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {}) {
+export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?: MemoryIndex } = {}) {
   const exactScanMax = opts.exactScanMax ?? EXACT_SCAN_MAX;
+  const index = opts.index ?? createMemoryIndex(db);
   // query vectors, as promises: a second caller while one is embedding waits for the same request
   const vectors = new LRUCache<string, Promise<QueryVector>>({ max: 10_000 });
   // scope sizes change slowly; a stale one only picks the slower plan for a while
@@ -107,7 +111,8 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {})
     return n;
   }
 
-  async function nearest(embedder: Embedder, scope: MemoryScope, vector: string, limit: number, large: boolean): Promise<Hit[]> {
+  async function nearest(embedder: Embedder, scope: MemoryScope, vector: string, limit: number): Promise<repo.Hit[]> {
+    const large = (await scopeSize(scope)) > exactScanMax;
     const q = { embedder: embedder.id, dimensions: embedder.dimensions, vector, limit };
     if (!large || !repo.INDEXED_DIMENSIONS.has(embedder.dimensions)) return repo.nearestMemories(db, scope, { ...q, ann: false });
     const hits = await db.transaction((tx) => repo.nearestMemories(tx, scope, { ...q, ann: true }));
@@ -124,26 +129,39 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number } = {})
     options: SearchOptions & { vector?: QueryVector },
     stage?: StageSink,
   ): Promise<MemoryHit[]> {
+    const weight = options.vectorWeight ?? vectorWeightOf(embedder);
     let q = options.vector;
-    if (q === undefined) {
+    if (weight > 0 && q === undefined) {
       const t0 = performance.now();
       q = await queryVector(embedder, query);
       stage?.('recall_embed', t0);
     }
-    const vector = q?.literal ?? null;
     const t1 = performance.now();
-    const text = searchText(query);
     const limit = candidateCount(options.topK);
-    // Small scopes are read row by row; large ones through the HNSW and GIN indexes.
-    const large = (await scopeSize(scope)) > exactScanMax;
-    const [near, matched] = await Promise.all([
-      vector ? nearest(embedder, scope, vector, limit, large) : [],
-      text ? repo.textMatches(db, scope, { text, embedder: embedder.id, vector, limit, candidates: TEXT_CANDIDATES, viaGin: large }) : [],
+    const allowed = isRestricted(options)
+      ? await repo.restrictedIds(db, scope, (params) => restrictionSql(options, params), RESTRICTED_MAX)
+      : undefined;
+    const allow = allowed && ((d: MemoryDoc) => allowed.has(d.id));
+    const vector = weight > 0 ? q?.literal : undefined;
+    const [lexical, near] = await Promise.all([
+      index.search(scope, analyze(query), limit, allow),
+      vector ? nearest(embedder, scope, vector, allowed ? Math.max(limit, 1_000) : limit) : [],
     ]);
     stage?.('recall_search', t1);
-    return fuse([near, matched], options);
+    const lists = [{ weight: 1, hits: lexical.map((h) => ({ doc: h.doc, score: h.coverage })) }];
+    if (!vector) return fuse(lists, options);
+    const similarity = new Map<string, number | null>();
+    const vectorHits: Ranked[] = [];
+    for (const { similarity: s, embedder: _e, ...doc } of near) {
+      if (allowed && !allowed.has(doc.id)) continue;
+      similarity.set(doc.id, s);
+      vectorHits.push({ doc, score: s ?? 0 });
+    }
+    lists.push({ weight, hits: vectorHits });
+    // with a vector side, score is the cosine similarity (0 for a memory it did not return)
+    return fuse(lists, options, (id) => similarity.get(id) ?? 0);
   }
-  return Object.assign(searchMemories, { queryVector });
+  return Object.assign(searchMemories, { queryVector, index });
 }
 
 export type SearchMemories = ReturnType<typeof createMemorySearch>;
@@ -155,7 +173,14 @@ export interface RecallAgent {
   config: {
     memory: {
       recall_budget_ms: number;
-      semantic_recall: { top_k: number; min_score: number };
+      semantic_recall: {
+        top_k: number;
+        min_score: number;
+        vector_weight?: number;
+        filters?: Restriction['filters'];
+        scope?: 'facts' | 'messages' | 'both';
+        message_range?: MessageRange;
+      };
       embedder: EmbedderConfig;
     };
   };
@@ -173,13 +198,13 @@ export type RankPool = (agent: RecallAgent, userId: string | null, embedderId: s
 
 /**
  * RunDeps.recall: the agent's memories of this user (user_id null: those with no user)
- * most relevant to the message, within `memory.recall_budget_ms`. The query is embedded
- * once, inside the budget; that vector ranks the predicted pool (when there is one) and,
- * if the pool is not confident, runs the search. Never throws: on the deadline it
- * answers [] and the trace says skipped.recall = 'budget'; on an error, 'error'; when
- * the turn is cancelled, 'aborted'.
+ * most relevant to the message, within `memory.recall_budget_ms`. When the vector side
+ * is on, the query is embedded once, inside the budget; that vector ranks the predicted
+ * pool (when there is one) and, if the pool is not confident, runs the search. Never
+ * throws: on the deadline it answers [] and the trace says skipped.recall = 'budget'; on
+ * an error, 'error'; when the turn is cancelled, 'aborted'.
  */
-export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, rankPool?: RankPool) {
+export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, rankPool?: RankPool, episodes?: Episodes) {
   return async function recall(agent: RecallAgent, userId: string | null, query: string, timings: Timings, signal?: AbortSignal): Promise<Recalled[]> {
     const t0 = performance.now();
     const { recall_budget_ms: budget, semantic_recall, embedder: config } = agent.config.memory;
@@ -188,20 +213,42 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const mark: StageSink = (stage, since) => over || timings.mark(stage, since);
     let timer: NodeJS.Timeout | undefined;
     let detach = () => {};
-    const work = (async (): Promise<Recalled[]> => {
-      const embedder = embedderFor(config);
-      const te = performance.now();
-      const vector = await search.queryVector(embedder, query);
-      mark('recall_embed', te);
-      if (over) return [];
-      const pooled = vector && rankPool?.(agent, userId, embedder.id, vector.vector);
-      if (pooled) {
-        timings.skip('recall_search', 'predicted');
-        return pooled;
-      }
-      const scope = { orgId: agent.org_id, agentId: agent.id, userId };
-      const hits = await search(embedder, scope, query, { topK: semantic_recall.top_k, minScore: semantic_recall.min_score, vector }, mark);
+    const which = semantic_recall.scope ?? 'facts';
+    const scope = { orgId: agent.org_id, agentId: agent.id, userId };
+    // past messages (the turn's own question may already be stored: never recalled)
+    const pastMessages = async (): Promise<Recalled[]> => {
+      if (which === 'facts' || !episodes) return [];
+      const hits = await episodes.search(scope, query, {
+        topK: semantic_recall.top_k, minScore: semantic_recall.min_score, range: semantic_recall.message_range, filters: semantic_recall.filters, exclude: query,
+      });
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+    };
+    const facts = async (): Promise<Recalled[]> => {
+      if (which === 'messages') return [];
+      const embedder = embedderFor(config);
+      const weight = semantic_recall.vector_weight ?? vectorWeightOf(embedder);
+      let vector: QueryVector | undefined;
+      if (weight > 0) {
+        const te = performance.now();
+        vector = await search.queryVector(embedder, query);
+        mark('recall_embed', te);
+        if (over) return [];
+        const pooled = vector && !semantic_recall.filters && rankPool?.(agent, userId, embedder.id, vector.vector);
+        if (pooled) {
+          timings.skip('recall_search', 'predicted');
+          return pooled;
+        }
+      }
+      const hits = await search(
+        embedder, scope, query,
+        { topK: semantic_recall.top_k, minScore: semantic_recall.min_score, vectorWeight: weight, filters: semantic_recall.filters, vector },
+        mark,
+      );
+      return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+    };
+    const work = (async (): Promise<Recalled[]> => {
+      const [f, m] = await Promise.all([facts(), pastMessages()]);
+      return which === 'both' ? fuseEpisodes(f, m, semantic_recall.top_k) : which === 'messages' ? m : f;
     })();
     const cut = new Promise<'budget' | 'aborted'>((resolve) => {
       timer = setTimeout(() => resolve('budget'), budget);

@@ -5,6 +5,7 @@ import type { Db } from '../store/db.ts';
 import type { Job } from '../store/repos/jobs.ts';
 import { setEmbeddings, staleEmbeddings, vectorLiteral } from '../store/repos/memories.ts';
 import type { EmbedderConfig, EmbedderFor } from './embedders/index.ts';
+import { vectorWeightOf } from './recall.ts';
 
 export const REEMBED_JOB = 'memory.reembed';
 const BATCH = 256;
@@ -12,7 +13,7 @@ const BATCH = 256;
 export interface ReembedDeps {
   db: Db;
   embedderFor: EmbedderFor;
-  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig } } } | undefined>;
+  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
 }
 
 export function reembedHandler(deps: ReembedDeps) {
@@ -24,6 +25,8 @@ export function reembedHandler(deps: ReembedDeps) {
       const agent = await deps.loadAgent(job.org_id, agentId);
       if (!agent) return { reembedded };
       const embedder = deps.embedderFor(agent.config.memory.embedder);
+      // vectors recall never reads (the local embedder, not fused) are not stored at all
+      if ((agent.config.memory.semantic_recall?.vector_weight ?? vectorWeightOf(embedder)) <= 0) return { reembedded };
       const rows = await staleEmbeddings(deps.db, job.org_id, agentId, embedder.id, BATCH);
       if (!rows.length) return { reembedded };
       const vectors = await embedder.embed(rows.map((r) => r.content));

@@ -25,6 +25,7 @@ import { mcpRoutes } from './routes/mcp.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { sessionImportRoutes } from './routes/session-import.ts';
 import { userRoutes } from './routes/users.ts';
 import { webRoutes } from './routes/web.ts';
 import { workingMemoryRoutes } from './routes/working-memory.ts';
@@ -111,7 +112,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   await app.register(
     async (api) => {
       api.addHook('onRequest', authHook(ctx));
-      for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, chatRoutes, memoryRoutes, workingMemoryRoutes]) {
+      for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, sessionImportRoutes, chatRoutes, memoryRoutes, workingMemoryRoutes]) {
         await api.register(routes(ctx));
       }
       await api.register(chatUiRoutes(ctx));

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { egressDenial } from '../../llm/egress.ts';
 import { EmbedderError } from '../../memory/embedders/index.ts';
+import { filterSchema } from '../../memory/filters.ts';
 import { UnknownAgentError } from '../../memory/memories.ts';
 import { isScoped } from '../auth.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -40,8 +41,13 @@ const searchInput = z.strictObject({
   agent_id: z.uuid().optional().describe('search this agent\'s memories with its embedder; default: all agents, default embedder'),
   user_id: userId.optional(),
   top_k: z.int().min(1).max(100).default(10),
-  min_score: z.number().min(0).max(1).default(0).describe('minimum cosine similarity of a result to the query, 0..1'),
-});
+  min_score: z.number().min(0).max(1).default(0).describe('minimum score of a result, 0..1 (see docs/memory.md)'),
+  filters: filterSchema.optional().describe('metadata conditions: {"key": value}, {"key": {"gte": 3}}, {"and"|"or": [...]}, {"not": {...}}'),
+  created_after: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+  created_before: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+  scope: z.enum(['facts', 'messages', 'both']).default('facts').describe('facts: memories; messages: past messages of agent_id\'s sessions (needs agent_id); both: fused'),
+  message_range: z.strictObject({ before: z.int().min(0).max(10).default(0), after: z.int().min(0).max(10).default(0) }).optional(),
+}).refine((b) => b.scope === 'facts' || b.agent_id !== undefined, { message: 'scope messages/both searches one agent\'s sessions: give agent_id', path: ['scope'] });
 
 // A large import is one request; its items are bounded by MAX_BATCH and their content size.
 const BATCH_BODY_LIMIT = 32 * 1024 * 1024;
@@ -95,8 +101,12 @@ export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
     return paged(await guard(memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset)), limit);
   });
 
-  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Hybrid (vector + full-text) search, best first' } }, async (req) => {
-    return { results: await guard(memories.search(req.principal.org_id, memoryFilter(req.principal, req.body))) };
+  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Search (BM25, fused with the vector side for a model embedder), best first' } }, async (req, reply) => {
+    const t0 = performance.now();
+    const results = await guard(memories.search(req.principal.org_id, memoryFilter(req.principal, req.body)));
+    // the server's own time, for clients (and `agentmem bench recall`) to tell it from the network's
+    reply.header('server-timing', `search;dur=${(performance.now() - t0).toFixed(3)}`);
+    return { results };
   });
 
   app.get('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Get a memory' } }, async (req) => {

@@ -21,9 +21,11 @@ export interface NewMemory {
   user_id: string | null;
   content: string;
   metadata: object;
-  /** a vector literal, see `vectorLiteral` */
-  embedding: string;
-  embedder: string;
+  /** a vector literal, see `vectorLiteral`; null: no vector stored (recall reads none) */
+  embedding: string | null;
+  embedder: string | null;
+  /** set by the caller, so the lexical index's copy of the row is exact */
+  created_at: Date;
 }
 
 export type HistoryEvent = 'ADD' | 'UPDATE' | 'DELETE';
@@ -103,10 +105,10 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     await db.query(
-      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder)
-       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder
-       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[])
-         as t(id, agent_id, user_id, content, metadata, embedding, embedder)`,
+      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, updated_at)
+       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder, created_at, created_at
+       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::timestamptz[])
+         as t(id, agent_id, user_id, content, metadata, embedding, embedder, created_at)`,
       [
         orgId,
         chunk.map((r) => r.id),
@@ -116,6 +118,7 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
         chunk.map((r) => JSON.stringify(r.metadata)),
         chunk.map((r) => r.embedding),
         chunk.map((r) => r.embedder),
+        chunk.map((r) => r.created_at.toISOString()),
       ],
     );
   }
@@ -151,6 +154,30 @@ export const getMemory = (db: Queryable, orgId: string, id: string) =>
 export const getMemoriesByIds = (db: Queryable, orgId: string, ids: string[]) =>
   db.query<Memory>(`select ${columns} from memories where org_id = $1 and id = any($2::uuid[])`, [orgId, ids]);
 
+/** A memory as the lexical index keeps it (no vector). */
+export type MemoryDoc = Omit<Memory, 'embedder'>;
+
+/** Every memory of one scope (agent, user), or of the whole org: what the lexical index is built from. */
+export function loadMemoryDocs(db: Queryable, orgId: string, leaf?: { agentId: string | null; userId: string | null }) {
+  const params: unknown[] = [orgId];
+  let where = 'org_id = $1';
+  if (leaf) {
+    params.push(leaf.agentId, leaf.userId);
+    where += ' and agent_id is not distinct from $2::uuid and user_id is not distinct from $3::text';
+  }
+  return db.query<MemoryDoc>(`select id, agent_id, user_id, content, metadata, created_at, updated_at from memories where ${where}`, params);
+}
+
+/** The ids of the scope's memories that pass a restriction (filters.ts), at most `cap`. */
+export async function restrictedIds(db: Queryable, scope: MemoryScope, restriction: (params: unknown[]) => string, cap: number): Promise<Set<string>> {
+  const params: unknown[] = [];
+  const where = scopeSql(scope, params);
+  const cond = restriction(params);
+  params.push(cap);
+  const rows = await db.query<{ id: string }>(`select id from memories where ${where} and ${cond} limit $${params.length}`, params);
+  return new Set(rows.map((r) => r.id));
+}
+
 /** Newest first. */
 export function listMemories(db: Queryable, scope: MemoryScope, limit: number, offset: number) {
   const params: unknown[] = [];
@@ -164,7 +191,8 @@ export function listMemories(db: Queryable, scope: MemoryScope, limit: number, o
 }
 
 /**
- * Changes content (with its new embedding) and/or metadata; null leaves a field as it is.
+ * Changes content (with its new embedding, null: none) and/or metadata; a null content or
+ * metadata leaves that field as it is.
  * Returns the new row and the content/metadata it replaced.
  */
 export const updateMemory = (
@@ -178,8 +206,8 @@ export const updateMemory = (
     `with old as (select id, content, metadata from memories where org_id = $1 and id = $2 for update)
      update memories m set
        content = coalesce($3, m.content),
-       embedding = coalesce($4::vector, m.embedding),
-       embedder = coalesce($5, m.embedder),
+       embedding = case when $3::text is null then m.embedding else $4::vector end,
+       embedder = case when $3::text is null then m.embedder else $5 end,
        metadata = coalesce($6::jsonb, m.metadata),
        updated_at = now()
      from old where m.id = old.id

@@ -1,0 +1,146 @@
+// `agentmem bench recall --dataset <dir>`: retrieval quality of agentmem's search through
+// its public API, beside plain BM25 over the same data computed in the same run.
+//
+// For each configuration an agent is created; every user's memories go in through
+// POST /api/v1/memories/batch (agent_id, user_id = the dataset's user), then each question
+// is asked through POST /api/v1/memories/search (top 10, that agent and user). Latency is
+// the client's (fetch over loopback) and the server's own (its Server-Timing header).
+import { startWorld } from '../setup.ts';
+import { plainBm25 } from './baseline.ts';
+import { loadDataset, type Dataset } from './dataset.ts';
+import { percentile, quality, type Quality } from './metrics.ts';
+
+export interface RecallConfigResult {
+  name: string;
+  description: string;
+  quality: Quality;
+  /** recall@10 relative to plain BM25 (0.25 = 25 % better); null when plain BM25 found nothing */
+  vs_plain_bm25: number | null;
+  ingest_ms: number;
+  search_ms: { p50: number; p99: number };
+  server_search_ms: { p50: number; p99: number };
+}
+
+export interface RecallBenchResult {
+  date: string;
+  dataset: { name: string; language: string; source?: string; memories: number; questions: number; users: number };
+  engine: string;
+  store: string;
+  plain_bm25: Quality;
+  configs: RecallConfigResult[];
+}
+
+interface Config {
+  name: string;
+  description: string;
+  memory: (embeddingsUrl: string) => object;
+}
+
+/** What is compared. The "model" one embeds through the emulator's /embeddings: a hashed stand-in, not a model (docs/memory.md). */
+export const CONFIGS: Config[] = [
+  { name: 'default', description: 'the offline default: BM25 (stemming, stopwords, CJK bigrams, dates), no vector', memory: () => ({}) },
+  {
+    name: 'local+vector',
+    description: 'the default plus the hashed local vector fused at weight 1 (what 0.x did)',
+    memory: () => ({ semantic_recall: { vector_weight: 1 } }),
+  },
+  {
+    name: 'remote-embedder',
+    description: 'openai-compatible embedder (here the emulator\'s hashed /embeddings), fused at weight 1',
+    memory: (url) => ({ embedder: { provider: 'openai-compatible', model: 'emu-embed', dimensions: 256, base_url: url, api_key: 'sk-bench' } }),
+  },
+];
+
+export async function runRecallBench(opts: { dataset: string; database?: string; configs?: string[]; progress?: (line: string) => void }): Promise<RecallBenchResult> {
+  const d = loadDataset(opts.dataset);
+  const say = opts.progress ?? (() => {});
+  const plain = plainBm25(d);
+  const plainQuality = quality(d.questions.map((q, i) => ({ ranked: plain[i]!, evidence: q.evidence })));
+  say(`plain BM25: recall@10 ${plainQuality.recall_at_10}`);
+  const world = await startWorld({ database: opts.database, profile: 'instant' });
+  try {
+    const configs: RecallConfigResult[] = [];
+    for (const c of CONFIGS.filter((c) => !opts.configs || opts.configs.includes(c.name))) {
+      configs.push(await runConfig(world, d, c, plainQuality, say));
+    }
+    return {
+      date: new Date().toISOString(),
+      dataset: { ...d.meta, memories: d.memories.length, questions: d.questions.length, users: new Set(d.memories.map((m) => m.user)).size },
+      engine: world.engine,
+      store: world.store,
+      plain_bm25: plainQuality,
+      configs,
+    };
+  } finally {
+    await world.close();
+  }
+}
+
+async function runConfig(world: Awaited<ReturnType<typeof startWorld>>, d: Dataset, c: Config, plain: Quality, say: (line: string) => void): Promise<RecallConfigResult> {
+  const agent = await world.api('POST', '/api/v1/agents', { name: `recall-${c.name}`, memory: c.memory(world.emulator.url + '/v1') });
+  if (agent.status !== 201) throw new Error(`creating agent ${c.name}: ${agent.status} ${JSON.stringify(agent.body)}`);
+  const agentId = agent.body.id as string;
+  // dataset id ↔ stored id
+  const datasetId = new Map<string, string>();
+  const users = [...new Set(d.memories.map((m) => m.user))];
+  const t0 = performance.now();
+  for (const user of users) {
+    const mine = d.memories.filter((m) => m.user === user);
+    for (let i = 0; i < mine.length; i += 10_000) {
+      const chunk = mine.slice(i, i + 10_000);
+      const res = await world.api('POST', '/api/v1/memories/batch', {
+        agent_id: agentId, user_id: user, memories: chunk.map((m) => ({ content: m.content, metadata: m.metadata })),
+      });
+      if (res.status !== 201) throw new Error(`batch for ${user}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+      (res.body.ids as string[]).forEach((id, j) => datasetId.set(id, chunk[j]!.id));
+    }
+  }
+  const ingest = performance.now() - t0;
+  const client: number[] = [];
+  const server: number[] = [];
+  const runs: Array<{ ranked: string[]; evidence: string[] }> = [];
+  for (const q of d.questions) {
+    const t = performance.now();
+    const res = await fetch(`${world.app.url}/api/v1/memories/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${world.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: q.question, agent_id: agentId, user_id: q.user, top_k: 10 }),
+    });
+    const body = (await res.json()) as { results: Array<{ id: string }> };
+    client.push(performance.now() - t);
+    const timing = /search;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '');
+    if (timing) server.push(Number(timing[1]));
+    if (res.status !== 200) throw new Error(`search: ${res.status} ${JSON.stringify(body)}`);
+    runs.push({ ranked: body.results.map((r) => datasetId.get(r.id)!), evidence: q.evidence });
+  }
+  const q = quality(runs);
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const result = {
+    name: c.name,
+    description: c.description,
+    quality: q,
+    vs_plain_bm25: plain.recall_at_10 ? Math.round((q.recall_at_10 / plain.recall_at_10 - 1) * 1e4) / 1e4 : null,
+    ingest_ms: Math.round(ingest),
+    search_ms: { p50: r2(percentile(client, 50)), p99: r2(percentile(client, 99)) },
+    server_search_ms: { p50: r2(percentile(server, 50)), p99: r2(percentile(server, 99)) },
+  };
+  say(`${c.name}: recall@10 ${q.recall_at_10} (${vsText(result.vs_plain_bm25)} vs plain BM25)`);
+  return result;
+}
+
+const vsText = (x: number | null) => (x === null ? 'n/a: plain BM25 found nothing' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`);
+
+export function formatRecallReport(r: RecallBenchResult): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const lines = [
+    `recall bench: ${r.dataset.name} (${r.dataset.language}), ${r.dataset.memories} memories, ${r.dataset.questions} questions, ${r.dataset.users} users — ${r.store}`,
+    '',
+    '| configuration | recall@5 | recall@10 | MRR | vs plain BM25 (recall@10) | ingest | search p50 / p99 (client) | search p50 / p99 (server) |',
+    '|---|---|---|---|---|---|---|---|',
+    `| plain BM25 (baseline, in process) | ${pct(r.plain_bm25.recall_at_5)} | ${pct(r.plain_bm25.recall_at_10)} | ${r.plain_bm25.mrr.toFixed(3)} | — | — | — | — |`,
+    ...r.configs.map((c) =>
+      `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vsText(c.vs_plain_bm25)} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms |`,
+    ),
+  ];
+  return lines.join('\n');
+}

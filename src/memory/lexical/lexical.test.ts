@@ -1,0 +1,87 @@
+// The lexical pieces on their own: tokens (stems, stopwords, CJK, dates) and BM25 statistics.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Bm25Index, idf, searchIndexes } from './bm25.ts';
+import { extractDates } from './dates.ts';
+import { analyze } from './tokens.ts';
+
+describe('lexical analysis', () => {
+  test('English: stopwords dropped, words stemmed, irregular past forms to their verb', () => {
+    assert.deepEqual(analyze('Where did I go hiking?'), ['go', 'hike']);
+    assert.deepEqual(analyze('I went hiking in the Alps'), ['go', 'hike', 'alp']);
+    assert.deepEqual(analyze("Kate's dogs"), ['kate', 'dog']);
+  });
+
+  test('CJK: characters and neighbouring pairs', () => {
+    assert.deepEqual(analyze('北京烤鸭'), ['北', '北京', '京', '京烤', '烤', '烤鸭', '鸭']);
+    assert.ok(analyze('我最喜欢吃烤鸭').includes('烤鸭'));
+  });
+
+  test('dates in any common form give the same tokens; a month question meets a dated memory', () => {
+    const day = ['#md05-07', '#d2023-05-07'];
+    for (const text of ['2023-05-07', 'May 7th, 2023', '7 May 2023', '07.05.2023', '2023年5月7日', '7th of May 2023']) {
+      const { tokens } = extractDates(`on ${text} we met`);
+      for (const t of [...day, '#m2023-05', '2023']) assert.ok(tokens.includes(t), `${text}: ${tokens.join(' ')}`);
+    }
+    assert.deepEqual(extractDates('What did I do in May 2023?').tokens, ['2023', '#m2023-05']);
+    assert.deepEqual(extractDates('我5月2日去了博物馆').tokens, ['#md05-02']);
+    assert.deepEqual(extractDates('in 13.13.2023 nothing').tokens, [], 'not a date');
+    assert.ok(!analyze('I may go').includes('#m'), '"may" alone is no month');
+  });
+});
+
+describe('BM25 index', () => {
+  const put = (ix: Bm25Index<string>, id: string, text: string) => ix.put(id, id, analyze(text));
+
+  test('a rare word outweighs a common one; statistics follow removals and replacements', () => {
+    const ix = new Bm25Index<string>();
+    for (let i = 0; i < 20; i++) put(ix, `c${i}`, `I had coffee this morning number ${i}`);
+    put(ix, 'rare', 'I had a croissant');
+    put(ix, 'common', 'coffee coffee and more coffee');
+    const top = searchIndexes([ix], analyze('coffee croissant'), 3);
+    assert.equal(top[0]!.doc, 'rare', 'the rare word wins over three of the common one');
+    assert.equal(ix.documentFrequency('coffe'), 21);
+    // delete 15 coffee memories: coffee gets rarer, its IDF rises
+    const before = idf(ix.size, ix.documentFrequency('coffe'));
+    for (let i = 0; i < 15; i++) ix.remove(`c${i}`);
+    assert.equal(ix.size, 7);
+    assert.equal(ix.documentFrequency('coffe'), 6);
+    assert.ok(idf(ix.size, ix.documentFrequency('coffe')) > before);
+    // replacing content moves the document to its new terms, once
+    put(ix, 'rare', 'I had tea');
+    assert.equal(ix.documentFrequency('croissant'), 0);
+    assert.deepEqual(searchIndexes([ix], analyze('croissant'), 3), []);
+    assert.equal(searchIndexes([ix], analyze('tea'), 3)[0]!.doc, 'rare');
+    assert.equal(ix.size, 7);
+  });
+
+  test('length normalization: the short memory with the word beats the long one', () => {
+    const ix = new Bm25Index<string>();
+    put(ix, 'short', 'I play chess');
+    put(ix, 'long', 'I play chess sometimes but mostly I read novels, cook dinner, walk the dog and garden on weekends');
+    put(ix, 'other', 'I like tea');
+    assert.deepEqual(searchIndexes([ix], analyze('chess'), 2).map((h) => h.doc), ['short', 'long']);
+  });
+
+  test('compaction after many removals keeps every live document findable', () => {
+    const ix = new Bm25Index<string>();
+    for (let i = 0; i < 3_000; i++) put(ix, `m${i}`, `memory ${i} word${i % 7}`);
+    for (let i = 0; i < 2_500; i++) ix.remove(`m${i}`);
+    assert.equal(ix.size, 500);
+    const hits = searchIndexes([ix], analyze('word3'), 1_000).map((h) => h.doc);
+    assert.equal(hits.length, Array.from({ length: 500 }, (_, k) => k + 2_500).filter((i) => i % 7 === 3).length);
+    assert.ok(hits.every((id) => Number(id.slice(1)) >= 2_500));
+  });
+
+  test('several scopes searched as one share their statistics', () => {
+    const a = new Bm25Index<string>();
+    const b = new Bm25Index<string>();
+    put(a, 'a1', 'sushi in Tokyo');
+    for (let i = 0; i < 10; i++) put(b, `b${i}`, `sushi ${i}`);
+    put(b, 'b-tokyo', 'Tokyo trip');
+    const hits = searchIndexes([a, b], analyze('sushi Tokyo'), 3);
+    assert.equal(hits[0]!.doc, 'a1');
+    assert.equal(hits[0]!.coverage, 1);
+    assert.ok(hits[1]!.coverage < 1);
+  });
+});

@@ -1,0 +1,22 @@
+// The memories' lexical index (lexical/scope-indexes.ts over the memories table): what
+// memories.ts writes is applied to it in place, and search reads it with no SQL.
+import type { Db } from '../store/db.ts';
+import { loadMemoryDocs, type MemoryDoc } from '../store/repos/memories.ts';
+import { analyze } from './lexical/tokens.ts';
+import { createScopeIndexes } from './lexical/scope-indexes.ts';
+
+export function createMemoryIndex(db: Db) {
+  return createScopeIndexes<MemoryDoc>({
+    load: (orgId, leaf) => loadMemoryDocs(db, orgId, leaf),
+    terms: (m) => analyze(m.content),
+  });
+}
+
+export type MemoryIndex = ReturnType<typeof createMemoryIndex>;
+
+/** A 'memories' message of the invalidation bus (a predictive.ts scopeKey, or '*') → the scope re-read on next use. */
+export function invalidateIndexes(index: Pick<MemoryIndex, 'invalidate'>, key: string): void {
+  if (key === '*') return index.invalidate('*', null, null);
+  const [org, agent, user] = key.split('\u0001');
+  index.invalidate(org!, agent === '*' ? '*' : agent || null, user || null);
+}

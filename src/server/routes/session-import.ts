@@ -1,0 +1,58 @@
+// POST /api/v1/sessions/import: a user's past conversation brought in as a new session,
+// with its original timestamps, in one transaction (all or nothing), so episodic recall
+// (memory.semantic_recall.scope "messages" | "both") finds it.
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { UnknownAgentError } from '../../memory/memories.ts';
+import type { ServerContext } from '../context.ts';
+import { notFound } from '../errors.ts';
+import { actingUser, checkAgent } from '../scope.ts';
+import { userId } from './users.ts';
+
+export const MAX_IMPORT = 10_000;
+const BODY_LIMIT = 64 * 1024 * 1024;
+
+const importBody = z.strictObject({
+  agent_id: z.uuid(),
+  user_id: userId.optional(),
+  title: z.string().max(500).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  messages: z
+    .array(
+      z.strictObject({
+        role: z.enum(['user', 'assistant', 'system']),
+        content: z.string().min(1).max(100_000),
+        created_at: z.iso.datetime({ offset: true }).describe('when it was said (kept as the message time)'),
+        metadata: z.record(z.string(), z.unknown()).optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_IMPORT),
+});
+
+export const sessionImportRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
+  app.post(
+    '/sessions/import',
+    {
+      config: { access: 'scoped' },
+      bodyLimit: Math.max(ctx.config.bodyLimit, BODY_LIMIT),
+      schema: { body: importBody, tags: ['sessions'], summary: `Import a past conversation (up to ${MAX_IMPORT} messages) as a new session` },
+    },
+    async (req, reply) => {
+      const { agent_id, messages, ...rest } = req.body;
+      checkAgent(req.principal, agent_id);
+      const user_id = actingUser(req.principal, req.body.user_id) ?? null;
+      try {
+        const out = await ctx.memories.importSession(
+          req.principal.org_id,
+          { ...rest, agent_id, user_id },
+          messages.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
+        );
+        return reply.code(201).send(out);
+      } catch (err) {
+        if (err instanceof UnknownAgentError) throw notFound('Agent');
+        throw err;
+      }
+    },
+  );
+};

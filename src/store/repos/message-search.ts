@@ -1,0 +1,95 @@
+// What episodic recall reads of the conversation: a scope's messages (through their
+// sessions), a session's neighbours of a message, and the bulk insert of an imported
+// conversation (original timestamps kept). Plain SQL, the same on both engines.
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../db.ts';
+
+export interface MessageDoc {
+  id: string;
+  agent_id: string | null;
+  user_id: string | null;
+  session_id: string;
+  seq: number;
+  role: string;
+  content: string;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+}
+
+const columns = `m.id, s.agent_id, s.user_id, m.session_id, m.seq::float8 as seq, m.role, m.content, coalesce(m.metadata, '{}'::jsonb) as metadata, m.created_at`;
+
+/** The finished user and assistant messages of one scope (agent, user), or of the whole org, in session order. */
+export function loadMessageDocs(db: Queryable, orgId: string, leaf?: { agentId: string | null; userId: string | null }) {
+  const params: unknown[] = [orgId];
+  let where = 's.org_id = $1';
+  if (leaf) {
+    params.push(leaf.agentId, leaf.userId);
+    where += ' and s.agent_id is not distinct from $2::uuid and s.user_id is not distinct from $3::text';
+  }
+  return db.query<MessageDoc>(
+    `select ${columns} from messages m join sessions s on s.id = m.session_id
+     where ${where} and m.role in ('user', 'assistant') and m.status <> 'streaming' and m.content <> ''
+     order by m.session_id, m.seq`,
+    params,
+  );
+}
+
+/** The ids of a scope's messages that pass a restriction (filters.ts over m.metadata / m.created_at). */
+export async function restrictedMessageIds(db: Queryable, orgId: string, agentId: string, userId: string | null, restriction: (params: unknown[]) => string, cap: number) {
+  const params: unknown[] = [orgId, agentId, userId];
+  const cond = restriction(params);
+  params.push(cap);
+  const rows = await db.query<{ id: string }>(
+    `select m.id from messages m join sessions s on s.id = m.session_id
+     where s.org_id = $1 and s.agent_id = $2 and s.user_id is not distinct from $3::text and ${cond} limit $${params.length}`,
+    params,
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** The scope (agent, user) of a session, for an invalidation that names only the session. */
+export const sessionScope = async (db: Queryable, sessionId: string) =>
+  (await db.query<{ org_id: string; agent_id: string; user_id: string | null }>('select org_id, agent_id, user_id from sessions where id = $1', [sessionId]))[0];
+
+export interface ImportedMessage {
+  role: 'user' | 'assistant' | 'system';
+  content: string;
+  created_at: Date;
+  metadata?: Record<string, unknown>;
+}
+
+const CHUNK = 2_000;
+
+/** A new session holding `messages` in time order (seq follows created_at); returns the session id. */
+export async function importSession(
+  db: Queryable,
+  s: { org_id: string; agent_id: string; user_id: string | null; title?: string | null; metadata?: object },
+  messages: ImportedMessage[],
+): Promise<{ sessionId: string; ids: string[]; seqs: Map<string, number> }> {
+  const sessionId = randomUUID();
+  const first = messages[0]?.created_at ?? new Date();
+  const last = messages.at(-1)?.created_at ?? first;
+  await db.query(
+    `insert into sessions (id, org_id, agent_id, user_id, title, metadata, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [sessionId, s.org_id, s.agent_id, s.user_id, s.title ?? null, JSON.stringify(s.metadata ?? {}), first.toISOString(), last.toISOString()],
+  );
+  const ids = messages.map(() => randomUUID());
+  const seqs = new Map<string, number>();
+  for (let i = 0; i < messages.length; i += CHUNK) {
+    const chunk = messages.slice(i, i + CHUNK);
+    // ordinality keeps the input order for seq (an identity, assigned in insert order)
+    const rows = await db.query<{ id: string; seq: number }>(
+      `insert into messages (id, org_id, session_id, role, content, metadata, created_at)
+       select id, $1, $2, role, content, metadata, created_at
+       from unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[]) with ordinality as t(id, role, content, metadata, created_at, n)
+       order by n
+       returning id, seq::float8 as seq`,
+      [
+        s.org_id, sessionId, ids.slice(i, i + CHUNK), chunk.map((m) => m.role), chunk.map((m) => m.content),
+        chunk.map((m) => JSON.stringify(m.metadata ?? {})), chunk.map((m) => m.created_at.toISOString()),
+      ],
+    );
+    for (const r of rows) seqs.set(r.id, r.seq);
+  }
+  return { sessionId, ids, seqs };
+}
