@@ -120,6 +120,7 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
         lastPurge = Date.now();
         await repo.purgeFinishedJobs(db, retentionMs).catch((err) => opts.onError?.(err));
       }
+      if (local.length) continue; // queued while this pass read the table: its wake came too early
       poll = await new Promise<boolean>((resolve) => {
         const t = setTimeout(() => resolve(true), pollMs);
         wake = (fromTable) => {
