@@ -23,8 +23,8 @@ import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
-import { startEmulator } from '../src/llm/emulator/server.ts';
-import { tokenize } from '../src/llm/emulator/tokens.ts';
+import { startEmulator } from '../src/emulator/server.ts';
+import { tokenize } from '../src/emulator/tokens.ts';
 
 export interface LoadOptions {
   seconds: number;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import WebSocket from 'ws';
-import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, spawnServe, type Api } from './harness.ts';
 
 export const key = 'am_backpressure_key_0123456789abcdef';

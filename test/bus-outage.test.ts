@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, needsRedisServer, startRedis, type Api, type TestServer, startServer } from './harness.ts';
 
 const OUTAGE_MS = 10_000;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Agent, fetch } from 'undici';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { engines, startServer, type TestServer } from './harness.ts';
 
 const STREAMS = 1_000;

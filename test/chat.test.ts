@@ -2,7 +2,7 @@
 // speaking the OpenAI and Zhipu wire formats over HTTP, on both engines.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;

@@ -4,7 +4,7 @@
 // connections it accepts, which is what a provider's TLS handshakes would cost.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 const TURNS = 100;

@@ -5,8 +5,8 @@
 // travel in the window as the wire formats expect.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { requestTokens } from '../src/llm/emulator/context.ts';
-import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { requestTokens } from '../src/emulator/context.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 const WORDS = 'the river runs past old stone houses where people talk about weather markets trains books music gardens and the long summer evenings'.split(' ');

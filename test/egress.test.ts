@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { startAgentmem, type Agentmem } from '../src/app.ts';
 import { configFromEnv } from '../src/config.ts';
 import { parseEgress, type EgressPolicy } from '../src/llm/egress.ts';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, streamChat, type Api } from './harness.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;

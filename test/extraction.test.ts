@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
-import { EXTRACTION_MARKER } from '../src/memory/extraction-prompt.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
+import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };

@@ -2,7 +2,7 @@
 // to answer serves, the other is cancelled, and `done` says which model served.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 const engine = engines[0]!;

@@ -6,7 +6,7 @@
 // with what the client saw. Then 1,000 mixed faulty turns leave no socket, timer or
 // memory behind.
 //
-// Where a fault makes sense (see src/llm/emulator/faults.ts):
+// Where a fault makes sense (see src/emulator/faults.ts):
 //   401, 429, 500, 503, hang_before_first_token   before the first token only (HTTP status / no byte)
 //   disconnect_mid, malformed_json, error_event,  after the first token (the emulator cuts after half
 //   sensitive, network_error                      the tokens); "before" = an empty answer (`~text=`),
@@ -20,8 +20,8 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { after, before, describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { startEmulator } from '../src/llm/emulator/server.ts';
-import { tokenize } from '../src/llm/emulator/tokens.ts';
+import { startEmulator } from '../src/emulator/server.ts';
+import { tokenize } from '../src/emulator/tokens.ts';
 import { engines, readSse, startServer, type SseFrame, type TestServer } from './harness.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { createOrg, engines, startServer, type TestServer } from './harness.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;

@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
 import OpenAI from 'openai';
 import WebSocket from 'ws';
-import { EXTRACTION_MARKER } from '../src/memory/extraction-prompt.ts';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;

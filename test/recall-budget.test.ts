@@ -4,7 +4,7 @@
 // query is embedded once per turn, and the trace's critical path adds up to first_byte.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { engines, readSse, startServer, type TestServer } from './harness.ts';
 
 const EMBED_MS = 700;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { runLoad } from '../scripts/load.ts';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, needsRedis, streamChat, testRedis, type Api, type TestServer, startServer } from './harness.ts';
 
 const redisUrl = testRedis!;

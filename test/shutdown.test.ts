@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, readSse, spawnServe, startServer, type SseFrame } from './harness.ts';
 
 const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';

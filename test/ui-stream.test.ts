@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { DefaultChatTransport, parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
 import type { AgentEvent } from '../src/agent/events.ts';
 import { uiStreamParts } from '../src/server/encoders/ui-stream.ts';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { createOrg, engines, startServer, type TestServer } from './harness.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;

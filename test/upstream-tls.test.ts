@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, spawnServe, streamChat } from './harness.ts';
 
 const RTT_MS = 30;

@@ -2,7 +2,7 @@
 // the first chat after a restart does not pay the connection setup.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startEmulator } from '../src/llm/emulator/server.ts';
+import { startEmulator } from '../src/emulator/server.ts';
 import { createTestDatabase, engines, startServer } from './harness.ts';
 
 test('a restarted server has its agents’ upstream connections open before the first chat', { skip: !engines.includes('postgres') && 'needs PostgreSQL' }, async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAgentmem } from '../src/app.ts';
 import { configFromEnv } from '../src/config.ts';
-import { startEmulator, type Emulator } from '../src/llm/emulator/server.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { apiClient, createOrg, createTestDatabase, engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };

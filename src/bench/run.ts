@@ -7,9 +7,9 @@
 // (gap runs: 64 deltas of 16 bytes every 20 ms).
 import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProfileName } from '../llm/emulator/server.ts';
-import type { Certificate } from '../llm/emulator/tls.ts';
-import { PROFILES } from '../llm/emulator/profiles.ts';
+import type { ProfileName } from '../emulator/server.ts';
+import type { Certificate } from '../emulator/tls.ts';
+import { PROFILES } from '../emulator/profiles.ts';
 import { STAGES } from '../trace/timings.ts';
 import type { TimingsJSON } from '../trace/timings.ts';
 import type { Sample } from './client.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startAgentmem, type Agentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
-import { startEmulator, type Emulator, type EmulatorOptions, type ProfileName } from '../llm/emulator/server.ts';
+import { startEmulator, type Emulator, type EmulatorOptions, type ProfileName } from '../emulator/server.ts';
 import { redactUrl } from '../store/postgres/index.ts';
 import { memoryText, SYSTEM_PROMPT } from './workload.ts';
 

@@ -8,7 +8,7 @@
 import { loadavg } from 'node:os';
 import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProfileName } from '../llm/emulator/server.ts';
+import type { ProfileName } from '../emulator/server.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
 import { startClient, type SoakStats } from './worker.ts';
 import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, optionPath, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';

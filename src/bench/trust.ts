@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selfSignedCertificate, type Certificate } from '../llm/emulator/tls.ts';
+import { selfSignedCertificate, type Certificate } from '../emulator/tls.ts';
 
 const DIR_ENV = 'AGENTMEM_BENCH_TLS_DIR';
 

@@ -47,7 +47,7 @@ export function memoryText(i: number): string {
   return `The user ${verb} a ${thing} at ${spot} in ${place}, often with ${p} (note ${i}).`;
 }
 
-/** `/~key=value` segments the emulator reads (see src/llm/emulator/options.ts). */
+/** `/~key=value` segments the emulator reads (see src/emulator/options.ts). */
 export function optionPath(options: Record<string, string | number>): string {
   return Object.entries(options).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
 }

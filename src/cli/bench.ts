@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { isProfileName, PROFILE_NAMES, type ProfileName } from '../llm/emulator/profiles.ts';
+import { isProfileName, PROFILE_NAMES, type ProfileName } from '../emulator/profiles.ts';
 import { renderChart, renderSoakChart } from '../bench/chart.ts';
 import { formatReport, formatSoakReport } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';

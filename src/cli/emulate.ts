@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { startEmulator } from '../llm/emulator/server.ts';
-import { isProfileName, PROFILE_NAMES, type ProfileName } from '../llm/emulator/profiles.ts';
+import { startEmulator } from '../emulator/server.ts';
+import { isProfileName, PROFILE_NAMES, type ProfileName } from '../emulator/profiles.ts';
 
 const profileArg = (v: string): ProfileName => {
   if (!isProfileName(v)) throw new InvalidArgumentError(`one of ${PROFILE_NAMES.join(', ')}`);

@@ -4,7 +4,7 @@
 import type { ChatMessage } from '../llm/types.ts';
 import { jsonObjectOf } from '../llm/answer-json.ts';
 
-export const EXTRACTION_MARKER = '[agentmem:extract-v1]';
+import { EXTRACTION_MARKER } from '../llm/task-markers.ts';
 
 export interface ExtractionInput {
   existing: Array<{ id: string; text: string }>;

@@ -3,7 +3,8 @@
 // answers with the new rolling summary, as plain text.
 import type { ChatMessage } from '../llm/types.ts';
 
-export const SUMMARY_MARKER = '[agentmem:summarize-v1]';
+import { SUMMARY_MARKER } from '../llm/task-markers.ts';
+
 /** Longest summary asked for, in tokens (the request's max_tokens). */
 export const SUMMARY_MAX_TOKENS = 1_024;
 

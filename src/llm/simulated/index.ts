@@ -3,9 +3,8 @@
 // (first_token_ms, tokens_per_s). It also answers memory-extraction requests
 // (see memory/extraction-prompt.ts), so memory works end to end offline.
 import { setTimeout as delay } from 'node:timers/promises';
-import { EXTRACTION_MARKER } from '../../memory/extraction-prompt.ts';
-import { SUMMARY_MARKER } from '../../memory/summary-prompt.ts';
 import { collect } from '../complete.ts';
+import { EXTRACTION_MARKER, SUMMARY_MARKER } from '../task-markers.ts';
 import type { ChatMessage, LlmRequest, Provider, ProviderConfig, StreamPart } from '../types.ts';
 import { simulatedExtraction } from './extract.ts';
 import { simulatedSummary } from './summarize.ts';

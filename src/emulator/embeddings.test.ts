@@ -1,7 +1,7 @@
 // The emulator's /embeddings over HTTP, read by agentmem's own OpenAI-compatible embedder client.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createRemoteEmbedder } from '../../memory/embedders/openai-compatible.ts';
+import { createRemoteEmbedder } from '../memory/embedders/openai-compatible.ts';
 import { startEmulator, type Emulator } from './server.ts';
 
 let emu: Emulator;

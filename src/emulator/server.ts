@@ -18,7 +18,8 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { completionTokens, planTurn, type Turn } from './answer.ts';
+import { completionTokens, planTurn } from './answer.ts';
+import type { Turn } from './turn.ts';
 import { contextWindow, requestTokens } from './context.ts';
 import { embeddingsBody, parseEmbeddingsRequest } from './embeddings.ts';
 import { errorResponse, type ErrorKind } from './errors.ts';

@@ -6,19 +6,7 @@
 // (deepseek-chat with `thinking: {type: "enabled"}`), any model given `~reasoning=<text>`.
 import { newToolCallId, type Format } from './formats.ts';
 import { contentText, tokenize } from './tokens.ts';
-
-export interface ToolCallOut {
-  id: string;
-  name: string;
-  /** JSON text of the arguments */
-  arguments: string;
-}
-
-/** `repeat`: the text is said that many times over (`~repeat=N`: a long answer without a long URL) */
-export type Turn = ({ kind: 'text'; text: string; tokens: string[]; repeat: number } | { kind: 'tools'; calls: ToolCallOut[] }) & {
-  /** the reasoning streamed before the answer, as tokens ([] for a model that does not think) */
-  reasoning: string[];
-};
+import type { ToolCallOut, Turn } from './turn.ts';
 
 /** The most `~repeat=` may ask for: answers of a few hundred MB at most. */
 const MAX_REPEAT = 10_000_000;

@@ -10,7 +10,7 @@
 // `completion_tokens_details.reasoning_tokens`. `~reasoning_field=reasoning` uses the
 // `delta.reasoning` field instead (OpenRouter, vLLM).
 import { randomBytes } from 'node:crypto';
-import type { ToolCallOut, Turn } from './answer.ts';
+import type { ToolCallOut, Turn } from './turn.ts';
 
 export type Format = 'openai' | 'zhipu';
 

@@ -4,7 +4,8 @@
 // Playing stops the moment the client leaves: every wait takes the request's signal.
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { completionTokens, type Turn } from './answer.ts';
+import { completionTokens } from './answer.ts';
+import type { Turn } from './turn.ts';
 import type { Fault } from './faults.ts';
 import { closingFrames, errorFrame, finishReasonFor, MALFORMED, openingFrames, reasoningFrame, textFrame, toolFrames, type Ident, type Usage } from './formats.ts';
 import type { Pacing } from './profiles.ts';
