@@ -4,12 +4,11 @@
 //      AGENTMEM_TEST_PG=postgres://postgres@127.0.0.1:5432/postgres (a throwaway database is created there)
 // Memories go in through the service (batches of 10,000, as POST /memories/batch does);
 // recall runs as the chat runs it: createRecall with the agent's default config.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import os from 'node:os';
-import pg from 'pg';
+import { throwawayDatabase } from '../src/bench/throwaway-db.ts';
 import { agentConfig } from '../src/agent/config.ts';
 import { createEmbedders } from '../src/memory/embedders/index.ts';
 import { createMemories } from '../src/memory/memories.ts';
@@ -62,23 +61,8 @@ async function openEngine(engine: Engine) {
     const dir = mkdtempSync(join(tmpdir(), 'agentmem-bench-'));
     return { db: await openStore(undefined, dir), drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const name = `agentmem_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = await openStore(url.toString(), '/tmp');
-  return {
-    db,
-    drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  const database = await throwawayDatabase(adminUrl, 'agentmem_bench');
+  return { db: await openStore(database.url, '/tmp'), drop: database.drop };
 }
 
 const pct = (xs: number[], p: number) => {

@@ -14,8 +14,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { postgresCpuMs } from '../src/bench/resources.ts';
-import { throwawayDatabase } from '../src/bench/setup.ts';
-import { CHAT_MESSAGE, memoryText, optionPath, SYSTEM_PROMPT, TEMPLATE_TEXT } from '../src/bench/workload.ts';
+import { apiClient } from '../src/bench/api.ts';
+import { spawnCli } from '../src/bench/spawn-cli.ts';
+import { throwawayDatabase } from '../src/bench/throwaway-db.ts';
+import { optionPath } from '../src/emulator/options.ts';
+import { CHAT_MESSAGE, memoryText, SYSTEM_PROMPT, TEMPLATE_TEXT } from '../src/bench/workload.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -34,18 +37,10 @@ const TURNS = Number(opts.turns);
 const bin = opts.bin ?? new URL('../bin/agentmem.js', import.meta.url).pathname;
 
 /** Starts `node bin/agentmem.js …args` and resolves with the URL it prints once listening. */
-function child(args: string[], env: NodeJS.ProcessEnv, pattern: RegExp, nodeArgs: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [...nodeArgs, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+async function child(args: string[], env: NodeJS.ProcessEnv, pattern: RegExp, nodeArgs: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
+  const { child: proc, url } = await spawnCli(args, { env: { ...process.env, ...env }, listening: pattern, nodeArgs, bin, stderr: 'inherit' });
   children.push(proc);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = pattern.exec(out);
-      if (m) resolve({ proc, url: m[1] });
-    });
-    proc.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${out}`)));
-  });
+  return { proc, url };
 }
 
 /** utime + stime of a process, all its threads, ms. */
@@ -102,11 +97,11 @@ if (opts.floor) {
 } else {
   const prof = opts.profile ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${opts.profile}`] : [];
   server = await child(['serve'], { PORT: '0', DATABASE_URL: db.url, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, LOG_LEVEL: 'error' }, /agentmem listening on (\S+)/, prof);
-  const api = async (method: string, path: string, b?: unknown) => {
-    const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: b === undefined ? undefined : JSON.stringify(b) });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return JSON.parse(text);
+  const call = apiClient(server.url, key);
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await call(method, path, { body });
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
   };
   const on = opts.memory === 'on';
   const agent = await api('POST', '/api/v1/agents', {

@@ -8,10 +8,10 @@
 // so those cases run on PostgreSQL only.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
-import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { engines, startServer, type TestServer } from './harness.ts';
+import type { Emulator } from '../src/emulator/server.ts';
+import { engines, startServer, type TestServer, serverAndEmulator } from './harness.ts';
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,13 +27,7 @@ for (const engine of engines) {
   describe(`a client that leaves before the first token, on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0 })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     const createAgent = async (opts: { firstTokenMs?: number; embedMs?: number; budgetMs?: number } = {}) =>
       (

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { startEmulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, needsRedisServer, startRedis, type Api, type TestServer, startServer } from './harness.ts';
+import type pg from 'pg';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
+import { apiClient, engines, needsRedisServer, startRedis, twoInstances, type Api, type TestServer, startServer } from './harness.ts';
 
 const OUTAGE_MS = 10_000;
 
@@ -33,28 +33,15 @@ describe('a Redis outage between two instances (PostgreSQL + Redis)', { skip: (!
   let a: TestServer;
   let b: TestServer;
   let redis: Awaited<ReturnType<typeof startRedis>>;
-  let emu: Awaited<ReturnType<typeof startEmulator>>;
+  let emu: Emulator;
   let db: pg.Client;
-  let drop: () => Promise<void>;
   let apiB: Api;
   before(async () => {
-    const database = await createTestDatabase('postgres');
-    drop = database.drop;
-    [redis, emu] = await Promise.all([startRedis(), startEmulator({ port: 0, profile: 'instant' })]);
-    const shared = { databaseUrl: database.url, redisUrl: redis.url, redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:`, secretKey: 'bus-outage-secret' };
-    a = await startServer('postgres', shared);
-    b = await startServer('postgres', shared);
-    apiB = apiClient(b.url, a.adminKey);
-    db = new pg.Client({ connectionString: database.url });
-    await db.connect();
+    redis = await startRedis();
   });
+  twoInstances((w) => ({ a, b, emu, db, apiB } = w), { redisUrl: () => redis.url, secretKey: 'bus-outage-secret' });
   after(async () => {
-    await a?.close();
-    await b?.close();
     await redis?.stop();
-    await emu?.close();
-    await db?.end();
-    await drop?.();
   });
 
   test('while Redis is down B serves no old config, revoked key or stale history; after it returns B caches again', async () => {

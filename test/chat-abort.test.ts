@@ -1,10 +1,10 @@
 // 1,000 clients that leave mid-stream: each one aborts its upstream request, and
 // afterwards no socket, timer or listener is left behind.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Agent, fetch } from 'undici';
-import { startEmulator } from '../src/emulator/server.ts';
-import { engines, startServer, type TestServer } from './harness.ts';
+import type { Emulator } from '../src/emulator/server.ts';
+import { engines, type TestServer, serverAndEmulator } from './harness.ts';
 
 const STREAMS = 1_000;
 const CONCURRENCY = 25;
@@ -18,14 +18,8 @@ const handles = () => {
 for (const engine of engines) {
   describe(`aborted streams on ${engine}`, () => {
     let s: TestServer;
-    let emu: Awaited<ReturnType<typeof startEmulator>>;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    let emu: Emulator;
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     test(`${STREAMS} clients leaving mid-stream leave no socket, timer or listener behind`, async () => {
       const text = 'word '.repeat(400);

@@ -1,11 +1,10 @@
 // Streaming chat end to end: the real server over a socket, the upstream emulator
 // speaking the OpenAI and Zhipu wire formats over HTTP, on both engines.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startEmulator } from '../src/emulator/server.ts';
-import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
-
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+import { describe, test } from 'node:test';
+import type { Emulator } from '../src/emulator/server.ts';
+import { createOrg, engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 const tricky = 'Hello, 世界! 你好，今天天气怎么样？ Emoji: 😀👍🏽👨‍👩‍👧‍👦🇩🇪 — done. ' + '混合 text 🎉 '.repeat(20);
 
@@ -13,22 +12,14 @@ for (const engine of engines) {
   describe(`chat on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant', zhipuKeys: ['kid.ksecret'] })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w), { emulator: { zhipuKeys: ['kid.ksecret'] } });
 
-    const opts = (o: Record<string, string | number>) =>
-      Object.entries(o).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
     const openaiAgent = async (o: Record<string, string | number> = {}, extra: object = {}) =>
       (
         await s.api('POST', '/api/v1/agents', {
           body: {
             name: 'oa',
-            llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${opts(o)}/v1`, api_key: 'sk-emu', max_retries: 2 },
+            llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${optionPath(o)}/v1`, api_key: 'sk-emu', max_retries: 2 },
             ...extra,
           },
         })
@@ -166,7 +157,7 @@ for (const engine of engines) {
     test('Zhipu: a signed JWT reaches the upstream, usage is read, sensitive becomes an error', async () => {
       const zhipu = (o: Record<string, string | number>) =>
         s.api('POST', '/api/v1/agents', {
-          body: { name: 'glm', llm: { provider: 'zhipu', model: 'glm-4-flash', auth: 'jwt', api_key: 'kid.ksecret', base_url: `${emu.url}${opts(o)}/api/paas/v4`, max_retries: 0 } },
+          body: { name: 'glm', llm: { provider: 'zhipu', model: 'glm-4-flash', auth: 'jwt', api_key: 'kid.ksecret', base_url: `${emu.url}${optionPath(o)}/api/paas/v4`, max_retries: 0 } },
         });
       const agent = (await zhipu({ text: '智谱 answer 🌟' })).body;
       const before = emu.requests.length;

@@ -4,10 +4,10 @@
 // cannot fit is a 400 before any upstream call, and earlier turns' tool calls and results
 // travel in the window as the wire formats expect.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { requestTokens } from '../src/emulator/context.ts';
-import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import type { Emulator } from '../src/emulator/server.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 const WORDS = 'the river runs past old stone houses where people talk about weather markets trains books music gardens and the long summer evenings'.split(' ');
 /** Deterministic English prose of about `n` words, different for each `seed`. */
@@ -28,13 +28,7 @@ for (const engine of engines) {
   describe(`context window on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     const formats = [
       { name: 'OpenAI', provider: 'openai-compatible', model: 'gpt-4o', path: 'v1' },

@@ -4,10 +4,10 @@
 // session that must go quiet first gets one extraction for all it said.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
-import { startEmulator, type Emulator } from '../src/emulator/server.ts';
+import { describe, test } from 'node:test';
+import type { Emulator } from '../src/emulator/server.ts';
 import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 
@@ -15,13 +15,7 @@ for (const engine of engines) {
   describe(`extraction settings on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
     const memoriesOf = async (agentId: string, user: string) =>
       ((await s.api('GET', `/api/v1/memories?agent_id=${agentId}&user_id=${user}`)).body.data as any[]).map((m) => m.content).sort();
     const extractionJobs = async (agentId: string) =>

@@ -1,22 +1,16 @@
 // Fallback on a slow first token: the fallback model joins after `after_ms`, the first
 // to answer serves, the other is cancelled, and `done` says which model served.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startEmulator } from '../src/emulator/server.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { describe, test } from 'node:test';
+import type { Emulator } from '../src/emulator/server.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 const engine = engines[0]!;
 
 describe(`fallback on ${engine}`, () => {
   let s: TestServer;
-  let emu: Awaited<ReturnType<typeof startEmulator>>;
-  before(async () => {
-    [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-  });
-  after(async () => {
-    await s?.close();
-    await emu?.close();
-  });
+  let emu: Emulator;
+  serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
   const agentWith = async (primary: string, fallback: string, afterMs: number) =>
     (

@@ -18,13 +18,13 @@
 import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { startEmulator } from '../src/emulator/server.ts';
+import type { Emulator } from '../src/emulator/server.ts';
 import { tokenize } from '../src/emulator/tokens.ts';
-import { engines, readSse, startServer, type SseFrame, type TestServer } from './harness.ts';
+import { engines, readSse, type SseFrame, type TestServer, serverAndEmulator } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 type Format = 'openai' | 'zhipu';
 type Fault =
   | '401' | '429' | '500' | '503' | 'hang_before_first_token' | 'disconnect_mid' | 'malformed_json'
@@ -72,25 +72,18 @@ const FORMATS: Format[] = ['openai', 'zhipu'];
 /** faults that cut an answer after some tokens (so "before" means an empty answer) */
 const MID: Fault[] = ['disconnect_mid', 'malformed_json', 'error_event', 'sensitive', 'network_error'];
 
-const segs = (o: Record<string, string | number>) => Object.entries(o).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
 let nonce = 0;
 
 for (const engine of engines) {
   describe(`upstream faults on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     /** An agent on the emulator; `~case=` keeps every agent's fail_times count its own. */
     async function agentFor(format: Format, o: Record<string, string | number>, llm: Record<string, unknown> = {}, extra: object = {}) {
       const caseId = `${engine}-${nonce++}`;
-      const options = segs({ case: caseId, ...o });
+      const options = optionPath({ case: caseId, ...o });
       const base = format === 'zhipu' ? `${emu.url}${options}/api/paas/v4` : `${emu.url}${options}/v1`;
       const res = await s.api('POST', '/api/v1/agents', {
         body: {

@@ -5,10 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { startAgentmem, type Agentmem } from '../src/app.ts';
+import { apiClient, type Api } from '../src/bench/api.ts';
+import { spawnCli } from '../src/bench/spawn-cli.ts';
+import { throwawayDatabase, type ThrowawayDatabase } from '../src/bench/throwaway-db.ts';
 import { configFromEnv, type AppConfig } from '../src/config.ts';
+import { optionPath } from '../src/emulator/options.ts';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/server.ts';
 import type { Engine } from '../src/store/db.ts';
+
+export { apiClient, type Api };
 
 // `npm test` (scripts/test.mjs) narrows these to what answers on this machine, and says so.
 export const engines: Engine[] = (process.env.AGENTMEM_TEST_ENGINES ?? 'pglite,postgres').split(',') as Engine[];
@@ -28,27 +36,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export type Api = (method: string, path: string, opts?: { key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
-
 /** A fresh database for one test file: memory:// on PGlite, a new database on PostgreSQL. */
-export async function createTestDatabase(engine: Engine): Promise<{ url: string; drop(): Promise<void> }> {
-  if (engine === 'pglite') return { url: 'memory://', drop: async () => {} };
-  const name = `agentmem_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+export function createTestDatabase(engine: Engine): Promise<ThrowawayDatabase> {
+  return throwawayDatabase(engine === 'pglite' ? 'memory://' : adminUrl, 'agentmem_test');
 }
 
 export async function startServer(engine: Engine, overrides: Partial<AppConfig> & { databaseUrl?: string } = {}): Promise<TestServer> {
@@ -83,25 +73,89 @@ export async function startServer(engine: Engine, overrides: Partial<AppConfig> 
   };
 }
 
-export function apiClient(url: string, defaultKey: string): Api {
-  return async (method, path, opts = {}) => {
-    const key = opts.key === undefined ? defaultKey : opts.key;
-    const headers: Record<string, string> = { ...opts.headers };
-    if (key) headers.authorization = `Bearer ${key}`;
-    let body: string | undefined = opts.raw;
-    if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(url + path, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {}
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+export interface ServerAndEmulator {
+  s: TestServer;
+  emu: Emulator;
 }
+
+/**
+ * The usual suite: one agentmem and one upstream emulator (instant unless told) for the
+ * enclosing describe block, started before its tests and closed after them. `set` receives
+ * both once they are up: `serverAndEmulator(engine, (w) => ({ s, emu } = w))`.
+ */
+export function serverAndEmulator(
+  engine: Engine,
+  set: (w: ServerAndEmulator) => void,
+  opts: { server?: Partial<AppConfig>; emulator?: Partial<EmulatorOptions> } = {},
+): void {
+  let s: TestServer | undefined;
+  let emu: Emulator | undefined;
+  before(async () => {
+    await Promise.all([startServer(engine, opts.server).then((x) => (s = x)), startEmulator({ port: 0, profile: 'instant', ...opts.emulator }).then((x) => (emu = x))]);
+    set({ s: s!, emu: emu! });
+  });
+  after(async () => {
+    await s?.close();
+    await emu?.close();
+  });
+}
+
+export interface TwoInstances {
+  a: TestServer;
+  b: TestServer;
+  emu: Emulator;
+  /** A's admin key on B: one database, one set of keys */
+  apiB: Api;
+  /** a direct connection to the shared database */
+  db: pg.Client;
+  /** the config both share (database, Redis and its prefix, secret key): a third instance joins with it */
+  shared: Partial<AppConfig> & { databaseUrl: string };
+}
+
+/**
+ * Two agentmem instances on one throwaway PostgreSQL database and one Redis (a random key
+ * prefix), with an emulator, for the enclosing describe block. `redisUrl` is read when the
+ * suite starts (a private redis-server started in an earlier `before`).
+ */
+export function twoInstances(set: (w: TwoInstances) => void, opts: { redisUrl: () => string; secretKey: string }): void {
+  let w: Partial<TwoInstances> = {};
+  let database: ThrowawayDatabase | undefined;
+  before(async () => {
+    database = await createTestDatabase('postgres');
+    const shared = { databaseUrl: database.url, redisUrl: opts.redisUrl(), redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:`, secretKey: opts.secretKey };
+    w.shared = shared;
+    await Promise.all([startServer('postgres', shared).then((a) => (w.a = a)), startEmulator({ port: 0, profile: 'instant' }).then((emu) => (w.emu = emu))]);
+    w.b = await startServer('postgres', shared);
+    w.apiB = apiClient(w.b.url, w.a!.adminKey);
+    w.db = new pg.Client({ connectionString: database.url });
+    await w.db.connect();
+    set(w as TwoInstances);
+  });
+  after(async () => {
+    await w.a?.close();
+    await w.b?.close();
+    await w.emu?.close();
+    await w.db?.end();
+    await database?.drop();
+  });
+}
+
+/** An openai-compatible agent on the emulator that asks for the option segments `o` (text, pacing, faults). */
+export async function emulatorAgent(s: TestServer, emu: Emulator, o: Record<string, string | number>, extra: object = {}, key = s.adminKey): Promise<any> {
+  const res = await s.api('POST', '/api/v1/agents', {
+    key,
+    body: { name: 'emu', llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${optionPath(o)}/v1`, api_key: 'sk-emu', max_retries: 0 }, ...extra },
+  });
+  if (res.status !== 201) throw new Error(`creating the agent failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** The upstream chat request of the turn that asked `question` (memory extraction also calls the model). */
+export const upstreamFor = (emu: Emulator, question: string) =>
+  emu.requests.find((r: any) => r.path.endsWith('/chat/completions') && (r.body as any).messages.at(-1).content === question)!;
+
+/** A session's stored messages, oldest first. */
+export const messagesOf = async (s: TestServer, sessionId: string): Promise<any[]> => (await s.api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data;
 
 /** Creates a second organization through the platform admin; returns its admin key. */
 export async function createOrg(api: Api, name: string): Promise<{ id: string; key: string }> {
@@ -146,21 +200,8 @@ export async function streamChat(s: { url: string; adminKey: string }, agentId: 
  * Starts the real CLI (`agentmem serve`) as a child process on a free port and waits for
  * its URL. The environment is this one without DATABASE_URL and REDIS_URL, plus `env`.
  */
-export async function spawnServe(env: Record<string, string | undefined>): Promise<{ child: ChildProcess; url: string }> {
-  const full: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: undefined, REDIS_URL: undefined, PORT: '0', LOG_LEVEL: 'warn', ...env };
-  for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k];
-  const child = spawn(process.execPath, ['bin/agentmem.js', 'serve'], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr!.on('data', (d) => (out += d));
-    child.once('exit', (code) => reject(new Error(`agentmem exited (${code}): ${out}`)));
-  });
-  return { child, url };
+export function spawnServe(env: Record<string, string | undefined>): Promise<{ child: ChildProcess; url: string }> {
+  return spawnCli(['serve'], { env: { ...process.env, DATABASE_URL: undefined, REDIS_URL: undefined, PORT: '0', LOG_LEVEL: 'warn', ...env } });
 }
 
 /** A `skip` reason for tests that run a private redis-server (false when the binary is installed). */

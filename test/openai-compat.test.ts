@@ -2,12 +2,10 @@
 // over a real socket: model = agent id, the client's messages as history, the turn
 // stored (x-session-id), errors as the SDK's typed errors. On both engines.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { startEmulator } from '../src/emulator/server.ts';
-import { createOrg, engines, startServer, type TestServer } from './harness.ts';
-
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+import type { Emulator } from '../src/emulator/server.ts';
+import { createOrg, engines, type TestServer, serverAndEmulator, emulatorAgent, messagesOf, upstreamFor } from './harness.ts';
 
 const said = 'Hello from the emulator, 世界 😀👍🏽 — with history.';
 
@@ -17,29 +15,13 @@ for (const engine of engines) {
     let emu: Emulator;
     let client: OpenAI;
     let agentId: string;
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
     before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
       client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: s.adminKey, maxRetries: 0 });
       agentId = (await emuAgent({ text: said }, { system_prompt: 'You are the agent.' })).id;
     });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
 
-    const opts = (o: Record<string, string | number>) =>
-      Object.entries(o).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
-    async function emuAgent(o: Record<string, string | number>, extra: object = {}) {
-      const res = await s.api('POST', '/api/v1/agents', {
-        body: { name: 'oa', llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${opts(o)}/v1`, api_key: 'sk-emu', max_retries: 0 }, ...extra },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      return res.body;
-    }
-    const messagesOf = async (sessionId: string) => (await s.api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data;
-    /** The upstream chat request of the turn that asked `question` (memory extraction also calls the model). */
-    const upstreamFor = (question: string) =>
-      emu.requests.find((r: any) => r.path.endsWith('/chat/completions') && (r.body as any).messages.at(-1).content === question)!;
+    const emuAgent = (o: Record<string, string | number>, extra: object = {}) => emulatorAgent(s, emu, o, { name: 'oa', ...extra });
 
     test('GET /v1/models lists the org’s agents as models; retrieve finds one', async () => {
       const other = await createOrg(s.api, `oa-models-${engine}`);
@@ -68,8 +50,8 @@ for (const engine of engines) {
       assert.ok(data.usage!.completion_tokens > 0 && data.usage!.total_tokens > 0);
       const sessionId = response.headers.get('x-session-id')!;
       assert.match(sessionId, /^[0-9a-f-]{36}$/);
-      assert.equal(data.id, `chatcmpl-${(await messagesOf(sessionId))[1].id}`);
-      const stored = await messagesOf(sessionId);
+      assert.equal(data.id, `chatcmpl-${(await messagesOf(s, sessionId))[1].id}`);
+      const stored = await messagesOf(s, sessionId);
       assert.deepEqual(stored.map((m: any) => [m.role, m.status, m.content]), [['user', 'complete', 'Say hello.'], ['assistant', 'complete', said]]);
       const sessions = (await s.api('GET', `/api/v1/agents/${agentId}/sessions?user_id=alice`)).body.data;
       assert.ok(sessions.some((x: any) => x.id === sessionId), '`user` names the session’s (and memory’s) owner');
@@ -94,7 +76,7 @@ for (const engine of engines) {
       assert.deepEqual(last.choices, []);
       assert.ok(last.usage!.prompt_tokens > 0 && last.usage!.completion_tokens > 0);
       assert.ok(chunks.slice(0, -1).every((c) => c.usage === null), 'the other chunks carry usage: null');
-      assert.equal((await messagesOf(sessionId))[1].content, said);
+      assert.equal((await messagesOf(s, sessionId))[1].content, said);
     });
 
     test('streaming without include_usage sends no usage chunk; the SDK’s helpers work', async () => {
@@ -120,7 +102,7 @@ for (const engine of engines) {
         })
         .withResponse();
       assert.equal(data.choices[0]!.message.content, said);
-      const msgs = (upstreamFor('What is my name?').body as any).messages;
+      const msgs = (upstreamFor(emu, 'What is my name?').body as any).messages;
       assert.deepEqual(msgs.map((m: any) => [m.role, m.content]), [
         ['system', 'You are the agent.'],
         ['system', 'client system prompt'],
@@ -129,15 +111,15 @@ for (const engine of engines) {
         ['user', 'What is my name?'],
       ]);
       const sessionId = response.headers.get('x-session-id')!;
-      assert.equal((await messagesOf(sessionId)).length, 2, 'only this turn is stored');
+      assert.equal((await messagesOf(s, sessionId)).length, 2, 'only this turn is stored');
 
       // A lone user message in a known session: the stored window is the history.
       const again = await client.chat.completions
         .create({ model: agentId, messages: [{ role: 'user', content: 'And again?' }] }, { headers: { 'x-session-id': sessionId } })
         .withResponse();
       assert.equal(again.response.headers.get('x-session-id'), sessionId);
-      assert.deepEqual(((upstreamFor('And again?').body as any).messages as any[]).map((m) => m.content), ['You are the agent.', 'What is my name?', said, 'And again?']);
-      assert.equal((await messagesOf(sessionId)).length, 4);
+      assert.deepEqual(((upstreamFor(emu, 'And again?').body as any).messages as any[]).map((m) => m.content), ['You are the agent.', 'What is my name?', said, 'And again?']);
+      assert.equal((await messagesOf(s, sessionId)).length, 4);
     });
 
     test('errors surface as the SDK’s typed errors, in OpenAI’s shape', async () => {

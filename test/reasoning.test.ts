@@ -4,35 +4,27 @@
 // back upstream (DeepSeek answers 400 if it is); the first reasoning token counts as the
 // model's sign of life; llm.thinking is each provider's switch; extraction turns it off.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
+import { describe, test } from 'node:test';
 import OpenAI from 'openai';
 import WebSocket from 'ws';
 import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
-import { startEmulator } from '../src/emulator/server.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import type { Emulator } from '../src/emulator/server.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
+import { readUiMessage } from './ui-message.ts';
 
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 const THOUGHT = 'First I recall the question, then I answer {briefly}.';
 const ANSWER = 'Here is the answer.';
-
-const opts = (o: Record<string, string | number>) => Object.entries(o).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
 
 for (const engine of engines) {
   describe(`reasoning models on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     const flavours = {
-      zhipu: (o: Record<string, string | number> = {}, llm: object = {}) => ({ provider: 'zhipu', model: 'glm-4.5', api_key: 'id.secret', base_url: `${emu.url}${opts({ reasoning: THOUGHT, text: ANSWER, ...o })}/api/paas/v4`, ...llm }),
-      deepseek: (o: Record<string, string | number> = {}, llm: object = {}) => ({ provider: 'openai-compatible', model: 'deepseek-reasoner', api_key: 'sk', base_url: `${emu.url}${opts({ reasoning: THOUGHT, text: ANSWER, ...o })}/v1`, ...llm }),
+      zhipu: (o: Record<string, string | number> = {}, llm: object = {}) => ({ provider: 'zhipu', model: 'glm-4.5', api_key: 'id.secret', base_url: `${emu.url}${optionPath({ reasoning: THOUGHT, text: ANSWER, ...o })}/api/paas/v4`, ...llm }),
+      deepseek: (o: Record<string, string | number> = {}, llm: object = {}) => ({ provider: 'openai-compatible', model: 'deepseek-reasoner', api_key: 'sk', base_url: `${emu.url}${optionPath({ reasoning: THOUGHT, text: ANSWER, ...o })}/v1`, ...llm }),
     };
     async function agent(llm: object, extra: object = {}) {
       const res = await s.api('POST', '/api/v1/agents', { body: { name: 'thinker', llm: { max_retries: 0, ...llm }, memory: { extract: false }, ...extra } });
@@ -112,17 +104,8 @@ for (const engine of engines) {
         body: JSON.stringify({ id: 'chat-1', messages: [{ id: 'u1', role: 'user', parts: [{ type: 'text', text: 'Through useChat?' }] }] }),
       });
       assert.equal(res.status, 200);
-      const parsed = parseJsonEventStream({ stream: res.body!, schema: uiMessageChunkSchema }).pipeThrough(
-        new TransformStream<any, UIMessageChunk>({
-          transform(r, c) {
-            assert.ok(r.success, JSON.stringify(r.error?.message));
-            c.enqueue(r.value);
-          },
-        }),
-      );
-      let message: UIMessage | undefined;
-      for await (const m of readUIMessageStream({ stream: parsed })) message = m;
-      const parts = (message!.parts as any[]).filter((p) => p.type === 'reasoning' || p.type === 'text');
+      const message = await readUiMessage(res.body!);
+      const parts = (message.parts as any[]).filter((p) => p.type === 'reasoning' || p.type === 'text');
       assert.deepEqual(parts.map((p) => [p.type, p.text]), [['reasoning', THOUGHT], ['text', ANSWER]]);
     });
 

@@ -3,9 +3,9 @@
 // the budget (the first turn and the later ones, whose predicted pool is ready), the
 // query is embedded once per turn, and the trace's critical path adds up to first_byte.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { engines, readSse, startServer, type TestServer } from './harness.ts';
+import { describe, test } from 'node:test';
+import type { Emulator } from '../src/emulator/server.ts';
+import { engines, readSse, type TestServer, serverAndEmulator } from './harness.ts';
 
 const EMBED_MS = 700;
 const BUDGET_MS = 50;
@@ -21,13 +21,7 @@ for (const engine of engines) {
   describe(`recall budget on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0 })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     test(`a ${EMBED_MS} ms embedder, budget ${BUDGET_MS} ms: every turn's first token within the budget, one query embedding per turn`, async (ctx) => {
       const agent = (

@@ -5,10 +5,10 @@
 // memory.summary.model is the model asked.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
-import { startEmulator, type Emulator } from '../src/emulator/server.ts';
+import { describe, test } from 'node:test';
+import type { Emulator } from '../src/emulator/server.ts';
 import { SUMMARY_MARKER } from '../src/llm/task-markers.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const filler = 'We walked along the harbour and talked about boats, bread, music and the weather for a long while.';
@@ -17,13 +17,7 @@ for (const engine of engines) {
   describe(`rolling summaries on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     /** Polls the session until its summary covers something (or `ms` pass). */
     async function summarized(sessionId: string, ms = 15_000, notThrough?: string) {

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { startEmulator } from '../src/emulator/server.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import type { Emulator } from '../src/emulator/server.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 interface ToolServer {
   url: string;
@@ -40,14 +40,13 @@ async function toolServer(): Promise<ToolServer> {
 for (const engine of engines) {
   describe(`tools on ${engine}`, () => {
     let s: TestServer;
-    let emu: Awaited<ReturnType<typeof startEmulator>>;
+    let emu: Emulator;
     let backend: ToolServer;
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
     before(async () => {
-      [s, emu, backend] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' }), toolServer()]);
+      backend = await toolServer();
     });
     after(async () => {
-      await s?.close();
-      await emu?.close();
       await backend?.close();
     });
 

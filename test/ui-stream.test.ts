@@ -2,14 +2,13 @@
 // own pieces: DefaultChatTransport sends exactly what useChat sends and validates every
 // part against uiMessageChunkSchema; readUIMessageStream assembles the message.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { DefaultChatTransport, parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
+import { before, describe, test } from 'node:test';
+import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
 import type { AgentEvent } from '../src/agent/events.ts';
 import { uiStreamParts } from '../src/server/encoders/ui-stream.ts';
-import { startEmulator } from '../src/emulator/server.ts';
-import { createOrg, engines, startServer, type TestServer } from './harness.ts';
-
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+import type { Emulator } from '../src/emulator/server.ts';
+import { createOrg, engines, type TestServer, serverAndEmulator, emulatorAgent, messagesOf, upstreamFor } from './harness.ts';
+import { readUiMessage } from './ui-message.ts';
 
 const said = 'UI stream says: 你好, 世界 😀👨‍👩‍👧‍👦 — done.';
 
@@ -31,18 +30,9 @@ test('the encoder’s tool and memory parts pass the AI SDK’s schema and assem
   const encode = uiStreamParts();
   const sse = events.flatMap(encode).map((p) => `data: ${JSON.stringify(p)}\n\n`).join('') + 'data: [DONE]\n\n';
   const bytes = new Response(sse).body!;
-  const parsed = parseJsonEventStream({ stream: bytes, schema: uiMessageChunkSchema }).pipeThrough(
-    new TransformStream<any, UIMessageChunk>({
-      transform(r, c) {
-        assert.ok(r.success, JSON.stringify(r.error?.message));
-        c.enqueue(r.value);
-      },
-    }),
-  );
-  let message: UIMessage | undefined;
-  for await (const m of readUIMessageStream({ stream: parsed })) message = m;
-  const parts = message!.parts as any[];
-  assert.equal(message!.id, 'm');
+  const message = await readUiMessage(bytes);
+  const parts = message.parts as any[];
+  assert.equal(message.id, 'm');
   assert.deepEqual(parts.filter((p) => p.type === 'text').map((p) => p.text), ['Let me look. ', 'Done.']);
   assert.deepEqual(parts.map((p) => p.type).filter((t) => t === 'step-start' || t === 'text' || t === 'dynamic-tool'), ['step-start', 'text', 'dynamic-tool', 'dynamic-tool', 'step-start', 'text']);
   const tools = parts.filter((p) => p.type === 'dynamic-tool');
@@ -59,28 +49,12 @@ for (const engine of engines) {
     let s: TestServer;
     let emu: Emulator;
     let agentId: string;
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
     before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
       agentId = (await emuAgent({ text: said }, { system_prompt: 'sys', streaming: { text_buffer_size: 4, emit_metadata: true } })).id;
     });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
 
-    const opts = (o: Record<string, string | number>) =>
-      Object.entries(o).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
-    async function emuAgent(o: Record<string, string | number>, extra: object = {}) {
-      const res = await s.api('POST', '/api/v1/agents', {
-        body: { name: 'ui', llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${opts(o)}/v1`, api_key: 'sk-emu', max_retries: 0 }, ...extra },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      return res.body;
-    }
-    const messagesOf = async (sessionId: string) => (await s.api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data;
-    /** The upstream chat request of the turn that asked `question` (memory extraction also calls the model). */
-    const upstreamFor = (question: string) =>
-      emu.requests.find((r: any) => r.path.endsWith('/chat/completions') && (r.body as any).messages.at(-1).content === question)!;
+    const emuAgent = (o: Record<string, string | number>, extra: object = {}) => emulatorAgent(s, emu, o, { name: 'ui', ...extra });
 
     /** One useChat request through the AI SDK's transport; the parts it parsed and the message it assembled. */
     async function chat(id: string, chatId: string, messages: UIMessage[], body: object = {}) {
@@ -132,7 +106,7 @@ for (const engine of engines) {
       assert.equal(response.headers.get('x-session-id'), metadata.session_id);
       const timings = message.parts.find((p) => p.type === 'data-timings') as { data: Record<string, number> };
       assert.equal(typeof timings.data.total, 'number');
-      const stored = await messagesOf(metadata.session_id);
+      const stored = await messagesOf(s, metadata.session_id);
       assert.deepEqual(stored.map((m: any) => [m.role, m.status, m.content]), [['user', 'complete', 'Hello?'], ['assistant', 'complete', said]]);
       assert.equal(stored[1].id, message.id);
 
@@ -149,13 +123,13 @@ for (const engine of engines) {
       const sessionId = first.metadata.session_id;
       const second = await chat(agentId, 'chat-two', [userMessage('u1', 'My name is Ada.'), first.message, userMessage('u2', 'Who am I?')], { user_id: 'ada' });
       assert.equal(second.metadata.session_id, sessionId, 'the same chat id continues its session');
-      assert.deepEqual(((upstreamFor('Who am I?').body as any).messages as any[]).map((m) => [m.role, m.content]), [
+      assert.deepEqual(((upstreamFor(emu, 'Who am I?').body as any).messages as any[]).map((m) => [m.role, m.content]), [
         ['system', 'sys'],
         ['user', 'My name is Ada.'],
         ['assistant', said],
         ['user', 'Who am I?'],
       ]);
-      assert.equal((await messagesOf(sessionId)).length, 4);
+      assert.equal((await messagesOf(s, sessionId)).length, 4);
       const sessions = (await s.api('GET', `/api/v1/agents/${agentId}/sessions?user_id=ada`)).body.data;
       assert.deepEqual(sessions.map((x: any) => x.id), [sessionId]);
 
@@ -163,7 +137,7 @@ for (const engine of engines) {
       assert.notEqual(other.metadata.session_id, sessionId, 'another chat id, another session');
       const explicit = await chat(agentId, 'chat-three', [userMessage('u9', 'hi again')], { session_id: sessionId, user_id: 'ada' });
       assert.equal(explicit.metadata.session_id, sessionId);
-      assert.equal((await messagesOf(sessionId)).length, 6);
+      assert.equal((await messagesOf(s, sessionId)).length, 6);
     });
 
     test('an upstream failure is an error part (errorText) with a data-error part, and the stream still finishes', async () => {
@@ -176,7 +150,7 @@ for (const engine of engines) {
       assert.equal(data.data.code, 'upstream_network');
       assert.deepEqual(chunks.slice(-2).map((c) => c.type), ['finish-step', 'finish']);
       assert.equal((chunks.at(-1) as { finishReason: string }).finishReason, 'error');
-      const stored = await messagesOf((message.metadata as any).session_id);
+      const stored = await messagesOf(s, (message.metadata as any).session_id);
       assert.equal(stored[1].status, 'incomplete');
       assert.equal(stored[1].content, text, 'what was already said stays stored');
     });

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { startAgentmem } from '../src/app.ts';
 import { configFromEnv } from '../src/config.ts';
-import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, createOrg, createTestDatabase, engines, startServer, streamChat, type TestServer } from './harness.ts';
+import type { Emulator } from '../src/emulator/server.ts';
+import { apiClient, createOrg, createTestDatabase, engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const working = { enabled: true, template: '## Name\n\n## Likes' };
@@ -19,13 +19,7 @@ for (const engine of engines) {
   describe(`working memory on ${engine}`, () => {
     let s: TestServer;
     let emu: Emulator;
-    before(async () => {
-      [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
-    });
-    after(async () => {
-      await s?.close();
-      await emu?.close();
-    });
+    serverAndEmulator(engine, (w) => ({ s, emu } = w));
     const agentWith = async (body: object) => {
       const res = await s.api('POST', '/api/v1/agents', { body: { name: 'notes', llm: fast, memory: { working, extract: false }, ...body } });
       assert.equal(res.status, 201, JSON.stringify(res.body));

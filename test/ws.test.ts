@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { startEmulator } from '../src/emulator/server.ts';
-import { createOrg, engines, startServer, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, type TestServer, emulatorAgent, messagesOf } from './harness.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -79,16 +79,7 @@ for (const engine of engines) {
       await emu?.close();
     });
 
-    const opts = (o: Record<string, string | number>) =>
-      Object.entries(o).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
-    async function emuAgent(o: Record<string, string | number>, extra: object = {}, key = s.adminKey) {
-      const res = await s.api('POST', '/api/v1/agents', {
-        key,
-        body: { name: 'ws', llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${opts(o)}/v1`, api_key: 'sk-emu', max_retries: 0 }, ...extra },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      return res.body;
-    }
+    const emuAgent = (o: Record<string, string | number>, extra: object = {}, key = s.adminKey) => emulatorAgent(s, emu, o, { name: 'ws', ...extra }, key);
     const wsUrl = (id: string) => `${s.url.replace(/^http/, 'ws')}/api/v1/agents/${id}/chat/ws`;
     async function connect(id: string, key: string | null = s.adminKey) {
       const c = new Client(wsUrl(id), key ? { authorization: `Bearer ${key}` } : {});
@@ -96,7 +87,6 @@ for (const engine of engines) {
       await c.opened();
       return c;
     }
-    const messagesOf = async (sessionId: string) => (await s.api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data;
     async function waitFor(check: () => boolean | Promise<boolean>, ms = 3_000) {
       const end = Date.now() + ms;
       while (Date.now() < end) {
@@ -121,7 +111,7 @@ for (const engine of engines) {
       const second = await c.turn();
       assert.equal(second[0].session_id, sessionId);
       assert.equal(textOf(second), said);
-      const stored = await messagesOf(sessionId);
+      const stored = await messagesOf(s, sessionId);
       assert.deepEqual(stored.map((m: any) => [m.role, m.content]), [['user', 'first'], ['assistant', said], ['user', 'second'], ['assistant', said]]);
       c.ws.close();
     });
@@ -177,8 +167,8 @@ for (const engine of engines) {
       assert.equal(cancelled.chunk_type, 'error');
       assert.equal(cancelled.code, 'cancelled');
       assert.equal(cancelled.message_id, start.message_id);
-      await waitFor(async () => (await messagesOf(start.session_id))[1]?.status === 'incomplete');
-      const stored = await messagesOf(start.session_id);
+      await waitFor(async () => (await messagesOf(s, start.session_id))[1]?.status === 'incomplete');
+      const stored = await messagesOf(s, start.session_id);
       assert.ok(stored[1].content.length > 0 && stored[1].content.length < slow.length, `partial: ${stored[1].content}`);
       assert.equal(stored[1].content, textOf([e, ...rest, ...end]));
 
@@ -199,8 +189,8 @@ for (const engine of engines) {
       c.ws.close();
       await waitFor(() => upstream.closedAt !== undefined);
       assert.ok(upstream.closedAt! - closedAt < 500, `upstream closed ${upstream.closedAt! - closedAt} ms after the socket`);
-      await waitFor(async () => (await messagesOf(start.session_id))[1]?.status === 'incomplete');
-      assert.equal((await messagesOf(start.session_id))[1].error.code, 'client_aborted');
+      await waitFor(async () => (await messagesOf(s, start.session_id))[1]?.status === 'incomplete');
+      assert.equal((await messagesOf(s, start.session_id))[1].error.code, 'client_aborted');
     });
 
     test('auth and ownership: 401/404 before the upgrade, error + close after it', async () => {

@@ -19,7 +19,8 @@ import { measurePhase, type PhaseResources } from './resources.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
 import { summarize, type Summary } from './stats.ts';
 import { startClient, type PhaseSpec, type Progress } from './worker.ts';
-import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, optionPath, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
+import { optionPath } from '../emulator/options.ts';
+import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
 
 export interface BenchOptions {
   profile: ProfileName;

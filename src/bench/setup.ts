@@ -5,11 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { startAgentmem, type Agentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
 import { startEmulator, type Emulator, type EmulatorOptions, type ProfileName } from '../emulator/server.ts';
 import { redactUrl } from '../store/postgres/index.ts';
+import { apiClient } from './api.ts';
+import { throwawayDatabase } from './throwaway-db.ts';
 import { memoryText, SYSTEM_PROMPT } from './workload.ts';
 
 export interface World {
@@ -24,7 +25,7 @@ export interface World {
 }
 
 export async function startWorld(opts: { database?: string; profile: ProfileName; network?: Pick<EmulatorOptions, 'tls' | 'rttMs'> }): Promise<World> {
-  const db = await throwawayDatabase(opts.database ?? 'memory://');
+  const db = await throwawayDatabase(opts.database ?? 'memory://', 'agentmem_bench');
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-bench-'));
   const adminKey = 'am_bench_' + randomBytes(16).toString('hex');
   let emulator: Emulator | undefined;
@@ -50,50 +51,15 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
     await cleanup().catch(() => {});
     throw err;
   }
-  const url = app.url;
+  const api = apiClient(app.url, adminKey);
   return {
     emulator,
     app,
     adminKey,
     engine: app.db.engine,
     store: db.url === 'memory://' ? 'PGlite (memory://)' : `PostgreSQL ${redactUrl(db.url)}`,
-    async api(method, path, body) {
-      const res = await fetch(url + path, {
-        method,
-        headers: { authorization: `Bearer ${adminKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    },
+    api: (method, path, body) => api(method, path, { body }),
     close: cleanup,
-  };
-}
-
-/** memory:// as is; for postgres://…/db a new database next to it, dropped by drop(). */
-export async function throwawayDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  if (!/^postgres(ql)?:\/\//.test(url)) return { url, drop: async () => {} };
-  const name = `agentmem_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const own = new URL(url);
-  own.pathname = `/${name}`;
-  return {
-    url: own.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
-        await c.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await c.end();
-      }
-    },
   };
 }
 

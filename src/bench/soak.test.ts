@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Histogram } from './histogram.ts';
 import { recallGroup, sustainedStreams, type LevelResult } from './run.ts';
-import { leastSquaresSlope } from './soak.ts';
+import { leastSquaresSlope, runSoak } from './soak.ts';
 import { summarize } from './stats.ts';
 
 test('least-squares slope', () => {
@@ -37,4 +37,14 @@ test('sustained streams: the highest clean level per side', () => {
   assert.deepEqual(sustainedStreams([level(5, 0, 0), level(16, 0, 0), level(64, 3, 0, 1), level(256, 9, 9)]), { through: 16, direct: 16, levels: [5, 16, 64, 256] });
   assert.deepEqual(sustainedStreams([level(5, 0, 1)]), { through: undefined, direct: 5, levels: [5] });
   assert.equal(sustainedStreams([]), undefined);
+});
+
+// The soak, briefly, on PGlite in memory (`agentmem bench --soak 300` gives the long figures
+// in docs/reliability.md): every stream checked for errors and lost or merged frames.
+test('a 5 s soak at 32 streams: no error, no lost frame', async () => {
+  const r = await runSoak({ seconds: 5, concurrency: 32, memories: 0, fillTurns: 1, sampleEvery: 5 });
+  console.log(`# soak 5 s c=32: ${r.stats.streams} streams, ttfb p50 ${r.stats.ttfb.p50} ms, added p99 ${r.stats.added.p99} ms, stalls ${r.stats.stalls}`);
+  assert.equal(r.stats.errors, 0, JSON.stringify(r.stats.errorKinds));
+  assert.equal(r.stats.framesLost, 0);
+  assert.ok(r.stats.streams >= 32, `${r.stats.streams} streams`);
 });

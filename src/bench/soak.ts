@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileName } from '../emulator/server.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
 import { startClient, type SoakStats } from './worker.ts';
-import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, optionPath, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
+import { optionPath } from '../emulator/options.ts';
+import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
 
 export interface SoakOptions {
   seconds: number;

@@ -47,11 +47,6 @@ export function memoryText(i: number): string {
   return `The user ${verb} a ${thing} at ${spot} in ${place}, often with ${p} (note ${i}).`;
 }
 
-/** `/~key=value` segments the emulator reads (see src/emulator/options.ts). */
-export function optionPath(options: Record<string, string | number>): string {
-  return Object.entries(options).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
-}
-
 /** The direct request's messages: the shape agentmem sends upstream with a full window
  *  (5 earlier turns) and 5 recalled memories, so both sides ask the same of the model. */
 export function directMessages(windowTurns = 5, recalled = 5): ChatMessage[] {

@@ -9,6 +9,7 @@ import { finished } from 'node:stream/promises';
 import { Command } from 'commander';
 import { configFromEnv } from '../config.ts';
 import { openStore } from '../store/open.ts';
+import type { Db } from '../store/db.ts';
 import { createApiKey } from '../store/repos/api-keys.ts';
 import { exportOrg, importOrg } from '../store/org-dump.ts';
 
@@ -18,17 +19,28 @@ const fail = (err: unknown) => {
 };
 const summary = (counts: Record<string, number>) => Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ') || 'nothing';
 
+/** Opens the configured store, runs `work` on it, closes it; any failure ends the process with its message. */
+async function withStore(work: (db: Db) => Promise<void>): Promise<void> {
+  const config = configFromEnv();
+  const db = await openStore(config.databaseUrl, config.dataDir).catch(fail);
+  if (!db) return;
+  try {
+    await work(db);
+  } catch (err) {
+    fail(err);
+  } finally {
+    await db.close();
+  }
+}
+
 export function exportCommand(): Command {
   return new Command('export')
     .description("Write one organization's data as JSON Lines (agents without their secrets, users, sessions, messages, memories, working memory)")
     .requiredOption('--org <id>', 'the organization')
     .option('-o, --out <file>', 'write here instead of stdout')
-    .action(async (opts: { org: string; out?: string }) => {
-      const config = configFromEnv();
-      const db = await openStore(config.databaseUrl, config.dataDir).catch(fail);
-      if (!db) return;
-      const out = opts.out ? createWriteStream(opts.out) : process.stdout;
-      try {
+    .action((opts: { org: string; out?: string }) =>
+      withStore(async (db) => {
+        const out = opts.out ? createWriteStream(opts.out) : process.stdout;
         const counts = await exportOrg(db, opts.org, (line) => {
           if (!out.write(JSON.stringify(line) + '\n')) return new Promise<void>((r) => out.once('drain', () => r()));
         });
@@ -38,12 +50,8 @@ export function exportCommand(): Command {
           await finished(out);
         }
         console.error(`exported ${summary(counts)}`);
-      } catch (err) {
-        fail(err);
-      } finally {
-        await db.close();
-      }
-    });
+      }),
+    );
 }
 
 export function importCommand(): Command {
@@ -51,11 +59,8 @@ export function importCommand(): Command {
     .description('Read an `agentmem export` into this store, in one transaction; rows already here are kept (skipped)')
     .argument('<file>', "the export ('-': stdin)")
     .option('--admin-key', 'also create an admin API key for the organization, printed once on stdout (API keys are not exported)')
-    .action(async (file: string, opts: { adminKey?: boolean }) => {
-      const config = configFromEnv();
-      const db = await openStore(config.databaseUrl, config.dataDir).catch(fail);
-      if (!db) return;
-      try {
+    .action((file: string, opts: { adminKey?: boolean }) =>
+      withStore(async (db) => {
         const input = file === '-' ? process.stdin : createReadStream(file);
         const r = await importOrg(db, createInterface({ input, crlfDelay: Infinity }));
         console.error(`imported organization ${r.org_id}: ${summary(r.inserted)}; already here (skipped): ${summary(Object.fromEntries(Object.entries(r.skipped).filter(([, n]) => n)))}`);
@@ -64,12 +69,8 @@ export function importCommand(): Command {
           const { key } = await createApiKey(db, { org_id: r.org_id, name: 'import', role: 'admin' });
           process.stdout.write(`${key}\n`);
         }
-      } catch (err) {
-        fail(err);
-      } finally {
-        await db.close();
-      }
-    });
+      }),
+    );
 }
 
 export function backupCommand(): Command {

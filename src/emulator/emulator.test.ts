@@ -7,6 +7,7 @@ import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { PROFILES } from './profiles.ts';
 import { startEmulator } from './server.ts';
 import { tokenize } from './tokens.ts';
+import { optionPath } from './options.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -15,8 +16,6 @@ const KEY = 'kid.ksecret';
 const OA = '/v1/chat/completions';
 const ZP = '/api/paas/v4/chat/completions';
 
-const opts = (o: Record<string, string | number>) =>
-  Object.entries(o).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
 const user = (content: string) => ({ messages: [{ role: 'user', content }] });
 
 let emu: Emulator;
@@ -88,7 +87,7 @@ describe('tokens and profiles', () => {
 
 describe('OpenAI format', () => {
   test('stream: role chunk, content, bare finish chunk, usage chunk only when asked, [DONE]', async () => {
-    const res = await post(`${opts({ text: tricky })}${OA}`, { model: 'gpt-x', stream: true, stream_options: { include_usage: true }, ...user('hi') });
+    const res = await post(`${optionPath({ text: tricky })}${OA}`, { model: 'gpt-x', stream: true, stream_options: { include_usage: true }, ...user('hi') });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^text\/event-stream/);
     const { data } = await readEvents(res);
@@ -123,7 +122,7 @@ describe('OpenAI format', () => {
   });
 
   test('non-stream: chat.completion with message and usage', async () => {
-    const res = await post(`${opts({ text: '你好 😀' })}${OA}`, user('hi'));
+    const res = await post(`${optionPath({ text: '你好 😀' })}${OA}`, user('hi'));
     assert.match(res.headers.get('content-type')!, /^application\/json/);
     const body: any = await res.json();
     assert.equal(body.object, 'chat.completion');
@@ -134,7 +133,7 @@ describe('OpenAI format', () => {
 
   test('first_token_ms paces the first content chunk; the role chunk goes at once', async () => {
     const start = Date.now();
-    const res = await post(`${opts({ first_token_ms: 150, text: 'a b' })}${OA}`, { stream: true, ...user('x') });
+    const res = await post(`${optionPath({ first_token_ms: 150, text: 'a b' })}${OA}`, { stream: true, ...user('x') });
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     const roleAt = (await reader.read(), Date.now() - start);
     let seen = '';
@@ -156,7 +155,7 @@ describe('OpenAI format', () => {
 
 describe('Zhipu format', () => {
   test('stream: role in every delta; the last chunk carries finish_reason and usage unasked', async () => {
-    const res = await post(`${opts({ text: tricky })}${ZP}`, { model: 'glm-4-flash', stream: true, stream_options: { include_usage: false }, ...user('你好') });
+    const res = await post(`${optionPath({ text: tricky })}${ZP}`, { model: 'glm-4-flash', stream: true, stream_options: { include_usage: false }, ...user('你好') });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^text\/event-stream/);
     const { data } = await readEvents(res);
@@ -176,7 +175,7 @@ describe('Zhipu format', () => {
   });
 
   test('non-stream: message, usage, request_id', async () => {
-    const body: any = await (await post(`${opts({ text: '智谱' })}${ZP}`, { model: 'glm-4', ...user('hi') })).json();
+    const body: any = await (await post(`${optionPath({ text: '智谱' })}${ZP}`, { model: 'glm-4', ...user('hi') })).json();
     assert.deepEqual(body.choices[0], { finish_reason: 'stop', index: 0, message: { content: '智谱', role: 'assistant' } });
     assert.equal(body.request_id, body.id);
     assert.equal(body.usage.total_tokens, body.usage.prompt_tokens + body.usage.completion_tokens);
@@ -214,7 +213,7 @@ describe('byte-level faults keep the text exact', () => {
   for (const fault of ['split_utf8', 'drip'] as const) {
     for (const path of [OA, ZP]) {
       test(`${fault} on ${path}`, async () => {
-        const { data } = await readEvents(await post(`${opts({ text: tricky, fault })}${path}`, { stream: true, ...user('x') }));
+        const { data } = await readEvents(await post(`${optionPath({ text: tricky, fault })}${path}`, { stream: true, ...user('x') }));
         assert.equal(data.at(-1), '[DONE]');
         assert.equal(textOf(json(data)), tricky);
       });
@@ -222,7 +221,7 @@ describe('byte-level faults keep the text exact', () => {
   }
 
   test('drip really arrives one byte at a time', async () => {
-    const chunks = await rawChunks(`${opts({ text: '你好 😀 ok', fault: 'drip' })}${OA}`, { stream: true, ...user('x') });
+    const chunks = await rawChunks(`${optionPath({ text: '你好 😀 ok', fault: 'drip' })}${OA}`, { stream: true, ...user('x') });
     const total = Buffer.concat(chunks);
     assert.ok(chunks.length >= total.length * 0.9, `${chunks.length} pieces for ${total.length} bytes`);
     assert.ok(chunks.every((c) => c.length === 1));
@@ -230,7 +229,7 @@ describe('byte-level faults keep the text exact', () => {
   });
 
   test('split_utf8 cuts inside multi-byte characters', async () => {
-    const chunks = await rawChunks(`${opts({ text: tricky, fault: 'split_utf8' })}${ZP}`, { stream: true, ...user('x') });
+    const chunks = await rawChunks(`${optionPath({ text: tricky, fault: 'split_utf8' })}${ZP}`, { stream: true, ...user('x') });
     const midChar = chunks.filter((c) => (c.at(-1)! & 0xc0) === 0xc0 || (c[0]! & 0xc0) === 0x80);
     assert.ok(midChar.length > 10, `${midChar.length} pieces start or end inside a character`);
     assert.equal(textOf(json(Buffer.concat(chunks).toString('utf8').split('\n\n').filter(Boolean).map((l) => l.slice(6)))), tricky);
@@ -252,7 +251,7 @@ describe('faults', () => {
     ];
     for (const [fault, path, status, check] of cases) {
       for (const stream of [true, false]) {
-        const res = await post(`${opts({ fault })}${path}`, { stream, ...user('x') });
+        const res = await post(`${optionPath({ fault })}${path}`, { stream, ...user('x') });
         assert.equal(res.status, status);
         assert.match(res.headers.get('content-type')!, /^application\/json/);
         if (status === 429) assert.equal(res.headers.get('retry-after'), '1');
@@ -267,7 +266,7 @@ describe('faults', () => {
   test('fail_times=N fails the first N requests of that option set only', async () => {
     const statuses = async (o: Record<string, string | number>) => {
       const out: number[] = [];
-      for (let i = 0; i < 3; i++) out.push((await post(`${opts(o)}${OA}`, user('x'))).status);
+      for (let i = 0; i < 3; i++) out.push((await post(`${optionPath(o)}${OA}`, user('x'))).status);
       return out;
     };
     assert.deepEqual(await statuses({ fault: '500', fail_times: 2, text: 'a' }), [500, 500, 200]);
@@ -277,7 +276,7 @@ describe('faults', () => {
 
   test('disconnect_mid: about half the tokens, then the connection drops without [DONE]', async () => {
     for (const path of [OA, ZP]) {
-      const { data, error } = await readEvents(await post(`${opts({ fault: 'disconnect_mid', text: longText })}${path}`, { stream: true, ...user('x') }));
+      const { data, error } = await readEvents(await post(`${optionPath({ fault: 'disconnect_mid', text: longText })}${path}`, { stream: true, ...user('x') }));
       assert.ok(error, 'the body ends in an error');
       assert.ok(!data.includes('[DONE]'));
       assert.equal(textOf(json(data)), 'one two three four ');
@@ -285,7 +284,7 @@ describe('faults', () => {
   });
 
   test('malformed_json: half the tokens, then a line that is not JSON, no [DONE]', async () => {
-    const { data } = await readEvents(await post(`${opts({ fault: 'malformed_json', text: longText })}${OA}`, { stream: true, ...user('x') }));
+    const { data } = await readEvents(await post(`${optionPath({ fault: 'malformed_json', text: longText })}${OA}`, { stream: true, ...user('x') }));
     assert.ok(!data.includes('[DONE]'));
     assert.throws(() => JSON.parse(data.at(-1)!));
     assert.equal(textOf(json(data.slice(0, -1))), 'one two three four ');
@@ -293,7 +292,7 @@ describe('faults', () => {
 
   test('sensitive and network_error end with that finish reason (OpenAI: content_filter)', async () => {
     for (const [fault, path, reason] of [['sensitive', ZP, 'sensitive'], ['network_error', ZP, 'network_error'], ['sensitive', OA, 'content_filter']]) {
-      const { data } = await readEvents(await post(`${opts({ fault: fault!, text: longText })}${path!}`, { stream: true, ...user('x') }));
+      const { data } = await readEvents(await post(`${optionPath({ fault: fault!, text: longText })}${path!}`, { stream: true, ...user('x') }));
       assert.equal(data.at(-1), '[DONE]');
       const chunks = json(data);
       assert.equal(textOf(chunks), 'one two three four ');
@@ -304,7 +303,7 @@ describe('faults', () => {
   });
 
   test('error_event: some tokens, then a data: {"error"} event and the end', async () => {
-    const { data, error } = await readEvents(await post(`${opts({ fault: 'error_event', text: longText })}${ZP}`, { stream: true, ...user('x') }));
+    const { data, error } = await readEvents(await post(`${optionPath({ fault: 'error_event', text: longText })}${ZP}`, { stream: true, ...user('x') }));
     assert.equal(error, undefined);
     const last = JSON.parse(data.at(-1)!);
     assert.equal(last.error.code, '1234');
@@ -314,7 +313,7 @@ describe('faults', () => {
 
   test('hang_before_first_token sends nothing until the client leaves', async () => {
     const ac = new AbortController();
-    const pending = post(`${opts({ fault: 'hang_before_first_token' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
+    const pending = post(`${optionPath({ fault: 'hang_before_first_token' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
     await waitFor(() => emu.requests.at(-1)?.options.fault === 'hang_before_first_token', 1_000);
     const rec = emu.requests.at(-1)!;
     const outcome = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(r, 150, 'silent'))]);
@@ -331,7 +330,7 @@ describe('tool calls', () => {
   const calls = JSON.stringify([{ name: 'get_weather', arguments: { city: 'Paris' } }]);
 
   test('OpenAI: a header delta with id and name, arguments in pieces, finish tool_calls', async () => {
-    const { data } = await readEvents(await post(`${opts({ tool_calls: calls })}${OA}`, { stream: true, ...user('weather?') }));
+    const { data } = await readEvents(await post(`${optionPath({ tool_calls: calls })}${OA}`, { stream: true, ...user('weather?') }));
     const chunks = json(data);
     const deltas = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
     assert.equal(deltas[0].index, 0);
@@ -346,7 +345,7 @@ describe('tool calls', () => {
   });
 
   test('Zhipu: whole arguments in one delta with finish tool_calls and usage', async () => {
-    const { data } = await readEvents(await post(`${opts({ tool_calls: calls })}${ZP}`, { stream: true, ...user('weather?') }));
+    const { data } = await readEvents(await post(`${optionPath({ tool_calls: calls })}${ZP}`, { stream: true, ...user('weather?') }));
     const last = json(data).at(-1);
     assert.equal(last.choices[0].finish_reason, 'tool_calls');
     const [call] = last.choices[0].delta.tool_calls;
@@ -360,7 +359,7 @@ describe('tool calls', () => {
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
       { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
     ];
-    const { data } = await readEvents(await post(`${opts({ tool_calls: calls })}${OA}`, { stream: true, messages }));
+    const { data } = await readEvents(await post(`${optionPath({ tool_calls: calls })}${OA}`, { stream: true, messages }));
     assert.equal(textOf(json(data)), 'Tool said: sunny');
     assert.equal(json(data).at(-1).choices[0].finish_reason, 'stop');
   });
@@ -369,7 +368,7 @@ describe('tool calls', () => {
 describe('connection lifecycle', () => {
   test('closedAt is set within 100 ms of a client abort mid-stream', async () => {
     const ac = new AbortController();
-    const res = await post(`${opts({ tokens_per_s: 20, text: 'a b c d e f g h i j k l m n' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
+    const res = await post(`${optionPath({ tokens_per_s: 20, text: 'a b c d e f g h i j k l m n' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
     const rec = emu.requests.at(-1)!;
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let seen = '';
@@ -386,7 +385,7 @@ describe('connection lifecycle', () => {
     const streams = await Promise.all(
       Array.from({ length: 50 }, async () => {
         const ac = new AbortController();
-        const res = await post(`${opts({ tokens_per_s: 1, text: 'a b c d' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
+        const res = await post(`${optionPath({ tokens_per_s: 1, text: 'a b c d' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
         await res.body!.getReader().read();
         return ac;
       }),
@@ -428,10 +427,10 @@ describe('context window', () => {
 
   test('a prompt over the window is refused with each provider\'s own error; one that fits is answered', async () => {
     for (const path of [OA, ZP]) {
-      const fits = await post(`${opts({ context_tokens: 2_000, text: 'ok' })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(200)) });
+      const fits = await post(`${optionPath({ context_tokens: 2_000, text: 'ok' })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(200)) });
       assert.equal(fits.status, 200, path);
       await fits.text();
-      const over = await post(`${opts({ context_tokens: 2_000 })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(2_000)) });
+      const over = await post(`${optionPath({ context_tokens: 2_000 })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(2_000)) });
       assert.equal(over.status, 400, path);
       const { error }: any = await over.json();
       if (path === OA) {
@@ -445,12 +444,12 @@ describe('context window', () => {
 
   test('max_tokens counts against the window; the default window is the model\'s', async () => {
     const body = { model: 'gpt-4o', ...user(words(200)) };
-    assert.equal((await post(`${opts({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_000 })).status, 200);
-    const over = await post(`${opts({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_900 });
+    assert.equal((await post(`${optionPath({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_000 })).status, 200);
+    const over = await post(`${optionPath({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_900 });
     assert.equal(over.status, 400);
     assert.match(((await over.json()) as any).error.message, /you requested \d+ tokens \(\d+ in the messages, 1900 in the completion\)/);
     // gpt-4o's real window is 128k tokens: 20k words fit in it.
-    const big = await post(`${opts({ text: 'ok' })}${OA}`, { ...body, ...user(words(20_000)) });
+    const big = await post(`${optionPath({ text: 'ok' })}${OA}`, { ...body, ...user(words(20_000)) });
     assert.equal(big.status, 200);
     await big.text();
   });
@@ -459,21 +458,21 @@ describe('context window', () => {
 describe('reasoning models', () => {
   const thought = 'Think 思考 first.';
   test('Zhipu glm-4.5: reasoning_content chunks (role repeated) before the content; thinking disabled turns them off', async () => {
-    const chunks = json((await readEvents(await post(opts({ reasoning: thought, text: 'Answer.' }) + ZP, { model: 'glm-4.5', stream: true, ...user('q') }))).data);
+    const chunks = json((await readEvents(await post(optionPath({ reasoning: thought, text: 'Answer.' }) + ZP, { model: 'glm-4.5', stream: true, ...user('q') }))).data);
     const thinking = chunks.filter((c) => c.choices[0].delta.reasoning_content !== undefined);
     assert.equal(thinking.map((c) => c.choices[0].delta.reasoning_content).join(''), thought);
     assert.ok(thinking.every((c) => c.choices[0].delta.role === 'assistant' && c.choices[0].delta.content === undefined));
     const firstText = chunks.findIndex((c) => c.choices[0].delta.content);
     assert.ok(firstText > chunks.indexOf(thinking.at(-1)), 'all reasoning before the answer');
     assert.equal(textOf(chunks), 'Answer.');
-    const off = json((await readEvents(await post(opts({ text: 'Answer.' }) + ZP, { model: 'glm-4.5', thinking: { type: 'disabled' }, stream: true, ...user('q') }))).data);
+    const off = json((await readEvents(await post(optionPath({ text: 'Answer.' }) + ZP, { model: 'glm-4.5', thinking: { type: 'disabled' }, stream: true, ...user('q') }))).data);
     assert.equal(off.filter((c) => c.choices[0].delta.reasoning_content).length, 0);
     const old = json((await readEvents(await post(ZP, { model: 'glm-4-flash', stream: true, ...user('q') }))).data);
     assert.equal(old.filter((c) => c.choices[0].delta.reasoning_content).length, 0, 'glm-4 does not think');
   });
 
   test('DeepSeek deepseek-reasoner: the opening frame, reasoning then content with the other field null, reasoning_tokens in usage', async () => {
-    const chunks = json((await readEvents(await post(opts({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', stream: true, stream_options: { include_usage: true }, ...user('q') }))).data);
+    const chunks = json((await readEvents(await post(optionPath({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', stream: true, stream_options: { include_usage: true }, ...user('q') }))).data);
     assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: null, reasoning_content: '' });
     const deltas = chunks.slice(1).map((c) => c.choices[0]?.delta).filter((d) => d && (d.content || d.reasoning_content));
     const firstText = deltas.findIndex((d) => d.content);
@@ -482,7 +481,7 @@ describe('reasoning models', () => {
     assert.equal(deltas.map((d) => d.reasoning_content ?? '').join(''), thought);
     const usage = chunks.at(-1).usage;
     assert.equal(usage.completion_tokens_details.reasoning_tokens, tokenize(thought).length);
-    const whole = await (await post(opts({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', ...user('q') })).json();
+    const whole = await (await post(optionPath({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', ...user('q') })).json();
     assert.deepEqual([whole.choices[0].message.reasoning_content, whole.choices[0].message.content], [thought, 'Answer.']);
     const refused = await post(OA, { model: 'deepseek-reasoner', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b', reasoning_content: 'c' }, { role: 'user', content: 'd' }] });
     assert.equal(refused.status, 400);
@@ -491,7 +490,7 @@ describe('reasoning models', () => {
   test('reasoning before tool calls, in both formats', async () => {
     const calls = encodeURIComponent(JSON.stringify([{ name: 'f', arguments: { x: 1 } }]));
     for (const [path, model] of [[OA, 'deepseek-reasoner'], [ZP, 'glm-4.5']] as const) {
-      const chunks = json((await readEvents(await post(`/~tool_calls=${calls}` + opts({ reasoning: thought }) + path, { model, stream: true, ...user('q') }))).data);
+      const chunks = json((await readEvents(await post(`/~tool_calls=${calls}` + optionPath({ reasoning: thought }) + path, { model, stream: true, ...user('q') }))).data);
       const thinking = chunks.map((c) => c.choices[0]?.delta?.reasoning_content ?? '').join('');
       assert.equal(thinking, thought, model);
       const call = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);

@@ -34,3 +34,8 @@ function safeDecode(s: string): string {
     return s;
   }
 }
+
+/** The other way: `/~key=value` segments for a base URL, e.g. `${emu.url}${optionPath({ text: 'hi' })}/v1`. */
+export function optionPath(options: Record<string, string | number>): string {
+  return Object.entries(options).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
+}
