@@ -455,17 +455,20 @@ for (const engine of engines) {
     });
 
     test('recall under a deadline: a slow embedder misses a 1 ms budget, the chat goes on', async () => {
-      const slow: Embedder = { id: 'slow:8', dimensions: 8, embed: () => new Promise((r) => setTimeout(() => r([[1, 0, 0, 0, 0, 0, 0, 0]]), 200)) };
+      // The embedder answers after 2 s; the budget is 1 ms: recall returns long before (figure reported).
+      const slow: Embedder = { id: 'slow:8', dimensions: 8, embed: () => new Promise((r) => setTimeout(() => r([[1, 0, 0, 0, 0, 0, 0, 0]]), 2_000).unref()) };
       const recall = createRecall(createMemorySearch(s.app.db), () => slow);
       const cfg = { recall_budget_ms: 1, semantic_recall: { top_k: 5, min_score: 0 }, embedder: { provider: 'local' as const, dimensions: 8 } };
       const timings = createTimings();
       const t0 = performance.now();
       const out = await recall({ id: agent.id, org_id: missing, config: { memory: cfg } }, 'u', 'anything', timings);
       assert.deepEqual(out, []);
-      assert.ok(performance.now() - t0 < 150, 'did not wait for the embedder');
+      const tookMs = performance.now() - t0;
+      console.log(`# ${engine}: recall with a 1 ms budget returned in ${tookMs.toFixed(1)} ms (the embedder takes 2000)`);
+      assert.ok(tookMs < 1_000, `did not wait for the embedder: ${tookMs.toFixed(1)} ms`);
       const json = timings.toJSON();
       assert.equal(json.skipped?.recall, 'budget');
-      assert.ok(json.recall !== undefined && json.recall < 150);
+      assert.ok(json.recall !== undefined && json.recall < 1_000, `recall ${json.recall} ms`);
       assert.equal(json.recall_embed, undefined, 'late sub-stages are not recorded');
 
       const failing: Embedder = { id: 'bad:8', dimensions: 8, embed: async () => { throw new Error('boom'); } };

@@ -2,13 +2,15 @@
 // against a real server: key, quick agent, a streamed answer, the waterfall of stages,
 // the memory updates of one session and the recall of them in the next.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type TestServer } from './harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const noBrowser = existsSync(CHROMIUM) ? false : `no browser: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run does)`;
+// Found the way .ci/run finds it (`command -v chromium`): any chromium on PATH.
+const CHROMIUM = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim();
+const noBrowser = CHROMIUM ? false : 'no browser: no chromium on PATH (apt-get install -y chromium; .ci/run does)';
 const SCREENSHOT = 'test-results/playground.png';
 
 describe('web playground', () => {
@@ -207,7 +209,7 @@ describe('web playground with an end user\'s scoped key', () => {
   });
 });
 
-/** Debian's chromium, headless, with nothing reaching out to the (closed) network. */
+/** The chromium on PATH, headless, with nothing reaching out to the (closed) network. */
 function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
