@@ -1,11 +1,15 @@
 // Extraction that costs less and sees more (memory.extract {model, every_turns, idle_ms,
 // window_tokens}), over real sockets on both engines: a cheaper model is the one asked, the
 // prompt carries the recent window as context, several exchanges go into one call, and a
-// session that must go quiet first gets one extraction for all it said.
+// session that must go quiet first gets one extraction for all it said. Then the answers:
+// the emulator's `~extraction=` modes answer as real models do (well-formed in a fence,
+// unknown ids, no JSON, JSON cut off), and what agentmem applies is read back over HTTP.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
+import { UNKNOWN_IDS } from '../src/emulator/extraction.ts';
+import { optionPath } from '../src/emulator/options.ts';
 import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
 import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
@@ -81,5 +85,56 @@ for (const engine of engines) {
       assert.equal(sources.length, 1, JSON.stringify(sources));
       assert.equal(await extractionJobs(agent.id), 3);
     });
+
+    // Two memories the chat's words are close to, so both are listed as `existing`.
+    const SEEDS = ['The user lives in Berlin and drinks black coffee.', 'The user used to live in Madrid and drink coffee.'];
+    const MESSAGE = 'I moved from Berlin to Lisbon and now I drink green tea instead of coffee.';
+    async function extractVia(mode: string, user: string) {
+      const agent = (await s.api('POST', '/api/v1/agents', {
+        body: { name: `extract-${mode}`, llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}${optionPath({ extraction: mode })}/v1`, max_retries: 0 }, memory: { extract: true }, streaming: { emit_memory_updates: true } },
+      })).body;
+      const seeded = new Map<string, string>();
+      for (const content of SEEDS) {
+        const res = await s.api('POST', '/api/v1/memories', { body: { content, agent_id: agent.id, user_id: user } });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        seeded.set(content, res.body.id);
+      }
+      const from = emu.requests.length;
+      const chat = await streamChat(s, agent.id, { message: MESSAGE, user_id: user });
+      assert.equal(chat.events.at(-1).chunk_type, 'done', 'the chat itself is answered as usual');
+      assert.notEqual(chat.text, '', 'the chat request got a normal answer');
+      const asked = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
+      assert.equal(asked.length, 1, 'one extraction request');
+      const existing: Array<{ id: string; text: string }> = JSON.parse((asked[0]!.body as any).messages.at(-1).content).existing;
+      assert.deepEqual(existing.map((m) => m.text).sort(), [...SEEDS].sort(), 'both seeds listed as existing');
+      const updates = chat.events.filter((e) => e.chunk_type === 'memory_update');
+      const memories = ((await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=${user}`)).body.data as any[]).map((m) => [m.id, m.content]);
+      return { seeded, existing, updates, memories: new Map<string, string>(memories as Array<[string, string]>) };
+    }
+
+    test('extraction answer, well-formed (fenced, with prose): ADD, UPDATE and DELETE applied to the ids sent', async () => {
+      const r = await extractVia('well_formed', 'wf');
+      const [first, last] = [r.existing[0]!, r.existing.at(-1)!];
+      assert.deepEqual(r.updates.map((u) => u.event).sort(), ['ADD', 'DELETE', 'UPDATE']);
+      assert.equal(r.memories.get(r.seeded.get(first.text)!), `${first.text} (updated)`, 'short id 0 became the memory it stood for');
+      assert.equal(r.memories.has(r.seeded.get(last.text)!), false, 'the last existing memory was deleted');
+      assert.ok([...r.memories.values()].includes(MESSAGE), 'the new fact was added');
+      assert.equal(r.memories.size, 2);
+    });
+
+    test('extraction answer with ids the request never listed: only the ADD is applied', async () => {
+      const r = await extractVia('unknown_ids', 'uk');
+      assert.deepEqual(r.updates.map((u) => u.event), ['ADD']);
+      for (const [content, id] of r.seeded) assert.equal(r.memories.get(id), content, `${content}: untouched by ${UNKNOWN_IDS.join(', ')}`);
+      assert.equal(r.memories.size, 3);
+    });
+
+    for (const mode of ['malformed', 'partial']) {
+      test(`extraction answer ${mode === 'partial' ? 'cut off mid-JSON' : 'with no JSON'}: nothing applied, the chat unharmed`, async () => {
+        const r = await extractVia(mode, mode);
+        assert.deepEqual(r.updates, []);
+        assert.deepEqual([...r.memories.entries()].sort(), [...r.seeded.entries()].map(([c, id]) => [id, c]).sort());
+      });
+    }
   });
 }

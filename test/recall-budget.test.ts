@@ -1,16 +1,18 @@
 // Nothing before the first token that the recall budget does not cover: with an embedder
-// that answers in 700 ms and a 50 ms budget, every turn's first token comes at about
-// the budget (the first turn and the later ones, whose predicted pool is ready), the
-// query is embedded once per turn, and the trace's critical path adds up to first_byte.
+// that answers in 3 s and a 50 ms budget, every turn's first token comes at about the
+// budget (the first turn and the later ones, whose predicted pool is ready), the query is
+// embedded once per turn, and the trace's critical path adds up to first_byte. The figures
+// are reported per turn; the bound asserted leaves a loaded CI machine room (1 s over the
+// budget), still far below the embedder's 3 s.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
 import { engines, readSse, type TestServer, serverAndEmulator } from './harness.ts';
 
-const EMBED_MS = 700;
+const EMBED_MS = 3_000;
 const BUDGET_MS = 50;
-// generous for a shared 2-core machine; the slow embedder alone would be 700
-const MARGIN_MS = 250;
+// generous for a loaded 2-core machine (505 ms was seen at load 15); the slow embedder alone would be 3000
+const MARGIN_MS = 1_000;
 
 const inputsOf = (r: { body: unknown }): string[] => {
   const input = (r.body as { input?: unknown } | undefined)?.input;

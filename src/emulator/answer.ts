@@ -4,6 +4,8 @@
 // the text N times over. Reasoning models think first, as the real ones do: Zhipu glm-4.5
 // and later unless `thinking: {type: "disabled"}`, DeepSeek's deepseek-reasoner always
 // (deepseek-chat with `thinking: {type: "enabled"}`), any model given `~reasoning=<text>`.
+// `~extraction=<mode>` answers agentmem's memory-extraction requests (extraction.ts).
+import { extractionAnswer, extractionRequest } from './extraction.ts';
 import { newToolCallId, type Format } from './formats.ts';
 import { contentText, tokenize } from './tokens.ts';
 import type { ToolCallOut, Turn } from './turn.ts';
@@ -36,7 +38,7 @@ export function planTurn(messages: Message[], options: Record<string, string>, f
   const reasoning = thinks(format, body, options) ? tokenize(options.reasoning ?? `The user wrote "${lastUserText(messages)}". I will answer it directly.`) : [];
   const calls = options.tool_calls !== undefined ? parseToolCalls(options.tool_calls, format) : [];
   if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls, reasoning };
-  const text = options.text ?? (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
+  const text = extractionText(messages, options) ?? options.text ?? (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
   const repeat = Math.min(MAX_REPEAT, Math.max(1, Math.floor(Number(options.repeat)) || 1));
   return { kind: 'text', text, tokens: tokenize(text), repeat, reasoning };
 }
@@ -45,6 +47,13 @@ export function planTurn(messages: Message[], options: Record<string, string>, f
 export function completionTokens(turn: Turn): number {
   if (turn.kind === 'text') return turn.reasoning.length + turn.tokens.length * turn.repeat;
   return turn.reasoning.length + turn.calls.reduce((n, c) => n + 1 + tokenize(c.arguments).length, 0);
+}
+
+/** With `~extraction=`, the answer to an extraction request (undefined for any other request). */
+function extractionText(messages: Message[], options: Record<string, string>): string | undefined {
+  if (options.extraction === undefined) return undefined;
+  const req = extractionRequest(lastUserText(messages));
+  return req && extractionAnswer(options.extraction, req);
 }
 
 function lastUserText(messages: Message[]): string {

@@ -13,7 +13,8 @@
 // Per-request options are `/~key=value` path segments before the format path:
 // text, first_token_ms, tokens_per_s, jitter, seed, fault (see faults.ts), fail_times,
 // tool_calls (JSON array of {name, arguments}), context_tokens (the model's window, see context.ts),
-// repeat (say the text N times over).
+// repeat (say the text N times over), extraction (how memory-extraction requests are answered,
+// see extraction.ts).
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
