@@ -6,9 +6,14 @@
 // machine without them, what was left out is said plainly, before and after the run, with
 // how to include it. AGENTMEM_TEST_REQUIRE=postgres,redis (what CI sets) makes a missing
 // one a failure instead, so a green CI run means both engines ran.
+//
+// Every skipped test is listed after the run. With AGENTMEM_TEST_ALLOW_SKIPS set (CI sets it,
+// in .ci/run), a skipped test fails the run unless its name contains one of the entries
+// (one a line; empty: no skip is allowed).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -97,10 +102,36 @@ const notice = skipped.length ? `npm test: SKIPPED on this machine:\n${skipped.m
 if (notice) console.log(notice);
 
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'test'].flatMap(find).sort();
+// The usual reporter on stdout, and the skips to a file (scripts/skip-reporter.mjs).
+const skipDir = mkdtempSync(join(tmpdir(), 'agentmem-skips-'));
+const skipFile = join(skipDir, 'skips.jsonl');
+const reporters = [
+  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
+  `--test-reporter=${new URL('./skip-reporter.mjs', import.meta.url).href}`, `--test-reporter-destination=${skipFile}`,
+];
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...reporters, ...files],
   { stdio: 'inherit', env },
 );
+let skips = [];
+try {
+  skips = readFileSync(skipFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+} catch {
+  // no file: nothing was skipped (or the run never started)
+}
+rmSync(skipDir, { recursive: true, force: true });
 if (notice) console.log(`\n${notice}(the rest ran on the embedded engine, PGlite)`);
-process.exit(result.status ?? 1);
+
+let status = result.status ?? 1;
+if (skips.length) {
+  const allowed = env.AGENTMEM_TEST_ALLOW_SKIPS === undefined ? undefined : env.AGENTMEM_TEST_ALLOW_SKIPS.split('\n').map((s) => s.trim()).filter(Boolean);
+  const refused = allowed ? skips.filter((t) => !allowed.some((a) => t.name.includes(a))) : [];
+  const line = (t) => `  - ${t.name}${t.reason ? ` (${t.reason})` : ''}${t.file ? ` — ${t.file}` : ''}${refused.includes(t) ? '  NOT ALLOWED' : ''}`;
+  console.log(`\nnpm test: ${skips.length} skipped:\n${skips.map(line).join('\n')}`);
+  if (refused.length) {
+    console.error(`npm test: AGENTMEM_TEST_ALLOW_SKIPS is set and ${refused.length} skipped test(s) are not in it: each one is a failure (list its name there, in .ci/run, if the skip is intended).`);
+    status = 1;
+  }
+}
+process.exit(status);

@@ -41,11 +41,13 @@ for (const engine of engines) {
       const agentBody = { name: 'forgetful', memory: { extract: true } };
       const mine = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
       const theirs = (await s.api('POST', '/api/v1/agents', { key: other.key, body: agentBody })).body;
+      const deletedEarly = new Map<string, string>(); // key → the id of the memory deleted before the user
       for (const [key, agent] of [[s.adminKey, mine], [other.key, theirs]] as const) {
         assert.equal((await s.api('POST', '/api/v1/users', { key, body: { id: 'ann' } })).status, 201);
         // A memory deleted long before the user: its history stays until the user goes.
         const early = await s.api('POST', '/api/v1/memories', { key, body: { agent_id: agent.id, user_id: 'ann', content: 'Ann once lived in Quito' } });
         assert.equal((await s.api('DELETE', `/api/v1/memories/${early.body.id}`, { key })).status, 204);
+        deletedEarly.set(key, early.body.id);
         const kept = await s.api('POST', '/api/v1/memories', { key, body: { agent_id: agent.id, user_id: 'ann', content: 'Ann likes Quokkas' } });
         assert.equal((await s.api('PATCH', `/api/v1/memories/${kept.body.id}`, { key, body: { content: 'Ann loves Quokkas' } })).status, 200);
         // A turn: its words go into an extraction job's payload.
@@ -55,9 +57,15 @@ for (const engine of engines) {
       const myOrg = me.org_id as string;
       const before = await traces(myOrg, 'Qu');
       assert.ok(before.history >= 4 && before.jobs >= 1 && before.messages >= 1, `there is something to forget: ${JSON.stringify(before)}`);
+      const historyOf = (key: string) => s.api('GET', `/api/v1/memories/${deletedEarly.get(key)}/history`, { key });
+      const readable = await historyOf(s.adminKey);
+      assert.equal(readable.status, 200, 'a deleted memory keeps its history while its user exists');
+      assert.deepEqual(readable.body.data.map((e: any) => e.event), ['ADD', 'DELETE']);
 
       assert.equal((await s.api('DELETE', '/api/v1/users/ann')).status, 204);
       assert.deepEqual(await traces(myOrg, 'Qu'), { history: 0, jobs: 0, messages: 0 }, 'nothing of Ann left');
+      assert.equal((await historyOf(s.adminKey)).status, 404, 'the history went with the user');
+      assert.equal((await historyOf(other.key)).status, 200, "the other org's Ann keeps hers");
       const theirsLeft = await traces(other.id, 'Qu');
       assert.ok(theirsLeft.history >= 4 && theirsLeft.messages >= 1, `the other org's Ann is untouched: ${JSON.stringify(theirsLeft)}`);
     });

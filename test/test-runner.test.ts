@@ -1,7 +1,8 @@
 // `npm test` on a machine where PostgreSQL and Redis do not answer (AGENTMEM_TEST_PG and
 // AGENTMEM_TEST_REDIS pointed at a closed port): it runs on the embedded engine, says what
 // it skipped and how to include it, and passes; with AGENTMEM_TEST_REQUIRE (what .ci/run
-// sets) the same machine fails before running anything.
+// sets) the same machine fails before running anything. Skipped tests are listed after the
+// run; with AGENTMEM_TEST_ALLOW_SKIPS (what .ci/run sets) one not in that list fails it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -20,6 +21,7 @@ function npmTest(env: Record<string, string>, files: string[]): Promise<{ code: 
   const full: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete full.AGENTMEM_TEST_ENGINES;
   delete full.AGENTMEM_TEST_REQUIRE;
+  delete full.AGENTMEM_TEST_ALLOW_SKIPS;
   delete full.NODE_TEST_CONTEXT; // a run of its own, reporting in text, not to this test runner
   Object.assign(full, env);
   const child = spawn(process.execPath, ['scripts/test.mjs', ...files], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,4 +61,20 @@ test('where both answer, npm test uses both and skips nothing', { skip: (!(engin
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /engines=pglite,postgres redis=redis:\/\//);
   assert.doesNotMatch(r.out, /SKIPPED/);
+});
+
+test('skipped tests are listed after the run; with AGENTMEM_TEST_ALLOW_SKIPS one not listed there fails it', async () => {
+  const fixture = ['test/fixtures/skips.fixture.ts'];
+  const plain = await npmTest({}, fixture);
+  assert.equal(plain.code, 0, plain.out);
+  assert.match(plain.out, /npm test: 1 skipped:\n {2}- a test skipped on purpose \(the fixture always skips it\)/);
+
+  const strict = await npmTest({ AGENTMEM_TEST_ALLOW_SKIPS: '' }, fixture);
+  assert.notEqual(strict.code, 0, 'an empty allow-list: no skip allowed');
+  assert.match(strict.out, /a test skipped on purpose .*NOT ALLOWED/);
+  assert.match(strict.out, /AGENTMEM_TEST_ALLOW_SKIPS is set and 1 skipped test\(s\) are not in it/);
+
+  const allowed = await npmTest({ AGENTMEM_TEST_ALLOW_SKIPS: 'something else\na test skipped on purpose' }, fixture);
+  assert.equal(allowed.code, 0, allowed.out);
+  assert.doesNotMatch(allowed.out, /NOT ALLOWED/);
 });
