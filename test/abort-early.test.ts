@@ -211,7 +211,11 @@ for (const engine of engines) {
           } finally {
             await lock.release();
           }
-          await until('the answer stored', async () => (await storedTurn(message)).some((m) => m.role === 'assistant' && m.status !== 'streaming'));
+          // The session's first answer is complete already: wait for the answer after `message`, the last row.
+          await until('the answer stored', async () => {
+            const last = (await storedTurn(message)).at(-1);
+            return last?.role === 'assistant' && last.status !== 'streaming';
+          });
           const rows = await storedTurn(message);
           assert.deepEqual(
             rows.map((m) => [m.role, m.status, m.error?.code ?? null]),

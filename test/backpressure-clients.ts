@@ -8,6 +8,7 @@ import { createParser } from 'eventsource-parser';
 import WebSocket from 'ws';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, spawnServe, type Api } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 export const key = 'am_backpressure_key_0123456789abcdef';
 export const PIECE = 'Backpressure stalledreads flowcontrol '; // 39 bytes, 3 tokens (the emulator's longest words)
@@ -77,7 +78,7 @@ export async function setup(engine: 'pglite' | 'postgres', env: Record<string, s
   const emu = await startEmulator({ port: 0 });
   const a = await spawnServe({ DATABASE_URL: engine === 'postgres' ? database.url : undefined, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, ...env });
   const api = apiClient(a.url, key);
-  const base = `${emu.url}/~text=${encodeURIComponent(PIECE)}/~repeat=${REPEAT}/v1`;
+  const base = `${emu.url}${optionPath({ text: PIECE, repeat: REPEAT })}/v1`;
   const agentId: string = (await api('POST', '/api/v1/agents', { body: { name: 'long', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: base, api_key: 'sk' } } })).body.id;
   return {
     url: a.url, child: a.child, api, emu, agentId,

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { engines, streamChat } from './harness.ts';
 import { ANSWER_BYTES, chat, key, MiB, openBytes, PIECE, pausedPost, pausedWs, readRest, REPEAT, rssOf, setup, stats } from './backpressure-clients.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 for (const engine of engines) {
   // Issue 18's target is 50 MiB: PGlite reads +16 MiB alone (+40 in a CI run), PostgreSQL +37 MiB
@@ -25,7 +26,7 @@ for (const engine of engines) {
         // generation above all, up to 3 × 16 MiB) grows to its working size under the same
         // load as below and keeps it, whatever the clients do; the baseline is taken after it,
         // so the growth below is what the paused clients hold.
-        const warm = (await s.api('POST', '/api/v1/agents', { body: { name: 'warm', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${s.emu.url}/~text=${encodeURIComponent(PIECE)}/~repeat=${REPEAT / 4}/v1`, api_key: 'sk' } } })).body.id;
+        const warm = (await s.api('POST', '/api/v1/agents', { body: { name: 'warm', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${s.emu.url}${optionPath({ text: PIECE, repeat: REPEAT / 4 })}/v1`, api_key: 'sk' } } })).body.id;
         const warmed = await Promise.all(Array.from({ length: 6 }, () => streamChat({ url: s.url, adminKey: key }, warm, { message: 'warm up' })));
         for (const w of warmed) assert.equal(w.text.length, (ANSWER_BYTES / 4) | 0);
         // The baseline: the lowest of a few samples (the store's start-up may still be giving memory back).

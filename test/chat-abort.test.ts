@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { Agent, fetch } from 'undici';
 import type { Emulator } from '../src/emulator/server.ts';
 import { engines, type TestServer, serverAndEmulator } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 const STREAMS = 1_000;
 const CONCURRENCY = 25;
@@ -25,7 +26,7 @@ for (const engine of engines) {
       const text = 'word '.repeat(400);
       const agent = (
         await s.api('POST', '/api/v1/agents', {
-          body: { name: 'leaky?', llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}/~tokens_per_s=200/~text=${encodeURIComponent(text)}/v1`, api_key: 'k' } },
+          body: { name: 'leaky?', llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}${optionPath({ tokens_per_s: 200, text })}/v1`, api_key: 'k' } },
         })
       ).body;
       const warnings: Error[] = [];

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 const TURNS = 100;
 const MEMORY_OFF = { last_messages: 0, semantic_recall: { enabled: false }, extract: false };
@@ -71,7 +72,7 @@ for (const engine of engines) {
       const answer = 'one two three four five six seven eight';
       const id = await agent({
         name: 'left',
-        llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=${encodeURIComponent(answer)}/v1`, api_key: 'k' },
+        llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}${optionPath({ text: answer })}/v1`, api_key: 'k' },
         memory: MEMORY_OFF,
       });
       for (let i = 0; i < 30; i++) {

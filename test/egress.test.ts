@@ -16,6 +16,7 @@ import { configFromEnv } from '../src/config.ts';
 import { parseEgress, type EgressPolicy } from '../src/llm/egress.ts';
 import { startEmulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, streamChat, type Api } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -67,7 +68,7 @@ for (const engine of engines) {
     const create = async (api: Api, body: object) => api('POST', '/api/v1/agents', { body: { name: 'e', ...body } });
     const llm = (base_url: string) => ({ provider: 'openai-compatible', model: 'm', base_url, api_key: 'sk-x', max_retries: 2 });
     const toolScript = () =>
-      `/~tool_calls=${encodeURIComponent(JSON.stringify([{ name: 'lookup', arguments: { q: 'x' } }]))}/~text=${encodeURIComponent('Answered anyway.')}/v1`;
+      `${optionPath({ tool_calls: JSON.stringify([{ name: 'lookup', arguments: { q: 'x' } }]), text: 'Answered anyway.' })}/v1`;
 
     before(async () => {
       if (engine === 'postgres') database = await createTestDatabase('postgres');

@@ -51,28 +51,29 @@ describe('settings from the environment', () => {
     await emu?.close();
   });
 
-  test('OPENAI_API_KEY and OPENAI_BASE_URL: an agent that names neither is served there with that key', async () => {
-    const agent = (await server.api('POST', '/api/v1/agents', { body: { name: 'platform-openai', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini' }, memory: { extract: false } } })).body;
+  /** Chats once with an agent of `llm` (no base URL, no key: the platform's) and returns its answer and the one upstream request. */
+  async function chatOnPlatform(llm: object, message: string) {
+    const agent = (await server.api('POST', '/api/v1/agents', { body: { name: 'platform', llm, memory: { extract: false } } })).body;
     assert.ok(agent.id, JSON.stringify(agent));
     const from = emu.requests.length;
-    const r = await streamChat({ url: server.url, adminKey: server.key }, agent.id, { message: 'hi openai' });
-    assert.equal(r.text, 'from the platform openai', JSON.stringify(r.events.at(-1)));
+    const r = await streamChat({ url: server.url, adminKey: server.key }, agent.id, { message });
     const asked = emu.requests.slice(from).filter((q) => q.path.endsWith('/chat/completions'));
     assert.equal(asked.length, 1);
-    assert.equal(asked[0]!.headers.authorization, `Bearer ${OPENAI_KEY}`);
-    assert.ok(!JSON.stringify(agent).includes(OPENAI_KEY), 'the platform key is not shown on the agent');
+    return { agent, text: r.text, last: r.events.at(-1), asked: asked[0]! };
+  }
+
+  test('OPENAI_API_KEY and OPENAI_BASE_URL: an agent that names neither is served there with that key', async () => {
+    const r = await chatOnPlatform({ provider: 'openai-compatible', model: 'gpt-4o-mini' }, 'hi openai');
+    assert.equal(r.text, 'from the platform openai', JSON.stringify(r.last));
+    assert.equal(r.asked.headers.authorization, `Bearer ${OPENAI_KEY}`);
+    assert.ok(!JSON.stringify(r.agent).includes(OPENAI_KEY), 'the platform key is not shown on the agent');
   });
 
   test('ZHIPU_API_KEY and ZHIPU_BASE_URL: a Zhipu agent that names neither signs its JWT with that key', async () => {
-    const agent = (await server.api('POST', '/api/v1/agents', { body: { name: 'platform-zhipu', llm: { provider: 'zhipu', model: 'glm-4-flash', auth: 'jwt' }, memory: { extract: false } } })).body;
-    assert.ok(agent.id, JSON.stringify(agent));
-    const from = emu.requests.length;
-    const r = await streamChat({ url: server.url, adminKey: server.key }, agent.id, { message: 'hi zhipu' });
-    assert.equal(r.text, 'from the platform zhipu', JSON.stringify(r.events.at(-1)));
-    const asked = emu.requests.slice(from).filter((q) => q.path.endsWith('/chat/completions'));
-    assert.equal(asked.length, 1);
-    assert.equal(asked[0]!.format, 'zhipu');
-    assert.equal(asked[0]!.jwtValid, true, 'signed with ZHIPU_API_KEY');
+    const r = await chatOnPlatform({ provider: 'zhipu', model: 'glm-4-flash', auth: 'jwt' }, 'hi zhipu');
+    assert.equal(r.text, 'from the platform zhipu', JSON.stringify(r.last));
+    assert.equal(r.asked.format, 'zhipu');
+    assert.equal(r.asked.jwtValid, true, 'signed with ZHIPU_API_KEY');
   });
 
   test('AGENTMEM_BODY_LIMIT: a body over it is 413 payload_too_large, one under it is read', async () => {

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { startEmulator } from '../src/emulator/server.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
 import { startMcpHttpServer, type McpHttpServer } from './mcp-kit.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 const stdioServer = fileURLToPath(new URL('./mcp-stdio-server.ts', import.meta.url));
 
@@ -27,7 +28,7 @@ for (const engine of engines) {
 
     const llmCalling = (calls: Array<{ name: string; arguments: object }>) => ({
       provider: 'openai-compatible', model: 'm', api_key: 'k', max_retries: 0,
-      base_url: `${emu.url}/~tool_calls=${encodeURIComponent(JSON.stringify(calls))}/~text=All%20done./v1`,
+      base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'All done.' })}/v1`,
     });
     const createAgent = async (calls: Array<{ name: string; arguments: object }>, tools: object[]) => {
       const res = await s.api('POST', '/api/v1/agents', { body: { name: 'mcp', llm: llmCalling(calls), tools } });

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startEmulator } from '../src/emulator/server.ts';
 import { engines, startServer, type TestServer } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -31,7 +32,7 @@ for (const engine of engines) {
     });
 
     async function agent(calls: Array<{ name: string; arguments: object }>, extra: object = {}) {
-      const base = `${emu.url}/~tool_calls=${encodeURIComponent(JSON.stringify(calls))}/~text=${encodeURIComponent('It is noon in UTC.')}/v1`;
+      const base = `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'It is noon in UTC.' })}/v1`;
       const res = await s.api('POST', '/api/v1/agents', {
         body: { name: 'oa-tools', system_prompt: 'You are the agent.', llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: base, api_key: 'sk', max_retries: 0 }, memory: { extract: false }, ...extra },
       });

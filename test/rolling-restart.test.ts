@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, readSse, spawnServe, startServer, type SseFrame, type TestServer } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const key = 'am_rolling_key_0123456789abcdef0123';
@@ -33,7 +34,7 @@ describe('rolling restart on PostgreSQL', { skip: !engines.includes('postgres') 
     ({ child: a, url: urlA } = await spawnServe(env));
     db = new pg.Client({ connectionString: database.url });
     await db.connect();
-    const base = `${emu.url}/~tokens_per_s=25/~text=${encodeURIComponent(words)}/v1`;
+    const base = `${emu.url}${optionPath({ tokens_per_s: 25, text: words })}/v1`;
     agentId = (await apiClient(urlA, key)('POST', '/api/v1/agents', { body: { name: 'rolling', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: base, api_key: 'sk' } } })).body.id;
   });
   after(async () => {

@@ -15,6 +15,7 @@ import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { startEmulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, readSse, spawnServe, startServer, type SseFrame } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const key = 'am_shutdown_key_0123456789abcdef0123';
@@ -45,7 +46,7 @@ for (const engine of engines) {
         const api = apiClient(a.url, key);
         const agent = async (answer: string, rate: number) =>
           (await api('POST', '/api/v1/agents', {
-            body: { name: 'a', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~tokens_per_s=${rate}/~text=${encodeURIComponent(answer)}/v1`, api_key: 'sk' } },
+            body: { name: 'a', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}${optionPath({ tokens_per_s: rate, text: answer })}/v1`, api_key: 'sk' } },
           })).body.id as string;
         const shortAgent = await agent(SHORT, 40);
         const longAgent = await agent(LONG, 25);
@@ -167,7 +168,7 @@ for (const engine of engines) {
         child = a.child;
         const api = apiClient(a.url, key);
         const agentId = (await api('POST', '/api/v1/agents', {
-          body: { name: 'a', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~tokens_per_s=25/~text=${encodeURIComponent(LONG)}/v1`, api_key: 'sk' } },
+          body: { name: 'a', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}${optionPath({ tokens_per_s: 25, text: LONG })}/v1`, api_key: 'sk' } },
         })).body.id;
         let firstContent!: () => void;
         const started = new Promise<void>((r) => (firstContent = r));

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { apiClient, createTestDatabase, engines, readSse, startServer, type Api, type TestServer } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join(' ');
@@ -85,7 +86,7 @@ describe('PostgreSQL out of reach', { skip: !engines.includes('postgres') && 'ne
 
   test('health, readiness, 503 storage_unavailable, and an answer stored once the store is back', async () => {
     const agent = (await api('POST', '/api/v1/agents', {
-      body: { name: 'o', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~tokens_per_s=30/~text=${encodeURIComponent(words)}/v1`, api_key: 'sk' } },
+      body: { name: 'o', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}${optionPath({ tokens_per_s: 30, text: words })}/v1`, api_key: 'sk' } },
     })).body;
     const ready = await fetch(`${s.url}/ready`);
     const readyBody = await ready.json();

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
 import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { optionPath } from '../src/emulator/options.ts';
 
 interface ToolServer {
   url: string;
@@ -73,7 +74,7 @@ for (const engine of engines) {
         await s.api('POST', '/api/v1/agents', {
           body: {
             name: 'tooled',
-            llm: { provider: format === 'v1' ? 'openai-compatible' : 'zhipu', model: 'm', api_key: 'k.s', base_url: `${emu.url}/~tool_calls=${encodeURIComponent(JSON.stringify(calls))}/~text=All%20done./${format}` },
+            llm: { provider: format === 'v1' ? 'openai-compatible' : 'zhipu', model: 'm', api_key: 'k.s', base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'All done.' })}/${format}` },
             tools: tools(),
             ...extra,
           },
@@ -159,7 +160,7 @@ for (const engine of engines) {
       assert.ok(listed.some((m: any) => m.content === 'Kai drinks green tea'));
 
       await s.api('PATCH', `/api/v1/agents/${saver.id}`, {
-        body: { llm: { base_url: `${emu.url}/~tool_calls=${encodeURIComponent(JSON.stringify([{ name: 'memory_search', arguments: { query: 'tea' } }]))}/~text=ok/v1` } },
+        body: { llm: { base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify([{ name: 'memory_search', arguments: { query: 'tea' } }]), text: 'ok' })}/v1` } },
       });
       const found = await streamChat(s, saver.id, { message: 'What do I drink?', user_id: 'kai' });
       assert.match(found.events.find((e) => e.chunk_type === 'tool_result').output, /green tea/);
