@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, engines, needsRedisServer, startRedis, twoInstances, type Api, type TestServer, startServer } from './harness.ts';
+import { apiClient, chatAndSent, engines, needsRedisServer, startRedis, twoInstances, type Api, type TestServer, startServer } from './harness.ts';
 
 const OUTAGE_MS = 10_000;
 
@@ -50,14 +50,7 @@ describe('a Redis outage between two instances (PostgreSQL + Redis)', { skip: (!
         body: { name: 'shared', system_prompt: 'v1', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
       })
     ).body;
-    /** A turn through `api`: what was sent upstream (system prompt first, then the history). */
-    const chat = async (api: Api, message: string, session_id?: string) => {
-      const before = emu.requests.length;
-      const r = await api('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message, ...(session_id ? { session_id } : {}) } });
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      const sent = (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages as Array<{ content: string }>;
-      return { sessionId: r.body.session_id as string, system: sent[0]!.content, sent: sent.map((m) => m.content) };
-    };
+    const chat = (api: Api, message: string, session_id?: string) => chatAndSent(emu, api, agent.id, message, session_id);
     const key = (await a.api('POST', '/api/v1/api-keys', { body: { name: 'to revoke' } })).body;
     const withKey = apiClient(b.url, key.key);
 

@@ -157,6 +157,15 @@ export const upstreamFor = (emu: Emulator, question: string) =>
 /** A session's stored messages, oldest first. */
 export const messagesOf = async (s: TestServer, sessionId: string): Promise<any[]> => (await s.api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data;
 
+/** A JSON chat turn through `api`, and what it sent upstream: the system prompt, then the conversation. */
+export async function chatAndSent(emu: Emulator, api: Api, agentId: string, message: string, session_id?: string) {
+  const before = emu.requests.length;
+  const r = await api('POST', `/api/v1/agents/${agentId}/chat`, { body: { message, ...(session_id ? { session_id } : {}) } });
+  if (r.status !== 200) throw new Error(`chat failed: ${r.status} ${JSON.stringify(r.body)}`);
+  const sent = (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages as Array<{ content: string }>;
+  return { sessionId: r.body.session_id as string, system: sent[0]!.content, sent: sent.map((m) => m.content) };
+}
+
 /** Creates a second organization through the platform admin; returns its admin key. */
 export async function createOrg(api: Api, name: string): Promise<{ id: string; key: string }> {
   const res = await api('POST', '/api/v1/organizations', { body: { name } });

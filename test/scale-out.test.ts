@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import type pg from 'pg';
 import type { AppConfig } from '../src/config.ts';
 import type { Emulator } from '../src/emulator/server.ts';
-import { apiClient, engines, needsRedis, streamChat, testRedis, twoInstances, type Api, type TestServer, startServer } from './harness.ts';
+import { apiClient, chatAndSent, engines, needsRedis, streamChat, testRedis, twoInstances, type Api, type TestServer, startServer } from './harness.ts';
 
 const redisUrl = testRedis!;
 /** the target, reported beside each figure */
@@ -155,14 +155,7 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
         body: { name: 'talker', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
       })
     ).body;
-    /** A turn in the session; what the instance sent upstream as the conversation. */
-    const chat = async (api: Api, message: string, session_id?: string) => {
-      const before = emu.requests.length;
-      const r = await api('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message, ...(session_id ? { session_id } : {}) } });
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      const sent = (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages as Array<{ content: string }>;
-      return { sessionId: r.body.session_id as string, sent: sent.map((m) => m.content) };
-    };
+    const chat = (api: Api, message: string, session_id?: string) => chatAndSent(emu, api, agent.id, message, session_id);
     const { sessionId } = await chat(apiB, 'one');
     assert.deepEqual((await chat(apiB, 'two', sessionId)).sent.slice(1), ['one', 'ok', 'two'], 'B holds the session');
     // Behind the bus's back: B does not see a row it was not told about.
