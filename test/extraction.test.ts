@@ -102,7 +102,7 @@ for (const engine of engines) {
       const from = emu.requests.length;
       const chat = await streamChat(s, agent.id, { message: MESSAGE, user_id: user });
       assert.equal(chat.events.at(-1).chunk_type, 'done', 'the chat itself is answered as usual');
-      assert.notEqual(chat.text, '', 'the chat request got a normal answer');
+      assert.equal(chat.text, `Echo: ${MESSAGE}`, 'the chat request got its usual answer, not an extraction one');
       const asked = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
       assert.equal(asked.length, 1, 'one extraction request');
       const existing: Array<{ id: string; text: string }> = JSON.parse((asked[0]!.body as any).messages.at(-1).content).existing;

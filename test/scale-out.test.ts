@@ -3,7 +3,7 @@
 // other through Redis pub/sub. Each check first shows that B really serves from its
 // cache, then changes the thing through A and measures how long until B serves the
 // change. The target is 100 ms (reported per check); the assert leaves room for a loaded
-// CI machine (1 s): the caches have no expiry, so without the bus B would never see it. (A stream resumed across instances: test/resume.test.ts.)
+// CI machine (2 s; 544 ms was seen for the revoked key at load 15): the caches have no expiry, so without the bus B would never see it. (A stream resumed across instances: test/resume.test.ts.)
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type pg from 'pg';
@@ -15,7 +15,7 @@ const redisUrl = testRedis!;
 /** the target, reported beside each figure */
 const BUDGET_MS = 100;
 /** what is asserted: 10× the target, still far below anything but an invalidation */
-const BOUND_MS = 1_000;
+const BOUND_MS = 2_000;
 
 /**
  * Repeats `check` until it holds. Returns when (ms after `since`) the first request that saw
