@@ -3,7 +3,9 @@
 // other through Redis pub/sub. Each check first shows that B really serves from its
 // cache, then changes the thing through A and measures how long until B serves the
 // change. The target is 100 ms (reported per check); the assert leaves room for a loaded
-// CI machine (2 s; 544 ms was seen for the revoked key at load 15): the caches have no expiry, so without the bus B would never see it. (A stream resumed across instances: test/resume.test.ts.)
+// CI machine (2 s; 544 ms was seen for the revoked key at load 15): the caches have no
+// expiry, so without the bus B would never see it. (A stream resumed across instances:
+// test/resume.test.ts.)
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type pg from 'pg';
