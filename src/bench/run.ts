@@ -7,7 +7,8 @@
 // (gap runs: 64 deltas of 16 bytes every 20 ms).
 import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProfileName } from '../emulator/server.ts';
+import type { ProfileName, RecordedRequest } from '../emulator/server.ts';
+import { EXTRACTION_MARKER } from '../llm/task-markers.ts';
 import type { Certificate } from '../emulator/tls.ts';
 import { PROFILES } from '../emulator/profiles.ts';
 import { STAGES } from '../trace/timings.ts';
@@ -19,7 +20,7 @@ import { measurePhase, type PhaseResources } from './resources.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
 import { summarize, type Summary } from './stats.ts';
 import { startClient, type PhaseSpec, type Progress } from './worker.ts';
-import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, optionPath, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
+import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, optionPath, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT, WORKING_MEMORY } from './workload.ts';
 
 export interface BenchOptions {
   profile: ProfileName;
@@ -31,6 +32,10 @@ export interface BenchOptions {
   memories: number;
   /** turns each session has before it is measured (5 turns = a full window of 10) */
   fillTurns: number;
+  /** the agent's history window, messages (default 10) */
+  window?: number;
+  /** working memory on, a profile block in every prompt */
+  workingMemory?: boolean;
   gaps: boolean;
   /** the measured through requests ask a new, unrelated question each time (the pool cannot answer) */
   vary?: boolean;
@@ -108,6 +113,8 @@ export interface LevelResult {
     skipped: Record<string, Record<string, number>>;
     /** who served recall: the predictive pool, the fresh search, or nobody (budget, error, off) */
     recallSource: RecallSource;
+    /** what agentmem sent upstream on the phase's last chat request: messages and characters of the prompt */
+    prompt?: { messages: number; chars: number };
   };
   overhead: {
     /** through − direct, percentile by percentile */
@@ -134,7 +141,7 @@ export interface BenchResult {
   profileSettings: (typeof PROFILES)[ProfileName];
   memories: SeedResult;
   template: { deltas: number; bytes: number; intervalMs: number };
-  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; vary: boolean; tls: boolean; rttMs: number };
+  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; window: number; workingMemory: boolean; vary: boolean; tls: boolean; rttMs: number };
   levels: LevelResult[];
   /** the highest concurrency run whose gap streams had no error, no lost frame and no stall (undefined: none) */
   sustained?: { through?: number; direct?: number; levels: number[] };
@@ -166,7 +173,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const measureBase = `${emu}${optionPath({ text: TEMPLATE_TEXT })}/v1`;
     measured = measureBase;
     const gapBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: TEMPLATE_RATE })}/v1`;
-    const agent = await createBenchAgent(world, fillBase);
+    const agent = await createBenchAgent(world, fillBase, { window: opts.window, workingMemory: opts.workingMemory });
     let current = fillBase;
     const pointAt = async (base: string) => {
       if (base !== current) await setBaseUrl(world, agent, base);
@@ -179,7 +186,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       : { seeded: 0, skipped: '--memories 0' };
     if ('skipped' in memories) say(`NOTE: memories not seeded: ${memories.skipped}`, true);
 
-    const directBody = { model: 'gpt-emu', messages: directMessages(), stream: true, stream_options: { include_usage: true } };
+    const directBody = { model: 'gpt-emu', messages: directMessages(Math.floor((opts.window ?? 10) / 2), 5, opts.workingMemory ? WORKING_MEMORY : undefined), stream: true, stream_options: { include_usage: true } };
     const directHeaders = { authorization: 'Bearer sk-bench' };
     const throughUrl = `${world.app.url}/api/v1/agents/${agent.id}/chat/stream`;
     const throughHeaders = { authorization: `Bearer ${world.adminKey}` };
@@ -224,7 +231,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       const d = await run(`${tag} direct`, direct(measureBase, c, n, false));
       const f = await run(`${tag} floor`, floorSpec(c, n));
       const t = await run(`${tag} through`, through(c, n, false));
+      const prompt = lastPrompt(world.emulator.requests);
       const level = measureLevel(c, d, f, t, (s) => ({ opened: opened.get(s) ?? 0, cost: costs.get(s)! }));
+      if (prompt) level.through.prompt = prompt;
 
       if (opts.gaps) {
         await pointAt(gapBase);
@@ -247,7 +256,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       profileSettings: PROFILES[opts.profile],
       memories,
       template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
-      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, vary: Boolean(opts.vary), tls: Boolean(opts.tls), rttMs: opts.rttMs ?? 0 },
+      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, window: opts.window ?? 10, workingMemory: Boolean(opts.workingMemory), vary: Boolean(opts.vary), tls: Boolean(opts.tls), rttMs: opts.rttMs ?? 0 },
       levels,
       sustained: sustainedStreams(levels),
       durationMs: performance.now() - started,
@@ -277,6 +286,16 @@ function side(samples: Sample[], { opened, cost }: ReturnType<PhaseOf>): SideRes
     ...(cost.postgresCpuMs !== undefined && samples.length ? { postgresCpuPerTurnMs: cost.postgresCpuMs / samples.length } : {}),
     loopDelay: cost.loopDelay,
   };
+}
+
+/** The prompt of the last chat request the emulator served (extraction's requests left out). */
+function lastPrompt(requests: RecordedRequest[]): { messages: number; chars: number } | undefined {
+  for (let i = requests.length - 1; i >= 0; i--) {
+    const messages = (requests[i]!.body as { messages?: Array<{ role: string; content: unknown }> } | undefined)?.messages;
+    if (!Array.isArray(messages) || String(messages[0]?.content ?? '').startsWith(EXTRACTION_MARKER)) continue;
+    return { messages: messages.length, chars: messages.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length), 0) };
+  }
+  return undefined;
 }
 
 function measureLevel(c: number, directSamples: Sample[], floorSamples: Sample[], throughSamples: Sample[], phase: PhaseOf): LevelResult {
