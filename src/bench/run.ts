@@ -7,14 +7,14 @@
 // (gap runs: 64 deltas of 16 bytes every 20 ms).
 import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProfileName, RecordedRequest } from '../emulator/server.ts';
-import { EXTRACTION_MARKER } from '../llm/task-markers.ts';
+import type { ProfileName } from '../emulator/server.ts';
 import type { Certificate } from '../emulator/tls.ts';
 import { PROFILES } from '../emulator/profiles.ts';
 import { STAGES } from '../trace/timings.ts';
 import type { TimingsJSON } from '../trace/timings.ts';
 import type { Sample } from './client.ts';
 import type { OurStage } from './seed-table.ts';
+import type { PromptSize } from './emulator-thread.ts';
 import { startFloor } from './floor.ts';
 import { measurePhase, type PhaseResources } from './resources.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
@@ -114,7 +114,7 @@ export interface LevelResult {
     /** who served recall: the predictive pool, the fresh search, or nobody (budget, error, off) */
     recallSource: RecallSource;
     /** what agentmem sent upstream on the phase's last chat request: messages and characters of the prompt */
-    prompt?: { messages: number; chars: number };
+    prompt?: PromptSize;
   };
   overhead: {
     /** through − direct, percentile by percentile */
@@ -206,14 +206,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const opened = new WeakMap<Sample[], number>();
     const costs = new WeakMap<Sample[], PhaseResources>();
     const run = async (label: string, spec: PhaseSpec) => {
-      // the emulator's record of requests served (a test aid) is never read here: drop it
-      world.emulator.requests.length = 0;
-      world.emulator.embeddings.length = 0;
+      // the emulator's record of requests served (a test aid) is read only for the prompt's size: drop it
+      await world.emulator.reset();
       await sleep(SETTLE_MS);
-      const before = world.emulator.connections;
-      const phase = measurePhase();
+      const before = await world.emulator.connections();
+      const phase = measurePhase(world.engine === 'postgres');
       const samples = await client.run(spec, (p: Progress) => say(`${label} ${p.done}/${p.total}${p.errors ? ` errors ${p.errors}` : ''}`));
-      opened.set(samples, world.emulator.connections - before);
+      opened.set(samples, (await world.emulator.connections()) - before);
       costs.set(samples, await phase.stop());
       return samples;
     };
@@ -231,7 +230,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       const d = await run(`${tag} direct`, direct(measureBase, c, n, false));
       const f = await run(`${tag} floor`, floorSpec(c, n));
       const t = await run(`${tag} through`, through(c, n, false));
-      const prompt = lastPrompt(world.emulator.requests);
+      const prompt = await world.emulator.lastPrompt();
       const level = measureLevel(c, d, f, t, (s) => ({ opened: opened.get(s) ?? 0, cost: costs.get(s)! }));
       if (prompt) level.through.prompt = prompt;
 
@@ -286,16 +285,6 @@ function side(samples: Sample[], { opened, cost }: ReturnType<PhaseOf>): SideRes
     ...(cost.postgresCpuMs !== undefined && samples.length ? { postgresCpuPerTurnMs: cost.postgresCpuMs / samples.length } : {}),
     loopDelay: cost.loopDelay,
   };
-}
-
-/** The prompt of the last chat request the emulator served (extraction's requests left out). */
-function lastPrompt(requests: RecordedRequest[]): { messages: number; chars: number } | undefined {
-  for (let i = requests.length - 1; i >= 0; i--) {
-    const messages = (requests[i]!.body as { messages?: Array<{ role: string; content: unknown }> } | undefined)?.messages;
-    if (!Array.isArray(messages) || String(messages[0]?.content ?? '').startsWith(EXTRACTION_MARKER)) continue;
-    return { messages: messages.length, chars: messages.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length), 0) };
-  }
-  return undefined;
 }
 
 function measureLevel(c: number, directSamples: Sample[], floorSamples: Sample[], throughSamples: Sample[], phase: PhaseOf): LevelResult {

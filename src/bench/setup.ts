@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startAgentmem, type Agentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
-import { startEmulator, type Emulator, type EmulatorOptions, type ProfileName } from '../emulator/server.ts';
+import type { EmulatorOptions, ProfileName } from '../emulator/server.ts';
+import { startEmulatorThread, type EmulatorThread } from './emulator-thread.ts';
 import { redactUrl } from '../store/postgres/index.ts';
 import { memoryText, SYSTEM_PROMPT, WORKING_MEMORY } from './workload.ts';
 
 export interface World {
-  emulator: Emulator;
+  /** in a worker thread of its own: the main thread is agentmem's */
+  emulator: EmulatorThread;
   app: Agentmem;
   adminKey: string;
   engine: string;
@@ -27,7 +29,7 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
   const db = await throwawayDatabase(opts.database ?? 'memory://');
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-bench-'));
   const adminKey = 'am_bench_' + randomBytes(16).toString('hex');
-  let emulator: Emulator | undefined;
+  let emulator: EmulatorThread | undefined;
   let app: Agentmem | undefined;
   const cleanup = async () => {
     await app?.close();
@@ -36,7 +38,7 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    emulator = await startEmulator({ port: 0, profile: opts.profile, ...opts.network });
+    emulator = await startEmulatorThread({ port: 0, profile: opts.profile, ...opts.network });
     app = await startAgentmem({
       ...configFromEnv({}),
       port: 0,
