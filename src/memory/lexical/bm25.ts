@@ -226,19 +226,26 @@ export interface RankingOptions {
   /** multiply a document's score by the share of the query's IDF weight it matches (Lucene's classic coord, IDF-weighted) */
   coord?: boolean;
   feedback?: Feedback;
+  /**
+   * coord and feedback apply to queries of at most this many distinct terms: a verbose query
+   * (a pasted stretch of dialogue) already carries its vocabulary, and both lower its recall
+   * (MADial-Bench in docs/memory.md), as is known of expansion for long queries
+   */
+  maxQueryTerms?: number;
 }
 /**
  * How memories are ranked: the coordination factor and RM3 with Anserini's feedback depth
  * (10 documents, query weight 0.5) and 30 expansion terms, chosen on the development half
- * of REALTALK (docs/memory.md gives each ingredient on both halves).
+ * of REALTALK (docs/memory.md gives each ingredient on both halves), for questions of up to
+ * 30 distinct terms (as many as the expansion adds); longer queries get BM25 alone.
  */
-export const MEMORY_RANKING: RankingOptions = { coord: true, feedback: { docs: 10, terms: 30, originalWeight: 0.5 } };
+export const MEMORY_RANKING: RankingOptions = { coord: true, feedback: { docs: 10, terms: 30, originalWeight: 0.5 }, maxQueryTerms: 30 };
 /**
  * Messages: the coordination factor only. Each message is indexed with its neighbour's
  * text, so feedback documents repeat each other's words and the expansion drifts to the
  * neighbours (a reply's neighbour outranks the reply itself).
  */
-export const MESSAGE_RANKING: RankingOptions = { coord: true };
+export const MESSAGE_RANKING: RankingOptions = { coord: true, maxQueryTerms: 30 };
 
 /** The `limit` best documents for the query terms over the union of `indexes` (plain BM25 unless `ranking` says more). */
 export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: string[], limit: number, allow?: (doc: D) => boolean, ranking: RankingOptions = {}): Array<Bm25Hit<D>> {
@@ -252,6 +259,7 @@ export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: strin
   const avgLen = total / n || 1;
   const query = new Map<string, number>();
   for (const t of queryTerms) query.set(t, (query.get(t) ?? 0) + 1);
+  if (ranking.maxQueryTerms !== undefined && query.size > ranking.maxQueryTerms) ranking = {};
   const fb = ranking.feedback;
   const first = rank(indexes, n, avgLen, query, fb ? Math.max(limit, fb.docs) : limit, allow, ranking.coord);
   if (!fb || !first.hits.length) return hitsOf(first.hits, limit, query, first);
