@@ -57,8 +57,6 @@ export function createAgentCache(agents: Agents, pool: UpstreamPool, env: AppCon
       if (id === '*') cache.clear();
       else cache.delete(id);
     },
-    /** every cached agent (to warm their upstream connections) */
-    values: () => [...cache.values()],
   };
 }
 
