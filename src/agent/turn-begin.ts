@@ -67,12 +67,16 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   const recalling = early ?? recallFor(userId);
   // The user's message is written after recall (the embedded engine runs one query at a
   // time, in order) and while the model thinks; finishTurn waits for the write.
-  const exchange = deps.history.begin({ orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined }, recalling);
+  const exchange = deps.history.begin(
+    { orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined },
+    recalling,
+  );
   exchange.stored.catch(() => {
     turn.storeFailed = true;
     turn.abort();
   });
-  turn.sink.emit({ chunk_type: 'start', session_id: exchange.sessionId, message_id: exchange.assistantMessageId, user_message_id: exchange.userMessageId, agent_id: agent.id });
+  const { sessionId, assistantMessageId, userMessageId } = exchange;
+  turn.sink.emit({ chunk_type: 'start', session_id: sessionId, message_id: assistantMessageId, user_message_id: userMessageId, agent_id: agent.id });
   const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, exchange.sessionId, !existing);
   const [recalled, mcp, , workingText] = await Promise.all([
     recalling,

@@ -6,7 +6,11 @@ import type { BegunTurn } from './turn-begin.ts';
 import type { TurnContext } from './turn-context.ts';
 import type { Answer } from './turn-steps.ts';
 
-const STORE_FAILED = { code: 'storage_unavailable', message: 'The conversation could not be stored (the store is unavailable); a stored answer is retried until it is written.', retryable: true };
+const STORE_FAILED = {
+  code: 'storage_unavailable',
+  message: 'The conversation could not be stored (the store is unavailable); a stored answer is retried until it is written.',
+  retryable: true,
+};
 
 export async function finishTurn(turn: TurnContext, begun: BegunTurn, answer: Answer): Promise<RunResult> {
   const { deps, agent, sink, timings } = turn;

@@ -94,7 +94,9 @@ function startCheckpoints(turn: TurnContext, begun: BegunTurn, answer: Answer): 
 }
 
 /** One model call, streamed: the text to the buffer, the reasoning as it comes; the tools it asks for, and (for a tool step) its text. */
-async function streamStep(turn: TurnContext, begun: BegunTurn, answer: Answer, buffer: TextBuffer, requestStart: number): Promise<{ calls: ToolCall[]; text: string }> {
+type Step = { calls: ToolCall[]; text: string };
+
+async function streamStep(turn: TurnContext, begun: BegunTurn, answer: Answer, buffer: TextBuffer, requestStart: number): Promise<Step> {
   const { agent, input, sink, timings } = turn;
   const { config } = agent;
   const calls: ToolCall[] = [];
@@ -144,7 +146,7 @@ async function streamStep(turn: TurnContext, begun: BegunTurn, answer: Answer, b
  * tools and the budget of steps allows; a call of the client's own tools ends the turn
  * (the client runs it, then asks again).
  */
-async function runTools(turn: TurnContext, begun: BegunTurn, answer: Answer, buffer: TextBuffer, step: { calls: ToolCall[]; text: string }): Promise<boolean> {
+async function runTools(turn: TurnContext, begun: BegunTurn, answer: Answer, buffer: TextBuffer, step: Step): Promise<boolean> {
   const { deps, agent, input, sink } = turn;
   const { config } = agent;
   const forClient = (c: ToolCall) => input.clientTools?.some((t) => t.name === c.name) === true;
