@@ -95,7 +95,6 @@ export const streamingConfig = z.strictObject({
   flush_interval_ms: z.int().min(0).max(10_000).default(20),
   emit_metadata: z.boolean().default(false),
   emit_memory_updates: z.boolean().default(false),
-  text_delta_delay_ms: z.int().min(0).max(10_000).default(0),
 });
 
 const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)');
