@@ -245,20 +245,19 @@ for (const engine of engines) {
       assert.equal((await chat({ message: 'hi', session_id: sessionId, user_id: 'b' })).status, 400);
     });
 
-    test('the retired streaming.text_delta_delay_ms: refused when sent; a row that still holds it streams, is shown and updated without it', async () => {
-      const refused = await s.api('POST', '/api/v1/agents', { body: { name: 'old', streaming: { text_delta_delay_ms: 5 } } });
-      assert.equal(refused.status, 400);
-      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'old' } })).body;
-      // As an agent stored before the setting was retired holds it.
-      await s.app.db.query(`update agents set config = jsonb_set(config, '{streaming,text_delta_delay_ms}', '5') where id = $1`, [agent.id]);
-      const { events } = await streamChat(s, agent.id, { message: 'hi' });
-      assert.equal(events.at(-1).chunk_type, 'done');
-      const shown = (await s.api('GET', `/api/v1/agents/${agent.id}`)).body;
-      assert.equal('text_delta_delay_ms' in shown.streaming, false);
-      const patched = await s.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { streaming: { emit_metadata: true } } });
-      assert.equal(patched.status, 200, JSON.stringify(patched.body));
-      assert.equal(patched.body.streaming.emit_metadata, true);
-      assert.equal('text_delta_delay_ms' in patched.body.streaming, false);
+    test('streaming.text_delta_delay_ms paces the deltas: each waits that long after the one before', async () => {
+      const DELAY = 40;
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'paced', streaming: { text_buffer_size: 1, text_delta_delay_ms: DELAY } } })).body;
+      assert.equal(agent.streaming.text_delta_delay_ms, DELAY);
+      const t0 = performance.now();
+      const { events, text } = await streamChat(s, agent.id, { message: 'pace me, please' });
+      const elapsed = performance.now() - t0;
+      const deltas = events.filter((e) => e.chunk_type === 'content').length;
+      assert.ok(deltas >= 3, `the answer came in ${deltas} deltas`);
+      assert.ok(text.includes('pace me'), text);
+      // a lower bound only (a loaded machine is slower, never faster): the simulated model itself answers at once
+      assert.ok(elapsed >= (deltas - 1) * DELAY, `${deltas} deltas in ${elapsed.toFixed(0)} ms, at least ${(deltas - 1) * DELAY} expected`);
+      assert.equal((await s.api('POST', '/api/v1/agents', { body: { name: 'x', streaming: { text_delta_delay_ms: -1 } } })).status, 400);
     });
   });
 }

@@ -58,17 +58,6 @@ type AgentInput = z.output<typeof agentInput>;
 /** An agent's config: its input without the descriptive fields. */
 const configOf = ({ name: _n, description: _d, metadata: _m, ...config }: AgentInput): AgentConfig => config;
 
-/**
- * The stored config, without settings since retired that rows written before still hold
- * (streaming.text_delta_delay_ms): not shown, and not in the way of the next update's validation.
- */
-function storedConfig(row: repo.AgentRow): AgentConfig {
-  const config = row.config as AgentConfig;
-  if (!config.streaming || !('text_delta_delay_ms' in config.streaming)) return config;
-  const { text_delta_delay_ms: _retired, ...streaming } = config.streaming as AgentConfig['streaming'] & { text_delta_delay_ms?: unknown };
-  return { ...config, streaming };
-}
-
 /** What an update did: the stored agent, and the secrets it dropped because their endpoint changed. */
 export interface AgentUpdate {
   row: repo.AgentRow;
@@ -88,7 +77,7 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
 
   return {
     view(row: repo.AgentRow): AgentView {
-      const config = storedConfig(row);
+      const config = row.config as AgentConfig;
       return {
         id: row.id,
         name: row.name,
@@ -104,7 +93,7 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
 
     /** What an end user's (scoped) key sees of an agent: enough to pick it and stream from it; no prompt, tools or endpoints. */
     publicView(row: repo.AgentRow): PublicAgentView {
-      const config = storedConfig(row);
+      const config = row.config as AgentConfig;
       return {
         id: row.id, name: row.name, description: row.description,
         llm: { provider: config.llm.provider, model: config.llm.model }, streaming: config.streaming,
@@ -138,7 +127,7 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
       return db.transaction(async (tx) => {
         const row = await repo.getAgent(tx, orgId, id);
         if (!row) return undefined;
-        const before = storedConfig(row);
+        const before = row.config as AgentConfig;
         const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...before };
         const parsed = agentInput.safeParse(deepMerge(current, patch));
         if (!parsed.success) throw new AgentConfigError(parsed.error.issues);

@@ -1,6 +1,7 @@
 // Streaming the steps: the model's answer goes to the client through the text buffer; a
 // step that asks for tools runs them and sends their results back for the next step;
 // what was said is checkpointed every second. Nothing here is retried (llm/retry.ts is).
+import { sleep } from '../abort.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { FinishReason, ToolCall, Usage } from '../llm/types.ts';
 import type { RunResult, StoredToolCall } from './run.ts';
@@ -120,6 +121,8 @@ async function streamStep(turn: TurnContext, begun: BegunTurn, answer: Answer, b
       answer.text += part.text;
       if (begun.specs) text += part.text; // only a tool step sends it back (a long answer's second copy otherwise)
       buffer.push(part.text);
+      // streaming.text_delta_delay_ms: the pace asked for (the upstream read waits too; off by default)
+      if (config.streaming.text_delta_delay_ms > 0) await sleep(config.streaming.text_delta_delay_ms, turn.signal);
     } else if (part.type === 'reasoning-delta') {
       if (!answer.reasoning) timings.mark('first_reasoning', requestStart);
       answer.reasoning += part.text;
