@@ -114,7 +114,9 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
     });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
     const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
-    if (p.answer_seq !== undefined) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
+    // Only an idle batch reads from where extraction last stopped: without idle_ms, no write
+    // per turn for it (switched on later, the first batch reads back at most window_tokens).
+    if (p.answer_seq !== undefined && x.idle_ms > 0) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
     if (changes.length) await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, said);
     return changes;
   };
