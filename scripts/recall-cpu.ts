@@ -1,8 +1,9 @@
 // CPU time of the default (text-only) recall search at 10,000 memories in one scope: the
-// in-process BM25 index (src/memory/lexical/) as search uses it, per query, measured as
+// in-process BM25 index (src/memory/lexical/) as search uses it (coord + RM3), per query, measured as
 // process CPU time (user + system), which a loaded machine inflates far less than wall time.
 //   node --import tsx scripts/recall-cpu.ts   (env: N=10000 Q=2000)
 import { analyze } from '../src/memory/lexical/tokens.ts';
+import { MEMORY_RANKING } from '../src/memory/lexical/bm25.ts';
 import { createScopeIndexes } from '../src/memory/lexical/scope-indexes.ts';
 
 const N = Number(process.env.N ?? 10_000);
@@ -23,7 +24,7 @@ const text = (i: number) =>
 const questions = [() => `What is my favourite ${pick(things)}?`, () => `Did I go to ${pick(places)} in May 2023?`, () => `Do I like ${pick(things)}?`, () => `我喜欢${pick(zh)}吗？`];
 
 const docs = Array.from({ length: N }, (_, i) => ({ id: `m${i}`, agent_id: 'a', user_id: 'u', content: text(i) }));
-const index = createScopeIndexes<(typeof docs)[number]>({ load: async () => docs, terms: (d) => analyze(d.content) });
+const index = createScopeIndexes<(typeof docs)[number]>({ load: async () => docs, terms: (d) => analyze(d.content), ranking: MEMORY_RANKING });
 const scope = { orgId: 'o', agentId: 'a', userId: 'u' };
 const tLoad = process.cpuUsage();
 await index.search(scope, analyze('warm up'), 10);
@@ -32,7 +33,7 @@ const cpu: number[] = [];
 for (let q = 0; q < Q; q++) {
   const query = pick(questions)();
   const t = process.cpuUsage();
-  await index.search(scope, analyze(query), 20);
+  await index.search(scope, analyze(query), 40); // candidateCount(10), as search asks
   const d = process.cpuUsage(t);
   cpu.push((d.user + d.system) / 1000);
 }

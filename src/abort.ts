@@ -15,11 +15,14 @@ export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => 
   return () => signal.removeEventListener('abort', fn);
 }
 
-/** A controller that aborts with `parent` (or alone, through abort()); release() detaches it from parent. */
-export function linkAbort(parent: AbortSignal | undefined): { signal: AbortSignal; abort(): void; release(): void } {
+/**
+ * A controller that aborts with `parent`, taking its reason (as undici's request does), at
+ * once if it already has; or alone, through abort(). release() detaches it from `parent`.
+ */
+export function linkAbort(parent: AbortSignal | undefined): { signal: AbortSignal; abort(reason?: unknown): void; release(): void } {
   const controller = new AbortController();
-  const abort = () => controller.abort();
-  const release = onAbort(parent, abort);
+  const abort = (reason?: unknown) => controller.abort(reason);
+  const release = onAbort(parent, () => controller.abort(parent!.reason));
   return { signal: controller.signal, abort, release };
 }
 

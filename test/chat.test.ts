@@ -236,6 +236,21 @@ for (const engine of engines) {
       assert.equal(hijack.status, 404, "another org's session is not found");
       assert.equal((await chat({ message: 'hi', session_id: sessionId, user_id: 'b' })).status, 400);
     });
+
+    test('streaming.text_delta_delay_ms paces the deltas: each waits that long after the one before', async () => {
+      const DELAY = 40;
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'paced', streaming: { text_buffer_size: 1, text_delta_delay_ms: DELAY } } })).body;
+      assert.equal(agent.streaming.text_delta_delay_ms, DELAY);
+      const t0 = performance.now();
+      const { events, text } = await streamChat(s, agent.id, { message: 'pace me, please' });
+      const elapsed = performance.now() - t0;
+      const deltas = events.filter((e) => e.chunk_type === 'content').length;
+      assert.ok(deltas >= 3, `the answer came in ${deltas} deltas`);
+      assert.ok(text.includes('pace me'), text);
+      // a lower bound only (a loaded machine is slower, never faster): the simulated model itself answers at once
+      assert.ok(elapsed >= (deltas - 1) * DELAY, `${deltas} deltas in ${elapsed.toFixed(0)} ms, at least ${(deltas - 1) * DELAY} expected`);
+      assert.equal((await s.api('POST', '/api/v1/agents', { body: { name: 'x', streaming: { text_delta_delay_ms: -1 } } })).status, 400);
+    });
   });
 }
 

@@ -5,7 +5,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repos/agents.ts';
 import type { SecretBox } from '../store/secret-box.ts';
 import type { PlatformProviders } from '../llm/endpoints.ts';
-import { agentConfig, agentInput, agentPatch, type AgentConfig } from './config.ts';
+import { agentInput, agentPatch, type AgentConfig } from './config.ts';
 import { carrySecrets, joinSecrets, readSecrets, splitSecrets, takeRemovals, type Secrets } from './secrets.ts';
 
 /** An agent as returned by the API: never carries a secret, only which ones are set. */
@@ -166,5 +166,3 @@ function deepMerge(base: any, patch: any): any {
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-export { agentConfig };

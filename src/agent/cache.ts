@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { AppConfig } from '../config.ts';
 import { defaultBaseUrl, originOf, platformKey, type PlatformProviders } from '../llm/endpoints.ts';
 import { createProvider } from '../llm/index.ts';
-import type { Pool } from '../llm/pool.ts';
+import type { UpstreamPool } from '../llm/pool.ts';
 import type { Provider, ProviderConfig } from '../llm/types.ts';
 import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import type { Agents, RunnableAgent } from './agents.ts';
@@ -18,7 +18,7 @@ export interface ReadyAgent extends RunnableAgent {
 }
 
 /** `guard`: while the invalidation bus cannot be trusted, every get reads the database. */
-export function createAgentCache(agents: Agents, pool: Pool, env: AppConfig, guard: CacheGuard = alwaysTrusted) {
+export function createAgentCache(agents: Agents, pool: UpstreamPool, env: AppConfig, guard: CacheGuard = alwaysTrusted) {
   const cache = new LRUCache<string, ReadyAgent>({ max: 5_000 });
   // Loads in flight, so a burst of first requests builds the agent once.
   const loading = new Map<string, Promise<ReadyAgent | undefined>>();
@@ -57,8 +57,6 @@ export function createAgentCache(agents: Agents, pool: Pool, env: AppConfig, gua
       if (id === '*') cache.clear();
       else cache.delete(id);
     },
-    /** every cached agent (to warm their upstream connections) */
-    values: () => [...cache.values()],
   };
 }
 

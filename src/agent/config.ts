@@ -95,6 +95,7 @@ export const streamingConfig = z.strictObject({
   flush_interval_ms: z.int().min(0).max(10_000).default(20),
   emit_metadata: z.boolean().default(false),
   emit_memory_updates: z.boolean().default(false),
+  /** a pause after each text delta, for a typewriter pace (the seed's StreamingConfig); 0 = none, nothing waits */
   text_delta_delay_ms: z.int().min(0).max(10_000).default(0),
 });
 

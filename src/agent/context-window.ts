@@ -14,7 +14,8 @@ import type { ChatMessage, ToolSpec } from '../llm/types.ts';
 import { cachedCount, contextWindowOf, countBounded, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
 import { countChat, messageTokens, toChatMessages } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
-import { buildPrompt, memoryBlock, summaryBlock, workingBlock, type RecalledMemory } from './prompt.ts';
+import type { RecalledMemory } from '../memory/recall.ts';
+import { buildPrompt, memoryBlock, summaryBlock, workingBlock } from './prompt.ts';
 
 /** When `max_tokens` is unset: this much of the window stays free for the answer (at most 1/8 of it). */
 export const DEFAULT_ANSWER_RESERVE = 4_096;

@@ -3,12 +3,12 @@
 // URL and key as the agent's own model; no fallback. Built once per agent and model.
 import type { PlatformProviders } from '../llm/endpoints.ts';
 import { createProvider } from '../llm/index.ts';
-import type { Pool } from '../llm/pool.ts';
+import type { UpstreamPool } from '../llm/pool.ts';
 import type { Provider } from '../llm/types.ts';
 import { resolveProvider } from './cache.ts';
 import type { AgentConfig } from './config.ts';
 
-export function createModelProviders(pool: Pool, env: PlatformProviders) {
+export function createModelProviders(pool: UpstreamPool, env: PlatformProviders) {
   // Keyed by the cached agent object: a changed agent is a new object, and its providers go with the old one.
   const built = new WeakMap<object, Map<string, Provider>>();
   return (agent: { config: { llm: AgentConfig['llm'] } }, model: string): Provider => {

@@ -2,13 +2,7 @@
 // earlier conversation and recalled memories, each in a delimited block), the history
 // window as chat messages (tool calls and their results included), then the user's message.
 import type { ChatMessage } from '../llm/types.ts';
-
-export interface RecalledMemory {
-  id: string;
-  content: string;
-  score: number;
-  metadata?: Record<string, unknown>;
-}
+import type { RecalledMemory } from '../memory/recall.ts';
 
 export interface PromptExtras {
   /** the working-memory block's text (memory.working) */

@@ -13,7 +13,7 @@ export function formatReport(r: BenchResult): string {
   out.push(
     'skipped' in r.memories
       ? `memories: NOT seeded — ${r.memories.skipped}`
-      : `memories: ${r.memories.seeded} seeded for the user in ${(r.memories.ms / 1000).toFixed(1)} s; window 10 (sessions filled with ${r.options.fillTurns} turns first), recall top 5, extract on${r.options.vary ? '; --vary: every measured request asks a new, unrelated question' : ''}`,
+      : `memories: ${r.memories.seeded} seeded for the user in ${(r.memories.ms / 1000).toFixed(1)} s; window ${r.options.window ?? 10} (sessions filled with ${r.options.fillTurns} turns first), recall top 5, extract on${r.options.workingMemory ? ', working memory on' : ''}${r.options.vary ? '; --vary: every measured request asks a new, unrelated question' : ''}`,
   );
   out.push('');
 
@@ -101,6 +101,8 @@ export function formatReport(r: BenchResult): string {
     `upstream connections opened per turn${r.options.tls ? ' (HTTPS)' : ''}${r.options.rttMs ? `, round trip ${r.options.rttMs} ms` : ''}: ` +
       levels.map((l) => `c=${l.concurrency} direct ${fmtRatio(l.direct.upstreamConnections)}, through ${fmtRatio(l.through.upstreamConnections)}`).join('; '),
   );
+  const prompts = levels.filter((l) => l.through.prompt);
+  if (prompts.length) out.push(`prompt sent upstream (a through request): ${prompts.map((l) => `c=${l.concurrency} ${l.through.prompt!.messages} messages, ${l.through.prompt!.chars} characters`).join('; ')}`);
   out.push(
     ...table(
       ['c', 'stream direct p50', 'p99', 'through p50', 'p99'],

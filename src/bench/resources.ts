@@ -28,10 +28,11 @@ const cpuNow = () => {
   return (u.user + u.system) / 1000;
 };
 
-/** Starts measuring; `stop()` ends the loop-delay window and waits for quiet before reading CPU. */
-export function measurePhase(): { stop(): Promise<PhaseResources> } {
+/** Starts measuring; `stop()` ends the loop-delay window and waits for quiet before reading CPU.
+ *  `postgres`: also the PostgreSQL server's CPU (a run on the embedded engine has none of its own). */
+export function measurePhase(postgres: boolean): { stop(): Promise<PhaseResources> } {
   const cpu0 = cpuNow();
-  const pg0 = postgresCpuMs();
+  const pg0 = postgres ? postgresCpuMs() : undefined;
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   return {
@@ -46,7 +47,7 @@ export function measurePhase(): { stop(): Promise<PhaseResources> } {
         if (now - before <= QUIET_CPU_MS) break;
         before = now;
       }
-      const pg1 = postgresCpuMs();
+      const pg1 = postgres ? postgresCpuMs() : undefined;
       return { cpuMs: cpuNow() - cpu0, postgresCpuMs: pg0 !== undefined && pg1 !== undefined ? pg1 - pg0 : undefined, loopDelay };
     },
   };

@@ -14,13 +14,14 @@ import { STAGES } from '../trace/timings.ts';
 import type { TimingsJSON } from '../trace/timings.ts';
 import type { Sample } from './client.ts';
 import type { OurStage } from './seed-table.ts';
+import type { PromptSize } from './emulator-thread.ts';
 import { startFloor } from './floor.ts';
 import { measurePhase, type PhaseResources } from './resources.ts';
 import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
 import { summarize, type Summary } from './stats.ts';
 import { startClient, type PhaseSpec, type Progress } from './worker.ts';
 import { optionPath } from '../emulator/options.ts';
-import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
+import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT, WORKING_MEMORY } from './workload.ts';
 
 export interface BenchOptions {
   profile: ProfileName;
@@ -32,6 +33,10 @@ export interface BenchOptions {
   memories: number;
   /** turns each session has before it is measured (5 turns = a full window of 10) */
   fillTurns: number;
+  /** the agent's history window, messages (default 10) */
+  window?: number;
+  /** working memory on, a profile block in every prompt */
+  workingMemory?: boolean;
   gaps: boolean;
   /** the measured through requests ask a new, unrelated question each time (the pool cannot answer) */
   vary?: boolean;
@@ -109,6 +114,8 @@ export interface LevelResult {
     skipped: Record<string, Record<string, number>>;
     /** who served recall: the predictive pool, the fresh search, or nobody (budget, error, off) */
     recallSource: RecallSource;
+    /** what agentmem sent upstream on the phase's last chat request: messages and characters of the prompt */
+    prompt?: PromptSize;
   };
   overhead: {
     /** through − direct, percentile by percentile */
@@ -135,7 +142,7 @@ export interface BenchResult {
   profileSettings: (typeof PROFILES)[ProfileName];
   memories: SeedResult;
   template: { deltas: number; bytes: number; intervalMs: number };
-  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; vary: boolean; tls: boolean; rttMs: number };
+  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; window: number; workingMemory: boolean; vary: boolean; tls: boolean; rttMs: number };
   levels: LevelResult[];
   /** the highest concurrency run whose gap streams had no error, no lost frame and no stall (undefined: none) */
   sustained?: { through?: number; direct?: number; levels: number[] };
@@ -167,7 +174,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const measureBase = `${emu}${optionPath({ text: TEMPLATE_TEXT })}/v1`;
     measured = measureBase;
     const gapBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: TEMPLATE_RATE })}/v1`;
-    const agent = await createBenchAgent(world, fillBase);
+    const agent = await createBenchAgent(world, fillBase, { window: opts.window, workingMemory: opts.workingMemory });
     let current = fillBase;
     const pointAt = async (base: string) => {
       if (base !== current) await setBaseUrl(world, agent, base);
@@ -180,7 +187,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       : { seeded: 0, skipped: '--memories 0' };
     if ('skipped' in memories) say(`NOTE: memories not seeded: ${memories.skipped}`, true);
 
-    const directBody = { model: 'gpt-emu', messages: directMessages(), stream: true, stream_options: { include_usage: true } };
+    const directBody = { model: 'gpt-emu', messages: directMessages(Math.floor((opts.window ?? 10) / 2), 5, opts.workingMemory ? WORKING_MEMORY : undefined), stream: true, stream_options: { include_usage: true } };
     const directHeaders = { authorization: 'Bearer sk-bench' };
     const throughUrl = `${world.app.url}/api/v1/agents/${agent.id}/chat/stream`;
     const throughHeaders = { authorization: `Bearer ${world.adminKey}` };
@@ -200,14 +207,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const opened = new WeakMap<Sample[], number>();
     const costs = new WeakMap<Sample[], PhaseResources>();
     const run = async (label: string, spec: PhaseSpec) => {
-      // the emulator's record of requests served (a test aid) is never read here: drop it
-      world.emulator.requests.length = 0;
-      world.emulator.embeddings.length = 0;
+      // the emulator's record of requests served (a test aid) is read only for the prompt's size: drop it
+      await world.emulator.reset();
       await sleep(SETTLE_MS);
-      const before = world.emulator.connections;
-      const phase = measurePhase();
+      const before = await world.emulator.connections();
+      const phase = measurePhase(world.engine === 'postgres');
       const samples = await client.run(spec, (p: Progress) => say(`${label} ${p.done}/${p.total}${p.errors ? ` errors ${p.errors}` : ''}`));
-      opened.set(samples, world.emulator.connections - before);
+      opened.set(samples, (await world.emulator.connections()) - before);
       costs.set(samples, await phase.stop());
       return samples;
     };
@@ -225,7 +231,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       const d = await run(`${tag} direct`, direct(measureBase, c, n, false));
       const f = await run(`${tag} floor`, floorSpec(c, n));
       const t = await run(`${tag} through`, through(c, n, false));
+      const prompt = await world.emulator.lastPrompt();
       const level = measureLevel(c, d, f, t, (s) => ({ opened: opened.get(s) ?? 0, cost: costs.get(s)! }));
+      if (prompt) level.through.prompt = prompt;
 
       if (opts.gaps) {
         await pointAt(gapBase);
@@ -248,7 +256,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       profileSettings: PROFILES[opts.profile],
       memories,
       template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
-      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, vary: Boolean(opts.vary), tls: Boolean(opts.tls), rttMs: opts.rttMs ?? 0 },
+      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, window: opts.window ?? 10, workingMemory: Boolean(opts.workingMemory), vary: Boolean(opts.vary), tls: Boolean(opts.tls), rttMs: opts.rttMs ?? 0 },
       levels,
       sustained: sustainedStreams(levels),
       durationMs: performance.now() - started,

@@ -7,14 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgentmem, type Agentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
-import { startEmulator, type Emulator, type EmulatorOptions, type ProfileName } from '../emulator/server.ts';
+import type { EmulatorOptions, ProfileName } from '../emulator/server.ts';
+import { startEmulatorThread, type EmulatorThread } from './emulator-thread.ts';
 import { redactUrl } from '../store/postgres/index.ts';
 import { apiClient } from './api.ts';
 import { throwawayDatabase } from './throwaway-db.ts';
-import { memoryText, SYSTEM_PROMPT } from './workload.ts';
+import { memoryText, SYSTEM_PROMPT, WORKING_MEMORY } from './workload.ts';
 
 export interface World {
-  emulator: Emulator;
+  /** in a worker thread of its own: the main thread is agentmem's */
+  emulator: EmulatorThread;
   app: Agentmem;
   adminKey: string;
   engine: string;
@@ -28,7 +30,7 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
   const db = await throwawayDatabase(opts.database ?? 'memory://', 'agentmem_bench');
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-bench-'));
   const adminKey = 'am_bench_' + randomBytes(16).toString('hex');
-  let emulator: Emulator | undefined;
+  let emulator: EmulatorThread | undefined;
   let app: Agentmem | undefined;
   const cleanup = async () => {
     await app?.close();
@@ -37,7 +39,7 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    emulator = await startEmulator({ port: 0, profile: opts.profile, ...opts.network });
+    emulator = await startEmulatorThread({ port: 0, profile: opts.profile, ...opts.network });
     app = await startAgentmem({
       ...configFromEnv({}),
       port: 0,
@@ -68,17 +70,35 @@ export interface BenchAgent {
   userId: string;
 }
 
+export interface BenchAgentShape {
+  /** memory.last_messages: the history window (default 10) */
+  window?: number;
+  /** working memory on, with a profile block set for the bench user */
+  workingMemory?: boolean;
+}
+
 /** The bench agent: openai-compatible on the emulator, window 10, recall and extraction on. */
-export async function createBenchAgent(world: World, baseUrl: string): Promise<BenchAgent> {
+export async function createBenchAgent(world: World, baseUrl: string, shape: BenchAgentShape = {}): Promise<BenchAgent> {
   const res = await world.api('POST', '/api/v1/agents', {
     name: 'bench',
     system_prompt: SYSTEM_PROMPT,
-    llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: baseUrl, api_key: 'sk-bench' },
-    memory: { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true },
+    // a 128k window, as today's OpenAI-family models have: a long session's window fits whole
+    llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: baseUrl, api_key: 'sk-bench', max_context_tokens: 128_000 },
+    memory: {
+      last_messages: shape.window ?? 10,
+      semantic_recall: { enabled: true, top_k: 5 },
+      extract: true,
+      ...(shape.workingMemory ? { working: { enabled: true } } : {}),
+    },
     streaming: { text_buffer_size: 1 },
   });
   if (res.status !== 201) throw new Error(`creating the bench agent failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.id, userId: 'bench-user' };
+  const agent = { id: res.body.id, userId: 'bench-user' };
+  if (shape.workingMemory) {
+    const put = await world.api('PUT', `/api/v1/agents/${agent.id}/working-memory/${agent.userId}`, { content: WORKING_MEMORY });
+    if (put.status !== 200) throw new Error(`setting the bench user's working memory failed: ${put.status} ${JSON.stringify(put.body)}`);
+  }
+  return agent;
 }
 
 /** Points the agent at another emulator option path (pacing, answer text). */

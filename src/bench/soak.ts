@@ -97,7 +97,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const sample = () => {
       // The emulator records every request it serves (a test aid: ~10 KB each here, never
       // dropped); the bench never reads them, and kept they would be the soak's "leak".
-      world.emulator.requests.length = 0;
+      void world.emulator.reset();
       const mu = process.memoryUsage();
       const s: MemorySample = {
         t: round((performance.now() - t0) / 1000),

@@ -1,7 +1,8 @@
 // The load generator runs in a worker thread: the server and the emulator keep the
 // main thread's event loop, the client gets its own (the second core, when there is one).
 // `startClient` is the main thread's handle; the bottom half is the worker itself.
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { spawnWorker } from '../threads.ts';
 import { Agent } from 'undici';
 import { streamOnce, type Sample, type Target } from './client.ts';
 import { Histogram, type HistogramJSON } from './histogram.ts';
@@ -80,13 +81,7 @@ export interface Client {
 }
 
 export function startClient(): Client {
-  // tsx's loader is registered per thread: the worker registers it, then loads this file.
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const self = import.meta.url;
-  const worker = new Worker(
-    `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`,
-    { eval: true },
-  );
+  const worker = spawnWorker(new URL(import.meta.url));
   const pending = new Map<number, { resolve(s: any): void; reject(e: Error): void; onProgress?: (p: any) => void }>();
   let ids = 0;
   worker.on('message', (m: FromWorker) => {

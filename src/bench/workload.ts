@@ -21,6 +21,18 @@ function word(i: number): string {
 
 export const CHAT_MESSAGE = 'What do I usually order at the cafe near the office in Berlin, and who do I go there with?';
 export const SYSTEM_PROMPT = 'You are a helpful assistant with a long memory. Answer briefly.';
+/** The bench user's working memory (`--working-memory`): a profile of the size a real one has. */
+export const WORKING_MEMORY = [
+  '# Profile',
+  '- Name: Sam; lives in Berlin (Kreuzberg) since 2021, works as a product designer near Alexanderplatz.',
+  '- Languages: German, English; learning Portuguese.',
+  '# Preferences',
+  '- Coffee: flat white with oat milk; no sugar. Tea in the evening.',
+  '- Food: vegetarian on weekdays; loves ramen and falafel.',
+  '# Ongoing',
+  '- Planning a trip to Lisbon in May with Anna; looking for a quiet flat near Alfama.',
+  '- Training for a 10 km run in September (three runs a week).',
+].join('\n');
 
 const PEOPLE = ['Anna', 'Bilal', 'Chen', 'Dora', 'Emil', 'Farah', 'Goran', 'Hana', 'Ivo', 'Jules', 'Kofi', 'Lena'];
 const PLACES = ['Berlin', 'Paris', 'Lisbon', 'Osaka', 'Toronto', 'Nairobi', 'Oslo', 'Lima', 'Seoul', 'Prague', 'Austin', 'Milan'];
@@ -49,11 +61,11 @@ export function memoryText(i: number): string {
 
 /** The direct request's messages: the shape agentmem sends upstream with a full window
  *  (5 earlier turns) and 5 recalled memories, so both sides ask the same of the model. */
-export function directMessages(windowTurns = 5, recalled = 5): ChatMessage[] {
+export function directMessages(windowTurns = 5, recalled = 5, working?: string): ChatMessage[] {
   const history: ChatMessage[] = [];
   for (let i = 0; i < windowTurns; i++) {
     history.push({ role: 'user', content: CHAT_MESSAGE }, { role: 'assistant', content: TEMPLATE_TEXT });
   }
   const memories = Array.from({ length: recalled }, (_, i) => ({ id: String(i), content: memoryText(i), score: 0.5 }));
-  return buildPrompt(SYSTEM_PROMPT, history, memories, CHAT_MESSAGE);
+  return buildPrompt(SYSTEM_PROMPT, history, memories, CHAT_MESSAGE, { working });
 }

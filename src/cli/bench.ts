@@ -21,6 +21,8 @@ export function benchCommand(): Command {
     .option('--database <url>', 'memory:// (PGlite, default) or postgres://… (a throwaway database is created there and dropped)', 'memory://')
     .option('--memories <n>', 'memories seeded for the user first', nonNegative, 10_000)
     .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
+    .option('--window <n>', "the agent's history window, messages (memory.last_messages; 200 with --fill-turns 100: a long session)", positive, 10)
+    .option('--working-memory', 'working memory on, with a profile block for the bench user in every prompt')
     .option('--no-gaps', 'skip the inter-delta gap runs')
     .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
     .option('--vary', 'the measured through requests ask a new, unrelated question each turn, so the predictive recall pool cannot answer and the fresh search runs')
@@ -28,7 +30,7 @@ export function benchCommand(): Command {
     .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
     .option('--rtt-ms <ms>', 'a network round trip between agentmem and the emulator, paid per round trip, handshakes included', rtt, 0)
     .option('--json', 'print the JSON result only (no table, no progress)')
-    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; gaps: boolean; out: string; soak?: number; vary?: boolean; tls?: boolean; rttMs: number; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; window: number; workingMemory?: boolean; gaps: boolean; out: string; soak?: number; vary?: boolean; tls?: boolean; rttMs: number; json?: boolean }, cmd: Command) => {
       const certificate = opts.tls ? trustedCertificate() : undefined;
       if (opts.tls && !certificate) process.exit(await rerunTrusting());
       const tty = process.stderr.isTTY;
@@ -74,6 +76,8 @@ export function benchCommand(): Command {
           database: opts.database,
           memories: opts.memories,
           fillTurns: opts.fillTurns,
+          window: opts.window,
+          workingMemory: opts.workingMemory,
           gaps: opts.gaps,
           vary: opts.vary,
           tls: certificate,

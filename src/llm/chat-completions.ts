@@ -3,7 +3,7 @@
 // how to authenticate, how its body, finish reasons and errors differ.
 import { UpstreamError, networkError } from './errors.ts';
 import { postEventStream } from './event-stream.ts';
-import type { Pool } from './pool.ts';
+import type { UpstreamPool } from './pool.ts';
 import type { FinishReason, LlmRequest, StreamPart, ToolCall, Usage } from './types.ts';
 
 export interface Dialect {
@@ -20,7 +20,7 @@ export interface Dialect {
   eventError(error: unknown): UpstreamError;
 }
 
-export async function* streamChatCompletions(pool: Pool, dialect: Dialect, req: LlmRequest): AsyncGenerator<StreamPart> {
+export async function* streamChatCompletions(pool: UpstreamPool, dialect: Dialect, req: LlmRequest): AsyncGenerator<StreamPart> {
   const auth = await dialect.authorization();
   const events = postEventStream(pool, {
     url: dialect.url,

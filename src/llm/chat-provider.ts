@@ -1,10 +1,10 @@
 // A Provider from a chat.completions dialect: stream, complete, and warm its origin.
 import { streamChatCompletions, type Dialect } from './chat-completions.ts';
 import { collect } from './complete.ts';
-import type { Pool } from './pool.ts';
+import type { UpstreamPool } from './pool.ts';
 import type { Provider } from './types.ts';
 
-export function chatProvider(name: string, dialect: Dialect, pool: Pool): Provider {
+export function chatProvider(name: string, dialect: Dialect, pool: UpstreamPool): Provider {
   const origin = new URL(dialect.url).origin;
   return {
     name,

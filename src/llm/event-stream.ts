@@ -10,10 +10,10 @@
 // read in the background; the caller's signal stops the request only while the answer
 // is still coming; stopping early anywhere else (mid-answer) does destroy the socket.
 import { createParser } from 'eventsource-parser';
-import { onAbort } from '../abort.ts';
+import { linkAbort } from '../abort.ts';
 import type { Dispatcher } from 'undici';
 import { networkError, type UpstreamError } from './errors.ts';
-import type { Pool } from './pool.ts';
+import type { UpstreamPool } from './pool.ts';
 
 export interface EventStreamRequest {
   url: string;
@@ -34,11 +34,10 @@ const MAX_ERROR_BODY = 64 * 1024;
 const DRAIN_BYTES = 64 * 1024;
 const DRAIN_MS = 2_000;
 
-export async function* postEventStream(pool: Pool, req: EventStreamRequest): AsyncGenerator<string> {
+export async function* postEventStream(pool: UpstreamPool, req: EventStreamRequest): AsyncGenerator<string> {
   const url = new URL(req.url);
   // undici gets a signal of its own, fired by the caller's only until the answer is in.
-  const upstream = new AbortController();
-  const detach = onAbort(req.signal, () => upstream.abort(req.signal?.reason));
+  const upstream = linkAbort(req.signal);
   let res;
   try {
     try {
@@ -60,7 +59,7 @@ export async function* postEventStream(pool: Pool, req: EventStreamRequest): Asy
     }
     yield* events(res.body, req.isEnd);
   } finally {
-    detach();
+    upstream.release();
   }
 }
 

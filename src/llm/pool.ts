@@ -6,7 +6,7 @@
 import { Agent, fetch, type Dispatcher, type Pool as UndiciPool } from 'undici';
 import { egressConnector, type EgressPolicy } from './egress.ts';
 
-export interface Pool {
+export interface UpstreamPool {
   readonly dispatcher: Dispatcher;
   /** open upstream connections, and how many of them are idle, over all origins */
   stats(): { open: number; idle: number };
@@ -15,7 +15,7 @@ export interface Pool {
   close(): Promise<void>;
 }
 
-export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number; egress?: EgressPolicy } = {}): Pool {
+export function createPool(opts: { keepAliveMs?: number; warmTimeoutMs?: number; egress?: EgressPolicy } = {}): UpstreamPool {
   const agent = new Agent({
     connect: egressConnector(opts.egress ?? { kind: 'any' }),
     keepAliveTimeout: opts.keepAliveMs ?? 60_000,

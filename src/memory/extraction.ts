@@ -10,7 +10,7 @@ import type { Provider } from '../llm/types.ts';
 import { lastMessages, messagesAfter, type Message } from '../store/repos/messages.ts';
 import { getSession, markExtracted } from '../store/repos/sessions.ts';
 import type { Db } from '../store/db.ts';
-import type { History, Turn } from './history.ts';
+import type { Exchange, HistoryStore } from './history.ts';
 import type { JobQueue } from './jobs.ts';
 import type { Job } from '../store/repos/jobs.ts';
 import { extractionMessages, parseDecisions } from './extraction-prompt.ts';
@@ -19,7 +19,7 @@ import { messageTokens } from './window-messages.ts';
 
 export const EXTRACT_JOB = 'memory.extract';
 
-type Exchange = Array<{ role: 'user' | 'assistant'; content: string }>;
+type Dialogue = Array<{ role: 'user' | 'assistant'; content: string }>;
 
 export interface ExtractPayload {
   agent_id: string;
@@ -29,9 +29,9 @@ export interface ExtractPayload {
   user: string;
   assistant: string;
   /** the exchanges to extract from, oldest first (absent in jobs queued before it existed: user + assistant) */
-  conversation?: Exchange;
+  conversation?: Dialogue;
   /** earlier messages of the recent window, for the model to understand the conversation by */
-  context?: Exchange;
+  context?: Dialogue;
   /** the answer's seq: extraction has read the session up to here once this job ran */
   answer_seq?: number;
   /** with idle_ms: the job waits for quiet; a newer message in the session means a later job covers this one */
@@ -83,7 +83,7 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
     const agent = await deps.loadAgent(job.org_id, p.agent_id);
     const x = agent && extractSettings(agent.config.memory.extract);
     if (!agent || !x?.enabled || !p.user_id) return [];
-    let conversation: Exchange = p.conversation ?? [{ role: 'user', content: p.user }, { role: 'assistant', content: p.assistant }];
+    let conversation: Dialogue = p.conversation ?? [{ role: 'user', content: p.user }, { role: 'assistant', content: p.assistant }];
     let context = p.context;
     if (p.idle && p.answer_seq !== undefined) {
       // Waiting for quiet: the session went on, and the job of its newer exchange covers this one.
@@ -114,7 +114,9 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
     });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
     const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
-    if (p.answer_seq !== undefined) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
+    // Only an idle batch reads from where extraction last stopped: without idle_ms, no write
+    // per turn for it (switched on later, the first batch reads back at most window_tokens).
+    if (p.answer_seq !== undefined && x.idle_ms > 0) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
     if (changes.length) await deps.afterApply?.(job.org_id, p.agent_id, p.user_id, said);
     return changes;
   };
@@ -124,9 +126,9 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
  * What the extraction reads: the newest `turns` exchanges whole (facts come from these),
  * and before them, as context, older messages while all fits `budget` tokens. Oldest first.
  */
-export function extractionWindow(messages: Message[], turns: number, budget: number): { conversation: Exchange; context: Exchange } {
-  const conversation: Exchange = [];
-  const context: Exchange = [];
+export function extractionWindow(messages: Message[], turns: number, budget: number): { conversation: Dialogue; context: Dialogue } {
+  const conversation: Dialogue = [];
+  const context: Dialogue = [];
   let tokens = 0;
   let users = 0;
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -142,7 +144,7 @@ export function extractionWindow(messages: Message[], turns: number, budget: num
 }
 
 /** Idle batches: the messages after `sinceSeq` to extract from (the newest first, within budget), older ones as context. */
-function sinceWindow(messages: Message[], sinceSeq: number, budget: number): { conversation: Exchange; context: Exchange } {
+function sinceWindow(messages: Message[], sinceSeq: number, budget: number): { conversation: Dialogue; context: Dialogue } {
   const turns = messages.filter((m) => m.seq > sinceSeq && m.role === 'user').length;
   return extractionWindow(messages, Math.max(1, turns), budget);
 }
@@ -153,8 +155,8 @@ function sinceWindow(messages: Message[], sinceSeq: number, budget: number): { c
  * session at once, otherwise (with `idle_ms`) once the session has been idle that long.
  * With `wait`, resolves with the changes of a job queued at once.
  */
-export function extractAfterTurn(jobs: JobQueue, history?: History, waitMs = 15_000) {
-  return async (agent: { id: string; config: { memory: { extract: ExtractConfig } } }, turn: Turn, answer: string, wait: boolean): Promise<MemoryChange[]> => {
+export function extractAfterTurn(jobs: JobQueue, history?: HistoryStore, waitMs = 15_000) {
+  return async (agent: { id: string; config: { memory: { extract: ExtractConfig } } }, turn: Exchange, answer: string, wait: boolean): Promise<MemoryChange[]> => {
     const x = extractSettings(agent.config.memory.extract);
     // Facts belong to a user: an anonymous chat never writes memories another chat could recall.
     if (!x.enabled || !turn.userId) return [];

@@ -20,13 +20,12 @@ interface Entry {
   depth: number;
 }
 
-export interface Turn {
+/** One exchange being stored: the user's message and the answer's reserved row (one chat turn's records). */
+export interface Exchange {
   orgId: string;
   agentId: string;
   userId: string | null;
   sessionId: string;
-  /** true when this turn creates the session */
-  created: boolean;
   userMessageId: string;
   userContent: string;
   /** the user message's prompt tokens as stored (undefined: counted after the answer) */
@@ -105,7 +104,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
      * and runs while the model is asked; `finish` waits for it, so the first token never
      * waits for the disk.
      */
-    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string; tokens?: number }, after?: Promise<unknown>): Turn {
+    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string; tokens?: number }, after?: Promise<unknown>): Exchange {
       const sessionId = input.session?.id ?? randomUUID();
       const userMessageId = randomUUID();
       const assistantMessageId = randomUUID();
@@ -128,21 +127,21 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
         });
       stored.catch(() => {}); // awaited by finish(); never an unhandled rejection meanwhile
       return {
-        orgId: input.orgId, agentId: input.agentId, userId: input.userId, sessionId, created: !input.session,
+        orgId: input.orgId, agentId: input.agentId, userId: input.userId, sessionId,
         userMessageId, userContent: input.content, userTokens: input.tokens, assistantMessageId, stored,
       };
     },
 
     /** Stores the answer as it ended: complete, or incomplete with what was said so far. */
     /** Saves the partial answer (one write at a time per turn; a failed one is retried by the next). */
-    checkpoint(turn: Turn, content: string): void {
+    checkpoint(turn: Exchange, content: string): void {
       const id = turn.assistantMessageId;
       const previous = saving.get(id) ?? turn.stored;
       const next = previous.then(() => messages.checkpointMessage(db, id, content)).then(() => undefined, () => undefined);
       saving.set(id, next);
     },
 
-    async finish(turn: Turn, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
+    async finish(turn: Exchange, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
       await turn.stored;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
@@ -245,4 +244,5 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
   };
 }
 
-export type History = ReturnType<typeof createHistory>;
+/** The conversation store: sessions and their messages, cached. */
+export type HistoryStore = ReturnType<typeof createHistory>;

@@ -2,6 +2,7 @@
 // memories.ts writes is applied to it in place, and search reads it with no SQL.
 import type { Db } from '../store/db.ts';
 import { loadMemoryDocs, type MemoryDoc } from '../store/repos/memories.ts';
+import { MEMORY_RANKING } from './lexical/bm25.ts';
 import { analyze } from './lexical/tokens.ts';
 import { createScopeIndexes } from './lexical/scope-indexes.ts';
 
@@ -9,6 +10,7 @@ export function createMemoryIndex(db: Db) {
   return createScopeIndexes<MemoryDoc>({
     load: (orgId, leaf) => loadMemoryDocs(db, orgId, leaf),
     terms: (m) => analyze(m.content),
+    ranking: MEMORY_RANKING,
   });
 }
 

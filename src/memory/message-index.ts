@@ -7,6 +7,7 @@
 import type { Db } from '../store/db.ts';
 import { loadMessageDocs, sessionScope, type MessageDoc } from '../store/repos/message-search.ts';
 import type { HistoryHooks } from './history.ts';
+import { MESSAGE_RANKING } from './lexical/bm25.ts';
 import { dateTokens } from './lexical/dates.ts';
 import { createScopeIndexes } from './lexical/scope-indexes.ts';
 import { analyze } from './lexical/tokens.ts';
@@ -43,6 +44,7 @@ export function createMessageIndex(db: Db) {
       return out;
     },
     terms: (d) => [...analyze(d.content), ...analyze(d.context), ...dateTokens(d.created_at)],
+    ranking: MESSAGE_RANKING,
   });
 
   return {

@@ -1,5 +1,5 @@
 // Predictive recall. After an answer, the memories the next turn most likely needs (the
-// user's nearest POOL to the exchange just finished) are fetched in the background,
+// user's nearest PREDICTED memories to the exchange just finished) are fetched in the background,
 // vectors included. The next request ranks that pool against its own message's vector
 // in process, with no SQL at all; only when the pool's best match is weak (the topic
 // moved) does it run the fresh search. Both are recall's (recall.ts): the query is
@@ -12,18 +12,19 @@ import type { Db } from '../store/db.ts';
 import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import { vectorsOf } from '../store/repos/memories.ts';
 import type { EmbedderFor } from './embedders/index.ts';
-import type { MemoryHit, RecallAgent, Recalled, SearchMemories } from './recall.ts';
+import type { MemoryHit, RecallAgent, RecalledMemory, SearchMemories } from './recall.ts';
 
-const POOL = 48;
+const PREDICTED = 48;
 /** cosine similarity the pool's best match needs for the pool to answer alone */
 export const CONFIDENT = 0.3;
 
 /** An agent whose recall may be off (then no pool is kept). */
 type PoolAgent = RecallAgent & { config: { memory: { semantic_recall: { enabled: boolean } } } };
 
-interface Pool {
+/** The memories kept for a scope's next turn, with their vectors. */
+interface Prediction {
   embedder: string;
-  items: Array<Recalled & { vector: Float32Array }>;
+  items: Array<RecalledMemory & { vector: Float32Array }>;
 }
 
 export const scopeKey = (orgId: string, agentId: string | null, userId: string | null) => `${orgId}\u0001${agentId ?? ''}\u0001${userId ?? ''}`;
@@ -31,7 +32,7 @@ export const scopeKey = (orgId: string, agentId: string | null, userId: string |
 /** `guard`: while the invalidation bus cannot be trusted, no pool answers and none is kept. */
 export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor; guard?: CacheGuard }) {
   const guard = deps.guard ?? alwaysTrusted;
-  const pools = new LRUCache<string, Pool>({ max: 20_000 });
+  const predictions = new LRUCache<string, Prediction>({ max: 20_000 });
   // Bumped by every invalidation: a pool computed across a write is thrown away.
   const generation = new Map<string, number>();
 
@@ -39,7 +40,7 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
     /** Computes and keeps the pool for the scope's next turn. Never throws. */
     async prepare(agent: PoolAgent, userId: string | null, text: string): Promise<void> {
       try {
-        await this.related(agent, userId, text, POOL, true);
+        await this.related(agent, userId, text, PREDICTED, true);
       } catch {
         // a prediction is an optimization; the next request searches as usual
       }
@@ -58,25 +59,25 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
       const scope = { orgId: agent.org_id, agentId: agent.id, userId };
       // Unless asked to, or while the bus that would invalidate a pool is down, nothing is kept.
       if (!keep || !agent.config.memory.semantic_recall.enabled || !guard.trusted()) return deps.search(embedder, scope, text, { topK, minScore: 0 });
-      const hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, POOL), minScore: 0 });
+      const hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, PREDICTED), minScore: 0 });
       const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
       if ((generation.get(key) ?? 0) === gen && guard.epoch() === epoch && guard.trusted()) {
         const items = hits.flatMap(({ id, content, metadata }) => {
           const v = vectors.get(id);
           return v ? [{ id, content, metadata, score: 0, vector: unit(v) }] : [];
         });
-        pools.set(key, { embedder: embedder.id, items });
+        predictions.set(key, { embedder: embedder.id, items });
       }
       return hits.slice(0, topK);
     },
 
     /**
      * The pool ranked by the query's vector (of embedder `embedderId`), or undefined when
-     * there is none or it is not confident. In process, no SQL, no embedding (recall's RankPool).
+     * there is none or it is not confident. In process, no SQL, no embedding (recall's RankPredicted).
      */
-    rank(agent: RecallAgent, userId: string | null, embedderId: string, vector: ArrayLike<number>): Recalled[] | undefined {
+    rank(agent: RecallAgent, userId: string | null, embedderId: string, vector: ArrayLike<number>): RecalledMemory[] | undefined {
       if (!guard.trusted()) return undefined;
-      const pool = pools.get(scopeKey(agent.org_id, agent.id, userId));
+      const pool = predictions.get(scopeKey(agent.org_id, agent.id, userId));
       if (!pool || pool.embedder !== embedderId || !pool.items.length) return undefined;
       const q = unit(vector);
       const { top_k, min_score } = agent.config.memory.semantic_recall;
@@ -87,18 +88,18 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
       return ranked.filter((m) => m.score >= min_score).slice(0, top_k);
     },
 
-    /** Drops pools of a scope; agentId '*' means every agent of that user. */
+    /** Drops predictions of a scope; agentId '*' means every agent of that user. */
     invalidate(orgId: string, agentId: string | null | '*', userId: string | null): void {
       if (agentId !== '*') return drop(scopeKey(orgId, agentId, userId));
       const prefix = `${orgId}\u0001`;
       const suffix = `\u0001${userId ?? ''}`;
-      for (const key of [...pools.keys(), ...generation.keys()]) if (key.startsWith(prefix) && key.endsWith(suffix)) drop(key);
+      for (const key of [...predictions.keys(), ...generation.keys()]) if (key.startsWith(prefix) && key.endsWith(suffix)) drop(key);
     },
 
     /** The bus form of invalidate: a scope key from scopeKey(), or '*' for everything. */
     invalidateKey(key: string): void {
       if (key === '*') {
-        pools.clear();
+        predictions.clear();
         for (const k of generation.keys()) generation.set(k, (generation.get(k) ?? 0) + 1);
         return;
       }
@@ -108,7 +109,7 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
   };
 
   function drop(key: string) {
-    pools.delete(key);
+    predictions.delete(key);
     generation.set(key, (generation.get(key) ?? 0) + 1);
   }
 }

@@ -186,15 +186,17 @@ export interface RecallAgent {
   };
 }
 
-export interface Recalled {
+/** A memory (or a past message) recalled for a turn, as the prompt and the metadata event carry it. */
+export interface RecalledMemory {
   id: string;
   content: string;
   score: number;
-  metadata: Record<string, unknown>;
+  /** always set by recall; a prompt built elsewhere (bench, scripts) may leave it out */
+  metadata?: Record<string, unknown>;
 }
 
 /** Ranks a prepared pool of the user's memories by the query's vector (predictive.ts); undefined: search. */
-export type RankPool = (agent: RecallAgent, userId: string | null, embedderId: string, vector: number[]) => Recalled[] | undefined;
+export type RankPredicted = (agent: RecallAgent, userId: string | null, embedderId: string, vector: number[]) => RecalledMemory[] | undefined;
 
 /**
  * RunDeps.recall: the agent's memories of this user (user_id null: those with no user)
@@ -204,8 +206,8 @@ export type RankPool = (agent: RecallAgent, userId: string | null, embedderId: s
  * throws: on the deadline it answers [] and the trace says skipped.recall = 'budget'; on
  * an error, 'error'; when the turn is cancelled, 'aborted'.
  */
-export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, rankPool?: RankPool, episodes?: Episodes) {
-  return async function recall(agent: RecallAgent, userId: string | null, query: string, timings: Timings, signal?: AbortSignal): Promise<Recalled[]> {
+export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, rankPredicted?: RankPredicted, episodes?: Episodes) {
+  return async function recall(agent: RecallAgent, userId: string | null, query: string, timings: Timings, signal?: AbortSignal): Promise<RecalledMemory[]> {
     const t0 = performance.now();
     const { recall_budget_ms: budget, semantic_recall, embedder: config } = agent.config.memory;
     // After the deadline (or the cancel) nobody waits: what still finishes is not recorded.
@@ -216,14 +218,14 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const which = semantic_recall.scope ?? 'facts';
     const scope = { orgId: agent.org_id, agentId: agent.id, userId };
     // past messages (the turn's own question may already be stored: never recalled)
-    const pastMessages = async (): Promise<Recalled[]> => {
+    const pastMessages = async (): Promise<RecalledMemory[]> => {
       if (which === 'facts' || !episodes) return [];
       const hits = await episodes.search(scope, query, {
         topK: semantic_recall.top_k, minScore: semantic_recall.min_score, range: semantic_recall.message_range, filters: semantic_recall.filters, exclude: query,
       });
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
     };
-    const facts = async (): Promise<Recalled[]> => {
+    const facts = async (): Promise<RecalledMemory[]> => {
       if (which === 'messages') return [];
       const embedder = embedderFor(config);
       const weight = semantic_recall.vector_weight ?? vectorWeightOf(embedder);
@@ -233,7 +235,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
         vector = await search.queryVector(embedder, query);
         mark('recall_embed', te);
         if (over) return [];
-        const pooled = vector && !semantic_recall.filters && rankPool?.(agent, userId, embedder.id, vector.vector);
+        const pooled = vector && !semantic_recall.filters && rankPredicted?.(agent, userId, embedder.id, vector.vector);
         if (pooled) {
           timings.skip('recall_search', 'predicted');
           return pooled;
@@ -246,7 +248,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
       );
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
     };
-    const work = (async (): Promise<Recalled[]> => {
+    const work = (async (): Promise<RecalledMemory[]> => {
       const [f, m] = await Promise.all([facts(), pastMessages()]);
       return which === 'both' ? fuseEpisodes(f, m, semantic_recall.top_k) : which === 'messages' ? m : f;
     })();

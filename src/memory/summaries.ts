@@ -10,7 +10,7 @@ import type { Db } from '../store/db.ts';
 import type { Job } from '../store/repos/jobs.ts';
 import { messagesAfter, type Message } from '../store/repos/messages.ts';
 import { getSession, setSummary, type Session } from '../store/repos/sessions.ts';
-import type { History, Turn } from './history.ts';
+import type { Exchange, HistoryStore } from './history.ts';
 import type { JobQueue } from './jobs.ts';
 import { SUMMARY_MAX_TOKENS, summaryMessages } from './summary-prompt.ts';
 import { messageTokens } from './window-messages.ts';
@@ -32,7 +32,7 @@ export interface SummaryAgent {
 
 export interface SummaryDeps<A extends SummaryAgent> {
   db: Db;
-  history: History;
+  history: HistoryStore;
   loadAgent(orgId: string, agentId: string): Promise<A | undefined>;
   /** the agent's provider for another model of the same endpoint (memory.summary.model) */
   providerFor(agent: A, model: string): Provider;
@@ -100,8 +100,8 @@ export function summaryHandler<A extends SummaryAgent>(deps: SummaryDeps<A>) {
  * this instance holds it) passes the trigger. One job per summary state: the key names
  * the message the current summary ends at.
  */
-export function summarizeAfterTurn(jobs: JobQueue, history: History) {
-  return async (agent: { id: string; config: { memory: { summary: SummaryConfig } } }, turn: Turn, session?: Session): Promise<void> => {
+export function summarizeAfterTurn(jobs: JobQueue, history: HistoryStore) {
+  return async (agent: { id: string; config: { memory: { summary: SummaryConfig } } }, turn: Exchange, session?: Session): Promise<void> => {
     const cfg = agent.config.memory.summary;
     if (!cfg.enabled) return;
     const tokens = history.unsummarizedTokens(turn.sessionId);

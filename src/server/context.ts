@@ -3,7 +3,7 @@ import type { Agents } from '../agent/agents.ts';
 import type { AgentCache } from '../agent/cache.ts';
 import type { RunDeps } from '../agent/run.ts';
 import type { AppConfig } from '../config.ts';
-import type { History } from '../memory/history.ts';
+import type { HistoryStore } from '../memory/history.ts';
 import type { Memories } from '../memory/memories.ts';
 import type { Db } from '../store/db.ts';
 import type { InvalidationBus } from '../store/invalidation.ts';
@@ -19,7 +19,7 @@ export interface ServerContext {
   auth: Auth;
   agents: Agents;
   agentCache: AgentCache;
-  history: History;
+  history: HistoryStore;
   memories: Memories;
   run: RunDeps;
   metrics: Metrics;

@@ -6,6 +6,7 @@
 // is asked through POST /api/v1/memories/search (top 10, that agent and user). Latency is
 // the client's (fetch over loopback) and the server's own (its Server-Timing header).
 import { startWorld } from '../setup.ts';
+import { plainCjkTokens } from '../../memory/lexical/tokens.ts';
 import { plainBm25 } from './baseline.ts';
 import { loadDataset, type Dataset } from './dataset.ts';
 import { percentile, quality, type Quality } from './metrics.ts';
@@ -27,7 +28,26 @@ export interface RecallBenchResult {
   engine: string;
   store: string;
   plain_bm25: Quality;
-  configs: RecallConfigResult[];
+  /** Chinese, Japanese, Korean sets: plain BM25 with CJK runs as characters + bigrams (vs_plain_bm25_cjk compares with it) */
+  plain_bm25_cjk?: Quality;
+  configs: Array<RecallConfigResult & { vs_plain_bm25_cjk?: number | null }>;
+}
+
+/** A real embedder to fuse (an openai-compatible endpoint), one configuration per weight. */
+export interface EmbedderUnderTest {
+  url: string;
+  model: string;
+  dimensions: number;
+  weights: number[];
+}
+
+const CJK_LANGUAGES = new Set(['zh', 'ja', 'ko']);
+
+/** Only the users matching `users` (a regular expression), their memories and questions. */
+export function restrictUsers(d: Dataset, users?: string): Dataset {
+  if (!users) return d;
+  const re = new RegExp(users);
+  return { ...d, memories: d.memories.filter((m) => re.test(m.user)), questions: d.questions.filter((q) => re.test(q.user)) };
 }
 
 interface Config {
@@ -51,17 +71,39 @@ export const CONFIGS: Config[] = [
   },
 ];
 
-export async function runRecallBench(opts: { dataset: string; database?: string; configs?: string[]; progress?: (line: string) => void }): Promise<RecallBenchResult> {
-  const d = loadDataset(opts.dataset);
+/** The configurations fusing a real embedder, one per weight. */
+function embedderConfigs(e: EmbedderUnderTest): Config[] {
+  return e.weights.map((w) => ({
+    name: `embedder@${w}`,
+    description: `openai-compatible embedder ${e.model} (${e.dimensions} dimensions) at ${e.url}, fused at weight ${w}`,
+    memory: () => ({
+      embedder: { provider: 'openai-compatible', model: e.model, dimensions: e.dimensions, base_url: e.url, api_key: 'sk-bench' },
+      semantic_recall: { vector_weight: w },
+    }),
+  }));
+}
+
+export async function runRecallBench(opts: {
+  dataset: string; database?: string; configs?: string[]; users?: string; embedder?: EmbedderUnderTest; progress?: (line: string) => void;
+}): Promise<RecallBenchResult> {
+  const d = restrictUsers(loadDataset(opts.dataset), opts.users);
+  if (!d.questions.length) throw new Error(`no questions${opts.users ? ` for users matching ${opts.users}` : ''}`);
   const say = opts.progress ?? (() => {});
-  const plain = plainBm25(d);
-  const plainQuality = quality(d.questions.map((q, i) => ({ ranked: plain[i]!, evidence: q.evidence })));
+  const baseline = (tokens?: (text: string) => string[]) => {
+    const ranked = plainBm25(d, tokens);
+    return quality(d.questions.map((q, i) => ({ ranked: ranked[i]!, evidence: q.evidence })));
+  };
+  const plainQuality = baseline();
   say(`plain BM25: recall@10 ${plainQuality.recall_at_10}`);
+  const cjkQuality = CJK_LANGUAGES.has(d.meta.language) ? baseline(plainCjkTokens) : undefined;
+  if (cjkQuality) say(`plain BM25 + CJK bigrams: recall@10 ${cjkQuality.recall_at_10}`);
   const world = await startWorld({ database: opts.database, profile: 'instant' });
   try {
-    const configs: RecallConfigResult[] = [];
-    for (const c of CONFIGS.filter((c) => !opts.configs || opts.configs.includes(c.name))) {
-      configs.push(await runConfig(world, d, c, plainQuality, say));
+    const configs: RecallBenchResult['configs'] = [];
+    const wanted = [...CONFIGS.filter((c) => !opts.configs || opts.configs.includes(c.name)), ...(opts.embedder ? embedderConfigs(opts.embedder) : [])];
+    for (const c of wanted) {
+      const r = await runConfig(world, d, c, plainQuality, say);
+      configs.push(cjkQuality ? { ...r, vs_plain_bm25_cjk: relative(r.quality, cjkQuality) } : r);
     }
     return {
       date: new Date().toISOString(),
@@ -69,6 +111,7 @@ export async function runRecallBench(opts: { dataset: string; database?: string;
       engine: world.engine,
       store: world.store,
       plain_bm25: plainQuality,
+      ...(cjkQuality ? { plain_bm25_cjk: cjkQuality } : {}),
       configs,
     };
   } finally {
@@ -119,7 +162,7 @@ async function runConfig(world: Awaited<ReturnType<typeof startWorld>>, d: Datas
     name: c.name,
     description: c.description,
     quality: q,
-    vs_plain_bm25: plain.recall_at_10 ? Math.round((q.recall_at_10 / plain.recall_at_10 - 1) * 1e4) / 1e4 : null,
+    vs_plain_bm25: relative(q, plain),
     ingest_ms: Math.round(ingest),
     search_ms: { p50: r2(percentile(client, 50)), p99: r2(percentile(client, 99)) },
     server_search_ms: { p50: r2(percentile(server, 50)), p99: r2(percentile(server, 99)) },
@@ -127,6 +170,9 @@ async function runConfig(world: Awaited<ReturnType<typeof startWorld>>, d: Datas
   say(`${c.name}: recall@10 ${q.recall_at_10} (${vsText(result.vs_plain_bm25)} vs plain BM25)`);
   return result;
 }
+
+/** recall@10 relative to a baseline's (0.25 = 25 % better); null when the baseline found nothing */
+const relative = (q: Quality, base: Quality) => (base.recall_at_10 ? Math.round((q.recall_at_10 / base.recall_at_10 - 1) * 1e4) / 1e4 : null);
 
 const vsText = (x: number | null) => (x === null ? 'n/a: plain BM25 found nothing' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`);
 
@@ -138,9 +184,11 @@ export function formatRecallReport(r: RecallBenchResult): string {
     '| configuration | recall@5 | recall@10 | MRR | vs plain BM25 (recall@10) | ingest | search p50 / p99 (client) | search p50 / p99 (server) |',
     '|---|---|---|---|---|---|---|---|',
     `| plain BM25 (baseline, in process) | ${pct(r.plain_bm25.recall_at_5)} | ${pct(r.plain_bm25.recall_at_10)} | ${r.plain_bm25.mrr.toFixed(3)} | — | — | — | — |`,
-    ...r.configs.map((c) =>
-      `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vsText(c.vs_plain_bm25)} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms |`,
-    ),
+    ...(r.plain_bm25_cjk ? [`| plain BM25 + CJK bigrams (second baseline) | ${pct(r.plain_bm25_cjk.recall_at_5)} | ${pct(r.plain_bm25_cjk.recall_at_10)} | ${r.plain_bm25_cjk.mrr.toFixed(3)} | — | — | — | — |`] : []),
+    ...r.configs.map((c) => {
+      const vs = vsText(c.vs_plain_bm25) + (c.vs_plain_bm25_cjk !== undefined ? `; ${vsText(c.vs_plain_bm25_cjk)} vs + CJK bigrams` : '');
+      return `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vs} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms |`;
+    }),
   ];
   return lines.join('\n');
 }

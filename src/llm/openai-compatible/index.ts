@@ -3,7 +3,7 @@
 import { chatProvider } from '../chat-provider.ts';
 import { UpstreamError, codeForStatus, parseErrorBody, retryAfterMs } from '../errors.ts';
 import { openaiFinishReason, type Dialect } from '../chat-completions.ts';
-import type { Pool } from '../pool.ts';
+import type { UpstreamPool } from '../pool.ts';
 import type { Provider, ProviderConfig } from '../types.ts';
 
 export function openaiDialect(config: ProviderConfig): Dialect {
@@ -31,6 +31,6 @@ export function openaiDialect(config: ProviderConfig): Dialect {
   };
 }
 
-export function createOpenAICompatible(config: ProviderConfig, pool: Pool): Provider {
+export function createOpenAICompatible(config: ProviderConfig, pool: UpstreamPool): Provider {
   return chatProvider('openai-compatible', openaiDialect(config), pool);
 }

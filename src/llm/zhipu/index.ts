@@ -5,7 +5,7 @@
 import { chatProvider } from '../chat-provider.ts';
 import { openaiFinishReason, type Dialect } from '../chat-completions.ts';
 import { UpstreamError, codeForStatus, parseErrorBody, retryAfterMs } from '../errors.ts';
-import type { Pool } from '../pool.ts';
+import type { UpstreamPool } from '../pool.ts';
 import type { Provider, ProviderConfig } from '../types.ts';
 import { zhipuCode } from './errors.ts';
 import { createTokenSource } from './jwt.ts';
@@ -42,6 +42,6 @@ export function zhipuDialect(config: ProviderConfig): Dialect {
   };
 }
 
-export function createZhipu(config: ProviderConfig, pool: Pool): Provider {
+export function createZhipu(config: ProviderConfig, pool: UpstreamPool): Provider {
   return chatProvider('zhipu', zhipuDialect(config), pool);
 }

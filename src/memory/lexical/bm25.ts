@@ -19,6 +19,17 @@ export interface Bm25Params {
 export const PASSAGE_PARAMS: Bm25Params = { k1: 0.9, b: 0.4 };
 export const TEXTBOOK_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
 
+/** A document as `score` ranks it, with what pseudo-relevance feedback needs of it. */
+interface Scored<D> {
+  doc: D;
+  score: number;
+  /** the IDF weight of the query terms it has */
+  matched: number;
+  len: number;
+  terms: string[];
+  counts: number[];
+}
+
 interface Posting {
   slots: number[];
   tfs: number[];
@@ -39,6 +50,8 @@ export class Bm25Index<D> {
   private docs: Array<D | undefined> = [];
   private lens: number[] = [];
   private terms: Array<string[] | undefined> = [];
+  /** each slot's term frequencies, parallel to `terms` (pseudo-relevance feedback reads them) */
+  private counts: Array<number[] | undefined> = [];
   private dead = 0;
   totalLength = 0;
 
@@ -78,6 +91,7 @@ export class Bm25Index<D> {
     this.docs.push(doc);
     this.lens.push(terms.length);
     this.terms.push([...tf.keys()]);
+    this.counts.push([...tf.values()]);
     this.totalLength += terms.length;
   }
 
@@ -96,6 +110,7 @@ export class Bm25Index<D> {
     this.totalLength -= this.lens[slot]!;
     this.docs[slot] = undefined;
     this.terms[slot] = undefined;
+    this.counts[slot] = undefined;
     if (++this.dead > Math.max(1_000, this.slotOf.size)) this.compact();
     return true;
   }
@@ -109,12 +124,14 @@ export class Bm25Index<D> {
     const docs: D[] = [];
     const lens: number[] = [];
     const terms: string[][] = [];
+    const counts: number[][] = [];
     for (const [id, slot] of this.slotOf) {
       remap[slot] = docs.length;
       this.slotOf.set(id, docs.length);
       docs.push(this.docs[slot]!);
       lens.push(this.lens[slot]!);
       terms.push(this.terms[slot]!);
+      counts.push(this.counts[slot]!);
     }
     for (const p of this.postings.values()) {
       let w = 0;
@@ -130,6 +147,7 @@ export class Bm25Index<D> {
     this.docs = docs;
     this.lens = lens;
     this.terms = terms;
+    this.counts = counts;
     this.dead = 0;
   }
 
@@ -137,8 +155,12 @@ export class Bm25Index<D> {
   private accScore = new Float64Array(0);
   private accMatched = new Float64Array(0);
 
-  /** This index's `limit` best documents for `query` (statistics given by the caller), unordered. */
-  score(query: Map<string, number>, idf: Map<string, number>, avgLen: number, allow: ((doc: D) => boolean) | undefined, limit: number): Array<{ doc: D; score: number; matched: number }> {
+  /**
+   * This index's `limit` best documents for `query` (term → weight; statistics given by the
+   * caller), best first. `mass` (the query's whole IDF weight), when given, turns on the
+   * coordination factor: a document's score is multiplied by the share of it it matches.
+   */
+  score(query: Map<string, number>, idf: Map<string, number>, avgLen: number, allow: ((doc: D) => boolean) | undefined, limit: number, mass?: number): Array<Scored<D>> {
     if (this.accScore.length < this.docs.length) {
       this.accScore = new Float64Array(Math.ceil(this.docs.length * 1.5) + 16);
       this.accMatched = new Float64Array(this.accScore.length);
@@ -161,6 +183,7 @@ export class Bm25Index<D> {
         matched[slot]! += weight;
       }
     }
+    if (mass) for (const slot of touched) acc[slot]! *= matched[slot]! / mass;
     // bounded selection: the best `limit` slots, kept sorted (best first)
     const best: number[] = [];
     for (const slot of touched) {
@@ -175,7 +198,7 @@ export class Bm25Index<D> {
       }
       best[i] = slot;
     }
-    const out = best.map((slot) => ({ doc: this.docs[slot]!, score: acc[slot]!, matched: matched[slot]! }));
+    const out = best.map((slot) => ({ doc: this.docs[slot]!, score: acc[slot]!, matched: matched[slot]!, len: this.lens[slot]!, terms: this.terms[slot]!, counts: this.counts[slot]! }));
     for (const slot of touched) {
       acc[slot] = 0;
       matched[slot] = 0;
@@ -187,8 +210,45 @@ export class Bm25Index<D> {
 /** BM25's IDF, the non-negative form (Lucene's): ln(1 + (N − df + ½) / (df + ½)). */
 export const idf = (n: number, df: number) => Math.log(1 + (n - df + 0.5) / (df + 0.5));
 
-/** The `limit` best documents for the query terms over the union of `indexes`. */
-export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: string[], limit: number, allow?: (doc: D) => boolean): Array<Bm25Hit<D>> {
+/**
+ * Pseudo-relevance feedback (RM3, Lavrenko & Croft's relevance model mixed with the query):
+ * the first pass's `docs` best documents, each weighted by its share of exp(score), vote
+ * for their terms (tf / length × IDF); the `terms` best join the query, which keeps
+ * `originalWeight` of the total weight. Dates are not expanded.
+ */
+export interface Feedback {
+  docs: number;
+  terms: number;
+  originalWeight: number;
+}
+
+export interface RankingOptions {
+  /** multiply a document's score by the share of the query's IDF weight it matches (Lucene's classic coord, IDF-weighted) */
+  coord?: boolean;
+  feedback?: Feedback;
+  /**
+   * coord and feedback apply to queries of at most this many distinct terms: a verbose query
+   * (a pasted stretch of dialogue) already carries its vocabulary, and both lower its recall
+   * (MADial-Bench in docs/memory.md), as is known of expansion for long queries
+   */
+  maxQueryTerms?: number;
+}
+/**
+ * How memories are ranked: the coordination factor and RM3 with Anserini's feedback depth
+ * (10 documents, query weight 0.5) and 30 expansion terms, chosen on the development half
+ * of REALTALK (docs/memory.md gives each ingredient on both halves), for questions of up to
+ * 30 distinct terms (as many as the expansion adds); longer queries get BM25 alone.
+ */
+export const MEMORY_RANKING: RankingOptions = { coord: true, feedback: { docs: 10, terms: 30, originalWeight: 0.5 }, maxQueryTerms: 30 };
+/**
+ * Messages: the coordination factor only. Each message is indexed with its neighbour's
+ * text, so feedback documents repeat each other's words and the expansion drifts to the
+ * neighbours (a reply's neighbour outranks the reply itself).
+ */
+export const MESSAGE_RANKING: RankingOptions = { coord: true, maxQueryTerms: 30 };
+
+/** The `limit` best documents for the query terms over the union of `indexes` (plain BM25 unless `ranking` says more). */
+export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: string[], limit: number, allow?: (doc: D) => boolean, ranking: RankingOptions = {}): Array<Bm25Hit<D>> {
   let n = 0;
   let total = 0;
   for (const ix of indexes) {
@@ -196,21 +256,72 @@ export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: strin
     total += ix.totalLength;
   }
   if (!n || !queryTerms.length) return [];
+  const avgLen = total / n || 1;
   const query = new Map<string, number>();
   for (const t of queryTerms) query.set(t, (query.get(t) ?? 0) + 1);
+  if (ranking.maxQueryTerms !== undefined && query.size > ranking.maxQueryTerms) ranking = {};
+  const fb = ranking.feedback;
+  const first = rank(indexes, n, avgLen, query, fb ? Math.max(limit, fb.docs) : limit, allow, ranking.coord);
+  if (!fb || !first.hits.length) return hitsOf(first.hits, limit, query, first);
+  const second = rank(indexes, n, avgLen, expand(query, first.hits.slice(0, fb.docs), first.weights, n, indexes, fb), limit, allow, ranking.coord);
+  return hitsOf(second.hits, limit, query, first);
+}
+
+interface Ranking<D> {
+  hits: Array<Scored<D>>;
+  /** IDF of the query's terms that some document has */
+  weights: Map<string, number>;
+  /** the query's whole IDF weight */
+  mass: number;
+}
+
+const dfOf = <D>(indexes: Array<Bm25Index<D>>, t: string) => indexes.reduce((s, ix) => s + ix.documentFrequency(t), 0);
+
+function rank<D>(indexes: Array<Bm25Index<D>>, n: number, avgLen: number, query: Map<string, number>, limit: number, allow: ((doc: D) => boolean) | undefined, coord?: boolean): Ranking<D> {
   const weights = new Map<string, number>();
   let mass = 0;
   for (const [t, qtf] of query) {
-    let df = 0;
-    for (const ix of indexes) df += ix.documentFrequency(t);
+    const df = dfOf(indexes, t);
     // a term no document has still counts in the query's weight (coverage), as if df = 0
     const w = idf(n, df);
     if (df) weights.set(t, w);
     mass += qtf * w;
   }
-  const avgLen = total / n || 1;
-  const scored = indexes.flatMap((ix) => ix.score(query, weights, avgLen, allow, limit));
-  return scored
-    .sort((x, y) => y.score - x.score)
-    .slice(0, limit).map((s) => ({ doc: s.doc, score: s.score, coverage: mass ? Math.min(1, s.matched / mass) : 0 }));
+  const hits = indexes.flatMap((ix) => ix.score(query, weights, avgLen, allow, limit, coord ? mass : undefined)).sort((x, y) => y.score - x.score);
+  return { hits, weights, mass };
+}
+
+/** The hits, with their coverage of the question as asked (not of its expansion). */
+function hitsOf<D>(hits: Array<Scored<D>>, limit: number, query: Map<string, number>, { weights, mass }: Ranking<D>): Array<Bm25Hit<D>> {
+  return hits.slice(0, limit).map((s) => {
+    let matched = 0;
+    for (const t of s.terms) {
+      const w = weights.get(t);
+      if (w) matched += query.get(t)! * w;
+    }
+    return { doc: s.doc, score: s.score, coverage: mass ? Math.min(1, matched / mass) : 0 };
+  });
+}
+
+/** RM3: the query mixed with the relevance model of its first pass's best documents. */
+function expand<D>(query: Map<string, number>, top: Array<Scored<D>>, weights: Map<string, number>, n: number, indexes: Array<Bm25Index<D>>, fb: Feedback): Map<string, number> {
+  const best = top[0]!.score;
+  const z = top.reduce((s, h) => s + Math.exp(h.score - best), 0);
+  const model = new Map<string, number>();
+  for (const h of top) {
+    const p = Math.exp(h.score - best) / z;
+    h.terms.forEach((t, i) => {
+      if (t.startsWith('#')) return;
+      const w = weights.get(t) ?? idf(n, dfOf(indexes, t));
+      model.set(t, (model.get(t) ?? 0) + (p * h.counts[i]! * w) / (h.len || 1));
+    });
+  }
+  const chosen = [...model].sort((a, b) => b[1] - a[1]).slice(0, fb.terms);
+  const chosenMass = chosen.reduce((s, [, v]) => s + v, 0) || 1;
+  let queryMass = 0;
+  for (const w of query.values()) queryMass += w;
+  const out = new Map<string, number>();
+  for (const [t, w] of query) out.set(t, (fb.originalWeight * w) / queryMass);
+  for (const [t, v] of chosen) out.set(t, (out.get(t) ?? 0) + ((1 - fb.originalWeight) * v) / chosenMass);
+  return out;
 }

@@ -1,7 +1,7 @@
 // The lexical pieces on their own: tokens (stems, stopwords, CJK, dates) and BM25 statistics.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Bm25Index, idf, searchIndexes } from './bm25.ts';
+import { Bm25Index, idf, MEMORY_RANKING, searchIndexes } from './bm25.ts';
 import { extractDates } from './dates.ts';
 import { analyze } from './tokens.ts';
 
@@ -83,5 +83,26 @@ describe('BM25 index', () => {
     assert.equal(hits[0]!.doc, 'a1');
     assert.equal(hits[0]!.coverage, 1);
     assert.ok(hits[1]!.coverage < 1);
+  });
+
+  test('ranking: the coordination factor prefers the memory with every word; RM3 finds one that shares none with the question; a verbose query is left alone', () => {
+    const ix = new Bm25Index<string>();
+    put(ix, 'both', 'we had pizza in Naples');
+    put(ix, 'one', 'Naples Naples Naples, what a city, Naples');
+    for (let i = 0; i < 8; i++) put(ix, `pizza${i}`, `pizza night number ${i} with friends`);
+    for (let i = 0; i < 6; i++) put(ix, `filler${i}`, `a quiet day at home ${i}`);
+    put(ix, 'ski1', 'I went skiing with the snowboard club in the Alps');
+    put(ix, 'ski2', 'skiing in the Alps with the snowboard club again');
+    put(ix, 'board', 'the snowboard club meets in the Alps in January');
+    const docs = (q: string, r = MEMORY_RANKING) => searchIndexes([ix], analyze(q), 5, undefined, r).map((h) => h.doc);
+    assert.equal(docs('pizza Naples', { coord: true })[0], 'both');
+
+    assert.ok(!docs('skiing', {}).includes('board'), 'BM25 alone: no shared word, not found');
+    const expanded = searchIndexes([ix], analyze('skiing'), 5, undefined, MEMORY_RANKING);
+    assert.ok(expanded.map((h) => h.doc).includes('board'), 'RM3: found through the words of the skiing memories');
+    assert.equal(expanded.find((h) => h.doc === 'board')!.coverage, 0, 'coverage is that of the question as asked');
+
+    const verbose = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ') + ' skiing';
+    assert.deepEqual(docs(verbose), docs(verbose, {}), 'more distinct terms than maxQueryTerms: plain BM25');
   });
 });

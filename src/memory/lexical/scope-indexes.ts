@@ -6,7 +6,7 @@
 // through the invalidation bus) marks its scope stale; the next search reads that one
 // scope again. Writes that land while a scope is being read are queued and applied after
 // the read, so the index never misses one (applying a write twice is harmless).
-import { Bm25Index, searchIndexes, type Bm25Hit } from './bm25.ts';
+import { Bm25Index, searchIndexes, type Bm25Hit, type RankingOptions } from './bm25.ts';
 
 /** Which scopes a search spans: agentId/userId undefined: any; userId null: those without a user. */
 export interface IndexScope {
@@ -27,6 +27,8 @@ export interface Corpus<D extends Indexed> {
   load(orgId: string, leaf?: { agentId: string | null; userId: string | null }): Promise<D[]>;
   /** the terms a document is indexed under */
   terms(doc: D): string[];
+  /** how searches rank (bm25.ts); default: plain BM25 */
+  ranking?: RankingOptions;
 }
 
 type Change<D> = { put: D } | { remove: string; agentId: string | null; userId: string | null };
@@ -148,7 +150,7 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>) {
           indexes.push(ix);
         }
       }
-      return searchIndexes(indexes, terms, limit, allow);
+      return searchIndexes(indexes, terms, limit, allow, corpus.ranking);
     },
 
     /** A committed write here: applied in place (or queued while the org is being read). */

@@ -58,3 +58,15 @@ export function analyze(text: string): string[] {
 export function plainTokens(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
+
+const PLAIN_CJK_RE = new RegExp(`([${CJK}]+)|((?:(?![${CJK}])[\\p{L}\\p{N}])+)`, 'gu');
+
+/** The second baseline for CJK text: plain tokens, but CJK runs as characters and bigrams (as `analyze` splits them). */
+export function plainCjkTokens(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.toLowerCase().matchAll(PLAIN_CJK_RE)) {
+    if (m[1] !== undefined) cjkTerms(m[1], out);
+    else out.push(m[2]!);
+  }
+  return out;
+}

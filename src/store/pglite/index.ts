@@ -5,7 +5,8 @@
 // PGlite returned them); PGlite's one connection serializes them in order.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../../threads.ts';
 import type { Db, Queryable } from '../db.ts';
 import type { Ready, Reply, Request, WireError } from './worker.ts';
 
@@ -17,7 +18,7 @@ export interface PgliteDb extends Db {
 type Op = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 export async function openPglite(dataDir: string): Promise<PgliteDb> {
-  const worker = spawnWorker({ dataDir });
+  const worker = spawnPgliteWorker({ dataDir });
   const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let stopped: Error | undefined;
@@ -101,16 +102,8 @@ function toError(e: WireError): Error {
   return Object.assign(new Error(e.message), e.fields);
 }
 
-/**
- * The worker file beside this one, with this file's extension: `.ts` when run through
- * tsx, `.js` after a build. Node 20 workers get neither `--import tsx` nor tsx's
- * `register()` from their parent, so a `.ts` worker registers tsx itself first.
- */
-function spawnWorker(workerData: { dataDir: string }): Worker {
+/** The worker file beside this one, with this file's extension: `.ts` through tsx, `.js` after a build. */
+function spawnPgliteWorker(workerData: { dataDir: string }): Worker {
   const ext = extname(fileURLToPath(import.meta.url));
-  const file = new URL(`./worker${ext}`, import.meta.url);
-  if (ext !== '.ts') return new Worker(file, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(file.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return spawnWorker(new URL(`./worker${ext}`, import.meta.url), { workerData });
 }

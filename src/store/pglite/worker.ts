@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
+import { createPrepared } from './prepared.ts';
 
 export type Request = { id: number } & (
   | { op: 'query'; sql: string; params?: unknown[]; tx?: number }
@@ -64,10 +65,30 @@ function conn(pg: PGlite, tx: number | undefined): PGlite | Transaction {
   return t.tx;
 }
 
+// PGlite's locks, as its own query() takes them: the transaction lock (held by an open
+// transaction for its whole life), then the statement lock.
+type Locks = { _runExclusiveTransaction<T>(fn: () => Promise<T>): Promise<T> };
+
+async function query(pg: PGlite, prepared: ReturnType<typeof createPrepared>, req: Extract<Request, { op: 'query' }>): Promise<unknown> {
+  const statement = () => pg.runExclusive(() => prepared(req.sql, req.params));
+  if (req.tx !== undefined) {
+    conn(pg, req.tx); // still open
+    const rows = await statement();
+    if (rows) return rows;
+  } else {
+    const rows = await (pg as unknown as Locks)._runExclusiveTransaction(statement);
+    if (rows) {
+      await pg.syncToFs();
+      return rows;
+    }
+  }
+  return (await conn(pg, req.tx).query(req.sql, req.params as any[])).rows;
+}
+
 async function handle(pg: PGlite, req: Request): Promise<unknown> {
   switch (req.op) {
     case 'query':
-      return (await conn(pg, req.tx).query(req.sql, req.params as any[])).rows;
+      return query(pg, prepared, req);
     case 'exec':
       await conn(pg, req.tx).exec(req.sql);
       return undefined;
@@ -85,9 +106,11 @@ async function handle(pg: PGlite, req: Request): Promise<unknown> {
 }
 
 let pg: PGlite;
+let prepared: ReturnType<typeof createPrepared>;
 try {
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
   pg = await PGlite.create({ dataDir, extensions: { vector } });
+  prepared = createPrepared(pg);
 } catch (err) {
   port.postMessage({ ready: false, error: toWire(err) } satisfies Ready);
   process.exit(1);

@@ -63,8 +63,6 @@ export const failJob = (db: Queryable, id: string, error: string, retryInMs: num
     [id, retryInMs === null ? 'failed' : 'pending', error.slice(0, 2_000), retryInMs],
   );
 
-export const getJob = (db: Queryable, id: string) => one<Job>(db, 'select * from jobs where id = $1', [id]);
-
 /** Deletes jobs that ended (done, or failed for good) more than `olderThanMs` ago; returns how many. */
 export const purgeFinishedJobs = async (db: Queryable, olderThanMs: number) =>
   (

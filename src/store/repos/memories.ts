@@ -151,9 +151,6 @@ export async function insertHistory(db: Queryable, orgId: string, rows: NewHisto
 export const getMemory = (db: Queryable, orgId: string, id: string) =>
   one<Memory>(db, `select ${columns} from memories where org_id = $1 and id = $2`, [orgId, id]);
 
-export const getMemoriesByIds = (db: Queryable, orgId: string, ids: string[]) =>
-  db.query<Memory>(`select ${columns} from memories where org_id = $1 and id = any($2::uuid[])`, [orgId, ids]);
-
 /** A memory as the lexical index keeps it (no vector). */
 export type MemoryDoc = Omit<Memory, 'embedder'>;
 

@@ -1,0 +1,150 @@
+// Beginning a turn: the session and its window, the user's message counted and stored,
+// recall, MCP tools and the upstream connection made ready at once, the start event, the
+// prompt fitted to the window. Nothing here waits that the first token does not need.
+import { unlessAborted } from '../abort.ts';
+import { MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+import type { ChatMessage, ToolSpec } from '../llm/types.ts';
+import type { Exchange } from '../memory/history.ts';
+import type { RecalledMemory } from '../memory/recall.ts';
+import { countChat } from '../memory/window-messages.ts';
+import type { Message } from '../store/repos/messages.ts';
+import type { Session } from '../store/repos/sessions.ts';
+import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn, type Budget, type UserCount } from './context-window.ts';
+import type { McpToolset } from './mcp-tools.ts';
+import { toolSpecs } from './tools.ts';
+import type { TurnContext } from './turn-context.ts';
+import { turnTools } from './working-tool.ts';
+
+/** A request that cannot run (unknown session, wrong user, too long): answered 4xx before any byte streams. */
+export class ChatInputError extends Error {
+  constructor(
+    readonly code: 'not_found' | 'bad_request' | 'context_too_long',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChatInputError';
+  }
+}
+
+/** What the turn knows once the model can be asked. */
+export interface BegunTurn {
+  /** the user's message (being stored) and the answer's reserved row */
+  exchange: Exchange;
+  /** whose memories these are: the request's user, or the session's */
+  userId: string | null;
+  recalled: RecalledMemory[];
+  mcp: McpToolset | undefined;
+  /** the tools the model is offered (undefined: none) */
+  specs: ToolSpec[] | undefined;
+  /** the prompt; each tool step appends its calls and their results */
+  messages: ChatMessage[];
+}
+
+type Window = { session: Session; messages: Message[] } | undefined;
+
+export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
+  const { deps, agent, input, timings } = turn;
+  const { config } = agent;
+  const recallFor = (userId: string | null): Promise<RecalledMemory[]> =>
+    deps.recall && config.memory.semantic_recall.enabled ? deps.recall(agent, userId, input.message, timings, turn.signal) : Promise.resolve([]);
+  // Recall needs the user: when the request names one (or starts a session), it begins
+  // now, beside the history read; otherwise the session says whose memories to recall.
+  const early = input.userId !== undefined || !input.sessionId ? recallFor(input.userId ?? null) : undefined;
+  // MCP tools: listed on the agent's first use (beside history and recall), cached after.
+  const mcpTools = deps.mcp?.toolset(agent).catch(() => undefined);
+
+  // The session and its history window: a cache hit costs no round trip. A client that
+  // leaves meanwhile still waits for it (the turn is recorded in its session), not for more.
+  const t0 = performance.now();
+  const existing = input.sessionId ? await deps.history.window(input.orgId, input.sessionId, config.memory.last_messages) : undefined;
+  checkSession(turn, existing);
+  timings.mark('history', t0);
+  const userId = input.userId ?? existing?.session.user_id ?? null;
+  const budget = budgetOf(config.llm);
+  const user = checkUser(turn, budget);
+
+  // At once: recall memories, make the upstream connection ready.
+  const recalling = early ?? recallFor(userId);
+  // The user's message is written after recall (the embedded engine runs one query at a
+  // time, in order) and while the model thinks; finishTurn waits for the write.
+  const exchange = deps.history.begin(
+    { orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined },
+    recalling,
+  );
+  exchange.stored.catch(() => {
+    turn.storeFailed = true;
+    turn.abort();
+  });
+  const { sessionId, assistantMessageId, userMessageId } = exchange;
+  turn.sink.emit({ chunk_type: 'start', session_id: sessionId, message_id: assistantMessageId, user_message_id: userMessageId, agent_id: agent.id });
+  const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, exchange.sessionId, !existing);
+  const [recalled, mcp, , workingText] = await Promise.all([
+    recalling,
+    mcpTools,
+    agent.provider.warm ? unlessAborted(timings.time('connect', () => agent.provider.warm!()), turn.signal, undefined) : undefined,
+    working?.catch(() => undefined),
+  ]);
+
+  const tp = performance.now();
+  const specs = turnTools(config, config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined);
+  const messages = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
+  timings.mark('prompt', tp);
+  return { exchange, userId, recalled, mcp, specs, messages };
+}
+
+/** The session must be the agent's, and the user's when the request names one. */
+function checkSession(turn: TurnContext, existing: Window): void {
+  const { agent, input } = turn;
+  if (input.sessionId && (!existing || existing.session.agent_id !== agent.id)) throw new ChatInputError('not_found', 'Session not found.');
+  if (existing && input.userId && existing.session.user_id && existing.session.user_id !== input.userId) {
+    throw new ChatInputError('bad_request', 'This session belongs to another user_id.');
+  }
+}
+
+/**
+ * The user's message is counted once, while recall runs (a long one only if it matters);
+ * with the system prompt alone it must fit the window, or the turn is refused here.
+ */
+function checkUser(turn: TurnContext, budget: Budget): UserCount {
+  const { config } = turn.agent;
+  const message = turn.input.message;
+  const user = countUser(message);
+  try {
+    // (the agent's own tools count here; MCP and a client's tools are known later, and fitted then)
+    checkUserFits(budget, { systemPrompt: config.system_prompt, tools: turnTools(config, config.tools.length ? toolSpecs(config.tools) : undefined), toolsKey: config }, message, user);
+  } catch (err) {
+    if (!(err instanceof ContextTooLongError)) throw err;
+    turn.abort();
+    throw new ChatInputError('context_too_long', err.message);
+  }
+  return user;
+}
+
+/** The prompt, fitted to the window from counts taken when each part was stored (context-window.ts). */
+function fitPrompt(
+  turn: TurnContext,
+  budget: Budget,
+  user: UserCount,
+  existing: Window,
+  parts: { recalled: RecalledMemory[]; mcp: McpToolset | undefined; specs: ToolSpec[] | undefined; working: string | undefined },
+): ChatMessage[] {
+  const { agent, input } = turn;
+  const { config } = agent;
+  const session = existing?.session;
+  // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
+  const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
+  const { messages } = fitTurn(extra.length ? { ...budget, limit: budget.limit - Math.ceil(countChat(extra) * budget.scale) } : budget, {
+    systemPrompt: config.system_prompt,
+    working: parts.working,
+    summary: input.history ? undefined : (session?.summary ?? undefined),
+    recalled: parts.recalled,
+    history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
+    user: input.message,
+    tools: parts.specs,
+    // (the tools' count is kept per agent only when nothing but the agent's config decides them)
+    toolsKey: parts.mcp || input.clientTools ? undefined : config,
+  }, user);
+  if (input.system) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
+  if (input.continuation) messages.push(...input.continuation);
+  return messages;
+}
