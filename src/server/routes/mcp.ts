@@ -16,7 +16,7 @@ import type { ServerContext } from '../context.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { checkOwner, memoryFilter, memoryOwner } from '../scope.ts';
-import { guard } from './memories.ts';
+import { asClientError } from '../client-error.ts';
 
 const who = {
   agent_id: z.uuid().optional().describe('an agent of your organization (a scoped key: one of its agents)'),
@@ -56,7 +56,7 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
     },
     async ({ query, top_k, min_score, filters, agent_id, user_id }) => {
       const q = memoryFilter(p, { query, agent_id, user_id, top_k: filters ? Math.min(100, top_k * 5) : top_k, min_score });
-      let hits = await guard(ctx.memories.search(org, q));
+      let hits = await asClientError(ctx.memories.search(org, q));
       if (filters) hits = hits.filter((h) => Object.entries(filters).every(([k, v]) => (h.metadata as Record<string, unknown> | undefined)?.[k] === v)).slice(0, top_k);
       return json({ results: hits.map(({ id, content, metadata, score }) => ({ id, content, metadata, score })) });
     },
@@ -65,7 +65,7 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
   server.registerTool(
     'memory_add',
     { description: 'Add a memory (a durable fact) for a user.', inputSchema: { content: z.string().min(1).max(20_000).regex(/\S/), metadata: metadata.optional(), ...who } },
-    async ({ content, metadata, agent_id, user_id }) => json(view(await guard(ctx.memories.add(org, memoryOwner(p, { content, metadata, agent_id, user_id }), 'mcp')))),
+    async ({ content, metadata, agent_id, user_id }) => json(view(await asClientError(ctx.memories.add(org, memoryOwner(p, { content, metadata, agent_id, user_id }), 'mcp')))),
   );
 
   server.registerTool(
@@ -74,7 +74,7 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
     async (args) => {
       if (args.content === undefined && args.metadata === undefined) throw new AppError('validation_error', 'Give content or metadata.');
       await owned(args);
-      const updated = await guard(ctx.memories.update(org, args.memory_id, { content: args.content, metadata: args.metadata }, 'mcp'));
+      const updated = await asClientError(ctx.memories.update(org, args.memory_id, { content: args.content, metadata: args.metadata }, 'mcp'));
       if (!updated) throw notFound('Memory');
       return json(view(updated));
     },
