@@ -80,6 +80,9 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
       done();
     },
   });
+  // Every route's key and access rule (access.ts), before the body is read. After the
+  // WebSocket plugin's own onRequest: a refused upgrade's socket is destroyed by it (onResponse).
+  app.addHook('onRequest', authHook(ctx));
 
   // Liveness: the process answers (it touches nothing). Readiness: the store and Redis
   // answer within the deadline, and no shutdown has begun (readiness.ts).
@@ -107,7 +110,6 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   requireAccessRules(app, ['/api/', '/v1/', '/mcp']);
   await app.register(
     async (api) => {
-      api.addHook('onRequest', authHook(ctx));
       for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, sessionImportRoutes, chatRoutes, memoryRoutes, workingMemoryRoutes]) {
         await api.register(routes(ctx));
       }
@@ -115,7 +117,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     },
     { prefix: '/api/v1' },
   );
-  // Outside the API key hook: a WebSocket may authenticate with its first message.
+  // Registered apart from the JSON API (no body, no zod): a WebSocket may send its key in its first message.
   await app.register(chatWsRoutes(ctx), { prefix: '/api/v1' });
   // OpenAI-compatible, at OpenAI's paths, with the same API keys and OpenAI's error shape.
   await app.register(openaiRoutes(ctx));

@@ -17,7 +17,6 @@ import type { ReadyAgent } from '../../agent/cache.ts';
 import type { RunResult } from '../../agent/run.ts';
 import { shuttingDown } from '../../agent/stop.ts';
 import { createTimings } from '../../trace/timings.ts';
-import { authHook } from '../access.ts';
 import type { Principal } from '../auth.ts';
 import { knownError } from '../client-error.ts';
 import type { ServerContext } from '../context.ts';
@@ -44,17 +43,15 @@ const closeFor: Partial<Record<ErrorCode, number>> = { unauthorized: CLOSE_UNAUT
 export const chatWsRoutes =
   (ctx: ServerContext): FastifyPluginAsync =>
   async (app) => {
-    const authenticate = authHook(ctx);
     app.route({
       method: 'GET',
       url: '/agents/:id/chat/ws',
       schema: { hide: true },
-      config: { access: 'scoped', resource: 'agent' },
-      // A header-authenticated upgrade is checked before it happens: a bad key is a plain 401, another org's agent a 404.
-      onRequest: async function (req, reply) {
-        if (req.headers.authorization === undefined) return void (req.timings = createTimings());
-        await authenticate.call(this, req, reply);
-        await usableAgent(ctx, req.principal, agentIdOf(req), req.timings);
+      config: { access: 'scoped', resource: 'agent', keyInFirstMessage: true },
+      // A header-authenticated upgrade is checked before it happens (the key by the auth hook,
+      // app.ts): a bad key is a plain 401, another org's agent a 404.
+      onRequest: async (req) => {
+        if (req.headers.authorization !== undefined) await usableAgent(ctx, req.principal, agentIdOf(req), req.timings);
       },
       handler: async (_req, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody('bad_request', 'Connect with a WebSocket.')),
       wsHandler: (socket, req) => serve(ctx, socket, req),
@@ -95,9 +92,8 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
       timings.mark('auth');
       return { principal, agent: await usableAgent(ctx, principal, agentId, timings) };
     } catch (err) {
-      const close = err instanceof AppError ? closeFor[err.code] : undefined;
-      if (!close) throw err;
-      fail((err as AppError).code, (err as AppError).message, close);
+      if (!(err instanceof AppError && closeFor[err.code])) throw err;
+      fail(err.code, err.message, closeFor[err.code]);
       return undefined;
     }
   }

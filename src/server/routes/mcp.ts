@@ -10,7 +10,6 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Memory } from '../../store/repos/memories.ts';
-import { authHook } from '../access.ts';
 import type { Principal } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
@@ -108,7 +107,6 @@ async function serve(ctx: ServerContext, req: FastifyRequest, reply: FastifyRepl
 export const mcpRoutes =
   (ctx: ServerContext): FastifyPluginAsync =>
   async (app) => {
-    app.addHook('onRequest', authHook(ctx));
     const config = { access: 'scoped' } as const;
     app.post('/mcp', { config, schema: { tags: ['mcp'], summary: 'agentmem memory as an MCP server (Streamable HTTP, JSON-RPC)' } }, (req, reply) => serve(ctx, req, reply));
     // Stateless: no server-initiated stream to open, no session to end. 405 is what the

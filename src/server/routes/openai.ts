@@ -21,7 +21,6 @@ import { flowLimits } from '../encoders/backpressure.ts';
 import { setStatus, toClientError } from '../client-error.ts';
 import { AppError, NotFoundError, type ErrorCode } from '../errors.ts';
 import { isUuid } from '../http.ts';
-import { authHook } from '../access.ts';
 import { agentFilter, checkAgent } from '../scope.ts';
 import { streamTurn } from '../stream-turn.ts';
 import { findAgent, jsonTurn, scopeTurn, streamedTurn } from './turn.ts';
@@ -91,7 +90,6 @@ export const openaiRoutes =
       const openai = openaiCodeOf(err as FastifyError, code);
       return setStatus(reply, status).send(openaiError(status, openai.code, message, openai.param));
     });
-    app.addHook('onRequest', authHook(ctx));
     const config = { access: 'scoped' } as const;
 
     const modelNotFound = (model: string) =>
