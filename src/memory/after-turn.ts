@@ -5,10 +5,10 @@
 // awaits its first token (it is background work like the rest).
 import type { EmbedderFor } from './embedders/index.ts';
 import { extractAfterTurn, extractSettings } from './extraction.ts';
-import type { History, Turn } from './history.ts';
+import type { Exchange, HistoryStore } from './history.ts';
 import type { FirstTokenGate, JobQueue } from './jobs.ts';
 import type { MemoryChange } from './memories.ts';
-import type { PoolAgent, createPredictions } from './predictive.ts';
+import type { PoolAgent, Predictions } from './predictive.ts';
 import { vectorWeightOf } from './recall.ts';
 import { summarizeAfterTurn } from './summaries.ts';
 
@@ -27,7 +27,7 @@ export function poolUseful(agent: PoolAgent, embedderFor: EmbedderFor): boolean 
 /** Predict for the agent as it is now (cached), when its pool is useful. */
 export function createPredict(deps: {
   loadAgent(orgId: string, agentId: string): Promise<PoolAgent | undefined>;
-  predictions: Pick<ReturnType<typeof createPredictions>, 'prepare'>;
+  predictions: Pick<Predictions, 'prepare'>;
   embedderFor: EmbedderFor;
 }): Predict {
   return async (orgId, agentId, userId, text) => {
@@ -39,10 +39,10 @@ export function createPredict(deps: {
 type Extract = ReturnType<typeof extractAfterTurn>;
 type Summarize = ReturnType<typeof summarizeAfterTurn>;
 
-export function createAfterTurn(deps: { jobs: JobQueue; history: History; gate: FirstTokenGate; predict: Predict; onSummaryError(err: unknown): void }) {
+export function createAfterTurn(deps: { jobs: JobQueue; history: HistoryStore; gate: FirstTokenGate; predict: Predict; onSummaryError(err: unknown): void }) {
   const extract = extractAfterTurn(deps.jobs, deps.history);
   const summarize = summarizeAfterTurn(deps.jobs, deps.history);
-  return (agent: Parameters<Extract>[0] & Parameters<Summarize>[0], turn: Turn, answer: string, wait: boolean): Promise<MemoryChange[]> => {
+  return (agent: Parameters<Extract>[0] & Parameters<Summarize>[0], turn: Exchange, answer: string, wait: boolean): Promise<MemoryChange[]> => {
     summarize(agent, turn).catch(deps.onSummaryError);
     // Without extraction (off, or an anonymous turn) nothing else will prepare the pool.
     if (!(extractSettings(agent.config.memory.extract).enabled && turn.userId)) {
