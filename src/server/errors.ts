@@ -1,6 +1,8 @@
 // One table of error codes: HTTP status and default message. Every error a client
 // sees is `{error: {code, message}}` with one of these codes; client-error.ts gives every
-// error class from below the server its code here, in one place.
+// error class from below the server its code here, in one place. A turn that fails once
+// running reports the run's own code instead (llm/errors.ts upstreamCodes, agent/stop.ts),
+// in its stream or JSON answer; client-error.ts failedTurnStatus gives the latter's status.
 
 export const errorCodes = {
   bad_request: { status: 400, message: 'The request is invalid.' },
