@@ -1,6 +1,5 @@
 // The composition root: opens the store, builds the services and the HTTP server.
 // The CLI's `serve` and the tests both start agentmem through here.
-import type { AgentConfig } from './agent/config.ts';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createAgents } from './agent/agents.ts';
@@ -16,15 +15,15 @@ import { createHistory } from './memory/history.ts';
 import { startHeartbeat, type Heartbeat } from './memory/heartbeat.ts';
 import { createMemories } from './memory/memories.ts';
 import { createWorkingMemory } from './memory/working-memory.ts';
-import { SUMMARY_JOB, summarizeAfterTurn, summaryHandler } from './memory/summaries.ts';
+import { SUMMARY_JOB, summaryHandler } from './memory/summaries.ts';
 import { createModelProviders } from './agent/model-providers.ts';
-import { createMemorySearch, createRecall, vectorWeightOf } from './memory/recall.ts';
+import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { invalidateIndexes } from './memory/memory-index.ts';
 import { createEpisodes } from './memory/episodic.ts';
 import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
-import { EXTRACT_JOB, extractAfterTurn, extractionHandler, extractSettings } from './memory/extraction.ts';
-import { createFirstTokenGate, createJobQueue, type FirstTokenGate } from './memory/jobs.ts';
-import type { RunDeps } from './agent/run.ts';
+import { EXTRACT_JOB, extractionHandler } from './memory/extraction.ts';
+import { createAfterTurn, createPredict, poolUseful } from './memory/after-turn.ts';
+import { createFirstTokenGate, createJobQueue } from './memory/jobs.ts';
 import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
 import { createPredictions, scopeKey } from './memory/predictive.ts';
 import { buildServer } from './server/app.ts';
@@ -112,15 +111,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     });
     // The predicted pool is ranked inside recall's budget, by the one query vector.
     const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector), episodes);
-    // The pool is ranked by vector: useless without recall, or to text-only recall (the local
-    // default), which needs no SQL anyway.
-    const poolUseful = (agent: { config: AgentConfig }) =>
-      agent.config.memory.semantic_recall.enabled &&
-      (agent.config.memory.semantic_recall.vector_weight ?? vectorWeightOf(embedderFor(agent.config.memory.embedder))) > 0;
-    const predict = async (org: string, agentId: string, userId: string | null, text: string) => {
-      const agent = await agentCache.get(org, agentId);
-      if (agent && poolUseful(agent)) await predictions.prepare(agent, userId, text);
-    };
+    const predict = createPredict({ loadAgent: (org, id) => agentCache.get(org, id), predictions, embedderFor });
     // Background work (extraction) waits while any request awaits its first token.
     const gate = createFirstTokenGate();
     const providerFor = createModelProviders(pool, config);
@@ -135,7 +126,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
           loadAgent: (org, id) => agentCache.get(org, id),
           related: async (org, agentId, userId, query, topK) => {
             const agent = await agentCache.get(org, agentId);
-            return agent ? predictions.related(agent, userId, query, topK, poolUseful(agent)) : [];
+            return agent ? predictions.related(agent, userId, query, topK, poolUseful(agent, embedderFor)) : [];
           },
           afterApply: predict,
           providerFor,
@@ -182,7 +173,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       config, db, auth, agents, agentCache, history, memories, bus, streams, live,
       run: {
         history, recall, gate, memories, working, dispatcher: pool.dispatcher, mcp,
-        afterTurn: withSummaries(afterTurn(extractAfterTurn(jobs, history), gate, predict), summarizeAfterTurn(jobs, history), (err) => server?.log.warn({ err }, 'could not queue a summary')),
+        afterTurn: createAfterTurn({ jobs, history, gate, predict, onSummaryError: (err) => server?.log.warn({ err }, 'could not queue a summary') }),
       },
       metrics,
     });
@@ -211,30 +202,4 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     await Promise.allSettled([pool.close(), bus.close(), closeStreams(), db.close()]);
     throw err;
   }
-}
-
-/**
- * After an answer: extraction (a durable job), and the next turn's recall pool. The pool
- * is prepared after extraction applies its changes when it runs, otherwise once no
- * request awaits its first token.
- */
-function afterTurn(extract: NonNullable<RunDeps['afterTurn']>, gate: FirstTokenGate, predict: (org: string, agentId: string, userId: string | null, text: string) => Promise<void>): NonNullable<RunDeps['afterTurn']> {
-  return (agent, turn, answer, wait) => {
-    if (!(extractSettings(agent.config.memory.extract).enabled && turn.userId)) {
-      void gate.quiet().then(() => predict(turn.orgId, agent.id, turn.userId, turn.userContent));
-    }
-    return extract(agent, turn, answer, wait);
-  };
-}
-
-/** After an answer, also: a rolling summary of the session when its history grew past the trigger (summaries.ts). */
-function withSummaries(
-  next: NonNullable<RunDeps['afterTurn']>,
-  summarize: ReturnType<typeof summarizeAfterTurn>,
-  onError: (err: unknown) => void,
-): NonNullable<RunDeps['afterTurn']> {
-  return (agent, turn, answer, wait) => {
-    summarize(agent, turn).catch(onError);
-    return next(agent, turn, answer, wait);
-  };
 }

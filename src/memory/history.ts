@@ -180,6 +180,20 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
     /** one last try of the final writes still waiting (shutdown) */
     close: () => retry.stop(),
 
+    /**
+     * A session with an id the caller derived (a UI chat's, routes/chat-ui.ts: one useChat
+     * conversation is one stored session), created by its first turn. Of two first turns at
+     * once, the one whose insert loses finds the other's session.
+     */
+    async ensureSession(s: { id: string; orgId: string; agentId: string; userId: string | null }): Promise<void> {
+      if (await this.window(s.orgId, s.id, 0)) return;
+      try {
+        await sessions.createSession(db, { id: s.id, org_id: s.orgId, agent_id: s.agentId, user_id: s.userId });
+      } catch (err) {
+        if (!(await this.window(s.orgId, s.id, 0))) throw err;
+      }
+    },
+
     async deleteSession(orgId: string, sessionId: string): Promise<boolean> {
       cache.delete(sessionId);
       const deleted = await sessions.deleteSession(db, orgId, sessionId);

@@ -19,7 +19,7 @@ const PREDICTED = 48;
 export const CONFIDENT = 0.3;
 
 /** An agent whose recall may be off (then no pool is kept). */
-type PoolAgent = RecallAgent & { config: { memory: { semantic_recall: { enabled: boolean } } } };
+export type PoolAgent = RecallAgent & { config: { memory: { semantic_recall: { enabled: boolean } } } };
 
 /** The memories kept for a scope's next turn, with their vectors. */
 interface Prediction {

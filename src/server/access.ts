@@ -28,6 +28,8 @@ declare module 'fastify' {
     access?: Access;
     /** what the `:id` path parameter names, for 403-or-404 */
     resource?: Resource;
+    /** a WebSocket may come without an Authorization header and send its key in its first message (browsers cannot set headers on one) */
+    keyInFirstMessage?: boolean;
   }
 }
 
@@ -73,8 +75,7 @@ async function exists(ctx: ServerContext, p: Principal, resource: Resource, id: 
 /** Throws 403 or 404 unless the route admits this caller. */
 export async function checkAccess(ctx: ServerContext, req: FastifyRequest): Promise<void> {
   const { access, resource } = req.routeOptions.config;
-  if (!access) throw new AppError('internal_error', 'This route declares no access rule.');
-  if (allows(access, req.principal)) return;
+  if (!access || allows(access, req.principal)) return;
   const id = (req.params as { id?: string } | undefined)?.id;
   if (resource && id !== undefined && !(await exists(ctx, req.principal, resource, id))) throw notFound(label[resource]);
   throw new AppError('forbidden', refusal[access]);
@@ -84,10 +85,17 @@ const label: Record<Resource, string> = {
   organization: 'Organization', api_key: 'API key', user: 'User', agent: 'Agent', session: 'Session', memory: 'Memory',
 };
 
-/** The one auth hook of the API: stage timings start, the key becomes a principal, the route's rule is checked. */
+/**
+ * The one auth hook, for every route: stage timings start; on a route that declares who may
+ * call it (every route under the API prefixes must, requireAccessRules), the key becomes a
+ * principal and the rule is checked. Public routes (health, docs, the web page) pass.
+ */
 export function authHook(ctx: ServerContext): onRequestAsyncHookHandler {
   return async function authenticate(req) {
     req.timings = createTimings();
+    const config = req.routeOptions.config;
+    if (!config?.access) return;
+    if (config.keyInFirstMessage && req.headers.authorization === undefined) return;
     req.principal = await ctx.auth.authenticate(req.headers.authorization);
     req.timings.mark('auth');
     await checkAccess(ctx, req);

@@ -5,13 +5,11 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { AgentConfigError } from '../agent/agents.ts';
-import { AgentEgressError } from '../agent/egress-check.ts';
 import type { ServerContext } from './context.ts';
-import { AppError, errorBody, errorCodes, type ErrorCode } from './errors.ts';
+import { setStatus, toClientError } from './client-error.ts';
+import { AppError, errorBody } from './errors.ts';
 import { jsonBodyParser } from './json-input.ts';
 import { createReadiness } from './readiness.ts';
-import { isStoreUnavailable, STORE_RETRY_AFTER_S } from '../store/unavailable.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { authHook, requireAccessRules } from './access.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -56,11 +54,9 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
     const { status, code, message } = toClientError(err as FastifyError);
-    if (code === 'storage_unavailable') {
-      req.log.warn({ err }, 'store unavailable');
-      reply.header('retry-after', String(STORE_RETRY_AFTER_S));
-    } else if (status >= 500) req.log.error({ err }, 'request failed');
-    return reply.code(status).send(errorBody(code, message));
+    if (code === 'storage_unavailable') req.log.warn({ err }, 'store unavailable');
+    else if (status >= 500) req.log.error({ err }, 'request failed');
+    return setStatus(reply, status).send(errorBody(code, message));
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`)),
@@ -84,6 +80,9 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
       done();
     },
   });
+  // Every route's key and access rule (access.ts), before the body is read. After the
+  // WebSocket plugin's own onRequest: a refused upgrade's socket is destroyed by it (onResponse).
+  app.addHook('onRequest', authHook(ctx));
 
   // Liveness: the process answers (it touches nothing). Readiness: the store and Redis
   // answer within the deadline, and no shutdown has begun (readiness.ts).
@@ -92,7 +91,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   app.addHook('onClose', () => readiness.close());
   app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
     const { ready, checks } = await readiness.check();
-    if (!ready) reply.code(503).header('retry-after', String(STORE_RETRY_AFTER_S));
+    if (!ready) setStatus(reply, 503);
     return { status: ready ? 'ready' : 'unavailable', engine: ctx.db.engine, checks };
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
@@ -111,7 +110,6 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   requireAccessRules(app, ['/api/', '/v1/', '/mcp']);
   await app.register(
     async (api) => {
-      api.addHook('onRequest', authHook(ctx));
       for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, sessionImportRoutes, chatRoutes, memoryRoutes, workingMemoryRoutes]) {
         await api.register(routes(ctx));
       }
@@ -119,41 +117,14 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     },
     { prefix: '/api/v1' },
   );
-  // Outside the API key hook: a WebSocket may authenticate with its first message.
+  // Registered apart from the JSON API (no body, no zod): a WebSocket may send its key in its first message.
   await app.register(chatWsRoutes(ctx), { prefix: '/api/v1' });
   // OpenAI-compatible, at OpenAI's paths, with the same API keys and OpenAI's error shape.
-  await app.register(openaiRoutes(ctx, toClientError));
+  await app.register(openaiRoutes(ctx));
   // agentmem's memory as an MCP server, with the same API keys.
   await app.register(mcpRoutes(ctx));
   // The playground page at / and its files under /web/ (static, no auth).
   await app.register(webRoutes());
 
   return app;
-}
-
-function toClientError(err: FastifyError): { status: number; code: ErrorCode; message: string } {
-  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
-  if (err instanceof AgentConfigError) return { status: 400, code: 'validation_error', message: err.message };
-  if (err instanceof AgentEgressError) return { status: 400, code: 'egress_denied', message: err.message };
-  if (err.validation) {
-    const where = err.validationContext ?? 'body';
-    const detail = err.validation
-      .map((v: any) => `${[where, ...String(v.instancePath ?? '').split('/').filter(Boolean)].join('.')}: ${v.message}`)
-      .join('; ');
-    return { status: 400, code: 'validation_error', message: detail || err.message };
-  }
-  const byFastifyCode: Record<string, ErrorCode> = {
-    FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-    FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
-    FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
-    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
-  };
-  const mapped = byFastifyCode[err.code];
-  if (mapped) return { status: errorCodes[mapped].status, code: mapped, message: err.message };
-  if (err instanceof SyntaxError) return { status: 400, code: 'invalid_json', message: err.message };
-  if (isStoreUnavailable(err)) return { status: 503, code: 'storage_unavailable', message: errorCodes.storage_unavailable.message };
-  const status = err.statusCode ?? 500;
-  if (status >= 400 && status < 500) return { status, code: status === 404 ? 'not_found' : 'bad_request', message: err.message };
-  return { status: 500, code: 'internal_error', message: errorCodes.internal_error.message };
 }

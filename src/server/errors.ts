@@ -1,5 +1,8 @@
 // One table of error codes: HTTP status and default message. Every error a client
-// sees is `{error: {code, message}}` with one of these codes.
+// sees is `{error: {code, message}}` with one of these codes; client-error.ts gives every
+// error class from below the server its code here, in one place. A turn that fails once
+// running reports the run's own code instead (llm/errors.ts upstreamCodes, agent/stop.ts),
+// in its stream or JSON answer; client-error.ts failedTurnStatus gives the latter's status.
 
 export const errorCodes = {
   bad_request: { status: 400, message: 'The request is invalid.' },
@@ -17,6 +20,7 @@ export const errorCodes = {
   rate_limited: { status: 429, message: 'Too many requests.' },
   internal_error: { status: 500, message: 'Internal error.' },
   upstream_error: { status: 502, message: 'The model provider failed.' },
+  upstream_timeout: { status: 504, message: 'The model sent no token in time.' },
   unavailable: { status: 503, message: 'The server is shutting down.' },
   storage_unavailable: { status: 503, message: 'The store is unavailable; retry after the time in Retry-After.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry (another instance will answer).' },
@@ -34,7 +38,14 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string) => new AppError('not_found', `${what} not found.`);
+/** A 404 that keeps what was not found (OpenAI's error codes name it: session_not_found). */
+export class NotFoundError extends AppError {
+  constructor(readonly what: string) {
+    super('not_found', `${what} not found.`);
+  }
+}
+
+export const notFound = (what: string) => new NotFoundError(what);
 
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };

@@ -1,7 +1,7 @@
 // OpenAI chat.completions wire format as a transform of the agent event union:
 // `chat.completion.chunk` objects with choices[0].delta, a finish chunk, the usage
 // chunk when stream_options.include_usage asks for it; errors as OpenAI's
-// `{error: {message, type, param, code}}`. The route writes each object as one
+// `{error: {message, type, param, code}}`. stream-turn.ts writes each object as one
 // `data:` frame and ends with `data: [DONE]`.
 //
 // Calls of the client's own tools are OpenAI `tool_calls` (finish_reason "tool_calls"). What
@@ -14,7 +14,7 @@ import type { TimingsJSON } from '../../trace/timings.ts';
 export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
 /** Unified finish reason → OpenAI's, which has no "error" or "other". */
-export function openaiFinishReason(r: FinishReason | null): OpenAIFinishReason {
+export function toOpenAIFinishReason(r: FinishReason | null): OpenAIFinishReason {
   return r === 'length' || r === 'tool_calls' || r === 'content_filter' ? r : 'stop';
 }
 
@@ -91,7 +91,7 @@ export function openaiChunks(opts: ChunkOptions): (event: AgentEvent) => object[
       case 'reasoning':
         return [chunk({ reasoning_content: e.content }, null)];
       case 'done': {
-        const out: object[] = [{ ...chunk({}, openaiFinishReason(e.finish_reason)), agentmem: { session_id: e.session_id, timings: e.timings, model: e.model } }];
+        const out: object[] = [{ ...chunk({}, toOpenAIFinishReason(e.finish_reason)), agentmem: { session_id: e.session_id, timings: e.timings, model: e.model } }];
         if (opts.includeUsage) out.push({ id, object: 'chat.completion.chunk', created, model: opts.model, system_fingerprint: null, choices: [], usage: e.usage });
         return out;
       }
@@ -142,7 +142,7 @@ export function openaiCompletion(
           refusal: null,
         },
         logprobs: null,
-        finish_reason: calls ? 'tool_calls' : openaiFinishReason(r.finishReason),
+        finish_reason: calls ? 'tool_calls' : toOpenAIFinishReason(r.finishReason),
       },
     ],
     usage: r.usage,

@@ -12,9 +12,9 @@ import { openSse } from './sse.ts';
 test('a frame is on the wire while the turn waits for its next event', async () => {
   const server = createServer(async (_req, res) => {
     const sse = openSse(res);
-    sse.emit({ chunk_type: 'content', content: 'early', step_id: 0 });
+    sse.write(JSON.stringify({ chunk_type: 'content', content: 'early', step_id: 0 }));
     await sleep(300); // the turn waits: for the model's next delta, or the store
-    sse.emit({ chunk_type: 'content', content: 'late', step_id: 0 });
+    sse.write(JSON.stringify({ chunk_type: 'content', content: 'late', step_id: 0 }));
     sse.end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -1,8 +1,8 @@
-// Native SSE: `id: <seq>` + `data: <json>` per event, headers flushed at once,
-// a heartbeat comment every 15 s so proxies keep the stream open.
+// SSE framing for every streamed surface: `id: <seq>` + `data: <text>` per frame, the one
+// frame counter of a response, headers flushed at once, a heartbeat comment every 15 s so
+// proxies keep the stream open. What the frames hold is the encoders' (encoder.ts).
 import type { ServerResponse } from 'node:http';
-import type { FastifyReply } from 'fastify';
-import type { AgentEvent, EventSink } from '../../agent/events.ts';
+import type { Frame } from '../stream-hold.ts';
 import { createFlow, type FlowLimits } from './backpressure.ts';
 
 export const sseHeaders = {
@@ -12,11 +12,13 @@ export const sseHeaders = {
   'x-accel-buffering': 'no',
 } as const;
 
-export interface SseWriter extends EventSink {
-  /** events written so far (the last `id:`) */
+export interface SseWriter {
+  /** frames written so far (the last `id:`) */
   readonly seq: number;
-  /** write a pre-encoded frame (used when replaying a held stream) */
-  writeFrame(id: number, data: string): void;
+  /** writes `data` as the next frame; returns it (numbered) */
+  write(data: string): Frame;
+  /** writes a frame numbered elsewhere (replaying a held stream); the count goes on from it */
+  writeFrame(frame: Frame): void;
   /** backpressure (backpressure.ts): undefined while the client keeps up */
   ready(): Promise<void> | undefined;
   end(): void;
@@ -42,20 +44,22 @@ export function openSse(res: ServerResponse, flow?: FlowLimits, heartbeatMs = 15
   // Node corks the socket at a write and uncorks it once the current microtasks have run:
   // the frames made from one upstream read leave in one writev, not one syscall each
   // (the turn always waits on I/O between reads, so no frame is held longer than that).
-  const send = (frame: string) => void res.write(frame);
-  const writer: SseWriter = {
+  const send = (frame: Frame) => {
+    if (!ended) res.write(`id: ${frame.id}\ndata: ${frame.data}\n\n`);
+  };
+  return {
     get seq() {
       return seq;
     },
-    emit(event: AgentEvent) {
-      if (ended) return;
-      seq++;
-      send(`id: ${seq}\ndata: ${JSON.stringify(event)}\n\n`);
+    // Counted after the client left too: a held stream's frames go on numbered for a resume.
+    write(data) {
+      const frame = { id: ++seq, data };
+      send(frame);
+      return frame;
     },
-    writeFrame(id, data) {
-      if (ended) return;
-      seq = id;
-      send(`id: ${id}\ndata: ${data}\n\n`);
+    writeFrame(frame) {
+      seq = frame.id;
+      send(frame);
     },
     ready: () => pressure?.ready(),
     end() {
@@ -64,35 +68,6 @@ export function openSse(res: ServerResponse, flow?: FlowLimits, heartbeatMs = 15
       // A stalled client's buffer is dropped with its connection, not kept for it.
       if (pressure?.stalled) res.destroy();
       else res.end();
-    },
-  };
-  return writer;
-}
-
-/**
- * A data-only stream (OpenAI chunks, AI SDK UI parts) opened by the turn's first event, so
- * a turn refused before it is still a plain 4xx; `finish` writes `data: [DONE]` and ends it.
- */
-export function openOnFirstEvent(reply: FastifyReply, headers: Record<string, string> = {}, flow?: FlowLimits) {
-  let sse: SseWriter | undefined;
-  return {
-    opened: () => sse !== undefined,
-    /** Sends the headers (the session id among them) at the first event; later calls do nothing. */
-    open(first: AgentEvent) {
-      if (sse) return;
-      reply.hijack();
-      for (const [k, v] of Object.entries(headers)) reply.raw.setHeader(k, v);
-      if (first.chunk_type === 'start') reply.raw.setHeader('x-session-id', first.session_id);
-      sse = openSse(reply.raw, flow);
-    },
-    ready: () => sse?.ready(),
-    send(data: string) {
-      sse!.writeFrame(sse!.seq + 1, data);
-    },
-    finish() {
-      if (!sse) return;
-      this.send('[DONE]');
-      sse.end();
     },
   };
 }

@@ -1,5 +1,5 @@
 // The AI SDK UI message stream protocol (v1) as a transform of the agent event
-// union: what `useChat` reads. Each part is one SSE `data:` frame; the route ends
+// union: what `useChat` reads. Each part is one SSE `data:` frame; stream-turn.ts ends
 // the stream with `data: [DONE]`.
 //
 //   start            → start {messageId, messageMetadata: {session_id, …}}, start-step
@@ -35,7 +35,7 @@ export type UIChunk =
   | { type: 'error'; errorText: string }
   | { type: 'finish'; finishReason: UIFinishReason; messageMetadata?: Record<string, unknown> };
 
-export function uiFinishReason(r: FinishReason | null): UIFinishReason {
+export function toUIFinishReason(r: FinishReason | null): UIFinishReason {
   switch (r) {
     case 'length':
     case 'error':
@@ -132,7 +132,7 @@ export function uiStreamParts(): (event: AgentEvent) => UIChunk[] {
           ...endText(),
           { type: 'data-timings', data: e.timings },
           { type: 'finish-step' },
-          { type: 'finish', finishReason: uiFinishReason(e.finish_reason), messageMetadata: { session_id: e.session_id, model: e.model, usage: e.usage } },
+          { type: 'finish', finishReason: toUIFinishReason(e.finish_reason), messageMetadata: { session_id: e.session_id, model: e.model, usage: e.usage } },
         ];
       case 'error':
         return [

@@ -15,19 +15,15 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ReadyAgent } from '../../agent/cache.ts';
-import type { AgentEvent } from '../../agent/events.ts';
-import type { ChatMessage } from '../../llm/types.ts';
-import { createSession } from '../../store/repos/sessions.ts';
 import type { ServerContext } from '../context.ts';
 import { uiStreamHeaders, uiStreamParts } from '../encoders/ui-stream.ts';
-import { openOnFirstEvent } from '../encoders/sse.ts';
 import { flowLimits } from '../encoders/backpressure.ts';
-import { AppError, notFound } from '../errors.ts';
-import { idParams, isUuid } from '../http.ts';
-import { clientGone, loadAgent, runTurn, scopeTurn } from './turn.ts';
+import { AppError } from '../errors.ts';
+import { idParams } from '../http.ts';
+import { streamTurn } from '../stream-turn.ts';
+import { clientHistory } from './client-history.ts';
+import { loadAgent, scopeTurn, streamedTurn } from './turn.ts';
 import { userId } from './users.ts';
-
 // Parts other than text (files, tool calls, step-start, data-*) are accepted and not sent upstream.
 const uiPart = z.union([z.looseObject({ type: z.literal('text'), text: z.string() }), z.looseObject({ type: z.string().max(200) })]);
 const uiMessage = z.looseObject({
@@ -58,19 +54,6 @@ export function chatSessionId(orgId: string, agentId: string, chatId: string): s
 }
 
 export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
-  /** The chat's session: found in the history cache after its first turn, created on the first. */
-  async function sessionForChat(orgId: string, agent: ReadyAgent, chatId: string, user: string | undefined): Promise<string> {
-    const id = chatSessionId(orgId, agent.id, chatId);
-    if (await ctx.history.window(orgId, id, 0)) return id;
-    try {
-      await createSession(ctx.db, { id, org_id: orgId, agent_id: agent.id, user_id: user ?? null });
-    } catch (err) {
-      // Two first requests of one chat at once: the other one created it.
-      if (!(await ctx.history.window(orgId, id, 0))) throw err;
-    }
-    return id;
-  }
-
   app.post('/agents/:id/chat/ui', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: uiChatBody, tags: ['chat'] } }, async (req, reply) => {
     const body = req.body;
     const orgId = req.principal.org_id;
@@ -78,34 +61,12 @@ export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
     const last = body.messages.at(-1)!;
     const text = last.role === 'user' ? textOf(last) : '';
     if (!text.trim()) throw new AppError('validation_error', 'body.messages: the last message must be a user message with a text part that is not blank.');
-    const history: ChatMessage[] = body.messages.slice(0, -1).flatMap((m) => {
-      const content = textOf(m);
-      return (m.role === 'user' || m.role === 'assistant') && content ? [{ role: m.role, content }] : [];
-    });
-    if (body.session_id !== undefined && !isUuid(body.session_id)) throw notFound('Session');
+    const history = clientHistory(body.messages.slice(0, -1).map((m) => ({ role: m.role, content: textOf(m) })));
     const chatSession = body.session_id ?? (body.id ? chatSessionId(orgId, agent.id, body.id) : undefined);
     const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, chatSession);
-    const sessionId = body.session_id ?? (body.id ? await sessionForChat(orgId, agent, body.id, userId) : undefined);
-
-    const gone = clientGone(reply);
-    const toParts = uiStreamParts();
-    const stream = openOnFirstEvent(reply, uiStreamHeaders, flowLimits(ctx.config));
-    const sink = {
-      emit(e: AgentEvent) {
-        stream.open(e);
-        for (const part of toParts(e)) stream.send(JSON.stringify(part));
-      },
-      ready: stream.ready,
-    };
-    const input = { orgId, message: text, userId, sessionId, history: history.length ? history : undefined };
-    try {
-      await runTurn(ctx, 'ui', req, agent, input, sink, gone.signal, {
-        opened: stream.opened,
-        fail: () => sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false }),
-      });
-    } finally {
-      gone.release();
-      stream.finish();
-    }
+    // The chat's session: created by its first request, continued by the later ones.
+    if (body.session_id === undefined && chatSession) await ctx.history.ensureSession({ id: chatSession, orgId, agentId: agent.id, userId: userId ?? null });
+    const input = { orgId, message: text, userId, sessionId: chatSession, history };
+    await streamedTurn(ctx, 'ui', req, reply, agent, input, streamTurn(reply, uiStreamParts(), uiStreamHeaders, { flow: flowLimits(ctx.config), last: '[DONE]' }));
   });
 };

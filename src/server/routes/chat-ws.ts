@@ -14,19 +14,18 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { ReadyAgent } from '../../agent/cache.ts';
-import { runChat, type RunResult } from '../../agent/run.ts';
+import type { RunResult } from '../../agent/run.ts';
 import { shuttingDown } from '../../agent/stop.ts';
 import { createTimings } from '../../trace/timings.ts';
+import type { Principal } from '../auth.ts';
+import { knownError } from '../client-error.ts';
 import type { ServerContext } from '../context.ts';
 import { wsSink } from '../encoders/ws.ts';
 import { flowLimits } from '../encoders/backpressure.ts';
-import { AppError, errorBody, notFound } from '../errors.ts';
-import { isUuid } from '../http.ts';
+import { AppError, errorBody, type ErrorCode } from '../errors.ts';
 import { jsonInputProblem } from '../json-input.ts';
 import { chatBody } from './chat.ts';
-import { findAgent, observeTurn, scopeTurn, toHttpError } from './turn.ts';
-import type { Principal } from '../auth.ts';
-import { checkAgent } from '../scope.ts';
+import { runTurn, scopeTurn, usableAgent } from './turn.ts';
 
 const clientMessage = z.discriminatedUnion('type', [
   chatBody.extend({ type: z.literal('chat') }),
@@ -38,8 +37,8 @@ type ClientMessage = z.output<typeof clientMessage>;
 /** How long a socket without an Authorization header may take to send its auth message. */
 const AUTH_TIMEOUT_MS = 10_000;
 const CLOSE_UNAUTHORIZED = 4401;
-const CLOSE_NOT_FOUND = 4404;
-const CLOSE_FORBIDDEN = 4403;
+/** What a refused key or agent closes the socket with. */
+const closeFor: Partial<Record<ErrorCode, number>> = { unauthorized: CLOSE_UNAUTHORIZED, not_found: 4404, forbidden: 4403 };
 
 export const chatWsRoutes =
   (ctx: ServerContext): FastifyPluginAsync =>
@@ -48,15 +47,11 @@ export const chatWsRoutes =
       method: 'GET',
       url: '/agents/:id/chat/ws',
       schema: { hide: true },
-      config: { access: 'scoped', resource: 'agent' },
-      // A header-authenticated upgrade is checked before it happens: a bad key is a plain 401, another org's agent a 404.
+      config: { access: 'scoped', resource: 'agent', keyInFirstMessage: true },
+      // A header-authenticated upgrade is checked before it happens (the key by the auth hook,
+      // app.ts): a bad key is a plain 401, another org's agent a 404.
       onRequest: async (req) => {
-        req.timings = createTimings();
-        if (req.headers.authorization === undefined) return;
-        req.principal = await ctx.auth.authenticate(req.headers.authorization);
-        const agent = await findAgent(ctx, req.principal.org_id, agentIdOf(req), req.timings);
-        if (!agent) throw notFound('Agent');
-        checkAgent(req.principal, agent.id);
+        if (req.headers.authorization !== undefined) await usableAgent(ctx, req.principal, agentIdOf(req), req.timings);
       },
       handler: async (_req, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody('bad_request', 'Connect with a WebSocket.')),
       wsHandler: (socket, req) => serve(ctx, socket, req),
@@ -90,44 +85,35 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
 
   /** The principal and agent for a turn (or for the auth message), or an error event and a closed socket. */
   async function authorize(timings = createTimings()): Promise<{ agent: ReadyAgent; principal: Principal } | undefined> {
-    let principal: Principal;
     try {
-      principal = await ctx.auth.authenticate(authorization);
+      const principal = await ctx.auth.authenticate(authorization).catch((err) => {
+        throw err instanceof AppError ? err : new AppError('unauthorized', 'A valid API key is required.');
+      });
+      timings.mark('auth');
+      return { principal, agent: await usableAgent(ctx, principal, agentId, timings) };
     } catch (err) {
-      fail('unauthorized', err instanceof AppError ? err.message : 'A valid API key is required.', CLOSE_UNAUTHORIZED);
+      if (!(err instanceof AppError && closeFor[err.code])) throw err;
+      fail(err.code, err.message, closeFor[err.code]);
       return undefined;
     }
-    timings.mark('auth');
-    const agent = await findAgent(ctx, principal.org_id, agentId, timings);
-    if (!agent) return void fail('not_found', 'Agent not found.', CLOSE_NOT_FOUND);
-    if (principal.agent_ids !== null && !principal.agent_ids.includes(agent.id)) return void fail('forbidden', 'This API key may not use this agent.', CLOSE_FORBIDDEN);
-    return { agent, principal };
   }
 
   async function turn(msg: Extract<ClientMessage, { type: 'chat' }>, controller: AbortController) {
     const timings = createTimings();
-    let agent: ReadyAgent | undefined;
-    let result: RunResult | undefined;
     try {
       if (authing && !(await authing)) return;
       if (!authorization) return fail('unauthorized', 'Authenticate first: {"type":"auth","api_key":"…"}.', CLOSE_UNAUTHORIZED);
       const authorized = await authorize(timings);
       if (!authorized) return;
-      agent = authorized.agent;
+      const { agent } = authorized;
       if (controller.signal.aborted) return sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false });
-      if (msg.session_id !== undefined && !isUuid(msg.session_id)) return fail('not_found', 'Session not found.');
       const userId = await scopeTurn(ctx, authorized.principal, agent, msg.user_id, msg.session_id);
       const input = { orgId: agent.org_id, message: msg.message, userId, sessionId: msg.session_id };
-      const live = ctx.live.track(controller.signal);
-      try {
-        result = await runChat(ctx.run, agent, input, sink, live.signal, timings);
-      } finally {
-        live.release();
-      }
+      const result: RunResult = (await runTurn(ctx, 'ws', { timings, log: req.log }, agent, input, sink, controller.signal))!;
       if (result.aborted) sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
     } catch (err) {
-      const e = toHttpError(err);
-      if (e instanceof AppError) fail(e.code, e.message);
+      const e = knownError(err);
+      if (e) fail(e.code, e.message);
       else {
         req.log.error({ err }, 'websocket chat failed');
         fail('internal_error', 'The run failed unexpectedly.');
@@ -135,7 +121,6 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
     } finally {
       if (running === controller) running = undefined;
       busy.delete(socket);
-      if (agent) observeTurn(ctx, 'ws', agent, timings, result);
       if (sink.stalled) socket.terminate(); // its unread buffer goes with it
       else if (ctx.live.draining) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
     }

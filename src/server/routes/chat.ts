@@ -4,19 +4,19 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { onAbort } from '../../abort.ts';
-import type { AgentEvent } from '../../agent/events.ts';
-import type { ChatInput, RunResult } from '../../agent/run.ts';
+import type { ChatInput } from '../../agent/run.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
 import { openSse, type SseWriter } from '../encoders/sse.ts';
+import { nativeEvents } from '../encoders/encoder.ts';
 import { flowLimits } from '../encoders/backpressure.ts';
 import type { ServerContext } from '../context.ts';
 import type { Frame, HeldStream } from '../stream-hold.ts';
+import { streamTurn } from '../stream-turn.ts';
 import { userId } from './users.ts';
-import { clientGone, loadAgent, runTurn, scopeTurn, upstreamStatus } from './turn.ts';
+import { clientGone, jsonTurn, loadAgent, runTurn, scopeTurn } from './turn.ts';
 import { checkAgent } from '../scope.ts';
-import { STORE_RETRY_AFTER_S } from '../../store/unavailable.ts';
 
 export const chatBody = z.strictObject({
   message: z.string().min(1).max(200_000).regex(/\S/, 'must not be blank'),
@@ -67,7 +67,6 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   /** The agent (cached) and the chat input, or a 4xx before any byte is streamed. */
   async function prepare(req: FastifyRequest, agentId: string, body: z.output<typeof chatBody>): Promise<{ agent: ReadyAgent; input: ChatInput }> {
     const agent = await loadAgent(ctx, req.principal.org_id, agentId, req.timings);
-    if (body.session_id !== undefined && !isUuid(body.session_id)) throw notFound('Session');
     const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, body.session_id);
     return { agent, input: { orgId: req.principal.org_id, message: body.message, userId, sessionId: body.session_id } };
   }
@@ -81,36 +80,25 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
     const gone = clientGone(reply);
     let held: HeldStream | undefined;
     const turn = resumable ? afterGrace(gone.signal, ctx.config.streamGraceMs, () => held?.followers ?? 0) : undefined;
-    // Headers go out with the first event, so an unknown session is still a plain 404.
-    let sse: SseWriter | undefined;
-    let seq = 0;
-    const sink = {
-      emit(event: AgentEvent) {
-        if (!sse) {
-          reply.hijack();
-          sse = openSse(reply.raw, flowLimits(ctx.config));
-        }
+    // Every frame is held for a resume, from the start event (which opens the held stream) on.
+    const stream = streamTurn(reply, nativeEvents(), {}, {
+      flow: flowLimits(ctx.config),
+      onFrame(event, frame) {
         if (event.chunk_type === 'start') held = ctx.streams.open(event.message_id, { orgId: input.orgId, agentId: agent.id, userId: input.userId ?? null });
-        const frame = { id: ++seq, data: JSON.stringify(event) };
         held?.push(frame);
-        sse.writeFrame(frame.id, frame.data);
       },
-      ready: () => sse?.ready(),
-    };
+    });
     try {
-      const result = await runTurn(ctx, 'stream', req, agent, input, sink, turn?.signal ?? gone.signal, {
-        opened: () => sse !== undefined,
-        fail: () => sink.emit({ chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false }),
-      });
+      const result = await runTurn(ctx, 'stream', req, agent, input, stream, turn?.signal ?? gone.signal);
       // A resumed stream learns how the turn ended; the one who left is not written to.
       if (result?.aborted) {
-        sink.emit({ chunk_type: 'error', code: 'client_aborted', message: 'The client went away; the answer was cut off.', retryable: true, message_id: result.messageId });
+        stream.emit({ chunk_type: 'error', code: 'client_aborted', message: 'The client went away; the answer was cut off.', retryable: true, message_id: result.messageId });
       }
     } finally {
       gone.release();
       turn?.release();
       held?.end();
-      sse?.end();
+      stream.end();
     }
   });
 
@@ -138,9 +126,7 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
       // Frames may arrive before the answer is known to be a 200: kept until then.
       let sse: SseWriter | undefined;
       const early: Frame[] = [];
-      const result = await ctx.streams.resume(message_id, owner, after, (f) =>
-        sse ? sse.writeFrame(f.id, f.data) : early.push(f),
-      );
+      const result = await ctx.streams.resume(message_id, owner, after, (f) => (sse ? sse.writeFrame(f) : early.push(f)));
       if (!result.ok) {
         throw result.reason === 'truncated'
           ? new AppError('not_found', `Stream frames after ${after} are no longer held; start from a later Last-Event-ID or fetch the session's messages.`)
@@ -148,7 +134,7 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
       }
       reply.hijack();
       sse = openSse(reply.raw);
-      for (const f of early) sse.writeFrame(f.id, f.data);
+      for (const f of early) sse.writeFrame(f);
       const cancel = () => result.follow.cancel();
       reply.raw.once('close', cancel);
       if (req.raw.socket?.destroyed) cancel(); // left while the replay was read
@@ -168,24 +154,16 @@ export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
 
   app.post('/agents/:id/chat', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
     const { agent, input } = await prepare(req, req.params.id, req.body);
-    const gone = clientGone(reply);
-    let result: RunResult;
-    try {
-      result = (await runTurn(ctx, 'json', req, agent, input, { emit() {} }, gone.signal))!;
-    } finally {
-      gone.release();
-    }
+    const result = await jsonTurn(ctx, 'json', req, reply, agent, input);
     const timings = req.timings.toJSON();
     if (result.error) {
-      const status = upstreamStatus(result.error.code);
-      if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_S));
-      return reply.code(status).send({
+      return {
         ...errorBody(result.error.code, result.error.message),
         retryable: result.error.retryable,
         content: result.content,
         session_id: result.sessionId,
         message_id: result.messageId,
-      });
+      };
     }
     return {
       content: result.content,

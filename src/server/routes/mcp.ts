@@ -10,13 +10,12 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Memory } from '../../store/repos/memories.ts';
-import { authHook } from '../access.ts';
 import type { Principal } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
 import { checkOwner, memoryFilter, memoryOwner } from '../scope.ts';
-import { guard } from './memories.ts';
+import { asClientError } from '../client-error.ts';
 
 const who = {
   agent_id: z.uuid().optional().describe('an agent of your organization (a scoped key: one of its agents)'),
@@ -56,7 +55,7 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
     },
     async ({ query, top_k, min_score, filters, agent_id, user_id }) => {
       const q = memoryFilter(p, { query, agent_id, user_id, top_k: filters ? Math.min(100, top_k * 5) : top_k, min_score });
-      let hits = await guard(ctx.memories.search(org, q));
+      let hits = await asClientError(ctx.memories.search(org, q));
       if (filters) hits = hits.filter((h) => Object.entries(filters).every(([k, v]) => (h.metadata as Record<string, unknown> | undefined)?.[k] === v)).slice(0, top_k);
       return json({ results: hits.map(({ id, content, metadata, score }) => ({ id, content, metadata, score })) });
     },
@@ -65,7 +64,7 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
   server.registerTool(
     'memory_add',
     { description: 'Add a memory (a durable fact) for a user.', inputSchema: { content: z.string().min(1).max(20_000).regex(/\S/), metadata: metadata.optional(), ...who } },
-    async ({ content, metadata, agent_id, user_id }) => json(view(await guard(ctx.memories.add(org, memoryOwner(p, { content, metadata, agent_id, user_id }), 'mcp')))),
+    async ({ content, metadata, agent_id, user_id }) => json(view(await asClientError(ctx.memories.add(org, memoryOwner(p, { content, metadata, agent_id, user_id }), 'mcp')))),
   );
 
   server.registerTool(
@@ -74,7 +73,7 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
     async (args) => {
       if (args.content === undefined && args.metadata === undefined) throw new AppError('validation_error', 'Give content or metadata.');
       await owned(args);
-      const updated = await guard(ctx.memories.update(org, args.memory_id, { content: args.content, metadata: args.metadata }, 'mcp'));
+      const updated = await asClientError(ctx.memories.update(org, args.memory_id, { content: args.content, metadata: args.metadata }, 'mcp'));
       if (!updated) throw notFound('Memory');
       return json(view(updated));
     },
@@ -108,7 +107,6 @@ async function serve(ctx: ServerContext, req: FastifyRequest, reply: FastifyRepl
 export const mcpRoutes =
   (ctx: ServerContext): FastifyPluginAsync =>
   async (app) => {
-    app.addHook('onRequest', authHook(ctx));
     const config = { access: 'scoped' } as const;
     app.post('/mcp', { config, schema: { tags: ['mcp'], summary: 'agentmem memory as an MCP server (Streamable HTTP, JSON-RPC)' } }, (req, reply) => serve(ctx, req, reply));
     // Stateless: no server-initiated stream to open, no session to end. 405 is what the

@@ -1,12 +1,10 @@
+// The memories API. An unknown agent_id or a failing memory.embedder is answered by
+// client-error.ts (404, 400 or 502), as on every route.
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { egressDenial } from '../../llm/egress.ts';
-import { EmbedderError } from '../../memory/embedders/index.ts';
 import { filterSchema } from '../../memory/filters.ts';
-import { UnknownAgentError } from '../../memory/memories.ts';
 import { isScoped } from '../auth.ts';
-import { AppError, notFound } from '../errors.ts';
 import { found, idParams, page, paged } from '../http.ts';
 import type { ServerContext } from '../context.ts';
 import { checkOwner, memoryFilter, memoryOwner } from '../scope.ts';
@@ -52,23 +50,6 @@ const searchInput = z.strictObject({
 // A large import is one request; its items are bounded by MAX_BATCH and their content size.
 const BATCH_BODY_LIMIT = 32 * 1024 * 1024;
 
-/** Errors from below the server, as client errors: unknown agent → 404, embedder → 400/502 (refused by AGENTMEM_EGRESS: 400). */
-export async function guard<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (err instanceof UnknownAgentError) throw notFound('Agent');
-    const denied = egressDenial(err);
-    if (denied) throw new AppError('egress_denied', `The agent's memory.embedder is refused: ${denied.message}`);
-    if (err instanceof EmbedderError) {
-      throw err.kind === 'config'
-        ? new AppError('validation_error', `The agent's memory.embedder is invalid: ${err.message}`)
-        : new AppError('upstream_error', `The embedder failed: ${err.message}`);
-    }
-    throw err;
-  }
-}
-
 export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
   const { memories } = ctx;
   const tags = ['memories'];
@@ -82,7 +63,7 @@ export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
   }
 
   app.post('/memories', { config, schema: { body: memoryInput, tags, summary: 'Add a memory' } }, async (req, reply) => {
-    return reply.code(201).send(await guard(memories.add(req.principal.org_id, memoryOwner(req.principal, req.body))));
+    return reply.code(201).send(await memories.add(req.principal.org_id, memoryOwner(req.principal, req.body)));
   });
 
   app.post(
@@ -91,19 +72,19 @@ export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
     async (req, reply) => {
       const { memories: items, agent_id, user_id } = req.body;
       const withDefaults = items.map((m) => memoryOwner(req.principal, { ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
-      const ids = await guard(memories.addMany(req.principal.org_id, withDefaults));
+      const ids = await memories.addMany(req.principal.org_id, withDefaults);
       return reply.code(201).send({ count: ids.length, ids });
     },
   );
 
   app.get('/memories', { config, schema: { querystring: listQuery, tags, summary: 'List memories, newest first' } }, async (req) => {
     const { limit, offset, ...filter } = req.query;
-    return paged(await guard(memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset)), limit);
+    return paged(await memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset), limit);
   });
 
   app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Search (BM25, fused with the vector side for a model embedder), best first' } }, async (req, reply) => {
     const t0 = performance.now();
-    const results = await guard(memories.search(req.principal.org_id, memoryFilter(req.principal, req.body)));
+    const results = await memories.search(req.principal.org_id, memoryFilter(req.principal, req.body));
     // the server's own time, for clients (and `agentmem bench recall`) to tell it from the network's
     reply.header('server-timing', `search;dur=${(performance.now() - t0).toFixed(3)}`);
     return { results };
@@ -115,7 +96,7 @@ export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async
 
   app.patch('/memories/:id', { config, schema: { params: idParams, body: memoryPatch, tags, summary: 'Change content (re-embedded) or metadata' } }, async (req) => {
     if (isScoped(req.principal)) await memory(req);
-    return found('Memory', req.params.id, () => guard(memories.update(req.principal.org_id, req.params.id, req.body)));
+    return found('Memory', req.params.id, () => memories.update(req.principal.org_id, req.params.id, req.body));
   });
 
   app.delete('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Delete a memory (its history stays)' } }, async (req, reply) => {

@@ -3,6 +3,7 @@
 // tool round it answers) or refused with a 400 naming it (image parts, n > 1, logprobs, …).
 import type { ChatInput } from '../../agent/run.ts';
 import type { ChatMessage, ToolCall, ToolSpec } from '../../llm/types.ts';
+import { clientHistory } from './client-history.ts';
 
 /** A field the route cannot honour: a 400 with OpenAI's `param` naming it. */
 export class UnsupportedField extends Error {
@@ -49,7 +50,6 @@ export function completionTurn(body: Body, serverTools: ReadonlySet<string>): Co
   if (continuation.length && (continuation.at(-1)!.role !== 'tool' || continuation[0]!.role !== 'assistant' || !continuation[0]!.tool_calls?.length)) {
     refuse('messages', 'the last message must be a user message, or the results (role "tool") of the assistant\'s tool calls');
   }
-  const history = rest.slice(0, lastUser).flatMap((m): ChatMessage[] => ((m.role === 'user' || m.role === 'assistant') && m.content ? [{ role: m.role, content: m.content }] : []));
 
   const num = (k: string) => (typeof body[k] === 'number' ? (body[k] as number) : undefined);
   const stop = body.stop;
@@ -62,7 +62,7 @@ export function completionTurn(body: Body, serverTools: ReadonlySet<string>): Co
   };
   return {
     message: rest[lastUser]!.content!,
-    history: history.length ? history : undefined,
+    history: clientHistory(rest.slice(0, lastUser)),
     system: system.length ? system : undefined,
     request,
     clientTools: body.tool_choice === 'none' || !clientTools.length ? undefined : clientTools,

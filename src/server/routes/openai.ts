@@ -13,24 +13,19 @@
 import type { FastifyError } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AgentEvent } from '../../agent/events.ts';
-import type { ChatInput, RunResult } from '../../agent/run.ts';
+import type { ChatInput } from '../../agent/run.ts';
 import type { AgentRow } from '../../store/repos/agents.ts';
 import type { ServerContext } from '../context.ts';
 import { openaiChunks, openaiCompletion, openaiError, openaiToolCollector } from '../encoders/openai.ts';
-import { openOnFirstEvent } from '../encoders/sse.ts';
 import { flowLimits } from '../encoders/backpressure.ts';
-import { AppError, type ErrorCode } from '../errors.ts';
+import { setStatus, toClientError } from '../client-error.ts';
+import { AppError, NotFoundError, type ErrorCode } from '../errors.ts';
 import { isUuid } from '../http.ts';
-import { STORE_RETRY_AFTER_S } from '../../store/unavailable.ts';
-import { authHook } from '../access.ts';
 import { agentFilter, checkAgent } from '../scope.ts';
-import { clientGone, findAgent, runTurn, scopeTurn, upstreamStatus } from './turn.ts';
+import { streamTurn } from '../stream-turn.ts';
+import { findAgent, jsonTurn, scopeTurn, streamedTurn } from './turn.ts';
 import { completionTurn, UnsupportedField } from './openai-request.ts';
 import { userId } from './users.ts';
-
-/** The server's error → {status, code, message} mapping (app.ts), so both shapes agree on statuses. */
-export type ClientErrorMapper = (err: FastifyError) => { status: number; code: ErrorCode; message: string };
 
 /** An AppError with OpenAI's own `code` and `param` (e.g. model_not_found on `model`). */
 class OpenAIRequestError extends AppError {
@@ -42,6 +37,15 @@ class OpenAIRequestError extends AppError {
   ) {
     super(code, message);
   }
+}
+
+/** OpenAI's `code` and `param` for an error: its own names where OpenAI has one, else ours. */
+function openaiCodeOf(err: FastifyError, code: ErrorCode): { code: string; param: string | null } {
+  if (err instanceof OpenAIRequestError) return { code: err.openaiCode, param: err.param };
+  if (err instanceof UnsupportedField) return { code: err.param === 'messages' ? 'invalid_value' : 'unsupported_parameter', param: err.param };
+  if (code === 'unauthorized') return { code: 'invalid_api_key', param: paramOf(err) };
+  if (err instanceof NotFoundError && err.what === 'Session') return { code: 'session_not_found', param: null };
+  return { code, param: paramOf(err) };
 }
 
 const contentPart = z.looseObject({ type: z.string().max(100), text: z.string().optional() });
@@ -78,17 +82,14 @@ const paramOf = (err: FastifyError): string | null => {
 };
 
 export const openaiRoutes =
-  (ctx: ServerContext, toClientError: ClientErrorMapper): FastifyPluginAsyncZod =>
+  (ctx: ServerContext): FastifyPluginAsyncZod =>
   async (app) => {
     app.setErrorHandler((err, req, reply) => {
       const { status, code, message } = toClientError(err as FastifyError);
-      if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_S));
       if (status >= 500 && status !== 503) req.log.error({ err }, 'openai-compatible request failed');
-      const own = err instanceof OpenAIRequestError ? err : undefined;
-      const openaiCode = own?.openaiCode ?? (code === 'unauthorized' ? 'invalid_api_key' : code);
-      return reply.code(status).send(openaiError(status, openaiCode, message, own?.param ?? paramOf(err as FastifyError)));
+      const openai = openaiCodeOf(err as FastifyError, code);
+      return setStatus(reply, status).send(openaiError(status, openai.code, message, openai.param));
     });
-    app.addHook('onRequest', authHook(ctx));
     const config = { access: 'scoped' } as const;
 
     const modelNotFound = (model: string) =>
@@ -112,58 +113,24 @@ export const openaiRoutes =
       const agent = await findAgent(ctx, orgId, body.model, req.timings);
       if (!agent) throw modelNotFound(body.model);
 
-      let turn;
-      try {
-        turn = completionTurn(body as Parameters<typeof completionTurn>[0], new Set(agent.config.tools.map((t) => t.name)));
-      } catch (err) {
-        if (err instanceof UnsupportedField) throw new OpenAIRequestError('validation_error', err.message, err.param === 'messages' ? 'invalid_value' : 'unsupported_parameter', err.param);
-        throw err;
-      }
+      // A field it cannot honour is a 400 naming it (openaiCodeOf).
+      const turn = completionTurn(body as Parameters<typeof completionTurn>[0], new Set(agent.config.tools.map((t) => t.name)));
       const header = req.headers['x-session-id'];
       const sessionId = typeof header === 'string' && header ? header : undefined;
-      if (sessionId !== undefined && !isUuid(sessionId)) throw new OpenAIRequestError('not_found', 'Session not found.', 'session_not_found', null);
       const userId = await scopeTurn(ctx, req.principal, agent, body.user, sessionId);
       const input: ChatInput = { orgId, userId, sessionId, ...turn };
 
-      const gone = clientGone(reply);
-
       if (body.stream) {
-        const toChunks = openaiChunks({ model: body.model, includeUsage: body.stream_options?.include_usage === true });
-        const stream = openOnFirstEvent(reply, {}, flowLimits(ctx.config));
-        const sink = {
-          emit(e: AgentEvent) {
-            stream.open(e);
-            for (const chunk of toChunks(e)) stream.send(JSON.stringify(chunk));
-          },
-          ready: stream.ready,
-        };
-        try {
-          await runTurn(ctx, 'openai_stream', req, agent, input, sink, gone.signal, {
-            opened: stream.opened,
-            fail: () => stream.send(JSON.stringify(openaiError(500, 'internal_error', 'The run failed unexpectedly.'))),
-          });
-        } finally {
-          gone.release();
-          stream.finish();
-        }
-        return;
+        const encode = openaiChunks({ model: body.model, includeUsage: body.stream_options?.include_usage === true });
+        return streamedTurn(ctx, 'openai_stream', req, reply, agent, input, streamTurn(reply, encode, {}, { flow: flowLimits(ctx.config), last: '[DONE]' }));
       }
 
-      let result: RunResult;
       const tools = openaiToolCollector();
-      try {
-        result = (await runTurn(ctx, 'openai_json', req, agent, input, tools, gone.signal))!;
-      } finally {
-        gone.release();
-      }
+      const result = await jsonTurn(ctx, 'openai_json', req, reply, agent, input, tools);
       reply.header('x-session-id', result.sessionId);
       const timings = req.timings.toJSON();
       reply.header('x-agentmem-timings', JSON.stringify(timings));
-      if (result.error) {
-        const status = upstreamStatus(result.error.code);
-        if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_S));
-        return reply.code(status).send(openaiError(status, result.error.code, result.error.message));
-      }
+      if (result.error) return openaiError(reply.statusCode, result.error.code, result.error.message);
       return openaiCompletion(result, body.model, { toolCalls: tools.client, serverToolCalls: tools.server(), timings });
     });
   };

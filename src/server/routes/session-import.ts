@@ -3,9 +3,7 @@
 // (memory.semantic_recall.scope "messages" | "both") finds it.
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { UnknownAgentError } from '../../memory/memories.ts';
 import type { ServerContext } from '../context.ts';
-import { notFound } from '../errors.ts';
 import { actingUser, checkAgent } from '../scope.ts';
 import { userId } from './users.ts';
 
@@ -42,17 +40,13 @@ export const sessionImportRoutes = (ctx: ServerContext): FastifyPluginAsyncZod =
       const { agent_id, messages, ...rest } = req.body;
       checkAgent(req.principal, agent_id);
       const user_id = actingUser(req.principal, req.body.user_id) ?? null;
-      try {
-        const out = await ctx.memories.importSession(
-          req.principal.org_id,
-          { ...rest, agent_id, user_id },
-          messages.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
-        );
-        return reply.code(201).send(out);
-      } catch (err) {
-        if (err instanceof UnknownAgentError) throw notFound('Agent');
-        throw err;
-      }
+      // An unknown agent is a 404 (client-error.ts).
+      const out = await ctx.memories.importSession(
+        req.principal.org_id,
+        { ...rest, agent_id, user_id },
+        messages.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
+      );
+      return reply.code(201).send(out);
     },
   );
 };

@@ -1,17 +1,20 @@
 // What every chat surface (native SSE/JSON, OpenAI-compatible, UI stream, WebSocket)
-// does around one turn: find the agent, fire one AbortSignal when the client leaves,
-// record the turn's metrics, turn a ChatInputError into a 4xx.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { EventSink } from '../../agent/events.ts';
+// does around one turn: find the agent and check the key may use it, check the session
+// id, fire one AbortSignal when the client leaves, run
+// the turn and record its metrics. Errors are answered by client-error.ts.
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
+import type { AgentEvent, EventSink } from '../../agent/events.ts';
 import { recordSpans } from '../../trace/spans.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
-import { ChatInputError, runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
+import { runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
 import type { Timings } from '../../trace/timings.ts';
 import { isScoped, type Principal } from '../auth.ts';
+import { failedTurnStatus, setStatus } from '../client-error.ts';
 import type { ServerContext } from '../context.ts';
 import { actingUser, checkAgent, checkOwner } from '../scope.ts';
-import { AppError, notFound } from '../errors.ts';
+import { notFound } from '../errors.ts';
 import { isUuid } from '../http.ts';
+import type { TurnStream } from '../stream-turn.ts';
 
 /** The org's agent (cached), or undefined: malformed, missing and another org's ids look the same. */
 export async function findAgent(ctx: ServerContext, orgId: string, agentId: string, timings: Timings): Promise<ReadyAgent | undefined> {
@@ -31,14 +34,23 @@ export async function loadAgent(ctx: ServerContext, orgId: string, agentId: stri
   return agent;
 }
 
+/** The org's agent if this key may use it: 404, else 403. */
+export async function usableAgent(ctx: ServerContext, p: Principal, agentId: string, timings: Timings): Promise<ReadyAgent> {
+  const agent = await loadAgent(ctx, p.org_id, agentId, timings);
+  checkAgent(p, agent.id);
+  return agent;
+}
+
 /**
- * What a key may do in a turn: use this agent, as its own user, in a session of its own
- * (403 otherwise). Returns the user the turn acts as (a scoped key's, when none is named).
+ * What a key may do in a turn: continue a session that can exist (a malformed id is a 404),
+ * use this agent, as its own user, in a session of its own (403 otherwise). Returns the
+ * user the turn acts as (a scoped key's, when none is named).
  */
 export async function scopeTurn(ctx: ServerContext, p: Principal, agent: ReadyAgent, userId: string | undefined, sessionId: string | undefined): Promise<string | undefined> {
+  if (sessionId !== undefined && !isUuid(sessionId)) throw notFound('Session');
   checkAgent(p, agent.id);
   const user = actingUser(p, userId);
-  if (isScoped(p) && sessionId !== undefined && isUuid(sessionId)) {
+  if (isScoped(p) && sessionId !== undefined) {
     const existing = await ctx.history.window(p.org_id, sessionId, 0);
     if (existing) checkOwner(p, existing.session);
   }
@@ -61,7 +73,7 @@ export function clientGone(reply: FastifyReply): { signal: AbortSignal; release(
 }
 
 /** Per-stage histograms, first-token latency and the outcome, once the turn has ended. */
-export function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timings: Timings, result: RunResult | undefined): void {
+function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timings: Timings, result: RunResult | undefined): void {
   const t = timings.toJSON();
   ctx.metrics.observeTimings(t, { route, provider: agent.providerName, model: agent.model });
   if (t.upstream_ttfb !== undefined) ctx.metrics.observeFirstToken(agent.providerName, result?.model ?? agent.model, t.upstream_ttfb);
@@ -73,30 +85,27 @@ export function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent
   });
 }
 
-/** A run that could not start (unknown session, wrong user) becomes a 4xx; anything else is rethrown. */
-export function toHttpError(err: unknown): unknown {
-  if (err instanceof ChatInputError) return new AppError(err.code, err.message);
-  return err;
-}
+export const internalErrorEvent: AgentEvent = { chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false };
 
-/** HTTP status for a run that ended in an upstream error, when the answer is one JSON body (a target AGENTMEM_EGRESS refuses: the config's fault, 400). */
-export const upstreamStatus = (code: string): number =>
-  code === 'egress_denied' ? 400 : code === 'upstream_timeout' ? 504 : code === 'shutting_down' || code === 'storage_unavailable' ? 503 : 502;
+/** Whose turn it is: its stage timings and where a failure is logged (a request's, or a WebSocket turn's). */
+export interface TurnRequest {
+  timings: Timings;
+  log: FastifyBaseLogger;
+}
 
 /**
  * Runs one turn for a route and records it. A run refused before any event (unknown
- * session, wrong user) becomes a 4xx; a failure after the stream opened is logged and
- * reported inside the stream by `stream.fail`. Undefined when it failed in the stream.
+ * session, wrong user) is thrown, to be answered as a 4xx; a failure once a stream has
+ * opened (`sink.opened`) is logged and reported inside it. Undefined when it failed in the stream.
  */
 export async function runTurn(
   ctx: ServerContext,
   route: string,
-  req: FastifyRequest,
+  req: TurnRequest,
   agent: ReadyAgent,
   input: ChatInput,
-  sink: EventSink,
+  sink: EventSink & { opened?(): boolean },
   signal: AbortSignal,
-  stream?: { opened(): boolean; fail(): void },
 ): Promise<RunResult | undefined> {
   let result: RunResult | undefined;
   // Tracked for a graceful shutdown (live-turns.ts): it may end the turn with `shutting_down`.
@@ -105,12 +114,47 @@ export async function runTurn(
     result = await runChat(ctx.run, agent, input, sink, live.signal, req.timings);
     return result;
   } catch (err) {
-    if (!stream?.opened()) throw toHttpError(err);
+    if (!sink.opened?.()) throw err;
     req.log.error({ err, route }, 'chat turn failed');
-    stream.fail();
+    sink.emit(internalErrorEvent);
     return undefined;
   } finally {
     live.release();
     observeTurn(ctx, route, agent, req.timings, result);
   }
+}
+
+/** A turn streamed to `stream` (stream-turn.ts) until it ends or the client leaves. */
+export async function streamedTurn(ctx: ServerContext, route: string, req: TurnRequest, reply: FastifyReply, agent: ReadyAgent, input: ChatInput, stream: TurnStream): Promise<void> {
+  const gone = clientGone(reply);
+  try {
+    await runTurn(ctx, route, req, agent, input, stream, gone.signal);
+  } finally {
+    gone.release();
+    stream.end();
+  }
+}
+
+/**
+ * A turn answered as one JSON body: run to its end (the client leaving aborts it), the
+ * reply's status set when it ended in an error (failedTurnStatus). `collect` sees the events.
+ */
+export async function jsonTurn(
+  ctx: ServerContext,
+  route: string,
+  req: TurnRequest,
+  reply: FastifyReply,
+  agent: ReadyAgent,
+  input: ChatInput,
+  collect: EventSink = { emit() {} },
+): Promise<RunResult> {
+  const gone = clientGone(reply);
+  let result: RunResult;
+  try {
+    result = (await runTurn(ctx, route, req, agent, input, collect, gone.signal))!;
+  } finally {
+    gone.release();
+  }
+  if (result.error) setStatus(reply, failedTurnStatus(result.error.code));
+  return result;
 }

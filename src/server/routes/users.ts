@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { userKey } from '../../memory/history.ts';
-import { scopeKey } from '../../memory/predictive.ts';
 import { z } from 'zod';
+import { forgetUser } from '../../memory/forget-user.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import * as users from '../../store/repos/users.ts';
 import { AppError, notFound } from '../errors.ts';
 import { page, paged } from '../http.ts';
 import type { ServerContext } from '../context.ts';
-import { userWorkingKey } from '../../memory/working-memory.ts';
 
 export const userId = z.string().min(1).max(200);
 const userParams = z.object({ id: userId });
@@ -43,12 +41,7 @@ export const userRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (
   });
 
   app.delete('/users/:id', { config: { access: 'admin', resource: 'user' }, schema: { params: userParams, tags: ['users'] } }, async (req, reply) => {
-    const deleted = await ctx.db.transaction((tx) => users.deleteUser(tx, req.principal.org_id, req.params.id));
-    if (!deleted) throw notFound('User');
-    // Every instance drops the user's cached sessions, not only this one.
-    ctx.bus.publish('user', userKey(req.principal.org_id, req.params.id));
-    ctx.bus.publish('memories', scopeKey(req.principal.org_id, '*', req.params.id));
-    ctx.bus.publish('working', userWorkingKey(req.principal.org_id, req.params.id));
+    if (!(await forgetUser(ctx, req.principal.org_id, req.params.id))) throw notFound('User');
     return reply.code(204).send();
   });
 };
