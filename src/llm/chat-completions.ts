@@ -102,7 +102,7 @@ export async function* streamChatCompletions(pool: UpstreamPool, dialect: Dialec
 }
 
 /** OpenAI's own finish reasons → unified; anything else is kept raw as 'other'. */
-export function openaiFinishReason(raw: string): FinishReason {
+export function fromOpenAIFinishReason(raw: string): FinishReason {
   switch (raw) {
     case 'stop':
     case 'length':

@@ -2,7 +2,7 @@
 // bearer key, `stream_options.include_usage` so the last chunk carries usage.
 import { chatProvider } from '../chat-provider.ts';
 import { UpstreamError, codeForStatus, parseErrorBody, retryAfterMs } from '../errors.ts';
-import { openaiFinishReason, type Dialect } from '../chat-completions.ts';
+import { fromOpenAIFinishReason, type Dialect } from '../chat-completions.ts';
 import type { UpstreamPool } from '../pool.ts';
 import type { Provider, ProviderConfig } from '../types.ts';
 
@@ -17,7 +17,7 @@ export function openaiDialect(config: ProviderConfig): Dialect {
       stream_options: { include_usage: true },
       ...(config.thinking !== undefined ? { thinking: { type: req.thinking ?? config.thinking } } : {}),
     }),
-    finish: openaiFinishReason,
+    finish: fromOpenAIFinishReason,
     httpError(status, body, headers, url) {
       const err = parseErrorBody(body);
       const message = err?.message ? `${status}: ${err.message}` : `The model provider answered HTTP ${status}.`;

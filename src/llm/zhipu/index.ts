@@ -3,7 +3,7 @@
 // last chunk unasked; "sensitive" and "network_error" finish reasons and
 // `data: {"error": …}` events are failures; error bodies carry string codes.
 import { chatProvider } from '../chat-provider.ts';
-import { openaiFinishReason, type Dialect } from '../chat-completions.ts';
+import { fromOpenAIFinishReason, type Dialect } from '../chat-completions.ts';
 import { UpstreamError, codeForStatus, parseErrorBody, retryAfterMs } from '../errors.ts';
 import type { UpstreamPool } from '../pool.ts';
 import type { Provider, ProviderConfig } from '../types.ts';
@@ -27,7 +27,7 @@ export function zhipuDialect(config: ProviderConfig): Dialect {
     finish(raw) {
       if (raw === 'sensitive') return new UpstreamError('upstream_content_filter', 'Zhipu stopped the answer: content flagged as sensitive.', { providerCode: raw });
       if (raw === 'network_error') return new UpstreamError('upstream_network', 'Zhipu reported a network error while generating.', { providerCode: raw });
-      return openaiFinishReason(raw);
+      return fromOpenAIFinishReason(raw);
     },
     httpError(status, body, headers, url) {
       const err = parseErrorBody(body);
