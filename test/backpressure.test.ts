@@ -12,11 +12,10 @@ import { ANSWER_BYTES, chat, key, MiB, openBytes, PIECE, pausedPost, pausedWs, r
 import { optionPath } from '../src/emulator/options.ts';
 
 for (const engine of engines) {
-  // Issue 18's target is 50 MiB: PGlite reads +16 MiB alone (+40 in a CI run), PostgreSQL +37 MiB
-  // alone but 54–63 MiB while another test file runs beside it (2026-12-02; docs/reliability.md).
-  // Until that is understood the bound leaves room; it still fails on buffering (before
-  // backpressure: +367 MiB, ~60 MiB per paused client).
-  const BOUND = 96 * MiB;
+  // Issue 18's target: under 50 MiB. What six paused streams hold, measured after a full GC,
+  // is ~17 MiB (their held frames, socket queues and answers so far); the rest of the RSS
+  // is garbage of the burst, which the server bounds (heap growth 25%, src/cli/serve.ts).
+  const BOUND = 50 * MiB;
   describe(`backpressure, ${engine}`, () => {
     test('six paused clients: the upstream pauses, memory stays flat; one reads again and gets it all', async () => {
       const s = await setup(engine, { AGENTMEM_STREAM_STALL_MS: '600000' });
@@ -53,16 +52,15 @@ for (const engine of engines) {
         const paused = await openBytes(s.emu);
         assert.ok(still, `the upstream writes stopped, waiting for the server: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} MiB`);
         const pausedAfter = Date.now() - t0;
-        // Resident memory while they stay paused: right after the burst it holds the garbage of
-        // what was read before the pause, which V8 gives back once the process is quiet (up to
-        // 30 s here, on shared cores); what stays is what the six streams hold.
-        let growth = Infinity;
-        for (const t2 = Date.now(); growth >= BOUND && Date.now() - t2 < 30_000; ) {
-          const window: number[] = [];
-          for (let i = 0; i < 4; i++, await sleep(500)) window.push(rssOf(s.child.pid!) - rss0);
-          rss.push(...window);
-          growth = Math.max(...window);
-        }
+        // Resident memory while they stay paused: its peak over a few seconds (what the burst
+        // before the pause left is part of it, as it is in production), against the lowest
+        // reading since the warm-up: the baseline may still hold the warm-up's garbage that a
+        // GC during the burst gives back, and that must not hide what the streams hold.
+        const floor = Math.min(0, ...rss);
+        const window: number[] = [];
+        for (let i = 0; i < 8; i++, await sleep(500)) window.push(rssOf(s.child.pid!) - rss0);
+        rss.push(...window);
+        const growth = Math.max(...window) - floor;
         const peak = Math.max(...rss);
         assert.ok(growth < BOUND, `server RSS grew ${(growth / MiB).toFixed(1)} MiB with six paused clients (peak ${(peak / MiB).toFixed(1)} MiB)`);
 
@@ -78,7 +76,7 @@ for (const engine of engines) {
         assert.ok(paused.every((b) => b < whole / 2), `each upstream paused at under half of a whole answer: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} of ${(whole / MiB).toFixed(1)} MiB`);
         console.log(
           `# ${engine}: six paused clients: upstream stopped after ${pausedAfter} ms at ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} MiB ` +
-            `of ${(whole / MiB).toFixed(1)} MiB; server RSS +${(growth / MiB).toFixed(1)} MiB (peak +${(peak / MiB).toFixed(1)}); ` +
+            `of ${(whole / MiB).toFixed(1)} MiB; server RSS +${(growth / MiB).toFixed(1)} MiB over its lowest since the warm-up (that is ${(floor / MiB).toFixed(1)} from the baseline; peak ${(peak / MiB).toFixed(1)}); ` +
             `the resumed client read the rest (${(ANSWER_BYTES / MiB).toFixed(1)} MiB of text) in ${readMs} ms`,
         );
       } finally {

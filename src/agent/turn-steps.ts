@@ -5,6 +5,7 @@ import { sleep } from '../abort.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { FinishReason, ToolCall, Usage } from '../llm/types.ts';
 import type { RunResult, StoredToolCall } from './run.ts';
+import { createAnswerText, type AnswerText } from './answer-text.ts';
 import { TurnStop } from './stop.ts';
 import { createTextBuffer, type TextBuffer } from './text-buffer.ts';
 import { callTool } from './tools.ts';
@@ -18,7 +19,10 @@ const CHECKPOINT_MS = 1_000;
 export interface Answer {
   /** the step being streamed (0 first; one more per tool round) */
   step: number;
+  /** all of it, once the steps have ended */
   text: string;
+  /** the text while it streams: flat chunks, not a rope of every delta (answer-text.ts) */
+  said: AnswerText;
   /** what a thinking model reasoned: streamed and stored, never part of the next prompt */
   reasoning: string;
   finishReason: FinishReason | null;
@@ -31,7 +35,7 @@ export interface Answer {
 
 export async function streamSteps(turn: TurnContext, begun: BegunTurn): Promise<Answer> {
   const { agent, timings } = turn;
-  const answer: Answer = { step: 0, text: '', reasoning: '', finishReason: null, usage: null, model: agent.model, calls: [] };
+  const answer: Answer = { step: 0, text: '', said: createAnswerText(), reasoning: '', finishReason: null, usage: null, model: agent.model, calls: [] };
   const buffer = answerBuffer(turn, begun, answer);
   const checkpoints = startCheckpoints(turn, begun, answer);
   const requestStart = performance.now();
@@ -47,6 +51,7 @@ export async function streamSteps(turn: TurnContext, begun: BegunTurn): Promise<
   } finally {
     clearInterval(checkpoints);
   }
+  answer.text = answer.said.toString();
   buffer.close();
   turn.firstToken();
   timings.mark('total');
@@ -82,13 +87,14 @@ function answerBuffer(turn: TurnContext, begun: BegunTurn, answer: Answer): Text
   });
 }
 
-/** What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much. */
+/**
+ * What was said is saved every CHECKPOINT_MS while streaming, so a crash loses at most that much.
+ * Each sends only what is new since the last, never a copy of the whole answer.
+ */
 function startCheckpoints(turn: TurnContext, begun: BegunTurn, answer: Answer): NodeJS.Timeout {
-  let checkpointed = 0;
   const timer = setInterval(() => {
-    if (answer.text.length === checkpointed) return;
-    checkpointed = answer.text.length;
-    turn.deps.history.checkpoint(begun.exchange, answer.text);
+    const added = answer.said.take();
+    if (added) turn.deps.history.checkpoint(begun.exchange, added, answer.said.taken);
   }, CHECKPOINT_MS);
   timer.unref();
   return timer;
@@ -118,7 +124,7 @@ async function streamStep(turn: TurnContext, begun: BegunTurn, answer: Answer, b
       turn.firstToken();
     }
     if (part.type === 'text-delta') {
-      answer.text += part.text;
+      answer.said.add(part.text);
       if (begun.specs) text += part.text; // only a tool step sends it back (a long answer's second copy otherwise)
       buffer.push(part.text);
       // streaming.text_delta_delay_ms: the pace asked for (the upstream read waits too; off by default)

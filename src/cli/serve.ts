@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { startAgentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
@@ -10,6 +11,7 @@ export function serveCommand(): Command {
     .option('-p, --port <port>', 'port to listen on (default $PORT or 8080)')
     .option('--host <host>', 'address to bind (default $HOST or 127.0.0.1)')
     .action(async (opts: { port?: string; host?: string }) => {
+      boundHeapGrowth();
       let config;
       let app;
       try {
@@ -33,4 +35,18 @@ export function serveCommand(): Command {
         await app.shutdown();
       });
     });
+}
+
+/**
+ * V8 lets the old generation grow to 2-4x what its last major GC kept before it marks again,
+ * and a quiet process never collects: the garbage of a streaming burst (frames and socket
+ * chunks promoted on busy cores) then stays in RSS while the streams wait — 100 MiB and more
+ * above six paused streams' ~17 MiB of live data (issue 18). A fixed growth of 25% over the
+ * live heap bounds it, at the cost of more (concurrent) major GCs. AGENTMEM_HEAP_GROWING_PERCENT
+ * sets another (0: V8's own policy); a `--heap-growing-percent` given to node wins.
+ */
+function boundHeapGrowth(): void {
+  if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) return;
+  const percent = Number(process.env.AGENTMEM_HEAP_GROWING_PERCENT ?? 25);
+  if (Number.isInteger(percent) && percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

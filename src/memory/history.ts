@@ -38,6 +38,19 @@ export interface Exchange {
 
 const keep = 200;
 
+interface Progress {
+  /** UTF-8 bytes of the answer stored by its checkpoints */
+  bytes: number;
+  /** text said since, not yet written */
+  unsent: string;
+  /** all the text passed so far (written whole only when the stored copy must be replaced) */
+  said: () => string;
+  /** no streaming row took the whole text: the answer ended elsewhere */
+  stopped: boolean;
+}
+
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
+
 /** A user as the invalidation bus names it (kind 'user'). */
 export const userKey = (orgId: string, userId: string) => `${orgId}\u0001${userId}`;
 
@@ -69,6 +82,8 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
   const guard = opts.guard ?? alwaysTrusted;
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
   const saving = new Map<string, Promise<void>>();
+  // Per streaming answer: the UTF-8 bytes stored, the text not yet sent, the whole text so far.
+  const progress = new Map<string, Progress>();
   // Tells other instances their copy of this session is stale (this one stays current).
   const changed = (sessionId: string) => opts.onChange?.(sessionId);
   const retry = createFinishRetry({ onError: opts.onRetryError, onStored: opts.onRetryStored });
@@ -86,6 +101,30 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
     const entry: Entry = { session, messages: rows.filter((m) => m.status !== 'streaming'), depth: rows.length < depth ? Infinity : depth };
     if (guard.trusted() && guard.epoch() === epoch) cache.set(sessionId, entry);
     return entry;
+  }
+
+  async function writeCheckpoint(id: string, p: Progress): Promise<void> {
+    if (p.stopped || !p.unsent) return;
+    // A trailing high surrogate waits for its pair (encoded alone it would be stored as U+FFFD).
+    const cut = isHighSurrogate(p.unsent.charCodeAt(p.unsent.length - 1)) ? p.unsent.length - 1 : p.unsent.length;
+    if (cut === 0) return;
+    const part = p.unsent.slice(0, cut);
+    p.unsent = p.unsent.slice(cut);
+    try {
+      if (await messages.appendCheckpoint(db, id, p.bytes, part)) {
+        p.bytes += Buffer.byteLength(part);
+        return;
+      }
+      // The stored copy is not what was sent (a write whose answer was lost), or the row has
+      // ended: the whole text, once; when no streaming row takes it either, checkpoints stop.
+      const said = p.said();
+      const whole = said.slice(0, said.length - p.unsent.length);
+      if (await messages.checkpointMessage(db, id, whole)) p.bytes = Buffer.byteLength(whole);
+      else p.stopped = true;
+    } catch (err) {
+      p.unsent = part + p.unsent;
+      throw err;
+    }
   }
 
   return {
@@ -132,19 +171,30 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       };
     },
 
-    /** Stores the answer as it ended: complete, or incomplete with what was said so far. */
-    /** Saves the partial answer (one write at a time per turn; a failed one is retried by the next). */
-    checkpoint(turn: Exchange, content: string): void {
+    /**
+     * Saves the partial answer: `added` is what came since the last call, `said()` all of it the calls have passed.
+     * Only `added` is written (appended), so a long answer costs its new text each time, not its
+     * whole length again (which, every second, would copy megabytes per stream); the whole text
+     * is written only when the stored copy is not what was sent before. One write at a time per
+     * turn; a failed one's text goes with the next.
+     */
+    checkpoint(turn: Exchange, added: string, said: () => string): void {
       const id = turn.assistantMessageId;
+      let p = progress.get(id);
+      if (!p) progress.set(id, (p = { bytes: 0, unsent: '', said, stopped: false }));
+      p.unsent += added;
+      const state = p;
       const previous = saving.get(id) ?? turn.stored;
-      const next = previous.then(() => messages.checkpointMessage(db, id, content)).then(() => undefined, () => undefined);
+      const next = previous.then(() => writeCheckpoint(id, state)).then(() => undefined, () => undefined);
       saving.set(id, next);
     },
 
+    /** Stores the answer as it ended: complete, or incomplete with what was said so far. */
     async finish(turn: Exchange, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
       await turn.stored;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
+      progress.delete(turn.assistantMessageId);
       const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }));
       const write = () => messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
       const stored = (row: Message | undefined) => {

@@ -110,9 +110,22 @@ export const finishMessage = (
     [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls), m.reasoning ?? null, m.tokens ?? null],
   );
 
-/** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. Renews its heartbeat. */
-export const checkpointMessage = (db: Queryable, id: string, content: string) =>
-  db.query(`update messages set content = $2, heartbeat_at = now() where id = $1 and status = 'streaming'`, [id, content]);
+/** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. Renews its heartbeat. Did a streaming row take it? */
+export const checkpointMessage = async (db: Queryable, id: string, content: string) =>
+  (await db.query(`update messages set content = $2, heartbeat_at = now() where id = $1 and status = 'streaming' returning id`, [id, content])).length > 0;
+
+/**
+ * Appends what an answer said since its last checkpoint, if the stored copy is `bytes`
+ * long (UTF-8): a checkpoint sends what is new, not the whole answer again every second.
+ * False when no streaming row holds that many bytes (it ended, or a write was lost).
+ */
+export const appendCheckpoint = async (db: Queryable, id: string, bytes: number, added: string) =>
+  (
+    await db.query(
+      `update messages set content = content || $3, heartbeat_at = now() where id = $1 and status = 'streaming' and octet_length(content) = $2 returning id`,
+      [id, bytes, added],
+    )
+  ).length > 0;
 
 /** The owner's heartbeat for all its streaming answers at once (one statement per beat, however many streams). */
 export const renewStreaming = async (db: Queryable, owner: string) =>
