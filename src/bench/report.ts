@@ -96,7 +96,7 @@ export function formatReport(r: BenchResult): string {
       1,
     ),
   );
-  out.push('CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server\'s processes; loop: main-thread event-loop delay during the phase');
+  out.push('CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server\'s processes; loop: main-thread event-loop delay during the phase (agentmem\'s and the floor\'s alone: the emulator and the client have threads of their own)');
   out.push(
     `upstream connections opened per turn${r.options.tls ? ' (HTTPS)' : ''}${r.options.rttMs ? `, round trip ${r.options.rttMs} ms` : ''}: ` +
       levels.map((l) => `c=${l.concurrency} direct ${fmtRatio(l.direct.upstreamConnections)}, through ${fmtRatio(l.through.upstreamConnections)}`).join('; '),
@@ -119,13 +119,14 @@ export function formatReport(r: BenchResult): string {
     out.push(`Inter-delta gaps, ${r.template.deltas} deltas × ${r.template.bytes} bytes every ${r.template.intervalMs} ms (ms; stall = gap > ${2 * r.template.intervalMs} ms)`);
     out.push(
       ...table(
-        ['c', 'streams', 'direct p50', 'p99', 'through p50', 'p99', 'added p99', 'lost frames d/t', 'stalls d/t', 'errors d/t'],
+        ['c', 'streams', 'direct p50', 'p99', 'through p50', 'p99', 'added p99', 'lost frames d/t', 'stalls d/t', 'errors d/t', 'loop p99 d', 't'],
         gapLevels.map((l) => {
           const g = l.gaps!;
           return [
             String(l.concurrency), String(g.streams),
             fmtMs(g.direct.gaps.p50), fmtMs(g.direct.gaps.p99), fmtMs(g.through.gaps.p50), fmtMs(g.through.gaps.p99), fmtMs(g.addedP99),
             `${g.direct.framesLost}/${g.through.framesLost}`, `${g.direct.stalls}/${g.through.stalls}`, `${g.direct.errors}/${g.through.errors}`,
+            g.loopDelay ? fmtMs(g.loopDelay.direct.p99) : '–', g.loopDelay ? fmtMs(g.loopDelay.through.p99) : '–',
           ];
         }),
         1,

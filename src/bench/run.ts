@@ -73,6 +73,8 @@ export interface GapResult {
   /** through gap p99 − direct gap p99 */
   addedP99: number;
   addedP50: number;
+  /** main-thread event-loop delay while the paced streams ran (the emulator has a thread of its own) */
+  loopDelay?: { direct: PhaseResources['loopDelay']; through: PhaseResources['loopDelay'] };
 }
 
 export interface GapSide {
@@ -240,7 +242,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         const g = gapStreams(c);
         const gd = await run(`${tag} gaps direct`, direct(gapBase, c, g, true));
         const gt = await run(`${tag} gaps through`, through(c, g, true));
-        level.gaps = measureGaps(gd, gt);
+        level.gaps = { ...measureGaps(gd, gt), loopDelay: { direct: costs.get(gd)!.loopDelay, through: costs.get(gt)!.loopDelay } };
       }
       levels.push(level);
       say(`${tag} done: overhead p50 ${level.overhead.p50.toFixed(3)} ms, p99 ${level.overhead.p99.toFixed(3)} ms`, true);
