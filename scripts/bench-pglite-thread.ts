@@ -77,7 +77,14 @@ async function seed(db: Db): Promise<string> {
   const org = randomUUID();
   await db.query(`insert into organizations (id, name) values ($1, 'bench')`, [org]);
   const rows = Array.from({ length: ROWS }, () => ({
-    id: randomUUID(), agent_id: null, user_id: 'u1', content: text(12), metadata: {}, embedding: vec(), embedder: 'local:256', created_at: new Date(),
+    id: randomUUID(),
+    agent_id: null,
+    user_id: 'u1',
+    content: text(12),
+    metadata: {},
+    embedding: vec(),
+    embedder: 'local:256',
+    created_at: new Date(),
   }));
   await insertMemories(db, org, rows);
   await db.query('analyze memories');
@@ -95,7 +102,18 @@ function queries(db: Db, org: string): Record<string, () => Promise<unknown>> {
   return {
     'select 1': () => db.query('select 1'),
     insert: () =>
-      insertMemories(db, org, [{ id: randomUUID(), agent_id: null, user_id: 'u2', content: texts[next()]!, metadata: { k: 1 }, embedding: vecs[i]!, embedder: 'local:256', created_at: new Date() }]),
+      insertMemories(db, org, [
+        {
+          id: randomUUID(),
+          agent_id: null,
+          user_id: 'u2',
+          content: texts[next()]!,
+          metadata: { k: 1 },
+          embedding: vecs[i]!,
+          embedder: 'local:256',
+          created_at: new Date(),
+        },
+      ]),
     'hybrid search': async () => {
       const v = vecs[next()]!;
       await Promise.all([
@@ -128,7 +146,12 @@ const engines: Array<[string, () => Promise<Db & { stop?(): Promise<void> }>]> =
 ];
 if (process.env.PGLITE_SOCKET_DIR) engines.push(['socket + pg', () => openSocket(process.env.PGLITE_SOCKET_DIR!)]);
 
-const opened = await Promise.all(engines.map(async ([name, open]) => { const db = await open(); return { name, db, org: await seed(db) }; }));
+const opened = await Promise.all(
+  engines.map(async ([name, open]) => {
+    const db = await open();
+    return { name, db, org: await seed(db) };
+  }),
+);
 const results: Record<string, Record<string, { p50: number[]; mean: number[]; mainMs: number[] }>> = {};
 // Rounds alternate the engines, so a neighbour's load on the shared machine falls on all of them.
 for (let r = 0; r < rounds; r++) {
@@ -147,7 +170,9 @@ console.log(`${ROWS} memories, ${DIM} dims; median of ${rounds} alternating roun
 console.log('query          engine        round trip p50      mean   main thread per query');
 for (const [q, byEngine] of Object.entries(results)) {
   for (const [name, m] of Object.entries(byEngine)) {
-    console.log(`${q.padEnd(14)} ${name.padEnd(13)} ${median(m.p50).toFixed(3).padStart(9)} ms ${median(m.mean).toFixed(3).padStart(9)} ms ${median(m.mainMs).toFixed(3).padStart(14)} ms`);
+    console.log(
+      `${q.padEnd(14)} ${name.padEnd(13)} ${median(m.p50).toFixed(3).padStart(9)} ms ${median(m.mean).toFixed(3).padStart(9)} ms ${median(m.mainMs).toFixed(3).padStart(14)} ms`,
+    );
   }
 }
 for (const { db } of opened) await (db.stop ? db.stop() : db.close());

@@ -30,8 +30,14 @@ const SMALL_EACH = 25;
 let seed = 7;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const pick = <T>(a: T[]): T => a[Math.floor(rnd() * a.length)]!;
-const things = 'coffee tea sushi pizza pasta ramen tacos curry chocolate cheese bread wine jazz rock techno opera chess tennis football running hiking cycling swimming yoga painting guitar piano violin photography gardening baking poetry history physics python rust kubernetes postgres linux cats dogs horses birds'.split(' ');
-const places = 'Berlin Paris London Tokyo Madrid Rome Vienna Prague Lisbon Oslo Dublin Warsaw Athens Seoul Beijing Shanghai Toronto Boston Chicago Denver Austin Seattle Sydney'.split(' ');
+const things =
+  'coffee tea sushi pizza pasta ramen tacos curry chocolate cheese bread wine jazz rock techno opera chess tennis football running hiking cycling swimming yoga painting guitar piano violin photography gardening baking poetry history physics python rust kubernetes postgres linux cats dogs horses birds'.split(
+    ' ',
+  );
+const places =
+  'Berlin Paris London Tokyo Madrid Rome Vienna Prague Lisbon Oslo Dublin Warsaw Athens Seoul Beijing Shanghai Toronto Boston Chicago Denver Austin Seattle Sydney'.split(
+    ' ',
+  );
 const people = 'sister brother mother father wife husband son daughter friend boss colleague neighbour cousin'.split(' ');
 const names = 'Anna Ben Carla David Eva Felix Greta Hans Ines Jonas Klara Leon Mia Noah Olga Paul Rosa Sven'.split(' ');
 const zh = '咖啡 茶 寿司 火锅 饺子 面条 跑步 游泳 音乐 电影 北京 上海 柏林 东京'.split(' ');
@@ -83,7 +89,11 @@ async function bench(engine: Engine) {
 
     // The small users first, so the big user's rows are not all the table (filters matter).
     let i = 0;
-    const small = Array.from({ length: SMALL_USERS * SMALL_EACH }, (_, k) => ({ content: memoryText(i++), agent_id: agent.id, user_id: `small-${k % SMALL_USERS}` }));
+    const small = Array.from({ length: SMALL_USERS * SMALL_EACH }, (_, k) => ({
+      content: memoryText(i++),
+      agent_id: agent.id,
+      user_id: `small-${k % SMALL_USERS}`,
+    }));
     await memories.addMany(org.id, small);
     const t0 = performance.now();
     for (let done = 0; done < N; done += 10_000) {
@@ -104,7 +114,15 @@ async function bench(engine: Engine) {
       }
       const col = (k: 'recall' | 'recall_embed' | 'recall_search') => rows.map((r) => r[k] ?? 0);
       const skipped = rows.filter((r) => r.skipped?.recall).length;
-      return { p50: pct(col('recall'), 50), p95: pct(col('recall'), 95), p99: pct(col('recall'), 99), embed: pct(col('recall_embed'), 50), search: pct(col('recall_search'), 50), skipped, found: pct(found, 50) };
+      return {
+        p50: pct(col('recall'), 50),
+        p95: pct(col('recall'), 95),
+        p99: pct(col('recall'), 99),
+        embed: pct(col('recall_embed'), 50),
+        search: pct(col('recall_search'), 50),
+        skipped,
+        found: pct(found, 50),
+      };
     };
     // A generous budget so nothing is cut off: we measure the work itself.
     const unbounded = { ...config, memory: { ...config.memory, recall_budget_ms: 60_000 } };
@@ -123,7 +141,9 @@ async function bench(engine: Engine) {
   }
 }
 
-console.log(`recall bench: ${N.toLocaleString('en')} memories of one user + ${SMALL_USERS * SMALL_EACH} of ${SMALL_USERS} others, ${Q} queries each, top_k 5, exact scan up to ${EXACT_SCAN_MAX} memories`);
+console.log(
+  `recall bench: ${N.toLocaleString('en')} memories of one user + ${SMALL_USERS * SMALL_EACH} of ${SMALL_USERS} others, ${Q} queries each, top_k 5, exact scan up to ${EXACT_SCAN_MAX} memories`,
+);
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
 for (const engine of engines) {
   const r = await bench(engine);

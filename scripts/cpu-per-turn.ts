@@ -91,12 +91,29 @@ if (opts.floor) {
   const code = `const { startFloor } = await import(${JSON.stringify(new URL('../src/bench/floor.ts', import.meta.url).pathname)});
     const f = await startFloor(() => ${JSON.stringify(upstream)}); console.log('floor listening on ' + f.url);`;
   const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  server = await new Promise((resolve) => proc.stdout!.on('data', (d: Buffer) => { const m = /floor listening on (\S+)/.exec(String(d)); if (m) resolve({ proc, url: m[1] }); }));
+  server = await new Promise((resolve) =>
+    proc.stdout!.on('data', (d: Buffer) => {
+      const m = /floor listening on (\S+)/.exec(String(d));
+      if (m) resolve({ proc, url: m[1] });
+    }),
+  );
   chatPath = '/chat';
-  body = () => ({ model: 'gpt-emu', stream: true, messages: [{ role: 'system', content: SYSTEM_PROMPT }, { role: 'user', content: CHAT_MESSAGE }] });
+  body = () => ({
+    model: 'gpt-emu',
+    stream: true,
+    messages: [
+      { role: 'system', content: SYSTEM_PROMPT },
+      { role: 'user', content: CHAT_MESSAGE },
+    ],
+  });
 } else {
   const prof = opts.profile ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${opts.profile}`] : [];
-  server = await child(['serve'], { PORT: '0', DATABASE_URL: db.url, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, LOG_LEVEL: 'error' }, /agentmem listening on (\S+)/, prof);
+  server = await child(
+    ['serve'],
+    { PORT: '0', DATABASE_URL: db.url, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, LOG_LEVEL: 'error' },
+    /agentmem listening on (\S+)/,
+    prof,
+  );
   const call = apiClient(server.url, key);
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await call(method, path, { body });
@@ -108,7 +125,9 @@ if (opts.floor) {
     name: 'cpu',
     system_prompt: SYSTEM_PROMPT,
     llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: upstream, api_key: 'sk-cpu' },
-    memory: on ? { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true } : { last_messages: 0, semantic_recall: { enabled: false }, extract: false },
+    memory: on
+      ? { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true }
+      : { last_messages: 0, semantic_recall: { enabled: false }, extract: false },
   });
   const n = Number(opts.memories);
   for (let from = 0; on && from < n; from += 2000) {
@@ -120,7 +139,11 @@ if (opts.floor) {
 }
 
 const turn = async (session?: string): Promise<string | undefined> => {
-  const res = await fetch(server.url + chatPath, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body(session)) });
+  const res = await fetch(server.url + chatPath, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body(session)),
+  });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`chat: ${res.status} ${text}`);
   return /"session_id":"([^"]+)"/.exec(text)?.[1];
@@ -145,9 +168,11 @@ const s0 = cpuOf(server.proc.pid!);
 const th0 = threadsOf(server.proc.pid!);
 const p0 = postgresCpuMs();
 const t0 = performance.now();
-await Promise.all(sessions.map(async (session, c) => {
-  for (let i = c; i < TURNS; i += C) await turn(session);
-}));
+await Promise.all(
+  sessions.map(async (session, c) => {
+    for (let i = c; i < TURNS; i += C) await turn(session);
+  }),
+);
 const wall = performance.now() - t0;
 const loop = await loopDelay();
 if (tracer) {
@@ -161,9 +186,14 @@ const p1 = postgresCpuMs();
 const what = opts.floor ? 'floor' : `${opts.database!.startsWith('postgres') ? 'postgres' : 'pglite'}, memory ${opts.memory}`;
 const pgPart = opts.database!.startsWith('postgres') && p0 !== undefined && p1 !== undefined ? `, PostgreSQL ${((p1 - p0) / TURNS).toFixed(2)} ms/turn` : '';
 if (loop) console.log(`  event-loop delay while the turns ran: p50 ${loop.p50.toFixed(2)} ms, p99 ${loop.p99.toFixed(2)} ms, max ${loop.max.toFixed(2)} ms`);
-console.log(`${what}: ${TURNS} turns (${C} at a time) in ${wall.toFixed(0)} ms; server CPU ${((s1 - s0) / TURNS).toFixed(2)} ms/turn (all threads, drained)${pgPart}`);
+console.log(
+  `${what}: ${TURNS} turns (${C} at a time) in ${wall.toFixed(0)} ms; server CPU ${((s1 - s0) / TURNS).toFixed(2)} ms/turn (all threads, drained)${pgPart}`,
+);
 
-const perThread = [...th1].map(([k, v]) => [k, (v - (th0.get(k) ?? 0)) / TURNS] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]);
+const perThread = [...th1]
+  .map(([k, v]) => [k, (v - (th0.get(k) ?? 0)) / TURNS] as const)
+  .filter(([, v]) => v >= 0.05)
+  .sort((a, b) => b[1] - a[1]);
 console.log('  per thread: ' + perThread.map(([k, v]) => `${k.split('#')[0]} ${v.toFixed(2)}`).join(', '));
 
 if (opts.profile) {

@@ -13,8 +13,22 @@ const N = Number(process.argv[2] ?? 20_000);
 const words = 'the river runs past old stone houses where people talk about weather markets trains books music'.split(' ');
 const prose = (seed: number, n: number) => Array.from({ length: n }, (_, i) => words[(seed * 31 + i * 7) % words.length]).join(' ');
 const message = (i: number, n: number): Message => ({
-  id: `m${i}`, seq: i + 1, org_id: 'o', session_id: 's', role: i % 2 ? 'assistant' : 'user', content: `Turn ${i}: ${prose(i, n)}`,
-  tool_calls: null, tool_call_id: null, status: 'complete', finish_reason: null, usage: null, timings: null, error: null, tokens: null, reasoning: null, created_at: new Date(),
+  id: `m${i}`,
+  seq: i + 1,
+  org_id: 'o',
+  session_id: 's',
+  role: i % 2 ? 'assistant' : 'user',
+  content: `Turn ${i}: ${prose(i, n)}`,
+  tool_calls: null,
+  tool_call_id: null,
+  status: 'complete',
+  finish_reason: null,
+  usage: null,
+  timings: null,
+  error: null,
+  tokens: null,
+  reasoning: null,
+  created_at: new Date(),
 });
 const recalled = Array.from({ length: 5 }, (_, i) => ({ id: String(i), content: `The user likes thing ${i} at the market`, score: 0.5 }));
 const user = 'What should I cook tonight with what I bought at the market?';
@@ -30,18 +44,39 @@ function measure(label: string, history: Message[], extras: { working?: string; 
   for (let i = 0; i < N; i++) fitted = fitPrompt(budget, parts);
   const cpu = process.cpuUsage(t0);
   const us = (cpu.user + cpu.system) / N;
-  console.log(`${label.padEnd(52)} ${us.toFixed(2).padStart(7)} µs CPU per fit   (${fitted.messages.length} messages sent, ${fitted.tokens} of ${fitted.limit} tokens; dropped ${fitted.dropped.messages} window messages)`);
+  console.log(
+    `${label.padEnd(52)} ${us.toFixed(2).padStart(7)} µs CPU per fit   (${fitted.messages.length} messages sent, ${fitted.tokens} of ${fitted.limit} tokens; dropped ${fitted.dropped.messages} window messages)`,
+  );
 }
 
-measure('10 short messages, no working memory or summary', Array.from({ length: 10 }, (_, i) => message(i, 12)), {}, 128_000);
-measure('200 long messages, working memory and summary', Array.from({ length: 200 }, (_, i) => message(i, 400)), {
-  working: '## Name\nAda\n## Likes\nGreen tea, long walks, the harbour at dusk.',
-  summary: prose(3, 250),
-}, 16_000);
-measure('200 long messages, all fit (1M window)', Array.from({ length: 200 }, (_, i) => message(i, 400)), { working: 'Ada', summary: prose(3, 250) }, 1_047_576);
+measure(
+  '10 short messages, no working memory or summary',
+  Array.from({ length: 10 }, (_, i) => message(i, 12)),
+  {},
+  128_000,
+);
+measure(
+  '200 long messages, working memory and summary',
+  Array.from({ length: 200 }, (_, i) => message(i, 400)),
+  {
+    working: '## Name\nAda\n## Likes\nGreen tea, long walks, the harbour at dusk.',
+    summary: prose(3, 250),
+  },
+  16_000,
+);
+measure(
+  '200 long messages, all fit (1M window)',
+  Array.from({ length: 200 }, (_, i) => message(i, 400)),
+  { working: 'Ada', summary: prose(3, 250) },
+  1_047_576,
+);
 
 // The one count a turn takes: its user message (while recall runs).
-for (const [label, text] of [['a 60-character user message', user], ['a 20,000-character user message', prose(9, 3_500).slice(0, 20_000)], ['a 200,000-character user message', prose(11, 35_000).slice(0, 200_000)]] as const) {
+for (const [label, text] of [
+  ['a 60-character user message', user],
+  ['a 20,000-character user message', prose(9, 3_500).slice(0, 20_000)],
+  ['a 200,000-character user message', prose(11, 35_000).slice(0, 200_000)],
+] as const) {
   const reps = text.length > 10_000 ? 20 : 20_000;
   for (let i = 0; i < Math.min(reps, 50); i++) countText(text + i);
   const t0 = process.cpuUsage();

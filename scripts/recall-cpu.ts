@@ -11,7 +11,10 @@ const Q = Number(process.env.Q ?? 2_000);
 let seed = 7;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const pick = <T>(a: T[]): T => a[Math.floor(rnd() * a.length)]!;
-const things = 'coffee tea sushi pizza pasta ramen tacos curry chocolate cheese bread wine jazz rock techno opera chess tennis football running hiking cycling swimming yoga painting guitar piano violin photography gardening baking poetry history physics python rust kubernetes postgres linux cats dogs horses birds'.split(' ');
+const things =
+  'coffee tea sushi pizza pasta ramen tacos curry chocolate cheese bread wine jazz rock techno opera chess tennis football running hiking cycling swimming yoga painting guitar piano violin photography gardening baking poetry history physics python rust kubernetes postgres linux cats dogs horses birds'.split(
+    ' ',
+  );
 const places = 'Berlin Paris London Tokyo Madrid Rome Vienna Prague Lisbon Oslo Dublin Warsaw Athens Seoul Beijing Shanghai'.split(' ');
 const zh = '咖啡 茶 寿司 火锅 饺子 面条 跑步 游泳 音乐 电影 北京 上海 柏林 东京'.split(' ');
 const text = (i: number) =>
@@ -21,7 +24,12 @@ const text = (i: number) =>
     () => `My favourite hobby is ${pick(things)} in ${pick(places)}`,
     () => `我喜欢${pick(zh)}和${pick(zh)}`,
   ])() + ` (note ${i})`;
-const questions = [() => `What is my favourite ${pick(things)}?`, () => `Did I go to ${pick(places)} in May 2023?`, () => `Do I like ${pick(things)}?`, () => `我喜欢${pick(zh)}吗？`];
+const questions = [
+  () => `What is my favourite ${pick(things)}?`,
+  () => `Did I go to ${pick(places)} in May 2023?`,
+  () => `Do I like ${pick(things)}?`,
+  () => `我喜欢${pick(zh)}吗？`,
+];
 
 const docs = Array.from({ length: N }, (_, i) => ({ id: `m${i}`, agent_id: 'a', user_id: 'u', content: text(i) }));
 const index = createScopeIndexes<(typeof docs)[number]>({ load: async () => docs, terms: (d) => analyze(d.content), ranking: MEMORY_RANKING });
@@ -39,4 +47,6 @@ for (let q = 0; q < Q; q++) {
 }
 cpu.sort((a, b) => a - b);
 const p = (x: number) => cpu[Math.min(cpu.length - 1, Math.floor((x / 100) * cpu.length))]!.toFixed(3);
-console.log(`${N} memories in one scope, ${Q} queries: index built in ${((load.user + load.system) / 1000).toFixed(0)} ms CPU; search CPU per query p50 ${p(50)} ms, p99 ${p(99)} ms, max ${cpu.at(-1)!.toFixed(3)} ms`);
+console.log(
+  `${N} memories in one scope, ${Q} queries: index built in ${((load.user + load.system) / 1000).toFixed(0)} ms CPU; search CPU per query p50 ${p(50)} ms, p99 ${p(99)} ms, max ${cpu.at(-1)!.toFixed(3)} ms`,
+);

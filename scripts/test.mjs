@@ -26,7 +26,12 @@ function find(dir) {
 const env = { ...process.env, NODE_ENV: 'test' };
 const pgUrl = env.AGENTMEM_TEST_PG || 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = env.AGENTMEM_TEST_REDIS || 'redis://127.0.0.1:6379';
-const required = new Set((env.AGENTMEM_TEST_REQUIRE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const required = new Set(
+  (env.AGENTMEM_TEST_REQUIRE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const engines = (env.AGENTMEM_TEST_ENGINES || 'pglite,postgres').split(',');
 
 /** Why PostgreSQL cannot run the suite, or undefined when it can. */
@@ -54,7 +59,9 @@ function redisProblem() {
     };
     socket.setTimeout(3_000, () => done('no answer in 3 s'));
     socket.once('error', (err) => done(`nothing answers (${err.code || err.message})`));
-    socket.once('connect', () => socket.write(url.password ? `AUTH ${decodeURIComponent(url.username || 'default')} ${decodeURIComponent(url.password)}\r\nPING\r\n` : 'PING\r\n'));
+    socket.once('connect', () =>
+      socket.write(url.password ? `AUTH ${decodeURIComponent(url.username || 'default')} ${decodeURIComponent(url.password)}\r\nPING\r\n` : 'PING\r\n'),
+    );
     let reply = '';
     socket.on('data', (d) => {
       reply += d;
@@ -74,7 +81,9 @@ if (engines.includes('postgres')) {
     if (required.has('postgres')) missing.push(what);
     else {
       env.AGENTMEM_TEST_ENGINES = engines.filter((e) => e !== 'postgres').join(',') || 'pglite';
-      skipped.push(`the PostgreSQL engine (every test on it, and those of two instances on one database) — ${what}.\n    To include them: start PostgreSQL 15+ with pgvector there, or point AGENTMEM_TEST_PG at one (a user that may create databases).`);
+      skipped.push(
+        `the PostgreSQL engine (every test on it, and those of two instances on one database) — ${what}.\n    To include them: start PostgreSQL 15+ with pgvector there, or point AGENTMEM_TEST_PG at one (a user that may create databases).`,
+      );
     }
   }
 } else if (required.has('postgres')) {
@@ -87,7 +96,9 @@ if (env.AGENTMEM_TEST_REDIS !== 'none') {
     if (required.has('redis')) missing.push(what);
     else {
       env.AGENTMEM_TEST_REDIS = 'none';
-      skipped.push(`the tests that need Redis (rate limits in Redis, resumes and cache invalidation across instances) — ${what}.\n    To include them: start redis-server there, or point AGENTMEM_TEST_REDIS at one.`);
+      skipped.push(
+        `the tests that need Redis (rate limits in Redis, resumes and cache invalidation across instances) — ${what}.\n    To include them: start redis-server there, or point AGENTMEM_TEST_REDIS at one.`,
+      );
     }
   }
 } else if (required.has('redis')) {
@@ -106,17 +117,21 @@ const files = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'te
 const skipDir = mkdtempSync(join(tmpdir(), 'agentmem-skips-'));
 const skipFile = join(skipDir, 'skips.jsonl');
 const reporters = [
-  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
-  `--test-reporter=${new URL('./skip-reporter.mjs', import.meta.url).href}`, `--test-reporter-destination=${skipFile}`,
+  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${new URL('./skip-reporter.mjs', import.meta.url).href}`,
+  `--test-reporter-destination=${skipFile}`,
 ];
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...reporters, ...files],
-  { stdio: 'inherit', env },
-);
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...reporters, ...files], {
+  stdio: 'inherit',
+  env,
+});
 let skips = [];
 try {
-  skips = readFileSync(skipFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  skips = readFileSync(skipFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 } catch {
   // no file: nothing was skipped (or the run never started)
 }
@@ -125,12 +140,19 @@ if (notice) console.log(`\n${notice}(the rest ran on the embedded engine, PGlite
 
 let status = result.status ?? 1;
 if (skips.length) {
-  const allowed = env.AGENTMEM_TEST_ALLOW_SKIPS === undefined ? undefined : env.AGENTMEM_TEST_ALLOW_SKIPS.split('\n').map((s) => s.trim()).filter(Boolean);
+  const allowed =
+    env.AGENTMEM_TEST_ALLOW_SKIPS === undefined
+      ? undefined
+      : env.AGENTMEM_TEST_ALLOW_SKIPS.split('\n')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const refused = allowed ? skips.filter((t) => !allowed.some((a) => t.name.includes(a))) : [];
   const line = (t) => `  - ${t.name}${t.reason ? ` (${t.reason})` : ''}${t.file ? ` — ${t.file}` : ''}${refused.includes(t) ? '  NOT ALLOWED' : ''}`;
   console.log(`\nnpm test: ${skips.length} skipped:\n${skips.map(line).join('\n')}`);
   if (refused.length) {
-    console.error(`npm test: AGENTMEM_TEST_ALLOW_SKIPS is set and ${refused.length} skipped test(s) are not in it: each one is a failure (list its name there, in .ci/run, if the skip is intended).`);
+    console.error(
+      `npm test: AGENTMEM_TEST_ALLOW_SKIPS is set and ${refused.length} skipped test(s) are not in it: each one is a failure (list its name there, in .ci/run, if the skip is intended).`,
+    );
     status = 1;
   }
 }

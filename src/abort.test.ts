@@ -16,7 +16,7 @@ test('onAbort: runs once on abort, at once when already aborted; detach stops it
   assert.deepEqual(fired, ['later', 'already']);
 });
 
-test("linkAbort: fires with the parent and takes its reason, at once when it already fired; release() detaches", () => {
+test('linkAbort: fires with the parent and takes its reason, at once when it already fired; release() detaches', () => {
   const reason = new Error('stop');
   const parent = new AbortController();
   const link = linkAbort(parent.signal);

@@ -79,12 +79,16 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       checkTargets: (agentConfig) => (checkStdioMcp(agentConfig, config.allowStdioMcp), checkConfigEgress(config.egress, agentConfig)),
       // Stored vectors are in the old space: embed them again, durably, off the request path.
       onEmbedderChange: (org_id, agent_id, version) =>
-        void jobs.enqueue({ org_id, kind: REEMBED_JOB, payload: { agent_id }, idempotency_key: `reembed:${agent_id}:${version}` }).catch((err) =>
-          server?.log.error({ err, agent_id }, 'could not queue re-embedding'),
-        ),
+        void jobs
+          .enqueue({ org_id, kind: REEMBED_JOB, payload: { agent_id }, idempotency_key: `reembed:${agent_id}:${version}` })
+          .catch((err) => server?.log.error({ err, agent_id }, 'could not queue re-embedding')),
     });
     const agentCache = createAgentCache(agents, pool, config, bus);
-    const mcp = createMcpTools({ dispatcher: pool.dispatcher, allowStdio: config.allowStdioMcp, onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable') });
+    const mcp = createMcpTools({
+      dispatcher: pool.dispatcher,
+      allowStdio: config.allowStdioMcp,
+      onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable'),
+    });
     const messageIndex = createMessageIndex(db);
     const episodes = createEpisodes(db, messageIndex);
     const history = createHistory(db, {
@@ -101,7 +105,11 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const search = createMemorySearch(db);
     const predictions = createPredictions({ db, search, embedderFor, guard: bus });
     const memories = createMemories({
-      db, loadAgent: (org, id) => agentCache.get(org, id), embedderFor, search, episodes,
+      db,
+      loadAgent: (org, id) => agentCache.get(org, id),
+      embedderFor,
+      search,
+      episodes,
       // the lexical index here is updated in place; other instances re-read the scope
       onChange: (org, agentId, userId) => {
         const key = scopeKey(org, agentId, userId);
@@ -170,15 +178,31 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     closeStreams = () => streams.close();
     const live = createLiveTurns();
     server = await buildServer({
-      config, db, auth, agents, agentCache, history, memories, bus, streams, live,
+      config,
+      db,
+      auth,
+      agents,
+      agentCache,
+      history,
+      memories,
+      bus,
+      streams,
+      live,
       run: {
-        history, recall, gate, memories, working, dispatcher: pool.dispatcher, mcp,
+        history,
+        recall,
+        gate,
+        memories,
+        working,
+        dispatcher: pool.dispatcher,
+        mcp,
         afterTurn: createAfterTurn({ jobs, history, gate, predict, onSummaryError: (err) => server?.log.warn({ err }, 'could not queue a summary') }),
       },
       metrics,
     });
     server.log.info({ redis: Boolean(config.redisUrl) }, 'caches ready');
-    if (config.redisUrl && !bus.trusted()) server.log.warn('Redis does not answer: serving with the caches bypassed (every read goes to the database) until it does');
+    if (config.redisUrl && !bus.trusted())
+      server.log.warn('Redis does not answer: serving with the caches bypassed (every read goes to the database) until it does');
     const url = await server.listen({ port: config.port, host: config.host });
     jobs.start();
     warmUpstreams(db, pool, config).then(

@@ -38,7 +38,9 @@ for (const engine of engines) {
             memory: {
               extract: false,
               recall_budget_ms: opts.budgetMs ?? 150,
-              ...(opts.embedMs ? { embedder: { provider: 'openai-compatible', base_url: `${emu.url}/~embed_ms=${opts.embedMs}/v1`, api_key: 'k', model: 'e', dimensions: 32 } } : {}),
+              ...(opts.embedMs
+                ? { embedder: { provider: 'openai-compatible', base_url: `${emu.url}/~embed_ms=${opts.embedMs}/v1`, api_key: 'k', model: 'e', dimensions: 32 } }
+                : {}),
             },
           },
         })
@@ -52,7 +54,9 @@ for (const engine of engines) {
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
         signal: controller.signal,
-      }).then((res) => res.text()).catch(() => 'left');
+      })
+        .then((res) => res.text())
+        .catch(() => 'left');
       return {
         leave() {
           controller.abort();
@@ -89,7 +93,10 @@ for (const engine of engines) {
       const rows = await storedTurn(message);
       assert.deepEqual(
         rows.map((m) => [m.role, m.status, m.error?.code ?? null]),
-        [['user', 'complete', null], ['assistant', 'incomplete', 'client_aborted']],
+        [
+          ['user', 'complete', null],
+          ['assistant', 'incomplete', 'client_aborted'],
+        ],
       );
       await nothingLeft();
     }
@@ -171,7 +178,14 @@ for (const engine of engines) {
         assert.deepEqual(chatRequestsFor(message), [], 'no chat request upstream');
         // Either it stopped before the turn (nothing stored), or the turn is recorded as cancelled.
         const rows = await storedTurn(message);
-        if (rows.length) assert.deepEqual(rows.map((m) => [m.role, m.status, m.error?.code ?? null]), [['user', 'complete', null], ['assistant', 'incomplete', 'client_aborted']]);
+        if (rows.length)
+          assert.deepEqual(
+            rows.map((m) => [m.role, m.status, m.error?.code ?? null]),
+            [
+              ['user', 'complete', null],
+              ['assistant', 'incomplete', 'client_aborted'],
+            ],
+          );
         assert.equal((await s.api('GET', `/api/v1/agents/${agent.id}`, { key })).status, 200, 'the key works once the lock is gone');
       });
 
@@ -219,9 +233,16 @@ for (const engine of engines) {
           const rows = await storedTurn(message);
           assert.deepEqual(
             rows.map((m) => [m.role, m.status, m.error?.code ?? null]),
-            [['user', 'complete', null], ['assistant', 'complete', null], ['user', 'complete', null], ['assistant', 'incomplete', 'client_aborted']],
+            [
+              ['user', 'complete', null],
+              ['assistant', 'complete', null],
+              ['user', 'complete', null],
+              ['assistant', 'incomplete', 'client_aborted'],
+            ],
           );
-          await until('no turn awaiting its first token on the other instance', async () => /^agentmem_turns_awaiting_first_token 0$/m.test(await (await fetch(`${other.url}/metrics`)).text()));
+          await until('no turn awaiting its first token on the other instance', async () =>
+            /^agentmem_turns_awaiting_first_token 0$/m.test(await (await fetch(`${other.url}/metrics`)).text()),
+          );
           assert.deepEqual(chatRequestsFor(message), [], 'no chat request upstream');
           await nothingLeft();
         } finally {

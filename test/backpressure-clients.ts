@@ -22,13 +22,17 @@ export const chat = { message: 'a long answer please', user_id: 'bp' };
 /** A request whose response is read up to its first body chunk, then paused (its socket is no longer read). */
 export function pausedPost(url: string, path: string, body: object): Promise<{ res: IncomingMessage; first: Buffer; destroy(): void }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
-      res.once('data', (first: Buffer) => {
-        res.pause();
-        resolve({ res, first, destroy: () => req.destroy() });
-      });
-    });
+    const req = request(
+      `${url}${path}`,
+      { method: 'POST', agent: false, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
+        res.once('data', (first: Buffer) => {
+          res.pause();
+          resolve({ res, first, destroy: () => req.destroy() });
+        });
+      },
+    );
     req.on('error', () => {});
     req.end(JSON.stringify(body));
   });
@@ -76,12 +80,23 @@ export async function setup(engine: 'pglite' | 'postgres', env: Record<string, s
   const database = await createTestDatabase(engine);
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-backpressure-'));
   const emu = await startEmulator({ port: 0 });
-  const a = await spawnServe({ DATABASE_URL: engine === 'postgres' ? database.url : undefined, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, ...env });
+  const a = await spawnServe({
+    DATABASE_URL: engine === 'postgres' ? database.url : undefined,
+    AGENTMEM_DATA_DIR: dataDir,
+    AGENTMEM_BOOTSTRAP_KEY: key,
+    ...env,
+  });
   const api = apiClient(a.url, key);
   const base = `${emu.url}${optionPath({ text: PIECE, repeat: REPEAT })}/v1`;
-  const agentId: string = (await api('POST', '/api/v1/agents', { body: { name: 'long', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: base, api_key: 'sk' } } })).body.id;
+  const agentId: string = (
+    await api('POST', '/api/v1/agents', { body: { name: 'long', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: base, api_key: 'sk' } } })
+  ).body.id;
   return {
-    url: a.url, child: a.child, api, emu, agentId,
+    url: a.url,
+    child: a.child,
+    api,
+    emu,
+    agentId,
     async close() {
       a.child.kill('SIGKILL');
       await emu.close();
@@ -93,4 +108,3 @@ export async function setup(engine: 'pglite' | 'postgres', env: Record<string, s
 
 /** The session's last message; undefined until the session is stored. */
 export const lastMessage = async (api: Api, sessionId: string) => (await api('GET', `/api/v1/sessions/${sessionId}/messages`)).body?.data?.at(-1);
-

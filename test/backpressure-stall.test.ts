@@ -32,7 +32,7 @@ for (const engine of engines) {
         // The server dropped the connection: a client that looks again finds it closed.
         ws.ws.resume();
         await Promise.race([ws.closed, sleep(10_000).then(() => assert.fail('the stalled WebSocket was not closed'))]);
-        for (const t0 = Date.now(); (await openBytes(s.emu)).length && Date.now() - t0 < 30_000; ) await sleep(200);
+        for (const t0 = Date.now(); (await openBytes(s.emu)).length && Date.now() - t0 < 30_000;) await sleep(200);
         assert.deepEqual(await openBytes(s.emu), [], 'both upstream requests were closed');
       } finally {
         for (const c of clients) c.destroy();

@@ -25,7 +25,19 @@ for (const engine of engines) {
         // generation above all, up to 3 × 16 MiB) grows to its working size under the same
         // load as below and keeps it, whatever the clients do; the baseline is taken after it,
         // so the growth below is what the paused clients hold.
-        const warm = (await s.api('POST', '/api/v1/agents', { body: { name: 'warm', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${s.emu.url}${optionPath({ text: PIECE, repeat: REPEAT / 4 })}/v1`, api_key: 'sk' } } })).body.id;
+        const warm = (
+          await s.api('POST', '/api/v1/agents', {
+            body: {
+              name: 'warm',
+              llm: {
+                provider: 'openai-compatible',
+                model: 'gpt-4o-mini',
+                base_url: `${s.emu.url}${optionPath({ text: PIECE, repeat: REPEAT / 4 })}/v1`,
+                api_key: 'sk',
+              },
+            },
+          })
+        ).body.id;
         const warmed = await Promise.all(Array.from({ length: 6 }, () => streamChat({ url: s.url, adminKey: key }, warm, { message: 'warm up' })));
         for (const w of warmed) assert.equal(w.text.length, (ANSWER_BYTES / 4) | 0);
         // The baseline: the lowest of a few samples (the store's start-up may still be giving memory back).
@@ -34,9 +46,14 @@ for (const engine of engines) {
 
         const sse1 = await pausedPost(s.url, `/api/v1/agents/${s.agentId}/chat/stream`, chat);
         clients.push(sse1);
-        for (const path of [`/api/v1/agents/${s.agentId}/chat/stream`, `/api/v1/agents/${s.agentId}/chat/stream`]) clients.push(await pausedPost(s.url, path, chat));
+        for (const path of [`/api/v1/agents/${s.agentId}/chat/stream`, `/api/v1/agents/${s.agentId}/chat/stream`])
+          clients.push(await pausedPost(s.url, path, chat));
         clients.push(await pausedPost(s.url, '/v1/chat/completions', { model: s.agentId, stream: true, messages: [{ role: 'user', content: chat.message }] }));
-        clients.push(await pausedPost(s.url, `/api/v1/agents/${s.agentId}/chat/ui`, { messages: [{ id: 'm1', role: 'user', parts: [{ type: 'text', text: chat.message }] }] }));
+        clients.push(
+          await pausedPost(s.url, `/api/v1/agents/${s.agentId}/chat/ui`, {
+            messages: [{ id: 'm1', role: 'user', parts: [{ type: 'text', text: chat.message }] }],
+          }),
+        );
         clients.push(await pausedWs(s.url, s.agentId));
 
         // The upstream stops: once the kernel's socket buffers on both hops are full (several
@@ -73,7 +90,10 @@ for (const engine of engines) {
         assert.equal(rest.text, PIECE.repeat(REPEAT), 'the resumed client got the whole answer, byte for byte');
         const whole = (await stats(s.emu)).streams.find((x: any) => !x.open && x.bytes_written > Math.max(...paused))?.bytes_written as number;
         assert.ok(whole, 'the resumed stream ended, the longest');
-        assert.ok(paused.every((b) => b < whole / 2), `each upstream paused at under half of a whole answer: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} of ${(whole / MiB).toFixed(1)} MiB`);
+        assert.ok(
+          paused.every((b) => b < whole / 2),
+          `each upstream paused at under half of a whole answer: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} of ${(whole / MiB).toFixed(1)} MiB`,
+        );
         console.log(
           `# ${engine}: six paused clients: upstream stopped after ${pausedAfter} ms at ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} MiB ` +
             `of ${(whole / MiB).toFixed(1)} MiB; server RSS +${(growth / MiB).toFixed(1)} MiB over its lowest since the warm-up (that is ${(floor / MiB).toFixed(1)} from the baseline; peak ${(peak / MiB).toFixed(1)}); ` +

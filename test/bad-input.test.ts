@@ -39,8 +39,20 @@ const nasty: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.constantFrom(
-    '', ' ', '\uD800', 'a\uDC00b', '😀👍🏽', '\u202E', '\uFEFF', 'x'.repeat(300), 'y'.repeat(25_000),
-    '-1', '00000000-0000-4000-8000-000000000000', '../../etc/passwd', "'; drop table agents; --", '{"$gt": ""}',
+    '',
+    ' ',
+    '\uD800',
+    'a\uDC00b',
+    '😀👍🏽',
+    '\u202E',
+    '\uFEFF',
+    'x'.repeat(300),
+    'y'.repeat(25_000),
+    '-1',
+    '00000000-0000-4000-8000-000000000000',
+    '../../etc/passwd',
+    "'; drop table agents; --",
+    '{"$gt": ""}',
   ),
   fc.constantFrom(0, -0, -1, 0.5, 1e308, -1e308, 2 ** 53 + 1, 5e-324, 1_000_000_000_000, true, false, null, [], {}),
 );
@@ -56,7 +68,13 @@ function pathsOf(v: unknown, at: Path = [], out: Path[] = []): Path[] {
   }
   return out;
 }
-const containersOf = (v: unknown): Path[] => [[], ...pathsOf(v).filter((p) => { const x = getAt(v, p); return x !== null && typeof x === 'object'; })];
+const containersOf = (v: unknown): Path[] => [
+  [],
+  ...pathsOf(v).filter((p) => {
+    const x = getAt(v, p);
+    return x !== null && typeof x === 'object';
+  }),
+];
 function getAt(v: any, p: Path): any {
   return p.reduce((x, k) => (x == null ? undefined : x[k]), v);
 }
@@ -147,7 +165,12 @@ for (const engine of engines) {
     }
 
     /** Sends one request; asserts no 5xx, the error shape, and no state change when rejected. */
-    async function check(ep: Endpoint, body: string | Buffer | undefined, headers: Record<string, string> = { 'content-type': 'application/json' }, path = ep.path) {
+    async function check(
+      ep: Endpoint,
+      body: string | Buffer | undefined,
+      headers: Record<string, string> = { 'content-type': 'application/json' },
+      path = ep.path,
+    ) {
       const before = await fingerprint();
       const res = await fetch(s.url + path, {
         method: ep.method,
@@ -192,7 +215,14 @@ for (const engine of engines) {
       const memory = (await as('POST', '/api/v1/memories', { content: 'likes green tea', agent_id: chatAgent, user_id: 'u1' })).id;
       const chat = { message: 'hello there', user_id: 'u1', session_id: session };
       const ui = { id: 'chat-1', messages: [{ id: 'm1', role: 'user', parts: [{ type: 'text', text: 'hi' }] }], trigger: 'submit-message', user_id: 'u1' };
-      const openaiBody = { model: chatAgent, messages: [{ role: 'system', content: 'x' }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }], user: 'u1' };
+      const openaiBody = {
+        model: chatAgent,
+        messages: [
+          { role: 'system', content: 'x' },
+          { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+        ],
+        user: 'u1',
+      };
       endpoints = [
         { name: 'organizations create', method: 'POST', path: '/api/v1/organizations', valid: { name: 'org' }, admin: true },
         { name: 'organizations patch', method: 'PATCH', path: `/api/v1/organizations/${org.id}`, valid: { name: 'renamed' } },
@@ -200,20 +230,44 @@ for (const engine of engines) {
         { name: 'users patch', method: 'PATCH', path: '/api/v1/users/u1', valid: { name: 'One', metadata: { tier: 'free' } } },
         { name: 'api-keys create', method: 'POST', path: '/api/v1/api-keys', valid: { name: 'ci', role: 'member' } },
         { name: 'agents create', method: 'POST', path: '/api/v1/agents', valid: { ...agentBody, streaming: { text_buffer_size: 2, flush_interval_ms: 10 } } },
-        { name: 'agents patch', method: 'PATCH', path: `/api/v1/agents/${patchAgent}`, valid: { name: 'p2', memory: { last_messages: 5 }, streaming: { text_buffer_size: 3 } } },
+        {
+          name: 'agents patch',
+          method: 'PATCH',
+          path: `/api/v1/agents/${patchAgent}`,
+          valid: { name: 'p2', memory: { last_messages: 5 }, streaming: { text_buffer_size: 3 } },
+        },
         { name: 'sessions create', method: 'POST', path: `/api/v1/agents/${chatAgent}/sessions`, valid: { user_id: 'u1', title: 't', metadata: { a: 1 } } },
         { name: 'chat JSON', method: 'POST', path: `/api/v1/agents/${chatAgent}/chat`, valid: chat },
         { name: 'chat SSE', method: 'POST', path: `/api/v1/agents/${chatAgent}/chat/stream`, valid: { ...chat, resumable: false } },
         { name: 'chat UI stream', method: 'POST', path: `/api/v1/agents/${chatAgent}/chat/ui`, valid: ui },
-        { name: 'memories add', method: 'POST', path: '/api/v1/memories', valid: { content: 'likes tea', agent_id: chatAgent, user_id: 'u1', metadata: { k: 'v' } } },
         {
-          name: 'memories batch', method: 'POST', path: '/api/v1/memories/batch', bodyLimit: 32 * 1024 * 1024,
+          name: 'memories add',
+          method: 'POST',
+          path: '/api/v1/memories',
+          valid: { content: 'likes tea', agent_id: chatAgent, user_id: 'u1', metadata: { k: 'v' } },
+        },
+        {
+          name: 'memories batch',
+          method: 'POST',
+          path: '/api/v1/memories/batch',
+          bodyLimit: 32 * 1024 * 1024,
           valid: { agent_id: chatAgent, user_id: 'u1', memories: [{ content: 'a fact' }, { content: 'another', metadata: { n: 1 } }] },
         },
         { name: 'memories patch', method: 'PATCH', path: `/api/v1/memories/${memory}`, valid: { content: 'likes black tea', metadata: { k: 2 } } },
-        { name: 'memories search', method: 'POST', path: '/api/v1/memories/search', valid: { query: 'tea', agent_id: chatAgent, user_id: 'u1', top_k: 3, min_score: 0 } },
+        {
+          name: 'memories search',
+          method: 'POST',
+          path: '/api/v1/memories/search',
+          valid: { query: 'tea', agent_id: chatAgent, user_id: 'u1', top_k: 3, min_score: 0 },
+        },
         { name: 'openai completions', method: 'POST', path: '/v1/chat/completions', valid: openaiBody, openai: true },
-        { name: 'openai completions stream', method: 'POST', path: '/v1/chat/completions', valid: { ...openaiBody, stream: true, stream_options: { include_usage: true } }, openai: true },
+        {
+          name: 'openai completions stream',
+          method: 'POST',
+          path: '/v1/chat/completions',
+          valid: { ...openaiBody, stream: true, stream_options: { include_usage: true } },
+          openai: true,
+        },
       ];
       for (const ep of endpoints) {
         const { status } = await check(ep, JSON.stringify(ep.valid));
@@ -228,9 +282,23 @@ for (const engine of engines) {
 
     // One property per endpoint. Test names are fixed, so declared from a static list.
     const names = [
-      'organizations create', 'organizations patch', 'users create', 'users patch', 'api-keys create', 'agents create', 'agents patch',
-      'sessions create', 'chat JSON', 'chat SSE', 'chat UI stream', 'memories add', 'memories batch', 'memories patch', 'memories search',
-      'openai completions', 'openai completions stream',
+      'organizations create',
+      'organizations patch',
+      'users create',
+      'users patch',
+      'api-keys create',
+      'agents create',
+      'agents patch',
+      'sessions create',
+      'chat JSON',
+      'chat SSE',
+      'chat UI stream',
+      'memories add',
+      'memories batch',
+      'memories patch',
+      'memories search',
+      'openai completions',
+      'openai completions stream',
     ];
     for (const name of names) {
       test(`${name}: arbitrary JSON and mutated valid bodies`, async () => {
@@ -275,8 +343,13 @@ for (const engine of engines) {
 
     test('wrong content types: 415 (or 400), never parsed as something else', async () => {
       const types = [
-        'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml',
-        'application/jsonx', 'application/octet-stream', 'image/png',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        'application/jsonx',
+        'application/octet-stream',
+        'image/png',
       ];
       for (const ep of endpoints) {
         for (const type of types) {
@@ -294,7 +367,13 @@ for (const engine of engines) {
     });
 
     test('invalid UTF-8 bytes in string values and between tokens', async () => {
-      const bad = [Buffer.from([0xff, 0xfe]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0xe2, 0x82])];
+      const bad = [
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from([0xc0, 0xaf]),
+        Buffer.from([0xed, 0xa0, 0x80]),
+        Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+        Buffer.from([0xe2, 0x82]),
+      ];
       for (const ep of endpoints) {
         const json = JSON.stringify(ep.valid);
         const firstString = json.indexOf('":"') + 3; // inside the first string value
@@ -415,7 +494,15 @@ for (const engine of engines) {
         c = open();
         await c.ready;
         const before = await fingerprint();
-        for (const raw of ['', 'not json', '{"type":', deepArray, deepObject, `{"type":"chat","message":${deepObject}}`, `{"type":"chat","message":"hi","user_id":${deepArray}}`]) {
+        for (const raw of [
+          '',
+          'not json',
+          '{"type":',
+          deepArray,
+          deepObject,
+          `{"type":"chat","message":${deepObject}}`,
+          `{"type":"chat","message":"hi","user_id":${deepArray}}`,
+        ]) {
           c.ws.send(raw);
           const { events, closed } = await c.drain();
           checkEvents(events, raw.slice(0, 40));

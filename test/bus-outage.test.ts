@@ -29,120 +29,136 @@ const metric = async (url: string, line: RegExp) => {
 const trusted = (url: string) => metric(url, /^agentmem_invalidation_bus_trusted (\d+)$/m);
 const busEvents = (url: string, event: string) => metric(url, new RegExp(`^agentmem_invalidation_bus_events_total\\{event="${event}"\\} (\\d+)$`, 'm'));
 
-describe('a Redis outage between two instances (PostgreSQL + Redis)', { skip: (!engines.includes('postgres') && 'needs PostgreSQL') || needsRedisServer }, () => {
-  let a: TestServer;
-  let b: TestServer;
-  let redis: Awaited<ReturnType<typeof startRedis>>;
-  let emu: Emulator;
-  let db: pg.Client;
-  let apiB: Api;
-  before(async () => {
-    redis = await startRedis();
-  });
-  twoInstances((w) => ({ a, b, emu, db, apiB } = w), { redisUrl: () => redis.url, secretKey: 'bus-outage-secret' });
-  after(async () => {
-    await redis?.stop();
-  });
+describe(
+  'a Redis outage between two instances (PostgreSQL + Redis)',
+  { skip: (!engines.includes('postgres') && 'needs PostgreSQL') || needsRedisServer },
+  () => {
+    let a: TestServer;
+    let b: TestServer;
+    let redis: Awaited<ReturnType<typeof startRedis>>;
+    let emu: Emulator;
+    let db: pg.Client;
+    let apiB: Api;
+    before(async () => {
+      redis = await startRedis();
+    });
+    twoInstances((w) => ({ a, b, emu, db, apiB } = w), { redisUrl: () => redis.url, secretKey: 'bus-outage-secret' });
+    after(async () => {
+      await redis?.stop();
+    });
 
-  test('while Redis is down B serves no old config, revoked key or stale history; after it returns B caches again', async () => {
-    const agent = (
-      await a.api('POST', '/api/v1/agents', {
-        body: { name: 'shared', system_prompt: 'v1', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
-      })
-    ).body;
-    const chat = (api: Api, message: string, session_id?: string) => chatAndSent(emu, api, agent.id, message, session_id);
-    const key = (await a.api('POST', '/api/v1/api-keys', { body: { name: 'to revoke' } })).body;
-    const withKey = apiClient(b.url, key.key);
+    test('while Redis is down B serves no old config, revoked key or stale history; after it returns B caches again', async () => {
+      const agent = (
+        await a.api('POST', '/api/v1/agents', {
+          body: {
+            name: 'shared',
+            system_prompt: 'v1',
+            llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' },
+          },
+        })
+      ).body;
+      const chat = (api: Api, message: string, session_id?: string) => chatAndSent(emu, api, agent.id, message, session_id);
+      const key = (await a.api('POST', '/api/v1/api-keys', { body: { name: 'to revoke' } })).body;
+      const withKey = apiClient(b.url, key.key);
 
-    // B caches all three (shown by changes made behind the bus's back going unseen).
-    const { sessionId } = await chat(apiB, 'one');
-    assert.equal((await withKey('GET', '/api/v1/agents')).status, 200);
-    await db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);
-    assert.equal((await chat(apiB, 'two', sessionId)).system, 'v1', 'B serves the agent from its cache');
-    assert.equal(await trusted(b.url), 1);
+      // B caches all three (shown by changes made behind the bus's back going unseen).
+      const { sessionId } = await chat(apiB, 'one');
+      assert.equal((await withKey('GET', '/api/v1/agents')).status, 200);
+      await db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);
+      assert.equal((await chat(apiB, 'two', sessionId)).system, 'v1', 'B serves the agent from its cache');
+      assert.equal(await trusted(b.url), 1);
 
-    await redis.stop();
-    const down = await until('B stops trusting its caches', async () => (await trusted(b.url)) === 0, 5_000);
-    const stoppedAt = performance.now();
+      await redis.stop();
+      const down = await until('B stops trusting its caches', async () => (await trusted(b.url)) === 0, 5_000);
+      const stoppedAt = performance.now();
 
-    // Through A while Redis is down: a new config, a revoked key, a turn in the session.
-    assert.equal((await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { system_prompt: 'v2' } })).status, 200);
-    assert.equal((await a.api('DELETE', `/api/v1/api-keys/${key.id}`)).status, 204);
-    await chat(a.api, 'from A', sessionId);
+      // Through A while Redis is down: a new config, a revoked key, a turn in the session.
+      assert.equal((await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { system_prompt: 'v2' } })).status, 200);
+      assert.equal((await a.api('DELETE', `/api/v1/api-keys/${key.id}`)).status, 204);
+      await chat(a.api, 'from A', sessionId);
 
-    // B at once, and again near the end of the outage.
-    for (const when of ['at once', 'later']) {
-      if (when === 'later') await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - 2_000 - (performance.now() - stoppedAt))));
-      const turn = await chat(apiB, `during (${when})`, sessionId);
-      assert.equal(turn.system, 'v2', `B sends the new system prompt (${when})`);
-      assert.ok(turn.sent.includes('from A'), `B's history holds A's turn (${when}): ${JSON.stringify(turn.sent)}`);
-      assert.equal((await withKey('GET', '/api/v1/agents')).status, 401, `B refuses the revoked key (${when})`);
-    }
+      // B at once, and again near the end of the outage.
+      for (const when of ['at once', 'later']) {
+        if (when === 'later') await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - 2_000 - (performance.now() - stoppedAt))));
+        const turn = await chat(apiB, `during (${when})`, sessionId);
+        assert.equal(turn.system, 'v2', `B sends the new system prompt (${when})`);
+        assert.ok(turn.sent.includes('from A'), `B's history holds A's turn (${when}): ${JSON.stringify(turn.sent)}`);
+        assert.equal((await withKey('GET', '/api/v1/agents')).status, 401, `B refuses the revoked key (${when})`);
+      }
 
-    await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (performance.now() - stoppedAt))));
-    const restarted = await startRedis(redis.port);
-    redis = restarted;
-    const back = await until('B trusts its caches again', async () => (await trusted(b.url)) === 1 && (await trusted(a.url)) === 1);
-    console.log(`# B noticed the outage in ${down.toFixed(0)} ms; trusted again ${back.toFixed(0)} ms after Redis restarted`);
+      await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (performance.now() - stoppedAt))));
+      const restarted = await startRedis(redis.port);
+      redis = restarted;
+      const back = await until('B trusts its caches again', async () => (await trusted(b.url)) === 1 && (await trusted(a.url)) === 1);
+      console.log(`# B noticed the outage in ${down.toFixed(0)} ms; trusted again ${back.toFixed(0)} ms after Redis restarted`);
 
-    // Counted on B: errors, the outage, the reconnect.
-    assert.ok((await busEvents(b.url, 'error'))! >= 1, 'errors counted');
-    assert.equal(await busEvents(b.url, 'down'), 1, 'one outage');
-    assert.equal(await busEvents(b.url, 'up'), 1, 'one reconnect');
+      // Counted on B: errors, the outage, the reconnect.
+      assert.ok((await busEvents(b.url, 'error'))! >= 1, 'errors counted');
+      assert.equal(await busEvents(b.url, 'down'), 1, 'one outage');
+      assert.equal(await busEvents(b.url, 'up'), 1, 'one reconnect');
 
-    // After the reconnect B caches again (and what it cached is current)...
-    assert.equal((await chat(apiB, 'after', sessionId)).system, 'v2');
-    await db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql again"') where id = $1`, [agent.id]);
-    assert.equal((await chat(apiB, 'cached', sessionId)).system, 'v2', 'B serves the agent from its cache again');
-    // ...and hears A's changes through the bus again.
-    assert.equal((await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { system_prompt: 'v3' } })).status, 200);
-    await until('B serves v3', async () => (await chat(apiB, 'v3?', sessionId)).system === 'v3', 2_000);
-  });
-});
+      // After the reconnect B caches again (and what it cached is current)...
+      assert.equal((await chat(apiB, 'after', sessionId)).system, 'v2');
+      await db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql again"') where id = $1`, [agent.id]);
+      assert.equal((await chat(apiB, 'cached', sessionId)).system, 'v2', 'B serves the agent from its cache again');
+      // ...and hears A's changes through the bus again.
+      assert.equal((await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { system_prompt: 'v3' } })).status, 200);
+      await until('B serves v3', async () => (await chat(apiB, 'v3?', sessionId)).system === 'v3', 2_000);
+    });
+  },
+);
 
 // One instance is enough here, so this runs on the embedded default too.
 for (const engine of engines) {
-  test(`an instance started while its Redis is down serves, caches bypassed, and uses them once Redis answers (${engine})`, { skip: needsRedisServer }, async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolve(port));
+  test(
+    `an instance started while its Redis is down serves, caches bypassed, and uses them once Redis answers (${engine})`,
+    { skip: needsRedisServer },
+    async () => {
+      const port = await new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = probe.address() as { port: number };
+          probe.close(() => resolve(port));
+        });
       });
-    });
-    const emu = await startEmulator({ port: 0, profile: 'instant' });
-    const t0 = performance.now();
-    const s = await startServer(engine, { redisUrl: `redis://127.0.0.1:${port}`, redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:` });
-    let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
-    try {
-      const startMs = performance.now() - t0;
-      assert.ok(startMs < 30_000, `started in ${startMs.toFixed(0)} ms`);
-      assert.equal(await trusted(s.url), 0, 'caches bypassed');
-      const agent = (
-        await s.api('POST', '/api/v1/agents', {
-          body: { name: 'no redis', system_prompt: 'v1', llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
-        })
-      ).body;
-      const systemSent = async () => {
-        const before = emu.requests.length;
-        assert.equal((await s.api('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'hi' } })).status, 200, 'chats work without Redis');
-        return (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages[0].content as string;
-      };
-      assert.equal(await systemSent(), 'v1');
-      // Behind the bus's back: seen at once, since nothing is cached.
-      await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);
-      assert.equal(await systemSent(), 'sql', 'the agent is read from the database');
+      const emu = await startEmulator({ port: 0, profile: 'instant' });
+      const t0 = performance.now();
+      const s = await startServer(engine, { redisUrl: `redis://127.0.0.1:${port}`, redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:` });
+      let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+      try {
+        const startMs = performance.now() - t0;
+        assert.ok(startMs < 30_000, `started in ${startMs.toFixed(0)} ms`);
+        assert.equal(await trusted(s.url), 0, 'caches bypassed');
+        const agent = (
+          await s.api('POST', '/api/v1/agents', {
+            body: {
+              name: 'no redis',
+              system_prompt: 'v1',
+              llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' },
+            },
+          })
+        ).body;
+        const systemSent = async () => {
+          const before = emu.requests.length;
+          assert.equal((await s.api('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'hi' } })).status, 200, 'chats work without Redis');
+          return (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages[0].content as string;
+        };
+        assert.equal(await systemSent(), 'v1');
+        // Behind the bus's back: seen at once, since nothing is cached.
+        await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);
+        assert.equal(await systemSent(), 'sql', 'the agent is read from the database');
 
-      redis = await startRedis(port);
-      await until('trusted once Redis answers', async () => (await trusted(s.url)) === 1);
-      assert.equal(await busEvents(s.url, 'up'), 1, 'its arrival is counted');
-      assert.ok((await busEvents(s.url, 'error'))! >= 1);
-      assert.equal(await systemSent(), 'sql', 'loaded once more, now into the cache');
-      await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql again"') where id = $1`, [agent.id]);
-      assert.equal(await systemSent(), 'sql', 'served from the cache: the change behind the bus goes unseen');
-    } finally {
-      await s.close();
-      await redis?.stop();
-      await emu.close();
-    }
-  });
+        redis = await startRedis(port);
+        await until('trusted once Redis answers', async () => (await trusted(s.url)) === 1);
+        assert.equal(await busEvents(s.url, 'up'), 1, 'its arrival is counted');
+        assert.ok((await busEvents(s.url, 'error'))! >= 1);
+        assert.equal(await systemSent(), 'sql', 'loaded once more, now into the cache');
+        await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql again"') where id = $1`, [agent.id]);
+        assert.equal(await systemSent(), 'sql', 'served from the cache: the change behind the bus goes unseen');
+      } finally {
+        await s.close();
+        await redis?.stop();
+        await emu.close();
+      }
+    },
+  );
 }

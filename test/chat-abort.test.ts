@@ -26,7 +26,10 @@ for (const engine of engines) {
       const text = 'word '.repeat(400);
       const agent = (
         await s.api('POST', '/api/v1/agents', {
-          body: { name: 'leaky?', llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}${optionPath({ tokens_per_s: 200, text })}/v1`, api_key: 'k' } },
+          body: {
+            name: 'leaky?',
+            llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}${optionPath({ tokens_per_s: 200, text })}/v1`, api_key: 'k' },
+          },
         })
       ).body;
       const warnings: Error[] = [];
@@ -76,7 +79,10 @@ for (const engine of engines) {
       process.off('warning', onWarning);
 
       assert.equal(emu.requests.length - requestsBefore, STREAMS, 'one upstream request per stream, no retries');
-      assert.ok(emu.requests.slice(requestsBefore).every((r) => r.closedAt !== undefined), 'every upstream request was closed');
+      assert.ok(
+        emu.requests.slice(requestsBefore).every((r) => r.closedAt !== undefined),
+        'every upstream request was closed',
+      );
       const now = handles();
       // Idle keep-alive connections to the emulator are the pool doing its job, not a leak;
       // the emulator runs in this process, so each one is two sockets here.
@@ -88,13 +94,24 @@ for (const engine of engines) {
       assert.ok(pooled.open <= 2 * CONCURRENCY, `pool bounded by concurrency: ${pooled.open}`);
       // So are the database pool's connections (PostgreSQL grows its pool under load).
       const expectedSockets = (baseline.TCPSocketWrap ?? 0) + 2 * (pooled.open - pooledBefore.open) + (pooled.db - pooledBefore.db);
-      assert.ok((now.TCPSocketWrap ?? 0) <= expectedSockets + 2, `sockets: ${baseline.TCPSocketWrap} before, ${now.TCPSocketWrap} after, ${pooled.open} upstream and ${pooled.db} database connections pooled`);
+      assert.ok(
+        (now.TCPSocketWrap ?? 0) <= expectedSockets + 2,
+        `sockets: ${baseline.TCPSocketWrap} before, ${now.TCPSocketWrap} after, ${pooled.open} upstream and ${pooled.db} database connections pooled`,
+      );
       // The database pool keeps an idle timer per connection (PostgreSQL: up to 20); a leak would be one per stream.
       assert.ok((now.Timeout ?? 0) <= (baseline.Timeout ?? 0) + 22, `timers: ${baseline.Timeout ?? 0} before, ${now.Timeout ?? 0} after`);
-      assert.deepEqual(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning or other warning');
+      assert.deepEqual(
+        warnings.map((w) => w.name),
+        [],
+        'no MaxListenersExceededWarning or other warning',
+      );
       const sessions = await s.api('GET', `/api/v1/agents/${agent.id}/sessions?limit=5`);
       const messages = await s.api('GET', `/api/v1/sessions/${sessions.body.data[0].id}/messages`);
-      assert.deepEqual(messages.body.data.map((m: any) => m.status), ['complete', 'incomplete'], 'partial answers are kept, marked incomplete');
+      assert.deepEqual(
+        messages.body.data.map((m: any) => m.status),
+        ['complete', 'incomplete'],
+        'partial answers are kept, marked incomplete',
+      );
     });
   });
 }
@@ -104,7 +121,11 @@ async function poolConnections(url: string) {
   const text = await (await fetch(`${url}/metrics`, { dispatcher })).text();
   await dispatcher.close();
   const read = (name: string, state: string) => Number(new RegExp(`${name}\\{state="${state}"\\} (\\d+)`).exec(text)![1]);
-  return { open: read('agentmem_upstream_connections', 'open'), idle: read('agentmem_upstream_connections', 'idle'), db: read('agentmem_db_connections', 'open') };
+  return {
+    open: read('agentmem_upstream_connections', 'open'),
+    idle: read('agentmem_upstream_connections', 'idle'),
+    db: read('agentmem_db_connections', 'open'),
+  };
 }
 
 /** Waits until every upstream request has closed and the server has stored every answer. */

@@ -34,7 +34,11 @@ for (const engine of engines) {
       assert.equal(res.headers.get('x-accel-buffering'), 'no');
       assert.match(res.headers.get('cache-control')!, /no-cache/);
       assert.equal(res.headers.get('content-encoding'), null);
-      assert.deepEqual(frames.map((f) => f.id), frames.map((_, i) => String(i + 1)), 'ids are 1..n');
+      assert.deepEqual(
+        frames.map((f) => f.id),
+        frames.map((_, i) => String(i + 1)),
+        'ids are 1..n',
+      );
       assert.equal(events[0].chunk_type, 'start');
       assert.equal(events.at(-1).chunk_type, 'done');
       assert.ok(events.some((e) => e.chunk_type === 'content'));
@@ -47,12 +51,22 @@ for (const engine of engines) {
       }
       // The stages the first byte waited for account for all of it.
       const path: Array<[string, number]> = done.timings.critical_path;
-      assert.deepEqual(path.slice(0, 2).map(([stage]) => stage), ['auth', 'route'], JSON.stringify(path));
+      assert.deepEqual(
+        path.slice(0, 2).map(([stage]) => stage),
+        ['auth', 'route'],
+        JSON.stringify(path),
+      );
       assert.equal(path.at(-1)![0], 'buffer');
       const sum = path.reduce((acc, [, ms]) => acc + ms, 0);
       assert.ok(Math.abs(sum - done.timings.first_byte) <= 1, `critical path ${JSON.stringify(path)} sums to ${sum}, first_byte ${done.timings.first_byte}`);
       const stored = await messagesOf(events[0].session_id);
-      assert.deepEqual(stored.map((m: any) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'complete']]);
+      assert.deepEqual(
+        stored.map((m: any) => [m.role, m.status]),
+        [
+          ['user', 'complete'],
+          ['assistant', 'complete'],
+        ],
+      );
       assert.equal(stored[1].content, text);
       assert.equal(stored[1].id, events[0].message_id);
     });
@@ -100,7 +114,10 @@ for (const engine of engines) {
       await streamChat(s, agent.id, { message: 'What is my name?', session_id: sessionId });
       const req = emu.requests.slice(before).find((r: any) => r.path.endsWith('/chat/completions'))!;
       const msgs = (req.body as any).messages;
-      assert.deepEqual(msgs.map((m: any) => m.role), ['system', 'user', 'assistant', 'user']);
+      assert.deepEqual(
+        msgs.map((m: any) => m.role),
+        ['system', 'user', 'assistant', 'user'],
+      );
       assert.equal(msgs[0].content, 'You are terse.');
       assert.equal(msgs[1].content, 'My name is Ada.');
       assert.equal(msgs[2].content, 'Noted.');
@@ -147,7 +164,10 @@ for (const engine of engines) {
         assert.equal(typeof last.message, 'string');
         assert.equal(typeof last.retryable, 'boolean');
         const stored = await messagesOf(events[0].session_id);
-        assert.deepEqual(stored.map((m: any) => m.role), ['user', 'assistant']);
+        assert.deepEqual(
+          stored.map((m: any) => m.role),
+          ['user', 'assistant'],
+        );
         assert.equal(stored[1].status, 'incomplete');
         assert.equal(stored[1].content, text, 'what was already said stays stored');
         assert.equal(stored[1].error.code, code);
@@ -157,7 +177,17 @@ for (const engine of engines) {
     test('Zhipu: a signed JWT reaches the upstream, usage is read, sensitive becomes an error', async () => {
       const zhipu = (o: Record<string, string | number>) =>
         s.api('POST', '/api/v1/agents', {
-          body: { name: 'glm', llm: { provider: 'zhipu', model: 'glm-4-flash', auth: 'jwt', api_key: 'kid.ksecret', base_url: `${emu.url}${optionPath(o)}/api/paas/v4`, max_retries: 0 } },
+          body: {
+            name: 'glm',
+            llm: {
+              provider: 'zhipu',
+              model: 'glm-4-flash',
+              auth: 'jwt',
+              api_key: 'kid.ksecret',
+              base_url: `${emu.url}${optionPath(o)}/api/paas/v4`,
+              max_retries: 0,
+            },
+          },
         });
       const agent = (await zhipu({ text: '智谱 answer 🌟' })).body;
       const before = emu.requests.length;
@@ -169,14 +199,23 @@ for (const engine of engines) {
       assert.equal(req.jwtValid, true, 'emulator verified the HS256 JWT');
       assert.equal((req.body as any).stream_options, undefined);
 
-      const bad = (await s.api('POST', '/api/v1/agents', {
-        body: { name: 'glm-bad', llm: { provider: 'zhipu', model: 'glm-4', auth: 'jwt', api_key: 'kid.wrong', base_url: `${emu.url}/api/paas/v4`, max_retries: 0 } },
-      })).body;
+      const bad = (
+        await s.api('POST', '/api/v1/agents', {
+          body: {
+            name: 'glm-bad',
+            llm: { provider: 'zhipu', model: 'glm-4', auth: 'jwt', api_key: 'kid.wrong', base_url: `${emu.url}/api/paas/v4`, max_retries: 0 },
+          },
+        })
+      ).body;
       const denied = await streamChat(s, bad.id, { message: 'hi' });
       assert.equal(denied.events.at(-1).code, 'upstream_auth');
 
       // Zhipu's in-stream error event carries 1234, its "network error" code (as test/faults.test.ts).
-      for (const [fault, code] of [['sensitive', 'upstream_content_filter'], ['network_error', 'upstream_network'], ['error_event', 'upstream_network']] as const) {
+      for (const [fault, code] of [
+        ['sensitive', 'upstream_content_filter'],
+        ['network_error', 'upstream_network'],
+        ['error_event', 'upstream_network'],
+      ] as const) {
         const a = (await zhipu({ fault, text: 'some words before the trouble starts here' })).body;
         const r = await streamChat(s, a.id, { message: 'x' });
         assert.equal(r.events.at(-1).chunk_type, 'error', fault);

@@ -27,7 +27,8 @@ for (const engine of engines) {
         const history = createHistory(s.app.db);
         const turn = history.begin({ orgId: org_id, agentId: agent.id, userId: null, content: 'hi' });
         await turn.stored;
-        const content = () => s.app.db.query<{ content: string }>(`select content from messages where id = $1`, [turn.assistantMessageId]).then((r) => r[0]!.content);
+        const content = () =>
+          s.app.db.query<{ content: string }>(`select content from messages where id = $1`, [turn.assistantMessageId]).then((r) => r[0]!.content);
         let said = '';
         const add = (t: string) => {
           said += t;
@@ -44,7 +45,16 @@ for (const engine of engines) {
         await until('the whole text, not a splice', content, (c) => c === 'Hello, wörld 😀 and more');
         add('!');
         await until('appending again', content, (c) => c === 'Hello, wörld 😀 and more!');
-        await history.finish(turn, { content: said, status: 'complete', finish_reason: 'stop', usage: null, timings: null, error: null, tool_calls: null, reasoning: null });
+        await history.finish(turn, {
+          content: said,
+          status: 'complete',
+          finish_reason: 'stop',
+          usage: null,
+          timings: null,
+          error: null,
+          tool_calls: null,
+          reasoning: null,
+        });
         add(' late');
         await new Promise((r) => setTimeout(r, 200));
         assert.equal(await content(), 'Hello, wörld 😀 and more!', 'a finished answer is never touched');

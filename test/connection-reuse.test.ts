@@ -44,7 +44,11 @@ for (const engine of engines) {
 
     test(`${TURNS} turns with memory off open at most 2 connections`, async () => {
       const emu = await emulator();
-      const id = await agent({ name: 'plain', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/v1`, api_key: 'k' }, memory: MEMORY_OFF });
+      const id = await agent({
+        name: 'plain',
+        llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/v1`, api_key: 'k' },
+        memory: MEMORY_OFF,
+      });
       await turns(id);
       assert.equal(emu.requests.length, TURNS);
       assert.ok(emu.connections <= 2, `${emu.connections} connections accepted for ${TURNS} turns`);

@@ -38,7 +38,15 @@ for (const engine of engines) {
       const res = await s.api('POST', '/api/v1/agents', {
         body: {
           name: `ctx-${f.name}`,
-          llm: { provider: f.provider, model: f.model, api_key: 'kid.ksecret', base_url: `${emu.url}/~context_tokens=${WINDOW}/${f.path}`, max_context_tokens: WINDOW, max_tokens: ANSWER, ...llm },
+          llm: {
+            provider: f.provider,
+            model: f.model,
+            api_key: 'kid.ksecret',
+            base_url: `${emu.url}/~context_tokens=${WINDOW}/${f.path}`,
+            max_context_tokens: WINDOW,
+            max_tokens: ANSWER,
+            ...llm,
+          },
           memory: { last_messages: 500, extract: false },
           ...extra,
         },
@@ -71,7 +79,10 @@ for (const engine of engines) {
         const last = sent.at(-1);
         assert.match(last.messages.at(-1).content, /^Turn 99:/);
         assert.ok(!last.messages.some((m: any) => /^(?:Echo: )?Turn 0:/.test(m.content ?? '')), 'the oldest turns gave way');
-        assert.ok(last.messages.some((m: any) => /^Turn 98:/.test(m.content ?? '')), 'the newest turns stayed');
+        assert.ok(
+          last.messages.some((m: any) => /^Turn 98:/.test(m.content ?? '')),
+          'the newest turns stayed',
+        );
         // The window is used, not emptied: more than half of it carries history.
         assert.ok(requestTokens(last) > (WINDOW - ANSWER) / 2, `only ${requestTokens(last)} tokens sent`);
         // Oldest first, user and assistant alternating, as a chat reads.
@@ -120,7 +131,11 @@ for (const engine of engines) {
 
     test('tool calls and results of earlier turns stay in the window, as the wire format expects', async () => {
       const calls = encodeURIComponent(JSON.stringify([{ name: 'memory_search', arguments: { query: 'tea' } }]));
-      const agent = await agentFor(formats[0], { base_url: `${emu.url}/~context_tokens=${WINDOW}/~tool_calls=${calls}/~text=Done./v1` }, { tools: [{ type: 'memory_search' }] });
+      const agent = await agentFor(
+        formats[0],
+        { base_url: `${emu.url}/~context_tokens=${WINDOW}/~tool_calls=${calls}/~text=Done./v1` },
+        { tools: [{ type: 'memory_search' }] },
+      );
       const first = await streamChat(s, agent.id, { message: 'What tea do I like?', user_id: 'tea-user' });
       assert.equal(first.events.at(-1).chunk_type, 'done', JSON.stringify(first.events.at(-1)));
       const from = emu.requests.length;

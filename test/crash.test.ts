@@ -62,13 +62,23 @@ for (const engine of engines) {
         const events = frames.map((f) => f.data);
         assert.equal(events[0].chunk_type, 'start');
         assert.ok(!events.some((e) => e.chunk_type === 'done' || e.chunk_type === 'error'), 'the answer was cut, not finished');
-        const received = events.filter((e) => e.chunk_type === 'content').map((e) => e.content).join('');
+        const received = events
+          .filter((e) => e.chunk_type === 'content')
+          .map((e) => e.content)
+          .join('');
         const { session_id, message_id, user_message_id } = events[0];
 
         if (db) {
           await db.connect();
           const rows = (await db.query('select id, role, status, content from messages where session_id = $1 order by seq', [session_id])).rows;
-          assert.deepEqual(rows.map((m) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'streaming']], 'the crash left the answer streaming');
+          assert.deepEqual(
+            rows.map((m) => [m.role, m.status]),
+            [
+              ['user', 'complete'],
+              ['assistant', 'streaming'],
+            ],
+            'the crash left the answer streaming',
+          );
         }
 
         // PostgreSQL may be shared by live instances: only an answer whose owner's heartbeat is
@@ -78,7 +88,13 @@ for (const engine of engines) {
         child = second.child;
         const api2 = apiClient(second.url, key);
         const stored = (await api2('GET', `/api/v1/sessions/${session_id}/messages`)).body.data;
-        assert.deepEqual(stored.map((m: any) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'incomplete']]);
+        assert.deepEqual(
+          stored.map((m: any) => [m.role, m.status]),
+          [
+            ['user', 'complete'],
+            ['assistant', 'incomplete'],
+          ],
+        );
         assert.equal(stored[0].id, user_message_id);
         assert.equal(stored[0].content, question, 'the user message is whole');
         assert.equal(stored[1].id, message_id);
@@ -94,7 +110,15 @@ for (const engine of engines) {
         const next = await api2('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'Go on.', session_id } });
         assert.equal(next.status, 200, JSON.stringify(next.body));
         const after = (await api2('GET', `/api/v1/sessions/${session_id}/messages`)).body.data;
-        assert.deepEqual(after.map((m: any) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'incomplete'], ['user', 'complete'], ['assistant', 'complete']]);
+        assert.deepEqual(
+          after.map((m: any) => [m.role, m.status]),
+          [
+            ['user', 'complete'],
+            ['assistant', 'incomplete'],
+            ['user', 'complete'],
+            ['assistant', 'complete'],
+          ],
+        );
         assert.ok(!after.some((m: any) => m.status === 'streaming'));
       } finally {
         child?.kill('SIGKILL');

@@ -36,7 +36,11 @@ async function countingServer() {
     get connections() {
       return connections;
     },
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -67,12 +71,15 @@ for (const engine of engines) {
     };
     const create = async (api: Api, body: object) => api('POST', '/api/v1/agents', { body: { name: 'e', ...body } });
     const llm = (base_url: string) => ({ provider: 'openai-compatible', model: 'm', base_url, api_key: 'sk-x', max_retries: 2 });
-    const toolScript = () =>
-      `${optionPath({ tool_calls: JSON.stringify([{ name: 'lookup', arguments: { q: 'x' } }]), text: 'Answered anyway.' })}/v1`;
+    const toolScript = () => `${optionPath({ tool_calls: JSON.stringify([{ name: 'lookup', arguments: { q: 'x' } }]), text: 'Answered anyway.' })}/v1`;
 
     before(async () => {
       if (engine === 'postgres') database = await createTestDatabase('postgres');
-      [emu, other, backend] = await Promise.all([startEmulator({ port: 0, profile: 'instant' }), startEmulator({ port: 0, profile: 'instant' }), countingServer()]);
+      [emu, other, backend] = await Promise.all([
+        startEmulator({ port: 0, profile: 'instant' }),
+        startEmulator({ port: 0, profile: 'instant' }),
+        countingServer(),
+      ]);
       // Agents stored while anything goes (the default): their targets are judged again when used.
       const open = await serve({ kind: 'any' });
       try {
@@ -84,7 +91,11 @@ for (const engine of engines) {
             tools: [{ type: 'http', name: 'lookup', url: `http://127.0.0.1:${backend.port}/lookup`, method: 'POST' }],
           }),
           create(open.api, {
-            memory: { extract: false, recall_budget_ms: 10_000, embedder: { provider: 'openai-compatible', model: 'e', dimensions: 64, base_url: `http://localhost:${backend.port}/v1`, api_key: 'k' } },
+            memory: {
+              extract: false,
+              recall_budget_ms: 10_000,
+              embedder: { provider: 'openai-compatible', model: 'e', dimensions: 64, base_url: `http://localhost:${backend.port}/v1`, api_key: 'k' },
+            },
           }),
         ]);
         for (const r of made) assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -111,10 +122,19 @@ for (const engine of engines) {
       test('a config naming loopback, metadata or private targets is a 400 egress_denied that names the path', async () => {
         const refusals: Array<[object, RegExp]> = [
           [{ llm: llm(`http://127.0.0.1:${emu.port}/v1`) }, /llm\.base_url: .*http:\/\/127\.0\.0\.1:\d+.* loopback/],
-          [{ tools: [{ type: 'http', name: 'meta', url: 'http://169.254.169.254/latest/meta-data/' }] }, /tools\.0\.url: .*169\.254\.169\.254 is a cloud metadata address/],
-          [{ memory: { embedder: { provider: 'openai-compatible', dimensions: 64, base_url: 'http://10.1.2.3/v1' } } }, /memory\.embedder\.base_url: .*10\.1\.2\.3 is a private address/],
+          [
+            { tools: [{ type: 'http', name: 'meta', url: 'http://169.254.169.254/latest/meta-data/' }] },
+            /tools\.0\.url: .*169\.254\.169\.254 is a cloud metadata address/,
+          ],
+          [
+            { memory: { embedder: { provider: 'openai-compatible', dimensions: 64, base_url: 'http://10.1.2.3/v1' } } },
+            /memory\.embedder\.base_url: .*10\.1\.2\.3 is a private address/,
+          ],
           // a hostname is judged by what it resolves to
-          [{ llm: { provider: 'simulated', fallback: { model: 'f', provider: 'openai-compatible', base_url: `http://localhost:${emu.port}/v1` } } }, /llm\.fallback\.base_url: .*localhost resolves to .*loopback/],
+          [
+            { llm: { provider: 'simulated', fallback: { model: 'f', provider: 'openai-compatible', base_url: `http://localhost:${emu.port}/v1` } } },
+            /llm\.fallback\.base_url: .*localhost resolves to .*loopback/,
+          ],
         ];
         for (const [body, message] of refusals) {
           const res = await create(s.api, body);
@@ -136,7 +156,10 @@ for (const engine of engines) {
       test('a stored agent whose provider resolves to loopback: the chat ends in an error event egress_denied, and the provider saw nothing', async () => {
         const { res, events } = await streamChat(s, stored.named, { message: 'Hello?' });
         assert.equal(res.status, 200);
-        assert.deepEqual(events.map((e) => e.chunk_type), ['start', 'error']);
+        assert.deepEqual(
+          events.map((e) => e.chunk_type),
+          ['start', 'error'],
+        );
         const error = events.at(-1);
         assert.equal(error.code, 'egress_denied');
         assert.equal(error.retryable, false);
@@ -190,7 +213,10 @@ for (const engine of engines) {
         assert.match(tool.body.error.message, /tools\.0\.url: .*not in the allow-list/);
 
         const used = await streamChat(s, stored.other, { message: 'hi' });
-        assert.deepEqual(used.events.map((e) => e.chunk_type), ['start', 'error']);
+        assert.deepEqual(
+          used.events.map((e) => e.chunk_type),
+          ['start', 'error'],
+        );
         assert.equal(used.events.at(-1).code, 'egress_denied');
         assert.equal(used.events.at(-1).retryable, false);
         // localhost is another origin than 127.0.0.1, even on the same port
@@ -201,7 +227,10 @@ for (const engine of engines) {
 
       test('a stored tool at a refused origin: the model gets a tool result with the error, the tool server nothing', async () => {
         const { events, text } = await streamChat(s, stored.tooled, { message: 'Look it up' });
-        assert.deepEqual(events.map((e) => e.chunk_type).filter((k) => k !== 'content'), ['start', 'tool_call', 'tool_result', 'done']);
+        assert.deepEqual(
+          events.map((e) => e.chunk_type).filter((k) => k !== 'content'),
+          ['start', 'tool_call', 'tool_result', 'done'],
+        );
         const result = events.find((e) => e.chunk_type === 'tool_result');
         assert.equal(result.output, undefined);
         assert.match(result.error, /The tool was not called: .*http:\/\/127\.0\.0\.1:\d+ is not in the allow-list/);

@@ -140,7 +140,15 @@ for (const engine of engines) {
       const providerKey = 'sk-tenant-' + randomBytes(6).toString('hex');
       try {
         const keyFile = join(first.dataDir, 'secret.key');
-        const agent = (await first.api('POST', '/api/v1/agents', { body: { name: 'sealed', llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}/~text=opened/v1`, api_key: providerKey }, memory: { extract: false } } })).body;
+        const agent = (
+          await first.api('POST', '/api/v1/agents', {
+            body: {
+              name: 'sealed',
+              llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}/~text=opened/v1`, api_key: providerKey },
+              memory: { extract: false },
+            },
+          })
+        ).body;
         assert.ok(agent.id, JSON.stringify(agent));
         const generated = readFileSync(keyFile, 'utf8');
         assert.equal(Buffer.from(generated.trim(), 'base64').length, 32, 'a 256-bit key');

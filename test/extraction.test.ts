@@ -35,9 +35,16 @@ for (const engine of engines) {
     }
 
     test('memory.extract.model is the model asked, and it sees the recent window as context', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', {
-        body: { name: 'cheap-extractor', llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/v1` }, memory: { extract: { model: 'gpt-4o-mini' } }, streaming: { emit_memory_updates: true } },
-      })).body;
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: {
+            name: 'cheap-extractor',
+            llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/v1` },
+            memory: { extract: { model: 'gpt-4o-mini' } },
+            streaming: { emit_memory_updates: true },
+          },
+        })
+      ).body;
       const first = await streamChat(s, agent.id, { message: 'I live in Berlin.', user_id: 'lis' });
       const from = emu.requests.length;
       await streamChat(s, agent.id, { message: 'No, I moved to Lisbon.', session_id: first.events[0].session_id });
@@ -45,21 +52,33 @@ for (const engine of engines) {
       assert.equal(asked.length, 1);
       assert.equal((asked[0]!.body as any).model, 'gpt-4o-mini');
       const input = JSON.parse((asked[0]!.body as any).messages[1].content);
-      assert.deepEqual(input.conversation.map((m: any) => m.role), ['user', 'assistant']);
+      assert.deepEqual(
+        input.conversation.map((m: any) => m.role),
+        ['user', 'assistant'],
+      );
       assert.equal(input.conversation[0].content, 'No, I moved to Lisbon.');
       assert.equal(input.context[0].content, 'I live in Berlin.', 'the earlier exchange is context');
       const chat = emu.requests.slice(from).filter((r) => !(r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
-      assert.ok(chat.every((r) => (r.body as any).model === 'gpt-4o'), 'the chat stays on its own model');
+      assert.ok(
+        chat.every((r) => (r.body as any).model === 'gpt-4o'),
+        'the chat stays on its own model',
+      );
     });
 
     test('every_turns batches several exchanges into one extraction call', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', {
-        body: { name: 'batcher', llm: fast, memory: { extract: { every_turns: 3 } }, streaming: { emit_memory_updates: true } },
-      })).body;
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'batcher', llm: fast, memory: { extract: { every_turns: 3 } }, streaming: { emit_memory_updates: true } },
+        })
+      ).body;
       const one = await streamChat(s, agent.id, { message: 'My name is Ada.', user_id: 'ada3' });
       const session = one.events[0].session_id;
       const two = await streamChat(s, agent.id, { message: 'I live in Porto.', session_id: session });
-      assert.deepEqual([...one.events, ...two.events].filter((e) => e.chunk_type === 'memory_update'), [], 'nothing extracted before the third exchange');
+      assert.deepEqual(
+        [...one.events, ...two.events].filter((e) => e.chunk_type === 'memory_update'),
+        [],
+        'nothing extracted before the third exchange',
+      );
       assert.equal(await extractionJobs(agent.id), 0);
       const three = await streamChat(s, agent.id, { message: 'I like green tea.', session_id: session });
       const updates = three.events.filter((e) => e.chunk_type === 'memory_update');
@@ -68,20 +87,32 @@ for (const engine of engines) {
     });
 
     test('idle_ms waits until the session is quiet, then extracts everything since, once', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', {
-        body: { name: 'patient', llm: fast, memory: { extract: { idle_ms: 700 } }, streaming: { emit_memory_updates: true } },
-      })).body;
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'patient', llm: fast, memory: { extract: { idle_ms: 700 } }, streaming: { emit_memory_updates: true } },
+        })
+      ).body;
       const one = await streamChat(s, agent.id, { message: 'My name is Noor.', user_id: 'noor' });
       const session = one.events[0].session_id;
       await streamChat(s, agent.id, { message: 'I live in Oslo.', session_id: session });
       const last = await streamChat(s, agent.id, { message: 'I play the violin.', session_id: session });
-      assert.deepEqual(last.events.filter((e) => e.chunk_type === 'memory_update'), [], 'the stream does not wait for quiet');
+      assert.deepEqual(
+        last.events.filter((e) => e.chunk_type === 'memory_update'),
+        [],
+        'the stream does not wait for quiet',
+      );
       assert.deepEqual(await memoriesOf(agent.id, 'noor'), [], 'nothing while the session is busy');
-      const found = await until('memories after quiet', () => memoriesOf(agent.id, 'noor'), (m) => m.length === 3);
+      const found = await until(
+        'memories after quiet',
+        () => memoriesOf(agent.id, 'noor'),
+        (m) => m.length === 3,
+      );
       assert.deepEqual(found, ['I live in Oslo', 'I play the violin', 'My name is Noor']);
       // All three came from one extraction (one source), though three jobs were queued.
       const sources = await s.app.db.query<{ source: string }>(
-        `select distinct h.source from memory_history h join memories m on m.id = h.memory_id where m.agent_id = $1`, [agent.id]);
+        `select distinct h.source from memory_history h join memories m on m.id = h.memory_id where m.agent_id = $1`,
+        [agent.id],
+      );
       assert.equal(sources.length, 1, JSON.stringify(sources));
       assert.equal(await extractionJobs(agent.id), 3);
     });
@@ -90,9 +121,16 @@ for (const engine of engines) {
     const SEEDS = ['The user lives in Berlin and drinks black coffee.', 'The user used to live in Madrid and drink coffee.'];
     const MESSAGE = 'I moved from Berlin to Lisbon and now I drink green tea instead of coffee.';
     async function extractVia(mode: string, user: string) {
-      const agent = (await s.api('POST', '/api/v1/agents', {
-        body: { name: `extract-${mode}`, llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}${optionPath({ extraction: mode })}/v1`, max_retries: 0 }, memory: { extract: true }, streaming: { emit_memory_updates: true } },
-      })).body;
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: {
+            name: `extract-${mode}`,
+            llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}${optionPath({ extraction: mode })}/v1`, max_retries: 0 },
+            memory: { extract: true },
+            streaming: { emit_memory_updates: true },
+          },
+        })
+      ).body;
       const seeded = new Map<string, string>();
       for (const content of SEEDS) {
         const res = await s.api('POST', '/api/v1/memories', { body: { content, agent_id: agent.id, user_id: user } });
@@ -124,7 +162,10 @@ for (const engine of engines) {
 
     test('extraction answer with ids the request never listed: only the ADD is applied', async () => {
       const r = await extractVia('unknown_ids', 'uk');
-      assert.deepEqual(r.updates.map((u) => u.event), ['ADD']);
+      assert.deepEqual(
+        r.updates.map((u) => u.event),
+        ['ADD'],
+      );
       for (const [content, id] of r.seeded) assert.equal(r.memories.get(id), content, `${content}: untouched by ${UNKNOWN_IDS.join(', ')}`);
       assert.equal(r.memories.size, 3);
     });

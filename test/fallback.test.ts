@@ -18,7 +18,11 @@ describe(`fallback on ${engine}`, () => {
         body: {
           name: 'racer',
           llm: {
-            provider: 'openai-compatible', model: 'slow-primary', base_url: `${emu.url}${primary}/v1`, api_key: 'k', max_retries: 0,
+            provider: 'openai-compatible',
+            model: 'slow-primary',
+            base_url: `${emu.url}${primary}/v1`,
+            api_key: 'k',
+            max_retries: 0,
             fallback: { model: 'fast-fallback', base_url: `${emu.url}${fallback}/v1`, after_ms: afterMs },
           },
         },

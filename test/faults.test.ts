@@ -27,8 +27,18 @@ import { optionPath } from '../src/emulator/options.ts';
 
 type Format = 'openai' | 'zhipu';
 type Fault =
-  | '401' | '429' | '500' | '503' | 'hang_before_first_token' | 'disconnect_mid' | 'malformed_json'
-  | 'error_event' | 'sensitive' | 'network_error' | 'split_utf8' | 'drip';
+  | '401'
+  | '429'
+  | '500'
+  | '503'
+  | 'hang_before_first_token'
+  | 'disconnect_mid'
+  | 'malformed_json'
+  | 'error_event'
+  | 'sensitive'
+  | 'network_error'
+  | 'split_utf8'
+  | 'drip';
 
 const TEXT = 'Streams break in the middle: 你好，世界！ emoji 👍🏽 and 🇩🇪 too, then a few more words to cut in half.';
 const TOKENS = tokenize(TEXT);
@@ -67,7 +77,20 @@ function expected(fault: Fault, format: Format, at: 'before' | 'after'): Outcome
   }
 }
 
-const FAULTS: Fault[] = ['401', '429', '500', '503', 'hang_before_first_token', 'disconnect_mid', 'malformed_json', 'error_event', 'sensitive', 'network_error', 'split_utf8', 'drip'];
+const FAULTS: Fault[] = [
+  '401',
+  '429',
+  '500',
+  '503',
+  'hang_before_first_token',
+  'disconnect_mid',
+  'malformed_json',
+  'error_event',
+  'sensitive',
+  'network_error',
+  'split_utf8',
+  'drip',
+];
 const FORMATS: Format[] = ['openai', 'zhipu'];
 /** faults that cut an answer after some tokens (so "before" means an empty answer) */
 const MID: Fault[] = ['disconnect_mid', 'malformed_json', 'error_event', 'sensitive', 'network_error'];
@@ -89,7 +112,10 @@ for (const engine of engines) {
         body: {
           name: `fault-${format}`,
           llm: {
-            provider: format === 'zhipu' ? 'zhipu' : 'openai-compatible', model: format === 'zhipu' ? 'glm-4-flash' : 'gpt-4o-mini', base_url: base, api_key: 'kid.ksecret',
+            provider: format === 'zhipu' ? 'zhipu' : 'openai-compatible',
+            model: format === 'zhipu' ? 'glm-4-flash' : 'gpt-4o-mini',
+            base_url: base,
+            api_key: 'kid.ksecret',
             // a short deadline only where the upstream hangs: elsewhere a busy test machine must not time out
             ...(o.fault === 'hang_before_first_token' ? { first_token_timeout_ms: TIMEOUT_MS } : {}),
             ...llm,
@@ -112,19 +138,32 @@ for (const engine of engines) {
       assert.equal(res.status, 200);
       const frames: SseFrame[] = await readSse(res);
       const events = frames.map((f) => f.data);
-      assert.deepEqual(frames.map((f) => f.id), frames.map((_, i) => String(i + 1)), 'ids are 1..n, in order');
+      assert.deepEqual(
+        frames.map((f) => f.id),
+        frames.map((_, i) => String(i + 1)),
+        'ids are 1..n, in order',
+      );
       assert.equal(events[0].chunk_type, 'start');
       const terminal = events.filter((e) => e.chunk_type === 'done' || e.chunk_type === 'error');
       assert.equal(terminal.length, 1, `exactly one done or error: ${JSON.stringify(events)}`);
       assert.equal(events.at(-1), terminal[0], 'the terminal event is the last');
-      const text = events.filter((e) => e.chunk_type === 'content').map((e) => e.content).join('');
+      const text = events
+        .filter((e) => e.chunk_type === 'content')
+        .map((e) => e.content)
+        .join('');
       return { start: events[0], last: events.at(-1), text };
     }
 
     /** The stored turn agrees with what the client saw. */
     async function checkStored(start: any, message: string, last: any, text: string) {
       const stored = (await s.api('GET', `/api/v1/sessions/${start.session_id}/messages`)).body.data;
-      assert.deepEqual(stored.map((m: any) => [m.role, m.status]), [['user', 'complete'], ['assistant', last.chunk_type === 'done' ? 'complete' : 'incomplete']]);
+      assert.deepEqual(
+        stored.map((m: any) => [m.role, m.status]),
+        [
+          ['user', 'complete'],
+          ['assistant', last.chunk_type === 'done' ? 'complete' : 'incomplete'],
+        ],
+      );
       assert.equal(stored[0].content, message, 'the user message is stored whole');
       assert.equal(stored[1].id, start.message_id);
       assert.equal(stored[1].content, text, 'the stored answer is exactly the text the client received');
@@ -189,7 +228,10 @@ for (const engine of engines) {
 
     test('non-retryable failures before the first token are not retried', async () => {
       for (const format of FORMATS) {
-        for (const [fault, text] of [['401', TEXT], ['malformed_json', '']] as const) {
+        for (const [fault, text] of [
+          ['401', TEXT],
+          ['malformed_json', ''],
+        ] as const) {
           const agent = await agentFor(format, { fault, text, fail_times: 1 }, { max_retries: 2 });
           const r = await turn(agent.id, 'no retry');
           assert.equal(r.last.chunk_type, 'error');
@@ -283,10 +325,23 @@ for (const engine of engines) {
       await settle(emu);
       process.off('warning', onWarning);
 
-      assert.ok(emu.requests.every((r) => r.closedAt !== undefined), 'every upstream request was closed');
+      assert.ok(
+        emu.requests.every((r) => r.closedAt !== undefined),
+        'every upstream request was closed',
+      );
       const total = Object.values(outcomes).reduce((a, b) => a + b, 0);
       assert.equal(total, 1_000);
-      for (const code of ['done', 'left', 'upstream_network', 'upstream_protocol', 'upstream_timeout', 'upstream_auth', 'upstream_unavailable', 'upstream_content_filter', 'upstream_error']) {
+      for (const code of [
+        'done',
+        'left',
+        'upstream_network',
+        'upstream_protocol',
+        'upstream_timeout',
+        'upstream_auth',
+        'upstream_unavailable',
+        'upstream_content_filter',
+        'upstream_error',
+      ]) {
         assert.ok(outcomes[code]! > 0, `the mix produced ${code}: ${JSON.stringify(outcomes)}`);
       }
       const now = handles();
@@ -294,14 +349,23 @@ for (const engine of engines) {
       assert.equal(pooled.open, pooled.idle, 'no upstream request is still running');
       // The emulator runs in this process: each pooled keep-alive connection is two sockets here.
       const expectedSockets = (baseline.TCPSocketWrap ?? 0) + 2 * (pooled.open - pooledBefore.open);
-      assert.ok((now.TCPSocketWrap ?? 0) <= expectedSockets + 2, `sockets: ${baseline.TCPSocketWrap} before, ${now.TCPSocketWrap} after, ${pooledBefore.open} → ${pooled.open} pooled`);
+      assert.ok(
+        (now.TCPSocketWrap ?? 0) <= expectedSockets + 2,
+        `sockets: ${baseline.TCPSocketWrap} before, ${now.TCPSocketWrap} after, ${pooledBefore.open} → ${pooled.open} pooled`,
+      );
       assert.ok((now.Timeout ?? 0) <= (baseline.Timeout ?? 0) + 22, `timers: ${baseline.Timeout ?? 0} before, ${now.Timeout ?? 0} after`);
-      assert.deepEqual(warnings.map((w) => `${w.name}: ${w.message}`), [], 'no MaxListenersExceededWarning or other warning');
+      assert.deepEqual(
+        warnings.map((w) => `${w.name}: ${w.message}`),
+        [],
+        'no MaxListenersExceededWarning or other warning',
+      );
       // Retained memory: the history cache legitimately keeps the 1,000 new sessions (a few KB
       // each); a leaked response, socket or closure per turn would be far more.
       const grown = heap() - heapBefore;
       const rssGrown = process.memoryUsage().rss - rssBefore;
-      console.log(`# ${engine}: 1,000 mixed turns in ${elapsed} ms ${JSON.stringify(outcomes)}; heap +${(grown / 2 ** 20).toFixed(1)} MiB, rss +${(rssGrown / 2 ** 20).toFixed(1)} MiB`);
+      console.log(
+        `# ${engine}: 1,000 mixed turns in ${elapsed} ms ${JSON.stringify(outcomes)}; heap +${(grown / 2 ** 20).toFixed(1)} MiB, rss +${(rssGrown / 2 ** 20).toFixed(1)} MiB`,
+      );
       assert.ok(grown < 24 * 2 ** 20, `heap grew ${(grown / 2 ** 20).toFixed(1)} MiB over 1,000 turns`);
     });
   });

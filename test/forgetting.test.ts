@@ -42,7 +42,10 @@ for (const engine of engines) {
       const mine = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
       const theirs = (await s.api('POST', '/api/v1/agents', { key: other.key, body: agentBody })).body;
       const deletedEarly = new Map<string, string>(); // key → the id of the memory deleted before the user
-      for (const [key, agent] of [[s.adminKey, mine], [other.key, theirs]] as const) {
+      for (const [key, agent] of [
+        [s.adminKey, mine],
+        [other.key, theirs],
+      ] as const) {
         assert.equal((await s.api('POST', '/api/v1/users', { key, body: { id: 'ann' } })).status, 201);
         // A memory deleted long before the user: its history stays until the user goes.
         const early = await s.api('POST', '/api/v1/memories', { key, body: { agent_id: agent.id, user_id: 'ann', content: 'Ann once lived in Quito' } });
@@ -60,7 +63,10 @@ for (const engine of engines) {
       const historyOf = (key: string) => s.api('GET', `/api/v1/memories/${deletedEarly.get(key)}/history`, { key });
       const readable = await historyOf(s.adminKey);
       assert.equal(readable.status, 200, 'a deleted memory keeps its history while its user exists');
-      assert.deepEqual(readable.body.data.map((e: any) => e.event), ['ADD', 'DELETE']);
+      assert.deepEqual(
+        readable.body.data.map((e: any) => e.event),
+        ['ADD', 'DELETE'],
+      );
 
       assert.equal((await s.api('DELETE', '/api/v1/users/ann')).status, 204);
       assert.deepEqual(await traces(myOrg, 'Qu'), { history: 0, jobs: 0, messages: 0 }, 'nothing of Ann left');
@@ -83,7 +89,12 @@ for (const engine of engines) {
       await insert('old-failed', 'failed', '1 hour');
       await insert('old-pending', 'pending', '1 hour'); // not due (run_at tomorrow), never finished
       await insert('recent-done', 'done', '-1 hour'); // ended "in the future": younger than any retention
-      const left = async () => (await s.app.db.query<{ idempotency_key: string }>(`select idempotency_key from jobs where idempotency_key in ('old-done', 'old-failed', 'old-pending', 'recent-done') order by 1`)).map((r) => r.idempotency_key);
+      const left = async () =>
+        (
+          await s.app.db.query<{ idempotency_key: string }>(
+            `select idempotency_key from jobs where idempotency_key in ('old-done', 'old-failed', 'old-pending', 'recent-done') order by 1`,
+          )
+        ).map((r) => r.idempotency_key);
       await until('the old finished jobs are purged', async () => !(await left()).some((k) => k.startsWith('old-d') || k === 'old-failed'), RETENTION_MS * 5);
       assert.deepEqual(await left(), ['old-pending', 'recent-done']);
     });

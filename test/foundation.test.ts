@@ -72,10 +72,16 @@ for (const engine of engines) {
       const org = await createOrg(s.api, 'pager');
       for (let i = 0; i < 3; i++) await s.api('POST', '/api/v1/agents', { key: org.key, body: { name: `p${i}` } });
       const first = await s.api('GET', '/api/v1/agents?limit=2', { key: org.key });
-      assert.deepEqual(first.body.data.map((a: any) => a.name), ['p0', 'p1']);
+      assert.deepEqual(
+        first.body.data.map((a: any) => a.name),
+        ['p0', 'p1'],
+      );
       assert.equal(first.body.has_more, true);
       const rest = await s.api('GET', '/api/v1/agents?limit=2&offset=2', { key: org.key });
-      assert.deepEqual(rest.body.data.map((a: any) => a.name), ['p2']);
+      assert.deepEqual(
+        rest.body.data.map((a: any) => a.name),
+        ['p2'],
+      );
       assert.equal(rest.body.has_more, false);
       assert.equal((await s.api('GET', '/api/v1/agents?limit=0', { key: org.key })).status, 400);
     });
@@ -125,7 +131,10 @@ for (const engine of engines) {
       assert.equal((await asOther('DELETE', `/api/v1/sessions/${session.id}`)).status, 404);
       assert.deepEqual((await asOther('GET', '/api/v1/agents')).body.data, []);
       const orgs = await asOther('GET', '/api/v1/organizations');
-      assert.deepEqual(orgs.body.data.map((o: any) => o.id), [other.id]);
+      assert.deepEqual(
+        orgs.body.data.map((o: any) => o.id),
+        [other.id],
+      );
       assert.equal((await asOther('POST', '/api/v1/organizations', { name: 'x' })).status, 403);
 
       // Untouched, as its owner sees it.
@@ -180,7 +189,10 @@ for (const engine of engines) {
       const all = await s.api('GET', `/api/v1/agents/${agent.id}/sessions`);
       assert.equal(all.body.data.length, 2);
       const u1 = await s.api('GET', `/api/v1/agents/${agent.id}/sessions?user_id=u1`);
-      assert.deepEqual(u1.body.data.map((x: any) => x.id), [a.id]);
+      assert.deepEqual(
+        u1.body.data.map((x: any) => x.id),
+        [a.id],
+      );
       const msgs = await s.api('GET', `/api/v1/sessions/${a.id}/messages`);
       assert.deepEqual(msgs.body, { data: [], has_more: false });
       assert.equal((await s.api('DELETE', `/api/v1/sessions/${a.id}`)).status, 204);
@@ -245,7 +257,10 @@ describe('bootstrap', () => {
       const second = await startAgentmem(config);
       assert.equal(second.generatedAdminKey, undefined, 'printed only once');
       const list = await (await fetch(`${second.url}/api/v1/agents`, { headers: { authorization: `Bearer ${key}` } })).json();
-      assert.deepEqual(list.data.map((a: any) => a.name), ['kept']);
+      assert.deepEqual(
+        list.data.map((a: any) => a.name),
+        ['kept'],
+      );
       await second.close();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

@@ -21,7 +21,8 @@ export { apiClient, type Api };
 // `npm test` (scripts/test.mjs) narrows these to what answers on this machine, and says so.
 export const engines: Engine[] = (process.env.AGENTMEM_TEST_ENGINES ?? 'pglite,postgres').split(',') as Engine[];
 /** The shared Redis for tests; undefined when `npm test` found none (AGENTMEM_TEST_REDIS=none). */
-export const testRedis: string | undefined = process.env.AGENTMEM_TEST_REDIS === 'none' ? undefined : process.env.AGENTMEM_TEST_REDIS || 'redis://127.0.0.1:6379';
+export const testRedis: string | undefined =
+  process.env.AGENTMEM_TEST_REDIS === 'none' ? undefined : process.env.AGENTMEM_TEST_REDIS || 'redis://127.0.0.1:6379';
 /** A `skip` reason for tests that need the shared Redis (false when it is there). */
 export const needsRedis: string | false = !testRedis && 'needs Redis (AGENTMEM_TEST_REDIS)';
 const adminUrl = process.env.AGENTMEM_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -91,7 +92,10 @@ export function serverAndEmulator(
   let s: TestServer | undefined;
   let emu: Emulator | undefined;
   before(async () => {
-    await Promise.all([startServer(engine, opts.server).then((x) => (s = x)), startEmulator({ port: 0, profile: 'instant', ...opts.emulator }).then((x) => (emu = x))]);
+    await Promise.all([
+      startServer(engine, opts.server).then((x) => (s = x)),
+      startEmulator({ port: 0, profile: 'instant', ...opts.emulator }).then((x) => (emu = x)),
+    ]);
     set({ s: s!, emu: emu! });
   });
   after(async () => {
@@ -122,7 +126,12 @@ export function twoInstances(set: (w: TwoInstances) => void, opts: { redisUrl: (
   let database: ThrowawayDatabase | undefined;
   before(async () => {
     database = await createTestDatabase('postgres');
-    const shared = { databaseUrl: database.url, redisUrl: opts.redisUrl(), redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:`, secretKey: opts.secretKey };
+    const shared = {
+      databaseUrl: database.url,
+      redisUrl: opts.redisUrl(),
+      redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:`,
+      secretKey: opts.secretKey,
+    };
     w.shared = shared;
     await Promise.all([startServer('postgres', shared).then((a) => (w.a = a)), startEmulator({ port: 0, profile: 'instant' }).then((emu) => (w.emu = emu))]);
     w.b = await startServer('postgres', shared);
@@ -144,7 +153,11 @@ export function twoInstances(set: (w: TwoInstances) => void, opts: { redisUrl: (
 export async function emulatorAgent(s: TestServer, emu: Emulator, o: Record<string, string | number>, extra: object = {}, key = s.adminKey): Promise<any> {
   const res = await s.api('POST', '/api/v1/agents', {
     key,
-    body: { name: 'emu', llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${optionPath(o)}/v1`, api_key: 'sk-emu', max_retries: 0 }, ...extra },
+    body: {
+      name: 'emu',
+      llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: `${emu.url}${optionPath(o)}/v1`, api_key: 'sk-emu', max_retries: 0 },
+      ...extra,
+    },
   });
   if (res.status !== 201) throw new Error(`creating the agent failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
@@ -201,7 +214,10 @@ export async function streamChat(s: { url: string; adminKey: string }, agentId: 
   if (res.status !== 200) return { res, frames: [] as SseFrame[], events: [] as any[], text: '' };
   const frames = await readSse(res);
   const events = frames.map((f) => f.data);
-  const text = events.filter((e) => e.chunk_type === 'content').map((e) => e.content).join('');
+  const text = events
+    .filter((e) => e.chunk_type === 'content')
+    .map((e) => e.content)
+    .join('');
   return { res, frames, events, text };
 }
 
@@ -228,7 +244,9 @@ export async function startRedis(port?: number): Promise<{ url: string; port: nu
       probe.once('error', reject);
     });
   }
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d) => {

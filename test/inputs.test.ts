@@ -55,7 +55,9 @@ for (const engine of engines) {
           assert.deepEqual([r.status, r.body.error?.code], [400, 'validation_error'], `${path} ${JSON.stringify(message)}`);
           assert.match(r.body.error.message, /blank/);
         }
-        const ui = await s.api('POST', `/api/v1/agents/${agent.id}/chat/ui`, { body: { messages: [{ id: 'm1', role: 'user', parts: [{ type: 'text', text: message }] }] } });
+        const ui = await s.api('POST', `/api/v1/agents/${agent.id}/chat/ui`, {
+          body: { messages: [{ id: 'm1', role: 'user', parts: [{ type: 'text', text: message }] }] },
+        });
         assert.deepEqual([ui.status, ui.body.error?.code], [400, 'validation_error'], `ui ${JSON.stringify(message)}`);
         const openai = await s.api('POST', '/v1/chat/completions', { body: { model: agent.id, messages: [{ role: 'user', content: message }] } });
         assert.equal(openai.status, 400, `openai ${JSON.stringify(message)}`);

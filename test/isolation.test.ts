@@ -68,18 +68,30 @@ function calls(o: Owner, otherAgentId: string): Call[] {
     { method: 'GET', path: `/api/v1/sessions/${o.sessionId}/messages` },
     { method: 'DELETE', path: `/api/v1/sessions/${o.sessionId}` },
     // importing into another org's agent: 404, nothing stored
-    { method: 'POST', path: '/api/v1/sessions/import', body: { agent_id: o.agentId, user_id: o.userId, messages: [{ role: 'user', content: `${MARK} planted`, created_at: '2024-01-01T00:00:00Z' }] } },
+    {
+      method: 'POST',
+      path: '/api/v1/sessions/import',
+      body: { agent_id: o.agentId, user_id: o.userId, messages: [{ role: 'user', content: `${MARK} planted`, created_at: '2024-01-01T00:00:00Z' }] },
+    },
     { method: 'POST', path: '/api/v1/memories/search', body: { query: `${MARK} memory`, agent_id: o.agentId, scope: 'both' } },
 
     { method: 'POST', path: `/api/v1/agents/${o.agentId}/chat`, body: chat },
     { method: 'POST', path: `/api/v1/agents/${o.agentId}/chat/stream`, body: chat },
     { method: 'GET', path: `/api/v1/agents/${o.agentId}/chat/stream/${o.messageId}` },
-    { method: 'POST', path: `/api/v1/agents/${o.agentId}/chat/ui`, body: { id: 'c1', messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'hi' }] }] } },
+    {
+      method: 'POST',
+      path: `/api/v1/agents/${o.agentId}/chat/ui`,
+      body: { id: 'c1', messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'hi' }] }] },
+    },
     // The caller's own agent, the owner's session or held stream.
     { method: 'POST', path: `/api/v1/agents/${otherAgentId}/chat`, body: { ...chat, session_id: o.sessionId } },
     { method: 'POST', path: `/api/v1/agents/${otherAgentId}/chat/stream`, body: { ...chat, session_id: o.sessionId } },
     { method: 'GET', path: `/api/v1/agents/${otherAgentId}/chat/stream/${o.messageId}` },
-    { method: 'POST', path: `/api/v1/agents/${otherAgentId}/chat/ui`, body: { session_id: o.sessionId, messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'hi' }] }] } },
+    {
+      method: 'POST',
+      path: `/api/v1/agents/${otherAgentId}/chat/ui`,
+      body: { session_id: o.sessionId, messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'hi' }] }] },
+    },
 
     { method: 'POST', path: '/api/v1/memories', body: { content: 'planted', agent_id: o.agentId } },
     { method: 'POST', path: '/api/v1/memories/batch', body: { agent_id: o.agentId, memories: [{ content: 'planted' }] } },
@@ -177,7 +189,9 @@ for (const engine of engines) {
       });
       const events = (await readSse(res)).map((f) => f.data);
       const start = events.find((e) => e.chunk_type === 'start');
-      const memoryId = (await as('POST', '/api/v1/memories', { content: `${MARK} memory of the owner`, agent_id: agentId, user_id: userId, metadata: { m: MARK } })).body.id;
+      const memoryId = (
+        await as('POST', '/api/v1/memories', { content: `${MARK} memory of the owner`, agent_id: agentId, user_id: userId, metadata: { m: MARK } })
+      ).body.id;
       await as('PATCH', `/api/v1/memories/${memoryId}`, { metadata: { m: MARK, v: 2 } });
       assert.equal((await as('PUT', `/api/v1/agents/${agentId}/working-memory/${userId}`, { content: `notes ${MARK}` })).status, 200);
       o = { orgId: org.id, key: org.key, keyId, agentId, sessionId: start.session_id, messageId: start.message_id, memoryId, userId };
@@ -231,7 +245,11 @@ for (const engine of engines) {
           const items = res.body.data ?? res.body.results;
           assert.ok(Array.isArray(items), what);
           for (const item of items) assert.ok(![o.orgId, o.agentId, o.keyId, o.memoryId].includes(item.id), `${what} listed the owner's ${item.id}`);
-          if (c.path.startsWith('/api/v1/organizations')) assert.deepEqual(items.map((x: any) => x.id), [other.id]);
+          if (c.path.startsWith('/api/v1/organizations'))
+            assert.deepEqual(
+              items.map((x: any) => x.id),
+              [other.id],
+            );
         } else {
           assert.equal(res.status, expected, `${what} → ${res.status} ${text.slice(0, 200)}`);
           if (expected >= 400) {
@@ -271,7 +289,10 @@ for (const engine of engines) {
           ws.once('close', (code) => resolve({ code, events }));
           ws.once('error', reject);
         });
-      const asOther = await session([{ type: 'auth', api_key: other.key }, { type: 'chat', message: 'hi', session_id: o.sessionId }]);
+      const asOther = await session([
+        { type: 'auth', api_key: other.key },
+        { type: 'chat', message: 'hi', session_id: o.sessionId },
+      ]);
       assert.equal(asOther.code, 4404);
       assert.ok(!JSON.stringify(asOther.events).includes(MARK));
       assert.ok(!asOther.events.some((e) => e.chunk_type === 'start' || e.chunk_type === 'content'));

@@ -77,7 +77,9 @@ export async function startMcpHttpServer(): Promise<McpHttpServer> {
     let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
     if (!transport) {
       if (req.method !== 'POST' || sid) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
         return;
       }
       const t = new StreamableHTTPServerTransport({

@@ -57,7 +57,9 @@ for (const engine of engines) {
       const search = tools.find((t) => t.name === 'memory_search')!;
       assert.deepEqual(search.inputSchema.required, ['query']);
 
-      const added = value(await call(client, 'memory_add', { content: 'Ada drinks oolong tea every morning', agent_id: agentA, user_id: 'ada', metadata: { topic: 'food' } }));
+      const added = value(
+        await call(client, 'memory_add', { content: 'Ada drinks oolong tea every morning', agent_id: agentA, user_id: 'ada', metadata: { topic: 'food' } }),
+      );
       assert.deepEqual([added.agent_id, added.user_id, added.metadata], [agentA, 'ada', { topic: 'food' }]);
       value(await call(client, 'memory_add', { content: 'Ada plays the cello', agent_id: agentA, user_id: 'ada', metadata: { topic: 'music' } }));
       const rest = (await s.api('GET', `/api/v1/memories/${added.id}`, { key: org.key })).body;
@@ -66,12 +68,18 @@ for (const engine of engines) {
       const found = value(await call(client, 'memory_search', { query: 'what tea does Ada drink', agent_id: agentA, user_id: 'ada', top_k: 5 }));
       assert.equal(found.results[0].id, added.id);
       const filtered = value(await call(client, 'memory_search', { query: 'Ada', agent_id: agentA, user_id: 'ada', filters: { topic: 'music' } }));
-      assert.deepEqual(filtered.results.map((r: any) => r.content), ['Ada plays the cello']);
+      assert.deepEqual(
+        filtered.results.map((r: any) => r.content),
+        ['Ada plays the cello'],
+      );
 
       const updated = value(await call(client, 'memory_update', { memory_id: added.id, content: 'Ada drinks green tea now' }));
       assert.equal(updated.content, 'Ada drinks green tea now');
       const history = value(await call(client, 'memory_history', { memory_id: added.id }));
-      assert.deepEqual(history.events.map((e: any) => e.event), ['ADD', 'UPDATE']);
+      assert.deepEqual(
+        history.events.map((e: any) => e.event),
+        ['ADD', 'UPDATE'],
+      );
       assert.deepEqual(value(await call(client, 'memory_delete', { memory_id: added.id })), { deleted: true });
       assert.equal((await s.api('GET', `/api/v1/memories/${added.id}`, { key: org.key })).status, 404);
       const bad = await call(client, 'memory_search', { query: '' });
@@ -100,7 +108,10 @@ for (const engine of engines) {
       }
       const still = (await s.api('GET', `/api/v1/memories/${mine.id}`, { key: org.key })).body;
       assert.equal(still.content, 'zqx secret of the owner');
-      assert.equal((await s.api('GET', `/api/v1/memories?agent_id=${agentA}`, { key: org.key })).body.data.some((m: any) => m.content === 'planted'), false);
+      assert.equal(
+        (await s.api('GET', `/api/v1/memories?agent_id=${agentA}`, { key: org.key })).body.data.some((m: any) => m.content === 'planted'),
+        false,
+      );
     });
 
     test('a scoped key: only its user, only its agents', async () => {

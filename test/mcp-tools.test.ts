@@ -27,7 +27,10 @@ for (const engine of engines) {
     });
 
     const llmCalling = (calls: Array<{ name: string; arguments: object }>) => ({
-      provider: 'openai-compatible', model: 'm', api_key: 'k', max_retries: 0,
+      provider: 'openai-compatible',
+      model: 'm',
+      api_key: 'k',
+      max_retries: 0,
       base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'All done.' })}/v1`,
     });
     const createAgent = async (calls: Array<{ name: string; arguments: object }>, tools: object[]) => {
@@ -45,13 +48,19 @@ for (const engine of engines) {
       assert.ok(agent.secrets.includes('tools.0.headers.x-mcp-key'));
       const sessionsBefore = mcp.sessions;
       const { events, text } = await streamChat(s, agent.id, { message: 'Two plus three?' });
-      assert.deepEqual(events.map((e) => e.chunk_type).filter((k) => k !== 'content'), ['start', 'tool_call', 'tool_result', 'done']);
+      assert.deepEqual(
+        events.map((e) => e.chunk_type).filter((k) => k !== 'content'),
+        ['start', 'tool_call', 'tool_result', 'done'],
+      );
       const call = events.find((e) => e.chunk_type === 'tool_call');
       assert.equal(call.name, 'calc__add');
       assert.equal(results(events)[0].output, '5');
       assert.equal(text, 'All done.');
       assert.deepEqual(mcp.seen.at(-1), { tool: 'add', args: { a: 2, b: 3 } });
-      assert.ok(mcp.headers.every((h) => h['x-mcp-key'] === 'mcp-secret'), 'the sealed header reaches the MCP server');
+      assert.ok(
+        mcp.headers.every((h) => h['x-mcp-key'] === 'mcp-secret'),
+        'the sealed header reaches the MCP server',
+      );
 
       const [first, second] = upstreamFor('Two plus three?');
       const offered = (first!.body as any).tools.map((t: any) => t.function);
@@ -75,12 +84,17 @@ for (const engine of engines) {
       const seen = mcp.headers.length;
       await streamChat(s, agent.id, { message: 'Still keyed?' });
       assert.ok(mcp.headers.slice(seen).length > 0 && mcp.headers.slice(seen).every((h) => h['x-mcp-key'] === 'mcp-secret'));
-      const moved = await s.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { tools: [{ type: 'mcp', name: 'calc', url: mcp.url.replace('127.0.0.1', 'localhost') }] } });
+      const moved = await s.api('PATCH', `/api/v1/agents/${agent.id}`, {
+        body: { tools: [{ type: 'mcp', name: 'calc', url: mcp.url.replace('127.0.0.1', 'localhost') }] },
+      });
       assert.deepEqual([toolSecrets(moved.body), moved.body.dropped_secrets], [[], ['tools.0.headers.x-mcp-key']]);
       const after = mcp.headers.length;
       const turn = await streamChat(s, agent.id, { message: 'Keyed elsewhere?' });
       assert.equal(results(turn.events)[0].output, 'echo: hi', 'the server is reached at its new origin');
-      assert.ok(mcp.headers.slice(after).every((h) => h['x-mcp-key'] === undefined), 'without the header given for the old origin');
+      assert.ok(
+        mcp.headers.slice(after).every((h) => h['x-mcp-key'] === undefined),
+        'without the header given for the old origin',
+      );
     });
 
     test('failures become tool results: error result, bad arguments, unknown tool, timeout', async () => {
@@ -150,11 +164,27 @@ for (const engine of engines) {
     });
 
     test('stdio: a local MCP server with its sealed environment, and one that exits mid-call', async () => {
-      const tool = { type: 'mcp', name: 'local', command: process.execPath, args: ['--import', 'tsx', stdioServer], env: { MCP_TEST_GREETING: 'hello from stdio' }, timeout_ms: 10_000 };
-      const agent = await createAgent([{ name: 'local__greet', arguments: {} }, { name: 'local__add', arguments: { a: 40, b: 2 } }], [tool]);
+      const tool = {
+        type: 'mcp',
+        name: 'local',
+        command: process.execPath,
+        args: ['--import', 'tsx', stdioServer],
+        env: { MCP_TEST_GREETING: 'hello from stdio' },
+        timeout_ms: 10_000,
+      };
+      const agent = await createAgent(
+        [
+          { name: 'local__greet', arguments: {} },
+          { name: 'local__add', arguments: { a: 40, b: 2 } },
+        ],
+        [tool],
+      );
       assert.deepEqual(agent.tools[0].env, {}, 'the environment is not returned');
       const { events } = await streamChat(s, agent.id, { message: 'Greet me' });
-      assert.deepEqual(results(events).map((r) => r.output), ['hello from stdio', '42']);
+      assert.deepEqual(
+        results(events).map((r) => r.output),
+        ['hello from stdio', '42'],
+      );
 
       const dying = await createAgent([{ name: 'local__die', arguments: {} }], [tool]);
       const died = await streamChat(s, dying.id, { message: 'Exit now' });
@@ -182,7 +212,9 @@ describe('MCP tool configs', () => {
     const local = await s.api('POST', '/api/v1/agents', { body: { name: 'x', tools: [{ type: 'mcp', name: 'calc', url: 'http://127.0.0.1:1234/mcp' }] } });
     assert.equal(local.status, 400);
     assert.equal(local.body.error.code, 'egress_denied');
-    const both = await s.api('POST', '/api/v1/agents', { body: { name: 'x', tools: [{ type: 'mcp', name: 'calc', url: 'https://example.com/mcp', command: 'node' }] } });
+    const both = await s.api('POST', '/api/v1/agents', {
+      body: { name: 'x', tools: [{ type: 'mcp', name: 'calc', url: 'https://example.com/mcp', command: 'node' }] },
+    });
     assert.equal(both.status, 400);
   });
 });

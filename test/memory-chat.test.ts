@@ -23,7 +23,10 @@ for (const engine of engines) {
       const told = await streamChat(s, agent.id, { message: 'My name is Ada Lovelace. I live in Berlin.', user_id: 'ada' });
       assert.equal(told.events.at(-1).chunk_type, 'done');
       const updates = told.events.filter((e) => e.chunk_type === 'memory_update');
-      assert.deepEqual(updates.map((u) => [u.event, u.content]).sort(), [['ADD', 'I live in Berlin'], ['ADD', 'My name is Ada Lovelace']]);
+      assert.deepEqual(updates.map((u) => [u.event, u.content]).sort(), [
+        ['ADD', 'I live in Berlin'],
+        ['ADD', 'My name is Ada Lovelace'],
+      ]);
       assert.ok(told.events.indexOf(updates[0]) < told.events.length - 1, 'memory updates come before done');
 
       const listed = await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=ada`);
@@ -33,7 +36,10 @@ for (const engine of engines) {
       const asked = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'ada' });
       assert.notEqual(asked.events[0].session_id, told.events[0].session_id, 'a new session');
       const meta = asked.events.find((e) => e.chunk_type === 'metadata');
-      assert.ok(meta.recalled.some((m: any) => m.content === 'I live in Berlin'), JSON.stringify(meta.recalled));
+      assert.ok(
+        meta.recalled.some((m: any) => m.content === 'I live in Berlin'),
+        JSON.stringify(meta.recalled),
+      );
       assert.match(asked.text, /I remember: .*I live in Berlin/, 'the recalled fact reached the model');
 
       const stranger = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'bob' });
@@ -42,7 +48,11 @@ for (const engine of engines) {
 
       const anonymous = await streamChat(s, agent.id, { message: 'I live in Rome. Where do I live?' });
       assert.doesNotMatch(anonymous.text, /Berlin/);
-      assert.deepEqual(anonymous.events.filter((e) => e.chunk_type === 'memory_update'), [], 'no user, no memories written');
+      assert.deepEqual(
+        anonymous.events.filter((e) => e.chunk_type === 'memory_update'),
+        [],
+        'no user, no memories written',
+      );
 
       const other = await createOrg(s.api, `memory-chat-${engine}`);
       const theirs = (await s.api('POST', '/api/v1/agents', { key: other.key, body: agentBody })).body;
@@ -62,12 +72,18 @@ for (const engine of engines) {
       assert.deepEqual([updated.event, updated.memory_id, updated.content], ['UPDATE', added.memory_id, 'I live in Paris now']);
 
       const memories = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=eve`)).body.data;
-      assert.deepEqual(memories.map((m: any) => m.content), ['I live in Paris now']);
+      assert.deepEqual(
+        memories.map((m: any) => m.content),
+        ['I live in Paris now'],
+      );
       const history = (await s.api('GET', `/api/v1/memories/${added.memory_id}/history`)).body.data;
-      assert.deepEqual(history.map((h: any) => [h.event, h.old_content, h.new_content]), [
-        ['ADD', null, 'I live in Berlin'],
-        ['UPDATE', 'I live in Berlin', 'I live in Paris now'],
-      ]);
+      assert.deepEqual(
+        history.map((h: any) => [h.event, h.old_content, h.new_content]),
+        [
+          ['ADD', null, 'I live in Berlin'],
+          ['UPDATE', 'I live in Berlin', 'I live in Paris now'],
+        ],
+      );
       assert.match(history[1].source, /^extraction:/);
 
       const third = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'eve' });
@@ -167,7 +183,14 @@ async function slowEmbeddings(ms: number): Promise<{ url: string; close(): Promi
       const dims = JSON.parse(body).dimensions ?? 64;
       const timer = setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ object: 'list', data: input.map((_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dims }, (_, i) => (i === index % dims ? 1 : 0)) })), model: 'slow', usage: { prompt_tokens: 1, total_tokens: 1 } }));
+        res.end(
+          JSON.stringify({
+            object: 'list',
+            data: input.map((_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dims }, (_, i) => (i === index % dims ? 1 : 0)) })),
+            model: 'slow',
+            usage: { prompt_tokens: 1, total_tokens: 1 },
+          }),
+        );
       }, ms);
       res.on('close', () => clearTimeout(timer));
     });
@@ -176,6 +199,10 @@ async function slowEmbeddings(ms: number): Promise<{ url: string; close(): Promi
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}/v1`,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -34,9 +34,9 @@ async function startEmbeddingServer() {
     const dims = body.dimensions ?? 1024;
     const data = (body.input as string[]).map((text, index) => ({ object: 'embedding', index, embedding: localVector(text, dims) }));
     // Real servers may list items in any order: `index` is what counts.
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({ object: 'list', model: body.model, data: data.reverse(), usage: { prompt_tokens: 3, total_tokens: 3 } }),
-    );
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ object: 'list', model: body.model, data: data.reverse(), usage: { prompt_tokens: 3, total_tokens: 3 } }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -59,7 +59,10 @@ describe('embedders and fusion (no database)', () => {
     assert.equal(e.id, 'openai-compatible:m1:64');
     emb.requests.length = 0;
     const vs = await e.embed(['alpha', 'beta', 'gamma']);
-    assert.deepEqual(vs, ['alpha', 'beta', 'gamma'].map((t) => localVector(t, 64)));
+    assert.deepEqual(
+      vs,
+      ['alpha', 'beta', 'gamma'].map((t) => localVector(t, 64)),
+    );
     assert.equal(emb.requests.length, 2, 'two chunks of at most 2');
     const r = emb.requests[0]!;
     assert.equal(r.url, '/v1/embeddings');
@@ -76,9 +79,15 @@ describe('embedders and fusion (no database)', () => {
     const vs = await e.embed(texts);
     assert.equal(vs.length, 130);
     assert.deepEqual(vs[129], localVector('text 129', 512));
-    assert.deepEqual(emb.requests.map((r) => r.body.input.length).sort((a, b) => a - b), [2, 64, 64]);
+    assert.deepEqual(
+      emb.requests.map((r) => r.body.input.length).sort((a, b) => a - b),
+      [2, 64, 64],
+    );
     assert.ok(emb.requests.every((r) => r.url === '/api/paas/v4/embeddings' && r.body.model === 'embedding-3' && r.body.dimensions === 512));
-    assert.throws(() => createZhipuEmbedder({ dimensions: 300 }), (err: unknown) => err instanceof EmbedderError && err.kind === 'config');
+    assert.throws(
+      () => createZhipuEmbedder({ dimensions: 300 }),
+      (err: unknown) => err instanceof EmbedderError && err.kind === 'config',
+    );
     const e2 = createZhipuEmbedder({ baseUrl: emb.url, model: 'embedding-2', dimensions: 1024 });
     emb.requests.length = 0;
     await e2.embed(['x']);
@@ -107,14 +116,36 @@ describe('embedders and fusion (no database)', () => {
     const doc = (id: string) => ({ id, agent_id: null, user_id: null, content: id, metadata: {}, created_at: new Date(), updated_at: new Date() });
     const list = (weight: number, ...hits: Array<[string, number]>) => ({ weight, hits: hits.map(([id, score]) => ({ doc: doc(id), score })) });
     const out = fuse([list(1, ['a', 0.9], ['b', 0.5]), list(1, ['b', 0.5], ['c', 0])], { topK: 10, minScore: 0 });
-    assert.deepEqual(out.map((h) => h.id), ['b', 'a', 'c'], 'in both lists beats first in one');
-    assert.deepEqual(out.map((h) => h.score), [0.5, 0.9, 0]);
-    assert.deepEqual(fuse([list(1, ['a', 0.9]), list(0, ['b', 1])], { topK: 10, minScore: 0 }).map((h) => h.id), ['a']);
+    assert.deepEqual(
+      out.map((h) => h.id),
+      ['b', 'a', 'c'],
+      'in both lists beats first in one',
+    );
+    assert.deepEqual(
+      out.map((h) => h.score),
+      [0.5, 0.9, 0],
+    );
+    assert.deepEqual(
+      fuse([list(1, ['a', 0.9]), list(0, ['b', 1])], { topK: 10, minScore: 0 }).map((h) => h.id),
+      ['a'],
+    );
     // a heavier second list wins ties of rank
-    assert.deepEqual(fuse([list(1, ['a', 0.9]), list(2, ['b', 0.1])], { topK: 10, minScore: 0 }).map((h) => h.id), ['b', 'a']);
-    assert.deepEqual(fuse([list(1, ['a', 0.9], ['b', 0.5])], { topK: 10, minScore: 0.6 }).map((h) => h.id), ['a']);
-    assert.deepEqual(fuse([list(1, ['a', 0.9], ['b', 0.5])], { topK: 1, minScore: 0 }).map((h) => h.id), ['a']);
-    assert.equal(fuse([list(1, ['n', Number.NaN], ['neg', -0.3])], { topK: 5, minScore: 0 }).every((h) => h.score === 0), true);
+    assert.deepEqual(
+      fuse([list(1, ['a', 0.9]), list(2, ['b', 0.1])], { topK: 10, minScore: 0 }).map((h) => h.id),
+      ['b', 'a'],
+    );
+    assert.deepEqual(
+      fuse([list(1, ['a', 0.9], ['b', 0.5])], { topK: 10, minScore: 0.6 }).map((h) => h.id),
+      ['a'],
+    );
+    assert.deepEqual(
+      fuse([list(1, ['a', 0.9], ['b', 0.5])], { topK: 1, minScore: 0 }).map((h) => h.id),
+      ['a'],
+    );
+    assert.equal(
+      fuse([list(1, ['n', Number.NaN], ['neg', -0.3])], { topK: 5, minScore: 0 }).every((h) => h.score === 0),
+      true,
+    );
   });
 });
 
@@ -221,14 +252,30 @@ for (const engine of engines) {
         'extraction:test',
         { session_id: 's1' },
       );
-      assert.deepEqual(changes.map((c) => [c.event, c.content]), [['ADD', 'I play chess'], ['UPDATE', 'I live in Rome'], ['DELETE', null]]);
+      assert.deepEqual(
+        changes.map((c) => [c.event, c.content]),
+        [
+          ['ADD', 'I play chess'],
+          ['UPDATE', 'I live in Rome'],
+          ['DELETE', null],
+        ],
+      );
       const added = (await s.api('GET', `${M}/${changes[0]!.memory_id}`)).body;
       assert.deepEqual([added.user_id, added.agent_id, added.metadata], ['extracted', agent.id, { session_id: 's1' }]);
       // this second service instance's own index saw the changes (the server's learns them through the bus)
       assert.equal((await memories.search(orgId, { query: 'Rome', agent_id: agent.id, user_id: 'extracted', top_k: 5, min_score: 0 }))[0]!.id, keep.id);
-      assert.deepEqual((await memories.search(orgId, { query: 'cat', agent_id: agent.id, user_id: 'extracted', top_k: 5, min_score: 0 })).map((h) => h.id), []);
+      assert.deepEqual(
+        (await memories.search(orgId, { query: 'cat', agent_id: agent.id, user_id: 'extracted', top_k: 5, min_score: 0 })).map((h) => h.id),
+        [],
+      );
       const h = (await s.api('GET', `${M}/${keep.id}/history`)).body.data;
-      assert.deepEqual(h.map((e: any) => [e.event, e.source]), [['ADD', 'api'], ['UPDATE', 'extraction:test']]);
+      assert.deepEqual(
+        h.map((e: any) => [e.event, e.source]),
+        [
+          ['ADD', 'api'],
+          ['UPDATE', 'extraction:test'],
+        ],
+      );
       assert.equal((await s.api('GET', `${M}/${gone.id}`)).status, 404);
     });
 
@@ -254,7 +301,14 @@ for (const engine of engines) {
 
       // All or nothing: one unknown agent rejects the whole batch.
       const before = (await s.api('GET', `${M}?user_id=atomic`)).body.data.length;
-      const bad = await s.api('POST', `${M}/batch`, { body: { memories: [{ content: 'a', user_id: 'atomic' }, { content: 'b', agent_id: missing, user_id: 'atomic' }] } });
+      const bad = await s.api('POST', `${M}/batch`, {
+        body: {
+          memories: [
+            { content: 'a', user_id: 'atomic' },
+            { content: 'b', agent_id: missing, user_id: 'atomic' },
+          ],
+        },
+      });
       assert.equal(bad.status, 404);
       assert.equal((await s.api('GET', `${M}?user_id=atomic`)).body.data.length, before);
       assert.equal((await s.api('POST', `${M}/batch`, { body: { memories: [] } })).status, 400);
@@ -263,11 +317,17 @@ for (const engine of engines) {
 
     test('search ranking: shared words first, Chinese too; top_k and min_score', async () => {
       const user = 'ranker';
-      const facts = ['I live in Berlin', 'My favourite food is sushi', 'I work as a nurse at the city hospital', 'My sister Anna plays the violin', '我住在柏林', '我最喜欢的食物是寿司'];
+      const facts = [
+        'I live in Berlin',
+        'My favourite food is sushi',
+        'I work as a nurse at the city hospital',
+        'My sister Anna plays the violin',
+        '我住在柏林',
+        '我最喜欢的食物是寿司',
+      ];
       const ids = new Map<string, string>();
       for (const content of facts) ids.set(content, (await add({ content, agent_id: agent.id, user_id: user })).id);
-      const top = async (query: string, extra: object = {}) =>
-        (await search({ query, agent_id: agent.id, user_id: user, ...extra })).body.results as any[];
+      const top = async (query: string, extra: object = {}) => (await search({ query, agent_id: agent.id, user_id: user, ...extra })).body.results as any[];
 
       assert.equal((await top('What is my favourite food?'))[0].id, ids.get('My favourite food is sushi'));
       assert.equal((await top('where do I live'))[0].id, ids.get('I live in Berlin'));
@@ -303,7 +363,10 @@ for (const engine of engines) {
       assert.deepEqual(await list(`agent_id=${other.id}`), ['Scoped fact: likes white tea']);
 
       const found = async (body: object) =>
-        ((await search({ query: 'tea', top_k: 50, ...body })).body.results as any[]).map((r) => r.content).filter((c) => c.startsWith('Scoped')).sort();
+        ((await search({ query: 'tea', top_k: 50, ...body })).body.results as any[])
+          .map((r) => r.content)
+          .filter((c) => c.startsWith('Scoped'))
+          .sort();
       assert.deepEqual(await found({ agent_id: agent.id, user_id: 'u-b' }), ['Scoped fact: likes black tea']);
       assert.deepEqual(await found({ user_id: 'u-a' }), ['Scoped fact: likes green tea', 'Scoped fact: likes white tea']);
       assert.equal((await found({})).length, 4, 'no filter: every agent and user of the org');
@@ -313,10 +376,16 @@ for (const engine of engines) {
       const cfg = { recall_budget_ms: 5_000, semantic_recall: { top_k: 10, min_score: 0 }, embedder: { provider: 'local' as const, dimensions: 256 } };
       const orgId = (await s.app.db.query<{ org_id: string }>('select org_id from agents where id = $1', [agent.id]))[0]!.org_id;
       const noUser = await recall({ id: agent.id, org_id: orgId, config: { memory: cfg } }, null, 'tea', createTimings());
-      assert.deepEqual(noUser.map((r) => r.content).filter((c) => c.startsWith('Scoped')), ['Scoped fact: likes any tea']);
+      assert.deepEqual(
+        noUser.map((r) => r.content).filter((c) => c.startsWith('Scoped')),
+        ['Scoped fact: likes any tea'],
+      );
       const timings = createTimings();
       const forA = await recall({ id: agent.id, org_id: orgId, config: { memory: cfg } }, 'u-a', 'which tea', timings);
-      assert.deepEqual(forA.map((r) => r.content), ['Scoped fact: likes green tea']);
+      assert.deepEqual(
+        forA.map((r) => r.content),
+        ['Scoped fact: likes green tea'],
+      );
       const t = timings.toJSON();
       // the local embedder's vector is not fused by default: nothing is embedded
       assert.ok(t.recall! >= t.recall_search! && t.recall_embed === undefined, JSON.stringify(t));
@@ -326,7 +395,9 @@ for (const engine of engines) {
     test('large scopes walk the HNSW index and agree with the exact scan', async () => {
       const user = 'ann-user';
       const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'ann', memory: { semantic_recall: { vector_weight: 1 } } } })).body;
-      const items = Array.from({ length: 300 }, (_, i) => ({ content: `Note ${i}: ${['coffee', 'tea', 'juice', 'water', 'milk'][i % 5]} at ${['noon', 'dawn', 'night'][i % 3]} in room ${i % 17}` }));
+      const items = Array.from({ length: 300 }, (_, i) => ({
+        content: `Note ${i}: ${['coffee', 'tea', 'juice', 'water', 'milk'][i % 5]} at ${['noon', 'dawn', 'night'][i % 3]} in room ${i % 17}`,
+      }));
       items[77] = { content: 'The cat is named Whiskers' };
       await s.api('POST', `${M}/batch`, { body: { memories: items, agent_id: agent.id, user_id: user } });
       const orgId = (await s.app.db.query<{ org_id: string }>('select org_id from agents where id = $1', [agent.id]))[0]!.org_id;
@@ -340,7 +411,11 @@ for (const engine of engines) {
       const a = await ann(e, scope, 'coffee at dawn in room 4', q);
       const x = await exact(e, scope, 'coffee at dawn in room 4', q);
       assert.equal(a.length, 5);
-      assert.deepEqual(a.map((h) => h.score), x.map((h) => h.score), 'same scores (HNSW may pick among ties)');
+      assert.deepEqual(
+        a.map((h) => h.score),
+        x.map((h) => h.score),
+        'same scores (HNSW may pick among ties)',
+      );
       // The plan really uses the partial expression index.
       const plan = await s.app.db.transaction(async (tx) => {
         await tx.query(`select set_config('enable_sort', 'off', true)`);
@@ -356,7 +431,10 @@ for (const engine of engines) {
     test('an agent with a remote embedder: its own vector space, stored beside the vector', async () => {
       const remote = (
         await s.api('POST', '/api/v1/agents', {
-          body: { name: 'remote-emb', memory: { embedder: { provider: 'openai-compatible', model: 'emb-1', dimensions: 384, base_url: emb.url + '/v1', api_key: 'sk-e' } } },
+          body: {
+            name: 'remote-emb',
+            memory: { embedder: { provider: 'openai-compatible', model: 'emb-1', dimensions: 384, base_url: emb.url + '/v1', api_key: 'sk-e' } },
+          },
         })
       ).body;
       emb.requests.length = 0;
@@ -368,7 +446,10 @@ for (const engine of engines) {
       assert.ok(res.body.results[0].score > 0.3);
       // Without agent_id the default (local, text only) search finds it by text: its score is the query's share matched.
       const other = await search({ query: 'stamps', user_id: 'r' });
-      assert.deepEqual(other.body.results.map((r: any) => [r.id, r.score]), [[m.id, 1]]);
+      assert.deepEqual(
+        other.body.results.map((r: any) => [r.id, r.score]),
+        [[m.id, 1]],
+      );
       emb.failWith(503);
       const down = await s.api('POST', M, { body: { content: 'x', agent_id: remote.id } });
       assert.equal(down.status, 502);
@@ -408,10 +489,16 @@ for (const engine of engines) {
     test('paging: limit, offset, has_more, newest first', async () => {
       for (let i = 0; i < 3; i++) await add({ content: `page item ${i}`, user_id: 'pager' });
       const first = await s.api('GET', `${M}?user_id=pager&limit=2`);
-      assert.deepEqual(first.body.data.map((m: any) => m.content), ['page item 2', 'page item 1']);
+      assert.deepEqual(
+        first.body.data.map((m: any) => m.content),
+        ['page item 2', 'page item 1'],
+      );
       assert.equal(first.body.has_more, true);
       const rest = await s.api('GET', `${M}?user_id=pager&limit=2&offset=2`);
-      assert.deepEqual(rest.body.data.map((m: any) => m.content), ['page item 0']);
+      assert.deepEqual(
+        rest.body.data.map((m: any) => m.content),
+        ['page item 0'],
+      );
       assert.equal(rest.body.has_more, false);
     });
 
@@ -471,21 +558,35 @@ for (const engine of engines) {
       assert.ok(json.recall !== undefined && json.recall < 1_000, `recall ${json.recall} ms`);
       assert.equal(json.recall_embed, undefined, 'late sub-stages are not recorded');
 
-      const failing: Embedder = { id: 'bad:8', dimensions: 8, embed: async () => { throw new Error('boom'); } };
+      const failing: Embedder = {
+        id: 'bad:8',
+        dimensions: 8,
+        embed: async () => {
+          throw new Error('boom');
+        },
+      };
       const t2 = createTimings();
-      const none = await createRecall(createMemorySearch(s.app.db), () => failing)({ id: agent.id, org_id: missing, config: { memory: { ...cfg, recall_budget_ms: 1_000 } } }, 'u', 'x', t2);
+      const none = await createRecall(createMemorySearch(s.app.db), () => failing)(
+        { id: agent.id, org_id: missing, config: { memory: { ...cfg, recall_budget_ms: 1_000 } } },
+        'u',
+        'x',
+        t2,
+      );
       assert.deepEqual(none, []);
       assert.equal(t2.toJSON().skipped?.recall, 'error');
     });
 
-    test('chat recalls the user\'s memories into the prompt (metadata event lists them)', async () => {
+    test("chat recalls the user's memories into the prompt (metadata event lists them)", async () => {
       const chatty = (await s.api('POST', '/api/v1/agents', { body: { name: 'chatty', streaming: { emit_metadata: true } } })).body;
       const m = await add({ content: 'The user is allergic to peanuts', agent_id: chatty.id, user_id: 'eater' });
       await add({ content: 'The user is allergic to cats', agent_id: chatty.id, user_id: 'someone-else' });
       const { events } = await streamChat(s, chatty.id, { message: 'Am I allergic to peanuts?', user_id: 'eater' });
       const meta = events.find((e) => e.chunk_type === 'metadata');
       assert.ok(meta, JSON.stringify(events).slice(0, 500));
-      assert.deepEqual(meta.recalled.map((r: any) => r.id), [m.id]);
+      assert.deepEqual(
+        meta.recalled.map((r: any) => r.id),
+        [m.id],
+      );
       const done = events.find((e) => e.chunk_type === 'done');
       assert.ok(done.timings.recall >= 0 && done.timings.recall_search >= 0, JSON.stringify(done.timings));
     });

@@ -52,9 +52,18 @@ for (const engine of engines) {
       assert.match(sessionId, /^[0-9a-f-]{36}$/);
       assert.equal(data.id, `chatcmpl-${(await messagesOf(s, sessionId))[1].id}`);
       const stored = await messagesOf(s, sessionId);
-      assert.deepEqual(stored.map((m: any) => [m.role, m.status, m.content]), [['user', 'complete', 'Say hello.'], ['assistant', 'complete', said]]);
+      assert.deepEqual(
+        stored.map((m: any) => [m.role, m.status, m.content]),
+        [
+          ['user', 'complete', 'Say hello.'],
+          ['assistant', 'complete', said],
+        ],
+      );
       const sessions = (await s.api('GET', `/api/v1/agents/${agentId}/sessions?user_id=alice`)).body.data;
-      assert.ok(sessions.some((x: any) => x.id === sessionId), '`user` names the session’s (and memory’s) owner');
+      assert.ok(
+        sessions.some((x: any) => x.id === sessionId),
+        '`user` names the session’s (and memory’s) owner',
+      );
     });
 
     test('streaming create with include_usage: text deltas reassemble, a usage chunk comes last', async () => {
@@ -75,7 +84,10 @@ for (const engine of engines) {
       const last = chunks.at(-1)!;
       assert.deepEqual(last.choices, []);
       assert.ok(last.usage!.prompt_tokens > 0 && last.usage!.completion_tokens > 0);
-      assert.ok(chunks.slice(0, -1).every((c) => c.usage === null), 'the other chunks carry usage: null');
+      assert.ok(
+        chunks.slice(0, -1).every((c) => c.usage === null),
+        'the other chunks carry usage: null',
+      );
       assert.equal((await messagesOf(s, sessionId))[1].content, said);
     });
 
@@ -103,13 +115,16 @@ for (const engine of engines) {
         .withResponse();
       assert.equal(data.choices[0]!.message.content, said);
       const msgs = (upstreamFor(emu, 'What is my name?').body as any).messages;
-      assert.deepEqual(msgs.map((m: any) => [m.role, m.content]), [
-        ['system', 'You are the agent.'],
-        ['system', 'client system prompt'],
-        ['user', 'My name is Ada.'],
-        ['assistant', 'Noted.'],
-        ['user', 'What is my name?'],
-      ]);
+      assert.deepEqual(
+        msgs.map((m: any) => [m.role, m.content]),
+        [
+          ['system', 'You are the agent.'],
+          ['system', 'client system prompt'],
+          ['user', 'My name is Ada.'],
+          ['assistant', 'Noted.'],
+          ['user', 'What is my name?'],
+        ],
+      );
       const sessionId = response.headers.get('x-session-id')!;
       assert.equal((await messagesOf(s, sessionId)).length, 2, 'only this turn is stored');
 
@@ -118,7 +133,10 @@ for (const engine of engines) {
         .create({ model: agentId, messages: [{ role: 'user', content: 'And again?' }] }, { headers: { 'x-session-id': sessionId } })
         .withResponse();
       assert.equal(again.response.headers.get('x-session-id'), sessionId);
-      assert.deepEqual(((upstreamFor(emu, 'And again?').body as any).messages as any[]).map((m) => m.content), ['You are the agent.', 'What is my name?', said, 'And again?']);
+      assert.deepEqual(
+        ((upstreamFor(emu, 'And again?').body as any).messages as any[]).map((m) => m.content),
+        ['You are the agent.', 'What is my name?', said, 'And again?'],
+      );
       assert.equal((await messagesOf(s, sessionId)).length, 4);
     });
 
@@ -142,7 +160,10 @@ for (const engine of engines) {
       const other = await createOrg(s.api, `oa-errors-${engine}`);
       const theirs = (await s.api('POST', '/api/v1/agents', { key: other.key, body: { name: 'theirs' } })).body;
       await assert.rejects(client.chat.completions.create({ model: theirs.id, messages: [{ role: 'user', content: 'hi' }] }), OpenAI.NotFoundError);
-      await assert.rejects(client.chat.completions.create({ model: theirs.id, messages: [{ role: 'user', content: 'hi' }], stream: true }), OpenAI.NotFoundError);
+      await assert.rejects(
+        client.chat.completions.create({ model: theirs.id, messages: [{ role: 'user', content: 'hi' }], stream: true }),
+        OpenAI.NotFoundError,
+      );
 
       await assert.rejects(client.chat.completions.create({ model: agentId, messages: [] }), (err: unknown) => {
         assert.ok(err instanceof OpenAI.BadRequestError);
@@ -151,16 +172,29 @@ for (const engine of engines) {
         return true;
       });
       await assert.rejects(
-        client.chat.completions.create({ model: agentId, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'last' }] }),
+        client.chat.completions.create({
+          model: agentId,
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'last' },
+          ],
+        }),
         (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === 'messages',
       );
       await assert.rejects(
-        client.chat.completions.create({ model: agentId, messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-session-id': '00000000-0000-4000-8000-000000000000' } }),
+        client.chat.completions.create(
+          { model: agentId, messages: [{ role: 'user', content: 'hi' }] },
+          { headers: { 'x-session-id': '00000000-0000-4000-8000-000000000000' } },
+        ),
         OpenAI.NotFoundError,
       );
 
       // The raw shape, for clients that are not the SDK.
-      const raw = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{}' });
+      const raw = await fetch(`${s.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
+        body: '{}',
+      });
       assert.equal(raw.status, 401);
       const body: any = await raw.json();
       assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);

@@ -14,7 +14,11 @@ type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
 const clockTool: OpenAI.ChatCompletionTool = {
   type: 'function',
-  function: { name: 'get_time', description: 'The time in a time zone', parameters: { type: 'object', properties: { tz: { type: 'string' } }, required: ['tz'] } },
+  function: {
+    name: 'get_time',
+    description: 'The time in a time zone',
+    parameters: { type: 'object', properties: { tz: { type: 'string' } }, required: ['tz'] },
+  },
 };
 
 for (const engine of engines) {
@@ -34,12 +38,19 @@ for (const engine of engines) {
     async function agent(calls: Array<{ name: string; arguments: object }>, extra: object = {}) {
       const base = `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'It is noon in UTC.' })}/v1`;
       const res = await s.api('POST', '/api/v1/agents', {
-        body: { name: 'oa-tools', system_prompt: 'You are the agent.', llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: base, api_key: 'sk', max_retries: 0 }, memory: { extract: false }, ...extra },
+        body: {
+          name: 'oa-tools',
+          system_prompt: 'You are the agent.',
+          llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: base, api_key: 'sk', max_retries: 0 },
+          memory: { extract: false },
+          ...extra,
+        },
       });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       return res.body.id as string;
     }
-    const upstream = (question: string) => emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.role === 'user' && m.content === question)).map((r) => r.body as any);
+    const upstream = (question: string) =>
+      emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.role === 'user' && m.content === question)).map((r) => r.body as any);
 
     test('a client-side tool round trip without streaming: tool_calls out, the result in, the answer', async () => {
       const model = await agent([{ name: 'get_time', arguments: { tz: 'UTC' } }]);
@@ -60,7 +71,10 @@ for (const engine of engines) {
       assert.equal(second.choices[0]!.finish_reason, 'stop');
       assert.equal(second.choices[0]!.message.content, 'It is noon in UTC.');
       const sent = upstream('What time is it?')[1]!.messages;
-      assert.deepEqual(sent.slice(-3).map((m: any) => m.role), ['user', 'assistant', 'tool']);
+      assert.deepEqual(
+        sent.slice(-3).map((m: any) => m.role),
+        ['user', 'assistant', 'tool'],
+      );
       assert.equal(sent.at(-2).tool_calls[0].id, call.id);
       assert.deepEqual([sent.at(-1).tool_call_id, sent.at(-1).content], [call.id, '12:00']);
     });
@@ -87,28 +101,59 @@ for (const engine of engines) {
       assert.deepEqual([calls[0]!.name, JSON.parse(calls[0]!.arguments)], ['get_time', { tz: 'Asia/Shanghai' }]);
       assert.ok(extension.timings.total > 0 && extension.session_id, JSON.stringify(extension));
 
-      messages.push({ role: 'assistant', content: null, tool_calls: [{ id: calls[0]!.id, type: 'function', function: { name: 'get_time', arguments: calls[0]!.arguments } }] });
+      messages.push({
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: calls[0]!.id, type: 'function', function: { name: 'get_time', arguments: calls[0]!.arguments } }],
+      });
       messages.push({ role: 'tool', tool_call_id: calls[0]!.id, content: '20:00' });
       const final = await client.chat.completions.stream({ model, messages, tools: [clockTool] }).finalChatCompletion();
       assert.equal(final.choices[0]!.message.content, 'It is noon in UTC.');
     });
 
     test('the agent’s own tools run inside and are reported in `agentmem.tool_calls`; the client’s come back', async () => {
-      const model = await agent([{ name: 'memory_search', arguments: { query: 'time zone' } }, { name: 'get_time', arguments: { tz: 'UTC' } }], { tools: [{ type: 'memory_search' }] });
-      const { data, response } = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Both kinds?' }], tools: [clockTool], user: 'ada' }).withResponse();
-      assert.deepEqual(data.choices[0]!.message.tool_calls!.map((c: any) => c.function.name), ['get_time'], 'only the client’s tool comes back');
+      const model = await agent(
+        [
+          { name: 'memory_search', arguments: { query: 'time zone' } },
+          { name: 'get_time', arguments: { tz: 'UTC' } },
+        ],
+        { tools: [{ type: 'memory_search' }] },
+      );
+      const { data, response } = await client.chat.completions
+        .create({ model, messages: [{ role: 'user', content: 'Both kinds?' }], tools: [clockTool], user: 'ada' })
+        .withResponse();
+      assert.deepEqual(
+        data.choices[0]!.message.tool_calls!.map((c: any) => c.function.name),
+        ['get_time'],
+        'only the client’s tool comes back',
+      );
       const ext = (data as any).agentmem;
-      assert.deepEqual(ext.tool_calls.map((c: any) => c.name), ['memory_search']);
+      assert.deepEqual(
+        ext.tool_calls.map((c: any) => c.name),
+        ['memory_search'],
+      );
       assert.equal(typeof ext.tool_calls[0].output, 'string', 'with its result');
       assert.ok(ext.timings.upstream_ttfb >= 0);
       assert.ok(JSON.parse(response.headers.get('x-agentmem-timings')!).total > 0);
-      const conflict = client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'memory_search' } }] });
+      const conflict = client.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'x' }],
+        tools: [{ type: 'function', function: { name: 'memory_search' } }],
+      });
       await assert.rejects(conflict, (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === 'tools.0.function.name');
     });
 
     test('temperature, top_p, max_completion_tokens, stop and seed reach the model', async () => {
       const model = await agent([]);
-      await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Settings?' }], temperature: 0.3, top_p: 0.9, max_completion_tokens: 77, stop: ['END'], seed: 42 });
+      await client.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'Settings?' }],
+        temperature: 0.3,
+        top_p: 0.9,
+        max_completion_tokens: 77,
+        stop: ['END'],
+        seed: 42,
+      });
       const body = upstream('Settings?')[0]!;
       assert.deepEqual([body.temperature, body.top_p, body.max_tokens, body.stop, body.seed], [0.3, 0.9, 77, ['END'], 42]);
       await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Old name?' }], max_tokens: 12 });
@@ -124,7 +169,20 @@ for (const engine of engines) {
         ['top_logprobs', { top_logprobs: 3 }],
         ['response_format', { response_format: { type: 'json_object' } }],
         ['tool_choice', { tool_choice: 'required', tools: [clockTool] }],
-        ['messages.0.content.1.type', { messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }],
+        [
+          'messages.0.content.1.type',
+          {
+            messages: [
+              {
+                role: 'user',
+                content: [
+                  { type: 'text', text: 'look' },
+                  { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+                ],
+              },
+            ],
+          },
+        ],
         ['frequency_penalty', { frequency_penalty: 0.5 }],
       ];
       for (const [param, extra] of cases) {

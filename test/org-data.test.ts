@@ -13,7 +13,10 @@ import { engines } from './harness.ts';
 
 const linesOf = (file: string) => createInterface({ input: createReadStream(file), crlfDelay: Infinity });
 const lines = (file: string) =>
-  readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 for (const engine of engines) {
   describe(`export / import of an organization on ${engine}`, () => {
@@ -55,19 +58,32 @@ for (const engine of engines) {
         const after_ = await snapshot(a, ids);
         const strip = (agents: any[]) => agents.map(({ secrets, ...rest }) => rest);
         assert.deepEqual(strip(after_.agents), strip(before_.agents), 'the same agents');
-        assert.ok(after_.agents.every((x: any) => !x.secrets?.length), 'agents come without secrets');
+        assert.ok(
+          after_.agents.every((x: any) => !x.secrets?.length),
+          'agents come without secrets',
+        );
         assert.deepEqual(after_.sessions, before_.sessions);
         assert.deepEqual(after_.messages, before_.messages, 'the same messages, in order');
         assert.deepEqual(after_.memories, before_.memories);
         assert.deepEqual(after_.history, before_.history);
-        assert.deepEqual(after_.search.map((r: any) => [r.id, r.content]), before_.search.map((r: any) => [r.id, r.content]), 'vectors came along: the same search');
+        assert.deepEqual(
+          after_.search.map((r: any) => [r.id, r.content]),
+          before_.search.map((r: any) => [r.id, r.content]),
+          'vectors came along: the same search',
+        );
         assert.equal((await api(ADMIN)('GET', `/api/v1/organizations/${otherOrg.id}`)).status, 404, 'the other org is not there');
 
         // (In process from here, on the same store: each CLI run opens the store anew, slow on PGlite.)
         // Again: every row is already there, nothing doubles.
         const again = await importOrg(app.db, linesOf(file));
-        assert.deepEqual(Object.values(again.inserted), Object.values(again.inserted).map(() => 0));
-        assert.equal(Object.values(again.skipped).reduce((x, y) => x + y, 0), parsed.length - 1);
+        assert.deepEqual(
+          Object.values(again.inserted),
+          Object.values(again.inserted).map(() => 0),
+        );
+        assert.equal(
+          Object.values(again.skipped).reduce((x, y) => x + y, 0),
+          parsed.length - 1,
+        );
         // And the target exports the same rows.
         const roundTrip: unknown[] = [];
         await exportOrg(app.db, org.id, (line) => void roundTrip.push(JSON.parse(JSON.stringify(line))));
@@ -77,14 +93,25 @@ for (const engine of engines) {
         // without an id) leaves nothing behind.
         const newOrg = '00000000-0000-4000-8000-00000000b0b0';
         const bad = join(work, 'bad.jsonl');
-        writeFileSync(bad, [
-          JSON.stringify({ format: 'agentmem-org/1', org_id: newOrg, exported_at: new Date().toISOString() }),
-          JSON.stringify({ table: 'organizations', row: { id: newOrg, name: 'half', created_at: new Date().toISOString() } }),
-          JSON.stringify({ table: 'users', row: { org_id: newOrg, id: null } }),
-        ].join('\n'));
+        writeFileSync(
+          bad,
+          [
+            JSON.stringify({ format: 'agentmem-org/1', org_id: newOrg, exported_at: new Date().toISOString() }),
+            JSON.stringify({ table: 'organizations', row: { id: newOrg, name: 'half', created_at: new Date().toISOString() } }),
+            JSON.stringify({ table: 'users', row: { org_id: newOrg, id: null } }),
+          ].join('\n'),
+        );
         await assert.rejects(importOrg(app.db, linesOf(bad)), /null value in column "id"/);
         assert.deepEqual(await app.db.query('select id from organizations where id = $1', [newOrg]), [], 'the organization row was rolled back');
-        await assert.rejects(importOrg(app.db, (async function* () { yield '{"table":"api_keys","row":{}}'; })()), /no header line first/);
+        await assert.rejects(
+          importOrg(
+            app.db,
+            (async function* () {
+              yield '{"table":"api_keys","row":{}}';
+            })(),
+          ),
+          /no header line first/,
+        );
       } finally {
         await app.close();
       }

@@ -30,7 +30,11 @@ describe('web playground', () => {
     const html = await page.text();
     assert.match(html, /<script type="module" src="\/web\/app\.js">/);
     assert.doesNotMatch(html, /https?:\/\//, 'nothing is loaded from another origin');
-    for (const [path, type] of [['/web/app.js', /^text\/javascript/], ['/web/app.css', /^text\/css/], ['/web/icon.svg', /^image\/svg\+xml/]] as const) {
+    for (const [path, type] of [
+      ['/web/app.js', /^text\/javascript/],
+      ['/web/app.css', /^text\/css/],
+      ['/web/icon.svg', /^image\/svg\+xml/],
+    ] as const) {
       const res = await fetch(s.url + path);
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('content-type')!, type, path);
@@ -86,8 +90,14 @@ describe('web playground', () => {
       assert.match((await page.textContent('#stat-ttft'))!, /^\d[\d.,]* ms$/, 'client-measured time to first token');
       await page.waitForFunction(() => document.querySelectorAll('#updates li.mem').length >= 2);
       const updates = await page.locator('#updates li.mem').allTextContents();
-      assert.ok(updates.some((u) => /ADD\s*I live in Berlin/.test(u)), updates.join(' | '));
-      assert.ok(updates.some((u) => /My name is Ada/.test(u)), updates.join(' | '));
+      assert.ok(
+        updates.some((u) => /ADD\s*I live in Berlin/.test(u)),
+        updates.join(' | '),
+      );
+      assert.ok(
+        updates.some((u) => /My name is Ada/.test(u)),
+        updates.join(' | '),
+      );
 
       // A second message in the same session continues it.
       await say(page, 'Thanks.');
@@ -99,7 +109,10 @@ describe('web playground', () => {
       await say(page, 'Where do I live?');
       assert.notEqual(await page.textContent('#session'), sessionId, 'a new session on the server');
       const recalled = await page.locator('#recalled li.mem').allTextContents();
-      assert.ok(recalled.some((m) => m.includes('I live in Berlin')), recalled.join(' | '));
+      assert.ok(
+        recalled.some((m) => m.includes('I live in Berlin')),
+        recalled.join(' | '),
+      );
       assert.match((await page.textContent('.msg.assistant >> nth=0 >> .text'))!, /Berlin/);
 
       mkdirSync('test-results', { recursive: true });
@@ -122,13 +135,16 @@ describe('web playground: working memory and summary', () => {
   });
 
   test("shows the current user's working memory and the session's summary; the waterfall is as before", { skip: noBrowser }, async () => {
-    const agent = (await s.api('POST', '/api/v1/agents', {
-      body: {
-        name: 'context', llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } },
-        memory: { extract: false, working: { enabled: true }, summary: { enabled: true, trigger_tokens: 200 } },
-        streaming: { emit_metadata: true, emit_memory_updates: true },
-      },
-    })).body;
+    const agent = (
+      await s.api('POST', '/api/v1/agents', {
+        body: {
+          name: 'context',
+          llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } },
+          memory: { extract: false, working: { enabled: true }, summary: { enabled: true, trigger_tokens: 200 } },
+          streaming: { emit_metadata: true, emit_memory_updates: true },
+        },
+      })
+    ).body;
     await s.api('PUT', `/api/v1/agents/${agent.id}/working-memory/ada`, { body: { content: 'Name: Ada\nLikes: tea' } });
     const browser = await launchBrowser();
     try {
@@ -169,7 +185,7 @@ describe('web playground: working memory and summary', () => {
   });
 });
 
-describe('web playground with an end user\'s scoped key', () => {
+describe("web playground with an end user's scoped key", () => {
   let s: TestServer;
   before(async () => {
     s = await startServer('pglite');
@@ -195,13 +211,13 @@ describe('web playground with an end user\'s scoped key', () => {
       const options = await page.locator('#agent option').allTextContents();
       assert.equal(options.length, 1, options.join(' | '));
       assert.match(options[0]!, /^mine/);
-      assert.equal(await page.inputValue('#user'), 'ada', 'the key\'s user is shown');
+      assert.equal(await page.inputValue('#user'), 'ada', "the key's user is shown");
       assert.equal(await page.locator('#user').getAttribute('readonly'), '', 'and cannot be changed');
       assert.equal(await page.locator('#new-agent').isDisabled(), true, 'no agent creation with a scoped key');
       await say(page, 'I live in Lisbon.');
       const sessionId = (await page.textContent('#session'))!;
       const session = (await s.api('GET', `/api/v1/sessions/${sessionId}`)).body;
-      assert.equal(session.user_id, 'ada', 'the turn ran as the key\'s user');
+      assert.equal(session.user_id, 'ada', "the turn ran as the key's user");
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();
@@ -235,5 +251,5 @@ async function say(page: Page, message: string, opts: { streamed?: boolean } = {
     return answers.length > n && !answers[n]!.classList.contains('streaming');
   }, before);
   const error = await page.locator('.msg.assistant').nth(before).locator('.error').count();
-  assert.equal(error, 0, await page.locator('.msg.assistant').nth(before).textContent() ?? '');
+  assert.equal(error, 0, (await page.locator('.msg.assistant').nth(before).textContent()) ?? '');
 }

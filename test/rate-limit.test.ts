@@ -138,7 +138,11 @@ for (const store of ['memory', 'redis'] as const) {
     let s: TestServer;
     const prefix = `agentmem-test:${randomBytes(4).toString('hex')}:`;
     before(async () => {
-      s = await startServer('pglite', { rateLimitPerKey: PER_KEY, rateLimitWindowMs: RESET_WINDOW_MS, ...(store === 'redis' ? { redisUrl, redisKeyPrefix: prefix } : {}) });
+      s = await startServer('pglite', {
+        rateLimitPerKey: PER_KEY,
+        rateLimitWindowMs: RESET_WINDOW_MS,
+        ...(store === 'redis' ? { redisUrl, redisKeyPrefix: prefix } : {}),
+      });
     });
     after(async () => {
       await s?.close();

@@ -23,8 +23,20 @@ for (const engine of engines) {
     serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     const flavours = {
-      zhipu: (o: Record<string, string | number> = {}, llm: object = {}) => ({ provider: 'zhipu', model: 'glm-4.5', api_key: 'id.secret', base_url: `${emu.url}${optionPath({ reasoning: THOUGHT, text: ANSWER, ...o })}/api/paas/v4`, ...llm }),
-      deepseek: (o: Record<string, string | number> = {}, llm: object = {}) => ({ provider: 'openai-compatible', model: 'deepseek-reasoner', api_key: 'sk', base_url: `${emu.url}${optionPath({ reasoning: THOUGHT, text: ANSWER, ...o })}/v1`, ...llm }),
+      zhipu: (o: Record<string, string | number> = {}, llm: object = {}) => ({
+        provider: 'zhipu',
+        model: 'glm-4.5',
+        api_key: 'id.secret',
+        base_url: `${emu.url}${optionPath({ reasoning: THOUGHT, text: ANSWER, ...o })}/api/paas/v4`,
+        ...llm,
+      }),
+      deepseek: (o: Record<string, string | number> = {}, llm: object = {}) => ({
+        provider: 'openai-compatible',
+        model: 'deepseek-reasoner',
+        api_key: 'sk',
+        base_url: `${emu.url}${optionPath({ reasoning: THOUGHT, text: ANSWER, ...o })}/v1`,
+        ...llm,
+      }),
     };
     async function agent(llm: object, extra: object = {}) {
       const res = await s.api('POST', '/api/v1/agents', { body: { name: 'thinker', llm: { max_retries: 0, ...llm }, memory: { extract: false }, ...extra } });
@@ -64,7 +76,14 @@ for (const engine of engines) {
       const res = await fetch(`${emu.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: 'Bearer sk', 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'deepseek-reasoner', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b', reasoning_content: 'c' }, { role: 'user', content: 'd' }] }),
+        body: JSON.stringify({
+          model: 'deepseek-reasoner',
+          messages: [
+            { role: 'user', content: 'a' },
+            { role: 'assistant', content: 'b', reasoning_content: 'c' },
+            { role: 'user', content: 'd' },
+          ],
+        }),
       });
       assert.equal(res.status, 400);
     });
@@ -72,7 +91,13 @@ for (const engine of engines) {
     test('the `delta.reasoning` field (OpenRouter, vLLM) is read too', async () => {
       const id = await agent(flavours.deepseek({ reasoning_field: 'reasoning' }));
       const { events, text } = await streamChat(s, id, { message: 'Other field?' });
-      assert.equal(events.filter((e) => e.chunk_type === 'reasoning').map((e) => e.content).join(''), THOUGHT);
+      assert.equal(
+        events
+          .filter((e) => e.chunk_type === 'reasoning')
+          .map((e) => e.content)
+          .join(''),
+        THOUGHT,
+      );
       assert.equal(text, ANSWER);
     });
 
@@ -92,8 +117,20 @@ for (const engine of engines) {
         });
         ws.on('error', reject);
       });
-      assert.equal(events.filter((e) => e.chunk_type === 'reasoning').map((e) => e.content).join(''), THOUGHT);
-      assert.equal(events.filter((e) => e.chunk_type === 'content').map((e) => e.content).join(''), ANSWER);
+      assert.equal(
+        events
+          .filter((e) => e.chunk_type === 'reasoning')
+          .map((e) => e.content)
+          .join(''),
+        THOUGHT,
+      );
+      assert.equal(
+        events
+          .filter((e) => e.chunk_type === 'content')
+          .map((e) => e.content)
+          .join(''),
+        ANSWER,
+      );
     });
 
     test('AI SDK UI stream: a reasoning part, then the text part', async () => {
@@ -106,7 +143,13 @@ for (const engine of engines) {
       assert.equal(res.status, 200);
       const message = await readUiMessage(res.body!);
       const parts = (message.parts as any[]).filter((p) => p.type === 'reasoning' || p.type === 'text');
-      assert.deepEqual(parts.map((p) => [p.type, p.text]), [['reasoning', THOUGHT], ['text', ANSWER]]);
+      assert.deepEqual(
+        parts.map((p) => [p.type, p.text]),
+        [
+          ['reasoning', THOUGHT],
+          ['text', ANSWER],
+        ],
+      );
     });
 
     test('OpenAI-compatible: reasoning_content deltas when streaming, message.reasoning_content when not', async () => {
@@ -163,7 +206,9 @@ for (const engine of engines) {
       assert.equal(events.at(-1).chunk_type, 'done');
       let extraction: any;
       for (let i = 0; i < 100 && !extraction; i++) {
-        extraction = emu.requests.find((r) => String((r.body as any)?.messages?.[0]?.content).startsWith(EXTRACTION_MARKER) && JSON.stringify(r.body).includes('I live in Lisbon.'));
+        extraction = emu.requests.find(
+          (r) => String((r.body as any)?.messages?.[0]?.content).startsWith(EXTRACTION_MARKER) && JSON.stringify(r.body).includes('I live in Lisbon.'),
+        );
         if (!extraction) await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(extraction, 'extraction ran');

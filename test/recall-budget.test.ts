@@ -41,12 +41,24 @@ for (const engine of engines) {
       const user = 'sloane';
       // Memories for the pool to hold: without any, there is nothing to predict.
       const added = await s.api('POST', '/api/v1/memories/batch', {
-        body: { memories: ['Sloane lives in Lisbon', 'Sloane drinks green tea', 'Sloane rides a bike to work'].map((content) => ({ content, agent_id: agent.id, user_id: user })) },
+        body: {
+          memories: ['Sloane lives in Lisbon', 'Sloane drinks green tea', 'Sloane rides a bike to work'].map((content) => ({
+            content,
+            agent_id: agent.id,
+            user_id: user,
+          })),
+        },
       });
       assert.equal(added.status, 201, JSON.stringify(added.body));
 
       // Warm (connections, lazy modules, compiled schemas) with another user: the turns below measure recall, not a cold start.
-      await (await fetch(`${s.url}/api/v1/agents/${agent.id}/chat`, { method: 'POST', headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ message: 'warm up', user_id: 'warm' }) })).text();
+      await (
+        await fetch(`${s.url}/api/v1/agents/${agent.id}/chat`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ message: 'warm up', user_id: 'warm' }),
+        })
+      ).text();
 
       const messages = ['Where does Sloane live?', 'What tea does Sloane drink?', 'How does Sloane get to work?', 'Does Sloane live in Lisbon?'];
       let sessionId: string | undefined;
@@ -67,15 +79,23 @@ for (const engine of engines) {
         assert.equal(done.chunk_type, 'done', JSON.stringify(done));
         sessionId = done.session_id;
         const t = done.timings;
-        ctx.diagnostic(`turn ${i + 1}: first content after ${firstContent?.toFixed(1)} ms at the client; first_byte ${t.first_byte} ms, recall ${t.recall} ms (${t.skipped?.recall}); path ${JSON.stringify(t.critical_path)}`);
+        ctx.diagnostic(
+          `turn ${i + 1}: first content after ${firstContent?.toFixed(1)} ms at the client; first_byte ${t.first_byte} ms, recall ${t.recall} ms (${t.skipped?.recall}); path ${JSON.stringify(t.critical_path)}`,
+        );
 
-        assert.ok(firstContent !== undefined && firstContent <= BUDGET_MS + MARGIN_MS, `turn ${i + 1}: first token after ${firstContent} ms (${JSON.stringify(t)})`);
+        assert.ok(
+          firstContent !== undefined && firstContent <= BUDGET_MS + MARGIN_MS,
+          `turn ${i + 1}: first token after ${firstContent} ms (${JSON.stringify(t)})`,
+        );
         assert.equal(t.skipped?.recall, 'budget', `turn ${i + 1}: ${JSON.stringify(t)}`);
         assert.ok(t.recall < BUDGET_MS + MARGIN_MS, `turn ${i + 1}: recall ${t.recall} ms`);
         const path: Array<[string, number]> = t.critical_path;
         const sum = path.reduce((acc, [, ms]) => acc + ms, 0);
         assert.ok(Math.abs(sum - t.first_byte) <= 1, `turn ${i + 1}: critical path ${JSON.stringify(path)} sums to ${sum}, first_byte ${t.first_byte}`);
-        assert.ok(path.some(([stage]) => stage === 'recall'), `recall is what the prompt waited for: ${JSON.stringify(path)}`);
+        assert.ok(
+          path.some(([stage]) => stage === 'recall'),
+          `recall is what the prompt waited for: ${JSON.stringify(path)}`,
+        );
         // The query went to the embedder once: not once for the pool and again for the search.
         const asked = emu.embeddings.filter((r) => inputsOf(r).includes(message));
         assert.equal(asked.length, 1, `turn ${i + 1}: ${asked.length} embedding requests for the query`);

@@ -34,25 +34,36 @@ for (const engine of engines) {
     };
 
     test('BM25: the rare word beats the common one; statistics follow deletes and updates at once', async () => {
-      const common = await batch('bm25', Array.from({ length: 30 }, (_, i) => ({ content: `I drank coffee with friend number ${i}` })));
+      const common = await batch(
+        'bm25',
+        Array.from({ length: 30 }, (_, i) => ({ content: `I drank coffee with friend number ${i}` })),
+      );
       const [rare] = await batch('bm25', [{ content: 'I ate a croissant' }]);
       const [heavy] = await batch('bm25', [{ content: 'coffee, coffee and more coffee' }]);
       assert.equal((await search({ user_id: 'bm25', query: 'coffee croissant' }))[0]!.id, rare);
       // the search answered before and after writes, without any re-index: first the index is read...
       const patched = await s.api('PATCH', `${M}/${rare}`, { body: { content: 'I ate a bagel' } });
       assert.equal(patched.status, 200);
-      assert.deepEqual((await search({ user_id: 'bm25', query: 'croissant' })).map((r) => r.id), []);
+      assert.deepEqual(
+        (await search({ user_id: 'bm25', query: 'croissant' })).map((r) => r.id),
+        [],
+      );
       assert.equal((await search({ user_id: 'bm25', query: 'bagel' }))[0]!.id, rare);
       // ...then deletes change what is common: with every other coffee memory gone, the heavy one leads
       for (const id of common) assert.equal((await s.api('DELETE', `${M}/${id}`)).status, 204);
       const left = await search({ user_id: 'bm25', query: 'coffee', top_k: 50 });
-      assert.deepEqual(left.map((r) => r.id), [heavy]);
+      assert.deepEqual(
+        left.map((r) => r.id),
+        [heavy],
+      );
       assert.equal(left[0]!.score, 1);
     });
 
     test('Chinese and Japanese match on characters; dates match whatever way they were written', async () => {
       const [duck, tea, kyoto] = await batch('cjk', [
-        { content: '我最喜欢吃北京烤鸭' }, { content: '我每天早上喝绿茶' }, { content: '来月、京都へ旅行します' },
+        { content: '我最喜欢吃北京烤鸭' },
+        { content: '我每天早上喝绿茶' },
+        { content: '来月、京都へ旅行します' },
       ]);
       assert.equal((await search({ user_id: 'cjk', query: '烤鸭好吃吗？' }))[0]!.id, duck);
       assert.equal((await search({ user_id: 'cjk', query: '我喝什么茶' }))[0]!.id, tea);
@@ -124,20 +135,36 @@ for (const engine of engines) {
       assert.equal(imported.status, 201, JSON.stringify(imported.body));
       assert.equal(imported.body.count, 6);
       const stored = (await s.api('GET', `/api/v1/sessions/${imported.body.session_id}/messages`)).body.data;
-      assert.deepEqual(stored.map((m: any) => [m.role, m.content]), turns.map(([r, c]) => [r, c]));
-      assert.deepEqual(stored.map((m: any) => new Date(m.created_at).getTime()), messages.map((m) => Date.parse(m.created_at)));
+      assert.deepEqual(
+        stored.map((m: any) => [m.role, m.content]),
+        turns.map(([r, c]) => [r, c]),
+      );
+      assert.deepEqual(
+        stored.map((m: any) => new Date(m.created_at).getTime()),
+        messages.map((m) => Date.parse(m.created_at)),
+      );
 
       // search over messages: the hit brings the reply after it
       const hits = await search({ user_id: 'traveller', query: 'where can I get great seafood?', scope: 'messages', message_range: { before: 1, after: 0 } });
-      assert.equal(hits[0]!.content, 'user (2023-05-01): Somewhere quiet with good food\nassistant (2023-05-01): Then try Porto: quiet streets and great seafood.');
+      assert.equal(
+        hits[0]!.content,
+        'user (2023-05-01): Somewhere quiet with good food\nassistant (2023-05-01): Then try Porto: quiet streets and great seafood.',
+      );
       assert.equal(hits[0]!.metadata.kind, 'message');
       assert.equal(hits[0]!.metadata.session_id, imported.body.session_id);
       // the imported time is searchable (date tokens) and filterable
       const later = await s.api('POST', '/api/v1/sessions/import', {
-        body: { agent_id: agent.id, user_id: 'traveller', messages: [{ role: 'user', content: 'We adopted a puppy today', created_at: '2023-07-15T18:00:00+02:00' }] },
+        body: {
+          agent_id: agent.id,
+          user_id: 'traveller',
+          messages: [{ role: 'user', content: 'We adopted a puppy today', created_at: '2023-07-15T18:00:00+02:00' }],
+        },
       });
       assert.equal(later.status, 201);
-      assert.match((await search({ user_id: 'traveller', query: 'What happened in July 2023?', scope: 'messages' }))[0]!.content, /^user \(2023-07-15\): We adopted a puppy/);
+      assert.match(
+        (await search({ user_id: 'traveller', query: 'What happened in July 2023?', scope: 'messages' }))[0]!.content,
+        /^user \(2023-07-15\): We adopted a puppy/,
+      );
       assert.deepEqual(await search({ user_id: 'traveller', query: 'rent', scope: 'messages', created_after: '2023-06-01T00:00:00Z' }), []);
       assert.equal((await search({ user_id: 'traveller', query: 'rent', scope: 'messages', filters: { n: { gte: 4 } } })).length, 2);
       // both: facts and messages fused
@@ -148,22 +175,52 @@ for (const engine of engines) {
       // all or nothing; limits; unknown agent
       const sessionsBefore = (await s.api('GET', `/api/v1/agents/${agent.id}/sessions?user_id=traveller`)).body.data.length;
       const bad = await s.api('POST', '/api/v1/sessions/import', {
-        body: { agent_id: agent.id, user_id: 'traveller', messages: [{ role: 'user', content: 'ok', created_at: '2023-01-01T00:00:00Z' }, { role: 'tool', content: 'x', created_at: '2023-01-01T00:00:00Z' }] },
+        body: {
+          agent_id: agent.id,
+          user_id: 'traveller',
+          messages: [
+            { role: 'user', content: 'ok', created_at: '2023-01-01T00:00:00Z' },
+            { role: 'tool', content: 'x', created_at: '2023-01-01T00:00:00Z' },
+          ],
+        },
       });
       assert.equal(bad.status, 400);
-      assert.equal((await s.api('POST', '/api/v1/sessions/import', { body: { agent_id: agent.id, messages: [{ role: 'user', content: 'x', created_at: 'last week' }] } })).status, 400);
-      assert.equal((await s.api('POST', '/api/v1/sessions/import', { body: { agent_id: agent.id, messages: Array(10_001).fill({ role: 'user', content: 'x', created_at: '2023-01-01T00:00:00Z' }) } })).status, 400);
-      assert.equal((await s.api('POST', '/api/v1/sessions/import', { body: { agent_id: '00000000-0000-4000-8000-000000000000', messages: [{ role: 'user', content: 'x', created_at: '2023-01-01T00:00:00Z' }] } })).status, 404);
+      assert.equal(
+        (await s.api('POST', '/api/v1/sessions/import', { body: { agent_id: agent.id, messages: [{ role: 'user', content: 'x', created_at: 'last week' }] } }))
+          .status,
+        400,
+      );
+      assert.equal(
+        (
+          await s.api('POST', '/api/v1/sessions/import', {
+            body: { agent_id: agent.id, messages: Array(10_001).fill({ role: 'user', content: 'x', created_at: '2023-01-01T00:00:00Z' }) },
+          })
+        ).status,
+        400,
+      );
+      assert.equal(
+        (
+          await s.api('POST', '/api/v1/sessions/import', {
+            body: { agent_id: '00000000-0000-4000-8000-000000000000', messages: [{ role: 'user', content: 'x', created_at: '2023-01-01T00:00:00Z' }] },
+          })
+        ).status,
+        404,
+      );
       assert.equal((await s.api('GET', `/api/v1/agents/${agent.id}/sessions?user_id=traveller`)).body.data.length, sessionsBefore);
     });
 
     test('episodic recall in chat: an agent with scope "messages" recalls past turns (live and imported), not the question itself', async () => {
-      const agentBody = { name: 'episodic', streaming: { emit_metadata: true }, memory: { extract: false, semantic_recall: { scope: 'messages', message_range: { before: 0, after: 1 } } } };
+      const agentBody = {
+        name: 'episodic',
+        streaming: { emit_metadata: true },
+        memory: { extract: false, semantic_recall: { scope: 'messages', message_range: { before: 0, after: 1 } } },
+      };
       const ep = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
       assert.deepEqual([ep.memory.semantic_recall.scope, ep.memory.semantic_recall.message_range], ['messages', { before: 0, after: 1 }]);
       const imported = await s.api('POST', '/api/v1/sessions/import', {
         body: {
-          agent_id: ep.id, user_id: 'remembering',
+          agent_id: ep.id,
+          user_id: 'remembering',
           messages: [
             { role: 'user', content: 'What was the name of the vet for my parrot?', created_at: '2022-11-02T10:00:00Z' },
             { role: 'assistant', content: 'You told me it was Dr. Okafor.', created_at: '2022-11-02T10:00:05Z' },
@@ -182,7 +239,10 @@ for (const engine of engines) {
       assert.ok(!meta.recalled.some((r: any) => r.content.includes('who is the vet')), 'not the question itself');
       const bike = await streamChat(s, ep.id, { message: 'what bicycle do I have?', user_id: 'remembering' });
       const bikeMeta = bike.events.find((e) => e.chunk_type === 'metadata');
-      assert.ok(bikeMeta.recalled.some((r: any) => r.content.includes('blue Gazelle')), JSON.stringify(bikeMeta.recalled));
+      assert.ok(
+        bikeMeta.recalled.some((r: any) => r.content.includes('blue Gazelle')),
+        JSON.stringify(bikeMeta.recalled),
+      );
       // deleting the session removes its messages from recall
       const sid = imported.body.session_id;
       assert.equal((await s.api('DELETE', `/api/v1/sessions/${sid}`)).status, 204);

@@ -62,7 +62,11 @@ async function streamWithMid(s: Srv, agentId: string, body: object, at: number, 
 
 const ids = (frames: SseFrame[]) => frames.map((f) => Number(f.id));
 const consecutive = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-const contentOf = (frames: SseFrame[]) => frames.filter((f) => f.data.chunk_type === 'content').map((f) => f.data.content).join('');
+const contentOf = (frames: SseFrame[]) =>
+  frames
+    .filter((f) => f.data.chunk_type === 'content')
+    .map((f) => f.data.content)
+    .join('');
 
 for (const engine of engines) {
   describe(`resumable streams on ${engine}`, () => {

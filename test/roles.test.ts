@@ -61,7 +61,12 @@ for (const engine of engines) {
       agentA = (await admin('POST', '/api/v1/agents', { name: 'A', system_prompt: 'secret prompt of A', llm: fast })).body.id;
       agentB = (await admin('POST', '/api/v1/agents', { name: 'B', llm: fast })).body.id;
       for (const id of [U, V]) await admin('POST', '/api/v1/users', { id });
-      const minted = await admin('POST', '/api/v1/api-keys', { name: 'web:ada', user_id: U, agent_ids: [agentA], expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+      const minted = await admin('POST', '/api/v1/api-keys', {
+        name: 'web:ada',
+        user_id: U,
+        agent_ids: [agentA],
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      });
       assert.equal(minted.status, 201, JSON.stringify(minted.body));
       assert.equal(minted.body.role, 'member');
       assert.deepEqual([minted.body.user_id, minted.body.agent_ids], [U, [agentA]]);
@@ -92,36 +97,65 @@ for (const engine of engines) {
       const id = async (kind: keyof typeof fresh, existing: string) => (del ? fresh[kind]() : existing);
       const ui = { id: randomUUID(), messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'hi' }] }] };
       switch (`${rule.method} ${rule.path}`) {
-        case 'POST /api/v1/organizations': return { path: rule.path, body: { name: 'x' } };
-        case 'GET /api/v1/organizations/:id': case 'PATCH /api/v1/organizations/:id':
+        case 'POST /api/v1/organizations':
+          return { path: rule.path, body: { name: 'x' } };
+        case 'GET /api/v1/organizations/:id':
+        case 'PATCH /api/v1/organizations/:id':
           return { path: `/api/v1/organizations/${org.id}`, body: rule.method === 'PATCH' ? { name: 'roles' } : undefined };
-        case 'POST /api/v1/api-keys': return { path: rule.path, body: { name: 'x' } };
-        case 'GET /api/v1/api-keys/:id': case 'DELETE /api/v1/api-keys/:id': return { path: `/api/v1/api-keys/${await id('key', scopedKeyId)}` };
-        case 'POST /api/v1/users': return { path: rule.path, body: {} };
-        case 'GET /api/v1/users/:id': case 'PATCH /api/v1/users/:id': case 'DELETE /api/v1/users/:id':
+        case 'POST /api/v1/api-keys':
+          return { path: rule.path, body: { name: 'x' } };
+        case 'GET /api/v1/api-keys/:id':
+        case 'DELETE /api/v1/api-keys/:id':
+          return { path: `/api/v1/api-keys/${await id('key', scopedKeyId)}` };
+        case 'POST /api/v1/users':
+          return { path: rule.path, body: {} };
+        case 'GET /api/v1/users/:id':
+        case 'PATCH /api/v1/users/:id':
+        case 'DELETE /api/v1/users/:id':
           return { path: `/api/v1/users/${await id('user', U)}`, body: rule.method === 'PATCH' ? { name: 'Ada' } : undefined };
-        case 'POST /api/v1/agents': return { path: rule.path, body: { name: 'x', llm: fast } };
-        case 'GET /api/v1/agents/:id': case 'PATCH /api/v1/agents/:id': case 'DELETE /api/v1/agents/:id':
+        case 'POST /api/v1/agents':
+          return { path: rule.path, body: { name: 'x', llm: fast } };
+        case 'GET /api/v1/agents/:id':
+        case 'PATCH /api/v1/agents/:id':
+        case 'DELETE /api/v1/agents/:id':
           return { path: `/api/v1/agents/${await id('agent', agentA)}`, body: rule.method === 'PATCH' ? { name: 'A' } : undefined };
-        case 'POST /api/v1/agents/:id/sessions': return { path: `/api/v1/agents/${agentA}/sessions`, body: {} };
-        case 'GET /api/v1/agents/:id/sessions': return { path: `/api/v1/agents/${agentA}/sessions` };
-        case 'GET /api/v1/sessions/:id': case 'DELETE /api/v1/sessions/:id': return { path: `/api/v1/sessions/${await id('session', sessionU)}` };
-        case 'GET /api/v1/sessions/:id/messages': return { path: `/api/v1/sessions/${sessionU}/messages` };
-        case 'POST /api/v1/agents/:id/chat': case 'POST /api/v1/agents/:id/chat/stream':
+        case 'POST /api/v1/agents/:id/sessions':
+          return { path: `/api/v1/agents/${agentA}/sessions`, body: {} };
+        case 'GET /api/v1/agents/:id/sessions':
+          return { path: `/api/v1/agents/${agentA}/sessions` };
+        case 'GET /api/v1/sessions/:id':
+        case 'DELETE /api/v1/sessions/:id':
+          return { path: `/api/v1/sessions/${await id('session', sessionU)}` };
+        case 'GET /api/v1/sessions/:id/messages':
+          return { path: `/api/v1/sessions/${sessionU}/messages` };
+        case 'POST /api/v1/agents/:id/chat':
+        case 'POST /api/v1/agents/:id/chat/stream':
           return { path: rule.path.replace(':id', agentA), body: { message: 'hello' } };
-        case 'GET /api/v1/agents/:id/chat/stream/:message_id': return { path: `/api/v1/agents/${agentA}/chat/stream/${messageU}` };
-        case 'POST /api/v1/agents/:id/chat/ui': return { path: `/api/v1/agents/${agentA}/chat/ui`, body: ui };
-        case 'POST /api/v1/memories': return { path: rule.path, body: { content: 'new', agent_id: agentA } };
-        case 'POST /api/v1/memories/batch': return { path: rule.path, body: { agent_id: agentA, memories: [{ content: 'new' }] } };
-        case 'POST /api/v1/memories/search': return { path: rule.path, body: { query: 'tea', agent_id: agentA } };
-        case 'GET /api/v1/memories/:id': case 'PATCH /api/v1/memories/:id': case 'DELETE /api/v1/memories/:id':
+        case 'GET /api/v1/agents/:id/chat/stream/:message_id':
+          return { path: `/api/v1/agents/${agentA}/chat/stream/${messageU}` };
+        case 'POST /api/v1/agents/:id/chat/ui':
+          return { path: `/api/v1/agents/${agentA}/chat/ui`, body: ui };
+        case 'POST /api/v1/memories':
+          return { path: rule.path, body: { content: 'new', agent_id: agentA } };
+        case 'POST /api/v1/memories/batch':
+          return { path: rule.path, body: { agent_id: agentA, memories: [{ content: 'new' }] } };
+        case 'POST /api/v1/memories/search':
+          return { path: rule.path, body: { query: 'tea', agent_id: agentA } };
+        case 'GET /api/v1/memories/:id':
+        case 'PATCH /api/v1/memories/:id':
+        case 'DELETE /api/v1/memories/:id':
           return { path: `/api/v1/memories/${await id('memory', memoryU)}`, body: rule.method === 'PATCH' ? { metadata: { x: 1 } } : undefined };
-        case 'GET /api/v1/memories/:id/history': return { path: `/api/v1/memories/${memoryU}/history` };
-        case 'GET /api/v1/agents/:id/working-memory/:user_id': case 'PUT /api/v1/agents/:id/working-memory/:user_id':
+        case 'GET /api/v1/memories/:id/history':
+          return { path: `/api/v1/memories/${memoryU}/history` };
+        case 'GET /api/v1/agents/:id/working-memory/:user_id':
+        case 'PUT /api/v1/agents/:id/working-memory/:user_id':
           return { path: `/api/v1/agents/${agentA}/working-memory/${U}`, body: rule.method === 'PUT' ? { content: 'Prefers tea.' } : undefined };
-        case 'GET /v1/models/:model': return { path: `/v1/models/${agentA}` };
-        case 'POST /v1/chat/completions': return { path: rule.path, body: { model: agentA, messages: [{ role: 'user', content: 'hi' }] } };
-        default: return { path: rule.path };
+        case 'GET /v1/models/:model':
+          return { path: `/v1/models/${agentA}` };
+        case 'POST /v1/chat/completions':
+          return { path: rule.path, body: { model: agentA, messages: [{ role: 'user', content: 'hi' }] } };
+        default:
+          return { path: rule.path };
       }
     }
 
@@ -147,7 +181,7 @@ for (const engine of engines) {
           const cell = rule[who];
           const req = await sample(rule);
           const res = await s.api(rule.method, req.path, { key, body: req.body });
-          const what = `${rule.method} ${req.path} → ${res.status} ${JSON.stringify(res.body ?? "").slice(0, 160)}`;
+          const what = `${rule.method} ${req.path} → ${res.status} ${JSON.stringify(res.body ?? '').slice(0, 160)}`;
           const refused = cell === '✗' || cell === 'platform admin';
           if (refused) {
             if (res.status !== 403 || res.body?.error?.code !== 'forbidden') wrong.push(`expected 403: ${what}`);
@@ -159,7 +193,7 @@ for (const engine of engines) {
       });
     }
 
-    test('a refused route is 404, not 403, for an id the org does not have (missing, or another org\'s)', async () => {
+    test("a refused route is 404, not 403, for an id the org does not have (missing, or another org's)", async () => {
       const wrong: string[] = [];
       for (const rule of roleTable().filter((r) => r.member === '✗' && r.path.includes(':id'))) {
         const ids = [randomUUID(), rule.path.includes('/agents/') ? otherOrg.agentId : otherOrg.id];
@@ -185,9 +219,12 @@ for (const engine of engines) {
       const own = await streamChat({ url: s.url, adminKey: key }, agentA, { message: 'hello from the browser' });
       assert.equal(own.res.status, 200);
       const session = (await s.api('GET', `/api/v1/sessions/${own.events[0].session_id}`, { key: org.key })).body;
-      assert.equal(session.user_id, U, 'the turn ran as the key\'s user');
+      assert.equal(session.user_id, U, "the turn ran as the key's user");
       assert.equal((await streamChat({ url: s.url, adminKey: key }, agentA, { message: 'hi', user_id: U })).res.status, 200);
-      for (const body of [{ message: 'hi', user_id: V }, { message: 'hi', session_id: sessionV }]) {
+      for (const body of [
+        { message: 'hi', user_id: V },
+        { message: 'hi', session_id: sessionV },
+      ]) {
         const res = await streamChat({ url: s.url, adminKey: key }, agentA, body);
         assert.equal(res.res.status, 403, JSON.stringify(body));
         assert.equal((await res.res.json()).error.code, 'forbidden');
@@ -202,7 +239,7 @@ for (const engine of engines) {
       const ui = (user_id?: string) => ({ id: randomUUID(), user_id, messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'hi' }] }] });
       assert.equal((await api('POST', `/api/v1/agents/${agentA}/chat/ui`, ui(V))).status, 403);
       assert.equal((await api('POST', `/api/v1/agents/${agentA}/chat/ui`, { ...ui(), session_id: sessionV })).status, 403);
-      assert.equal((await api('GET', `/api/v1/agents/${agentA}/chat/stream/${messageU}`)).status, 200, 'its own user\'s stream resumes');
+      assert.equal((await api('GET', `/api/v1/agents/${agentA}/chat/stream/${messageU}`)).status, 200, "its own user's stream resumes");
     });
 
     test('a scoped key over a WebSocket: its agent as its user, another agent closed with 4403', async () => {
@@ -243,12 +280,22 @@ for (const engine of engines) {
       assert.equal((await api('GET', `/api/v1/memories?user_id=${V}`)).status, 403);
       assert.equal((await api('GET', `/api/v1/memories?agent_id=${agentB}`)).status, 403);
       assert.equal((await api('POST', '/api/v1/memories/search', { query: 'x', user_id: V })).status, 403);
-      for (const [m, path] of [['GET', `/api/v1/memories/${memoryV}`], ['DELETE', `/api/v1/memories/${memoryV}`], ['GET', `/api/v1/memories/${memoryV}/history`], ['GET', `/api/v1/sessions/${sessionV}`], ['GET', `/api/v1/sessions/${sessionV}/messages`], ['DELETE', `/api/v1/sessions/${sessionV}`], ['GET', `/api/v1/agents/${agentB}/sessions`], ['GET', `/api/v1/agents/${agentB}`], ['GET', `/v1/models/${agentB}`]] as const) {
+      for (const [m, path] of [
+        ['GET', `/api/v1/memories/${memoryV}`],
+        ['DELETE', `/api/v1/memories/${memoryV}`],
+        ['GET', `/api/v1/memories/${memoryV}/history`],
+        ['GET', `/api/v1/sessions/${sessionV}`],
+        ['GET', `/api/v1/sessions/${sessionV}/messages`],
+        ['DELETE', `/api/v1/sessions/${sessionV}`],
+        ['GET', `/api/v1/agents/${agentB}/sessions`],
+        ['GET', `/api/v1/agents/${agentB}`],
+        ['GET', `/v1/models/${agentB}`],
+      ] as const) {
         const res = await api(m, path);
         assert.equal(res.status, 403, `${m} ${path} → ${res.status}`);
       }
       assert.equal((await api('PATCH', `/api/v1/memories/${memoryV}`, { content: 'changed' })).status, 403);
-      assert.equal((await s.api('GET', `/api/v1/memories/${memoryV}`, { key: org.key })).body.content, 'Bob likes coffee', 'nothing of Bob\'s changed');
+      assert.equal((await s.api('GET', `/api/v1/memories/${memoryV}`, { key: org.key })).body.content, 'Bob likes coffee', "nothing of Bob's changed");
       assert.equal((await s.api('GET', `/api/v1/sessions/${sessionV}`, { key: org.key })).status, 200);
       // Writes land in its own scope.
       const added = (await api('POST', '/api/v1/memories', { content: 'Ada moved to Lisbon' })).body;
@@ -263,13 +310,19 @@ for (const engine of engines) {
     test('a scoped key sees its agents in their public view, and its own scope at /me', async () => {
       const api = as(scopedKey);
       const agents = (await api('GET', '/api/v1/agents')).body.data;
-      assert.deepEqual(agents.map((a: any) => a.id), [agentA]);
+      assert.deepEqual(
+        agents.map((a: any) => a.id),
+        [agentA],
+      );
       assert.equal(agents[0].system_prompt, undefined, 'no prompt');
       assert.equal(agents[0].tools, undefined, 'no tools');
       assert.equal(agents[0].llm.base_url, undefined);
       assert.equal(agents[0].llm.provider, 'simulated');
       assert.equal(JSON.stringify(agents).includes('secret prompt'), false);
-      assert.deepEqual((await api('GET', '/v1/models')).body.data.map((m: any) => m.id), [agentA]);
+      assert.deepEqual(
+        (await api('GET', '/v1/models')).body.data.map((m: any) => m.id),
+        [agentA],
+      );
       const me = (await api('GET', '/api/v1/me')).body;
       assert.deepEqual([me.role, me.user_id, me.agent_ids, me.org_id], ['member', U, [agentA], org.id]);
       assert.equal(JSON.stringify(me).includes(scopedKey), false, 'the key itself is never echoed');
@@ -302,4 +355,3 @@ for (const engine of engines) {
     });
   });
 }
-

@@ -30,12 +30,22 @@ describe('rolling restart on PostgreSQL', { skip: !engines.includes('postgres') 
   before(async () => {
     database = await createTestDatabase('postgres');
     emu = await startEmulator({ port: 0 });
-    const env = { DATABASE_URL: database.url, REDIS_URL: redisUrl, AGENTMEM_REDIS_PREFIX: prefix, AGENTMEM_BOOTSTRAP_KEY: key, AGENTMEM_STREAM_LEASE_MS: String(LEASE_MS) };
+    const env = {
+      DATABASE_URL: database.url,
+      REDIS_URL: redisUrl,
+      AGENTMEM_REDIS_PREFIX: prefix,
+      AGENTMEM_BOOTSTRAP_KEY: key,
+      AGENTMEM_STREAM_LEASE_MS: String(LEASE_MS),
+    };
     ({ child: a, url: urlA } = await spawnServe(env));
     db = new pg.Client({ connectionString: database.url });
     await db.connect();
     const base = `${emu.url}${optionPath({ tokens_per_s: 25, text: words })}/v1`;
-    agentId = (await apiClient(urlA, key)('POST', '/api/v1/agents', { body: { name: 'rolling', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: base, api_key: 'sk' } } })).body.id;
+    agentId = (
+      await apiClient(urlA, key)('POST', '/api/v1/agents', {
+        body: { name: 'rolling', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: base, api_key: 'sk' } },
+      })
+    ).body.id;
   });
   after(async () => {
     a?.kill('SIGKILL');
@@ -57,7 +67,10 @@ describe('rolling restart on PostgreSQL', { skip: !engines.includes('postgres') 
       readSse(res, (f) => {
         frames.push(f);
         onFrame(f, frames);
-      }).then(() => 'ended', () => 'broken'),
+      }).then(
+        () => 'ended',
+        () => 'broken',
+      ),
     );
     return { frames, done };
   }
@@ -84,7 +97,7 @@ describe('rolling restart on PostgreSQL', { skip: !engines.includes('postgres') 
       if (row.status !== 'streaming') break;
       lengths.push(row.content.length);
       const viaB = (await apiB('GET', `/api/v1/sessions/${frames[0]!.data.session_id}/messages`)).body.data;
-      assert.notEqual(viaB.at(-1).status, 'incomplete', 'B shows A\'s live answer as incomplete');
+      assert.notEqual(viaB.at(-1).status, 'incomplete', "B shows A's live answer as incomplete");
       assert.equal(viaB.at(-1).owner, undefined, 'the owner is not part of the API');
       await sleep(100);
     }
@@ -113,7 +126,10 @@ describe('rolling restart on PostgreSQL', { skip: !engines.includes('postgres') 
     });
     assert.equal(await stream.done, 'broken');
     a = undefined;
-    const received = stream.frames.filter((f) => f.data.chunk_type === 'content').map((f) => f.data.content).join('');
+    const received = stream.frames
+      .filter((f) => f.data.chunk_type === 'content')
+      .map((f) => f.data.content)
+      .join('');
     const first = await rowOf(messageId!);
     const sinceKill = Date.now() - killedAt;
     // The lease runs from A's last renewal, which can be a beat (lease / 3) before the kill.
@@ -127,7 +143,10 @@ describe('rolling restart on PostgreSQL', { skip: !engines.includes('postgres') 
     const closedAfter = Date.now() - killedAt;
     assert.equal(row.status, 'incomplete');
     assert.equal(row.error.code, 'interrupted');
-    assert.ok(closedAfter >= earliest - 100, `closed ${closedAfter} ms after the kill, before the lease (${LEASE_MS} ms from A's last renewal, a beat of ${LEASE_MS / 3} ms at most before the kill)`);
+    assert.ok(
+      closedAfter >= earliest - 100,
+      `closed ${closedAfter} ms after the kill, before the lease (${LEASE_MS} ms from A's last renewal, a beat of ${LEASE_MS / 3} ms at most before the kill)`,
+    );
     assert.ok(row.content.length > 0 && received.startsWith(row.content), 'what was checkpointed is kept, a prefix of what the client got');
     console.log(`# killed A's answer marked incomplete by B ${closedAfter} ms after the kill (lease ${LEASE_MS} ms)`);
   });

@@ -50,7 +50,11 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
   test('an agent changed through A is served changed by B (its chat sends the new system prompt)', async () => {
     const agent = (
       await a.api('POST', '/api/v1/agents', {
-        body: { name: 'shared', system_prompt: 'v1', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
+        body: {
+          name: 'shared',
+          system_prompt: 'v1',
+          llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' },
+        },
       })
     ).body;
     const systemSentByB = async () => {
@@ -78,10 +82,17 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
   });
 
   test('working memory written through A reaches prompts served by B', async () => {
-    const agent = (await a.api('POST', '/api/v1/agents', {
-      body: { name: 'notes', llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } }, memory: { extract: false, working: { enabled: true } } },
-    })).body;
-    const notesOnB = async () => /My notes: ([^.]*)\./.exec((await streamChat({ url: b.url, adminKey: a.adminKey }, agent.id, { message: 'hi', user_id: 'wm-kim' })).text)?.[1];
+    const agent = (
+      await a.api('POST', '/api/v1/agents', {
+        body: {
+          name: 'notes',
+          llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } },
+          memory: { extract: false, working: { enabled: true } },
+        },
+      })
+    ).body;
+    const notesOnB = async () =>
+      /My notes: ([^.]*)\./.exec((await streamChat({ url: b.url, adminKey: a.adminKey }, agent.id, { message: 'hi', user_id: 'wm-kim' })).text)?.[1];
     assert.equal((await a.api('PUT', `/api/v1/agents/${agent.id}/working-memory/wm-kim`, { body: { content: 'v1' } })).status, 200);
     assert.equal(await notesOnB(), 'v1');
     // Behind the bus's back: B keeps serving its cached block.
@@ -186,7 +197,10 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
       const r = await streaming;
       assert.equal(r.events.at(-1).chunk_type, 'done');
       const rows = (await db.query('select status, content, error from messages where id = $1', [r.events[0].message_id])).rows;
-      assert.deepEqual(rows.map((m) => [m.status, m.content, m.error]), [['complete', r.text, null]]);
+      assert.deepEqual(
+        rows.map((m) => [m.status, m.content, m.error]),
+        [['complete', r.text, null]],
+      );
     } finally {
       await c.close();
     }

@@ -19,7 +19,11 @@ async function recorder() {
       seen.push({ url: req.url!, headers: req.headers });
       if (req.url!.endsWith('/embeddings')) {
         const { input, dimensions } = JSON.parse(body);
-        const data = (input as string[]).map((_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dimensions ?? 16 }, (_, i) => ((i + index) % 7) / 7 + 0.01) }));
+        const data = (input as string[]).map((_, index) => ({
+          object: 'embedding',
+          index,
+          embedding: Array.from({ length: dimensions ?? 16 }, (_, i) => ((i + index) % 7) / 7 + 0.01),
+        }));
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ object: 'list', data, model: 'm', usage: { prompt_tokens: 1, total_tokens: 1 } }));
       } else res.end(JSON.stringify({ ok: true }));
@@ -29,7 +33,11 @@ async function recorder() {
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     seen,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -103,7 +111,13 @@ for (const engine of engines) {
     test('llm.fallback.api_key: dropped when the fallback is redirected; a fallback elsewhere never inherits the primary key', async () => {
       const slow = `${emuA.url}/~first_token_ms=5000/v1`;
       const agent = await create({
-        llm: { provider: 'openai-compatible', model: 'slow', base_url: slow, api_key: 'sk-primary-2', fallback: { model: 'fb', base_url: `${emuA.url}/v1`, api_key: 'sk-fallback-secret', after_ms: 50 } },
+        llm: {
+          provider: 'openai-compatible',
+          model: 'slow',
+          base_url: slow,
+          api_key: 'sk-primary-2',
+          fallback: { model: 'fb', base_url: `${emuA.url}/v1`, api_key: 'sk-fallback-secret', after_ms: 50 },
+        },
       });
       assert.deepEqual(agent.secrets.sort(), ['llm.api_key', 'llm.fallback.api_key']);
       const moved = await patch(agent.id, { llm: { fallback: { base_url: `${emuB.url}/v1` } } });
@@ -116,7 +130,13 @@ for (const engine of engines) {
       assert.ok(!carries(there[0]!.headers, 'sk-fallback-secret') && !carries(there[0]!.headers, 'sk-primary-2'), JSON.stringify(there[0]!.headers));
 
       const elsewhere = await create({
-        llm: { provider: 'openai-compatible', model: 'slow', base_url: slow, api_key: 'sk-primary-3', fallback: { model: 'fb', base_url: `${emuB.url}/v1`, after_ms: 50 } },
+        llm: {
+          provider: 'openai-compatible',
+          model: 'slow',
+          base_url: slow,
+          api_key: 'sk-primary-3',
+          fallback: { model: 'fb', base_url: `${emuB.url}/v1`, after_ms: 50 },
+        },
       });
       await chat(elsewhere.id, 'inherit turn');
       const fb = received(emuB, 'inherit turn');
@@ -125,7 +145,12 @@ for (const engine of engines) {
     });
 
     test('memory.embedder.api_key: dropped when the embedder moves; the new embedder never sees it', async () => {
-      const agent = await create({ memory: { extract: false, embedder: { provider: 'openai-compatible', model: 'e', dimensions: 16, base_url: `${recA.url}/v1`, api_key: 'sk-embed-secret' } } });
+      const agent = await create({
+        memory: {
+          extract: false,
+          embedder: { provider: 'openai-compatible', model: 'e', dimensions: 16, base_url: `${recA.url}/v1`, api_key: 'sk-embed-secret' },
+        },
+      });
       assert.deepEqual(agent.secrets, ['memory.embedder.api_key']);
       assert.equal((await s.api('POST', '/api/v1/memories', { body: { content: 'Ada likes tea', agent_id: agent.id, user_id: 'ada' } })).status, 201);
       assert.equal(recA.seen.at(-1)!.headers.authorization, 'Bearer sk-embed-secret');
@@ -136,7 +161,10 @@ for (const engine of engines) {
       assert.equal((await s.api('POST', '/api/v1/memories/search', { body: { query: 'tea', agent_id: agent.id, user_id: 'ada' } })).status, 200);
       const there = recB.seen.slice(before);
       assert.ok(there.length >= 2, 'the new embedder was called');
-      assert.ok(there.every((r) => !carries(r.headers, 'sk-embed-secret')), 'it never saw the old key');
+      assert.ok(
+        there.every((r) => !carries(r.headers, 'sk-embed-secret')),
+        'it never saw the old key',
+      );
     });
 
     test("tools' secret headers: follow the tool by name, dropped when its URL moves origin or when set to null", async () => {
@@ -175,11 +203,16 @@ for (const engine of engines) {
     let otherEmbeddings: Awaited<ReturnType<typeof recorder>>;
     before(async () => {
       [provider, other, zhipuEmbeddings, otherEmbeddings] = await Promise.all([
-        startEmulator({ port: 0, profile: 'instant' }), startEmulator({ port: 0, profile: 'instant' }), recorder(), recorder(),
+        startEmulator({ port: 0, profile: 'instant' }),
+        startEmulator({ port: 0, profile: 'instant' }),
+        recorder(),
+        recorder(),
       ]);
       s = await startServer(engine, {
-        openaiApiKey: 'sk-platform-openai', openaiBaseUrl: `${provider.url}/v1`,
-        zhipuApiKey: 'platform.zhipu-secret', zhipuBaseUrl: `${zhipuEmbeddings.url}/api/paas/v4`,
+        openaiApiKey: 'sk-platform-openai',
+        openaiBaseUrl: `${provider.url}/v1`,
+        zhipuApiKey: 'platform.zhipu-secret',
+        zhipuBaseUrl: `${zhipuEmbeddings.url}/api/paas/v4`,
       });
     });
     after(async () => {
@@ -187,24 +220,38 @@ for (const engine of engines) {
       await Promise.all([provider?.close(), other?.close(), zhipuEmbeddings?.close(), otherEmbeddings?.close()]);
     });
 
-    test('chat: the platform key goes to OPENAI_BASE_URL, never to a tenant\'s own base_url', async () => {
-      const own = (await s.api('POST', '/api/v1/agents', { body: { name: 'default endpoint', llm: { provider: 'openai-compatible', model: 'm' }, memory: { extract: false } } })).body;
+    test("chat: the platform key goes to OPENAI_BASE_URL, never to a tenant's own base_url", async () => {
+      const own = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'default endpoint', llm: { provider: 'openai-compatible', model: 'm' }, memory: { extract: false } },
+        })
+      ).body;
       await streamChat(s, own.id, { message: 'platform turn' });
       const mine = provider.requests.filter((r) => JSON.stringify(r.body).includes('platform turn'));
       assert.equal(mine[0]!.headers.authorization, 'Bearer sk-platform-openai');
 
-      const tenant = (await s.api('POST', '/api/v1/agents', { body: { name: 'tenant endpoint', llm: { provider: 'openai-compatible', model: 'm', base_url: `${other.url}/v1` }, memory: { extract: false } } })).body;
+      const tenant = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'tenant endpoint', llm: { provider: 'openai-compatible', model: 'm', base_url: `${other.url}/v1` }, memory: { extract: false } },
+        })
+      ).body;
       await streamChat(s, tenant.id, { message: 'tenant turn' });
       const theirs = other.requests.filter((r) => JSON.stringify(r.body).includes('tenant turn'));
       assert.equal(theirs.length, 1);
       assert.ok(!carries(theirs[0]!.headers, 'sk-platform-openai'), JSON.stringify(theirs[0]!.headers));
     });
 
-    test('embeddings: the platform key goes to ZHIPU_BASE_URL, never to a tenant\'s own base_url', async () => {
-      const own = (await s.api('POST', '/api/v1/agents', { body: { name: 'e1', memory: { extract: false, embedder: { provider: 'zhipu', dimensions: 256 } } } })).body;
+    test("embeddings: the platform key goes to ZHIPU_BASE_URL, never to a tenant's own base_url", async () => {
+      const own = (
+        await s.api('POST', '/api/v1/agents', { body: { name: 'e1', memory: { extract: false, embedder: { provider: 'zhipu', dimensions: 256 } } } })
+      ).body;
       assert.equal((await s.api('POST', '/api/v1/memories', { body: { content: 'x', agent_id: own.id } })).status, 201);
       assert.equal(zhipuEmbeddings.seen.at(-1)!.headers.authorization, 'Bearer platform.zhipu-secret');
-      const tenant = (await s.api('POST', '/api/v1/agents', { body: { name: 'e2', memory: { extract: false, embedder: { provider: 'zhipu', dimensions: 256, base_url: `${otherEmbeddings.url}/api/paas/v4` } } } })).body;
+      const tenant = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'e2', memory: { extract: false, embedder: { provider: 'zhipu', dimensions: 256, base_url: `${otherEmbeddings.url}/api/paas/v4` } } },
+        })
+      ).body;
       assert.equal((await s.api('POST', '/api/v1/memories', { body: { content: 'y', agent_id: tenant.id } })).status, 201);
       assert.equal(otherEmbeddings.seen.length, 1);
       assert.ok(!carries(otherEmbeddings.seen[0]!.headers, 'platform.zhipu-secret'));

@@ -24,7 +24,8 @@ const text = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${
 const SHORT = text(30, 's'); // 30 tokens at 40/s: about 0.8 s
 const LONG = text(400, 'l'); // 400 tokens at 25/s: 16 s, far past the grace period
 
-const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
 
 for (const engine of engines) {
   describe(`graceful shutdown, ${engine}`, () => {
@@ -36,7 +37,9 @@ for (const engine of engines) {
       const env = {
         DATABASE_URL: engine === 'postgres' ? database.url : undefined, // PGlite: the embedded files in the data dir
         ...(engine === 'postgres' ? { REDIS_URL: redisUrl, AGENTMEM_REDIS_PREFIX: prefix } : {}),
-        AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, AGENTMEM_SHUTDOWN_GRACE_MS: String(GRACE_MS),
+        AGENTMEM_DATA_DIR: dataDir,
+        AGENTMEM_BOOTSTRAP_KEY: key,
+        AGENTMEM_SHUTDOWN_GRACE_MS: String(GRACE_MS),
       };
       let child: ChildProcess | undefined;
       let other: Awaited<ReturnType<typeof startServer>> | undefined;
@@ -45,9 +48,19 @@ for (const engine of engines) {
         child = a.child;
         const api = apiClient(a.url, key);
         const agent = async (answer: string, rate: number) =>
-          (await api('POST', '/api/v1/agents', {
-            body: { name: 'a', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}${optionPath({ tokens_per_s: rate, text: answer })}/v1`, api_key: 'sk' } },
-          })).body.id as string;
+          (
+            await api('POST', '/api/v1/agents', {
+              body: {
+                name: 'a',
+                llm: {
+                  provider: 'openai-compatible',
+                  model: 'gpt-4o-mini',
+                  base_url: `${emu.url}${optionPath({ tokens_per_s: rate, text: answer })}/v1`,
+                  api_key: 'sk',
+                },
+              },
+            })
+          ).body.id as string;
         const shortAgent = await agent(SHORT, 40);
         const longAgent = await agent(LONG, 25);
 
@@ -59,10 +72,17 @@ for (const engine of engines) {
             method: 'POST',
             headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
             body: JSON.stringify({ message: 'go', user_id: 'u' }),
-          }).then((res) => readSse(res, (f) => {
-            frames.push(f);
-            if (f.data.chunk_type === 'content') firstContent();
-          })).then(() => 'ended', () => 'broken');
+          })
+            .then((res) =>
+              readSse(res, (f) => {
+                frames.push(f);
+                if (f.data.chunk_type === 'content') firstContent();
+              }),
+            )
+            .then(
+              () => 'ended',
+              () => 'broken',
+            );
           return { frames, started, done, at: () => frames.at(-1)?.data.chunk_type };
         };
         const wsTurn = () => {
@@ -95,7 +115,10 @@ for (const engine of engines) {
         child.kill('SIGTERM');
         // Stops accepting at once: a new connection is refused (or answered 503).
         await sleep(300);
-        const fresh = await fetch(`${a.url}/health`).then((r) => r.status, () => 'refused');
+        const fresh = await fetch(`${a.url}/health`).then(
+          (r) => r.status,
+          () => 'refused',
+        );
         assert.ok(fresh === 'refused' || fresh === 503, `a new request during the drain: ${fresh}`);
         assert.equal(await idleClosed, 1001, 'an idle WebSocket is closed as going away');
 
@@ -103,7 +126,13 @@ for (const engine of engines) {
         for (const s of shorts) {
           assert.equal(await s.done, 'ended');
           assert.equal(s.at(), 'done');
-          assert.equal(s.frames.filter((f) => f.data.chunk_type === 'content').map((f) => f.data.content).join(''), SHORT);
+          assert.equal(
+            s.frames
+              .filter((f) => f.data.chunk_type === 'content')
+              .map((f) => f.data.content)
+              .join(''),
+            SHORT,
+          );
         }
         // Long ones get shutting_down at the end of the grace period, then a clean end.
         for (const s of longs) {
@@ -123,13 +152,19 @@ for (const engine of engines) {
         console.log(`# ${engine}: SIGTERM → long answers ended at ${cutAfter} ms (grace ${GRACE_MS} ms), process exited at ${exitedAfter} ms`);
 
         // What is stored: the short answers complete, the long ones incomplete / shutting_down with what was sent.
-        const reader = engine === 'postgres'
-          ? await startServer('postgres', { databaseUrl: database.url, redisUrl, redisKeyPrefix: prefix, bootstrapKey: key }).then((b) => ((other = b), { url: b.url, api: apiClient(b.url, key) }))
-          : await spawnServe(env).then((b) => ((child = b.child), { url: b.url, api: apiClient(b.url, key) }));
+        const reader =
+          engine === 'postgres'
+            ? await startServer('postgres', { databaseUrl: database.url, redisUrl, redisKeyPrefix: prefix, bootstrapKey: key }).then(
+                (b) => ((other = b), { url: b.url, api: apiClient(b.url, key) }),
+              )
+            : await spawnServe(env).then((b) => ((child = b.child), { url: b.url, api: apiClient(b.url, key) }));
         for (const s of [...shorts, ...longs]) {
           const start = s.frames[0]!.data;
           const stored = (await reader.api('GET', `/api/v1/sessions/${start.session_id}/messages`)).body.data.at(-1);
-          const received = s.frames.filter((f) => f.data.chunk_type === 'content').map((f) => f.data.content).join('');
+          const received = s.frames
+            .filter((f) => f.data.chunk_type === 'content')
+            .map((f) => f.data.content)
+            .join('');
           assert.equal(stored.id, start.message_id);
           assert.equal(stored.content, received, 'stored what the client was sent');
           if (shorts.includes(s)) assert.equal(stored.status, 'complete');
@@ -146,7 +181,11 @@ for (const engine of engines) {
           });
           assert.equal(res.status, 200);
           const rest = await readSse(res);
-          assert.deepEqual(rest.map((f) => f.id), s.frames.slice(seenAtSignal).map((f) => f.id), 'exactly the frames after Last-Event-ID');
+          assert.deepEqual(
+            rest.map((f) => f.id),
+            s.frames.slice(seenAtSignal).map((f) => f.id),
+            'exactly the frames after Last-Event-ID',
+          );
           assert.equal(rest.at(-1)!.data.code, 'shutting_down', 'and the end: no hang');
         }
       } finally {
@@ -164,19 +203,39 @@ for (const engine of engines) {
       const emu = await startEmulator({ port: 0 });
       let child: ChildProcess | undefined;
       try {
-        const a = await spawnServe({ DATABASE_URL: engine === 'postgres' ? database.url : undefined, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, AGENTMEM_SHUTDOWN_GRACE_MS: '60000' });
+        const a = await spawnServe({
+          DATABASE_URL: engine === 'postgres' ? database.url : undefined,
+          AGENTMEM_DATA_DIR: dataDir,
+          AGENTMEM_BOOTSTRAP_KEY: key,
+          AGENTMEM_SHUTDOWN_GRACE_MS: '60000',
+        });
         child = a.child;
         const api = apiClient(a.url, key);
-        const agentId = (await api('POST', '/api/v1/agents', {
-          body: { name: 'a', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}${optionPath({ tokens_per_s: 25, text: LONG })}/v1`, api_key: 'sk' } },
-        })).body.id;
+        const agentId = (
+          await api('POST', '/api/v1/agents', {
+            body: {
+              name: 'a',
+              llm: {
+                provider: 'openai-compatible',
+                model: 'gpt-4o-mini',
+                base_url: `${emu.url}${optionPath({ tokens_per_s: 25, text: LONG })}/v1`,
+                api_key: 'sk',
+              },
+            },
+          })
+        ).body.id;
         let firstContent!: () => void;
         const started = new Promise<void>((r) => (firstContent = r));
         const done = fetch(`${a.url}/api/v1/agents/${agentId}/chat/stream`, {
           method: 'POST',
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
           body: JSON.stringify({ message: 'go' }),
-        }).then((res) => readSse(res, (f) => f.data.chunk_type === 'content' && firstContent())).then(() => 'ended', () => 'broken');
+        })
+          .then((res) => readSse(res, (f) => f.data.chunk_type === 'content' && firstContent()))
+          .then(
+            () => 'ended',
+            () => 'broken',
+          );
         await started;
         const exit = exited(child);
         child.kill('SIGTERM');

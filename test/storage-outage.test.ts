@@ -50,10 +50,11 @@ async function cuttableProxy(target: URL): Promise<{ url: string; cut(): void; r
     restore() {
       up = true;
     },
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -70,7 +71,13 @@ describe('PostgreSQL out of reach', { skip: !engines.includes('postgres') && 'ne
     database = await createTestDatabase('postgres');
     proxy = await cuttableProxy(new URL(database.url));
     emu = await startEmulator({ port: 0 });
-    s = await startServer('postgres', { databaseUrl: proxy.url, redisUrl, redisKeyPrefix: `agentmem-test-outage-${randomBytes(4).toString('hex')}:`, bootstrapKey: key, readyTimeoutMs: 1_000 });
+    s = await startServer('postgres', {
+      databaseUrl: proxy.url,
+      redisUrl,
+      redisKeyPrefix: `agentmem-test-outage-${randomBytes(4).toString('hex')}:`,
+      bootstrapKey: key,
+      readyTimeoutMs: 1_000,
+    });
     api = apiClient(s.url, key);
     direct = new pg.Client({ connectionString: database.url });
     await direct.connect();
@@ -85,9 +92,19 @@ describe('PostgreSQL out of reach', { skip: !engines.includes('postgres') && 'ne
   });
 
   test('health, readiness, 503 storage_unavailable, and an answer stored once the store is back', async () => {
-    const agent = (await api('POST', '/api/v1/agents', {
-      body: { name: 'o', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}${optionPath({ tokens_per_s: 30, text: words })}/v1`, api_key: 'sk' } },
-    })).body;
+    const agent = (
+      await api('POST', '/api/v1/agents', {
+        body: {
+          name: 'o',
+          llm: {
+            provider: 'openai-compatible',
+            model: 'gpt-4o-mini',
+            base_url: `${emu.url}${optionPath({ tokens_per_s: 30, text: words })}/v1`,
+            api_key: 'sk',
+          },
+        },
+      })
+    ).body;
     const ready = await fetch(`${s.url}/ready`);
     const readyBody = await ready.json();
     assert.equal(ready.status, 200);
@@ -129,7 +146,10 @@ describe('PostgreSQL out of reach', { skip: !engines.includes('postgres') && 'ne
 
     // The stream ends while the store is down: its final write fails, the client is told.
     await reading;
-    const text = frames.filter((e) => e.chunk_type === 'content').map((e) => e.content).join('');
+    const text = frames
+      .filter((e) => e.chunk_type === 'content')
+      .map((e) => e.content)
+      .join('');
     assert.equal(text, words, 'the whole answer was streamed');
     assert.deepEqual([frames.at(-1).chunk_type, frames.at(-1).code, frames.at(-1).retryable], ['error', 'storage_unavailable', true]);
     const { message_id } = frames[0];

@@ -31,9 +31,11 @@ for (const engine of engines) {
     }
 
     test('the simulated model: a summary appears after the trigger, and later prompts use it instead of the old messages', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', {
-        body: { name: 'summarizer', llm: fast, memory: { extract: false, last_messages: 100, summary: { enabled: true, trigger_tokens: 400 } } },
-      })).body;
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'summarizer', llm: fast, memory: { extract: false, last_messages: 100, summary: { enabled: true, trigger_tokens: 400 } } },
+        })
+      ).body;
       const first = await streamChat(s, agent.id, { message: `My name is Ada. ${filler}`, user_id: 'ada' });
       const session = first.events[0].session_id;
       assert.equal((await s.api('GET', `/api/v1/sessions/${session}`)).body.summary, null, 'no summary below the trigger');
@@ -56,13 +58,15 @@ for (const engine of engines) {
     });
 
     test('memory.summary.model is the model asked; the summary rolls on; one request per summary', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', {
-        body: {
-          name: 'summarizer-emu',
-          llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/v1` },
-          memory: { extract: false, last_messages: 100, summary: { enabled: true, trigger_tokens: 300, model: 'gpt-4o-mini' } },
-        },
-      })).body;
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: {
+            name: 'summarizer-emu',
+            llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/v1` },
+            memory: { extract: false, last_messages: 100, summary: { enabled: true, trigger_tokens: 300, model: 'gpt-4o-mini' } },
+          },
+        })
+      ).body;
       const from = emu.requests.length;
       const first = await streamChat(s, agent.id, { message: `Opening line. ${filler}`, user_id: 'emu-user' });
       const session = first.events[0].session_id;
@@ -89,7 +93,9 @@ for (const engine of engines) {
       assert.notEqual(two.summarized_through, one.summarized_through);
       const requests = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(SUMMARY_MARKER));
       assert.match((requests.at(-1)!.body as any).messages[0].content, /<previous_summary>\nEcho: Write the updated summary/);
-      const jobs = await s.app.db.query<{ n: number }>(`select count(*)::int as n from jobs where kind = 'session.summarize' and payload->>'session_id' = $1`, [session]);
+      const jobs = await s.app.db.query<{ n: number }>(`select count(*)::int as n from jobs where kind = 'session.summarize' and payload->>'session_id' = $1`, [
+        session,
+      ]);
       assert.equal(requests.length, jobs[0]!.n, 'one model request per summary job');
     });
   });

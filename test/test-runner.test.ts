@@ -47,7 +47,11 @@ test('without PostgreSQL or Redis, npm test runs on PGlite and says what it skip
 test('with AGENTMEM_TEST_REQUIRE=postgres,redis the same machine fails, naming both', async () => {
   const port = await closedPort();
   const r = await npmTest(
-    { AGENTMEM_TEST_PG: `postgres://postgres@127.0.0.1:${port}/postgres`, AGENTMEM_TEST_REDIS: `redis://127.0.0.1:${port}`, AGENTMEM_TEST_REQUIRE: 'postgres,redis' },
+    {
+      AGENTMEM_TEST_PG: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      AGENTMEM_TEST_REDIS: `redis://127.0.0.1:${port}`,
+      AGENTMEM_TEST_REQUIRE: 'postgres,redis',
+    },
     files,
   );
   assert.notEqual(r.code, 0);
@@ -56,12 +60,16 @@ test('with AGENTMEM_TEST_REQUIRE=postgres,redis the same machine fails, naming b
   assert.doesNotMatch(r.out, /engines=/, 'nothing ran');
 });
 
-test('where both answer, npm test uses both and skips nothing', { skip: (!(engines.includes('postgres') && testRedis) && 'needs PostgreSQL and Redis') || false }, async () => {
-  const r = await npmTest({ AGENTMEM_TEST_REQUIRE: 'postgres,redis' }, ['test/fixtures/engines.fixture.ts']);
-  assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /engines=pglite,postgres redis=redis:\/\//);
-  assert.doesNotMatch(r.out, /SKIPPED/);
-});
+test(
+  'where both answer, npm test uses both and skips nothing',
+  { skip: (!(engines.includes('postgres') && testRedis) && 'needs PostgreSQL and Redis') || false },
+  async () => {
+    const r = await npmTest({ AGENTMEM_TEST_REQUIRE: 'postgres,redis' }, ['test/fixtures/engines.fixture.ts']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /engines=pglite,postgres redis=redis:\/\//);
+    assert.doesNotMatch(r.out, /SKIPPED/);
+  },
+);
 
 test('skipped tests are listed after the run; with AGENTMEM_TEST_ALLOW_SKIPS one not listed there fails it', async () => {
   const fixture = ['test/fixtures/skips.fixture.ts'];

@@ -32,8 +32,7 @@ async function toolServer(): Promise<ToolServer> {
           weather.inFlight--;
           res.end(JSON.stringify({ city: new URL(req.url!, 'http://x').searchParams.get('city'), sky: 'sunny' }));
         }, 300);
-      }
-      else if (path === '/fail') res.writeHead(500).end('database on fire');
+      } else if (path === '/fail') res.writeHead(500).end('database on fire');
       else if (path === '/garbage') res.end('\u0000\u0001{{{not json'.repeat(5_000));
       // /hang: never answers
     });
@@ -44,7 +43,11 @@ async function toolServer(): Promise<ToolServer> {
     url: `http://127.0.0.1:${port}`,
     seen,
     weather,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -62,7 +65,15 @@ for (const engine of engines) {
     });
 
     const tools = () => [
-      { type: 'http', name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, url: `${backend.url}/weather`, method: 'GET', headers: { 'x-api-key': 'tool-secret' } },
+      {
+        type: 'http',
+        name: 'get_weather',
+        description: 'Weather in a city',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+        url: `${backend.url}/weather`,
+        method: 'GET',
+        headers: { 'x-api-key': 'tool-secret' },
+      },
       { type: 'http', name: 'failing', url: `${backend.url}/fail` },
       { type: 'http', name: 'hanging', url: `${backend.url}/hang`, timeout_ms: 200 },
       { type: 'http', name: 'garbage', url: `${backend.url}/garbage` },
@@ -74,7 +85,12 @@ for (const engine of engines) {
         await s.api('POST', '/api/v1/agents', {
           body: {
             name: 'tooled',
-            llm: { provider: format === 'v1' ? 'openai-compatible' : 'zhipu', model: 'm', api_key: 'k.s', base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'All done.' })}/${format}` },
+            llm: {
+              provider: format === 'v1' ? 'openai-compatible' : 'zhipu',
+              model: 'm',
+              api_key: 'k.s',
+              base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'All done.' })}/${format}`,
+            },
             tools: tools(),
             ...extra,
           },
@@ -87,7 +103,10 @@ for (const engine of engines) {
       assert.deepEqual(agent.tools[0].headers, {}, 'the tool secret is not returned');
       const { events, text } = await streamChat(s, agent.id, { message: 'Weather in Paris?' });
       const kinds = events.map((e) => e.chunk_type);
-      assert.deepEqual(kinds.filter((k) => k !== 'content'), ['start', 'tool_call', 'tool_result', 'done']);
+      assert.deepEqual(
+        kinds.filter((k) => k !== 'content'),
+        ['start', 'tool_call', 'tool_result', 'done'],
+      );
       const call = events.find((e) => e.chunk_type === 'tool_call');
       assert.deepEqual([call.step_id, call.name, JSON.parse(call.arguments)], [0, 'get_weather', { city: 'Paris' }]);
       const result = events.find((e) => e.chunk_type === 'tool_result');
@@ -95,7 +114,10 @@ for (const engine of engines) {
       assert.deepEqual(JSON.parse(result.output), { city: 'Paris', sky: 'sunny' });
       assert.ok(result.duration_ms >= 290);
       assert.equal(text, 'All done.');
-      assert.ok(events.filter((e) => e.chunk_type === 'content').every((e) => e.step_id === 1), 'the answer is step 1');
+      assert.ok(
+        events.filter((e) => e.chunk_type === 'content').every((e) => e.step_id === 1),
+        'the answer is step 1',
+      );
 
       const hit = backend.seen.at(-1)!;
       assert.equal(hit.method, 'GET');
@@ -103,7 +125,10 @@ for (const engine of engines) {
       assert.equal(hit.headers['x-api-key'], 'tool-secret', 'the stored secret header is sent to the tool');
 
       const [first, second] = upstreamFor('Weather in Paris?');
-      assert.deepEqual((first!.body as any).tools.map((t: any) => t.function.name), ['get_weather', 'failing', 'hanging', 'garbage', 'memory_search', 'memory_save']);
+      assert.deepEqual(
+        (first!.body as any).tools.map((t: any) => t.function.name),
+        ['get_weather', 'failing', 'hanging', 'garbage', 'memory_search', 'memory_save'],
+      );
       const msgs = (second!.body as any).messages;
       assert.equal(msgs.at(-2).role, 'assistant');
       assert.equal(msgs.at(-2).tool_calls[0].function.name, 'get_weather');
@@ -125,7 +150,10 @@ for (const engine of engines) {
       const started = Date.now();
       const { events } = await streamChat(s, agent.id, { message: 'Three cities?' });
       const results = events.filter((e) => e.chunk_type === 'tool_result');
-      assert.deepEqual(results.map((r) => JSON.parse(r.output).city), ['Oslo', 'Rome', 'Lima']);
+      assert.deepEqual(
+        results.map((r) => JSON.parse(r.output).city),
+        ['Oslo', 'Rome', 'Lima'],
+      );
       // In parallel: the backend held all three requests at once (no clock involved); the wall time is reported.
       console.log(`# ${engine}: three 300 ms calls in one step took ${Date.now() - started} ms (in sequence: 900+)`);
       assert.equal(backend.weather.maxInFlight, 3, 'the three calls were at the backend together');
@@ -160,7 +188,9 @@ for (const engine of engines) {
       assert.ok(listed.some((m: any) => m.content === 'Kai drinks green tea'));
 
       await s.api('PATCH', `/api/v1/agents/${saver.id}`, {
-        body: { llm: { base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify([{ name: 'memory_search', arguments: { query: 'tea' } }]), text: 'ok' })}/v1` } },
+        body: {
+          llm: { base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify([{ name: 'memory_search', arguments: { query: 'tea' } }]), text: 'ok' })}/v1` },
+        },
       });
       const found = await streamChat(s, saver.id, { message: 'What do I drink?', user_id: 'kai' });
       assert.match(found.events.find((e) => e.chunk_type === 'tool_result').output, /green tea/);

@@ -28,15 +28,31 @@ test('the encoder’s tool and memory parts pass the AI SDK’s schema and assem
     { chunk_type: 'done', session_id: 's', message_id: 'm', finish_reason: 'stop', usage: null, timings, model: 'x' },
   ];
   const encode = uiStreamParts();
-  const sse = events.flatMap(encode).map((p) => `data: ${JSON.stringify(p)}\n\n`).join('') + 'data: [DONE]\n\n';
+  const sse =
+    events
+      .flatMap(encode)
+      .map((p) => `data: ${JSON.stringify(p)}\n\n`)
+      .join('') + 'data: [DONE]\n\n';
   const bytes = new Response(sse).body!;
   const message = await readUiMessage(bytes);
   const parts = message.parts as any[];
   assert.equal(message.id, 'm');
-  assert.deepEqual(parts.filter((p) => p.type === 'text').map((p) => p.text), ['Let me look. ', 'Done.']);
-  assert.deepEqual(parts.map((p) => p.type).filter((t) => t === 'step-start' || t === 'text' || t === 'dynamic-tool'), ['step-start', 'text', 'dynamic-tool', 'dynamic-tool', 'step-start', 'text']);
+  assert.deepEqual(
+    parts.filter((p) => p.type === 'text').map((p) => p.text),
+    ['Let me look. ', 'Done.'],
+  );
+  assert.deepEqual(
+    parts.map((p) => p.type).filter((t) => t === 'step-start' || t === 'text' || t === 'dynamic-tool'),
+    ['step-start', 'text', 'dynamic-tool', 'dynamic-tool', 'step-start', 'text'],
+  );
   const tools = parts.filter((p) => p.type === 'dynamic-tool');
-  assert.deepEqual(tools.map((t) => [t.toolCallId, t.toolName, t.state]), [['c1', 'lookup', 'output-available'], ['c2', 'broken', 'output-error']]);
+  assert.deepEqual(
+    tools.map((t) => [t.toolCallId, t.toolName, t.state]),
+    [
+      ['c1', 'lookup', 'output-available'],
+      ['c2', 'broken', 'output-error'],
+    ],
+  );
   assert.deepEqual(tools[0].input, { q: 'x' });
   assert.equal(tools[0].output, 'found');
   assert.equal(tools[1].input, 'not json');
@@ -107,7 +123,13 @@ for (const engine of engines) {
       const timings = message.parts.find((p) => p.type === 'data-timings') as { data: Record<string, number> };
       assert.equal(typeof timings.data.total, 'number');
       const stored = await messagesOf(s, metadata.session_id);
-      assert.deepEqual(stored.map((m: any) => [m.role, m.status, m.content]), [['user', 'complete', 'Hello?'], ['assistant', 'complete', said]]);
+      assert.deepEqual(
+        stored.map((m: any) => [m.role, m.status, m.content]),
+        [
+          ['user', 'complete', 'Hello?'],
+          ['assistant', 'complete', said],
+        ],
+      );
       assert.equal(stored[1].id, message.id);
 
       const raw = await fetch(`${s.url}/api/v1/agents/${agentId}/chat/ui`, {
@@ -123,15 +145,21 @@ for (const engine of engines) {
       const sessionId = first.metadata.session_id;
       const second = await chat(agentId, 'chat-two', [userMessage('u1', 'My name is Ada.'), first.message, userMessage('u2', 'Who am I?')], { user_id: 'ada' });
       assert.equal(second.metadata.session_id, sessionId, 'the same chat id continues its session');
-      assert.deepEqual(((upstreamFor(emu, 'Who am I?').body as any).messages as any[]).map((m) => [m.role, m.content]), [
-        ['system', 'sys'],
-        ['user', 'My name is Ada.'],
-        ['assistant', said],
-        ['user', 'Who am I?'],
-      ]);
+      assert.deepEqual(
+        ((upstreamFor(emu, 'Who am I?').body as any).messages as any[]).map((m) => [m.role, m.content]),
+        [
+          ['system', 'sys'],
+          ['user', 'My name is Ada.'],
+          ['assistant', said],
+          ['user', 'Who am I?'],
+        ],
+      );
       assert.equal((await messagesOf(s, sessionId)).length, 4);
       const sessions = (await s.api('GET', `/api/v1/agents/${agentId}/sessions?user_id=ada`)).body.data;
-      assert.deepEqual(sessions.map((x: any) => x.id), [sessionId]);
+      assert.deepEqual(
+        sessions.map((x: any) => x.id),
+        [sessionId],
+      );
 
       const other = await chat(agentId, 'chat-three', [userMessage('u1', 'hi')]);
       assert.notEqual(other.metadata.session_id, sessionId, 'another chat id, another session');
@@ -148,7 +176,10 @@ for (const engine of engines) {
       assert.equal(errors[0], error.errorText);
       const data = message.parts.find((p) => p.type === 'data-error') as { data: { code: string; retryable: boolean } };
       assert.equal(data.data.code, 'upstream_network');
-      assert.deepEqual(chunks.slice(-2).map((c) => c.type), ['finish-step', 'finish']);
+      assert.deepEqual(
+        chunks.slice(-2).map((c) => c.type),
+        ['finish-step', 'finish'],
+      );
       assert.equal((chunks.at(-1) as { finishReason: string }).finishReason, 'error');
       const stored = await messagesOf(s, (message.metadata as any).session_id);
       assert.equal(stored[1].status, 'incomplete');
@@ -170,7 +201,10 @@ for (const engine of engines) {
       assert.equal(last.body.error.code, 'validation_error');
       assert.equal((await post({ ...ok, session_id: '00000000-0000-4000-8000-000000000000' })).status, 404);
       const transport = new DefaultChatTransport({ api: `${s.url}/api/v1/agents/${agentId}/chat/ui`, headers: { authorization: 'Bearer am_wrong' } });
-      await assert.rejects(transport.sendMessages({ chatId: 'c', messages: [userMessage('u1', 'hi')], trigger: 'submit-message', messageId: undefined, abortSignal: undefined }), /unauthorized/);
+      await assert.rejects(
+        transport.sendMessages({ chatId: 'c', messages: [userMessage('u1', 'hi')], trigger: 'submit-message', messageId: undefined, abortSignal: undefined }),
+        /unauthorized/,
+      );
     });
   });
 }

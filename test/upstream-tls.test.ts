@@ -42,7 +42,11 @@ describe('an HTTPS provider with a 30 ms round trip', () => {
         },
       })
     ).body;
-    return { s, agent, stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill()))) };
+    return {
+      s,
+      agent,
+      stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill()))),
+    };
   }
 
   for (const engine of engines) {

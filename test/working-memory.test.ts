@@ -27,7 +27,7 @@ for (const engine of engines) {
     };
     const wm = (agentId: string, user: string) => `/api/v1/agents/${agentId}/working-memory/${user}`;
 
-    test('set by the API: in that user\'s prompts only; the template until then', async () => {
+    test("set by the API: in that user's prompts only; the template until then", async () => {
       const agent = await agentWith({});
       const empty = await s.api('GET', wm(agent.id, 'ada'));
       assert.equal(empty.status, 200);
@@ -96,12 +96,17 @@ for (const engine of engines) {
 
     test('the working_memory_update tool rewrites it, streamed as memory_update WORKING, seen by the next turn', async () => {
       const calls = encodeURIComponent(JSON.stringify([{ name: 'working_memory_update', arguments: { content: 'Name: Eve\nLives in: Lisbon' } }]));
-      const agent = await agentWith({ llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/~tool_calls=${calls}/~text=Noted./v1` } });
+      const agent = await agentWith({
+        llm: { provider: 'openai-compatible', model: 'gpt-4o', api_key: 'k', base_url: `${emu.url}/~tool_calls=${calls}/~text=Noted./v1` },
+      });
       const from = emu.requests.length;
       const turn = await streamChat(s, agent.id, { message: 'I moved to Lisbon.', user_id: 'eve' });
       assert.equal(turn.events.at(-1).chunk_type, 'done', JSON.stringify(turn.events.at(-1)));
       const first = emu.requests[from]!.body as any;
-      assert.ok(first.tools.some((t: any) => t.function.name === 'working_memory_update'), 'the tool is offered');
+      assert.ok(
+        first.tools.some((t: any) => t.function.name === 'working_memory_update'),
+        'the tool is offered',
+      );
       assert.match(first.messages[0].content, /<working_memory>\n## Name\n\n## Likes\n<\/working_memory>/, 'the template is in the system prompt');
       const update = turn.events.find((e) => e.chunk_type === 'memory_update');
       assert.deepEqual([update.event, update.content, update.memory_id], ['WORKING', 'Name: Eve\nLives in: Lisbon', 'working:user:eve']);
@@ -140,7 +145,12 @@ for (const engine of engines) {
       const key = 'am_test_working_memory_restart_0123';
       const start = () =>
         startAgentmem({
-          ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, bootstrapKey: key, logLevel: 'silent',
+          ...configFromEnv({}),
+          port: 0,
+          host: '127.0.0.1',
+          dataDir,
+          bootstrapKey: key,
+          logLevel: 'silent',
           databaseUrl: engine === 'postgres' ? database.url : undefined,
         });
       let app = await start();

@@ -59,7 +59,11 @@ class Client {
   }
 }
 
-const textOf = (events: any[]) => events.filter((e) => e.chunk_type === 'content').map((e) => e.content).join('');
+const textOf = (events: any[]) =>
+  events
+    .filter((e) => e.chunk_type === 'content')
+    .map((e) => e.content)
+    .join('');
 
 for (const engine of engines) {
   describe(`WebSocket chat on ${engine}`, () => {
@@ -112,7 +116,15 @@ for (const engine of engines) {
       assert.equal(second[0].session_id, sessionId);
       assert.equal(textOf(second), said);
       const stored = await messagesOf(s, sessionId);
-      assert.deepEqual(stored.map((m: any) => [m.role, m.content]), [['user', 'first'], ['assistant', said], ['user', 'second'], ['assistant', said]]);
+      assert.deepEqual(
+        stored.map((m: any) => [m.role, m.content]),
+        [
+          ['user', 'first'],
+          ['assistant', said],
+          ['user', 'second'],
+          ['assistant', said],
+        ],
+      );
       c.ws.close();
     });
 

@@ -76,12 +76,17 @@ createServer(async (req, res) => {
   if (body.dimensions !== undefined && body.dimensions !== DIMENSIONS) return fail(res, 400, `dimensions: this model gives ${DIMENSIONS}`);
   try {
     const vectors = await embed(input as string[]);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-      object: 'list', model: body.model ?? 'use-lite-512',
-      data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
-      usage: { prompt_tokens: 0, total_tokens: 0 },
-    }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        object: 'list',
+        model: body.model ?? 'use-lite-512',
+        data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+        usage: { prompt_tokens: 0, total_tokens: 0 },
+      }),
+    );
   } catch (err) {
     fail(res, 500, (err as Error).message);
   }
-}).listen(port, '127.0.0.1', () => console.error(`embedding server (Universal Sentence Encoder lite, ${DIMENSIONS} dimensions) on http://127.0.0.1:${port}/v1, ${cache.size} cached`));
+}).listen(port, '127.0.0.1', () =>
+  console.error(`embedding server (Universal Sentence Encoder lite, ${DIMENSIONS} dimensions) on http://127.0.0.1:${port}/v1, ${cache.size} cached`),
+);

@@ -15,11 +15,28 @@ if (!src || !out || !['zh', 'en'].includes(lang)) {
   process.exit(2);
 }
 
-const lines = <T>(path: string) => readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+const lines = <T>(path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
 const dir = join(src, 'data', lang === 'zh' ? 'ch' : 'en');
 
-interface Event { time?: string; scene?: string; emotion?: string; event: string; 'user-id'?: number; id?: string }
-interface Dialogue { dialogue: string[]; 'test-turn': number[]; 'relevant-id': number[]; 'user-id': number; id: number }
+interface Event {
+  time?: string;
+  scene?: string;
+  emotion?: string;
+  event: string;
+  'user-id'?: number;
+  id?: string;
+}
+interface Dialogue {
+  dialogue: string[];
+  'test-turn': number[];
+  'relevant-id': number[];
+  'user-id': number;
+  id: number;
+}
 
 // The English memory file has no user-id: the Chinese one, with the same ids, gives it.
 const zhUser = new Map<string, number>();
@@ -48,7 +65,11 @@ let dropped = 0;
 for (const d of lines<Dialogue>(join(dir, `MADial-Bench-${lang}-dialogue.json`))) {
   const user = `user-${d['user-id']}`;
   const evidence = [...new Set(d['relevant-id'].map(String))].filter((id) => owner.get(id) === user);
-  const question = d.dialogue.slice(0, d['test-turn'][0]).filter((t) => !/^<[BE]OD>\s*$/.test(t)).map(turnText).join('\n');
+  const question = d.dialogue
+    .slice(0, d['test-turn'][0])
+    .filter((t) => !/^<[BE]OD>\s*$/.test(t))
+    .map(turnText)
+    .join('\n');
   if (!evidence.length || !question) {
     dropped++;
     continue;
@@ -56,7 +77,11 @@ for (const d of lines<Dialogue>(join(dir, `MADial-Bench-${lang}-dialogue.json`))
   questions.push(JSON.stringify({ user, question, evidence }));
 }
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'meta.json'), JSON.stringify({ name: `madial-bench-${lang}`, language: lang, source: `github.com/hejunqing/MADial-Bench data/${lang === 'zh' ? 'ch' : 'en'}/` }, null, 2) + '\n');
+writeFileSync(
+  join(out, 'meta.json'),
+  JSON.stringify({ name: `madial-bench-${lang}`, language: lang, source: `github.com/hejunqing/MADial-Bench data/${lang === 'zh' ? 'ch' : 'en'}/` }, null, 2) +
+    '\n',
+);
 writeFileSync(join(out, 'memories.jsonl'), memories.join('\n') + '\n');
 writeFileSync(join(out, 'questions.jsonl'), questions.join('\n') + '\n');
 console.log(`${memories.length} memories, ${questions.length} questions (${dropped} dropped) → ${out}`);

@@ -14,7 +14,13 @@ if (!src || !out) {
   process.exit(2);
 }
 
-interface Turn { clean_text: string; speaker: string; date_time: string; dia_id: string; blip_caption?: string | null }
+interface Turn {
+  clean_text: string;
+  speaker: string;
+  date_time: string;
+  dia_id: string;
+  blip_caption?: string | null;
+}
 
 /** "29.12.2023, 22:42:04" → ISO */
 const iso = (s: string) => {
@@ -26,7 +32,9 @@ const normId = (s: string) => s.replace(/\s+/g, '');
 const memories: string[] = [];
 const questions: string[] = [];
 let dropped = 0;
-for (const file of readdirSync(src).filter((f) => /^Chat_.*\.json$/.test(f)).sort()) {
+for (const file of readdirSync(src)
+  .filter((f) => /^Chat_.*\.json$/.test(f))
+  .sort()) {
   const chat = JSON.parse(readFileSync(join(src, file), 'utf8')) as Record<string, unknown>;
   const user = file.replace(/\.json$/, '');
   const ids = new Set<string>();
@@ -50,7 +58,10 @@ for (const file of readdirSync(src).filter((f) => /^Chat_.*\.json$/.test(f)).sor
   }
 }
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'meta.json'), JSON.stringify({ name: 'realtalk', language: 'en', source: 'github.com/danny911kr/REALTALK data/Chat_*.json' }, null, 2) + '\n');
+writeFileSync(
+  join(out, 'meta.json'),
+  JSON.stringify({ name: 'realtalk', language: 'en', source: 'github.com/danny911kr/REALTALK data/Chat_*.json' }, null, 2) + '\n',
+);
 writeFileSync(join(out, 'memories.jsonl'), memories.join('\n') + '\n');
 writeFileSync(join(out, 'questions.jsonl'), questions.join('\n') + '\n');
 console.log(`${memories.length} memories, ${questions.length} questions (${dropped} without a turn they name dropped) → ${out}`);

@@ -67,12 +67,17 @@ export interface AgentUpdate {
 export function createAgents(db: Db, box: SecretBox, providers: PlatformProviders, hooks: AgentHooks = {}) {
   const changed = (id: string) => hooks.onChange?.(id);
   const seal = (secrets: Secrets) => (Object.keys(secrets).length ? box.seal(JSON.stringify(secrets)) : null);
-  const unseal = (row: repo.AgentRow): Secrets =>
-    row.secrets ? readSecrets(JSON.parse(box.open(row.secrets)), row.config as AgentConfig, providers) : {};
+  const unseal = (row: repo.AgentRow): Secrets => (row.secrets ? readSecrets(JSON.parse(box.open(row.secrets)), row.config as AgentConfig, providers) : {});
 
   /** The row to store: the config without its secrets, the secrets (given now, and `kept` from before) sealed apart. */
   function toWrite(input: AgentInput, split = splitSecrets(configOf(input), providers), kept: Secrets = {}): repo.AgentWrite {
-    return { name: input.name, description: input.description ?? null, metadata: input.metadata, config: split.config, secrets: seal({ ...kept, ...split.secrets }) };
+    return {
+      name: input.name,
+      description: input.description ?? null,
+      metadata: input.metadata,
+      config: split.config,
+      secrets: seal({ ...kept, ...split.secrets }),
+    };
   }
 
   return {
@@ -95,9 +100,13 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
     publicView(row: repo.AgentRow): PublicAgentView {
       const config = row.config as AgentConfig;
       return {
-        id: row.id, name: row.name, description: row.description,
-        llm: { provider: config.llm.provider, model: config.llm.model }, streaming: config.streaming,
-        created_at: row.created_at, updated_at: row.updated_at,
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        llm: { provider: config.llm.provider, model: config.llm.model },
+        streaming: config.streaming,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
       };
     },
 
@@ -124,29 +133,32 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
      */
     async update(orgId: string, id: string, body: z.output<typeof agentPatch>): Promise<AgentUpdate | undefined> {
       const { patch, removed } = takeRemovals(body);
-      return db.transaction(async (tx) => {
-        const row = await repo.getAgent(tx, orgId, id);
-        if (!row) return undefined;
-        const before = row.config as AgentConfig;
-        const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...before };
-        const parsed = agentInput.safeParse(deepMerge(current, patch));
-        if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
-        await hooks.checkTargets?.(parsed.data);
-        const after = configOf(parsed.data);
-        const split = splitSecrets(after, providers);
-        const { kept, dropped } = carrySecrets(unseal(row), before, after, split.secrets, removed, providers);
-        const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data, split, kept));
-        // The vector space is the embedder's provider, model, dimensions and endpoint, not its key.
-        // So does vector_weight: the local embedder's vectors are stored only while they are fused (memory/memories.ts).
-        const embedderChanged = JSON.stringify(before.memory.embedder) !== JSON.stringify(split.config.memory.embedder) ||
-          (before.memory.semantic_recall.vector_weight ?? 0) !== (split.config.memory.semantic_recall.vector_weight ?? 0);
-        return updated && { row: updated, dropped_secrets: dropped, embedderChanged };
-      }).then((done) => {
-        if (!done) return undefined;
-        changed(id);
-        if (done.embedderChanged) hooks.onEmbedderChange?.(orgId, id, done.row.version);
-        return { row: done.row, dropped_secrets: done.dropped_secrets };
-      });
+      return db
+        .transaction(async (tx) => {
+          const row = await repo.getAgent(tx, orgId, id);
+          if (!row) return undefined;
+          const before = row.config as AgentConfig;
+          const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...before };
+          const parsed = agentInput.safeParse(deepMerge(current, patch));
+          if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
+          await hooks.checkTargets?.(parsed.data);
+          const after = configOf(parsed.data);
+          const split = splitSecrets(after, providers);
+          const { kept, dropped } = carrySecrets(unseal(row), before, after, split.secrets, removed, providers);
+          const updated = await repo.updateAgent(tx, orgId, id, toWrite(parsed.data, split, kept));
+          // The vector space is the embedder's provider, model, dimensions and endpoint, not its key.
+          // So does vector_weight: the local embedder's vectors are stored only while they are fused (memory/memories.ts).
+          const embedderChanged =
+            JSON.stringify(before.memory.embedder) !== JSON.stringify(split.config.memory.embedder) ||
+            (before.memory.semantic_recall.vector_weight ?? 0) !== (split.config.memory.semantic_recall.vector_weight ?? 0);
+          return updated && { row: updated, dropped_secrets: dropped, embedderChanged };
+        })
+        .then((done) => {
+          if (!done) return undefined;
+          changed(id);
+          if (done.embedderChanged) hooks.onEmbedderChange?.(orgId, id, done.row.version);
+          return { row: done.row, dropped_secrets: done.dropped_secrets };
+        });
     },
   };
 }

@@ -74,7 +74,13 @@ export function resolveProvider(llm: AgentConfig['llm'], env: PlatformProviders)
     const { after_ms, ...own } = fallback;
     // The fallback inherits the primary's endpoint when it names the same provider, and
     // its key only when it also calls the same origin.
-    const base = { ...primary, provider, base_url: provider === llm.provider ? llm.base_url : undefined, api_key: undefined, auth: provider === llm.provider ? llm.auth : undefined };
+    const base = {
+      ...primary,
+      provider,
+      base_url: provider === llm.provider ? llm.base_url : undefined,
+      api_key: undefined,
+      auth: provider === llm.provider ? llm.auth : undefined,
+    };
     const merged = withDefaults({ ...base, ...stripUndefined(own), provider }, env);
     if (merged.api_key === undefined && provider === llm.provider && originOf(merged.base_url) === originOf(config.base_url)) merged.api_key = config.api_key;
     config.fallback = { ...merged, after_ms };

@@ -24,13 +24,16 @@ export const llmConfig = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.int().min(1).max(1_000_000).optional(),
   /** the model's context window; unset: known per model (llm/token-count.ts) */
-  max_context_tokens: z.int().min(256).max(10_000_000).optional().describe("the model's context window in tokens; the prompt is fitted to it minus max_tokens (default: the model's, see docs/memory.md)"),
+  max_context_tokens: z
+    .int()
+    .min(256)
+    .max(10_000_000)
+    .optional()
+    .describe("the model's context window in tokens; the prompt is fitted to it minus max_tokens (default: the model's, see docs/memory.md)"),
   first_token_timeout_ms: z.int().min(1).max(600_000).optional(),
   max_retries: z.int().min(0).max(10).optional(),
   /** latency profile of the simulated provider */
-  simulated: z
-    .strictObject({ first_token_ms: z.number().min(0).max(600_000).optional(), tokens_per_s: z.number().min(0).optional() })
-    .optional(),
+  simulated: z.strictObject({ first_token_ms: z.number().min(0).max(600_000).optional(), tokens_per_s: z.number().min(0).optional() }).optional(),
   fallback: fallback.optional(),
   /** reasoning models (GLM-4.5+, DeepSeek): the provider's thinking switch; unset leaves the provider's default */
   thinking: z.enum(['enabled', 'disabled']).optional(),
@@ -84,7 +87,10 @@ export const memoryConfig = z.strictObject({
     })
     .prefault({}),
   recall_budget_ms: z.int().min(1).max(60_000).default(150),
-  extract: z.union([z.boolean(), extractConfig]).default(true).describe('memory extraction after exchanges: true, false, or {model?, every_turns?, idle_ms?, window_tokens?} (docs/memory.md#extraction)'),
+  extract: z
+    .union([z.boolean(), extractConfig])
+    .default(true)
+    .describe('memory extraction after exchanges: true, false, or {model?, every_turns?, idle_ms?, window_tokens?} (docs/memory.md#extraction)'),
   embedder: embedderConfig.prefault({}),
   working: workingMemoryConfig.prefault({}).describe('a block of text per user (or session) always in the system prompt; docs/memory.md#working-memory'),
   summary: summaryConfig.prefault({}).describe("rolling summaries of a session's oldest part; docs/memory.md#rolling-summaries"),

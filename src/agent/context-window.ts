@@ -61,7 +61,9 @@ export class ContextTooLongError extends Error {
     readonly needed: number,
     readonly limit: number,
   ) {
-    super(`The message needs about ${needed} tokens with the system prompt, more than the ${limit} this agent's model has for a prompt (llm.max_context_tokens minus llm.max_tokens). Send a shorter message.`);
+    super(
+      `The message needs about ${needed} tokens with the system prompt, more than the ${limit} this agent's model has for a prompt (llm.max_context_tokens minus llm.max_tokens). Send a shorter message.`,
+    );
   }
 }
 

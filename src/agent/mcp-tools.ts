@@ -44,7 +44,14 @@ export function checkStdioMcp(config: Pick<AgentConfig, 'tools'>, allowed: boole
   if (allowed) return;
   const issues = config.tools.flatMap((t, i) =>
     t.type === 'mcp' && t.command !== undefined
-      ? [{ code: 'custom' as const, path: ['tools', i, 'command'], message: 'stdio MCP servers run a program on the server: set AGENTMEM_ALLOW_STDIO_MCP=1 to allow them', input: t.command }]
+      ? [
+          {
+            code: 'custom' as const,
+            path: ['tools', i, 'command'],
+            message: 'stdio MCP servers run a program on the server: set AGENTMEM_ALLOW_STDIO_MCP=1 to allow them',
+            input: t.command,
+          },
+        ]
       : [],
   );
   if (issues.length) throw new AgentConfigError(issues);

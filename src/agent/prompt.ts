@@ -11,7 +11,13 @@ export interface PromptExtras {
   summary?: string;
 }
 
-export function buildPrompt(systemPrompt: string, history: ChatMessage[], recalled: RecalledMemory[], userMessage: string, extras: PromptExtras = {}): ChatMessage[] {
+export function buildPrompt(
+  systemPrompt: string,
+  history: ChatMessage[],
+  recalled: RecalledMemory[],
+  userMessage: string,
+  extras: PromptExtras = {},
+): ChatMessage[] {
   const out: ChatMessage[] = [];
   const blocks = [systemPrompt];
   if (extras.working !== undefined) blocks.push(workingBlock(extras.working));

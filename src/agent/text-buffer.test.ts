@@ -191,7 +191,7 @@ test('flushes flushIntervalMs after the first unflushed push, not after the last
   buf.close();
 });
 
-test('one unref\'d timer at a time; none left after close or a size flush', async () => {
+test("one unref'd timer at a time; none left after close or a size flush", async () => {
   const timers = spyTimers();
   try {
     const out: string[] = [];

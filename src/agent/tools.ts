@@ -16,7 +16,10 @@ export interface ToolResult {
 
 /** What the memory tools need: the memory service, scoped by the caller. */
 export interface MemoryTools {
-  search(orgId: string, q: { query: string; agent_id: string; user_id?: string; top_k: number; min_score: number }): Promise<Array<{ id: string; content: string; score: number }>>;
+  search(
+    orgId: string,
+    q: { query: string; agent_id: string; user_id?: string; top_k: number; min_score: number },
+  ): Promise<Array<{ id: string; content: string; score: number }>>;
   add(orgId: string, m: { content: string; agent_id: string; user_id?: string; metadata?: Record<string, unknown> }, source?: string): Promise<{ id: string }>;
 }
 
@@ -83,12 +86,22 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
     if (tool.type === 'memory_search') {
       if (typeof args.query !== 'string' || !args.query) return done({ error: '"query" must be a non-empty string.' });
       const topK = Number.isInteger(args.top_k) ? Math.min(20, Math.max(1, args.top_k as number)) : 5;
-      const hits = await ctx.memories.search(ctx.orgId, { query: args.query, agent_id: ctx.agentId, user_id: ctx.userId ?? undefined, top_k: topK, min_score: 0 });
+      const hits = await ctx.memories.search(ctx.orgId, {
+        query: args.query,
+        agent_id: ctx.agentId,
+        user_id: ctx.userId ?? undefined,
+        top_k: topK,
+        min_score: 0,
+      });
       return done({ output: JSON.stringify(hits.map(({ content, score }) => ({ content, score: Math.round(score * 1000) / 1000 }))) });
     }
     if (typeof args.content !== 'string' || !args.content.trim()) return done({ error: '"content" must be a non-empty string.' });
     if (!ctx.userId) return done({ error: 'There is no user to remember this for.' });
-    const saved = await ctx.memories.add(ctx.orgId, { content: args.content.trim().slice(0, 2_000), agent_id: ctx.agentId, user_id: ctx.userId, metadata: { source: 'memory_save' } }, 'tool');
+    const saved = await ctx.memories.add(
+      ctx.orgId,
+      { content: args.content.trim().slice(0, 2_000), agent_id: ctx.agentId, user_id: ctx.userId, metadata: { source: 'memory_save' } },
+      'tool',
+    );
     return done({ output: JSON.stringify({ saved: saved.id }) });
   } catch (err) {
     return done({ error: err instanceof Error ? err.message : String(err) });
@@ -96,7 +109,12 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
 }
 
 /** GET and DELETE send the arguments as query parameters; the others as a JSON body. */
-async function callHttp(tool: Extract<ToolConfig, { type: 'http' }>, args: Record<string, unknown>, signal: AbortSignal, dispatcher: Dispatcher): Promise<{ output?: string; error?: string }> {
+async function callHttp(
+  tool: Extract<ToolConfig, { type: 'http' }>,
+  args: Record<string, unknown>,
+  signal: AbortSignal,
+  dispatcher: Dispatcher,
+): Promise<{ output?: string; error?: string }> {
   const url = new URL(tool.url);
   const inQuery = tool.method === 'GET' || tool.method === 'DELETE';
   if (inQuery) for (const [k, v] of Object.entries(args)) url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));

@@ -68,7 +68,14 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   // The user's message is written after recall (the embedded engine runs one query at a
   // time, in order) and while the model thinks; finishTurn waits for the write.
   const exchange = deps.history.begin(
-    { orgId: input.orgId, agentId: agent.id, userId, session: existing?.session, content: input.message, tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined },
+    {
+      orgId: input.orgId,
+      agentId: agent.id,
+      userId,
+      session: existing?.session,
+      content: input.message,
+      tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined,
+    },
     recalling,
   );
   exchange.stored.catch(() => {
@@ -81,7 +88,13 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   const [recalled, mcp, , workingText] = await Promise.all([
     recalling,
     mcpTools,
-    agent.provider.warm ? unlessAborted(timings.time('connect', () => agent.provider.warm!()), turn.signal, undefined) : undefined,
+    agent.provider.warm
+      ? unlessAborted(
+          timings.time('connect', () => agent.provider.warm!()),
+          turn.signal,
+          undefined,
+        )
+      : undefined,
     working?.catch(() => undefined),
   ]);
 
@@ -111,7 +124,12 @@ function checkUser(turn: TurnContext, budget: Budget): UserCount {
   const user = countUser(message);
   try {
     // (the agent's own tools count here; MCP and a client's tools are known later, and fitted then)
-    checkUserFits(budget, { systemPrompt: config.system_prompt, tools: turnTools(config, config.tools.length ? toolSpecs(config.tools) : undefined), toolsKey: config }, message, user);
+    checkUserFits(
+      budget,
+      { systemPrompt: config.system_prompt, tools: turnTools(config, config.tools.length ? toolSpecs(config.tools) : undefined), toolsKey: config },
+      message,
+      user,
+    );
   } catch (err) {
     if (!(err instanceof ContextTooLongError)) throw err;
     turn.abort();
@@ -133,17 +151,21 @@ function fitPrompt(
   const session = existing?.session;
   // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
   const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
-  const { messages } = fitTurn(extra.length ? { ...budget, limit: budget.limit - Math.ceil(countChat(extra) * budget.scale) } : budget, {
-    systemPrompt: config.system_prompt,
-    working: parts.working,
-    summary: input.history ? undefined : (session?.summary ?? undefined),
-    recalled: parts.recalled,
-    history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
-    user: input.message,
-    tools: parts.specs,
-    // (the tools' count is kept per agent only when nothing but the agent's config decides them)
-    toolsKey: parts.mcp || input.clientTools ? undefined : config,
-  }, user);
+  const { messages } = fitTurn(
+    extra.length ? { ...budget, limit: budget.limit - Math.ceil(countChat(extra) * budget.scale) } : budget,
+    {
+      systemPrompt: config.system_prompt,
+      working: parts.working,
+      summary: input.history ? undefined : (session?.summary ?? undefined),
+      recalled: parts.recalled,
+      history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
+      user: input.message,
+      tools: parts.specs,
+      // (the tools' count is kept per agent only when nothing but the agent's config decides them)
+      toolsKey: parts.mcp || input.clientTools ? undefined : config,
+    },
+    user,
+  );
   if (input.system) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
   if (input.continuation) messages.push(...input.continuation);
   return messages;

@@ -31,7 +31,12 @@ export interface TurnContext {
 export function turnContext(deps: RunDeps, agent: ReadyAgent, input: ChatInput, sink: EventSink, request: AbortSignal, timings: Timings): TurnContext {
   const link = linkAbort(request);
   const turn: TurnContext = {
-    deps, agent, input, sink, timings, request,
+    deps,
+    agent,
+    input,
+    sink,
+    timings,
+    request,
     signal: link.signal,
     abort: link.abort,
     storeFailed: false,

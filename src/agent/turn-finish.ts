@@ -20,16 +20,21 @@ export async function finishTurn(turn: TurnContext, begun: BegunTurn, answer: An
   let error = stop ?? answer.error;
   const aborted = turn.request.aborted && !stop;
   const complete = !error && !aborted && !turn.storeFailed;
-  const stored = await deps.history.finish(exchange, {
-    content: answer.text,
-    status: complete ? 'complete' : 'incomplete',
-    finish_reason: complete ? answer.finishReason : aborted ? 'aborted' : 'error',
-    usage: answer.usage,
-    timings: timings.toJSON(),
-    error: error ? { code: error.code, message: error.message } : aborted ? { code: 'client_aborted', message: 'The client went away.' } : null,
-    tool_calls: answer.calls.length ? answer.calls : null,
-    reasoning: answer.reasoning || null,
-  }).then(() => true, () => false);
+  const stored = await deps.history
+    .finish(exchange, {
+      content: answer.text,
+      status: complete ? 'complete' : 'incomplete',
+      finish_reason: complete ? answer.finishReason : aborted ? 'aborted' : 'error',
+      usage: answer.usage,
+      timings: timings.toJSON(),
+      error: error ? { code: error.code, message: error.message } : aborted ? { code: 'client_aborted', message: 'The client went away.' } : null,
+      tool_calls: answer.calls.length ? answer.calls : null,
+      reasoning: answer.reasoning || null,
+    })
+    .then(
+      () => true,
+      () => false,
+    );
   if (!stored && !aborted) error = { ...STORE_FAILED };
 
   if (error) {

@@ -163,7 +163,15 @@ async function runTools(turn: TurnContext, begun: BegunTurn, answer: Answer, buf
   if (answer.error || turn.signal.aborted || !begun.specs || !step.calls.length || (answer.step + 1 >= config.max_steps && !clientCalls.length)) return false;
   buffer.flush();
   const at = answer.step;
-  for (const c of step.calls) sink.emit({ chunk_type: 'tool_call', step_id: at, call_id: c.id, name: c.name, arguments: c.arguments, ...(forClient(c) ? { client: true as const } : {}) });
+  for (const c of step.calls)
+    sink.emit({
+      chunk_type: 'tool_call',
+      step_id: at,
+      call_id: c.id,
+      name: c.name,
+      arguments: c.arguments,
+      ...(forClient(c) ? { client: true as const } : {}),
+    });
   const serverCalls = step.calls.filter((c) => !forClient(c));
   const who = { orgId: input.orgId, agentId: agent.id, userId: begun.userId };
   const results = await Promise.all(
@@ -191,7 +199,11 @@ const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntrie
 
 function addUsage(a: Usage | null, b: Usage | null): Usage | null {
   if (!a || !b) return a ?? b;
-  return { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, total_tokens: a.total_tokens + b.total_tokens };
+  return {
+    prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+    completion_tokens: a.completion_tokens + b.completion_tokens,
+    total_tokens: a.total_tokens + b.total_tokens,
+  };
 }
 
 function toRunError(err: unknown): NonNullable<RunResult['error']> {

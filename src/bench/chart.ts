@@ -32,7 +32,9 @@ export function renderChart(r: BenchResult): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  parts.push(`<text x="${left}" y="22" font-size="15" font-weight="600">${esc(`agentmem: time added before the first token (ms), ${r.profile}, ${r.engine}`)}</text>`);
+  parts.push(
+    `<text x="${left}" y="22" font-size="15" font-weight="600">${esc(`agentmem: time added before the first token (ms), ${r.profile}, ${r.engine}`)}</text>`,
+  );
   parts.push(`<text x="${left}" y="40" fill="#555">${esc(`${r.date.slice(0, 10)} · ${r.machine.cpus} CPUs · Node ${r.machine.node} · ${r.store}`)}</text>`);
   // legend: two rows
   SERIES.forEach((s, i) => {
@@ -55,12 +57,16 @@ export function renderChart(r: BenchResult): string {
       const y1 = Math.min(y(v), y(0));
       const h = Math.max(1, Math.abs(y(v) - y(0)));
       const x = x0 + i * bar;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${s.color}"><title>${esc(`c=${l.concurrency} ${s.label}: ${fmtMs(v)} ms`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${s.color}"><title>${esc(`c=${l.concurrency} ${s.label}: ${fmtMs(v)} ms`)}</title></rect>`,
+      );
       parts.push(`<text x="${(x + bar / 2 - 1).toFixed(1)}" y="${(y1 - 3).toFixed(1)}" text-anchor="middle" font-size="9" fill="#333">${fmtMs(v)}</text>`);
     });
     parts.push(`<text x="${left + g * group + group / 2}" y="${H - bottom + 18}" text-anchor="middle">c=${l.concurrency}</text>`);
   });
-  parts.push(`<text x="${left + plotW / 2}" y="${H - 14}" text-anchor="middle" fill="#555">concurrent streams (seed report: 300 ms overhead after tuning)</text>`);
+  parts.push(
+    `<text x="${left + plotW / 2}" y="${H - 14}" text-anchor="middle" fill="#555">concurrent streams (seed report: 300 ms overhead after tuning)</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
@@ -96,7 +102,9 @@ export function renderSoakChart(r: SoakResult): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  parts.push(`<text x="${left}" y="22" font-size="15" font-weight="600">${esc(`agentmem soak: memory over time (MB), ${r.options.concurrency} streams, ${r.engine}`)}</text>`);
+  parts.push(
+    `<text x="${left}" y="22" font-size="15" font-weight="600">${esc(`agentmem soak: memory over time (MB), ${r.options.concurrency} streams, ${r.engine}`)}</text>`,
+  );
   parts.push(
     `<text x="${left}" y="40" fill="#555">${esc(`${r.date.slice(0, 10)} · ${r.stats.streams} streams, ${r.stats.errors} errors, ${r.stats.framesLost} lost frames, ${r.stats.stalls} stalls · RSS slope (2nd half) ${r.rss.slopeMbPerMin} MB/min`)}</text>`,
   );
@@ -121,7 +129,9 @@ export function renderSoakChart(r: SoakResult): string {
     if (pts.length) parts.push(`<polyline fill="none" stroke="${l.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
   }
   parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`);
-  parts.push(`<text x="${left + plotW / 2}" y="${H - 12}" text-anchor="middle" fill="#555">seconds since the soak started (samples every ${r.options.sampleEvery} s)</text>`);
+  parts.push(
+    `<text x="${left + plotW / 2}" y="${H - 12}" text-anchor="middle" fill="#555">seconds since the soak started (samples every ${r.options.sampleEvery} s)</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

@@ -33,26 +33,32 @@ async function proxy(req: IncomingMessage, res: ServerResponse, base: string, ag
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const target = new URL(`${base}/chat/completions`);
-  const up = request(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' } }, (upRes) => {
-    if (upRes.statusCode !== 200) {
-      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'upstream_error', message: `HTTP ${upRes.statusCode}` } }));
-      upRes.resume();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    let seq = 0;
-    const frame = (data: object) => res.write(`id: ${++seq}\ndata: ${JSON.stringify(data)}\n\n`);
-    const parser = createParser({
-      onEvent(e) {
-        if (e.data === '[DONE]') return void frame({ chunk_type: 'done', finish_reason: 'stop' });
-        const content = JSON.parse(e.data)?.choices?.[0]?.delta?.content;
-        if (typeof content === 'string' && content) frame({ chunk_type: 'content', content, step_id: 0 });
-      },
-    });
-    upRes.setEncoding('utf8');
-    upRes.on('data', (s: string) => parser.feed(s));
-    upRes.on('end', () => res.end());
-  });
+  const up = request(
+    target,
+    { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' } },
+    (upRes) => {
+      if (upRes.statusCode !== 200) {
+        res
+          .writeHead(502, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { code: 'upstream_error', message: `HTTP ${upRes.statusCode}` } }));
+        upRes.resume();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      let seq = 0;
+      const frame = (data: object) => res.write(`id: ${++seq}\ndata: ${JSON.stringify(data)}\n\n`);
+      const parser = createParser({
+        onEvent(e) {
+          if (e.data === '[DONE]') return void frame({ chunk_type: 'done', finish_reason: 'stop' });
+          const content = JSON.parse(e.data)?.choices?.[0]?.delta?.content;
+          if (typeof content === 'string' && content) frame({ chunk_type: 'content', content, step_id: 0 });
+        },
+      });
+      upRes.setEncoding('utf8');
+      upRes.on('data', (s: string) => parser.feed(s));
+      upRes.on('end', () => res.end());
+    },
+  );
   up.on('error', () => res.destroy());
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();

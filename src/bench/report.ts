@@ -38,7 +38,12 @@ export function formatReport(r: BenchResult): string {
   }
   out.push(...table(head, rows, 3));
   const skipped = levels.flatMap((l) =>
-    Object.entries(l.through.skipped).map(([stage, reasons]) => `c=${l.concurrency}: ${stage} skipped ${Object.entries(reasons).map(([k, v]) => `${v}× ${k}`).join(', ')}`),
+    Object.entries(l.through.skipped).map(
+      ([stage, reasons]) =>
+        `c=${l.concurrency}: ${stage} skipped ${Object.entries(reasons)
+          .map(([k, v]) => `${v}× ${k}`)
+          .join(', ')}`,
+    ),
   );
   if (skipped.length) out.push(`(${skipped.join('; ')})`);
   out.push('');
@@ -53,8 +58,15 @@ export function formatReport(r: BenchResult): string {
       levels.map((l) => {
         const rs = l.through.recallSource;
         return [
-          String(l.concurrency), String(rs.requests), pct(rs.predicted, rs.requests), pct(rs.fresh, rs.requests), pct(rs.budget, rs.requests),
-          pair(rs.stages.predicted.recall), pair(rs.stages.fresh.recall), pair(rs.stages.predicted.added), pair(rs.stages.fresh.added),
+          String(l.concurrency),
+          String(rs.requests),
+          pct(rs.predicted, rs.requests),
+          pct(rs.fresh, rs.requests),
+          pct(rs.budget, rs.requests),
+          pair(rs.stages.predicted.recall),
+          pair(rs.stages.fresh.recall),
+          pair(rs.stages.predicted.added),
+          pair(rs.stages.fresh.added),
         ];
       }),
       1,
@@ -63,46 +75,80 @@ export function formatReport(r: BenchResult): string {
   out.push('');
 
   // per concurrency
-  out.push(`Time to first content, client-side (ms). Seed: direct ${SEED_HEADLINE.directMs}, through ${SEED_HEADLINE.throughMs}, overhead ${SEED_HEADLINE.overheadMs} (${SEED_HEADLINE.beforeTuningMs} before tuning)`);
+  out.push(
+    `Time to first content, client-side (ms). Seed: direct ${SEED_HEADLINE.directMs}, through ${SEED_HEADLINE.throughMs}, overhead ${SEED_HEADLINE.overheadMs} (${SEED_HEADLINE.beforeTuningMs} before tuning)`,
+  );
   out.push(
     ...table(
       ['c', 'requests', 'direct p50', 'p99', 'through p50', 'p99', 'overhead p50', 'p99', 'added p50', 'p99', 'errors d/t'],
       levels.map((l) => [
-        String(l.concurrency), String(l.direct.requests),
-        fmtMs(l.direct.ttfb.p50), fmtMs(l.direct.ttfb.p99),
-        fmtMs(l.through.ttfb.p50), fmtMs(l.through.ttfb.p99),
-        fmtMs(l.overhead.p50), fmtMs(l.overhead.p99),
-        fmtMs(l.overhead.added.p50), fmtMs(l.overhead.added.p99),
+        String(l.concurrency),
+        String(l.direct.requests),
+        fmtMs(l.direct.ttfb.p50),
+        fmtMs(l.direct.ttfb.p99),
+        fmtMs(l.through.ttfb.p50),
+        fmtMs(l.through.ttfb.p99),
+        fmtMs(l.overhead.p50),
+        fmtMs(l.overhead.p99),
+        fmtMs(l.overhead.added.p50),
+        fmtMs(l.overhead.added.p99),
         `${l.direct.errors}/${l.through.errors}`,
       ]),
       1,
     ),
   );
-  out.push('overhead = through − direct, percentile by percentile; added = agentmem\'s own first_byte − upstream_ttfb, per request');
+  out.push("overhead = through − direct, percentile by percentile; added = agentmem's own first_byte − upstream_ttfb, per request");
   out.push('');
   out.push('Against the floor (a plain Node keep-alive proxy re-encoding the SSE, same run), and what a turn costs besides time');
   out.push(
     ...table(
-      ['c', 'floor ovh p50', 'p99', 'beyond floor p50', 'p99', 'CPU/turn d', 'f', 't', 'added by agentmem', 'PG CPU/turn t', 'loop p99 d', 'f', 't', 'errors f'],
+      [
+        'c',
+        'floor ovh p50',
+        'p99',
+        'beyond floor p50',
+        'p99',
+        'CPU/turn d',
+        'f',
+        't',
+        'added by agentmem',
+        'PG CPU/turn t',
+        'loop p99 d',
+        'f',
+        't',
+        'errors f',
+      ],
       levels.map((l) => [
         String(l.concurrency),
-        fmtMs(l.overhead.floor.p50), fmtMs(l.overhead.floor.p99),
-        fmtMs(l.overhead.beyondFloor.p50), fmtMs(l.overhead.beyondFloor.p99),
-        fmtMs(l.direct.cpuPerTurnMs), fmtMs(l.floor.cpuPerTurnMs), fmtMs(l.through.cpuPerTurnMs), fmtMs(l.overhead.cpuPerTurnMs.through),
+        fmtMs(l.overhead.floor.p50),
+        fmtMs(l.overhead.floor.p99),
+        fmtMs(l.overhead.beyondFloor.p50),
+        fmtMs(l.overhead.beyondFloor.p99),
+        fmtMs(l.direct.cpuPerTurnMs),
+        fmtMs(l.floor.cpuPerTurnMs),
+        fmtMs(l.through.cpuPerTurnMs),
+        fmtMs(l.overhead.cpuPerTurnMs.through),
         l.through.postgresCpuPerTurnMs === undefined ? '–' : fmtMs(l.through.postgresCpuPerTurnMs),
-        fmtMs(l.direct.loopDelay.p99), fmtMs(l.floor.loopDelay.p99), fmtMs(l.through.loopDelay.p99),
+        fmtMs(l.direct.loopDelay.p99),
+        fmtMs(l.floor.loopDelay.p99),
+        fmtMs(l.through.loopDelay.p99),
         String(l.floor.errors),
       ]),
       1,
     ),
   );
-  out.push('CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server\'s processes; loop: main-thread event-loop delay during the phase (agentmem\'s and the floor\'s alone: the emulator and the client have threads of their own)');
+  out.push(
+    "CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server's processes; loop: main-thread event-loop delay during the phase (agentmem's and the floor's alone: the emulator and the client have threads of their own)",
+  );
   out.push(
     `upstream connections opened per turn${r.options.tls ? ' (HTTPS)' : ''}${r.options.rttMs ? `, round trip ${r.options.rttMs} ms` : ''}: ` +
       levels.map((l) => `c=${l.concurrency} direct ${fmtRatio(l.direct.upstreamConnections)}, through ${fmtRatio(l.through.upstreamConnections)}`).join('; '),
   );
   const prompts = levels.filter((l) => l.through.prompt);
-  if (prompts.length) out.push(`prompt sent upstream (a through request): ${prompts.map((l) => `c=${l.concurrency} ${l.through.prompt!.messages} messages, ${l.through.prompt!.chars} characters`).join('; ')}`);
+  if (prompts.length)
+    out.push(
+      `prompt sent upstream (a through request): ${prompts.map((l) => `c=${l.concurrency} ${l.through.prompt!.messages} messages, ${l.through.prompt!.chars} characters`).join('; ')}`,
+    );
   out.push(
     ...table(
       ['c', 'stream direct p50', 'p99', 'through p50', 'p99'],
@@ -110,23 +156,36 @@ export function formatReport(r: BenchResult): string {
       1,
     ),
   );
-  const errors = levels.flatMap((l) => [...l.direct.errorKinds.map((e) => `c=${l.concurrency} direct: ${e}`), ...l.through.errorKinds.map((e) => `c=${l.concurrency} through: ${e}`)]);
+  const errors = levels.flatMap((l) => [
+    ...l.direct.errorKinds.map((e) => `c=${l.concurrency} direct: ${e}`),
+    ...l.through.errorKinds.map((e) => `c=${l.concurrency} through: ${e}`),
+  ]);
   if (errors.length) out.push('errors:', ...errors.map((e) => `  ${e}`));
 
   const gapLevels = levels.filter((l) => l.gaps);
   if (gapLevels.length) {
     out.push('');
-    out.push(`Inter-delta gaps, ${r.template.deltas} deltas × ${r.template.bytes} bytes every ${r.template.intervalMs} ms (ms; stall = gap > ${2 * r.template.intervalMs} ms)`);
+    out.push(
+      `Inter-delta gaps, ${r.template.deltas} deltas × ${r.template.bytes} bytes every ${r.template.intervalMs} ms (ms; stall = gap > ${2 * r.template.intervalMs} ms)`,
+    );
     out.push(
       ...table(
         ['c', 'streams', 'direct p50', 'p99', 'through p50', 'p99', 'added p99', 'lost frames d/t', 'stalls d/t', 'errors d/t', 'loop p99 d', 't'],
         gapLevels.map((l) => {
           const g = l.gaps!;
           return [
-            String(l.concurrency), String(g.streams),
-            fmtMs(g.direct.gaps.p50), fmtMs(g.direct.gaps.p99), fmtMs(g.through.gaps.p50), fmtMs(g.through.gaps.p99), fmtMs(g.addedP99),
-            `${g.direct.framesLost}/${g.through.framesLost}`, `${g.direct.stalls}/${g.through.stalls}`, `${g.direct.errors}/${g.through.errors}`,
-            g.loopDelay ? fmtMs(g.loopDelay.direct.p99) : '–', g.loopDelay ? fmtMs(g.loopDelay.through.p99) : '–',
+            String(l.concurrency),
+            String(g.streams),
+            fmtMs(g.direct.gaps.p50),
+            fmtMs(g.direct.gaps.p99),
+            fmtMs(g.through.gaps.p50),
+            fmtMs(g.through.gaps.p99),
+            fmtMs(g.addedP99),
+            `${g.direct.framesLost}/${g.through.framesLost}`,
+            `${g.direct.stalls}/${g.through.stalls}`,
+            `${g.direct.errors}/${g.through.errors}`,
+            g.loopDelay ? fmtMs(g.loopDelay.direct.p99) : '–',
+            g.loopDelay ? fmtMs(g.loopDelay.through.p99) : '–',
           ];
         }),
         1,
@@ -153,7 +212,10 @@ function table(head: string[], rows: string[][], textCols: number): string[] {
   const line = (cells: string[]) => {
     // a row with fewer cells (a note) runs on past the columns
     if (cells.length < head.length) return cells.map((c, i) => (i < cells.length - 1 ? c.padEnd(widths[i]!) : c)).join('  ');
-    return cells.map((c, i) => (i < textCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    return cells
+      .map((c, i) => (i < textCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   };
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
@@ -163,27 +225,42 @@ export function formatSoakReport(r: SoakResult): string {
   const out: string[] = [];
   const m = r.machine;
   const s = r.stats;
-  out.push(`agentmem bench --soak — ${r.date.slice(0, 10)} — ${m.cpus} × ${m.cpuModel}, Node ${m.node}, ${m.platform}; load ${m.loadavg.join(' ')} → ${m.loadavgEnd.join(' ')}`);
-  out.push(`store: ${r.store}; ${r.options.seconds} s at ${r.options.concurrency} concurrent streams, ${r.template.deltas} deltas × ${r.template.bytes} bytes every ${r.template.intervalMs} ms, continuous`);
+  out.push(
+    `agentmem bench --soak — ${r.date.slice(0, 10)} — ${m.cpus} × ${m.cpuModel}, Node ${m.node}, ${m.platform}; load ${m.loadavg.join(' ')} → ${m.loadavgEnd.join(' ')}`,
+  );
+  out.push(
+    `store: ${r.store}; ${r.options.seconds} s at ${r.options.concurrency} concurrent streams, ${r.template.deltas} deltas × ${r.template.bytes} bytes every ${r.template.intervalMs} ms, continuous`,
+  );
   out.push(
     'skipped' in r.memories
       ? `memories: NOT seeded — ${r.memories.skipped}`
       : `memories: ${r.memories.seeded} seeded; window 10 (sessions filled with ${r.options.fillTurns} turns first), recall top 5, extract on`,
   );
   out.push('');
-  out.push(`streams ${s.streams}, errors ${s.errors}, lost frames ${s.framesLost}, stalls (gap > ${2 * r.template.intervalMs} ms) ${s.stalls} in ${s.streamsHurt} streams`);
-  out.push(`gap ms p50 ${fmtMs(s.gaps.p50)}, p99 ${fmtMs(s.gaps.p99)}, p99.9 ${fmtMs(s.gaps.p999)}, max ${fmtMs(s.gaps.max)} (${s.gaps.n} gaps; 0.1 ms buckets)`);
-  out.push(`client TTFB ms p50 ${fmtMs(s.ttfb.p50)}, p99 ${fmtMs(s.ttfb.p99)}; added (first_byte − upstream_ttfb) p50 ${fmtMs(s.added.p50)}, p99 ${fmtMs(s.added.p99)}`);
+  out.push(
+    `streams ${s.streams}, errors ${s.errors}, lost frames ${s.framesLost}, stalls (gap > ${2 * r.template.intervalMs} ms) ${s.stalls} in ${s.streamsHurt} streams`,
+  );
+  out.push(
+    `gap ms p50 ${fmtMs(s.gaps.p50)}, p99 ${fmtMs(s.gaps.p99)}, p99.9 ${fmtMs(s.gaps.p999)}, max ${fmtMs(s.gaps.max)} (${s.gaps.n} gaps; 0.1 ms buckets)`,
+  );
+  out.push(
+    `client TTFB ms p50 ${fmtMs(s.ttfb.p50)}, p99 ${fmtMs(s.ttfb.p99)}; added (first_byte − upstream_ttfb) p50 ${fmtMs(s.added.p50)}, p99 ${fmtMs(s.added.p99)}`,
+  );
   const rc = s.recall;
   const tot = rc.predicted + rc.fresh + rc.budget + rc.other;
   out.push(`recall served by: pool ${rc.predicted}, fresh search ${rc.fresh}, skipped for budget ${rc.budget}, other ${rc.other} (of ${tot})`);
   if (s.errorKinds.length) out.push('errors:', ...s.errorKinds.map((e) => `  ${e}`));
   out.push('');
   out.push('Memory of the process (MB). RSS is the whole process: agentmem, the emulator and the client worker thread; heap is per isolate.');
-  out.push(`RSS start ${r.rss.start}, middle ${r.rss.middle}, end ${r.rss.end}, max ${r.rss.max}; slope over t ≥ ${r.rss.slopeFrom} s: ${r.rss.slopeMbPerMin} MB/min`);
+  out.push(
+    `RSS start ${r.rss.start}, middle ${r.rss.middle}, end ${r.rss.end}, max ${r.rss.max}; slope over t ≥ ${r.rss.slopeFrom} s: ${r.rss.slopeMbPerMin} MB/min`,
+  );
   out.push(`main heap used start ${r.mainHeap.start}, end ${r.mainHeap.end}; slope ${r.mainHeap.slopeMbPerMin} MB/min`);
   const w = r.samples.filter((x) => x.workerHeapUsed !== undefined);
-  if (w.length) out.push(`client worker heap used ${w[0]!.workerHeapUsed} → ${w[w.length - 1]!.workerHeapUsed} (its share of RSS, roughly; a thread has no RSS of its own)`);
+  if (w.length)
+    out.push(
+      `client worker heap used ${w[0]!.workerHeapUsed} → ${w[w.length - 1]!.workerHeapUsed} (its share of RSS, roughly; a thread has no RSS of its own)`,
+    );
   const rows = Object.keys(r.rows.after).map((k) => `${k} ${r.rows.before[k] ?? '?'} → ${r.rows.after[k]}`);
   out.push(`rows stored during the soak: ${rows.join(', ')}`);
   out.push('');

@@ -41,7 +41,7 @@ export function measurePhase(postgres: boolean): { stop(): Promise<PhaseResource
       const ms = (ns: number) => ns / 1e6;
       const loopDelay = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) };
       const deadline = performance.now() + QUIET_MAX_MS;
-      for (let before = cpuNow(); performance.now() < deadline; ) {
+      for (let before = cpuNow(); performance.now() < deadline;) {
         await sleep(QUIET_WINDOW_MS);
         const now = cpuNow();
         if (now - before <= QUIET_CPU_MS) break;

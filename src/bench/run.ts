@@ -144,7 +144,16 @@ export interface BenchResult {
   profileSettings: (typeof PROFILES)[ProfileName];
   memories: SeedResult;
   template: { deltas: number; bytes: number; intervalMs: number };
-  options: { concurrency: number[]; requests: Record<number, number>; fillTurns: number; window: number; workingMemory: boolean; vary: boolean; tls: boolean; rttMs: number };
+  options: {
+    concurrency: number[];
+    requests: Record<number, number>;
+    fillTurns: number;
+    window: number;
+    workingMemory: boolean;
+    vary: boolean;
+    tls: boolean;
+    rttMs: number;
+  };
   levels: LevelResult[];
   /** the highest concurrency run whose gap streams had no error, no lost frame and no stall (undefined: none) */
   sustained?: { through?: number; direct?: number; levels: number[] };
@@ -184,24 +193,50 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     };
 
     say(`seeding ${opts.memories} memories…`);
-    const memories: SeedResult = opts.memories > 0
-      ? await seedMemories(world, agent, opts.memories, (n) => say(`seeding memories ${n}/${opts.memories}`))
-      : { seeded: 0, skipped: '--memories 0' };
+    const memories: SeedResult =
+      opts.memories > 0
+        ? await seedMemories(world, agent, opts.memories, (n) => say(`seeding memories ${n}/${opts.memories}`))
+        : { seeded: 0, skipped: '--memories 0' };
     if ('skipped' in memories) say(`NOTE: memories not seeded: ${memories.skipped}`, true);
 
-    const directBody = { model: 'gpt-emu', messages: directMessages(Math.floor((opts.window ?? 10) / 2), 5, opts.workingMemory ? WORKING_MEMORY : undefined), stream: true, stream_options: { include_usage: true } };
+    const directBody = {
+      model: 'gpt-emu',
+      messages: directMessages(Math.floor((opts.window ?? 10) / 2), 5, opts.workingMemory ? WORKING_MEMORY : undefined),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
     const directHeaders = { authorization: 'Bearer sk-bench' };
     const throughUrl = `${world.app.url}/api/v1/agents/${agent.id}/chat/stream`;
     const throughHeaders = { authorization: `Bearer ${world.adminKey}` };
     const throughBody = { message: CHAT_MESSAGE, user_id: agent.userId };
     const direct = (base: string, c: number, n: number, recordGaps: boolean): PhaseSpec => ({
-      target: 'direct', url: `${base}/chat/completions`, headers: directHeaders, body: directBody, concurrency: c, requests: n, recordGaps,
+      target: 'direct',
+      url: `${base}/chat/completions`,
+      headers: directHeaders,
+      body: directBody,
+      concurrency: c,
+      requests: n,
+      recordGaps,
     });
     const floorSpec = (c: number, n: number): PhaseSpec => ({
-      target: 'floor', url: `${floor.url}/chat`, headers: directHeaders, body: directBody, concurrency: c, requests: n, recordGaps: false,
+      target: 'floor',
+      url: `${floor.url}/chat`,
+      headers: directHeaders,
+      body: directBody,
+      concurrency: c,
+      requests: n,
+      recordGaps: false,
     });
     const through = (c: number, n: number, recordGaps: boolean): PhaseSpec => ({
-      target: 'through', url: throughUrl, headers: throughHeaders, body: throughBody, concurrency: c, requests: n, recordGaps, sessions: 'bench', vary: Boolean(opts.vary) && n > 0,
+      target: 'through',
+      url: throughUrl,
+      headers: throughHeaders,
+      body: throughBody,
+      concurrency: c,
+      requests: n,
+      recordGaps,
+      sessions: 'bench',
+      vary: Boolean(opts.vary) && n > 0,
     });
     // a short pause before each phase lets the previous one's stores and timers drain
     // Per phase, the connections the emulator accepted: only one side talks to it at a time.
@@ -258,7 +293,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       profileSettings: PROFILES[opts.profile],
       memories,
       template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
-      options: { concurrency: opts.concurrency, requests, fillTurns: opts.fillTurns, window: opts.window ?? 10, workingMemory: Boolean(opts.workingMemory), vary: Boolean(opts.vary), tls: Boolean(opts.tls), rttMs: opts.rttMs ?? 0 },
+      options: {
+        concurrency: opts.concurrency,
+        requests,
+        fillTurns: opts.fillTurns,
+        window: opts.window ?? 10,
+        workingMemory: Boolean(opts.workingMemory),
+        vary: Boolean(opts.vary),
+        tls: Boolean(opts.tls),
+        rttMs: opts.rttMs ?? 0,
+      },
       levels,
       sustained: sustainedStreams(levels),
       durationMs: performance.now() - started,
@@ -339,7 +383,9 @@ function stageSummaries(timed: Sample[]): Partial<Record<OurStage, Summary>> {
     if (values.length) stages[stage] = summarize(values);
   }
   stages.added = summarize(
-    timed.filter((s) => s.timings!.first_byte !== undefined && s.timings!.upstream_ttfb !== undefined).map((s) => s.timings!.first_byte! - s.timings!.upstream_ttfb!),
+    timed
+      .filter((s) => s.timings!.first_byte !== undefined && s.timings!.upstream_ttfb !== undefined)
+      .map((s) => s.timings!.first_byte! - s.timings!.upstream_ttfb!),
   );
   return stages;
 }

@@ -24,13 +24,23 @@ export const SEED_ROWS: SeedRow[] = [
   { seed: 'permission check', seedMs: [1, 5], ours: [], note: 'inside auth (cached key → principal) and agent (org match)' },
   { seed: 'agent factory', seedMs: [20, 50], ours: [], note: 'built once per agent change, cached: inside agent' },
   { seed: 'streaming wrapper', seedMs: [2, 5], ours: [], note: 'gone: no per-request wrapper' },
-  { seed: 'memory retrieve', seedMs: [50, 300], ours: ['history', 'recall', 'recall_embed', 'recall_search'], note: 'recall runs beside connect, 150 ms budget' },
+  {
+    seed: 'memory retrieve',
+    seedMs: [50, 300],
+    ours: ['history', 'recall', 'recall_embed', 'recall_search'],
+    note: 'recall runs beside connect, 150 ms budget',
+  },
   { seed: 'LLM request setup', seedMs: [60, 220], ours: ['connect', 'prompt'], note: 'keep-alive pool, warmed during recall' },
   { seed: 'first token', seedMs: [1500, 30000], ours: ['upstream_ttfb'], note: 'request sent → first content delta parsed (the model)' },
   { seed: 'SSE parse', seedMs: [5, 20], ours: [], note: 'inside upstream_ttfb (the first chunk) and added' },
   { seed: 'text buffer', seedMs: [0, 100], ours: [], note: 'size 1 flushes each delta at once: inside added' },
   { seed: 'event → SSE', seedMs: [5, 15], ours: [], note: 'JSON + frame write right after first_byte' },
-  { seed: 'framework overhead (TTFB through − direct)', seedMs: [300, 300], ours: ['added', 'first_byte'], note: 'added = first_byte − upstream_ttfb, per request' },
+  {
+    seed: 'framework overhead (TTFB through − direct)',
+    seedMs: [300, 300],
+    ours: ['added', 'first_byte'],
+    note: 'added = first_byte − upstream_ttfb, per request',
+  },
 ];
 
 /** The seed's headline: TTFB direct vs. through its framework (best result after tuning). */

@@ -126,7 +126,8 @@ export async function seedMemories(world: World, agent: BenchAgent, count: numbe
       metadata: { source: 'bench', n: from + k },
     }));
     const res = await world.api('POST', '/api/v1/memories/batch', { memories });
-    if (res.status === 404 && seeded === 0) return { seeded: 0, skipped: `POST /api/v1/memories/batch answered 404 (${res.body?.error?.message ?? 'no route'})` };
+    if (res.status === 404 && seeded === 0)
+      return { seeded: 0, skipped: `POST /api/v1/memories/batch answered 404 (${res.body?.error?.message ?? 'no route'})` };
     if (res.status !== 201) throw new Error(`seeding memories failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
     seeded += memories.length;
     onProgress?.(seeded);

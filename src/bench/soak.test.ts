@@ -6,8 +6,24 @@ import { leastSquaresSlope, runSoak } from './soak.ts';
 import { summarize } from './stats.ts';
 
 test('least-squares slope', () => {
-  assert.equal(leastSquaresSlope([[0, 1], [1, 3], [2, 5]]), 2);
-  assert.ok(Math.abs(leastSquaresSlope([[0, 10], [1, 10.5], [2, 9.5], [3, 10]]) - -0.1) < 1e-9);
+  assert.equal(
+    leastSquaresSlope([
+      [0, 1],
+      [1, 3],
+      [2, 5],
+    ]),
+    2,
+  );
+  assert.ok(
+    Math.abs(
+      leastSquaresSlope([
+        [0, 10],
+        [1, 10.5],
+        [2, 9.5],
+        [3, 10],
+      ]) - -0.1,
+    ) < 1e-9,
+  );
   assert.ok(Number.isNaN(leastSquaresSlope([[1, 1]])));
 });
 
@@ -34,7 +50,11 @@ test('sustained streams: the highest clean level per side', () => {
   const side = (stalls: number, framesLost = 0) => ({ gaps: summarize([20]), errors: 0, framesLost, bytesLost: 0, stalls, streamsHurt: stalls ? 1 : 0 });
   const level = (streams: number, d: number, t: number, lost = 0) =>
     ({ gaps: { streams, intervalMs: 20, direct: side(d), through: side(t, lost), addedP50: 0, addedP99: 0 } }) as unknown as LevelResult;
-  assert.deepEqual(sustainedStreams([level(5, 0, 0), level(16, 0, 0), level(64, 3, 0, 1), level(256, 9, 9)]), { through: 16, direct: 16, levels: [5, 16, 64, 256] });
+  assert.deepEqual(sustainedStreams([level(5, 0, 0), level(16, 0, 0), level(64, 3, 0, 1), level(256, 9, 9)]), {
+    through: 16,
+    direct: 16,
+    levels: [5, 16, 64, 256],
+  });
   assert.deepEqual(sustainedStreams([level(5, 0, 1)]), { through: undefined, direct: 5, levels: [5] });
   assert.equal(sustainedStreams([]), undefined);
 });

@@ -76,16 +76,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const gapBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: TEMPLATE_RATE })}/v1`;
     const agent = await createBenchAgent(world, fillBase);
     say(`seeding ${opts.memories} memories…`);
-    const memories: SeedResult = opts.memories > 0
-      ? await seedMemories(world, agent, opts.memories, (n) => say(`seeding memories ${n}/${opts.memories}`))
-      : { seeded: 0, skipped: '--memories 0' };
+    const memories: SeedResult =
+      opts.memories > 0
+        ? await seedMemories(world, agent, opts.memories, (n) => say(`seeding memories ${n}/${opts.memories}`))
+        : { seeded: 0, skipped: '--memories 0' };
     if ('skipped' in memories) say(`NOTE: memories not seeded: ${memories.skipped}`, true);
 
     const url = `${world.app.url}/api/v1/agents/${agent.id}/chat/stream`;
     const headers = { authorization: `Bearer ${world.adminKey}` };
     const body = { message: CHAT_MESSAGE, user_id: agent.userId };
-    await client.run({ target: 'through', url, headers, body, concurrency: opts.concurrency, requests: 0, recordGaps: false, sessions: 'soak', fillTurns: opts.fillTurns }, (p) =>
-      say(`filling session windows ${p.done}/${p.total}`),
+    await client.run(
+      { target: 'through', url, headers, body, concurrency: opts.concurrency, requests: 0, recordGaps: false, sessions: 'soak', fillTurns: opts.fillTurns },
+      (p) => say(`filling session windows ${p.done}/${p.total}`),
     );
     await setBaseUrl(world, agent, gapBase);
     await sleep(1000);
@@ -123,7 +125,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     let stats: SoakStats;
     try {
       stats = await client.soak(
-        { url, headers, body, concurrency: opts.concurrency, durationMs: opts.seconds * 1000, sessions: 'soak', deltas: DELTAS, intervalMs: TEMPLATE_INTERVAL_MS },
+        {
+          url,
+          headers,
+          body,
+          concurrency: opts.concurrency,
+          durationMs: opts.seconds * 1000,
+          sessions: 'soak',
+          deltas: DELTAS,
+          intervalMs: TEMPLATE_INTERVAL_MS,
+        },
         (s) => (last = s),
       );
     } finally {
@@ -170,7 +181,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 export function leastSquaresSlope(points: Array<[number, number]>): number {
   const n = points.length;
   if (n < 2) return NaN;
-  let sx = 0, sy = 0, sxx = 0, sxy = 0;
+  let sx = 0,
+    sy = 0,
+    sxx = 0,
+    sxy = 0;
   for (const [x, y] of points) {
     sx += x;
     sy += y;

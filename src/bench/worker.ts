@@ -130,13 +130,19 @@ if (!isMainThread && parentPort) {
   let varied = 0;
 
   async function phase(id: number, spec: PhaseSpec): Promise<Sample[]> {
-    const sessions = spec.sessions ? pools.get(spec.sessions) ?? [] : undefined;
+    const sessions = spec.sessions ? (pools.get(spec.sessions) ?? []) : undefined;
     if (spec.sessions && sessions) pools.set(spec.sessions, sessions);
     const once = async (slot: number): Promise<Sample> => {
       const session = sessions ? (sessions[slot] ??= { turns: 0 }) : undefined;
       let body = session?.id ? { ...spec.body, session_id: session.id } : spec.body;
       if (spec.vary) body = { ...body, message: variedMessage(varied++) };
-      const sample = await streamOnce(dispatcher, { url: spec.url, headers: spec.headers, body: JSON.stringify(body), target: spec.target, recordGaps: spec.recordGaps });
+      const sample = await streamOnce(dispatcher, {
+        url: spec.url,
+        headers: spec.headers,
+        body: JSON.stringify(body),
+        target: spec.target,
+        recordGaps: spec.recordGaps,
+      });
       if (session && sample.sessionId) {
         session.id = sample.sessionId;
         session.turns++;
@@ -195,8 +201,17 @@ if (!isMainThread && parentPort) {
     const stats = (): SoakStats => {
       const mu = process.memoryUsage();
       return {
-        elapsedMs: performance.now() - t0, streams, errors, errorKinds: [...kinds], framesLost, stalls, streamsHurt,
-        ttfb: ttfb.toJSON(), gaps: gaps.toJSON(), added: added.toJSON(), recall: { ...recall },
+        elapsedMs: performance.now() - t0,
+        streams,
+        errors,
+        errorKinds: [...kinds],
+        framesLost,
+        stalls,
+        streamsHurt,
+        ttfb: ttfb.toJSON(),
+        gaps: gaps.toJSON(),
+        added: added.toJSON(),
+        recall: { ...recall },
         workerMemory: { heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external, arrayBuffers: mu.arrayBuffers },
       };
     };

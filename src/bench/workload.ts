@@ -40,7 +40,20 @@ const THINGS = ['flat white', 'green tea', 'croissant', 'ramen', 'falafel', 'oat
 const SPOTS = ['the cafe near the office', 'the market', 'a bakery downtown', 'the station kiosk', 'a noodle bar', 'the rooftop bar', 'the gym', 'the library'];
 const VERBS = ['usually orders', 'likes', 'once tried', 'avoids', 'recommends', 'shares'];
 
-const TOPICS = ['volcanoes', 'tax forms', 'chess openings', 'bicycle gears', 'sourdough starters', 'jazz chords', 'tide tables', 'moss gardens', 'rocket nozzles', 'knitting patterns', 'glacier melt', 'bird migration'];
+const TOPICS = [
+  'volcanoes',
+  'tax forms',
+  'chess openings',
+  'bicycle gears',
+  'sourdough starters',
+  'jazz chords',
+  'tide tables',
+  'moss gardens',
+  'rocket nozzles',
+  'knitting patterns',
+  'glacier melt',
+  'bird migration',
+];
 const ASKS = ['Explain briefly how', 'Give me three facts about', 'What is the history of', 'Summarize the basics of', 'Compare two kinds of'];
 
 /** The i-th "topic shift" message (`--vary`): unique, and far from the seeded memories and the

@@ -13,12 +13,22 @@ export function agentsCommand(): Command {
   const agents = new Command('agents').description("List, create and delete your organization's agents");
 
   agents.addCommand(
-    withConnection(new Command('list').description('List agents, newest first').option('--limit <n>', 'at most this many', positive, 50).option('--json', 'print the JSON answer')).action(
+    withConnection(
+      new Command('list')
+        .description('List agents, newest first')
+        .option('--limit <n>', 'at most this many', positive, 50)
+        .option('--json', 'print the JSON answer'),
+    ).action(
       guarded(async (opts: Conn & { limit: number }) => {
         const res = await createClient(opts).json<{ data: AgentView[]; has_more: boolean }>('GET', `/api/v1/agents?limit=${opts.limit}`);
         if (opts.json) return void process.stdout.write(JSON.stringify(res, null, 2) + '\n');
         if (!res.data.length) return void process.stdout.write('no agents yet (agentmem agents create --name NAME)\n');
-        const rows = res.data.map((a) => [a.id, a.name, `${a.llm?.provider ?? '?'}/${a.llm?.model ?? '?'}`, String(a.created_at).slice(0, 19).replace('T', ' ')]);
+        const rows = res.data.map((a) => [
+          a.id,
+          a.name,
+          `${a.llm?.provider ?? '?'}/${a.llm?.model ?? '?'}`,
+          String(a.created_at).slice(0, 19).replace('T', ' '),
+        ]);
         process.stdout.write(table([['ID', 'NAME', 'MODEL', 'CREATED'], ...rows]));
         if (res.has_more) process.stdout.write(`… more: --limit ${opts.limit * 2}\n`);
       }),
@@ -42,7 +52,12 @@ export function agentsCommand(): Command {
         if (opts.name) body.name = opts.name;
         if (!body.name) throw new ApiError('bad_request', 'give the agent a --name (or a "name" in --config)');
         if (opts.provider || opts.model || opts.baseUrl) {
-          body.llm = { ...body.llm, ...(opts.provider && { provider: opts.provider }), ...(opts.model && { model: opts.model }), ...(opts.baseUrl && { base_url: opts.baseUrl }) };
+          body.llm = {
+            ...body.llm,
+            ...(opts.provider && { provider: opts.provider }),
+            ...(opts.model && { model: opts.model }),
+            ...(opts.baseUrl && { base_url: opts.baseUrl }),
+          };
         }
         if (opts.systemPrompt) body.system_prompt = opts.systemPrompt;
         const agent = await createClient(opts).json<AgentView>('POST', '/api/v1/agents', body);

@@ -17,28 +17,42 @@ export function benchRecallCommand(): Command {
     .option('--vector-weights <list>', 'fusion weights to measure it at, one configuration each', (v) => v.split(',').map(Number), [1])
     .option('--results <dir>', 'where the JSON goes', 'bench-results')
     .option('--json', 'print the JSON result only')
-    .action(async (opts: {
-      dataset: string; database: string; configs?: string[]; users?: string; results: string; json?: boolean;
-      embedderUrl?: string; embedderModel: string; embedderDimensions: number; vectorWeights: number[];
-    }) => {
-      let result;
-      try {
-        const embedder = opts.embedderUrl
-          ? { url: opts.embedderUrl, model: opts.embedderModel, dimensions: opts.embedderDimensions, weights: opts.vectorWeights }
-          : undefined;
-        result = await runRecallBench({
-          dataset: resolve(opts.dataset), database: opts.database, configs: opts.configs, users: opts.users, embedder,
-          progress: opts.json ? undefined : (line) => process.stderr.write(line + '\n'),
-        });
-      } catch (err) {
-        console.error(`agentmem bench recall: ${(err as Error).stack ?? err}`);
-        process.exit(1);
-      }
-      const json = JSON.stringify(result, null, 2);
-      mkdirSync(resolve(opts.results), { recursive: true });
-      const file = join(resolve(opts.results), `recall-${basename(resolve(opts.dataset))}-${result.engine}-${result.date.replace(/[:.]/g, '-')}.json`);
-      writeFileSync(file, json + '\n');
-      process.stdout.write(opts.json ? json + '\n' : formatRecallReport(result) + `\n\nwrote ${file}\n`);
-      process.exit(0);
-    });
+    .action(
+      async (opts: {
+        dataset: string;
+        database: string;
+        configs?: string[];
+        users?: string;
+        results: string;
+        json?: boolean;
+        embedderUrl?: string;
+        embedderModel: string;
+        embedderDimensions: number;
+        vectorWeights: number[];
+      }) => {
+        let result;
+        try {
+          const embedder = opts.embedderUrl
+            ? { url: opts.embedderUrl, model: opts.embedderModel, dimensions: opts.embedderDimensions, weights: opts.vectorWeights }
+            : undefined;
+          result = await runRecallBench({
+            dataset: resolve(opts.dataset),
+            database: opts.database,
+            configs: opts.configs,
+            users: opts.users,
+            embedder,
+            progress: opts.json ? undefined : (line) => process.stderr.write(line + '\n'),
+          });
+        } catch (err) {
+          console.error(`agentmem bench recall: ${(err as Error).stack ?? err}`);
+          process.exit(1);
+        }
+        const json = JSON.stringify(result, null, 2);
+        mkdirSync(resolve(opts.results), { recursive: true });
+        const file = join(resolve(opts.results), `recall-${basename(resolve(opts.dataset))}-${result.engine}-${result.date.replace(/[:.]/g, '-')}.json`);
+        writeFileSync(file, json + '\n');
+        process.stdout.write(opts.json ? json + '\n' : formatRecallReport(result) + `\n\nwrote ${file}\n`);
+        process.exit(0);
+      },
+    );
 }

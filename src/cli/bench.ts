@@ -10,101 +10,131 @@ import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
 import { benchRecallCommand } from './bench-recall.ts';
 
 export function benchCommand(): Command {
-  return new Command('bench')
-    // `bench recall` has options of the same names (--database): its own, after its name
-    .enablePositionalOptions()
-    .addCommand(benchRecallCommand())
-    .description("Rerun the seed report's experiment: the same chat direct to an upstream emulator and through agentmem, per stage and per concurrency")
-    .option('--profile <name>', `upstream latency profile: ${PROFILE_NAMES.join(', ')}`, profile, 'instant' as ProfileName)
-    .option('--concurrency <list>', 'concurrent streams per level, comma-separated', list, [1, 16, 64, 256])
-    .option('--requests <n>', 'requests per level and side (default: instant max(200, 4c), glm-4-flash max(20, 2c), glm-4 max(2, c))', positive)
-    .option('--database <url>', 'memory:// (PGlite, default) or postgres://… (a throwaway database is created there and dropped)', 'memory://')
-    .option('--memories <n>', 'memories seeded for the user first', nonNegative, 10_000)
-    .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
-    .option('--window <n>', "the agent's history window, messages (memory.last_messages; 200 with --fill-turns 100: a long session)", positive, 10)
-    .option('--working-memory', 'working memory on, with a profile block for the bench user in every prompt')
-    .option('--no-gaps', 'skip the inter-delta gap runs')
-    .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
-    .option('--vary', 'the measured through requests ask a new, unrelated question each turn, so the predictive recall pool cannot answer and the fresh search runs')
-    .option('--soak <seconds>', 'instead: stream the 20 ms template through agentmem continuously for this long (600 = 10 min) at --concurrency (default 16), sampling memory every 10 s', positive)
-    .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
-    .option('--rtt-ms <ms>', 'a network round trip between agentmem and the emulator, paid per round trip, handshakes included', rtt, 0)
-    .option('--json', 'print the JSON result only (no table, no progress)')
-    .action(async (opts: { profile: ProfileName; concurrency: number[]; requests?: number; database: string; memories: number; fillTurns: number; window: number; workingMemory?: boolean; gaps: boolean; out: string; soak?: number; vary?: boolean; tls?: boolean; rttMs: number; json?: boolean }, cmd: Command) => {
-      const certificate = opts.tls ? trustedCertificate() : undefined;
-      if (opts.tls && !certificate) process.exit(await rerunTrusting());
-      const tty = process.stderr.isTTY;
-      let width = 0;
-      const progress = opts.json
-        ? undefined
-        : (line: string, final?: boolean) => {
-            // `\r`-updated on a terminal; plain lines (only the final ones) when piped
-            if (tty) {
-              process.stderr.write(`\r${line.padEnd(width)}${final ? '\n' : ''}`);
-              width = final ? 0 : Math.max(width, line.length);
-            } else if (final) {
-              process.stderr.write(line + '\n');
+  return (
+    new Command('bench')
+      // `bench recall` has options of the same names (--database): its own, after its name
+      .enablePositionalOptions()
+      .addCommand(benchRecallCommand())
+      .description("Rerun the seed report's experiment: the same chat direct to an upstream emulator and through agentmem, per stage and per concurrency")
+      .option('--profile <name>', `upstream latency profile: ${PROFILE_NAMES.join(', ')}`, profile, 'instant' as ProfileName)
+      .option('--concurrency <list>', 'concurrent streams per level, comma-separated', list, [1, 16, 64, 256])
+      .option('--requests <n>', 'requests per level and side (default: instant max(200, 4c), glm-4-flash max(20, 2c), glm-4 max(2, c))', positive)
+      .option('--database <url>', 'memory:// (PGlite, default) or postgres://… (a throwaway database is created there and dropped)', 'memory://')
+      .option('--memories <n>', 'memories seeded for the user first', nonNegative, 10_000)
+      .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
+      .option('--window <n>', "the agent's history window, messages (memory.last_messages; 200 with --fill-turns 100: a long session)", positive, 10)
+      .option('--working-memory', 'working memory on, with a profile block for the bench user in every prompt')
+      .option('--no-gaps', 'skip the inter-delta gap runs')
+      .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
+      .option(
+        '--vary',
+        'the measured through requests ask a new, unrelated question each turn, so the predictive recall pool cannot answer and the fresh search runs',
+      )
+      .option(
+        '--soak <seconds>',
+        'instead: stream the 20 ms template through agentmem continuously for this long (600 = 10 min) at --concurrency (default 16), sampling memory every 10 s',
+        positive,
+      )
+      .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
+      .option('--rtt-ms <ms>', 'a network round trip between agentmem and the emulator, paid per round trip, handshakes included', rtt, 0)
+      .option('--json', 'print the JSON result only (no table, no progress)')
+      .action(
+        async (
+          opts: {
+            profile: ProfileName;
+            concurrency: number[];
+            requests?: number;
+            database: string;
+            memories: number;
+            fillTurns: number;
+            window: number;
+            workingMemory?: boolean;
+            gaps: boolean;
+            out: string;
+            soak?: number;
+            vary?: boolean;
+            tls?: boolean;
+            rttMs: number;
+            json?: boolean;
+          },
+          cmd: Command,
+        ) => {
+          const certificate = opts.tls ? trustedCertificate() : undefined;
+          if (opts.tls && !certificate) process.exit(await rerunTrusting());
+          const tty = process.stderr.isTTY;
+          let width = 0;
+          const progress = opts.json
+            ? undefined
+            : (line: string, final?: boolean) => {
+                // `\r`-updated on a terminal; plain lines (only the final ones) when piped
+                if (tty) {
+                  process.stderr.write(`\r${line.padEnd(width)}${final ? '\n' : ''}`);
+                  width = final ? 0 : Math.max(width, line.length);
+                } else if (final) {
+                  process.stderr.write(line + '\n');
+                }
+              };
+          if (opts.soak !== undefined) {
+            // one level: the first given, or 16 when --concurrency was not given
+            const concurrency = cmd.getOptionValueSource('concurrency') === 'default' ? 16 : opts.concurrency[0]!;
+            let soak;
+            try {
+              soak = await runSoak({ seconds: opts.soak, concurrency, database: opts.database, memories: opts.memories, fillTurns: opts.fillTurns, progress });
+            } catch (err) {
+              if (tty && !opts.json) process.stderr.write('\n');
+              console.error(`agentmem bench --soak: ${(err as Error).stack ?? err}`);
+              process.exit(1);
             }
-          };
-      if (opts.soak !== undefined) {
-        // one level: the first given, or 16 when --concurrency was not given
-        const concurrency = cmd.getOptionValueSource('concurrency') === 'default' ? 16 : opts.concurrency[0]!;
-        let soak;
-        try {
-          soak = await runSoak({ seconds: opts.soak, concurrency, database: opts.database, memories: opts.memories, fillTurns: opts.fillTurns, progress });
-        } catch (err) {
-          if (tty && !opts.json) process.stderr.write('\n');
-          console.error(`agentmem bench --soak: ${(err as Error).stack ?? err}`);
-          process.exit(1);
-        }
-        if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
-        const json = JSON.stringify(soak, null, 2);
-        mkdirSync(resolve(opts.out), { recursive: true });
-        const stem = `chat-soak-c${concurrency}-${soak.engine}-${soak.date.replace(/[:.]/g, '-')}`;
-        writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
-        writeFileSync(join(resolve(opts.out), `${stem}.svg`), renderSoakChart(soak));
-        if (opts.json) process.stdout.write(json + '\n');
-        else process.stdout.write(formatSoakReport(soak) + `\n\nwrote ${join(opts.out, stem)}.json and .svg\n`);
-        process.exit(0);
-      }
-      let result;
-      try {
-        result = await runBench({
-          profile: opts.profile,
-          concurrency: opts.concurrency,
-          requests: opts.requests,
-          database: opts.database,
-          memories: opts.memories,
-          fillTurns: opts.fillTurns,
-          window: opts.window,
-          workingMemory: opts.workingMemory,
-          gaps: opts.gaps,
-          vary: opts.vary,
-          tls: certificate,
-          rttMs: opts.rttMs,
-          progress,
-        });
-      } catch (err) {
-        if (tty && !opts.json) process.stderr.write('\n');
-        console.error(`agentmem bench: ${(err as Error).stack ?? err}`);
-        process.exit(1);
-      }
-      if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
-      const json = JSON.stringify(result, null, 2);
-      const dir = resolve(opts.out);
-      mkdirSync(dir, { recursive: true });
-      const stem = `chat-overhead-${result.profile}-${result.engine}-${result.date.replace(/[:.]/g, '-')}`;
-      writeFileSync(join(dir, `${stem}.json`), json + '\n');
-      writeFileSync(join(dir, `${stem}.svg`), renderChart(result));
-      if (opts.json) {
-        process.stdout.write(json + '\n');
-      } else {
-        process.stdout.write(formatReport(result) + '\n');
-        process.stdout.write(`\nwrote ${join(opts.out, stem)}.json and .svg\n`);
-      }
-      // the in-process servers are closed; anything left (timers, sockets) must not keep us
-      process.exit(0);
-    });
+            if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
+            const json = JSON.stringify(soak, null, 2);
+            mkdirSync(resolve(opts.out), { recursive: true });
+            const stem = `chat-soak-c${concurrency}-${soak.engine}-${soak.date.replace(/[:.]/g, '-')}`;
+            writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
+            writeFileSync(join(resolve(opts.out), `${stem}.svg`), renderSoakChart(soak));
+            if (opts.json) process.stdout.write(json + '\n');
+            else process.stdout.write(formatSoakReport(soak) + `\n\nwrote ${join(opts.out, stem)}.json and .svg\n`);
+            process.exit(0);
+          }
+          let result;
+          try {
+            result = await runBench({
+              profile: opts.profile,
+              concurrency: opts.concurrency,
+              requests: opts.requests,
+              database: opts.database,
+              memories: opts.memories,
+              fillTurns: opts.fillTurns,
+              window: opts.window,
+              workingMemory: opts.workingMemory,
+              gaps: opts.gaps,
+              vary: opts.vary,
+              tls: certificate,
+              rttMs: opts.rttMs,
+              progress,
+            });
+          } catch (err) {
+            if (tty && !opts.json) process.stderr.write('\n');
+            console.error(`agentmem bench: ${(err as Error).stack ?? err}`);
+            process.exit(1);
+          }
+          if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
+          const json = JSON.stringify(result, null, 2);
+          const dir = resolve(opts.out);
+          mkdirSync(dir, { recursive: true });
+          const stem = `chat-overhead-${result.profile}-${result.engine}-${result.date.replace(/[:.]/g, '-')}`;
+          writeFileSync(join(dir, `${stem}.json`), json + '\n');
+          writeFileSync(join(dir, `${stem}.svg`), renderChart(result));
+          if (opts.json) {
+            process.stdout.write(json + '\n');
+          } else {
+            process.stdout.write(formatReport(result) + '\n');
+            process.stdout.write(`\nwrote ${join(opts.out, stem)}.json and .svg\n`);
+          }
+          // the in-process servers are closed; anything left (timers, sockets) must not keep us
+          process.exit(0);
+        },
+      )
+  );
 }
 
 function profile(v: string): ProfileName {

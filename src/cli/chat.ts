@@ -80,7 +80,12 @@ async function interactive(client: Client, agentId: string, opts: ChatOptions): 
 }
 
 /** One message and its streamed answer; stats go to stderr. Throws ApiError when no stream starts. */
-async function turn(client: Client, agentId: string, body: { message: string; user_id?: string; session_id?: string }, signal?: AbortSignal): Promise<TurnResult> {
+async function turn(
+  client: Client,
+  agentId: string,
+  body: { message: string; user_id?: string; session_id?: string },
+  signal?: AbortSignal,
+): Promise<TurnResult> {
   const t0 = performance.now();
   const spinner = startSpinner(t0);
   let ttft: number | undefined;
@@ -203,5 +208,7 @@ function strip<T extends object>(o: T): Partial<T> {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }

@@ -29,7 +29,13 @@ export interface Client {
   readonly url: string;
   json<T = any>(method: string, path: string, body?: unknown): Promise<T>;
   /** POSTs (or GETs, without a body) and reads the SSE answer, one event at a time */
-  stream(method: string, path: string, body: unknown, onEvent: (e: SseEvent) => void, opts?: { signal?: AbortSignal; headers?: Record<string, string> }): Promise<void>;
+  stream(
+    method: string,
+    path: string,
+    body: unknown,
+    onEvent: (e: SseEvent) => void,
+    opts?: { signal?: AbortSignal; headers?: Record<string, string> },
+  ): Promise<void>;
 }
 
 /** --url and --key on a subcommand, with their environment defaults. */

@@ -29,30 +29,47 @@ export function emulateCommand(): Command {
     .option('--tls', 'serve HTTPS with a self-signed certificate made at start')
     .option('--cert-out <file>', 'with --tls: where to write the certificate (PEM) for clients to trust (default: a file in the temp dir)')
     .option('--rtt-ms <ms>', 'network round-trip time, paid per round trip, the TCP and TLS handshakes included', milliseconds, 0)
-    .action(async (opts: { port: string; host: string; profile: ProfileName; zhipuKey?: string[]; openaiKey?: string[]; tls?: boolean; certOut?: string; rttMs: number }) => {
-      let emu;
-      try {
-        emu = await startEmulator({
-          port: Number(opts.port), host: opts.host, profile: opts.profile, zhipuKeys: opts.zhipuKey, openaiKeys: opts.openaiKey, tls: opts.tls, rttMs: opts.rttMs,
-        });
-      } catch (err) {
-        console.error(`agentmem emulate: ${(err as Error).message}`);
-        process.exit(1);
-      }
-      console.log(`emulator listening on ${emu.url} (profile ${opts.profile}${opts.rttMs ? `, round trip ${opts.rttMs} ms` : ''})`);
-      if (emu.ca) {
-        const file = resolve(opts.certOut ?? join(tmpdir(), `agentmem-emulator-${emu.port}.pem`));
-        writeFileSync(file, emu.ca);
-        console.log(`  certificate: ${file}   trust it with NODE_EXTRA_CA_CERTS=${file}`);
-      }
-      console.log(`  OpenAI: ${emu.url}/v1/chat/completions   Zhipu: ${emu.url}/api/paas/v4/chat/completions`);
-      console.log(`  options as path segments, e.g. ${emu.url}/~fault=drip/~text=hello/v1`);
-      console.log(`  connections accepted and requests seen: ${emu.url}/_emulator/stats`);
-      const stop = async () => {
-        await emu.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    .action(
+      async (opts: {
+        port: string;
+        host: string;
+        profile: ProfileName;
+        zhipuKey?: string[];
+        openaiKey?: string[];
+        tls?: boolean;
+        certOut?: string;
+        rttMs: number;
+      }) => {
+        let emu;
+        try {
+          emu = await startEmulator({
+            port: Number(opts.port),
+            host: opts.host,
+            profile: opts.profile,
+            zhipuKeys: opts.zhipuKey,
+            openaiKeys: opts.openaiKey,
+            tls: opts.tls,
+            rttMs: opts.rttMs,
+          });
+        } catch (err) {
+          console.error(`agentmem emulate: ${(err as Error).message}`);
+          process.exit(1);
+        }
+        console.log(`emulator listening on ${emu.url} (profile ${opts.profile}${opts.rttMs ? `, round trip ${opts.rttMs} ms` : ''})`);
+        if (emu.ca) {
+          const file = resolve(opts.certOut ?? join(tmpdir(), `agentmem-emulator-${emu.port}.pem`));
+          writeFileSync(file, emu.ca);
+          console.log(`  certificate: ${file}   trust it with NODE_EXTRA_CA_CERTS=${file}`);
+        }
+        console.log(`  OpenAI: ${emu.url}/v1/chat/completions   Zhipu: ${emu.url}/api/paas/v4/chat/completions`);
+        console.log(`  options as path segments, e.g. ${emu.url}/~fault=drip/~text=hello/v1`);
+        console.log(`  connections accepted and requests seen: ${emu.url}/_emulator/stats`);
+        const stop = async () => {
+          await emu.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
 }

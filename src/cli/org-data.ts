@@ -17,7 +17,10 @@ const fail = (err: unknown) => {
   console.error(`agentmem: ${(err as Error).message}`);
   process.exit(1);
 };
-const summary = (counts: Record<string, number>) => Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ') || 'nothing';
+const summary = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(', ') || 'nothing';
 
 /** Opens the configured store, runs `work` on it, closes it; any failure ends the process with its message. */
 async function withStore(work: (db: Db) => Promise<void>): Promise<void> {
@@ -63,7 +66,9 @@ export function importCommand(): Command {
       withStore(async (db) => {
         const input = file === '-' ? process.stdin : createReadStream(file);
         const r = await importOrg(db, createInterface({ input, crlfDelay: Infinity }));
-        console.error(`imported organization ${r.org_id}: ${summary(r.inserted)}; already here (skipped): ${summary(Object.fromEntries(Object.entries(r.skipped).filter(([, n]) => n)))}`);
+        console.error(
+          `imported organization ${r.org_id}: ${summary(r.inserted)}; already here (skipped): ${summary(Object.fromEntries(Object.entries(r.skipped).filter(([, n]) => n)))}`,
+        );
         console.error('agents come without their secrets (API keys): give them again with PATCH /api/v1/agents/:id');
         if (opts.adminKey) {
           const { key } = await createApiKey(db, { org_id: r.org_id, name: 'import', role: 'admin' });
@@ -75,7 +80,7 @@ export function importCommand(): Command {
 
 export function backupCommand(): Command {
   return new Command('backup')
-    .description('Copy the embedded store (AGENTMEM_DATA_DIR) into one .tar.gz with PGlite\'s dumpDataDir; stop the server first')
+    .description("Copy the embedded store (AGENTMEM_DATA_DIR) into one .tar.gz with PGlite's dumpDataDir; stop the server first")
     .requiredOption('-o, --out <file>', 'the .tar.gz to write')
     .action(async (opts: { out: string }) => {
       const config = configFromEnv();

@@ -35,10 +35,15 @@ interface Message {
 
 export function planTurn(messages: Message[], options: Record<string, string>, format: Format, body: ThinkingRequest = {}): Turn {
   const last = messages.at(-1);
-  const reasoning = thinks(format, body, options) ? tokenize(options.reasoning ?? `The user wrote "${lastUserText(messages)}". I will answer it directly.`) : [];
+  const reasoning = thinks(format, body, options)
+    ? tokenize(options.reasoning ?? `The user wrote "${lastUserText(messages)}". I will answer it directly.`)
+    : [];
   const calls = options.tool_calls !== undefined ? parseToolCalls(options.tool_calls, format) : [];
   if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls, reasoning };
-  const text = extractionText(messages, options) ?? options.text ?? (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
+  const text =
+    extractionText(messages, options) ??
+    options.text ??
+    (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
   const repeat = Math.min(MAX_REPEAT, Math.max(1, Math.floor(Number(options.repeat)) || 1));
   return { kind: 'text', text, tokens: tokenize(text), repeat, reasoning };
 }

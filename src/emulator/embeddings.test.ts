@@ -37,7 +37,14 @@ describe('emulator /embeddings', () => {
   });
 
   test('what OpenAI refuses is a 400 invalid_request_error; no key is a 401', async () => {
-    for (const body of [{ model: 'm' }, { model: 'm', input: [] }, { model: 'm', input: [''] }, { model: 'm', input: 'x', dimensions: 0 }, { input: 'x' }, { model: 'm', input: 'x', encoding_format: 'hex' }]) {
+    for (const body of [
+      { model: 'm' },
+      { model: 'm', input: [] },
+      { model: 'm', input: [''] },
+      { model: 'm', input: 'x', dimensions: 0 },
+      { input: 'x' },
+      { model: 'm', input: 'x', encoding_format: 'hex' },
+    ]) {
       const res = await post('/v1/embeddings', body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal((await res.json()).error.type, 'invalid_request_error');

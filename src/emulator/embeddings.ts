@@ -9,8 +9,7 @@ const MAX_DIMENSIONS = 3072;
 const MAX_INPUTS = 2048;
 
 export type EmbeddingsRequest =
-  | { ok: true; inputs: string[]; model: string; dimensions: number; base64: boolean }
-  | { ok: false; status: number; body: string };
+  { ok: true; inputs: string[]; model: string; dimensions: number; base64: boolean } | { ok: false; status: number; body: string };
 
 /** The request's inputs and settings, or OpenAI's 400 for what it would refuse. */
 export function parseEmbeddingsRequest(raw: unknown): EmbeddingsRequest {

@@ -155,7 +155,12 @@ describe('OpenAI format', () => {
 
 describe('Zhipu format', () => {
   test('stream: role in every delta; the last chunk carries finish_reason and usage unasked', async () => {
-    const res = await post(`${optionPath({ text: tricky })}${ZP}`, { model: 'glm-4-flash', stream: true, stream_options: { include_usage: false }, ...user('你好') });
+    const res = await post(`${optionPath({ text: tricky })}${ZP}`, {
+      model: 'glm-4-flash',
+      stream: true,
+      stream_options: { include_usage: false },
+      ...user('你好'),
+    });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^text\/event-stream/);
     const { data } = await readEvents(res);
@@ -203,7 +208,7 @@ describe('Zhipu format', () => {
       const res = await post(ZP, user('x'), { auth });
       assert.equal(res.status, status, String(auth));
       const body: any = await res.json();
-      if (code) assert.deepEqual(Object.keys(body.error), ['code', 'message']), assert.equal(body.error.code, code);
+      if (code) (assert.deepEqual(Object.keys(body.error), ['code', 'message']), assert.equal(body.error.code, code));
       assert.equal(emu.requests.at(-1)!.jwtValid, jwtValid, String(auth));
     }
   });
@@ -232,14 +237,25 @@ describe('byte-level faults keep the text exact', () => {
     const chunks = await rawChunks(`${optionPath({ text: tricky, fault: 'split_utf8' })}${ZP}`, { stream: true, ...user('x') });
     const midChar = chunks.filter((c) => (c.at(-1)! & 0xc0) === 0xc0 || (c[0]! & 0xc0) === 0x80);
     assert.ok(midChar.length > 10, `${midChar.length} pieces start or end inside a character`);
-    assert.equal(textOf(json(Buffer.concat(chunks).toString('utf8').split('\n\n').filter(Boolean).map((l) => l.slice(6)))), tricky);
+    assert.equal(
+      textOf(
+        json(
+          Buffer.concat(chunks)
+            .toString('utf8')
+            .split('\n\n')
+            .filter(Boolean)
+            .map((l) => l.slice(6)),
+        ),
+      ),
+      tricky,
+    );
   });
 });
 
 describe('faults', () => {
   const longText = 'one two three four five six seven eight';
 
-  test('HTTP faults answer each format\'s error shape', async () => {
+  test("HTTP faults answer each format's error shape", async () => {
     const cases: Array<[string, string, number, (e: any) => void]> = [
       ['401', OA, 401, (e) => assert.deepEqual([e.type, e.code], ['invalid_request_error', 'invalid_api_key'])],
       ['401', ZP, 401, (e) => assert.equal(e.code, '1002')],
@@ -291,7 +307,11 @@ describe('faults', () => {
   });
 
   test('sensitive and network_error end with that finish reason (OpenAI: content_filter)', async () => {
-    for (const [fault, path, reason] of [['sensitive', ZP, 'sensitive'], ['network_error', ZP, 'network_error'], ['sensitive', OA, 'content_filter']]) {
+    for (const [fault, path, reason] of [
+      ['sensitive', ZP, 'sensitive'],
+      ['network_error', ZP, 'network_error'],
+      ['sensitive', OA, 'content_filter'],
+    ]) {
       const { data } = await readEvents(await post(`${optionPath({ fault: fault!, text: longText })}${path!}`, { stream: true, ...user('x') }));
       assert.equal(data.at(-1), '[DONE]');
       const chunks = json(data);
@@ -368,7 +388,11 @@ describe('tool calls', () => {
 describe('connection lifecycle', () => {
   test('closedAt is set within 100 ms of a client abort mid-stream', async () => {
     const ac = new AbortController();
-    const res = await post(`${optionPath({ tokens_per_s: 20, text: 'a b c d e f g h i j k l m n' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
+    const res = await post(
+      `${optionPath({ tokens_per_s: 20, text: 'a b c d e f g h i j k l m n' })}${OA}`,
+      { stream: true, ...user('x') },
+      { signal: ac.signal },
+    );
     const rec = emu.requests.at(-1)!;
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let seen = '';
@@ -425,7 +449,7 @@ describe('connection lifecycle', () => {
 describe('context window', () => {
   const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i % 50}`).join(' ');
 
-  test('a prompt over the window is refused with each provider\'s own error; one that fits is answered', async () => {
+  test("a prompt over the window is refused with each provider's own error; one that fits is answered", async () => {
     for (const path of [OA, ZP]) {
       const fits = await post(`${optionPath({ context_tokens: 2_000, text: 'ok' })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(200)) });
       assert.equal(fits.status, 200, path);
@@ -442,7 +466,7 @@ describe('context window', () => {
     }
   });
 
-  test('max_tokens counts against the window; the default window is the model\'s', async () => {
+  test("max_tokens counts against the window; the default window is the model's", async () => {
     const body = { model: 'gpt-4o', ...user(words(200)) };
     assert.equal((await post(`${optionPath({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_000 })).status, 200);
     const over = await post(`${optionPath({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_900 });
@@ -458,23 +482,42 @@ describe('context window', () => {
 describe('reasoning models', () => {
   const thought = 'Think 思考 first.';
   test('Zhipu glm-4.5: reasoning_content chunks (role repeated) before the content; thinking disabled turns them off', async () => {
-    const chunks = json((await readEvents(await post(optionPath({ reasoning: thought, text: 'Answer.' }) + ZP, { model: 'glm-4.5', stream: true, ...user('q') }))).data);
+    const chunks = json(
+      (await readEvents(await post(optionPath({ reasoning: thought, text: 'Answer.' }) + ZP, { model: 'glm-4.5', stream: true, ...user('q') }))).data,
+    );
     const thinking = chunks.filter((c) => c.choices[0].delta.reasoning_content !== undefined);
     assert.equal(thinking.map((c) => c.choices[0].delta.reasoning_content).join(''), thought);
     assert.ok(thinking.every((c) => c.choices[0].delta.role === 'assistant' && c.choices[0].delta.content === undefined));
     const firstText = chunks.findIndex((c) => c.choices[0].delta.content);
     assert.ok(firstText > chunks.indexOf(thinking.at(-1)), 'all reasoning before the answer');
     assert.equal(textOf(chunks), 'Answer.');
-    const off = json((await readEvents(await post(optionPath({ text: 'Answer.' }) + ZP, { model: 'glm-4.5', thinking: { type: 'disabled' }, stream: true, ...user('q') }))).data);
+    const off = json(
+      (await readEvents(await post(optionPath({ text: 'Answer.' }) + ZP, { model: 'glm-4.5', thinking: { type: 'disabled' }, stream: true, ...user('q') })))
+        .data,
+    );
     assert.equal(off.filter((c) => c.choices[0].delta.reasoning_content).length, 0);
     const old = json((await readEvents(await post(ZP, { model: 'glm-4-flash', stream: true, ...user('q') }))).data);
     assert.equal(old.filter((c) => c.choices[0].delta.reasoning_content).length, 0, 'glm-4 does not think');
   });
 
   test('DeepSeek deepseek-reasoner: the opening frame, reasoning then content with the other field null, reasoning_tokens in usage', async () => {
-    const chunks = json((await readEvents(await post(optionPath({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', stream: true, stream_options: { include_usage: true }, ...user('q') }))).data);
+    const chunks = json(
+      (
+        await readEvents(
+          await post(optionPath({ reasoning: thought, text: 'Answer.' }) + OA, {
+            model: 'deepseek-reasoner',
+            stream: true,
+            stream_options: { include_usage: true },
+            ...user('q'),
+          }),
+        )
+      ).data,
+    );
     assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: null, reasoning_content: '' });
-    const deltas = chunks.slice(1).map((c) => c.choices[0]?.delta).filter((d) => d && (d.content || d.reasoning_content));
+    const deltas = chunks
+      .slice(1)
+      .map((c) => c.choices[0]?.delta)
+      .filter((d) => d && (d.content || d.reasoning_content));
     const firstText = deltas.findIndex((d) => d.content);
     assert.ok(deltas.slice(0, firstText).every((d) => d.content === null && typeof d.reasoning_content === 'string'));
     assert.ok(deltas.slice(firstText).every((d) => d.reasoning_content === null && typeof d.content === 'string'));
@@ -483,14 +526,26 @@ describe('reasoning models', () => {
     assert.equal(usage.completion_tokens_details.reasoning_tokens, tokenize(thought).length);
     const whole = await (await post(optionPath({ reasoning: thought, text: 'Answer.' }) + OA, { model: 'deepseek-reasoner', ...user('q') })).json();
     assert.deepEqual([whole.choices[0].message.reasoning_content, whole.choices[0].message.content], [thought, 'Answer.']);
-    const refused = await post(OA, { model: 'deepseek-reasoner', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b', reasoning_content: 'c' }, { role: 'user', content: 'd' }] });
+    const refused = await post(OA, {
+      model: 'deepseek-reasoner',
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: 'b', reasoning_content: 'c' },
+        { role: 'user', content: 'd' },
+      ],
+    });
     assert.equal(refused.status, 400);
   });
 
   test('reasoning before tool calls, in both formats', async () => {
     const calls = encodeURIComponent(JSON.stringify([{ name: 'f', arguments: { x: 1 } }]));
-    for (const [path, model] of [[OA, 'deepseek-reasoner'], [ZP, 'glm-4.5']] as const) {
-      const chunks = json((await readEvents(await post(`/~tool_calls=${calls}` + optionPath({ reasoning: thought }) + path, { model, stream: true, ...user('q') }))).data);
+    for (const [path, model] of [
+      [OA, 'deepseek-reasoner'],
+      [ZP, 'glm-4.5'],
+    ] as const) {
+      const chunks = json(
+        (await readEvents(await post(`/~tool_calls=${calls}` + optionPath({ reasoning: thought }) + path, { model, stream: true, ...user('q') }))).data,
+      );
       const thinking = chunks.map((c) => c.choices[0]?.delta?.reasoning_content ?? '').join('');
       assert.equal(thinking, thought, model);
       const call = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);

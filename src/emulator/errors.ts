@@ -106,7 +106,12 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
   },
   bad_messages: {
     status: 400,
-    openai: () => ({ message: "Missing required parameter: 'messages'.", type: 'invalid_request_error', param: 'messages', code: 'missing_required_parameter' }),
+    openai: () => ({
+      message: "Missing required parameter: 'messages'.",
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'missing_required_parameter',
+    }),
     zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
   },
   context_length: {
@@ -125,7 +130,9 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
     status: 400,
     openai: () => ({
       message: 'The `reasoning_content` of an earlier answer must not be sent back in `messages`; remove it from the assistant messages.',
-      type: 'invalid_request_error', param: 'messages', code: 'invalid_request_error',
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'invalid_request_error',
     }),
     zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
   },

@@ -116,14 +116,31 @@ export function completionBody(t: Ident, turn: Turn, finishReason: string, usage
   if (t.format === 'zhipu') {
     const message =
       turn.kind === 'tools'
-        ? { content: null, role: 'assistant', tool_calls: turn.calls.map((c, index) => ({ function: { arguments: c.arguments, name: c.name }, id: c.id, index, type: 'function' })) }
+        ? {
+            content: null,
+            role: 'assistant',
+            tool_calls: turn.calls.map((c, index) => ({ function: { arguments: c.arguments, name: c.name }, id: c.id, index, type: 'function' })),
+          }
         : { content: turn.text.repeat(turn.repeat), role: 'assistant' };
     if (turn.reasoning.length) Object.assign(message, { reasoning_content: turn.reasoning.join('') });
-    return JSON.stringify({ choices: [{ finish_reason: finishReason, index: 0, message }], created: t.created, id: t.id, model: t.model, request_id: t.id, usage });
+    return JSON.stringify({
+      choices: [{ finish_reason: finishReason, index: 0, message }],
+      created: t.created,
+      id: t.id,
+      model: t.model,
+      request_id: t.id,
+      usage,
+    });
   }
   const message =
     turn.kind === 'tools'
-      ? { role: 'assistant', content: null, tool_calls: turn.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })), refusal: null, annotations: [] }
+      ? {
+          role: 'assistant',
+          content: null,
+          tool_calls: turn.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+          refusal: null,
+          annotations: [],
+        }
       : { role: 'assistant', content: turn.text.repeat(turn.repeat), refusal: null, annotations: [] };
   if (turn.reasoning.length) Object.assign(message, { [t.reasoningField]: turn.reasoning.join('') });
   return JSON.stringify({
@@ -197,6 +214,12 @@ function alnum(n: number): string {
 function zhipuId(): string {
   const d = new Date();
   const stamp = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
-  return stamp + BigInt(`0x${randomBytes(8).toString('hex')}`).toString().padStart(20, '0').slice(0, 18);
+  return (
+    stamp +
+    BigInt(`0x${randomBytes(8).toString('hex')}`)
+      .toString()
+      .padStart(20, '0')
+      .slice(0, 18)
+  );
 }
 const pad = (n: number) => String(n).padStart(2, '0');

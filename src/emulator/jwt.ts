@@ -4,9 +4,7 @@
 // timestamp in MILLISECONDS.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export type ZhipuAuth =
-  | { ok: true; jwtValid?: boolean }
-  | { ok: false; reason: 'missing' | 'invalid' | 'expired'; jwtValid?: boolean };
+export type ZhipuAuth = { ok: true; jwtValid?: boolean } | { ok: false; reason: 'missing' | 'invalid' | 'expired'; jwtValid?: boolean };
 
 /** `keys` undefined = accept any bearer (a JWT is then checked for shape and expiry only). */
 export function checkZhipuAuth(authorization: string | undefined, keys: string[] | undefined, now = Date.now()): ZhipuAuth {
@@ -29,7 +27,9 @@ function verifyJwt([h, p, sig]: [string, string, string], keys: string[] | undef
   if (keys) {
     const key = keys.find((k) => k.slice(0, k.indexOf('.')) === payload.api_key);
     if (!key) return 'invalid';
-    const expected = createHmac('sha256', key.slice(key.indexOf('.') + 1)).update(`${h}.${p}`).digest();
+    const expected = createHmac('sha256', key.slice(key.indexOf('.') + 1))
+      .update(`${h}.${p}`)
+      .digest();
     const given = Buffer.from(sig, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
   }

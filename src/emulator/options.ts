@@ -24,8 +24,7 @@ export function parseOptionPath(pathname: string): RoutedPath {
 }
 
 /** One key for "the same option set", whatever order the segments came in. */
-export const optionsKey = (options: Record<string, string>): string =>
-  JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+export const optionsKey = (options: Record<string, string>): string => JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 function safeDecode(s: string): string {
   try {
@@ -37,5 +36,7 @@ function safeDecode(s: string): string {
 
 /** The other way: `/~key=value` segments for a base URL, e.g. `${emu.url}${optionPath({ text: 'hi' })}/v1`. */
 export function optionPath(options: Record<string, string | number>): string {
-  return Object.entries(options).map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`).join('');
+  return Object.entries(options)
+    .map(([k, v]) => `/~${k}=${encodeURIComponent(String(v))}`)
+    .join('');
 }

@@ -141,7 +141,9 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       drain_waits: sum((m) => m.drainWaits),
       drain_wait_ms: Math.round(sum((m) => m.drainMs)),
       streams_waiting: sum((m) => (m.waiting ? 1 : 0)),
-      streams: requests.flatMap((r) => (r.written ? [{ bytes_written: r.written.bytes, drain_waits: r.written.drainWaits, waiting: r.written.waiting, open: r.closedAt === undefined }] : [])),
+      streams: requests.flatMap((r) =>
+        r.written ? [{ bytes_written: r.written.bytes, drain_waits: r.written.drainWaits, waiting: r.written.waiting, open: r.closedAt === undefined }] : [],
+      ),
     };
   };
   const certificate = opts.tls === true ? await selfSignedCertificate(opts.host) : opts.tls || undefined;
@@ -232,7 +234,6 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     res.writeHead(200, { 'content-type': 'application/json' }).end(embeddingsBody(parsed));
   }
 
-
   // With a round-trip time, clients reach the server through the delaying relay only.
   const rtt = opts.rttMs ?? 0;
   await new Promise<void>((resolve, reject) => {
@@ -242,7 +243,13 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   });
   let relay: Relay | undefined;
   try {
-    if (rtt > 0) relay = await startRelay({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, rttMs: rtt });
+    if (rtt > 0)
+      relay = await startRelay({
+        host: opts.host ?? '127.0.0.1',
+        port: opts.port ?? 0,
+        target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+        rttMs: rtt,
+      });
   } catch (err) {
     server.close();
     throw err;
@@ -270,7 +277,15 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
 }
 
 // The non-stream answer: the whole generation time, then one JSON body.
-async function answerJson(res: ServerResponse, ident: Ident, turn: Turn, prompt: number, pacing: Pacing, fault: Fault | undefined, signal: AbortSignal): Promise<void> {
+async function answerJson(
+  res: ServerResponse,
+  ident: Ident,
+  turn: Turn,
+  prompt: number,
+  pacing: Pacing,
+  fault: Fault | undefined,
+  signal: AbortSignal,
+): Promise<void> {
   const n = completionTokens(turn);
   let wait = pacing.firstTokenMs();
   for (let i = 1; i < n; i++) wait += pacing.gapMs();

@@ -7,7 +7,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens } from './answer.ts';
 import type { Turn } from './turn.ts';
 import type { Fault } from './faults.ts';
-import { closingFrames, errorFrame, finishReasonFor, MALFORMED, openingFrames, reasoningFrame, textFrame, toolFrames, type Ident, type Usage } from './formats.ts';
+import {
+  closingFrames,
+  errorFrame,
+  finishReasonFor,
+  MALFORMED,
+  openingFrames,
+  reasoningFrame,
+  textFrame,
+  toolFrames,
+  type Ident,
+  type Usage,
+} from './formats.ts';
 import type { Pacing } from './profiles.ts';
 import { writeFrame, type WriteMeter, type WriteMode } from './writer.ts';
 

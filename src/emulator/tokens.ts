@@ -24,8 +24,7 @@ export function tokenize(text: string): string[] {
       continue;
     }
     const k: Kind = EMOJI.test(g) ? 'emoji' : CJK.test(g) ? 'cjk' : 'word';
-    const joins =
-      kind === undefined || (!trailing && k === kind && ((k === 'word' && count < MAX_WORD) || (k === 'cjk' && count < 2)));
+    const joins = kind === undefined || (!trailing && k === kind && ((k === 'word' && count < MAX_WORD) || (k === 'cjk' && count < 2)));
     if (!joins) {
       tokens.push(cur);
       cur = '';

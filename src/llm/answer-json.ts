@@ -5,7 +5,10 @@
 
 export function jsonObjectOf(answer: string): Record<string, unknown> | undefined {
   // Reasoning inline in the answer (models served without a reasoning field): drop it, closed or not.
-  const text = answer.replace(/<think>[\s\S]*?<\/think>/gi, '').replace(/^[\s\S]*?<\/think>/i, '').replace(/<think>[\s\S]*$/i, '');
+  const text = answer
+    .replace(/<think>[\s\S]*?<\/think>/gi, '')
+    .replace(/^[\s\S]*?<\/think>/i, '')
+    .replace(/<think>[\s\S]*$/i, '');
   const candidates: string[] = [];
   for (const m of text.matchAll(/```[a-zA-Z]*\s*([\s\S]*?)```/g)) candidates.push(m[1]!);
   const start = text.indexOf('{');

@@ -44,7 +44,17 @@ test('classifies addresses: what `public` refuses, and why', () => {
     ['2002:a00:1::', /embeds .*private/],
   ];
   for (const [ip, why] of refused) assert.match(addressProblem(ip) ?? '(allowed)', why, ip);
-  for (const ip of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.255.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::']) {
+  for (const ip of [
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '169.255.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::',
+  ]) {
     assert.equal(addressProblem(ip), undefined, ip);
   }
   assert.match(addressProblem('example.com')!, /not an IP address/);
@@ -56,7 +66,10 @@ test('parses AGENTMEM_EGRESS: any by default, public, or an allow-list with defa
   assert.deepEqual(parseEgress(' Public '), { kind: 'public' });
   const list = parseEgress('https://API.openai.com, http://10.0.0.5:8000,http://[::1]:9000/,http://localhost');
   assert.equal(list.kind, 'allow');
-  assert.deepEqual([...(list as { origins: ReadonlySet<string> }).origins], ['https://api.openai.com:443', 'http://10.0.0.5:8000', 'http://[::1]:9000', 'http://localhost:80']);
+  assert.deepEqual(
+    [...(list as { origins: ReadonlySet<string> }).origins],
+    ['https://api.openai.com:443', 'http://10.0.0.5:8000', 'http://[::1]:9000', 'http://localhost:80'],
+  );
   assert.throws(() => parseEgress('publik'), /AGENTMEM_EGRESS: "publik" is not an origin/);
   assert.throws(() => parseEgress('ftp://files.example.com'), /must be an http:\/\/ or https:\/\//);
   assert.throws(() => parseEgress('https://api.openai.com/v1'), /origin only/);
@@ -118,7 +131,13 @@ describe('the pool enforces the policy when it connects', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
 
   const get = async (pool: ReturnType<typeof createPool>, url: string) => {
     try {

@@ -35,7 +35,10 @@ export function parseEgress(value: string | undefined): EgressPolicy {
   if (v === '' || v.toLowerCase() === 'any') return { kind: 'any' };
   if (v.toLowerCase() === 'public') return { kind: 'public' };
   const origins = new Set<string>();
-  for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     let url: URL;
     try {
       url = new URL(entry);
@@ -65,20 +68,70 @@ export function originKey(protocol: string, hostname: string, port: string | num
 // (the metadata address before the link-local range it is in). A BlockList also matches
 // IPv4-mapped IPv6 (::ffff:127.0.0.1) against the IPv4 ranges.
 const RANGES: Array<[label: string, subnets: Array<[string, number]>]> = [
-  ['a cloud metadata address', [['169.254.169.254', 32], ['169.254.170.2', 32], ['fd00:ec2::254', 128], ['100.100.100.200', 32]]],
-  ['a loopback address', [['127.0.0.0', 8], ['::1', 128]]],
-  ['an unspecified address', [['0.0.0.0', 8], ['::', 128]]],
-  ['a private address', [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['fc00::', 7], ['fec0::', 10]]],
+  [
+    'a cloud metadata address',
+    [
+      ['169.254.169.254', 32],
+      ['169.254.170.2', 32],
+      ['fd00:ec2::254', 128],
+      ['100.100.100.200', 32],
+    ],
+  ],
+  [
+    'a loopback address',
+    [
+      ['127.0.0.0', 8],
+      ['::1', 128],
+    ],
+  ],
+  [
+    'an unspecified address',
+    [
+      ['0.0.0.0', 8],
+      ['::', 128],
+    ],
+  ],
+  [
+    'a private address',
+    [
+      ['10.0.0.0', 8],
+      ['172.16.0.0', 12],
+      ['192.168.0.0', 16],
+      ['fc00::', 7],
+      ['fec0::', 10],
+    ],
+  ],
   ['a shared (CGNAT) address', [['100.64.0.0', 10]]],
-  ['a link-local address', [['169.254.0.0', 16], ['fe80::', 10]]],
+  [
+    'a link-local address',
+    [
+      ['169.254.0.0', 16],
+      ['fe80::', 10],
+    ],
+  ],
   ['a broadcast address', [['255.255.255.255', 32]]],
-  ['a multicast address', [['224.0.0.0', 4], ['ff00::', 8]]],
+  [
+    'a multicast address',
+    [
+      ['224.0.0.0', 4],
+      ['ff00::', 8],
+    ],
+  ],
   [
     'a reserved address',
     [
-      ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['240.0.0.0', 4],
+      ['192.0.0.0', 24],
+      ['192.0.2.0', 24],
+      ['192.88.99.0', 24],
+      ['198.18.0.0', 15],
+      ['198.51.100.0', 24],
+      ['203.0.113.0', 24],
+      ['240.0.0.0', 4],
       // IPv4-compatible (deprecated), discard-only, local-use NAT64, documentation
-      ['::', 96], ['100::', 64], ['64:ff9b:1::', 48], ['2001:db8::', 32],
+      ['::', 96],
+      ['100::', 64],
+      ['64:ff9b:1::', 48],
+      ['2001:db8::', 32],
     ],
   ],
 ];
@@ -167,7 +220,8 @@ export async function checkTarget(policy: EgressPolicy, target: string): Promise
   ]).finally(() => clearTimeout(timer));
   if (!addresses?.length) return undefined;
   const problems = addresses.map((a) => addressProblem(a.address));
-  if (problems.every(Boolean)) return new EgressDeniedError(originKey(url.protocol, url.hostname, url.port), `${url.hostname} resolves to ${problems.join(', ')}`);
+  if (problems.every(Boolean))
+    return new EgressDeniedError(originKey(url.protocol, url.hostname, url.port), `${url.hostname} resolves to ${problems.join(', ')}`);
   return undefined;
 }
 
@@ -204,7 +258,8 @@ export function egressConnector(policy: EgressPolicy, opts: buildConnector.Build
     connect(options, (...args) => {
       const err = args[0];
       // The lookup knows only the hostname: the refusal names the whole origin.
-      if (err instanceof EgressDeniedError) return callback(new EgressDeniedError(originKey(options.protocol, options.hostname, options.port), err.reason), null);
+      if (err instanceof EgressDeniedError)
+        return callback(new EgressDeniedError(originKey(options.protocol, options.hostname, options.port), err.reason), null);
       callback(...args);
     });
   };

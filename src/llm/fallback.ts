@@ -16,7 +16,12 @@ interface Contender {
 
 export function withFallback(primary: Provider, fallback: Provider, fallbackModel: string, afterMs: number): Provider {
   const stream = (req: LlmRequest) => racing(primary, fallback, fallbackModel, afterMs, req);
-  return { name: primary.name, stream, complete: (req) => collect(stream(req)), warm: primary.warm && (() => Promise.all([primary.warm?.(), fallback.warm?.()]).then(() => {})) };
+  return {
+    name: primary.name,
+    stream,
+    complete: (req) => collect(stream(req)),
+    warm: primary.warm && (() => Promise.all([primary.warm?.(), fallback.warm?.()]).then(() => {})),
+  };
 }
 
 async function* racing(primary: Provider, fallback: Provider, fallbackModel: string, afterMs: number, req: LlmRequest): AsyncGenerator<StreamPart> {
@@ -29,7 +34,11 @@ async function* racing(primary: Provider, fallback: Provider, fallbackModel: str
     c.next = pull(c);
     return c;
   };
-  const pull = (c: Contender): Contender['next'] => c.it.next().then((r) => ({ who: c, r }), (err) => ({ who: c, err }));
+  const pull = (c: Contender): Contender['next'] =>
+    c.it.next().then(
+      (r) => ({ who: c, r }),
+      (err) => ({ who: c, err }),
+    );
 
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), afterMs)));

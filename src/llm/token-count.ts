@@ -45,7 +45,7 @@ export function countBounded(text: string, budgetMs = COUNT_BUDGET_MS): { tokens
   if (text.length <= CHUNK) return { tokens: text ? countPiece(text) : 0, exact: true };
   const started = performance.now();
   let n = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     let end = Math.min(text.length, i + CHUNK);
     if (end < text.length) {
       const space = text.lastIndexOf(' ', end);

@@ -69,7 +69,10 @@ export function createEpisodes(db: Db, index: MessageIndex) {
       messages: ImportedMessage[],
     ): Promise<{ session_id: string; count: number }> {
       // time order, stable for equal timestamps
-      const ordered = messages.map((m, i) => ({ m, i })).sort((a, b) => a.m.created_at.getTime() - b.m.created_at.getTime() || a.i - b.i).map((x) => x.m);
+      const ordered = messages
+        .map((m, i) => ({ m, i }))
+        .sort((a, b) => a.m.created_at.getTime() - b.m.created_at.getTime() || a.i - b.i)
+        .map((x) => x.m);
       const { sessionId, ids, seqs } = await db.transaction((tx) => importSession(tx, s, ordered));
       const session = { id: sessionId, agent_id: s.agent_id, user_id: s.user_id };
       ordered.forEach((m, i) => index.add(s.org_id, session, { ...m, id: ids[i]!, seq: seqs.get(ids[i]!)! }));
@@ -81,7 +84,14 @@ export function createEpisodes(db: Db, index: MessageIndex) {
 export type Episodes = ReturnType<typeof createEpisodes>;
 
 /** Facts and messages, each ranked, fused by reciprocal rank (equal weights), best `topK`. */
-export function fuseEpisodes<A extends { id: string; score: number }, B extends { id: string; score: number }>(facts: A[], messages: B[], topK: number): Array<A | B> {
+export function fuseEpisodes<A extends { id: string; score: number }, B extends { id: string; score: number }>(
+  facts: A[],
+  messages: B[],
+  topK: number,
+): Array<A | B> {
   const scored = [...facts.map((h, i) => ({ h: h as A | B, r: 1 / (61 + i) })), ...messages.map((h, i) => ({ h: h as A | B, r: 1 / (61 + i) }))];
-  return scored.sort((a, b) => b.r - a.r || b.h.score - a.h.score).slice(0, topK).map((x) => x.h);
+  return scored
+    .sort((a, b) => b.r - a.r || b.h.score - a.h.score)
+    .slice(0, topK)
+    .map((x) => x.h);
 }

@@ -83,7 +83,10 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
     const agent = await deps.loadAgent(job.org_id, p.agent_id);
     const x = agent && extractSettings(agent.config.memory.extract);
     if (!agent || !x?.enabled || !p.user_id) return [];
-    let conversation: Dialogue = p.conversation ?? [{ role: 'user', content: p.user }, { role: 'assistant', content: p.assistant }];
+    let conversation: Dialogue = p.conversation ?? [
+      { role: 'user', content: p.user },
+      { role: 'assistant', content: p.assistant },
+    ];
     let context = p.context;
     if (p.idle && p.answer_seq !== undefined) {
       // Waiting for quiet: the session went on, and the job of its newer exchange covers this one.
@@ -92,12 +95,19 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
       const session = await getSession(deps.db, job.org_id, p.session_id);
       if (!session) return [];
       const rows = await lastMessages(deps.db, job.org_id, p.session_id, 200);
-      const batch = sinceWindow(rows.filter((m) => m.seq <= p.answer_seq! && m.status !== 'streaming'), session.extracted_seq ?? 0, x.window_tokens);
+      const batch = sinceWindow(
+        rows.filter((m) => m.seq <= p.answer_seq! && m.status !== 'streaming'),
+        session.extracted_seq ?? 0,
+        x.window_tokens,
+      );
       if (!batch.conversation.length) return [];
       ({ conversation, context } = batch);
     }
     const source = `extraction:${job.id}`;
-    const said = conversation.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+    const said = conversation
+      .filter((m) => m.role === 'user')
+      .map((m) => m.content)
+      .join('\n');
 
     const related = await deps.related(job.org_id, p.agent_id, p.user_id, said.slice(-4_000), RELATED);
     // Short ids: models copy "3" more reliably than a UUID.
@@ -113,7 +123,10 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
       thinking: 'disabled',
     });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
-    const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, { session_id: p.session_id, message_id: p.message_id });
+    const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, {
+      session_id: p.session_id,
+      message_id: p.message_id,
+    });
     // Only an idle batch reads from where extraction last stopped: without idle_ms, no write
     // per turn for it (switched on later, the first batch reads back at most window_tokens).
     if (p.answer_seq !== undefined && x.idle_ms > 0) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
@@ -156,7 +169,12 @@ function sinceWindow(messages: Message[], sinceSeq: number, budget: number): { c
  * With `wait`, resolves with the changes of a job queued at once.
  */
 export function extractAfterTurn(jobs: JobQueue, history?: HistoryStore, waitMs = 15_000) {
-  return async (agent: { id: string; config: { memory: { extract: ExtractConfig } } }, turn: Exchange, answer: string, wait: boolean): Promise<MemoryChange[]> => {
+  return async (
+    agent: { id: string; config: { memory: { extract: ExtractConfig } } },
+    turn: Exchange,
+    answer: string,
+    wait: boolean,
+  ): Promise<MemoryChange[]> => {
     const x = extractSettings(agent.config.memory.extract);
     // Facts belong to a user: an anonymous chat never writes memories another chat could recall.
     if (!x.enabled || !turn.userId) return [];
@@ -170,13 +188,24 @@ export function extractAfterTurn(jobs: JobQueue, history?: HistoryStore, waitMs 
     const window = recent?.messages.length ? extractionWindow(recent.messages, due ? x.every_turns : exchanges! % x.every_turns, x.window_tokens) : undefined;
     const answerSeq = recent?.messages.at(-1)?.id === turn.assistantMessageId ? recent.messages.at(-1)!.seq : undefined;
     const payload: ExtractPayload = {
-      agent_id: agent.id, user_id: turn.userId, session_id: turn.sessionId, message_id: turn.assistantMessageId, user: turn.userContent, assistant: answer,
+      agent_id: agent.id,
+      user_id: turn.userId,
+      session_id: turn.sessionId,
+      message_id: turn.assistantMessageId,
+      user: turn.userContent,
+      assistant: answer,
       ...(window?.conversation.length ? { conversation: window.conversation } : {}),
       ...(window?.context.length ? { context: window.context } : {}),
       ...(answerSeq !== undefined ? { answer_seq: answerSeq } : {}),
       ...(idle ? { idle: true } : {}),
     };
-    const job = await jobs.enqueue({ org_id: turn.orgId, kind: EXTRACT_JOB, payload, idempotency_key: `extract:${payload.message_id}`, delay_ms: idle ? x.idle_ms : 0 });
+    const job = await jobs.enqueue({
+      org_id: turn.orgId,
+      kind: EXTRACT_JOB,
+      payload,
+      idempotency_key: `extract:${payload.message_id}`,
+      delay_ms: idle ? x.idle_ms : 0,
+    });
     // A job that waits for the session to go quiet is not awaited by the stream.
     if (!job || !wait || idle) return [];
     const done = await jobs.waitFor(job.id, waitMs);

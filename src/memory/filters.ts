@@ -23,7 +23,11 @@ const ops = z
   })
   .refine((o) => Object.keys(o).length > 0, 'give at least one operator');
 
-const key = z.string().min(1).max(200).regex(/^[^.]+(\.[^.]+)*$/, 'a metadata key or a dot path');
+const key = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^.]+(\.[^.]+)*$/, 'a metadata key or a dot path');
 
 export type Filter = { and: Filter[] } | { or: Filter[] } | { not: Filter } | Record<string, unknown>;
 
@@ -70,7 +74,9 @@ export function restrictionSql(r: Restriction, params: unknown[], col = 'metadat
     if ('and' in f && Array.isArray(f.and)) return `(${(f.and as Filter[]).map(filterSql).join(' and ')})`;
     if ('or' in f && Array.isArray(f.or)) return `(${(f.or as Filter[]).map(filterSql).join(' or ')})`;
     if ('not' in f && f.not && typeof f.not === 'object' && Object.keys(f).length === 1) return `not coalesce(${filterSql(f.not as Filter)}, false)`;
-    return `(${Object.entries(f).map(([k, cond]) => fieldSql(k.split('.'), cond)).join(' and ')})`;
+    return `(${Object.entries(f)
+      .map(([k, cond]) => fieldSql(k.split('.'), cond))
+      .join(' and ')})`;
   }
 
   function fieldSql(path: string[], cond: unknown): string {
@@ -79,12 +85,27 @@ export function restrictionSql(r: Restriction, params: unknown[], col = 'metadat
     for (const [op, v] of Object.entries(cond as Record<string, unknown>)) {
       if (v === undefined) continue;
       switch (op) {
-        case 'eq': out.push(eq(path, v)); break;
-        case 'ne': out.push(`not ${eq(path, v)}`); break;
-        case 'in': out.push(`(${(v as unknown[]).map((x) => eq(path, x)).join(' or ')})`); break;
-        case 'nin': out.push(`not (${(v as unknown[]).map((x) => eq(path, x)).join(' or ')})`); break;
-        case 'gt': case 'gte': case 'lt': case 'lte': out.push(compare(path, op, v as number | string)); break;
-        case 'contains': out.push(contains(path, v)); break;
+        case 'eq':
+          out.push(eq(path, v));
+          break;
+        case 'ne':
+          out.push(`not ${eq(path, v)}`);
+          break;
+        case 'in':
+          out.push(`(${(v as unknown[]).map((x) => eq(path, x)).join(' or ')})`);
+          break;
+        case 'nin':
+          out.push(`not (${(v as unknown[]).map((x) => eq(path, x)).join(' or ')})`);
+          break;
+        case 'gt':
+        case 'gte':
+        case 'lt':
+        case 'lte':
+          out.push(compare(path, op, v as number | string));
+          break;
+        case 'contains':
+          out.push(contains(path, v));
+          break;
       }
     }
     return `(${out.join(' and ')})`;

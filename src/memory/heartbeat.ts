@@ -43,9 +43,12 @@ export async function startHeartbeat(db: Db, opts: HeartbeatOptions): Promise<He
       opts.onError?.(err);
     }
   };
-  const timer = setInterval(() => {
-    running ??= beat().finally(() => (running = undefined));
-  }, Math.max(10, Math.floor(opts.leaseMs / 3)));
+  const timer = setInterval(
+    () => {
+      running ??= beat().finally(() => (running = undefined));
+    },
+    Math.max(10, Math.floor(opts.leaseMs / 3)),
+  );
   timer.unref();
   return {
     beat: () => (running ??= beat().finally(() => (running = undefined))),

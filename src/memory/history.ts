@@ -71,13 +71,19 @@ export interface HistoryHooks {
 }
 
 /** `guard`: while the invalidation bus cannot be trusted, every window is read from the database. */
-export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (sessionId: string) => void; guard?: CacheGuard;
-  /** this instance, the owner of the answers it streams (heartbeat.ts) */
-  owner?: string;
-  /** a final write retried after a failure failed again / was stored (finish-retry.ts) */
-  onRetryError?: (err: unknown, messageId: string) => void;
-  onRetryStored?: (messageId: string) => void;
-} & HistoryHooks = {}) {
+export function createHistory(
+  db: Db,
+  opts: {
+    maxSessions?: number;
+    onChange?: (sessionId: string) => void;
+    guard?: CacheGuard;
+    /** this instance, the owner of the answers it streams (heartbeat.ts) */
+    owner?: string;
+    /** a final write retried after a failure failed again / was stored (finish-retry.ts) */
+    onRetryError?: (err: unknown, messageId: string) => void;
+    onRetryStored?: (messageId: string) => void;
+  } & HistoryHooks = {},
+) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
   const guard = opts.guard ?? alwaysTrusted;
   // Checkpoint writes in flight, per answer: finish() goes after the last of them.
@@ -90,10 +96,7 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
 
   async function load(orgId: string, sessionId: string, depth: number): Promise<Entry | undefined> {
     const epoch = guard.epoch();
-    const [session, rows] = await Promise.all([
-      sessions.getSession(db, orgId, sessionId),
-      messages.lastMessages(db, orgId, sessionId, depth),
-    ]);
+    const [session, rows] = await Promise.all([sessions.getSession(db, orgId, sessionId), messages.lastMessages(db, orgId, sessionId, depth)]);
     if (!session) return undefined;
     // Rows stored before token counts were kept are counted once, here; the summary too.
     for (const m of rows) messageTokens(m);
@@ -143,16 +146,28 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
      * and runs while the model is asked; `finish` waits for it, so the first token never
      * waits for the disk.
      */
-    begin(input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string; tokens?: number }, after?: Promise<unknown>): Exchange {
+    begin(
+      input: { orgId: string; agentId: string; userId: string | null; session?: Session; content: string; tokens?: number },
+      after?: Promise<unknown>,
+    ): Exchange {
       const sessionId = input.session?.id ?? randomUUID();
       const userMessageId = randomUUID();
       const assistantMessageId = randomUUID();
       const stored = (after ?? Promise.resolve())
-        .then(() => undefined, () => undefined)
+        .then(
+          () => undefined,
+          () => undefined,
+        )
         .then(() =>
           messages.beginExchange(db, {
-            org_id: input.orgId, session_id: sessionId, user_message_id: userMessageId, assistant_message_id: assistantMessageId,
-            content: input.content, tokens: input.tokens ?? null, owner: opts.owner ?? null, newSession: input.session ? undefined : { agent_id: input.agentId, user_id: input.userId },
+            org_id: input.orgId,
+            session_id: sessionId,
+            user_message_id: userMessageId,
+            assistant_message_id: assistantMessageId,
+            content: input.content,
+            tokens: input.tokens ?? null,
+            owner: opts.owner ?? null,
+            newSession: input.session ? undefined : { agent_id: input.agentId, user_id: input.userId },
           }),
         )
         .then(({ session, userMessage }) => {
@@ -166,8 +181,15 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
         });
       stored.catch(() => {}); // awaited by finish(); never an unhandled rejection meanwhile
       return {
-        orgId: input.orgId, agentId: input.agentId, userId: input.userId, sessionId,
-        userMessageId, userContent: input.content, userTokens: input.tokens, assistantMessageId, stored,
+        orgId: input.orgId,
+        agentId: input.agentId,
+        userId: input.userId,
+        sessionId,
+        userMessageId,
+        userContent: input.content,
+        userTokens: input.tokens,
+        assistantMessageId,
+        stored,
       };
     },
 
@@ -185,7 +207,12 @@ export function createHistory(db: Db, opts: { maxSessions?: number; onChange?: (
       p.unsent += added;
       const state = p;
       const previous = saving.get(id) ?? turn.stored;
-      const next = previous.then(() => writeCheckpoint(id, state)).then(() => undefined, () => undefined);
+      const next = previous
+        .then(() => writeCheckpoint(id, state))
+        .then(
+          () => undefined,
+          () => undefined,
+        );
       saving.set(id, next);
     },
 

@@ -37,7 +37,10 @@ export class UnknownAgentError extends Error {
 export interface MemoryDeps {
   db: Db;
   /** the agent if it exists in this org; its memory.embedder decides the vector space */
-  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
+  loadAgent(
+    orgId: string,
+    agentId: string,
+  ): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
   embedderFor: EmbedderFor;
   search: SearchMemories;
   /** the user's past messages (episodic recall); without it, search covers facts only */
@@ -89,15 +92,28 @@ export function createMemories(deps: MemoryDeps) {
   }
 
   const added = (m: NewMemory, source: string): NewHistory => ({
-    id: randomUUID(), memory_id: m.id, event: 'ADD', old_content: null, new_content: m.content, old_metadata: null, new_metadata: m.metadata, source,
+    id: randomUUID(),
+    memory_id: m.id,
+    event: 'ADD',
+    old_content: null,
+    new_content: m.content,
+    old_metadata: null,
+    new_metadata: m.metadata,
+    source,
   });
 
   /** Adds many memories at once: embedded in batches, inserted in one transaction. Returns ids in input order. */
   async function addMany(orgId: string, items: NewMemoryInput[], source = 'api'): Promise<string[]> {
     const now = new Date();
     const rows: NewMemory[] = items.map((it) => ({
-      id: randomUUID(), agent_id: it.agent_id ?? null, user_id: it.user_id ?? null, content: it.content,
-      metadata: it.metadata ?? {}, embedding: '', embedder: '', created_at: now,
+      id: randomUUID(),
+      agent_id: it.agent_id ?? null,
+      user_id: it.user_id ?? null,
+      content: it.content,
+      metadata: it.metadata ?? {},
+      embedding: '',
+      embedder: '',
+      created_at: now,
     }));
     // One embedder per agent: group, embed each group in batches.
     const groups = new Map<string | null, NewMemory[]>();
@@ -108,12 +124,19 @@ export function createMemories(deps: MemoryDeps) {
     }
     for (const [agentId, group] of groups) {
       const embedder = await embedderOf(orgId, agentId);
-      const vectors = await embedAll(embedder, group.map((r) => r.content));
+      const vectors = await embedAll(
+        embedder,
+        group.map((r) => r.content),
+      );
       group.forEach((r, i) => Object.assign(r, { embedding: vectors[i], embedder: embedder?.id ?? null }));
     }
     await db.transaction(async (tx) => {
       await repo.insertMemories(tx, orgId, rows);
-      await repo.insertHistory(tx, orgId, rows.map((r) => added(r, source)));
+      await repo.insertHistory(
+        tx,
+        orgId,
+        rows.map((r) => added(r, source)),
+      );
     });
     for (const r of rows) indexed(orgId, { ...docOf(r), embedder: undefined });
     const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
@@ -122,25 +145,49 @@ export function createMemories(deps: MemoryDeps) {
   }
 
   const docOf = (r: NewMemory) => ({
-    id: r.id, agent_id: r.agent_id, user_id: r.user_id, content: r.content, metadata: r.metadata as Record<string, unknown>, created_at: r.created_at, updated_at: r.created_at,
+    id: r.id,
+    agent_id: r.agent_id,
+    user_id: r.user_id,
+    content: r.content,
+    metadata: r.metadata as Record<string, unknown>,
+    created_at: r.created_at,
+    updated_at: r.created_at,
   });
 
   async function updateIn(tx: Queryable, orgId: string, id: string, change: Parameters<typeof repo.updateMemory>[3], source: string) {
     const row = await repo.updateMemory(tx, orgId, id, change);
     if (!row) return undefined;
     const { old_content, old_metadata, ...memory } = row;
-    await repo.insertHistory(tx, orgId, [{
-      id: randomUUID(), memory_id: id, event: 'UPDATE', old_content, new_content: memory.content, old_metadata, new_metadata: memory.metadata, source,
-    }]);
+    await repo.insertHistory(tx, orgId, [
+      {
+        id: randomUUID(),
+        memory_id: id,
+        event: 'UPDATE',
+        old_content,
+        new_content: memory.content,
+        old_metadata,
+        new_metadata: memory.metadata,
+        source,
+      },
+    ]);
     return memory;
   }
 
   async function deleteIn(tx: Queryable, orgId: string, id: string, source: string) {
     const old = await repo.deleteMemory(tx, orgId, id);
     if (!old) return undefined;
-    await repo.insertHistory(tx, orgId, [{
-      id: randomUUID(), memory_id: id, event: 'DELETE', old_content: old.content, new_content: null, old_metadata: old.metadata, new_metadata: null, source,
-    }]);
+    await repo.insertHistory(tx, orgId, [
+      {
+        id: randomUUID(),
+        memory_id: id,
+        event: 'DELETE',
+        old_content: old.content,
+        new_content: null,
+        old_metadata: old.metadata,
+        new_metadata: null,
+        source,
+      },
+    ]);
     return old;
   }
 
@@ -204,47 +251,65 @@ export function createMemories(deps: MemoryDeps) {
       const embedder = await embedderOf(orgId, scope.agent_id);
       const vectors = texts.length ? await embedAll(embedder, texts) : [];
       const applied: Array<{ put: Omit<Memory, 'embedder'> } | { remove: Memory }> = [];
-      return db.transaction(async (tx) => {
-        // A job that committed and then died before being marked done runs again: same source, no second apply.
-        if (await repo.historyHasSource(tx, orgId, source)) return [];
-        const changes: MemoryChange[] = [];
-        let v = 0;
-        for (const d of writes) {
-          if (d.event === 'ADD') {
-            const row: NewMemory = {
-              id: randomUUID(), agent_id: scope.agent_id, user_id: scope.user_id, content: d.text!, metadata, embedding: vectors[v++]!, embedder: embedder?.id ?? null, created_at: new Date(),
-            };
-            await repo.insertMemories(tx, orgId, [row]);
-            applied.push({ put: docOf(row) });
-            await repo.insertHistory(tx, orgId, [added(row, source)]);
-            changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
-          } else if (d.event === 'UPDATE') {
-            const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder?.id ?? null, metadata: null };
-            const row = await updateIn(tx, orgId, d.id!, change, source);
-            if (row) {
-              applied.push({ put: row });
-              changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
-            }
-          } else {
-            const old = await deleteIn(tx, orgId, d.id!, source);
-            if (old) {
-              applied.push({ remove: old });
-              changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
+      return db
+        .transaction(async (tx) => {
+          // A job that committed and then died before being marked done runs again: same source, no second apply.
+          if (await repo.historyHasSource(tx, orgId, source)) return [];
+          const changes: MemoryChange[] = [];
+          let v = 0;
+          for (const d of writes) {
+            if (d.event === 'ADD') {
+              const row: NewMemory = {
+                id: randomUUID(),
+                agent_id: scope.agent_id,
+                user_id: scope.user_id,
+                content: d.text!,
+                metadata,
+                embedding: vectors[v++]!,
+                embedder: embedder?.id ?? null,
+                created_at: new Date(),
+              };
+              await repo.insertMemories(tx, orgId, [row]);
+              applied.push({ put: docOf(row) });
+              await repo.insertHistory(tx, orgId, [added(row, source)]);
+              changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
+            } else if (d.event === 'UPDATE') {
+              const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder?.id ?? null, metadata: null };
+              const row = await updateIn(tx, orgId, d.id!, change, source);
+              if (row) {
+                applied.push({ put: row });
+                changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
+              }
+            } else {
+              const old = await deleteIn(tx, orgId, d.id!, source);
+              if (old) {
+                applied.push({ remove: old });
+                changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
+              }
             }
           }
-        }
-        return changes;
-      }).then((changes) => {
-        for (const a of applied) 'put' in a ? indexed(orgId, a.put) : index.remove(orgId, a.remove);
-        if (changes.length) changed(orgId, scope.agent_id, scope.user_id);
-        return changes;
-      });
+          return changes;
+        })
+        .then((changes) => {
+          for (const a of applied) 'put' in a ? indexed(orgId, a.put) : index.remove(orgId, a.remove);
+          if (changes.length) changed(orgId, scope.agent_id, scope.user_id);
+          return changes;
+        });
     },
 
     /** Hybrid search (see recall.ts). Without agent_id: the default embedder's vectors, every agent's memories. */
     async search(
       orgId: string,
-      q: { query: string; agent_id?: string; agent_ids?: string[]; user_id?: string; top_k: number; min_score: number; scope?: 'facts' | 'messages' | 'both'; message_range?: MessageRange } & Restriction,
+      q: {
+        query: string;
+        agent_id?: string;
+        agent_ids?: string[];
+        user_id?: string;
+        top_k: number;
+        min_score: number;
+        scope?: 'facts' | 'messages' | 'both';
+        message_range?: MessageRange;
+      } & Restriction,
     ): Promise<Array<MemoryHit | EpisodeHit>> {
       const agent = q.agent_id ? await deps.loadAgent(orgId, q.agent_id) : undefined;
       if (q.agent_id && !agent) throw new UnknownAgentError(q.agent_id);
@@ -253,14 +318,24 @@ export function createMemories(deps: MemoryDeps) {
       const { filters, created_after, created_before } = q;
       const which = q.scope ?? 'facts';
       // past messages belong to one agent's sessions: that agent is named
-      const messages = which !== 'facts' && deps.episodes && q.agent_id
-        ? deps.episodes.search({ orgId, agentId: q.agent_id, userId: q.user_id ?? null }, q.query, {
-            topK: q.top_k, minScore: q.min_score, range: q.message_range, filters, created_after, created_before,
-          })
-        : Promise.resolve([]);
+      const messages =
+        which !== 'facts' && deps.episodes && q.agent_id
+          ? deps.episodes.search({ orgId, agentId: q.agent_id, userId: q.user_id ?? null }, q.query, {
+              topK: q.top_k,
+              minScore: q.min_score,
+              range: q.message_range,
+              filters,
+              created_after,
+              created_before,
+            })
+          : Promise.resolve([]);
       if (which === 'messages') return messages;
       const facts = deps.search(embedder, scope, q.query, {
-        topK: q.top_k, minScore: q.min_score, filters, created_after, created_before,
+        topK: q.top_k,
+        minScore: q.min_score,
+        filters,
+        created_after,
+        created_before,
         vectorWeight: agent?.config.memory.semantic_recall?.vector_weight,
       });
       if (which === 'facts') return facts;
@@ -287,4 +362,3 @@ export function createMemories(deps: MemoryDeps) {
 }
 
 export type Memories = ReturnType<typeof createMemories>;
-

@@ -28,7 +28,12 @@ export function createMessageIndex(db: Db) {
     const at = list.findIndex((x) => x.id === d.id);
     if (at >= 0) list[at] = d;
     else if (!list.length || list.at(-1)!.seq < d.seq) list.push(d);
-    else list.splice(list.findIndex((x) => x.seq > d.seq), 0, d);
+    else
+      list.splice(
+        list.findIndex((x) => x.seq > d.seq),
+        0,
+        d,
+      );
   }
 
   const index = createScopeIndexes<IndexedMessage>({
@@ -51,15 +56,27 @@ export function createMessageIndex(db: Db) {
     search: index.search,
 
     /** A message just stored (a finished user or assistant message). */
-    add(orgId: string, session: { id: string; agent_id: string | null; user_id: string | null }, m: { id: string; seq: number | string; role: string; content: string; metadata?: Record<string, unknown> | null; created_at: Date }): void {
+    add(
+      orgId: string,
+      session: { id: string; agent_id: string | null; user_id: string | null },
+      m: { id: string; seq: number | string; role: string; content: string; metadata?: Record<string, unknown> | null; created_at: Date },
+    ): void {
       if ((m.role !== 'user' && m.role !== 'assistant') || !m.content) return;
       if (!index.tracks(orgId, session.agent_id, session.user_id)) return;
       const list = bySession.get(session.id);
       const seq = Number(m.seq);
       const prev = list?.filter((x) => x.seq < seq).at(-1);
       const doc: IndexedMessage = {
-        id: m.id, agent_id: session.agent_id, user_id: session.user_id, session_id: session.id, seq, role: m.role, content: m.content,
-        metadata: m.metadata ?? {}, created_at: new Date(m.created_at), context: contextOf(prev),
+        id: m.id,
+        agent_id: session.agent_id,
+        user_id: session.user_id,
+        session_id: session.id,
+        seq,
+        role: m.role,
+        content: m.content,
+        metadata: m.metadata ?? {},
+        created_at: new Date(m.created_at),
+        context: contextOf(prev),
       };
       index.put(orgId, doc);
       remember(doc);

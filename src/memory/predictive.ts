@@ -60,7 +60,12 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
       // Unless asked to, or while the bus that would invalidate a pool is down, nothing is kept.
       if (!keep || !agent.config.memory.semantic_recall.enabled || !guard.trusted()) return deps.search(embedder, scope, text, { topK, minScore: 0 });
       const hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, PREDICTED), minScore: 0 });
-      const vectors = await vectorsOf(deps.db, agent.org_id, hits.map((h) => h.id), embedder.id);
+      const vectors = await vectorsOf(
+        deps.db,
+        agent.org_id,
+        hits.map((h) => h.id),
+        embedder.id,
+      );
       if ((generation.get(key) ?? 0) === gen && guard.epoch() === epoch && guard.trusted()) {
         const items = hits.flatMap(({ id, content, metadata }) => {
           const v = vectors.get(id);

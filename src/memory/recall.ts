@@ -25,7 +25,6 @@ import { analyze } from './lexical/tokens.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
 import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
 
-
 export const EXACT_SCAN_MAX = 5_000;
 const RRF_K = 60;
 /** rows a filter may pass before ranking; past this, the newest are ranked */
@@ -63,7 +62,11 @@ export interface Ranked {
 }
 
 /** Weighted reciprocal rank fusion of ranked lists (each with its weight), then min_score and top_k. */
-export function fuse(lists: Array<{ weight: number; hits: Ranked[] }>, opts: Pick<SearchOptions, 'topK' | 'minScore'>, scoreOf: (id: string, fallback: number) => number = (_, s) => s): MemoryHit[] {
+export function fuse(
+  lists: Array<{ weight: number; hits: Ranked[] }>,
+  opts: Pick<SearchOptions, 'topK' | 'minScore'>,
+  scoreOf: (id: string, fallback: number) => number = (_, s) => s,
+): MemoryHit[] {
   const fused = new Map<string, { doc: MemoryDoc; rrf: number; score: number }>();
   for (const { weight, hits } of lists) {
     if (weight <= 0) continue;
@@ -138,9 +141,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
     }
     const t1 = performance.now();
     const limit = candidateCount(options.topK);
-    const allowed = isRestricted(options)
-      ? await repo.restrictedIds(db, scope, (params) => restrictionSql(options, params), RESTRICTED_MAX)
-      : undefined;
+    const allowed = isRestricted(options) ? await repo.restrictedIds(db, scope, (params) => restrictionSql(options, params), RESTRICTED_MAX) : undefined;
     const allow = allowed && ((d: MemoryDoc) => allowed.has(d.id));
     const vector = weight > 0 ? q?.literal : undefined;
     const [lexical, near] = await Promise.all([
@@ -221,7 +222,11 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const pastMessages = async (): Promise<RecalledMemory[]> => {
       if (which === 'facts' || !episodes) return [];
       const hits = await episodes.search(scope, query, {
-        topK: semantic_recall.top_k, minScore: semantic_recall.min_score, range: semantic_recall.message_range, filters: semantic_recall.filters, exclude: query,
+        topK: semantic_recall.top_k,
+        minScore: semantic_recall.min_score,
+        range: semantic_recall.message_range,
+        filters: semantic_recall.filters,
+        exclude: query,
       });
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
     };
@@ -242,7 +247,9 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
         }
       }
       const hits = await search(
-        embedder, scope, query,
+        embedder,
+        scope,
+        query,
         { topK: semantic_recall.top_k, minScore: semantic_recall.min_score, vectorWeight: weight, filters: semantic_recall.filters, vector },
         mark,
       );

@@ -13,7 +13,10 @@ const BATCH = 256;
 export interface ReembedDeps {
   db: Db;
   embedderFor: EmbedderFor;
-  loadAgent(orgId: string, agentId: string): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
+  loadAgent(
+    orgId: string,
+    agentId: string,
+  ): Promise<{ config: { memory: { embedder: EmbedderConfig; semantic_recall?: { vector_weight?: number } } } } | undefined>;
 }
 
 export function reembedHandler(deps: ReembedDeps) {
@@ -30,7 +33,12 @@ export function reembedHandler(deps: ReembedDeps) {
       const rows = await staleEmbeddings(deps.db, job.org_id, agentId, embedder.id, BATCH);
       if (!rows.length) return { reembedded };
       const vectors = await embedder.embed(rows.map((r) => r.content));
-      await setEmbeddings(deps.db, job.org_id, rows.map((r, i) => ({ id: r.id, embedding: vectorLiteral(vectors[i]!) })), embedder.id);
+      await setEmbeddings(
+        deps.db,
+        job.org_id,
+        rows.map((r, i) => ({ id: r.id, embedding: vectorLiteral(vectors[i]!) })),
+        embedder.id,
+      );
       reembedded += rows.length;
     }
   };

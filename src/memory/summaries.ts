@@ -71,7 +71,9 @@ export function summaryHandler<A extends SummaryAgent>(deps: SummaryDeps<A>) {
     if (!agent || !cfg?.enabled) return null;
     const session = await getSession(deps.db, job.org_id, p.session_id);
     if (!session) return null;
-    const rows = (await messagesAfter(deps.db, job.org_id, session.id, session.summarized_seq ?? 0, MAX_ROWS)).filter((m) => m.role === 'user' || m.role === 'assistant');
+    const rows = (await messagesAfter(deps.db, job.org_id, session.id, session.summarized_seq ?? 0, MAX_ROWS)).filter(
+      (m) => m.role === 'user' || m.role === 'assistant',
+    );
     const total = rows.reduce((n, m) => n + messageTokens(m), 0);
     if (total <= cfg.trigger_tokens) return null;
 
@@ -83,7 +85,10 @@ export function summaryHandler<A extends SummaryAgent>(deps: SummaryDeps<A>) {
     const provider = model === agent.model ? agent.provider : deps.providerFor(agent, model);
     const answer = await provider.complete({
       model,
-      messages: summaryMessages({ previous: session.summary, conversation: part.filter((m) => m.content).map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content })) }),
+      messages: summaryMessages({
+        previous: session.summary,
+        conversation: part.filter((m) => m.content).map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content })),
+      }),
       temperature: 0,
       max_tokens: SUMMARY_MAX_TOKENS,
     });
@@ -107,6 +112,11 @@ export function summarizeAfterTurn(jobs: JobQueue, history: HistoryStore) {
     const tokens = history.unsummarizedTokens(turn.sessionId);
     if (tokens === undefined || tokens <= cfg.trigger_tokens) return;
     const through = history.summarizedThrough(turn.sessionId) ?? session?.summarized_through ?? 'start';
-    await jobs.enqueue({ org_id: turn.orgId, kind: SUMMARY_JOB, payload: { agent_id: agent.id, session_id: turn.sessionId }, idempotency_key: `summary:${turn.sessionId}:${through}` });
+    await jobs.enqueue({
+      org_id: turn.orgId,
+      kind: SUMMARY_JOB,
+      payload: { agent_id: agent.id, session_id: turn.sessionId },
+      idempotency_key: `summary:${turn.sessionId}:${through}`,
+    });
   };
 }

@@ -64,18 +64,30 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
     return row;
   }
 
-  const view = (row: repo.WorkingMemoryRow | undefined, template?: string): WorkingMemory => ({ content: row?.content ?? template ?? '', updated_at: row?.updated_at ?? null });
+  const view = (row: repo.WorkingMemoryRow | undefined, template?: string): WorkingMemory => ({
+    content: row?.content ?? template ?? '',
+    updated_at: row?.updated_at ?? null,
+  });
 
   /** Whose block a turn uses: the user's, or the session's; undefined when there is none (no user). */
   const ownerOf = (config: WorkingConfig, userId: string | null, sessionId: string): { scope: WorkingScope; owner: string } | undefined =>
     config.scope === 'session' ? { scope: 'session', owner: sessionId } : userId ? { scope: 'user', owner: userId } : undefined;
 
   return {
-    get: async (orgId: string, agentId: string, scope: WorkingScope, owner: string, template?: string) => view(await read(orgId, agentId, scope, owner), template),
-    put: async (orgId: string, agentId: string, scope: WorkingScope, owner: string, content: string) => view(await write(orgId, agentId, scope, owner, content)),
+    get: async (orgId: string, agentId: string, scope: WorkingScope, owner: string, template?: string) =>
+      view(await read(orgId, agentId, scope, owner), template),
+    put: async (orgId: string, agentId: string, scope: WorkingScope, owner: string, content: string) =>
+      view(await write(orgId, agentId, scope, owner, content)),
 
     /** The block for a turn's prompt (the template until something is written); undefined when off or ownerless. */
-    async forTurn(config: WorkingConfig, orgId: string, agentId: string, userId: string | null, sessionId: string, isNewSession: boolean): Promise<string | undefined> {
+    async forTurn(
+      config: WorkingConfig,
+      orgId: string,
+      agentId: string,
+      userId: string | null,
+      sessionId: string,
+      isNewSession: boolean,
+    ): Promise<string | undefined> {
       if (!config.enabled) return undefined;
       const who = ownerOf(config, userId, sessionId);
       if (!who) return undefined;
@@ -85,7 +97,14 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
     },
 
     /** The `working_memory_update` tool: replaces the block; the new content, or an error the model reads. */
-    async update(config: WorkingConfig, orgId: string, agentId: string, userId: string | null, sessionId: string, args: Record<string, unknown>): Promise<{ content?: string; error?: string }> {
+    async update(
+      config: WorkingConfig,
+      orgId: string,
+      agentId: string,
+      userId: string | null,
+      sessionId: string,
+      args: Record<string, unknown>,
+    ): Promise<{ content?: string; error?: string }> {
       const who = ownerOf(config, userId, sessionId);
       if (!who) return { error: 'There is no user to keep working memory for.' };
       if (typeof args.content !== 'string') return { error: '"content" must be a string.' };

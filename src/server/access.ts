@@ -82,7 +82,12 @@ export async function checkAccess(ctx: ServerContext, req: FastifyRequest): Prom
 }
 
 const label: Record<Resource, string> = {
-  organization: 'Organization', api_key: 'API key', user: 'User', agent: 'Agent', session: 'Session', memory: 'Memory',
+  organization: 'Organization',
+  api_key: 'API key',
+  user: 'User',
+  agent: 'Agent',
+  session: 'Session',
+  memory: 'Memory',
 };
 
 /**

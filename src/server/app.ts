@@ -45,7 +45,11 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   // than failing a write halfway through a turn; an empty body is no body (json-input.ts).
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(parseJson, (message) => new AppError('bad_request', message)));
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer' },
+    jsonBodyParser(parseJson, (message) => new AppError('bad_request', message)),
+  );
   // The same for the URL: a %00 in a path parameter or a query would reach a query as NUL.
   app.addHook('onRequest', async (req) => {
     if (req.url.includes('%00')) throw new AppError('bad_request', 'The URL must not contain the NUL character (%00).');
@@ -58,9 +62,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     else if (status >= 500) req.log.error({ err }, 'request failed');
     return setStatus(reply, status).send(errorBody(code, message));
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send(errorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`)),
-  );
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`)));
 
   await app.register(swagger, {
     openapi: {
@@ -94,9 +96,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     if (!ready) setStatus(reply, 503);
     return { status: ready ? 'ready' : 'unavailable', engine: ctx.db.engine, checks };
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()),
-  );
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()));
 
   // Per key and per org (rate-limit.ts): after every route's auth (onRequest), before the
   // body is read. Registered only when a limit is set, so it costs nothing otherwise.
@@ -110,7 +110,18 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   requireAccessRules(app, ['/api/', '/v1/', '/mcp']);
   await app.register(
     async (api) => {
-      for (const routes of [meRoutes, organizationRoutes, apiKeyRoutes, userRoutes, agentRoutes, sessionRoutes, sessionImportRoutes, chatRoutes, memoryRoutes, workingMemoryRoutes]) {
+      for (const routes of [
+        meRoutes,
+        organizationRoutes,
+        apiKeyRoutes,
+        userRoutes,
+        agentRoutes,
+        sessionRoutes,
+        sessionImportRoutes,
+        chatRoutes,
+        memoryRoutes,
+        workingMemoryRoutes,
+      ]) {
         await api.register(routes(ctx));
       }
       await api.register(chatUiRoutes(ctx));

@@ -39,8 +39,13 @@ export function createAuth(db: Queryable, guard: CacheGuard = alwaysTrusted) {
         const row = await findActiveKeyByHash(db, hash);
         if (!row) throw new AppError('unauthorized', 'The API key is invalid or revoked.');
         principal = {
-          key_id: row.id, org_id: row.org_id, role: row.role, platform_admin: row.platform_admin,
-          agent_ids: row.agent_ids, user_id: row.user_id, expires_at: row.expires_at ? row.expires_at.getTime() : null,
+          key_id: row.id,
+          org_id: row.org_id,
+          role: row.role,
+          platform_admin: row.platform_admin,
+          agent_ids: row.agent_ids,
+          user_id: row.user_id,
+          expires_at: row.expires_at ? row.expires_at.getTime() : null,
         };
         if (trusted && guard.epoch() === epoch) cache.set(hash, principal);
       }
@@ -62,4 +67,3 @@ export function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1];
 }
-

@@ -56,7 +56,15 @@ export function toClientError(err: FastifyError): ClientError {
   if (err.validation) {
     const where = err.validationContext ?? 'body';
     const detail = err.validation
-      .map((v: any) => `${[where, ...String(v.instancePath ?? '').split('/').filter(Boolean)].join('.')}: ${v.message}`)
+      .map(
+        (v: any) =>
+          `${[
+            where,
+            ...String(v.instancePath ?? '')
+              .split('/')
+              .filter(Boolean),
+          ].join('.')}: ${v.message}`,
+      )
       .join('; ');
     return { status: 400, code: 'validation_error', message: detail || err.message };
   }

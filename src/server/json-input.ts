@@ -17,7 +17,7 @@ class EmptyBodyError extends Error {
   code = 'FST_ERR_CTP_EMPTY_JSON_BODY';
   statusCode = 400;
   constructor() {
-    super("The body is empty, but this route takes a JSON body.");
+    super('The body is empty, but this route takes a JSON body.');
   }
 }
 
@@ -77,7 +77,11 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u; // with /u a valid pair is one code p
 export function jsonInputProblem(value: unknown, raw: string): string | undefined {
   const strings = raw.includes('\\u0000') || raw.includes('\0') || SURROGATE_ESCAPE.test(raw);
   const badString = (s: string) =>
-    s.includes('\0') ? 'Text must not contain the NUL character (\\u0000).' : LONE_SURROGATE.test(s) ? 'Text must be valid Unicode: a lone surrogate (\\ud800–\\udfff) cannot be stored.' : undefined;
+    s.includes('\0')
+      ? 'Text must not contain the NUL character (\\u0000).'
+      : LONE_SURROGATE.test(s)
+        ? 'Text must be valid Unicode: a lone surrogate (\\ud800–\\udfff) cannot be stored.'
+        : undefined;
   // Only containers (and, when they may matter, strings) are visited: numbers cost nothing.
   const visit = (x: unknown) => (x !== null && typeof x === 'object') || (strings && typeof x === 'string');
   const stack: Array<[unknown, number]> = [[value, 0]];

@@ -41,10 +41,16 @@ export function createReadiness(opts: { db: Db; redisUrl?: string; deadlineMs: n
       const checks: Record<string, CheckResult> = {};
       const [store, r] = await Promise.all([
         timed(() => opts.db.query('select 1'), opts.deadlineMs, 'the store'),
-        redis ? timed(async () => {
-          if (redis.status === 'wait') await redis.connect();
-          await redis.ping();
-        }, opts.deadlineMs, 'Redis') : undefined,
+        redis
+          ? timed(
+              async () => {
+                if (redis.status === 'wait') await redis.connect();
+                await redis.ping();
+              },
+              opts.deadlineMs,
+              'Redis',
+            )
+          : undefined,
       ]);
       checks.store = store;
       if (r) checks.redis = r;

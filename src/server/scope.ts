@@ -23,8 +23,9 @@ export const agentFilter = (p: Principal): string[] | undefined => p.agent_ids ?
 
 /** 403 unless a session or memory (by its agent and user) is within the key's scope. */
 export function checkOwner(p: Principal, owner: { agent_id: string | null; user_id: string | null }): void {
-  if (p.user_id !== null && owner.user_id !== p.user_id) throw forbidden('This belongs to another user than this API key\'s.');
-  if (p.agent_ids !== null && (owner.agent_id === null || !p.agent_ids.includes(owner.agent_id))) throw forbidden('This belongs to an agent this API key may not use.');
+  if (p.user_id !== null && owner.user_id !== p.user_id) throw forbidden("This belongs to another user than this API key's.");
+  if (p.agent_ids !== null && (owner.agent_id === null || !p.agent_ids.includes(owner.agent_id)))
+    throw forbidden('This belongs to an agent this API key may not use.');
 }
 
 /** Which memories a list or search of a scoped key sees: its user's, of its agents. */

@@ -35,7 +35,7 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
   const readers = new Set<Redis>();
   const key = (id: string) => `${opts.prefix}stream:${id}`;
   const ownerKey = (id: string) => `${opts.prefix}stream:${id}:owner`;
-    const ownerValue = (o: StreamOwner) => JSON.stringify([o.orgId, o.agentId, o.userId ?? null]);
+  const ownerValue = (o: StreamOwner) => JSON.stringify([o.orgId, o.agentId, o.userId ?? null]);
   const ownerOf = (v: string | null): StreamOwner | undefined => {
     if (!v) return undefined;
     try {
@@ -66,13 +66,10 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
       ttl.set(w.id, w.kind === 'end' ? opts.holdMs : liveTtl);
     }
     for (const [id, ms] of ttl) p.pexpire(key(id), ms).pexpire(ownerKey(id), ms);
-    p.exec().then(
-      (results) => {
-        const failed = results?.find(([err]) => err);
-        if (failed) onError(failed[0]!);
-      },
-      onError,
-    );
+    p.exec().then((results) => {
+      const failed = results?.find(([err]) => err);
+      if (failed) onError(failed[0]!);
+    }, onError);
   };
   const enqueue = (w: Write) => {
     if (closed || queue.length >= MAX_QUEUE) return;

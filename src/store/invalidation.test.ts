@@ -22,7 +22,11 @@ async function until(what: string, check: () => boolean, limitMs = 5_000) {
 
 test('two deployments sharing one Redis (different prefixes) do not clear each other', { skip }, async () => {
   const [p1, p2] = [`agentmem-test:${randomBytes(4).toString('hex')}:`, `agentmem-test:${randomBytes(4).toString('hex')}:`];
-  const [one, sameDeployment, other] = [createInvalidationBus(redisUrl, { prefix: p1 }), createInvalidationBus(redisUrl, { prefix: p1 }), createInvalidationBus(redisUrl, { prefix: p2 })];
+  const [one, sameDeployment, other] = [
+    createInvalidationBus(redisUrl, { prefix: p1 }),
+    createInvalidationBus(redisUrl, { prefix: p1 }),
+    createInvalidationBus(redisUrl, { prefix: p2 }),
+  ];
   try {
     const heard = { same: [] as string[], other: [] as string[] };
     // ('*' is each bus clearing its own caches once it first hears the channel)
@@ -91,7 +95,10 @@ test('a silent partition: caches are bypassed within the heartbeat limit, cleare
     proxy.thaw();
     await until('trusted again', () => bus.trusted(), 3_000);
     assert.ok(cleared.includes('*'), `every cache cleared before trusting again: ${JSON.stringify(cleared)}`);
-    assert.deepEqual(events.filter((e) => e !== 'error'), ['down', 'up']);
+    assert.deepEqual(
+      events.filter((e) => e !== 'error'),
+      ['down', 'up'],
+    );
   } finally {
     await Promise.all([bus.close(), direct.close()]);
     await proxy.close();

@@ -7,7 +7,9 @@ const dir = new URL('./migrations/', import.meta.url);
 
 export async function migrate(db: Db): Promise<void> {
   await ensureVector(db);
-  const files = readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort();
   await db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock(7412903)');
     await tx.query(`create table if not exists agentmem_migrations (
@@ -31,7 +33,7 @@ async function ensureVector(db: Db): Promise<void> {
       throw new Error(
         'PostgreSQL has no pgvector extension, which agentmem needs for memory search. ' +
           'Install it on the database server (Debian/Ubuntu: the postgresql-<version>-pgvector package, ' +
-          'or build it from pgvector\'s source with `make && make install`), then restart agentmem. ' +
+          "or build it from pgvector's source with `make && make install`), then restart agentmem. " +
           `The server said: ${msg}`,
       );
     }

@@ -21,9 +21,7 @@ const TABLES: Array<{ table: string; order: string; optional?: boolean }> = [
   { table: 'working_memories', order: '1', optional: true },
 ];
 
-export type DumpLine =
-  | { format: typeof DUMP_FORMAT; org_id: string; exported_at: string }
-  | { table: string; row: Record<string, unknown> };
+export type DumpLine = { format: typeof DUMP_FORMAT; org_id: string; exported_at: string } | { table: string; row: Record<string, unknown> };
 
 const PAGE = 1_000;
 
@@ -82,7 +80,10 @@ export class DumpError extends Error {}
  * Reads lines written by exportOrg into this store, in one transaction (all or nothing).
  * Rows already there (same key) are kept as they are and counted as skipped.
  */
-export async function importOrg(db: Db, lines: AsyncIterable<string>): Promise<{ org_id: string; inserted: Record<string, number>; skipped: Record<string, number> }> {
+export async function importOrg(
+  db: Db,
+  lines: AsyncIterable<string>,
+): Promise<{ org_id: string; inserted: Record<string, number>; skipped: Record<string, number> }> {
   // Taken before the first await: readline drops the lines it reads before anyone iterates.
   const input = lines[Symbol.asyncIterator]();
   return db.transaction(async (tx) => {

@@ -6,9 +6,23 @@
 // Socket-level failures, and PostgreSQL's SQLSTATEs for a server going away or not taking
 // connections: admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections,
 // database_dropped; class 08 is connection exceptions.
-const CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '57P04', '53300']);
+const CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '57P04',
+  '53300',
+]);
 // pg's own wording where it sets no code (a pool timeout, a connection that ended mid-query).
-const MESSAGES = /connection terminated|timeout exceeded when trying to connect|connection timeout|client has encountered a connection error|not queryable|cannot use a pool after calling end/i;
+const MESSAGES =
+  /connection terminated|timeout exceeded when trying to connect|connection timeout|client has encountered a connection error|not queryable|cannot use a pool after calling end/i;
 
 export function isStoreUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;

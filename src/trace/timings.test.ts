@@ -76,25 +76,68 @@ const sum = (path: Array<[Stage, number]>) => path.reduce((s, [, ms]) => s + ms,
 test('critical path: of history ‖ recall ‖ connect the one that finished last; the path adds up to the end', () => {
   const path = criticalPath(
     spans([
-      ['auth', 0, 2], ['route', 2, 3], ['agent', 3, 4],
-      ['history', 4, 6], ['recall', 4, 54], ['connect', 4.5, 10],
-      ['prompt', 54, 54.5], ['upstream_ttfb', 54.5, 100], ['buffer', 100, 101],
+      ['auth', 0, 2],
+      ['route', 2, 3],
+      ['agent', 3, 4],
+      ['history', 4, 6],
+      ['recall', 4, 54],
+      ['connect', 4.5, 10],
+      ['prompt', 54, 54.5],
+      ['upstream_ttfb', 54.5, 100],
+      ['buffer', 100, 101],
     ]),
     0,
     101,
   );
-  assert.deepEqual(path, [['auth', 2], ['route', 1], ['agent', 1], ['recall', 50], ['prompt', 0.5], ['upstream_ttfb', 45.5], ['buffer', 1]]);
+  assert.deepEqual(path, [
+    ['auth', 2],
+    ['route', 1],
+    ['agent', 1],
+    ['recall', 50],
+    ['prompt', 0.5],
+    ['upstream_ttfb', 45.5],
+    ['buffer', 1],
+  ]);
   assert.equal(sum(path), 101);
 
   // The connection finishing last is the one the prompt waited for.
-  const slowConnect = criticalPath(spans([['auth', 0, 2], ['history', 2, 3], ['recall', 2, 10], ['connect', 2, 40], ['prompt', 40, 41], ['upstream_ttfb', 41, 60]]), 0, 60);
-  assert.deepEqual(slowConnect.map(([s]) => s), ['auth', 'connect', 'prompt', 'upstream_ttfb']);
+  const slowConnect = criticalPath(
+    spans([
+      ['auth', 0, 2],
+      ['history', 2, 3],
+      ['recall', 2, 10],
+      ['connect', 2, 40],
+      ['prompt', 40, 41],
+      ['upstream_ttfb', 41, 60],
+    ]),
+    0,
+    60,
+  );
+  assert.deepEqual(
+    slowConnect.map(([s]) => s),
+    ['auth', 'connect', 'prompt', 'upstream_ttfb'],
+  );
   assert.equal(sum(slowConnect), 60);
 });
 
 test('critical path: recall after the history read (the session names the user) puts both on it; glue goes to the later stage', () => {
-  const path = criticalPath(spans([['auth', 1, 2], ['agent', 2.5, 3], ['history', 3, 8], ['recall', 8.2, 20], ['connect', 8.2, 9], ['prompt', 20, 21], ['upstream_ttfb', 21, 30]]), 0, 30.3);
-  assert.deepEqual(path.map(([s]) => s), ['auth', 'agent', 'history', 'recall', 'prompt', 'upstream_ttfb']);
+  const path = criticalPath(
+    spans([
+      ['auth', 1, 2],
+      ['agent', 2.5, 3],
+      ['history', 3, 8],
+      ['recall', 8.2, 20],
+      ['connect', 8.2, 9],
+      ['prompt', 20, 21],
+      ['upstream_ttfb', 21, 30],
+    ]),
+    0,
+    30.3,
+  );
+  assert.deepEqual(
+    path.map(([s]) => s),
+    ['auth', 'agent', 'history', 'recall', 'prompt', 'upstream_ttfb'],
+  );
   assert.equal(path[0]![1], 2, 'the first stage is charged from the start');
   assert.ok(Math.abs(path[3]![1] - 12) < 1e-9, 'recall from the end of history');
   assert.ok(Math.abs(path.at(-1)![1] - 9.3) < 1e-9, 'the last up to the end');
@@ -114,7 +157,10 @@ test('timings JSON: critical_path once the first byte is out, and it sums to fir
   t.mark('buffer', t.endOf('upstream_ttfb'));
   t.mark('first_byte');
   const j = t.toJSON();
-  assert.deepEqual(j.critical_path!.map(([s]) => s), ['auth', 'recall', 'upstream_ttfb', 'buffer']);
+  assert.deepEqual(
+    j.critical_path!.map(([s]) => s),
+    ['auth', 'recall', 'upstream_ttfb', 'buffer'],
+  );
   const total = j.critical_path!.reduce((s, [, ms]) => s + ms, 0);
   assert.ok(Math.abs(total - j.first_byte!) < 0.01, `${total} vs ${j.first_byte}`);
   assert.ok(j.critical_path![1]![1] >= 24, 'recall, the slower of the two, is on it');

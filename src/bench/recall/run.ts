@@ -66,7 +66,7 @@ export const CONFIGS: Config[] = [
   },
   {
     name: 'remote-embedder',
-    description: 'openai-compatible embedder (here the emulator\'s hashed /embeddings), fused at weight 1',
+    description: "openai-compatible embedder (here the emulator's hashed /embeddings), fused at weight 1",
     memory: (url) => ({ embedder: { provider: 'openai-compatible', model: 'emu-embed', dimensions: 256, base_url: url, api_key: 'sk-bench' } }),
   },
 ];
@@ -84,7 +84,12 @@ function embedderConfigs(e: EmbedderUnderTest): Config[] {
 }
 
 export async function runRecallBench(opts: {
-  dataset: string; database?: string; configs?: string[]; users?: string; embedder?: EmbedderUnderTest; progress?: (line: string) => void;
+  dataset: string;
+  database?: string;
+  configs?: string[];
+  users?: string;
+  embedder?: EmbedderUnderTest;
+  progress?: (line: string) => void;
 }): Promise<RecallBenchResult> {
   const d = restrictUsers(loadDataset(opts.dataset), opts.users);
   if (!d.questions.length) throw new Error(`no questions${opts.users ? ` for users matching ${opts.users}` : ''}`);
@@ -119,7 +124,13 @@ export async function runRecallBench(opts: {
   }
 }
 
-async function runConfig(world: Awaited<ReturnType<typeof startWorld>>, d: Dataset, c: Config, plain: Quality, say: (line: string) => void): Promise<RecallConfigResult> {
+async function runConfig(
+  world: Awaited<ReturnType<typeof startWorld>>,
+  d: Dataset,
+  c: Config,
+  plain: Quality,
+  say: (line: string) => void,
+): Promise<RecallConfigResult> {
   const agent = await world.api('POST', '/api/v1/agents', { name: `recall-${c.name}`, memory: c.memory(world.emulator.url + '/v1') });
   if (agent.status !== 201) throw new Error(`creating agent ${c.name}: ${agent.status} ${JSON.stringify(agent.body)}`);
   const agentId = agent.body.id as string;
@@ -132,7 +143,9 @@ async function runConfig(world: Awaited<ReturnType<typeof startWorld>>, d: Datas
     for (let i = 0; i < mine.length; i += 10_000) {
       const chunk = mine.slice(i, i + 10_000);
       const res = await world.api('POST', '/api/v1/memories/batch', {
-        agent_id: agentId, user_id: user, memories: chunk.map((m) => ({ content: m.content, metadata: m.metadata })),
+        agent_id: agentId,
+        user_id: user,
+        memories: chunk.map((m) => ({ content: m.content, metadata: m.metadata })),
       });
       if (res.status !== 201) throw new Error(`batch for ${user}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
       (res.body.ids as string[]).forEach((id, j) => datasetId.set(id, chunk[j]!.id));
@@ -184,7 +197,11 @@ export function formatRecallReport(r: RecallBenchResult): string {
     '| configuration | recall@5 | recall@10 | MRR | vs plain BM25 (recall@10) | ingest | search p50 / p99 (client) | search p50 / p99 (server) |',
     '|---|---|---|---|---|---|---|---|',
     `| plain BM25 (baseline, in process) | ${pct(r.plain_bm25.recall_at_5)} | ${pct(r.plain_bm25.recall_at_10)} | ${r.plain_bm25.mrr.toFixed(3)} | — | — | — | — |`,
-    ...(r.plain_bm25_cjk ? [`| plain BM25 + CJK bigrams (second baseline) | ${pct(r.plain_bm25_cjk.recall_at_5)} | ${pct(r.plain_bm25_cjk.recall_at_10)} | ${r.plain_bm25_cjk.mrr.toFixed(3)} | — | — | — | — |`] : []),
+    ...(r.plain_bm25_cjk
+      ? [
+          `| plain BM25 + CJK bigrams (second baseline) | ${pct(r.plain_bm25_cjk.recall_at_5)} | ${pct(r.plain_bm25_cjk.recall_at_10)} | ${r.plain_bm25_cjk.mrr.toFixed(3)} | — | — | — | — |`,
+        ]
+      : []),
     ...r.configs.map((c) => {
       const vs = vsText(c.vs_plain_bm25) + (c.vs_plain_bm25_cjk !== undefined ? `; ${vsText(c.vs_plain_bm25_cjk)} vs + CJK bigrams` : '');
       return `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vs} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms |`;

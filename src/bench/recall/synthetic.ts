@@ -10,7 +10,7 @@ const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 
 
 function rng(seed: number) {
   let s = seed >>> 0 || 1;
-  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
 }
 
 interface Fact {
@@ -32,14 +32,23 @@ const EN_EVENTS = [
   ['visited the Louvre with my sister', 'museum Louvre'],
   ['ran a half marathon along the river', 'marathon'],
   ['moved into a new apartment downtown', 'apartment move'],
-  ['attended my cousin\'s wedding', 'wedding'],
+  ["attended my cousin's wedding", 'wedding'],
   ['interviewed for a job at a bank', 'job interview'],
   ['bought a second-hand bicycle', 'bicycle'],
 ];
 const EN_DISTRACTORS = [
-  'I like talking with you about my day', 'My friend says I should sleep more', 'I usually drink coffee in the morning', 'I think the weather has been nice lately',
-  'My day was busy but fine', 'I want to read more books this year', 'I told my friend about the weekend', 'I usually go to bed late on weekends',
-  'My family is doing well', 'I often listen to podcasts while I cook', 'I had a long day at work', 'I enjoy quiet evenings at home',
+  'I like talking with you about my day',
+  'My friend says I should sleep more',
+  'I usually drink coffee in the morning',
+  'I think the weather has been nice lately',
+  'My day was busy but fine',
+  'I want to read more books this year',
+  'I told my friend about the weekend',
+  'I usually go to bed late on weekends',
+  'My family is doing well',
+  'I often listen to podcasts while I cook',
+  'I had a long day at work',
+  'I enjoy quiet evenings at home',
 ];
 const PLACES = ['Tatra', 'Alps', 'Harz', 'Pyrenees', 'Rocky', 'Andes', 'Atlas', 'Carpathian'];
 const CITIES = ['Lisbon', 'Porto', 'Kyoto', 'Bergen', 'Gdansk', 'Valencia', 'Tartu', 'Leeds'];
@@ -63,8 +72,18 @@ const ZH_EVENTS = [
   ['买了一辆二手自行车', '自行车'],
 ];
 const ZH_DISTRACTORS = [
-  '我喜欢和你聊聊我的一天', '我朋友说我应该多睡觉', '我早上一般喝咖啡', '最近天气挺好的', '今天很忙但还不错', '我今年想多读几本书',
-  '我跟朋友说了周末的事', '周末我一般睡得很晚', '我家里人都挺好的', '我做饭的时候常听播客', '今天上班很累', '我喜欢在家安静地过晚上',
+  '我喜欢和你聊聊我的一天',
+  '我朋友说我应该多睡觉',
+  '我早上一般喝咖啡',
+  '最近天气挺好的',
+  '今天很忙但还不错',
+  '我今年想多读几本书',
+  '我跟朋友说了周末的事',
+  '周末我一般睡得很晚',
+  '我家里人都挺好的',
+  '我做饭的时候常听播客',
+  '今天上班很累',
+  '我喜欢在家安静地过晚上',
 ];
 const ZH_PLACES = ['黄山', '泰山', '华山', '峨眉山', '庐山', '武夷山', '衡山', '嵩山'];
 const ZH_CITIES = ['杭州', '成都', '西安', '厦门', '青岛', '昆明', '苏州', '大连'];
@@ -75,10 +94,14 @@ const pad = (n: number) => String(n).padStart(2, '0');
 function dateText(lang: 'en' | 'zh', y: number, m: number, d: number, style: number): string {
   if (lang === 'zh') return style % 2 ? `${y}年${m}月${d}日` : `${y}-${pad(m)}-${pad(d)}`;
   switch (style % 4) {
-    case 0: return `${y}-${pad(m)}-${pad(d)}`;
-    case 1: return `${MONTHS[m - 1]} ${d}th, ${y}`;
-    case 2: return `${d} ${MONTHS[m - 1]} ${y}`;
-    default: return `${pad(d)}.${pad(m)}.${y}`;
+    case 0:
+      return `${y}-${pad(m)}-${pad(d)}`;
+    case 1:
+      return `${MONTHS[m - 1]} ${d}th, ${y}`;
+    case 2:
+      return `${d} ${MONTHS[m - 1]} ${y}`;
+    default:
+      return `${pad(d)}.${pad(m)}.${y}`;
   }
 }
 
@@ -112,8 +135,12 @@ export function syntheticDataset(lang: 'en' | 'zh', opts: { users?: number; seed
       const id = add(told);
       const asked =
         i % 2
-          ? lang === 'en' ? `What did I do in ${MONTHS[m - 1]} ${y}?` : `${y}年${m}月我做了什么？`
-          : lang === 'en' ? `What happened on ${dateText('en', y, m, d, style + 1)}?` : `${dateText('zh', y, m, d, style + 1)}那天发生了什么？`;
+          ? lang === 'en'
+            ? `What did I do in ${MONTHS[m - 1]} ${y}?`
+            : `${y}年${m}月我做了什么？`
+          : lang === 'en'
+            ? `What happened on ${dateText('en', y, m, d, style + 1)}?`
+            : `${dateText('zh', y, m, d, style + 1)}那天发生了什么？`;
       questions.push({ user, question: asked, evidence: [id] });
     });
     for (const text of lang === 'en' ? EN_DISTRACTORS : ZH_DISTRACTORS) add(text);

@@ -22,11 +22,17 @@ export function openaiDialect(config: ProviderConfig): Dialect {
       const err = parseErrorBody(body);
       const message = err?.message ? `${status}: ${err.message}` : `The model provider answered HTTP ${status}.`;
       return new UpstreamError(codeForStatus(status), message, {
-        status, url, body, providerCode: err?.code ?? err?.type, retryAfterMs: retryAfterMs(headers['retry-after']),
+        status,
+        url,
+        body,
+        providerCode: err?.code ?? err?.type,
+        retryAfterMs: retryAfterMs(headers['retry-after']),
       });
     },
     eventError(error: any) {
-      return new UpstreamError('upstream_error', String(error?.message ?? 'The model provider reported an error.'), { providerCode: error?.code ?? error?.type });
+      return new UpstreamError('upstream_error', String(error?.message ?? 'The model provider reported an error.'), {
+        providerCode: error?.code ?? error?.type,
+      });
     },
   };
 }

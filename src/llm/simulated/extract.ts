@@ -8,7 +8,8 @@ interface Input {
   conversation: Array<{ role: string; content: string }>;
 }
 
-const en = /^(?:(my\s+[\p{L}\s'-]{1,40}?)\s+(?:is|are|was)\b|(i\s+(?:live|work|study|am|'m|like|love|prefer|hate|have|own|drive|speak|play))\b|(call\s+me)\b)/iu;
+const en =
+  /^(?:(my\s+[\p{L}\s'-]{1,40}?)\s+(?:is|are|was)\b|(i\s+(?:live|work|study|am|'m|like|love|prefer|hate|have|own|drive|speak|play))\b|(call\s+me)\b)/iu;
 const zh = /^(我(?:叫|是|住|在|喜欢|爱|讨厌|有|的[\p{Script=Han}]{1,4}是))/u;
 const forget = /^(?:please\s+)?(?:forget|i\s+no\s+longer|i\s+don'?t\s+(?:live|work)\s+)/i;
 

@@ -42,7 +42,12 @@ export function answer(messages: ChatMessage[]): string {
   if (system.startsWith(EXTRACTION_MARKER)) return simulatedExtraction(user);
   if (system.startsWith(SUMMARY_MARKER)) return simulatedSummary(system);
   const memory = /<memory>\n([\s\S]*?)\n<\/memory>/.exec(system)?.[1];
-  const facts = memory ? memory.split('\n').map((l) => l.replace(/^- /, '').trim()).filter(Boolean) : [];
+  const facts = memory
+    ? memory
+        .split('\n')
+        .map((l) => l.replace(/^- /, '').trim())
+        .filter(Boolean)
+    : [];
   // Working memory and the summary show in the answer too, on a line of their own.
   const notes = /<working_memory>\n([\s\S]*?)\n<\/working_memory>/.exec(system)?.[1]?.trim();
   const summary = /<summary>\n([\s\S]*?)\n<\/summary>/.exec(system)?.[1]?.trim();

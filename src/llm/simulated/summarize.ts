@@ -10,7 +10,11 @@ export function simulatedSummary(system: string): string {
   const lines = previous ? previous.split('\n') : [];
   for (const line of conversation.split('\n')) {
     if (!line.startsWith('user: ')) continue;
-    const first = line.slice(6).split(/(?<=[.!?。！？])\s/u)[0]!.trim().slice(0, 160);
+    const first = line
+      .slice(6)
+      .split(/(?<=[.!?。！？])\s/u)[0]!
+      .trim()
+      .slice(0, 160);
     if (first) lines.push(`- The user said: ${first}`);
   }
   while (lines.length > 1 && lines.join('\n').length > MAX_CHARS) lines.shift();

@@ -11,7 +11,6 @@ import { zhipuCode } from './errors.ts';
 import { createTokenSource } from './jwt.ts';
 import { ZHIPU_BASE_URL } from '../endpoints.ts';
 
-
 export function zhipuDialect(config: ProviderConfig): Dialect {
   const base = (config.base_url ?? ZHIPU_BASE_URL).replace(/\/+$/, '');
   const key = config.api_key;
@@ -25,7 +24,8 @@ export function zhipuDialect(config: ProviderConfig): Dialect {
       return thinking ? { thinking: { type: thinking } } : {};
     },
     finish(raw) {
-      if (raw === 'sensitive') return new UpstreamError('upstream_content_filter', 'Zhipu stopped the answer: content flagged as sensitive.', { providerCode: raw });
+      if (raw === 'sensitive')
+        return new UpstreamError('upstream_content_filter', 'Zhipu stopped the answer: content flagged as sensitive.', { providerCode: raw });
       if (raw === 'network_error') return new UpstreamError('upstream_network', 'Zhipu reported a network error while generating.', { providerCode: raw });
       return fromOpenAIFinishReason(raw);
     },
@@ -37,7 +37,9 @@ export function zhipuDialect(config: ProviderConfig): Dialect {
     },
     eventError(error: any) {
       const code = zhipuCode(error?.code) ?? 'upstream_error';
-      return new UpstreamError(code, `Zhipu (${error?.code ?? '?'}): ${error?.message ?? 'error'}`, { providerCode: error?.code == null ? undefined : String(error.code) });
+      return new UpstreamError(code, `Zhipu (${error?.code ?? '?'}): ${error?.message ?? 'error'}`, {
+        providerCode: error?.code == null ? undefined : String(error.code),
+      });
     },
   };
 }

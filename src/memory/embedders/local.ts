@@ -63,7 +63,7 @@ function fmix(h: number): number {
 /** Offsets of each code point's start in s, plus s.length, so n-grams never split a surrogate pair. */
 function codePointOffsets(s: string): number[] {
   const offsets: number[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     offsets.push(i);
     const c = s.charCodeAt(i);
     i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? 2 : 1;

@@ -58,13 +58,20 @@ export function createRemoteEmbedder(opts: RemoteEmbedderOptions): Embedder {
       res = await request(url, { method: 'POST', headers, body, dispatcher: opts.dispatcher, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       // A refusal by AGENTMEM_EGRESS stays a refusal: not worth retrying.
-      throw new EmbedderError(`The embedder at ${url} could not be reached: ${(err as Error).message}`, 'upstream', { url, retryable: !egressDenial(err), cause: err });
+      throw new EmbedderError(`The embedder at ${url} could not be reached: ${(err as Error).message}`, 'upstream', {
+        url,
+        retryable: !egressDenial(err),
+        cause: err,
+      });
     }
     const text = await res.body.text();
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const status = res.statusCode;
       throw new EmbedderError(`The embedder at ${url} answered ${status}: ${text.slice(0, 300)}`, 'upstream', {
-        url, status, body: text.slice(0, 2_000), retryable: status === 429 || status >= 500,
+        url,
+        status,
+        body: text.slice(0, 2_000),
+        retryable: status === 429 || status >= 500,
       });
     }
     return parseEmbeddings(text, input.length, opts.dimensions, url);

@@ -160,7 +160,14 @@ export class Bm25Index<D> {
    * caller), best first. `mass` (the query's whole IDF weight), when given, turns on the
    * coordination factor: a document's score is multiplied by the share of it it matches.
    */
-  score(query: Map<string, number>, idf: Map<string, number>, avgLen: number, allow: ((doc: D) => boolean) | undefined, limit: number, mass?: number): Array<Scored<D>> {
+  score(
+    query: Map<string, number>,
+    idf: Map<string, number>,
+    avgLen: number,
+    allow: ((doc: D) => boolean) | undefined,
+    limit: number,
+    mass?: number,
+  ): Array<Scored<D>> {
     if (this.accScore.length < this.docs.length) {
       this.accScore = new Float64Array(Math.ceil(this.docs.length * 1.5) + 16);
       this.accMatched = new Float64Array(this.accScore.length);
@@ -198,7 +205,14 @@ export class Bm25Index<D> {
       }
       best[i] = slot;
     }
-    const out = best.map((slot) => ({ doc: this.docs[slot]!, score: acc[slot]!, matched: matched[slot]!, len: this.lens[slot]!, terms: this.terms[slot]!, counts: this.counts[slot]! }));
+    const out = best.map((slot) => ({
+      doc: this.docs[slot]!,
+      score: acc[slot]!,
+      matched: matched[slot]!,
+      len: this.lens[slot]!,
+      terms: this.terms[slot]!,
+      counts: this.counts[slot]!,
+    }));
     for (const slot of touched) {
       acc[slot] = 0;
       matched[slot] = 0;
@@ -248,7 +262,13 @@ export const MEMORY_RANKING: RankingOptions = { coord: true, feedback: { docs: 1
 export const MESSAGE_RANKING: RankingOptions = { coord: true, maxQueryTerms: 30 };
 
 /** The `limit` best documents for the query terms over the union of `indexes` (plain BM25 unless `ranking` says more). */
-export function searchIndexes<D>(indexes: Array<Bm25Index<D>>, queryTerms: string[], limit: number, allow?: (doc: D) => boolean, ranking: RankingOptions = {}): Array<Bm25Hit<D>> {
+export function searchIndexes<D>(
+  indexes: Array<Bm25Index<D>>,
+  queryTerms: string[],
+  limit: number,
+  allow?: (doc: D) => boolean,
+  ranking: RankingOptions = {},
+): Array<Bm25Hit<D>> {
   let n = 0;
   let total = 0;
   for (const ix of indexes) {
@@ -277,7 +297,15 @@ interface Ranking<D> {
 
 const dfOf = <D>(indexes: Array<Bm25Index<D>>, t: string) => indexes.reduce((s, ix) => s + ix.documentFrequency(t), 0);
 
-function rank<D>(indexes: Array<Bm25Index<D>>, n: number, avgLen: number, query: Map<string, number>, limit: number, allow: ((doc: D) => boolean) | undefined, coord?: boolean): Ranking<D> {
+function rank<D>(
+  indexes: Array<Bm25Index<D>>,
+  n: number,
+  avgLen: number,
+  query: Map<string, number>,
+  limit: number,
+  allow: ((doc: D) => boolean) | undefined,
+  coord?: boolean,
+): Ranking<D> {
   const weights = new Map<string, number>();
   let mass = 0;
   for (const [t, qtf] of query) {
@@ -304,7 +332,14 @@ function hitsOf<D>(hits: Array<Scored<D>>, limit: number, query: Map<string, num
 }
 
 /** RM3: the query mixed with the relevance model of its first pass's best documents. */
-function expand<D>(query: Map<string, number>, top: Array<Scored<D>>, weights: Map<string, number>, n: number, indexes: Array<Bm25Index<D>>, fb: Feedback): Map<string, number> {
+function expand<D>(
+  query: Map<string, number>,
+  top: Array<Scored<D>>,
+  weights: Map<string, number>,
+  n: number,
+  indexes: Array<Bm25Index<D>>,
+  fb: Feedback,
+): Map<string, number> {
   const best = top[0]!.score;
   const z = top.reduce((s, h) => s + Math.exp(h.score - best), 0);
   const model = new Map<string, number>();

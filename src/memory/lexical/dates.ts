@@ -5,9 +5,30 @@
 // month-of-year. Tokens start with '#', which no word token can, so they never collide.
 
 const MONTHS: Record<string, number> = {
-  jan: 1, january: 1, feb: 2, february: 2, mar: 3, march: 3, apr: 4, april: 4, may: 5, jun: 6, june: 6,
-  jul: 7, july: 7, aug: 8, august: 8, sep: 9, sept: 9, september: 9, oct: 10, october: 10, nov: 11, november: 11,
-  dec: 12, december: 12,
+  jan: 1,
+  january: 1,
+  feb: 2,
+  february: 2,
+  mar: 3,
+  march: 3,
+  apr: 4,
+  april: 4,
+  may: 5,
+  jun: 6,
+  june: 6,
+  jul: 7,
+  july: 7,
+  aug: 8,
+  august: 8,
+  sep: 9,
+  sept: 9,
+  september: 9,
+  oct: 10,
+  october: 10,
+  nov: 11,
+  november: 11,
+  dec: 12,
+  december: 12,
 };
 const MONTH = '(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\\.?';
 const DAY = '([0-3]?\\d)(?:st|nd|rd|th)?';
@@ -20,7 +41,10 @@ const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => Parts | undefined]> = [
   [new RegExp(`\\b(\\d{1,2})\\.(\\d{1,2})\\.${YEAR}\\b`, 'giu'), (m) => ({ y: +m[3]!, m: +m[2]!, d: +m[1]! })],
   [new RegExp(`\\b(\\d{1,2})/(\\d{1,2})/${YEAR}\\b`, 'giu'), (m) => ({ y: +m[3]!, m: +m[1]!, d: +m[2]! })],
   [new RegExp(`\\b${MONTH}\\s+${DAY}(?:,?\\s+${YEAR})?\\b`, 'giu'), (m) => ({ y: m[3] ? +m[3] : undefined, m: MONTHS[m[1]!.toLowerCase()]!, d: +m[2]! })],
-  [new RegExp(`\\b${DAY}\\s+(?:of\\s+)?${MONTH}(?:,?\\s+${YEAR})?\\b`, 'giu'), (m) => ({ y: m[3] ? +m[3] : undefined, m: MONTHS[m[2]!.toLowerCase()]!, d: +m[1]! })],
+  [
+    new RegExp(`\\b${DAY}\\s+(?:of\\s+)?${MONTH}(?:,?\\s+${YEAR})?\\b`, 'giu'),
+    (m) => ({ y: m[3] ? +m[3] : undefined, m: MONTHS[m[2]!.toLowerCase()]!, d: +m[1]! }),
+  ],
   [new RegExp(`\\b${MONTH}(?:\\s+of)?,?\\s+${YEAR}\\b`, 'giu'), (m) => ({ y: +m[2]!, m: MONTHS[m[1]!.toLowerCase()]! })],
   [new RegExp(`${YEAR}\\s*年\\s*(\\d{1,2})\\s*月(?:\\s*(\\d{1,2})\\s*[日号])?`, 'gu'), (m) => ({ y: +m[1]!, m: +m[2]!, d: m[3] ? +m[3] : undefined })],
   [/(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]/gu, (m) => ({ m: +m[1]!, d: +m[2]! })],

@@ -60,7 +60,10 @@ describe('BM25 index', () => {
     put(ix, 'short', 'I play chess');
     put(ix, 'long', 'I play chess sometimes but mostly I read novels, cook dinner, walk the dog and garden on weekends');
     put(ix, 'other', 'I like tea');
-    assert.deepEqual(searchIndexes([ix], analyze('chess'), 2).map((h) => h.doc), ['short', 'long']);
+    assert.deepEqual(
+      searchIndexes([ix], analyze('chess'), 2).map((h) => h.doc),
+      ['short', 'long'],
+    );
   });
 
   test('compaction after many removals keeps every live document findable', () => {

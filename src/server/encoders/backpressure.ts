@@ -13,7 +13,10 @@ export interface FlowLimits {
   stallMs: number;
 }
 
-export const flowLimits = (c: Pick<AppConfig, 'streamBufferBytes' | 'streamStallMs'>): FlowLimits => ({ bufferBytes: c.streamBufferBytes, stallMs: c.streamStallMs });
+export const flowLimits = (c: Pick<AppConfig, 'streamBufferBytes' | 'streamStallMs'>): FlowLimits => ({
+  bufferBytes: c.streamBufferBytes,
+  stallMs: c.streamStallMs,
+});
 
 export interface Flow {
   /** undefined while the client keeps up (no await on the hot path); else settles once it has read, or rejects with `client_stalled` */
@@ -38,7 +41,11 @@ export function createFlow(target: FlowTarget, limits: FlowLimits): Flow {
   let waiting: Promise<void> | undefined;
   let stalled = false;
   const stallError = () =>
-    new TurnStop('client_stalled', `The client read nothing for ${limits.stallMs} ms while ${limits.bufferBytes} bytes waited for it; the answer was cut off.`, true);
+    new TurnStop(
+      'client_stalled',
+      `The client read nothing for ${limits.stallMs} ms while ${limits.bufferBytes} bytes waited for it; the answer was cut off.`,
+      true,
+    );
   return {
     get stalled() {
       return stalled;

@@ -81,18 +81,24 @@ export function openaiChunks(opts: ChunkOptions): (event: AgentEvent) => object[
         id = `chatcmpl-${e.message_id}`;
         return [chunk({ role: 'assistant', content: '' }, null)];
       case 'tool_call':
-        if (e.client) return [chunk({ tool_calls: [{ index: toolIndex++, id: e.call_id, type: 'function', function: { name: e.name, arguments: e.arguments } }] }, null)];
+        if (e.client)
+          return [chunk({ tool_calls: [{ index: toolIndex++, id: e.call_id, type: 'function', function: { name: e.name, arguments: e.arguments } }] }, null)];
         return [{ ...chunk({}, null), agentmem: { tool_call: { id: e.call_id, name: e.name, arguments: e.arguments } } }];
       case 'tool_result':
-        return [{ ...chunk({}, null), agentmem: { tool_result: { id: e.call_id, name: e.name, output: e.output, error: e.error, duration_ms: e.duration_ms } } }];
+        return [
+          { ...chunk({}, null), agentmem: { tool_result: { id: e.call_id, name: e.name, output: e.output, error: e.error, duration_ms: e.duration_ms } } },
+        ];
       case 'content':
         return [chunk({ content: e.content }, null)];
       // DeepSeek's (and Zhipu's) field for a thinking model's reasoning, as their clients read it.
       case 'reasoning':
         return [chunk({ reasoning_content: e.content }, null)];
       case 'done': {
-        const out: object[] = [{ ...chunk({}, toOpenAIFinishReason(e.finish_reason)), agentmem: { session_id: e.session_id, timings: e.timings, model: e.model } }];
-        if (opts.includeUsage) out.push({ id, object: 'chat.completion.chunk', created, model: opts.model, system_fingerprint: null, choices: [], usage: e.usage });
+        const out: object[] = [
+          { ...chunk({}, toOpenAIFinishReason(e.finish_reason)), agentmem: { session_id: e.session_id, timings: e.timings, model: e.model } },
+        ];
+        if (opts.includeUsage)
+          out.push({ id, object: 'chat.completion.chunk', created, model: opts.model, system_fingerprint: null, choices: [], usage: e.usage });
         return out;
       }
       case 'error':

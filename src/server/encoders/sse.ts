@@ -39,7 +39,10 @@ export function openSse(res: ServerResponse, flow?: FlowLimits, heartbeatMs = 15
   };
   res.once('close', stop);
   const pressure = flow
-    ? createFlow({ pending: () => res.writableLength, closed: () => ended || res.destroyed, onDrain: (fn) => (res.on('drain', fn), () => res.off('drain', fn)) }, flow)
+    ? createFlow(
+        { pending: () => res.writableLength, closed: () => ended || res.destroyed, onDrain: (fn) => (res.on('drain', fn), () => res.off('drain', fn)) },
+        flow,
+      )
     : undefined;
   // Node corks the socket at a write and uncorks it once the current microtasks have run:
   // the frames made from one upstream read leave in one writev, not one syscall each

@@ -116,7 +116,11 @@ export function uiStreamParts(): (event: AgentEvent) => UIChunk[] {
         return out;
       }
       case 'tool_call':
-        return [...stepTo(e.step_id), ...endText(), { type: 'tool-input-available', toolCallId: e.call_id, toolName: e.name, input: parseInput(e.arguments), dynamic: true }];
+        return [
+          ...stepTo(e.step_id),
+          ...endText(),
+          { type: 'tool-input-available', toolCallId: e.call_id, toolName: e.name, input: parseInput(e.arguments), dynamic: true },
+        ];
       case 'tool_result':
         return [
           e.error !== undefined

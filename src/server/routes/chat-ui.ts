@@ -53,20 +53,35 @@ export function chatSessionId(orgId: string, agentId: string, chatId: string): s
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
-export const chatUiRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
-  app.post('/agents/:id/chat/ui', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: uiChatBody, tags: ['chat'] } }, async (req, reply) => {
-    const body = req.body;
-    const orgId = req.principal.org_id;
-    const agent = await loadAgent(ctx, orgId, req.params.id, req.timings);
-    const last = body.messages.at(-1)!;
-    const text = last.role === 'user' ? textOf(last) : '';
-    if (!text.trim()) throw new AppError('validation_error', 'body.messages: the last message must be a user message with a text part that is not blank.');
-    const history = clientHistory(body.messages.slice(0, -1).map((m) => ({ role: m.role, content: textOf(m) })));
-    const chatSession = body.session_id ?? (body.id ? chatSessionId(orgId, agent.id, body.id) : undefined);
-    const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, chatSession);
-    // The chat's session: created by its first request, continued by the later ones.
-    if (body.session_id === undefined && chatSession) await ctx.history.ensureSession({ id: chatSession, orgId, agentId: agent.id, userId: userId ?? null });
-    const input = { orgId, message: text, userId, sessionId: chatSession, history };
-    await streamedTurn(ctx, 'ui', req, reply, agent, input, streamTurn(reply, uiStreamParts(), uiStreamHeaders, { flow: flowLimits(ctx.config), last: '[DONE]' }));
-  });
-};
+export const chatUiRoutes =
+  (ctx: ServerContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/agents/:id/chat/ui',
+      { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: uiChatBody, tags: ['chat'] } },
+      async (req, reply) => {
+        const body = req.body;
+        const orgId = req.principal.org_id;
+        const agent = await loadAgent(ctx, orgId, req.params.id, req.timings);
+        const last = body.messages.at(-1)!;
+        const text = last.role === 'user' ? textOf(last) : '';
+        if (!text.trim()) throw new AppError('validation_error', 'body.messages: the last message must be a user message with a text part that is not blank.');
+        const history = clientHistory(body.messages.slice(0, -1).map((m) => ({ role: m.role, content: textOf(m) })));
+        const chatSession = body.session_id ?? (body.id ? chatSessionId(orgId, agent.id, body.id) : undefined);
+        const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, chatSession);
+        // The chat's session: created by its first request, continued by the later ones.
+        if (body.session_id === undefined && chatSession)
+          await ctx.history.ensureSession({ id: chatSession, orgId, agentId: agent.id, userId: userId ?? null });
+        const input = { orgId, message: text, userId, sessionId: chatSession, history };
+        await streamedTurn(
+          ctx,
+          'ui',
+          req,
+          reply,
+          agent,
+          input,
+          streamTurn(reply, uiStreamParts(), uiStreamHeaders, { flow: flowLimits(ctx.config), last: '[DONE]' }),
+        );
+      },
+    );
+  };

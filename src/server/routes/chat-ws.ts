@@ -110,7 +110,8 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
       const userId = await scopeTurn(ctx, authorized.principal, agent, msg.user_id, msg.session_id);
       const input = { orgId: agent.org_id, message: msg.message, userId, sessionId: msg.session_id };
       const result: RunResult = (await runTurn(ctx, 'ws', { timings, log: req.log }, agent, input, sink, controller.signal))!;
-      if (result.aborted) sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
+      if (result.aborted)
+        sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
     } catch (err) {
       const e = knownError(err);
       if (e) fail(e.code, e.message);
@@ -121,7 +122,8 @@ function serve(ctx: ServerContext, socket: WebSocket, req: FastifyRequest): void
     } finally {
       if (running === controller) running = undefined;
       busy.delete(socket);
-      if (sink.stalled) socket.terminate(); // its unread buffer goes with it
+      if (sink.stalled)
+        socket.terminate(); // its unread buffer goes with it
       else if (ctx.live.draining) socket.close(CLOSE_GOING_AWAY, 'shutting_down');
     }
   }

@@ -63,116 +63,138 @@ function afterGrace(gone: AbortSignal, graceMs: number, followers: () => number)
   };
 }
 
-export const chatRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
-  /** The agent (cached) and the chat input, or a 4xx before any byte is streamed. */
-  async function prepare(req: FastifyRequest, agentId: string, body: z.output<typeof chatBody>): Promise<{ agent: ReadyAgent; input: ChatInput }> {
-    const agent = await loadAgent(ctx, req.principal.org_id, agentId, req.timings);
-    const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, body.session_id);
-    return { agent, input: { orgId: req.principal.org_id, message: body.message, userId, sessionId: body.session_id } };
-  }
-
-  // Every stream is held (stream-hold.ts) while it runs and `streamHoldMs` after, for
-  // GET …/chat/stream/:message_id with Last-Event-ID. The client leaving still cancels
-  // the turn at once; with `resumable: true` it runs on for `streamGraceMs` unfollowed.
-  app.post('/agents/:id/chat/stream', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: streamBody, tags: ['chat'] } }, async (req, reply) => {
-    const { resumable, ...body } = req.body;
-    const { agent, input } = await prepare(req, req.params.id, body);
-    const gone = clientGone(reply);
-    let held: HeldStream | undefined;
-    const turn = resumable ? afterGrace(gone.signal, ctx.config.streamGraceMs, () => held?.followers ?? 0) : undefined;
-    // Every frame is held for a resume, from the start event (which opens the held stream) on.
-    const stream = streamTurn(reply, nativeEvents(), {}, {
-      flow: flowLimits(ctx.config),
-      onFrame(event, frame) {
-        if (event.chunk_type === 'start') held = ctx.streams.open(event.message_id, { orgId: input.orgId, agentId: agent.id, userId: input.userId ?? null });
-        held?.push(frame);
-      },
-    });
-    try {
-      const result = await runTurn(ctx, 'stream', req, agent, input, stream, turn?.signal ?? gone.signal);
-      // A resumed stream learns how the turn ended; the one who left is not written to.
-      if (result?.aborted) {
-        stream.emit({ chunk_type: 'error', code: 'client_aborted', message: 'The client went away; the answer was cut off.', retryable: true, message_id: result.messageId });
-      }
-    } finally {
-      gone.release();
-      turn?.release();
-      held?.end();
-      stream.end();
+export const chatRoutes =
+  (ctx: ServerContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    /** The agent (cached) and the chat input, or a 4xx before any byte is streamed. */
+    async function prepare(req: FastifyRequest, agentId: string, body: z.output<typeof chatBody>): Promise<{ agent: ReadyAgent; input: ChatInput }> {
+      const agent = await loadAgent(ctx, req.principal.org_id, agentId, req.timings);
+      const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, body.session_id);
+      return { agent, input: { orgId: req.principal.org_id, message: body.message, userId, sessionId: body.session_id } };
     }
-  });
 
-  app.get(
-    '/agents/:id/chat/stream/:message_id',
-    {
-      config: { access: 'scoped' },
-      schema: {
-        params: resumeParams,
-        querystring: resumeQuery,
-        tags: ['chat'],
-        summary: 'Resume a held SSE chat stream',
-        description:
-          'The frames after `Last-Event-ID` (header, or `last_event_id` query; none: from the start), then the live rest while it runs. ' +
-          'Streams are held while running and AGENTMEM_STREAM_HOLD_MS (5 min) after; unknown, expired and other orgs\' streams are 404.',
+    // Every stream is held (stream-hold.ts) while it runs and `streamHoldMs` after, for
+    // GET …/chat/stream/:message_id with Last-Event-ID. The client leaving still cancels
+    // the turn at once; with `resumable: true` it runs on for `streamGraceMs` unfollowed.
+    app.post(
+      '/agents/:id/chat/stream',
+      { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: streamBody, tags: ['chat'] } },
+      async (req, reply) => {
+        const { resumable, ...body } = req.body;
+        const { agent, input } = await prepare(req, req.params.id, body);
+        const gone = clientGone(reply);
+        let held: HeldStream | undefined;
+        const turn = resumable ? afterGrace(gone.signal, ctx.config.streamGraceMs, () => held?.followers ?? 0) : undefined;
+        // Every frame is held for a resume, from the start event (which opens the held stream) on.
+        const stream = streamTurn(
+          reply,
+          nativeEvents(),
+          {},
+          {
+            flow: flowLimits(ctx.config),
+            onFrame(event, frame) {
+              if (event.chunk_type === 'start')
+                held = ctx.streams.open(event.message_id, { orgId: input.orgId, agentId: agent.id, userId: input.userId ?? null });
+              held?.push(frame);
+            },
+          },
+        );
+        try {
+          const result = await runTurn(ctx, 'stream', req, agent, input, stream, turn?.signal ?? gone.signal);
+          // A resumed stream learns how the turn ended; the one who left is not written to.
+          if (result?.aborted) {
+            stream.emit({
+              chunk_type: 'error',
+              code: 'client_aborted',
+              message: 'The client went away; the answer was cut off.',
+              retryable: true,
+              message_id: result.messageId,
+            });
+          }
+        } finally {
+          gone.release();
+          turn?.release();
+          held?.end();
+          stream.end();
+        }
       },
-    },
-    async (req, reply) => {
-      const after = lastEventId(req.headers['last-event-id'] ?? req.query.last_event_id);
-      const { id, message_id } = req.params;
-      if (!isUuid(id) || !isUuid(message_id)) throw notFound('Stream');
-      checkAgent(req.principal, id);
-      // A scoped key resumes only the streams of its own user.
-      const owner = { orgId: req.principal.org_id, agentId: id, ...(req.principal.user_id !== null ? { userId: req.principal.user_id } : {}) };
-      // Frames may arrive before the answer is known to be a 200: kept until then.
-      let sse: SseWriter | undefined;
-      const early: Frame[] = [];
-      const result = await ctx.streams.resume(message_id, owner, after, (f) => (sse ? sse.writeFrame(f) : early.push(f)));
-      if (!result.ok) {
-        throw result.reason === 'truncated'
-          ? new AppError('not_found', `Stream frames after ${after} are no longer held; start from a later Last-Event-ID or fetch the session's messages.`)
-          : notFound('Stream');
-      }
-      reply.hijack();
-      sse = openSse(reply.raw);
-      for (const f of early) sse.writeFrame(f);
-      const cancel = () => result.follow.cancel();
-      reply.raw.once('close', cancel);
-      if (req.raw.socket?.destroyed) cancel(); // left while the replay was read
-      // A shutdown ends a replay of another instance's stream (the client resumes elsewhere).
-      const live = ctx.live.track(new AbortController().signal, 'follow');
-      const detach = onAbort(live.signal, cancel);
-      try {
-        await result.follow.done;
-      } finally {
-        detach();
-        live.release();
-        reply.raw.off('close', cancel);
-        sse.end();
-      }
-    },
-  );
+    );
 
-  app.post('/agents/:id/chat', { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: chatBody, tags: ['chat'] } }, async (req, reply) => {
-    const { agent, input } = await prepare(req, req.params.id, req.body);
-    const result = await jsonTurn(ctx, 'json', req, reply, agent, input);
-    const timings = req.timings.toJSON();
-    if (result.error) {
-      return {
-        ...errorBody(result.error.code, result.error.message),
-        retryable: result.error.retryable,
-        content: result.content,
-        session_id: result.sessionId,
-        message_id: result.messageId,
-      };
-    }
-    return {
-      content: result.content,
-      ...(result.reasoning ? { reasoning: result.reasoning } : {}),
-      session_id: result.sessionId,
-      message_id: result.messageId,
-      finish_reason: result.finishReason ?? 'stop',
-      usage: result.usage,
-      timings,
-    };
-  });
-};
+    app.get(
+      '/agents/:id/chat/stream/:message_id',
+      {
+        config: { access: 'scoped' },
+        schema: {
+          params: resumeParams,
+          querystring: resumeQuery,
+          tags: ['chat'],
+          summary: 'Resume a held SSE chat stream',
+          description:
+            'The frames after `Last-Event-ID` (header, or `last_event_id` query; none: from the start), then the live rest while it runs. ' +
+            "Streams are held while running and AGENTMEM_STREAM_HOLD_MS (5 min) after; unknown, expired and other orgs' streams are 404.",
+        },
+      },
+      async (req, reply) => {
+        const after = lastEventId(req.headers['last-event-id'] ?? req.query.last_event_id);
+        const { id, message_id } = req.params;
+        if (!isUuid(id) || !isUuid(message_id)) throw notFound('Stream');
+        checkAgent(req.principal, id);
+        // A scoped key resumes only the streams of its own user.
+        const owner = { orgId: req.principal.org_id, agentId: id, ...(req.principal.user_id !== null ? { userId: req.principal.user_id } : {}) };
+        // Frames may arrive before the answer is known to be a 200: kept until then.
+        let sse: SseWriter | undefined;
+        const early: Frame[] = [];
+        const result = await ctx.streams.resume(message_id, owner, after, (f) => (sse ? sse.writeFrame(f) : early.push(f)));
+        if (!result.ok) {
+          throw result.reason === 'truncated'
+            ? new AppError('not_found', `Stream frames after ${after} are no longer held; start from a later Last-Event-ID or fetch the session's messages.`)
+            : notFound('Stream');
+        }
+        reply.hijack();
+        sse = openSse(reply.raw);
+        for (const f of early) sse.writeFrame(f);
+        const cancel = () => result.follow.cancel();
+        reply.raw.once('close', cancel);
+        if (req.raw.socket?.destroyed) cancel(); // left while the replay was read
+        // A shutdown ends a replay of another instance's stream (the client resumes elsewhere).
+        const live = ctx.live.track(new AbortController().signal, 'follow');
+        const detach = onAbort(live.signal, cancel);
+        try {
+          await result.follow.done;
+        } finally {
+          detach();
+          live.release();
+          reply.raw.off('close', cancel);
+          sse.end();
+        }
+      },
+    );
+
+    app.post(
+      '/agents/:id/chat',
+      { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: chatBody, tags: ['chat'] } },
+      async (req, reply) => {
+        const { agent, input } = await prepare(req, req.params.id, req.body);
+        const result = await jsonTurn(ctx, 'json', req, reply, agent, input);
+        const timings = req.timings.toJSON();
+        if (result.error) {
+          return {
+            ...errorBody(result.error.code, result.error.message),
+            retryable: result.error.retryable,
+            content: result.content,
+            session_id: result.sessionId,
+            message_id: result.messageId,
+          };
+        }
+        return {
+          content: result.content,
+          ...(result.reasoning ? { reasoning: result.reasoning } : {}),
+          session_id: result.sessionId,
+          message_id: result.messageId,
+          finish_reason: result.finishReason ?? 'stop',
+          usage: result.usage,
+          timings,
+        };
+      },
+    );
+  };

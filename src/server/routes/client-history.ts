@@ -8,6 +8,8 @@ import type { ChatMessage } from '../../llm/types.ts';
  * session's stored window is used instead.
  */
 export function clientHistory(messages: ReadonlyArray<{ role: string; content?: string | null }>): ChatMessage[] | undefined {
-  const history = messages.flatMap((m): ChatMessage[] => ((m.role === 'user' || m.role === 'assistant') && m.content ? [{ role: m.role, content: m.content }] : []));
+  const history = messages.flatMap((m): ChatMessage[] =>
+    (m.role === 'user' || m.role === 'assistant') && m.content ? [{ role: m.role, content: m.content }] : [],
+  );
   return history.length ? history : undefined;
 }

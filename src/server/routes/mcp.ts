@@ -27,10 +27,21 @@ const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** The tools, for one caller: every call runs with this principal's org and scope. */
 export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
-  const server = new McpServer({ name: 'agentmem-memory', version: '0.1.0' }, { instructions: 'Long-term memory of one user of an agentmem agent: search it before answering, add durable facts.' });
+  const server = new McpServer(
+    { name: 'agentmem-memory', version: '0.1.0' },
+    { instructions: 'Long-term memory of one user of an agentmem agent: search it before answering, add durable facts.' },
+  );
   const org = p.org_id;
   const json = (value: unknown): CallToolResult => ({ content: [{ type: 'text', text: JSON.stringify(value) }] });
-  const view = (m: Memory) => ({ id: m.id, agent_id: m.agent_id, user_id: m.user_id, content: m.content, metadata: m.metadata, created_at: m.created_at, updated_at: m.updated_at });
+  const view = (m: Memory) => ({
+    id: m.id,
+    agent_id: m.agent_id,
+    user_id: m.user_id,
+    content: m.content,
+    metadata: m.metadata,
+    created_at: m.created_at,
+    updated_at: m.updated_at,
+  });
 
   /** The org's memory, within the key's scope and the agent/user the call names (as REST: 404 outside the org, 403 outside the scope). */
   async function owned(args: { memory_id: string; agent_id?: string; user_id?: string }): Promise<Memory> {
@@ -56,20 +67,28 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
     async ({ query, top_k, min_score, filters, agent_id, user_id }) => {
       const q = memoryFilter(p, { query, agent_id, user_id, top_k: filters ? Math.min(100, top_k * 5) : top_k, min_score });
       let hits = await asClientError(ctx.memories.search(org, q));
-      if (filters) hits = hits.filter((h) => Object.entries(filters).every(([k, v]) => (h.metadata as Record<string, unknown> | undefined)?.[k] === v)).slice(0, top_k);
+      if (filters)
+        hits = hits.filter((h) => Object.entries(filters).every(([k, v]) => (h.metadata as Record<string, unknown> | undefined)?.[k] === v)).slice(0, top_k);
       return json({ results: hits.map(({ id, content, metadata, score }) => ({ id, content, metadata, score })) });
     },
   );
 
   server.registerTool(
     'memory_add',
-    { description: 'Add a memory (a durable fact) for a user.', inputSchema: { content: z.string().min(1).max(20_000).regex(/\S/), metadata: metadata.optional(), ...who } },
-    async ({ content, metadata, agent_id, user_id }) => json(view(await asClientError(ctx.memories.add(org, memoryOwner(p, { content, metadata, agent_id, user_id }), 'mcp')))),
+    {
+      description: 'Add a memory (a durable fact) for a user.',
+      inputSchema: { content: z.string().min(1).max(20_000).regex(/\S/), metadata: metadata.optional(), ...who },
+    },
+    async ({ content, metadata, agent_id, user_id }) =>
+      json(view(await asClientError(ctx.memories.add(org, memoryOwner(p, { content, metadata, agent_id, user_id }), 'mcp')))),
   );
 
   server.registerTool(
     'memory_update',
-    { description: 'Change a memory’s content (embedded again) or metadata.', inputSchema: { memory_id: memoryId, content: z.string().min(1).max(20_000).regex(/\S/).optional(), metadata: metadata.optional(), ...who } },
+    {
+      description: 'Change a memory’s content (embedded again) or metadata.',
+      inputSchema: { memory_id: memoryId, content: z.string().min(1).max(20_000).regex(/\S/).optional(), metadata: metadata.optional(), ...who },
+    },
     async (args) => {
       if (args.content === undefined && args.metadata === undefined) throw new AppError('validation_error', 'Give content or metadata.');
       await owned(args);
@@ -84,10 +103,14 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
     return json({ deleted: await ctx.memories.delete(org, args.memory_id, 'mcp') });
   });
 
-  server.registerTool('memory_history', { description: 'The ADD / UPDATE / DELETE events of a memory, oldest first.', inputSchema: { memory_id: memoryId, ...who } }, async (args) => {
-    await owned(args);
-    return json({ events: (await ctx.memories.history(org, args.memory_id)) ?? [] });
-  });
+  server.registerTool(
+    'memory_history',
+    { description: 'The ADD / UPDATE / DELETE events of a memory, oldest first.', inputSchema: { memory_id: memoryId, ...who } },
+    async (args) => {
+      await owned(args);
+      return json({ events: (await ctx.memories.history(org, args.memory_id)) ?? [] });
+    },
+  );
   return server;
 }
 
@@ -108,7 +131,9 @@ export const mcpRoutes =
   (ctx: ServerContext): FastifyPluginAsync =>
   async (app) => {
     const config = { access: 'scoped' } as const;
-    app.post('/mcp', { config, schema: { tags: ['mcp'], summary: 'agentmem memory as an MCP server (Streamable HTTP, JSON-RPC)' } }, (req, reply) => serve(ctx, req, reply));
+    app.post('/mcp', { config, schema: { tags: ['mcp'], summary: 'agentmem memory as an MCP server (Streamable HTTP, JSON-RPC)' } }, (req, reply) =>
+      serve(ctx, req, reply),
+    );
     // Stateless: no server-initiated stream to open, no session to end. 405 is what the
     // protocol says for that (the SDK's own transport would hold a GET open instead).
     const notHere = (_req: FastifyRequest, reply: FastifyReply) =>

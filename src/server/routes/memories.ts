@@ -34,80 +34,108 @@ const memoryPatch = z
 
 const listQuery = page.extend({ agent_id: z.uuid().optional(), user_id: userId.optional() });
 
-const searchInput = z.strictObject({
-  query: z.string().min(1).max(10_000),
-  agent_id: z.uuid().optional().describe('search this agent\'s memories with its embedder; default: all agents, default embedder'),
-  user_id: userId.optional(),
-  top_k: z.int().min(1).max(100).default(10),
-  min_score: z.number().min(0).max(1).default(0).describe('minimum score of a result, 0..1 (see docs/memory.md)'),
-  filters: filterSchema.optional().describe('metadata conditions: {"key": value}, {"key": {"gte": 3}}, {"and"|"or": [...]}, {"not": {...}}'),
-  created_after: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
-  created_before: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
-  scope: z.enum(['facts', 'messages', 'both']).default('facts').describe('facts: memories; messages: past messages of agent_id\'s sessions (needs agent_id); both: fused'),
-  message_range: z.strictObject({ before: z.int().min(0).max(10).default(0), after: z.int().min(0).max(10).default(0) }).optional(),
-}).refine((b) => b.scope === 'facts' || b.agent_id !== undefined, { message: 'scope messages/both searches one agent\'s sessions: give agent_id', path: ['scope'] });
+const searchInput = z
+  .strictObject({
+    query: z.string().min(1).max(10_000),
+    agent_id: z.uuid().optional().describe("search this agent's memories with its embedder; default: all agents, default embedder"),
+    user_id: userId.optional(),
+    top_k: z.int().min(1).max(100).default(10),
+    min_score: z.number().min(0).max(1).default(0).describe('minimum score of a result, 0..1 (see docs/memory.md)'),
+    filters: filterSchema.optional().describe('metadata conditions: {"key": value}, {"key": {"gte": 3}}, {"and"|"or": [...]}, {"not": {...}}'),
+    created_after: z.iso
+      .datetime({ offset: true })
+      .transform((s) => new Date(s))
+      .optional(),
+    created_before: z.iso
+      .datetime({ offset: true })
+      .transform((s) => new Date(s))
+      .optional(),
+    scope: z
+      .enum(['facts', 'messages', 'both'])
+      .default('facts')
+      .describe("facts: memories; messages: past messages of agent_id's sessions (needs agent_id); both: fused"),
+    message_range: z.strictObject({ before: z.int().min(0).max(10).default(0), after: z.int().min(0).max(10).default(0) }).optional(),
+  })
+  .refine((b) => b.scope === 'facts' || b.agent_id !== undefined, {
+    message: "scope messages/both searches one agent's sessions: give agent_id",
+    path: ['scope'],
+  });
 
 // A large import is one request; its items are bounded by MAX_BATCH and their content size.
 const BATCH_BODY_LIMIT = 32 * 1024 * 1024;
 
-export const memoryRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
-  const { memories } = ctx;
-  const tags = ['memories'];
-  const config = { access: 'scoped', resource: 'memory' } as const;
+export const memoryRoutes =
+  (ctx: ServerContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { memories } = ctx;
+    const tags = ['memories'];
+    const config = { access: 'scoped', resource: 'memory' } as const;
 
-  /** The org's memory, within the key's scope (403 outside it). */
-  async function memory(req: { principal: FastifyRequest['principal']; params: { id: string } }) {
-    const m = await found('Memory', req.params.id, () => memories.get(req.principal.org_id, req.params.id));
-    checkOwner(req.principal, m);
-    return m;
-  }
+    /** The org's memory, within the key's scope (403 outside it). */
+    async function memory(req: { principal: FastifyRequest['principal']; params: { id: string } }) {
+      const m = await found('Memory', req.params.id, () => memories.get(req.principal.org_id, req.params.id));
+      checkOwner(req.principal, m);
+      return m;
+    }
 
-  app.post('/memories', { config, schema: { body: memoryInput, tags, summary: 'Add a memory' } }, async (req, reply) => {
-    return reply.code(201).send(await memories.add(req.principal.org_id, memoryOwner(req.principal, req.body)));
-  });
+    app.post('/memories', { config, schema: { body: memoryInput, tags, summary: 'Add a memory' } }, async (req, reply) => {
+      return reply.code(201).send(await memories.add(req.principal.org_id, memoryOwner(req.principal, req.body)));
+    });
 
-  app.post(
-    '/memories/batch',
-    { config, bodyLimit: Math.max(ctx.config.bodyLimit, BATCH_BODY_LIMIT), schema: { body: batchInput, tags, summary: `Add up to ${MAX_BATCH} memories in one transaction` } },
-    async (req, reply) => {
-      const { memories: items, agent_id, user_id } = req.body;
-      const withDefaults = items.map((m) => memoryOwner(req.principal, { ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
-      const ids = await memories.addMany(req.principal.org_id, withDefaults);
-      return reply.code(201).send({ count: ids.length, ids });
-    },
-  );
+    app.post(
+      '/memories/batch',
+      {
+        config,
+        bodyLimit: Math.max(ctx.config.bodyLimit, BATCH_BODY_LIMIT),
+        schema: { body: batchInput, tags, summary: `Add up to ${MAX_BATCH} memories in one transaction` },
+      },
+      async (req, reply) => {
+        const { memories: items, agent_id, user_id } = req.body;
+        const withDefaults = items.map((m) => memoryOwner(req.principal, { ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
+        const ids = await memories.addMany(req.principal.org_id, withDefaults);
+        return reply.code(201).send({ count: ids.length, ids });
+      },
+    );
 
-  app.get('/memories', { config, schema: { querystring: listQuery, tags, summary: 'List memories, newest first' } }, async (req) => {
-    const { limit, offset, ...filter } = req.query;
-    return paged(await memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset), limit);
-  });
+    app.get('/memories', { config, schema: { querystring: listQuery, tags, summary: 'List memories, newest first' } }, async (req) => {
+      const { limit, offset, ...filter } = req.query;
+      return paged(await memories.list(req.principal.org_id, memoryFilter(req.principal, filter), limit + 1, offset), limit);
+    });
 
-  app.post('/memories/search', { config, schema: { body: searchInput, tags, summary: 'Search (BM25, fused with the vector side for a model embedder), best first' } }, async (req, reply) => {
-    const t0 = performance.now();
-    const results = await memories.search(req.principal.org_id, memoryFilter(req.principal, req.body));
-    // the server's own time, for clients (and `agentmem bench recall`) to tell it from the network's
-    reply.header('server-timing', `search;dur=${(performance.now() - t0).toFixed(3)}`);
-    return { results };
-  });
+    app.post(
+      '/memories/search',
+      { config, schema: { body: searchInput, tags, summary: 'Search (BM25, fused with the vector side for a model embedder), best first' } },
+      async (req, reply) => {
+        const t0 = performance.now();
+        const results = await memories.search(req.principal.org_id, memoryFilter(req.principal, req.body));
+        // the server's own time, for clients (and `agentmem bench recall`) to tell it from the network's
+        reply.header('server-timing', `search;dur=${(performance.now() - t0).toFixed(3)}`);
+        return { results };
+      },
+    );
 
-  app.get('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Get a memory' } }, async (req) => {
-    return memory(req);
-  });
+    app.get('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Get a memory' } }, async (req) => {
+      return memory(req);
+    });
 
-  app.patch('/memories/:id', { config, schema: { params: idParams, body: memoryPatch, tags, summary: 'Change content (re-embedded) or metadata' } }, async (req) => {
-    if (isScoped(req.principal)) await memory(req);
-    return found('Memory', req.params.id, () => memories.update(req.principal.org_id, req.params.id, req.body));
-  });
+    app.patch(
+      '/memories/:id',
+      { config, schema: { params: idParams, body: memoryPatch, tags, summary: 'Change content (re-embedded) or metadata' } },
+      async (req) => {
+        if (isScoped(req.principal)) await memory(req);
+        return found('Memory', req.params.id, () => memories.update(req.principal.org_id, req.params.id, req.body));
+      },
+    );
 
-  app.delete('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Delete a memory (its history stays)' } }, async (req, reply) => {
-    if (isScoped(req.principal)) await memory(req);
-    await found('Memory', req.params.id, async () => (await memories.delete(req.principal.org_id, req.params.id)) || undefined);
-    return reply.code(204).send();
-  });
+    app.delete('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Delete a memory (its history stays)' } }, async (req, reply) => {
+      if (isScoped(req.principal)) await memory(req);
+      await found('Memory', req.params.id, async () => (await memories.delete(req.principal.org_id, req.params.id)) || undefined);
+      return reply.code(204).send();
+    });
 
-  // A scoped key reads the history of its user's memories that still exist.
-  app.get('/memories/:id/history', { config, schema: { params: idParams, tags, summary: 'ADD / UPDATE / DELETE events of a memory' } }, async (req) => {
-    if (isScoped(req.principal)) await memory(req);
-    return { data: await found('Memory', req.params.id, () => memories.history(req.principal.org_id, req.params.id)) };
-  });
-};
+    // A scoped key reads the history of its user's memories that still exist.
+    app.get('/memories/:id/history', { config, schema: { params: idParams, tags, summary: 'ADD / UPDATE / DELETE events of a memory' } }, async (req) => {
+      if (isScoped(req.principal)) await memory(req);
+      return { data: await found('Memory', req.params.id, () => memories.history(req.principal.org_id, req.params.id)) };
+    });
+  };

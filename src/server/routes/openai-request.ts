@@ -17,8 +17,25 @@ export class UnsupportedField extends Error {
 
 // Fields used as they are, or checked below.
 const KNOWN = new Set([
-  'model', 'messages', 'stream', 'stream_options', 'user', 'n', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop', 'seed',
-  'tools', 'tool_choice', 'parallel_tool_calls', 'logprobs', 'top_logprobs', 'frequency_penalty', 'presence_penalty',
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'user',
+  'n',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'max_completion_tokens',
+  'stop',
+  'seed',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'logprobs',
+  'top_logprobs',
+  'frequency_penalty',
+  'presence_penalty',
 ]);
 
 const refuse = (param: string, why: string): never => {
@@ -35,7 +52,8 @@ export function completionTurn(body: Body, serverTools: ReadonlySet<string>): Co
   if (body.n != null && body.n !== 1) refuse('n', 'only n = 1 is supported (one answer per request)');
   if (body.logprobs === true) refuse('logprobs', 'log probabilities are not supported');
   if (body.top_logprobs != null) refuse('top_logprobs', 'log probabilities are not supported');
-  for (const p of ['frequency_penalty', 'presence_penalty'] as const) if (body[p] != null && body[p] !== 0) refuse(p, 'penalties are not supported (not every provider has them)');
+  for (const p of ['frequency_penalty', 'presence_penalty'] as const)
+    if (body[p] != null && body[p] !== 0) refuse(p, 'penalties are not supported (not every provider has them)');
   if (body.parallel_tool_calls === false) refuse('parallel_tool_calls', 'the model may always ask for several tools at once');
   if (body.tool_choice != null && body.tool_choice !== 'auto' && body.tool_choice !== 'none') refuse('tool_choice', 'only "auto" and "none" are supported');
 
@@ -83,7 +101,8 @@ function toMessage(m: Record<string, unknown>, i: number): ChatMessage {
   }
   if (role === 'assistant' && Array.isArray(m.tool_calls) && m.tool_calls.length) {
     const calls = m.tool_calls.map((c: any, j: number): ToolCall => {
-      if (c?.type !== 'function' || typeof c.id !== 'string' || typeof c.function?.name !== 'string') refuse(`${at}.tool_calls.${j}`, 'a function tool call with id and name');
+      if (c?.type !== 'function' || typeof c.id !== 'string' || typeof c.function?.name !== 'string')
+        refuse(`${at}.tool_calls.${j}`, 'a function tool call with id and name');
       return { id: c.id, name: c.function.name, arguments: typeof c.function.arguments === 'string' ? c.function.arguments : '' };
     });
     return { role: 'assistant', content: content || null, tool_calls: calls };

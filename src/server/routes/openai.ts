@@ -66,9 +66,16 @@ const completionBody = z.looseObject({
   top_p: z.number().min(0).max(1).nullable().optional(),
   max_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
   max_completion_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
-  stop: z.union([z.string().max(1_000), z.array(z.string().max(1_000)).max(4)]).nullable().optional(),
+  stop: z
+    .union([z.string().max(1_000), z.array(z.string().max(1_000)).max(4)])
+    .nullable()
+    .optional(),
   seed: z.int().nullable().optional(),
-  tools: z.array(z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string().max(64) }) })).max(128).nullable().optional(),
+  tools: z
+    .array(z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string().max(64) }) }))
+    .max(128)
+    .nullable()
+    .optional(),
 });
 
 const modelParams = z.object({ model: z.string().max(200) });
@@ -93,7 +100,12 @@ export const openaiRoutes =
     const config = { access: 'scoped' } as const;
 
     const modelNotFound = (model: string) =>
-      new OpenAIRequestError('not_found', `The model '${model}' does not exist (a model is an agent id; GET /v1/models lists them).`, 'model_not_found', 'model');
+      new OpenAIRequestError(
+        'not_found',
+        `The model '${model}' does not exist (a model is an agent id; GET /v1/models lists them).`,
+        'model_not_found',
+        'model',
+      );
 
     app.get('/v1/models', { config, schema: { tags: ['openai'] } }, async (req) => ({
       object: 'list',

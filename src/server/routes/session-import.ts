@@ -28,25 +28,27 @@ const importBody = z.strictObject({
     .max(MAX_IMPORT),
 });
 
-export const sessionImportRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
-  app.post(
-    '/sessions/import',
-    {
-      config: { access: 'scoped' },
-      bodyLimit: Math.max(ctx.config.bodyLimit, BODY_LIMIT),
-      schema: { body: importBody, tags: ['sessions'], summary: `Import a past conversation (up to ${MAX_IMPORT} messages) as a new session` },
-    },
-    async (req, reply) => {
-      const { agent_id, messages, ...rest } = req.body;
-      checkAgent(req.principal, agent_id);
-      const user_id = actingUser(req.principal, req.body.user_id) ?? null;
-      // An unknown agent is a 404 (client-error.ts).
-      const out = await ctx.memories.importSession(
-        req.principal.org_id,
-        { ...rest, agent_id, user_id },
-        messages.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
-      );
-      return reply.code(201).send(out);
-    },
-  );
-};
+export const sessionImportRoutes =
+  (ctx: ServerContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/sessions/import',
+      {
+        config: { access: 'scoped' },
+        bodyLimit: Math.max(ctx.config.bodyLimit, BODY_LIMIT),
+        schema: { body: importBody, tags: ['sessions'], summary: `Import a past conversation (up to ${MAX_IMPORT} messages) as a new session` },
+      },
+      async (req, reply) => {
+        const { agent_id, messages, ...rest } = req.body;
+        checkAgent(req.principal, agent_id);
+        const user_id = actingUser(req.principal, req.body.user_id) ?? null;
+        // An unknown agent is a 404 (client-error.ts).
+        const out = await ctx.memories.importSession(
+          req.principal.org_id,
+          { ...rest, agent_id, user_id },
+          messages.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
+        );
+        return reply.code(201).send(out);
+      },
+    );
+  };

@@ -46,7 +46,13 @@ export async function usableAgent(ctx: ServerContext, p: Principal, agentId: str
  * use this agent, as its own user, in a session of its own (403 otherwise). Returns the
  * user the turn acts as (a scoped key's, when none is named).
  */
-export async function scopeTurn(ctx: ServerContext, p: Principal, agent: ReadyAgent, userId: string | undefined, sessionId: string | undefined): Promise<string | undefined> {
+export async function scopeTurn(
+  ctx: ServerContext,
+  p: Principal,
+  agent: ReadyAgent,
+  userId: string | undefined,
+  sessionId: string | undefined,
+): Promise<string | undefined> {
   if (sessionId !== undefined && !isUuid(sessionId)) throw notFound('Session');
   checkAgent(p, agent.id);
   const user = actingUser(p, userId);
@@ -80,8 +86,12 @@ function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timin
   const outcome = !result || result.error ? 'error' : result.aborted ? 'aborted' : 'ok';
   ctx.metrics.countRequest(route, outcome);
   recordSpans('agentmem.chat', timings, {
-    'agentmem.route': route, 'agentmem.agent_id': agent.id, 'agentmem.outcome': outcome,
-    'gen_ai.system': agent.providerName, 'gen_ai.request.model': agent.model, 'gen_ai.response.model': result?.model ?? agent.model,
+    'agentmem.route': route,
+    'agentmem.agent_id': agent.id,
+    'agentmem.outcome': outcome,
+    'gen_ai.system': agent.providerName,
+    'gen_ai.request.model': agent.model,
+    'gen_ai.response.model': result?.model ?? agent.model,
   });
 }
 
@@ -125,7 +135,15 @@ export async function runTurn(
 }
 
 /** A turn streamed to `stream` (stream-turn.ts) until it ends or the client leaves. */
-export async function streamedTurn(ctx: ServerContext, route: string, req: TurnRequest, reply: FastifyReply, agent: ReadyAgent, input: ChatInput, stream: TurnStream): Promise<void> {
+export async function streamedTurn(
+  ctx: ServerContext,
+  route: string,
+  req: TurnRequest,
+  reply: FastifyReply,
+  agent: ReadyAgent,
+  input: ChatInput,
+  stream: TurnStream,
+): Promise<void> {
   const gone = clientGone(reply);
   try {
     await runTurn(ctx, route, req, agent, input, stream, gone.signal);

@@ -16,32 +16,38 @@ const createBody = z.strictObject({
 });
 const updateBody = createBody.omit({ id: true });
 
-export const userRoutes = (ctx: ServerContext): FastifyPluginAsyncZod => async (app) => {
-  app.post('/users', { config: { access: 'admin' }, schema: { body: createBody, tags: ['users'] } }, async (req, reply) => {
-    const user = await users.createUser(ctx.db, req.principal.org_id, { ...req.body, id: req.body.id ?? randomUUID() });
-    if (!user) throw new AppError('conflict', `User "${req.body.id}" already exists.`);
-    return reply.code(201).send(user);
-  });
+export const userRoutes =
+  (ctx: ServerContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post('/users', { config: { access: 'admin' }, schema: { body: createBody, tags: ['users'] } }, async (req, reply) => {
+      const user = await users.createUser(ctx.db, req.principal.org_id, { ...req.body, id: req.body.id ?? randomUUID() });
+      if (!user) throw new AppError('conflict', `User "${req.body.id}" already exists.`);
+      return reply.code(201).send(user);
+    });
 
-  app.get('/users', { config: { access: 'member' }, schema: { querystring: page, tags: ['users'] } }, async (req) => {
-    const { limit, offset } = req.query;
-    return paged(await users.listUsers(ctx.db, req.principal.org_id, limit + 1, offset), limit);
-  });
+    app.get('/users', { config: { access: 'member' }, schema: { querystring: page, tags: ['users'] } }, async (req) => {
+      const { limit, offset } = req.query;
+      return paged(await users.listUsers(ctx.db, req.principal.org_id, limit + 1, offset), limit);
+    });
 
-  app.get('/users/:id', { config: { access: 'member', resource: 'user' }, schema: { params: userParams, tags: ['users'] } }, async (req) => {
-    const user = await users.getUser(ctx.db, req.principal.org_id, req.params.id);
-    if (!user) throw notFound('User');
-    return user;
-  });
+    app.get('/users/:id', { config: { access: 'member', resource: 'user' }, schema: { params: userParams, tags: ['users'] } }, async (req) => {
+      const user = await users.getUser(ctx.db, req.principal.org_id, req.params.id);
+      if (!user) throw notFound('User');
+      return user;
+    });
 
-  app.patch('/users/:id', { config: { access: 'admin', resource: 'user' }, schema: { params: userParams, body: updateBody, tags: ['users'] } }, async (req) => {
-    const user = await users.updateUser(ctx.db, req.principal.org_id, req.params.id, req.body);
-    if (!user) throw notFound('User');
-    return user;
-  });
+    app.patch(
+      '/users/:id',
+      { config: { access: 'admin', resource: 'user' }, schema: { params: userParams, body: updateBody, tags: ['users'] } },
+      async (req) => {
+        const user = await users.updateUser(ctx.db, req.principal.org_id, req.params.id, req.body);
+        if (!user) throw notFound('User');
+        return user;
+      },
+    );
 
-  app.delete('/users/:id', { config: { access: 'admin', resource: 'user' }, schema: { params: userParams, tags: ['users'] } }, async (req, reply) => {
-    if (!(await forgetUser(ctx, req.principal.org_id, req.params.id))) throw notFound('User');
-    return reply.code(204).send();
-  });
-};
+    app.delete('/users/:id', { config: { access: 'admin', resource: 'user' }, schema: { params: userParams, tags: ['users'] } }, async (req, reply) => {
+      if (!(await forgetUser(ctx, req.principal.org_id, req.params.id))) throw notFound('User');
+      return reply.code(204).send();
+    });
+  };

@@ -22,7 +22,8 @@ export async function backupPglite(dataDir: string, file: string): Promise<numbe
 
 /** Opens the tarball `file` (from backupPglite) as the data directory `dataDir`, which must be empty or absent. */
 export async function restorePglite(file: string, dataDir: string): Promise<void> {
-  if (existsSync(dataDir) && readdirSync(dataDir).length) throw new Error(`${dataDir} is not empty: restore into a new data directory (AGENTMEM_DATA_DIR), or move this one away first.`);
+  if (existsSync(dataDir) && readdirSync(dataDir).length)
+    throw new Error(`${dataDir} is not empty: restore into a new data directory (AGENTMEM_DATA_DIR), or move this one away first.`);
   await mkdir(dataDir, { recursive: true });
   const pg = await PGlite.create({ dataDir, loadDataDir: new Blob([await readFile(file)]), extensions: { vector } });
   try {

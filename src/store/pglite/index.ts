@@ -30,9 +30,7 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
     pending.clear();
   };
   worker.on('error', (err) => stop(new Error(`the PGlite worker failed: ${err.message}`, { cause: err })));
-  worker.on('exit', (code) =>
-    stop(new Error(closing ? 'the database is closed' : `the PGlite worker stopped (exit code ${code})`)),
-  );
+  worker.on('exit', (code) => stop(new Error(closing ? 'the database is closed' : `the PGlite worker stopped (exit code ${code})`)));
 
   await new Promise<void>((resolve, reject) => {
     worker.once('message', (m: Ready) => (m.ready ? resolve() : reject(toError(m.error))));

@@ -50,9 +50,7 @@ export function createPrepared(pg: PGlite) {
       const serializer = serializers[statement.params[i]!];
       return serializer ? serializer(v) : String(v);
     });
-    const messages = await run(
-      concat(serialize.bind({ statement: statement.name, values: values as string[] }), serialize.execute({}), serialize.sync()),
-    );
+    const messages = await run(concat(serialize.bind({ statement: statement.name, values: values as string[] }), serialize.execute({}), serialize.sync()));
     const rows: Record<string, unknown>[] = [];
     const { columns } = statement;
     for (const m of messages) {

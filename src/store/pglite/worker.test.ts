@@ -63,8 +63,18 @@ test('results keep their types across the thread', async () => {
       [JSON.stringify({ a: [1, { b: 'c' }] })],
     );
     assert.deepEqual(row, {
-      i8: 42, i4: 7, f8: 2.5, num: '1.5', b: true, ts: new Date('2026-12-01T10:00:00Z'), j: { a: [1, { b: 'c' }] },
-      ints: [1, 2], texts: ['a', 'b'], v: '[1,2,3]', bytes: new Uint8Array([1, 2]), nothing: null,
+      i8: 42,
+      i4: 7,
+      f8: 2.5,
+      num: '1.5',
+      b: true,
+      ts: new Date('2026-12-01T10:00:00Z'),
+      j: { a: [1, { b: 'c' }] },
+      ints: [1, 2],
+      texts: ['a', 'b'],
+      v: '[1,2,3]',
+      bytes: new Uint8Array([1, 2]),
+      nothing: null,
     });
     assert.ok(row.ts instanceof Date);
   } finally {

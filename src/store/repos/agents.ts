@@ -31,15 +31,16 @@ export const insertAgent = (db: Queryable, orgId: string, a: AgentWrite) =>
     [randomUUID(), orgId, a.name, a.description, JSON.stringify(a.config), a.secrets, JSON.stringify(a.metadata)],
   ) as Promise<AgentRow>;
 
-export const getAgent = (db: Queryable, orgId: string, id: string) =>
-  one<AgentRow>(db, 'select * from agents where org_id = $1 and id = $2', [orgId, id]);
+export const getAgent = (db: Queryable, orgId: string, id: string) => one<AgentRow>(db, 'select * from agents where org_id = $1 and id = $2', [orgId, id]);
 
 /** The org's agents, oldest first; `ids`: only these. */
 export const listAgents = (db: Queryable, orgId: string, limit: number, offset: number, ids?: string[]) =>
-  db.query<AgentRow>(
-    'select * from agents where org_id = $1 and ($4::uuid[] is null or id = any($4::uuid[])) order by created_at, id limit $2 offset $3',
-    [orgId, limit, offset, ids ?? null],
-  );
+  db.query<AgentRow>('select * from agents where org_id = $1 and ($4::uuid[] is null or id = any($4::uuid[])) order by created_at, id limit $2 offset $3', [
+    orgId,
+    limit,
+    offset,
+    ids ?? null,
+  ]);
 
 export const updateAgent = (db: Queryable, orgId: string, id: string, a: AgentWrite) =>
   one<AgentRow>(
@@ -54,5 +55,4 @@ export const deleteAgent = async (db: Queryable, orgId: string, id: string) =>
   (await db.query('delete from agents where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
 
 /** Every distinct llm section in use, across organizations (to warm upstream connections at start). */
-export const listLlmConfigs = async (db: Queryable) =>
-  (await db.query<{ llm: unknown }>(`select distinct config->'llm' as llm from agents`)).map((r) => r.llm);
+export const listLlmConfigs = async (db: Queryable) => (await db.query<{ llm: unknown }>(`select distinct config->'llm' as llm from agents`)).map((r) => r.llm);

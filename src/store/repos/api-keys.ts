@@ -43,8 +43,16 @@ export async function createApiKey(
     `insert into api_keys (id, org_id, name, role, platform_admin, key_hash, prefix, agent_ids, user_id, expires_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10) returning ${columns}`,
     [
-      randomUUID(), input.org_id, input.name, input.role, input.platform_admin ?? false, hashKey(key), key.slice(0, 7),
-      input.agent_ids ?? null, input.user_id ?? null, input.expires_at ?? null,
+      randomUUID(),
+      input.org_id,
+      input.name,
+      input.role,
+      input.platform_admin ?? false,
+      hashKey(key),
+      key.slice(0, 7),
+      input.agent_ids ?? null,
+      input.user_id ?? null,
+      input.expires_at ?? null,
     ],
   ))!;
   return { apiKey, key };
@@ -61,11 +69,6 @@ export const getApiKey = (db: Queryable, orgId: string, id: string) =>
 
 /** Returns the revoked key's hash so the auth cache can drop it. */
 export const revokeApiKey = (db: Queryable, orgId: string, id: string) =>
-  one<{ key_hash: string }>(
-    db,
-    'update api_keys set revoked_at = coalesce(revoked_at, now()) where org_id = $1 and id = $2 returning key_hash',
-    [orgId, id],
-  );
+  one<{ key_hash: string }>(db, 'update api_keys set revoked_at = coalesce(revoked_at, now()) where org_id = $1 and id = $2 returning key_hash', [orgId, id]);
 
-export const countKeys = async (db: Queryable) =>
-  (await one<{ n: number }>(db, 'select count(*)::int as n from api_keys'))!.n;
+export const countKeys = async (db: Queryable) => (await one<{ n: number }>(db, 'select count(*)::int as n from api_keys'))!.n;

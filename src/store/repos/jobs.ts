@@ -66,8 +66,7 @@ export const failJob = (db: Queryable, id: string, error: string, retryInMs: num
 /** Deletes jobs that ended (done, or failed for good) more than `olderThanMs` ago; returns how many. */
 export const purgeFinishedJobs = async (db: Queryable, olderThanMs: number) =>
   (
-    await db.query(
-      `delete from jobs where status in ('done', 'failed') and updated_at < now() - make_interval(secs => $1::float8 / 1000) returning id`,
-      [olderThanMs],
-    )
+    await db.query(`delete from jobs where status in ('done', 'failed') and updated_at < now() - make_interval(secs => $1::float8 / 1000) returning id`, [
+      olderThanMs,
+    ])
   ).length;

@@ -208,7 +208,10 @@ export const updateMemory = (
        metadata = coalesce($6::jsonb, m.metadata),
        updated_at = now()
      from old where m.id = old.id
-     returning ${columns.split(', ').map((c) => 'm.' + c).join(', ')}, old.content as old_content, old.metadata as old_metadata`,
+     returning ${columns
+       .split(', ')
+       .map((c) => 'm.' + c)
+       .join(', ')}, old.content as old_content, old.metadata as old_metadata`,
     [orgId, id, change.content, change.embedding, change.embedder, change.metadata === null ? null : JSON.stringify(change.metadata)],
   );
 

@@ -35,7 +35,14 @@ export function loadMessageDocs(db: Queryable, orgId: string, leaf?: { agentId: 
 }
 
 /** The ids of a scope's messages that pass a restriction (filters.ts over m.metadata / m.created_at). */
-export async function restrictedMessageIds(db: Queryable, orgId: string, agentId: string, userId: string | null, restriction: (params: unknown[]) => string, cap: number) {
+export async function restrictedMessageIds(
+  db: Queryable,
+  orgId: string,
+  agentId: string,
+  userId: string | null,
+  restriction: (params: unknown[]) => string,
+  cap: number,
+) {
   const params: unknown[] = [orgId, agentId, userId];
   const cond = restriction(params);
   params.push(cap);
@@ -49,7 +56,9 @@ export async function restrictedMessageIds(db: Queryable, orgId: string, agentId
 
 /** The scope (agent, user) of a session, for an invalidation that names only the session. */
 export const sessionScope = async (db: Queryable, sessionId: string) =>
-  (await db.query<{ org_id: string; agent_id: string; user_id: string | null }>('select org_id, agent_id, user_id from sessions where id = $1', [sessionId]))[0];
+  (
+    await db.query<{ org_id: string; agent_id: string; user_id: string | null }>('select org_id, agent_id, user_id from sessions where id = $1', [sessionId])
+  )[0];
 
 export interface ImportedMessage {
   role: 'user' | 'assistant' | 'system';
@@ -69,10 +78,16 @@ export async function importSession(
   const sessionId = randomUUID();
   const first = messages[0]?.created_at ?? new Date();
   const last = messages.at(-1)?.created_at ?? first;
-  await db.query(
-    `insert into sessions (id, org_id, agent_id, user_id, title, metadata, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [sessionId, s.org_id, s.agent_id, s.user_id, s.title ?? null, JSON.stringify(s.metadata ?? {}), first.toISOString(), last.toISOString()],
-  );
+  await db.query(`insert into sessions (id, org_id, agent_id, user_id, title, metadata, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+    sessionId,
+    s.org_id,
+    s.agent_id,
+    s.user_id,
+    s.title ?? null,
+    JSON.stringify(s.metadata ?? {}),
+    first.toISOString(),
+    last.toISOString(),
+  ]);
   const ids = messages.map(() => randomUUID());
   const seqs = new Map<string, number>();
   for (let i = 0; i < messages.length; i += CHUNK) {
@@ -85,8 +100,13 @@ export async function importSession(
        order by n
        returning id, seq::float8 as seq`,
       [
-        s.org_id, sessionId, ids.slice(i, i + CHUNK), chunk.map((m) => m.role), chunk.map((m) => m.content),
-        chunk.map((m) => JSON.stringify(m.metadata ?? {})), chunk.map((m) => m.created_at.toISOString()),
+        s.org_id,
+        sessionId,
+        ids.slice(i, i + CHUNK),
+        chunk.map((m) => m.role),
+        chunk.map((m) => m.content),
+        chunk.map((m) => JSON.stringify(m.metadata ?? {})),
+        chunk.map((m) => m.created_at.toISOString()),
       ],
     );
     for (const r of rows) seqs.set(r.id, r.seq);

@@ -52,8 +52,20 @@ export const insertMessage = (db: Queryable, m: NewMessage) =>
     `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error, tokens, owner, heartbeat_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, case when $14::text is null then null else now() end) returning *`,
     [
-      m.id ?? randomUUID(), m.org_id, m.session_id, m.role, m.content, json(m.tool_calls), m.tool_call_id ?? null,
-      m.status ?? 'complete', m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), m.tokens ?? null, m.owner ?? null,
+      m.id ?? randomUUID(),
+      m.org_id,
+      m.session_id,
+      m.role,
+      m.content,
+      json(m.tool_calls),
+      m.tool_call_id ?? null,
+      m.status ?? 'complete',
+      m.finish_reason ?? null,
+      json(m.usage),
+      json(m.timings),
+      json(m.error),
+      m.tokens ?? null,
+      m.owner ?? null,
     ],
   ) as Promise<Message>;
 
@@ -65,7 +77,16 @@ export const insertMessage = (db: Queryable, m: NewMessage) =>
  */
 export async function beginExchange(
   db: Queryable,
-  t: { org_id: string; session_id: string; user_message_id: string; assistant_message_id: string; content: string; tokens?: number | null; owner?: string | null; newSession?: { agent_id: string; user_id: string | null } },
+  t: {
+    org_id: string;
+    session_id: string;
+    user_message_id: string;
+    assistant_message_id: string;
+    content: string;
+    tokens?: number | null;
+    owner?: string | null;
+    newSession?: { agent_id: string; user_id: string | null };
+  },
 ): Promise<{ userMessage: Message; session?: Session }> {
   const rows = await db.query<Message & { new_session: (Omit<Session, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }) | null }>(
     `with s as (
@@ -76,7 +97,18 @@ export async function beginExchange(
               ($4, $1, $2, 'assistant', '', 'streaming', null, $10::text, case when $10::text is null then null else now() end) returning *
      )
      select m.*, (select row_to_json(s) from s) as new_session from m where m.role = 'user'`,
-    [t.org_id, t.session_id, t.user_message_id, t.assistant_message_id, t.content, t.newSession?.agent_id ?? null, t.newSession?.user_id ?? null, t.newSession !== undefined, t.tokens ?? null, t.owner ?? null],
+    [
+      t.org_id,
+      t.session_id,
+      t.user_message_id,
+      t.assistant_message_id,
+      t.content,
+      t.newSession?.agent_id ?? null,
+      t.newSession?.user_id ?? null,
+      t.newSession !== undefined,
+      t.tokens ?? null,
+      t.owner ?? null,
+    ],
   );
   const { new_session, ...userMessage } = rows[0]!;
   const session = new_session ? { ...new_session, created_at: new Date(new_session.created_at), updated_at: new Date(new_session.updated_at) } : undefined;
@@ -85,29 +117,43 @@ export async function beginExchange(
 
 /** The last `limit` messages of a session, oldest first. */
 export const lastMessages = async (db: Queryable, orgId: string, sessionId: string, limit: number) =>
-  (
-    await db.query<Message>(
-      'select * from messages where org_id = $1 and session_id = $2 order by seq desc limit $3',
-      [orgId, sessionId, limit],
-    )
-  ).reverse();
+  (await db.query<Message>('select * from messages where org_id = $1 and session_id = $2 order by seq desc limit $3', [orgId, sessionId, limit])).reverse();
 
 export const listMessages = (db: Queryable, orgId: string, sessionId: string, limit: number, offset: number) =>
-  db.query<Message>(
-    'select * from messages where org_id = $1 and session_id = $2 order by seq limit $3 offset $4',
-    [orgId, sessionId, limit, offset],
-  );
+  db.query<Message>('select * from messages where org_id = $1 and session_id = $2 order by seq limit $3 offset $4', [orgId, sessionId, limit, offset]);
 
 /** Finishes an assistant message that was inserted as 'streaming' when the turn began. */
 export const finishMessage = (
   db: Queryable,
-  m: { id: string; content: string; status: MessageStatus; finish_reason?: string | null; usage?: Usage | null; timings?: object | null; error?: object | null; tool_calls?: ToolCall[] | null; reasoning?: string | null; tokens?: number | null },
+  m: {
+    id: string;
+    content: string;
+    status: MessageStatus;
+    finish_reason?: string | null;
+    usage?: Usage | null;
+    timings?: object | null;
+    error?: object | null;
+    tool_calls?: ToolCall[] | null;
+    reasoning?: string | null;
+    tokens?: number | null;
+  },
 ) =>
   one<Message>(
     db,
     `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8, reasoning = $9, tokens = $10
      where id = $1 returning *`,
-    [m.id, m.content, m.status, m.finish_reason ?? null, json(m.usage), json(m.timings), json(m.error), json(m.tool_calls), m.reasoning ?? null, m.tokens ?? null],
+    [
+      m.id,
+      m.content,
+      m.status,
+      m.finish_reason ?? null,
+      json(m.usage),
+      json(m.timings),
+      json(m.error),
+      json(m.tool_calls),
+      m.reasoning ?? null,
+      m.tokens ?? null,
+    ],
   );
 
 /** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. Renews its heartbeat. Did a streaming row take it? */
@@ -151,9 +197,11 @@ export const markStreamingIncomplete = async (db: Queryable, leaseMs?: number) =
 
 /** A session's finished messages after seq `afterSeq` (0: all), oldest first, at most `limit`. */
 export const messagesAfter = (db: Queryable, orgId: string, sessionId: string, afterSeq: number, limit: number) =>
-  db.query<Message>(
-    `select * from messages where org_id = $1 and session_id = $2 and seq > $3 and status <> 'streaming' order by seq limit $4`,
-    [orgId, sessionId, afterSeq, limit],
-  );
+  db.query<Message>(`select * from messages where org_id = $1 and session_id = $2 and seq > $3 and status <> 'streaming' order by seq limit $4`, [
+    orgId,
+    sessionId,
+    afterSeq,
+    limit,
+  ]);
 
 export const setTokens = (db: Queryable, id: string, tokens: number) => db.query('update messages set tokens = $2 where id = $1', [id, tokens]);

@@ -11,8 +11,7 @@ export async function createOrganization(db: Queryable, name: string): Promise<O
   return (await one<Organization>(db, 'insert into organizations (id, name) values ($1, $2) returning *', [randomUUID(), name]))!;
 }
 
-export const getOrganization = (db: Queryable, id: string) =>
-  one<Organization>(db, 'select * from organizations where id = $1', [id]);
+export const getOrganization = (db: Queryable, id: string) => one<Organization>(db, 'select * from organizations where id = $1', [id]);
 
 export const listOrganizations = (db: Queryable, limit: number, offset: number) =>
   db.query<Organization>('select * from organizations order by created_at, id limit $1 offset $2', [limit, offset]);

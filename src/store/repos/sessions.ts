@@ -22,23 +22,18 @@ export const createSession = (
   db: Queryable,
   s: { id?: string; org_id: string; agent_id: string; user_id?: string | null; title?: string | null; metadata?: object },
 ) =>
-  one<Session>(
-    db,
-    `insert into sessions (id, org_id, agent_id, user_id, title, metadata) values ($1, $2, $3, $4, $5, $6) returning *`,
-    [s.id ?? randomUUID(), s.org_id, s.agent_id, s.user_id ?? null, s.title ?? null, JSON.stringify(s.metadata ?? {})],
-  ) as Promise<Session>;
+  one<Session>(db, `insert into sessions (id, org_id, agent_id, user_id, title, metadata) values ($1, $2, $3, $4, $5, $6) returning *`, [
+    s.id ?? randomUUID(),
+    s.org_id,
+    s.agent_id,
+    s.user_id ?? null,
+    s.title ?? null,
+    JSON.stringify(s.metadata ?? {}),
+  ]) as Promise<Session>;
 
-export const getSession = (db: Queryable, orgId: string, id: string) =>
-  one<Session>(db, 'select * from sessions where org_id = $1 and id = $2', [orgId, id]);
+export const getSession = (db: Queryable, orgId: string, id: string) => one<Session>(db, 'select * from sessions where org_id = $1 and id = $2', [orgId, id]);
 
-export const listSessions = (
-  db: Queryable,
-  orgId: string,
-  agentId: string,
-  userId: string | undefined,
-  limit: number,
-  offset: number,
-) =>
+export const listSessions = (db: Queryable, orgId: string, agentId: string, userId: string | undefined, limit: number, offset: number) =>
   db.query<Session>(
     `select * from sessions where org_id = $1 and agent_id = $2 and ($3::text is null or user_id = $3)
      order by updated_at desc, id limit $4 offset $5`,

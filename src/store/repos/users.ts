@@ -16,8 +16,7 @@ export const createUser = (db: Queryable, orgId: string, input: { id: string; na
     [orgId, input.id, input.name ?? null, JSON.stringify(input.metadata ?? {})],
   );
 
-export const getUser = (db: Queryable, orgId: string, id: string) =>
-  one<User>(db, 'select * from users where org_id = $1 and id = $2', [orgId, id]);
+export const getUser = (db: Queryable, orgId: string, id: string) => one<User>(db, 'select * from users where org_id = $1 and id = $2', [orgId, id]);
 
 export const listUsers = (db: Queryable, orgId: string, limit: number, offset: number) =>
   db.query<User>('select * from users where org_id = $1 order by created_at, id limit $2 offset $3', [orgId, limit, offset]);
