@@ -137,11 +137,8 @@ for (const engine of engines) {
             },
           })
         ).body;
-        const systemSent = async () => {
-          const before = emu.requests.length;
-          assert.equal((await s.api('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'hi' } })).status, 200, 'chats work without Redis');
-          return (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages[0].content as string;
-        };
+        // (chatAndSent throws unless the chat answers 200: chats work without Redis)
+        const systemSent = async () => (await chatAndSent(emu, s.api, agent.id, 'hi')).system;
         assert.equal(await systemSent(), 'v1');
         // Behind the bus's back: seen at once, since nothing is cached.
         await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);

@@ -57,12 +57,7 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
         },
       })
     ).body;
-    const systemSentByB = async () => {
-      const before = emu.requests.length;
-      const r = await apiB('POST', `/api/v1/agents/${agent.id}/chat`, { body: { message: 'hi' } });
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      return (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages[0].content as string;
-    };
+    const systemSentByB = async () => (await chatAndSent(emu, apiB, agent.id, 'hi')).system;
     assert.equal(await systemSentByB(), 'v1');
     // Behind the bus's back: B keeps serving its cached agent.
     await db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);

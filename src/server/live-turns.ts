@@ -1,6 +1,6 @@
 // The turns (and resumed streams) this instance is serving right now, so a shutdown can
 // wait for them, and end the ones still running when its grace period is over.
-import { onAbort } from '../abort.ts';
+import { linkAbort } from '../abort.ts';
 import type { TurnStop } from '../agent/stop.ts';
 
 /** A turn produces an answer; a follow replays another instance's stream (it has nothing to finish). */
@@ -11,8 +11,8 @@ export interface LiveTurns {
   readonly draining: boolean;
   /** turns running now (follows not counted) */
   readonly turns: number;
-  /** a signal that fires with `signal`, or with the server's stop; release() when the turn ends */
-  track(signal: AbortSignal, kind?: LiveKind): { signal: AbortSignal; release(): void };
+  /** a signal that fires with `signal` (if any), or with the server's stop; release() when the turn ends */
+  track(signal: AbortSignal | undefined, kind?: LiveKind): { signal: AbortSignal; release(): void };
   drain(): void;
   /** true when every turn ended within `ms`, false when some are still running */
   settled(ms: number): Promise<boolean>;
@@ -21,7 +21,7 @@ export interface LiveTurns {
 }
 
 export function createLiveTurns(): LiveTurns {
-  const live = new Map<AbortController, LiveKind>();
+  const live = new Map<ReturnType<typeof linkAbort>, LiveKind>();
   let turns = 0;
   let draining = false;
   let waiters: Array<() => void> = [];
@@ -37,18 +37,17 @@ export function createLiveTurns(): LiveTurns {
       return turns;
     },
     track(signal, kind = 'turn') {
-      const controller = new AbortController();
-      const detach = onAbort(signal, () => controller.abort(signal.reason));
-      live.set(controller, kind);
+      const link = linkAbort(signal);
+      live.set(link, kind);
       if (kind === 'turn') turns++;
       let released = false;
       return {
-        signal: controller.signal,
+        signal: link.signal,
         release() {
           if (released) return;
           released = true;
-          detach();
-          live.delete(controller);
+          link.release();
+          live.delete(link);
           if (kind === 'turn' && --turns === 0) idle();
         },
       };
@@ -67,7 +66,7 @@ export function createLiveTurns(): LiveTurns {
       });
     },
     stopAll(stop) {
-      for (const controller of live.keys()) controller.abort(stop);
+      for (const link of live.keys()) link.abort(stop);
     },
   };
 }

@@ -157,7 +157,7 @@ export const chatRoutes =
         reply.raw.once('close', cancel);
         if (req.raw.socket?.destroyed) cancel(); // left while the replay was read
         // A shutdown ends a replay of another instance's stream (the client resumes elsewhere).
-        const live = ctx.live.track(new AbortController().signal, 'follow');
+        const live = ctx.live.track(undefined, 'follow');
         const detach = onAbort(live.signal, cancel);
         try {
           await result.follow.done;
