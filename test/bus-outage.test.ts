@@ -9,7 +9,18 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, chatAndSent, engines, needsRedisServer, startRedis, twoInstances, type Api, type TestServer, startServer } from './harness.ts';
+import {
+  apiClient,
+  chatAndSent,
+  emulatorAgent,
+  engines,
+  needsRedisServer,
+  startRedis,
+  twoInstances,
+  type Api,
+  type TestServer,
+  startServer,
+} from './harness.ts';
 
 const OUTAGE_MS = 10_000;
 
@@ -48,15 +59,7 @@ describe(
     });
 
     test('while Redis is down B serves no old config, revoked key or stale history; after it returns B caches again', async () => {
-      const agent = (
-        await a.api('POST', '/api/v1/agents', {
-          body: {
-            name: 'shared',
-            system_prompt: 'v1',
-            llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' },
-          },
-        })
-      ).body;
+      const agent = await emulatorAgent(a, emu, { text: 'ok' }, { name: 'shared', system_prompt: 'v1' });
       const chat = (api: Api, message: string, session_id?: string) => chatAndSent(emu, api, agent.id, message, session_id);
       const key = (await a.api('POST', '/api/v1/api-keys', { body: { name: 'to revoke' } })).body;
       const withKey = apiClient(b.url, key.key);
@@ -128,15 +131,7 @@ for (const engine of engines) {
         const startMs = performance.now() - t0;
         assert.ok(startMs < 30_000, `started in ${startMs.toFixed(0)} ms`);
         assert.equal(await trusted(s.url), 0, 'caches bypassed');
-        const agent = (
-          await s.api('POST', '/api/v1/agents', {
-            body: {
-              name: 'no redis',
-              system_prompt: 'v1',
-              llm: { provider: 'openai-compatible', model: 'm', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' },
-            },
-          })
-        ).body;
+        const agent = await emulatorAgent(s, emu, { text: 'ok' }, { name: 'no redis', system_prompt: 'v1' });
         // (chatAndSent throws unless the chat answers 200: chats work without Redis)
         const systemSent = async () => (await chatAndSent(emu, s.api, agent.id, 'hi')).system;
         assert.equal(await systemSent(), 'v1');

@@ -24,21 +24,8 @@ import type { Emulator } from '../src/emulator/server.ts';
 import { tokenize } from '../src/emulator/tokens.ts';
 import { engines, readSse, type SseFrame, type TestServer, serverAndEmulator } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
-
-type Format = 'openai' | 'zhipu';
-type Fault =
-  | '401'
-  | '429'
-  | '500'
-  | '503'
-  | 'hang_before_first_token'
-  | 'disconnect_mid'
-  | 'malformed_json'
-  | 'error_event'
-  | 'sensitive'
-  | 'network_error'
-  | 'split_utf8'
-  | 'drip';
+import { FAULTS, type Fault } from '../src/emulator/faults.ts';
+import type { Format } from '../src/emulator/formats.ts';
 
 const TEXT = 'Streams break in the middle: 你好，世界！ emoji 👍🏽 and 🇩🇪 too, then a few more words to cut in half.';
 const TOKENS = tokenize(TEXT);
@@ -77,20 +64,6 @@ function expected(fault: Fault, format: Format, at: 'before' | 'after'): Outcome
   }
 }
 
-const FAULTS: Fault[] = [
-  '401',
-  '429',
-  '500',
-  '503',
-  'hang_before_first_token',
-  'disconnect_mid',
-  'malformed_json',
-  'error_event',
-  'sensitive',
-  'network_error',
-  'split_utf8',
-  'drip',
-];
 const FORMATS: Format[] = ['openai', 'zhipu'];
 /** faults that cut an answer after some tokens (so "before" means an empty answer) */
 const MID: Fault[] = ['disconnect_mid', 'malformed_json', 'error_event', 'sensitive', 'network_error'];

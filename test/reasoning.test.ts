@@ -15,6 +15,12 @@ import { readUiMessage } from './ui-message.ts';
 
 const THOUGHT = 'First I recall the question, then I answer {briefly}.';
 const ANSWER = 'Here is the answer.';
+/** The text of a stream's events of one kind, joined. */
+const said = (events: any[], kind: 'reasoning' | 'content') =>
+  events
+    .filter((e) => e.chunk_type === kind)
+    .map((e) => e.content)
+    .join('');
 
 for (const engine of engines) {
   describe(`reasoning models on ${engine}`, () => {
@@ -91,13 +97,7 @@ for (const engine of engines) {
     test('the `delta.reasoning` field (OpenRouter, vLLM) is read too', async () => {
       const id = await agent(flavours.deepseek({ reasoning_field: 'reasoning' }));
       const { events, text } = await streamChat(s, id, { message: 'Other field?' });
-      assert.equal(
-        events
-          .filter((e) => e.chunk_type === 'reasoning')
-          .map((e) => e.content)
-          .join(''),
-        THOUGHT,
-      );
+      assert.equal(said(events, 'reasoning'), THOUGHT);
       assert.equal(text, ANSWER);
     });
 
@@ -117,20 +117,8 @@ for (const engine of engines) {
         });
         ws.on('error', reject);
       });
-      assert.equal(
-        events
-          .filter((e) => e.chunk_type === 'reasoning')
-          .map((e) => e.content)
-          .join(''),
-        THOUGHT,
-      );
-      assert.equal(
-        events
-          .filter((e) => e.chunk_type === 'content')
-          .map((e) => e.content)
-          .join(''),
-        ANSWER,
-      );
+      assert.equal(said(events, 'reasoning'), THOUGHT);
+      assert.equal(said(events, 'content'), ANSWER);
     });
 
     test('AI SDK UI stream: a reasoning part, then the text part', async () => {

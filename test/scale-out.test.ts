@@ -11,7 +11,19 @@ import { after, describe, test } from 'node:test';
 import type pg from 'pg';
 import type { AppConfig } from '../src/config.ts';
 import type { Emulator } from '../src/emulator/server.ts';
-import { apiClient, chatAndSent, engines, needsRedis, streamChat, testRedis, twoInstances, type Api, type TestServer, startServer } from './harness.ts';
+import {
+  apiClient,
+  chatAndSent,
+  emulatorAgent,
+  engines,
+  needsRedis,
+  streamChat,
+  testRedis,
+  twoInstances,
+  type Api,
+  type TestServer,
+  startServer,
+} from './harness.ts';
 
 const redisUrl = testRedis!;
 /** the target, reported beside each figure */
@@ -48,15 +60,7 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
   });
 
   test('an agent changed through A is served changed by B (its chat sends the new system prompt)', async () => {
-    const agent = (
-      await a.api('POST', '/api/v1/agents', {
-        body: {
-          name: 'shared',
-          system_prompt: 'v1',
-          llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' },
-        },
-      })
-    ).body;
+    const agent = await emulatorAgent(a, emu, { text: 'ok' }, { name: 'shared', system_prompt: 'v1' });
     const systemSentByB = async () => (await chatAndSent(emu, apiB, agent.id, 'hi')).system;
     assert.equal(await systemSentByB(), 'v1');
     // Behind the bus's back: B keeps serving its cached agent.
@@ -158,11 +162,7 @@ describe('two instances sharing PostgreSQL and Redis', { skip: (!engines.include
   });
 
   test("a session's history cached on B sees a turn made through A", async () => {
-    const agent = (
-      await a.api('POST', '/api/v1/agents', {
-        body: { name: 'talker', llm: { provider: 'openai-compatible', model: 'gpt-4o-mini', base_url: `${emu.url}/~text=ok/v1`, api_key: 'sk' } },
-      })
-    ).body;
+    const agent = await emulatorAgent(a, emu, { text: 'ok' }, { name: 'talker' });
     const chat = (api: Api, message: string, session_id?: string) => chatAndSent(emu, api, agent.id, message, session_id);
     const { sessionId } = await chat(apiB, 'one');
     assert.deepEqual((await chat(apiB, 'two', sessionId)).sent.slice(1), ['one', 'ok', 'two'], 'B holds the session');
