@@ -30,7 +30,7 @@ export function createPrepared(pg: PGlite) {
   async function prepare(sql: string): Promise<Statement> {
     const name = `am${statements.size}`;
     // one entry: the error of a bad statement is thrown after Sync has ended it
-    const described = await run(concat(serialize.parse({ name, text: sql }), serialize.describe({ type: 'S', name }), serialize.sync()));
+    const described = await run(Buffer.concat([serialize.parse({ name, text: sql }), serialize.describe({ type: 'S', name }), serialize.sync()]));
     const params = described.find((m) => m.name === 'parameterDescription')?.dataTypeIDs ?? [];
     const rowDescription = described.find((m) => m.name === 'rowDescription') as { fields: Array<{ name: string; dataTypeID: number }> } | undefined;
     const statement = { name, params, columns: (rowDescription?.fields ?? []).map((f) => ({ name: f.name, type: f.dataTypeID })) };
@@ -50,7 +50,9 @@ export function createPrepared(pg: PGlite) {
       const serializer = serializers[statement.params[i]!];
       return serializer ? serializer(v) : String(v);
     });
-    const messages = await run(concat(serialize.bind({ statement: statement.name, values: values as string[] }), serialize.execute({}), serialize.sync()));
+    const messages = await run(
+      Buffer.concat([serialize.bind({ statement: statement.name, values: values as string[] }), serialize.execute({}), serialize.sync()]),
+    );
     const rows: Record<string, unknown>[] = [];
     const { columns } = statement;
     for (const m of messages) {
@@ -61,14 +63,4 @@ export function createPrepared(pg: PGlite) {
     }
     return rows;
   };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
