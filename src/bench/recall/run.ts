@@ -6,8 +6,7 @@
 // is asked through POST /api/v1/memories/search (top 10, that agent and user). Latency is
 // the client's (fetch over loopback) and the server's own (its Server-Timing header).
 import { startWorld } from '../setup.ts';
-import { plainCjkTokens } from '../../memory/lexical/tokens.ts';
-import { plainBm25 } from './baseline.ts';
+import { baselineTop10, cjkBaselines, PLAIN_BM25, type Baseline } from './baseline.ts';
 import { loadDataset, type Dataset } from './dataset.ts';
 import { percentile, quality, type Quality } from './metrics.ts';
 
@@ -28,9 +27,10 @@ export interface RecallBenchResult {
   engine: string;
   store: string;
   plain_bm25: Quality;
-  /** Chinese, Japanese, Korean sets: plain BM25 with CJK runs as characters + bigrams (vs_plain_bm25_cjk compares with it) */
-  plain_bm25_cjk?: Quality;
-  configs: Array<RecallConfigResult & { vs_plain_bm25_cjk?: number | null }>;
+  /** Chinese, Japanese, Korean sets: BM25 over jieba words and over CJK characters + bigrams (baseline.ts) */
+  cjk_baselines?: Array<{ name: string; quality: Quality }>;
+  /** `vs_cjk_baselines`: recall@10 relative to each CJK baseline, by name */
+  configs: Array<RecallConfigResult & { vs_cjk_baselines?: Record<string, number | null> }>;
 }
 
 /** A real embedder to fuse (an openai-compatible endpoint), one configuration per weight. */
@@ -94,21 +94,21 @@ export async function runRecallBench(opts: {
   const d = restrictUsers(loadDataset(opts.dataset), opts.users);
   if (!d.questions.length) throw new Error(`no questions${opts.users ? ` for users matching ${opts.users}` : ''}`);
   const say = opts.progress ?? (() => {});
-  const baseline = (tokens?: (text: string) => string[]) => {
-    const ranked = plainBm25(d, tokens);
-    return quality(d.questions.map((q, i) => ({ ranked: ranked[i]!, evidence: q.evidence })));
+  const measure = (b: Baseline) => {
+    const ranked = baselineTop10(d, b);
+    const q = quality(d.questions.map((q, i) => ({ ranked: ranked[i]!, evidence: q.evidence })));
+    say(`${b.name}: recall@10 ${q.recall_at_10}`);
+    return q;
   };
-  const plainQuality = baseline();
-  say(`plain BM25: recall@10 ${plainQuality.recall_at_10}`);
-  const cjkQuality = CJK_LANGUAGES.has(d.meta.language) ? baseline(plainCjkTokens) : undefined;
-  if (cjkQuality) say(`plain BM25 + CJK bigrams: recall@10 ${cjkQuality.recall_at_10}`);
+  const plainQuality = measure(PLAIN_BM25);
+  const cjk = CJK_LANGUAGES.has(d.meta.language) ? (await cjkBaselines()).map((b) => ({ name: b.name, quality: measure(b) })) : undefined;
   const world = await startWorld({ database: opts.database, profile: 'instant' });
   try {
     const configs: RecallBenchResult['configs'] = [];
     const wanted = [...CONFIGS.filter((c) => !opts.configs || opts.configs.includes(c.name)), ...(opts.embedder ? embedderConfigs(opts.embedder) : [])];
     for (const c of wanted) {
       const r = await runConfig(world, d, c, plainQuality, say);
-      configs.push(cjkQuality ? { ...r, vs_plain_bm25_cjk: relative(r.quality, cjkQuality) } : r);
+      configs.push(cjk ? { ...r, vs_cjk_baselines: Object.fromEntries(cjk.map((b) => [b.name, relative(r.quality, b.quality)])) } : r);
     }
     return {
       date: new Date().toISOString(),
@@ -116,7 +116,7 @@ export async function runRecallBench(opts: {
       engine: world.engine,
       store: world.store,
       plain_bm25: plainQuality,
-      ...(cjkQuality ? { plain_bm25_cjk: cjkQuality } : {}),
+      ...(cjk ? { cjk_baselines: cjk } : {}),
       configs,
     };
   } finally {
@@ -197,13 +197,12 @@ export function formatRecallReport(r: RecallBenchResult): string {
     '| configuration | recall@5 | recall@10 | MRR | vs plain BM25 (recall@10) | ingest | search p50 / p99 (client) | search p50 / p99 (server) |',
     '|---|---|---|---|---|---|---|---|',
     `| plain BM25 (baseline, in process) | ${pct(r.plain_bm25.recall_at_5)} | ${pct(r.plain_bm25.recall_at_10)} | ${r.plain_bm25.mrr.toFixed(3)} | — | — | — | — |`,
-    ...(r.plain_bm25_cjk
-      ? [
-          `| plain BM25 + CJK bigrams (second baseline) | ${pct(r.plain_bm25_cjk.recall_at_5)} | ${pct(r.plain_bm25_cjk.recall_at_10)} | ${r.plain_bm25_cjk.mrr.toFixed(3)} | — | — | — | — |`,
-        ]
-      : []),
+    ...(r.cjk_baselines ?? []).map(
+      (b) =>
+        `| ${b.name} (baseline, in process) | ${pct(b.quality.recall_at_5)} | ${pct(b.quality.recall_at_10)} | ${b.quality.mrr.toFixed(3)} | — | — | — | — |`,
+    ),
     ...r.configs.map((c) => {
-      const vs = vsText(c.vs_plain_bm25) + (c.vs_plain_bm25_cjk !== undefined ? `; ${vsText(c.vs_plain_bm25_cjk)} vs + CJK bigrams` : '');
+      const vs = [vsText(c.vs_plain_bm25), ...Object.entries(c.vs_cjk_baselines ?? {}).map(([name, x]) => `${vsText(x)} vs ${name}`)].join('; ');
       return `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vs} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms |`;
     }),
   ];
