@@ -154,6 +154,7 @@ export class Bm25Index<D> {
   // Per-slot accumulators, reused by every query (no allocation per candidate).
   private accScore = new Float64Array(0);
   private accMatched = new Float64Array(0);
+  private touched = new Int32Array(0);
 
   /**
    * This index's `limit` best documents for `query` (term → weight; statistics given by the
@@ -171,10 +172,13 @@ export class Bm25Index<D> {
     if (this.accScore.length < this.docs.length) {
       this.accScore = new Float64Array(Math.ceil(this.docs.length * 1.5) + 16);
       this.accMatched = new Float64Array(this.accScore.length);
+      this.touched = new Int32Array(this.accScore.length);
     }
     const acc = this.accScore;
     const matched = this.accMatched;
-    const touched: number[] = [];
+    // the slots some query term reached, touched[0..n)
+    const touched = this.touched;
+    let n = 0;
     const { k1, b } = this.params;
     for (const [t, qtf] of query) {
       const p = this.postings.get(t);
@@ -185,15 +189,16 @@ export class Bm25Index<D> {
         const slot = p.slots[i]!;
         if (this.docs[slot] === undefined) continue;
         const tf = p.tfs[i]!;
-        if (matched[slot] === 0) touched.push(slot);
+        if (matched[slot] === 0) touched[n++] = slot;
         acc[slot]! += (weight * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * this.lens[slot]!) / avgLen));
         matched[slot]! += weight;
       }
     }
-    if (mass) for (const slot of touched) acc[slot]! *= matched[slot]! / mass;
+    if (mass) for (let j = 0; j < n; j++) acc[touched[j]!]! *= matched[touched[j]!]! / mass;
     // bounded selection: the best `limit` slots, kept sorted (best first)
     const best: number[] = [];
-    for (const slot of touched) {
+    for (let j = 0; j < n; j++) {
+      const slot = touched[j]!;
       const sc = acc[slot]!;
       if (best.length === limit && sc <= acc[best[limit - 1]!]!) continue;
       if (allow && !allow(this.docs[slot]!)) continue;
@@ -213,9 +218,9 @@ export class Bm25Index<D> {
       terms: this.terms[slot]!,
       counts: this.counts[slot]!,
     }));
-    for (const slot of touched) {
-      acc[slot] = 0;
-      matched[slot] = 0;
+    for (let j = 0; j < n; j++) {
+      acc[touched[j]!] = 0;
+      matched[touched[j]!] = 0;
     }
     return out;
   }
