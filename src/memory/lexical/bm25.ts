@@ -160,6 +160,7 @@ export class Bm25Index<D> {
    * This index's `limit` best documents for `query` (term → weight; statistics given by the
    * caller), best first. `mass` (the query's whole IDF weight), when given, turns on the
    * coordination factor: a document's score is multiplied by the share of it it matches.
+   * `params` (default: the index's) may differ per query: BM25 applies them at query time.
    */
   score(
     query: Map<string, number>,
@@ -168,6 +169,7 @@ export class Bm25Index<D> {
     allow: ((doc: D) => boolean) | undefined,
     limit: number,
     mass?: number,
+    params: Bm25Params = this.params,
   ): Array<Scored<D>> {
     if (this.accScore.length < this.docs.length) {
       this.accScore = new Float64Array(Math.ceil(this.docs.length * 1.5) + 16);
@@ -179,7 +181,7 @@ export class Bm25Index<D> {
     // the slots some query term reached, touched[0..n)
     const touched = this.touched;
     let n = 0;
-    const { k1, b } = this.params;
+    const { k1, b } = params;
     for (const [t, qtf] of query) {
       const p = this.postings.get(t);
       const w = idf.get(t);
@@ -246,11 +248,18 @@ export interface RankingOptions {
   coord?: boolean;
   feedback?: Feedback;
   /**
-   * coord and feedback apply to queries of at most this many distinct terms: a verbose query
+   * coord and feedback apply to queries of at most this many distinct words: a verbose query
    * (a pasted stretch of dialogue) already carries its vocabulary, and both lower its recall
-   * (MADial-Bench in docs/memory.md), as is known of expansion for long queries
+   * (MADial-Bench in docs/memory.md), as is known of expansion for long queries. A CJK
+   * character counts as one word, not as its character and bigram terms (queryWords).
    */
   maxQueryTerms?: number;
+  /**
+   * BM25's parameters for a query mostly in Han, Kana or Hangul, whose terms are characters
+   * and bigrams (tokens.ts): there the textbook values rank better than the passage ones
+   * (MemDaily and MADial-Bench in docs/memory.md); default: the indexes' own
+   */
+  cjkParams?: Bm25Params;
 }
 /**
  * How memories are ranked: the coordination factor and RM3 with Anserini's feedback depth
@@ -258,7 +267,12 @@ export interface RankingOptions {
  * of REALTALK (docs/memory.md gives each ingredient on both halves), for questions of up to
  * 30 distinct terms (as many as the expansion adds); longer queries get BM25 alone.
  */
-export const MEMORY_RANKING: RankingOptions = { coord: true, feedback: { docs: 10, terms: 30, originalWeight: 0.5 }, maxQueryTerms: 30 };
+export const MEMORY_RANKING: RankingOptions = {
+  coord: true,
+  feedback: { docs: 10, terms: 30, originalWeight: 0.5 },
+  maxQueryTerms: 30,
+  cjkParams: TEXTBOOK_PARAMS,
+};
 /**
  * Messages: the coordination factor only. Each message is indexed with its neighbour's
  * text, so feedback documents repeat each other's words and the expansion drifts to the
@@ -284,12 +298,29 @@ export function searchIndexes<D>(
   const avgLen = total / n || 1;
   const query = new Map<string, number>();
   for (const t of queryTerms) query.set(t, (query.get(t) ?? 0) + 1);
-  if (ranking.maxQueryTerms !== undefined && query.size > ranking.maxQueryTerms) ranking = {};
+  const { words, cjk } = queryWords(query);
+  const params = cjk > query.size / 2 ? ranking.cjkParams : undefined;
+  if (ranking.maxQueryTerms !== undefined && words > ranking.maxQueryTerms) ranking = {};
   const fb = ranking.feedback;
-  const first = rank(indexes, n, avgLen, query, fb ? Math.max(limit, fb.docs) : limit, allow, ranking.coord);
+  const first = rank(indexes, n, avgLen, query, fb ? Math.max(limit, fb.docs) : limit, allow, ranking.coord, params);
   if (!fb || !first.hits.length) return hitsOf(first.hits, limit, query, first);
-  const second = rank(indexes, n, avgLen, expand(query, first.hits.slice(0, fb.docs), first.weights, n, indexes, fb), limit, allow, ranking.coord);
+  const expanded = expand(query, first.hits.slice(0, fb.docs), first.weights, n, indexes, fb);
+  const second = rank(indexes, n, avgLen, expanded, limit, allow, ranking.coord, params);
   return hitsOf(second.hits, limit, query, first);
+}
+
+const CJK_TERM = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]{1,2}$/u;
+
+/** A query's distinct words (a CJK bigram term is not one more: its characters are) and how many of its terms are CJK. */
+function queryWords(query: Map<string, number>): { words: number; cjk: number } {
+  let cjk = 0;
+  let bigrams = 0;
+  for (const t of query.keys()) {
+    if (!CJK_TERM.test(t)) continue;
+    cjk++;
+    if ([...t].length > 1) bigrams++;
+  }
+  return { words: query.size - bigrams, cjk };
 }
 
 interface Ranking<D> {
@@ -310,6 +341,7 @@ function rank<D>(
   limit: number,
   allow: ((doc: D) => boolean) | undefined,
   coord?: boolean,
+  params?: Bm25Params,
 ): Ranking<D> {
   const weights = new Map<string, number>();
   let mass = 0;
@@ -320,7 +352,7 @@ function rank<D>(
     if (df) weights.set(t, w);
     mass += qtf * w;
   }
-  const hits = indexes.flatMap((ix) => ix.score(query, weights, avgLen, allow, limit, coord ? mass : undefined)).sort((x, y) => y.score - x.score);
+  const hits = indexes.flatMap((ix) => ix.score(query, weights, avgLen, allow, limit, coord ? mass : undefined, params)).sort((x, y) => y.score - x.score);
   return { hits, weights, mass };
 }
 

@@ -1,7 +1,7 @@
 // The lexical pieces on their own: tokens (stems, stopwords, CJK, dates) and BM25 statistics.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Bm25Index, idf, MEMORY_RANKING, searchIndexes } from './bm25.ts';
+import { Bm25Index, idf, MEMORY_RANKING, searchIndexes, type RankingOptions } from './bm25.ts';
 import { extractDates } from './dates.ts';
 import { analyze } from './tokens.ts';
 
@@ -107,5 +107,18 @@ describe('BM25 index', () => {
 
     const verbose = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ') + ' skiing';
     assert.deepEqual(docs(verbose), docs(verbose, {}), 'more distinct terms than maxQueryTerms: plain BM25');
+  });
+
+  test('ranking in Chinese: a short question is not verbose for its bigrams, so RM3 reaches a memory that names what the question only describes', () => {
+    const ix = new Bm25Index<string>();
+    put(ix, 'home', '我住的那个小区叫绿洲家园。');
+    put(ix, 'review', '绿洲家园绿化做得好，环境也漂亮，就是商业配套差点意思。');
+    for (let i = 0; i < 6; i++) put(ix, `park${i}`, `我去的那个公园环境不错，第${i}次去了。`);
+    for (let i = 0; i < 6; i++) put(ix, `phone${i}`, `我的手机是第${i}代的，拍照效果好。`);
+    const question = '我住的那个小区周边的环境到底怎么样来着？';
+    assert.ok(new Set(analyze(question)).size > MEMORY_RANKING.maxQueryTerms!, 'more terms than the limit, counting bigrams');
+    const docs = (r: RankingOptions) => searchIndexes([ix], analyze(question), 3, undefined, r).map((h) => h.doc);
+    assert.ok(!docs({}).includes('review'), 'BM25 alone: the parks share more of the question');
+    assert.ok(docs(MEMORY_RANKING).includes('review'), 'RM3: found through "绿洲家园" of the best match');
   });
 });
