@@ -6,7 +6,7 @@
 // runs only where it helps: measured on our benchmark (docs/memory.md), the default
 // hashed local vector lowers recall when fused with BM25, so its weight is 0 unless an
 // agent sets `semantic_recall.vector_weight`; a real embedder (openai-compatible, zhipu)
-// is fused at weight 1. Fusion is weighted reciprocal rank fusion: a memory scores
+// is fused at weight MODEL_VECTOR_WEIGHT. Fusion is weighted reciprocal rank fusion: a memory scores
 // Σ weight / (60 + rank) over the lists it appears in.
 //
 // `score` in results: the cosine similarity (clamped to [0, 1]) when the vector side ran,
@@ -46,8 +46,13 @@ export type MemoryHit = Omit<Memory, 'embedder'> & { score: number };
 /** Records a sub-stage of the search (recall_embed, recall_search) that started at `since`. */
 export type StageSink = (stage: Stage, since: number) => void;
 
-/** The fusion weight of an embedder's vectors by default: 0 for the hashed local one (it lowers recall), 1 for a model. */
-export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) => (embedder.id.startsWith('local:') ? 0 : 1);
+/**
+ * The fusion weight of an embedder's vectors by default: 0 for the hashed local one (it lowers
+ * recall), 0.25 for a model — the best on REALTALK's development half with the one real model
+ * measurable offline (docs/memory.md: weight 1 lowered recall in both halves).
+ */
+export const MODEL_VECTOR_WEIGHT = 0.25;
+export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) => (embedder.id.startsWith('local:') ? 0 : MODEL_VECTOR_WEIGHT);
 
 /** Candidates fetched per list for `topK` results. */
 export const candidateCount = (topK: number) => Math.min(200, Math.max(20, topK * 4));

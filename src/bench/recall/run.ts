@@ -69,7 +69,7 @@ export const CONFIGS: Config[] = [
   },
   {
     name: 'remote-embedder',
-    description: "openai-compatible embedder (here the emulator's hashed /embeddings), fused at weight 1",
+    description: "openai-compatible embedder (here the emulator's hashed /embeddings), fused at the default weight for model embedders (0.25)",
     memory: (url) => ({ embedder: { provider: 'openai-compatible', model: 'emu-embed', dimensions: 256, base_url: url, api_key: 'sk-bench' } }),
   },
 ];
