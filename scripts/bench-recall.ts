@@ -87,8 +87,17 @@ async function bench(engine: Engine) {
     const search = createMemorySearch(db);
     const memories = createMemories({ db, loadAgent: async () => ({ config }), embedderFor, search });
 
-    // The small users first, so the big user's rows are not all the table (filters matter).
+    // First, into the empty table, the same count as many small writers send it: batches of
+    // 100, another user (a plan cached while the table was small and kept as it grows — the
+    // history trigger's once — shows here, not in one big batch).
     let i = 0;
+    const t1 = performance.now();
+    for (let done = 0; done < N; done += 100) {
+      const batch = Array.from({ length: Math.min(100, N - done) }, () => ({ content: memoryText(i++), agent_id: agent.id, user_id: 'trickle' }));
+      await memories.addMany(org.id, batch);
+    }
+    const trickleMs = performance.now() - t1;
+    // The small users next, so the big user's rows are not all the table (filters matter).
     const small = Array.from({ length: SMALL_USERS * SMALL_EACH }, (_, k) => ({
       content: memoryText(i++),
       agent_id: agent.id,
@@ -134,7 +143,7 @@ async function bench(engine: Engine) {
       [`big user, no index (exact vector scan, text walks the rows)`]: await run(exactOnly, 'big'),
       [`small user, ${SMALL_EACH} memories (exact)`]: await run(recall, 'small-7'),
     };
-    return { engine, importMs, results };
+    return { engine, importMs, trickleMs, results };
   } finally {
     await db.close();
     await drop();
@@ -147,7 +156,9 @@ console.log(
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
 for (const engine of engines) {
   const r = await bench(engine);
-  console.log(`\n${engine}: import ${(r.importMs / 1000).toFixed(1)} s (${((N / r.importMs) * 1000).toFixed(0)} memories/s, embedding + insert + HNSW + GIN)`);
+  console.log(
+    `\n${engine}: import ${(r.importMs / 1000).toFixed(1)} s (${((N / r.importMs) * 1000).toFixed(0)} memories/s, embedding + insert + HNSW + GIN); in batches of 100: ${(r.trickleMs / 1000).toFixed(1)} s`,
+  );
   console.log('| case | recall p50 | p95 | p99 | embed p50 | search p50 | results | over budget |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, x] of Object.entries(r.results)) {
