@@ -253,7 +253,7 @@ export interface RankingOptions {
    * (MADial-Bench in docs/memory.md), as is known of expansion for long queries. A CJK
    * character counts as one word, not as its character and bigram terms (queryWords).
    */
-  maxQueryTerms?: number;
+  maxQueryWords?: number;
   /**
    * BM25's parameters for a query mostly in Han, Kana or Hangul, whose terms are characters
    * and bigrams (tokens.ts): there the textbook values rank better than the passage ones
@@ -265,12 +265,14 @@ export interface RankingOptions {
  * How memories are ranked: the coordination factor and RM3 with Anserini's feedback depth
  * (10 documents, query weight 0.5) and 30 expansion terms, chosen on the development half
  * of REALTALK (docs/memory.md gives each ingredient on both halves), for questions of up to
- * 30 distinct terms (as many as the expansion adds); longer queries get BM25 alone.
+ * 30 distinct words (as many as the expansion adds terms); longer queries get BM25 alone.
+ * Chinese, Japanese and Korean questions are scored with the textbook k1/b (chosen on
+ * MemDaily's development half).
  */
 export const MEMORY_RANKING: RankingOptions = {
   coord: true,
   feedback: { docs: 10, terms: 30, originalWeight: 0.5 },
-  maxQueryTerms: 30,
+  maxQueryWords: 30,
   cjkParams: TEXTBOOK_PARAMS,
 };
 /**
@@ -278,7 +280,7 @@ export const MEMORY_RANKING: RankingOptions = {
  * text, so feedback documents repeat each other's words and the expansion drifts to the
  * neighbours (a reply's neighbour outranks the reply itself).
  */
-export const MESSAGE_RANKING: RankingOptions = { coord: true, maxQueryTerms: 30 };
+export const MESSAGE_RANKING: RankingOptions = { coord: true, maxQueryWords: 30 };
 
 /** The `limit` best documents for the query terms over the union of `indexes` (plain BM25 unless `ranking` says more). */
 export function searchIndexes<D>(
@@ -300,7 +302,7 @@ export function searchIndexes<D>(
   for (const t of queryTerms) query.set(t, (query.get(t) ?? 0) + 1);
   const { words, cjk } = queryWords(query);
   const params = cjk > query.size / 2 ? ranking.cjkParams : undefined;
-  if (ranking.maxQueryTerms !== undefined && words > ranking.maxQueryTerms) ranking = {};
+  if (ranking.maxQueryWords !== undefined && words > ranking.maxQueryWords) ranking = {};
   const fb = ranking.feedback;
   const first = rank(indexes, n, avgLen, query, fb ? Math.max(limit, fb.docs) : limit, allow, ranking.coord, params);
   if (!fb || !first.hits.length) return hitsOf(first.hits, limit, query, first);

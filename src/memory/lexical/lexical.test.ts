@@ -106,7 +106,7 @@ describe('BM25 index', () => {
     assert.equal(expanded.find((h) => h.doc === 'board')!.coverage, 0, 'coverage is that of the question as asked');
 
     const verbose = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ') + ' skiing';
-    assert.deepEqual(docs(verbose), docs(verbose, {}), 'more distinct terms than maxQueryTerms: plain BM25');
+    assert.deepEqual(docs(verbose), docs(verbose, {}), 'more distinct words than maxQueryWords: plain BM25');
   });
 
   test('ranking in Chinese: a short question is not verbose for its bigrams, so RM3 reaches a memory that names what the question only describes', () => {
@@ -116,7 +116,7 @@ describe('BM25 index', () => {
     for (let i = 0; i < 6; i++) put(ix, `park${i}`, `我去的那个公园环境不错，第${i}次去了。`);
     for (let i = 0; i < 6; i++) put(ix, `phone${i}`, `我的手机是第${i}代的，拍照效果好。`);
     const question = '我住的那个小区周边的环境到底怎么样来着？';
-    assert.ok(new Set(analyze(question)).size > MEMORY_RANKING.maxQueryTerms!, 'more terms than the limit, counting bigrams');
+    assert.ok(new Set(analyze(question)).size > MEMORY_RANKING.maxQueryWords!, 'more terms than the limit, counting bigrams');
     const docs = (r: RankingOptions) => searchIndexes([ix], analyze(question), 3, undefined, r).map((h) => h.doc);
     assert.ok(!docs({}).includes('review'), 'BM25 alone: the parks share more of the question');
     assert.ok(docs(MEMORY_RANKING).includes('review'), 'RM3: found through "绿洲家园" of the best match');
