@@ -17,16 +17,17 @@ export interface Baseline {
 
 export const PLAIN_BM25: Baseline = { name: 'plain BM25', tokens: plainTokens };
 
-/** The CJK baselines; jieba only where its package is installed (a devDependency). */
-export async function cjkBaselines(): Promise<Baseline[]> {
+/** The CJK baselines; jieba only where its package is installed (a devDependency): `skipped` hears why not. */
+export async function cjkBaselines(skipped: (why: string) => void = () => {}): Promise<Baseline[]> {
   const out: Baseline[] = [];
   try {
     const { Jieba } = await import('@node-rs/jieba');
     const { dict } = await import('@node-rs/jieba/dict.js');
     const jieba = Jieba.withDict(dict);
     out.push({ name: 'BM25 + jieba words', tokens: (text) => jieba.cut(text.toLowerCase(), true).filter((w) => /[\p{L}\p{N}]/u.test(w)) });
-  } catch {
+  } catch (err) {
     // not installed (npm install --omit=dev): the other baselines still run
+    skipped(`BM25 + jieba words skipped: ${(err as Error).message}`);
   }
   out.push({ name: 'BM25 + CJK bigrams', tokens: plainCjkTokens });
   return out;

@@ -104,7 +104,7 @@ export async function runRecallBench(opts: {
     return q;
   };
   const plainQuality = measure(PLAIN_BM25);
-  const cjk = CJK_LANGUAGES.has(d.meta.language) ? (await cjkBaselines()).map((b) => ({ name: b.name, quality: measure(b) })) : undefined;
+  const cjk = CJK_LANGUAGES.has(d.meta.language) ? (await cjkBaselines(say)).map((b) => ({ name: b.name, quality: measure(b) })) : undefined;
   const world = await startWorld({ database: opts.database, profile: 'instant' });
   try {
     const configs: RecallBenchResult['configs'] = [];
