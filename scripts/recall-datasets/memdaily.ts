@@ -18,6 +18,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from '../../src/random.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -62,14 +63,8 @@ const han4 = (s: string) => {
   return grams;
 };
 
-// mulberry32: the same noise on every run
-let seed = 1128;
-const random = () => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+// the same noise on every run
+const random = mulberry32(1128);
 
 const memories: string[] = [];
 const questions: string[] = [];

@@ -2,6 +2,8 @@
 // the rest follow. Per-request options (`~first_token_ms=`, `~tokens_per_s=`, `~jitter=`)
 // override them. Jitter is off by default and seeded when on, so runs repeat exactly.
 
+import { mulberry32 } from '../random.ts';
+
 export type ProfileName = 'instant' | 'glm-4-flash' | 'glm-4';
 
 export interface Profile {
@@ -46,16 +48,4 @@ export function pacingFor(name: ProfileName, options: Record<string, string>, se
   const rand = mulberry32(num('seed', 1) * 7919 + seq);
   const vary = (ms: number) => (jitter && ms ? Math.max(0, ms * (1 + jitter * (2 * rand() - 1))) : ms);
   return { firstTokenMs: () => vary(first), gapMs: () => vary(gap) };
-}
-
-// A tiny seeded PRNG: the same seed gives the same delays on every run.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
