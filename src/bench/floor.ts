@@ -4,6 +4,7 @@
 // stored. Measured in the same run as direct and through, it says how much of agentmem's
 // overhead any Node hop on this machine would pay (client, emulator and server share the cores).
 import { createServer, request, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as requestTls, Agent as TlsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createParser } from 'eventsource-parser';
 
@@ -14,22 +15,33 @@ export interface Floor {
 
 /** A floor proxy to `upstream` (an emulator's base URL, e.g. http://127.0.0.1:9000/v1). */
 export async function startFloor(upstream: () => string): Promise<Floor> {
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-  const server: Server = createServer((req, res) => void proxy(req, res, upstream(), agent));
+  // `bench --tls`: the emulator speaks HTTPS (this process trusts it through NODE_EXTRA_CA_CERTS)
+  const plain = { request, agent: new Agent({ keepAlive: true, maxSockets: Infinity }) };
+  const tls = { request: requestTls, agent: new TlsAgent({ keepAlive: true, maxSockets: Infinity }) };
+  const server: Server = createServer((req, res) => {
+    const base = upstream();
+    void proxy(req, res, base, base.startsWith('https:') ? tls : plain);
+  });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>
       new Promise((resolve) => {
-        agent.destroy();
+        plain.agent.destroy();
+        tls.agent.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
 }
 
-async function proxy(req: IncomingMessage, res: ServerResponse, base: string, agent: Agent): Promise<void> {
+interface Client {
+  request: typeof request;
+  agent: Agent;
+}
+
+async function proxy(req: IncomingMessage, res: ServerResponse, base: string, { request, agent }: Client): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const target = new URL(`${base}/chat/completions`);
