@@ -15,6 +15,19 @@ const fallback = z.strictObject({
   after_ms: z.int().min(0).max(600_000).default(5_000),
 });
 
+/** A range a client may choose a sampling setting in. */
+const clientRange = (lo: number, hi: number) =>
+  z
+    .strictObject({ min: z.number().min(lo).max(hi).default(lo), max: z.number().min(lo).max(hi).default(hi) })
+    .refine((r) => r.min <= r.max, 'min must not be above max');
+
+// What a client of the OpenAI-compatible route may set for one turn: a listed setting within
+// its range; an unlisted one not at all (a 400). max_tokens is always capped at the agent's.
+export const clientOverrides = z.strictObject({
+  temperature: clientRange(0, 2).optional(),
+  top_p: clientRange(0, 1).optional(),
+});
+
 export const llmConfig = z.strictObject({
   provider: provider.default('simulated'),
   model: z.string().min(1).default('simulated-1'),
@@ -37,6 +50,9 @@ export const llmConfig = z.strictObject({
   fallback: fallback.optional(),
   /** reasoning models (GLM-4.5+, DeepSeek): the provider's thinking switch; unset leaves the provider's default */
   thinking: z.enum(['enabled', 'disabled']).optional(),
+  client_overrides: clientOverrides
+    .optional()
+    .describe('sampling settings an OpenAI-route client may set, each within {min, max}; unlisted ones are refused (docs/streams.md#agent-limits)'),
 });
 
 export const embedderConfig = z.strictObject({

@@ -1,6 +1,10 @@
 // A /v1/chat/completions request body → a turn's input, dropping nothing silently: every
 // field is either used (sampling settings, the client's system messages, its tools and the
 // tool round it answers) or refused with a 400 naming it (image parts, n > 1, logprobs, …).
+// The agent's settings are limits the client cannot lift (clientLimits): max_tokens is capped
+// at the agent's, a sampling setting is taken only within llm.client_overrides, and an end
+// user's scoped key sends no system messages.
+import type { AgentConfig } from '../../agent/config.ts';
 import type { ChatInput } from '../../agent/run.ts';
 import type { ChatMessage, ToolCall, ToolSpec } from '../../llm/types.ts';
 import { clientHistory } from './client-history.ts';
@@ -47,7 +51,14 @@ type Body = Record<string, unknown> & { messages: Array<Record<string, unknown>>
 /** Everything of the turn the body decides: the user's message and what surrounds it. */
 export type CompletionTurn = Pick<ChatInput, 'message' | 'history' | 'system' | 'request' | 'clientTools' | 'continuation'>;
 
-export function completionTurn(body: Body, serverTools: ReadonlySet<string>): CompletionTurn {
+/** What the caller may decide beside the agent: the agent's llm settings, and whether the key is an end user's. */
+export interface ClientLimits {
+  llm: Pick<AgentConfig['llm'], 'max_tokens' | 'client_overrides'>;
+  /** a scoped (end-user) key: its system messages are refused */
+  scoped: boolean;
+}
+
+export function completionTurn(body: Body, serverTools: ReadonlySet<string>, limits: ClientLimits): CompletionTurn {
   for (const key of Object.keys(body)) if (!KNOWN.has(key)) refuse(key, 'this field is not supported by agentmem');
   if (body.n != null && body.n !== 1) refuse('n', 'only n = 1 is supported (one answer per request)');
   if (body.logprobs === true) refuse('logprobs', 'log probabilities are not supported');
@@ -59,6 +70,10 @@ export function completionTurn(body: Body, serverTools: ReadonlySet<string>): Co
 
   const clientTools = toolSpecs(body.tools, serverTools);
   const messages = body.messages.map(toMessage);
+  if (limits.scoped) {
+    const i = messages.findIndex((m) => m.role === 'system');
+    if (i >= 0) refuse(`messages.${i}`, "system messages are not accepted from a scoped API key: the agent's system prompt is the only one");
+  }
   const system = messages.filter((m) => m.role === 'system').map((m) => m.content ?? '');
   const rest = messages.filter((m) => m.role !== 'system');
   const lastUser = rest.findLastIndex((m) => m.role === 'user');
@@ -72,9 +87,9 @@ export function completionTurn(body: Body, serverTools: ReadonlySet<string>): Co
   const num = (k: string) => (typeof body[k] === 'number' ? (body[k] as number) : undefined);
   const stop = body.stop;
   const request = {
-    temperature: num('temperature'),
-    top_p: num('top_p'),
-    max_tokens: num('max_completion_tokens') ?? num('max_tokens'),
+    temperature: allowed('temperature', num('temperature'), limits.llm.client_overrides?.temperature),
+    top_p: allowed('top_p', num('top_p'), limits.llm.client_overrides?.top_p),
+    max_tokens: capped(num('max_completion_tokens') ?? num('max_tokens'), limits.llm.max_tokens),
     seed: num('seed'),
     stop: typeof stop === 'string' || Array.isArray(stop) ? (stop as string | string[]) : undefined,
   };
@@ -87,6 +102,17 @@ export function completionTurn(body: Body, serverTools: ReadonlySet<string>): Co
     continuation: continuation.length ? continuation : undefined,
   };
 }
+
+/** A client's sampling setting, only within the range the agent lists for it (none listed: refused). */
+function allowed(param: string, value: number | undefined, range: { min: number; max: number } | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!range) return refuse(param, `this agent does not let clients set ${param} (the agent's llm.client_overrides lists what they may set)`);
+  if (value < range.min || value > range.max) return refuse(param, `this agent allows ${param} from ${range.min} to ${range.max}`);
+  return value;
+}
+
+/** The agent's max_tokens is a ceiling: the client may ask for fewer, never for more. */
+const capped = (asked: number | undefined, agent: number | undefined) => (asked === undefined || agent === undefined ? asked : Math.min(asked, agent));
 
 function toMessage(m: Record<string, unknown>, i: number): ChatMessage {
   const at = `messages.${i}`;

@@ -6,7 +6,8 @@
 // Errors are OpenAI's `{error: {message, type, param, code}}`.
 //
 // Nothing a client sends is dropped silently (openai-request.ts): sampling settings pass
-// through, its system messages follow the agent's, its tools are offered to the model and a
+// within the agent's limits (max_tokens capped at the agent's, others per llm.client_overrides),
+// its system messages follow the agent's (refused from a scoped key), its tools are offered to the model and a
 // call of one comes back to it as OpenAI's `tool_calls`; unsupported fields are a 400 naming
 // them. The agent's own tool calls and the turn's timings are in the `agentmem` extension
 // field (and the `x-agentmem-timings` header without streaming).
@@ -20,6 +21,7 @@ import { openaiChunks, openaiCompletion, openaiError, openaiToolCollector } from
 import { flowLimits } from '../encoders/backpressure.ts';
 import { setStatus, toClientError } from '../client-error.ts';
 import { AppError, NotFoundError, type ErrorCode } from '../errors.ts';
+import { isScoped } from '../auth.ts';
 import { isUuid } from '../http.ts';
 import { agentFilter, checkAgent } from '../scope.ts';
 import { streamTurn } from '../stream-turn.ts';
@@ -126,7 +128,10 @@ export const openaiRoutes =
       if (!agent) throw modelNotFound(body.model);
 
       // A field it cannot honour is a 400 naming it (openaiCodeOf).
-      const turn = completionTurn(body as Parameters<typeof completionTurn>[0], new Set(agent.config.tools.map((t) => t.name)));
+      const turn = completionTurn(body as Parameters<typeof completionTurn>[0], new Set(agent.config.tools.map((t) => t.name)), {
+        llm: agent.config.llm,
+        scoped: isScoped(req.principal),
+      });
       const header = req.headers['x-session-id'];
       const sessionId = typeof header === 'string' && header ? header : undefined;
       const userId = await scopeTurn(ctx, req.principal, agent, body.user, sessionId);
