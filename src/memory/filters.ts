@@ -6,6 +6,8 @@
 // A key may be a dot path into nested objects ("place.city"). eq, in and contains on an
 // array are containment (`metadata @> …`), which the GIN index on metadata serves; gt/gte/
 // lt/lte compare numbers as numbers and strings (ISO dates) as text.
+// A filter holds at most MAX_FILTER_CONDITIONS conditions in all, so its SQL stays far below
+// a statement's parameter limit (65,535): a bigger one is a 400 naming the limit.
 import { z } from 'zod';
 
 const scalar = z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]);
@@ -31,17 +33,37 @@ const key = z
 
 export type Filter = { and: Filter[] } | { or: Filter[] } | { not: Filter } | Record<string, unknown>;
 
-export const filterSchema: z.ZodType<Filter> = z.lazy(() =>
+const filterNode: z.ZodType<Filter> = z.lazy(() =>
   z.union([
-    z.strictObject({ and: z.array(filterSchema).min(1).max(50) }),
-    z.strictObject({ or: z.array(filterSchema).min(1).max(50) }),
-    z.strictObject({ not: filterSchema }),
+    z.strictObject({ and: z.array(filterNode).min(1).max(50) }),
+    z.strictObject({ or: z.array(filterNode).min(1).max(50) }),
+    z.strictObject({ not: filterNode }),
     z
       .record(key, z.union([scalar, ops]))
       .refine((r) => Object.keys(r).length > 0, 'an empty filter')
       .refine((r) => !['and', 'or', 'not'].some((k) => k in r), 'and/or/not stand alone in their object'),
   ]),
 ) as z.ZodType<Filter>;
+
+/** Conditions in one filter, all levels together (each compiles to one to three SQL parameters). */
+export const MAX_FILTER_CONDITIONS = 1_000;
+
+/** How many conditions a (valid) filter holds: one per key and operator, one per `in`/`nin` value. */
+export function filterConditions(f: Filter): number {
+  if ('and' in f && Array.isArray(f.and)) return (f.and as Filter[]).reduce((n, x) => n + filterConditions(x), 0);
+  if ('or' in f && Array.isArray(f.or)) return (f.or as Filter[]).reduce((n, x) => n + filterConditions(x), 0);
+  if ('not' in f && f.not && typeof f.not === 'object' && Object.keys(f).length === 1) return filterConditions(f.not as Filter);
+  let n = 0;
+  for (const cond of Object.values(f)) {
+    if (cond === null || typeof cond !== 'object') n += 1;
+    else for (const v of Object.values(cond)) n += Array.isArray(v) ? v.length : 1;
+  }
+  return n;
+}
+
+export const filterSchema: z.ZodType<Filter> = filterNode.refine((f) => filterConditions(f) <= MAX_FILTER_CONDITIONS, {
+  message: `a filter holds at most ${MAX_FILTER_CONDITIONS} conditions in all (each key, operator and in/nin value counts one)`,
+}) as z.ZodType<Filter>;
 
 /** What a search is restricted to, beyond its scope. */
 export interface Restriction {
