@@ -75,7 +75,7 @@ for (const engine of engines) {
 
         // (In process from here, on the same store: each CLI run opens the store anew, slow on PGlite.)
         // Again: every row is already there, nothing doubles.
-        const again = await importOrg(app.db, linesOf(file));
+        const again = await importOrg(app.db, linesOf(file), { into: org.id });
         assert.deepEqual(
           Object.values(again.inserted),
           Object.values(again.inserted).map(() => 0),
@@ -115,6 +115,23 @@ for (const engine of engines) {
       } finally {
         await app.close();
       }
+    });
+
+    test('import refuses a file for an organization the store already has, unless --org names it', async () => {
+      const { org } = filled;
+      const file = join(work, 'org.jsonl');
+      assert.equal((await agentmem(['export', '--org', org.id, '-o', file], source.env)).code, 0);
+      // (the source store has the organization: the file names it)
+      const refused = await agentmem(['import', file], source.env);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, new RegExp(`organization ${org.id} already exists in this store: to merge the file into it, give --org ${org.id}`));
+      const elsewhere = await agentmem(['import', file, '--org', filled.otherOrg.id], source.env);
+      assert.equal(elsewhere.code, 1);
+      assert.match(elsewhere.stderr, /goes back under its own organization id/);
+      const merged = await agentmem(['import', file, '--org', org.id], source.env);
+      assert.equal(merged.code, 0, merged.stderr);
+      assert.match(merged.stderr, /already here \(skipped\): organizations 1, users/, 'every row was there: nothing doubled');
+      assert.match((await agentmem(['import', '--help'], source.env)).stdout, /--org <id>/);
     });
   });
 }

@@ -59,13 +59,16 @@ export function exportCommand(): Command {
 
 export function importCommand(): Command {
   return new Command('import')
-    .description('Read an `agentmem export` into this store, in one transaction; rows already here are kept (skipped)')
+    .description(
+      'Read an `agentmem export` into this store, in one transaction. A file for an organization this store already has is refused unless --org names it; then rows already here are kept (skipped)',
+    )
     .argument('<file>', "the export ('-': stdin)")
+    .option('--org <id>', "merge into this organization, which this store already has (it must be the file's own)")
     .option('--admin-key', 'also create an admin API key for the organization, printed once on stdout (API keys are not exported)')
-    .action((file: string, opts: { adminKey?: boolean }) =>
+    .action((file: string, opts: { org?: string; adminKey?: boolean }) =>
       withStore(async (db) => {
         const input = file === '-' ? process.stdin : createReadStream(file);
-        const r = await importOrg(db, createInterface({ input, crlfDelay: Infinity }));
+        const r = await importOrg(db, createInterface({ input, crlfDelay: Infinity }), { into: opts.org });
         console.error(
           `imported organization ${r.org_id}: ${summary(r.inserted)}; already here (skipped): ${summary(Object.fromEntries(Object.entries(r.skipped).filter(([, n]) => n)))}`,
         );

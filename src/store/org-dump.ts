@@ -76,13 +76,24 @@ export async function exportOrg(db: Db, orgId: string, write: (line: DumpLine) =
 
 export class DumpError extends Error {}
 
+/** The file's organization may go in: it is new here, or `into` names it. */
+async function checkTarget(db: Queryable, orgId: string, into: string | undefined): Promise<void> {
+  if (into !== undefined && into !== orgId)
+    throw new DumpError(`the file holds organization ${orgId}, not ${into}: an export goes back under its own organization id`);
+  if (into === undefined && (await db.query('select 1 from organizations where id = $1', [orgId])).length)
+    throw new DumpError(`organization ${orgId} already exists in this store: to merge the file into it, give --org ${orgId}`);
+}
+
 /**
  * Reads lines written by exportOrg into this store, in one transaction (all or nothing).
- * Rows already there (same key) are kept as they are and counted as skipped.
+ * Rows already there (same key) are kept as they are and counted as skipped. A file for an
+ * organization this store already has is refused unless `into` names that organization: a
+ * merge into existing data is asked for, never happens because of what a file says.
  */
 export async function importOrg(
   db: Db,
   lines: AsyncIterable<string>,
+  opts: { into?: string } = {},
 ): Promise<{ org_id: string; inserted: Record<string, number>; skipped: Record<string, number> }> {
   // Taken before the first await: readline drops the lines it reads before anyone iterates.
   const input = lines[Symbol.asyncIterator]();
@@ -128,6 +139,7 @@ export async function importOrg(
         if (line.format !== DUMP_FORMAT) throw new DumpError(`line ${lineNo}: format "${line.format}", expected "${DUMP_FORMAT}"`);
         if (orgId) throw new DumpError(`line ${lineNo}: a second header`);
         orgId = line.org_id;
+        await checkTarget(tx, orgId, opts.into);
         continue;
       }
       if (!orgId) throw new DumpError(`line ${lineNo}: no header line first (is this an \`agentmem export\`?)`);
