@@ -145,6 +145,9 @@ for (const engine of engines) {
 
     test('temperature, top_p, max_completion_tokens, stop and seed reach the model', async () => {
       const model = await agent([]);
+      // the agent lets clients choose temperature and top_p (anywhere in their ranges: `{}`)
+      const allowed = await s.api('PATCH', `/api/v1/agents/${model}`, { body: { llm: { client_overrides: { temperature: {}, top_p: {} } } } });
+      assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
       await client.chat.completions.create({
         model,
         messages: [{ role: 'user', content: 'Settings?' }],
