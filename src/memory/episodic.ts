@@ -2,6 +2,7 @@
 // hit brought with its neighbours (`message_range`), and the import of a past conversation.
 import type { Db } from '../store/db.ts';
 import { importSession, restrictedMessageIds, type ImportedMessage } from '../store/repos/message-search.ts';
+import { loopTurn, writeChunks } from '../store/write-chunks.ts';
 import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
 import type { IndexedMessage, MessageIndex } from './message-index.ts';
@@ -73,9 +74,17 @@ export function createEpisodes(db: Db, index: MessageIndex) {
         .map((m, i) => ({ m, i }))
         .sort((a, b) => a.m.created_at.getTime() - b.m.created_at.getTime() || a.i - b.i)
         .map((x) => x.m);
-      const { sessionId, ids, seqs } = await db.transaction((tx) => importSession(tx, s, ordered));
+      // in bounded pieces, not one transaction: the store and the event loop serve others in between
+      const { sessionId, ids, seqs } = await importSession(db, s, ordered);
       const session = { id: sessionId, agent_id: s.agent_id, user_id: s.user_id };
-      ordered.forEach((m, i) => index.add(s.org_id, session, { ...m, id: ids[i]!, seq: seqs.get(ids[i]!)! }));
+      let i = 0;
+      for (const piece of writeChunks(ordered, (m) => m.content.length)) {
+        for (const m of piece) {
+          const id = ids[i++]!;
+          index.add(s.org_id, session, { ...m, id, seq: seqs.get(id)! });
+        }
+        await loopTurn();
+      }
       return { session_id: sessionId, count: ordered.length };
     },
   };

@@ -11,6 +11,7 @@ import type { MemoryDecision } from './extraction-prompt.ts';
 import { fuseEpisodes, type Episodes, type EpisodeHit, type MessageRange } from './episodic.ts';
 import type { Restriction } from './filters.ts';
 import type { ImportedMessage } from '../store/repos/message-search.ts';
+import { loopTurn, writeChunks } from '../store/write-chunks.ts';
 import { vectorWeightOf, type MemoryHit, type SearchMemories } from './recall.ts';
 
 export interface NewMemoryInput {
@@ -102,7 +103,12 @@ export function createMemories(deps: MemoryDeps) {
     source,
   });
 
-  /** Adds many memories at once: embedded in batches, inserted in one transaction. Returns ids in input order. */
+  /**
+   * Adds many memories at once, all or nothing; returns ids in input order. Written in bounded
+   * pieces (store/write-chunks.ts), each embedded, then inserted with its history rows in one
+   * transaction, the event loop turning between them, so a large batch holds neither the
+   * store's connection nor the loop for long. A failing piece deletes the pieces before it.
+   */
   async function addMany(orgId: string, items: NewMemoryInput[], source = 'api'): Promise<string[]> {
     const now = new Date();
     const rows: NewMemory[] = items.map((it) => ({
@@ -115,33 +121,53 @@ export function createMemories(deps: MemoryDeps) {
       embedder: '',
       created_at: now,
     }));
-    // One embedder per agent: group, embed each group in batches.
+    // One embedder per agent (an unknown agent fails here, before anything is written).
+    const embedders = new Map<string | null, Embedder | null>();
+    for (const r of rows) if (!embedders.has(r.agent_id)) embedders.set(r.agent_id, await embedderOf(orgId, r.agent_id));
+    const written: NewMemory[] = [];
+    try {
+      for (const piece of writeChunks(rows, (r) => r.content.length)) {
+        await embedPiece(piece, embedders);
+        await db.transaction(async (tx) => {
+          await repo.insertMemories(tx, orgId, piece);
+          await repo.insertHistory(
+            tx,
+            orgId,
+            piece.map((r) => added(r, source)),
+          );
+        });
+        written.push(...piece);
+        await loopTurn();
+      }
+    } catch (err) {
+      if (written.length) await repo.deleteMemoriesWithHistory(db, orgId, written.map((r) => r.id)).catch(() => {});
+      throw err;
+    }
+    for (const piece of writeChunks(rows, (r) => r.content.length)) {
+      for (const r of piece) indexed(orgId, { ...docOf(r), embedder: undefined });
+      await loopTurn();
+    }
+    const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
+    for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
+    return rows.map((r) => r.id);
+  }
+
+  /** Each row's vector from its agent's embedder (none when recall would not read it). */
+  async function embedPiece(piece: NewMemory[], embedders: Map<string | null, Embedder | null>): Promise<void> {
     const groups = new Map<string | null, NewMemory[]>();
-    for (const r of rows) {
+    for (const r of piece) {
       const group = groups.get(r.agent_id);
       if (group) group.push(r);
       else groups.set(r.agent_id, [r]);
     }
     for (const [agentId, group] of groups) {
-      const embedder = await embedderOf(orgId, agentId);
+      const embedder = embedders.get(agentId) ?? null;
       const vectors = await embedAll(
         embedder,
         group.map((r) => r.content),
       );
       group.forEach((r, i) => Object.assign(r, { embedding: vectors[i], embedder: embedder?.id ?? null }));
     }
-    await db.transaction(async (tx) => {
-      await repo.insertMemories(tx, orgId, rows);
-      await repo.insertHistory(
-        tx,
-        orgId,
-        rows.map((r) => added(r, source)),
-      );
-    });
-    for (const r of rows) indexed(orgId, { ...docOf(r), embedder: undefined });
-    const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
-    for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
-    return rows.map((r) => r.id);
   }
 
   const docOf = (r: NewMemory) => ({

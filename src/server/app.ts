@@ -11,6 +11,7 @@ import { AppError, errorBody } from './errors.ts';
 import { jsonBodyParser } from './json-input.ts';
 import { createReadiness } from './readiness.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { inputLimitHook } from './input-limits.ts';
 import { authHook, requireAccessRules } from './access.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { meRoutes } from './routes/me.ts';
@@ -105,6 +106,9 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     app.addHook('preParsing', limiter.hook);
     app.addHook('onClose', () => limiter.close());
   }
+
+  // A route's body limit by the kind of key (input-limits.ts), counted before it is parsed.
+  app.addHook('preParsing', inputLimitHook);
 
   // Every route under these prefixes must say who may call it (access.ts).
   requireAccessRules(app, ['/api/', '/v1/', '/mcp']);

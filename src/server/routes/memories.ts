@@ -7,6 +7,7 @@ import { filterSchema } from '../../memory/filters.ts';
 import { isScoped } from '../auth.ts';
 import { found, idParams, page, paged } from '../http.ts';
 import type { ServerContext } from '../context.ts';
+import { batchLimits, checkItems } from '../input-limits.ts';
 import { checkOwner, memoryFilter, memoryOwner } from '../scope.ts';
 import { userId } from './users.ts';
 
@@ -21,7 +22,7 @@ const memoryInput = z.strictObject({
   metadata: metadata.optional(),
 });
 
-export const MAX_BATCH = 10_000;
+export const MAX_BATCH = batchLimits.member.items;
 const batchInput = z.strictObject({
   memories: z.array(memoryInput).min(1).max(MAX_BATCH),
   agent_id: agentId.optional().describe('default for items that name none'),
@@ -61,9 +62,6 @@ const searchInput = z
     path: ['scope'],
   });
 
-// A large import is one request; its items are bounded by MAX_BATCH and their content size.
-const BATCH_BODY_LIMIT = 32 * 1024 * 1024;
-
 export const memoryRoutes =
   (ctx: ServerContext): FastifyPluginAsyncZod =>
   async (app) => {
@@ -85,12 +83,14 @@ export const memoryRoutes =
     app.post(
       '/memories/batch',
       {
-        config,
-        bodyLimit: Math.max(ctx.config.bodyLimit, BATCH_BODY_LIMIT),
-        schema: { body: batchInput, tags, summary: `Add up to ${MAX_BATCH} memories in one transaction` },
+        // A large import is one request: its size by the kind of key (input-limits.ts).
+        config: { ...config, inputLimits: batchLimits },
+        bodyLimit: Math.max(ctx.config.bodyLimit, batchLimits.member.bytes),
+        schema: { body: batchInput, tags, summary: `Add up to ${MAX_BATCH} memories (a scoped key: ${batchLimits.scoped.items}), all or nothing` },
       },
       async (req, reply) => {
         const { memories: items, agent_id, user_id } = req.body;
+        checkItems(req, items.length, 'memories');
         const withDefaults = items.map((m) => memoryOwner(req.principal, { ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
         const ids = await memories.addMany(req.principal.org_id, withDefaults);
         return reply.code(201).send({ count: ids.length, ids });

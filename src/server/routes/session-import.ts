@@ -1,14 +1,15 @@
 // POST /api/v1/sessions/import: a user's past conversation brought in as a new session,
-// with its original timestamps, in one transaction (all or nothing), so episodic recall
-// (memory.semantic_recall.scope "messages" | "both") finds it.
+// with its original timestamps, all or nothing, so episodic recall (memory.semantic_recall.scope
+// "messages" | "both") finds it. Its size is bounded by the kind of key (input-limits.ts), and
+// it is written in bounded chunks (store/repos/message-search.ts importSession).
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ServerContext } from '../context.ts';
+import { checkItems, importLimits } from '../input-limits.ts';
 import { actingUser, checkAgent } from '../scope.ts';
 import { userId } from './users.ts';
 
-export const MAX_IMPORT = 10_000;
-const BODY_LIMIT = 64 * 1024 * 1024;
+export const MAX_IMPORT = importLimits.member.items;
 
 const importBody = z.strictObject({
   agent_id: z.uuid(),
@@ -34,13 +35,14 @@ export const sessionImportRoutes =
     app.post(
       '/sessions/import',
       {
-        config: { access: 'scoped' },
-        bodyLimit: Math.max(ctx.config.bodyLimit, BODY_LIMIT),
+        config: { access: 'scoped', inputLimits: importLimits },
+        bodyLimit: Math.max(ctx.config.bodyLimit, importLimits.member.bytes),
         schema: { body: importBody, tags: ['sessions'], summary: `Import a past conversation (up to ${MAX_IMPORT} messages) as a new session` },
       },
       async (req, reply) => {
         const { agent_id, messages, ...rest } = req.body;
         checkAgent(req.principal, agent_id);
+        checkItems(req, messages.length, 'messages');
         const user_id = actingUser(req.principal, req.body.user_id) ?? null;
         // An unknown agent is a 404 (client-error.ts).
         const out = await ctx.memories.importSession(

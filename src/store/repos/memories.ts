@@ -148,6 +148,12 @@ export async function insertHistory(db: Queryable, orgId: string, rows: NewHisto
   }
 }
 
+/** Undoes an insert (a batch that failed part-way): the memories and their history rows. */
+export async function deleteMemoriesWithHistory(db: Queryable, orgId: string, ids: string[]): Promise<void> {
+  await db.query('delete from memory_history where org_id = $1 and memory_id = any($2::uuid[])', [orgId, ids]);
+  await db.query('delete from memories where org_id = $1 and id = any($2::uuid[])', [orgId, ids]);
+}
+
 export const getMemory = (db: Queryable, orgId: string, id: string) =>
   one<Memory>(db, `select ${columns} from memories where org_id = $1 and id = $2`, [orgId, id]);
 

@@ -3,6 +3,7 @@
 // conversation (original timestamps kept). Plain SQL, the same on both engines.
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db.ts';
+import { loopTurn, writeChunks } from '../write-chunks.ts';
 
 export interface MessageDoc {
   id: string;
@@ -67,9 +68,12 @@ export interface ImportedMessage {
   metadata?: Record<string, unknown>;
 }
 
-const CHUNK = 2_000;
-
-/** A new session holding `messages` in time order (seq follows created_at); returns the session id. */
+/**
+ * A new session holding `messages` in time order (seq follows created_at); returns the session id.
+ * Written in bounded pieces, each its own statement (write-chunks.ts), not one transaction: a
+ * long import never holds the store's connection. It stays all or nothing: a failing piece
+ * deletes the session, and with it the pieces before (messages cascade).
+ */
 export async function importSession(
   db: Queryable,
   s: { org_id: string; agent_id: string; user_id: string | null; title?: string | null; metadata?: object },
@@ -88,28 +92,33 @@ export async function importSession(
     first.toISOString(),
     last.toISOString(),
   ]);
-  const ids = messages.map(() => randomUUID());
+  const rows = messages.map((m) => ({ ...m, id: randomUUID() }));
   const seqs = new Map<string, number>();
-  for (let i = 0; i < messages.length; i += CHUNK) {
-    const chunk = messages.slice(i, i + CHUNK);
-    // ordinality keeps the input order for seq (an identity, assigned in insert order)
-    const rows = await db.query<{ id: string; seq: number }>(
-      `insert into messages (id, org_id, session_id, role, content, metadata, created_at)
-       select id, $1, $2, role, content, metadata, created_at
-       from unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[]) with ordinality as t(id, role, content, metadata, created_at, n)
-       order by n
-       returning id, seq::float8 as seq`,
-      [
-        s.org_id,
-        sessionId,
-        ids.slice(i, i + CHUNK),
-        chunk.map((m) => m.role),
-        chunk.map((m) => m.content),
-        chunk.map((m) => JSON.stringify(m.metadata ?? {})),
-        chunk.map((m) => m.created_at.toISOString()),
-      ],
-    );
-    for (const r of rows) seqs.set(r.id, r.seq);
+  try {
+    for (const chunk of writeChunks(rows, (m) => m.content.length)) {
+      // ordinality keeps the input order for seq (an identity, assigned in insert order)
+      const inserted = await db.query<{ id: string; seq: number }>(
+        `insert into messages (id, org_id, session_id, role, content, metadata, created_at)
+         select id, $1, $2, role, content, metadata, created_at
+         from unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[]) with ordinality as t(id, role, content, metadata, created_at, n)
+         order by n
+         returning id, seq::float8 as seq`,
+        [
+          s.org_id,
+          sessionId,
+          chunk.map((m) => m.id),
+          chunk.map((m) => m.role),
+          chunk.map((m) => m.content),
+          chunk.map((m) => JSON.stringify(m.metadata ?? {})),
+          chunk.map((m) => m.created_at.toISOString()),
+        ],
+      );
+      for (const r of inserted) seqs.set(r.id, r.seq);
+      await loopTurn();
+    }
+  } catch (err) {
+    await db.query('delete from sessions where id = $1', [sessionId]).catch(() => {});
+    throw err;
   }
-  return { sessionId, ids, seqs };
+  return { sessionId, ids: rows.map((m) => m.id), seqs };
 }
