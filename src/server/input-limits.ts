@@ -4,7 +4,7 @@
 // arrive (one preParsing hook, after auth), so a scoped key's 64 MB is refused before any of it
 // is parsed. docs/security.md#limits has the table.
 import { Transform, type TransformCallback } from 'node:stream';
-import type { FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { preParsingAsyncHookHandler } from 'fastify';
 import { isScoped, type Principal } from './auth.ts';
 import { AppError } from './errors.ts';
 
@@ -77,9 +77,7 @@ export const inputLimitHook: preParsingAsyncHookHandler = async (req, _reply, pa
 };
 
 /** A 413 when the request's list is longer than the caller's kind of key may send. */
-export function checkItems(req: Pick<FastifyRequest, 'principal' | 'routeOptions'>, count: number, what: string): void {
-  const limits = req.routeOptions.config?.inputLimits;
-  if (!limits) return;
-  const { items } = limitOf(limits, req.principal);
-  if (count > items) throw new AppError('payload_too_large', `At most ${items} ${what} per request for ${keyKind(req.principal)} (this one has ${count}).`);
+export function checkItems(p: Principal, limits: RoleLimits, count: number, what: string): void {
+  const { items } = limitOf(limits, p);
+  if (count > items) throw new AppError('payload_too_large', `At most ${items} ${what} per request for ${keyKind(p)} (this one has ${count}).`);
 }

@@ -90,7 +90,7 @@ export const memoryRoutes =
       },
       async (req, reply) => {
         const { memories: items, agent_id, user_id } = req.body;
-        checkItems(req, items.length, 'memories');
+        checkItems(req.principal, batchLimits, items.length, 'memories');
         const withDefaults = items.map((m) => memoryOwner(req.principal, { ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
         const ids = await memories.addMany(req.principal.org_id, withDefaults);
         return reply.code(201).send({ count: ids.length, ids });

@@ -42,7 +42,7 @@ export const sessionImportRoutes =
       async (req, reply) => {
         const { agent_id, messages, ...rest } = req.body;
         checkAgent(req.principal, agent_id);
-        checkItems(req, messages.length, 'messages');
+        checkItems(req.principal, importLimits, messages.length, 'messages');
         const user_id = actingUser(req.principal, req.body.user_id) ?? null;
         // An unknown agent is a 404 (client-error.ts).
         const out = await ctx.memories.importSession(
