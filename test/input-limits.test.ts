@@ -73,7 +73,10 @@ for (const engine of engines) {
       const fits = await asUser('/api/v1/sessions/import', { agent_id: agentId, messages: conversation(1_000, 200_000) });
       assert.equal(fits.status, 201, JSON.stringify(fits.body));
 
-      const memories = (n: number, size: number) => ({ agent_id: agentId, memories: Array.from({ length: n }, (_, i) => ({ content: `${i} ${'m'.repeat(size)}` })) });
+      const memories = (n: number, size: number) => ({
+        agent_id: agentId,
+        memories: Array.from({ length: n }, (_, i) => ({ content: `${i} ${'m'.repeat(size)}` })),
+      });
       const bigBatch = await asUser('/api/v1/memories/batch', memories(20, 15_000));
       assert.equal(bigBatch.status, 413);
       assert.match(bigBatch.body.error.message, /262144 bytes/);

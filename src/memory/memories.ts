@@ -140,7 +140,14 @@ export function createMemories(deps: MemoryDeps) {
         await loopTurn();
       }
     } catch (err) {
-      if (written.length) await repo.deleteMemoriesWithHistory(db, orgId, written.map((r) => r.id)).catch(() => {});
+      if (written.length)
+        await repo
+          .deleteMemoriesWithHistory(
+            db,
+            orgId,
+            written.map((r) => r.id),
+          )
+          .catch(() => {});
       throw err;
     }
     for (const piece of writeChunks(rows, (r) => r.content.length)) {
