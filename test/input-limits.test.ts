@@ -67,6 +67,22 @@ for (const engine of engines) {
       assert.equal(bigImport.status, 413, JSON.stringify(bigImport.body).slice(0, 300));
       assert.equal(bigImport.body.error.code, 'payload_too_large');
       assert.match(bigImport.body.error.message, /1048576 bytes.*scoped key/);
+      // a body without content-length (chunked) is counted as it arrives
+      const chunks = [JSON.stringify({ agent_id: agentId, messages: conversation(100, 2 * MiB) })];
+      const streamed = await fetch(`${s.url}/api/v1/sessions/import`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${scopedKey}`, 'content-type': 'application/json' },
+        body: new ReadableStream({
+          pull(c) {
+            const next = chunks.pop();
+            if (next) c.enqueue(new TextEncoder().encode(next));
+            else c.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+      assert.equal(streamed.status, 413);
+      assert.equal(((await streamed.json()) as any).error.code, 'payload_too_large');
       const longImport = await asUser('/api/v1/sessions/import', { agent_id: agentId, messages: conversation(1_001, 100_000) });
       assert.equal(longImport.status, 413);
       assert.match(longImport.body.error.message, /At most 1000 messages per request for a scoped key/);
