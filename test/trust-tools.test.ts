@@ -101,7 +101,10 @@ for (const engine of engines) {
 
     describe('no stored secret rides a redirect to another origin', () => {
       test("an HTTP tool's header: PATCHed to a same-origin path that redirects to B, B gets the call without it", async () => {
-        const agent = await create({ llm: calling([{ name: 'lookup', arguments: { q: 'x' } }]), tools: [httpTool(`${a.url}/tool`, { 'x-api-key': 'tool-secret-1' })] });
+        const agent = await create({
+          llm: calling([{ name: 'lookup', arguments: { q: 'x' } }]),
+          tools: [httpTool(`${a.url}/tool`, { 'x-api-key': 'tool-secret-1' })],
+        });
         await streamChat(s, agent.id, { message: 'first' });
         assert.equal(a.seen.at(-1)!.headers['x-api-key'], 'tool-secret-1', 'the tool gets its header');
 
@@ -143,7 +146,9 @@ for (const engine of engines) {
 
       test('model providers, embedders and MCP servers follow no redirect: B never sees their secrets', async () => {
         const before = b.seen.length;
-        const provider = await create({ llm: { provider: 'openai-compatible', model: 'm', base_url: `${a.url}/v1`, api_key: 'sk-provider-secret', max_retries: 0 } });
+        const provider = await create({
+          llm: { provider: 'openai-compatible', model: 'm', base_url: `${a.url}/v1`, api_key: 'sk-provider-secret', max_retries: 0 },
+        });
         const chat = await streamChat(s, provider.id, { message: 'hello' });
         assert.equal(chat.events.at(-1).chunk_type, 'error', 'a redirect is an upstream error, not followed');
         const asked = a.seen.filter((r) => r.path === '/v1/chat/completions');
@@ -190,7 +195,10 @@ for (const engine of engines) {
       });
 
       test('memory_save in a turn without a user writes nothing', async () => {
-        const agent = await create({ llm: calling([{ name: 'memory_save', arguments: { content: 'The user is anonymous' } }]), tools: [{ type: 'memory_save' }] });
+        const agent = await create({
+          llm: calling([{ name: 'memory_save', arguments: { content: 'The user is anonymous' } }]),
+          tools: [{ type: 'memory_save' }],
+        });
         const { events } = await streamChat(s, agent.id, { message: 'Remember me' });
         assert.match(toolResult(events).error, /no user/);
         assert.equal(events.at(-1).chunk_type, 'done');
@@ -207,7 +215,10 @@ for (const engine of engines) {
         assert.equal((await s.api('PUT', block, { body: { content: 'Passport: X1234567' } })).status, 200);
         const { events } = await streamChat(s, agent.id, { message: 'Rewrite your notes' });
         assert.match(toolResult(events).error, /no user/);
-        assert.equal(events.some((e) => e.chunk_type === 'memory_update'), false);
+        assert.equal(
+          events.some((e) => e.chunk_type === 'memory_update'),
+          false,
+        );
         assert.equal((await s.api('GET', block)).body.content, 'Passport: X1234567', "the victim's block is unchanged");
         const sent = emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.content === 'Rewrite your notes'));
         assert.ok(sent.length > 0);

@@ -108,7 +108,10 @@ test('checkTarget (config time): literals, allow-list, and hostnames resolved un
   assert.match((await checkTarget({ kind: 'public' }, 'http://[::ffff:10.1.2.3]/v1'))!.reason, /private/);
   // a name: refused by policy, naming the name; what it resolved to is for the server's log only
   const named = (await checkTarget({ kind: 'public' }, 'http://localhost:1234/v1'))!;
-  assert.match(named.message, /^Egress to http:\/\/localhost:1234 is refused by policy \(AGENTMEM_EGRESS\): localhost resolves only to addresses the policy refuses\.$/);
+  assert.match(
+    named.message,
+    /^Egress to http:\/\/localhost:1234 is refused by policy \(AGENTMEM_EGRESS\): localhost resolves only to addresses the policy refuses\.$/,
+  );
   assert.match(named.detail!, /localhost resolves to .*loopback/);
   assert.equal(await checkTarget({ kind: 'any' }, 'http://127.0.0.1/'), undefined);
   const list = parseEgress('http://127.0.0.1:1234');

@@ -231,7 +231,11 @@ export async function checkTarget(policy: EgressPolicy, target: string): Promise
   if (!addresses?.length) return undefined;
   const problems = addresses.map((a) => addressProblem(a.address));
   if (problems.every(Boolean))
-    return new EgressDeniedError(originKey(url.protocol, url.hostname, url.port), resolvedRefusal(url.hostname), `${url.hostname} resolves to ${problems.join(', ')}`);
+    return new EgressDeniedError(
+      originKey(url.protocol, url.hostname, url.port),
+      resolvedRefusal(url.hostname),
+      `${url.hostname} resolves to ${problems.join(', ')}`,
+    );
   return undefined;
 }
 
