@@ -130,17 +130,27 @@ for (const engine of engines) {
             { memory: { embedder: { provider: 'openai-compatible', dimensions: 64, base_url: 'http://10.1.2.3/v1' } } },
             /memory\.embedder\.base_url: .*10\.1\.2\.3 is a private address/,
           ],
-          // a hostname is judged by what it resolves to
+          // a hostname is judged by what it resolves to, and the answer names only the host given
           [
             { llm: { provider: 'simulated', fallback: { model: 'f', provider: 'openai-compatible', base_url: `http://localhost:${emu.port}/v1` } } },
-            /llm\.fallback\.base_url: .*localhost resolves to .*loopback/,
+            /llm\.fallback\.base_url: .*refused by policy.*: localhost resolves only to addresses the policy refuses/,
+          ],
+          [
+            { tools: [{ type: 'http', name: 'internal', url: `http://localhost:${backend.port}/admin`, headers: { 'x-api-key': 'k' } }] },
+            /tools\.0\.url: Egress to http:\/\/localhost:\d+ is refused by policy/,
           ],
         ];
         for (const [body, message] of refusals) {
           const res = await create(s.api, body);
           assert.equal(res.status, 400, JSON.stringify(res.body));
           assert.equal(res.body.error.code, 'egress_denied');
+          assert.match(res.body.error.message, /refused by policy/);
           assert.match(res.body.error.message, message);
+        }
+        for (const body of refusals.slice(-2).map(([b]) => b)) {
+          const res = await create(s.api, body);
+          // what localhost resolves to (127.0.0.1, ::1) is the operator's business, not the tenant's
+          assert.doesNotMatch(res.body.error.message, /127\.0\.0\.1|::1|loopback/, res.body.error.message);
         }
         const plain = await create(s.api, {});
         assert.equal(plain.status, 201, 'an agent with no outbound target is fine');
@@ -163,7 +173,8 @@ for (const engine of engines) {
         const error = events.at(-1);
         assert.equal(error.code, 'egress_denied');
         assert.equal(error.retryable, false);
-        assert.match(error.message, /http:\/\/localhost:\d+ .*localhost resolves to .*loopback/);
+        assert.match(error.message, /http:\/\/localhost:\d+ is refused by policy.*localhost resolves only to addresses the policy refuses/);
+        assert.doesNotMatch(error.message, /127\.0\.0\.1|::1|loopback/, 'the resolved address is not told');
         const messages = (await s.api('GET', `/api/v1/sessions/${events[0].session_id}/messages`)).body.data;
         assert.equal(messages.at(-1).error.code, 'egress_denied', 'the stored answer says why it failed');
         const json = await s.api('POST', `/api/v1/agents/${stored.named}/chat`, { body: { message: 'Hello?' } });
@@ -180,7 +191,8 @@ for (const engine of engines) {
         const added = await s.api('POST', '/api/v1/memories', { body: { content: 'Likes tea', agent_id: stored.embedding, user_id: 'u1' } });
         assert.equal(added.status, 400);
         assert.equal(added.body.error.code, 'egress_denied');
-        assert.match(added.body.error.message, /memory\.embedder .*localhost resolves to .*loopback/);
+        assert.match(added.body.error.message, /memory\.embedder .*refused by policy.*localhost resolves only to addresses the policy refuses/);
+        assert.doesNotMatch(added.body.error.message, /127\.0\.0\.1|::1|loopback/, 'the resolved address is not told');
         const searched = await s.api('POST', '/api/v1/memories/search', { body: { query: 'tea', agent_id: stored.embedding } });
         assert.equal(searched.status, 400);
         assert.equal(searched.body.error.code, 'egress_denied');

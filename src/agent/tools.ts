@@ -1,12 +1,13 @@
 // An agent's tools: HTTP tools, MCP servers' tools (mcp-tools.ts) and the built-in memory tools, described to the model
 // as specs and run by `callTool`, which never throws: a tool that fails, times out or
 // answers garbage becomes a result the model reads, never a broken stream.
-import type { Dispatcher, Response } from 'undici';
+import type { Dispatcher } from 'undici';
 import { egressDenial } from '../llm/egress.ts';
 import { fetchVia } from '../llm/pool.ts';
 import type { ToolCall, ToolSpec } from '../llm/types.ts';
 import type { ToolConfig } from './config.ts';
 import type { McpToolset } from './mcp-tools.ts';
+import { fetchFollowing, type ToolResponse } from './tool-fetch.ts';
 
 export interface ToolResult {
   output?: string;
@@ -16,9 +17,10 @@ export interface ToolResult {
 
 /** What the memory tools need: the memory service, scoped by the caller. */
 export interface MemoryTools {
+  /** `user_id` null: only memories without a user (an anonymous turn), never "any user" */
   search(
     orgId: string,
-    q: { query: string; agent_id: string; user_id?: string; top_k: number; min_score: number },
+    q: { query: string; agent_id: string; user_id: string | null; top_k: number; min_score: number },
   ): Promise<Array<{ id: string; content: string; score: number }>>;
   add(orgId: string, m: { content: string; agent_id: string; user_id?: string; metadata?: Record<string, unknown> }, source?: string): Promise<{ id: string }>;
 }
@@ -86,10 +88,11 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
     if (tool.type === 'memory_search') {
       if (typeof args.query !== 'string' || !args.query) return done({ error: '"query" must be a non-empty string.' });
       const topK = Number.isInteger(args.top_k) ? Math.min(20, Math.max(1, args.top_k as number)) : 5;
+      // The turn's user, or — with none — only memories without a user, as recall sees them.
       const hits = await ctx.memories.search(ctx.orgId, {
         query: args.query,
         agent_id: ctx.agentId,
-        user_id: ctx.userId ?? undefined,
+        user_id: ctx.userId,
         top_k: topK,
         min_score: 0,
       });
@@ -119,12 +122,13 @@ async function callHttp(
   const inQuery = tool.method === 'GET' || tool.method === 'DELETE';
   if (inQuery) for (const [k, v] of Object.entries(args)) url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
   const timeout = AbortSignal.timeout(tool.timeout_ms);
-  let res: Response;
+  let sent: ToolResponse;
   try {
-    res = await fetchVia(dispatcher)(url, {
+    sent = await fetchFollowing(fetchVia(dispatcher), {
+      url,
       method: tool.method,
-      headers: { ...(inQuery ? {} : { 'content-type': 'application/json' }), ...tool.headers },
       body: inQuery ? undefined : JSON.stringify(args),
+      secrets: tool.headers,
       signal: AbortSignal.any([signal, timeout]),
     });
   } catch (err) {
@@ -133,6 +137,8 @@ async function callHttp(
     if (denied) return { error: `The tool was not called: ${denied.message}` };
     return { error: `The tool could not be reached: ${(err as Error).message}` };
   }
+  if ('error' in sent) return sent;
+  const { res, withheld } = sent;
   let text: string;
   try {
     // NUL cannot be stored (PostgreSQL text) and means nothing to a model.
@@ -141,5 +147,8 @@ async function callHttp(
     return { error: timeout.aborted ? `The tool did not answer within ${tool.timeout_ms} ms.` : `The tool's answer broke off: ${(err as Error).message}` };
   }
   const capped = text.length > MAX_OUTPUT ? `${text.slice(0, MAX_OUTPUT)}… [${text.length - MAX_OUTPUT} more characters cut]` : text;
-  return res.ok ? { output: capped } : { error: `HTTP ${res.status}: ${capped.slice(0, 1_000)}` };
+  if (res.ok) return { output: capped };
+  // A redirect elsewhere got no credentials: say so, or a 401 there reads as a bad key.
+  const note = withheld ? ` (a redirect led to ${withheld}; the tool's headers are only sent to ${url.origin})` : '';
+  return { error: `HTTP ${res.status}: ${capped.slice(0, 1_000)}${note}` };
 }

@@ -106,7 +106,13 @@ test('the allow-list matches scheme, host and port, default ports included', () 
 test('checkTarget (config time): literals, allow-list, and hostnames resolved under public', async () => {
   assert.match((await checkTarget({ kind: 'public' }, 'http://127.0.0.1:1234/v1'))!.reason, /127\.0\.0\.1 is a loopback address/);
   assert.match((await checkTarget({ kind: 'public' }, 'http://[::ffff:10.1.2.3]/v1'))!.reason, /private/);
-  assert.match((await checkTarget({ kind: 'public' }, 'http://localhost:1234/v1'))!.reason, /localhost resolves to .*loopback/);
+  // a name: refused by policy, naming the name; what it resolved to is for the server's log only
+  const named = (await checkTarget({ kind: 'public' }, 'http://localhost:1234/v1'))!;
+  assert.match(
+    named.message,
+    /^Egress to http:\/\/localhost:1234 is refused by policy \(AGENTMEM_EGRESS\): localhost resolves only to addresses the policy refuses\.$/,
+  );
+  assert.match(named.detail!, /localhost resolves to .*loopback/);
   assert.equal(await checkTarget({ kind: 'any' }, 'http://127.0.0.1/'), undefined);
   const list = parseEgress('http://127.0.0.1:1234');
   assert.equal(await checkTarget(list, 'http://127.0.0.1:1234/v1/chat'), undefined);
@@ -118,7 +124,9 @@ test('publicLookup refuses a name that resolves only to refused addresses, in bo
   assert.ok(one instanceof EgressDeniedError, String(one));
   const all = await new Promise<unknown>((resolve) => publicLookup('localhost', { all: true }, (err) => resolve(err)));
   assert.ok(all instanceof EgressDeniedError);
-  assert.match((all as EgressDeniedError).reason, /localhost resolves to .*loopback/);
+  assert.match((all as EgressDeniedError).reason, /^localhost resolves only to addresses the policy refuses$/);
+  assert.match((all as EgressDeniedError).detail!, /localhost resolves to .*loopback/);
+  assert.doesNotMatch((all as EgressDeniedError).message, /127\.0\.0\.1|::1/);
 });
 
 describe('the pool enforces the policy when it connects', () => {
@@ -155,7 +163,9 @@ describe('the pool enforces the policy when it connects', () => {
     const literal = await get(createPool({ egress: { kind: 'public' } }), origin);
     const named = await get(createPool({ egress: { kind: 'public' } }), origin.replace('127.0.0.1', 'localhost'));
     assert.match(egressDenial(literal)?.reason ?? String(literal), /loopback/);
-    assert.match(egressDenial(named)?.reason ?? String(named), /localhost resolves to .*loopback/);
+    assert.match(egressDenial(named)?.reason ?? String(named), /localhost resolves only to addresses the policy refuses/);
+    assert.doesNotMatch(egressDenial(named)!.message, /127\.0\.0\.1|::1/, 'the refusal does not say what the name resolved to');
+    assert.match(egressDenial(named)!.detail!, /loopback/, 'the server keeps the detail');
     assert.equal(egressDenial(named)!.target, origin.replace('127.0.0.1', 'localhost'), 'the refusal names the origin');
     assert.equal(accepted, before, 'the server accepted no connection');
   });

@@ -15,19 +15,29 @@ export type EgressPolicy =
   /** origins as `protocol//host:port`, the port always written out */
   | { kind: 'allow'; origins: ReadonlySet<string> };
 
-/** A connection (or a configured target) the egress policy refuses. Never retried. */
+/**
+ * A connection (or a configured target) the egress policy refuses. Never retried. Its
+ * message reaches the tenant (API answers, stream errors, tool results), so it names only
+ * what the tenant gave — never what a host name resolved to, which would map the
+ * operator's internal network for anyone who may configure an agent.
+ */
 export class EgressDeniedError extends Error {
   readonly code = 'egress_denied';
   constructor(
     /** the origin refused, e.g. http://127.0.0.1:8000 */
     readonly target: string,
-    /** why, e.g. "127.0.0.1 is a loopback address" */
+    /** why, in the tenant's terms, e.g. "127.0.0.1 is a loopback address" */
     readonly reason: string,
+    /** the addresses a name resolved to and why each is refused: for the server's log only */
+    readonly detail?: string,
   ) {
-    super(`Egress to ${target} is refused by AGENTMEM_EGRESS: ${reason}.`);
+    super(`Egress to ${target} is refused by policy (AGENTMEM_EGRESS): ${reason}.`);
     this.name = 'EgressDeniedError';
   }
 }
+
+/** The reason a refused host name gets: the name given, not the addresses it resolved to. */
+const resolvedRefusal = (hostname: string) => `${hostname} resolves only to addresses the policy refuses`;
 
 /** The policy from AGENTMEM_EGRESS; unset or empty is `any`. Throws on anything unreadable. */
 export function parseEgress(value: string | undefined): EgressPolicy {
@@ -221,7 +231,11 @@ export async function checkTarget(policy: EgressPolicy, target: string): Promise
   if (!addresses?.length) return undefined;
   const problems = addresses.map((a) => addressProblem(a.address));
   if (problems.every(Boolean))
-    return new EgressDeniedError(originKey(url.protocol, url.hostname, url.port), `${url.hostname} resolves to ${problems.join(', ')}`);
+    return new EgressDeniedError(
+      originKey(url.protocol, url.hostname, url.port),
+      resolvedRefusal(url.hostname),
+      `${url.hostname} resolves to ${problems.join(', ')}`,
+    );
   return undefined;
 }
 
@@ -234,8 +248,8 @@ export const publicLookup: LookupFunction = (hostname, options, callback) => {
     if (err) return callback(err, '', 0);
     const allowed = addresses.filter((a) => !addressProblem(a.address));
     if (!allowed.length) {
-      const why = `${hostname} resolves to ${addresses.map((a) => addressProblem(a.address)).join(', ')}`;
-      return callback(new EgressDeniedError(hostname, why), '', 0);
+      const detail = `${hostname} resolves to ${addresses.map((a) => addressProblem(a.address)).join(', ')}`;
+      return callback(new EgressDeniedError(hostname, resolvedRefusal(hostname), detail), '', 0);
     }
     // net asks for every address when it races IPv4 and IPv6 (autoSelectFamily), else for one.
     if (options.all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
@@ -259,7 +273,7 @@ export function egressConnector(policy: EgressPolicy, opts: buildConnector.Build
       const err = args[0];
       // The lookup knows only the hostname: the refusal names the whole origin.
       if (err instanceof EgressDeniedError)
-        return callback(new EgressDeniedError(originKey(options.protocol, options.hostname, options.port), err.reason), null);
+        return callback(new EgressDeniedError(originKey(options.protocol, options.hostname, options.port), err.reason, err.detail), null);
       callback(...args);
     });
   };

@@ -337,7 +337,8 @@ export function createMemories(deps: MemoryDeps) {
         query: string;
         agent_id?: string;
         agent_ids?: string[];
-        user_id?: string;
+        /** undefined: any user; null: only memories without a user */
+        user_id?: string | null;
         top_k: number;
         min_score: number;
         scope?: 'facts' | 'messages' | 'both';

@@ -6,7 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServerContext } from './context.ts';
-import { setStatus, toClientError } from './client-error.ts';
+import { egressLogDetail, setStatus, toClientError } from './client-error.ts';
 import { AppError, errorBody } from './errors.ts';
 import { jsonBodyParser } from './json-input.ts';
 import { createReadiness } from './readiness.ts';
@@ -61,6 +61,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     const { status, code, message } = toClientError(err as FastifyError);
     if (code === 'storage_unavailable') req.log.warn({ err }, 'store unavailable');
     else if (status >= 500) req.log.error({ err }, 'request failed');
+    else if (code === 'egress_denied') req.log.info({ egress: egressLogDetail(err) }, 'egress refused by policy');
     return setStatus(reply, status).send(errorBody(code, message));
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`)));

@@ -40,6 +40,16 @@ function embedderError(err: EmbedderError): AppError {
   return new AppError('upstream_error', `The embedder failed: ${err.message}`);
 }
 
+/**
+ * For the server's log: what a refused host name resolved to, which the tenant's answer
+ * leaves out (egress.ts); undefined when `err` is no egress refusal.
+ */
+export function egressLogDetail(err: unknown): string[] | undefined {
+  if (err instanceof AgentEgressError) return err.refused.map(({ path, denied }) => `${path}: ${denied.detail ?? denied.reason}`);
+  const denied = egressDenial(err);
+  return denied && [denied.detail ?? denied.reason];
+}
+
 /** Awaits `work`, turning a known error into its AppError (for answers written outside the HTTP error handler: MCP tool results). */
 export async function asClientError<T>(work: Promise<T>): Promise<T> {
   try {
