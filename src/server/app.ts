@@ -12,6 +12,7 @@ import { jsonBodyParser } from './json-input.ts';
 import { createReadiness } from './readiness.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { authHook, requireAccessRules } from './access.ts';
+import { metricsAccess } from './metrics-access.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { meRoutes } from './routes/me.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -96,7 +97,10 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     if (!ready) setStatus(reply, 503);
     return { status: ready ? 'ready' : 'unavailable', engine: ctx.db.engine, checks };
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()));
+  // Every organization's figures: the platform admin key or AGENTMEM_METRICS_TOKEN (metrics-access.ts).
+  app.get('/metrics', { schema: { hide: true }, onRequest: metricsAccess(ctx) }, async (_req, reply) =>
+    reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()),
+  );
 
   // Per key and per org (rate-limit.ts): after every route's auth (onRequest), before the
   // body is read. Registered only when a limit is set, so it costs nothing otherwise.
@@ -129,7 +133,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     { prefix: '/api/v1' },
   );
   // Registered apart from the JSON API (no body, no zod): a WebSocket may send its key in its first message.
-  await app.register(chatWsRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(chatWsRoutes(ctx, limiter), { prefix: '/api/v1' });
   // OpenAI-compatible, at OpenAI's paths, with the same API keys and OpenAI's error shape.
   await app.register(openaiRoutes(ctx));
   // agentmem's memory as an MCP server, with the same API keys.
