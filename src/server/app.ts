@@ -78,6 +78,13 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   // On close, sockets running a turn stay open until it ends (chat-ws.ts), the others are closed.
   await app.register(websocket, {
     options: { maxPayload: ctx.config.bodyLimit },
+    // A socket's error is its client's doing (a frame over the size limit, which ws is already
+    // closing with 1009; a client gone): logged at debug, never at error level, and a socket
+    // ws is not closing yet is ended. (The plugin's default terminates it, losing the 1009.)
+    errorHandler(err, socket, req) {
+      req.log.debug({ err }, 'websocket error');
+      if (socket.readyState === socket.OPEN) socket.terminate();
+    },
     preClose(done) {
       closeIdleSockets(this.websocketServer.clients);
       done();

@@ -3,7 +3,7 @@
 // the whole platform's, across organizations, so no organization's key may read them.
 // Not rate-limited (no principal is set): a scraper's interval is the operator's choice.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { onRequestAsyncHookHandler } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { allows } from './access.ts';
 import { bearer } from './auth.ts';
 import type { ServerContext } from './context.ts';
@@ -11,7 +11,8 @@ import { AppError } from './errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export function metricsAccess(ctx: Pick<ServerContext, 'auth' | 'config'>): onRequestAsyncHookHandler {
+/** The onRequest hook of GET /metrics: returns when the caller may read it, else throws 401 or 403. */
+export function metricsAccess(ctx: Pick<ServerContext, 'auth' | 'config'>): (req: { headers: IncomingHttpHeaders }) => Promise<void> {
   const token = ctx.config.metricsToken === undefined ? undefined : digest(ctx.config.metricsToken);
   return async (req) => {
     const given = bearer(req.headers.authorization);

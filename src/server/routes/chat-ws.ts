@@ -102,8 +102,6 @@ function serve(ctx: ServerContext, limiter: RateLimiter | undefined, socket: Web
     sink.emit({ chunk_type: 'error', code: err.code, message: err.message, retryable: true, retry_after: err.retryAfterSeconds });
     if (closeWith) socket.close(closeWith, err.code);
   };
-  // A frame over the receiver's limit is an error on the socket (ws closes it with 1009).
-  socket.on('error', (err) => req.log.debug({ err }, 'websocket error'));
 
   // The key is re-checked at each turn (a cache hit: one hash), so a revoked key stops at once.
   let authorization: string | undefined = req.headers.authorization;
