@@ -49,7 +49,7 @@ describe('rate limit: in-process token bucket', () => {
     const limiter = createRateLimiter({ ...base, rateLimitPerKey: 1, rateLimitWindowMs: 60_000 })!;
     const headers: Record<string, string> = {};
     const reply = { header: (k: string, v: string) => (headers[k] = v) } as any;
-    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false } } as any;
+    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null } } as any;
     await limiter.hook(req, reply);
     await assert.rejects(limiter.hook(req, reply), (err: unknown) => {
       assert.ok(err instanceof RateLimitError);
@@ -82,7 +82,7 @@ describe('rate limit: in-process token bucket', () => {
     const errors: unknown[] = [];
     const broken: RateLimitStore = { take: async () => Promise.reject(new Error('down')), close: async () => {} };
     const limiter = createRateLimiter({ ...configFromEnv({}), redisUrl: undefined, rateLimitPerOrg: 1 }, (e) => errors.push(e), broken)!;
-    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false } } as any;
+    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null } } as any;
     await limiter.hook(req, {} as any);
     assert.equal(errors.length, 1);
   });
