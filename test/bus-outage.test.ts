@@ -38,7 +38,8 @@ const metric = async (s: { url: string; adminKey: string }, line: RegExp) => {
   return m ? Number(m[1]) : undefined;
 };
 const trusted = (s: { url: string; adminKey: string }) => metric(s, /^agentmem_invalidation_bus_trusted (\d+)$/m);
-const busEvents = (s: { url: string; adminKey: string }, event: string) => metric(s, new RegExp(`^agentmem_invalidation_bus_events_total\\{event="${event}"\\} (\\d+)$`, 'm'));
+const busEvents = (s: { url: string; adminKey: string }, event: string) =>
+  metric(s, new RegExp(`^agentmem_invalidation_bus_events_total\\{event="${event}"\\} (\\d+)$`, 'm'));
 
 describe(
   'a Redis outage between two instances (PostgreSQL + Redis)',

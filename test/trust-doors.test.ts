@@ -258,7 +258,7 @@ for (const engine of engines) {
       assert.equal((await scrape(`Bearer ${metricsToken}`)).status, 200);
     });
 
-    test("no tenant's model name becomes a label: 30 private names are one series, \"other\"; known and operator-named models keep theirs", async () => {
+    test('no tenant\'s model name becomes a label: 30 private names are one series, "other"; known and operator-named models keep theirs', async () => {
       const models = Array.from({ length: 30 }, (_, i) => `tenantA-private-model-${i}-${randomBytes(3).toString('hex')}`);
       for (const model of [...models, 'gpt-4o-mini', 'house-model']) {
         const created = await s.api('POST', '/api/v1/agents', { key: org.key, body: { name: model.slice(0, 40), llm: { ...fast, model }, ...quiet } });
@@ -269,7 +269,8 @@ for (const engine of engines) {
       const text = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
       assert.ok(!text.includes('tenantA-private'), 'a private model name is in /metrics');
       const series = new Map<string, number>();
-      for (const m of text.matchAll(/^agentmem_upstream_first_token_seconds_count\{provider="simulated",model="([^"]*)"\} (\d+)$/gm)) series.set(m[1]!, Number(m[2]));
+      for (const m of text.matchAll(/^agentmem_upstream_first_token_seconds_count\{provider="simulated",model="([^"]*)"\} (\d+)$/gm))
+        series.set(m[1]!, Number(m[2]));
       assert.ok((series.get('other') ?? 0) >= 30, `other: ${series.get('other')}`);
       assert.equal(series.get('gpt-4o-mini'), 1);
       assert.equal(series.get('house-model'), 1);

@@ -9,9 +9,7 @@ const url = z.url({ protocol: /^https?$/ }).max(8_192);
 const modelName = z.string().min(1).max(200, 'a model name is at most 200 characters');
 const secret = z.string().min(1).max(8_192);
 /** HTTP headers (or a program's environment) of a tool: names and values bounded, at most 64 */
-const stringMap = z
-  .record(z.string().min(1).max(256), z.string().max(8_192))
-  .refine((m) => Object.keys(m).length <= 64, 'at most 64 entries');
+const stringMap = z.record(z.string().min(1).max(256), z.string().max(8_192)).refine((m) => Object.keys(m).length <= 64, 'at most 64 entries');
 
 const fallback = z.strictObject({
   model: modelName,

@@ -76,7 +76,10 @@ test('the model label is bounded: 10,000 unknown names are one series, "other"; 
   m.observeFirstToken('openai-compatible', 'house-model', 10);
   m.observeFirstToken('openai-compatible', 'x'.repeat(500), 10); // an operator name too long to be a label
   const text = await m.text();
-  const labels = [...text.matchAll(/^agentmem_upstream_first_token_seconds_count\{provider="openai-compatible",model="([^"]*)"\} (\d+)$/gm)].map((x) => [x[1], Number(x[2])]);
+  const labels = [...text.matchAll(/^agentmem_upstream_first_token_seconds_count\{provider="openai-compatible",model="([^"]*)"\} (\d+)$/gm)].map((x) => [
+    x[1],
+    Number(x[2]),
+  ]);
   assert.deepEqual(labels.sort(), [
     ['gpt-4o', 1],
     ['house-model', 1],
