@@ -43,7 +43,7 @@ type ClientMessage = z.output<typeof clientMessage>;
 /** How long a socket without an Authorization header may take to send its auth message. */
 const AUTH_TIMEOUT_MS = 5_000;
 /** The largest message a socket may send before its key is known (an auth message is ~100 bytes). */
-export const PRE_AUTH_MAX_BYTES = 4096;
+const PRE_AUTH_MAX_BYTES = 4096;
 /** Messages sent after the auth message, held unread until the key is checked. */
 const HELD_MAX = 4;
 const CLOSE_UNAUTHORIZED = 4401;
