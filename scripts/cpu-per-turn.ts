@@ -157,7 +157,7 @@ await quiet(server.proc.pid!);
 // The server's event-loop delay (prom-client's, reset at each scrape): read once to start the window.
 const loopDelay = async () => {
   if (opts.floor) return undefined;
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
   const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
   return { p50: v('nodejs_eventloop_lag_p50_seconds'), p99: v('nodejs_eventloop_lag_p99_seconds'), max: v('nodejs_eventloop_lag_max_seconds') };
 };

@@ -54,7 +54,7 @@ export interface Agentmem {
 export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const db = await openStore(config.databaseUrl, config.dataDir);
   const pool = createPool({ egress: config.egress });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ knownModels: config.metricsModels });
   // Declared first: background work logs through the server's logger once it exists.
   let server: FastifyInstance | undefined;
   const bus = createInvalidationBus(config.redisUrl, { prefix: config.redisKeyPrefix, onEvent: busEventSink(metrics, () => server?.log) });

@@ -29,9 +29,15 @@ export interface AppConfig {
   redisKeyPrefix: string;
   /** requests per rateLimitWindowMs per API key (0: no limit); 429 with Retry-After beyond it */
   rateLimitPerKey: number;
+  /** AGENTMEM_SCOPED_RATE_LIMIT: requests per rateLimitWindowMs per scoped (end-user) key (0: no limit); default AGENTMEM_RATE_LIMIT, or 120 when that is unset */
+  rateLimitPerScopedKey: number;
   /** requests per rateLimitWindowMs per organization, all its keys together (0: no limit) */
   rateLimitPerOrg: number;
   rateLimitWindowMs: number;
+  /** AGENTMEM_METRICS_TOKEN: a bearer token that may read /metrics (besides the platform admin key) */
+  metricsToken?: string;
+  /** AGENTMEM_METRICS_MODELS: model names shown as themselves in metric labels, beside the built-in list (trace/model-label.ts) */
+  metricsModels: string[];
   /** AGENTMEM_EGRESS: where upstream traffic may go (model providers, embedders, HTTP tools, MCP servers) */
   egress: EgressPolicy;
   /** AGENTMEM_ALLOW_STDIO_MCP=1: agents may run local MCP servers over stdio (a program on this host) */
@@ -69,8 +75,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     streamGraceMs: intEnv(env.AGENTMEM_STREAM_GRACE_MS, 60_000),
     redisKeyPrefix: env.AGENTMEM_REDIS_PREFIX || 'agentmem:',
     rateLimitPerKey: intEnv(env.AGENTMEM_RATE_LIMIT, 0),
+    rateLimitPerScopedKey: intEnv(env.AGENTMEM_SCOPED_RATE_LIMIT, intEnv(env.AGENTMEM_RATE_LIMIT, 0) || 120),
     rateLimitPerOrg: intEnv(env.AGENTMEM_ORG_RATE_LIMIT, 0),
     rateLimitWindowMs: Math.max(1, intEnv(env.AGENTMEM_RATE_LIMIT_WINDOW_MS, 60_000)),
+    metricsToken: metricsToken(env.AGENTMEM_METRICS_TOKEN),
+    metricsModels: (env.AGENTMEM_METRICS_MODELS ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
     egress: parseEgress(env.AGENTMEM_EGRESS),
     allowStdioMcp: env.AGENTMEM_ALLOW_STDIO_MCP === '1' || env.AGENTMEM_ALLOW_STDIO_MCP === 'true',
     shutdownGraceMs: intEnv(env.AGENTMEM_SHUTDOWN_GRACE_MS, 30_000),
@@ -79,6 +91,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     streamBufferBytes: Math.max(1024, intEnv(env.AGENTMEM_STREAM_BUFFER_BYTES, 256 * 1024)),
     readyTimeoutMs: Math.max(1, intEnv(env.AGENTMEM_READY_TIMEOUT_MS, 2_000)),
   };
+}
+
+function metricsToken(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (value.length < 16) throw new Error('AGENTMEM_METRICS_TOKEN must be at least 16 characters');
+  return value;
 }
 
 function intEnv(value: string | undefined, fallback: number): number {

@@ -78,7 +78,7 @@ for (const engine of engines) {
     };
 
     const awaitingFirstToken = async () => {
-      const text = await (await fetch(`${s.url}/metrics`)).text();
+      const text = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text();
       return Number(/^agentmem_turns_awaiting_first_token (\d+)/m.exec(text)![1]);
     };
 
@@ -241,7 +241,9 @@ for (const engine of engines) {
             ],
           );
           await until('no turn awaiting its first token on the other instance', async () =>
-            /^agentmem_turns_awaiting_first_token 0$/m.test(await (await fetch(`${other.url}/metrics`)).text()),
+            /^agentmem_turns_awaiting_first_token 0$/m.test(
+              await (await fetch(`${other.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text(),
+            ),
           );
           assert.deepEqual(chatRequestsFor(message), [], 'no chat request upstream');
           await nothingLeft();

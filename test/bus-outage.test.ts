@@ -33,12 +33,13 @@ async function until(what: string, check: () => Promise<boolean>, limitMs = 15_0
   return performance.now() - t0;
 }
 
-const metric = async (url: string, line: RegExp) => {
-  const m = line.exec(await (await fetch(`${url}/metrics`)).text());
+const metric = async (s: { url: string; adminKey: string }, line: RegExp) => {
+  const m = line.exec(await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text());
   return m ? Number(m[1]) : undefined;
 };
-const trusted = (url: string) => metric(url, /^agentmem_invalidation_bus_trusted (\d+)$/m);
-const busEvents = (url: string, event: string) => metric(url, new RegExp(`^agentmem_invalidation_bus_events_total\\{event="${event}"\\} (\\d+)$`, 'm'));
+const trusted = (s: { url: string; adminKey: string }) => metric(s, /^agentmem_invalidation_bus_trusted (\d+)$/m);
+const busEvents = (s: { url: string; adminKey: string }, event: string) =>
+  metric(s, new RegExp(`^agentmem_invalidation_bus_events_total\\{event="${event}"\\} (\\d+)$`, 'm'));
 
 describe(
   'a Redis outage between two instances (PostgreSQL + Redis)',
@@ -69,10 +70,10 @@ describe(
       assert.equal((await withKey('GET', '/api/v1/agents')).status, 200);
       await db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql"') where id = $1`, [agent.id]);
       assert.equal((await chat(apiB, 'two', sessionId)).system, 'v1', 'B serves the agent from its cache');
-      assert.equal(await trusted(b.url), 1);
+      assert.equal(await trusted(b), 1);
 
       await redis.stop();
-      const down = await until('B stops trusting its caches', async () => (await trusted(b.url)) === 0, 5_000);
+      const down = await until('B stops trusting its caches', async () => (await trusted(b)) === 0, 5_000);
       const stoppedAt = performance.now();
 
       // Through A while Redis is down: a new config, a revoked key, a turn in the session.
@@ -92,13 +93,13 @@ describe(
       await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (performance.now() - stoppedAt))));
       const restarted = await startRedis(redis.port);
       redis = restarted;
-      const back = await until('B trusts its caches again', async () => (await trusted(b.url)) === 1 && (await trusted(a.url)) === 1);
+      const back = await until('B trusts its caches again', async () => (await trusted(b)) === 1 && (await trusted(a)) === 1);
       console.log(`# B noticed the outage in ${down.toFixed(0)} ms; trusted again ${back.toFixed(0)} ms after Redis restarted`);
 
       // Counted on B: errors, the outage, the reconnect.
-      assert.ok((await busEvents(b.url, 'error'))! >= 1, 'errors counted');
-      assert.equal(await busEvents(b.url, 'down'), 1, 'one outage');
-      assert.equal(await busEvents(b.url, 'up'), 1, 'one reconnect');
+      assert.ok((await busEvents(b, 'error'))! >= 1, 'errors counted');
+      assert.equal(await busEvents(b, 'down'), 1, 'one outage');
+      assert.equal(await busEvents(b, 'up'), 1, 'one reconnect');
 
       // After the reconnect B caches again (and what it cached is current)...
       assert.equal((await chat(apiB, 'after', sessionId)).system, 'v2');
@@ -130,7 +131,7 @@ for (const engine of engines) {
       try {
         const startMs = performance.now() - t0;
         assert.ok(startMs < 30_000, `started in ${startMs.toFixed(0)} ms`);
-        assert.equal(await trusted(s.url), 0, 'caches bypassed');
+        assert.equal(await trusted(s), 0, 'caches bypassed');
         const agent = await emulatorAgent(s, emu, { text: 'ok' }, { name: 'no redis', system_prompt: 'v1' });
         // (chatAndSent throws unless the chat answers 200: chats work without Redis)
         const systemSent = async () => (await chatAndSent(emu, s.api, agent.id, 'hi')).system;
@@ -140,9 +141,9 @@ for (const engine of engines) {
         assert.equal(await systemSent(), 'sql', 'the agent is read from the database');
 
         redis = await startRedis(port);
-        await until('trusted once Redis answers', async () => (await trusted(s.url)) === 1);
-        assert.equal(await busEvents(s.url, 'up'), 1, 'its arrival is counted');
-        assert.ok((await busEvents(s.url, 'error'))! >= 1);
+        await until('trusted once Redis answers', async () => (await trusted(s)) === 1);
+        assert.equal(await busEvents(s, 'up'), 1, 'its arrival is counted');
+        assert.ok((await busEvents(s, 'error'))! >= 1);
         assert.equal(await systemSent(), 'sql', 'loaded once more, now into the cache');
         await s.app.db.query(`update agents set config = jsonb_set(config, '{system_prompt}', '"sql again"') where id = $1`, [agent.id]);
         assert.equal(await systemSent(), 'sql', 'served from the cache: the change behind the bus goes unseen');

@@ -60,9 +60,9 @@ for (const engine of engines) {
 
       await abortOne(); // warm: pools, caches, lazy modules
       await settle(emu);
-      await poolConnections(s.url);
+      await poolConnections(s);
       const baseline = handles();
-      const pooledBefore = await poolConnections(s.url);
+      const pooledBefore = await poolConnections(s);
       const requestsBefore = emu.requests.length;
 
       let next = 0;
@@ -86,7 +86,7 @@ for (const engine of engines) {
       const now = handles();
       // Idle keep-alive connections to the emulator are the pool doing its job, not a leak;
       // the emulator runs in this process, so each one is two sockets here.
-      const pooled = await poolConnections(s.url);
+      const pooled = await poolConnections(s);
       assert.equal(pooled.open, pooled.idle, 'no upstream request is still running');
       // Each worker holds at most its chat's connection plus one a warm-up opened beside it (a
       // mid-answer abort destroys the chat's socket, so the next turn may warm a new one); a leak
@@ -116,9 +116,9 @@ for (const engine of engines) {
   });
 }
 
-async function poolConnections(url: string) {
+async function poolConnections(s: { url: string; adminKey: string }) {
   const dispatcher = new Agent();
-  const text = await (await fetch(`${url}/metrics`, { dispatcher })).text();
+  const text = await (await fetch(`${s.url}/metrics`, { dispatcher, headers: { authorization: `Bearer ${s.adminKey}` } })).text();
   await dispatcher.close();
   const read = (name: string, state: string) => Number(new RegExp(`${name}\\{state="${state}"\\} (\\d+)`).exec(text)![1]);
   return {

@@ -10,7 +10,8 @@ const engine = engines[0]!;
 describe(`fallback on ${engine}`, () => {
   let s: TestServer;
   let emu: Emulator;
-  serverAndEmulator(engine, (w) => ({ s, emu } = w));
+  // The emulator's model names are not public ones: named, so the metric shows them (AGENTMEM_METRICS_MODELS).
+  serverAndEmulator(engine, (w) => ({ s, emu } = w), { server: { metricsModels: ['fast-fallback'] } });
 
   const agentWith = async (primary: string, fallback: string, afterMs: number) =>
     (
@@ -47,7 +48,7 @@ describe(`fallback on ${engine}`, () => {
     assert.ok(fallbackReq!.receivedAt - started >= 150, `the fallback started after after_ms: ${fallbackReq!.receivedAt - started} ms`);
     await waitFor(() => primaryReq!.closedAt !== undefined);
     assert.ok(primaryReq!.closedAt! - started < 2_000, 'the primary was cancelled, not left running');
-    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text();
     assert.match(metrics, /agentmem_upstream_first_token_seconds_count\{provider="openai-compatible",model="fast-fallback"\} 1/);
   });
 

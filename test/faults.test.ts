@@ -281,10 +281,10 @@ for (const engine of engines) {
       // Warm: pools, caches, lazy modules, JIT.
       await run(agents.length * 3, 16);
       await settle(emu);
-      await upstreamConnections(s.url);
+      await upstreamConnections(s);
       emu.requests.length = 0;
       const baseline = handles();
-      const pooledBefore = await upstreamConnections(s.url);
+      const pooledBefore = await upstreamConnections(s);
       const heapBefore = heap();
       const rssBefore = process.memoryUsage().rss;
       const warnings: Error[] = [];
@@ -318,7 +318,7 @@ for (const engine of engines) {
         assert.ok(outcomes[code]! > 0, `the mix produced ${code}: ${JSON.stringify(outcomes)}`);
       }
       const now = handles();
-      const pooled = await upstreamConnections(s.url);
+      const pooled = await upstreamConnections(s);
       assert.equal(pooled.open, pooled.idle, 'no upstream request is still running');
       // The emulator runs in this process: each pooled keep-alive connection is two sockets here.
       const expectedSockets = (baseline.TCPSocketWrap ?? 0) + 2 * (pooled.open - pooledBefore.open);
@@ -357,9 +357,9 @@ function exposeGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-async function upstreamConnections(url: string) {
+async function upstreamConnections(s: { url: string; adminKey: string }) {
   const dispatcher = new Agent();
-  const text = await (await undiciFetch(`${url}/metrics`, { dispatcher })).text();
+  const text = await (await undiciFetch(`${s.url}/metrics`, { dispatcher, headers: { authorization: `Bearer ${s.adminKey}` } })).text();
   await dispatcher.close();
   const read = (state: string) => Number(new RegExp(`agentmem_upstream_connections\\{state="${state}"\\} (\\d+)`).exec(text)![1]);
   return { open: read('open'), idle: read('idle') };

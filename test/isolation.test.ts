@@ -37,6 +37,7 @@ function calls(o: Owner, otherAgentId: string): Call[] {
   const chat = { message: 'hello' };
   return [
     { method: 'GET', path: '/api/v1/me', other: 200 }, // the caller's own key
+    { method: 'GET', path: '/metrics', other: 403 }, // every tenant's figures: the platform admin's only
     { method: 'POST', path: '/api/v1/organizations', body: { name: 'x' }, other: 403 },
     { method: 'GET', path: '/api/v1/organizations', other: 'empty' },
     { method: 'GET', path: `/api/v1/organizations/${o.orgId}` },
@@ -141,7 +142,7 @@ function calls(o: Owner, otherAgentId: string): Call[] {
 }
 
 /** Routes with no key at all: not behind the API key. */
-const PUBLIC = new Set(['GET /health', 'GET /ready', 'GET /metrics', 'GET /docs']);
+const PUBLIC = new Set(['GET /health', 'GET /ready', 'GET /docs']);
 
 for (const engine of engines) {
   describe(`isolation on ${engine}`, () => {

@@ -164,7 +164,7 @@ for (const engine of engines) {
         assert.equal(timings.skipped?.recall, 'budget');
         assert.ok(timings.recall < 200, `recall stopped at its budget: ${timings.recall} ms`);
         assert.ok(timings.first_byte < 400, `the first byte did not wait for the slow embedder: ${timings.first_byte} ms`);
-        const metrics = await (await fetch(`${s.url}/metrics`)).text();
+        const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text();
         assert.match(metrics, /agentmem_stage_skipped_total\{stage="recall",reason="budget"\} [1-9]/);
       } finally {
         await slow.close();

@@ -42,7 +42,7 @@ describe('web playground', () => {
     assert.equal((await fetch(`${s.url}/web/nope.js`)).status, 404);
     assert.equal((await fetch(`${s.url}/web/../package.json`)).status, 404);
     assert.equal((await fetch(`${s.url}/health`)).status, 200);
-    assert.equal((await fetch(`${s.url}/metrics`)).status, 200);
+    assert.equal((await fetch(`${s.url}/metrics`)).status, 401, 'metrics want the platform admin key');
     assert.equal((await fetch(`${s.url}/api/v1/agents`)).status, 401, 'the API still wants a key');
     const doc = await (await fetch(`${s.url}/docs/json`)).json();
     assert.ok(!Object.keys(doc.paths).some((p) => p === '/' || p.startsWith('/web')), 'hidden from OpenAPI');

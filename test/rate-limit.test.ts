@@ -185,4 +185,32 @@ describe('rate limits (redis, two instances on one database)', { skip: (!engines
     assert.equal((await two.api('GET', '/api/v1/agents', { key: org.key })).status, 429);
     assert.equal((await one.api('GET', '/api/v1/agents', { key: org.key })).status, 429);
   });
+
+  test("a WebSocket's auth and turns count in the same shared bucket", async () => {
+    const org = await createOrg(one.api, 'shared-ws');
+    const agent = (await one.api('POST', '/api/v1/agents', { key: org.key, body: { name: 'ws', llm: { provider: 'simulated' }, memory: { extract: false } } }))
+      .body;
+    assert.ok(agent.id); // 1 of 3, on one
+    const ws = new WebSocket(`${two.url.replace('http', 'ws')}/api/v1/agents/${agent.id}/chat/ws`);
+    const events: any[] = [];
+    const next = async () => {
+      while (!events.length) await sleep(10);
+      return events.shift();
+    };
+    const turnEnd = async () => {
+      ws.send(JSON.stringify({ type: 'chat', message: 'hi' }));
+      for (;;) {
+        const e = await next();
+        if (e.chunk_type === 'done' || e.chunk_type === 'error') return e;
+      }
+    };
+    ws.on('message', (d) => events.push(JSON.parse(d.toString())));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(JSON.stringify({ type: 'auth', api_key: org.key })); // 2, on two
+    assert.equal((await turnEnd()).chunk_type, 'done'); // 3, on two
+    const over = await turnEnd();
+    assert.deepEqual([over.code, over.retryable], ['rate_limited', true]);
+    assert.equal((await one.api('GET', '/api/v1/agents', { key: org.key })).status, 429);
+    ws.close();
+  });
 });

@@ -30,7 +30,7 @@ function roleTable(): Rule[] {
 }
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
-const PUBLIC = new Set(['GET /health', 'GET /ready', 'GET /metrics', 'GET /docs']);
+const PUBLIC = new Set(['GET /health', 'GET /ready', 'GET /docs']);
 const norm = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1');
 
 for (const engine of engines) {

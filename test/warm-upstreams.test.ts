@@ -27,7 +27,9 @@ test(
         // The emulators count the TCP connections they accept: each origin gets one at start.
         const opened = () => [emu.connections - accepted[0]!, spare.connections - accepted[1]!];
         for (let i = 0; i < 500 && opened().some((n) => n < 1); i++) await new Promise((r) => setTimeout(r, 20));
-        const gauge = /agentmem_upstream_connections\{state="open"\} (\d+)/.exec(await (await fetch(`${second.url}/metrics`)).text())![1];
+        const gauge = /agentmem_upstream_connections\{state="open"\} (\d+)/.exec(
+          await (await fetch(`${second.url}/metrics`, { headers: { authorization: `Bearer ${second.adminKey}` } })).text(),
+        )![1];
         assert.deepEqual(
           opened().map((n) => Math.min(n, 1)),
           [1, 1],

@@ -4,13 +4,18 @@ import { z } from 'zod';
 import { recallOptions } from '../memory/recall-config.ts';
 
 const provider = z.enum(['simulated', 'openai-compatible', 'zhipu']);
-const url = z.url({ protocol: /^https?$/ });
+const url = z.url({ protocol: /^https?$/ }).max(8_192);
+// Strings that become a metric label, a cache key or a log field are bounded.
+const modelName = z.string().min(1).max(200, 'a model name is at most 200 characters');
+const secret = z.string().min(1).max(8_192);
+/** HTTP headers (or a program's environment) of a tool: names and values bounded, at most 64 */
+const stringMap = z.record(z.string().min(1).max(256), z.string().max(8_192)).refine((m) => Object.keys(m).length <= 64, 'at most 64 entries');
 
 const fallback = z.strictObject({
-  model: z.string().min(1),
+  model: modelName,
   provider: provider.optional(),
   base_url: url.optional(),
-  api_key: z.string().min(1).optional(),
+  api_key: secret.optional(),
   auth: z.enum(['bearer', 'jwt']).optional(),
   after_ms: z.int().min(0).max(600_000).default(5_000),
 });
@@ -30,9 +35,9 @@ export const clientOverrides = z.strictObject({
 
 export const llmConfig = z.strictObject({
   provider: provider.default('simulated'),
-  model: z.string().min(1).default('simulated-1'),
+  model: modelName.default('simulated-1'),
   base_url: url.optional(),
-  api_key: z.string().min(1).optional(),
+  api_key: secret.optional(),
   auth: z.enum(['bearer', 'jwt']).optional(),
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.int().min(1).max(1_000_000).optional(),
@@ -57,10 +62,10 @@ export const llmConfig = z.strictObject({
 
 export const embedderConfig = z.strictObject({
   provider: z.enum(['local', 'openai-compatible', 'zhipu']).default('local'),
-  model: z.string().min(1).optional(),
+  model: modelName.optional(),
   dimensions: z.int().min(16).max(2048).default(256),
   base_url: url.optional(),
-  api_key: z.string().min(1).optional(),
+  api_key: secret.optional(),
 });
 
 // Working memory: one block of text per (agent, user) or per session, always in the system prompt.
@@ -77,13 +82,13 @@ export const summaryConfig = z.strictObject({
   /** unsummarized history above this many tokens queues a summary */
   trigger_tokens: z.int().min(200).max(10_000_000).default(8_000),
   /** a cheaper model of the same provider for summaries; unset: the agent's model */
-  model: z.string().min(1).optional(),
+  model: modelName.optional(),
 });
 
 // Extraction settings beyond on/off; the object form means on.
 export const extractConfig = z.strictObject({
   /** a cheaper model of the same endpoint; unset: the agent's */
-  model: z.string().min(1).optional(),
+  model: modelName.optional(),
   /** extract after every n-th exchange of a session, over those n exchanges */
   every_turns: z.int().min(1).max(100).default(1),
   /** wait until the session has been idle this long (ms) before extracting */
@@ -131,7 +136,7 @@ export const toolConfig = z.discriminatedUnion('type', [
     parameters: z.record(z.string(), z.unknown()).default({ type: 'object', properties: {} }),
     url,
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: stringMap.default({}),
     timeout_ms: z.int().min(1).max(120_000).default(10_000),
   }),
   // An MCP server's tools (Streamable HTTP at `url`, or a local program over stdio),
@@ -141,15 +146,15 @@ export const toolConfig = z.discriminatedUnion('type', [
       type: z.literal('mcp'),
       name: toolName,
       url: url.optional(),
-      headers: z.record(z.string(), z.string()).default({}),
+      headers: stringMap.default({}),
       command: z.string().min(1).max(4_096).optional(),
       args: z.array(z.string().max(4_096)).max(100).default([]),
-      env: z.record(z.string(), z.string()).default({}),
+      env: stringMap.default({}),
       timeout_ms: z.int().min(1).max(600_000).default(30_000),
     })
     .refine((t) => (t.url === undefined) !== (t.command === undefined), 'give either url (Streamable HTTP) or command (stdio), not both'),
-  z.strictObject({ type: z.literal('memory_search'), name: toolName.default('memory_search'), description: z.string().optional() }),
-  z.strictObject({ type: z.literal('memory_save'), name: toolName.default('memory_save'), description: z.string().optional() }),
+  z.strictObject({ type: z.literal('memory_search'), name: toolName.default('memory_search'), description: z.string().max(2_000).optional() }),
+  z.strictObject({ type: z.literal('memory_save'), name: toolName.default('memory_save'), description: z.string().max(2_000).optional() }),
 ]);
 
 export const agentConfig = z.strictObject({

@@ -26,7 +26,8 @@ export type AgentEvent =
       /** true when the fallback model answered (the primary was too slow or failed) */
       fallback?: boolean;
     }
-  | { chunk_type: 'error'; code: string; message: string; retryable: boolean; message_id?: string };
+  /** `retry_after`: seconds to wait before trying again (a rate limit) */
+  | { chunk_type: 'error'; code: string; message: string; retryable: boolean; message_id?: string; retry_after?: number };
 
 export type ChunkType = AgentEvent['chunk_type'];
 

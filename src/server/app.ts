@@ -13,6 +13,7 @@ import { createReadiness } from './readiness.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { inputLimitHook } from './input-limits.ts';
 import { authHook, requireAccessRules } from './access.ts';
+import { metricsAccess } from './metrics-access.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { meRoutes } from './routes/me.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -79,6 +80,13 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   // On close, sockets running a turn stay open until it ends (chat-ws.ts), the others are closed.
   await app.register(websocket, {
     options: { maxPayload: ctx.config.bodyLimit },
+    // A socket's error is its client's doing (a frame over the size limit, which ws is already
+    // closing with 1009; a client gone): logged at debug, never at error level, and a socket
+    // ws is not closing yet is ended. (The plugin's default terminates it, losing the 1009.)
+    errorHandler(err, socket, req) {
+      req.log.debug({ err }, 'websocket error');
+      if (socket.readyState === socket.OPEN) socket.terminate();
+    },
     preClose(done) {
       closeIdleSockets(this.websocketServer.clients);
       done();
@@ -98,7 +106,10 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     if (!ready) setStatus(reply, 503);
     return { status: ready ? 'ready' : 'unavailable', engine: ctx.db.engine, checks };
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()));
+  // Every organization's figures: the platform admin key or AGENTMEM_METRICS_TOKEN (metrics-access.ts).
+  app.get('/metrics', { schema: { hide: true }, onRequest: metricsAccess(ctx) }, async (_req, reply) =>
+    reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()),
+  );
 
   // Per key and per org (rate-limit.ts): after every route's auth (onRequest), before the
   // body is read. Registered only when a limit is set, so it costs nothing otherwise.
@@ -134,7 +145,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     { prefix: '/api/v1' },
   );
   // Registered apart from the JSON API (no body, no zod): a WebSocket may send its key in its first message.
-  await app.register(chatWsRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(chatWsRoutes(ctx, limiter), { prefix: '/api/v1' });
   // OpenAI-compatible, at OpenAI's paths, with the same API keys and OpenAI's error shape.
   await app.register(openaiRoutes(ctx));
   // agentmem's memory as an MCP server, with the same API keys.

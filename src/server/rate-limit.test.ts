@@ -45,11 +45,11 @@ describe('rate limit: in-process token bucket', () => {
 
   test('the hook: off without limits; 429 rate_limited with Retry-After in whole seconds', async () => {
     const base = { ...configFromEnv({}), redisUrl: undefined };
-    assert.equal(createRateLimiter(base), undefined);
+    assert.equal(createRateLimiter({ ...base, rateLimitPerScopedKey: 0 }), undefined);
     const limiter = createRateLimiter({ ...base, rateLimitPerKey: 1, rateLimitWindowMs: 60_000 })!;
     const headers: Record<string, string> = {};
     const reply = { header: (k: string, v: string) => (headers[k] = v) } as any;
-    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false } } as any;
+    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null } } as any;
     await limiter.hook(req, reply);
     await assert.rejects(limiter.hook(req, reply), (err: unknown) => {
       assert.ok(err instanceof RateLimitError);
@@ -63,11 +63,26 @@ describe('rate limit: in-process token bucket', () => {
     await limiter.close();
   });
 
+  test('scoped keys: their own limit, on by default (AGENTMEM_SCOPED_RATE_LIMIT; AGENTMEM_RATE_LIMIT when set; else 120)', async () => {
+    assert.equal(configFromEnv({}).rateLimitPerScopedKey, 120);
+    assert.equal(configFromEnv({ AGENTMEM_RATE_LIMIT: '30' }).rateLimitPerScopedKey, 30);
+    assert.equal(configFromEnv({ AGENTMEM_RATE_LIMIT: '30', AGENTMEM_SCOPED_RATE_LIMIT: '7' }).rateLimitPerScopedKey, 7);
+    assert.equal(configFromEnv({ AGENTMEM_SCOPED_RATE_LIMIT: '0' }).rateLimitPerScopedKey, 0);
+    const limiter = createRateLimiter({ ...configFromEnv({}), redisUrl: undefined, rateLimitPerScopedKey: 2, rateLimitWindowMs: 60_000 })!;
+    const scoped = { key_id: 's', org_id: 'o', role: 'member', platform_admin: false, agent_ids: null, user_id: 'ada', expires_at: null } as const;
+    const member = { ...scoped, key_id: 'm', user_id: null };
+    await limiter.take(scoped);
+    await limiter.take(scoped);
+    await assert.rejects(limiter.take(scoped), (err: unknown) => err instanceof RateLimitError && /2 requests per 60 s for this API key/.test(err.message));
+    for (let i = 0; i < 10; i++) await limiter.take(member); // no limit of its own, no org limit
+    await limiter.close();
+  });
+
   test('a failing store lets the request through and reports it', async () => {
     const errors: unknown[] = [];
     const broken: RateLimitStore = { take: async () => Promise.reject(new Error('down')), close: async () => {} };
     const limiter = createRateLimiter({ ...configFromEnv({}), redisUrl: undefined, rateLimitPerOrg: 1 }, (e) => errors.push(e), broken)!;
-    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false } } as any;
+    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null } } as any;
     await limiter.hook(req, {} as any);
     assert.equal(errors.length, 1);
   });

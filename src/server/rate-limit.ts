@@ -3,15 +3,20 @@
 // arrival time"). A full bucket allows `limit` requests at once; afterwards one more
 // every windowMs / limit; a bucket left alone for windowMs is full again.
 //
+// One limiter for every door (docs/security.md, "What each door counts"): the HTTP hook
+// (every request with a key: the API, /v1, /mcp, a WebSocket upgrade with a key in its
+// header) and `take` for what is not an HTTP request (a WebSocket's auth message, each of
+// its turns: routes/chat-ws.ts). A scoped (end-user) key has its own limit, on by default.
+//
 // In process without Redis; with REDIS_URL one Lua script per request checks and takes
 // from the key's and the org's bucket atomically (one round trip, the Redis clock), so
 // every instance shares them. A request takes from both buckets or from neither.
-// Off — no hook, no round trip — unless AGENTMEM_RATE_LIMIT or AGENTMEM_ORG_RATE_LIMIT is set.
+// Off — no hook, no round trip — when every limit is 0.
 // If Redis fails, requests are let through (logged): a limiter must not take the API down.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config.ts';
-import type { Principal } from './auth.ts';
+import { isScoped, type Principal } from './auth.ts';
 import { AppError } from './errors.ts';
 
 export interface Bucket {
@@ -103,26 +108,32 @@ export function redisStore(redisUrl: string, prefix: string): RateLimitStore {
 export interface RateLimiter {
   /** The preParsing hook: after auth (every API hook authenticates in onRequest), before the body is read. */
   hook(req: FastifyRequest, reply: FastifyReply): Promise<void>;
+  /** One request of this principal that is not an HTTP request (a WebSocket turn): throws RateLimitError over the limit. */
+  take(p: Principal): Promise<void>;
   close(): Promise<void>;
 }
 
+type Limits = Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitPerScopedKey' | 'rateLimitPerOrg' | 'rateLimitWindowMs' | 'redisUrl' | 'redisKeyPrefix'>;
+
 /** The limiter the config asks for, or undefined when every limit is off. */
 export function createRateLimiter(
-  config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitPerOrg' | 'rateLimitWindowMs' | 'redisUrl' | 'redisKeyPrefix'>,
+  config: Limits,
   onError: (err: unknown) => void = () => {},
   store: RateLimitStore = config.redisUrl ? redisStore(config.redisUrl, config.redisKeyPrefix) : memoryStore(),
 ): RateLimiter | undefined {
-  const { rateLimitPerKey: perKey, rateLimitPerOrg: perOrg, rateLimitWindowMs: windowMs } = config;
-  if (!perKey && !perOrg) {
+  const { rateLimitPerKey: perKey, rateLimitPerScopedKey: perScopedKey, rateLimitPerOrg: perOrg, rateLimitWindowMs: windowMs } = config;
+  if (!perKey && !perScopedKey && !perOrg) {
     void store.close();
     return undefined;
   }
   const seconds = windowMs / 1000;
 
-  async function check(p: Principal): Promise<void> {
+  async function take(p: Principal): Promise<void> {
     const buckets: Array<Bucket & { scope: string }> = [];
-    if (perKey) buckets.push({ key: `k:${p.key_id}`, limit: perKey, scope: 'API key' });
+    const keyLimit = isScoped(p) ? perScopedKey : perKey;
+    if (keyLimit) buckets.push({ key: `k:${p.key_id}`, limit: keyLimit, scope: 'API key' });
     if (perOrg) buckets.push({ key: `o:${p.org_id}`, limit: perOrg, scope: 'organization' });
+    if (buckets.length === 0) return;
     let taken: Taken;
     try {
       taken = await store.take(buckets, windowMs);
@@ -139,16 +150,17 @@ export function createRateLimiter(
   return {
     async hook(req, reply) {
       // Routes without a principal here (health, metrics, the web page, a WebSocket that
-      // authenticates with its first message) are not limited.
+      // authenticates with its first message: chat-ws.ts takes for it) are not limited.
       const p = (req as Partial<FastifyRequest>).principal;
       if (!p) return;
       try {
-        await check(p);
+        await take(p);
       } catch (err) {
         if (err instanceof RateLimitError) reply.header('retry-after', String(err.retryAfterSeconds));
         throw err;
       }
     },
+    take,
     close: () => store.close(),
   };
 }

@@ -68,3 +68,22 @@ test('upstream connections are read at scrape time', async () => {
   state = { open: 0, idle: 0 };
   assert.match(await m.text(), /agentmem_upstream_connections\{state="idle"\} 0\n/);
 });
+
+test('the model label is bounded: 10,000 unknown names are one series, "other"; known names, dated snapshots and operator names keep theirs', async () => {
+  const m = createMetrics({ knownModels: ['house-model', 'x'.repeat(500)] });
+  for (let i = 0; i < 10_000; i++) m.observeFirstToken('openai-compatible', `tenant-${i}-${'y'.repeat(i % 50)}`, 10);
+  m.observeFirstToken('openai-compatible', 'gpt-4o-2024-08-06', 10);
+  m.observeFirstToken('openai-compatible', 'house-model', 10);
+  m.observeFirstToken('openai-compatible', 'x'.repeat(500), 10); // an operator name too long to be a label
+  const text = await m.text();
+  const labels = [...text.matchAll(/^agentmem_upstream_first_token_seconds_count\{provider="openai-compatible",model="([^"]*)"\} (\d+)$/gm)].map((x) => [
+    x[1],
+    Number(x[2]),
+  ]);
+  assert.deepEqual(labels.sort(), [
+    ['gpt-4o', 1],
+    ['house-model', 1],
+    ['other', 10_001],
+  ]);
+  assert.doesNotMatch(text, /tenant-/);
+});

@@ -1,9 +1,10 @@
 // Prometheus metrics for /metrics. A registry per createMetrics() call (never the
 // global one) so several servers in one process — tests, bench — don't clash.
-// Label values are bounded sets (stages, routes, providers, configured models);
+// Label values are bounded sets (stages, routes, providers, known models: model-label.ts);
 // never put ids or user input in a label.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { modelLabeller } from './model-label.ts';
 import { STAGES, type Stage, type Timings } from './timings.ts';
 
 export type Outcome = 'ok' | 'error' | 'aborted';
@@ -43,8 +44,10 @@ export interface Metrics {
   contentType: string;
 }
 
-export function createMetrics(): Metrics {
+/** `knownModels`: model names shown as themselves beside the built-in list (AGENTMEM_METRICS_MODELS); any other is "other". */
+export function createMetrics(options: { knownModels?: readonly string[] } = {}): Metrics {
   const registry = new Registry();
+  const modelLabel = modelLabeller(options.knownModels);
   collectDefaultMetrics({ register: registry });
 
   const stageDuration = new Histogram({
@@ -101,7 +104,7 @@ export function createMetrics(): Metrics {
       }
     },
     observeFirstToken(provider, model, ms) {
-      firstToken.observe({ provider, model }, ms / 1000);
+      firstToken.observe({ provider, model: modelLabel(model) }, ms / 1000);
     },
     countRequest(route, outcome) {
       httpRequests.inc({ route, outcome });
