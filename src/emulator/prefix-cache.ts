@@ -64,7 +64,8 @@ export function prefixHashes(scope: string, tokens: ArrayLike<number>, ends: rea
   const out: string[] = [];
   for (const end of ends) {
     if (end <= at || end > tokens.length) throw new RangeError(`prefix end ${end} out of order or past the prompt (${tokens.length} tokens)`);
-    const block = Uint32Array.from({ length: end - at }, (_, i) => tokens[at + i]!);
+    const block = new Uint32Array(end - at);
+    for (let i = 0; i < block.length; i++) block[i] = tokens[at + i]!;
     prev = createHash('sha256').update(prev).update(new Uint8Array(block.buffer)).digest();
     out.push(prev.subarray(0, 18).toString('base64'));
     at = end;
