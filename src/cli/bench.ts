@@ -6,6 +6,7 @@ import { renderChart, renderSoakChart } from '../bench/chart.ts';
 import { formatReport, formatSoakReport } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runSoak } from '../bench/soak.ts';
+import { formatSessionReport, runSessionBench } from '../bench/session.ts';
 import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
 import { benchRecallCommand } from './bench-recall.ts';
 
@@ -35,6 +36,11 @@ export function benchCommand(): Command {
         'instead: stream the 20 ms template through agentmem continuously for this long (600 = 10 min) at --concurrency (default 16), sampling memory every 10 s',
         positive,
       )
+      .option(
+        '--session <turns>',
+        'instead: one conversation of this many turns, memory on, each turn direct (a plain client resending its history) and through agentmem; use a prefill profile (glm-4-flash, gpt-4o); --window sets the history window (default 100)',
+        positive,
+      )
       .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
       .option('--rtt-ms <ms>', 'a network round trip between agentmem and the emulator, paid per round trip, handshakes included', rtt, 0)
       .option('--json', 'print the JSON result only (no table, no progress)')
@@ -52,6 +58,7 @@ export function benchCommand(): Command {
             gaps: boolean;
             out: string;
             soak?: number;
+            session?: number;
             vary?: boolean;
             tls?: boolean;
             rttMs: number;
@@ -74,6 +81,31 @@ export function benchCommand(): Command {
                   process.stderr.write(line + '\n');
                 }
               };
+          if (opts.session !== undefined) {
+            let session;
+            try {
+              session = await runSessionBench({
+                turns: opts.session,
+                profile: opts.profile,
+                database: opts.database,
+                window: cmd.getOptionValueSource('window') === 'default' ? 100 : opts.window,
+                workingMemory: opts.workingMemory,
+                memories: cmd.getOptionValueSource('memories') === 'default' ? 40 : opts.memories,
+                progress,
+              });
+            } catch (err) {
+              if (tty && !opts.json) process.stderr.write('\n');
+              console.error(`agentmem bench --session: ${(err as Error).stack ?? err}`);
+              process.exit(1);
+            }
+            const json = JSON.stringify(session, null, 2);
+            mkdirSync(resolve(opts.out), { recursive: true });
+            const stem = `chat-session-${session.turns.length}-${session.profile}-${session.engine}-${session.date.replace(/[:.]/g, '-')}`;
+            writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
+            if (opts.json) process.stdout.write(json + '\n');
+            else process.stdout.write(formatSessionReport(session) + `\n\nwrote ${join(opts.out, stem)}.json\n`);
+            process.exit(0);
+          }
           if (opts.soak !== undefined) {
             // one level: the first given, or 16 when --concurrency was not given
             const concurrency = cmd.getOptionValueSource('concurrency') === 'default' ? 16 : opts.concurrency[0]!;
