@@ -165,6 +165,25 @@ describe('emulator prompt caching over HTTP', () => {
     assert.ok(z2.usage.prompt_tokens_details.cached_tokens >= 1024);
   });
 
+  test('Zhipu: two JWTs made for the same key id share the cache (a JWT is refreshed every few minutes)', async () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const jwt = (timestamp: number) => `${b64({ alg: 'HS256', sign_type: 'SIGN' })}.${b64({ api_key: 'zid', exp: Date.now() + 60_000, timestamp })}.c2ln`;
+    const zp = '/api/paas/v4/chat/completions';
+    const body = {
+      model: 'glm-4-flash',
+      messages: [
+        { role: 'system', content: `jwt ${system}` },
+        { role: 'user', content: 'q' },
+      ],
+    };
+    const first = jwt(Date.now() - 1000);
+    const second = jwt(Date.now());
+    assert.notEqual(first, second);
+    await ask(zp, first, body);
+    const again = await ask(zp, second, body);
+    assert.ok(again.usage.prompt_tokens_details?.cached_tokens >= 1024, JSON.stringify(again.usage));
+  });
+
   test('the first token waits for the uncached tokens: a cold long prompt is slower than a short one and than a cached one', async () => {
     const rates = optionPath({ prefill_ms_per_token: 0.2, cached_ms_per_token: 0.001, first_token_ms: 20 });
     const long = {
