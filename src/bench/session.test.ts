@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { formatSessionReport, runSessionBench } from './session.ts';
 
 test('a 4-turn session bench: every turn measured on both sides, billed tokens counted, a report', async () => {
-  const r = await runSessionBench({ turns: 4, profile: 'instant', memories: 3, summaryFrom: 1 });
+  const r = await runSessionBench({ turns: 4, profile: 'instant', memories: 3, summaryFrom: 1, workingMemory: true, summaries: true });
   assert.equal(r.turns.length, 4);
   for (const t of r.turns) {
     assert.ok(Number.isFinite(t.direct.ttfbMs) && Number.isFinite(t.through.ttfbMs), JSON.stringify(t));

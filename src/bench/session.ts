@@ -27,6 +27,8 @@ export interface SessionBenchOptions {
   /** memory.last_messages of the agent (default 100) */
   window?: number;
   workingMemory?: boolean;
+  /** rolling summaries on */
+  summaries?: boolean;
   /** memories seeded for the user before the first turn (default 40) */
   memories?: number;
   /** turns before this one are left out of the summary (default 5: the cache is warming) */
@@ -62,6 +64,8 @@ export interface SessionBenchResult {
   date: string;
   machine: ReturnType<typeof machineInfo>;
   window: number;
+  workingMemory: boolean;
+  summaries: boolean;
   turns: SessionTurn[];
   summaryFrom: number;
   direct: SideSummary;
@@ -72,12 +76,12 @@ const DIRECT_KEY = 'sk-direct-client';
 const MODEL = 'gpt-emu';
 
 export async function runSessionBench(opts: SessionBenchOptions): Promise<SessionBenchResult> {
-  const { turns: n, profile, database, window = 100, workingMemory = false, memories = 40, summaryFrom = 5, progress } = opts;
+  const { turns: n, profile, database, window = 100, workingMemory = false, summaries = false, memories = 40, summaryFrom = 5, progress } = opts;
   const world = await startWorld({ database, profile });
   try {
     // the answer is unpaced (only the first token is measured); extraction answers add a memory per turn
     const options = optionPath({ text: TEMPLATE_TEXT, tokens_per_s: 0, extraction: 'well_formed' });
-    const agent = await createBenchAgent(world, `${world.emulator.url}${options}/v1`, { window, workingMemory });
+    const agent = await createBenchAgent(world, `${world.emulator.url}${options}/v1`, { window, workingMemory, summaries });
     if (memories > 0) await seedMemories(world, agent, memories);
     const directUrl = `${world.emulator.url}${options}/v1/chat/completions`;
     const history: ChatMessage[] = [{ role: 'system', content: SYSTEM_PROMPT }];
@@ -101,6 +105,8 @@ export async function runSessionBench(opts: SessionBenchOptions): Promise<Sessio
       date: new Date().toISOString(),
       machine: machineInfo(),
       window,
+      workingMemory,
+      summaries,
       turns,
       summaryFrom,
       direct: summarizeSide(
@@ -206,7 +212,7 @@ export function formatSessionReport(r: SessionBenchResult): string {
   const side = (name: string, s: SideSummary) =>
     `${name.padEnd(8)}  median first content ${fmtMs(s.medianTtfbMs)} ms · cached ${pct(s.cachedShare)} of ~${Math.round(s.meanPromptTokens)} prompt tokens · billed input ${s.billed.tokens} tokens (${s.billed.cached} cached, ${s.billed.tokens - s.billed.cached} uncached) in ${s.billed.requests} requests`;
   return [
-    `agentmem bench --session ${r.turns.length} · profile ${r.profile} · ${r.engine} · window ${r.window} · ${r.date}`,
+    `agentmem bench --session ${r.turns.length} · profile ${r.profile} · ${r.engine} · window ${r.window}${r.workingMemory ? ' · working memory' : ''}${r.summaries ? ' · summaries' : ''} · ${r.date}`,
     '',
     'turn  direct ms  through ms  direct prompt (cached)  through prompt (cached)',
     ...rows,

@@ -25,6 +25,7 @@ export function benchCommand(): Command {
       .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
       .option('--window <n>', "the agent's history window, messages (memory.last_messages; 200 with --fill-turns 100: a long session)", positive, 10)
       .option('--working-memory', 'working memory on, with a profile block for the bench user in every prompt')
+      .option('--summaries', 'with --session: rolling summaries on (memory.summary)')
       .option('--no-gaps', 'skip the inter-delta gap runs')
       .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
       .option(
@@ -55,6 +56,7 @@ export function benchCommand(): Command {
             fillTurns: number;
             window: number;
             workingMemory?: boolean;
+            summaries?: boolean;
             gaps: boolean;
             out: string;
             soak?: number;
@@ -90,6 +92,7 @@ export function benchCommand(): Command {
                 database: opts.database,
                 window: cmd.getOptionValueSource('window') === 'default' ? 100 : opts.window,
                 workingMemory: opts.workingMemory,
+                summaries: opts.summaries,
                 memories: cmd.getOptionValueSource('memories') === 'default' ? 40 : opts.memories,
                 progress,
               });
