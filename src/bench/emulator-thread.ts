@@ -13,18 +13,27 @@ export interface PromptSize {
   chars: number;
 }
 
+/** Prompt tokens the emulator billed one API key: all of them, and those its prefix cache served. */
+export interface PromptTotals {
+  requests: number;
+  tokens: number;
+  cached: number;
+}
+
 export interface EmulatorThread {
   url: string;
   /** TCP connections accepted so far */
   connections(): Promise<number>;
   /** the prompt of the last chat request served since the last reset (extraction's left out) */
   lastPrompt(): Promise<PromptSize | undefined>;
+  /** the chat prompts served so far under the bearer `key`: extraction, summaries and chat alike */
+  promptTotals(key: string): Promise<PromptTotals>;
   /** forgets the requests recorded so far (the emulator keeps each one, body included: a test aid) */
   reset(): Promise<void>;
   close(): Promise<void>;
 }
 
-type Ask = { id: number; op: 'connections' | 'lastPrompt' | 'reset' | 'close' };
+type Ask = { id: number; op: 'connections' | 'lastPrompt' | 'promptTotals' | 'reset' | 'close'; key?: string };
 type Answer = { id: number; value?: unknown; error?: string };
 
 export async function startEmulatorThread(options: EmulatorOptions): Promise<EmulatorThread> {
@@ -42,22 +51,34 @@ export async function startEmulatorThread(options: EmulatorOptions): Promise<Emu
     if (m.error) p.reject(new Error(m.error));
     else p.resolve(m.value);
   });
-  const ask = <T>(op: Ask['op']) =>
+  const ask = <T>(op: Ask['op'], key?: string) =>
     new Promise<T>((resolve, reject) => {
       const id = ++ids;
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ id, op } satisfies Ask);
+      worker.postMessage({ id, op, key } satisfies Ask);
     });
   return {
     url,
     connections: () => ask<number>('connections'),
     lastPrompt: () => ask<PromptSize | undefined>('lastPrompt'),
+    promptTotals: (key) => ask<PromptTotals>('promptTotals', key),
     reset: () => ask<void>('reset'),
     async close() {
       await ask('close');
       await worker.terminate();
     },
   };
+}
+
+function promptTotals(emulator: Emulator, key: string): PromptTotals {
+  const totals = { requests: 0, tokens: 0, cached: 0 };
+  for (const r of emulator.requests) {
+    if (!r.prompt || r.headers.authorization !== `Bearer ${key}`) continue;
+    totals.requests++;
+    totals.tokens += r.prompt.tokens;
+    totals.cached += r.prompt.cached;
+  }
+  return totals;
 }
 
 function lastPrompt(emulator: Emulator): PromptSize | undefined {
@@ -75,10 +96,11 @@ if (!isMainThread && parentPort && workerData?.emulatorThread) {
   const port = parentPort;
   try {
     const emulator = await startEmulator(workerData.emulatorThread as EmulatorOptions);
-    port.on('message', async ({ id, op }: Ask) => {
+    port.on('message', async ({ id, op, key }: Ask) => {
       const answer = (value?: unknown) => port.postMessage({ id, value } satisfies Answer);
       if (op === 'connections') return answer(emulator.connections);
       if (op === 'lastPrompt') return answer(lastPrompt(emulator));
+      if (op === 'promptTotals') return answer(promptTotals(emulator, key ?? ''));
       if (op === 'reset') {
         emulator.requests.length = 0;
         emulator.embeddings.length = 0;

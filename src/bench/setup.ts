@@ -75,6 +75,8 @@ export interface BenchAgentShape {
   window?: number;
   /** working memory on, with a profile block set for the bench user */
   workingMemory?: boolean;
+  /** rolling summaries on (memory.summary), at their default trigger */
+  summaries?: boolean;
 }
 
 /** The bench agent: openai-compatible on the emulator, window 10, recall and extraction on. */
@@ -89,6 +91,7 @@ export async function createBenchAgent(world: World, baseUrl: string, shape: Ben
       semantic_recall: { enabled: true, top_k: 5 },
       extract: true,
       ...(shape.workingMemory ? { working: { enabled: true } } : {}),
+      ...(shape.summaries ? { summary: { enabled: true } } : {}),
     },
     streaming: { text_buffer_size: 1 },
   });

@@ -6,6 +6,7 @@ import { renderChart, renderSoakChart } from '../bench/chart.ts';
 import { formatReport, formatSoakReport } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runSoak } from '../bench/soak.ts';
+import { formatSessionReport, runSessionBench } from '../bench/session.ts';
 import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
 import { benchRecallCommand } from './bench-recall.ts';
 
@@ -24,6 +25,7 @@ export function benchCommand(): Command {
       .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
       .option('--window <n>', "the agent's history window, messages (memory.last_messages; 200 with --fill-turns 100: a long session)", positive, 10)
       .option('--working-memory', 'working memory on, with a profile block for the bench user in every prompt')
+      .option('--summaries', 'with --session: rolling summaries on (memory.summary)')
       .option('--no-gaps', 'skip the inter-delta gap runs')
       .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
       .option(
@@ -33,6 +35,11 @@ export function benchCommand(): Command {
       .option(
         '--soak <seconds>',
         'instead: stream the 20 ms template through agentmem continuously for this long (600 = 10 min) at --concurrency (default 16), sampling memory every 10 s',
+        positive,
+      )
+      .option(
+        '--session <turns>',
+        'instead: one conversation of this many turns, memory on, each turn direct (a plain client resending its history) and through agentmem; use a prefill profile (glm-4-flash, gpt-4o); --window sets the history window (default 100)',
         positive,
       )
       .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
@@ -49,9 +56,11 @@ export function benchCommand(): Command {
             fillTurns: number;
             window: number;
             workingMemory?: boolean;
+            summaries?: boolean;
             gaps: boolean;
             out: string;
             soak?: number;
+            session?: number;
             vary?: boolean;
             tls?: boolean;
             rttMs: number;
@@ -74,6 +83,32 @@ export function benchCommand(): Command {
                   process.stderr.write(line + '\n');
                 }
               };
+          if (opts.session !== undefined) {
+            let session;
+            try {
+              session = await runSessionBench({
+                turns: opts.session,
+                profile: opts.profile,
+                database: opts.database,
+                window: cmd.getOptionValueSource('window') === 'default' ? 100 : opts.window,
+                workingMemory: opts.workingMemory,
+                summaries: opts.summaries,
+                memories: cmd.getOptionValueSource('memories') === 'default' ? 40 : opts.memories,
+                progress,
+              });
+            } catch (err) {
+              if (tty && !opts.json) process.stderr.write('\n');
+              console.error(`agentmem bench --session: ${(err as Error).stack ?? err}`);
+              process.exit(1);
+            }
+            const json = JSON.stringify(session, null, 2);
+            mkdirSync(resolve(opts.out), { recursive: true });
+            const stem = `chat-session-${session.turns.length}-${session.profile}-${session.engine}-${session.date.replace(/[:.]/g, '-')}`;
+            writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
+            if (opts.json) process.stdout.write(json + '\n');
+            else process.stdout.write(formatSessionReport(session) + `\n\nwrote ${join(opts.out, stem)}.json\n`);
+            process.exit(0);
+          }
           if (opts.soak !== undefined) {
             // one level: the first given, or 16 when --concurrency was not given
             const concurrency = cmd.getOptionValueSource('concurrency') === 'default' ? 16 : opts.concurrency[0]!;
