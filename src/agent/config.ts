@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { recallOptions } from '../memory/recall-config.ts';
 
-const provider = z.enum(['simulated', 'openai-compatible', 'zhipu']);
+const provider = z.enum(['simulated', 'openai-compatible', 'zhipu', 'anthropic']);
 const url = z.url({ protocol: /^https?$/ });
 
 const fallback = z.strictObject({

@@ -31,6 +31,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** of prompt_tokens, those the provider's prefix cache served (where it says) */
+  cached_tokens?: number;
 }
 
 /** Unified finish reason, with the provider's raw string kept beside it. */
@@ -93,7 +95,7 @@ export interface Provider {
 }
 
 export interface ProviderConfig {
-  provider: 'simulated' | 'openai-compatible' | 'zhipu';
+  provider: 'simulated' | 'openai-compatible' | 'zhipu' | 'anthropic';
   model: string;
   base_url?: string;
   api_key?: string;
