@@ -34,7 +34,13 @@ export const newThinkingMemo = (): ThinkingMemo => new LRUCache({ max: 256, ttl:
 
 const isStop = (data: string) => /^\{\s*"type"\s*:\s*"message_stop"/.test(data);
 
-export async function* streamMessages(pool: UpstreamPool, config: ProviderConfig, url: string, req: LlmRequest, memo: ThinkingMemo): AsyncGenerator<StreamPart> {
+export async function* streamMessages(
+  pool: UpstreamPool,
+  config: ProviderConfig,
+  url: string,
+  req: LlmRequest,
+  memo: ThinkingMemo,
+): AsyncGenerator<StreamPart> {
   const prompt = toPrompt(req, (id) => memo.get(id));
   let maxTokens = req.max_tokens ?? config.max_tokens ?? DEFAULT_MAX_TOKENS;
   let thinking = req.thinking ?? config.thinking;
@@ -59,7 +65,11 @@ export async function* streamMessages(pool: UpstreamPool, config: ProviderConfig
       ...(req.temperature !== undefined && thinking !== 'enabled' ? { temperature: req.temperature } : {}),
       ...(req.top_p !== undefined && thinking !== 'enabled' ? { top_p: req.top_p } : {}),
       ...(req.stop !== undefined ? { stop_sequences: Array.isArray(req.stop) ? req.stop : [req.stop] } : {}),
-      ...(thinking === 'enabled' ? { thinking: { type: 'enabled', budget_tokens: budget } } : thinking === 'disabled' ? { thinking: { type: 'disabled' } } : {}),
+      ...(thinking === 'enabled'
+        ? { thinking: { type: 'enabled', budget_tokens: budget } }
+        : thinking === 'disabled'
+          ? { thinking: { type: 'disabled' } }
+          : {}),
     },
     signal: req.signal,
     isEnd: isStop,
@@ -169,5 +179,8 @@ function httpError(status: number, body: string, headers: Record<string, string 
 
 function eventError(error: any, url: string): UpstreamError {
   const type = typeof error?.type === 'string' ? error.type : undefined;
-  return new UpstreamError(anthropicCode(type) ?? 'upstream_error', `Anthropic (${type ?? 'error'}): ${error?.message ?? 'error'}`, { url, providerCode: type });
+  return new UpstreamError(anthropicCode(type) ?? 'upstream_error', `Anthropic (${type ?? 'error'}): ${error?.message ?? 'error'}`, {
+    url,
+    providerCode: type,
+  });
 }
