@@ -76,6 +76,9 @@ for (const engine of engines) {
       assert.match(call.call_id, /^toolu_01/);
       assert.deepEqual([call.name, JSON.parse(call.arguments)], ['memory_search', { query: 'favourite colour' }]);
       assert.equal(text, 'Found nothing.');
+      const usage = events.at(-1).usage;
+      assert.equal(usage.cached_tokens, 0, 'both steps counted, the cache field kept');
+      assert.ok(usage.prompt_tokens > 0);
 
       const [first, second] = sent(anthropic, 'What colour do I like?');
       const tools = (first!.body as any).tools;
