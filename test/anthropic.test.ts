@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { optionPath } from '../src/emulator/options.ts';
 import { startEmulator, type Emulator, type RecordedRequest } from '../src/emulator/server.ts';
+import { parseEgress } from '../src/llm/egress.ts';
 import { engines, startServer, streamChat, type TestServer } from './harness.ts';
 
 const AGENT_KEY = 'sk-ant-agent-0123456789';
@@ -189,6 +190,32 @@ for (const engine of engines) {
       await streamChat(s, own.id, { message: 'moved turn' });
       assert.equal(sent(other, 'moved turn')[0]!.headers['x-api-key'], undefined, 'redirected without the key: the key stays behind');
       assert.ok(!other.requests.some((r) => JSON.stringify(r.headers).includes(AGENT_KEY) || JSON.stringify(r.headers).includes(PLATFORM_KEY)));
+    });
+
+    describe('under an egress allow-list that names only the tenant origin', () => {
+      let fenced: TestServer;
+      before(async () => {
+        // ANTHROPIC_BASE_URL is not listed: the platform's own provider is refused too
+        fenced = await startServer(engine, { anthropicApiKey: PLATFORM_KEY, anthropicBaseUrl: anthropic.url, egress: parseEgress(other.url) });
+      });
+      after(() => fenced?.close());
+
+      test('an unlisted base_url is a 400 egress_denied; the default base is refused at use and receives nothing', async () => {
+        const named = await fenced.api('POST', '/api/v1/agents', {
+          body: { name: 'x', llm: { provider: 'anthropic', model: 'claude-sonnet-4-5', base_url: anthropic.url, api_key: AGENT_KEY } },
+        });
+        assert.equal(named.status, 400);
+        assert.equal(named.body.error.code, 'egress_denied');
+        const byDefault = await fenced.api('POST', '/api/v1/agents', {
+          body: { name: 'y', llm: { provider: 'anthropic', model: 'claude-sonnet-4-5', max_retries: 0 }, memory: { extract: false } },
+        });
+        assert.equal(byDefault.status, 201, JSON.stringify(byDefault.body));
+        const before = anthropic.connections;
+        const { events } = await streamChat(fenced, byDefault.body.id, { message: 'fenced turn' });
+        assert.deepEqual([events.at(-1).chunk_type, events.at(-1).code], ['error', 'egress_denied']);
+        assert.equal(anthropic.connections, before, 'not even a connection');
+        assert.equal(sent(anthropic, 'fenced turn').length, 0);
+      });
     });
   });
 }
