@@ -15,7 +15,7 @@ import { cachedCount, contextWindowOf, countBounded, countText, MESSAGE_OVERHEAD
 import { countChat, messageTokens, toChatMessages } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import type { RecalledMemory } from '../memory/recall.ts';
-import { buildPrompt, memoryBlock, summaryBlock, workingBlock } from './prompt.ts';
+import { flattenPrompt, memoryBlock, promptSegments, summaryBlock, workingBlock } from './prompt.ts';
 
 /** When `max_tokens` is unset: this much of the window stays free for the answer (at most 1/8 of it). */
 export const DEFAULT_ANSWER_RESERVE = 4_096;
@@ -42,7 +42,7 @@ const SLACK = 16;
 const frame = (block: (content: string) => string) => countText(block('')) + 2;
 const WORKING_FRAME = frame(workingBlock);
 const SUMMARY_FRAME = frame(summaryBlock);
-const MEMORY_FRAME = countText(memoryBlock([]));
+const MEMORY_FRAME = countText(memoryBlock([])) + 2; // and the blank line before the user's text
 const LINE_FRAME = 3; // "- " and the newline
 const specCounts = new WeakMap<object, number>();
 function specTokens(specs: ToolSpec[] | undefined, key: object | undefined): number {
@@ -122,6 +122,8 @@ export interface PromptParts {
 
 export interface FittedPrompt {
   messages: ChatMessage[];
+  /** where the prompt's stable parts end (prompt.ts Prompt.breakpoints) */
+  breakpoints: number[];
   /** the prompt's tokens as counted (the model's, scaled) */
   tokens: number;
   limit: number;
@@ -205,9 +207,11 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
 
   const window: ChatMessage[] = [];
   for (let i = first; i < units.length; i++) window.push(...chatOf(units[i]!.m));
-  const messages = buildPrompt(parts.systemPrompt, window, parts.recalled.slice(0, kept), parts.user, {
-    working: withWorking ? parts.working : undefined,
-    summary: withSummary ? parts.summary : undefined,
-  });
-  return { messages, tokens: Math.ceil(total * scale), limit: budget.limit, dropped };
+  const { messages, breakpoints } = flattenPrompt(
+    promptSegments(parts.systemPrompt, window, parts.recalled.slice(0, kept), parts.user, {
+      working: withWorking ? parts.working : undefined,
+      summary: withSummary ? parts.summary : undefined,
+    }),
+  );
+  return { messages, breakpoints, tokens: Math.ceil(total * scale), limit: budget.limit, dropped };
 }

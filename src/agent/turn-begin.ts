@@ -11,6 +11,7 @@ import type { Message } from '../store/repos/messages.ts';
 import type { Session } from '../store/repos/sessions.ts';
 import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn, type Budget, type UserCount } from './context-window.ts';
 import type { McpToolset } from './mcp-tools.ts';
+import type { Prompt } from './prompt.ts';
 import { toolSpecs } from './tools.ts';
 import type { TurnContext } from './turn-context.ts';
 import { turnTools } from './working-tool.ts';
@@ -38,6 +39,8 @@ export interface BegunTurn {
   specs: ToolSpec[] | undefined;
   /** the prompt; each tool step appends its calls and their results */
   messages: ChatMessage[];
+  /** where the prompt's stable parts end (prompt.ts Prompt.breakpoints) */
+  breakpoints: number[];
 }
 
 type Window = { session: Session; messages: Message[] } | undefined;
@@ -100,9 +103,9 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
 
   const tp = performance.now();
   const specs = turnTools(config, config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined);
-  const messages = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
+  const { messages, breakpoints } = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
   timings.mark('prompt', tp);
-  return { exchange, userId, recalled, mcp, specs, messages };
+  return { exchange, userId, recalled, mcp, specs, messages, breakpoints };
 }
 
 /** The session must be the agent's, and the user's when the request names one. */
@@ -145,13 +148,13 @@ function fitPrompt(
   user: UserCount,
   existing: Window,
   parts: { recalled: RecalledMemory[]; mcp: McpToolset | undefined; specs: ToolSpec[] | undefined; working: string | undefined },
-): ChatMessage[] {
+): Prompt {
   const { agent, input } = turn;
   const { config } = agent;
   const session = existing?.session;
   // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
   const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
-  const { messages } = fitTurn(
+  const fitted = fitTurn(
     extra.length ? { ...budget, limit: budget.limit - Math.ceil(countChat(extra) * budget.scale) } : budget,
     {
       systemPrompt: config.system_prompt,
@@ -166,7 +169,14 @@ function fitPrompt(
     },
     user,
   );
-  if (input.system) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
+  const { messages } = fitted;
+  let { breakpoints } = fitted;
+  if (input.system) {
+    const at = messages[0]?.role === 'system' ? 1 : 0;
+    messages.splice(at, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
+    const added = input.system.length;
+    breakpoints = breakpoints.map((i) => (i >= at ? i + added : i));
+  }
   if (input.continuation) messages.push(...input.continuation);
-  return messages;
+  return { messages, breakpoints };
 }
