@@ -151,6 +151,29 @@ for (const engine of engines) {
       assert.ok(!JSON.stringify(body.messages.at(-1)).includes('cache_control'));
     });
 
+    test('prompt caching with memory on: the recalled memories sit beside the message, so a turn that recalls others still reads the cache', async () => {
+      const a = await agent(
+        { api_key: AGENT_KEY, base_url: anthropic.url },
+        { system_prompt: LONG_SYSTEM, memory: { extract: false, semantic_recall: { top_k: 1 } } },
+      );
+      for (const content of ['The user likes green tea', 'The user lives in Lyon'])
+        assert.equal((await s.api('POST', '/api/v1/memories', { body: { content, agent_id: a.id, user_id: 'u-cache' } })).status, 201);
+      const one = await streamChat(s, a.id, { message: 'Which tea do I like?', user_id: 'u-cache' });
+      const sessionId = one.events[0].session_id;
+      const two = await streamChat(s, a.id, { message: 'Where do I live, which city?', user_id: 'u-cache', session_id: sessionId });
+      const [first] = sent(anthropic, 'Which tea do I like?');
+      const [second] = sent(anthropic, 'Where do I live, which city?');
+      const lastText = (r: RecordedRequest) =>
+        (r.body as any).messages
+          .at(-1)
+          .content.map((b: any) => b.text)
+          .join('');
+      assert.match(lastText(first!), /green tea/);
+      assert.match(lastText(second!), /Lyon/);
+      assert.deepEqual((second!.body as any).system, (first!.body as any).system, 'the system prompt stays put');
+      assert.ok(two.events.at(-1).usage.cached_tokens >= 1_500, JSON.stringify(two.events.at(-1).usage));
+    });
+
     test("upstream errors become the `error` event with Anthropic's meaning", async () => {
       const overloaded = await agent({ api_key: AGENT_KEY, base_url: `${anthropic.url}${optionPath({ fault: '503' })}` });
       const e1 = (await streamChat(s, overloaded.id, { message: 'overloaded?' })).events.at(-1);

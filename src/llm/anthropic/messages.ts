@@ -6,11 +6,13 @@
 //
 // Prompt caching: Anthropic caches only prefixes that end at a `cache_control`
 // breakpoint (tools → system → messages, in that order), and looks back from each
-// breakpoint for a prefix it wrote before. Two breakpoints: the end of the stable part
-// (the last system block, so tools and system prompt together), and the end of the stable
-// history (the last block before this turn's part: the final user message and the
-// per-turn system text just before it). The next turn's history ends where this turn's
-// answer ended, so its breakpoint finds this one's prefix within the look-back.
+// breakpoint for a prefix it wrote before. The breakpoints go where the prompt's stable
+// parts end (`cache_breakpoints`, from agent/prompt.ts: the system message, the history),
+// so the system block's covers the tools too. A request that names none (a background
+// task, a client's own conversation) gets the same two by shape: the last system block,
+// and the last block before this turn's part (the final user message and any system
+// text just before it). The next turn's history ends where this turn's answer ended, so
+// its breakpoint finds this one's prefix within the look-back. At most 4, as the API allows.
 import type { ChatMessage, LlmRequest, ToolCall } from '../types.ts';
 
 export type CacheControl = { type: 'ephemeral' };
@@ -42,30 +44,39 @@ export interface Prompt {
 }
 
 const EPHEMERAL: CacheControl = { type: 'ephemeral' };
+/** the most cache_control blocks a request may carry */
+const MAX_BREAKPOINTS = 4;
 
 /** `thinkingFor(callId)`: the thinking blocks that came before a tool call this provider streamed. */
-export function toPrompt(req: Pick<LlmRequest, 'messages' | 'tools'>, thinkingFor: (callId: string) => ThinkingBlock[] | undefined = () => undefined): Prompt {
+export function toPrompt(
+  req: Pick<LlmRequest, 'messages' | 'tools' | 'cache_breakpoints'>,
+  thinkingFor: (callId: string) => ThinkingBlock[] | undefined = () => undefined,
+): Prompt {
   const all = req.messages;
   let lead = 0;
   while (lead < all.length && all[lead]!.role === 'system') lead++;
-  const system: TextBlock[] = all
-    .slice(0, lead)
-    .filter((m) => m.content)
-    .map((m) => ({ type: 'text', text: m.content! }));
-  const turnStart = perTurnStart(all, lead);
+  // the last block each message led to (a message with no content: the one before it)
+  const lastBlock: Array<ContentBlock | undefined> = [];
+  const system: TextBlock[] = [];
+  for (let i = 0; i < lead; i++) {
+    if (all[i]!.content) system.push({ type: 'text', text: all[i]!.content! });
+    lastBlock.push(system.at(-1));
+  }
 
   const messages: WireMessage[] = [];
-  let stableEnd: ContentBlock | undefined;
   for (let i = lead; i < all.length; i++) {
     const m = all[i]!;
     const role = m.role === 'assistant' ? 'assistant' : 'user';
     const blocks = contentOf(m, thinkingFor);
-    if (!blocks.length) continue;
+    if (!blocks.length) {
+      lastBlock.push(lastBlock.at(-1));
+      continue;
+    }
     const last = messages.at(-1);
     // consecutive turns of one role are one turn (several tool results, per-turn text + the user's message)
     if (last?.role === role) last.content.push(...blocks);
     else messages.push({ role, content: blocks });
-    if (i < turnStart) stableEnd = blocks.at(-1);
+    lastBlock.push(blocks.at(-1));
   }
 
   const tools: WireTool[] = (req.tools ?? []).map((t) => ({
@@ -73,9 +84,15 @@ export function toPrompt(req: Pick<LlmRequest, 'messages' | 'tools'>, thinkingFo
     ...(t.description ? { description: t.description } : {}),
     input_schema: t.parameters,
   }));
-  const stablePart = system.at(-1) ?? tools.at(-1);
-  if (stablePart) stablePart.cache_control = EPHEMERAL;
-  if (stableEnd && stableEnd.type !== 'thinking' && stableEnd.type !== 'redacted_thinking') stableEnd.cache_control = EPHEMERAL;
+  const ends = (req.cache_breakpoints ?? byShape(all, lead)).filter((i) => i >= 0 && i < all.length);
+  const marked = new Set<Exclude<ContentBlock, ThinkingBlock> | WireTool>();
+  // no system block to carry it: the tools' end is the stable part
+  if (tools.length && !ends.some((i) => i < lead && lastBlock[i])) marked.add(tools.at(-1)!);
+  for (const i of ends) {
+    const block = lastBlock[i];
+    if (block && block.type !== 'thinking' && block.type !== 'redacted_thinking') marked.add(block);
+  }
+  for (const b of [...marked].slice(-MAX_BREAKPOINTS)) b.cache_control = EPHEMERAL;
   return { system, messages, tools, missingThinking: toolLoopWithoutThinking(messages) };
 }
 
@@ -86,13 +103,17 @@ function toolLoopWithoutThinking(messages: WireMessage[]): boolean {
   return !asked.content.some((b) => b.type === 'thinking' || b.type === 'redacted_thinking');
 }
 
-/** Where this turn's own part begins: the last user message, with the system messages right before it. */
-function perTurnStart(all: ChatMessage[], lead: number): number {
+/**
+ * Breakpoints for a request that names none: the last system message, and the message
+ * before this turn's own part (the last user message, with the system messages right before it).
+ */
+function byShape(all: ChatMessage[], lead: number): number[] {
+  const ends = lead > 0 ? [lead - 1] : [];
   let i = all.length - 1;
   while (i >= lead && all[i]!.role !== 'user') i--;
-  if (i < lead) return all.length;
+  if (i < lead) return [...ends, all.length - 1];
   while (i - 1 >= lead && all[i - 1]!.role === 'system') i--;
-  return i;
+  return i - 1 >= lead ? [...ends, i - 1] : ends;
 }
 
 function contentOf(m: ChatMessage, thinkingFor: (callId: string) => ThinkingBlock[] | undefined): ContentBlock[] {
