@@ -174,6 +174,40 @@ for (const engine of engines) {
       assert.ok(two.events.at(-1).usage.cached_tokens >= 1_500, JSON.stringify(two.events.at(-1).usage));
     });
 
+    test('fallback: a silent OpenAI-compatible primary gives way to Claude; each key only to its own provider', async () => {
+      const res = await s.api('POST', '/api/v1/agents', {
+        body: {
+          name: 'racing',
+          memory: { extract: false },
+          llm: {
+            provider: 'openai-compatible',
+            model: 'gpt-4o-mini',
+            base_url: `${other.url}${optionPath({ fault: 'hang_before_first_token' })}/v1`,
+            api_key: 'sk-openai-primary-secret',
+            max_retries: 0,
+            fallback: {
+              provider: 'anthropic',
+              model: 'claude-haiku-4-5',
+              base_url: `${anthropic.url}${optionPath({ text: 'Claude stepped in.' })}`,
+              api_key: AGENT_KEY,
+              after_ms: 50,
+            },
+          },
+        },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body.llm.fallback.api_key, undefined);
+      const { events, text } = await streamChat(s, res.body.id, { message: 'race me' });
+      assert.equal(text, 'Claude stepped in.');
+      assert.equal(events.at(-1).model, 'claude-haiku-4-5');
+      const [claude] = sent(anthropic, 'race me');
+      assert.equal(claude!.headers['x-api-key'], AGENT_KEY);
+      assert.ok(!JSON.stringify(claude!.headers).includes('sk-openai-primary-secret'), "the primary's key stays with the primary");
+      const [primary] = sent(other, 'race me');
+      assert.equal(primary!.headers.authorization, 'Bearer sk-openai-primary-secret');
+      assert.equal(primary!.headers['x-api-key'], undefined);
+    });
+
     test("upstream errors become the `error` event with Anthropic's meaning", async () => {
       const overloaded = await agent({ api_key: AGENT_KEY, base_url: `${anthropic.url}${optionPath({ fault: '503' })}` });
       const e1 = (await streamChat(s, overloaded.id, { message: 'overloaded?' })).events.at(-1);
