@@ -64,6 +64,14 @@ for (const engine of engines) {
       assert.deepEqual(body.messages, [{ role: 'user', content: [{ type: 'text', text: 'Say hello' }] }]);
     });
 
+    test('llm.max_tokens reached: stop_reason max_tokens is finish_reason length', async () => {
+      const a = await agent({ api_key: AGENT_KEY, base_url: `${anthropic.url}${optionPath({ text: 'one two three four five six' })}`, max_tokens: 2 });
+      const { events, text } = await streamChat(s, a.id, { message: 'count to six please' });
+      assert.equal(text, 'one two ');
+      assert.equal(events.at(-1).finish_reason, 'length');
+      assert.equal((sent(anthropic, 'count to six please')[0]!.body as any).max_tokens, 2);
+    });
+
     test('a tool call round trip: tool_use out of the stream, tool_result back in a user turn', async () => {
       const calls = JSON.stringify([{ name: 'memory_search', arguments: { query: 'favourite colour' } }]);
       const a = await agent(

@@ -19,9 +19,11 @@ export const event = (data: { type: string; [field: string]: unknown }): string 
 /** a `data:` line cut off inside its JSON (fault `malformed_json`) */
 const MALFORMED = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"\n\n';
 
-/** The stop reason each outcome has (`sensitive`: the streaming classifiers' refusal). */
-export function stopReasonFor(outcome: 'stop' | 'tool_calls' | 'sensitive'): string {
-  return outcome === 'tool_calls' ? 'tool_use' : outcome === 'sensitive' ? 'refusal' : 'end_turn';
+export type Outcome = 'stop' | 'tool_calls' | 'sensitive' | 'length';
+
+/** The stop reason each outcome has (`sensitive`: the streaming classifiers' refusal; `length`: max_tokens reached). */
+export function stopReasonFor(outcome: Outcome): string {
+  return outcome === 'tool_calls' ? 'tool_use' : outcome === 'sensitive' ? 'refusal' : outcome === 'length' ? 'max_tokens' : 'end_turn';
 }
 
 const usageOf = (c: CacheUsage, output: number) => ({
@@ -39,14 +41,15 @@ export function errorEvent(type = 'overloaded_error', message = 'Overloaded'): s
 }
 
 /** The stream of one answer as timed steps; lazy, so a `~repeat`ed answer costs no memory up front. */
-export function planMessagesStream(t: Ident, turn: Turn, cache: CacheUsage, pacing: Pacing, fault?: Fault): Plan {
+/** `cut`: the answer was cut at max_tokens. */
+export function planMessagesStream(t: Ident, turn: Turn, cache: CacheUsage, pacing: Pacing, fault?: Fault, cut = false): Plan {
   const thinks = turn.reasoning.length > 0;
   const first = thinks ? 1 : 0; // index of the answer's first block
   const pieces = turn.kind === 'tools' ? turn.calls.map((c) => argumentPieces(c.arguments)) : [];
   const answerUnits = turn.kind === 'text' ? turn.tokens.length * turn.repeat : pieces.reduce((n, p) => n + p.length + 1, 0);
   const total = turn.reasoning.length + answerUnits;
   let count = total;
-  let outcome: 'stop' | 'tool_calls' | 'sensitive' = turn.kind === 'tools' ? 'tool_calls' : 'stop';
+  let outcome: Outcome = cut ? 'length' : turn.kind === 'tools' ? 'tool_calls' : 'stop';
   let close: 'finish' | 'malformed' | 'error' | 'api_error' | 'none' = 'finish';
   let ending: Plan['ending'] = 'end';
   const half = total <= 1 ? total : Math.floor(total / 2);
@@ -130,7 +133,7 @@ export function planMessagesStream(t: Ident, turn: Turn, cache: CacheUsage, paci
 }
 
 /** The non-stream answer (`stream` false or absent). */
-export function messageBody(t: Ident, turn: Turn, cache: CacheUsage): string {
+export function messageBody(t: Ident, turn: Turn, cache: CacheUsage, cut = false): string {
   const content: unknown[] = [];
   if (turn.reasoning.length) content.push({ type: 'thinking', thinking: turn.reasoning.join(''), signature: signature() });
   if (turn.kind === 'text') content.push({ type: 'text', text: turn.text.repeat(turn.repeat) });
@@ -138,7 +141,7 @@ export function messageBody(t: Ident, turn: Turn, cache: CacheUsage): string {
   return JSON.stringify({
     ...messageShell(t, usageOf(cache, completionTokens(turn))),
     content,
-    stop_reason: stopReasonFor(turn.kind === 'tools' ? 'tool_calls' : 'stop'),
+    stop_reason: stopReasonFor(cut ? 'length' : turn.kind === 'tools' ? 'tool_calls' : 'stop'),
   });
 }
 

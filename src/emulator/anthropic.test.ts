@@ -63,6 +63,14 @@ describe('Anthropic format', () => {
     assert.ok(delta.usage.output_tokens > 1);
   });
 
+  test('an answer longer than max_tokens stops there: stop_reason max_tokens', async () => {
+    const { list } = await events(await post(optionPath({ text: 'one two three four five six' }) + MSG, { ...base(), max_tokens: 3, stream: true }));
+    assert.equal(textOf(list), 'one two three ');
+    assert.deepEqual(list.at(-2)!.data, { type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: 3 } });
+    const whole: any = await (await post(optionPath({ text: 'one two three four five six' }) + MSG, { ...base(), max_tokens: 2 })).json();
+    assert.deepEqual([whole.content[0].text, whole.stop_reason], ['one two ', 'max_tokens']);
+  });
+
   test('non-stream: a message with content blocks and usage', async () => {
     const res = await post(MSG, base('say it'));
     const m: any = await res.json();

@@ -14,6 +14,7 @@ import { HTTP_FAULTS, type Fault } from './faults.ts';
 import { newIdent } from './formats.ts';
 import type { Pacing } from './profiles.ts';
 import { dropConnection, playStream, untilAborted } from './stream.ts';
+import type { Turn } from './turn.ts';
 import { contentText } from './tokens.ts';
 import { newMeter, type WriteMeter } from './writer.ts';
 
@@ -63,7 +64,7 @@ export async function answerMessages(c: MessagesCall): Promise<void> {
   if (prompt + maxTokens > window) return fail('context_length', { window, prompt, completion: maxTokens });
 
   const ident = newIdent('anthropic', body);
-  const turn = planTurn(plain, options, 'anthropic', body);
+  const { turn, cut } = withinMaxTokens(planTurn(plain, options, 'anthropic', body), maxTokens);
   ident.reasoning = turn.reasoning.length;
   const usage = c.cache.account(c.apiKey, ident.model, promptBlocks(body));
 
@@ -74,7 +75,7 @@ export async function answerMessages(c: MessagesCall): Promise<void> {
     if (signal.aborted) return;
     if (fault === 'disconnect_mid') return dropConnection(res);
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': `req_${ident.id.slice(-24)}` });
-    return void res.end(messageBody(ident, turn, usage));
+    return void res.end(messageBody(ident, turn, usage, cut));
   }
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -86,7 +87,16 @@ export async function answerMessages(c: MessagesCall): Promise<void> {
   const meter = newMeter();
   c.meter(meter);
   const mode = fault === 'split_utf8' || fault === 'drip' ? fault : 'whole';
-  await playStream(res, planMessagesStream(ident, turn, usage, c.pacing, fault), mode, signal, meter);
+  await playStream(res, planMessagesStream(ident, turn, usage, c.pacing, fault, cut), mode, signal, meter);
+}
+
+/** A text answer longer than max_tokens (thinking included) stops there, with stop_reason max_tokens. */
+function withinMaxTokens(turn: Turn, maxTokens: number): { turn: Turn; cut: boolean } {
+  if (turn.kind !== 'text' || completionTokens(turn) <= maxTokens) return { turn, cut: false };
+  const room = Math.max(0, maxTokens - turn.reasoning.length);
+  const reasoning = turn.reasoning.slice(0, maxTokens);
+  const tokens = Array.from({ length: room }, (_, i) => turn.tokens[i % turn.tokens.length]!);
+  return { turn: { ...turn, reasoning, tokens, text: tokens.join(''), repeat: 1 }, cut: true };
 }
 
 /** What the API refuses before anything else, in its words; undefined when the request is well formed. */
