@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens, planTurn } from './answer.ts';
-import { MAX_BREAKPOINTS, type AnthropicCache, type PromptBlock } from './anthropic-cache.ts';
+import { MAX_BREAKPOINTS, type AnthropicCache, type CacheUsage, type PromptBlock } from './anthropic-cache.ts';
 import { messageBody, planMessagesStream } from './anthropic-format.ts';
 import { contextWindow, requestTokens } from './context.ts';
 import { errorResponse, type ErrorContext, type ErrorKind } from './errors.ts';
@@ -36,7 +36,8 @@ export interface MessagesCall {
   options: Record<string, string>;
   apiKey: string;
   fault: Fault | undefined;
-  pacing: Pacing;
+  /** the answer's delays, given what the prompt cache served (a profile that charges prefill uses it) */
+  pacing(usage: CacheUsage): Pacing;
   cache: AnthropicCache;
   signal: AbortSignal;
   /** set when the answer streams: bytes written and waits for the reader */
@@ -67,10 +68,11 @@ export async function answerMessages(c: MessagesCall): Promise<void> {
   const { turn, cut } = withinMaxTokens(planTurn(plain, options, 'anthropic', body), maxTokens);
   ident.reasoning = turn.reasoning.length;
   const usage = c.cache.account(c.apiKey, ident.model, promptBlocks(body));
+  const pacing = c.pacing(usage);
 
   if (body.stream !== true) {
-    let wait = c.pacing.firstTokenMs();
-    for (let i = 1; i < completionTokens(turn); i++) wait += c.pacing.gapMs();
+    let wait = pacing.firstTokenMs();
+    for (let i = 1; i < completionTokens(turn); i++) wait += pacing.gapMs();
     if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => {});
     if (signal.aborted) return;
     if (fault === 'disconnect_mid') return dropConnection(res);
@@ -87,7 +89,7 @@ export async function answerMessages(c: MessagesCall): Promise<void> {
   const meter = newMeter();
   c.meter(meter);
   const mode = fault === 'split_utf8' || fault === 'drip' ? fault : 'whole';
-  await playStream(res, planMessagesStream(ident, turn, usage, c.pacing, fault, cut), mode, signal, meter);
+  await playStream(res, planMessagesStream(ident, turn, usage, pacing, fault, cut), mode, signal, meter);
 }
 
 /** A text answer longer than max_tokens (thinking included) stops there, with stop_reason max_tokens. */

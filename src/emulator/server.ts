@@ -247,7 +247,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       options: record.options,
       apiKey: headerOf(record, 'x-api-key') ?? '',
       fault: faultFor(record.options),
-      pacing: pacingFor(profile, record.options, n),
+      pacing: () => pacingFor(profile, record.options, n),
       cache: anthropicCache,
       signal,
       meter: (m) => (record.written = m),
