@@ -182,6 +182,31 @@ for (const engine of engines) {
       assert.ok(two.events.at(-1).usage.cached_tokens >= 1_500, JSON.stringify(two.events.at(-1).usage));
     });
 
+    test('a 20-turn session with memory recall on: from the second turn, at least 90 % of the prompt is read from the cache', async () => {
+      const a = await agent(
+        { api_key: AGENT_KEY, base_url: anthropic.url },
+        { system_prompt: LONG_SYSTEM, memory: { extract: false, last_messages: 40, semantic_recall: { top_k: 3 } } },
+      );
+      for (const c of ['likes green tea', 'lives in Lyon', 'has a cat named Miso', 'works as a nurse', 'plays the cello', 'runs on Sundays'])
+        await s.api('POST', '/api/v1/memories', { body: { content: `The user ${c}`, agent_id: a.id, user_id: 'u-session' } });
+      const topics = ['tea', 'city', 'cat', 'job', 'music', 'sport'];
+      let sessionId: string | undefined;
+      const turns: Array<{ prompt_tokens: number; cached_tokens: number }> = [];
+      for (let i = 1; i <= 20; i++) {
+        const message = `Turn ${i}: tell me about my ${topics[i % topics.length]} again, please.`;
+        const r = await streamChat(s, a.id, { message, user_id: 'u-session', ...(sessionId ? { session_id: sessionId } : {}) });
+        sessionId ??= r.events[0].session_id;
+        turns.push(r.events.at(-1).usage);
+      }
+      const later = turns.slice(1);
+      const share = later.reduce((n, u) => n + u.cached_tokens, 0) / later.reduce((n, u) => n + u.prompt_tokens, 0);
+      assert.ok(share >= 0.9, `cached share ${(share * 100).toFixed(1)} %: ${JSON.stringify(turns)}`);
+      assert.ok(
+        later.every((u) => u.cached_tokens > 0),
+        'every turn reads',
+      );
+    });
+
     test('fallback: a silent OpenAI-compatible primary gives way to Claude; each key only to its own provider', async () => {
       const res = await s.api('POST', '/api/v1/agents', {
         body: {
