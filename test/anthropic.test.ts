@@ -2,7 +2,7 @@
 // both engines, with the emulator speaking the real wire format at /v1/messages: the
 // text streams, a tool call goes round (tool_use out, tool_result back), thinking comes as
 // `reasoning`, the prompt carries cache_control breakpoints so the second turn of a long
-// prompt reads the cache (done.usage.cached_tokens), upstream failures become our `error`
+// prompt reads the cache (done.usage.cached_prompt_tokens), upstream failures become our `error`
 // event, and the keys go only where they were given for (ANTHROPIC_API_KEY to
 // ANTHROPIC_BASE_URL only), never echoed.
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { engines, startServer, streamChat, type TestServer } from './harness.ts'
 
 const AGENT_KEY = 'sk-ant-agent-0123456789';
 const PLATFORM_KEY = 'sk-ant-platform-9876543210';
-const LONG_SYSTEM = 'You are a careful assistant. ' + 'Always answer in full sentences and check the facts you state. '.repeat(100); // ~1,600 tokens
+const LONG_SYSTEM = 'You are a careful assistant. ' + 'Always answer in full sentences and check the facts you state. '.repeat(150); // ~1,800 tokens
 
 for (const engine of engines) {
   describe(`Anthropic provider on ${engine}`, () => {
@@ -86,7 +86,7 @@ for (const engine of engines) {
       assert.deepEqual([call.name, JSON.parse(call.arguments)], ['memory_search', { query: 'favourite colour' }]);
       assert.equal(text, 'Found nothing.');
       const usage = events.at(-1).usage;
-      assert.equal(usage.cached_tokens, 0, 'both steps counted, the cache field kept');
+      assert.equal(usage.cached_prompt_tokens, 0, 'both steps counted, the cache field kept');
       assert.ok(usage.prompt_tokens > 0);
 
       const [first, second] = sent(anthropic, 'What colour do I like?');
@@ -135,7 +135,7 @@ for (const engine of engines) {
       assert.ok(asked[0].signature.length > 20, 'the signature goes back as it came');
     });
 
-    test('prompt caching: the second turn of a long prompt reads the prefix the first wrote (done.usage.cached_tokens)', async () => {
+    test('prompt caching: the second turn of a long prompt reads the prefix the first wrote (done.usage.cached_prompt_tokens)', async () => {
       const a = await agent(
         { api_key: AGENT_KEY, base_url: anthropic.url },
         { system_prompt: LONG_SYSTEM, memory: { extract: false, semantic_recall: { enabled: false } } },
@@ -143,12 +143,12 @@ for (const engine of engines) {
       const one = await streamChat(s, a.id, { message: 'First question about caching' });
       const u1 = one.events.at(-1).usage;
       assert.ok(u1.prompt_tokens > 1_500, JSON.stringify(u1));
-      assert.equal(u1.cached_tokens, 0);
+      assert.equal(u1.cached_prompt_tokens, 0);
       const sessionId = one.events[0].session_id;
       const two = await streamChat(s, a.id, { message: 'Second question about caching', session_id: sessionId });
       const u2 = two.events.at(-1).usage;
-      assert.ok(u2.cached_tokens >= 1_500, JSON.stringify(u2));
-      assert.ok(u2.prompt_tokens > u2.cached_tokens);
+      assert.ok(u2.cached_prompt_tokens >= 1_500, JSON.stringify(u2));
+      assert.ok(u2.prompt_tokens > u2.cached_prompt_tokens);
 
       // the breakpoints: the system prompt's end, and the end of the history before this turn's message
       const body = sent(anthropic, 'Second question about caching')[0]!.body as any;
@@ -179,7 +179,7 @@ for (const engine of engines) {
       assert.match(lastText(first!), /green tea/);
       assert.match(lastText(second!), /Lyon/);
       assert.deepEqual((second!.body as any).system, (first!.body as any).system, 'the system prompt stays put');
-      assert.ok(two.events.at(-1).usage.cached_tokens >= 1_500, JSON.stringify(two.events.at(-1).usage));
+      assert.ok(two.events.at(-1).usage.cached_prompt_tokens >= 1_500, JSON.stringify(two.events.at(-1).usage));
     });
 
     test('a 20-turn session with memory recall on: from the second turn, at least 90 % of the prompt is read from the cache', async () => {
@@ -191,7 +191,7 @@ for (const engine of engines) {
         await s.api('POST', '/api/v1/memories', { body: { content: `The user ${c}`, agent_id: a.id, user_id: 'u-session' } });
       const topics = ['tea', 'city', 'cat', 'job', 'music', 'sport'];
       let sessionId: string | undefined;
-      const turns: Array<{ prompt_tokens: number; cached_tokens: number }> = [];
+      const turns: Array<{ prompt_tokens: number; cached_prompt_tokens: number }> = [];
       for (let i = 1; i <= 20; i++) {
         const message = `Turn ${i}: tell me about my ${topics[i % topics.length]} again, please.`;
         const r = await streamChat(s, a.id, { message, user_id: 'u-session', ...(sessionId ? { session_id: sessionId } : {}) });
@@ -199,10 +199,10 @@ for (const engine of engines) {
         turns.push(r.events.at(-1).usage);
       }
       const later = turns.slice(1);
-      const share = later.reduce((n, u) => n + u.cached_tokens, 0) / later.reduce((n, u) => n + u.prompt_tokens, 0);
+      const share = later.reduce((n, u) => n + u.cached_prompt_tokens, 0) / later.reduce((n, u) => n + u.prompt_tokens, 0);
       assert.ok(share >= 0.9, `cached share ${(share * 100).toFixed(1)} %: ${JSON.stringify(turns)}`);
       assert.ok(
-        later.every((u) => u.cached_tokens > 0),
+        later.every((u) => u.cached_prompt_tokens > 0),
         'every turn reads',
       );
     });

@@ -88,6 +88,11 @@ describe('web playground', () => {
         assert.ok(box && box.width >= 2 && box.height > 0, `${stage} bar is visible`);
       }
       assert.match((await page.textContent('#stat-ttft'))!, /^\d[\d.,]* ms$/, 'client-measured time to first token');
+      // the prompt the model read, cached vs prefilled (the simulated model has no prompt cache)
+      const cache = page.locator('#waterfall .wf-cache');
+      assert.equal(await cache.getAttribute('data-cached'), '0');
+      assert.ok(Number(await cache.getAttribute('data-uncached')) > 0);
+      assert.match((await cache.textContent())!, /from the provider's prompt cache/);
       await page.waitForFunction(() => document.querySelectorAll('#updates li.mem').length >= 2);
       const updates = await page.locator('#updates li.mem').allTextContents();
       assert.ok(

@@ -204,7 +204,7 @@ function addUsage(a: Usage | null, b: Usage | null): Usage | null {
     prompt_tokens: a.prompt_tokens + b.prompt_tokens,
     completion_tokens: a.completion_tokens + b.completion_tokens,
     total_tokens: a.total_tokens + b.total_tokens,
-    ...(a.cached_tokens !== undefined || b.cached_tokens !== undefined ? { cached_tokens: (a.cached_tokens ?? 0) + (b.cached_tokens ?? 0) } : {}),
+    cached_prompt_tokens: a.cached_prompt_tokens + b.cached_prompt_tokens,
   };
 }
 

@@ -204,7 +204,7 @@ describe('Anthropic format', () => {
 });
 
 describe('Anthropic prompt caching (only at cache_control breakpoints)', () => {
-  const long = (tag: string) => `${tag}: ` + 'The quick brown fox jumps over the lazy dog. '.repeat(120); // ~1,350 tokens
+  const long = (tag: string) => `${tag}: ` + 'The quick brown fox jumps over the lazy dog. '.repeat(120); // ~1,200 tokens
   const ephemeral = { type: 'ephemeral' };
   const usageOf = async (body: object, key = KEY) => {
     const { list } = await events(await post(MSG, { ...base(), stream: true, ...body }, { 'x-api-key': key }));
@@ -216,13 +216,31 @@ describe('Anthropic prompt caching (only at cache_control breakpoints)', () => {
     const first = await usageOf({ system });
     assert.equal(first.cache_read_input_tokens, 0);
     assert.ok(first.cache_creation_input_tokens >= 1024, JSON.stringify(first));
-    const second = await usageOf({ system, messages: [{ role: 'user', content: 'another question' }] });
+    const second = await usageOf({ system });
     assert.equal(second.cache_read_input_tokens, first.cache_creation_input_tokens);
     assert.equal(second.cache_creation_input_tokens, 0);
-    assert.equal(
-      second.input_tokens + second.cache_read_input_tokens + second.cache_creation_input_tokens,
-      first.input_tokens + first.cache_creation_input_tokens - 3 + 4, // 'hello there' (3 tokens) became 'another question' (4)
-    );
+    assert.equal(second.input_tokens, first.input_tokens, 'what follows the breakpoint is paid in full both times');
+    const other = await usageOf({ system, messages: [{ role: 'user', content: 'another question, a longer one this time' }] });
+    assert.equal(other.cache_read_input_tokens, first.cache_creation_input_tokens, 'a different message after the breakpoint still reads');
+    assert.ok(other.input_tokens > first.input_tokens);
+  });
+
+  test('the first token waits for the prefill of what the cache did not serve', async () => {
+    const system = [{ type: 'text', text: long('sys-prefill'), cache_control: ephemeral }];
+    const firstDelta = async () => {
+      const t0 = performance.now();
+      const res = await post(optionPath({ prefill_ms_per_token: 0.5, cached_ms_per_token: 0 }) + MSG, { ...base(), system, stream: true });
+      const { list } = await events(res);
+      assert.ok(list.some((e) => e.data.type === 'content_block_delta'));
+      return performance.now() - t0;
+    };
+    const cold = await firstDelta();
+    const warm = await firstDelta();
+    assert.ok(cold >= 500, `~1,200 uncached tokens at 0.5 ms: ${cold} ms`);
+    assert.ok(warm < cold / 3, `read from the cache: ${warm} ms vs ${cold} ms`);
+    const recorded = emu.requests.filter((r) => JSON.stringify(r.body).includes('sys-prefill')).map((r) => r.prompt);
+    assert.deepEqual([recorded[0]!.cached, recorded[1]!.tokens], [0, recorded[0]!.tokens]);
+    assert.ok(recorded[1]!.cached > 1_000, JSON.stringify(recorded));
   });
 
   test('no breakpoint, no cache: the same long prompt twice reads nothing', async () => {
@@ -238,7 +256,7 @@ describe('Anthropic prompt caching (only at cache_control breakpoints)', () => {
     assert.deepEqual(Object.values(await usageOf({ system: short })).slice(1, 3), [0, 0]);
     const mid = [{ type: 'text', text: long('sys-haiku'), cache_control: ephemeral }];
     const haiku = await usageOf({ system: mid, model: 'claude-3-5-haiku-latest' });
-    assert.equal(haiku.cache_creation_input_tokens, 0, '~1,350 tokens is below Haiku 3.5 minimum');
+    assert.equal(haiku.cache_creation_input_tokens, 0, '~1,200 tokens is below Haiku 3.5 minimum');
   });
 
   test('per API key: another key does not read what the first wrote', async () => {
@@ -257,7 +275,7 @@ describe('Anthropic prompt caching (only at cache_control breakpoints)', () => {
       { role: 'user', content: 'q2' },
     ];
     const one = await usageOf({ system, messages: turn1 });
-    assert.ok(one.cache_creation_input_tokens > 2_000);
+    assert.ok(one.cache_creation_input_tokens > 2_000, JSON.stringify(one));
     // next turn: the breakpoint moves to the new end of the history
     const turn2 = [
       { role: 'user', content: [{ type: 'text', text: long('q1') }] },

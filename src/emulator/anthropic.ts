@@ -15,6 +15,7 @@ import { newIdent } from './formats.ts';
 import type { Pacing } from './profiles.ts';
 import { dropConnection, playStream, untilAborted } from './stream.ts';
 import type { Turn } from './turn.ts';
+import { encodeText } from './prompt-tokens.ts';
 import { contentText } from './tokens.ts';
 import { newMeter, type WriteMeter } from './writer.ts';
 
@@ -67,7 +68,11 @@ export async function answerMessages(c: MessagesCall): Promise<void> {
   const ident = newIdent('anthropic', body);
   const { turn, cut } = withinMaxTokens(planTurn(plain, options, 'anthropic', body), maxTokens);
   ident.reasoning = turn.reasoning.length;
-  const usage = c.cache.account(c.apiKey, ident.model, promptBlocks(body));
+  const blocks = promptBlocks(body);
+  const usage: CacheUsage =
+    options.cache === 'off'
+      ? { input_tokens: blocks.reduce((n, b) => n + b.tokens, 0), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
+      : c.cache.account(c.apiKey, ident.model, blocks);
   const pacing = c.pacing(usage);
 
   if (body.stream !== true) {
@@ -149,8 +154,8 @@ function promptBlocks(body: MessagesBody): PromptBlock[] {
     if (!b || typeof b !== 'object') return;
     const { cache_control, ...content } = b;
     const key = `${where}\n${JSON.stringify(content)}`;
-    const text = typeof b.text === 'string' ? b.text : key;
-    out.push({ key, tokens: Math.ceil([...text].length / 4), breakpoint: !!cache_control });
+    // counted as the other formats count (o200k, prompt-tokens.ts), so usage compares across them
+    out.push({ key, tokens: encodeText(typeof b.text === 'string' ? b.text : JSON.stringify(content)).length, breakpoint: !!cache_control });
   };
   if (Array.isArray(body.tools)) for (const t of body.tools) add('tool', t);
   if (typeof body.system === 'string') add('system', { type: 'text', text: body.system });

@@ -4,8 +4,7 @@
 // Tokens are counted with o200k_base (gpt-4o's encoding) for both formats; GLM's own
 // tokenizer is not available offline, and o200k stands in for it. `~context_tokens=N`
 // sets a smaller window for one request (tests fill it without 128k tokens of text).
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { contentText } from './tokens.ts';
+import { promptTokenIds, type PromptMessage } from './prompt-tokens.ts';
 
 const WINDOWS: Record<string, number> = {
   'gpt-4o': 128_000,
@@ -23,21 +22,7 @@ export function contextWindow(model: unknown, options: Record<string, string>): 
   return (typeof model === 'string' && WINDOWS[model]) || DEFAULT_WINDOW;
 }
 
-interface Message {
-  role?: unknown;
-  content?: unknown;
-  tool_calls?: Array<{ function?: { name?: unknown; arguments?: unknown } }>;
-}
-
-/** OpenAI's chat accounting: 3 tokens per message, its role and text, 3 to prime the reply; tools as their JSON. */
-export function requestTokens(body: { messages: Message[]; tools?: unknown }): number {
-  let n = 3;
-  for (const m of body.messages) {
-    n += 3 + countTokens(String(m.role ?? '')) + countTokens(contentText(m.content));
-    for (const c of Array.isArray(m.tool_calls) ? m.tool_calls : []) {
-      n += 3 + countTokens(String(c.function?.name ?? '')) + countTokens(String(c.function?.arguments ?? ''));
-    }
-  }
-  if (Array.isArray(body.tools) && body.tools.length) n += countTokens(JSON.stringify(body.tools));
-  return n;
+/** OpenAI's chat accounting: 3 tokens per message, its role and text, 3 to prime the reply; tools as their JSON (prompt-tokens.ts). */
+export function requestTokens(body: { messages: PromptMessage[]; tools?: unknown }): number {
+  return promptTokenIds(body).length;
 }

@@ -8,6 +8,7 @@ import { PROFILES } from './profiles.ts';
 import { startEmulator } from './server.ts';
 import { tokenize } from './tokens.ts';
 import { optionPath } from './options.ts';
+import { requestTokens } from './context.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -106,7 +107,9 @@ describe('OpenAI format', () => {
     assert.equal(finish.usage, null, 'with include_usage every other chunk has usage: null');
     assert.deepEqual(usage.choices, []);
     assert.equal(usage.usage.completion_tokens, tokenize(tricky).length);
-    assert.equal(usage.usage.prompt_tokens, 1);
+    // OpenAI's accounting in o200k tokens: 3 to prime the reply, 3 per message, `user`, `hi`
+    assert.equal(usage.usage.prompt_tokens, 8);
+    assert.deepEqual(usage.usage.prompt_tokens_details, { cached_tokens: 0, audio_tokens: 0 });
     assert.equal(usage.usage.total_tokens, usage.usage.prompt_tokens + usage.usage.completion_tokens);
     assert.equal(textOf(chunks), tricky);
     assert.equal(chunks.length, tokenize(tricky).length + 3, 'one chunk per token');
@@ -175,7 +178,8 @@ describe('Zhipu format', () => {
     for (const c of chunks.slice(0, -1)) assert.ok(!('usage' in c) && !('finish_reason' in c.choices[0]));
     const last = chunks.at(-1);
     assert.equal(last.choices[0].finish_reason, 'stop');
-    assert.deepEqual(last.usage, { prompt_tokens: 1, completion_tokens: tokenize(tricky).length, total_tokens: 1 + tokenize(tricky).length });
+    const prompt = requestTokens(user('你好'));
+    assert.deepEqual(last.usage, { prompt_tokens: prompt, completion_tokens: tokenize(tricky).length, total_tokens: prompt + tokenize(tricky).length });
     assert.equal(textOf(chunks), tricky);
   });
 

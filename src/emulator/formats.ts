@@ -9,6 +9,9 @@
 // `{content: null, reasoning_content}` then `{content, reasoning_content: null}`, and counts
 // `completion_tokens_details.reasoning_tokens`. `~reasoning_field=reasoning` uses the
 // `delta.reasoning` field instead (OpenRouter, vLLM).
+// Cached prompt tokens: OpenAI `usage.prompt_tokens_details.cached_tokens` (always present);
+// DeepSeek (a `deepseek*` model) adds `prompt_cache_hit_tokens` / `prompt_cache_miss_tokens`;
+// Zhipu puts `prompt_tokens_details: {cached_tokens}` in its usage when the cache served any.
 import { randomBytes } from 'node:crypto';
 import type { ToolCallOut, Turn } from './turn.ts';
 
@@ -19,6 +22,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** prompt tokens the prefix cache served (prefix-cache.ts) */
+  cached_tokens: number;
 }
 
 /** What every frame of one response shares. */
@@ -97,10 +102,10 @@ export function closingFrames(t: Ident, finishReason: string, usage: Usage, call
     const delta = calls.length
       ? { role: 'assistant', tool_calls: calls.map((c, index) => ({ id: c.id, index, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
       : { role: 'assistant', content: '' };
-    return [sse(zpChunk(t, delta, finishReason, usage)), DONE];
+    return [sse(zpChunk(t, delta, finishReason, zpUsage(usage))), DONE];
   }
   const frames = [sse(oaChunk(t, [oaChoice({}, finishReason)]))];
-  if (t.includeUsage) frames.push(sse(oaChunk(t, [], oaUsage(usage, t.reasoning))));
+  if (t.includeUsage) frames.push(sse(oaChunk(t, [], oaUsage(t, usage, t.reasoning))));
   frames.push(DONE);
   return frames;
 }
@@ -131,7 +136,7 @@ export function completionBody(t: Ident, turn: Turn, finishReason: string, usage
       id: t.id,
       model: t.model,
       request_id: t.id,
-      usage,
+      usage: zpUsage(usage),
     });
   }
   const message =
@@ -151,7 +156,7 @@ export function completionBody(t: Ident, turn: Turn, finishReason: string, usage
     created: t.created,
     model: t.model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
-    usage: oaUsage(usage, turn.reasoning.length),
+    usage: oaUsage(t, usage, turn.reasoning.length),
     service_tier: 'default',
     system_fingerprint: t.fingerprint,
   });
@@ -183,13 +188,16 @@ function oaChunk(t: Ident, choices: unknown[], usage: unknown = null) {
 
 const oaChoice = (delta: Record<string, unknown>, finishReason: string | null = null) => ({ index: 0, delta, logprobs: null, finish_reason: finishReason });
 
-const oaUsage = (u: Usage, reasoningTokens = 0) => ({
+const oaUsage = (t: Ident, { cached_tokens, ...u }: Usage, reasoningTokens = 0) => ({
   ...u,
-  prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+  prompt_tokens_details: { cached_tokens, audio_tokens: 0 },
   completion_tokens_details: { reasoning_tokens: reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  ...(t.model.startsWith('deepseek') ? { prompt_cache_hit_tokens: cached_tokens, prompt_cache_miss_tokens: u.prompt_tokens - cached_tokens } : {}),
 });
 
-function zpChunk(t: Ident, delta: Record<string, unknown>, finishReason?: string, usage?: Usage) {
+const zpUsage = ({ cached_tokens, ...u }: Usage) => (cached_tokens > 0 ? { ...u, prompt_tokens_details: { cached_tokens } } : u);
+
+function zpChunk(t: Ident, delta: Record<string, unknown>, finishReason?: string, usage?: object) {
   const choice = finishReason ? { index: 0, finish_reason: finishReason, delta } : { index: 0, delta };
   const chunk: Record<string, unknown> = { id: t.id, created: t.created, model: t.model, choices: [choice] };
   if (usage) chunk.usage = usage;

@@ -37,6 +37,14 @@ function verifyJwt([h, p, sig]: [string, string, string], keys: string[] | undef
   return 'ok';
 }
 
+/** The key id a Zhipu JWT was made for (its `api_key` claim); undefined for anything else. */
+export function zhipuKeyId(token: string): string | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  const id = decode(parts[1]!)?.api_key;
+  return typeof id === 'string' ? id : undefined;
+}
+
 export function bearer(authorization: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S.*)$/i.exec(authorization ?? '');
   return m?.[1]?.trim() || undefined;

@@ -15,7 +15,12 @@
 // text, first_token_ms, tokens_per_s, jitter, seed, fault (see faults.ts), fail_times,
 // tool_calls (JSON array of {name, arguments}), context_tokens (the model's window, see context.ts),
 // repeat (say the text N times over), extraction (how memory-extraction requests are answered,
-// see extraction.ts).
+// see extraction.ts), prefill_ms_per_token and cached_ms_per_token (the first token's wait per
+// prompt token, see profiles.ts), cache=off (no prompt cache for this request).
+// Prompt caching: every chat prompt is served from and stored in a prefix cache (prefix-cache.ts)
+// keyed per API key and model, with the provider's rules (OpenAI and Zhipu: from 1,024 tokens in
+// 128-token blocks; DeepSeek models: 64-token units); the cached tokens shorten the first token's
+// wait (profiles.ts) and are reported in usage (formats.ts).
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -24,19 +29,20 @@ import { completionTokens, planTurn } from './answer.ts';
 import { answerMessages } from './anthropic.ts';
 import { createAnthropicCache } from './anthropic-cache.ts';
 import type { Turn } from './turn.ts';
-import { contextWindow, requestTokens } from './context.ts';
+import { contextWindow } from './context.ts';
 import { embeddingsBody, parseEmbeddingsRequest } from './embeddings.ts';
 import { errorResponse, type ErrorKind } from './errors.ts';
 import { createFaultGate, HTTP_FAULTS, type Fault } from './faults.ts';
 import { completionBody, finishReasonFor, newIdent, type Format, type Ident } from './formats.ts';
-import { bearer, checkZhipuAuth } from './jwt.ts';
+import { bearer, checkZhipuAuth, zhipuKeyId } from './jwt.ts';
 import { startRelay, type Relay } from './network.ts';
 import { parseOptionPath } from './options.ts';
-import { pacingFor, type Pacing, type ProfileName } from './profiles.ts';
+import { blockEnds, DEEPSEEK_RULES, OPENAI_RULES, PrefixCache, type PrefixCacheOptions } from './prefix-cache.ts';
+import { pacingFor, type Pacing, type ProfileName, type PromptCount } from './profiles.ts';
+import { promptTokenIds } from './prompt-tokens.ts';
 import { dropConnection, planStream, playStream, untilAborted } from './stream.ts';
 import { selfSignedCertificate, type Certificate } from './tls.ts';
 import { newMeter, type WriteMeter } from './writer.ts';
-import { promptTokens } from './tokens.ts';
 
 export type { ProfileName } from './profiles.ts';
 
@@ -54,6 +60,8 @@ export interface EmulatorOptions {
   tls?: boolean | Certificate;
   /** a network round-trip time, paid per round trip, the TCP and TLS handshakes included (network.ts) */
   rttMs?: number;
+  /** the prompt cache's TTL and size (defaults: 10 min idle, 100,000 blocks) */
+  prefixCache?: PrefixCacheOptions;
 }
 
 export interface RecordedRequest {
@@ -68,6 +76,8 @@ export interface RecordedRequest {
   closedAt?: number;
   /** a streamed answer: bytes written so far and the waits for the client to read (its backpressure) */
   written?: WriteMeter;
+  /** a chat request that was answered: its prompt tokens, and those the prefix cache served */
+  prompt?: PromptCount;
 }
 
 export interface Emulator {
@@ -102,6 +112,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const embeddingRequests: RecordedRequest[] = [];
   const faultFor = createFaultGate();
   const anthropicCache = createAnthropicCache();
+  const prefixCache = new PrefixCache(opts.prefixCache);
   let seq = 0;
 
   const handle: RequestListener = (req, res) => {
@@ -155,6 +166,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       drain_waits: sum((m) => m.drainWaits),
       drain_wait_ms: Math.round(sum((m) => m.drainMs)),
       streams_waiting: sum((m) => (m.waiting ? 1 : 0)),
+      prefix_cache: prefixCache.stats(),
       streams: requests.flatMap((r) =>
         r.written ? [{ bytes_written: r.written.bytes, drain_waits: r.written.drainWaits, waiting: r.written.waiting, open: r.closedAt === undefined }] : [],
       ),
@@ -208,7 +220,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     if (fault === 'hang_before_first_token') return untilAborted(signal);
     // A prompt (plus the completion it reserves) larger than the model's window: refused, as providers do.
     const window = contextWindow(body.model, options);
-    const needed = requestTokens(body);
+    const ids = promptTokenIds(body);
+    const needed = ids.length;
     const completion = typeof body.max_tokens === 'number' && body.max_tokens > 0 ? body.max_tokens : 0;
     if (needed + completion > window) return sendError(res, format, 'context_length', { window, prompt: needed, completion });
 
@@ -220,8 +233,12 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     const turn = planTurn(body.messages, options, format, body);
     ident.reasoning = turn.reasoning.length;
     if (options.reasoning_field === 'reasoning') ident.reasoningField = 'reasoning';
-    const pacing = pacingFor(profile, options, n);
-    const prompt = promptTokens(body.messages);
+    // The prompt's prefill: what the prefix cache serves is (nearly) free, the rest is paid per token.
+    const rules = String(body.model).startsWith('deepseek') ? DEEPSEEK_RULES : OPENAI_RULES;
+    const cached = options.cache === 'off' ? 0 : prefixCache.serve(cacheScope(record, ident.model), ids, blockEnds(ids.length, rules));
+    const prompt: PromptCount = { tokens: ids.length, cached };
+    record.prompt = prompt;
+    const pacing = pacingFor(profile, options, n, prompt);
 
     if (body.stream !== true) return answerJson(res, ident, turn, prompt, pacing, fault, signal);
 
@@ -247,7 +264,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       options: record.options,
       apiKey: headerOf(record, 'x-api-key') ?? '',
       fault: faultFor(record.options),
-      pacing: () => pacingFor(profile, record.options, n),
+      // the first token waits for the prefill of what the cache did not serve (a write is prefilled too)
+      pacing: (u) => {
+        record.prompt = { tokens: u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens, cached: u.cache_read_input_tokens };
+        return pacingFor(profile, record.options, n, record.prompt);
+      },
       cache: anthropicCache,
       signal,
       meter: (m) => (record.written = m),
@@ -312,7 +333,7 @@ async function answerJson(
   res: ServerResponse,
   ident: Ident,
   turn: Turn,
-  prompt: number,
+  prompt: PromptCount,
   pacing: Pacing,
   fault: Fault | undefined,
   signal: AbortSignal,
@@ -330,7 +351,7 @@ async function answerJson(
   if (signal.aborted) return;
   if (fault === 'disconnect_mid') return dropConnection(res);
   const finish = finishReasonFor(ident.format, turn.kind === 'tools' ? 'tool_calls' : 'stop');
-  const usage = { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n };
+  const usage = { prompt_tokens: prompt.tokens, completion_tokens: n, total_tokens: prompt.tokens + n, cached_tokens: prompt.cached };
   res.writeHead(200, { 'content-type': ident.format === 'zhipu' ? 'application/json' : 'application/json; charset=utf-8' });
   res.end(completionBody(ident, turn, finish, usage));
 }
@@ -350,6 +371,13 @@ function authorize(record: RecordedRequest, opts: EmulatorOptions): ErrorKind | 
   const key = bearer(authorization);
   if (!key) return 'auth_missing';
   return opts.openaiKeys && !opts.openaiKeys.includes(key) ? 'auth_invalid' : undefined;
+}
+
+/** Whose cache a prompt may hit: the same API key (a Zhipu JWT by the key id it was signed for) and model. */
+function cacheScope(record: RecordedRequest, model: string): string {
+  const token = bearer(headerOf(record, 'authorization')) ?? '';
+  const key = (record.format === 'zhipu' && zhipuKeyId(token)) || token;
+  return `${record.format}\n${key}\n${model}`;
 }
 
 function headerOf(x: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined {

@@ -19,7 +19,7 @@ import {
   type Ident,
   type Usage,
 } from './formats.ts';
-import type { Pacing } from './profiles.ts';
+import type { Pacing, PromptCount } from './profiles.ts';
 import { writeFrame, type WriteMeter, type WriteMode } from './writer.ts';
 
 export interface Step {
@@ -35,8 +35,13 @@ export interface Plan {
   ending: 'end' | 'destroy';
 }
 
-export function planStream(t: Ident, turn: Turn, promptTokens: number, pacing: Pacing, fault?: Fault): Plan {
-  const usage = (completion: number): Usage => ({ prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion });
+export function planStream(t: Ident, turn: Turn, prompt: PromptCount, pacing: Pacing, fault?: Fault): Plan {
+  const usage = (completion: number): Usage => ({
+    prompt_tokens: prompt.tokens,
+    completion_tokens: completion,
+    total_tokens: prompt.tokens + completion,
+    cached_tokens: prompt.cached,
+  });
   // The reasoning first, then one pass of the answer's frames; a repeated text plays it `repeat` times over.
   const thoughts = turn.reasoning.map((tok) => reasoningFrame(t, tok));
   const frames = turn.kind === 'text' ? turn.tokens.map((tok) => textFrame(t, tok)) : toolFrames(t, turn.calls);

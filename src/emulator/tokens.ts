@@ -39,14 +39,6 @@ export function tokenize(text: string): string[] {
   return tokens;
 }
 
-/** Prompt tokens the usual rough way: a token per four characters of message text. */
-export function promptTokens(messages: unknown): number {
-  if (!Array.isArray(messages)) return 0;
-  let chars = 0;
-  for (const m of messages) chars += [...contentText((m as { content?: unknown })?.content)].length;
-  return Math.ceil(chars / 4);
-}
-
 /** A message's text, whether `content` is a string or an array of parts. */
 export function contentText(content: unknown): string {
   if (typeof content === 'string') return content;

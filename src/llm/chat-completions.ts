@@ -141,8 +141,15 @@ function collectToolCalls(calls: Map<number, ToolCall>, deltas: any[]): void {
   }
 }
 
-function toUsage(u: any): Usage {
+/** The provider's usage; cached prompt tokens from OpenAI's and Zhipu's `prompt_tokens_details.cached_tokens` or DeepSeek's `prompt_cache_hit_tokens`. */
+export function toUsage(u: any): Usage {
   const prompt = Number(u.prompt_tokens) || 0;
   const completion = Number(u.completion_tokens) || 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(u.total_tokens) || prompt + completion };
+  const cached = Number(u.prompt_tokens_details?.cached_tokens ?? u.prompt_cache_hit_tokens) || 0;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: Number(u.total_tokens) || prompt + completion,
+    cached_prompt_tokens: Math.max(0, Math.min(cached, prompt)),
+  };
 }

@@ -31,8 +31,9 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  /** of prompt_tokens, those the provider's prefix cache served (where it says) */
-  cached_tokens?: number;
+  /** of prompt_tokens, those the provider's prompt cache served (OpenAI and Zhipu
+   *  `prompt_tokens_details.cached_tokens`, DeepSeek `prompt_cache_hit_tokens`); 0 when none or not reported */
+  cached_prompt_tokens: number;
 }
 
 /** Unified finish reason, with the provider's raw string kept beside it. */

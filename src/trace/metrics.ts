@@ -29,6 +29,8 @@ export interface Metrics {
   /** One observation per recorded stage, plus one count per skipped stage. */
   observeTimings(timings: ReturnType<Timings['toJSON']>, labels: RouteLabels): void;
   observeFirstToken(provider: string, model: string, ms: number): void;
+  /** agentmem_prompt_tokens_total{provider, model, cache="cached"|"uncached"}: prompt tokens sent upstream, by whether the provider's prompt cache served them */
+  countPromptTokens(provider: string, model: string, usage: { prompt_tokens: number; cached_prompt_tokens: number }): void;
   countRequest(route: string, outcome: Outcome): void;
   /** `name`{state="open"|"idle"}, read from `read` at each scrape */
   trackConnections(name: 'agentmem_upstream_connections' | 'agentmem_db_connections', read: () => { open: number; idle: number }): void;
@@ -67,6 +69,13 @@ export function createMetrics(): Metrics {
     buckets: FIRST_TOKEN_BUCKETS,
     registers: [registry],
   });
+  // Per provider and model, not per agent: agent ids are unbounded (and tenants'), labels must not be.
+  const promptTokens = new Counter({
+    name: 'agentmem_prompt_tokens_total',
+    help: "Prompt tokens sent to model providers, by whether the provider's prompt cache served them (cache=cached) or they were prefilled (cache=uncached).",
+    labelNames: ['provider', 'model', 'cache'] as const,
+    registers: [registry],
+  });
   const httpRequests = new Counter({
     name: 'agentmem_chat_requests_total',
     help: 'Chat requests by route and outcome.',
@@ -102,6 +111,10 @@ export function createMetrics(): Metrics {
     },
     observeFirstToken(provider, model, ms) {
       firstToken.observe({ provider, model }, ms / 1000);
+    },
+    countPromptTokens(provider, model, { prompt_tokens, cached_prompt_tokens }) {
+      promptTokens.inc({ provider, model, cache: 'cached' }, cached_prompt_tokens);
+      promptTokens.inc({ provider, model, cache: 'uncached' }, Math.max(0, prompt_tokens - cached_prompt_tokens));
     },
     countRequest(route, outcome) {
       httpRequests.inc({ route, outcome });

@@ -378,7 +378,7 @@ function renderPanels() {
   $('stat-first-byte').textContent = turn?.timings?.first_byte !== undefined ? `${fmtMs(turn.timings.first_byte)} ms` : '—';
   $('stat-total').textContent = turn?.timings?.total !== undefined ? `${fmtMs(turn.timings.total)} ms` : '—';
   $('stat-model').textContent = turn?.model ?? (agent ? agent.llm?.model ?? '—' : '—');
-  $('stat-tokens').textContent = turn?.usage ? `${turn.usage.prompt_tokens} / ${turn.usage.completion_tokens}` : '—';
+  $('stat-tokens').textContent = turn?.usage ? `${turn.usage.prompt_tokens} (${turn.usage.cached_prompt_tokens ?? 0} cached) / ${turn.usage.completion_tokens}` : '—';
   renderWaterfall(turn);
   renderRecalled(turn, agent);
   renderUpdates(turn, agent);
@@ -475,7 +475,30 @@ function renderWaterfall(turn) {
   if (turn.ttft !== null) {
     rows.push(row('client_ttft', 'summary client', 'first token', 'measured in this browser: send → first content event', [bar(0, turn.ttft, 's-client')], fmtMs(turn.ttft), 'measured'));
   }
-  box.replaceChildren(h('div', { class: 'wf-rows' }, grid, ...rows), h('p', { class: 'wf-foot' }, 'Offsets follow the request path (recall and connect run side by side); “first token” is measured in this browser, network included.'));
+  box.replaceChildren(
+    h('div', { class: 'wf-rows' }, grid, ...rows),
+    promptCacheNote(turn.usage),
+    h('p', { class: 'wf-foot' }, 'Offsets follow the request path (recall and connect run side by side); “first token” is measured in this browser, network included.'),
+  );
+}
+
+/** The prompt the model read, cached vs prefilled: the uncached part is what makes its first token grow with the prompt. */
+function promptCacheNote(usage) {
+  if (!usage) return h('p', { class: 'wf-foot wf-cache' });
+  const cached = usage.cached_prompt_tokens ?? 0;
+  const uncached = Math.max(0, usage.prompt_tokens - cached);
+  const share = usage.prompt_tokens ? Math.round((100 * cached) / usage.prompt_tokens) : 0;
+  return h(
+    'p',
+    { class: 'wf-foot wf-cache', 'data-cached': String(cached), 'data-uncached': String(uncached) },
+    'prompt: ',
+    h('span', { class: 'num' }, String(usage.prompt_tokens)),
+    ' tokens — ',
+    h('span', { class: 'num' }, String(cached)),
+    ` from the provider's prompt cache (${share} %), `,
+    h('span', { class: 'num' }, String(uncached)),
+    ' prefilled (the part of the model’s first token that grows with the prompt)',
+  );
 }
 
 function hint(agent, flag) {

@@ -17,9 +17,9 @@ test('usage: the prompt is input + cache read + cache write; cached is the read'
     prompt_tokens: 2009,
     completion_tokens: 393,
     total_tokens: 2402,
-    cached_tokens: 1800,
+    cached_prompt_tokens: 1800,
   });
-  assert.deepEqual(toUsage({ input_tokens: 12, output_tokens: 1 }), { prompt_tokens: 12, completion_tokens: 1, total_tokens: 13, cached_tokens: 0 });
+  assert.deepEqual(toUsage({ input_tokens: 12, output_tokens: 1 }), { prompt_tokens: 12, completion_tokens: 1, total_tokens: 13, cached_prompt_tokens: 0 });
 });
 
 test('error types map to codes a caller can act on', () => {

@@ -36,7 +36,7 @@ export interface AnthropicUsage {
 
 /**
  * Our Usage: Anthropic's `input_tokens` counts only what follows the last cache
- * breakpoint, so the prompt is all three input fields together; `cached_tokens` is what
+ * breakpoint, so the prompt is all three input fields together; `cached_prompt_tokens` is what
  * the cache served (read). Cache writes are billed above the base rate but are prompt tokens all the same.
  */
 export function toUsage(u: AnthropicUsage): Usage {
@@ -44,7 +44,7 @@ export function toUsage(u: AnthropicUsage): Usage {
   const cached = n(u.cache_read_input_tokens);
   const prompt = n(u.input_tokens) + cached + n(u.cache_creation_input_tokens);
   const completion = n(u.output_tokens);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, cached_tokens: cached };
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, cached_prompt_tokens: cached };
 }
 
 /** Anthropic's error types (`{type: "error", error: {type, message}}`) as our codes. */

@@ -54,7 +54,7 @@ test('a recorded tool-use stream: text, then the tool call assembled from input_
     { id: 'toolu_01Wx8bN3kq4Lm7Zp2Rt5Ys9V', name: 'get_weather', arguments: '{"location": "San Francisco, CA", "unit": "fahrenheit"}' },
   ]);
   assert.deepEqual([out.finish_reason, out.raw_finish_reason], ['tool_calls', 'tool_use']);
-  assert.deepEqual(out.usage, { prompt_tokens: 472 + 1536, completion_tokens: 89, total_tokens: 472 + 1536 + 89, cached_tokens: 1536 });
+  assert.deepEqual(out.usage, { prompt_tokens: 472 + 1536, completion_tokens: 89, total_tokens: 472 + 1536 + 89, cached_prompt_tokens: 1536 });
 
   const req = seen.at(-1)!;
   assert.equal(req.path, '/v1/messages');
@@ -70,7 +70,7 @@ test('a recorded thinking stream: reasoning parts, then the answer; the budget h
   const out = await collect(p.stream({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: '27 * 453?' }] }));
   assert.match(out.reasoning, /27 \* 453 = 27 \* 400 \+ 27 \* 53 = 10800 \+ 1431 = 12231$/);
   assert.equal(out.text, '27 × 453 = 12,231');
-  assert.deepEqual(out.usage, { prompt_tokens: 1288, completion_tokens: 41, total_tokens: 1329, cached_tokens: 0 });
+  assert.deepEqual(out.usage, { prompt_tokens: 1288, completion_tokens: 41, total_tokens: 1329, cached_prompt_tokens: 0 });
   assert.deepEqual(seen.at(-1)!.body.thinking, { type: 'enabled', budget_tokens: 4000 });
 });
 

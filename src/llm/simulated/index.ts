@@ -28,7 +28,7 @@ export function createSimulated(config: ProviderConfig): Provider {
       type: 'finish',
       finish_reason: 'stop',
       raw_finish_reason: 'stop',
-      usage: { prompt_tokens: prompt, completion_tokens: tokens.length, total_tokens: prompt + tokens.length },
+      usage: { prompt_tokens: prompt, completion_tokens: tokens.length, total_tokens: prompt + tokens.length, cached_prompt_tokens: 0 },
     };
   }
 

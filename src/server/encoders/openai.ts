@@ -98,7 +98,7 @@ export function openaiChunks(opts: ChunkOptions): (event: AgentEvent) => object[
           { ...chunk({}, toOpenAIFinishReason(e.finish_reason)), agentmem: { session_id: e.session_id, timings: e.timings, model: e.model } },
         ];
         if (opts.includeUsage)
-          out.push({ id, object: 'chat.completion.chunk', created, model: opts.model, system_fingerprint: null, choices: [], usage: e.usage });
+          out.push({ id, object: 'chat.completion.chunk', created, model: opts.model, system_fingerprint: null, choices: [], usage: toOpenAIUsage(e.usage) });
         return out;
       }
       case 'error':
@@ -107,6 +107,13 @@ export function openaiChunks(opts: ChunkOptions): (event: AgentEvent) => object[
         return [];
     }
   };
+}
+
+/** Usage as OpenAI reports it: the cached prompt tokens under `prompt_tokens_details.cached_tokens`. */
+export function toOpenAIUsage(u: Usage | null) {
+  if (!u) return null;
+  const { cached_prompt_tokens, ...counts } = u;
+  return { ...counts, prompt_tokens_details: { cached_tokens: cached_prompt_tokens } };
 }
 
 /** What a non-streaming answer collects from the events: the client's tool calls, the agent's own. */
@@ -151,7 +158,7 @@ export function openaiCompletion(
         finish_reason: calls ? 'tool_calls' : toOpenAIFinishReason(r.finishReason),
       },
     ],
-    usage: r.usage,
+    usage: toOpenAIUsage(r.usage),
     agentmem: { session_id: r.sessionId, tool_calls: extra.serverToolCalls ?? [], timings: extra.timings },
   };
 }

@@ -83,6 +83,8 @@ function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timin
   const t = timings.toJSON();
   ctx.metrics.observeTimings(t, { route, provider: agent.providerName, model: agent.model });
   if (t.upstream_ttfb !== undefined) ctx.metrics.observeFirstToken(agent.providerName, result?.model ?? agent.model, t.upstream_ttfb);
+  const usage = result?.usage;
+  if (usage) ctx.metrics.countPromptTokens(agent.providerName, result?.model ?? agent.model, usage);
   const outcome = !result || result.error ? 'error' : result.aborted ? 'aborted' : 'ok';
   ctx.metrics.countRequest(route, outcome);
   recordSpans('agentmem.chat', timings, {
@@ -92,6 +94,15 @@ function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timin
     'gen_ai.system': agent.providerName,
     'gen_ai.request.model': agent.model,
     'gen_ai.response.model': result?.model ?? agent.model,
+    ...(usage
+      ? {
+          'gen_ai.usage.input_tokens': usage.prompt_tokens,
+          'gen_ai.usage.output_tokens': usage.completion_tokens,
+          'gen_ai.usage.cache_read.input_tokens': usage.cached_prompt_tokens,
+          // what the provider prefilled this turn: the part of the first token's wait that grows with the prompt
+          'agentmem.prompt_tokens_uncached': usage.prompt_tokens - usage.cached_prompt_tokens,
+        }
+      : {}),
   });
 }
 
