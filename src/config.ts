@@ -17,6 +17,8 @@ export interface AppConfig {
   openaiBaseUrl?: string;
   zhipuApiKey?: string;
   zhipuBaseUrl?: string;
+  anthropicApiKey?: string;
+  anthropicBaseUrl?: string;
   /** how long a claimed background job stays locked to its worker (a crashed worker's job is retried after it) */
   jobLockMs: number;
   /** AGENTMEM_JOB_RETENTION_MS: finished background jobs are deleted this long after they ended */
@@ -69,6 +71,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     openaiBaseUrl: env.OPENAI_BASE_URL || undefined,
     zhipuApiKey: env.ZHIPU_API_KEY || undefined,
     zhipuBaseUrl: env.ZHIPU_BASE_URL || undefined,
+    anthropicApiKey: env.ANTHROPIC_API_KEY || undefined,
+    anthropicBaseUrl: env.ANTHROPIC_BASE_URL || undefined,
     jobLockMs: intEnv(env.AGENTMEM_JOB_LOCK_MS, 60_000),
     jobRetentionMs: intEnv(env.AGENTMEM_JOB_RETENTION_MS, 7 * 24 * 3_600_000),
     streamHoldMs: intEnv(env.AGENTMEM_STREAM_HOLD_MS, 5 * 60_000),

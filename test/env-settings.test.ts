@@ -1,6 +1,6 @@
 // Settings read from the environment, through the real CLI (`agentmem serve` in a child
 // process, so configFromEnv is what reads them): the platform's provider keys and base
-// URLs (OPENAI_*, ZHIPU_*), AGENTMEM_BODY_LIMIT, the rate limits (AGENTMEM_RATE_LIMIT,
+// URLs (OPENAI_*, ZHIPU_*, ANTHROPIC_*), AGENTMEM_BODY_LIMIT, the rate limits (AGENTMEM_RATE_LIMIT,
 // AGENTMEM_ORG_RATE_LIMIT, AGENTMEM_RATE_LIMIT_WINDOW_MS), and the secret key generated into
 // the data dir when AGENTMEM_SECRET_KEY is unset: the same after a restart, so the agents'
 // stored provider keys still open.
@@ -33,13 +33,16 @@ describe('settings from the environment', () => {
   let server: Awaited<ReturnType<typeof serve>>;
   const OPENAI_KEY = 'sk-platform-' + randomBytes(6).toString('hex');
   const ZHIPU_KEY = 'platformid.platformsecret';
+  const ANTHROPIC_KEY = 'sk-ant-platform-' + randomBytes(6).toString('hex');
   before(async () => {
-    emu = await startEmulator({ port: 0, profile: 'instant', zhipuKeys: [ZHIPU_KEY] });
+    emu = await startEmulator({ port: 0, profile: 'instant', zhipuKeys: [ZHIPU_KEY], anthropicKeys: [ANTHROPIC_KEY] });
     server = await serve({
       OPENAI_API_KEY: OPENAI_KEY,
       OPENAI_BASE_URL: `${emu.url}/~text=from%20the%20platform%20openai/v1`,
       ZHIPU_API_KEY: ZHIPU_KEY,
       ZHIPU_BASE_URL: `${emu.url}/~text=from%20the%20platform%20zhipu/api/paas/v4`,
+      ANTHROPIC_API_KEY: ANTHROPIC_KEY,
+      ANTHROPIC_BASE_URL: `${emu.url}/~text=from%20the%20platform%20anthropic`,
       AGENTMEM_BODY_LIMIT: '4096',
     });
   });
@@ -57,7 +60,7 @@ describe('settings from the environment', () => {
     assert.ok(agent.id, JSON.stringify(agent));
     const from = emu.requests.length;
     const r = await streamChat({ url: server.url, adminKey: server.key }, agent.id, { message });
-    const asked = emu.requests.slice(from).filter((q) => q.path.endsWith('/chat/completions'));
+    const asked = emu.requests.slice(from).filter((q) => q.path.endsWith('/chat/completions') || q.path.endsWith('/v1/messages'));
     assert.equal(asked.length, 1);
     return { agent, text: r.text, last: r.events.at(-1), asked: asked[0]! };
   }
@@ -74,6 +77,14 @@ describe('settings from the environment', () => {
     assert.equal(r.text, 'from the platform zhipu', JSON.stringify(r.last));
     assert.equal(r.asked.format, 'zhipu');
     assert.equal(r.asked.jwtValid, true, 'signed with ZHIPU_API_KEY');
+  });
+
+  test('ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL: an Anthropic agent that names neither is served there, the key in x-api-key', async () => {
+    const r = await chatOnPlatform({ provider: 'anthropic', model: 'claude-sonnet-4-5' }, 'hi anthropic');
+    assert.equal(r.text, 'from the platform anthropic', JSON.stringify(r.last));
+    assert.equal(r.asked.format, 'anthropic');
+    assert.equal(r.asked.headers['x-api-key'], ANTHROPIC_KEY);
+    assert.ok(!JSON.stringify(r.agent).includes(ANTHROPIC_KEY), 'the platform key is not shown on the agent');
   });
 
   test('AGENTMEM_BODY_LIMIT: a body over it is 413 payload_too_large, one under it is read', async () => {

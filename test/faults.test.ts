@@ -1,6 +1,6 @@
 // The upstream fault matrix, through the emulator over real sockets, on both engines:
 // every fault the emulator can inject, before the first token and after it, in the
-// OpenAI and the Zhipu wire formats. Whatever happens upstream, the client gets either
+// OpenAI, the Zhipu and the Anthropic wire formats. Whatever happens upstream, the client gets either
 // a clear `error` event (code, message, retryable) or — for a retryable failure before
 // the first token — a retried, normal answer; and the session's stored messages agree
 // with what the client saw. Then 1,000 mixed faulty turns leave no socket, timer or
@@ -15,6 +15,9 @@
 //   sensitive, network_error                      Zhipu finish reasons; in the OpenAI format `sensitive`
 //                                                 is the ordinary finish_reason "content_filter" (a
 //                                                 normal, complete answer); network_error is Zhipu only
+//   (Anthropic)                                   503 is its 529 overloaded_error; error_event an `error`
+//                                                 event overloaded_error (retryable); sensitive the
+//                                                 stop_reason "refusal"; network_error an api_error event
 import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -53,10 +56,12 @@ function expected(fault: Fault, format: Format, at: 'before' | 'after'): Outcome
       return { error: 'upstream_protocol', retryable: false };
     case 'error_event':
       // Zhipu's in-stream error 1234 is its "network error" code
+      if (format === 'anthropic') return { error: 'upstream_unavailable', retryable: true };
       return format === 'zhipu' ? { error: 'upstream_network', retryable: true } : { error: 'upstream_error', retryable: false };
     case 'sensitive':
       return format === 'zhipu' ? { error: 'upstream_content_filter', retryable: false } : { done: 'content_filter' };
     case 'network_error':
+      if (format === 'anthropic') return { error: 'upstream_unavailable', retryable: true };
       return format === 'zhipu' ? { error: 'upstream_network', retryable: true } : undefined;
     case 'split_utf8':
     case 'drip':
@@ -64,7 +69,7 @@ function expected(fault: Fault, format: Format, at: 'before' | 'after'): Outcome
   }
 }
 
-const FORMATS: Format[] = ['openai', 'zhipu'];
+const FORMATS: Format[] = ['openai', 'zhipu', 'anthropic'];
 /** faults that cut an answer after some tokens (so "before" means an empty answer) */
 const MID: Fault[] = ['disconnect_mid', 'malformed_json', 'error_event', 'sensitive', 'network_error'];
 
@@ -80,13 +85,13 @@ for (const engine of engines) {
     async function agentFor(format: Format, o: Record<string, string | number>, llm: Record<string, unknown> = {}, extra: object = {}) {
       const caseId = `${engine}-${nonce++}`;
       const options = optionPath({ case: caseId, ...o });
-      const base = format === 'zhipu' ? `${emu.url}${options}/api/paas/v4` : `${emu.url}${options}/v1`;
+      const base = format === 'zhipu' ? `${emu.url}${options}/api/paas/v4` : format === 'anthropic' ? `${emu.url}${options}` : `${emu.url}${options}/v1`;
       const res = await s.api('POST', '/api/v1/agents', {
         body: {
           name: `fault-${format}`,
           llm: {
-            provider: format === 'zhipu' ? 'zhipu' : 'openai-compatible',
-            model: format === 'zhipu' ? 'glm-4-flash' : 'gpt-4o-mini',
+            provider: format === 'openai' ? 'openai-compatible' : format,
+            model: format === 'zhipu' ? 'glm-4-flash' : format === 'anthropic' ? 'claude-sonnet-4-5' : 'gpt-4o-mini',
             base_url: base,
             api_key: 'kid.ksecret',
             // a short deadline only where the upstream hangs: elsewhere a busy test machine must not time out

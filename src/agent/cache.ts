@@ -89,7 +89,7 @@ export function resolveProvider(llm: AgentConfig['llm'], env: PlatformProviders)
 }
 
 function withDefaults(c: Omit<ProviderConfig, 'fallback'>, env: PlatformProviders): ProviderConfig {
-  if (c.provider === 'openai-compatible' || c.provider === 'zhipu') {
+  if (c.provider !== 'simulated') {
     c.base_url ??= defaultBaseUrl(c.provider, env);
     c.api_key ??= platformKey(c.provider, c.base_url, env);
   }

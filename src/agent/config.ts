@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { recallOptions } from '../memory/recall-config.ts';
 
-const provider = z.enum(['simulated', 'openai-compatible', 'zhipu']);
+const provider = z.enum(['simulated', 'openai-compatible', 'zhipu', 'anthropic']);
 const url = z.url({ protocol: /^https?$/ }).max(8_192);
 // Strings that become a metric label, a cache key or a log field are bounded.
 const modelName = z.string().min(1).max(200, 'a model name is at most 200 characters');

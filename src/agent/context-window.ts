@@ -1,7 +1,11 @@
 // Fits a turn's prompt into the model's window: max_context_tokens minus the tokens
 // reserved for the answer (max_tokens). Every part is counted once (messages when
 // stored or loaded, texts in a small cache), so fitting adds numbers and nothing else.
-// When the parts do not fit, they give way in this order:
+// The window of stored messages gives way in chunks, so that the prompt's prefix stays put
+// for many turns (docs/memory.md): when it holds more than memory.last_messages, or more
+// tokens than the budget leaves it, it drops to a low-water mark (half of either, from an
+// exchange's start) and is appended to from there; the session stores where it starts.
+// When the parts still do not fit, they give way in this order:
 //   1. the oldest window messages, down to the last exchange (an answer goes with its
 //      tool calls and results, never one without the other)
 //   2. recalled memories, the lowest-ranked first
@@ -15,7 +19,7 @@ import { cachedCount, contextWindowOf, countBounded, countText, MESSAGE_OVERHEAD
 import { countChat, messageTokens, toChatMessages } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import type { RecalledMemory } from '../memory/recall.ts';
-import { buildPrompt, memoryBlock, summaryBlock, workingBlock } from './prompt.ts';
+import { flattenPrompt, memoryBlock, promptSegments, summaryBlock, workingBlock } from './prompt.ts';
 
 /** When `max_tokens` is unset: this much of the window stays free for the answer (at most 1/8 of it). */
 export const DEFAULT_ANSWER_RESERVE = 4_096;
@@ -42,7 +46,7 @@ const SLACK = 16;
 const frame = (block: (content: string) => string) => countText(block('')) + 2;
 const WORKING_FRAME = frame(workingBlock);
 const SUMMARY_FRAME = frame(summaryBlock);
-const MEMORY_FRAME = countText(memoryBlock([]));
+const MEMORY_FRAME = countText(memoryBlock([])) + 2; // and the blank line before the user's text
 const LINE_FRAME = 3; // "- " and the newline
 const specCounts = new WeakMap<object, number>();
 function specTokens(specs: ToolSpec[] | undefined, key: object | undefined): number {
@@ -118,15 +122,36 @@ export interface PromptParts {
   tools?: ToolSpec[];
   /** a stable object for the tools (the agent's config), so their count is kept */
   toolsKey?: object;
+  /** stored history: the window's size in messages (memory.last_messages); past it, or past the budget, the window gives way in a chunk */
+  maxMessages?: number;
 }
 
 export interface FittedPrompt {
   messages: ChatMessage[];
+  /** where the prompt's stable parts end (prompt.ts Prompt.breakpoints) */
+  breakpoints: number[];
   /** the prompt's tokens as counted (the model's, scaled) */
   tokens: number;
   limit: number;
   /** what gave way */
   dropped: { messages: number; recalled: number; summary: boolean; working: boolean };
+  /** the window gave way in a chunk: the seq of the first message it keeps from now on (to store) */
+  windowStart?: number;
+}
+
+/** Down to this many messages when the window passes `max` (a small window slides as it always did). */
+export const lowWaterMessages = (max: number): number => (max < 6 ? max : Math.floor(max / 2));
+
+/**
+ * Where the window starts after giving way: the newest messages within `maxCount` and
+ * `maxTokens`, from a user's message (an exchange is kept whole).
+ */
+function lowWater(units: Array<{ m: Message | ChatMessage; tokens: number }>, maxCount: number, maxTokens: number): number {
+  let i = units.length;
+  let tokens = 0;
+  while (i > 0 && units.length - i < maxCount && tokens + units[i - 1]!.tokens <= maxTokens) tokens += units[--i]!.tokens;
+  while (i < units.length && units[i]!.m.role !== 'user') i++;
+  return i;
 }
 
 /** The tokens the system prompt, the user's message and the tools need in any case. */
@@ -177,6 +202,18 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
   const dropped = { messages: 0, recalled: 0, summary: false, working: false };
   let first = 0; // the oldest unit kept
   let kept = parts.recalled.length;
+  // 0. the window in chunks: past its size or its room, down to the low-water mark
+  let windowStart: number | undefined;
+  const newest = parts.history.at(-1);
+  if (parts.maxMessages !== undefined && newest && 'seq' in newest) {
+    const room = limit - (total - history); // what the history may use this turn
+    if (parts.history.length > parts.maxMessages || history > room) {
+      first = lowWater(units, lowWaterMessages(parts.maxMessages), Math.floor(room / 2));
+      for (let i = 0; i < first; i++) total -= units[i]!.tokens;
+      const start = units[first]?.m;
+      windowStart = start && 'seq' in start ? start.seq : newest.seq + 1;
+    }
+  }
   // 1. oldest messages, down to the last exchange
   const lastExchange = Math.max(0, units.length - 2);
   while (total > limit && first < lastExchange) total -= units[first++]!.tokens;
@@ -205,9 +242,11 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
 
   const window: ChatMessage[] = [];
   for (let i = first; i < units.length; i++) window.push(...chatOf(units[i]!.m));
-  const messages = buildPrompt(parts.systemPrompt, window, parts.recalled.slice(0, kept), parts.user, {
-    working: withWorking ? parts.working : undefined,
-    summary: withSummary ? parts.summary : undefined,
-  });
-  return { messages, tokens: Math.ceil(total * scale), limit: budget.limit, dropped };
+  const { messages, breakpoints } = flattenPrompt(
+    promptSegments(parts.systemPrompt, window, parts.recalled.slice(0, kept), parts.user, {
+      working: withWorking ? parts.working : undefined,
+      summary: withSummary ? parts.summary : undefined,
+    }),
+  );
+  return { messages, breakpoints, tokens: Math.ceil(total * scale), limit: budget.limit, dropped, windowStart };
 }

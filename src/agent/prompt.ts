@@ -1,6 +1,13 @@
-// The messages sent upstream: the system prompt (+ working memory, the summary of the
-// earlier conversation and recalled memories, each in a delimited block), the history
-// window as chat messages (tool calls and their results included), then the user's message.
+// The messages sent upstream, ordered so that the prompt's prefix stays put from turn to
+// turn and a provider's prefix cache serves it (docs/memory.md, "Where each part goes"):
+//   1. the system message: the system prompt, then working memory and the summary of the
+//      earlier conversation (they change rarely: when the tool updates the notes, when a
+//      summary lands at a chunk point)
+//   2. the history window as chat messages (tool calls and their results included):
+//      append-only between the window's chunk points (context-window.ts)
+//   3. the turn: what changes every turn (the recalled memories) in a delimited block at
+//      the head of the user's message, then the message itself
+// Tool definitions go beside the messages in the order the agent's config gives them.
 import type { ChatMessage } from '../llm/types.ts';
 import type { RecalledMemory } from '../memory/recall.ts';
 
@@ -11,6 +18,60 @@ export interface PromptExtras {
   summary?: string;
 }
 
+/** A part of the prompt, named for how often it changes; sent in this order. */
+export type SegmentKind = 'system' | 'history' | 'turn';
+
+export interface PromptSegment {
+  kind: SegmentKind;
+  /**
+   * The segment stays the same from one turn to the next (the system message until working
+   * memory or the summary changes; the history until the window gives way): a prefix cache
+   * may end after it. The turn's segment never is.
+   */
+  stable: boolean;
+  messages: ChatMessage[];
+}
+
+/** The prompt as ordered segments. */
+export function promptSegments(
+  systemPrompt: string,
+  history: ChatMessage[],
+  recalled: RecalledMemory[],
+  userMessage: string,
+  extras: PromptExtras = {},
+): PromptSegment[] {
+  const blocks = [systemPrompt];
+  if (extras.working !== undefined) blocks.push(workingBlock(extras.working));
+  if (extras.summary) blocks.push(summaryBlock(extras.summary));
+  const system = blocks.filter(Boolean).join('\n\n');
+  return [
+    { kind: 'system', stable: true, messages: system ? [{ role: 'system', content: system }] : [] },
+    { kind: 'history', stable: true, messages: history },
+    { kind: 'turn', stable: false, messages: [{ role: 'user', content: turnMessage(recalled, userMessage) }] },
+  ];
+}
+
+/** The messages of a prompt, and where its stable segments end. */
+export interface Prompt {
+  messages: ChatMessage[];
+  /**
+   * Indexes into `messages` of the last message of each non-empty stable segment, in
+   * order: where a provider with explicit cache breakpoints (Anthropic's `cache_control`)
+   * puts them. Messages appended later (a turn's tool steps) leave them valid.
+   */
+  breakpoints: number[];
+}
+
+export function flattenPrompt(segments: PromptSegment[]): Prompt {
+  const messages: ChatMessage[] = [];
+  const breakpoints: number[] = [];
+  for (const s of segments) {
+    messages.push(...s.messages);
+    if (s.stable && s.messages.length) breakpoints.push(messages.length - 1);
+  }
+  return { messages, breakpoints };
+}
+
 export function buildPrompt(
   systemPrompt: string,
   history: ChatMessage[],
@@ -18,21 +79,21 @@ export function buildPrompt(
   userMessage: string,
   extras: PromptExtras = {},
 ): ChatMessage[] {
-  const out: ChatMessage[] = [];
-  const blocks = [systemPrompt];
-  if (extras.working !== undefined) blocks.push(workingBlock(extras.working));
-  if (extras.summary) blocks.push(summaryBlock(extras.summary));
-  if (recalled.length) blocks.push(memoryBlock(recalled));
-  const system = blocks.filter(Boolean).join('\n\n');
-  if (system) out.push({ role: 'system', content: system });
-  for (const m of history) out.push(m);
-  out.push({ role: 'user', content: userMessage });
-  return out;
+  return flattenPrompt(promptSegments(systemPrompt, history, recalled, userMessage, extras)).messages;
+}
+
+/**
+ * The user's message as this turn sends it: the memories recalled for it first, in their
+ * block, then the message as the user wrote it. The stored message (and so the next
+ * turn's history) is the user's text alone.
+ */
+export function turnMessage(recalled: RecalledMemory[], userMessage: string): string {
+  return recalled.length ? `${memoryBlock(recalled)}\n\n${userMessage}` : userMessage;
 }
 
 /** Memories as facts the model may use; the tags let the model (and the simulated one) find them. */
 export function memoryBlock(recalled: RecalledMemory[]): string {
-  return `Things you remember about this user (from earlier conversations):\n<memory>\n${recalled.map(memoryLine).join('\n')}\n</memory>`;
+  return `Things you remember about this user (from earlier conversations; use them when they help with the message below):\n<memory>\n${recalled.map(memoryLine).join('\n')}\n</memory>`;
 }
 
 export const memoryLine = (m: RecalledMemory): string => `- ${m.content.replace(/\s*\n\s*/g, ' ')}`;

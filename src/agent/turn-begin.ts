@@ -11,6 +11,7 @@ import type { Message } from '../store/repos/messages.ts';
 import type { Session } from '../store/repos/sessions.ts';
 import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn, type Budget, type UserCount } from './context-window.ts';
 import type { McpToolset } from './mcp-tools.ts';
+import type { Prompt } from './prompt.ts';
 import { toolSpecs } from './tools.ts';
 import type { TurnContext } from './turn-context.ts';
 import { turnTools } from './working-tool.ts';
@@ -38,6 +39,8 @@ export interface BegunTurn {
   specs: ToolSpec[] | undefined;
   /** the prompt; each tool step appends its calls and their results */
   messages: ChatMessage[];
+  /** where the prompt's stable parts end (prompt.ts Prompt.breakpoints) */
+  breakpoints: number[];
 }
 
 type Window = { session: Session; messages: Message[] } | undefined;
@@ -56,7 +59,9 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   // The session and its history window: a cache hit costs no round trip. A client that
   // leaves meanwhile still waits for it (the turn is recorded in its session), not for more.
   const t0 = performance.now();
-  const existing = input.sessionId ? await deps.history.window(input.orgId, input.sessionId, config.memory.last_messages) : undefined;
+  // (one message more than the window holds: a window past its size gives way in a chunk)
+  const depth = config.memory.last_messages && config.memory.last_messages + 1;
+  const existing = input.sessionId ? await deps.history.window(input.orgId, input.sessionId, depth) : undefined;
   checkSession(turn, existing);
   timings.mark('history', t0);
   const userId = input.userId ?? existing?.session.user_id ?? null;
@@ -100,9 +105,12 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
 
   const tp = performance.now();
   const specs = turnTools(config, config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined);
-  const messages = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
+  const { messages, breakpoints, windowStart } = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
   timings.mark('prompt', tp);
-  return { exchange, userId, recalled, mcp, specs, messages };
+  // The window gave way: stored after the user's message, so the next turns (here or on
+  // another instance) send the same window. Should the write fail, the next turn decides again.
+  if (windowStart !== undefined) deps.history.moveWindow(input.orgId, sessionId, windowStart, exchange.stored).catch(() => {});
+  return { exchange, userId, recalled, mcp, specs, messages, breakpoints };
 }
 
 /** The session must be the agent's, and the user's when the request names one. */
@@ -145,28 +153,37 @@ function fitPrompt(
   user: UserCount,
   existing: Window,
   parts: { recalled: RecalledMemory[]; mcp: McpToolset | undefined; specs: ToolSpec[] | undefined; working: string | undefined },
-): ChatMessage[] {
+): Prompt & { windowStart?: number } {
   const { agent, input } = turn;
   const { config } = agent;
   const session = existing?.session;
+  const after = Math.max(session?.summarized_seq ?? 0, (session?.window_seq ?? 0) - 1);
   // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
   const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
-  const { messages } = fitTurn(
+  const fitted = fitTurn(
     extra.length ? { ...budget, limit: budget.limit - Math.ceil(countChat(extra) * budget.scale) } : budget,
     {
       systemPrompt: config.system_prompt,
       working: parts.working,
       summary: input.history ? undefined : (session?.summary ?? undefined),
       recalled: parts.recalled,
-      history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > (session?.summarized_seq ?? 0)),
+      history: input.history ?? (existing?.messages ?? []).filter((m) => m.seq > after),
       user: input.message,
       tools: parts.specs,
       // (the tools' count is kept per agent only when nothing but the agent's config decides them)
       toolsKey: parts.mcp || input.clientTools ? undefined : config,
+      maxMessages: input.history ? undefined : config.memory.last_messages,
     },
     user,
   );
-  if (input.system) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
+  const { messages } = fitted;
+  let { breakpoints } = fitted;
+  if (input.system) {
+    const at = messages[0]?.role === 'system' ? 1 : 0;
+    messages.splice(at, 0, ...input.system.map((content): ChatMessage => ({ role: 'system', content })));
+    const added = input.system.length;
+    breakpoints = breakpoints.map((i) => (i >= at ? i + added : i));
+  }
   if (input.continuation) messages.push(...input.continuation);
-  return messages;
+  return { messages, breakpoints, windowStart: fitted.windowStart };
 }

@@ -111,6 +111,7 @@ async function streamStep(turn: TurnContext, begun: BegunTurn, answer: Answer, b
   const stream = agent.provider.stream({
     model: agent.model,
     messages: begun.messages,
+    cache_breakpoints: begun.breakpoints,
     temperature: config.llm.temperature,
     max_tokens: config.llm.max_tokens,
     thinking: config.llm.thinking,

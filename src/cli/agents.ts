@@ -41,7 +41,7 @@ export function agentsCommand(): Command {
         .description('Create an agent: --config file.json (the agent config JSON), or --provider/--model; --name wins over the file')
         .option('--name <name>', 'its name (required unless the config file has one)')
         .option('--config <file>', 'agent config JSON (llm, system_prompt, memory, streaming, tools); "-" reads stdin')
-        .option('--provider <provider>', 'llm.provider: simulated | openai-compatible | zhipu')
+        .option('--provider <provider>', 'llm.provider: simulated | openai-compatible | zhipu | anthropic')
         .option('--model <model>', 'llm.model')
         .option('--base-url <url>', 'llm.base_url')
         .option('--system-prompt <text>', 'system_prompt')

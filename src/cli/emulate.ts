@@ -20,12 +20,13 @@ const milliseconds = (v: string): number => {
 
 export function emulateCommand(): Command {
   return new Command('emulate')
-    .description('Run the upstream emulator: OpenAI and Zhipu GLM streaming wire formats with latency profiles and faults')
+    .description('Run the upstream emulator: OpenAI, Zhipu GLM and Anthropic Messages streaming wire formats with latency profiles and faults')
     .option('-p, --port <port>', 'port to listen on', '8090')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--profile <profile>', `latency profile: ${PROFILE_NAMES.join(' | ')}`, profileArg, 'glm-4-flash' as ProfileName)
     .option('--zhipu-key <id.secret>', 'accepted Zhipu key (verbatim or as a signed JWT); repeatable; default: any bearer', collect)
     .option('--openai-key <key>', 'accepted OpenAI key; repeatable; default: any bearer', collect)
+    .option('--anthropic-key <key>', 'accepted Anthropic key (x-api-key); repeatable; default: any', collect)
     .option('--tls', 'serve HTTPS with a self-signed certificate made at start')
     .option('--cert-out <file>', 'with --tls: where to write the certificate (PEM) for clients to trust (default: a file in the temp dir)')
     .option('--rtt-ms <ms>', 'network round-trip time, paid per round trip, the TCP and TLS handshakes included', milliseconds, 0)
@@ -36,6 +37,7 @@ export function emulateCommand(): Command {
         profile: ProfileName;
         zhipuKey?: string[];
         openaiKey?: string[];
+        anthropicKey?: string[];
         tls?: boolean;
         certOut?: string;
         rttMs: number;
@@ -48,6 +50,7 @@ export function emulateCommand(): Command {
             profile: opts.profile,
             zhipuKeys: opts.zhipuKey,
             openaiKeys: opts.openaiKey,
+            anthropicKeys: opts.anthropicKey,
             tls: opts.tls,
             rttMs: opts.rttMs,
           });
@@ -61,7 +64,7 @@ export function emulateCommand(): Command {
           writeFileSync(file, emu.ca);
           console.log(`  certificate: ${file}   trust it with NODE_EXTRA_CA_CERTS=${file}`);
         }
-        console.log(`  OpenAI: ${emu.url}/v1/chat/completions   Zhipu: ${emu.url}/api/paas/v4/chat/completions`);
+        console.log(`  OpenAI: ${emu.url}/v1/chat/completions   Zhipu: ${emu.url}/api/paas/v4/chat/completions   Anthropic: ${emu.url}/v1/messages`);
         console.log(`  options as path segments, e.g. ${emu.url}/~fault=drip/~text=hello/v1`);
         console.log(`  connections accepted and requests seen: ${emu.url}/_emulator/stats`);
         const stop = async () => {

@@ -22,6 +22,8 @@ export interface ThinkingRequest {
 export function thinks(format: Format, body: ThinkingRequest, options: Record<string, string>): boolean {
   const model = typeof body.model === 'string' ? body.model : '';
   const type = body.thinking?.type;
+  // Claude thinks only when asked: thinking {type: "enabled", budget_tokens}
+  if (format === 'anthropic') return type === 'enabled' || (options.reasoning !== undefined && type !== 'disabled');
   if (format === 'zhipu') return type !== 'disabled' && (/^glm-(4\.[5-9]|[5-9])/.test(model) || options.reasoning !== undefined);
   if (model === 'deepseek-reasoner') return true;
   if (model.startsWith('deepseek')) return type === 'enabled';

@@ -18,6 +18,7 @@ const DEFAULT_WINDOW = 128_000;
 export function contextWindow(model: unknown, options: Record<string, string>): number {
   const n = Number(options.context_tokens);
   if (options.context_tokens !== undefined && Number.isInteger(n) && n > 0) return n;
+  if (typeof model === 'string' && model.startsWith('claude-')) return 200_000;
   return (typeof model === 'string' && WINDOWS[model]) || DEFAULT_WINDOW;
 }
 

@@ -1,7 +1,8 @@
 // Every HTTP error the emulator can answer, in one table: status plus the body each
 // provider really sends. OpenAI: {error: {message, type, param, code}}; Zhipu:
 // {error: {code, message}} with STRING business codes (1002 bad token, 1302 too many
-// concurrent requests, …).
+// concurrent requests, …); Anthropic: {type: "error", error: {type, message}} (and 529
+// for overloaded).
 import type { Format } from './formats.ts';
 
 export type ErrorKind =
@@ -15,13 +16,17 @@ export type ErrorKind =
   | 'bad_messages'
   | 'context_length'
   | 'reasoning_in_input'
-  | 'not_found';
+  | 'not_found'
+  /** a request the provider refuses for a reason given in `detail` (Anthropic's missing header or field) */
+  | 'invalid_request';
 
 interface Entry {
   status: number;
   headers?: Record<string, string>;
   openai: (ctx: ErrorContext) => { message: string; type: string; param: string | null; code: string | null };
   zhipu: { code: string; message: string };
+  /** Anthropic's error type and message; `status` where it differs (overloaded is 529) */
+  anthropic: (ctx: ErrorContext) => { type: string; message: string; status?: number };
 }
 
 export interface ErrorContext {
@@ -33,6 +38,8 @@ export interface ErrorContext {
   window?: number;
   prompt?: number;
   completion?: number;
+  /** invalid_request: what is wrong */
+  detail?: string;
 }
 
 export const emulatorErrors: Record<ErrorKind, Entry> = {
@@ -46,6 +53,7 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: null,
     }),
     zhipu: { code: '1001', message: 'Header中未收到Authorization参数，无法进行身份验证。' },
+    anthropic: () => ({ type: 'authentication_error', message: 'x-api-key header is required' }),
   },
   auth_invalid: {
     status: 401,
@@ -56,11 +64,13 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: 'invalid_api_key',
     }),
     zhipu: { code: '1002', message: 'Authorization Token非法，请确认Authorization Token正确传递。' },
+    anthropic: () => ({ type: 'authentication_error', message: 'invalid x-api-key' }),
   },
   auth_expired: {
     status: 401,
     openai: ({ key }) => emulatorErrors.auth_invalid.openai({ key }),
     zhipu: { code: '1003', message: 'Authorization Token过期。' },
+    anthropic: () => ({ type: 'authentication_error', message: 'invalid x-api-key' }),
   },
   rate_limited: {
     status: 429,
@@ -72,6 +82,11 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: 'rate_limit_exceeded',
     }),
     zhipu: { code: '1302', message: '您当前使用该API的并发数过高，请降低并发，或联系客服增加限额。' },
+    anthropic: () => ({
+      type: 'rate_limit_error',
+      message:
+        'This request would exceed the rate limit for your organization of 50 requests per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later.',
+    }),
   },
   server_error: {
     status: 500,
@@ -82,6 +97,7 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: null,
     }),
     zhipu: { code: '500', message: 'Internal Error' },
+    anthropic: () => ({ type: 'api_error', message: 'Internal server error' }),
   },
   unavailable: {
     status: 503,
@@ -92,6 +108,8 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: null,
     }),
     zhipu: { code: '1312', message: '该模型当前访问量过大，请您稍后再试' },
+    // Anthropic's "overloaded" is its own status, 529
+    anthropic: () => ({ type: 'overloaded_error', message: 'Overloaded', status: 529 }),
   },
   bad_json: {
     status: 400,
@@ -103,6 +121,7 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: null,
     }),
     zhipu: { code: '1210', message: 'API 调用参数有误，请检查文档。' },
+    anthropic: () => ({ type: 'invalid_request_error', message: 'There was an error parsing the body of your request as JSON.' }),
   },
   bad_messages: {
     status: 400,
@@ -113,6 +132,7 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: 'missing_required_parameter',
     }),
     zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
+    anthropic: () => ({ type: 'invalid_request_error', message: 'messages: Field required' }),
   },
   context_length: {
     status: 400,
@@ -125,6 +145,13 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: 'context_length_exceeded',
     }),
     zhipu: { code: '1261', message: 'Prompt 超长' },
+    anthropic: ({ window, prompt, completion }) => ({
+      type: 'invalid_request_error',
+      message:
+        prompt! > window!
+          ? `prompt is too long: ${prompt} tokens > ${window} maximum`
+          : `input length and \`max_tokens\` exceed context limit: ${prompt} + ${completion} > ${window}, decrease input length or \`max_tokens\` and try again`,
+    }),
   },
   reasoning_in_input: {
     status: 400,
@@ -135,6 +162,7 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: 'invalid_request_error',
     }),
     zhipu: { code: '1214', message: 'messages 参数非法。请检查文档。' },
+    anthropic: () => ({ type: 'invalid_request_error', message: 'messages: reasoning content may not be sent back' }),
   },
   not_found: {
     status: 404,
@@ -145,11 +173,23 @@ export const emulatorErrors: Record<ErrorKind, Entry> = {
       code: null,
     }),
     zhipu: { code: '1211', message: '模型不存在，请检查模型代码。' },
+    anthropic: () => ({ type: 'not_found_error', message: 'Not Found' }),
+  },
+  invalid_request: {
+    status: 400,
+    openai: ({ detail }) => ({ message: detail ?? 'Invalid request.', type: 'invalid_request_error', param: null, code: null }),
+    zhipu: { code: '1210', message: 'API 调用参数有误，请检查文档。' },
+    anthropic: ({ detail }) => ({ type: 'invalid_request_error', message: detail ?? 'Invalid request.' }),
   },
 };
 
 export function errorResponse(format: Format, kind: ErrorKind, ctx: ErrorContext = {}) {
   const e = emulatorErrors[kind];
+  if (format === 'anthropic') {
+    const { status, ...error } = e.anthropic(ctx);
+    const headers = { 'content-type': 'application/json', 'request-id': `req_${Date.now().toString(36)}`, ...e.headers };
+    return { status: status ?? e.status, headers, body: JSON.stringify({ type: 'error', error }) };
+  }
   const body = format === 'zhipu' ? { error: e.zhipu } : { error: e.openai(ctx) };
   const contentType = format === 'zhipu' ? 'application/json' : 'application/json; charset=utf-8';
   return { status: e.status, headers: { 'content-type': contentType, ...e.headers }, body: JSON.stringify(body) };

@@ -15,7 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ToolCallOut, Turn } from './turn.ts';
 
-export type Format = 'openai' | 'zhipu';
+/** anthropic: the Messages API, whose frames live in anthropic-format.ts */
+export type Format = 'openai' | 'zhipu' | 'anthropic';
 
 export interface Usage {
   prompt_tokens: number;
@@ -39,11 +40,12 @@ export interface Ident {
 }
 
 export function newIdent(format: Format, body: { model?: unknown; stream_options?: { include_usage?: unknown } }): Ident {
-  const model = typeof body.model === 'string' && body.model ? body.model : format === 'zhipu' ? 'glm-4' : 'gpt-4o-mini';
+  const model =
+    typeof body.model === 'string' && body.model ? body.model : format === 'zhipu' ? 'glm-4' : format === 'anthropic' ? 'claude-sonnet-4-5' : 'gpt-4o-mini';
   return {
     format,
     // OpenAI: chatcmpl-<29 alphanumerics>; Zhipu: a long decimal string
-    id: format === 'zhipu' ? zhipuId() : `chatcmpl-${alnum(29)}`,
+    id: format === 'zhipu' ? zhipuId() : format === 'anthropic' ? `msg_01${alnum(22)}` : `chatcmpl-${alnum(29)}`,
     created: Math.floor(Date.now() / 1000),
     model,
     fingerprint: `fp_${randomBytes(5).toString('hex')}`,
@@ -167,6 +169,7 @@ export function finishReasonFor(format: Format, outcome: 'stop' | 'tool_calls' |
 }
 
 export function newToolCallId(format: Format): string {
+  if (format === 'anthropic') return `toolu_01${alnum(22)}`;
   return format === 'zhipu' ? `call_${zhipuId()}` : `call_${alnum(24)}`;
 }
 

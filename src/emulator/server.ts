@@ -4,6 +4,7 @@
 // self-signed certificate made at start; `rttMs` puts a network round trip in front.
 //
 //   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
+//   POST …/v1/messages             Anthropic's Messages API (anthropic.ts), its prompt cache per x-api-key
 //   POST …/embeddings              OpenAI embeddings (embeddings.ts); `~embed_ms=` delays the answer
 //   GET  …/models                  OpenAI model list
 //   GET  /_emulator/stats          what it has seen: connections accepted, requests, bytes streamed and the
@@ -25,6 +26,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { completionTokens, planTurn } from './answer.ts';
+import { answerMessages } from './anthropic.ts';
+import { createAnthropicCache } from './anthropic-cache.ts';
 import type { Turn } from './turn.ts';
 import { contextWindow } from './context.ts';
 import { embeddingsBody, parseEmbeddingsRequest } from './embeddings.ts';
@@ -51,6 +54,8 @@ export interface EmulatorOptions {
   zhipuKeys?: string[];
   /** accepted OpenAI keys; absent = any non-empty bearer */
   openaiKeys?: string[];
+  /** accepted Anthropic keys (`x-api-key`); absent = any non-empty key */
+  anthropicKeys?: string[];
   /** HTTPS: `true` makes a self-signed certificate at start (see `Emulator.ca`) */
   tls?: boolean | Certificate;
   /** a network round-trip time, paid per round trip, the TCP and TLS handshakes included (network.ts) */
@@ -65,7 +70,7 @@ export interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
   options: Record<string, string>;
-  format: 'openai' | 'zhipu';
+  format: Format;
   jwtValid?: boolean;
   receivedAt: number;
   closedAt?: number;
@@ -106,13 +111,14 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const requests: RecordedRequest[] = [];
   const embeddingRequests: RecordedRequest[] = [];
   const faultFor = createFaultGate();
+  const anthropicCache = createAnthropicCache();
   const prefixCache = new PrefixCache(opts.prefixCache);
   let seq = 0;
 
   const handle: RequestListener = (req, res) => {
     const { path, options } = parseOptionPath(new URL(req.url ?? '/', 'http://emulator').pathname);
     const record = (into: RecordedRequest[]): RecordedRequest => {
-      const format: Format = path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
+      const format: Format = path.endsWith('/v1/messages') ? 'anthropic' : path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
       const r: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
       into.push(r);
       return r;
@@ -120,6 +126,14 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     if (req.method === 'POST' && path.endsWith('/chat/completions')) {
       const r = record(requests);
       chat(req, res, r, seq++).catch((err) => {
+        if (!res.headersSent) sendError(res, r.format, 'server_error');
+        else res.destroy(err as Error);
+      });
+      return;
+    }
+    if (req.method === 'POST' && path.endsWith('/v1/messages')) {
+      const r = record(requests);
+      messages(req, res, r, seq++).catch((err) => {
         if (!res.headersSent) sendError(res, r.format, 'server_error');
         else res.destroy(err as Error);
       });
@@ -240,6 +254,27 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     await playStream(res, planStream(ident, turn, prompt, pacing, fault), mode, signal, record.written);
   }
 
+  async function messages(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, n: number): Promise<void> {
+    const signal = await receive(req, res, record);
+    if (!signal) return;
+    await answerMessages({
+      res,
+      body: record.body,
+      headers: record.headers,
+      options: record.options,
+      apiKey: headerOf(record, 'x-api-key') ?? '',
+      fault: faultFor(record.options),
+      // the first token waits for the prefill of what the cache did not serve (a write is prefilled too)
+      pacing: (u) => {
+        record.prompt = { tokens: u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens, cached: u.cache_read_input_tokens };
+        return pacingFor(profile, record.options, n, record.prompt);
+      },
+      cache: anthropicCache,
+      signal,
+      meter: (m) => (record.written = m),
+    });
+  }
+
   async function embed(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
     const signal = await receive(req, res, record);
     if (!signal) return;
@@ -322,6 +357,11 @@ async function answerJson(
 }
 
 function authorize(record: RecordedRequest, opts: EmulatorOptions): ErrorKind | undefined {
+  if (record.format === 'anthropic') {
+    const key = headerOf(record, 'x-api-key');
+    if (!key) return 'auth_missing';
+    return opts.anthropicKeys && !opts.anthropicKeys.includes(key) ? 'auth_invalid' : undefined;
+  }
   const authorization = headerOf(record, 'authorization');
   if (record.format === 'zhipu') {
     const auth = checkZhipuAuth(authorization, opts.zhipuKeys);

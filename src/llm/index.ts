@@ -1,5 +1,6 @@
 // Builds a provider from an agent's llm config: the wire format, wrapped in the
 // first-token deadline and the retry policy that every provider shares.
+import { createAnthropic } from './anthropic/index.ts';
 import { createOpenAICompatible } from './openai-compatible/index.ts';
 import type { UpstreamPool } from './pool.ts';
 import { withRetries } from './retry.ts';
@@ -24,7 +25,9 @@ function createOne(config: Omit<ProviderConfig, 'fallback'>, pool: UpstreamPool)
       ? createOpenAICompatible(config, pool)
       : config.provider === 'zhipu'
         ? createZhipu(config, pool)
-        : createSimulated(config);
+        : config.provider === 'anthropic'
+          ? createAnthropic(config, pool)
+          : createSimulated(config);
   return withRetries(base, {
     maxRetries: config.max_retries ?? DEFAULT_MAX_RETRIES,
     firstTokenTimeoutMs: config.first_token_timeout_ms ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS,

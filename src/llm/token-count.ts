@@ -100,6 +100,7 @@ const KNOWN_WINDOWS: Array<[RegExp, number]> = [
   [/^glm-4-long/i, 1_000_000],
   [/^glm-4/i, 128_000],
   [/^deepseek-/i, 65_536],
+  [/^claude-/i, 200_000],
 ];
 
 export function contextWindowOf(model: string): number {

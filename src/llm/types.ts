@@ -48,6 +48,12 @@ export interface LlmRequest {
   stop?: string | string[];
   seed?: number;
   tools?: ToolSpec[];
+  /**
+   * Indexes into `messages` of the last message of each part of the prompt that stays the
+   * same from turn to turn (agent/prompt.ts: the system message, the history): where a
+   * provider with explicit cache breakpoints (Anthropic's `cache_control`) puts them.
+   */
+  cache_breakpoints?: number[];
   /** reasoning models: turn thinking on or off where the provider has a switch (background calls ask 'disabled') */
   thinking?: 'enabled' | 'disabled';
   /** fired when the client leaves; aborts the upstream request at once */
@@ -96,7 +102,7 @@ export interface Provider {
 }
 
 export interface ProviderConfig {
-  provider: 'simulated' | 'openai-compatible' | 'zhipu';
+  provider: 'simulated' | 'openai-compatible' | 'zhipu' | 'anthropic';
   model: string;
   base_url?: string;
   api_key?: string;

@@ -313,6 +313,34 @@ export function createHistory(
       changed(session.id);
     },
 
+    /**
+     * The session's history window now starts at message `seq` (context-window.ts): the
+     * cached copy takes it at once (the next turn here sends the same window), the row once
+     * `after` settles (the turn's own write goes first); other instances drop their copy.
+     */
+    moveWindow(orgId: string, sessionId: string, seq: number, after?: Promise<unknown>): Promise<void> {
+      const entry = cache.get(sessionId);
+      if (entry && (entry.session.window_seq ?? 0) < seq) entry.session = { ...entry.session, window_seq: seq };
+      return (after ?? Promise.resolve())
+        .then(() => sessions.setWindowStart(db, orgId, sessionId, seq))
+        .then((row) => {
+          if (row) this.updateSession(row);
+        });
+    },
+
+    /** The window start when the window has dropped messages the summary does not cover yet (undefined: none, or not cached). */
+    unsummarizedDrop(sessionId: string): number | undefined {
+      const entry = cache.get(sessionId);
+      const start = entry?.session.window_seq;
+      if (!entry || !start) return undefined;
+      const after = entry.session.summarized_seq ?? 0;
+      if (start <= after + 1) return undefined;
+      const oldest = entry.messages[0];
+      // (what the cache holds may not reach back to the summary: then some may be dropped)
+      const dropped = entry.depth !== Infinity && (!oldest || oldest.seq > after) ? true : entry.messages.some((m) => m.seq > after && m.seq < start);
+      return dropped ? start : undefined;
+    },
+
     /** Drops cached sessions of a user (after the user and their sessions were deleted). */
     forgetUser(orgId: string, userId: string) {
       for (const [id, entry] of cache.entries()) {

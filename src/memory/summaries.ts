@@ -3,7 +3,8 @@
 // memory.summary.model) to fold the oldest part into the session's summary; prompts then
 // carry the summary and the messages after it. The job never runs while a request awaits
 // its first token (the job queue's gate), and a retried or duplicate job changes nothing:
-// a summary is stored only when it covers more than the stored one.
+// a summary is stored only when it covers more than the stored one. When the history
+// window gives way (a chunk point), what it dropped is summarized at once.
 import type { Provider } from '../llm/types.ts';
 import { contextWindowOf } from '../llm/token-count.ts';
 import type { Db } from '../store/db.ts';
@@ -74,12 +75,16 @@ export function summaryHandler<A extends SummaryAgent>(deps: SummaryDeps<A>) {
     const rows = (await messagesAfter(deps.db, job.org_id, session.id, session.summarized_seq ?? 0, MAX_ROWS)).filter(
       (m) => m.role === 'user' || m.role === 'assistant',
     );
+    // What the history window dropped (it gives way in chunks, agent/context-window.ts) is
+    // summarized at once, so the summary changes at the window's chunk points.
+    const dropped = session.window_seq ? rows.filter((m) => m.seq < session.window_seq!) : [];
     const total = rows.reduce((n, m) => n + messageTokens(m), 0);
-    if (total <= cfg.trigger_tokens) return null;
+    if (total <= cfg.trigger_tokens && !dropped.length) return null;
 
     const model = cfg.model ?? agent.model;
     const window = cfg.model ? contextWindowOf(model) : (agent.config.llm.max_context_tokens ?? contextWindowOf(model));
-    const part = partToSummarize(rows, cfg.trigger_tokens, Math.max(256, window - SUMMARY_MAX_TOKENS - 1_500));
+    const maxTokens = Math.max(256, window - SUMMARY_MAX_TOKENS - 1_500);
+    const part = dropped.length ? partToSummarize(dropped, 0, maxTokens) : partToSummarize(rows, cfg.trigger_tokens, maxTokens);
     const last = part.at(-1);
     if (!last) return null;
     const provider = model === agent.model ? agent.provider : deps.providerFor(agent, model);
@@ -110,13 +115,15 @@ export function summarizeAfterTurn(jobs: JobQueue, history: HistoryStore) {
     const cfg = agent.config.memory.summary;
     if (!cfg.enabled) return;
     const tokens = history.unsummarizedTokens(turn.sessionId);
-    if (tokens === undefined || tokens <= cfg.trigger_tokens) return;
+    // the window's start when it dropped messages the summary does not cover yet
+    const dropped = history.unsummarizedDrop(turn.sessionId);
+    if (dropped === undefined && (tokens === undefined || tokens <= cfg.trigger_tokens)) return;
     const through = history.summarizedThrough(turn.sessionId) ?? session?.summarized_through ?? 'start';
     await jobs.enqueue({
       org_id: turn.orgId,
       kind: SUMMARY_JOB,
       payload: { agent_id: agent.id, session_id: turn.sessionId },
-      idempotency_key: `summary:${turn.sessionId}:${through}`,
+      idempotency_key: `summary:${turn.sessionId}:${through}${dropped === undefined ? '' : `:w${dropped}`}`,
     });
   };
 }

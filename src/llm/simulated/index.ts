@@ -35,13 +35,18 @@ export function createSimulated(config: ProviderConfig): Provider {
   return { name: 'simulated', stream, complete: (req) => collect(stream(req)) };
 }
 
+const TURN_MEMORY = /^[^\n]*\n<memory>\n([\s\S]*?)\n<\/memory>\n\n/;
+
 /** What the simulated model says: it repeats the question and what it remembers. */
 export function answer(messages: ChatMessage[]): string {
   const system = messages[0]?.role === 'system' ? (messages[0].content ?? '') : '';
-  const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-  if (system.startsWith(EXTRACTION_MARKER)) return simulatedExtraction(user);
+  const asked = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  if (system.startsWith(EXTRACTION_MARKER)) return simulatedExtraction(asked);
   if (system.startsWith(SUMMARY_MARKER)) return simulatedSummary(system);
-  const memory = /<memory>\n([\s\S]*?)\n<\/memory>/.exec(system)?.[1];
+  // The recalled memories come in a block at the head of the user's message (agent/prompt.ts).
+  const recalled = TURN_MEMORY.exec(asked);
+  const user = recalled ? asked.slice(recalled[0].length) : asked;
+  const memory = recalled?.[1];
   const facts = memory
     ? memory
         .split('\n')

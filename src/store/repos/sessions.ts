@@ -12,6 +12,8 @@ export interface Session {
   summary: string | null;
   summarized_through: string | null;
   summarized_seq: number | null;
+  /** the first message the history window keeps (agent/context-window.ts: it gives way in chunks); null: all */
+  window_seq: number | null;
   /** the last message memory extraction has read */
   extracted_seq: number | null;
   created_at: Date;
@@ -53,6 +55,14 @@ export const setSummary = (db: Queryable, orgId: string, id: string, s: { summar
     `update sessions set summary = $3, summarized_through = $4, summarized_seq = $5, updated_at = now()
      where org_id = $1 and id = $2 and coalesce(summarized_seq, 0) < $5 returning *`,
     [orgId, id, s.summary, s.through, s.throughSeq],
+  );
+
+/** The history window now starts at message `seq` (never moves back). The session, or undefined. */
+export const setWindowStart = (db: Queryable, orgId: string, id: string, seq: number) =>
+  one<Session>(
+    db,
+    `update sessions set window_seq = greatest(coalesce(window_seq, 0), $3) where org_id = $1 and id = $2 returning *`,
+    [orgId, id, seq],
   );
 
 /** Memory extraction has read the session up to message `seq` (never moves back). */
