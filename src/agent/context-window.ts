@@ -137,6 +137,8 @@ export interface FittedPrompt {
   dropped: { messages: number; recalled: number; summary: boolean; working: boolean };
   /** the window gave way in a chunk: the seq of the first message it keeps from now on (to store) */
   windowStart?: number;
+  /** the window will be full by the next turn: what a summary made now should leave of it (its low-water mark) */
+  windowFull?: { keepMessages: number; keepTokens: number };
 }
 
 /** Down to this many messages when the window passes `max` (a small window slides as it always did). */
@@ -204,6 +206,7 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
   let kept = parts.recalled.length;
   // 0. the window in chunks: past its size or its room, down to the low-water mark
   let windowStart: number | undefined;
+  let windowFull: FittedPrompt['windowFull'];
   const newest = parts.history.at(-1);
   if (parts.maxMessages !== undefined && newest && 'seq' in newest) {
     const room = limit - (total - history); // what the history may use this turn
@@ -212,6 +215,17 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
       for (let i = 0; i < first; i++) total -= units[i]!.tokens;
       const start = units[first]?.m;
       windowStart = start && 'seq' in start ? start.seq : newest.seq + 1;
+    }
+    // Full by the next turn (this exchange added, its answer as long as the last one)?
+    let kept = 0;
+    let lastAnswer = 0;
+    for (let i = first; i < units.length; i++) {
+      kept += units[i]!.tokens;
+      if (units[i]!.m.role === 'assistant') lastAnswer = units[i]!.tokens;
+    }
+    const keepTokens = Math.floor(room / 2);
+    if (units.length - first + 2 > parts.maxMessages || kept + parts.userTokens + MESSAGE_OVERHEAD + lastAnswer > room) {
+      windowFull = { keepMessages: lowWaterMessages(parts.maxMessages), keepTokens };
     }
   }
   // 1. oldest messages, down to the last exchange
@@ -248,5 +262,5 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
       summary: withSummary ? parts.summary : undefined,
     }),
   );
-  return { messages, breakpoints, tokens: Math.ceil(total * scale), limit: budget.limit, dropped, windowStart };
+  return { messages, breakpoints, tokens: Math.ceil(total * scale), limit: budget.limit, dropped, windowStart, windowFull };
 }

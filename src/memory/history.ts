@@ -30,6 +30,12 @@ export interface Exchange {
   userContent: string;
   /** the user message's prompt tokens as stored (undefined: counted after the answer) */
   userTokens?: number;
+  /**
+   * Set when the prompt was built: the history window will be full by the next turn. A
+   * summary (memory.summary) folds it down to these marks after this turn, so the summary
+   * and the window change at one chunk point (summaries.ts).
+   */
+  windowFull?: { keepMessages: number; keepTokens: number };
   /** the assistant message id, inserted as 'streaming' until the answer ends */
   assistantMessageId: string;
   /** settles when the user's message (and a new session) are committed */

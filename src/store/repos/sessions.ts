@@ -59,11 +59,7 @@ export const setSummary = (db: Queryable, orgId: string, id: string, s: { summar
 
 /** The history window now starts at message `seq` (never moves back). The session, or undefined. */
 export const setWindowStart = (db: Queryable, orgId: string, id: string, seq: number) =>
-  one<Session>(
-    db,
-    `update sessions set window_seq = greatest(coalesce(window_seq, 0), $3) where org_id = $1 and id = $2 returning *`,
-    [orgId, id, seq],
-  );
+  one<Session>(db, `update sessions set window_seq = greatest(coalesce(window_seq, 0), $3) where org_id = $1 and id = $2 returning *`, [orgId, id, seq]);
 
 /** Memory extraction has read the session up to message `seq` (never moves back). */
 export const markExtracted = (db: Queryable, orgId: string, id: string, seq: number) =>
