@@ -185,15 +185,6 @@ for (const engine of engines) {
       assert.ok(summaries.size >= 2, `the summary rolled on at chunk points (${summaries.size} versions)`);
 
       const share = prefixShare(prompts);
-      if (process.env.PREFIX_DEBUG) {
-        const toks = prompts.map(promptTokens);
-        for (let i = 1; i < toks.length; i++) {
-          const m = prompts[i]!.messages;
-          console.log(
-            `# turn ${i}: ${toks[i]!.length} tokens, ${m.length} messages, cached ${cachedTokens(toks[i - 1]!, toks[i]!)}, system ${encode(m[0].content).length}, last ${encode(m.at(-1).content).length}, answer ${encode(m.at(-2)?.content ?? '').length}`,
-          );
-        }
-      }
       console.log(
         `# prefix share on ${engine}: ${share.turns} prompts (mean ${share.meanPromptTokens} tokens), median ${pct(share.median)}, overall ${pct(share.overall)}, min ${pct(share.min)}; per turn: ${share.shares.map((x) => Math.round(x * 100)).join(' ')}`,
       );
