@@ -5,12 +5,17 @@
 // measured as OpenAI caches (o200k tokens, from 1,024 tokens on, in 128-token blocks),
 // and the recalled memories still reach the model on the turn they are relevant to.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { startAgentmem } from '../src/app.ts';
+import { configFromEnv } from '../src/config.ts';
 import { optionPath } from '../src/emulator/options.ts';
-import type { Emulator } from '../src/emulator/server.ts';
-import { engines, serverAndEmulator, type TestServer } from './harness.ts';
+import { startEmulator, type Emulator } from '../src/emulator/server.ts';
+import { apiClient, createTestDatabase, engines, serverAndEmulator, type TestServer } from './harness.ts';
 
 /** The request as a provider's tokenizer reads it: tools first, then each message on its own. */
 export function promptTokens(body: { messages: any[]; tools?: unknown[] }): number[] {
@@ -195,6 +200,81 @@ for (const engine of engines) {
       // way and the summary changes, one in about a dozen here) re-read the history.
       assert.ok(share.median >= 0.9, `median share ${pct(share.median)}`);
       assert.ok(share.overall >= 0.85, `overall share ${pct(share.overall)}`);
+    });
+  });
+
+  describe(`the window's start across a restart on ${engine}`, () => {
+    test('after a restart the window starts where it did: the next prompt repeats the last one before it', async () => {
+      const database = await createTestDatabase(engine);
+      const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-window-'));
+      const emu = await startEmulator({ port: 0, profile: 'instant' });
+      const key = 'am_test_window_start_restart_0123456';
+      const start = () =>
+        startAgentmem({
+          ...configFromEnv({}),
+          port: 0,
+          host: '127.0.0.1',
+          dataDir,
+          bootstrapKey: key,
+          logLevel: 'silent',
+          databaseUrl: engine === 'postgres' ? database.url : undefined,
+        });
+      let app = await start();
+      try {
+        let api = apiClient(app.url, key);
+        const agent = await api('POST', '/api/v1/agents', {
+          body: {
+            name: 'window',
+            llm: { provider: 'openai-compatible', model: 'gpt-4o', base_url: `${emu.url}/v1`, api_key: 'sk-emu', max_retries: 0 },
+            memory: { last_messages: 10, extract: false, semantic_recall: { enabled: false } },
+          },
+        });
+        assert.equal(agent.status, 201, JSON.stringify(agent.body));
+        const sent = async (message: string, session_id?: string) => {
+          const from = emu.requests.length;
+          const res = await api('POST', `/api/v1/agents/${agent.body.id}/chat`, { body: { message, session_id } });
+          assert.equal(res.status, 200, JSON.stringify(res.body));
+          return { sessionId: res.body.session_id as string, messages: (emu.requests.slice(from).at(-1)!.body as any).messages as any[] };
+        };
+        // 7 exchanges: the window (10 messages) gave way once, on the 7th turn, down to 3 exchanges, and grows again.
+        let { sessionId } = await sent('Message 0');
+        let before: any[] = [];
+        for (let i = 1; i < 8; i++) before = (await sent(`Message ${i}`, sessionId)).messages;
+        const session = (await api('GET', `/api/v1/sessions/${sessionId}`)).body;
+        assert.ok(session.window_seq, `the window's start is stored: ${JSON.stringify(session)}`);
+        const history = (messages: any[]) => messages.filter((m) => m.role !== 'system').map((m) => m.content);
+        assert.deepEqual(history(before), [
+          'Message 3',
+          'Echo: Message 3',
+          'Message 4',
+          'Echo: Message 4',
+          'Message 5',
+          'Echo: Message 5',
+          'Message 6',
+          'Echo: Message 6',
+          'Message 7',
+        ]);
+
+        await app.close();
+        app = await start();
+        api = apiClient(app.url, key);
+        const after = (await sent('Message 8', sessionId)).messages;
+        assert.deepEqual(after.slice(0, before.length - 1), before.slice(0, -1), 'the same window, from the same message');
+        assert.deepEqual(
+          after.slice(before.length - 1).map((m) => [m.role, m.content]),
+          [
+            ['user', 'Message 7'],
+            ['assistant', 'Echo: Message 7'],
+            ['user', 'Message 8'],
+          ],
+          'appended to',
+        );
+      } finally {
+        await app.close();
+        await emu.close();
+        await database.drop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     });
   });
 }
