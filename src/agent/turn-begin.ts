@@ -110,7 +110,9 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   exchange.windowFull = windowFull;
   // The window gave way: stored after the user's message, so the next turns (here or on
   // another instance) send the same window. Should the write fail, the next turn decides again.
-  if (windowStart !== undefined) deps.history.moveWindow(input.orgId, sessionId, windowStart, exchange.stored).catch(() => {});
+  if (windowStart !== undefined) {
+    deps.history.moveWindow(input.orgId, sessionId, windowStart, existing?.messages.at(-1)?.seq ?? 0, exchange.stored).catch(() => {});
+  }
   return { exchange, userId, recalled, mcp, specs, messages, breakpoints };
 }
 
@@ -158,7 +160,11 @@ function fitPrompt(
   const { agent, input } = turn;
   const { config } = agent;
   const session = existing?.session;
-  const after = Math.max(session?.summarized_seq ?? 0, (session?.window_seq ?? 0) - 1);
+  // The window starts after the summary, at its stored start (one past the newest message is
+  // from before a restore from a dump, where messages got new seqs: not a start).
+  const newest = existing?.messages.at(-1)?.seq ?? 0;
+  const windowSeq = session?.window_seq && session.window_seq <= newest + 1 ? session.window_seq : 0;
+  const after = Math.max(session?.summarized_seq ?? 0, windowSeq - 1);
   // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
   const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
   const fitted = fitTurn(

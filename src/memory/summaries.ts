@@ -90,7 +90,9 @@ export function summaryHandler<A extends SummaryAgent>(deps: SummaryDeps<A>) {
     );
     // What the history window dropped (it gives way in chunks, agent/context-window.ts) is
     // summarized at once, so the summary changes at the window's chunk points.
-    const dropped = session.window_seq ? rows.filter((m) => m.seq < session.window_seq!) : [];
+    // (a start past the newest message is from before a restore, where messages got new seqs: not a start)
+    const start = session.window_seq && (rows.length === MAX_ROWS || session.window_seq <= (rows.at(-1)?.seq ?? 0) + 1) ? session.window_seq : 0;
+    const dropped = rows.filter((m) => m.seq < start);
     const full = p.keep_tokens !== undefined;
     const total = rows.reduce((n, m) => n + messageTokens(m), 0);
     if (total <= cfg.trigger_tokens && !dropped.length && !full) return null;
