@@ -15,7 +15,7 @@ import { startAgentmem } from '../src/app.ts';
 import { configFromEnv } from '../src/config.ts';
 import { optionPath } from '../src/emulator/options.ts';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, serverAndEmulator, type TestServer } from './harness.ts';
+import { apiClient, createTestDatabase, engines, needsRedis, serverAndEmulator, testRedis, twoInstances, type Api, type TestServer } from './harness.ts';
 
 /** The request as a provider's tokenizer reads it: tools first, then each message on its own. */
 export function promptTokens(body: { messages: any[]; tools?: unknown[] }): number[] {
@@ -278,3 +278,39 @@ for (const engine of engines) {
     });
   });
 }
+
+describe("the window's start across two instances", { skip: (!engines.includes('postgres') && 'needs PostgreSQL') || needsRedis }, () => {
+  let a: TestServer;
+  let apiB: Api;
+  let emu: Emulator;
+  twoInstances((w) => ({ a, apiB, emu } = w), { redisUrl: () => testRedis!, secretKey: 'prompt-prefix-test-secret' });
+
+  test('turns served by A and B in turn give way at the same chunk points as one instance would', async () => {
+    const agent = await a.api('POST', '/api/v1/agents', {
+      body: {
+        name: 'window-ab',
+        llm: { provider: 'openai-compatible', model: 'gpt-4o', base_url: `${emu.url}/v1`, api_key: 'sk-emu', max_retries: 0 },
+        memory: { last_messages: 10, extract: false, semantic_recall: { enabled: false } },
+      },
+    });
+    assert.equal(agent.status, 201, JSON.stringify(agent.body));
+    let sessionId: string | undefined;
+    let previous: any[] = [];
+    const gaveWay: number[] = [];
+    for (let t = 0; t < 13; t++) {
+      const api = t % 2 ? apiB : a.api;
+      const from = emu.requests.length;
+      const res = await api('POST', `/api/v1/agents/${agent.body.id}/chat`, { body: { message: `Message ${t}`, session_id: sessionId } });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      sessionId = res.body.session_id;
+      const messages = (emu.requests.slice(from).at(-1)!.body as any).messages as any[];
+      const history = messages.filter((m) => m.role !== 'system').map((m) => m.content);
+      const extends_ = previous.length > 0 && JSON.stringify(history.slice(0, previous.length)) === JSON.stringify(previous);
+      if (t > 0 && !extends_) gaveWay.push(t);
+      assert.ok(history.length - 1 <= 10, `turn ${t}: ${history.length - 1} messages in the window`);
+      previous = history.slice(0, -1).concat(`Message ${t}`);
+    }
+    // 10 messages at most, down to 5 (from a user's message: 6) when full: every 3rd turn from the 6th.
+    assert.deepEqual(gaveWay, [6, 9, 12]);
+  });
+});
