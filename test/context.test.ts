@@ -83,8 +83,14 @@ for (const engine of engines) {
           last.messages.some((m: any) => /^Turn 98:/.test(m.content ?? '')),
           'the newest turns stayed',
         );
-        // The window is used, not emptied: more than half of it carries history.
-        assert.ok(requestTokens(last) > (WINDOW - ANSWER) / 2, `only ${requestTokens(last)} tokens sent`);
+        // The window is used, not emptied: it fills to nearly all of the prompt's room, and
+        // when it gives way (in chunks, so the prompt's prefix stays put) it keeps about half
+        // of it (whole exchanges, so up to one less).
+        // (The room in the emulator's o200k tokens: the agent counts a GLM model's with a margin.)
+        const room = (WINDOW - ANSWER) / (f.name === 'Zhipu' ? 1.2 : 1);
+        const sizes = sent.slice(50).map((b) => requestTokens(b));
+        assert.ok(Math.max(...sizes) > room * 0.9, `at most ${Math.max(...sizes)} tokens sent`);
+        assert.ok(Math.min(...sizes) > room * 0.45, `as few as ${Math.min(...sizes)} tokens sent`);
         // Oldest first, user and assistant alternating, as a chat reads.
         const roles = last.messages.slice(1).map((m: any) => m.role);
         for (let i = 1; i < roles.length; i++) assert.notEqual(roles[i], roles[i - 1], `roles alternate: ${roles.join(',')}`);

@@ -68,7 +68,7 @@ export const embedderConfig = z.strictObject({
   api_key: secret.optional(),
 });
 
-// Working memory: one block of text per (agent, user) or per session, always in the system prompt.
+// Working memory: one block of text per (agent, user) or per session, in every prompt.
 export const workingMemoryConfig = z.strictObject({
   enabled: z.boolean().default(false),
   scope: z.enum(['user', 'session']).default('user'),
@@ -113,7 +113,7 @@ export const memoryConfig = z.strictObject({
     .default(true)
     .describe('memory extraction after exchanges: true, false, or {model?, every_turns?, idle_ms?, window_tokens?} (docs/memory.md#extraction)'),
   embedder: embedderConfig.prefault({}),
-  working: workingMemoryConfig.prefault({}).describe('a block of text per user (or session) always in the system prompt; docs/memory.md#working-memory'),
+  working: workingMemoryConfig.prefault({}).describe('a block of text per user (or session) in every prompt; docs/memory.md#working-memory'),
   summary: summaryConfig.prefault({}).describe("rolling summaries of a session's oldest part; docs/memory.md#rolling-summaries"),
 });
 

@@ -15,7 +15,7 @@
 // The system prompt and the user's message are never cut: when they alone do not fit,
 // the turn is refused (`context_too_long`) before anything is sent upstream.
 import type { ChatMessage, ToolSpec } from '../llm/types.ts';
-import { cachedCount, contextWindowOf, countBounded, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
+import { cachedCount, contextWindowOf, COUNT_BUDGET_MS, countBounded, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
 import { countChat, messageTokens, toChatMessages } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import type { RecalledMemory } from '../memory/recall.ts';
@@ -53,9 +53,9 @@ function specTokens(specs: ToolSpec[] | undefined, key: object | undefined): num
   if (!specs?.length) return 0;
   const hit = key && specCounts.get(key);
   if (hit) return hit;
-  const n = countText(JSON.stringify(specs.map((s) => ({ type: 'function', function: s }))));
-  if (key) specCounts.set(key, n);
-  return n;
+  const count = countBounded(JSON.stringify(specs.map((s) => ({ type: 'function', function: s }))), COUNT_BUDGET_MS);
+  if (key && count.exact) specCounts.set(key, count.tokens); // (a bound, when the machine was busy, is counted again next time)
+  return count.tokens;
 }
 // A client's own history (OpenAI-style requests) has no stored count: counted per object.
 const chatCounts = new WeakMap<ChatMessage, number>();
@@ -137,19 +137,28 @@ export interface FittedPrompt {
   dropped: { messages: number; recalled: number; summary: boolean; working: boolean };
   /** the window gave way in a chunk: the seq of the first message it keeps from now on (to store) */
   windowStart?: number;
+  /** the window will be full by the next turn: what a summary made now should leave of it (its low-water mark) */
+  windowFull?: { keepMessages: number; keepTokens: number };
 }
 
 /** Down to this many messages when the window passes `max` (a small window slides as it always did). */
 export const lowWaterMessages = (max: number): number => (max < 6 ? max : Math.floor(max / 2));
 
+type Unit = { m: Message | ChatMessage; tokens: number };
+
 /**
- * Where the window starts after giving way: the newest messages within `maxCount` and
- * `maxTokens`, from a user's message (an exchange is kept whole).
+ * Where the window starts after giving way: the newest messages up to the low-water mark
+ * (`low` messages, `lowTokens`), from a user's message (an exchange is kept whole): the
+ * exchange across the mark too when the window still holds it (`high`, `room`).
  */
-function lowWater(units: Array<{ m: Message | ChatMessage; tokens: number }>, maxCount: number, maxTokens: number): number {
+function lowWater(units: Unit[], low: number, lowTokens: number, high: number, room: number): number {
   let i = units.length;
   let tokens = 0;
-  while (i > 0 && units.length - i < maxCount && tokens + units[i - 1]!.tokens <= maxTokens) tokens += units[--i]!.tokens;
+  while (i > 0 && units.length - i < low && tokens + units[i - 1]!.tokens <= lowTokens) tokens += units[--i]!.tokens;
+  let back = i;
+  let withBack = tokens;
+  while (back > 0 && units[back]?.m.role !== 'user') withBack += units[--back]!.tokens;
+  if (units[back]?.m.role === 'user' && units.length - back <= high && withBack <= room) return back;
   while (i < units.length && units[i]!.m.role !== 'user') i++;
   return i;
 }
@@ -204,14 +213,26 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
   let kept = parts.recalled.length;
   // 0. the window in chunks: past its size or its room, down to the low-water mark
   let windowStart: number | undefined;
+  let windowFull: FittedPrompt['windowFull'];
   const newest = parts.history.at(-1);
   if (parts.maxMessages !== undefined && newest && 'seq' in newest) {
     const room = limit - (total - history); // what the history may use this turn
     if (parts.history.length > parts.maxMessages || history > room) {
-      first = lowWater(units, lowWaterMessages(parts.maxMessages), Math.floor(room / 2));
+      first = lowWater(units, lowWaterMessages(parts.maxMessages), Math.floor(room / 2), parts.maxMessages, room);
       for (let i = 0; i < first; i++) total -= units[i]!.tokens;
       const start = units[first]?.m;
       windowStart = start && 'seq' in start ? start.seq : newest.seq + 1;
+    }
+    // Full by the next turn (this exchange added, its answer as long as the last one)?
+    let kept = 0;
+    let lastAnswer = 0;
+    for (let i = first; i < units.length; i++) {
+      kept += units[i]!.tokens;
+      if (units[i]!.m.role === 'assistant') lastAnswer = units[i]!.tokens;
+    }
+    const keepTokens = Math.floor(room / 2);
+    if (units.length - first + 2 > parts.maxMessages || kept + parts.userTokens + MESSAGE_OVERHEAD + lastAnswer > room) {
+      windowFull = { keepMessages: lowWaterMessages(parts.maxMessages), keepTokens };
     }
   }
   // 1. oldest messages, down to the last exchange
@@ -248,5 +269,5 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
       summary: withSummary ? parts.summary : undefined,
     }),
   );
-  return { messages, breakpoints, tokens: Math.ceil(total * scale), limit: budget.limit, dropped, windowStart };
+  return { messages, breakpoints, tokens: Math.ceil(total * scale), limit: budget.limit, dropped, windowStart, windowFull };
 }

@@ -1,12 +1,12 @@
 // The messages sent upstream, ordered so that the prompt's prefix stays put from turn to
 // turn and a provider's prefix cache serves it (docs/memory.md, "Where each part goes"):
-//   1. the system message: the system prompt, then working memory and the summary of the
-//      earlier conversation (they change rarely: when the tool updates the notes, when a
-//      summary lands at a chunk point)
+//   1. the system message: the system prompt, then the summary of the earlier conversation
+//      (it changes only at the window's chunk points, where the history changes anyway)
 //   2. the history window as chat messages (tool calls and their results included):
 //      append-only between the window's chunk points (context-window.ts)
-//   3. the turn: what changes every turn (the recalled memories) in a delimited block at
-//      the head of the user's message, then the message itself
+//   3. the turn, in the user's message: what may change from one turn to the next in
+//      delimited blocks (working memory, then the memories recalled for this message),
+//      then the message as the user wrote it
 // Tool definitions go beside the messages in the order the agent's config gives them.
 import type { ChatMessage } from '../llm/types.ts';
 import type { RecalledMemory } from '../memory/recall.ts';
@@ -24,9 +24,9 @@ export type SegmentKind = 'system' | 'history' | 'turn';
 export interface PromptSegment {
   kind: SegmentKind;
   /**
-   * The segment stays the same from one turn to the next (the system message until working
-   * memory or the summary changes; the history until the window gives way): a prefix cache
-   * may end after it. The turn's segment never is.
+   * The segment stays the same from one turn to the next (the system message until the
+   * summary changes, the history until the window gives way: both at the window's chunk
+   * points): a prefix cache may end after it. The turn's segment never is.
    */
   stable: boolean;
   messages: ChatMessage[];
@@ -40,14 +40,11 @@ export function promptSegments(
   userMessage: string,
   extras: PromptExtras = {},
 ): PromptSegment[] {
-  const blocks = [systemPrompt];
-  if (extras.working !== undefined) blocks.push(workingBlock(extras.working));
-  if (extras.summary) blocks.push(summaryBlock(extras.summary));
-  const system = blocks.filter(Boolean).join('\n\n');
+  const system = [systemPrompt, extras.summary && summaryBlock(extras.summary)].filter(Boolean).join('\n\n');
   return [
     { kind: 'system', stable: true, messages: system ? [{ role: 'system', content: system }] : [] },
     { kind: 'history', stable: true, messages: history },
-    { kind: 'turn', stable: false, messages: [{ role: 'user', content: turnMessage(recalled, userMessage) }] },
+    { kind: 'turn', stable: false, messages: [{ role: 'user', content: turnMessage(userMessage, recalled, extras.working) }] },
   ];
 }
 
@@ -83,12 +80,16 @@ export function buildPrompt(
 }
 
 /**
- * The user's message as this turn sends it: the memories recalled for it first, in their
- * block, then the message as the user wrote it. The stored message (and so the next
- * turn's history) is the user's text alone.
+ * The user's message as this turn sends it: working memory and the memories recalled for
+ * it first, each in its block, then the message as the user wrote it. The stored message
+ * (and so the next turn's history) is the user's text alone.
  */
-export function turnMessage(recalled: RecalledMemory[], userMessage: string): string {
-  return recalled.length ? `${memoryBlock(recalled)}\n\n${userMessage}` : userMessage;
+export function turnMessage(userMessage: string, recalled: RecalledMemory[], working?: string): string {
+  const blocks: string[] = [];
+  if (working !== undefined) blocks.push(workingBlock(working));
+  if (recalled.length) blocks.push(memoryBlock(recalled));
+  blocks.push(userMessage);
+  return blocks.join('\n\n');
 }
 
 /** Memories as facts the model may use; the tags let the model (and the simulated one) find them. */

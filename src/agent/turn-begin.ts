@@ -9,7 +9,7 @@ import type { RecalledMemory } from '../memory/recall.ts';
 import { countChat } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import type { Session } from '../store/repos/sessions.ts';
-import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn, type Budget, type UserCount } from './context-window.ts';
+import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn, type Budget, type FittedPrompt, type UserCount } from './context-window.ts';
 import type { McpToolset } from './mcp-tools.ts';
 import type { Prompt } from './prompt.ts';
 import { toolSpecs } from './tools.ts';
@@ -105,11 +105,14 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
 
   const tp = performance.now();
   const specs = turnTools(config, config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined);
-  const { messages, breakpoints, windowStart } = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
+  const { messages, breakpoints, windowStart, windowFull } = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
   timings.mark('prompt', tp);
+  exchange.windowFull = windowFull;
   // The window gave way: stored after the user's message, so the next turns (here or on
   // another instance) send the same window. Should the write fail, the next turn decides again.
-  if (windowStart !== undefined) deps.history.moveWindow(input.orgId, sessionId, windowStart, exchange.stored).catch(() => {});
+  if (windowStart !== undefined) {
+    deps.history.moveWindow(input.orgId, sessionId, windowStart, existing?.messages.at(-1)?.seq ?? 0, exchange.stored).catch(() => {});
+  }
   return { exchange, userId, recalled, mcp, specs, messages, breakpoints };
 }
 
@@ -153,11 +156,15 @@ function fitPrompt(
   user: UserCount,
   existing: Window,
   parts: { recalled: RecalledMemory[]; mcp: McpToolset | undefined; specs: ToolSpec[] | undefined; working: string | undefined },
-): Prompt & { windowStart?: number } {
+): Prompt & Pick<FittedPrompt, 'windowStart' | 'windowFull'> {
   const { agent, input } = turn;
   const { config } = agent;
   const session = existing?.session;
-  const after = Math.max(session?.summarized_seq ?? 0, (session?.window_seq ?? 0) - 1);
+  // The window starts after the summary, at its stored start (one past the newest message is
+  // from before a restore from a dump, where messages got new seqs: not a start).
+  const newest = existing?.messages.at(-1)?.seq ?? 0;
+  const windowSeq = session?.window_seq && session.window_seq <= newest + 1 ? session.window_seq : 0;
+  const after = Math.max(session?.summarized_seq ?? 0, windowSeq - 1);
   // A client's own system messages and tool round (OpenAI route) are sent as they are: kept out of the budget first.
   const extra: ChatMessage[] = [...(input.system ?? []).map((content): ChatMessage => ({ role: 'system', content })), ...(input.continuation ?? [])];
   const fitted = fitTurn(
@@ -185,5 +192,5 @@ function fitPrompt(
     breakpoints = breakpoints.map((i) => (i >= at ? i + added : i));
   }
   if (input.continuation) messages.push(...input.continuation);
-  return { messages, breakpoints, windowStart: fitted.windowStart };
+  return { messages, breakpoints, windowStart: fitted.windowStart, windowFull: fitted.windowFull };
 }

@@ -4,7 +4,9 @@
 // the text N times over. Reasoning models think first, as the real ones do: Zhipu glm-4.5
 // and later unless `thinking: {type: "disabled"}`, DeepSeek's deepseek-reasoner always
 // (deepseek-chat with `thinking: {type: "enabled"}`), any model given `~reasoning=<text>`.
-// `~extraction=<mode>` answers agentmem's memory-extraction requests (extraction.ts).
+// `~extraction=<mode>` answers agentmem's memory-extraction requests (extraction.ts);
+// `~summary=digest` its summary requests (the conversation in a `<conversation>` block of the
+// system message) with a digest that changes with what it covers, as a real summary would.
 import { extractionAnswer, extractionRequest } from './extraction.ts';
 import { newToolCallId, type Format } from './formats.ts';
 import { contentText, tokenize } from './tokens.ts';
@@ -44,6 +46,7 @@ export function planTurn(messages: Message[], options: Record<string, string>, f
   if (calls.length && last?.role !== 'tool') return { kind: 'tools', calls, reasoning };
   const text =
     extractionText(messages, options) ??
+    summaryText(messages, options) ??
     options.text ??
     (last?.role === 'tool' ? `Tool said: ${contentText(last.content)}` : `Echo: ${lastUserText(messages)}`);
   const repeat = Math.min(MAX_REPEAT, Math.max(1, Math.floor(Number(options.repeat)) || 1));
@@ -61,6 +64,18 @@ function extractionText(messages: Message[], options: Record<string, string>): s
   if (options.extraction === undefined) return undefined;
   const req = extractionRequest(lastUserText(messages));
   return req && extractionAnswer(options.extraction, req);
+}
+
+/** With `~summary=`, the answer to a summary request: the previous summary's last entries and one for the new part. */
+function summaryText(messages: Message[], options: Record<string, string>): string | undefined {
+  if (options.summary === undefined || messages[0]?.role !== 'system') return undefined;
+  const system = contentText(messages[0].content);
+  const lines = /<conversation>\n([\s\S]*?)\n<\/conversation>/.exec(system)?.[1]?.split('\n');
+  if (!lines) return undefined;
+  const previous = /<previous_summary>\n([\s\S]*?)\n<\/previous_summary>/.exec(system)?.[1]?.trim();
+  const entries = previous ? previous.split('\n').slice(-3) : [];
+  entries.push(`${lines.length} messages, the last: ${lines.at(-1)!.slice(0, 120)}`);
+  return entries.join('\n');
 }
 
 function lastUserText(messages: Message[]): string {

@@ -68,12 +68,22 @@ export function countText(text: string): number {
 // counted when they are stored or loaded, so a turn finds them here.
 const texts = new LRUCache<string, number>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (_, k) => k.length + 1 });
 
+// A count that ran out of its budget (a busy machine, a pathological text) is an upper
+// bound: counted again on its next few uses, so that a moment of load does not shrink the
+// room of every later prompt (and move the window's chunk points) for as long as it is cached.
+const RECOUNTS = 3;
+const bounded = new LRUCache<string, number>({ max: 1_000 });
+
 /** o200k tokens of a text that recurs, from the cache when it was counted before. */
 export function cachedCount(text: string): number {
   let n = texts.get(text);
-  if (n === undefined) {
-    n = countText(text);
+  const tries = n === undefined ? 0 : bounded.get(text);
+  if (n === undefined || tries !== undefined) {
+    const count = countBounded(text);
+    n = n === undefined ? count.tokens : Math.min(n, count.tokens);
     texts.set(text, n);
+    if (count.exact || (tries ?? 0) + 1 >= RECOUNTS) bounded.delete(text);
+    else bounded.set(text, (tries ?? 0) + 1);
   }
   return n;
 }

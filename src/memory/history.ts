@@ -30,6 +30,12 @@ export interface Exchange {
   userContent: string;
   /** the user message's prompt tokens as stored (undefined: counted after the answer) */
   userTokens?: number;
+  /**
+   * Set when the prompt was built: the history window will be full by the next turn. A
+   * summary (memory.summary) folds it down to these marks after this turn, so the summary
+   * and the window change at one chunk point (summaries.ts).
+   */
+  windowFull?: { keepMessages: number; keepTokens: number };
   /** the assistant message id, inserted as 'streaming' until the answer ends */
   assistantMessageId: string;
   /** settles when the user's message (and a new session) are committed */
@@ -314,15 +320,16 @@ export function createHistory(
     },
 
     /**
-     * The session's history window now starts at message `seq` (context-window.ts): the
-     * cached copy takes it at once (the next turn here sends the same window), the row once
+     * The session's history window now starts at message `seq` (context-window.ts; `newest`:
+     * the newest message's seq, see sessions.setWindowStart): the cached copy takes it at once (the next turn here sends the same window), the row once
      * `after` settles (the turn's own write goes first); other instances drop their copy.
      */
-    moveWindow(orgId: string, sessionId: string, seq: number, after?: Promise<unknown>): Promise<void> {
+    moveWindow(orgId: string, sessionId: string, seq: number, newest: number, after?: Promise<unknown>): Promise<void> {
       const entry = cache.get(sessionId);
-      if (entry && (entry.session.window_seq ?? 0) < seq) entry.session = { ...entry.session, window_seq: seq };
+      const was = entry?.session.window_seq ?? 0;
+      if (entry && (was < seq || was > newest + 1)) entry.session = { ...entry.session, window_seq: seq };
       return (after ?? Promise.resolve())
-        .then(() => sessions.setWindowStart(db, orgId, sessionId, seq))
+        .then(() => sessions.setWindowStart(db, orgId, sessionId, seq, newest))
         .then((row) => {
           if (row) this.updateSession(row);
         });
@@ -334,7 +341,7 @@ export function createHistory(
       const start = entry?.session.window_seq;
       if (!entry || !start) return undefined;
       const after = entry.session.summarized_seq ?? 0;
-      if (start <= after + 1) return undefined;
+      if (start <= after + 1 || start > (entry.messages.at(-1)?.seq ?? 0) + 1) return undefined; // (past the newest: from before a restore)
       const oldest = entry.messages[0];
       // (what the cache holds may not reach back to the summary: then some may be dropped)
       const dropped = entry.depth !== Infinity && (!oldest || oldest.seq > after) ? true : entry.messages.some((m) => m.seq > after && m.seq < start);

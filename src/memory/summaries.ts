@@ -3,8 +3,11 @@
 // memory.summary.model) to fold the oldest part into the session's summary; prompts then
 // carry the summary and the messages after it. The job never runs while a request awaits
 // its first token (the job queue's gate), and a retried or duplicate job changes nothing:
-// a summary is stored only when it covers more than the stored one. When the history
-// window gives way (a chunk point), what it dropped is summarized at once.
+// a summary is stored only when it covers more than the stored one. The summary changes
+// at the history window's chunk points (agent/context-window.ts), so that the prompt's
+// prefix stays put between them: when the window will be full by the next turn, the
+// summary folds it down to its low-water mark now (the next prompt then starts after the
+// summary, one change instead of two); what the window dropped without it is summarized at once.
 import type { Provider } from '../llm/types.ts';
 import { contextWindowOf } from '../llm/token-count.ts';
 import type { Db } from '../store/db.ts';
@@ -42,6 +45,15 @@ export interface SummaryDeps<A extends SummaryAgent> {
 interface Payload {
   agent_id: string;
   session_id: string;
+  /** the history window is full by the next turn: fold all but its low-water mark (Exchange.windowFull) */
+  keep_messages?: number;
+  keep_tokens?: number;
+}
+
+/** What a summary leaves unsummarized: the newest messages within both. */
+export interface Keep {
+  tokens: number;
+  messages?: number;
 }
 
 // Sessions longer than this are summarized in several jobs, oldest part first.
@@ -49,13 +61,14 @@ const MAX_ROWS = 2_000;
 
 /**
  * Which of the unsummarized messages to fold in: the oldest ones, keeping the newest
- * half of `trigger_tokens` as they are, ending after an answer when one is there,
- * and no more than `maxTokens` in one request.
+ * within `keep` as they are, ending after an answer when one is there, and no more than
+ * `maxTokens` in one request.
  */
-export function partToSummarize(rows: Message[], triggerTokens: number, maxTokens: number): Message[] {
+export function partToSummarize(rows: Message[], keep: Keep, maxTokens: number): Message[] {
   let recent = 0;
   let cut = rows.length;
-  while (cut > 0 && recent + messageTokens(rows[cut - 1]!) <= triggerTokens / 2) recent += messageTokens(rows[--cut]!);
+  const keepMessages = keep.messages ?? Infinity;
+  while (cut > 0 && rows.length - cut < keepMessages && recent + messageTokens(rows[cut - 1]!) <= keep.tokens) recent += messageTokens(rows[--cut]!);
   let size = 0;
   let end = 0;
   while (end < cut && size + messageTokens(rows[end]!) <= maxTokens) size += messageTokens(rows[end++]!);
@@ -77,14 +90,21 @@ export function summaryHandler<A extends SummaryAgent>(deps: SummaryDeps<A>) {
     );
     // What the history window dropped (it gives way in chunks, agent/context-window.ts) is
     // summarized at once, so the summary changes at the window's chunk points.
-    const dropped = session.window_seq ? rows.filter((m) => m.seq < session.window_seq!) : [];
+    // (a start past the newest message is from before a restore, where messages got new seqs: not a start)
+    const start = session.window_seq && (rows.length === MAX_ROWS || session.window_seq <= (rows.at(-1)?.seq ?? 0) + 1) ? session.window_seq : 0;
+    const dropped = rows.filter((m) => m.seq < start);
+    const full = p.keep_tokens !== undefined;
     const total = rows.reduce((n, m) => n + messageTokens(m), 0);
-    if (total <= cfg.trigger_tokens && !dropped.length) return null;
+    if (total <= cfg.trigger_tokens && !dropped.length && !full) return null;
 
     const model = cfg.model ?? agent.model;
     const window = cfg.model ? contextWindowOf(model) : (agent.config.llm.max_context_tokens ?? contextWindowOf(model));
     const maxTokens = Math.max(256, window - SUMMARY_MAX_TOKENS - 1_500);
-    const part = dropped.length ? partToSummarize(dropped, 0, maxTokens) : partToSummarize(rows, cfg.trigger_tokens, maxTokens);
+    const part = full
+      ? partToSummarize(rows, { tokens: p.keep_tokens!, messages: p.keep_messages }, maxTokens)
+      : dropped.length
+        ? partToSummarize(dropped, { tokens: 0 }, maxTokens)
+        : partToSummarize(rows, { tokens: cfg.trigger_tokens / 2 }, maxTokens);
     const last = part.at(-1);
     if (!last) return null;
     const provider = model === agent.model ? agent.provider : deps.providerFor(agent, model);
@@ -117,13 +137,14 @@ export function summarizeAfterTurn(jobs: JobQueue, history: HistoryStore) {
     const tokens = history.unsummarizedTokens(turn.sessionId);
     // the window's start when it dropped messages the summary does not cover yet
     const dropped = history.unsummarizedDrop(turn.sessionId);
-    if (dropped === undefined && (tokens === undefined || tokens <= cfg.trigger_tokens)) return;
+    const full = turn.windowFull;
+    if (!full && dropped === undefined && (tokens === undefined || tokens <= cfg.trigger_tokens)) return;
     const through = history.summarizedThrough(turn.sessionId) ?? session?.summarized_through ?? 'start';
     await jobs.enqueue({
       org_id: turn.orgId,
       kind: SUMMARY_JOB,
-      payload: { agent_id: agent.id, session_id: turn.sessionId },
-      idempotency_key: `summary:${turn.sessionId}:${through}${dropped === undefined ? '' : `:w${dropped}`}`,
+      payload: { agent_id: agent.id, session_id: turn.sessionId, ...(full && { keep_messages: full.keepMessages, keep_tokens: full.keepTokens }) },
+      idempotency_key: `summary:${turn.sessionId}:${through}${full ? ':full' : dropped === undefined ? '' : `:w${dropped}`}`,
     });
   };
 }

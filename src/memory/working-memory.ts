@@ -1,5 +1,5 @@
 // Working memory: one block of text per (agent, user), or per session with
-// `memory.working.scope: "session"`, always in the system prompt. Set through the API
+// `memory.working.scope: "session"`, in every prompt (beside the user's message: agent/prompt.ts). Set through the API
 // or by the agent itself with the `working_memory_update` tool. Cached like the history
 // window: a turn reads it without a round trip; a write updates this instance's copy and
 // tells the others to drop theirs (the invalidation bus).
@@ -33,7 +33,7 @@ export const workingToolSpec: ToolSpec = {
   name: WORKING_TOOL,
   description:
     'Replace your working memory about this user with new content: the whole block, as it should read from now on ' +
-    '(keep what still holds, change what changed). It is in your system prompt on every turn.',
+    '(keep what still holds, change what changed). It is shown to you with every message of the user.',
   parameters: {
     type: 'object',
     properties: { content: { type: 'string', description: `the new working memory, at most ${WORKING_MEMORY_MAX_CHARS} characters` } },

@@ -35,7 +35,7 @@ export function createSimulated(config: ProviderConfig): Provider {
   return { name: 'simulated', stream, complete: (req) => collect(stream(req)) };
 }
 
-const TURN_MEMORY = /^[^\n]*\n<memory>\n([\s\S]*?)\n<\/memory>\n\n/;
+const TURN_BLOCK = /^[^\n]*\n<(working_memory|memory)>\n([\s\S]*?)\n<\/\1>\n\n/;
 
 /** What the simulated model says: it repeats the question and what it remembers. */
 export function answer(messages: ChatMessage[]): string {
@@ -43,10 +43,14 @@ export function answer(messages: ChatMessage[]): string {
   const asked = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   if (system.startsWith(EXTRACTION_MARKER)) return simulatedExtraction(asked);
   if (system.startsWith(SUMMARY_MARKER)) return simulatedSummary(system);
-  // The recalled memories come in a block at the head of the user's message (agent/prompt.ts).
-  const recalled = TURN_MEMORY.exec(asked);
-  const user = recalled ? asked.slice(recalled[0].length) : asked;
-  const memory = recalled?.[1];
+  // Working memory and the recalled memories come in blocks at the head of the user's message (agent/prompt.ts).
+  const blocks: Record<string, string> = {};
+  let user = asked;
+  for (let b = TURN_BLOCK.exec(user); b; b = TURN_BLOCK.exec(user)) {
+    blocks[b[1]!] = b[2]!;
+    user = user.slice(b[0].length);
+  }
+  const memory = blocks.memory;
   const facts = memory
     ? memory
         .split('\n')
@@ -54,7 +58,7 @@ export function answer(messages: ChatMessage[]): string {
         .filter(Boolean)
     : [];
   // Working memory and the summary show in the answer too, on a line of their own.
-  const notes = /<working_memory>\n([\s\S]*?)\n<\/working_memory>/.exec(system)?.[1]?.trim();
+  const notes = blocks.working_memory?.trim();
   const summary = /<summary>\n([\s\S]*?)\n<\/summary>/.exec(system)?.[1]?.trim();
   const turns = messages.filter((m) => m.role === 'user').length;
   let out = `You said: "${user}".`;

@@ -57,12 +57,17 @@ export const setSummary = (db: Queryable, orgId: string, id: string, s: { summar
     [orgId, id, s.summary, s.through, s.throughSeq],
   );
 
-/** The history window now starts at message `seq` (never moves back). The session, or undefined. */
-export const setWindowStart = (db: Queryable, orgId: string, id: string, seq: number) =>
+/**
+ * The history window now starts at message `seq` (never moves back, but for a start past
+ * `newest`, the newest message's seq: one from before the org was restored from a dump,
+ * where messages got new seqs). The session, or undefined.
+ */
+export const setWindowStart = (db: Queryable, orgId: string, id: string, seq: number, newest: number) =>
   one<Session>(
     db,
-    `update sessions set window_seq = greatest(coalesce(window_seq, 0), $3) where org_id = $1 and id = $2 returning *`,
-    [orgId, id, seq],
+    `update sessions set window_seq = case when window_seq > $4 + 1 then $3 else greatest(coalesce(window_seq, 0), $3) end
+     where org_id = $1 and id = $2 returning *`,
+    [orgId, id, seq, newest],
   );
 
 /** Memory extraction has read the session up to message `seq` (never moves back). */
