@@ -141,6 +141,12 @@ export interface FittedPrompt {
   windowFull?: { keepMessages: number; keepTokens: number };
 }
 
+/**
+ * How many exchanges ahead of a full window its summary is asked for: up to 3, no more than
+ * an eighth of what a chunk holds (a window of 10 asks one exchange ahead, of 100 three).
+ */
+export const foldAhead = (max: number): number => Math.max(1, Math.min(3, Math.floor((max - lowWaterMessages(max)) / 8)));
+
 /** Down to this many messages when the window passes `max` (a small window slides as it always did). */
 export const lowWaterMessages = (max: number): number => (max < 6 ? max : Math.floor(max / 2));
 
@@ -223,7 +229,9 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
       const start = units[first]?.m;
       windowStart = start && 'seq' in start ? start.seq : newest.seq + 1;
     }
-    // Full by the next turn (this exchange added, its answer as long as the last one)?
+    // Full within a few turns (this exchange added, each next one as long as this one)? A
+    // summary asked for now has those turns to land (a job waits while a turn awaits its
+    // first token), so it and the window change on one turn, not on two in a row.
     let kept = 0;
     let lastAnswer = 0;
     for (let i = first; i < units.length; i++) {
@@ -231,7 +239,9 @@ export function fitPrompt(budget: Budget, parts: PromptParts): FittedPrompt {
       if (units[i]!.m.role === 'assistant') lastAnswer = units[i]!.tokens;
     }
     const keepTokens = Math.floor(room / 2);
-    if (units.length - first + 2 > parts.maxMessages || kept + parts.userTokens + MESSAGE_OVERHEAD + lastAnswer > room) {
+    const ahead = foldAhead(parts.maxMessages);
+    const exchange = parts.userTokens + MESSAGE_OVERHEAD + lastAnswer;
+    if (units.length - first + 2 * ahead > parts.maxMessages || kept + ahead * exchange > room) {
       windowFull = { keepMessages: lowWaterMessages(parts.maxMessages), keepTokens };
     }
   }

@@ -1,7 +1,8 @@
-// An SVG chart of the run, hand-written: per concurrency, grouped bars of the
-// client-side overhead (through − direct TTFB) and agentmem's own `added` figure,
-// p50 and p99, on a shared linear axis.
+// SVG charts of the bench's runs, hand-written: per concurrency, grouped bars of the
+// client-side overhead (through − direct TTFB) and agentmem's own `added` figure, p50
+// and p99, on a shared linear axis; the soak's memory and the session's first token as lines.
 import type { BenchResult } from './run.ts';
+import type { SessionBenchResult } from './session.ts';
 import type { SoakResult } from './soak.ts';
 import { fmtMs } from './stats.ts';
 
@@ -81,6 +82,44 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 /** The soak's chart: RSS and heaps (MB) over time, one line each. */
 export function renderSoakChart(r: SoakResult): string {
+  return renderLineChart({
+    title: `agentmem soak: memory over time (MB), ${r.options.concurrency} streams, ${r.engine}`,
+    subtitle: `${r.date.slice(0, 10)} · ${r.stats.streams} streams, ${r.stats.errors} errors, ${r.stats.framesLost} lost frames, ${r.stats.stalls} stalls · RSS slope (2nd half) ${r.rss.slopeMbPerMin} MB/min`,
+    xLabel: `seconds since the soak started (samples every ${r.options.sampleEvery} s)`,
+    xUnit: ' s',
+    lines: [
+      { label: 'RSS (whole process)', color: '#4c78a8', points: r.samples.map((s) => [s.t, s.rss]) },
+      { label: 'heap used, main thread (agentmem + emulator)', color: '#f58518', points: r.samples.map((s) => [s.t, s.mainHeapUsed]) },
+      { label: 'heap used, client worker', color: '#54a24b', points: r.samples.map((s) => [s.t, s.workerHeapUsed]) },
+    ],
+  });
+}
+
+/** `agentmem bench --session`: time to first content per turn, direct and through agentmem. */
+export function renderSessionChart(r: SessionBenchResult): string {
+  return renderLineChart({
+    title: `first content per turn (ms): ${r.turns.length}-turn session, ${r.profile}, ${r.engine}`,
+    subtitle: `${r.date.slice(0, 10)} · window ${r.window}${r.workingMemory ? ', working memory' : ''}${r.summaries ? ', summaries' : ''} · median direct ${fmtMs(r.direct.medianTtfbMs)} / through ${fmtMs(r.through.medianTtfbMs)} ms · cached ${Math.round(100 * r.direct.cachedShare)} / ${Math.round(100 * r.through.cachedShare)} %`,
+    xLabel: 'turn',
+    xUnit: '',
+    lines: [
+      { label: 'direct (a plain client resending its history)', color: '#4c78a8', points: r.turns.map((t) => [t.turn, t.direct.ttfbMs]) },
+      { label: 'through agentmem (memory on)', color: '#f58518', points: r.turns.map((t) => [t.turn, t.through.ttfbMs]) },
+    ],
+  });
+}
+
+interface LineChart {
+  title: string;
+  subtitle: string;
+  xLabel: string;
+  /** appended to the x axis' tick labels */
+  xUnit: string;
+  lines: Array<{ label: string; color: string; points: Array<[number, number | undefined]> }>;
+}
+
+/** Lines over a shared x axis from 0; a point whose value is undefined or not finite is left out. */
+function renderLineChart(c: LineChart): string {
   const W = 760;
   const H = 400;
   const left = 70;
@@ -89,29 +128,21 @@ export function renderSoakChart(r: SoakResult): string {
   const bottom = 50;
   const plotW = W - left - right;
   const plotH = H - top - bottom;
-  const lines = [
-    { label: 'RSS (whole process)', color: '#4c78a8', pick: (s: SoakResult['samples'][number]) => s.rss },
-    { label: 'heap used, main thread (agentmem + emulator)', color: '#f58518', pick: (s: SoakResult['samples'][number]) => s.mainHeapUsed },
-    { label: 'heap used, client worker', color: '#54a24b', pick: (s: SoakResult['samples'][number]) => s.workerHeapUsed },
-  ];
-  const all = r.samples.flatMap((s) => lines.map((l) => l.pick(s))).filter((v): v is number => v !== undefined && Number.isFinite(v));
-  const maxV = niceCeil(Math.max(1, ...all));
-  const maxT = Math.max(1, ...r.samples.map((s) => s.t));
+  const finite = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v);
+  const maxV = niceCeil(Math.max(1, ...c.lines.flatMap((l) => l.points.map((p) => p[1]).filter(finite))));
+  const maxT = Math.max(1, ...c.lines.flatMap((l) => l.points.map((p) => p[0])));
   const x = (t: number) => left + (t / maxT) * plotW;
   const y = (v: number) => top + plotH - (v / maxV) * plotH;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  parts.push(
-    `<text x="${left}" y="22" font-size="15" font-weight="600">${esc(`agentmem soak: memory over time (MB), ${r.options.concurrency} streams, ${r.engine}`)}</text>`,
-  );
-  parts.push(
-    `<text x="${left}" y="40" fill="#555">${esc(`${r.date.slice(0, 10)} · ${r.stats.streams} streams, ${r.stats.errors} errors, ${r.stats.framesLost} lost frames, ${r.stats.stalls} stalls · RSS slope (2nd half) ${r.rss.slopeMbPerMin} MB/min`)}</text>`,
-  );
-  lines.forEach((l, i) => {
-    const lx = left + i * 230;
+  parts.push(`<text x="${left}" y="22" font-size="15" font-weight="600">${esc(c.title)}</text>`);
+  parts.push(`<text x="${left}" y="40" fill="#555">${esc(c.subtitle)}</text>`);
+  let lx = left;
+  for (const l of c.lines) {
     parts.push(`<rect x="${lx}" y="52" width="10" height="10" fill="${l.color}"/><text x="${lx + 14}" y="61" font-size="11">${esc(l.label)}</text>`);
-  });
+    lx += 34 + l.label.length * 6; // ~6 px a character at 11 px
+  }
   for (let k = 0; k <= 5; k++) {
     const v = (maxV * k) / 5;
     parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
@@ -119,19 +150,14 @@ export function renderSoakChart(r: SoakResult): string {
   }
   for (let k = 0; k <= 5; k++) {
     const t = (maxT * k) / 5;
-    parts.push(`<text x="${x(t)}" y="${H - bottom + 16}" text-anchor="middle" fill="#555">${t.toFixed(0)} s</text>`);
+    parts.push(`<text x="${x(t)}" y="${H - bottom + 16}" text-anchor="middle" fill="#555">${t.toFixed(0)}${c.xUnit}</text>`);
   }
-  for (const l of lines) {
-    const pts = r.samples.flatMap((s) => {
-      const v = l.pick(s);
-      return v === undefined || !Number.isFinite(v) ? [] : [`${x(s.t).toFixed(1)},${y(v).toFixed(1)}`];
-    });
+  for (const l of c.lines) {
+    const pts = l.points.flatMap(([t, v]) => (finite(v) ? [`${x(t).toFixed(1)},${y(v).toFixed(1)}`] : []));
     if (pts.length) parts.push(`<polyline fill="none" stroke="${l.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
   }
   parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`);
-  parts.push(
-    `<text x="${left + plotW / 2}" y="${H - 12}" text-anchor="middle" fill="#555">seconds since the soak started (samples every ${r.options.sampleEvery} s)</text>`,
-  );
+  parts.push(`<text x="${left + plotW / 2}" y="${H - 12}" text-anchor="middle" fill="#555">${esc(c.xLabel)}</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

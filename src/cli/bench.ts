@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { isProfileName, PROFILE_NAMES, type ProfileName } from '../emulator/profiles.ts';
-import { renderChart, renderSoakChart } from '../bench/chart.ts';
+import { renderChart, renderSessionChart, renderSoakChart } from '../bench/chart.ts';
 import { formatReport, formatSoakReport } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runSoak } from '../bench/soak.ts';
@@ -105,8 +105,9 @@ export function benchCommand(): Command {
             mkdirSync(resolve(opts.out), { recursive: true });
             const stem = `chat-session-${session.turns.length}-${session.profile}-${session.engine}-${session.date.replace(/[:.]/g, '-')}`;
             writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
+            writeFileSync(join(resolve(opts.out), `${stem}.svg`), renderSessionChart(session));
             if (opts.json) process.stdout.write(json + '\n');
-            else process.stdout.write(formatSessionReport(session) + `\n\nwrote ${join(opts.out, stem)}.json\n`);
+            else process.stdout.write(formatSessionReport(session) + `\n\nwrote ${join(opts.out, stem)}.json and .svg\n`);
             process.exit(0);
           }
           if (opts.soak !== undefined) {
