@@ -16,7 +16,7 @@ for (const engine of engines) {
     let s: TestServer;
     let emu: Emulator;
     let agentId: string;
-    serverAndEmulator(engine, (w) => ({ s, emu } = w));
+    serverAndEmulator(engine, (w) => ({ s, emu } = w), { server: { metricsModels: ['gpt-emu'] } }); // the emulator's model, named by the operator (else "other")
     before(async () => {
       const agent = await emulatorAgent(
         s,

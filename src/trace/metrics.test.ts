@@ -87,3 +87,15 @@ test('the model label is bounded: 10,000 unknown names are one series, "other"; 
   ]);
   assert.doesNotMatch(text, /tenant-/);
 });
+
+test('prompt tokens by cache use take the same bounded model label', async () => {
+  const m = createMetrics();
+  for (let i = 0; i < 1_000; i++) m.countPromptTokens('openai-compatible', `tenant-${i}`, { prompt_tokens: 10, cached_prompt_tokens: 4 });
+  m.countPromptTokens('openai-compatible', 'gpt-4o', { prompt_tokens: 2_000, cached_prompt_tokens: 1_920 });
+  const text = await m.text();
+  assert.doesNotMatch(text, /tenant-/);
+  assert.match(text, /^agentmem_prompt_tokens_total\{provider="openai-compatible",model="other",cache="cached"\} 4000$/m);
+  assert.match(text, /^agentmem_prompt_tokens_total\{provider="openai-compatible",model="other",cache="uncached"\} 6000$/m);
+  assert.match(text, /^agentmem_prompt_tokens_total\{provider="openai-compatible",model="gpt-4o",cache="cached"\} 1920$/m);
+  assert.match(text, /^agentmem_prompt_tokens_total\{provider="openai-compatible",model="gpt-4o",cache="uncached"\} 80$/m);
+});

@@ -116,8 +116,9 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
       firstToken.observe({ provider, model: modelLabel(model) }, ms / 1000);
     },
     countPromptTokens(provider, model, { prompt_tokens, cached_prompt_tokens }) {
-      promptTokens.inc({ provider, model, cache: 'cached' }, cached_prompt_tokens);
-      promptTokens.inc({ provider, model, cache: 'uncached' }, Math.max(0, prompt_tokens - cached_prompt_tokens));
+      const label = modelLabel(model);
+      promptTokens.inc({ provider, model: label, cache: 'cached' }, cached_prompt_tokens);
+      promptTokens.inc({ provider, model: label, cache: 'uncached' }, Math.max(0, prompt_tokens - cached_prompt_tokens));
     },
     countRequest(route, outcome) {
       httpRequests.inc({ route, outcome });
