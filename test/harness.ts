@@ -74,6 +74,33 @@ export async function startServer(engine: Engine, overrides: Partial<AppConfig> 
   };
 }
 
+/**
+ * A server that stops and starts again on the same store (PGlite in a kept data dir, or one
+ * PostgreSQL database), with the same admin key: what a restart keeps. `drop` removes the store.
+ */
+export async function restartableServer(engine: Engine): Promise<{ adminKey: string; start(): Promise<Agentmem>; drop(): Promise<void> }> {
+  const database = await createTestDatabase(engine);
+  const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-restart-'));
+  const adminKey = 'am_test_' + randomBytes(16).toString('hex');
+  return {
+    adminKey,
+    start: () =>
+      startAgentmem({
+        ...configFromEnv({}),
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        bootstrapKey: adminKey,
+        logLevel: process.env.AGENTMEM_TEST_LOG ?? 'silent',
+        databaseUrl: engine === 'postgres' ? database.url : undefined,
+      }),
+    async drop() {
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface ServerAndEmulator {
   s: TestServer;
   emu: Emulator;

@@ -5,17 +5,12 @@
 // measured as OpenAI caches (o200k tokens, from 1,024 tokens on, in 128-token blocks),
 // and the recalled memories still reach the model on the turn they are relevant to.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
-import { startAgentmem } from '../src/app.ts';
-import { configFromEnv } from '../src/config.ts';
 import { optionPath } from '../src/emulator/options.ts';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, needsRedis, serverAndEmulator, testRedis, twoInstances, type Api, type TestServer } from './harness.ts';
+import { apiClient, engines, restartableServer, needsRedis, serverAndEmulator, testRedis, twoInstances, type Api, type TestServer } from './harness.ts';
 
 /** The request as a provider's tokenizer reads it: tools first, then each message on its own. */
 export function promptTokens(body: { messages: any[]; tools?: unknown[] }): number[] {
@@ -205,20 +200,10 @@ for (const engine of engines) {
 
   describe(`the window's start across a restart on ${engine}`, () => {
     test('after a restart the window starts where it did: the next prompt repeats the last one before it', async () => {
-      const database = await createTestDatabase(engine);
-      const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-window-'));
+      const store = await restartableServer(engine);
+      const key = store.adminKey;
+      const start = store.start;
       const emu = await startEmulator({ port: 0, profile: 'instant' });
-      const key = 'am_test_window_start_restart_0123456';
-      const start = () =>
-        startAgentmem({
-          ...configFromEnv({}),
-          port: 0,
-          host: '127.0.0.1',
-          dataDir,
-          bootstrapKey: key,
-          logLevel: 'silent',
-          databaseUrl: engine === 'postgres' ? database.url : undefined,
-        });
       let app = await start();
       try {
         let api = apiClient(app.url, key);
@@ -272,8 +257,7 @@ for (const engine of engines) {
       } finally {
         await app.close();
         await emu.close();
-        await database.drop();
-        rmSync(dataDir, { recursive: true, force: true });
+        await store.drop();
       }
     });
   });

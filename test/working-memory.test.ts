@@ -3,14 +3,9 @@
 // is invisible to another organization, and is size-limited with a clear 400. The
 // simulated model shows its notes in its answer ("My notes: …"), so a test can see them.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { startAgentmem } from '../src/app.ts';
-import { configFromEnv } from '../src/config.ts';
 import type { Emulator } from '../src/emulator/server.ts';
-import { apiClient, createOrg, createTestDatabase, engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { apiClient, createOrg, engines, restartableServer, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const working = { enabled: true, template: '## Name\n\n## Likes' };
@@ -146,19 +141,9 @@ for (const engine of engines) {
 
   describe(`working memory across a restart on ${engine}`, () => {
     test('what was written is in the prompt after the server restarts', async () => {
-      const database = await createTestDatabase(engine);
-      const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-wm-'));
-      const key = 'am_test_working_memory_restart_0123';
-      const start = () =>
-        startAgentmem({
-          ...configFromEnv({}),
-          port: 0,
-          host: '127.0.0.1',
-          dataDir,
-          bootstrapKey: key,
-          logLevel: 'silent',
-          databaseUrl: engine === 'postgres' ? database.url : undefined,
-        });
+      const store = await restartableServer(engine);
+      const key = store.adminKey;
+      const start = store.start;
       let app = await start();
       try {
         let api = apiClient(app.url, key);
@@ -172,8 +157,7 @@ for (const engine of engines) {
         assert.match(turn.text, /My notes: Kim plays the cello\./);
       } finally {
         await app.close();
-        await database.drop();
-        rmSync(dataDir, { recursive: true, force: true });
+        await store.drop();
       }
     });
   });
