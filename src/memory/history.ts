@@ -10,7 +10,7 @@ import * as sessions from '../store/repos/sessions.ts';
 import { createFinishRetry } from './finish-retry.ts';
 import type { Session } from '../store/repos/sessions.ts';
 import { cachedCount } from '../llm/token-count.ts';
-import { countChat, messageTokens, toChatMessages } from './window-messages.ts';
+import { countChat, messageTokens, STORED_BUDGET_MS, toChatMessages } from './window-messages.ts';
 
 interface Entry {
   session: Session;
@@ -228,13 +228,13 @@ export function createHistory(
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
       progress.delete(turn.assistantMessageId);
-      const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }));
+      const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }), STORED_BUDGET_MS);
       const write = () => messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
       const stored = (row: Message | undefined) => {
         const entry = cache.get(turn.sessionId);
         // A long message stored without its count (it was not needed before the first token) is counted now.
         if (turn.userTokens === undefined) {
-          const userTokens = countChat([{ role: 'user', content: turn.userContent }]);
+          const userTokens = countChat([{ role: 'user', content: turn.userContent }], STORED_BUDGET_MS);
           messages.setTokens(db, turn.userMessageId, userTokens).catch(() => {}); // a row without a count is counted when loaded
           const cached = entry?.messages.findLast((x) => x.id === turn.userMessageId);
           if (cached) cached.tokens = userTokens;

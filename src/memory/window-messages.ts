@@ -8,7 +8,12 @@ import { countBounded, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
 
 // A message is counted within this long; the rest of a pathological one (a pasted blob) is bounded by its bytes.
 const MESSAGE_BUDGET_MS = 2;
-const countText = (text: string) => countBounded(text, MESSAGE_BUDGET_MS).tokens;
+/**
+ * After the answer, off the request path, a message is counted with this long: the count is
+ * stored with it, and a bound taken on a busy machine (a 1,300-character message can miss 2 ms
+ * under load) would shrink every later window that holds it.
+ */
+export const STORED_BUDGET_MS = 50;
 import type { Message } from '../store/repos/messages.ts';
 
 /** A tool call as an answer stores it (agent/run.ts StoredToolCall). */
@@ -40,8 +45,9 @@ export function toChatMessages(m: Pick<Message, 'role' | 'content' | 'tool_calls
   return out;
 }
 
-/** o200k tokens of chat messages as a request carries them (each with its overhead). */
-export function countChat(messages: ChatMessage[]): number {
+/** o200k tokens of chat messages as a request carries them (each with its overhead), each text counted within `budgetMs`. */
+export function countChat(messages: ChatMessage[], budgetMs = MESSAGE_BUDGET_MS): number {
+  const countText = (text: string) => countBounded(text, budgetMs).tokens;
   let n = 0;
   for (const c of messages) {
     n += MESSAGE_OVERHEAD + countText(c.content ?? '');
