@@ -19,59 +19,10 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { KNOWN_MODELS } from '../src/trace/model-label.ts';
 import { createOrg, engines, startServer, type TestServer } from './harness.ts';
+import { WsClient } from './ws-client.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const quiet = { memory: { extract: false } };
-
-/** A WebSocket client that queues what it receives and remembers how it closed. */
-class Socket {
-  readonly ws: WebSocket;
-  private queue: any[] = [];
-  private waiters: Array<(m: any) => void> = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly upgraded: Promise<void>;
-  constructor(url: string, key?: string) {
-    this.ws = new WebSocket(url, key ? { headers: { authorization: `Bearer ${key}` } } : {});
-    this.ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString());
-      const w = this.waiters.shift();
-      if (w) w(msg);
-      else this.queue.push(msg);
-    });
-    this.ws.on('error', () => {}); // a close the server chose (1009) surfaces as an error on the client too
-    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    this.upgraded = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    });
-  }
-  send(obj: unknown) {
-    this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
-  }
-  next(ms = 5_000): Promise<any> {
-    const queued = this.queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no message in time')), ms);
-      this.waiters.push((m) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-    });
-  }
-  /** The close code, or a failure when the socket is still open after `ms`. */
-  closedWithin(ms: number): Promise<number> {
-    return Promise.race([this.closed.then((c) => c.code), sleep(ms).then(() => Promise.reject(new Error(`still open after ${ms} ms`)))]);
-  }
-  /** Sends a chat and returns the event that ends its turn (done or error). */
-  async turn(message = 'hi'): Promise<any> {
-    this.send({ type: 'chat', message });
-    for (;;) {
-      const e = await this.next();
-      if (e.chunk_type === 'done' || e.chunk_type === 'error') return e;
-    }
-  }
-}
 
 const wsUrl = (s: TestServer, agentId: string) => `${s.url.replace(/^http/, 'ws')}/api/v1/agents/${agentId}/chat/ws`;
 const mcpCall = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
@@ -103,7 +54,7 @@ for (const engine of engines) {
       const mcp = await s.api('POST', '/mcp', { key: m1, body: mcpCall, headers: mcpHeaders });
       assert.equal(mcp.status, 200, JSON.stringify(mcp.body)); // m1 3, org 6
 
-      const ws = new Socket(wsUrl(s, agentA));
+      const ws = new WsClient(wsUrl(s, agentA));
       await ws.upgraded;
       ws.send({ type: 'auth', api_key: m1 }); // m1 4, org 7
       assert.equal((await ws.turn()).chunk_type, 'done'); // m1 5, org 8
@@ -127,7 +78,7 @@ for (const engine of engines) {
     test('a socket with its key in the header: the upgrade counts one, each turn one; past the limit every turn is refused, none runs', async () => {
       const orgB = await createOrg(s.api, 'doors-b'); // the platform admin key: 2 of 5
       const agentB = (await s.api('POST', '/api/v1/agents', { key: orgB.key, body: { name: 'b', llm: fast, ...quiet } })).body.id; // B 1
-      const ws = new Socket(wsUrl(s, agentB), orgB.key); // B 2
+      const ws = new WsClient(wsUrl(s, agentB), { authorization: `Bearer ${orgB.key}` }); // B 2
       await ws.upgraded;
       const ends: string[] = [];
       for (let i = 0; i < 12; i++) {
@@ -152,7 +103,7 @@ for (const engine of engines) {
       await sleep(3_100); // the org key's bucket full again after its setup
       const agent = (await s.api('POST', '/api/v1/agents', { key: org.key, body: { name: 'w', llm: fast, ...quiet } })).body.id;
       assert.ok(agent);
-      const ws = new Socket(wsUrl(s, agent));
+      const ws = new WsClient(wsUrl(s, agent));
       await ws.upgraded;
       ws.send({ type: 'auth', api_key: org.key });
       let over: any;
@@ -202,7 +153,7 @@ for (const engine of engines) {
       assert.match(over.body.error.message, /Rate limit of 120 requests per 3600 s for this API key/);
       assert.ok(Number(over.headers.get('retry-after')) > 0);
       // Its WebSocket turns too.
-      const ws = new Socket(wsUrl(s, agent), undefined);
+      const ws = new WsClient(wsUrl(s, agent));
       await ws.upgraded;
       ws.send({ type: 'auth', api_key: scopedKey });
       const refused = await ws.next();
@@ -213,7 +164,7 @@ for (const engine of engines) {
 
     test('before its key is known a socket may send a small auth message, nothing else, and soon', async () => {
       const open = async () => {
-        const ws = new Socket(wsUrl(s, agent));
+        const ws = new WsClient(wsUrl(s, agent));
         await ws.upgraded;
         return ws;
       };

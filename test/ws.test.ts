@@ -6,58 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { startEmulator } from '../src/emulator/server.ts';
 import { createOrg, engines, startServer, type TestServer, emulatorAgent, messagesOf } from './harness.ts';
+import { WsClient } from './ws-client.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
 const said = 'Over the socket: 你好 😀👍🏽 — fine.';
 const slow = 'a b c d e f g h i j k l m n o p q r s t u v w x y z';
-
-/** A ws client that queues what it receives, so a test can await the next event. */
-class Client {
-  readonly ws: WebSocket;
-  private queue: any[] = [];
-  private waiters: Array<(m: any) => void> = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.ws = new WebSocket(url, { headers });
-    this.ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString());
-      const w = this.waiters.shift();
-      if (w) w(msg);
-      else this.queue.push(msg);
-    });
-    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-  opened() {
-    return new Promise<void>((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-  }
-  send(obj: unknown) {
-    this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
-  }
-  next(ms = 5_000): Promise<any> {
-    const queued = this.queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no message in time')), ms);
-      this.waiters.push((m) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-    });
-  }
-  /** Events up to and including the one that ends a turn (done or error). */
-  async turn(): Promise<any[]> {
-    const events: any[] = [];
-    for (;;) {
-      const e = await this.next();
-      events.push(e);
-      if (e.chunk_type === 'done' || e.chunk_type === 'error') return events;
-    }
-  }
-}
 
 const textOf = (events: any[]) =>
   events
@@ -71,7 +25,7 @@ for (const engine of engines) {
     let emu: Emulator;
     let agentId: string;
     let slowId: string;
-    const open: Client[] = [];
+    const open: WsClient[] = [];
     before(async () => {
       [s, emu] = await Promise.all([startServer(engine), startEmulator({ port: 0, profile: 'instant' })]);
       agentId = (await emuAgent({ text: said })).id;
@@ -86,9 +40,9 @@ for (const engine of engines) {
     const emuAgent = (o: Record<string, string | number>, extra: object = {}, key = s.adminKey) => emulatorAgent(s, emu, o, { name: 'ws', ...extra }, key);
     const wsUrl = (id: string) => `${s.url.replace(/^http/, 'ws')}/api/v1/agents/${id}/chat/ws`;
     async function connect(id: string, key: string | null = s.adminKey) {
-      const c = new Client(wsUrl(id), key ? { authorization: `Bearer ${key}` } : {});
+      const c = new WsClient(wsUrl(id), key ? { authorization: `Bearer ${key}` } : {});
       open.push(c);
-      await c.opened();
+      await c.upgraded;
       return c;
     }
     async function waitFor(check: () => boolean | Promise<boolean>, ms = 3_000) {
@@ -103,7 +57,7 @@ for (const engine of engines) {
     test('header auth: the SSE events, one per message, and several turns on one socket', async () => {
       const c = await connect(agentId);
       c.send({ type: 'chat', message: 'first', user_id: 'wsu' });
-      const first = await c.turn();
+      const first = await c.events();
       assert.equal(first[0].chunk_type, 'start');
       assert.equal(first.at(-1).chunk_type, 'done', JSON.stringify(first.at(-1)));
       assert.equal(textOf(first), said);
@@ -112,7 +66,7 @@ for (const engine of engines) {
       const sessionId = first[0].session_id;
 
       c.send({ type: 'chat', message: 'second', session_id: sessionId });
-      const second = await c.turn();
+      const second = await c.events();
       assert.equal(second[0].session_id, sessionId);
       assert.equal(textOf(second), said);
       const stored = await messagesOf(s, sessionId);
@@ -132,7 +86,7 @@ for (const engine of engines) {
       const c = await connect(agentId, null);
       c.send({ type: 'auth', api_key: s.adminKey });
       c.send({ type: 'chat', message: 'hello' });
-      const events = await c.turn();
+      const events = await c.events();
       assert.equal(events.at(-1).chunk_type, 'done');
       assert.equal(textOf(events), said);
       c.send({ type: 'auth', api_key: s.adminKey });
@@ -157,7 +111,7 @@ for (const engine of engines) {
       assert.equal(missing.code, 'not_found');
       c.send({ type: 'cancel' });
       c.send({ type: 'chat', message: 'still here?' });
-      const events = await c.turn();
+      const events = await c.events();
       assert.equal(events.at(-1).chunk_type, 'done');
       assert.equal(c.ws.readyState, WebSocket.OPEN);
       c.ws.close();
@@ -171,10 +125,10 @@ for (const engine of engines) {
       let e = await c.next();
       while (e.chunk_type !== 'content') e = await c.next();
       c.send({ type: 'chat', message: 'meanwhile' });
-      const rest = await c.turn(); // the refused second chat is an error, and it does not end the running turn
+      const rest = await c.events(); // the refused second chat is an error, and it does not end the running turn
       assert.equal(rest.at(-1).code, 'conflict');
       c.send({ type: 'cancel' });
-      const end = await c.turn();
+      const end = await c.events();
       const cancelled = end.at(-1);
       assert.equal(cancelled.chunk_type, 'error');
       assert.equal(cancelled.code, 'cancelled');
