@@ -42,20 +42,21 @@ export function createTestDatabase(engine: Engine): Promise<ThrowawayDatabase> {
   return throwawayDatabase(engine === 'pglite' ? 'memory://' : adminUrl, 'agentmem_test');
 }
 
+/** A test server's settings: a loopback port of its own, this data dir and admin key, quiet logs. */
+const testConfig = (dataDir: string, bootstrapKey: string): AppConfig => ({
+  ...configFromEnv({}),
+  port: 0,
+  host: '127.0.0.1',
+  dataDir,
+  bootstrapKey,
+  logLevel: process.env.AGENTMEM_TEST_LOG ?? 'silent',
+});
+
 export async function startServer(engine: Engine, overrides: Partial<AppConfig> & { databaseUrl?: string } = {}): Promise<TestServer> {
   const database = overrides.databaseUrl ? { url: overrides.databaseUrl, drop: async () => {} } : await createTestDatabase(engine);
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'agentmem-test-'));
   const adminKey = 'am_test_' + randomBytes(16).toString('hex');
-  const config: AppConfig = {
-    ...configFromEnv({}),
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    bootstrapKey: adminKey,
-    logLevel: process.env.AGENTMEM_TEST_LOG ?? 'silent',
-    ...overrides,
-    databaseUrl: database.url,
-  };
+  const config: AppConfig = { ...testConfig(dataDir, adminKey), ...overrides, databaseUrl: database.url };
   const app = await startAgentmem(config);
   const url = app.url;
   const api = apiClient(url, adminKey);
@@ -84,16 +85,7 @@ export async function restartableServer(engine: Engine): Promise<{ adminKey: str
   const adminKey = 'am_test_' + randomBytes(16).toString('hex');
   return {
     adminKey,
-    start: () =>
-      startAgentmem({
-        ...configFromEnv({}),
-        port: 0,
-        host: '127.0.0.1',
-        dataDir,
-        bootstrapKey: adminKey,
-        logLevel: process.env.AGENTMEM_TEST_LOG ?? 'silent',
-        databaseUrl: engine === 'postgres' ? database.url : undefined,
-      }),
+    start: () => startAgentmem({ ...testConfig(dataDir, adminKey), databaseUrl: engine === 'postgres' ? database.url : undefined }),
     async drop() {
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
