@@ -108,10 +108,11 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   const { messages, breakpoints, windowStart, windowFull } = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
   timings.mark('prompt', tp);
   exchange.windowFull = windowFull;
-  // The window gave way: stored after the user's message, so the next turns (here or on
-  // another instance) send the same window. Should the write fail, the next turn decides again.
+  // The window gave way: stored after the user's message (and before the answer), so the next
+  // turns, here or on another instance, send the same window. Should the write fail, the next
+  // turn decides again.
   if (windowStart !== undefined) {
-    deps.history.moveWindow(input.orgId, sessionId, windowStart, existing?.messages.at(-1)?.seq ?? 0, exchange.stored).catch(() => {});
+    exchange.windowMoved = deps.history.moveWindow(input.orgId, sessionId, windowStart, existing?.messages.at(-1)?.seq ?? 0, exchange.stored).catch(() => {});
   }
   return { exchange, userId, recalled, mcp, specs, messages, breakpoints };
 }

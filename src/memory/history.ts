@@ -36,6 +36,12 @@ export interface Exchange {
    * and the window change at one chunk point (summaries.ts).
    */
   windowFull?: { keepMessages: number; keepTokens: number };
+  /**
+   * Set when the window gave way this turn: settles when its new start is stored and the other
+   * instances told. The answer is stored after it, so a client that has the answer finds the
+   * same window on any instance.
+   */
+  windowMoved?: Promise<void>;
   /** the assistant message id, inserted as 'streaming' until the answer ends */
   assistantMessageId: string;
   /** settles when the user's message (and a new session) are committed */
@@ -225,6 +231,7 @@ export function createHistory(
     /** Stores the answer as it ended: complete, or incomplete with what was said so far. */
     async finish(turn: Exchange, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
       await turn.stored;
+      await turn.windowMoved;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
       progress.delete(turn.assistantMessageId);
