@@ -8,8 +8,8 @@
 //     Azure OpenAI "Prompt caching").
 //   - DeepSeek (context caching on disk): a storage unit of 64 tokens, nothing under 64
 //     tokens cached; reported as `prompt_cache_hit_tokens` / `prompt_cache_miss_tokens`.
-//   - Anthropic places explicit breakpoints instead of blocks: pass their positions as
-//     `ends` (the cache is the same: a prefix is a hit when its exact tokens were stored).
+// (Anthropic's cache is written only at explicit breakpoints and looks back over blocks:
+// anthropic-cache.ts.)
 // A prefix is remembered as a chain of hashes, one per block end: the hash of the block's
 // tokens and of the previous block's hash, seeded with the scope (key + model). Looking a
 // prompt up is then one hash pass over its tokens and a map probe per block end, longest
@@ -103,16 +103,6 @@ export class PrefixCache {
     const cached = this.#longest(hashes, ends);
     this.#remember(hashes);
     return cached;
-  }
-
-  /** The longest stored prefix, without storing anything. */
-  lookup(scope: string, tokens: ArrayLike<number>, ends: readonly number[]): number {
-    return this.#longest(prefixHashes(scope, tokens, ends), ends);
-  }
-
-  /** Stores every prefix of the prompt at `ends`. */
-  store(scope: string, tokens: ArrayLike<number>, ends: readonly number[]): void {
-    this.#remember(prefixHashes(scope, tokens, ends));
   }
 
   stats(): PrefixCacheStats {
