@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { collect } from '../complete.ts';
 import { createPool, type UpstreamPool } from '../pool.ts';
 import { createAnthropic } from './index.ts';
+import { newThinkingMemo, THINKING_MEMO_BYTES } from './stream.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url));
 
@@ -86,4 +87,17 @@ test('an error answer: the type decides the code, retry-after is kept, the key i
     assert.ok(!err.message.includes('sk-ant-fixture'));
     return true;
   });
+});
+
+test('the thinking memo is bounded in entries and in bytes: long thinking past 4 MiB pushes the oldest out', () => {
+  const memo = newThinkingMemo();
+  const block = (i: number) => [{ type: 'thinking' as const, thinking: `${i} `.padEnd(100_000, 'x'), signature: 'sig' }];
+  for (let i = 0; i < 100; i++) memo.set(`call_${i}`, block(i)); // 100 × ~100 KB: past THINKING_MEMO_BYTES
+  assert.ok(memo.calculatedSize <= THINKING_MEMO_BYTES, `${memo.calculatedSize} bytes held`);
+  assert.ok(memo.size < 100 && memo.size >= 40, `${memo.size} entries kept`);
+  assert.equal(memo.get('call_0'), undefined, 'the oldest is gone');
+  assert.ok(memo.get('call_99'), 'the newest is kept');
+  const small = newThinkingMemo();
+  for (let i = 0; i < 300; i++) small.set(`c${i}`, [{ type: 'redacted_thinking', data: 'd' }]);
+  assert.equal(small.size, 256, 'at most 256 calls');
 });

@@ -30,7 +30,16 @@ export function messagesUrl(base: string): string {
  * a step that finds none turns thinking off rather than be refused.
  */
 export type ThinkingMemo = LRUCache<string, ThinkingBlock[]>;
-export const newThinkingMemo = (): ThinkingMemo => new LRUCache({ max: 256, ttl: 10 * 60_000 });
+/** At most 256 tool calls' thinking and THINKING_MEMO_BYTES of it (a thinking block can run to tens of KB), 10 minutes each. */
+export const THINKING_MEMO_BYTES = 4 * 1024 * 1024;
+export const newThinkingMemo = (): ThinkingMemo => new LRUCache({ max: 256, maxSize: THINKING_MEMO_BYTES, sizeCalculation: thinkingBytes, ttl: 10 * 60_000 });
+
+/** The memo's measure of a call's thinking: its characters (at least 1). */
+const thinkingBytes = (blocks: ThinkingBlock[]): number =>
+  Math.max(
+    1,
+    blocks.reduce((n, b) => n + (b.type === 'thinking' ? b.thinking.length + b.signature.length : b.data.length), 0),
+  );
 
 const isStop = (data: string) => /^\{\s*"type"\s*:\s*"message_stop"/.test(data);
 
