@@ -30,6 +30,7 @@ const { values: opts } = parseArgs({
     profile: { type: 'string' },
     bin: { type: 'string' },
     strace: { type: 'string' },
+    perf: { type: 'string' }, // a file: `perf record` of the server's every thread (JIT frames named by --perf-basic-prof) over the measured turns
     concurrency: { type: 'string', default: '1' }, // sessions chatting at once (turns are split among them) // a file: syscall counts of the server during the measured turns (strace -c) // another entry point (e.g. a build's), for A/B // a directory: the server writes a V8 CPU profile there at exit
   },
 });
@@ -107,7 +108,7 @@ if (opts.floor) {
     ],
   });
 } else {
-  const prof = opts.profile ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${opts.profile}`] : [];
+  const prof = opts.profile ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${opts.profile}`] : opts.perf ? ['--perf-basic-prof'] : [];
   server = await child(
     ['serve'],
     { PORT: '0', DATABASE_URL: db.url, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, LOG_LEVEL: 'error' },
@@ -163,7 +164,8 @@ const loopDelay = async () => {
 };
 await loopDelay();
 const tracer = opts.strace ? spawn('strace', ['-c', '-f', '-o', opts.strace, '-p', String(server.proc.pid)], { stdio: 'ignore' }) : undefined;
-if (tracer) await sleep(1000);
+const perf = opts.perf ? spawn('perf', ['record', '-F', '4000', '-g', '-o', opts.perf, '-p', String(server.proc.pid)], { stdio: 'ignore' }) : undefined;
+if (tracer || perf) await sleep(1000);
 const s0 = cpuOf(server.proc.pid!);
 const th0 = threadsOf(server.proc.pid!);
 const p0 = postgresCpuMs();
@@ -180,6 +182,10 @@ if (tracer) {
   await new Promise((r) => tracer.once('exit', r));
 }
 await quiet(server.proc.pid!);
+if (perf) {
+  perf.kill('SIGINT');
+  await new Promise((r) => perf.once('exit', r));
+}
 const s1 = cpuOf(server.proc.pid!);
 const th1 = threadsOf(server.proc.pid!);
 const p1 = postgresCpuMs();

@@ -97,6 +97,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       onChange: (id) => bus.broadcast('session', id),
       onRetryError: (err, id) => server?.log.warn({ err, message_id: id }, 'storing an answer failed again; retrying'),
       onRetryStored: (id) => server?.log.info({ message_id: id }, 'answer stored after a retry'),
+      onWriteBatch: (write, turns) => metrics.observeWriteBatch(write, turns),
       ...episodicHooks(messageIndex),
     });
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });

@@ -67,7 +67,7 @@ for (const engine of engines) {
     let agentId: string;
     serverAndEmulator(engine, (w) => ({ s, emu } = w));
     before(async () => {
-      agentId = (await emuAgent({ text: said }, { system_prompt: 'sys', streaming: { text_buffer_size: 4, emit_metadata: true } })).id;
+      agentId = (await emuAgent({ text: said, tokens_per_s: 200 }, { system_prompt: 'sys', streaming: { text_buffer_size: 4, emit_metadata: true } })).id;
     });
 
     const emuAgent = (o: Record<string, string | number>, extra: object = {}) => emulatorAgent(s, emu, o, { name: 'ui', ...extra });

@@ -7,6 +7,7 @@ import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
+import { groupCommit } from '../store/group-commit.ts';
 import { createFinishRetry } from './finish-retry.ts';
 import type { Session } from '../store/repos/sessions.ts';
 import { cachedCount } from '../llm/token-count.ts';
@@ -94,6 +95,8 @@ export function createHistory(
     /** a final write retried after a failure failed again / was stored (finish-retry.ts) */
     onRetryError?: (err: unknown, messageId: string) => void;
     onRetryStored?: (messageId: string) => void;
+    /** turns per statement of the grouped writes (a metric) */
+    onWriteBatch?: (write: 'begin' | 'finish', turns: number) => void;
   } & HistoryHooks = {},
 ) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions ?? 10_000 });
@@ -105,6 +108,21 @@ export function createHistory(
   // Tells other instances their copy of this session is stale (this one stays current).
   const changed = (sessionId: string) => opts.onChange?.(sessionId);
   const retry = createFinishRetry({ onError: opts.onRetryError, onStored: opts.onRetryStored });
+  // A turn's two writes, its first and its last, each grouped with other turns' (group-commit.ts).
+  const inflight = db.engine === 'pglite' ? 1 : 2;
+  const beginExchange = groupCommit({
+    one: (t: messages.NewExchange) => messages.beginExchange(db, t),
+    many: (ts) => messages.beginExchanges(db, ts),
+    inflight,
+    canJoin: (batch, t) => !batch.some((b) => b.session_id === t.session_id),
+    onBatch: (n) => opts.onWriteBatch?.('begin', n),
+  });
+  const finishMessage = groupCommit({
+    one: (m: messages.FinishedMessage) => messages.finishMessage(db, m),
+    many: (ms) => messages.finishMessages(db, ms),
+    inflight,
+    onBatch: (n) => opts.onWriteBatch?.('finish', n),
+  });
 
   async function load(orgId: string, sessionId: string, depth: number): Promise<Entry | undefined> {
     const epoch = guard.epoch();
@@ -171,7 +189,7 @@ export function createHistory(
           () => undefined,
         )
         .then(() =>
-          messages.beginExchange(db, {
+          beginExchange({
             org_id: input.orgId,
             session_id: sessionId,
             user_message_id: userMessageId,
@@ -229,14 +247,15 @@ export function createHistory(
     },
 
     /** Stores the answer as it ended: complete, or incomplete with what was said so far. */
-    async finish(turn: Exchange, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
+    /** `m.tokens`: the answer's count when the caller has it (window-messages.ts tokensFromUsage); else it is counted here. */
+    async finish(turn: Exchange, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id'>): Promise<Message | undefined> {
       await turn.stored;
       await turn.windowMoved;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
       progress.delete(turn.assistantMessageId);
-      const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }), STORED_BUDGET_MS);
-      const write = () => messages.finishMessage(db, { id: turn.assistantMessageId, ...m, tokens });
+      const tokens = m.tokens ?? countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }), STORED_BUDGET_MS);
+      const write = () => finishMessage({ id: turn.assistantMessageId, ...m, tokens });
       const stored = (row: Message | undefined) => {
         const entry = cache.get(turn.sessionId);
         // A long message stored without its count (it was not needed before the first token) is counted now.

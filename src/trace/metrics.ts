@@ -41,6 +41,8 @@ export interface Metrics {
   countBusEvent(event: 'error' | 'down' | 'up' | 'publish_failed'): void;
   /** agentmem_invalidation_bus_trusted, read at each scrape: 1 while caches may answer from memory */
   trackBusTrusted(read: () => boolean): void;
+  /** agentmem_store_write_batch_size{write="begin"|"finish"}: turns per statement of a grouped write (store/group-commit.ts) */
+  observeWriteBatch(write: 'begin' | 'finish', turns: number): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -90,6 +92,14 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
     name: 'agentmem_invalidation_bus_events_total',
     help: 'Cache invalidation bus (Redis): connection errors, outages begun (down), reconnects after which every cache was cleared (up), publishes that failed.',
     labelNames: ['event'] as const,
+    registers: [registry],
+  });
+
+  const writeBatch = new Histogram({
+    name: 'agentmem_store_write_batch_size',
+    help: "Turns written by one statement of a grouped write: a turn's first write (begin) and its last (finish).",
+    labelNames: ['write'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [registry],
   });
 
@@ -148,6 +158,9 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
     },
     countBusEvent(event) {
       busEvents.inc({ event });
+    },
+    observeWriteBatch(write, turns) {
+      writeBatch.observe({ write }, turns);
     },
     trackBusTrusted(read) {
       new Gauge({

@@ -75,20 +75,26 @@ export const insertMessage = (db: Queryable, m: NewMessage) =>
  * statement's end, so one statement can insert both). One round trip instead of a
  * transaction of three or four.
  */
-export async function beginExchange(
-  db: Queryable,
-  t: {
-    org_id: string;
-    session_id: string;
-    user_message_id: string;
-    assistant_message_id: string;
-    content: string;
-    tokens?: number | null;
-    owner?: string | null;
-    newSession?: { agent_id: string; user_id: string | null };
-  },
-): Promise<{ userMessage: Message; session?: Session }> {
-  const rows = await db.query<Message & { new_session: (Omit<Session, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }) | null }>(
+export interface NewExchange {
+  org_id: string;
+  session_id: string;
+  user_message_id: string;
+  assistant_message_id: string;
+  content: string;
+  tokens?: number | null;
+  owner?: string | null;
+  newSession?: { agent_id: string; user_id: string | null };
+}
+
+type ExchangeRow = Message & { new_session: (Omit<Session, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }) | null };
+
+const begun = ({ new_session, ...userMessage }: ExchangeRow): { userMessage: Message; session?: Session } => ({
+  userMessage,
+  session: new_session ? { ...new_session, created_at: new Date(new_session.created_at), updated_at: new Date(new_session.updated_at) } : undefined,
+});
+
+export async function beginExchange(db: Queryable, t: NewExchange): Promise<{ userMessage: Message; session?: Session }> {
+  const rows = await db.query<ExchangeRow>(
     `with s as (
        insert into sessions (id, org_id, agent_id, user_id, metadata) select $2, $1, $6, $7, '{}'::jsonb where $8 returning *
      ), m as (
@@ -110,9 +116,46 @@ export async function beginExchange(
       t.owner ?? null,
     ],
   );
-  const { new_session, ...userMessage } = rows[0]!;
-  const session = new_session ? { ...new_session, created_at: new Date(new_session.created_at), updated_at: new Date(new_session.updated_at) } : undefined;
-  return { userMessage, session };
+  return begun(rows[0]!);
+}
+
+/**
+ * Several turns' first writes as one statement (group-commit.ts), at most one turn per
+ * session: all the user messages are inserted before all the answers, so each answer's
+ * seq follows its question's. The results in the turns' order.
+ */
+export async function beginExchanges(db: Queryable, ts: NewExchange[]): Promise<Array<{ userMessage: Message; session?: Session }>> {
+  const rows = await db.query<ExchangeRow>(
+    `with t as (
+       select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::text[], $8::bool[], $9::int[], $10::text[])
+         as t(org_id, session_id, user_message_id, assistant_message_id, content, agent_id, user_id, new_session, tokens, owner)
+     ), s as (
+       insert into sessions (id, org_id, agent_id, user_id, metadata) select session_id, org_id, agent_id, user_id, '{}'::jsonb from t where new_session returning *
+     ), m as (
+       insert into messages (id, org_id, session_id, role, content, status, tokens, owner, heartbeat_at)
+       select * from (
+         select user_message_id, org_id, session_id, 'user', content, 'complete', tokens, null::text, null::timestamptz from t
+         union all
+         select assistant_message_id, org_id, session_id, 'assistant', '', 'streaming', null::int, owner, case when owner is null then null else now() end from t
+       ) rows
+       returning *
+     )
+     select m.*, (select row_to_json(s) from s where s.id = m.session_id) as new_session from m where m.role = 'user'`,
+    [
+      ts.map((t) => t.org_id),
+      ts.map((t) => t.session_id),
+      ts.map((t) => t.user_message_id),
+      ts.map((t) => t.assistant_message_id),
+      ts.map((t) => t.content),
+      ts.map((t) => t.newSession?.agent_id ?? null),
+      ts.map((t) => t.newSession?.user_id ?? null),
+      ts.map((t) => t.newSession !== undefined),
+      ts.map((t) => t.tokens ?? null),
+      ts.map((t) => t.owner ?? null),
+    ],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ts.map((t) => begun(byId.get(t.user_message_id)!));
 }
 
 /** The last `limit` messages of a session, oldest first. */
@@ -122,22 +165,21 @@ export const lastMessages = async (db: Queryable, orgId: string, sessionId: stri
 export const listMessages = (db: Queryable, orgId: string, sessionId: string, limit: number, offset: number) =>
   db.query<Message>('select * from messages where org_id = $1 and session_id = $2 order by seq limit $3 offset $4', [orgId, sessionId, limit, offset]);
 
+export interface FinishedMessage {
+  id: string;
+  content: string;
+  status: MessageStatus;
+  finish_reason?: string | null;
+  usage?: Usage | null;
+  timings?: object | null;
+  error?: object | null;
+  tool_calls?: ToolCall[] | null;
+  reasoning?: string | null;
+  tokens?: number | null;
+}
+
 /** Finishes an assistant message that was inserted as 'streaming' when the turn began. */
-export const finishMessage = (
-  db: Queryable,
-  m: {
-    id: string;
-    content: string;
-    status: MessageStatus;
-    finish_reason?: string | null;
-    usage?: Usage | null;
-    timings?: object | null;
-    error?: object | null;
-    tool_calls?: ToolCall[] | null;
-    reasoning?: string | null;
-    tokens?: number | null;
-  },
-) =>
+export const finishMessage = (db: Queryable, m: FinishedMessage) =>
   one<Message>(
     db,
     `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8, reasoning = $9, tokens = $10
@@ -155,6 +197,31 @@ export const finishMessage = (
       m.tokens ?? null,
     ],
   );
+
+/** Several answers finished as one statement (group-commit.ts): the rows in the messages' order. */
+export async function finishMessages(db: Queryable, ms: FinishedMessage[]): Promise<Array<Message | undefined>> {
+  const rows = await db.query<Message>(
+    `update messages m set content = t.content, status = t.status, finish_reason = t.finish_reason, usage = t.usage::jsonb, timings = t.timings::jsonb,
+       error = t.error::jsonb, tool_calls = t.tool_calls::jsonb, reasoning = t.reasoning, tokens = t.tokens
+     from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
+       as t(id, content, status, finish_reason, usage, timings, error, tool_calls, reasoning, tokens)
+     where m.id = t.id returning m.*`,
+    [
+      ms.map((m) => m.id),
+      ms.map((m) => m.content),
+      ms.map((m) => m.status),
+      ms.map((m) => m.finish_reason ?? null),
+      ms.map((m) => json(m.usage)),
+      ms.map((m) => json(m.timings)),
+      ms.map((m) => json(m.error)),
+      ms.map((m) => json(m.tool_calls)),
+      ms.map((m) => m.reasoning ?? null),
+      ms.map((m) => m.tokens ?? null),
+    ],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ms.map((m) => byId.get(m.id));
+}
 
 /** What an answer has said so far, while it streams: survives a crash. Never touches a finished answer. Renews its heartbeat. Did a streaming row take it? */
 export const checkpointMessage = async (db: Queryable, id: string, content: string) =>
