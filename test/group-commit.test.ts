@@ -1,7 +1,8 @@
 // Group commit end to end (store/group-commit.ts): turns that arrive together have their
 // first and last writes grouped into shared statements, and every turn is still stored
 // whole and in order — new sessions created, each question before its answer, each answer
-// complete — on both engines. /metrics shows the statements' sizes.
+// complete — on both engines. /metrics shows the statements' sizes. Finished jobs are
+// marked done in groups too (memory/jobs.ts).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { emulatorAgent, engines, messagesOf, serverAndEmulator, streamChat, type ServerAndEmulator } from './harness.ts';
@@ -48,6 +49,24 @@ for (const engine of engines) {
         assert.equal(turns, 2 * N, `${write}: every turn counted once`);
         assert.ok(statements < turns, `${write}: ${turns} turns in ${statements} statements`);
       }
+    });
+
+    test('extraction jobs finished together are all marked done (in groups, shortly after)', async () => {
+      const agent = await emulatorAgent(w.s, w.emu, { text: 'Noted.' });
+      const turns = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => streamChat(w.s, agent.id, { message: `I live in city number ${i}.`, user_id: `x${i}` })),
+      );
+      for (const t of turns) assert.equal(t.events.at(-1).chunk_type, 'done');
+      const statuses = async () =>
+        (await w.s.app.db.query<{ status: string }>(`select status from jobs where kind = 'memory.extract' and payload->>'agent_id' = $1`, [agent.id])).map(
+          (r) => r.status,
+        );
+      let seen: string[] = [];
+      for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+        seen = await statuses();
+        if (seen.length === 16 && seen.every((x) => x === 'done')) break;
+      }
+      assert.deepEqual(seen, Array(16).fill('done'));
     });
   });
 }

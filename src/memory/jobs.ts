@@ -9,6 +9,15 @@ import type { Job } from '../store/repos/jobs.ts';
 
 export type JobHandler = (job: Job) => Promise<unknown>;
 
+// A finished job is marked done in groups, at most this much later: nothing waits on the
+// mark (waitFor hears the result in process), so one statement marks every job that ended
+// meanwhile instead of one statement each (one a turn, with extraction on). A crash in
+// between leaves the job 'running' until its lock expires, and it runs once more, as after a
+// crash during the job itself: extraction reconciles with the memories it already wrote.
+// A job whose lock runs out before then is marked at once (a worker would claim it again).
+const DONE_DELAY_MS = 50;
+const DONE_BATCH = 256;
+
 /** Counts requests that have not yet sent their first token; background work waits for zero. */
 export function createFirstTokenGate() {
   let waiting = 0;
@@ -74,6 +83,22 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
   let loop: Promise<void> | undefined;
   // Jobs this instance queued, claimed as they were inserted: run without a claim statement.
   const local: Job[] = [];
+  // Finished jobs not yet marked done (DONE_DELAY_MS).
+  let doneIds: string[] = [];
+  let doneTimer: NodeJS.Timeout | undefined;
+  const markDone = async () => {
+    clearTimeout(doneTimer);
+    doneTimer = undefined;
+    const ids = doneIds;
+    doneIds = [];
+    if (ids.length) await repo.completeJobs(db, ids).catch((err) => opts.onError?.(err));
+  };
+  const completed = async (job: Job) => {
+    if (!job.locked_until || job.locked_until.getTime() - Date.now() < 4 * DONE_DELAY_MS) return void (await repo.completeJobs(db, [job.id]));
+    doneIds.push(job.id);
+    if (doneIds.length >= DONE_BATCH) void markDone();
+    else doneTimer ??= setTimeout(markDone, DONE_DELAY_MS).unref();
+  };
 
   /** The next job: a local one whose lock still has room, else (when `poll`) one claimed from the table. */
   async function next(poll: boolean): Promise<Job | undefined> {
@@ -93,7 +118,7 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
     try {
       if (!handler) throw new Error(`no handler for job kind "${job.kind}"`);
       const result = await handler(job);
-      await repo.completeJob(db, job.id);
+      await completed(job);
       finished.emit(job.id, { ok: true, result });
     } catch (err) {
       opts.onError?.(err, job);
@@ -173,6 +198,7 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
       running = false;
       wake?.(false);
       await loop;
+      await markDone();
     },
   };
 }

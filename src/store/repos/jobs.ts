@@ -52,8 +52,9 @@ export const claimJob = (db: Queryable, lockMs: number) =>
     [lockMs],
   );
 
-export const completeJob = (db: Queryable, id: string) =>
-  db.query(`update jobs set status = 'done', locked_until = null, last_error = null, updated_at = now() where id = $1`, [id]);
+/** Marks jobs done, any number in one statement. */
+export const completeJobs = (db: Queryable, ids: string[]) =>
+  db.query(`update jobs set status = 'done', locked_until = null, last_error = null, updated_at = now() where id = any($1::uuid[])`, [ids]);
 
 export const failJob = (db: Queryable, id: string, error: string, retryInMs: number | null) =>
   db.query(
