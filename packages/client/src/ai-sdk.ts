@@ -28,6 +28,8 @@ export interface AgentmemMemoryOptions {
   sessionId?: string;
   /** the session the first exchange started (to keep it for later, e.g. in the app's own store) */
   onSession?(sessionId: string): void;
+  /** wait for memory extraction when storing an exchange (its changes in `lastExchange.memory_updates`); it runs in any case */
+  waitForMemories?: boolean;
   /** a failure to fetch the context or store the exchange; without it, the call fails with it */
   onError?(err: unknown): void;
 }
@@ -99,7 +101,7 @@ const usageOf = (u: Usage | undefined) =>
     : undefined;
 
 export function agentmemMemory(options: AgentmemMemoryOptions): AgentmemMemory {
-  const { client, agentId, userId, onSession, onError } = options;
+  const { client, agentId, userId, waitForMemories = false, onSession, onError } = options;
   let sessionId = options.sessionId;
   let lastContext: ContextAnswer | undefined;
   let lastExchange: ExchangeAnswer | undefined;
@@ -136,6 +138,7 @@ export function agentmemMemory(options: AgentmemMemoryOptions): AgentmemMemory {
         ...(answer.reasoning ? { reasoning: answer.reasoning } : {}),
         finish_reason: finishOf(answer.finishReason),
         ...(usage ? { usage } : {}),
+        ...(waitForMemories ? { memory_updates: true } : {}),
         ...(userId !== undefined ? { user_id: userId } : {}),
         ...(sessionId !== undefined ? { session_id: sessionId } : {}),
       });
