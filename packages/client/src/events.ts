@@ -13,8 +13,27 @@ export interface Usage {
   cached_prompt_tokens: number;
 }
 
-/** Stage timings in milliseconds (auth, agent, history, recall, connect, upstream_ttfb, total, …). */
-export type Timings = Record<string, number | undefined>;
+export type Stage =
+  | 'auth'
+  | 'route'
+  | 'agent'
+  | 'history'
+  | 'recall'
+  | 'recall_embed'
+  | 'recall_search'
+  | 'connect'
+  | 'prompt'
+  | 'upstream_ttfb'
+  | 'first_reasoning'
+  | 'first_byte'
+  | 'buffer'
+  | 'total';
+
+/** Milliseconds per stage; `skipped`: stages that did not run, and why; `critical_path` once the first byte went out. */
+export type Timings = Partial<Record<Stage, number>> & {
+  skipped?: Partial<Record<Stage, string>>;
+  critical_path?: Array<[Stage, number]>;
+};
 
 export type ChatEvent =
   | { chunk_type: 'start'; session_id: string; message_id: string; user_message_id: string; agent_id: string }

@@ -15,5 +15,5 @@ export type {
   paths,
 } from './client.ts';
 export type { ChatStream } from './chat-stream.ts';
-export type { ChatEvent, ChunkType, FinishReason, Timings, Usage } from './events.ts';
+export type { ChatEvent, ChunkType, FinishReason, Stage, Timings, Usage } from './events.ts';
 export { AgentmemError, isAgentmemError, type ErrorBody, type ErrorCode } from './errors.ts';
