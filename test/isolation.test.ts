@@ -94,6 +94,14 @@ function calls(o: Owner, otherAgentId: string): Call[] {
       body: { session_id: o.sessionId, messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'hi' }] }] },
     },
 
+    // Memory for an app's own model: another org's agent, or the owner's session through the caller's own agent;
+    // the caller's own agent for a user of the owner's id recalls none of the owner's memories.
+    { method: 'POST', path: `/api/v1/agents/${o.agentId}/context`, body: { message: 'memory of the owner', user_id: o.userId } },
+    { method: 'POST', path: `/api/v1/agents/${o.agentId}/exchanges`, body: { message: 'planted', answer: 'planted', user_id: o.userId } },
+    { method: 'POST', path: `/api/v1/agents/${otherAgentId}/context`, body: { message: 'memory of the owner', session_id: o.sessionId } },
+    { method: 'POST', path: `/api/v1/agents/${otherAgentId}/exchanges`, body: { message: 'planted', answer: 'planted', session_id: o.sessionId } },
+    { method: 'POST', path: `/api/v1/agents/${otherAgentId}/context`, body: { message: 'memory of the owner', user_id: o.userId }, other: 200 },
+
     { method: 'POST', path: '/api/v1/memories', body: { content: 'planted', agent_id: o.agentId } },
     { method: 'POST', path: '/api/v1/memories/batch', body: { agent_id: o.agentId, memories: [{ content: 'planted' }] } },
     { method: 'GET', path: '/api/v1/memories', other: 'empty' },

@@ -135,6 +135,10 @@ for (const engine of engines) {
           return { path: `/api/v1/agents/${agentA}/chat/stream/${messageU}` };
         case 'POST /api/v1/agents/:id/chat/ui':
           return { path: `/api/v1/agents/${agentA}/chat/ui`, body: ui };
+        case 'POST /api/v1/agents/:id/context':
+          return { path: `/api/v1/agents/${agentA}/context`, body: { message: 'hello' } };
+        case 'POST /api/v1/agents/:id/exchanges':
+          return { path: `/api/v1/agents/${agentA}/exchanges`, body: { message: 'hello', answer: 'hi' } };
         case 'POST /api/v1/memories':
           return { path: rule.path, body: { content: 'new', agent_id: agentA } };
         case 'POST /api/v1/memories/batch':

@@ -43,9 +43,23 @@ export interface BegunTurn {
   breakpoints: number[];
 }
 
-type Window = { session: Session; messages: Message[] } | undefined;
+export type Window = { session: Session; messages: Message[] } | undefined;
 
-export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
+/** What a turn reads first: the session and its window, whose memories, the budget, the user's message counted, recall under way. */
+export interface TurnStart {
+  existing: Window;
+  userId: string | null;
+  budget: Budget;
+  user: UserCount;
+  /** the memories recalled for the message (recall runs beside the history read when it can) */
+  recalling: Promise<RecalledMemory[]>;
+}
+
+/**
+ * The first phase of a turn, shared with a context request (turn-prompt.ts): the session read
+ * (a cache hit costs no round trip) and checked, recall started, the message counted.
+ */
+export async function startTurn(turn: TurnContext): Promise<TurnStart> {
   const { deps, agent, input, timings } = turn;
   const { config } = agent;
   const recallFor = (userId: string | null): Promise<RecalledMemory[]> =>
@@ -53,11 +67,9 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   // Recall needs the user: when the request names one (or starts a session), it begins
   // now, beside the history read; otherwise the session says whose memories to recall.
   const early = input.userId !== undefined || !input.sessionId ? recallFor(input.userId ?? null) : undefined;
-  // MCP tools: listed on the agent's first use (beside history and recall), cached after.
-  const mcpTools = deps.mcp?.toolset(agent).catch(() => undefined);
 
-  // The session and its history window: a cache hit costs no round trip. A client that
-  // leaves meanwhile still waits for it (the turn is recorded in its session), not for more.
+  // The session and its history window. A client that leaves meanwhile still waits for it
+  // (the turn is recorded in its session), not for more.
   const t0 = performance.now();
   // (one message more than the window holds: a window past its size gives way in a chunk)
   const depth = config.memory.last_messages && config.memory.last_messages + 1;
@@ -67,9 +79,16 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   const userId = input.userId ?? existing?.session.user_id ?? null;
   const budget = budgetOf(config.llm);
   const user = checkUser(turn, budget);
+  return { existing, userId, budget, user, recalling: early ?? recallFor(userId) };
+}
 
-  // At once: recall memories, make the upstream connection ready.
-  const recalling = early ?? recallFor(userId);
+export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
+  const { deps, agent, input, timings } = turn;
+  const { config } = agent;
+  // MCP tools: listed on the agent's first use (beside history and recall), cached after.
+  const mcpTools = deps.mcp?.toolset(agent).catch(() => undefined);
+  const { existing, userId, budget, user, recalling } = await startTurn(turn);
+
   // The user's message is written after recall (the embedded engine runs one query at a
   // time, in order) and while the model thinks; finishTurn waits for the write.
   const exchange = deps.history.begin(
@@ -90,6 +109,7 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   const { sessionId, assistantMessageId, userMessageId } = exchange;
   turn.sink.emit({ chunk_type: 'start', session_id: sessionId, message_id: assistantMessageId, user_message_id: userMessageId, agent_id: agent.id });
   const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, exchange.sessionId, !existing);
+  // At once: recall memories, make the upstream connection ready.
   const [recalled, mcp, , workingText] = await Promise.all([
     recalling,
     mcpTools,
@@ -118,8 +138,7 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
 }
 
 /** The session must be the agent's, and the user's when the request names one. */
-function checkSession(turn: TurnContext, existing: Window): void {
-  const { agent, input } = turn;
+export function checkSession({ agent, input }: Pick<TurnContext, 'agent' | 'input'>, existing: Window): void {
   if (input.sessionId && (!existing || existing.session.agent_id !== agent.id)) throw new ChatInputError('not_found', 'Session not found.');
   if (existing && input.userId && existing.session.user_id && existing.session.user_id !== input.userId) {
     throw new ChatInputError('bad_request', 'This session belongs to another user_id.');
@@ -151,7 +170,7 @@ function checkUser(turn: TurnContext, budget: Budget): UserCount {
 }
 
 /** The prompt, fitted to the window from counts taken when each part was stored (context-window.ts). */
-function fitPrompt(
+export function fitPrompt(
   turn: TurnContext,
   budget: Budget,
   user: UserCount,

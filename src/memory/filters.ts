@@ -44,6 +44,8 @@ const filterNode: z.ZodType<Filter> = z.lazy(() =>
       .refine((r) => !['and', 'or', 'not'].some((k) => k in r), 'and/or/not stand alone in their object'),
   ]),
 ) as z.ZodType<Filter>;
+// Named, so that the OpenAPI document holds the recursive schema once and refers to it (server/app.ts).
+z.globalRegistry.add(filterNode, { id: 'MetadataFilter' });
 
 /** Conditions in one filter, all levels together (each compiles to one to three SQL parameters). */
 export const MAX_FILTER_CONDITIONS = 1_000;

@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServerContext } from './context.ts';
 import { egressLogDetail, setStatus, toClientError } from './client-error.ts';
 import { AppError, errorBody } from './errors.ts';
@@ -18,6 +18,7 @@ import { agentRoutes } from './routes/agents.ts';
 import { meRoutes } from './routes/me.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { chatUiRoutes } from './routes/chat-ui.ts';
+import { contextRoutes } from './routes/context.ts';
 import { chatWsRoutes, closeIdleSockets } from './routes/chat-ws.ts';
 import { openaiRoutes } from './routes/openai.ts';
 import { memoryRoutes } from './routes/memories.ts';
@@ -74,6 +75,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
+    // the schemas the routes refer to (the recursive metadata filter): without them the document's $refs point nowhere
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Before any route, so every route is wrapped (an upgrade to a plain route is closed).
@@ -135,6 +138,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
         sessionRoutes,
         sessionImportRoutes,
         chatRoutes,
+        contextRoutes,
         memoryRoutes,
         workingMemoryRoutes,
       ]) {
