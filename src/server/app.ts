@@ -27,6 +27,7 @@ import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { sessionImportRoutes } from './routes/session-import.ts';
 import { userRoutes } from './routes/users.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { webRoutes } from './routes/web.ts';
 import { workingMemoryRoutes } from './routes/working-memory.ts';
 
@@ -137,6 +138,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
         chatRoutes,
         memoryRoutes,
         workingMemoryRoutes,
+        webhookRoutes,
       ]) {
         await api.register(routes(ctx));
       }

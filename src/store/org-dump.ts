@@ -93,7 +93,11 @@ async function checkTarget(db: Queryable, orgId: string, into: string | undefine
 export async function importOrg(
   db: Db,
   lines: AsyncIterable<string>,
-  opts: { into?: string } = {},
+  opts: {
+    into?: string;
+    /** runs in the import's transaction, after the last row (the import.completed webhook event) */
+    finish?: (tx: Queryable, result: { org_id: string; inserted: Record<string, number>; skipped: Record<string, number> }) => Promise<void>;
+  } = {},
 ): Promise<{ org_id: string; inserted: Record<string, number>; skipped: Record<string, number> }> {
   // Taken before the first await: readline drops the lines it reads before anyone iterates.
   const input = lines[Symbol.asyncIterator]();
@@ -154,6 +158,8 @@ export async function importOrg(
     }
     await flush();
     if (!orgId) throw new DumpError('empty input: no header line');
-    return { org_id: orgId, inserted, skipped };
+    const result = { org_id: orgId, inserted, skipped };
+    await opts.finish?.(tx, result);
+    return result;
   });
 }
