@@ -46,7 +46,8 @@ export function createWebhookDelivery(db: Db, opts: DeliveryOptions) {
   const purgeEveryMs = Math.max(1_000, Math.min(retentionMs, 3_600_000));
   const agent = new Agent({
     connect: egressConnector(opts.egress),
-    connections: perEndpoint,
+    // No per-origin connection cap: endpoints sharing an origin must not queue behind each
+    // other's hung requests (the worker bounds each endpoint, and the total, itself).
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     connectTimeout: timeoutMs,

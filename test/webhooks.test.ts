@@ -1,0 +1,370 @@
+// Signed webhooks over real sockets, on both engines: a real HTTP receiver on 127.0.0.1
+// verifies every delivery with a third-party verifier (the `standardwebhooks` package), for
+// each event kind; 500s are retried with backoff under the same webhook-id; a redirect is
+// not followed; a hanging endpoint holds neither another endpoint's deliveries nor a chat
+// turn, and never more than its own slots; the egress policy refuses an endpoint; secrets
+// are shown once and never echoed. A server killed with SIGKILL mid-delivery sends every
+// pending event after its restart, with the same webhook-ids (test at the end).
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { parseEgress } from '../src/llm/egress.ts';
+import { apiClient, createTestDatabase, engines, spawnServe, startServer, streamChat, type TestServer } from './harness.ts';
+
+const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
+const ALL = ['memory.created', 'memory.updated', 'memory.deleted', 'session.summarized', 'import.completed', 'working_memory.updated'];
+
+interface Received {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  at: number;
+}
+
+/**
+ * A webhook receiver: records every request; a path's handler decides the answer
+ * (default 200). `hold` keeps a path's requests unanswered until `release`.
+ */
+async function startReceiver() {
+  const received: Received[] = [];
+  const handlers = new Map<string, (r: Received, res: ServerResponse) => void>();
+  const held: ServerResponse[] = [];
+  let open = 0;
+  const maxOpen = new Map<string, number>();
+  const openBy = new Map<string, number>();
+  const waiters: Array<() => void> = [];
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url!;
+      const r: Received = { path, headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      received.push(r);
+      open++;
+      openBy.set(path, (openBy.get(path) ?? 0) + 1);
+      maxOpen.set(path, Math.max(maxOpen.get(path) ?? 0, openBy.get(path)!));
+      res.on('close', () => {
+        open--;
+        openBy.set(path, openBy.get(path)! - 1);
+      });
+      for (const w of waiters.splice(0)) w();
+      const handler = handlers.get(path.split('?')[0]!);
+      if (handler) handler(r, res);
+      else res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    url,
+    received,
+    /** the most requests a path had open at once */
+    maxOpen: (path: string) => maxOpen.get(path) ?? 0,
+    on: (path: string, h: (r: Received, res: ServerResponse) => void) => handlers.set(path, h),
+    hold: (path: string) => handlers.set(path, (_r, res) => held.push(res)),
+    release() {
+      for (const res of held.splice(0)) res.writeHead(200).end('ok');
+    },
+    /** Resolves when `pred` holds over what was received (checked on every request). */
+    async until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
+      const deadline = Date.now() + ms;
+      while (!pred()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; received ${received.map((r) => `${r.path} ${r.body.slice(0, 80)}`).join(' | ')}`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 200);
+          waiters.push(() => (clearTimeout(t), resolve()));
+        });
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of held.splice(0)) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+const events = (rx: Receiver, path: string) => rx.received.filter((r) => r.path === path).map((r) => ({ ...r, payload: JSON.parse(r.body) }));
+
+for (const engine of engines) {
+  describe(`webhooks on ${engine}`, () => {
+    let rx: Receiver;
+    let s: TestServer;
+
+    before(async () => {
+      rx = await startReceiver();
+      // Only the receiver's origin is allowed out: any other endpoint is refused.
+      s = await startServer(engine, {
+        egress: parseEgress(rx.url),
+        webhookPollMs: 50,
+        webhookBackoffMs: 200,
+        webhookMaxAttempts: 4,
+        // longer than any test here: a hanging endpoint's requests stay open, not retried
+        webhookTimeoutMs: 60_000,
+      });
+    });
+    after(async () => {
+      rx.release();
+      await s?.close();
+      await rx?.close();
+    });
+
+    const create = async (path: string, subscribe = ALL) => {
+      const res = await s.api('POST', '/api/v1/webhooks', { body: { url: rx.url + path, events: subscribe, description: path } });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body as { id: string; secret: string; url: string };
+    };
+
+    test('every event kind arrives signed; the standardwebhooks verifier accepts each, and refuses another secret', async () => {
+      const ep = await create('/all');
+      assert.match(ep.secret, /^whsec_[A-Za-z0-9+/]+=*$/);
+      const agent = (
+        await s.api('POST', '/api/v1/agents', {
+          body: { name: 'hooks', llm: fast, memory: { extract: false, last_messages: 100, summary: { enabled: true, trigger_tokens: 300 } } },
+        })
+      ).body;
+      const memory = (await s.api('POST', '/api/v1/memories', { body: { content: 'Ada likes tea', agent_id: agent.id, user_id: 'ada', metadata: { k: 1 } } })).body;
+      assert.equal((await s.api('PATCH', `/api/v1/memories/${memory.id}`, { body: { content: 'Ada likes green tea' } })).status, 200);
+      assert.equal((await s.api('DELETE', `/api/v1/memories/${memory.id}`)).status, 204);
+      assert.equal((await s.api('PUT', `/api/v1/agents/${agent.id}/working-memory/ada`, { body: { content: 'Prefers tea.' } })).status, 200);
+      const imported = await s.api('POST', '/api/v1/sessions/import', {
+        body: { agent_id: agent.id, user_id: 'ada', messages: [{ role: 'user', content: 'hello', created_at: '2024-01-01T00:00:00Z' }] },
+      });
+      assert.equal(imported.status, 201, JSON.stringify(imported.body));
+      const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(12);
+      const first = await streamChat(s, agent.id, { message: `My name is Ada. ${filler}`, user_id: 'ada' });
+      const session = first.events[0].session_id;
+      for (let i = 1; i < 5; i++) await streamChat(s, agent.id, { message: `Fact ${i}. ${filler}`, session_id: session });
+
+      await rx.until(() => new Set(events(rx, '/all').map((e) => e.payload.type)).size === ALL.length, 'one event of each kind');
+      const wh = new Webhook(ep.secret);
+      const other = new Webhook('whsec_' + Buffer.alloc(24, 7).toString('base64'));
+      for (const e of events(rx, '/all')) {
+        const verified = wh.verify(e.body, e.headers) as any;
+        assert.equal(verified.type, e.payload.type);
+        assert.match(e.headers['webhook-id']!, /^msg_[0-9a-f]{32}$/);
+        assert.throws(() => other.verify(e.body, e.headers), /signature/i, 'another secret does not verify');
+        assert.throws(() => wh.verify(e.body.replace('}', ' }'), e.headers), /signature/i, 'a changed body does not verify');
+      }
+      const by = (type: string) => events(rx, '/all').find((e) => e.payload.type === type)!.payload;
+      assert.deepEqual(
+        [by('memory.created').data.id, by('memory.created').data.content, by('memory.created').data.user_id, by('memory.created').data.metadata],
+        [memory.id, 'Ada likes tea', 'ada', { k: 1 }],
+      );
+      assert.deepEqual([by('memory.updated').data.content, by('memory.updated').data.previous.content], ['Ada likes green tea', 'Ada likes tea']);
+      assert.deepEqual(by('memory.deleted').data, { id: memory.id, agent_id: agent.id, user_id: 'ada', source: 'api' });
+      assert.deepEqual([by('working_memory.updated').data.content, by('working_memory.updated').data.owner], ['Prefers tea.', 'ada']);
+      assert.deepEqual([by('import.completed').data.kind, by('import.completed').data.session_id, by('import.completed').data.messages], [
+        'session',
+        imported.body.session_id,
+        1,
+      ]);
+      assert.equal(by('session.summarized').data.session_id, session);
+      assert.match(by('session.summarized').data.summary, /My name is Ada/);
+
+      // Listed with their status and attempts.
+      const listed = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries?status=delivered&limit=100`)).body.data;
+      assert.ok(listed.length >= ALL.length);
+      assert.ok(listed.every((d: any) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 200));
+      assert.deepEqual(new Set(listed.map((d: any) => d.id)), new Set(events(rx, '/all').map((e) => e.headers['webhook-id'])));
+      assert.equal((await s.api('DELETE', `/api/v1/webhooks/${ep.id}`)).status, 204);
+    });
+
+    test('an event filter: an endpoint gets only what it subscribed to', async () => {
+      await create('/only-deleted', ['memory.deleted']);
+      const memory = (await s.api('POST', '/api/v1/memories', { body: { content: 'filtered' } })).body;
+      await s.api('DELETE', `/api/v1/memories/${memory.id}`);
+      await rx.until(() => events(rx, '/only-deleted').length >= 1, 'the deleted event');
+      // the created event was written before the deleted one: had it been sent, it would be here
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(
+        events(rx, '/only-deleted').map((e) => e.payload.type),
+        ['memory.deleted'],
+      );
+    });
+
+    test('500s are retried with growing delays under the same webhook-id, then delivered; a redirect is not followed', async () => {
+      const tries = new Map<string, number>();
+      rx.on('/flaky', (r, res) => {
+        const n = (tries.get(r.headers['webhook-id']!) ?? 0) + 1;
+        tries.set(r.headers['webhook-id']!, n);
+        res.writeHead(n <= 2 ? 500 : 204).end();
+      });
+      rx.on('/moved', (_r, res) => res.writeHead(302, { location: `${rx.url}/landing` }).end());
+      const flaky = await create('/flaky', ['memory.created']);
+      const moved = await create('/moved', ['memory.created']);
+      await s.api('POST', '/api/v1/memories', { body: { content: 'retry me' } });
+      await rx.until(() => events(rx, '/flaky').length === 3, 'three attempts');
+      const attempts = events(rx, '/flaky');
+      assert.equal(new Set(attempts.map((a) => a.headers['webhook-id'])).size, 1, 'one webhook-id for every attempt');
+      assert.equal(new Set(attempts.map((a) => a.body)).size, 1, 'the same body every time');
+      for (const a of attempts) new Webhook(flaky.secret).verify(a.body, a.headers);
+      // next_at = the failure + 200 ms, then + 400 ms: lower bounds, whatever the machine's speed
+      assert.ok(attempts[1]!.at - attempts[0]!.at >= 200, `first retry after ≥ 200 ms: ${attempts[1]!.at - attempts[0]!.at}`);
+      assert.ok(attempts[2]!.at - attempts[1]!.at >= 400, `second retry after ≥ 400 ms: ${attempts[2]!.at - attempts[1]!.at}`);
+      const waitStatus = async (id: string, status: string) => {
+        for (let i = 0; i < 150; i++) {
+          const d = (await s.api('GET', `/api/v1/webhooks/${id}/deliveries`)).body.data[0];
+          if (d?.status === status) return d;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.fail(`no ${status} delivery`);
+      };
+      const d = await waitStatus(flaky.id, 'delivered');
+      assert.deepEqual([d.attempts, d.last_status], [3, 204]);
+      // The redirect: every attempt answered 302, none followed; failed after max attempts.
+      const failed = await waitStatus(moved.id, 'failed');
+      assert.deepEqual([failed.attempts, failed.last_status], [4, 302]);
+      assert.equal(events(rx, '/landing').length, 0, 'the Location was never requested');
+      // Redelivered on request: same id, now answered.
+      rx.on('/moved', (_r, res) => res.writeHead(200).end());
+      const again = await s.api('POST', `/api/v1/webhooks/${moved.id}/deliveries/${failed.id}/redeliver`);
+      assert.equal(again.status, 202, JSON.stringify(again.body));
+      await waitStatus(moved.id, 'delivered');
+      assert.equal(events(rx, '/moved').at(-1)!.headers['webhook-id'], failed.id);
+      for (const ep of [flaky, moved]) await s.api('DELETE', `/api/v1/webhooks/${ep.id}`);
+    });
+
+    test("a hanging endpoint holds at most its own two slots: another endpoint's deliveries and a chat turn go on", async () => {
+      rx.hold('/hang');
+      const hang = await create('/hang', ['memory.created']);
+      const quick = await create('/quick', ['memory.created']);
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push((await s.api('POST', '/api/v1/memories', { body: { content: `note ${i}` } })).body.id);
+      await rx.until(() => events(rx, '/quick').length === 6, 'all six at the quick endpoint');
+      await rx.until(() => events(rx, '/hang').length >= 2, 'the hanging endpoint holding two');
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'chat', llm: fast } })).body;
+      const turn = await streamChat(s, agent.id, { message: 'still here?' });
+      assert.equal(turn.events.at(-1).chunk_type, 'done', 'a chat turn finished while the endpoint hangs');
+      assert.equal(events(rx, '/hang').length, 2, 'two requests open there, the other four wait their turn');
+      assert.deepEqual(
+        events(rx, '/quick').map((e) => e.payload.data.id),
+        ids,
+      );
+      rx.release();
+      rx.on('/hang', (_r, res) => res.writeHead(200).end());
+      await rx.until(() => new Set(events(rx, '/hang').map((e) => e.payload.data.id)).size === 6, 'the six at the released endpoint');
+      assert.ok(rx.maxOpen('/hang') <= 2, `at most two requests open at once to one endpoint: ${rx.maxOpen('/hang')}`);
+      for (const ep of [hang, quick]) await s.api('DELETE', `/api/v1/webhooks/${ep.id}`);
+    });
+
+    test('the egress policy refuses an endpoint outside it, at create and at update', async () => {
+      for (const url of ['http://127.0.0.1:9/hook', 'http://169.254.169.254/latest', 'https://example.com/hook']) {
+        const res = await s.api('POST', '/api/v1/webhooks', { body: { url, events: ['memory.created'] } });
+        assert.equal(res.status, 400, url);
+        assert.equal(res.body.error.code, 'egress_denied');
+      }
+      const ep = await create('/fine', ['memory.created']);
+      const moved = await s.api('PATCH', `/api/v1/webhooks/${ep.id}`, { body: { url: 'http://127.0.0.1:9/hook' } });
+      assert.deepEqual([moved.status, moved.body.error.code], [400, 'egress_denied']);
+      assert.equal((await s.api('GET', `/api/v1/webhooks/${ep.id}`)).body.url, `${rx.url}/fine`);
+      const bad = await s.api('POST', '/api/v1/webhooks', { body: { url: `${rx.url}/x`, events: ['memory.exploded'] } });
+      assert.deepEqual([bad.status, bad.body.error.code], [400, 'validation_error']);
+      await s.api('DELETE', `/api/v1/webhooks/${ep.id}`);
+    });
+
+    test('a secret is shown at creation and rotation only, never echoed; the rotated one signs from then on', async () => {
+      const ep = await create('/secret', ['memory.created']);
+      const answers = [
+        await s.api('GET', '/api/v1/webhooks'),
+        await s.api('GET', `/api/v1/webhooks/${ep.id}`),
+        await s.api('PATCH', `/api/v1/webhooks/${ep.id}`, { body: { description: 'same origin', url: `${rx.url}/secret?v=2` } }),
+        await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries`),
+      ];
+      for (const a of answers) {
+        assert.equal(a.status, 200);
+        const text = JSON.stringify(a.body);
+        assert.ok(!text.includes(ep.secret) && !text.includes('whsec_') && !text.includes('"secret"'), text.slice(0, 300));
+      }
+      const rotated = (await s.api('POST', `/api/v1/webhooks/${ep.id}/rotate-secret`)).body;
+      assert.match(rotated.secret, /^whsec_/);
+      assert.notEqual(rotated.secret, ep.secret);
+      await s.api('POST', '/api/v1/memories', { body: { content: 'after rotation' } });
+      await rx.until(() => events(rx, '/secret?v=2').length === 1, 'a delivery after the rotation');
+      const e = events(rx, '/secret?v=2')[0]!;
+      new Webhook(rotated.secret).verify(e.body, e.headers);
+      assert.throws(() => new Webhook(ep.secret).verify(e.body, e.headers), /signature/i, 'the old secret no longer signs');
+      await s.api('DELETE', `/api/v1/webhooks/${ep.id}`);
+    });
+
+    test('forgetting a user deletes the deliveries about them and reports their memories deleted, ids only', async () => {
+      const ep = await create('/forget', ['memory.created', 'memory.deleted']);
+      rx.hold('/forget');
+      await s.api('POST', '/api/v1/users', { body: { id: 'gone' } });
+      const m = (await s.api('POST', '/api/v1/memories', { body: { content: 'secret of gone', user_id: 'gone' } })).body;
+      await s.api('POST', '/api/v1/memories', { body: { content: 'pending text of gone', user_id: 'gone' } });
+      assert.equal((await s.api('DELETE', '/api/v1/users/gone')).status, 204);
+      rx.on('/forget', (_r, res) => res.writeHead(200).end());
+      rx.release();
+      await rx.until(() => events(rx, '/forget').filter((e) => e.payload.type === 'memory.deleted').length === 2, 'two deleted events');
+      const listed = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries?limit=100`)).body.data;
+      assert.deepEqual(
+        listed.map((d: any) => d.event),
+        ['memory.deleted', 'memory.deleted'],
+        'the created deliveries (with the text) were deleted',
+      );
+      const deleted = events(rx, '/forget').filter((e) => e.payload.type === 'memory.deleted');
+      assert.ok(deleted.some((e) => e.payload.data.id === m.id && e.payload.data.source === 'forget_user'));
+      assert.ok(deleted.every((e) => !e.body.includes('of gone')));
+      await s.api('DELETE', `/api/v1/webhooks/${ep.id}`);
+    });
+  });
+
+  describe(`webhooks survive a kill -9 mid-delivery, ${engine}`, () => {
+    test('after the restart every pending event arrives, the interrupted one under its first webhook-id', async () => {
+      const key = 'am_webhook_crash_key_0123456789abcdef';
+      const database = await createTestDatabase(engine);
+      const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-webhook-crash-'));
+      const rx = await startReceiver();
+      const env = {
+        AGENTMEM_BOOTSTRAP_KEY: key,
+        AGENTMEM_DATA_DIR: dataDir,
+        DATABASE_URL: engine === 'postgres' ? database.url : undefined,
+        AGENTMEM_WEBHOOK_TIMEOUT_MS: '1000',
+        AGENTMEM_WEBHOOK_POLL_MS: '50',
+        AGENTMEM_WEBHOOK_BACKOFF_MS: '100',
+      };
+      let child: ChildProcess | undefined;
+      try {
+        const first = await spawnServe(env);
+        child = first.child;
+        const api = apiClient(first.url, key);
+        rx.hold('/crash');
+        const ep = (await api('POST', '/api/v1/webhooks', { body: { url: `${rx.url}/crash`, events: ['memory.created'] } })).body;
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push((await api('POST', '/api/v1/memories', { body: { content: `m${i}` } })).body.id);
+        await rx.until(() => events(rx, '/crash').length >= 1, 'the first delivery in flight');
+        const exited = new Promise((r) => child!.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+        const interrupted = events(rx, '/crash').map((e) => e.headers['webhook-id']);
+        rx.release();
+        rx.on('/crash', (_r, res) => res.writeHead(200).end());
+
+        const second = await spawnServe(env);
+        child = second.child;
+        await rx.until(() => new Set(events(rx, '/crash').map((e) => e.payload.data.id)).size === 5, 'all five after the restart');
+        const all = events(rx, '/crash');
+        for (const e of all) new Webhook(ep.secret).verify(e.body, e.headers);
+        assert.deepEqual(new Set(all.map((e) => e.payload.data.id)), new Set(ids));
+        for (const id of interrupted) assert.ok(all.filter((e) => e.headers['webhook-id'] === id).length >= 2, `${id} sent again under the same id`);
+        // one webhook-id per event: a receiver deduplicating by id sees each event once
+        assert.equal(new Set(all.map((e) => e.headers['webhook-id'])).size, 5);
+        const listed = (await apiClient(second.url, key)('GET', `/api/v1/webhooks/${ep.id}/deliveries`)).body.data;
+        assert.equal(listed.length, 5);
+      } finally {
+        child?.kill('SIGKILL');
+        await rx.close();
+        await database.drop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+}
