@@ -74,7 +74,8 @@ async function startReceiver() {
     async until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
       const deadline = Date.now() + ms;
       while (!pred()) {
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; received ${received.map((r) => `${r.path} ${r.body.slice(0, 80)}`).join(' | ')}`);
+        if (Date.now() > deadline)
+          assert.fail(`timed out waiting for ${what}; received ${received.map((r) => `${r.path} ${r.body.slice(0, 80)}`).join(' | ')}`);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 200);
           waiters.push(() => (clearTimeout(t), resolve()));
@@ -130,7 +131,8 @@ for (const engine of engines) {
           body: { name: 'hooks', llm: fast, memory: { extract: false, last_messages: 100, summary: { enabled: true, trigger_tokens: 300 } } },
         })
       ).body;
-      const memory = (await s.api('POST', '/api/v1/memories', { body: { content: 'Ada likes tea', agent_id: agent.id, user_id: 'ada', metadata: { k: 1 } } })).body;
+      const memory = (await s.api('POST', '/api/v1/memories', { body: { content: 'Ada likes tea', agent_id: agent.id, user_id: 'ada', metadata: { k: 1 } } }))
+        .body;
       assert.equal((await s.api('PATCH', `/api/v1/memories/${memory.id}`, { body: { content: 'Ada likes green tea' } })).status, 200);
       assert.equal((await s.api('DELETE', `/api/v1/memories/${memory.id}`)).status, 204);
       assert.equal((await s.api('PUT', `/api/v1/agents/${agent.id}/working-memory/ada`, { body: { content: 'Prefers tea.' } })).status, 200);
@@ -161,11 +163,10 @@ for (const engine of engines) {
       assert.deepEqual([by('memory.updated').data.content, by('memory.updated').data.previous.content], ['Ada likes green tea', 'Ada likes tea']);
       assert.deepEqual(by('memory.deleted').data, { id: memory.id, agent_id: agent.id, user_id: 'ada', source: 'api' });
       assert.deepEqual([by('working_memory.updated').data.content, by('working_memory.updated').data.owner], ['Prefers tea.', 'ada']);
-      assert.deepEqual([by('import.completed').data.kind, by('import.completed').data.session_id, by('import.completed').data.messages], [
-        'session',
-        imported.body.session_id,
-        1,
-      ]);
+      assert.deepEqual(
+        [by('import.completed').data.kind, by('import.completed').data.session_id, by('import.completed').data.messages],
+        ['session', imported.body.session_id, 1],
+      );
       assert.equal(by('session.summarized').data.session_id, session);
       assert.match(by('session.summarized').data.summary, /My name is Ada/);
 

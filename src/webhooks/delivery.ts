@@ -85,7 +85,10 @@ export function createWebhookDelivery(db: Db, opts: DeliveryOptions) {
         });
         await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
         // 2xx only: a redirect is not followed (the signed body goes to the endpoint's URL alone).
-        outcome = res.statusCode >= 200 && res.statusCode < 300 ? { ok: true, status: res.statusCode } : { ok: false, status: res.statusCode, error: `HTTP ${res.statusCode}` };
+        outcome =
+          res.statusCode >= 200 && res.statusCode < 300
+            ? { ok: true, status: res.statusCode }
+            : { ok: false, status: res.statusCode, error: `HTTP ${res.statusCode}` };
       }
     } catch (err) {
       if (!running && controller.signal.aborted) {

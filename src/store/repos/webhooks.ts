@@ -140,7 +140,10 @@ export const markFailed = (db: Queryable, id: string, f: { status: number | null
 
 /** A lease given back unsent (a graceful stop): due again at once, the attempt not counted. */
 export const releaseDelivery = (db: Queryable, id: string) =>
-  db.query(`update webhook_deliveries set status = 'pending', attempts = attempts - 1, locked_until = null, updated_at = now() where id = $1 and status = 'sending'`, [id]);
+  db.query(
+    `update webhook_deliveries set status = 'pending', attempts = attempts - 1, locked_until = null, updated_at = now() where id = $1 and status = 'sending'`,
+    [id],
+  );
 
 /** Newest first, optionally of one status. */
 export const listDeliveries = (db: Queryable, orgId: string, endpointId: string, status: DeliveryStatus | undefined, limit: number, offset: number) =>
@@ -161,16 +164,11 @@ export const redeliver = (db: Queryable, orgId: string, endpointId: string, id: 
   );
 
 export const getDelivery = (db: Queryable, orgId: string, endpointId: string, id: string) =>
-  one<WebhookDelivery>(db, `select ${deliveryColumns} from webhook_deliveries where org_id = $1 and endpoint_id = $2 and id = $3`, [
-    orgId,
-    endpointId,
-    id,
-  ]);
+  one<WebhookDelivery>(db, `select ${deliveryColumns} from webhook_deliveries where org_id = $1 and endpoint_id = $2 and id = $3`, [orgId, endpointId, id]);
 
 /** Retention: deletes deliveries created more than `olderThanMs` ago, whatever became of them; returns how many. */
 export const purgeDeliveries = async (db: Queryable, olderThanMs: number) =>
-  (await db.query(`delete from webhook_deliveries where created_at < now() - make_interval(secs => $1::float8 / 1000) returning 1`, [olderThanMs]))
-    .length;
+  (await db.query(`delete from webhook_deliveries where created_at < now() - make_interval(secs => $1::float8 / 1000) returning 1`, [olderThanMs])).length;
 
 /** Forgetting a user: every delivery about them (their text) goes. */
 export const deleteUserDeliveries = (db: Queryable, orgId: string, userId: string) =>
