@@ -6,9 +6,10 @@
 // are shown once and never echoed. A server killed with SIGKILL mid-delivery sends every
 // pending event after its restart, with the same webhook-ids (test at the end).
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -92,18 +93,30 @@ async function startReceiver() {
 }
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
+/** A port free right now on 127.0.0.1 (for a child process that listens on it). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as { port: number }).port;
+      probe.close(() => resolve(port));
+    });
+    probe.once('error', reject);
+  });
+
 const events = (rx: Receiver, path: string) => rx.received.filter((r) => r.path === path).map((r) => ({ ...r, payload: JSON.parse(r.body) }));
 
 for (const engine of engines) {
   describe(`webhooks on ${engine}`, () => {
     let rx: Receiver;
     let s: TestServer;
+    let examplePort: number;
 
     before(async () => {
       rx = await startReceiver();
-      // Only the receiver's origin is allowed out: any other endpoint is refused.
+      examplePort = await freePort();
+      // Only the receivers' origins are allowed out: any other endpoint is refused.
       s = await startServer(engine, {
-        egress: parseEgress(rx.url),
+        egress: parseEgress(`${rx.url},http://127.0.0.1:${examplePort}`),
         webhookPollMs: 50,
         webhookBackoffMs: 200,
         webhookMaxAttempts: 4,
@@ -176,6 +189,33 @@ for (const engine of engines) {
       assert.ok(listed.every((d: any) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 200));
       assert.deepEqual(new Set(listed.map((d: any) => d.id)), new Set(events(rx, '/all').map((e) => e.headers['webhook-id'])));
       assert.equal((await s.api('DELETE', `/api/v1/webhooks/${ep.id}`)).status, 204);
+    });
+
+    test('the documented receiver (docs/examples/webhook-receiver.mjs) verifies a delivery and prints it', async () => {
+      const ep = (await s.api('POST', '/api/v1/webhooks', { body: { url: `http://127.0.0.1:${examplePort}/agentmem`, events: ['working_memory.updated'] } }))
+        .body;
+      const child = spawn(process.execPath, [new URL('../docs/examples/webhook-receiver.mjs', import.meta.url).pathname], {
+        env: { ...process.env, WEBHOOK_SECRET: ep.secret, PORT: String(examplePort) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      try {
+        let out = '';
+        child.stdout!.on('data', (d) => (out += d));
+        await new Promise<void>((resolve, reject) => {
+          child.stderr!.on('data', (d) => String(d).includes('listening') && resolve());
+          child.once('exit', (code) => reject(new Error(`the example exited (${code})`)));
+        });
+        const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'example', llm: fast } })).body;
+        await s.api('PUT', `/api/v1/agents/${agent.id}/working-memory/ada`, { body: { content: 'Likes the docs.' } });
+        for (let i = 0; i < 300 && !out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 100));
+        const printed = JSON.parse(out.split('\n')[0]!);
+        assert.deepEqual([printed.type, printed.data.content, printed.data.agent_id], ['working_memory.updated', 'Likes the docs.', agent.id]);
+        const d = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries`)).body.data[0];
+        assert.deepEqual([d.id, d.status, d.last_status], [printed.id, 'delivered', 204]);
+      } finally {
+        child.kill();
+        await s.api('DELETE', `/api/v1/webhooks/${ep.id}`);
+      }
     });
 
     test('an event filter: an endpoint gets only what it subscribed to', async () => {
