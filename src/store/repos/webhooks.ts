@@ -83,6 +83,14 @@ export const updateEndpoint = (
 export const deleteEndpoint = async (db: Queryable, orgId: string, id: string) =>
   (await db.query('delete from webhook_endpoints where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
 
+/** The events the org's enabled endpoints want (none: no endpoint, the common case). */
+export const subscribedEvents = async (db: Queryable, orgId: string) =>
+  new Set(
+    (await db.query<{ event: string }>('select distinct unnest(events) as event from webhook_endpoints where org_id = $1 and enabled', [orgId])).map(
+      (r) => r.event,
+    ),
+  );
+
 /**
  * The outbox write: one delivery per event and enabled endpoint of the org that wants it,
  * in the caller's transaction (nothing at all when the org has no endpoint). `body` is the
