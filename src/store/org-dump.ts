@@ -1,7 +1,8 @@
 // One organization's data as JSON Lines, out of a store and into one, on either engine:
 // the organization, its users, agents (their secrets left out), sessions, messages,
 // memories with their vectors and history, and working memory where that table exists.
-// Not its API keys, jobs or anything of another organization. Rows travel as whole
+// Not its API keys, jobs, webhook endpoints (their secrets are sealed with this server's key)
+// and deliveries, or anything of another organization. Rows travel as whole
 // table rows (to_jsonb / json_populate_recordset), so a column added by a later
 // migration travels too; generated columns are left for the target to compute.
 import type { Db, Queryable } from './db.ts';
