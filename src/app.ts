@@ -38,6 +38,8 @@ import { openStore } from './store/open.ts';
 import { createSecretBox, loadSecretKey } from './store/secret-box.ts';
 import { busEventSink } from './trace/bus-events.ts';
 import { createMetrics } from './trace/metrics.ts';
+import { createWebhookDelivery } from './webhooks/delivery.ts';
+import { createWebhookEndpoints } from './webhooks/endpoints.ts';
 
 export interface Agentmem {
   url: string;
@@ -60,6 +62,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
   const bus = createInvalidationBus(config.redisUrl, { prefix: config.redisKeyPrefix, onEvent: busEventSink(metrics, () => server?.log) });
   let closeStreams = async () => {};
   let heartbeat: Heartbeat | undefined;
+  let stopDeliveries = async () => {};
   // This process, as the owner of the answers it streams.
   const instanceId = randomUUID();
   try {
@@ -145,6 +148,20 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
     });
+    // Webhooks: the outbox is written with each change; this instance's worker sends it.
+    const webhooks = createWebhookEndpoints(db, { box, egress: config.egress });
+    const deliveries = createWebhookDelivery(db, {
+      box,
+      egress: config.egress,
+      gate,
+      timeoutMs: config.webhookTimeoutMs,
+      backoffMs: config.webhookBackoffMs,
+      maxAttempts: config.webhookMaxAttempts,
+      retentionMs: config.webhookRetentionMs,
+      pollMs: config.webhookPollMs,
+      onError: (err, d) => server?.log.warn({ err, delivery: d?.id, endpoint: d?.endpoint_id, attempt: d?.attempt }, 'webhook delivery failed'),
+    });
+    stopDeliveries = () => deliveries.stop();
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('agent', mcp.invalidate);
     bus.subscribe('session', history.invalidate);
@@ -189,6 +206,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       bus,
       streams,
       live,
+      webhooks,
       run: {
         history,
         recall,
@@ -206,6 +224,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       server.log.warn('Redis does not answer: serving with the caches bypassed (every read goes to the database) until it does');
     const url = await server.listen({ port: config.port, host: config.host });
     jobs.start();
+    deliveries.start();
     warmUpstreams(db, pool, config).then(
       (origins) => origins.length && server!.log.info({ origins }, 'upstream connections open'),
       (err) => server!.log.warn({ err }, 'could not warm upstream connections'),
@@ -216,6 +235,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         // Live turns first; the stream mirror (end markers), jobs and the store after them.
         await drainServer(server!, live, graceMs);
         await jobs.stop();
+        await stopDeliveries();
         await history.close();
         await heartbeat!.stop();
         await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams()]);
@@ -224,7 +244,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     return { url, server: server!, db, generatedAdminKey, shutdown, close: () => shutdown(0) };
   } catch (err) {
     await heartbeat?.stop();
-    await Promise.allSettled([pool.close(), bus.close(), closeStreams(), db.close()]);
+    await Promise.allSettled([stopDeliveries(), pool.close(), bus.close(), closeStreams(), db.close()]);
     throw err;
   }
 }

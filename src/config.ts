@@ -54,6 +54,16 @@ export interface AppConfig {
   streamBufferBytes: number;
   /** /ready fails when the store (or Redis) does not answer within this */
   readyTimeoutMs: number;
+  /** AGENTMEM_WEBHOOK_TIMEOUT_MS: one webhook attempt's deadline (connect, answer, body) */
+  webhookTimeoutMs: number;
+  /** AGENTMEM_WEBHOOK_BACKOFF_MS: the first retry's delay; each next one doubles (up to an hour) */
+  webhookBackoffMs: number;
+  /** AGENTMEM_WEBHOOK_MAX_ATTEMPTS: attempts before a delivery is failed for good */
+  webhookMaxAttempts: number;
+  /** AGENTMEM_WEBHOOK_RETENTION_MS: deliveries are deleted this long after they were created */
+  webhookRetentionMs: number;
+  /** AGENTMEM_WEBHOOK_POLL_MS: how often an idle worker looks for due deliveries */
+  webhookPollMs: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -94,6 +104,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     streamStallMs: Math.max(1, intEnv(env.AGENTMEM_STREAM_STALL_MS, 30_000)),
     streamBufferBytes: Math.max(1024, intEnv(env.AGENTMEM_STREAM_BUFFER_BYTES, 256 * 1024)),
     readyTimeoutMs: Math.max(1, intEnv(env.AGENTMEM_READY_TIMEOUT_MS, 2_000)),
+    webhookTimeoutMs: Math.max(100, intEnv(env.AGENTMEM_WEBHOOK_TIMEOUT_MS, 10_000)),
+    webhookBackoffMs: Math.max(1, intEnv(env.AGENTMEM_WEBHOOK_BACKOFF_MS, 5_000)),
+    webhookMaxAttempts: Math.max(1, intEnv(env.AGENTMEM_WEBHOOK_MAX_ATTEMPTS, 10)),
+    webhookRetentionMs: Math.max(60_000, intEnv(env.AGENTMEM_WEBHOOK_RETENTION_MS, 7 * 24 * 3_600_000)),
+    webhookPollMs: Math.max(10, intEnv(env.AGENTMEM_WEBHOOK_POLL_MS, 1_000)),
   };
 }
 

@@ -30,6 +30,8 @@ interface Owner {
   messageId: string;
   memoryId: string;
   userId: string;
+  webhookId: string;
+  deliveryId: string;
 }
 
 /** Every endpoint, aimed at the owner's resources. */
@@ -120,6 +122,16 @@ function calls(o: Owner, otherAgentId: string): Call[] {
     // The caller's own agent, a user of the same id: its own (empty) block, none of the owner's.
     { method: 'GET', path: `/api/v1/agents/${otherAgentId}/working-memory/${o.userId}`, other: 200 },
 
+    { method: 'POST', path: '/api/v1/webhooks', body: { url: 'http://127.0.0.1:9/theirs', events: ['memory.created'] }, other: 201 }, // the caller's own
+    { method: 'GET', path: '/api/v1/webhooks', other: 'empty' },
+    { method: 'GET', path: `/api/v1/webhooks/${o.webhookId}` },
+    { method: 'PATCH', path: `/api/v1/webhooks/${o.webhookId}`, body: { url: 'http://127.0.0.1:9/stolen' } },
+    { method: 'POST', path: `/api/v1/webhooks/${o.webhookId}/rotate-secret` },
+    { method: 'GET', path: `/api/v1/webhooks/${o.webhookId}/deliveries` },
+    { method: 'GET', path: `/api/v1/webhooks/${o.webhookId}/deliveries/${o.deliveryId}` },
+    { method: 'POST', path: `/api/v1/webhooks/${o.webhookId}/deliveries/${o.deliveryId}/redeliver` },
+    { method: 'DELETE', path: `/api/v1/webhooks/${o.webhookId}` },
+
     { method: 'GET', path: '/v1/models', other: 'empty' },
     { method: 'GET', path: `/v1/models/${o.agentId}` },
     { method: 'POST', path: '/v1/chat/completions', body: { model: o.agentId, messages: [{ role: 'user', content: 'hi' }] } },
@@ -179,6 +191,9 @@ for (const engine of engines) {
         memory: await get(`/api/v1/memories/${o.memoryId}`),
         history: await get(`/api/v1/memories/${o.memoryId}/history`),
         working: await get(`/api/v1/agents/${o.agentId}/working-memory/${o.userId}`),
+        webhook: await get(`/api/v1/webhooks/${o.webhookId}`),
+        // what changes on its own (a failing delivery's attempts) left out
+        deliveries: (await get(`/api/v1/webhooks/${o.webhookId}/deliveries`)).body.data.map((d: any) => [d.id, d.event]),
         models: await get('/v1/models'),
       };
     }
@@ -203,7 +218,11 @@ for (const engine of engines) {
       ).body.id;
       await as('PATCH', `/api/v1/memories/${memoryId}`, { metadata: { m: MARK, v: 2 } });
       assert.equal((await as('PUT', `/api/v1/agents/${agentId}/working-memory/${userId}`, { content: `notes ${MARK}` })).status, 200);
-      o = { orgId: org.id, key: org.key, keyId, agentId, sessionId: start.session_id, messageId: start.message_id, memoryId, userId };
+      const webhookId = (await as('POST', '/api/v1/webhooks', { url: 'http://127.0.0.1:9/owner', events: ['memory.updated'], description: `hook ${MARK}` }))
+        .body.id;
+      await as('PATCH', `/api/v1/memories/${memoryId}`, { metadata: { m: MARK, v: 3 } });
+      const deliveryId = (await as('GET', `/api/v1/webhooks/${webhookId}/deliveries`)).body.data[0].id;
+      o = { orgId: org.id, key: org.key, keyId, agentId, sessionId: start.session_id, messageId: start.message_id, memoryId, userId, webhookId, deliveryId };
       const created = await createOrg(s.api, 'other');
       const otherAgent = (await s.api('POST', '/api/v1/agents', { key: created.key, body: { name: 'theirs', llm: fast } })).body.id;
       other = { ...created, agentId: otherAgent };
@@ -215,7 +234,7 @@ for (const engine of engines) {
     test('the list covers every documented route', async () => {
       const doc = (await s.api('GET', '/docs/json', { key: null })).body;
       assert.ok(Object.keys(doc.paths).length >= 15, 'the OpenAPI document lists the routes');
-      const covered = new Set(list.map((c) => `${c.method} ${c.path.split('?')[0]!.replace(/[0-9a-f-]{36}|user-\w+/g, '{}')}`));
+      const covered = new Set(list.map((c) => `${c.method} ${c.path.split('?')[0]!.replace(/[0-9a-f-]{36}|user-\w+|msg_[0-9a-f]{32}/g, '{}')}`));
       const missing: string[] = [];
       for (const [path, ops] of Object.entries<Record<string, unknown>>(doc.paths)) {
         for (const method of Object.keys(ops)) {

@@ -50,6 +50,8 @@ for (const engine of engines) {
     let memoryU: string;
     let memoryV: string;
     let otherOrg: { id: string; key: string; agentId: string };
+    let webhookId: string;
+    let deliveryId: string;
 
     const as = (key: string) => (method: string, path: string, body?: unknown) => s.api(method, path, { key, body });
 
@@ -78,6 +80,10 @@ for (const engine of engines) {
       sessionV = (await streamChat({ url: s.url, adminKey: org.key }, agentA, { message: 'I am Bob.', user_id: V })).events[0].session_id;
       memoryU = (await admin('POST', '/api/v1/memories', { content: 'Ada likes tea', agent_id: agentA, user_id: U })).body.id;
       memoryV = (await admin('POST', '/api/v1/memories', { content: 'Bob likes coffee', agent_id: agentA, user_id: V })).body.id;
+      // A webhook endpoint (on a closed port: its deliveries fail, which is all this needs) and one delivery.
+      webhookId = (await admin('POST', '/api/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['memory.created'] })).body.id;
+      await admin('POST', '/api/v1/memories', { content: 'for a delivery', agent_id: agentA, user_id: U });
+      deliveryId = (await admin('GET', `/api/v1/webhooks/${webhookId}/deliveries`)).body.data[0].id;
       const created = await createOrg(s.api, 'other');
       otherOrg = { ...created, agentId: (await as(created.key)('POST', '/api/v1/agents', { name: 'theirs', llm: fast })).body.id };
     });
@@ -92,6 +98,7 @@ for (const engine of engines) {
         agent: async () => (await admin('POST', '/api/v1/agents', { name: 'throwaway', llm: fast })).body.id,
         session: async () => (await admin('POST', `/api/v1/agents/${agentA}/sessions`, { user_id: U })).body.id,
         memory: async () => (await admin('POST', '/api/v1/memories', { content: 'throwaway', agent_id: agentA, user_id: U })).body.id,
+        webhook: async () => (await admin('POST', '/api/v1/webhooks', { url: 'http://127.0.0.1:9/throwaway', events: ['memory.deleted'] })).body.id,
       };
       const del = rule.method === 'DELETE';
       const id = async (kind: keyof typeof fresh, existing: string) => (del ? fresh[kind]() : existing);
@@ -154,6 +161,17 @@ for (const engine of engines) {
         case 'GET /api/v1/agents/:id/working-memory/:user_id':
         case 'PUT /api/v1/agents/:id/working-memory/:user_id':
           return { path: `/api/v1/agents/${agentA}/working-memory/${U}`, body: rule.method === 'PUT' ? { content: 'Prefers tea.' } : undefined };
+        case 'POST /api/v1/webhooks':
+          return { path: rule.path, body: { url: 'http://127.0.0.1:9/x', events: ['memory.created'] } };
+        case 'GET /api/v1/webhooks/:id':
+        case 'PATCH /api/v1/webhooks/:id':
+        case 'DELETE /api/v1/webhooks/:id':
+        case 'POST /api/v1/webhooks/:id/rotate-secret':
+        case 'GET /api/v1/webhooks/:id/deliveries':
+          return { path: rule.path.replace(':id', await id('webhook', webhookId)), body: rule.method === 'PATCH' ? { description: 'x' } : undefined };
+        case 'GET /api/v1/webhooks/:id/deliveries/:delivery_id':
+        case 'POST /api/v1/webhooks/:id/deliveries/:delivery_id/redeliver':
+          return { path: rule.path.replace(':id', webhookId).replace(':delivery_id', deliveryId) };
         case 'GET /v1/models/:model':
           return { path: `/v1/models/${agentA}` };
         case 'POST /v1/chat/completions':

@@ -12,6 +12,7 @@ import { openStore } from '../store/open.ts';
 import type { Db } from '../store/db.ts';
 import { createApiKey } from '../store/repos/api-keys.ts';
 import { exportOrg, importOrg } from '../store/org-dump.ts';
+import { emitEvents } from '../webhooks/outbox.ts';
 
 const fail = (err: unknown) => {
   console.error(`agentmem: ${(err as Error).message}`);
@@ -68,7 +69,12 @@ export function importCommand(): Command {
     .action((file: string, opts: { org?: string; adminKey?: boolean }) =>
       withStore(async (db) => {
         const input = file === '-' ? process.stdin : createReadStream(file);
-        const r = await importOrg(db, createInterface({ input, crlfDelay: Infinity }), { into: opts.org });
+        const r = await importOrg(db, createInterface({ input, crlfDelay: Infinity }), {
+          into: opts.org,
+          // an organization's own endpoints (when merging into one that has them) hear of it
+          finish: (tx, { org_id, inserted, skipped }) =>
+            emitEvents(tx, org_id, [{ type: 'import.completed', user_id: null, data: { kind: 'organization', inserted, skipped } }]),
+        });
         console.error(
           `imported organization ${r.org_id}: ${summary(r.inserted)}; already here (skipped): ${summary(Object.fromEntries(Object.entries(r.skipped).filter(([, n]) => n)))}`,
         );

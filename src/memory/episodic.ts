@@ -3,6 +3,7 @@
 import type { Db } from '../store/db.ts';
 import { importSession, restrictedMessageIds, type ImportedMessage } from '../store/repos/message-search.ts';
 import { loopTurn, writeChunks } from '../store/write-chunks.ts';
+import { emitEvents } from '../webhooks/outbox.ts';
 import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
 import type { IndexedMessage, MessageIndex } from './message-index.ts';
@@ -75,7 +76,15 @@ export function createEpisodes(db: Db, index: MessageIndex) {
         .sort((a, b) => a.m.created_at.getTime() - b.m.created_at.getTime() || a.i - b.i)
         .map((x) => x.m);
       // in bounded pieces, not one transaction: the store and the event loop serve others in between
-      const { sessionId, ids, seqs } = await importSession(db, s, ordered);
+      const { sessionId, ids, seqs } = await importSession(db, s, ordered, (tx, session_id) =>
+        emitEvents(tx, s.org_id, [
+          {
+            type: 'import.completed',
+            user_id: s.user_id,
+            data: { kind: 'session', session_id, agent_id: s.agent_id, user_id: s.user_id, messages: ordered.length },
+          },
+        ]),
+      );
       const session = { id: sessionId, agent_id: s.agent_id, user_id: s.user_id };
       let i = 0;
       for (const piece of writeChunks(ordered, (m) => m.content.length)) {

@@ -13,6 +13,8 @@ import type { Restriction } from './filters.ts';
 import type { ImportedMessage } from '../store/repos/message-search.ts';
 import { loopTurn, writeChunks } from '../store/write-chunks.ts';
 import { vectorWeightOf, type MemoryHit, type SearchMemories } from './recall.ts';
+import { emitEvents } from '../webhooks/outbox.ts';
+import type { WebhookEvent } from '../webhooks/events.ts';
 
 export interface NewMemoryInput {
   content: string;
@@ -92,6 +94,26 @@ export function createMemories(deps: MemoryDeps) {
     return out;
   }
 
+  // Webhook events, written with the change they report (webhooks/outbox.ts).
+  const createdEvent = (m: NewMemory, source: string): WebhookEvent => ({
+    type: 'memory.created',
+    user_id: m.user_id,
+    data: {
+      id: m.id,
+      agent_id: m.agent_id,
+      user_id: m.user_id,
+      source,
+      content: m.content,
+      metadata: m.metadata as Record<string, unknown>,
+      created_at: m.created_at.toISOString(),
+    },
+  });
+  const deletedEvent = (m: { id: string; agent_id: string | null; user_id: string | null }, source: string): WebhookEvent => ({
+    type: 'memory.deleted',
+    user_id: m.user_id,
+    data: { id: m.id, agent_id: m.agent_id, user_id: m.user_id, source },
+  });
+
   const added = (m: NewMemory, source: string): NewHistory => ({
     id: randomUUID(),
     memory_id: m.id,
@@ -135,18 +157,31 @@ export function createMemories(deps: MemoryDeps) {
             orgId,
             piece.map((r) => added(r, source)),
           );
+          await emitEvents(
+            tx,
+            orgId,
+            piece.map((r) => createdEvent(r, source)),
+          );
         });
         written.push(...piece);
         await loopTurn();
       }
     } catch (err) {
+      // Undone: the pieces already written go, and so do their memory.created events' effect (memory.deleted follows them).
       if (written.length)
-        await repo
-          .deleteMemoriesWithHistory(
-            db,
-            orgId,
-            written.map((r) => r.id),
-          )
+        await db
+          .transaction(async (tx) => {
+            await repo.deleteMemoriesWithHistory(
+              tx,
+              orgId,
+              written.map((r) => r.id),
+            );
+            await emitEvents(
+              tx,
+              orgId,
+              written.map((r) => deletedEvent(r, source)),
+            );
+          })
           .catch(() => {});
       throw err;
     }
@@ -203,6 +238,22 @@ export function createMemories(deps: MemoryDeps) {
         source,
       },
     ]);
+    await emitEvents(tx, orgId, [
+      {
+        type: 'memory.updated',
+        user_id: memory.user_id,
+        data: {
+          id,
+          agent_id: memory.agent_id,
+          user_id: memory.user_id,
+          source,
+          content: memory.content,
+          metadata: memory.metadata,
+          previous: { content: old_content, metadata: old_metadata },
+          updated_at: new Date(memory.updated_at).toISOString(),
+        },
+      },
+    ]);
     return memory;
   }
 
@@ -221,6 +272,7 @@ export function createMemories(deps: MemoryDeps) {
         source,
       },
     ]);
+    await emitEvents(tx, orgId, [deletedEvent(old, source)]);
     return old;
   }
 
@@ -305,6 +357,7 @@ export function createMemories(deps: MemoryDeps) {
               await repo.insertMemories(tx, orgId, [row]);
               applied.push({ put: docOf(row) });
               await repo.insertHistory(tx, orgId, [added(row, source)]);
+              await emitEvents(tx, orgId, [createdEvent(row, source)]);
               changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
             } else if (d.event === 'UPDATE') {
               const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder?.id ?? null, metadata: null };

@@ -12,6 +12,7 @@ import type { Provider } from '../llm/types.ts';
 import { contextWindowOf } from '../llm/token-count.ts';
 import type { Db } from '../store/db.ts';
 import type { Job } from '../store/repos/jobs.ts';
+import { emitEvents } from '../webhooks/outbox.ts';
 import { messagesAfter, type Message } from '../store/repos/messages.ts';
 import { getSession, setSummary, type Session } from '../store/repos/sessions.ts';
 import type { Exchange, HistoryStore } from './history.ts';
@@ -119,7 +120,19 @@ export function summaryHandler<A extends SummaryAgent>(deps: SummaryDeps<A>) {
     });
     const text = answer.text.trim();
     if (!text) throw new Error('the model answered an empty summary');
-    const updated = await setSummary(deps.db, job.org_id, session.id, { summary: text, through: last.id, throughSeq: last.seq });
+    // Stored only when it covers more than the stored one: a retried job emits no second event.
+    const updated = await deps.db.transaction(async (tx) => {
+      const row = await setSummary(tx, job.org_id, session.id, { summary: text, through: last.id, throughSeq: last.seq });
+      if (row)
+        await emitEvents(tx, job.org_id, [
+          {
+            type: 'session.summarized',
+            user_id: row.user_id,
+            data: { session_id: row.id, agent_id: row.agent_id, user_id: row.user_id, summary: text, summarized_through: last.id },
+          },
+        ]);
+      return row;
+    });
     if (updated) deps.history.updateSession(updated);
     return { through: last.id };
   };

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { cachedCount } from '../llm/token-count.ts';
 import type { ToolSpec } from '../llm/types.ts';
 import type { Db } from '../store/db.ts';
+import { emitEvents } from '../webhooks/outbox.ts';
 import * as repo from '../store/repos/working-memory.ts';
 import type { WorkingScope } from '../store/repos/working-memory.ts';
 
@@ -56,7 +57,18 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
   }
 
   async function write(orgId: string, agentId: string, scope: WorkingScope, owner: string, content: string): Promise<repo.WorkingMemoryRow> {
-    const row = await repo.putWorkingMemory(db, orgId, agentId, scope, owner, content);
+    // The webhook event commits with the block (webhooks/outbox.ts).
+    const row = await db.transaction(async (tx) => {
+      const written = await repo.putWorkingMemory(tx, orgId, agentId, scope, owner, content);
+      await emitEvents(tx, orgId, [
+        {
+          type: 'working_memory.updated',
+          user_id: scope === 'user' ? owner : null,
+          data: { agent_id: agentId, scope, owner, content: written.content, updated_at: new Date(written.updated_at).toISOString() },
+        },
+      ]);
+      return written;
+    });
     const key = keyOf(orgId, agentId, scope, owner);
     cachedCount(row.content);
     cache.set(key, { row });

@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 
 import { getApiKey } from '../store/repos/api-keys.ts';
 import { getSession } from '../store/repos/sessions.ts';
 import { getUser } from '../store/repos/users.ts';
+import { getEndpoint } from '../store/repos/webhooks.ts';
 import { createTimings } from '../trace/timings.ts';
 import { isScoped, type Principal } from './auth.ts';
 import type { ServerContext } from './context.ts';
@@ -21,7 +22,7 @@ import { AppError, notFound } from './errors.ts';
 import { isUuid } from './http.ts';
 
 export type Access = 'platform_admin' | 'admin' | 'member' | 'scoped';
-export type Resource = 'organization' | 'api_key' | 'user' | 'agent' | 'session' | 'memory';
+export type Resource = 'organization' | 'api_key' | 'user' | 'agent' | 'session' | 'memory' | 'webhook';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -69,6 +70,8 @@ async function exists(ctx: ServerContext, p: Principal, resource: Resource, id: 
       return isUuid(id) && Boolean(await getSession(ctx.db, org, id));
     case 'memory':
       return isUuid(id) && Boolean(await ctx.memories.get(org, id));
+    case 'webhook':
+      return isUuid(id) && Boolean(await getEndpoint(ctx.db, org, id));
   }
 }
 
@@ -88,6 +91,7 @@ const label: Record<Resource, string> = {
   agent: 'Agent',
   session: 'Session',
   memory: 'Memory',
+  webhook: 'Webhook endpoint',
 };
 
 /**

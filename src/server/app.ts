@@ -28,6 +28,7 @@ import { organizationRoutes } from './routes/organizations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { sessionImportRoutes } from './routes/session-import.ts';
 import { userRoutes } from './routes/users.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { webRoutes } from './routes/web.ts';
 import { workingMemoryRoutes } from './routes/working-memory.ts';
 
@@ -141,6 +142,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
         contextRoutes,
         memoryRoutes,
         workingMemoryRoutes,
+        webhookRoutes,
       ]) {
         await api.register(routes(ctx));
       }

@@ -8,6 +8,7 @@ import type { Memories } from '../memory/memories.ts';
 import type { Db } from '../store/db.ts';
 import type { InvalidationBus } from '../store/invalidation.ts';
 import type { Metrics } from '../trace/metrics.ts';
+import type { WebhookEndpoints } from '../webhooks/endpoints.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { Auth, Principal } from './auth.ts';
 import type { LiveTurns } from './live-turns.ts';
@@ -28,6 +29,8 @@ export interface ServerContext {
   streams: StreamHold;
   /** turns running now, for a graceful shutdown */
   live: LiveTurns;
+  /** an organization's webhook endpoints (their deliveries run apart, webhooks/delivery.ts) */
+  webhooks: WebhookEndpoints;
 }
 
 declare module 'fastify' {

@@ -1,7 +1,8 @@
 // One organization's data as JSON Lines, out of a store and into one, on either engine:
 // the organization, its users, agents (their secrets left out), sessions, messages,
 // memories with their vectors and history, and working memory where that table exists.
-// Not its API keys, jobs or anything of another organization. Rows travel as whole
+// Not its API keys, jobs, webhook endpoints (their secrets are sealed with this server's key)
+// and deliveries, or anything of another organization. Rows travel as whole
 // table rows (to_jsonb / json_populate_recordset), so a column added by a later
 // migration travels too; generated columns are left for the target to compute.
 import type { Db, Queryable } from './db.ts';
@@ -93,7 +94,11 @@ async function checkTarget(db: Queryable, orgId: string, into: string | undefine
 export async function importOrg(
   db: Db,
   lines: AsyncIterable<string>,
-  opts: { into?: string } = {},
+  opts: {
+    into?: string;
+    /** runs in the import's transaction, after the last row (the import.completed webhook event) */
+    finish?: (tx: Queryable, result: { org_id: string; inserted: Record<string, number>; skipped: Record<string, number> }) => Promise<void>;
+  } = {},
 ): Promise<{ org_id: string; inserted: Record<string, number>; skipped: Record<string, number> }> {
   // Taken before the first await: readline drops the lines it reads before anyone iterates.
   const input = lines[Symbol.asyncIterator]();
@@ -154,6 +159,8 @@ export async function importOrg(
     }
     await flush();
     if (!orgId) throw new DumpError('empty input: no header line');
-    return { org_id: orgId, inserted, skipped };
+    const result = { org_id: orgId, inserted, skipped };
+    await opts.finish?.(tx, result);
+    return result;
   });
 }

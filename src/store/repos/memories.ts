@@ -224,6 +224,10 @@ export const updateMemory = (
 export const deleteMemory = (db: Queryable, orgId: string, id: string) =>
   one<Memory>(db, `delete from memories where org_id = $1 and id = $2 returning ${columns}`, [orgId, id]);
 
+/** The ids (and agents) of a user's memories: what forgetting them deletes. */
+export const memoryRefsOfUser = (db: Queryable, orgId: string, userId: string) =>
+  db.query<{ id: string; agent_id: string | null }>('select id, agent_id from memories where org_id = $1 and user_id = $2', [orgId, userId]);
+
 export const listHistory = (db: Queryable, orgId: string, memoryId: string) =>
   db.query<HistoryEntry>(
     `select event, old_content, new_content, old_metadata, new_metadata, source, created_at

@@ -2,7 +2,7 @@
 // sessions), a session's neighbours of a message, and the bulk insert of an imported
 // conversation (original timestamps kept). Plain SQL, the same on both engines.
 import { randomUUID } from 'node:crypto';
-import type { Queryable } from '../db.ts';
+import type { Db, Queryable } from '../db.ts';
 import { loopTurn, writeChunks } from '../write-chunks.ts';
 
 export interface MessageDoc {
@@ -75,9 +75,11 @@ export interface ImportedMessage {
  * deletes the session, and with it the pieces before (messages cascade).
  */
 export async function importSession(
-  db: Queryable,
+  db: Db,
   s: { org_id: string; agent_id: string; user_id: string | null; title?: string | null; metadata?: object },
   messages: ImportedMessage[],
+  /** runs in the transaction of the last piece: the import is complete exactly when it commits */
+  finish?: (tx: Queryable, sessionId: string) => Promise<void>,
 ): Promise<{ sessionId: string; ids: string[]; seqs: Map<string, number> }> {
   const sessionId = randomUUID();
   const first = messages[0]?.created_at ?? new Date();
@@ -94,28 +96,37 @@ export async function importSession(
   ]);
   const rows = messages.map((m) => ({ ...m, id: randomUUID() }));
   const seqs = new Map<string, number>();
-  try {
-    for (const chunk of writeChunks(rows, (m) => m.content.length)) {
-      // ordinality keeps the input order for seq (an identity, assigned in insert order)
-      const inserted = await db.query<{ id: string; seq: number }>(
-        `insert into messages (id, org_id, session_id, role, content, metadata, created_at)
+  const insertPiece = async (q: Queryable, chunk: typeof rows) => {
+    // ordinality keeps the input order for seq (an identity, assigned in insert order)
+    const inserted = await q.query<{ id: string; seq: number }>(
+      `insert into messages (id, org_id, session_id, role, content, metadata, created_at)
          select id, $1, $2, role, content, metadata, created_at
          from unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[]) with ordinality as t(id, role, content, metadata, created_at, n)
          order by n
          returning id, seq::float8 as seq`,
-        [
-          s.org_id,
-          sessionId,
-          chunk.map((m) => m.id),
-          chunk.map((m) => m.role),
-          chunk.map((m) => m.content),
-          chunk.map((m) => JSON.stringify(m.metadata ?? {})),
-          chunk.map((m) => m.created_at.toISOString()),
-        ],
-      );
-      for (const r of inserted) seqs.set(r.id, r.seq);
+      [
+        s.org_id,
+        sessionId,
+        chunk.map((m) => m.id),
+        chunk.map((m) => m.role),
+        chunk.map((m) => m.content),
+        chunk.map((m) => JSON.stringify(m.metadata ?? {})),
+        chunk.map((m) => m.created_at.toISOString()),
+      ],
+    );
+    for (const r of inserted) seqs.set(r.id, r.seq);
+  };
+  try {
+    const pieces = [...writeChunks(rows, (m) => m.content.length)];
+    const final = pieces.pop() ?? [];
+    for (const chunk of pieces) {
+      await insertPiece(db, chunk);
       await loopTurn();
     }
+    await db.transaction(async (tx) => {
+      if (final.length) await insertPiece(tx, final);
+      await finish?.(tx, sessionId);
+    });
   } catch (err) {
     await db.query('delete from sessions where id = $1', [sessionId]).catch(() => {});
     throw err;

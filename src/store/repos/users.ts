@@ -1,4 +1,5 @@
 import { one, type Queryable } from '../db.ts';
+import { deleteUserDeliveries } from './webhooks.ts';
 
 export interface User {
   id: string;
@@ -31,7 +32,7 @@ export const updateUser = (db: Queryable, orgId: string, id: string, input: { na
 
 /**
  * Deletes the user with their sessions (and messages), memories, every history row of
- * their memories (those deleted earlier too) and the jobs that carry their text: what
+ * their memories (those deleted earlier too), the jobs and webhook deliveries that carry their text: what
  * "forget me" means.
  */
 export async function deleteUser(db: Queryable, orgId: string, id: string): Promise<boolean> {
@@ -50,5 +51,7 @@ export async function deleteUser(db: Queryable, orgId: string, id: string): Prom
   await db.query('delete from memories where org_id = $1 and user_id = $2', [orgId, id]);
   // Extraction jobs hold the turn's text; a job still to run would also write memories back.
   await db.query(`delete from jobs where org_id = $1 and payload ? 'user_id' and payload->>'user_id' = $2`, [orgId, id]);
+  // Webhook deliveries about them carry their text too (delivered or not).
+  await deleteUserDeliveries(db, orgId, id);
   return (await db.query('delete from users where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
 }
