@@ -110,7 +110,14 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
       .map((m) => m.content)
       .join('\n');
 
-    const related = await deps.related(job.org_id, p.agent_id, p.user_id, said.slice(-4_000), RELATED);
+    const related = [...(await deps.related(job.org_id, p.agent_id, p.user_id, said.slice(-4_000), RELATED))];
+    // A fact can change in other words ("I moved to Munich" shares none with "I live in
+    // Berlin"): the user's newest memories fill the rest, so a small scope is seen whole.
+    if (related.length < RELATED) {
+      const seen = new Set(related.map((m) => m.id));
+      for (const m of await deps.memories.list(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, RELATED, 0))
+        if (related.length < RELATED && !seen.has(m.id)) related.push(m);
+    }
     // Short ids: models copy "3" more reliably than a UUID.
     const byShort = new Map(related.map((m, i) => [String(i), m.id]));
     const existing = related.map((m, i) => ({ id: String(i), text: m.content }));
@@ -157,7 +164,11 @@ export function extractionWindow(messages: Message[], turns: number, budget: num
     const inBatch = users < turns;
     if (!inBatch && tokens + messageTokens(m) > budget) break;
     tokens += messageTokens(m);
-    (inBatch ? conversation : context).push({ role: m.role, content: m.content, ...(inBatch && m.created_at ? { at: new Date(m.created_at).toISOString() } : {}) });
+    (inBatch ? conversation : context).push({
+      role: m.role,
+      content: m.content,
+      ...(inBatch && m.created_at ? { at: new Date(m.created_at).toISOString() } : {}),
+    });
     if (m.role === 'user') users++;
   }
   return { conversation: conversation.reverse(), context: context.reverse() };

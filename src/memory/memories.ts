@@ -253,7 +253,13 @@ export function createMemories(deps: MemoryDeps) {
     valid_from: r.valid_from ?? r.created_at,
   });
 
-  function historyRow(id: string, event: repo.HistoryEvent, old: Pick<Memory, 'content' | 'metadata'> | null, now: Pick<Memory, 'content' | 'metadata'> | null, source: string): NewHistory {
+  function historyRow(
+    id: string,
+    event: repo.HistoryEvent,
+    old: Pick<Memory, 'content' | 'metadata'> | null,
+    now: Pick<Memory, 'content' | 'metadata'> | null,
+    source: string,
+  ): NewHistory {
     return {
       id: randomUUID(),
       memory_id: id,
@@ -355,12 +361,7 @@ export function createMemories(deps: MemoryDeps) {
      * the agent's current embedder); metadata is replaced in place. Undefined: no such
      * memory. A memory that is not current throws SupersededMemoryError.
      */
-    async update(
-      orgId: string,
-      id: string,
-      change: { content?: string; metadata?: Record<string, unknown> },
-      source = 'api',
-    ): Promise<Memory | undefined> {
+    async update(orgId: string, id: string, change: { content?: string; metadata?: Record<string, unknown> }, source = 'api'): Promise<Memory | undefined> {
       const current = await repo.getMemory(db, orgId, id);
       if (!current) return undefined;
       if (current.valid_to) throw new SupersededMemoryError(current.superseded_by);

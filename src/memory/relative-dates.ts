@@ -64,12 +64,18 @@ const RULES: Rule[] = [
     (m, _, at) => String(at.getUTCFullYear() + ({ next: 1, last: -1, this: 0 }[m[1]!.toLowerCase() as 'next'] ?? 0)),
   ],
   // Chinese: 前天 昨天 今天 明天 后天, 上周五 下周五 这周五 本周五 (星期/礼拜 too), 上周 下周, 上个月 下个月, 去年 明年, 三天前 三天后
-  [new RegExp(`(大前天|前天|昨天|今天|明天|后天|大后天)${UNRESOLVED}`, 'gu'), (m, d) => iso(d + { 大前天: -3, 前天: -2, 昨天: -1, 今天: 0, 明天: 1, 后天: 2, 大后天: 3 }[m[1]!]! * DAY_MS)],
+  [
+    new RegExp(`(大前天|前天|昨天|今天|明天|后天|大后天)${UNRESOLVED}`, 'gu'),
+    (m, d) => iso(d + { 大前天: -3, 前天: -2, 昨天: -1, 今天: 0, 明天: 1, 后天: 2, 大后天: 3 }[m[1]!]! * DAY_MS),
+  ],
   [
     new RegExp(`(上|下|这|本)(?:个)?(?:周|星期|礼拜)([一二三四五六日天])${UNRESOLVED}`, 'gu'),
     (m, d) => iso(monday(d) + ({ 上: -7, 下: 7 }[m[1]!] ?? 0) * DAY_MS + ZH_WEEKDAYS[m[2]!]! * DAY_MS),
   ],
-  [new RegExp(`(上|下)(?:个)?(?:周|星期|礼拜)(?![一二三四五六日天])${UNRESOLVED}`, 'gu'), (m, d) => `${iso(monday(d) + (m[1] === "上" ? -7 : 7) * DAY_MS)}起的一周`],
+  [
+    new RegExp(`(上|下)(?:个)?(?:周|星期|礼拜)(?![一二三四五六日天])${UNRESOLVED}`, 'gu'),
+    (m, d) => `${iso(monday(d) + (m[1] === '上' ? -7 : 7) * DAY_MS)}起的一周`,
+  ],
   [new RegExp(`(上|下)个月${UNRESOLVED}`, 'gu'), (m, _, at) => month(at, m[1] === '上' ? -1 : 1)],
   [new RegExp(`(去年|明年|今年)${UNRESOLVED}`, 'gu'), (m, _, at) => String(at.getUTCFullYear() + { 去年: -1, 明年: 1, 今年: 0 }[m[1]!]!)],
   [

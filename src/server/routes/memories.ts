@@ -137,7 +137,7 @@ export const memoryRoutes =
       '/memories/:id',
       { config, schema: { params: idParams, tags, summary: 'Erase a memory: its earlier versions and the content of its history go too (the events stay)' } },
       async (req, reply) => {
-      if (isScoped(req.principal)) await memory(req);
+        if (isScoped(req.principal)) await memory(req);
         await found('Memory', req.params.id, async () => (await memories.delete(req.principal.org_id, req.params.id)) || undefined);
         return reply.code(204).send();
       },

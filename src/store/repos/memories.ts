@@ -276,10 +276,10 @@ export async function deleteMemory(db: Queryable, orgId: string, id: string): Pr
   const old = await one<Memory>(db, `delete from memories where org_id = $1 and id = $2 returning ${columns}`, [orgId, id]);
   if (!old) return undefined;
   await db.query('delete from memories where org_id = $1 and superseded_by = $2', [orgId, id]);
-  await db.query('update memory_history set old_content = null, new_content = null, old_metadata = null, new_metadata = null where org_id = $1 and memory_id = $2', [
-    orgId,
-    id,
-  ]);
+  await db.query(
+    'update memory_history set old_content = null, new_content = null, old_metadata = null, new_metadata = null where org_id = $1 and memory_id = $2',
+    [orgId, id],
+  );
   if (old.superseded_by) {
     await db.query(
       `update memory_history set
