@@ -13,6 +13,13 @@ alter table memories alter column valid_from set not null;
 alter table memories add column valid_to timestamptz;
 alter table memories add column superseded_by uuid;
 alter table memories add column ended_by text;
+-- A row written without it (an export from before this migration, re-imported) holds from its creation.
+create function memories_valid_from() returns trigger language plpgsql as $$
+begin
+  new.valid_from := coalesce(new.valid_from, new.created_at, now());
+  return new;
+end $$;
+create trigger memories_valid_from before insert on memories for each row execute function memories_valid_from();
 
 -- The duplicate test at write time: the same fact once normalized (case, punctuation,
 -- spacing), within one (agent, user) scope. One definition, used by the column and by the
