@@ -211,20 +211,36 @@ for (const engine of engines) {
       assert.deepEqual((await search({ query: 'Lisbon', user_id: 'crud' })).body.results, []);
     });
 
-    test('history: ADD, UPDATE, DELETE, readable after delete', async () => {
+    test('history: ADD, UPDATE with the old version kept; an API delete erases the content, the events stay', async () => {
       const m = await add({ content: 'My dog is called Rex', metadata: { v: 1 }, user_id: 'hist' });
       await s.api('PATCH', `${M}/${m.id}`, { body: { content: 'My dog is called Max', metadata: { v: 2 } } });
+      const before = await s.api('GET', `${M}/${m.id}/history`);
+      assert.deepEqual(
+        before.body.data.map((e: any) => [e.event, e.old_content, e.new_content, e.old_metadata, e.new_metadata, e.source]),
+        [
+          ['ADD', null, 'My dog is called Rex', null, { v: 1 }, 'api'],
+          ['UPDATE', 'My dog is called Rex', 'My dog is called Max', { v: 1 }, { v: 2 }, 'api'],
+        ],
+      );
+      assert.deepEqual(
+        before.body.versions.map((v: any) => [v.content, v.superseded_by, v.valid_to === null]),
+        [
+          ['My dog is called Rex', m.id, false],
+          ['My dog is called Max', null, true],
+        ],
+      );
       await s.api('DELETE', `${M}/${m.id}`);
       const h = await s.api('GET', `${M}/${m.id}/history`);
       assert.equal(h.status, 200);
       assert.deepEqual(
         h.body.data.map((e: any) => [e.event, e.old_content, e.new_content, e.old_metadata, e.new_metadata, e.source]),
         [
-          ['ADD', null, 'My dog is called Rex', null, { v: 1 }, 'api'],
-          ['UPDATE', 'My dog is called Rex', 'My dog is called Max', { v: 1 }, { v: 2 }, 'api'],
-          ['DELETE', 'My dog is called Max', null, { v: 2 }, null, 'api'],
+          ['ADD', null, null, null, null, 'api'],
+          ['UPDATE', null, null, null, null, 'api'],
+          ['DELETE', null, null, null, null, 'api'],
         ],
       );
+      assert.deepEqual(h.body.versions, [], 'no version left to read');
       assert.ok(h.body.data.every((e: any) => typeof e.created_at === 'string'));
       assert.equal((await s.api('GET', `${M}/${missing}/history`)).status, 404);
     });
@@ -276,7 +292,12 @@ for (const engine of engines) {
           ['UPDATE', 'extraction:test'],
         ],
       );
-      assert.equal((await s.api('GET', `${M}/${gone.id}`)).status, 404);
+      // extraction's DELETE supersedes: the row stays, no longer current
+      const ended = (await s.api('GET', `${M}/${gone.id}`)).body;
+      assert.equal(typeof ended.valid_to, 'string');
+      assert.equal(ended.superseded_by, null);
+      const listed = (await s.api('GET', `${M}?agent_id=${agent.id}&user_id=extracted`)).body.data;
+      assert.ok(!listed.some((x: any) => x.id === gone.id), 'not listed');
     });
 
     test('batch add: ~2,000 memories in one request, one transaction', async () => {

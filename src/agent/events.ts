@@ -12,7 +12,7 @@ export type AgentEvent =
   | { chunk_type: 'tool_call'; step_id: number; call_id: string; name: string; arguments: string; client?: true }
   | { chunk_type: 'tool_result'; step_id: number; call_id: string; name: string; output?: string; error?: string; duration_ms: number }
   /** a memory written by extraction (ADD/UPDATE/DELETE), or working memory rewritten by its tool (WORKING, memory_id `working:user:<id>` or `working:session:<id>`) */
-  | { chunk_type: 'memory_update'; event: 'ADD' | 'UPDATE' | 'DELETE' | 'WORKING'; memory_id: string; content: string | null }
+  | { chunk_type: 'memory_update'; event: 'ADD' | 'UPDATE' | 'DELETE' | 'DUPLICATE' | 'WORKING'; memory_id: string; content: string | null }
   | { chunk_type: 'metadata'; timings: TimingsJSON; recalled: Array<{ id: string; content: string; score: number }>; model: string; provider: string }
   | {
       chunk_type: 'done';

@@ -45,7 +45,11 @@ const builtin = {
     description: 'Search your long-term memory of this user for facts relevant to a query.',
     parameters: {
       type: 'object',
-      properties: { query: { type: 'string', description: 'what to look for' }, top_k: { type: 'integer', minimum: 1, maximum: 20 } },
+      properties: {
+        query: { type: 'string', description: 'what to look for' },
+        top_k: { type: 'integer', minimum: 1, maximum: 20 },
+        as_of: { type: 'string', description: 'ISO date or time: what was true then (default: now)' },
+      },
       required: ['query'],
     },
   },
@@ -88,6 +92,8 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
     if (tool.type === 'memory_search') {
       if (typeof args.query !== 'string' || !args.query) return done({ error: '"query" must be a non-empty string.' });
       const topK = Number.isInteger(args.top_k) ? Math.min(20, Math.max(1, args.top_k as number)) : 5;
+      const asOf = typeof args.as_of === 'string' && args.as_of ? new Date(args.as_of) : undefined;
+      if (asOf && Number.isNaN(asOf.getTime())) return done({ error: '"as_of" must be an ISO date or time.' });
       // The turn's user, or — with none — only memories without a user, as recall sees them.
       const hits = await ctx.memories.search(ctx.orgId, {
         query: args.query,
@@ -95,6 +101,7 @@ export async function callTool(tools: ToolConfig[], call: ToolCall, ctx: ToolCon
         user_id: ctx.userId,
         top_k: topK,
         min_score: 0,
+        ...(asOf ? { as_of: asOf } : {}),
       });
       return done({ output: JSON.stringify(hits.map(({ content, score }) => ({ content, score: Math.round(score * 1000) / 1000 }))) });
     }

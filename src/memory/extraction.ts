@@ -19,7 +19,8 @@ import { messageTokens } from './window-messages.ts';
 
 export const EXTRACT_JOB = 'memory.extract';
 
-type Dialogue = Array<{ role: 'user' | 'assistant'; content: string }>;
+/** `at`: when the message was said (ISO), so relative dates resolve from it (absent in jobs queued before it existed) */
+type Dialogue = Array<{ role: 'user' | 'assistant'; content: string; at?: string }>;
 
 export interface ExtractPayload {
   agent_id: string;
@@ -109,7 +110,14 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
       .map((m) => m.content)
       .join('\n');
 
-    const related = await deps.related(job.org_id, p.agent_id, p.user_id, said.slice(-4_000), RELATED);
+    const related = [...(await deps.related(job.org_id, p.agent_id, p.user_id, said.slice(-4_000), RELATED))];
+    // A fact can change in other words ("I moved to Munich" shares none with "I live in
+    // Berlin"): the user's newest memories fill the rest, so a small scope is seen whole.
+    if (related.length < RELATED) {
+      const seen = new Set(related.map((m) => m.id));
+      for (const m of await deps.memories.list(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, RELATED, 0))
+        if (related.length < RELATED && !seen.has(m.id)) related.push(m);
+    }
     // Short ids: models copy "3" more reliably than a UUID.
     const byShort = new Map(related.map((m, i) => [String(i), m.id]));
     const existing = related.map((m, i) => ({ id: String(i), text: m.content }));
@@ -123,10 +131,16 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
       thinking: 'disabled',
     });
     const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
-    const changes = await deps.memories.apply(job.org_id, { agent_id: p.agent_id, user_id: p.user_id }, decisions, source, {
-      session_id: p.session_id,
-      message_id: p.message_id,
-    });
+    // Relative dates the model left ("tomorrow") resolve from when the user said them.
+    const saidAt = conversation.filter((m) => m.role === 'user' && m.at).at(-1)?.at;
+    const changes = await deps.memories.apply(
+      job.org_id,
+      { agent_id: p.agent_id, user_id: p.user_id },
+      decisions,
+      source,
+      { session_id: p.session_id, message_id: p.message_id },
+      saidAt ? new Date(saidAt) : new Date(),
+    );
     // Only an idle batch reads from where extraction last stopped: without idle_ms, no write
     // per turn for it (switched on later, the first batch reads back at most window_tokens).
     if (p.answer_seq !== undefined && x.idle_ms > 0) await markExtracted(deps.db, job.org_id, p.session_id, p.answer_seq);
@@ -150,7 +164,11 @@ export function extractionWindow(messages: Message[], turns: number, budget: num
     const inBatch = users < turns;
     if (!inBatch && tokens + messageTokens(m) > budget) break;
     tokens += messageTokens(m);
-    (inBatch ? conversation : context).push({ role: m.role, content: m.content });
+    (inBatch ? conversation : context).push({
+      role: m.role,
+      content: m.content,
+      ...(inBatch && m.created_at ? { at: new Date(m.created_at).toISOString() } : {}),
+    });
     if (m.role === 'user') users++;
   }
   return { conversation: conversation.reverse(), context: context.reverse() };

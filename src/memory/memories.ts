@@ -2,6 +2,12 @@
 // history, and `apply` (extraction's ADD/UPDATE/DELETE decisions). Every write and its memory_history row commit in one transaction; everything
 // is scoped to the caller's org. Embedding happens before the transaction, so a slow
 // remote embedder never holds a connection (or PGlite's only one).
+//
+// Facts know their time (docs/memory.md, "Facts over time"): new content (extraction's
+// UPDATE, PATCH) and extraction's DELETE supersede — the old fact stays, valid until then,
+// readable through `as_of` and the history — while an API delete and forgetting a user
+// erase. A write that repeats a current fact of its scope (same text once normalized) is
+// reported as a duplicate and not stored again.
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../store/db.ts';
 import * as repo from '../store/repos/memories.ts';
@@ -15,25 +21,60 @@ import { loopTurn, writeChunks } from '../store/write-chunks.ts';
 import { vectorWeightOf, type MemoryHit, type SearchMemories } from './recall.ts';
 import { emitEvents } from '../webhooks/outbox.ts';
 import type { WebhookEvent } from '../webhooks/events.ts';
+import { resolveRelativeDates } from './relative-dates.ts';
 
 export interface NewMemoryInput {
   content: string;
   agent_id?: string;
   user_id?: string;
   metadata?: Record<string, unknown>;
+  /** when it was said (an imported message's time): relative dates resolve from it, and the fact is valid from then */
+  said_at?: Date;
 }
 
-/** One change a write made (a `memory_update` event carries it to the client). */
+/** One change a write made (a `memory_update` event carries it to the client). DUPLICATE: the fact was already there (memory_id), nothing written. */
 export interface MemoryChange {
-  event: 'ADD' | 'UPDATE' | 'DELETE';
+  event: 'ADD' | 'UPDATE' | 'DELETE' | 'DUPLICATE';
   memory_id: string;
   content: string | null;
+}
+
+/** A fact that stopped being current without being erased (the hook for a `memory.superseded` event). */
+export interface Superseded {
+  /** the memory whose fact ended */
+  memory_id: string;
+  /** the row that keeps the ended content: an earlier version's own id (content replaced), or memory_id itself (ended) */
+  version_id: string;
+  content: string;
+  valid_from: Date;
+  valid_to: Date;
+  /** the memory that carries the fact on (null: deleted by extraction) */
+  superseded_by: string | null;
+  ended_by: string | null;
+  source: string;
+}
+
+/** What addMany wrote: ids in input order (a duplicate's is the memory that already holds it). */
+export interface AddResult {
+  ids: string[];
+  duplicates: Array<{ index: number; duplicate_of: string }>;
 }
 
 /** An agent_id that does not exist in the caller's org. */
 export class UnknownAgentError extends Error {
   constructor(readonly agentId: string) {
     super('Agent not found.');
+  }
+}
+
+/** A change to a memory that is no longer current: its successor (if any) is the one to change. */
+export class SupersededMemoryError extends Error {
+  constructor(readonly supersededBy: string | null) {
+    super(
+      supersededBy
+        ? `This memory was superseded by ${supersededBy}; change that one.`
+        : 'This memory was deleted by extraction and is kept only as history; add the fact again instead.',
+    );
   }
 }
 
@@ -50,6 +91,8 @@ export interface MemoryDeps {
   episodes?: Episodes;
   /** after a write commits: the (agent, user) scope whose memories changed */
   onChange?: (orgId: string, agentId: string | null, userId: string | null) => void;
+  /** after a write commits: the facts it superseded (see `superseded` below) */
+  onSuperseded?: (orgId: string, facts: Superseded[]) => void;
 }
 
 // Texts per embed() call: bounds memory use and lets remote embedders chunk further.
@@ -60,8 +103,9 @@ export function createMemories(deps: MemoryDeps) {
   const changed = (orgId: string, agentId: string | null, userId: string | null) => deps.onChange?.(orgId, agentId, userId);
   // The lexical index is kept current here, after each commit (see lexical/scope-indexes.ts).
   const index = deps.search.index;
-  const indexed = (orgId: string, m: Omit<Memory, 'embedder'> & { embedder?: unknown }) => {
-    const { embedder: _, ...doc } = m;
+  // (current rows only, without their validity: as the index reads them from the store)
+  const indexed = (orgId: string, m: Omit<repo.MemoryDoc, 'embedder'> & { embedder?: unknown }) => {
+    const { embedder: _, valid_from: _f, valid_to: _t, superseded_by: _s, ended_by: _e, ...doc } = m as Memory;
     index.put(orgId, doc);
   };
 
@@ -108,6 +152,25 @@ export function createMemories(deps: MemoryDeps) {
       created_at: m.created_at.toISOString(),
     },
   });
+  const updatedEvent = (m: Memory, previous: { content: string; metadata: unknown }, source: string): WebhookEvent => ({
+    type: 'memory.updated',
+    user_id: m.user_id,
+    data: {
+      id: m.id,
+      agent_id: m.agent_id,
+      user_id: m.user_id,
+      source,
+      content: m.content,
+      metadata: m.metadata as Record<string, unknown>,
+      previous: { content: previous.content, metadata: previous.metadata as Record<string, unknown> },
+      updated_at: new Date(m.updated_at).toISOString(),
+    },
+  });
+  const supersededEvent = (m: Memory, supersededBy: string | null, source: string): WebhookEvent => ({
+    type: 'memory.superseded',
+    user_id: m.user_id,
+    data: { id: m.id, agent_id: m.agent_id, user_id: m.user_id, source, superseded_by: supersededBy, valid_to: new Date(m.valid_to!).toISOString() },
+  });
   const deletedEvent = (m: { id: string; agent_id: string | null; user_id: string | null }, source: string): WebhookEvent => ({
     type: 'memory.deleted',
     user_id: m.user_id,
@@ -130,25 +193,46 @@ export function createMemories(deps: MemoryDeps) {
    * pieces (store/write-chunks.ts), each embedded, then inserted with its history rows in one
    * transaction, the event loop turning between them, so a large batch holds neither the
    * store's connection nor the loop for long. A failing piece deletes the pieces before it.
+   * An item whose fact its scope already holds (or an earlier item of the batch) is not
+   * written: its id is that memory's, and it is listed in `duplicates`.
    */
-  async function addMany(orgId: string, items: NewMemoryInput[], source = 'api'): Promise<string[]> {
+  async function addMany(orgId: string, items: NewMemoryInput[], source = 'api'): Promise<AddResult> {
     const now = new Date();
     const rows: NewMemory[] = items.map((it) => ({
       id: randomUUID(),
       agent_id: it.agent_id ?? null,
       user_id: it.user_id ?? null,
-      content: it.content,
+      content: it.said_at ? resolveRelativeDates(it.content, it.said_at) : it.content,
       metadata: it.metadata ?? {},
       embedding: '',
       embedder: '',
       created_at: now,
+      ...(it.said_at ? { valid_from: it.said_at } : {}),
     }));
     // One embedder per agent (an unknown agent fails here, before anything is written).
     const embedders = new Map<string | null, Embedder | null>();
     for (const r of rows) if (!embedders.has(r.agent_id)) embedders.set(r.agent_id, await embedderOf(orgId, r.agent_id));
+    const ids = rows.map((r) => r.id);
+    const duplicates: AddResult['duplicates'] = [];
+    const seen = new Map<string, string>(); // scope + fact key → the id holding it
+    const position = new Map(rows.map((r, i) => [r, i]));
     const written: NewMemory[] = [];
     try {
-      for (const piece of writeChunks(rows, (r) => r.content.length)) {
+      for (const all of writeChunks(rows, (r) => r.content.length)) {
+        const keys = await repo.duplicatesOf(db, orgId, all);
+        const piece = all.filter((r, i) => {
+          const key = `${r.agent_id}\n${r.user_id}\n${keys[i]!.key}`;
+          const holder = keys[i]!.existing ?? seen.get(key);
+          if (holder) {
+            const index = position.get(r)!;
+            ids[index] = holder;
+            duplicates.push({ index, duplicate_of: holder });
+            return false;
+          }
+          seen.set(key, r.id);
+          return true;
+        });
+        if (!piece.length) continue;
         await embedPiece(piece, embedders);
         await db.transaction(async (tx) => {
           await repo.insertMemories(tx, orgId, piece);
@@ -185,13 +269,13 @@ export function createMemories(deps: MemoryDeps) {
           .catch(() => {});
       throw err;
     }
-    for (const piece of writeChunks(rows, (r) => r.content.length)) {
+    for (const piece of writeChunks(written, (r) => r.content.length)) {
       for (const r of piece) indexed(orgId, { ...docOf(r), embedder: undefined });
       await loopTurn();
     }
-    const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
+    const scopes = new Map(written.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
     for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
-    return rows.map((r) => r.id);
+    return { ids, duplicates };
   }
 
   /** Each row's vector from its agent's embedder (none when recall would not read it). */
@@ -220,58 +304,94 @@ export function createMemories(deps: MemoryDeps) {
     metadata: r.metadata as Record<string, unknown>,
     created_at: r.created_at,
     updated_at: r.created_at,
+    valid_from: r.valid_from ?? r.created_at,
   });
 
+  function historyRow(
+    id: string,
+    event: repo.HistoryEvent,
+    old: Pick<Memory, 'content' | 'metadata'> | null,
+    now: Pick<Memory, 'content' | 'metadata'> | null,
+    source: string,
+  ): NewHistory {
+    return {
+      id: randomUUID(),
+      memory_id: id,
+      event,
+      old_content: old?.content ?? null,
+      new_content: now?.content ?? null,
+      old_metadata: old?.metadata ?? null,
+      new_metadata: now?.metadata ?? null,
+      source,
+    };
+  }
+
+  /** Metadata only: changed in place (no new version). */
   async function updateIn(tx: Queryable, orgId: string, id: string, change: Parameters<typeof repo.updateMemory>[3], source: string) {
     const row = await repo.updateMemory(tx, orgId, id, change);
     if (!row) return undefined;
     const { old_content, old_metadata, ...memory } = row;
-    await repo.insertHistory(tx, orgId, [
-      {
-        id: randomUUID(),
-        memory_id: id,
-        event: 'UPDATE',
-        old_content,
-        new_content: memory.content,
-        old_metadata,
-        new_metadata: memory.metadata,
-        source,
-      },
-    ]);
-    await emitEvents(tx, orgId, [
-      {
-        type: 'memory.updated',
-        user_id: memory.user_id,
-        data: {
-          id,
-          agent_id: memory.agent_id,
-          user_id: memory.user_id,
-          source,
-          content: memory.content,
-          metadata: memory.metadata,
-          previous: { content: old_content, metadata: old_metadata },
-          updated_at: new Date(memory.updated_at).toISOString(),
-        },
-      },
-    ]);
+    await repo.insertHistory(tx, orgId, [historyRow(id, 'UPDATE', { content: old_content, metadata: old_metadata }, memory, source)]);
+    await emitEvents(tx, orgId, [updatedEvent(memory, { content: old_content, metadata: old_metadata }, source)]);
     return memory;
+  }
+
+  /**
+   * Every supersede happens here: the memory's current fact ends now (kept, valid until
+   * now, readable by `as_of` and the history), because
+   * - `replace`: it takes new content (its old content stays as an earlier version, a row of its own), or
+   * - `successor`: another current memory holds the same fact, or
+   * - neither: extraction deleted it.
+   * Returns the memory as it is now (undefined: it was not current) and what ended, for
+   * `onSuperseded` after the transaction commits (the hook for a `memory.superseded` event).
+   */
+  async function supersede(
+    tx: Queryable,
+    orgId: string,
+    id: string,
+    how: { replace?: Parameters<typeof repo.updateMemory>[3] & { content: string }; successor?: string },
+    endedBy: string | null,
+    source: string,
+  ): Promise<{ memory: Memory; ended: Superseded } | undefined> {
+    if (how.replace) {
+      const versionId = randomUUID();
+      if (!(await repo.keepVersion(tx, orgId, id, { id: versionId, supersededBy: id, endedBy }))) return undefined;
+      const row = await repo.updateMemory(tx, orgId, id, how.replace);
+      if (!row) return undefined;
+      const { old_content, old_metadata, ...memory } = row;
+      await repo.insertHistory(tx, orgId, [historyRow(id, 'UPDATE', { content: old_content, metadata: old_metadata }, memory, source)]);
+      await emitEvents(tx, orgId, [updatedEvent(memory, { content: old_content, metadata: old_metadata }, source)]);
+      const version = (await repo.getMemory(tx, orgId, versionId))!;
+      return { memory, ended: endedOf(id, version, id, source) };
+    }
+    const ended = await repo.endMemory(tx, orgId, id, { supersededBy: how.successor ?? null, endedBy });
+    if (!ended) return undefined;
+    await repo.insertHistory(tx, orgId, [historyRow(id, 'DELETE', ended, null, source)]);
+    await emitEvents(tx, orgId, [supersededEvent(ended, how.successor ?? null, source)]);
+    return { memory: ended, ended: endedOf(id, ended, how.successor ?? null, source) };
+  }
+
+  const endedOf = (memoryId: string, version: Memory, by: string | null, source: string): Superseded => ({
+    memory_id: memoryId,
+    version_id: version.id,
+    content: version.content,
+    valid_from: version.valid_from,
+    valid_to: version.valid_to!,
+    superseded_by: by,
+    ended_by: version.ended_by,
+    source,
+  });
+
+  /** After a commit: the facts that ended (nothing listens yet; webhooks hook here). */
+  function superseded(orgId: string, facts: Superseded[]): void {
+    if (facts.length) deps.onSuperseded?.(orgId, facts);
   }
 
   async function deleteIn(tx: Queryable, orgId: string, id: string, source: string) {
     const old = await repo.deleteMemory(tx, orgId, id);
     if (!old) return undefined;
-    await repo.insertHistory(tx, orgId, [
-      {
-        id: randomUUID(),
-        memory_id: id,
-        event: 'DELETE',
-        old_content: old.content,
-        new_content: null,
-        old_metadata: old.metadata,
-        new_metadata: null,
-        source,
-      },
-    ]);
+    // The event stays for the record, without the content that was erased.
+    await repo.insertHistory(tx, orgId, [historyRow(id, 'DELETE', null, null, source)]);
     await emitEvents(tx, orgId, [deletedEvent(old, source)]);
     return old;
   }
@@ -279,37 +399,50 @@ export function createMemories(deps: MemoryDeps) {
   return {
     addMany,
 
-    async add(orgId: string, item: NewMemoryInput, source = 'api'): Promise<Memory> {
-      const [id] = await addMany(orgId, [item], source);
-      return (await repo.getMemory(db, orgId, id!))!;
+    /** The memory written, or (with `duplicate_of`) the current memory of its scope that already holds the fact. */
+    async add(orgId: string, item: NewMemoryInput, source = 'api'): Promise<Memory & { duplicate_of?: string }> {
+      const { ids, duplicates } = await addMany(orgId, [item], source);
+      const memory = (await repo.getMemory(db, orgId, ids[0]!))!;
+      return duplicates.length ? { ...memory, duplicate_of: memory.id } : memory;
     },
 
     get: (orgId: string, id: string) => repo.getMemory(db, orgId, id),
 
-    /** Newest first; an agent filter must name an agent of this org. */
+    /** Current memories, newest first; an agent filter must name an agent of this org. */
     async list(orgId: string, filter: { agent_id?: string; agent_ids?: string[]; user_id?: string }, limit: number, offset: number): Promise<Memory[]> {
       if (filter.agent_id) await embedderConfigOf(orgId, filter.agent_id);
       return repo.listMemories(db, { orgId, agentId: filter.agent_id, agentIds: filter.agent_ids, userId: filter.user_id }, limit, offset);
     },
 
-    /** New content is embedded again (with the agent's current embedder); metadata is replaced. */
+    /**
+     * New content supersedes the old (kept as an earlier version) and is embedded again (with
+     * the agent's current embedder); metadata is replaced in place. Undefined: no such
+     * memory. A memory that is not current throws SupersededMemoryError.
+     */
     async update(orgId: string, id: string, change: { content?: string; metadata?: Record<string, unknown> }, source = 'api'): Promise<Memory | undefined> {
       const current = await repo.getMemory(db, orgId, id);
       if (!current) return undefined;
+      if (current.valid_to) throw new SupersededMemoryError(current.superseded_by);
       const content = change.content !== undefined && change.content !== current.content ? change.content : null;
       const embedder = content === null ? undefined : await embedderOf(orgId, current.agent_id);
       const [embedding] = content === null ? [null] : await embedAll(embedder ?? null, [content]);
-      const row = await db.transaction((tx) =>
-        updateIn(tx, orgId, id, { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null }, source),
-      );
+      const write = { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null };
+      const ended: Superseded[] = [];
+      const row = await db.transaction(async (tx) => {
+        if (write.content === null) return updateIn(tx, orgId, id, write, source);
+        const done = await supersede(tx, orgId, id, { replace: { ...write, content: write.content } }, null, source);
+        if (done) ended.push(done.ended);
+        return done?.memory;
+      });
       if (row) {
         indexed(orgId, row);
         changed(orgId, row.agent_id, row.user_id);
+        superseded(orgId, ended);
       }
       return row;
     },
 
-    /** Deletes the memory; its history stays readable by the org. */
+    /** Erases the memory (and its earlier versions, and the content of its history): "forget this". */
     async delete(orgId: string, id: string, source = 'api'): Promise<boolean> {
       const old = await db.transaction((tx) => deleteIn(tx, orgId, id, source));
       if (old) {
@@ -322,6 +455,9 @@ export function createMemories(deps: MemoryDeps) {
     /**
      * Applies extraction decisions for one agent and user in one transaction; ADDed memories
      * get `metadata` (e.g. the session and message they came from). Ids that vanished meanwhile are skipped.
+     * UPDATE and DELETE supersede (the old fact stays, ended by `metadata.message_id`); an ADD
+     * (or UPDATE) whose fact a current memory of the scope already holds is a DUPLICATE.
+     * `saidAt`: when the conversation happened; relative dates in the facts resolve from it.
      */
     async apply(
       orgId: string,
@@ -329,28 +465,44 @@ export function createMemories(deps: MemoryDeps) {
       decisions: MemoryDecision[],
       source: string,
       metadata: Record<string, unknown> = {},
+      saidAt: Date = new Date(),
     ): Promise<MemoryChange[]> {
-      const writes = decisions.filter((d) => d.event !== 'NONE' && (d.event === 'DELETE' ? d.id : d.text));
+      const writes = decisions
+        .filter((d) => d.event !== 'NONE' && (d.event === 'DELETE' ? d.id : d.text))
+        .map((d) => (d.text ? { ...d, text: resolveRelativeDates(d.text, saidAt) } : d));
       if (!writes.length) return []; // most exchanges change nothing: no transaction for them
       const texts = writes.filter((d) => d.event !== 'DELETE').map((d) => d.text!);
       const embedder = await embedderOf(orgId, scope.agent_id);
       const vectors = texts.length ? await embedAll(embedder, texts) : [];
-      const applied: Array<{ put: Omit<Memory, 'embedder'> } | { remove: Memory }> = [];
+      const endedBy = typeof metadata.message_id === 'string' ? metadata.message_id : null;
+      const applied: Array<{ put: Omit<repo.MemoryDoc, 'embedder'> } | { remove: Memory }> = [];
+      const ended: Superseded[] = [];
       return db
         .transaction(async (tx) => {
           // A job that committed and then died before being marked done runs again: same source, no second apply.
           if (await repo.historyHasSource(tx, orgId, source)) return [];
           const changes: MemoryChange[] = [];
+          // the current memory holding a fact (decisions in this batch included)
+          const holderOf = async (text: string) => {
+            const [dup] = await repo.duplicatesOf(tx, orgId, [{ ...scope, content: text }]);
+            return dup!.existing;
+          };
           let v = 0;
           for (const d of writes) {
             if (d.event === 'ADD') {
+              const vector = vectors[v++]!;
+              const holder = await holderOf(d.text!);
+              if (holder) {
+                changes.push({ event: 'DUPLICATE', memory_id: holder, content: d.text! });
+                continue;
+              }
               const row: NewMemory = {
                 id: randomUUID(),
                 agent_id: scope.agent_id,
                 user_id: scope.user_id,
                 content: d.text!,
                 metadata,
-                embedding: vectors[v++]!,
+                embedding: vector,
                 embedder: embedder?.id ?? null,
                 created_at: new Date(),
               };
@@ -360,16 +512,29 @@ export function createMemories(deps: MemoryDeps) {
               await emitEvents(tx, orgId, [createdEvent(row, source)]);
               changes.push({ event: 'ADD', memory_id: row.id, content: row.content });
             } else if (d.event === 'UPDATE') {
-              const change = { content: d.text!, embedding: vectors[v++]!, embedder: embedder?.id ?? null, metadata: null };
-              const row = await updateIn(tx, orgId, d.id!, change, source);
-              if (row) {
-                applied.push({ put: row });
+              const vector = vectors[v++]!;
+              const holder = await holderOf(d.text!);
+              if (holder === d.id) {
+                changes.push({ event: 'DUPLICATE', memory_id: holder, content: d.text! });
+                continue;
+              }
+              // Another memory holds the new fact already: this one ends, superseded by it.
+              const replace = { content: d.text!, embedding: vector, embedder: embedder?.id ?? null, metadata: null };
+              const done = await supersede(tx, orgId, d.id!, holder ? { successor: holder } : { replace }, endedBy, source);
+              if (!done) continue;
+              ended.push(done.ended);
+              if (holder) {
+                applied.push({ remove: done.memory });
+                changes.push({ event: 'DELETE', memory_id: d.id!, content: null }, { event: 'DUPLICATE', memory_id: holder, content: d.text! });
+              } else {
+                applied.push({ put: done.memory });
                 changes.push({ event: 'UPDATE', memory_id: d.id!, content: d.text! });
               }
             } else {
-              const old = await deleteIn(tx, orgId, d.id!, source);
-              if (old) {
-                applied.push({ remove: old });
+              const done = await supersede(tx, orgId, d.id!, {}, endedBy, source);
+              if (done) {
+                ended.push(done.ended);
+                applied.push({ remove: done.memory });
                 changes.push({ event: 'DELETE', memory_id: d.id!, content: null });
               }
             }
@@ -378,7 +543,8 @@ export function createMemories(deps: MemoryDeps) {
         })
         .then((changes) => {
           for (const a of applied) 'put' in a ? indexed(orgId, a.put) : index.remove(orgId, a.remove);
-          if (changes.length) changed(orgId, scope.agent_id, scope.user_id);
+          if (changes.some((c) => c.event !== 'DUPLICATE')) changed(orgId, scope.agent_id, scope.user_id);
+          superseded(orgId, ended);
           return changes;
         });
     },
@@ -396,13 +562,16 @@ export function createMemories(deps: MemoryDeps) {
         min_score: number;
         scope?: 'facts' | 'messages' | 'both';
         message_range?: MessageRange;
+        /** what was true then: the facts valid at this time (and the messages said by then) */
+        as_of?: Date;
       } & Restriction,
     ): Promise<Array<MemoryHit | EpisodeHit>> {
       const agent = q.agent_id ? await deps.loadAgent(orgId, q.agent_id) : undefined;
       if (q.agent_id && !agent) throw new UnknownAgentError(q.agent_id);
       const embedder = deps.embedderFor(agent?.config.memory.embedder);
-      const scope: MemoryScope = { orgId, agentId: q.agent_id, agentIds: q.agent_ids, userId: q.user_id };
-      const { filters, created_after, created_before } = q;
+      const scope: MemoryScope = { orgId, agentId: q.agent_id, agentIds: q.agent_ids, userId: q.user_id, ...(q.as_of ? { asOf: q.as_of } : {}) };
+      const { filters, created_after } = q;
+      const created_before = q.as_of && (!q.created_before || q.as_of < q.created_before) ? q.as_of : q.created_before;
       const which = q.scope ?? 'facts';
       // past messages belong to one agent's sessions: that agent is named
       const messages =
@@ -440,10 +609,28 @@ export function createMemories(deps: MemoryDeps) {
       return deps.episodes.importSession({ org_id: orgId, ...s }, messages);
     },
 
-    /** The memory's events, oldest first; undefined if this org never had it. */
+    /**
+     * The memory's events, oldest first, and its versions (the chain: each earlier content
+     * with when it held and what superseded it, then the memory as it is); undefined if this
+     * org has no trace of it. An earlier version's id reads the chain of the memory it led to.
+     */
     async history(orgId: string, id: string) {
-      const rows = await repo.listHistory(db, orgId, id);
-      return rows.length ? rows : undefined;
+      const row = await repo.getMemory(db, orgId, id);
+      const main = row?.superseded_by && row.id !== row.superseded_by && !(await repo.listHistory(db, orgId, id)).length ? row.superseded_by : id;
+      const [events, versions] = await Promise.all([repo.listHistory(db, orgId, main), repo.listVersions(db, orgId, main)]);
+      if (!events.length && !versions.length) return undefined;
+      return {
+        memory_id: main,
+        events,
+        versions: versions.map((m) => ({
+          id: m.id,
+          content: m.content,
+          valid_from: m.valid_from,
+          valid_to: m.valid_to,
+          superseded_by: m.superseded_by,
+          ended_by: m.ended_by,
+        })),
+      };
     },
   };
 }

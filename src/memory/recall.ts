@@ -16,12 +16,13 @@
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repos/memories.ts';
-import type { Memory, MemoryDoc, MemoryScope } from '../store/repos/memories.ts';
+import type { MemoryDoc, MemoryScope } from '../store/repos/memories.ts';
 import { onAbort } from '../abort.ts';
 import type { Stage, Timings } from '../trace/timings.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
+import { Bm25Index, MEMORY_RANKING, searchIndexes } from './lexical/bm25.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
 import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
 
@@ -29,6 +30,8 @@ export const EXACT_SCAN_MAX = 5_000;
 const RRF_K = 60;
 /** rows a filter may pass before ranking; past this, the newest are ranked */
 const RESTRICTED_MAX = 100_000;
+/** rows an `as_of` search ranks (those valid then, newest first): its index is built per query */
+export const AS_OF_MAX = 20_000;
 
 export interface SearchOptions extends Restriction {
   topK: number;
@@ -41,7 +44,7 @@ export interface SearchOptions extends Restriction {
 /** A query's embedding (null: the text has no features, nothing to compare) and its SQL literal. */
 export type QueryVector = { vector: number[]; literal: string } | null;
 
-export type MemoryHit = Omit<Memory, 'embedder'> & { score: number };
+export type MemoryHit = MemoryDoc & { score: number };
 
 /** Records a sub-stage of the search (recall_embed, recall_search) that started at `since`. */
 export type StageSink = (stage: Stage, since: number) => void;
@@ -110,7 +113,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
   }
 
   async function scopeSize(scope: MemoryScope): Promise<number> {
-    const key = `${scope.orgId}|${scope.agentId ?? '*'}|${scope.agentIds?.join(',') ?? '*'}|${scope.userId === undefined ? '*' : scope.userId === null ? '-' : 'u' + scope.userId}`;
+    const key = `${scope.orgId}|${scope.agentId ?? '*'}|${scope.agentIds?.join(',') ?? '*'}|${scope.userId === undefined ? '*' : scope.userId === null ? '-' : 'u' + scope.userId}|${scope.asOf?.toISOString() ?? ''}`;
     let n = sizes.get(key);
     if (n === undefined) {
       n = await repo.scopeSize(db, scope, exactScanMax + 1);
@@ -127,6 +130,16 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
     // The index walk stops after hnsw.max_scan_tuples; if the scope is a tiny share of
     // the index it may come back short: then compare every row instead.
     return hits.length < limit ? repo.nearestMemories(db, scope, { ...q, ann: false }) : hits;
+  }
+
+  /**
+   * The lexical side of an `as_of` search: the in-process indexes hold current facts only, so
+   * the facts valid then are read from the store and ranked in an index of their own.
+   */
+  async function searchAsOf(scope: MemoryScope & { asOf: Date }, terms: string[], limit: number, allow?: (d: MemoryDoc) => boolean) {
+    const ix = new Bm25Index<MemoryDoc>();
+    for (const d of await repo.memoryDocsAsOf(db, scope, AS_OF_MAX)) ix.put(d.id, d, analyze(d.content));
+    return searchIndexes([ix], terms, limit, allow, MEMORY_RANKING);
   }
 
   /** `options.vector`: the query's vector when the caller has it already (recall does). */
@@ -150,7 +163,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
     const allow = allowed && ((d: MemoryDoc) => allowed.has(d.id));
     const vector = weight > 0 ? q?.literal : undefined;
     const [lexical, near] = await Promise.all([
-      index.search(scope, analyze(query), limit, allow),
+      scope.asOf ? searchAsOf({ ...scope, asOf: scope.asOf }, analyze(query), limit, allow) : index.search(scope, analyze(query), limit, allow),
       vector ? nearest(embedder, scope, vector, allowed ? Math.max(limit, 1_000) : limit) : [],
     ]);
     stage?.('recall_search', t1);

@@ -8,7 +8,7 @@ import { AgentEgressError } from '../agent/egress-check.ts';
 import { ChatInputError } from '../agent/run.ts';
 import { egressDenial } from '../llm/egress.ts';
 import { EmbedderError } from '../memory/embedders/index.ts';
-import { UnknownAgentError } from '../memory/memories.ts';
+import { SupersededMemoryError, UnknownAgentError } from '../memory/memories.ts';
 import { isStoreUnavailable, STORE_RETRY_AFTER_S } from '../store/unavailable.ts';
 import { AppError, errorCodes, notFound, type ErrorCode } from './errors.ts';
 import { UnsupportedField } from './routes/openai-request.ts';
@@ -27,6 +27,7 @@ export function knownError(err: unknown): AppError | undefined {
   if (err instanceof AgentConfigError || err instanceof UnsupportedField) return new AppError('validation_error', err.message);
   if (err instanceof AgentEgressError) return new AppError('egress_denied', err.message);
   if (err instanceof UnknownAgentError) return notFound('Agent');
+  if (err instanceof SupersededMemoryError) return new AppError('conflict', err.message);
   if (err instanceof EmbedderError) return embedderError(err);
   if (isStoreUnavailable(err)) return new AppError('storage_unavailable');
   return undefined;

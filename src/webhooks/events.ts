@@ -11,17 +11,12 @@ export const WEBHOOK_EVENTS = [
   'session.summarized',
   'import.completed',
   'working_memory.updated',
+  'memory.superseded',
 ] as const;
 
-/**
- * Named but not emitted yet: a fact replaced by a newer one once facts keep their time
- * (an endpoint may subscribe to it now and starts receiving it when it is emitted).
- */
-export const RESERVED_WEBHOOK_EVENTS = ['memory.superseded'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
-export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number] | (typeof RESERVED_WEBHOOK_EVENTS)[number];
-
-export const SUBSCRIBABLE_EVENTS: readonly WebhookEventType[] = [...WEBHOOK_EVENTS, ...RESERVED_WEBHOOK_EVENTS];
+export const SUBSCRIBABLE_EVENTS: readonly WebhookEventType[] = WEBHOOK_EVENTS;
 
 interface MemoryRef {
   id: string;
@@ -41,8 +36,8 @@ export interface WebhookEventData {
   };
   /** no content: the memory is gone, and a deleted memory's text is not sent on */
   'memory.deleted': MemoryRef;
-  /** reserved: `id` replaced by `superseded_by` */
-  'memory.superseded': MemoryRef & { superseded_by: string };
+  /** a fact that ended (extraction deleted it, or another memory holds it now: `superseded_by`); kept for `as_of` and the history */
+  'memory.superseded': MemoryRef & { superseded_by: string | null; valid_to: string };
   'session.summarized': { session_id: string; agent_id: string; user_id: string | null; summary: string; summarized_through: string };
   'import.completed':
     | { kind: 'session'; session_id: string; agent_id: string; user_id: string | null; messages: number }

@@ -814,7 +814,7 @@ export interface paths {
               memory_updates?: {
                 content: string | null;
                 /** @enum {string} */
-                event: 'ADD' | 'UPDATE' | 'DELETE';
+                event: 'ADD' | 'UPDATE' | 'DELETE' | 'DUPLICATE';
                 memory_id: string;
               }[];
               message_id: string;
@@ -1281,7 +1281,7 @@ export interface paths {
       };
     };
     put?: never;
-    /** Add a memory */
+    /** Add a memory (201), or 200 with `duplicate_of` when its scope already holds the fact */
     post: {
       parameters: {
         query?: never;
@@ -1302,6 +1302,11 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
+            /**
+             * Format: date-time
+             * @description when the fact was said (an imported message time): relative dates ("yesterday") resolve from it, and the fact is valid from then
+             */
+            said_at?: string;
             user_id?: string;
           };
         };
@@ -1374,7 +1379,7 @@ export interface paths {
     };
     put?: never;
     post?: never;
-    /** Delete a memory (its history stays) */
+    /** Erase a memory: its earlier versions and the content of its history go too (the events stay) */
     delete: {
       parameters: {
         query?: never;
@@ -1459,7 +1464,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** ADD / UPDATE / DELETE events of a memory */
+    /** ADD / UPDATE / DELETE events of a memory (data), and its versions: each content with valid_from, valid_to and what superseded it */
     get: {
       parameters: {
         query?: never;
@@ -1535,6 +1540,11 @@ export interface paths {
               metadata?: {
                 [key: string]: unknown;
               };
+              /**
+               * Format: date-time
+               * @description when the fact was said (an imported message time): relative dates ("yesterday") resolve from it, and the fact is valid from then
+               */
+              said_at?: string;
               user_id?: string;
             }[];
             /** @description default for items that name none */
@@ -1594,6 +1604,11 @@ export interface paths {
              * @description search this agent's memories with its embedder; default: all agents, default embedder
              */
             agent_id?: string;
+            /**
+             * Format: date-time
+             * @description what was true then: the facts valid at this time, superseded ones included (default: current facts)
+             */
+            as_of?: string;
             /** Format: date-time */
             created_after?: string;
             /** Format: date-time */
@@ -2262,7 +2277,7 @@ export interface paths {
             description?: string | null;
             /** @default true */
             enabled?: boolean;
-            /** @description events to receive: memory.created, memory.updated, memory.deleted, session.summarized, import.completed, working_memory.updated, memory.superseded (memory.superseded is reserved: not emitted yet) */
+            /** @description events to receive: memory.created, memory.updated, memory.deleted, session.summarized, import.completed, working_memory.updated, memory.superseded */
             events: (
               | 'memory.created'
               | 'memory.updated'
@@ -2394,7 +2409,7 @@ export interface paths {
           'application/json': {
             description?: string | null;
             enabled?: boolean;
-            /** @description events to receive: memory.created, memory.updated, memory.deleted, session.summarized, import.completed, working_memory.updated, memory.superseded (memory.superseded is reserved: not emitted yet) */
+            /** @description events to receive: memory.created, memory.updated, memory.deleted, session.summarized, import.completed, working_memory.updated, memory.superseded */
             events?: (
               | 'memory.created'
               | 'memory.updated'

@@ -41,7 +41,7 @@ const exchangeBody = chatBody.extend({
   memory_updates: z.boolean().optional().describe("wait for memory extraction and answer what it changed (it runs in any case, off the request's path)"),
 });
 
-const memoryUpdate = z.object({ event: z.enum(['ADD', 'UPDATE', 'DELETE']), memory_id: z.string(), content: z.string().nullable() });
+const memoryUpdate = z.object({ event: z.enum(['ADD', 'UPDATE', 'DELETE', 'DUPLICATE']), memory_id: z.string(), content: z.string().nullable() });
 
 const exchangeAnswer = z.object({
   session_id: z.string(),

@@ -33,7 +33,8 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
   );
   const org = p.org_id;
   const json = (value: unknown): CallToolResult => ({ content: [{ type: 'text', text: JSON.stringify(value) }] });
-  const view = (m: Memory) => ({
+  const view = (m: Memory & { duplicate_of?: string }) => ({
+    ...(m.duplicate_of ? { duplicate_of: m.duplicate_of } : {}),
     id: m.id,
     agent_id: m.agent_id,
     user_id: m.user_id,
@@ -41,6 +42,8 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
     metadata: m.metadata,
     created_at: m.created_at,
     updated_at: m.updated_at,
+    valid_from: m.valid_from,
+    valid_to: m.valid_to,
   });
 
   /** The org's memory, within the key's scope and the agent/user the call names (as REST: 404 outside the org, 403 outside the scope). */
@@ -61,11 +64,19 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
         top_k: z.int().min(1).max(100).default(10),
         min_score: z.number().min(0).max(1).default(0),
         filters: z.record(z.string(), filterValue).optional().describe('metadata fields the memories must have, with these values'),
+        as_of: z.iso.datetime({ offset: true }).optional().describe('what was true then (ISO time): facts valid at that time; default: current facts'),
         ...who,
       },
     },
-    async ({ query, top_k, min_score, filters, agent_id, user_id }) => {
-      const q = memoryFilter(p, { query, agent_id, user_id, top_k: filters ? Math.min(100, top_k * 5) : top_k, min_score });
+    async ({ query, top_k, min_score, filters, as_of, agent_id, user_id }) => {
+      const q = memoryFilter(p, {
+        query,
+        agent_id,
+        user_id,
+        top_k: filters ? Math.min(100, top_k * 5) : top_k,
+        min_score,
+        ...(as_of ? { as_of: new Date(as_of) } : {}),
+      });
       let hits = await asClientError(ctx.memories.search(org, q));
       if (filters)
         hits = hits.filter((h) => Object.entries(filters).every(([k, v]) => (h.metadata as Record<string, unknown> | undefined)?.[k] === v)).slice(0, top_k);
@@ -105,10 +116,14 @@ export function memoryMcpServer(ctx: ServerContext, p: Principal): McpServer {
 
   server.registerTool(
     'memory_history',
-    { description: 'The ADD / UPDATE / DELETE events of a memory, oldest first.', inputSchema: { memory_id: memoryId, ...who } },
+    {
+      description: 'The ADD / UPDATE / DELETE events of a memory, oldest first, and its versions (each content with valid_from, valid_to, superseded_by).',
+      inputSchema: { memory_id: memoryId, ...who },
+    },
     async (args) => {
       await owned(args);
-      return json({ events: (await ctx.memories.history(org, args.memory_id)) ?? [] });
+      const h = await ctx.memories.history(org, args.memory_id);
+      return json({ events: h?.events ?? [], versions: h?.versions ?? [] });
     },
   );
   return server;

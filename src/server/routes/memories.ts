@@ -15,11 +15,16 @@ const agentId = z.uuid().describe('an agent of your organization; its memory.emb
 const content = z.string().min(1).max(20_000).regex(/\S/, 'must not be blank');
 const metadata = z.record(z.string(), z.unknown()).describe('free JSON object, returned as given');
 
+const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+
 const memoryInput = z.strictObject({
   content,
   agent_id: agentId.optional(),
   user_id: userId.optional(),
   metadata: metadata.optional(),
+  said_at: instant
+    .optional()
+    .describe('when the fact was said (an imported message time): relative dates ("yesterday") resolve from it, and the fact is valid from then'),
 });
 
 export const MAX_BATCH = batchLimits.member.items;
@@ -43,14 +48,9 @@ const searchInput = z
     top_k: z.int().min(1).max(100).default(10),
     min_score: z.number().min(0).max(1).default(0).describe('minimum score of a result, 0..1 (see docs/memory.md)'),
     filters: filterSchema.optional().describe('metadata conditions: {"key": value}, {"key": {"gte": 3}}, {"and"|"or": [...]}, {"not": {...}}'),
-    created_after: z.iso
-      .datetime({ offset: true })
-      .transform((s) => new Date(s))
-      .optional(),
-    created_before: z.iso
-      .datetime({ offset: true })
-      .transform((s) => new Date(s))
-      .optional(),
+    created_after: instant.optional(),
+    created_before: instant.optional(),
+    as_of: instant.optional().describe('what was true then: the facts valid at this time, superseded ones included (default: current facts)'),
     scope: z
       .enum(['facts', 'messages', 'both'])
       .default('facts')
@@ -76,9 +76,14 @@ export const memoryRoutes =
       return m;
     }
 
-    app.post('/memories', { config, schema: { body: memoryInput, tags, summary: 'Add a memory' } }, async (req, reply) => {
-      return reply.code(201).send(await memories.add(req.principal.org_id, memoryOwner(req.principal, req.body)));
-    });
+    app.post(
+      '/memories',
+      { config, schema: { body: memoryInput, tags, summary: 'Add a memory (201), or 200 with `duplicate_of` when its scope already holds the fact' } },
+      async (req, reply) => {
+        const memory = await memories.add(req.principal.org_id, memoryOwner(req.principal, req.body));
+        return reply.code(memory.duplicate_of ? 200 : 201).send(memory);
+      },
+    );
 
     app.post(
       '/memories/batch',
@@ -92,8 +97,9 @@ export const memoryRoutes =
         const { memories: items, agent_id, user_id } = req.body;
         checkItems(req.principal, batchLimits, items.length, 'memories');
         const withDefaults = items.map((m) => memoryOwner(req.principal, { ...m, agent_id: m.agent_id ?? agent_id, user_id: m.user_id ?? user_id }));
-        const ids = await memories.addMany(req.principal.org_id, withDefaults);
-        return reply.code(201).send({ count: ids.length, ids });
+        const { ids, duplicates } = await memories.addMany(req.principal.org_id, withDefaults);
+        // count: memories written; ids: one per item (a duplicate's is the memory holding its fact)
+        return reply.code(201).send({ count: ids.length - duplicates.length, ids, duplicates });
       },
     );
 
@@ -127,15 +133,31 @@ export const memoryRoutes =
       },
     );
 
-    app.delete('/memories/:id', { config, schema: { params: idParams, tags, summary: 'Delete a memory (its history stays)' } }, async (req, reply) => {
-      if (isScoped(req.principal)) await memory(req);
-      await found('Memory', req.params.id, async () => (await memories.delete(req.principal.org_id, req.params.id)) || undefined);
-      return reply.code(204).send();
-    });
+    app.delete(
+      '/memories/:id',
+      { config, schema: { params: idParams, tags, summary: 'Erase a memory: its earlier versions and the content of its history go too (the events stay)' } },
+      async (req, reply) => {
+        if (isScoped(req.principal)) await memory(req);
+        await found('Memory', req.params.id, async () => (await memories.delete(req.principal.org_id, req.params.id)) || undefined);
+        return reply.code(204).send();
+      },
+    );
 
-    // A scoped key reads the history of its user's memories that still exist.
-    app.get('/memories/:id/history', { config, schema: { params: idParams, tags, summary: 'ADD / UPDATE / DELETE events of a memory' } }, async (req) => {
-      if (isScoped(req.principal)) await memory(req);
-      return { data: await found('Memory', req.params.id, () => memories.history(req.principal.org_id, req.params.id)) };
-    });
+    // A scoped key reads the history of its user's memories that still exist (superseded ones included).
+    app.get(
+      '/memories/:id/history',
+      {
+        config,
+        schema: {
+          params: idParams,
+          tags,
+          summary: 'ADD / UPDATE / DELETE events of a memory (data), and its versions: each content with valid_from, valid_to and what superseded it',
+        },
+      },
+      async (req) => {
+        if (isScoped(req.principal)) await memory(req);
+        const h = await found('Memory', req.params.id, () => memories.history(req.principal.org_id, req.params.id));
+        return { data: h.events, memory_id: h.memory_id, versions: h.versions };
+      },
+    );
   };

@@ -22,7 +22,7 @@ const events = z
   .array(z.enum(SUBSCRIBABLE_EVENTS as [WebhookEventType, ...WebhookEventType[]]))
   .min(1)
   .max(SUBSCRIBABLE_EVENTS.length)
-  .describe(`events to receive: ${SUBSCRIBABLE_EVENTS.join(', ')} (memory.superseded is reserved: not emitted yet)`);
+  .describe(`events to receive: ${SUBSCRIBABLE_EVENTS.join(', ')}`);
 const description = z.string().max(500).nullable();
 
 const endpointInput = z.strictObject({ url, events, description: description.optional(), enabled: z.boolean().default(true) });

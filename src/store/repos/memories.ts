@@ -13,7 +13,18 @@ export interface Memory {
   embedder: string | null;
   created_at: Date;
   updated_at: Date;
+  /** since when the fact holds (its content was written; see 012_temporal.sql) */
+  valid_from: Date;
+  /** null: current; otherwise when it was replaced or deleted by extraction */
+  valid_to: Date | null;
+  /** an earlier version: the memory that carries the fact on */
+  superseded_by: string | null;
+  /** the message that ended it, when known */
+  ended_by: string | null;
 }
+
+/** The temporal fields of a memory: the lexical index's copies of current rows leave them out. */
+export type Validity = Pick<Memory, 'valid_from' | 'valid_to' | 'superseded_by' | 'ended_by'>;
 
 export interface NewMemory {
   id: string;
@@ -26,6 +37,8 @@ export interface NewMemory {
   embedder: string | null;
   /** set by the caller, so the lexical index's copy of the row is exact */
   created_at: Date;
+  /** default: created_at */
+  valid_from?: Date;
 }
 
 export type HistoryEvent = 'ADD' | 'UPDATE' | 'DELETE';
@@ -58,9 +71,11 @@ export interface MemoryScope {
   /** only memories of one of these agents (a scoped key's) */
   agentIds?: string[];
   userId?: string | null;
+  /** the rows valid at this time (current and superseded alike); default: current rows only */
+  asOf?: Date;
 }
 
-const columns = 'id, agent_id, user_id, content, metadata, embedder, created_at, updated_at';
+const columns = 'id, agent_id, user_id, content, metadata, embedder, created_at, updated_at, valid_from, valid_to, superseded_by, ended_by';
 // Rows per INSERT: ~1 MB of vector text at 256 dimensions, well under parameter limits.
 const CHUNK = 1_000;
 
@@ -97,6 +112,10 @@ function scopeSql(scope: MemoryScope, params: unknown[], prefix = '', unindexed 
     params.push(scope.userId);
     sql += ` and ${col('user_id')} = $${params.length}`;
   }
+  if (scope.asOf) {
+    params.push(scope.asOf.toISOString());
+    sql += ` and ${prefix}valid_from <= $${params.length}::timestamptz and (${prefix}valid_to is null or ${prefix}valid_to > $${params.length}::timestamptz)`;
+  } else sql += ` and ${prefix}valid_to is null`;
   return sql;
 }
 
@@ -105,10 +124,10 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     await db.query(
-      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, updated_at)
-       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder, created_at, created_at
-       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::timestamptz[])
-         as t(id, agent_id, user_id, content, metadata, embedding, embedder, created_at)`,
+      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, updated_at, valid_from)
+       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder, created_at, created_at, coalesce(valid_from, created_at)
+       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[])
+         as t(id, agent_id, user_id, content, metadata, embedding, embedder, created_at, valid_from)`,
       [
         orgId,
         chunk.map((r) => r.id),
@@ -119,6 +138,7 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
         chunk.map((r) => r.embedding),
         chunk.map((r) => r.embedder),
         chunk.map((r) => r.created_at.toISOString()),
+        chunk.map((r) => r.valid_from?.toISOString() ?? null),
       ],
     );
   }
@@ -157,13 +177,13 @@ export async function deleteMemoriesWithHistory(db: Queryable, orgId: string, id
 export const getMemory = (db: Queryable, orgId: string, id: string) =>
   one<Memory>(db, `select ${columns} from memories where org_id = $1 and id = $2`, [orgId, id]);
 
-/** A memory as the lexical index keeps it (no vector). */
-export type MemoryDoc = Omit<Memory, 'embedder'>;
+/** A memory as the lexical index keeps it (no vector; a current one leaves out its validity). */
+export type MemoryDoc = Omit<Memory, 'embedder' | keyof Validity> & Partial<Validity>;
 
-/** Every memory of one scope (agent, user), or of the whole org: what the lexical index is built from. */
+/** Every current memory of one scope (agent, user), or of the whole org: what the lexical index is built from. */
 export function loadMemoryDocs(db: Queryable, orgId: string, leaf?: { agentId: string | null; userId: string | null }) {
   const params: unknown[] = [orgId];
-  let where = 'org_id = $1';
+  let where = 'org_id = $1 and valid_to is null';
   if (leaf) {
     params.push(leaf.agentId, leaf.userId);
     where += ' and agent_id is not distinct from $2::uuid and user_id is not distinct from $3::text';
@@ -194,8 +214,9 @@ export function listMemories(db: Queryable, scope: MemoryScope, limit: number, o
 }
 
 /**
- * Changes content (with its new embedding, null: none) and/or metadata; a null content or
- * metadata leaves that field as it is.
+ * Changes a current memory's content (with its new embedding, null: none) and/or metadata;
+ * a null content or metadata leaves that field as it is. New content starts a new validity
+ * (valid_from): keep the old one first with `keepVersion`.
  * Returns the new row and the content/metadata it replaced.
  */
 export const updateMemory = (
@@ -206,12 +227,13 @@ export const updateMemory = (
 ) =>
   one<Memory & { old_content: string; old_metadata: Record<string, unknown> }>(
     db,
-    `with old as (select id, content, metadata from memories where org_id = $1 and id = $2 for update)
+    `with old as (select id, content, metadata from memories where org_id = $1 and id = $2 and valid_to is null for update)
      update memories m set
        content = coalesce($3, m.content),
        embedding = case when $3::text is null then m.embedding else $4::vector end,
        embedder = case when $3::text is null then m.embedder else $5 end,
        metadata = coalesce($6::jsonb, m.metadata),
+       valid_from = case when $3::text is null then m.valid_from else now() end,
        updated_at = now()
      from old where m.id = old.id
      returning ${columns
@@ -221,8 +243,62 @@ export const updateMemory = (
     [orgId, id, change.content, change.embedding, change.embedder, change.metadata === null ? null : JSON.stringify(change.metadata)],
   );
 
-export const deleteMemory = (db: Queryable, orgId: string, id: string) =>
-  one<Memory>(db, `delete from memories where org_id = $1 and id = $2 returning ${columns}`, [orgId, id]);
+/**
+ * Keeps a current memory's content as an earlier version (a row of its own, ended now,
+ * superseded by `supersededBy`), before the memory takes new content. False if it is not current.
+ */
+export const keepVersion = async (db: Queryable, orgId: string, id: string, version: { id: string; supersededBy: string; endedBy: string | null }) =>
+  (
+    await db.query(
+      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, updated_at, valid_from, valid_to, superseded_by, ended_by)
+       select $3, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, now(), valid_from, now(), $4, $5
+       from memories where org_id = $1 and id = $2 and valid_to is null
+       returning id`,
+      [orgId, id, version.id, version.supersededBy, version.endedBy],
+    )
+  ).length > 0;
+
+/** Ends a current memory (extraction deleted it, or `supersededBy` holds the same fact): the row stays, valid until now. */
+export const endMemory = (db: Queryable, orgId: string, id: string, end: { supersededBy: string | null; endedBy: string | null }) =>
+  one<Memory>(
+    db,
+    `update memories set valid_to = now(), updated_at = now(), superseded_by = $3, ended_by = $4
+     where org_id = $1 and id = $2 and valid_to is null returning ${columns}`,
+    [orgId, id, end.supersededBy, end.endedBy],
+  );
+
+/**
+ * Erases a memory for real (an API delete: "forget this"): the row, its earlier versions,
+ * and the content of its history rows (the events stay, emptied). Deleting an earlier
+ * version erases that version and its content in the history of the memory it led to.
+ */
+export async function deleteMemory(db: Queryable, orgId: string, id: string): Promise<Memory | undefined> {
+  const old = await one<Memory>(db, `delete from memories where org_id = $1 and id = $2 returning ${columns}`, [orgId, id]);
+  if (!old) return undefined;
+  await db.query('delete from memories where org_id = $1 and superseded_by = $2', [orgId, id]);
+  await db.query(
+    'update memory_history set old_content = null, new_content = null, old_metadata = null, new_metadata = null where org_id = $1 and memory_id = $2',
+    [orgId, id],
+  );
+  if (old.superseded_by) {
+    await db.query(
+      `update memory_history set
+         old_content = case when old_content = $3 then null else old_content end,
+         new_content = case when new_content = $3 then null else new_content end
+       where org_id = $1 and memory_id = $2`,
+      [orgId, old.superseded_by, old.content],
+    );
+  }
+  return old;
+}
+
+/** A memory and its earlier versions, oldest first: the chain of what replaced what. */
+export const listVersions = (db: Queryable, orgId: string, id: string) =>
+  db.query<Memory>(
+    `select ${columns} from memories where org_id = $1 and (id = $2 or superseded_by = $2)
+     order by valid_from, valid_to nulls last`,
+    [orgId, id],
+  );
 
 /** The ids (and agents) of a user's memories: what forgetting them deletes. */
 export const memoryRefsOfUser = (db: Queryable, orgId: string, userId: string) =>
@@ -235,6 +311,42 @@ export const listHistory = (db: Queryable, orgId: string, memoryId: string) =>
      order by created_at, case event when 'ADD' then 0 when 'UPDATE' then 1 else 2 end`,
     [orgId, memoryId],
   );
+
+/**
+ * For each text to write: its duplicate key (012_temporal.sql, memory_key) and the current
+ * memory of the same (agent, user) that already holds it, if any.
+ */
+export async function duplicatesOf(
+  db: Queryable,
+  orgId: string,
+  items: Array<{ agent_id: string | null; user_id: string | null; content: string }>,
+): Promise<Array<{ key: string; existing: string | null }>> {
+  if (!items.length) return [];
+  const rows = await db.query<{ i: string; key: string; existing: string | null }>(
+    `select t.i, memory_key(t.content) as key,
+       (select m.id from memories m
+        where m.org_id = $1 and m.valid_to is null and m.content_key = memory_key(t.content)
+          and m.agent_id is not distinct from t.agent_id and m.user_id is not distinct from t.user_id
+        order by m.created_at limit 1) as existing
+     from unnest($2::uuid[], $3::text[], $4::text[]) with ordinality as t(agent_id, user_id, content, i)`,
+    [orgId, items.map((r) => r.agent_id), items.map((r) => r.user_id), items.map((r) => r.content)],
+  );
+  const out = new Array<{ key: string; existing: string | null }>(items.length);
+  for (const r of rows) out[Number(r.i) - 1] = { key: r.key, existing: r.existing };
+  return out;
+}
+
+/** The scope's memories valid at `scope.asOf` (at most `cap`, newest first): an as_of search ranks these. */
+export function memoryDocsAsOf(db: Queryable, scope: MemoryScope & { asOf: Date }, cap: number) {
+  const params: unknown[] = [];
+  const where = scopeSql(scope, params);
+  params.push(cap);
+  return db.query<MemoryDoc>(
+    `select id, agent_id, user_id, content, metadata, created_at, updated_at, valid_from, valid_to, superseded_by, ended_by
+     from memories where ${where} order by valid_from desc limit $${params.length}`,
+    params,
+  );
+}
 
 // ---- search ----
 
