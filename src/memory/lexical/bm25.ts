@@ -135,7 +135,10 @@ const grow = <A extends Int32Array | Uint16Array>(a: A, need: number, make: (n: 
 
 // Bytes a Map entry (string key → slot) costs beside its key string, measured on V8.
 const ID_ENTRY_BYTES = 40;
-const stringBytes = (s: string) => 16 + s.length * 2;
+/** A string's heap size on V8: a header, then one byte per character, or two when any is beyond Latin-1. */
+export const stringBytes = (s: string) => 16 + (/[^\u0000-\u00ff]/.test(s) ? 2 : 1) * s.length;
+// An empty index: the object, its Map, arrays and the typed arrays' headers and first capacity.
+const INDEX_BYTES = 1_200;
 
 export class Bm25Index<D> {
   private slotOf = new Map<string, number>();
@@ -150,6 +153,7 @@ export class Bm25Index<D> {
   private df = new TermCounts();
   private dead = 0;
   private docBytes = 0;
+  private idBytes = 0;
   private docBytesOf: Array<number> = [];
   totalLength = 0;
 
@@ -165,10 +169,9 @@ export class Bm25Index<D> {
 
   /** What this index holds in memory, estimated: its arrays, id map and documents. */
   get bytes(): number {
-    let ids = 0;
-    for (const id of this.slotOf.keys()) ids += ID_ENTRY_BYTES + stringBytes(id);
     return (
-      ids +
+      INDEX_BYTES +
+      this.idBytes +
       this.docs.length * 8 +
       this.docBytesOf.length * 8 +
       this.start.byteLength * 3 +
@@ -216,6 +219,7 @@ export class Bm25Index<D> {
     }
     const bytes = this.sizeOf(doc);
     this.slotOf.set(id, slot);
+    this.idBytes += ID_ENTRY_BYTES + stringBytes(id);
     this.docs.push(doc);
     this.docBytesOf.push(bytes);
     this.docBytes += bytes;
@@ -226,6 +230,7 @@ export class Bm25Index<D> {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
     this.slotOf.delete(id);
+    this.idBytes -= ID_ENTRY_BYTES + stringBytes(id);
     const from = this.start[slot]!;
     for (let i = from; i < from + this.count[slot]!; i++) this.df.add(this.pool[i]!, -1);
     this.totalLength -= this.lens[slot]!;
