@@ -6,9 +6,7 @@ import { MEMORY_RANKING, stringBytes } from './lexical/bm25.ts';
 import { createScopeIndexes, type IndexBounds } from './lexical/scope-indexes.ts';
 import { analyze } from './lexical/tokens.ts';
 import { interner, jsonBytes } from './lexical/doc-bytes.ts';
-
-/** AGENTMEM_MEMORY_INDEX_BYTES's default: 256 MiB of memories' indexes per instance (~450 B a 70-character memory: ~600,000 memories). */
-export const MEMORY_INDEX_BYTES = 256 * 1024 * 1024;
+import { MEMORY_INDEX_BYTES } from './bounds.ts';
 
 // A row object of seven fields and its two Dates, on V8.
 const ROW_BYTES = 136;

@@ -10,6 +10,7 @@ import type { HistoryHooks } from './history.ts';
 import { MESSAGE_RANKING } from './lexical/bm25.ts';
 import { dateTokens } from './lexical/dates.ts';
 import { interner, jsonBytes } from './lexical/doc-bytes.ts';
+import { MESSAGE_INDEX_BYTES } from './bounds.ts';
 import { createScopeIndexes, type IndexBounds } from './lexical/scope-indexes.ts';
 import { analyze } from './lexical/tokens.ts';
 import { stringBytes } from './lexical/bm25.ts';
@@ -20,9 +21,6 @@ export type IndexedMessage = MessageDoc & { context: string };
 export const CONTEXT_CHARS = 80;
 
 const contextOf = (prev: { content: string } | undefined) => (prev ? prev.content.slice(-CONTEXT_CHARS) : '');
-
-/** AGENTMEM_MESSAGE_INDEX_BYTES's default: 256 MiB of past messages' indexes per instance. */
-export const MESSAGE_INDEX_BYTES = 256 * 1024 * 1024;
 
 // A row object of ten fields and its Date, on V8.
 const ROW_BYTES = 152;

@@ -58,8 +58,8 @@ export interface IndexBounds {
 export interface IndexStats {
   /** estimated bytes of the groups kept */
   bytes: number;
-  /** groups kept */
-  groups: number;
+  /** groups kept (a scope, a user's scopes, an organization: what searches spanned) */
+  entries: number;
   /** groups dropped to make room, since start */
   evictions: number;
   /** reads from the store, since start */
@@ -275,7 +275,7 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>, bounds:
     },
 
     stats(): IndexStats {
-      return { bytes: cache.calculatedSize, groups: cache.size, evictions, loads };
+      return { bytes: cache.calculatedSize, entries: cache.size, evictions, loads };
     },
   };
 }
