@@ -14,7 +14,7 @@ import { analyze } from './lexical/tokens.ts';
 import type { MemoryIndex } from './memory-index.ts';
 
 /** How long a search waits for a cold scope's index before the store answers it. */
-export const COLD_WAIT_MS = 25;
+export const COLD_WAIT_MS = 100;
 /** Full-text rows ranked at most (a very common word costs a bounded time). */
 const CANDIDATES = 2_000;
 
