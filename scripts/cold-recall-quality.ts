@@ -29,7 +29,16 @@ try {
   const rows = d.memories.map((m) => {
     const id = randomUUID();
     idOf.set(id, m.id);
-    return { id, agent_id: agent, user_id: m.user, content: m.content, metadata: m.metadata ?? {}, embedding: null, embedder: null, created_at: new Date(m.created_at ?? Date.now()) };
+    return {
+      id,
+      agent_id: agent,
+      user_id: m.user,
+      content: m.content,
+      metadata: m.metadata ?? {},
+      embedding: null,
+      embedder: null,
+      created_at: new Date(m.created_at ?? Date.now()),
+    };
   });
   await insertMemories(db, org, rows);
   const index = createMemoryIndex(db);

@@ -35,7 +35,8 @@ let chars = 0;
 for (const m of rows(0)) chars += m.content.length;
 gc();
 const before = process.memoryUsage().heapUsed;
-for (let u = 0; u < U; u++) await index.search({ orgId: 'o', agentId: 'a'.repeat(8) + '-0000-4000-8000-000000000000', userId: `user${u}` }, analyze('chess'), 10);
+for (let u = 0; u < U; u++)
+  await index.search({ orgId: 'o', agentId: 'a'.repeat(8) + '-0000-4000-8000-000000000000', userId: `user${u}` }, analyze('chess'), 10);
 gc();
 const after = process.memoryUsage().heapUsed;
 const per = (after - before) / (U * M);
