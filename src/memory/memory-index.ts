@@ -8,8 +8,8 @@ import { analyze } from './lexical/tokens.ts';
 import { interner, jsonBytes } from './lexical/doc-bytes.ts';
 import { MEMORY_INDEX_BYTES } from './bounds.ts';
 
-// A row object of seven fields and its two Dates, on V8.
-const ROW_BYTES = 136;
+// A row object of seven fields, its two Dates and its metadata object, plus the index's growth slack, on V8 (calibrated: scripts/index-bytes.ts).
+const ROW_BYTES = 264;
 
 /** What a kept memory costs beside the index's own arrays (agent and user ids are shared by a scope's rows). */
 export const memoryDocBytes = (m: MemoryDoc) => ROW_BYTES + stringBytes(m.id) + stringBytes(m.content) + jsonBytes(m.metadata);
