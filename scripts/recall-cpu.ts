@@ -32,7 +32,10 @@ const questions = [
 ];
 
 const docs = Array.from({ length: N }, (_, i) => ({ id: `m${i}`, agent_id: 'a', user_id: 'u', content: text(i) }));
-const index = createScopeIndexes<(typeof docs)[number]>({ load: async () => docs, terms: (d) => analyze(d.content), ranking: MEMORY_RANKING });
+const index = createScopeIndexes<(typeof docs)[number]>(
+  { load: async () => docs, terms: (d) => analyze(d.content), bytes: () => 0, ranking: MEMORY_RANKING },
+  { maxBytes: 1 << 30 },
+);
 const scope = { orgId: 'o', agentId: 'a', userId: 'u' };
 const tLoad = process.cpuUsage();
 await index.search(scope, analyze('warm up'), 10);

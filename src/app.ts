@@ -18,7 +18,7 @@ import { createWorkingMemory } from './memory/working-memory.ts';
 import { SUMMARY_JOB, summaryHandler } from './memory/summaries.ts';
 import { createModelProviders } from './agent/model-providers.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
-import { invalidateIndexes } from './memory/memory-index.ts';
+import { createMemoryIndex, invalidateIndexes } from './memory/memory-index.ts';
 import { createEpisodes } from './memory/episodic.ts';
 import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
 import { EXTRACT_JOB, extractionHandler } from './memory/extraction.ts';
@@ -92,7 +92,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       allowStdio: config.allowStdioMcp,
       onError: (err, name) => server?.log.warn({ err, mcp_server: name }, 'MCP server unavailable'),
     });
-    const messageIndex = createMessageIndex(db);
+    const messageIndex = createMessageIndex(db, { maxBytes: config.messageIndexBytes });
     const episodes = createEpisodes(db, messageIndex);
     const history = createHistory(db, {
       owner: instanceId,
@@ -106,8 +106,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db, bus);
     const embedderFor = createEmbedders(config, pool.dispatcher);
-    const search = createMemorySearch(db);
-    const predictions = createPredictions({ db, search, embedderFor, guard: bus });
+    const search = createMemorySearch(db, { index: createMemoryIndex(db, { maxBytes: config.memoryIndexBytes }) });
+    const predictions = createPredictions({ db, search, embedderFor, guard: bus, maxBytes: config.predictionBytes });
     const memories = createMemories({
       db,
       loadAgent: (org, id) => agentCache.get(org, id),
@@ -181,6 +181,9 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
     metrics.trackConnections('agentmem_db_connections', db.connections);
     metrics.trackAwaitingFirstToken(() => gate.waiting);
+    metrics.trackBounded('memory_index', search.index.stats);
+    metrics.trackBounded('message_index', messageIndex.stats);
+    metrics.trackBounded('predictions', predictions.stats);
     // Chat streams held for resumption; with Redis, mirrored so any instance can resume them.
     const streams = createStreamHold(
       { holdMs: config.streamHoldMs },

@@ -1,6 +1,7 @@
 // Process configuration, read once from the environment (the names are the public contract).
 import { resolve } from 'node:path';
 import { parseEgress, type EgressPolicy } from './llm/egress.ts';
+import { MEMORY_INDEX_BYTES, MESSAGE_INDEX_BYTES, PREDICTION_BYTES } from './memory/bounds.ts';
 
 export interface AppConfig {
   port: number;
@@ -23,6 +24,12 @@ export interface AppConfig {
   jobLockMs: number;
   /** AGENTMEM_JOB_RETENTION_MS: finished background jobs are deleted this long after they ended */
   jobRetentionMs: number;
+  /** AGENTMEM_MEMORY_INDEX_BYTES: the memories' lexical indexes kept in process, in bytes (least recently searched scopes leave first; docs/reliability.md "Memory bounds") */
+  memoryIndexBytes: number;
+  /** AGENTMEM_MESSAGE_INDEX_BYTES: the past messages' lexical indexes (episodic recall) kept in process, in bytes */
+  messageIndexBytes: number;
+  /** AGENTMEM_PREDICTION_BYTES: predicted recall pools (memories and their vectors) kept in process, in bytes */
+  predictionBytes: number;
   /** how long an ended SSE chat stream stays resumable with Last-Event-ID */
   streamHoldMs: number;
   /** a `resumable: true` stream whose client left is cancelled after this long with no client following it */
@@ -85,6 +92,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     anthropicBaseUrl: env.ANTHROPIC_BASE_URL || undefined,
     jobLockMs: intEnv(env.AGENTMEM_JOB_LOCK_MS, 60_000),
     jobRetentionMs: intEnv(env.AGENTMEM_JOB_RETENTION_MS, 7 * 24 * 3_600_000),
+    memoryIndexBytes: Math.max(1, intEnv(env.AGENTMEM_MEMORY_INDEX_BYTES, MEMORY_INDEX_BYTES)),
+    messageIndexBytes: Math.max(1, intEnv(env.AGENTMEM_MESSAGE_INDEX_BYTES, MESSAGE_INDEX_BYTES)),
+    predictionBytes: Math.max(1, intEnv(env.AGENTMEM_PREDICTION_BYTES, PREDICTION_BYTES)),
     streamHoldMs: intEnv(env.AGENTMEM_STREAM_HOLD_MS, 5 * 60_000),
     streamGraceMs: intEnv(env.AGENTMEM_STREAM_GRACE_MS, 60_000),
     redisKeyPrefix: env.AGENTMEM_REDIS_PREFIX || 'agentmem:',

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgentmem, type Agentmem } from '../app.ts';
-import { configFromEnv } from '../config.ts';
+import { configFromEnv, type AppConfig } from '../config.ts';
 import type { EmulatorOptions, ProfileName } from '../emulator/server.ts';
 import { startEmulatorThread, type EmulatorThread } from './emulator-thread.ts';
 import { redactUrl } from '../store/postgres/index.ts';
@@ -26,7 +26,13 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(opts: { database?: string; profile: ProfileName; network?: Pick<EmulatorOptions, 'tls' | 'rttMs'> }): Promise<World> {
+/** `config`: settings beside the defaults (e.g. a memory bound for `bench scale`). */
+export async function startWorld(opts: {
+  database?: string;
+  profile: ProfileName;
+  network?: Pick<EmulatorOptions, 'tls' | 'rttMs'>;
+  config?: Partial<AppConfig>;
+}): Promise<World> {
   const db = await throwawayDatabase(opts.database ?? 'memory://', 'agentmem_bench');
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-bench-'));
   const adminKey = 'am_bench_' + randomBytes(16).toString('hex');
@@ -48,6 +54,7 @@ export async function startWorld(opts: { database?: string; profile: ProfileName
       databaseUrl: db.url,
       bootstrapKey: adminKey,
       logLevel: process.env.LOG_LEVEL ?? 'error',
+      ...opts.config,
     });
   } catch (err) {
     await cleanup().catch(() => {});

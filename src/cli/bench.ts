@@ -9,6 +9,7 @@ import { runSoak } from '../bench/soak.ts';
 import { formatSessionReport, runSessionBench } from '../bench/session.ts';
 import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
 import { benchRecallCommand } from './bench-recall.ts';
+import { benchScaleCommand } from './bench-scale.ts';
 
 export function benchCommand(): Command {
   return (
@@ -16,6 +17,7 @@ export function benchCommand(): Command {
       // `bench recall` has options of the same names (--database): its own, after its name
       .enablePositionalOptions()
       .addCommand(benchRecallCommand())
+      .addCommand(benchScaleCommand())
       .description("Rerun the seed report's experiment: the same chat direct to an upstream emulator and through agentmem, per stage and per concurrency")
       .option('--profile <name>', `upstream latency profile: ${PROFILE_NAMES.join(', ')}`, profile, 'instant' as ProfileName)
       .option('--concurrency <list>', 'concurrent streams per level, comma-separated', list, [1, 16, 64, 256])

@@ -55,7 +55,7 @@ export function createEpisodes(db: Db, index: MessageIndex) {
         .filter((h) => h.coverage >= opts.minScore)
         .map(({ doc, coverage }) => ({
           id: doc.id,
-          content: (before || after ? index.around(doc, before, after) : [doc]).map(line).join('\n'),
+          content: (before || after ? index.around(scope.orgId, doc, before, after) : [doc]).map(line).join('\n'),
           score: Math.round(coverage * 1e6) / 1e6,
           metadata: { ...doc.metadata, kind: 'message', session_id: doc.session_id, role: doc.role },
           agent_id: doc.agent_id,

@@ -2,16 +2,37 @@
 // memories.ts writes is applied to it in place, and search reads it with no SQL.
 import type { Db } from '../store/db.ts';
 import { loadMemoryDocs, type MemoryDoc } from '../store/repos/memories.ts';
-import { MEMORY_RANKING } from './lexical/bm25.ts';
+import { MEMORY_RANKING, stringBytes } from './lexical/bm25.ts';
+import { createScopeIndexes, type IndexBounds } from './lexical/scope-indexes.ts';
 import { analyze } from './lexical/tokens.ts';
-import { createScopeIndexes } from './lexical/scope-indexes.ts';
+import { interner, jsonBytes } from './lexical/doc-bytes.ts';
+import { MEMORY_INDEX_BYTES } from './bounds.ts';
 
-export function createMemoryIndex(db: Db) {
-  return createScopeIndexes<MemoryDoc>({
-    load: (orgId, leaf) => loadMemoryDocs(db, orgId, leaf),
-    terms: (m) => analyze(m.content),
-    ranking: MEMORY_RANKING,
-  });
+// A row object of seven fields, its two Dates and its metadata object, plus the index's growth slack, on V8 (calibrated: scripts/index-bytes.ts).
+const ROW_BYTES = 264;
+
+/** What a kept memory costs beside the index's own arrays (agent and user ids are shared by a scope's rows). */
+export const memoryDocBytes = (m: MemoryDoc) => ROW_BYTES + stringBytes(m.id) + stringBytes(m.content) + jsonBytes(m.metadata);
+
+export function createMemoryIndex(db: Db, bounds: IndexBounds = { maxBytes: MEMORY_INDEX_BYTES }) {
+  return createScopeIndexes<MemoryDoc>(
+    {
+      async load(orgId, scope) {
+        const rows = await loadMemoryDocs(db, orgId, scope);
+        // one string per agent and user id, not one per row
+        const intern = interner();
+        for (const r of rows) {
+          r.agent_id = intern(r.agent_id);
+          r.user_id = intern(r.user_id);
+        }
+        return rows;
+      },
+      terms: (m) => analyze(m.content),
+      bytes: memoryDocBytes,
+      ranking: MEMORY_RANKING,
+    },
+    bounds,
+  );
 }
 
 export type MemoryIndex = ReturnType<typeof createMemoryIndex>;

@@ -2,15 +2,18 @@
 // in-process BM25 index as memories (lexical/scope-indexes.ts). Each message is indexed
 // with a little of the message before it (the question a reply answers, the reply a
 // follow-up refers to) and with its date, built when the message is indexed — as it is
-// stored, or when its scope is first read. Each session's messages are kept in order, so
-// a hit's neighbours (`message_range`) come without SQL.
+// stored, or when its scope is first read. A hit's neighbours (`message_range`) are read
+// from its scope's kept index (its session's messages are there), without SQL.
 import type { Db } from '../store/db.ts';
 import { loadMessageDocs, sessionScope, type MessageDoc } from '../store/repos/message-search.ts';
 import type { HistoryHooks } from './history.ts';
 import { MESSAGE_RANKING } from './lexical/bm25.ts';
 import { dateTokens } from './lexical/dates.ts';
-import { createScopeIndexes } from './lexical/scope-indexes.ts';
+import { interner, jsonBytes } from './lexical/doc-bytes.ts';
+import { MESSAGE_INDEX_BYTES } from './bounds.ts';
+import { createScopeIndexes, type IndexBounds } from './lexical/scope-indexes.ts';
 import { analyze } from './lexical/tokens.ts';
+import { stringBytes } from './lexical/bm25.ts';
 
 export type IndexedMessage = MessageDoc & { context: string };
 
@@ -19,41 +22,52 @@ export const CONTEXT_CHARS = 80;
 
 const contextOf = (prev: { content: string } | undefined) => (prev ? prev.content.slice(-CONTEXT_CHARS) : '');
 
-export function createMessageIndex(db: Db) {
-  const bySession = new Map<string, IndexedMessage[]>();
+// A row object of ten fields and its Date, on V8.
+const ROW_BYTES = 152;
 
-  function remember(d: IndexedMessage): void {
-    let list = bySession.get(d.session_id);
-    if (!list) bySession.set(d.session_id, (list = []));
-    const at = list.findIndex((x) => x.id === d.id);
-    if (at >= 0) list[at] = d;
-    else if (!list.length || list.at(-1)!.seq < d.seq) list.push(d);
-    else
-      list.splice(
-        list.findIndex((x) => x.seq > d.seq),
-        0,
-        d,
-      );
-  }
+/** What a kept message costs beside the index's own arrays (session, agent and user ids are shared). */
+export const messageDocBytes = (d: IndexedMessage) => ROW_BYTES + stringBytes(d.id) + stringBytes(d.content) + stringBytes(d.context) + jsonBytes(d.metadata);
 
-  const index = createScopeIndexes<IndexedMessage>({
-    async load(orgId, leaf) {
-      const docs = await loadMessageDocs(db, orgId, leaf);
-      const out: IndexedMessage[] = [];
-      for (let i = 0; i < docs.length; i++) {
-        const prev = i > 0 && docs[i - 1]!.session_id === docs[i]!.session_id ? docs[i - 1] : undefined;
-        out.push({ ...docs[i]!, context: contextOf(prev) });
-      }
-      for (const sid of new Set(out.map((d) => d.session_id))) bySession.delete(sid);
-      for (const d of out) remember(d);
-      return out;
+export function createMessageIndex(db: Db, bounds: IndexBounds = { maxBytes: MESSAGE_INDEX_BYTES }) {
+  const index = createScopeIndexes<IndexedMessage>(
+    {
+      async load(orgId, scope) {
+        const docs = await loadMessageDocs(db, orgId, scope);
+        const intern = interner();
+        const out: IndexedMessage[] = [];
+        for (let i = 0; i < docs.length; i++) {
+          const d = docs[i]!;
+          const prev = i > 0 && docs[i - 1]!.session_id === d.session_id ? docs[i - 1] : undefined;
+          out.push({
+            ...d,
+            agent_id: intern(d.agent_id),
+            user_id: intern(d.user_id),
+            session_id: intern(d.session_id),
+            role: intern(d.role),
+            context: contextOf(prev),
+          });
+        }
+        return out;
+      },
+      terms: (d) => [...analyze(d.content), ...analyze(d.context), ...dateTokens(d.created_at)],
+      bytes: messageDocBytes,
+      ranking: MESSAGE_RANKING,
     },
-    terms: (d) => [...analyze(d.content), ...analyze(d.context), ...dateTokens(d.created_at)],
-    ranking: MESSAGE_RANKING,
-  });
+    bounds,
+  );
+
+  /** A session's kept messages, in order (from its scope's index; empty when that is not kept). */
+  function sessionOf(orgId: string, s: { agent_id: string | null; user_id: string | null }, sessionId: string): IndexedMessage[] {
+    const leaf = index.leaf(orgId, s.agent_id, s.user_id);
+    if (!leaf) return [];
+    const list: IndexedMessage[] = [];
+    for (const d of leaf.values()) if (d.session_id === sessionId) list.push(d);
+    return list.sort((a, b) => a.seq - b.seq);
+  }
 
   return {
     search: index.search,
+    stats: index.stats,
 
     /** A message just stored (a finished user or assistant message). */
     add(
@@ -63,9 +77,10 @@ export function createMessageIndex(db: Db) {
     ): void {
       if ((m.role !== 'user' && m.role !== 'assistant') || !m.content) return;
       if (!index.tracks(orgId, session.agent_id, session.user_id)) return;
-      const list = bySession.get(session.id);
       const seq = Number(m.seq);
-      const prev = list?.filter((x) => x.seq < seq).at(-1);
+      const prev = sessionOf(orgId, session, session.id)
+        .filter((x) => x.seq < seq)
+        .at(-1);
       const doc: IndexedMessage = {
         id: m.id,
         agent_id: session.agent_id,
@@ -79,20 +94,18 @@ export function createMessageIndex(db: Db) {
         context: contextOf(prev),
       };
       index.put(orgId, doc);
-      remember(doc);
     },
 
     /** A deleted session: its messages leave the index. */
     removeSession(orgId: string, sessionId: string): void {
-      for (const d of bySession.get(sessionId) ?? []) index.remove(orgId, d);
-      bySession.delete(sessionId);
+      index.removeWhere(orgId, (d) => d.session_id === sessionId);
     },
 
-    /** The hit with up to `before` messages before it and `after` after it, in order. */
-    around(hit: IndexedMessage, before: number, after: number): IndexedMessage[] {
-      const list = bySession.get(hit.session_id);
-      const i = list?.findIndex((x) => x.id === hit.id) ?? -1;
-      if (!list || i < 0) return [hit];
+    /** The hit with up to `before` messages before it and `after` after it, in order (the hit alone when its scope is no longer kept). */
+    around(orgId: string, hit: IndexedMessage, before: number, after: number): IndexedMessage[] {
+      const list = sessionOf(orgId, hit, hit.session_id);
+      const i = list.findIndex((x) => x.id === hit.id);
+      if (i < 0) return [hit];
       return list.slice(Math.max(0, i - before), i + after + 1);
     },
 

@@ -12,6 +12,9 @@ import type { Db } from '../store/db.ts';
 import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import { vectorsOf } from '../store/repos/memories.ts';
 import type { EmbedderFor } from './embedders/index.ts';
+import { PREDICTION_BYTES } from './bounds.ts';
+import { stringBytes } from './lexical/bm25.ts';
+import { jsonBytes } from './lexical/doc-bytes.ts';
 import type { MemoryHit, RecallAgent, RecalledMemory, SearchMemories } from './recall.ts';
 
 const PREDICTED = 48;
@@ -29,12 +32,47 @@ interface Prediction {
 
 export const scopeKey = (orgId: string, agentId: string | null, userId: string | null) => `${orgId}\u0001${agentId ?? ''}\u0001${userId ?? ''}`;
 
-/** `guard`: while the invalidation bus cannot be trusted, no pool answers and none is kept. */
-export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor; guard?: CacheGuard }) {
+/** A pool's heap size, estimated: its items, their strings and vectors (V8). */
+const predictionBytes = (p: Prediction) =>
+  200 + p.items.reduce((n, m) => n + 200 + stringBytes(m.id) + stringBytes(m.content) + jsonBytes(m.metadata) + m.vector.byteLength, 0);
+
+/** The pools' counters, for metrics. */
+export interface PredictionStats {
+  bytes: number;
+  /** scopes with a pool */
+  entries: number;
+  evictions: number;
+}
+
+/**
+ * `guard`: while the invalidation bus cannot be trusted, no pool answers and none is kept.
+ * `maxBytes`: the pools kept, together (least recently used leave first).
+ */
+export function createPredictions(deps: { db: Db; search: SearchMemories; embedderFor: EmbedderFor; guard?: CacheGuard; maxBytes?: number }) {
   const guard = deps.guard ?? alwaysTrusted;
-  const predictions = new LRUCache<string, Prediction>({ max: 20_000 });
-  // Bumped by every invalidation: a pool computed across a write is thrown away.
-  const generation = new Map<string, number>();
+  let evictions = 0;
+  // the kept pools' keys per (org, user): what forgetting a user ('*' agent) walks
+  const byUser = new Map<string, Set<string>>();
+  const userOf = (key: string) => key.slice(0, key.indexOf('\u0001')) + key.slice(key.lastIndexOf('\u0001'));
+  const predictions = new LRUCache<string, Prediction>({
+    maxSize: Math.max(1, deps.maxBytes ?? PREDICTION_BYTES),
+    sizeCalculation: (p) => Math.max(1, predictionBytes(p)),
+    dispose: (_p, key, reason) => {
+      if (reason === 'evict') evictions++;
+      if (reason === 'set') return;
+      const keys = byUser.get(userOf(key));
+      keys?.delete(key);
+      if (keys && !keys.size) byUser.delete(userOf(key));
+    },
+    onInsert: (_p, key) => {
+      let keys = byUser.get(userOf(key));
+      if (!keys) byUser.set(userOf(key), (keys = new Set()));
+      keys.add(key);
+    },
+  });
+  // Pools being computed, per scope, with the invalidations seen meanwhile: a pool computed
+  // across a write is thrown away. Only scopes with a computation in flight are here.
+  const pending = new Map<string, { running: number; generation: number }>();
 
   return {
     /** Computes and keeps the pool for the scope's next turn. Never throws. */
@@ -53,20 +91,29 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
      */
     async related(agent: PoolAgent, userId: string | null, text: string, topK: number, keep: boolean): Promise<MemoryHit[]> {
       const key = scopeKey(agent.org_id, agent.id, userId);
-      const gen = generation.get(key) ?? 0;
       const epoch = guard.epoch();
       const embedder = deps.embedderFor(agent.config.memory.embedder);
       const scope = { orgId: agent.org_id, agentId: agent.id, userId };
       // Unless asked to, or while the bus that would invalidate a pool is down, nothing is kept.
       if (!keep || !agent.config.memory.semantic_recall.enabled || !guard.trusted()) return deps.search(embedder, scope, text, { topK, minScore: 0 });
-      const hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, PREDICTED), minScore: 0 });
-      const vectors = await vectorsOf(
-        deps.db,
-        agent.org_id,
-        hits.map((h) => h.id),
-        embedder.id,
-      );
-      if ((generation.get(key) ?? 0) === gen && guard.epoch() === epoch && guard.trusted()) {
+      let p = pending.get(key);
+      if (!p) pending.set(key, (p = { running: 0, generation: 0 }));
+      p.running++;
+      const gen = p.generation;
+      let hits: MemoryHit[];
+      let vectors: Map<string, number[]>;
+      try {
+        hits = await deps.search(embedder, scope, text, { topK: Math.max(topK, PREDICTED), minScore: 0 });
+        vectors = await vectorsOf(
+          deps.db,
+          agent.org_id,
+          hits.map((h) => h.id),
+          embedder.id,
+        );
+      } finally {
+        if (--p.running === 0) pending.delete(key);
+      }
+      if (p.generation === gen && guard.epoch() === epoch && guard.trusted()) {
         const items = hits.flatMap(({ id, content, metadata }) => {
           const v = vectors.get(id);
           return v ? [{ id, content, metadata, score: 0, vector: unit(v) }] : [];
@@ -93,19 +140,23 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
       return ranked.filter((m) => m.score >= min_score).slice(0, top_k);
     },
 
-    /** Drops predictions of a scope; agentId '*' means every agent of that user. */
+    /** Drops predictions of a scope; agentId '*' means every agent of that user (walks that user's pools only). */
     invalidate(orgId: string, agentId: string | null | '*', userId: string | null): void {
       if (agentId !== '*') return drop(scopeKey(orgId, agentId, userId));
-      const prefix = `${orgId}\u0001`;
-      const suffix = `\u0001${userId ?? ''}`;
-      for (const key of [...predictions.keys(), ...generation.keys()]) if (key.startsWith(prefix) && key.endsWith(suffix)) drop(key);
+      const user = `${orgId}\u0001${userId ?? ''}`;
+      for (const key of [...(byUser.get(user) ?? [])]) drop(key);
+      for (const key of pending.keys()) if (userOf(key) === user) drop(key);
+    },
+
+    stats(): PredictionStats {
+      return { bytes: predictions.calculatedSize, entries: predictions.size, evictions };
     },
 
     /** The bus form of invalidate: a scope key from scopeKey(), or '*' for everything. */
     invalidateKey(key: string): void {
       if (key === '*') {
         predictions.clear();
-        for (const k of generation.keys()) generation.set(k, (generation.get(k) ?? 0) + 1);
+        for (const p of pending.values()) p.generation++;
         return;
       }
       const [orgId, agentId, userId] = key.split('\u0001') as [string, string, string];
@@ -115,7 +166,8 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
 
   function drop(key: string) {
     predictions.delete(key);
-    generation.set(key, (generation.get(key) ?? 0) + 1);
+    const p = pending.get(key);
+    if (p) p.generation++;
   }
 }
 

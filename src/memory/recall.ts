@@ -23,6 +23,7 @@ import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts
 import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
 import { Bm25Index, MEMORY_RANKING, searchIndexes } from './lexical/bm25.ts';
+import { lexicalSearch } from './cold-search.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
 import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
 
@@ -92,7 +93,8 @@ export function fuse(
     .map(({ doc, score }) => ({ ...doc, score }));
 }
 
-export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?: MemoryIndex } = {}) {
+/** `coldWaitMs`: how long a search waits for a cold scope's index before the store answers (cold-search.ts). */
+export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?: MemoryIndex; coldWaitMs?: number } = {}) {
   const exactScanMax = opts.exactScanMax ?? EXACT_SCAN_MAX;
   const index = opts.index ?? createMemoryIndex(db);
   // query vectors, as promises: a second caller while one is embedding waits for the same request
@@ -163,7 +165,9 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
     const allow = allowed && ((d: MemoryDoc) => allowed.has(d.id));
     const vector = weight > 0 ? q?.literal : undefined;
     const [lexical, near] = await Promise.all([
-      scope.asOf ? searchAsOf({ ...scope, asOf: scope.asOf }, analyze(query), limit, allow) : index.search(scope, analyze(query), limit, allow),
+      scope.asOf
+        ? searchAsOf({ ...scope, asOf: scope.asOf }, analyze(query), limit, allow)
+        : lexicalSearch(db, index, scope, query, limit, allow, opts.coldWaitMs),
       vector ? nearest(embedder, scope, vector, allowed ? Math.max(limit, 1_000) : limit) : [],
     ]);
     stage?.('recall_search', t1);

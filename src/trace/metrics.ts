@@ -20,6 +20,9 @@ export const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0
 // The seed's first tokens run 0.5–30 s; the emulator and fast models answer in milliseconds.
 export const FIRST_TOKEN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60];
 
+/** The in-process structures kept within a budget (label values of the memory_bound metrics). */
+export type BoundedStructure = 'memory_index' | 'message_index' | 'predictions';
+
 export interface Metrics {
   registry: Registry;
   stageDuration: Histogram<'stage' | 'route'>;
@@ -43,6 +46,12 @@ export interface Metrics {
   trackBusTrusted(read: () => boolean): void;
   /** agentmem_store_write_batch_size{write="begin"|"finish"}: turns per statement of a grouped write (store/group-commit.ts) */
   observeWriteBatch(write: 'begin' | 'finish', turns: number): void;
+  /**
+   * agentmem_memory_bound_bytes{structure}, agentmem_memory_bound_entries{structure} and
+   * agentmem_memory_bound_evictions_total{structure}, read from `read` at each scrape: an
+   * in-process structure kept within a budget (docs/reliability.md "Memory bounds")
+   */
+  trackBounded(structure: BoundedStructure, read: () => { bytes: number; entries: number; evictions: number }): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -101,6 +110,33 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
     labelNames: ['write'] as const,
     buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [registry],
+  });
+  const bounded = new Map<BoundedStructure, () => { bytes: number; entries: number; evictions: number }>();
+  const boundGauge = (name: string, help: string, field: 'bytes' | 'entries') =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['structure'] as const,
+      registers: [registry],
+      collect() {
+        for (const [structure, read] of bounded) this.set({ structure }, read()[field]);
+      },
+    });
+  boundGauge(
+    'agentmem_memory_bound_bytes',
+    'Estimated bytes held by an in-process structure kept within a budget (lexical indexes, predicted pools).',
+    'bytes',
+  );
+  boundGauge('agentmem_memory_bound_entries', 'Entries (scopes) held by an in-process structure kept within a budget.', 'entries');
+  new Counter({
+    name: 'agentmem_memory_bound_evictions_total',
+    help: 'Entries an in-process structure dropped to stay within its budget (least recently used first).',
+    labelNames: ['structure'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [structure, read] of bounded) this.inc({ structure }, read().evictions);
+    },
   });
 
   return {
@@ -171,6 +207,9 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
           this.set(read() ? 1 : 0);
         },
       });
+    },
+    trackBounded(structure, read) {
+      bounded.set(structure, read);
     },
     text: () => registry.metrics(),
     contentType: registry.contentType,

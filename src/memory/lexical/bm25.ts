@@ -1,10 +1,18 @@
-// An in-process BM25 index: postings per term, live statistics (document count, total
-// length, document frequency), updated in place on every add, replace and remove, so IDF
-// and length normalization are always those of the documents indexed right now.
+// An in-process BM25 index, compact: no per-document Maps, no term strings kept. A term is
+// a 31-bit hash (termId); each document's distinct terms and their frequencies sit in two
+// typed-array pools (Int32Array / Uint16Array), and document frequencies in an open-addressing
+// table of typed arrays. Statistics (document count, total length, document frequency) are
+// updated in place on every add, replace and remove, so IDF and length normalization are
+// always those of the documents indexed right now.
+//
+// There are no postings lists: a query walks the pool once (a 1,024-bit filter of the query's
+// terms skips almost every cell), which for the scopes kept here (a user's memories) costs
+// microseconds, and for a whole organization's hundreds of thousands a few milliseconds.
+// Two terms sharing a hash (1 in 2^31 per pair) count as one: a negligible ranking noise.
 //
 // Several indexes can be searched as one (a search over a whole organization spans every
 // (agent, user) scope): `searchIndexes` sums their statistics first, so IDF is that of the
-// union. Removal marks a slot dead and fixes the statistics at once; postings are
+// union. Removal marks a slot dead and fixes the statistics at once; the pools are
 // compacted when dead slots outnumber live ones.
 
 /**
@@ -19,6 +27,86 @@ export interface Bm25Params {
 export const PASSAGE_PARAMS: Bm25Params = { k1: 0.9, b: 0.4 };
 export const TEXTBOOK_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
 
+/** A term's id: its FNV-1a hash in 31 bits, odd for a date token ('#…', never expanded by feedback), never 0. */
+export function termId(term: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < term.length; i++) {
+    h ^= term.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h = (h & 0x7ffffffe) | (term.charCodeAt(0) === 35 ? 1 : 0);
+  return h || 2;
+}
+
+/** term id → count, open addressing over two typed arrays (linear probing, deletion by backward shift). */
+class TermCounts {
+  private keys = new Int32Array(16);
+  private vals = new Int32Array(16);
+  private used = 0;
+
+  get bytes(): number {
+    return this.keys.byteLength + this.vals.byteLength;
+  }
+
+  get(key: number): number {
+    const mask = this.keys.length - 1;
+    for (let i = hashSlot(key, mask); ; i = (i + 1) & mask) {
+      const k = this.keys[i]!;
+      if (k === key) return this.vals[i]!;
+      if (k === 0) return 0;
+    }
+  }
+
+  add(key: number, delta: number): void {
+    if ((this.used + 1) * 4 > this.keys.length * 3) this.resize(this.keys.length * 2);
+    const mask = this.keys.length - 1;
+    let i = hashSlot(key, mask);
+    while (this.keys[i] !== 0 && this.keys[i] !== key) i = (i + 1) & mask;
+    if (this.keys[i] === 0) {
+      if (delta <= 0) return;
+      this.keys[i] = key;
+      this.used++;
+    }
+    const n = this.vals[i]! + delta;
+    if (n > 0) this.vals[i] = n;
+    else this.delete(i, mask);
+  }
+
+  private delete(i: number, mask: number): void {
+    this.used--;
+    // backward shift: move later entries of the probe run into the hole
+    for (let j = (i + 1) & mask; this.keys[j] !== 0; j = (j + 1) & mask) {
+      const home = hashSlot(this.keys[j]!, mask);
+      if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+        this.keys[i] = this.keys[j]!;
+        this.vals[i] = this.vals[j]!;
+        i = j;
+      }
+    }
+    this.keys[i] = 0;
+    this.vals[i] = 0;
+    if (this.keys.length > 16 && this.used * 8 < this.keys.length) this.resize(this.keys.length / 2);
+  }
+
+  private resize(capacity: number): void {
+    const { keys, vals } = this;
+    this.keys = new Int32Array(capacity);
+    this.vals = new Int32Array(capacity);
+    this.used = 0;
+    const mask = capacity - 1;
+    for (let j = 0; j < keys.length; j++) {
+      if (!keys[j]) continue;
+      let i = hashSlot(keys[j]!, mask);
+      while (this.keys[i] !== 0) i = (i + 1) & mask;
+      this.keys[i] = keys[j]!;
+      this.vals[i] = vals[j]!;
+      this.used++;
+    }
+  }
+}
+
+const hashSlot = (key: number, mask: number) => (Math.imul(key, 0x9e3779b1) >>> 7) & mask;
+
 /** A document as `score` ranks it, with what pseudo-relevance feedback needs of it. */
 interface Scored<D> {
   doc: D;
@@ -26,13 +114,8 @@ interface Scored<D> {
   /** the IDF weight of the query terms it has */
   matched: number;
   len: number;
-  terms: string[];
-  counts: number[];
-}
-
-interface Posting {
-  slots: number[];
-  tfs: number[];
+  terms: Int32Array;
+  counts: Uint16Array;
 }
 
 export interface Bm25Hit<D> {
@@ -43,26 +126,64 @@ export interface Bm25Hit<D> {
   coverage: number;
 }
 
+const grow = <A extends Int32Array | Uint16Array>(a: A, need: number, make: (n: number) => A): A => {
+  if (need <= a.length) return a;
+  const b = make(Math.max(need, Math.ceil(a.length * 1.5) + 8));
+  b.set(a);
+  return b;
+};
+
+// Bytes a Map entry (string key → slot) costs beside its key string, measured on V8.
+const ID_ENTRY_BYTES = 40;
+/** A string's heap size on V8: a header, then one byte per character, or two when any is beyond Latin-1. */
+export const stringBytes = (s: string) => 16 + (/[^\u0000-\u00ff]/.test(s) ? 2 : 1) * s.length;
+// An empty index: the object, its Map, arrays and the typed arrays' headers and first capacity.
+const INDEX_BYTES = 1_200;
+
 export class Bm25Index<D> {
-  private postings = new Map<string, Posting>();
-  private df = new Map<string, number>();
   private slotOf = new Map<string, number>();
   private docs: Array<D | undefined> = [];
-  private lens: number[] = [];
-  private terms: Array<string[] | undefined> = [];
-  /** each slot's term frequencies, parallel to `terms` (pseudo-relevance feedback reads them) */
-  private counts: Array<number[] | undefined> = [];
+  /** per slot: where its distinct terms start in the pool, how many, and its length in terms */
+  private start = new Int32Array(8);
+  private count = new Int32Array(8);
+  private lens = new Int32Array(8);
+  private pool = new Int32Array(32);
+  private tfs = new Uint16Array(32);
+  private used = 0;
+  private df = new TermCounts();
   private dead = 0;
+  private docBytes = 0;
+  private idBytes = 0;
+  private docBytesOf: Array<number> = [];
   totalLength = 0;
 
-  constructor(readonly params: Bm25Params = PASSAGE_PARAMS) {}
+  /** `sizeOf`: a document's own bytes (what the caller keeps of it), for `bytes` */
+  constructor(
+    readonly params: Bm25Params = PASSAGE_PARAMS,
+    private readonly sizeOf: (doc: D) => number = () => 0,
+  ) {}
 
   get size(): number {
     return this.slotOf.size;
   }
 
-  documentFrequency(term: string): number {
-    return this.df.get(term) ?? 0;
+  /** What this index holds in memory, estimated: its arrays, id map and documents. */
+  get bytes(): number {
+    return (
+      INDEX_BYTES +
+      this.idBytes +
+      this.docs.length * 8 +
+      this.docBytesOf.length * 8 +
+      this.start.byteLength * 3 +
+      this.pool.byteLength +
+      this.tfs.byteLength +
+      this.df.bytes +
+      this.docBytes
+    );
+  }
+
+  documentFrequency(term: string | number): number {
+    return this.df.get(typeof term === 'number' ? term : termId(term));
   }
 
   has(id: string): boolean {
@@ -77,21 +198,31 @@ export class Bm25Index<D> {
   /** Adds the document, or replaces the one with this id. */
   put(id: string, doc: D, terms: string[]): void {
     this.remove(id);
-    const slot = this.docs.length;
-    const tf = new Map<string, number>();
-    for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
-    for (const [t, n] of tf) {
-      let p = this.postings.get(t);
-      if (!p) this.postings.set(t, (p = { slots: [], tfs: [] }));
-      p.slots.push(slot);
-      p.tfs.push(n);
-      this.df.set(t, (this.df.get(t) ?? 0) + 1);
+    const tf = new Map<number, number>();
+    for (const t of terms) {
+      const h = termId(t);
+      tf.set(h, (tf.get(h) ?? 0) + 1);
     }
+    const slot = this.docs.length;
+    this.start = grow(this.start, slot + 1, (n) => new Int32Array(n));
+    this.count = grow(this.count, slot + 1, (n) => new Int32Array(n));
+    this.lens = grow(this.lens, slot + 1, (n) => new Int32Array(n));
+    this.pool = grow(this.pool, this.used + tf.size, (n) => new Int32Array(n));
+    this.tfs = grow(this.tfs, this.used + tf.size, (n) => new Uint16Array(n));
+    this.start[slot] = this.used;
+    this.count[slot] = tf.size;
+    this.lens[slot] = terms.length;
+    for (const [h, n] of tf) {
+      this.pool[this.used] = h;
+      this.tfs[this.used++] = Math.min(n, 0xffff);
+      this.df.add(h, 1);
+    }
+    const bytes = this.sizeOf(doc);
     this.slotOf.set(id, slot);
+    this.idBytes += ID_ENTRY_BYTES + stringBytes(id);
     this.docs.push(doc);
-    this.lens.push(terms.length);
-    this.terms.push([...tf.keys()]);
-    this.counts.push([...tf.values()]);
+    this.docBytesOf.push(bytes);
+    this.docBytes += bytes;
     this.totalLength += terms.length;
   }
 
@@ -99,19 +230,13 @@ export class Bm25Index<D> {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
     this.slotOf.delete(id);
-    for (const t of this.terms[slot]!) {
-      const n = this.df.get(t)! - 1;
-      if (n) this.df.set(t, n);
-      else {
-        this.df.delete(t);
-        this.postings.delete(t);
-      }
-    }
+    this.idBytes -= ID_ENTRY_BYTES + stringBytes(id);
+    const from = this.start[slot]!;
+    for (let i = from; i < from + this.count[slot]!; i++) this.df.add(this.pool[i]!, -1);
     this.totalLength -= this.lens[slot]!;
+    this.docBytes -= this.docBytesOf[slot]!;
     this.docs[slot] = undefined;
-    this.terms[slot] = undefined;
-    this.counts[slot] = undefined;
-    if (++this.dead > Math.max(1_000, this.slotOf.size)) this.compact();
+    if (++this.dead > Math.max(64, this.slotOf.size)) this.compact();
     return true;
   }
 
@@ -119,112 +244,105 @@ export class Bm25Index<D> {
     for (const [id, slot] of this.slotOf) yield [id, this.docs[slot]!];
   }
 
-  private compact(): void {
-    const remap = new Int32Array(this.docs.length).fill(-1);
-    const docs: D[] = [];
-    const lens: number[] = [];
-    const terms: string[][] = [];
-    const counts: number[][] = [];
-    for (const [id, slot] of this.slotOf) {
-      remap[slot] = docs.length;
-      this.slotOf.set(id, docs.length);
-      docs.push(this.docs[slot]!);
-      lens.push(this.lens[slot]!);
-      terms.push(this.terms[slot]!);
-      counts.push(this.counts[slot]!);
-    }
-    for (const p of this.postings.values()) {
-      let w = 0;
-      for (let i = 0; i < p.slots.length; i++) {
-        const s = remap[p.slots[i]!]!;
-        if (s < 0) continue;
-        p.slots[w] = s;
-        p.tfs[w++] = p.tfs[i]!;
-      }
-      p.slots.length = w;
-      p.tfs.length = w;
-    }
-    this.docs = docs;
-    this.lens = lens;
-    this.terms = terms;
-    this.counts = counts;
-    this.dead = 0;
+  /** The documents, in no particular order. */
+  *values(): IterableIterator<D> {
+    for (const d of this.docs) if (d !== undefined) yield d;
   }
 
-  // Per-slot accumulators, reused by every query (no allocation per candidate).
-  private accScore = new Float64Array(0);
-  private accMatched = new Float64Array(0);
-  private touched = new Int32Array(0);
+  private compact(): void {
+    const n = this.slotOf.size;
+    const docs: D[] = [];
+    const docBytesOf: number[] = [];
+    const start = new Int32Array(n + 8);
+    const count = new Int32Array(n + 8);
+    const lens = new Int32Array(n + 8);
+    let cells = 0;
+    for (const slot of this.slotOf.values()) cells += this.count[slot]!;
+    const pool = new Int32Array(cells + 32);
+    const tfs = new Uint16Array(cells + 32);
+    let used = 0;
+    for (const [id, slot] of this.slotOf) {
+      const s = docs.length;
+      this.slotOf.set(id, s);
+      docs.push(this.docs[slot]!);
+      docBytesOf.push(this.docBytesOf[slot]!);
+      start[s] = used;
+      count[s] = this.count[slot]!;
+      lens[s] = this.lens[slot]!;
+      const from = this.start[slot]!;
+      pool.set(this.pool.subarray(from, from + count[s]!), used);
+      tfs.set(this.tfs.subarray(from, from + count[s]!), used);
+      used += count[s]!;
+    }
+    Object.assign(this, { docs, docBytesOf, start, count, lens, pool, tfs, used, dead: 0 });
+  }
 
   /**
-   * This index's `limit` best documents for `query` (term → weight; statistics given by the
-   * caller), best first. `mass` (the query's whole IDF weight), when given, turns on the
+   * This index's `limit` best documents for `query` (term id → weight; statistics given by
+   * the caller), best first. `mass` (the query's whole IDF weight), when given, turns on the
    * coordination factor: a document's score is multiplied by the share of it it matches.
    * `params` (default: the index's) may differ per query: BM25 applies them at query time.
    */
   score(
-    query: Map<string, number>,
-    idf: Map<string, number>,
+    query: Map<number, number>,
+    idf: Map<number, number>,
     avgLen: number,
     allow: ((doc: D) => boolean) | undefined,
     limit: number,
     mass?: number,
     params: Bm25Params = this.params,
   ): Array<Scored<D>> {
-    if (this.accScore.length < this.docs.length) {
-      this.accScore = new Float64Array(Math.ceil(this.docs.length * 1.5) + 16);
-      this.accMatched = new Float64Array(this.accScore.length);
-      this.touched = new Int32Array(this.accScore.length);
-    }
-    const acc = this.accScore;
-    const matched = this.accMatched;
-    // the slots some query term reached, touched[0..n)
-    const touched = this.touched;
-    let n = 0;
-    const { k1, b } = params;
+    // the query's terms with their weight, and a 1,024-bit filter of them
+    const weight = new Map<number, number>();
+    const filter = new Uint32Array(32);
     for (const [t, qtf] of query) {
-      const p = this.postings.get(t);
       const w = idf.get(t);
-      if (!p || !w) continue;
-      const weight = qtf * w;
-      for (let i = 0; i < p.slots.length; i++) {
-        const slot = p.slots[i]!;
-        if (this.docs[slot] === undefined) continue;
-        const tf = p.tfs[i]!;
-        if (matched[slot] === 0) touched[n++] = slot;
-        acc[slot]! += (weight * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * this.lens[slot]!) / avgLen));
-        matched[slot]! += weight;
-      }
+      if (!w) continue;
+      weight.set(t, qtf * w);
+      const bit = (t >>> 1) & 1023;
+      filter[bit >>> 5]! |= 1 << (bit & 31);
     }
-    if (mass) for (let j = 0; j < n; j++) acc[touched[j]!]! *= matched[touched[j]!]! / mass;
+    if (!weight.size) return [];
+    const { k1, b } = params;
+    const { pool, tfs, start, count, lens, docs } = this;
     // bounded selection: the best `limit` slots, kept sorted (best first)
-    const best: number[] = [];
-    for (let j = 0; j < n; j++) {
-      const slot = touched[j]!;
-      const sc = acc[slot]!;
-      if (best.length === limit && sc <= acc[best[limit - 1]!]!) continue;
-      if (allow && !allow(this.docs[slot]!)) continue;
+    const best: Array<{ slot: number; score: number; matched: number }> = [];
+    for (let slot = 0; slot < docs.length; slot++) {
+      if (docs[slot] === undefined) continue;
+      let score = 0;
+      let matched = 0;
+      const norm = k1 * (1 - b + (b * lens[slot]!) / avgLen);
+      for (let i = start[slot]!, end = i + count[slot]!; i < end; i++) {
+        const t = pool[i]!;
+        const bit = (t >>> 1) & 1023;
+        if (!(filter[bit >>> 5]! & (1 << (bit & 31)))) continue;
+        const w = weight.get(t);
+        if (w === undefined) continue;
+        const tf = tfs[i]!;
+        score += (w * tf * (k1 + 1)) / (tf + norm);
+        matched += w;
+      }
+      if (!matched) continue;
+      if (mass) score *= matched / mass;
+      if (best.length === limit && score <= best[limit - 1]!.score) continue;
+      if (allow && !allow(docs[slot]!)) continue;
       let i = best.length < limit ? best.length : limit - 1;
-      if (best.length < limit) best.push(slot);
-      while (i > 0 && acc[best[i - 1]!]! < sc) {
+      const hit = { slot, score, matched };
+      if (best.length < limit) best.push(hit);
+      while (i > 0 && best[i - 1]!.score < score) {
         best[i] = best[i - 1]!;
         i--;
       }
-      best[i] = slot;
+      best[i] = hit;
     }
-    const out = best.map((slot) => ({
-      doc: this.docs[slot]!,
-      score: acc[slot]!,
-      matched: matched[slot]!,
-      len: this.lens[slot]!,
-      terms: this.terms[slot]!,
-      counts: this.counts[slot]!,
+    return best.map(({ slot, score, matched }) => ({
+      doc: docs[slot]!,
+      score,
+      matched,
+      len: lens[slot]!,
+      terms: pool.subarray(start[slot]!, start[slot]! + count[slot]!),
+      counts: tfs.subarray(start[slot]!, start[slot]! + count[slot]!),
     }));
-    for (let j = 0; j < n; j++) {
-      acc[touched[j]!] = 0;
-      matched[touched[j]!] = 0;
-    }
-    return out;
   }
 }
 
@@ -298,11 +416,13 @@ export function searchIndexes<D>(
   }
   if (!n || !queryTerms.length) return [];
   const avgLen = total / n || 1;
-  const query = new Map<string, number>();
-  for (const t of queryTerms) query.set(t, (query.get(t) ?? 0) + 1);
-  const { words, cjk } = queryWords(query);
-  const params = cjk > query.size / 2 ? ranking.cjkParams : undefined;
-  if (ranking.maxQueryWords !== undefined && words > ranking.maxQueryWords) ranking = {};
+  const words = new Map<string, number>();
+  for (const t of queryTerms) words.set(t, (words.get(t) ?? 0) + 1);
+  const { words: wordCount, cjk } = queryWords(words);
+  const query = new Map<number, number>();
+  for (const [t, n] of words) query.set(termId(t), (query.get(termId(t)) ?? 0) + n);
+  const params = cjk > words.size / 2 ? ranking.cjkParams : undefined;
+  if (ranking.maxQueryWords !== undefined && wordCount > ranking.maxQueryWords) ranking = {};
   const fb = ranking.feedback;
   const first = rank(indexes, n, avgLen, query, fb ? Math.max(limit, fb.docs) : limit, allow, ranking.coord, params);
   if (!fb || !first.hits.length) return hitsOf(first.hits, limit, query, first);
@@ -328,24 +448,24 @@ function queryWords(query: Map<string, number>): { words: number; cjk: number } 
 interface Ranking<D> {
   hits: Array<Scored<D>>;
   /** IDF of the query's terms that some document has */
-  weights: Map<string, number>;
+  weights: Map<number, number>;
   /** the query's whole IDF weight */
   mass: number;
 }
 
-const dfOf = <D>(indexes: Array<Bm25Index<D>>, t: string) => indexes.reduce((s, ix) => s + ix.documentFrequency(t), 0);
+const dfOf = <D>(indexes: Array<Bm25Index<D>>, t: number) => indexes.reduce((s, ix) => s + ix.documentFrequency(t), 0);
 
 function rank<D>(
   indexes: Array<Bm25Index<D>>,
   n: number,
   avgLen: number,
-  query: Map<string, number>,
+  query: Map<number, number>,
   limit: number,
   allow: ((doc: D) => boolean) | undefined,
   coord?: boolean,
   params?: Bm25Params,
 ): Ranking<D> {
-  const weights = new Map<string, number>();
+  const weights = new Map<number, number>();
   let mass = 0;
   for (const [t, qtf] of query) {
     const df = dfOf(indexes, t);
@@ -359,7 +479,7 @@ function rank<D>(
 }
 
 /** The hits, with their coverage of the question as asked (not of its expansion). */
-function hitsOf<D>(hits: Array<Scored<D>>, limit: number, query: Map<string, number>, { weights, mass }: Ranking<D>): Array<Bm25Hit<D>> {
+function hitsOf<D>(hits: Array<Scored<D>>, limit: number, query: Map<number, number>, { weights, mass }: Ranking<D>): Array<Bm25Hit<D>> {
   return hits.slice(0, limit).map((s) => {
     let matched = 0;
     for (const t of s.terms) {
@@ -372,20 +492,20 @@ function hitsOf<D>(hits: Array<Scored<D>>, limit: number, query: Map<string, num
 
 /** RM3: the query mixed with the relevance model of its first pass's best documents. */
 function expand<D>(
-  query: Map<string, number>,
+  query: Map<number, number>,
   top: Array<Scored<D>>,
-  weights: Map<string, number>,
+  weights: Map<number, number>,
   n: number,
   indexes: Array<Bm25Index<D>>,
   fb: Feedback,
-): Map<string, number> {
+): Map<number, number> {
   const best = top[0]!.score;
   const z = top.reduce((s, h) => s + Math.exp(h.score - best), 0);
-  const model = new Map<string, number>();
+  const model = new Map<number, number>();
   for (const h of top) {
     const p = Math.exp(h.score - best) / z;
     h.terms.forEach((t, i) => {
-      if (t.startsWith('#')) return;
+      if (t & 1) return; // a date
       const w = weights.get(t) ?? idf(n, dfOf(indexes, t));
       model.set(t, (model.get(t) ?? 0) + (p * h.counts[i]! * w) / (h.len || 1));
     });
@@ -394,7 +514,7 @@ function expand<D>(
   const chosenMass = chosen.reduce((s, [, v]) => s + v, 0) || 1;
   let queryMass = 0;
   for (const w of query.values()) queryMass += w;
-  const out = new Map<string, number>();
+  const out = new Map<number, number>();
   for (const [t, w] of query) out.set(t, (fb.originalWeight * w) / queryMass);
   for (const [t, v] of chosen) out.set(t, (out.get(t) ?? 0) + ((1 - fb.originalWeight) * v) / chosenMass);
   return out;

@@ -180,14 +180,18 @@ export const getMemory = (db: Queryable, orgId: string, id: string) =>
 /** A memory as the lexical index keeps it (no vector; a current one leaves out its validity). */
 export type MemoryDoc = Omit<Memory, 'embedder' | keyof Validity> & Partial<Validity>;
 
-/** Every current memory of one scope (agent, user), or of the whole org: what the lexical index is built from. */
-export function loadMemoryDocs(db: Queryable, orgId: string, leaf?: { agentId: string | null; userId: string | null }) {
+/**
+ * Every current memory of a scope (agentId/userId undefined: any; null: none): what the lexical index
+ * is built from. `=` and `is null`, never `is not distinct from`, so memories_scope (or
+ * memories_org_user) serves it: one user's rows, not a walk of the organization.
+ */
+export function loadMemoryDocs(db: Queryable, orgId: string, scope: { agentId?: string | null; userId?: string | null } = {}) {
   const params: unknown[] = [orgId];
   let where = 'org_id = $1 and valid_to is null';
-  if (leaf) {
-    params.push(leaf.agentId, leaf.userId);
-    where += ' and agent_id is not distinct from $2::uuid and user_id is not distinct from $3::text';
-  }
+  if (scope.agentId === null) where += ' and agent_id is null';
+  else if (scope.agentId !== undefined) where += ` and agent_id = $${params.push(scope.agentId)}`;
+  if (scope.userId === null) where += ' and user_id is null';
+  else if (scope.userId !== undefined) where += ` and user_id = $${params.push(scope.userId)}`;
   return db.query<MemoryDoc>(`select id, agent_id, user_id, content, metadata, created_at, updated_at from memories where ${where}`, params);
 }
 

@@ -19,14 +19,18 @@ export interface MessageDoc {
 
 const columns = `m.id, s.agent_id, s.user_id, m.session_id, m.seq::float8 as seq, m.role, m.content, coalesce(m.metadata, '{}'::jsonb) as metadata, m.created_at`;
 
-/** The finished user and assistant messages of one scope (agent, user), or of the whole org, in session order. */
-export function loadMessageDocs(db: Queryable, orgId: string, leaf?: { agentId: string | null; userId: string | null }) {
+/**
+ * The finished user and assistant messages of a scope (agentId/userId undefined: any; null:
+ * none), in session order. `=` and `is null` (not `is not distinct from`), so the sessions'
+ * indexes find the scope's sessions and messages_session their messages.
+ */
+export function loadMessageDocs(db: Queryable, orgId: string, scope: { agentId?: string | null; userId?: string | null } = {}) {
   const params: unknown[] = [orgId];
   let where = 's.org_id = $1';
-  if (leaf) {
-    params.push(leaf.agentId, leaf.userId);
-    where += ' and s.agent_id is not distinct from $2::uuid and s.user_id is not distinct from $3::text';
-  }
+  if (scope.agentId === null) where += ' and s.agent_id is null';
+  else if (scope.agentId !== undefined) where += ` and s.agent_id = $${params.push(scope.agentId)}`;
+  if (scope.userId === null) where += ' and s.user_id is null';
+  else if (scope.userId !== undefined) where += ` and s.user_id = $${params.push(scope.userId)}`;
   return db.query<MessageDoc>(
     `select ${columns} from messages m join sessions s on s.id = m.session_id
      where ${where} and m.role in ('user', 'assistant') and m.status <> 'streaming' and m.content <> ''
@@ -44,12 +48,13 @@ export async function restrictedMessageIds(
   restriction: (params: unknown[]) => string,
   cap: number,
 ) {
-  const params: unknown[] = [orgId, agentId, userId];
+  const params: unknown[] = [orgId, agentId];
+  const user = userId === null ? 's.user_id is null' : `s.user_id = $${params.push(userId)}`;
   const cond = restriction(params);
   params.push(cap);
   const rows = await db.query<{ id: string }>(
     `select m.id from messages m join sessions s on s.id = m.session_id
-     where s.org_id = $1 and s.agent_id = $2 and s.user_id is not distinct from $3::text and ${cond} limit $${params.length}`,
+     where s.org_id = $1 and s.agent_id = $2 and ${user} and ${cond} limit $${params.length}`,
     params,
   );
   return new Set(rows.map((r) => r.id));
