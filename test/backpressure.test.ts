@@ -15,7 +15,7 @@ import { measurePausedClients } from './backpressure-clients.ts';
 
 const BOUND_MIB = 50;
 /** ordinary turns running at a time beside the paused clients */
-const LOAD = 2;
+const LOAD = 1;
 
 for (const engine of engines) {
   describe(`backpressure, ${engine}`, () => {
