@@ -1,5 +1,4 @@
-import { PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { startAgentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
@@ -13,7 +12,6 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to bind (default $HOST or 127.0.0.1)')
     .action(async (opts: { port?: string; host?: string }) => {
       boundHeapGrowth();
-      boundYoungGeneration();
       let config;
       let app;
       try {
@@ -51,30 +49,4 @@ function boundHeapGrowth(): void {
   if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) return;
   const percent = Number(process.env.AGENTMEM_HEAP_GROWING_PERCENT ?? 25);
   if (Number.isInteger(percent) && percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
-}
-
-/**
- * V8's young generation (two semi-spaces) doubles under a burst of allocation up to 2 × 16 MiB,
- * and shrinks again only when the process idles: four paused streams after a quiet minute
- * added 27 MiB of RSS in new space alone (issue 27). `--max-semi-space-size` is read only when
- * the process starts, so the cap is kept here instead: after each GC, growth is switched off
- * (`--semi-space-growth-factor=1`, read at every growth) once new space reaches the cap, and
- * on again below it. AGENTMEM_SEMI_SPACE_MB sets the cap (default 4 → new space ≤ 8 MiB;
- * 0: V8's own policy); a `--max-semi-space-size` given to node wins.
- */
-function boundYoungGeneration(): void {
-  if (process.execArgv.some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--max_semi_space_size'))) return;
-  const mb = Number(process.env.AGENTMEM_SEMI_SPACE_MB ?? 4);
-  if (!Number.isInteger(mb) || mb <= 0) return;
-  const cap = 2 * mb * 1024 * 1024;
-  let growing = true;
-  const check = () => {
-    const grow = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size < cap;
-    if (grow === growing) return;
-    growing = grow;
-    setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
-  };
-  // Once now (the modules' load may have grown it already), then after every GC.
-  check();
-  new PerformanceObserver(check).observe({ entryTypes: ['gc'] });
 }
