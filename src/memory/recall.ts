@@ -47,12 +47,18 @@ export type MemoryHit = Omit<Memory, 'embedder'> & { score: number };
 export type StageSink = (stage: Stage, since: number) => void;
 
 /**
- * The fusion weight of an embedder's vectors by default: 0 for the hashed local one (it lowers
- * recall), 0.25 for a model — the best on REALTALK's development half with the one real model
- * measurable offline (docs/memory.md: weight 1 lowered recall in both halves).
+ * The fusion weight of an embedder's vectors by default, per kind (docs/memory.md, measured with
+ * `agentmem bench recall`): 0 for the hashed local one (it lowers recall); NEURAL_VECTOR_WEIGHT
+ * for the local neural model (USE-lite); MODEL_VECTOR_WEIGHT for a remote model, which could
+ * not be measured offline — a user with a strong one sets `semantic_recall.vector_weight`.
  */
 export const MODEL_VECTOR_WEIGHT = 0.25;
-export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) => (embedder.id.startsWith('local:') ? 0 : MODEL_VECTOR_WEIGHT);
+export const NEURAL_VECTOR_WEIGHT = 0.25;
+export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) =>
+  embedder.id.startsWith('local:') ? 0 : embedder.id.startsWith('use-lite:') ? NEURAL_VECTOR_WEIGHT : MODEL_VECTOR_WEIGHT;
+
+/** Share of `recall_budget_ms` the query embedding may take; past it, recall ranks by text alone. */
+export const EMBED_BUDGET_SHARE = 0.75;
 
 /** Candidates fetched per list for `topK` results. */
 export const candidateCount = (topK: number) => Math.min(200, Math.max(20, topK * 4));
@@ -242,9 +248,30 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
       let vector: QueryVector | undefined;
       if (weight > 0) {
         const te = performance.now();
-        vector = await search.queryVector(embedder, query);
-        mark('recall_embed', te);
+        // A late embedding is not waited for: the text side answers alone (the vector, when it
+        // comes, is cached for the next time this text is asked).
+        const late = Symbol('late');
+        const pending = search.queryVector(embedder, query);
+        let lateTimer: NodeJS.Timeout | undefined;
+        const got = await Promise.race([
+          pending,
+          new Promise<typeof late>((resolve) => (lateTimer = setTimeout(() => resolve(late), Math.max(0, t0 + budget * EMBED_BUDGET_SHARE - te)))),
+        ]).finally(() => clearTimeout(lateTimer));
         if (over) return [];
+        if (got === late) {
+          pending.catch(() => {});
+          timings.skip('recall_embed', 'budget');
+          const hits = await search(
+            embedder,
+            scope,
+            query,
+            { topK: semantic_recall.top_k, minScore: semantic_recall.min_score, vectorWeight: 0, filters: semantic_recall.filters },
+            mark,
+          );
+          return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+        }
+        vector = got;
+        mark('recall_embed', te);
         const pooled = vector && !semantic_recall.filters && rankPredicted?.(agent, userId, embedder.id, vector.vector);
         if (pooled) {
           timings.skip('recall_search', 'predicted');
