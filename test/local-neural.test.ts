@@ -24,7 +24,7 @@ for (const engine of engines) {
     });
 
     test('a fresh agent recalls "I love sushi" for "What food do I like?" in another session, the model off the main thread', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'fresh', streaming: { emit_metadata: true } } })).body;
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'fresh', streaming: { emit_metadata: true, emit_memory_updates: true } } })).body;
       assert.equal(agent.memory.embedder.provider, 'local-neural', 'the default when the package is installed');
       assert.equal(agent.memory.embedder.dimensions, 512);
 
@@ -55,10 +55,14 @@ for (const engine of engines) {
 
     test('a query embedding that is late is not waited for: the text side answers within the budget', async () => {
       const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'late', memory: { recall_budget_ms: 300 } } })).body;
-      await s.api('POST', '/api/v1/memories', { body: { agent_id: agent.id, user_id: 'bo', content: 'My favourite food is ramen' } });
+      assert.equal(
+        (await s.api('POST', '/api/v1/memories', { body: { agent_id: agent.id, user_id: 'bo', content: 'My favourite food is ramen' } })).status,
+        201,
+      );
+      const [{ org_id }] = await s.app.db.query<{ org_id: string }>('select org_id from agents where id = $1', [agent.id]);
       const search = createMemorySearch(s.app.db);
       // warm the scope's text index, so the text side's share of the budget is its own
-      await search(s.app.embedderFor({ provider: 'local', dimensions: 256 }), { orgId: agent.org_id, agentId: agent.id, userId: 'bo' }, 'food', {
+      await search(s.app.embedderFor({ provider: 'local', dimensions: 256 }), { orgId: org_id, agentId: agent.id, userId: 'bo' }, 'food', {
         topK: 5,
         minScore: 0,
         vectorWeight: 0,
@@ -68,7 +72,7 @@ for (const engine of engines) {
       try {
         const recall = createRecall(search, () => cold);
         const timings = createTimings();
-        const out = await recall(agent, 'bo', 'what food do I like', timings);
+        const out = await recall({ id: agent.id, org_id, config: { memory: agent.memory } }, 'bo', 'what food do I like', timings);
         assert.equal(cold.stats().embedded, 0, 'recall answered before the embedding came back');
         assert.deepEqual(
           out.map((m) => m.content),
