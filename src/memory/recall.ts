@@ -57,6 +57,30 @@ export const NEURAL_VECTOR_WEIGHT = 0.25;
 export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) =>
   embedder.id.startsWith('local:') ? 0 : embedder.id.startsWith('use-lite:') ? NEURAL_VECTOR_WEIGHT : MODEL_VECTOR_WEIGHT;
 
+const isEnglishOnly = (embedder: Pick<Embedder, 'id'>) => embedder.id.startsWith('use-lite:');
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/gu;
+const LETTER = /\p{L}/gu;
+/** mostly Chinese, Japanese or Korean letters */
+const isCjk = (text: string) => (text.match(CJK)?.length ?? 0) * 2 > (text.match(LETTER)?.length ?? 0);
+
+/**
+ * The weight a query's vector gets: the agent's `vector_weight` when set, else the embedder's
+ * default — except that an English-only model (USE-lite) sits out a Chinese/Japanese/Korean
+ * query (measured: it lowers recall there, docs/memory.md), so that query is neither embedded
+ * nor fused.
+ */
+export function queryVectorWeight(embedder: Pick<Embedder, 'id'>, query: string, configured?: number): number {
+  if (configured !== undefined) return configured;
+  return isEnglishOnly(embedder) && isCjk(query) ? 0 : vectorWeightOf(embedder);
+}
+
+/**
+ * Whether the predicted pool (predictive.ts), ranked by the vector alone, may answer a turn:
+ * not when the vector is a minor voice of an English-only model (USE-lite below weight 1 —
+ * alone it finds two thirds of what BM25 finds on REALTALK), so every turn gets the fusion.
+ */
+export const poolMayAnswer = (embedder: Pick<Embedder, 'id'>, weight: number) => !isEnglishOnly(embedder) || weight >= 1;
+
 /** Share of `recall_budget_ms` the query embedding may take; past it, recall ranks by text alone. */
 export const EMBED_BUDGET_SHARE = 0.75;
 
@@ -143,7 +167,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
     options: SearchOptions & { vector?: QueryVector },
     stage?: StageSink,
   ): Promise<MemoryHit[]> {
-    const weight = options.vectorWeight ?? vectorWeightOf(embedder);
+    const weight = queryVectorWeight(embedder, query, options.vectorWeight);
     let q = options.vector;
     if (weight > 0 && q === undefined) {
       const t0 = performance.now();
@@ -244,7 +268,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const facts = async (): Promise<RecalledMemory[]> => {
       if (which === 'messages') return [];
       const embedder = embedderFor(config);
-      const weight = semantic_recall.vector_weight ?? vectorWeightOf(embedder);
+      const weight = queryVectorWeight(embedder, query, semantic_recall.vector_weight);
       let vector: QueryVector | undefined;
       if (weight > 0) {
         const te = performance.now();
@@ -272,7 +296,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
         }
         vector = got;
         mark('recall_embed', te);
-        const pooled = vector && !semantic_recall.filters && rankPredicted?.(agent, userId, embedder.id, vector.vector);
+        const pooled = vector && !semantic_recall.filters && poolMayAnswer(embedder, weight) && rankPredicted?.(agent, userId, embedder.id, vector.vector);
         if (pooled) {
           timings.skip('recall_search', 'predicted');
           return pooled;
