@@ -10,7 +10,7 @@ import { warmUpstreams } from './agent/warm-upstreams.ts';
 import { bootstrapAdminKey } from './bootstrap.ts';
 import type { AppConfig } from './config.ts';
 import { createPool } from './llm/pool.ts';
-import { createEmbedders } from './memory/embedders/index.ts';
+import { createEmbedders, type Embedders } from './memory/embedders/index.ts';
 import { createHistory } from './memory/history.ts';
 import { startHeartbeat, type Heartbeat } from './memory/heartbeat.ts';
 import { createMemories } from './memory/memories.ts';
@@ -51,6 +51,8 @@ export interface Agentmem {
   shutdown(graceMs?: number): Promise<void>;
   /** shutdown with no grace: live turns end at once with `shutting_down` */
   close(): Promise<void>;
+  /** the embedders agents use (one per distinct config; the local neural one owns a worker) */
+  embedderFor: Embedders;
 }
 
 export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
@@ -241,10 +243,10 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         await stopDeliveries();
         await history.close();
         await heartbeat!.stop();
-        await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams()]);
+        await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams(), embedderFor.close()]);
         await db.close();
       })());
-    return { url, server: server!, db, generatedAdminKey, shutdown, close: () => shutdown(0) };
+    return { url, server: server!, db, generatedAdminKey, shutdown, close: () => shutdown(0), embedderFor };
   } catch (err) {
     await heartbeat?.stop();
     await Promise.allSettled([stopDeliveries(), pool.close(), bus.close(), closeStreams(), db.close()]);

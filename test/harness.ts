@@ -19,6 +19,11 @@ import type { Engine } from '../src/store/db.ts';
 export { apiClient, type Api };
 
 // `npm test` (scripts/test.mjs) narrows these to what answers on this machine, and says so.
+// New agents get the lexical embedder unless a test asks otherwise: the local neural model
+// (the product's default when installed) costs a worker and ~1 s of model load per server,
+// which only test/local-neural.test.ts needs.
+process.env.AGENTMEM_DEFAULT_EMBEDDER ??= 'local';
+
 export const engines: Engine[] = (process.env.AGENTMEM_TEST_ENGINES ?? 'pglite,postgres').split(',') as Engine[];
 /** The shared Redis for tests; undefined when `npm test` found none (AGENTMEM_TEST_REDIS=none). */
 export const testRedis: string | undefined =

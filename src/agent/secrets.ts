@@ -38,7 +38,7 @@ export function endpointOf(path: string, config: AgentConfig, env: PlatformProvi
   }
   if (path === 'memory.embedder.api_key') {
     const e = config.memory.embedder;
-    return e.provider === 'local' ? undefined : endpoint(e.provider, e.base_url ?? defaultBaseUrl(e.provider, env));
+    return e.provider === 'local' || e.provider === 'local-neural' ? undefined : endpoint(e.provider, e.base_url ?? defaultBaseUrl(e.provider, env));
   }
   const tool = /^tools\.(\d+)\.(headers|env)\./.exec(path);
   if (tool) {

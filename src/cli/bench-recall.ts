@@ -15,6 +15,7 @@ export function benchRecallCommand(): Command {
     .option('--embedder-model <name>', 'its model', 'text-embedding-3-small')
     .option('--embedder-dimensions <n>', 'its vector size', (v) => Number(v), 1536)
     .option('--vector-weights <list>', 'fusion weights to measure it at, one configuration each', (v) => v.split(',').map(Number), [1])
+    .option('--neural-weights <list>', 'also the local neural embedder fused at these weights, one configuration each', (v) => v.split(',').map(Number))
     .option('--results <dir>', 'where the JSON goes', 'bench-results')
     .option('--json', 'print the JSON result only')
     .action(
@@ -29,6 +30,7 @@ export function benchRecallCommand(): Command {
         embedderModel: string;
         embedderDimensions: number;
         vectorWeights: number[];
+        neuralWeights?: number[];
       }) => {
         let result;
         try {
@@ -41,6 +43,7 @@ export function benchRecallCommand(): Command {
             configs: opts.configs,
             users: opts.users,
             embedder,
+            neuralWeights: opts.neuralWeights,
             progress: opts.json ? undefined : (line) => process.stderr.write(line + '\n'),
           });
         } catch (err) {

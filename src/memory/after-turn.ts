@@ -9,7 +9,7 @@ import type { Exchange, HistoryStore } from './history.ts';
 import type { FirstTokenGate, JobQueue } from './jobs.ts';
 import type { MemoryChange } from './memories.ts';
 import type { PoolAgent, Predictions } from './predictive.ts';
-import { vectorWeightOf } from './recall.ts';
+import { poolMayAnswer, vectorWeightOf } from './recall.ts';
 import { summarizeAfterTurn } from './summaries.ts';
 
 /** Prepares the next turn's recall pool of a scope (the text: what the user said). */
@@ -17,11 +17,14 @@ export type Predict = (orgId: string, agentId: string, userId: string | null, te
 
 /**
  * Whether a recall pool is worth keeping for the agent: it is ranked by vector, so it is
- * useless without recall, or to text-only recall (the local default, which needs no SQL anyway).
+ * useless without recall, or to text-only recall (the lexical embedder, which needs no SQL anyway),
+ * or where the vector may not rank alone (poolMayAnswer).
  */
 export function poolUseful(agent: PoolAgent, embedderFor: EmbedderFor): boolean {
   const recall = agent.config.memory.semantic_recall;
-  return recall.enabled && (recall.vector_weight ?? vectorWeightOf(embedderFor(agent.config.memory.embedder))) > 0;
+  const embedder = embedderFor(agent.config.memory.embedder);
+  const weight = recall.vector_weight ?? vectorWeightOf(embedder);
+  return recall.enabled && weight > 0 && poolMayAnswer(embedder, weight);
 }
 
 /** Predict for the agent as it is now (cached), when its pool is useful. */

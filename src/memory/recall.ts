@@ -51,12 +51,42 @@ export type MemoryHit = MemoryDoc & { score: number };
 export type StageSink = (stage: Stage, since: number) => void;
 
 /**
- * The fusion weight of an embedder's vectors by default: 0 for the hashed local one (it lowers
- * recall), 0.25 for a model — the best on REALTALK's development half with the one real model
- * measurable offline (docs/memory.md: weight 1 lowered recall in both halves).
+ * The fusion weight of an embedder's vectors by default, per kind (docs/memory.md, measured with
+ * `agentmem bench recall`): 0 for the hashed local one (it lowers recall); NEURAL_VECTOR_WEIGHT
+ * for the local neural model (USE-lite); MODEL_VECTOR_WEIGHT for a remote model, which could
+ * not be measured offline — a user with a strong one sets `semantic_recall.vector_weight`.
  */
 export const MODEL_VECTOR_WEIGHT = 0.25;
-export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) => (embedder.id.startsWith('local:') ? 0 : MODEL_VECTOR_WEIGHT);
+export const NEURAL_VECTOR_WEIGHT = 0.25;
+export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) =>
+  embedder.id.startsWith('local:') ? 0 : embedder.id.startsWith('use-lite:') ? NEURAL_VECTOR_WEIGHT : MODEL_VECTOR_WEIGHT;
+
+const isEnglishOnly = (embedder: Pick<Embedder, 'id'>) => embedder.id.startsWith('use-lite:');
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/gu;
+const LETTER = /\p{L}/gu;
+/** mostly Chinese, Japanese or Korean letters */
+const isCjk = (text: string) => (text.match(CJK)?.length ?? 0) * 2 > (text.match(LETTER)?.length ?? 0);
+
+/**
+ * The weight a query's vector gets: the agent's `vector_weight` when set, else the embedder's
+ * default — except that an English-only model (USE-lite) sits out a Chinese/Japanese/Korean
+ * query (measured: it lowers recall there, docs/memory.md), so that query is neither embedded
+ * nor fused.
+ */
+export function queryVectorWeight(embedder: Pick<Embedder, 'id'>, query: string, configured?: number): number {
+  if (configured !== undefined) return configured;
+  return isEnglishOnly(embedder) && isCjk(query) ? 0 : vectorWeightOf(embedder);
+}
+
+/**
+ * Whether the predicted pool (predictive.ts), ranked by the vector alone, may answer a turn:
+ * not when the vector is a minor voice of an English-only model (USE-lite below weight 1 —
+ * alone it finds two thirds of what BM25 finds on REALTALK), so every turn gets the fusion.
+ */
+export const poolMayAnswer = (embedder: Pick<Embedder, 'id'>, weight: number) => !isEnglishOnly(embedder) || weight >= 1;
+
+/** Share of `recall_budget_ms` the query embedding may take; past it, recall ranks by text alone. */
+export const EMBED_BUDGET_SHARE = 0.75;
 
 /** Candidates fetched per list for `topK` results. */
 export const candidateCount = (topK: number) => Math.min(200, Math.max(20, topK * 4));
@@ -152,7 +182,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
     options: SearchOptions & { vector?: QueryVector },
     stage?: StageSink,
   ): Promise<MemoryHit[]> {
-    const weight = options.vectorWeight ?? vectorWeightOf(embedder);
+    const weight = queryVectorWeight(embedder, query, options.vectorWeight);
     let q = options.vector;
     if (weight > 0 && q === undefined) {
       const t0 = performance.now();
@@ -255,14 +285,35 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const facts = async (): Promise<RecalledMemory[]> => {
       if (which === 'messages') return [];
       const embedder = embedderFor(config);
-      const weight = semantic_recall.vector_weight ?? vectorWeightOf(embedder);
+      const weight = queryVectorWeight(embedder, query, semantic_recall.vector_weight);
       let vector: QueryVector | undefined;
       if (weight > 0) {
         const te = performance.now();
-        vector = await search.queryVector(embedder, query);
-        mark('recall_embed', te);
+        // A late embedding is not waited for: the text side answers alone (the vector, when it
+        // comes, is cached for the next time this text is asked).
+        const late = Symbol('late');
+        const pending = search.queryVector(embedder, query);
+        let lateTimer: NodeJS.Timeout | undefined;
+        const got = await Promise.race([
+          pending,
+          new Promise<typeof late>((resolve) => (lateTimer = setTimeout(() => resolve(late), Math.max(0, t0 + budget * EMBED_BUDGET_SHARE - te)))),
+        ]).finally(() => clearTimeout(lateTimer));
         if (over) return [];
-        const pooled = vector && !semantic_recall.filters && rankPredicted?.(agent, userId, embedder.id, vector.vector);
+        if (got === late) {
+          pending.catch(() => {});
+          timings.skip('recall_embed', 'budget');
+          const hits = await search(
+            embedder,
+            scope,
+            query,
+            { topK: semantic_recall.top_k, minScore: semantic_recall.min_score, vectorWeight: 0, filters: semantic_recall.filters },
+            mark,
+          );
+          return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
+        }
+        vector = got;
+        mark('recall_embed', te);
+        const pooled = vector && !semantic_recall.filters && poolMayAnswer(embedder, weight) && rankPredicted?.(agent, userId, embedder.id, vector.vector);
         if (pooled) {
           timings.skip('recall_search', 'predicted');
           return pooled;

@@ -61,7 +61,21 @@ interface Config {
 
 /** What is compared. The "model" one embeds through the emulator's /embeddings: a hashed stand-in, not a model (docs/memory.md). */
 export const CONFIGS: Config[] = [
-  { name: 'default', description: 'the offline default: BM25 (stemming, stopwords, CJK bigrams, dates), no vector', memory: () => ({}) },
+  {
+    name: 'default',
+    description: "a new agent's config as it comes (no key): the local neural embedder fused with BM25 when its package is installed, else lexical",
+    memory: () => ({}),
+  },
+  {
+    name: 'lexical',
+    description: 'BM25 alone (stemming, stopwords, CJK bigrams, dates; the hashed local embedder, weight 0): the offline default before local-neural',
+    memory: () => ({ embedder: { provider: 'local' } }),
+  },
+  {
+    name: 'local-neural',
+    description: 'the local neural embedder (USE-lite) nearly alone: fused at weight 10, BM25 only breaks its ties',
+    memory: () => ({ embedder: { provider: 'local-neural' }, semantic_recall: { vector_weight: 10 } }),
+  },
   {
     name: 'local+vector',
     description: 'the default plus the hashed local vector fused at weight 1 (what 0.x did)',
@@ -73,6 +87,15 @@ export const CONFIGS: Config[] = [
     memory: (url) => ({ embedder: { provider: 'openai-compatible', model: 'emu-embed', dimensions: 256, base_url: url, api_key: 'sk-bench' } }),
   },
 ];
+
+/** The local neural embedder fused at each of `weights`. */
+function neuralConfigs(weights: number[]): Config[] {
+  return weights.map((w) => ({
+    name: `local-neural@${w}`,
+    description: `the local neural embedder (USE-lite) fused with BM25 at weight ${w}`,
+    memory: () => ({ embedder: { provider: 'local-neural' }, semantic_recall: { vector_weight: w } }),
+  }));
+}
 
 /** The configurations fusing a real embedder, one per weight. */
 function embedderConfigs(e: EmbedderUnderTest): Config[] {
@@ -92,6 +115,8 @@ export async function runRecallBench(opts: {
   configs?: string[];
   users?: string;
   embedder?: EmbedderUnderTest;
+  /** the local neural embedder at these fusion weights, one configuration each */
+  neuralWeights?: number[];
   progress?: (line: string) => void;
 }): Promise<RecallBenchResult> {
   const d = restrictUsers(loadDataset(opts.dataset), opts.users);
@@ -108,7 +133,11 @@ export async function runRecallBench(opts: {
   const world = await startWorld({ database: opts.database, profile: 'instant' });
   try {
     const configs: RecallBenchResult['configs'] = [];
-    const wanted = [...CONFIGS.filter((c) => !opts.configs || opts.configs.includes(c.name)), ...(opts.embedder ? embedderConfigs(opts.embedder) : [])];
+    const wanted = [
+      ...CONFIGS.filter((c) => !opts.configs || opts.configs.includes(c.name)),
+      ...neuralConfigs(opts.neuralWeights ?? []),
+      ...(opts.embedder ? embedderConfigs(opts.embedder) : []),
+    ];
     for (const c of wanted) {
       const r = await runConfig(world, d, c, plainQuality, say);
       configs.push(cjk ? { ...r, vs_cjk_baselines: Object.fromEntries(cjk.map((b) => [b.name, relative(r.quality, b.quality)])) } : r);
@@ -137,6 +166,7 @@ async function runConfig(
   const agent = await world.api('POST', '/api/v1/agents', { name: `recall-${c.name}`, memory: c.memory(world.emulator.url + '/v1') });
   if (agent.status !== 201) throw new Error(`creating agent ${c.name}: ${agent.status} ${JSON.stringify(agent.body)}`);
   const agentId = agent.body.id as string;
+  const embedder = agent.body.memory.embedder as { provider: string; dimensions: number };
   // dataset id ↔ stored id
   const datasetId = new Map<string, string>();
   const users = [...new Set(d.memories.map((m) => m.user))];
@@ -188,7 +218,7 @@ async function runConfig(
   const r2 = (x: number) => Math.round(x * 100) / 100;
   const result = {
     name: c.name,
-    description: c.description,
+    description: `${c.description} [embedder ${embedder.provider}:${embedder.dimensions}]`,
     quality: q,
     vs_plain_bm25: relative(q, plain),
     ingest_ms: Math.round(ingest),
@@ -210,16 +240,16 @@ export function formatRecallReport(r: RecallBenchResult): string {
   const lines = [
     `recall bench: ${r.dataset.name} (${r.dataset.language}), ${r.dataset.memories} memories, ${r.dataset.questions} questions, ${r.dataset.users} users — ${r.store}`,
     '',
-    "| configuration | recall@5 | recall@10 | MRR | vs plain BM25 (recall@10) | ingest | search p50 / p99 (client) | search p50 / p99 (server) | each user's first search p50 / max (client) |",
-    '|---|---|---|---|---|---|---|---|---|',
-    `| plain BM25 (baseline, in process) | ${pct(r.plain_bm25.recall_at_5)} | ${pct(r.plain_bm25.recall_at_10)} | ${r.plain_bm25.mrr.toFixed(3)} | — | — | — | — | — |`,
+    "| configuration | recall@3 | recall@5 | recall@10 | MRR | vs plain BM25 (recall@10) | ingest | search p50 / p99 (client) | search p50 / p99 (server) | each user's first search p50 / max (client) |",
+    '|---|---|---|---|---|---|---|---|---|---|',
+    `| plain BM25 (baseline, in process) | ${pct(r.plain_bm25.recall_at_3)} | ${pct(r.plain_bm25.recall_at_5)} | ${pct(r.plain_bm25.recall_at_10)} | ${r.plain_bm25.mrr.toFixed(3)} | — | — | — | — | — |`,
     ...(r.cjk_baselines ?? []).map(
       (b) =>
-        `| ${b.name} (baseline, in process) | ${pct(b.quality.recall_at_5)} | ${pct(b.quality.recall_at_10)} | ${b.quality.mrr.toFixed(3)} | — | — | — | — | — |`,
+        `| ${b.name} (baseline, in process) | ${pct(b.quality.recall_at_3)} | ${pct(b.quality.recall_at_5)} | ${pct(b.quality.recall_at_10)} | ${b.quality.mrr.toFixed(3)} | — | — | — | — | — |`,
     ),
     ...r.configs.map((c) => {
       const vs = [vsText(c.vs_plain_bm25), ...Object.entries(c.vs_cjk_baselines ?? {}).map(([name, x]) => `${vsText(x)} vs ${name}`)].join('; ');
-      return `| ${c.name} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vs} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms | ${c.first_search_ms.p50} / ${c.first_search_ms.max} ms |`;
+      return `| ${c.name} | ${pct(c.quality.recall_at_3)} | ${pct(c.quality.recall_at_5)} | ${pct(c.quality.recall_at_10)} | ${c.quality.mrr.toFixed(3)} | ${vs} | ${(c.ingest_ms / 1000).toFixed(2)} s | ${c.search_ms.p50} / ${c.search_ms.p99} ms | ${c.server_search_ms.p50} / ${c.server_search_ms.p99} ms | ${c.first_search_ms.p50} / ${c.first_search_ms.max} ms |`;
     }),
   ];
   return lines.join('\n');

@@ -8,4 +8,6 @@ export interface Embedder {
   dimensions: number;
   /** one vector per text, in order; each of length `dimensions` */
   embed(texts: string[]): Promise<number[][]>;
+  /** releases what it holds (a worker thread); a later embed may start again */
+  close?(): Promise<void>;
 }
