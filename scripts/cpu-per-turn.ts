@@ -27,11 +27,12 @@ const { values: opts } = parseArgs({
     memory: { type: 'string', default: 'on' },
     memories: { type: 'string', default: '1000' },
     floor: { type: 'boolean', default: false },
-    profile: { type: 'string' },
-    bin: { type: 'string' },
-    strace: { type: 'string' },
-    perf: { type: 'string' }, // a file: `perf record` of the server's every thread (JIT frames named by --perf-basic-prof) over the measured turns
-    concurrency: { type: 'string', default: '1' }, // sessions chatting at once (turns are split among them) // a file: syscall counts of the server during the measured turns (strace -c) // another entry point (e.g. a build's), for A/B // a directory: the server writes a V8 CPU profile there at exit
+    profile: { type: 'string' }, // a directory: the server writes a V8 CPU profile there at exit
+    bin: { type: 'string' }, // another entry point (e.g. an older checkout's), for A/B
+    strace: { type: 'string' }, // a file: syscall counts of the server during the measured turns (strace -c)
+    perf: { type: 'string' }, // a file: `perf record` of the server's every thread (JIT frames named by --perf-basic-prof)
+    concurrency: { type: 'string', default: '1' }, // sessions chatting at once (turns are split among them)
+    embedder: { type: 'string', default: 'local' }, // memory.embedder: local (lexical recall, issue 27's targets) or local-neural
   },
 });
 const TURNS = Number(opts.turns);
@@ -127,7 +128,7 @@ if (opts.floor) {
     system_prompt: SYSTEM_PROMPT,
     llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: upstream, api_key: 'sk-cpu' },
     memory: on
-      ? { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true }
+      ? { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true, embedder: { provider: opts.embedder } }
       : { last_messages: 0, semantic_recall: { enabled: false }, extract: false },
   });
   const n = Number(opts.memories);

@@ -37,6 +37,8 @@ export interface BenchOptions {
   window?: number;
   /** working memory on, a profile block in every prompt */
   workingMemory?: boolean;
+  /** the bench agent's memory.embedder (default local: lexical recall) */
+  embedder?: 'local' | 'local-neural';
   gaps: boolean;
   /** the measured through requests ask a new, unrelated question each time (the pool cannot answer) */
   vary?: boolean;
@@ -185,7 +187,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const measureBase = `${emu}${optionPath({ text: TEMPLATE_TEXT })}/v1`;
     measured = measureBase;
     const gapBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: TEMPLATE_RATE })}/v1`;
-    const agent = await createBenchAgent(world, fillBase, { window: opts.window, workingMemory: opts.workingMemory });
+    const agent = await createBenchAgent(world, fillBase, { window: opts.window, workingMemory: opts.workingMemory, embedder: opts.embedder });
     let current = fillBase;
     const pointAt = async (base: string) => {
       if (base !== current) await setBaseUrl(world, agent, base);

@@ -84,6 +84,8 @@ export interface BenchAgentShape {
   workingMemory?: boolean;
   /** rolling summaries on (memory.summary), at their default trigger */
   summaries?: boolean;
+  /** memory.embedder's provider: local (lexical recall, the default here) or local-neural */
+  embedder?: 'local' | 'local-neural';
 }
 
 /** The bench agent: openai-compatible on the emulator, window 10, recall and extraction on. */
@@ -97,6 +99,7 @@ export async function createBenchAgent(world: World, baseUrl: string, shape: Ben
       last_messages: shape.window ?? 10,
       semantic_recall: { enabled: true, top_k: 5 },
       extract: true,
+      embedder: { provider: shape.embedder ?? 'local' },
       ...(shape.workingMemory ? { working: { enabled: true } } : {}),
       ...(shape.summaries ? { summary: { enabled: true } } : {}),
     },

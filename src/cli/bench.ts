@@ -27,6 +27,7 @@ export function benchCommand(): Command {
       .option('--fill-turns <n>', 'turns per session before it is measured (5 fills a window of 10)', nonNegative, 5)
       .option('--window <n>', "the agent's history window, messages (memory.last_messages; 200 with --fill-turns 100: a long session)", positive, 10)
       .option('--working-memory', 'working memory on, with a profile block for the bench user in every prompt')
+      .option('--embedder <provider>', "the bench agent's memory.embedder: local (lexical recall) or local-neural", 'local')
       .option('--summaries', 'with --session: rolling summaries on (memory.summary)')
       .option('--no-gaps', 'skip the inter-delta gap runs')
       .option('--out <dir>', 'where the JSON and SVG go', 'bench-results')
@@ -58,6 +59,7 @@ export function benchCommand(): Command {
             fillTurns: number;
             window: number;
             workingMemory?: boolean;
+            embedder: 'local' | 'local-neural';
             summaries?: boolean;
             gaps: boolean;
             out: string;
@@ -144,6 +146,7 @@ export function benchCommand(): Command {
               fillTurns: opts.fillTurns,
               window: opts.window,
               workingMemory: opts.workingMemory,
+              embedder: opts.embedder,
               gaps: opts.gaps,
               vary: opts.vary,
               tls: certificate,
