@@ -18,7 +18,8 @@ import { createWorkingMemory } from './memory/working-memory.ts';
 import { SUMMARY_JOB, summaryHandler } from './memory/summaries.ts';
 import { createModelProviders } from './agent/model-providers.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
-import { invalidateIndexes } from './memory/memory-index.ts';
+import { createMemoryIndex, invalidateIndexes } from './memory/memory-index.ts';
+import { createMemorySync, MAX_DELTA_IDS } from './memory/memory-sync.ts';
 import { createEpisodes } from './memory/episodic.ts';
 import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
 import { EXTRACT_JOB, extractionHandler } from './memory/extraction.ts';
@@ -102,7 +103,18 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db, bus);
     const embedderFor = createEmbedders(config, pool.dispatcher);
-    const search = createMemorySearch(db);
+    // Other instances' writes reach this one's memory indexes as deltas (memory-sync.ts).
+    const sync = createMemorySync({
+      db,
+      guard: bus,
+      check: config.scopeCheck === 'auto' ? (db.engine === 'postgres' ? 'always' : 'bus-down') : config.scopeCheck,
+      maxScopes: config.scopeVersionsMax,
+    });
+    const memoryIndex = createMemoryIndex(db, { beforeLoad: sync.beforeLoad });
+    sync.attach(memoryIndex);
+    const search = createMemorySearch(db, {
+      index: { ...memoryIndex, search: async (scope, ...rest) => (await sync.verify(scope), memoryIndex.search(scope, ...rest)) },
+    });
     const predictions = createPredictions({ db, search, embedderFor, guard: bus });
     const memories = createMemories({
       db,
@@ -110,11 +122,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       embedderFor,
       search,
       episodes,
-      // the lexical index here is updated in place; other instances re-read the scope
-      onChange: (org, agentId, userId) => {
+      // the lexical index here is updated in place; other instances apply the delta
+      onChange: (org, agentId, userId, delta) => {
         const key = scopeKey(org, agentId, userId);
         predictions.invalidateKey(key);
-        bus.broadcast('memories', key);
+        sync.local(org, agentId, userId, delta);
+        bus.broadcast('memories', key, delta.ids.length > MAX_DELTA_IDS ? { ...delta, ids: [] } : delta);
       },
     });
     // The predicted pool is ranked inside recall's budget, by the one query vector.
@@ -150,9 +163,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('session', (id) => void invalidateSessionMessages(db, messageIndex, id).catch(() => {}));
     bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
-    bus.subscribe('memories', (key) => {
+    bus.subscribe('memories', (key, delta) => {
       predictions.invalidateKey(key);
-      invalidateIndexes(search.index, key);
+      if (delta) return sync.remote(key, delta);
+      // the bus was deaf: each memory scope is checked on its next use, not the fleet's all at once
+      if (key === '*') sync.recheckAll();
+      else invalidateIndexes(search.index, key); // a user forgotten
       invalidateIndexes(messageIndex, key);
     });
     bus.subscribe('user', (key) => history.forgetUserKey(key));

@@ -52,8 +52,21 @@ export interface AppConfig {
   streamStallMs: number;
   /** bytes queued for one client beyond which the upstream is no longer read until it drains */
   streamBufferBytes: number;
-  /** /ready fails when the store (or Redis) does not answer within this */
+  /** /ready fails when the store does not answer within this (Redis is reported, not required) */
   readyTimeoutMs: number;
+  /**
+   * AGENTMEM_SCOPE_CHECK: when a search compares a memory scope's version with the store's
+   * (memory-sync.ts). 'always': every search (one primary-key read; a store shared by
+   * instances); 'bus-down': only while the invalidation bus is deaf; 'auto': 'always' on
+   * PostgreSQL, 'bus-down' on the embedded store (one process owns it).
+   */
+  scopeCheck: 'always' | 'bus-down' | 'auto';
+  /** AGENTMEM_SCOPE_VERSIONS_MAX: memory scopes whose version an instance remembers (LRU; ~150 B each) */
+  scopeVersionsMax: number;
+  /** AGENTMEM_MEMORY_HISTORY_RETENTION_DAYS: memory_history rows older than this are purged (0: kept forever) */
+  memoryHistoryRetentionDays: number;
+  /** AGENTMEM_PURGE_BATCH: rows one purge statement deletes (jobs, memory_history), so none holds locks long */
+  purgeBatch: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -94,7 +107,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     streamStallMs: Math.max(1, intEnv(env.AGENTMEM_STREAM_STALL_MS, 30_000)),
     streamBufferBytes: Math.max(1024, intEnv(env.AGENTMEM_STREAM_BUFFER_BYTES, 256 * 1024)),
     readyTimeoutMs: Math.max(1, intEnv(env.AGENTMEM_READY_TIMEOUT_MS, 2_000)),
+    scopeCheck: scopeCheck(env.AGENTMEM_SCOPE_CHECK),
+    scopeVersionsMax: Math.max(1, intEnv(env.AGENTMEM_SCOPE_VERSIONS_MAX, 100_000)),
+    memoryHistoryRetentionDays: intEnv(env.AGENTMEM_MEMORY_HISTORY_RETENTION_DAYS, 90),
+    purgeBatch: Math.max(1, intEnv(env.AGENTMEM_PURGE_BATCH, 1_000)),
   };
+}
+
+function scopeCheck(value: string | undefined): AppConfig['scopeCheck'] {
+  if (!value) return 'auto';
+  if (value === 'always' || value === 'bus-down' || value === 'auto') return value;
+  throw new Error(`AGENTMEM_SCOPE_CHECK must be always, bus-down or auto, got "${value}"`);
 }
 
 function metricsToken(value: string | undefined): string | undefined {

@@ -12,6 +12,8 @@ import { fuseEpisodes, type Episodes, type EpisodeHit, type MessageRange } from 
 import type { Restriction } from './filters.ts';
 import type { ImportedMessage } from '../store/repos/message-search.ts';
 import { loopTurn, writeChunks } from '../store/write-chunks.ts';
+import type { Delta } from '../store/invalidation.ts';
+import { bumpScopeVersions, versionKey } from '../store/repos/scope-versions.ts';
 import { vectorWeightOf, type MemoryHit, type SearchMemories } from './recall.ts';
 
 export interface NewMemoryInput {
@@ -46,8 +48,8 @@ export interface MemoryDeps {
   search: SearchMemories;
   /** the user's past messages (episodic recall); without it, search covers facts only */
   episodes?: Episodes;
-  /** after a write commits: the (agent, user) scope whose memories changed */
-  onChange?: (orgId: string, agentId: string | null, userId: string | null) => void;
+  /** after a write commits: the (agent, user) scope whose memories changed, the versions it went through and the ids (memory-sync.ts) */
+  onChange?: (orgId: string, agentId: string | null, userId: string | null, delta: Delta) => void;
 }
 
 // Texts per embed() call: bounds memory use and lets remote embedders chunk further.
@@ -55,7 +57,23 @@ const EMBED_CHUNK = 2_048;
 
 export function createMemories(deps: MemoryDeps) {
   const { db } = deps;
-  const changed = (orgId: string, agentId: string | null, userId: string | null) => deps.onChange?.(orgId, agentId, userId);
+  type Scoped = { id: string; agent_id: string | null; user_id: string | null };
+  /** Inside a write's transaction: the scopes of the rows it touched move to their next version. */
+  const bump = async (tx: Queryable, orgId: string, rows: Scoped[]) => {
+    const versions = await bumpScopeVersions(
+      tx,
+      orgId,
+      rows.map((r) => ({ agentId: r.agent_id, userId: r.user_id })),
+    );
+    return () => {
+      const ids = new Map<string, Scoped[]>();
+      for (const r of rows) ids.set(versionKey(r.agent_id, r.user_id), [...(ids.get(versionKey(r.agent_id, r.user_id)) ?? []), r]);
+      for (const [key, group] of ids) {
+        const to = versions.get(key)!;
+        deps.onChange?.(orgId, group[0]!.agent_id, group[0]!.user_id, { from: to - 1, to, ids: group.map((r) => r.id) });
+      }
+    };
+  };
   // The lexical index is kept current here, after each commit (see lexical/scope-indexes.ts).
   const index = deps.search.index;
   const indexed = (orgId: string, m: Omit<Memory, 'embedder'> & { embedder?: unknown }) => {
@@ -125,28 +143,37 @@ export function createMemories(deps: MemoryDeps) {
     const embedders = new Map<string | null, Embedder | null>();
     for (const r of rows) if (!embedders.has(r.agent_id)) embedders.set(r.agent_id, await embedderOf(orgId, r.agent_id));
     const written: NewMemory[] = [];
+    const announce: Array<() => void> = [];
     try {
       for (const piece of writeChunks(rows, (r) => r.content.length)) {
         await embedPiece(piece, embedders);
-        await db.transaction(async (tx) => {
-          await repo.insertMemories(tx, orgId, piece);
-          await repo.insertHistory(
-            tx,
-            orgId,
-            piece.map((r) => added(r, source)),
-          );
-        });
+        announce.push(
+          await db.transaction(async (tx) => {
+            await repo.insertMemories(tx, orgId, piece);
+            await repo.insertHistory(
+              tx,
+              orgId,
+              piece.map((r) => added(r, source)),
+            );
+            return bump(tx, orgId, piece);
+          }),
+        );
         written.push(...piece);
         await loopTurn();
       }
     } catch (err) {
+      // the pieces written are taken back (an instance that read them meanwhile sees the version move)
       if (written.length)
-        await repo
-          .deleteMemoriesWithHistory(
-            db,
-            orgId,
-            written.map((r) => r.id),
-          )
+        await db
+          .transaction(async (tx) => {
+            await repo.deleteMemoriesWithHistory(
+              tx,
+              orgId,
+              written.map((r) => r.id),
+            );
+            return bump(tx, orgId, written);
+          })
+          .then((announceUndo) => announceUndo())
           .catch(() => {});
       throw err;
     }
@@ -154,8 +181,7 @@ export function createMemories(deps: MemoryDeps) {
       for (const r of piece) indexed(orgId, { ...docOf(r), embedder: undefined });
       await loopTurn();
     }
-    const scopes = new Map(rows.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
-    for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
+    for (const a of announce) a();
     return rows.map((r) => r.id);
   }
 
@@ -247,24 +273,32 @@ export function createMemories(deps: MemoryDeps) {
       const content = change.content !== undefined && change.content !== current.content ? change.content : null;
       const embedder = content === null ? undefined : await embedderOf(orgId, current.agent_id);
       const [embedding] = content === null ? [null] : await embedAll(embedder ?? null, [content]);
-      const row = await db.transaction((tx) =>
-        updateIn(tx, orgId, id, { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null }, source),
-      );
-      if (row) {
-        indexed(orgId, row);
-        changed(orgId, row.agent_id, row.user_id);
-      }
-      return row;
+      const done = await db.transaction(async (tx) => {
+        const row = await updateIn(
+          tx,
+          orgId,
+          id,
+          { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null },
+          source,
+        );
+        return row && { row, announce: await bump(tx, orgId, [row]) };
+      });
+      if (!done) return undefined;
+      indexed(orgId, done.row);
+      done.announce();
+      return done.row;
     },
 
     /** Deletes the memory; its history stays readable by the org. */
     async delete(orgId: string, id: string, source = 'api'): Promise<boolean> {
-      const old = await db.transaction((tx) => deleteIn(tx, orgId, id, source));
-      if (old) {
-        index.remove(orgId, old);
-        changed(orgId, old.agent_id, old.user_id);
-      }
-      return Boolean(old);
+      const done = await db.transaction(async (tx) => {
+        const old = await deleteIn(tx, orgId, id, source);
+        return old && { old, announce: await bump(tx, orgId, [old]) };
+      });
+      if (!done) return false;
+      index.remove(orgId, done.old);
+      done.announce();
+      return true;
     },
 
     /**
@@ -284,6 +318,7 @@ export function createMemories(deps: MemoryDeps) {
       const embedder = await embedderOf(orgId, scope.agent_id);
       const vectors = texts.length ? await embedAll(embedder, texts) : [];
       const applied: Array<{ put: Omit<Memory, 'embedder'> } | { remove: Memory }> = [];
+      let announce = () => {};
       return db
         .transaction(async (tx) => {
           // A job that committed and then died before being marked done runs again: same source, no second apply.
@@ -321,11 +356,17 @@ export function createMemories(deps: MemoryDeps) {
               }
             }
           }
+          if (applied.length)
+            announce = await bump(
+              tx,
+              orgId,
+              applied.map((a) => ('put' in a ? a.put : a.remove)),
+            );
           return changes;
         })
         .then((changes) => {
           for (const a of applied) 'put' in a ? indexed(orgId, a.put) : index.remove(orgId, a.remove);
-          if (changes.length) changed(orgId, scope.agent_id, scope.user_id);
+          announce();
           return changes;
         });
     },

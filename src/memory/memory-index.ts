@@ -6,9 +6,16 @@ import { MEMORY_RANKING } from './lexical/bm25.ts';
 import { analyze } from './lexical/tokens.ts';
 import { createScopeIndexes } from './lexical/scope-indexes.ts';
 
-export function createMemoryIndex(db: Db) {
+/** `beforeLoad`: runs before a scope's memories are read (memory-sync.ts records the scope's version there). */
+export function createMemoryIndex(
+  db: Db,
+  opts: { beforeLoad?: (orgId: string, leaf?: { agentId: string | null; userId: string | null }) => Promise<void> } = {},
+) {
   return createScopeIndexes<MemoryDoc>({
-    load: (orgId, leaf) => loadMemoryDocs(db, orgId, leaf),
+    load: async (orgId, leaf) => {
+      await opts.beforeLoad?.(orgId, leaf);
+      return loadMemoryDocs(db, orgId, leaf);
+    },
     terms: (m) => analyze(m.content),
     ranking: MEMORY_RANKING,
   });

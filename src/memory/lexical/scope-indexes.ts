@@ -31,7 +31,8 @@ export interface Corpus<D extends Indexed> {
   ranking?: RankingOptions;
 }
 
-type Change<D> = { put: D } | { remove: string; agentId: string | null; userId: string | null };
+// `again`: an invalidation that arrived during a read, marked again after it (the read may predate the change).
+type Change<D> = { put: D } | { remove: string; agentId: string | null; userId: string | null } | { again: () => void };
 
 interface OrgState<D> {
   leaves: Map<string, Bm25Index<D>>;
@@ -56,6 +57,7 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>) {
   };
 
   function applyTo(s: OrgState<D>, c: Change<D>): void {
+    if ('again' in c) return c.again();
     const key = 'put' in c ? leafKey(c.put.agent_id, c.put.user_id) : leafKey(c.agentId, c.userId);
     let ix = s.leaves.get(key);
     if (!ix) {
@@ -187,13 +189,25 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>) {
       if (orgId === '*') return orgs.clear();
       const s = orgs.get(orgId);
       if (!s) return;
-      if (agentId === '*') {
-        for (const key of s.leaves.keys()) if (key.split('\u0001')[1] === (userId ?? '')) s.stale.add(key);
-        // a scope this instance never read may exist: an org-wide search must read it
-        s.full = false;
-        return;
-      }
-      s.stale.add(leafKey(agentId, userId));
+      const mark = () => {
+        if (agentId === '*') {
+          for (const key of s.leaves.keys()) if (key.split('\u0001')[1] === (userId ?? '')) s.stale.add(key);
+          // a scope this instance never read may exist: an org-wide search must read it
+          s.full = false;
+        } else s.stale.add(leafKey(agentId, userId));
+      };
+      mark();
+      if (s.loading) s.queued.push({ again: mark });
+    },
+
+    /** Forgets what org-wide reads kept (the bus was deaf); single scopes stay, each checked on next use. */
+    dropWide(): void {
+      for (const [orgId, s] of orgs) if (s.full) orgs.delete(orgId);
+    },
+
+    /** Forgets the org's scopes: read again on next use (an org-wide search while the bus is deaf). */
+    dropOrg(orgId: string): void {
+      orgs.delete(orgId);
     },
   };
 }
