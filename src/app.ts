@@ -20,6 +20,7 @@ import { createModelProviders } from './agent/model-providers.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { createMemoryIndex, invalidateIndexes } from './memory/memory-index.ts';
 import { createMemorySync, MAX_DELTA_IDS } from './memory/memory-sync.ts';
+import { startRetention } from './memory/retention.ts';
 import { createEpisodes } from './memory/episodic.ts';
 import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
 import { EXTRACT_JOB, extractionHandler } from './memory/extraction.ts';
@@ -139,7 +140,6 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
-      retentionMs: config.jobRetentionMs,
       handlers: {
         [EXTRACT_JOB]: extractionHandler<ReadyAgent>({
           db,
@@ -221,6 +221,13 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       server.log.warn('Redis does not answer: serving with the caches bypassed (every read goes to the database) until it does');
     const url = await server.listen({ port: config.port, host: config.host });
     jobs.start();
+    const retention = startRetention(db, {
+      jobRetentionMs: config.jobRetentionMs,
+      historyRetentionMs: config.memoryHistoryRetentionDays * 86_400_000,
+      batch: config.purgeBatch,
+      onError: (err) => server?.log.warn({ err }, 'purging old rows failed; retried on schedule'),
+      onPurged: (table, rows) => server?.log.info({ table, rows }, 'old rows purged'),
+    });
     warmUpstreams(db, pool, config).then(
       (origins) => origins.length && server!.log.info({ origins }, 'upstream connections open'),
       (err) => server!.log.warn({ err }, 'could not warm upstream connections'),
@@ -231,6 +238,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         // Live turns first; the stream mirror (end markers), jobs and the store after them.
         await drainServer(server!, live, graceMs);
         await jobs.stop();
+        await retention.stop();
         await history.close();
         await heartbeat!.stop();
         await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams()]);

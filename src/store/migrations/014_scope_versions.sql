@@ -16,3 +16,7 @@ create index scope_versions_user on scope_versions (org_id, user_key);
 
 insert into scope_versions (org_id, agent_key, user_key, version)
 select distinct org_id, coalesce(agent_id::text, ''), coalesce(user_id, ''), 1 from memories;
+
+-- memory_history is purged by age (AGENTMEM_MEMORY_HISTORY_RETENTION_DAYS, memory/retention.ts),
+-- a batch per statement: found by this index.
+create index memory_history_created on memory_history (created_at);
