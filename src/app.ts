@@ -176,6 +176,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     await Promise.race([bus.ready(), new Promise((r) => setTimeout(r, 5_000).unref())]);
 
     metrics.trackBusTrusted(() => bus.trusted());
+    metrics.trackScopeSync(sync.stats);
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
     metrics.trackConnections('agentmem_db_connections', db.connections);
     metrics.trackAwaitingFirstToken(() => gate.waiting);

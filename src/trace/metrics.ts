@@ -41,6 +41,8 @@ export interface Metrics {
   countBusEvent(event: 'error' | 'down' | 'up' | 'publish_failed'): void;
   /** agentmem_invalidation_bus_trusted, read at each scrape: 1 while caches may answer from memory */
   trackBusTrusted(read: () => boolean): void;
+  /** Memory scopes kept current by deltas (memory/memory-sync.ts): versions remembered, deltas applied, version checks, re-reads. */
+  trackScopeSync(read: () => { scopes: number; applied: number; checks: number; reloads: number }): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -156,6 +158,30 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
         registers: [registry],
         collect() {
           this.set(read() ? 1 : 0);
+        },
+      });
+    },
+    trackScopeSync(read) {
+      new Gauge({
+        name: 'agentmem_memory_scope_versions',
+        help: 'Memory scopes whose version this instance remembers (AGENTMEM_SCOPE_VERSIONS_MAX).',
+        registers: [registry],
+        collect() {
+          this.set(read().scopes);
+        },
+      });
+      const counted = { applied: 0, checks: 0, reloads: 0 };
+      new Counter({
+        name: 'agentmem_memory_scope_sync_total',
+        help: "Other instances' memory writes applied as deltas (applied), per-search version checks (checks), scopes read again because a version differed (reloads).",
+        labelNames: ['what'],
+        registers: [registry],
+        collect() {
+          const r = read();
+          for (const what of ['applied', 'checks', 'reloads'] as const) {
+            this.inc({ what }, r[what] - counted[what]);
+            counted[what] = r[what];
+          }
         },
       });
     },

@@ -155,12 +155,15 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>) {
       return searchIndexes(indexes, terms, limit, allow, corpus.ranking);
     },
 
-    /** A committed write here: applied in place (or queued while the org is being read). */
+    /**
+     * A committed write here: applied in place — and, while the org is being read, again after
+     * the read (a scope already loaded is searched meanwhile; the one being read is replaced).
+     */
     put(orgId: string, doc: D): void {
       const s = orgs.get(orgId);
       if (!s) return;
       if (s.loading) s.queued.push({ put: doc });
-      else applyTo(s, { put: doc });
+      applyTo(s, { put: doc });
     },
 
     remove(orgId: string, doc: Pick<D, 'id' | 'agent_id' | 'user_id'>): void {
@@ -168,7 +171,7 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>) {
       if (!s) return;
       const c: Change<D> = { remove: doc.id, agentId: doc.agent_id, userId: doc.user_id };
       if (s.loading) s.queued.push(c);
-      else applyTo(s, c);
+      applyTo(s, c);
     },
 
     /** Whether writes to this scope reach its index (it is loaded, or being read). */
