@@ -145,7 +145,8 @@ export function createMemorySync(opts: MemorySyncOptions) {
       if (!index.tracks(orgId, agentId, userId)) return; // read on this search, version first
       const key = scopeKey(orgId, agentId, userId);
       const k = known.get(key);
-      if (!k) return reload(key);
+      // read by an org-wide search: with the bus heard, any delta to it since made it re-read (applyDelta)
+      if (!k) return opts.check === 'bus-down' && guard.trusted() ? undefined : reload(key);
       if (opts.check === 'bus-down' && guard.trusted() && k.epoch === epoch) return;
       stats.checks++;
       const version = await scopeVersion(db, orgId, agentId, userId);
