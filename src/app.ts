@@ -19,6 +19,8 @@ import { SUMMARY_JOB, summaryHandler } from './memory/summaries.ts';
 import { createModelProviders } from './agent/model-providers.ts';
 import { createMemorySearch, createRecall } from './memory/recall.ts';
 import { createMemoryIndex, invalidateIndexes } from './memory/memory-index.ts';
+import { createMemorySync, MAX_DELTA_IDS } from './memory/memory-sync.ts';
+import { startRetention } from './memory/retention.ts';
 import { createEpisodes } from './memory/episodic.ts';
 import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './memory/message-index.ts';
 import { EXTRACT_JOB, extractionHandler } from './memory/extraction.ts';
@@ -108,7 +110,18 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const working = createWorkingMemory(db, { onChange: (key) => bus.broadcast('working', key) });
     const auth = createAuth(db, bus);
     const embedderFor = createEmbedders(config, pool.dispatcher);
-    const search = createMemorySearch(db, { index: createMemoryIndex(db, { maxBytes: config.memoryIndexBytes }) });
+    // Other instances' writes reach this one's memory indexes as deltas (memory-sync.ts).
+    const sync = createMemorySync({
+      db,
+      guard: bus,
+      check: config.scopeCheck === 'auto' ? (db.engine === 'postgres' ? 'always' : 'bus-down') : config.scopeCheck,
+      maxScopes: config.scopeVersionsMax,
+    });
+    const memoryIndex = createMemoryIndex(db, { maxBytes: config.memoryIndexBytes, beforeLoad: sync.beforeLoad });
+    sync.attach(memoryIndex);
+    const search = createMemorySearch(db, {
+      index: { ...memoryIndex, search: async (scope, ...rest) => (await sync.verify(scope), memoryIndex.search(scope, ...rest)) },
+    });
     const predictions = createPredictions({ db, search, embedderFor, guard: bus, maxBytes: config.predictionBytes });
     const memories = createMemories({
       db,
@@ -116,11 +129,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
       embedderFor,
       search,
       episodes,
-      // the lexical index here is updated in place; other instances re-read the scope
-      onChange: (org, agentId, userId) => {
+      // the lexical index here is updated in place; other instances apply the delta
+      onChange: (org, agentId, userId, delta) => {
         const key = scopeKey(org, agentId, userId);
         predictions.invalidateKey(key);
-        bus.broadcast('memories', key);
+        sync.local(org, agentId, userId, delta);
+        bus.broadcast('memories', key, delta.ids.length > MAX_DELTA_IDS ? { ...delta, ids: [] } : delta);
       },
     });
     // The predicted pool is ranked inside recall's budget, by the one query vector.
@@ -132,7 +146,6 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const jobs = createJobQueue(db, {
       gate,
       lockMs: config.jobLockMs,
-      retentionMs: config.jobRetentionMs,
       handlers: {
         [EXTRACT_JOB]: extractionHandler<ReadyAgent>({
           db,
@@ -170,9 +183,12 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('session', (id) => void invalidateSessionMessages(db, messageIndex, id).catch(() => {}));
     bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
-    bus.subscribe('memories', (key) => {
+    bus.subscribe('memories', (key, delta) => {
       predictions.invalidateKey(key);
-      invalidateIndexes(search.index, key);
+      if (delta) return sync.remote(key, delta);
+      // the bus was deaf: each memory scope is checked on its next use, not the fleet's all at once
+      if (key === '*') sync.recheckAll();
+      else invalidateIndexes(search.index, key); // a user forgotten
       invalidateIndexes(messageIndex, key);
     });
     bus.subscribe('user', (key) => history.forgetUserKey(key));
@@ -180,6 +196,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     await Promise.race([bus.ready(), new Promise((r) => setTimeout(r, 5_000).unref())]);
 
     metrics.trackBusTrusted(() => bus.trusted());
+    metrics.trackScopeSync(sync.stats);
     metrics.trackConnections('agentmem_upstream_connections', pool.stats);
     metrics.trackConnections('agentmem_db_connections', db.connections);
     metrics.trackAwaitingFirstToken(() => gate.waiting);
@@ -230,6 +247,13 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const url = await server.listen({ port: config.port, host: config.host });
     jobs.start();
     deliveries.start();
+    const retention = startRetention(db, {
+      jobRetentionMs: config.jobRetentionMs,
+      historyRetentionMs: config.memoryHistoryRetentionDays * 86_400_000,
+      batch: config.purgeBatch,
+      onError: (err) => server?.log.warn({ err }, 'purging old rows failed; retried on schedule'),
+      onPurged: (table, rows) => server?.log.info({ table, rows }, 'old rows purged'),
+    });
     warmUpstreams(db, pool, config).then(
       (origins) => origins.length && server!.log.info({ origins }, 'upstream connections open'),
       (err) => server!.log.warn({ err }, 'could not warm upstream connections'),
@@ -241,6 +265,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         await drainServer(server!, live, graceMs);
         await jobs.stop();
         await stopDeliveries();
+        await retention.stop();
         await history.close();
         await heartbeat!.stop();
         await Promise.allSettled([mcp.close(), pool.close(), bus.close(), closeStreams(), embedderFor.close()]);

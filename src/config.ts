@@ -59,7 +59,7 @@ export interface AppConfig {
   streamStallMs: number;
   /** bytes queued for one client beyond which the upstream is no longer read until it drains */
   streamBufferBytes: number;
-  /** /ready fails when the store (or Redis) does not answer within this */
+  /** /ready fails when the store does not answer within this (Redis is reported, not required) */
   readyTimeoutMs: number;
   /** AGENTMEM_WEBHOOK_TIMEOUT_MS: one webhook attempt's deadline (connect, answer, body) */
   webhookTimeoutMs: number;
@@ -71,6 +71,19 @@ export interface AppConfig {
   webhookRetentionMs: number;
   /** AGENTMEM_WEBHOOK_POLL_MS: how often an idle worker looks for due deliveries */
   webhookPollMs: number;
+  /**
+   * AGENTMEM_SCOPE_CHECK: when a search compares a memory scope's version with the store's
+   * (memory-sync.ts). 'always': every search (one primary-key read; a store shared by
+   * instances); 'bus-down': only while the invalidation bus is deaf; 'auto': 'always' on
+   * PostgreSQL, 'bus-down' on the embedded store (one process owns it).
+   */
+  scopeCheck: 'always' | 'bus-down' | 'auto';
+  /** AGENTMEM_SCOPE_VERSIONS_MAX: memory scopes whose version an instance remembers (LRU; ~150 B each) */
+  scopeVersionsMax: number;
+  /** AGENTMEM_MEMORY_HISTORY_RETENTION_DAYS: memory_history rows older than this are purged (0: kept forever) */
+  memoryHistoryRetentionDays: number;
+  /** AGENTMEM_PURGE_BATCH: rows one purge statement deletes (jobs, memory_history), so none holds locks long */
+  purgeBatch: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -119,7 +132,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookMaxAttempts: Math.max(1, intEnv(env.AGENTMEM_WEBHOOK_MAX_ATTEMPTS, 10)),
     webhookRetentionMs: Math.max(60_000, intEnv(env.AGENTMEM_WEBHOOK_RETENTION_MS, 7 * 24 * 3_600_000)),
     webhookPollMs: Math.max(10, intEnv(env.AGENTMEM_WEBHOOK_POLL_MS, 1_000)),
+    scopeCheck: scopeCheck(env.AGENTMEM_SCOPE_CHECK),
+    scopeVersionsMax: Math.max(1, intEnv(env.AGENTMEM_SCOPE_VERSIONS_MAX, 100_000)),
+    memoryHistoryRetentionDays: intEnv(env.AGENTMEM_MEMORY_HISTORY_RETENTION_DAYS, 90),
+    purgeBatch: Math.max(1, intEnv(env.AGENTMEM_PURGE_BATCH, 1_000)),
   };
+}
+
+function scopeCheck(value: string | undefined): AppConfig['scopeCheck'] {
+  if (!value) return 'auto';
+  if (value === 'always' || value === 'bus-down' || value === 'auto') return value;
+  throw new Error(`AGENTMEM_SCOPE_CHECK must be always, bus-down or auto, got "${value}"`);
 }
 
 function metricsToken(value: string | undefined): string | undefined {

@@ -61,8 +61,6 @@ export interface JobQueueOptions {
   pollMs?: number;
   maxAttempts?: number;
   baseBackoffMs?: number;
-  /** finished jobs (done, or failed for good) are deleted this long after they ended: their payloads hold conversation text */
-  retentionMs?: number;
   onError?: (err: unknown, job?: Job) => void;
 }
 
@@ -71,10 +69,6 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
   const pollMs = opts.pollMs ?? 1_000;
   const maxAttempts = opts.maxAttempts ?? 5;
   const baseBackoffMs = opts.baseBackoffMs ?? 1_000;
-  const retentionMs = opts.retentionMs ?? 7 * 24 * 3_600_000;
-  // Purged when the worker is idle, at most this often (and once soon after start).
-  const purgeEveryMs = Math.max(1_000, Math.min(retentionMs, 3_600_000));
-  let lastPurge = 0;
   const finished = new EventEmitter();
   finished.setMaxListeners(0);
   let running = false;
@@ -141,10 +135,6 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
         opts.onError?.(err);
       }
       if (didWork || !running) continue;
-      if (Date.now() - lastPurge >= purgeEveryMs) {
-        lastPurge = Date.now();
-        await repo.purgeFinishedJobs(db, retentionMs).catch((err) => opts.onError?.(err));
-      }
       if (local.length) continue; // queued while this pass read the table: its wake came too early
       poll = await new Promise<boolean>((resolve) => {
         const t = setTimeout(() => resolve(true), pollMs);

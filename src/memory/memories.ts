@@ -18,6 +18,8 @@ import { fuseEpisodes, type Episodes, type EpisodeHit, type MessageRange } from 
 import type { Restriction } from './filters.ts';
 import type { ImportedMessage } from '../store/repos/message-search.ts';
 import { loopTurn, writeChunks } from '../store/write-chunks.ts';
+import type { Delta } from '../store/invalidation.ts';
+import { bumpScopeVersions, versionKey } from '../store/repos/scope-versions.ts';
 import { vectorWeightOf, type MemoryHit, type SearchMemories } from './recall.ts';
 import { emitEvents } from '../webhooks/outbox.ts';
 import type { WebhookEvent } from '../webhooks/events.ts';
@@ -89,8 +91,8 @@ export interface MemoryDeps {
   search: SearchMemories;
   /** the user's past messages (episodic recall); without it, search covers facts only */
   episodes?: Episodes;
-  /** after a write commits: the (agent, user) scope whose memories changed */
-  onChange?: (orgId: string, agentId: string | null, userId: string | null) => void;
+  /** after a write commits: the (agent, user) scope whose memories changed, the versions it went through and the ids (memory-sync.ts) */
+  onChange?: (orgId: string, agentId: string | null, userId: string | null, delta: Delta) => void;
   /** after a write commits: the facts it superseded (see `superseded` below) */
   onSuperseded?: (orgId: string, facts: Superseded[]) => void;
 }
@@ -100,7 +102,23 @@ const EMBED_CHUNK = 2_048;
 
 export function createMemories(deps: MemoryDeps) {
   const { db } = deps;
-  const changed = (orgId: string, agentId: string | null, userId: string | null) => deps.onChange?.(orgId, agentId, userId);
+  type Scoped = { id: string; agent_id: string | null; user_id: string | null };
+  /** Inside a write's transaction: the scopes of the rows it touched move to their next version. */
+  const bump = async (tx: Queryable, orgId: string, rows: Scoped[]) => {
+    const versions = await bumpScopeVersions(
+      tx,
+      orgId,
+      rows.map((r) => ({ agentId: r.agent_id, userId: r.user_id })),
+    );
+    return () => {
+      const ids = new Map<string, Scoped[]>();
+      for (const r of rows) ids.set(versionKey(r.agent_id, r.user_id), [...(ids.get(versionKey(r.agent_id, r.user_id)) ?? []), r]);
+      for (const [key, group] of ids) {
+        const to = versions.get(key)!;
+        deps.onChange?.(orgId, group[0]!.agent_id, group[0]!.user_id, { from: to - 1, to, ids: group.map((r) => r.id) });
+      }
+    };
+  };
   // The lexical index is kept current here, after each commit (see lexical/scope-indexes.ts).
   const index = deps.search.index;
   // (current rows only, without their validity: as the index reads them from the store)
@@ -217,6 +235,7 @@ export function createMemories(deps: MemoryDeps) {
     const seen = new Map<string, string>(); // scope + fact key → the id holding it
     const position = new Map(rows.map((r, i) => [r, i]));
     const written: NewMemory[] = [];
+    const announce: Array<() => void> = [];
     try {
       for (const all of writeChunks(rows, (r) => r.content.length)) {
         const keys = await repo.duplicatesOf(db, orgId, all);
@@ -234,24 +253,28 @@ export function createMemories(deps: MemoryDeps) {
         });
         if (!piece.length) continue;
         await embedPiece(piece, embedders);
-        await db.transaction(async (tx) => {
-          await repo.insertMemories(tx, orgId, piece);
-          await repo.insertHistory(
-            tx,
-            orgId,
-            piece.map((r) => added(r, source)),
-          );
-          await emitEvents(
-            tx,
-            orgId,
-            piece.map((r) => createdEvent(r, source)),
-          );
-        });
+        announce.push(
+          await db.transaction(async (tx) => {
+            await repo.insertMemories(tx, orgId, piece);
+            await repo.insertHistory(
+              tx,
+              orgId,
+              piece.map((r) => added(r, source)),
+            );
+            await emitEvents(
+              tx,
+              orgId,
+              piece.map((r) => createdEvent(r, source)),
+            );
+            return bump(tx, orgId, piece);
+          }),
+        );
         written.push(...piece);
         await loopTurn();
       }
     } catch (err) {
-      // Undone: the pieces already written go, and so do their memory.created events' effect (memory.deleted follows them).
+      // Undone: the pieces already written go (an instance that read them meanwhile sees the version
+      // move), and so do their memory.created events' effect (memory.deleted follows them).
       if (written.length)
         await db
           .transaction(async (tx) => {
@@ -265,7 +288,9 @@ export function createMemories(deps: MemoryDeps) {
               orgId,
               written.map((r) => deletedEvent(r, source)),
             );
+            return bump(tx, orgId, written);
           })
+          .then((announceUndo) => announceUndo())
           .catch(() => {});
       throw err;
     }
@@ -273,8 +298,7 @@ export function createMemories(deps: MemoryDeps) {
       for (const r of piece) indexed(orgId, { ...docOf(r), embedder: undefined });
       await loopTurn();
     }
-    const scopes = new Map(written.map((r) => [`${r.agent_id}\n${r.user_id}`, r]));
-    for (const r of scopes.values()) changed(orgId, r.agent_id, r.user_id);
+    for (const a of announce) a();
     return { ids, duplicates };
   }
 
@@ -428,15 +452,21 @@ export function createMemories(deps: MemoryDeps) {
       const [embedding] = content === null ? [null] : await embedAll(embedder ?? null, [content]);
       const write = { content, embedding: embedding ?? null, embedder: embedder?.id ?? null, metadata: change.metadata ?? null };
       const ended: Superseded[] = [];
+      let announce = () => {};
       const row = await db.transaction(async (tx) => {
-        if (write.content === null) return updateIn(tx, orgId, id, write, source);
-        const done = await supersede(tx, orgId, id, { replace: { ...write, content: write.content } }, null, source);
-        if (done) ended.push(done.ended);
-        return done?.memory;
+        let now: Memory | undefined;
+        if (write.content === null) now = await updateIn(tx, orgId, id, write, source);
+        else {
+          const done = await supersede(tx, orgId, id, { replace: { ...write, content: write.content } }, null, source);
+          if (done) ended.push(done.ended);
+          now = done?.memory;
+        }
+        if (now) announce = await bump(tx, orgId, [now]);
+        return now;
       });
       if (row) {
         indexed(orgId, row);
-        changed(orgId, row.agent_id, row.user_id);
+        announce();
         superseded(orgId, ended);
       }
       return row;
@@ -444,12 +474,14 @@ export function createMemories(deps: MemoryDeps) {
 
     /** Erases the memory (and its earlier versions, and the content of its history): "forget this". */
     async delete(orgId: string, id: string, source = 'api'): Promise<boolean> {
-      const old = await db.transaction((tx) => deleteIn(tx, orgId, id, source));
-      if (old) {
-        index.remove(orgId, old);
-        changed(orgId, old.agent_id, old.user_id);
-      }
-      return Boolean(old);
+      const done = await db.transaction(async (tx) => {
+        const old = await deleteIn(tx, orgId, id, source);
+        return old && { old, announce: await bump(tx, orgId, [old]) };
+      });
+      if (!done) return false;
+      index.remove(orgId, done.old);
+      done.announce();
+      return true;
     },
 
     /**
@@ -477,6 +509,7 @@ export function createMemories(deps: MemoryDeps) {
       const endedBy = typeof metadata.message_id === 'string' ? metadata.message_id : null;
       const applied: Array<{ put: Omit<repo.MemoryDoc, 'embedder'> } | { remove: Memory }> = [];
       const ended: Superseded[] = [];
+      let announce = () => {};
       return db
         .transaction(async (tx) => {
           // A job that committed and then died before being marked done runs again: same source, no second apply.
@@ -539,11 +572,17 @@ export function createMemories(deps: MemoryDeps) {
               }
             }
           }
+          if (applied.length)
+            announce = await bump(
+              tx,
+              orgId,
+              applied.map((a) => ('put' in a ? a.put : a.remove)),
+            );
           return changes;
         })
         .then((changes) => {
           for (const a of applied) 'put' in a ? indexed(orgId, a.put) : index.remove(orgId, a.remove);
-          if (changes.some((c) => c.event !== 'DUPLICATE')) changed(orgId, scope.agent_id, scope.user_id);
+          announce();
           superseded(orgId, ended);
           return changes;
         });

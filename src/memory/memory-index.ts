@@ -14,10 +14,22 @@ const ROW_BYTES = 264;
 /** What a kept memory costs beside the index's own arrays (agent and user ids are shared by a scope's rows). */
 export const memoryDocBytes = (m: MemoryDoc) => ROW_BYTES + stringBytes(m.id) + stringBytes(m.content) + jsonBytes(m.metadata);
 
-export function createMemoryIndex(db: Db, bounds: IndexBounds = { maxBytes: MEMORY_INDEX_BYTES }) {
+/**
+ * `beforeLoad`: runs before a scope's memories are read (memory-sync.ts records the scope's
+ * version there); `leaf` is the scope when it names both an agent and a user (or their absence).
+ */
+export function createMemoryIndex(
+  db: Db,
+  opts: IndexBounds & { beforeLoad?: (orgId: string, leaf?: { agentId: string | null; userId: string | null }) => Promise<void> } = {
+    maxBytes: MEMORY_INDEX_BYTES,
+  },
+) {
+  const { beforeLoad, ...bounds } = opts;
   return createScopeIndexes<MemoryDoc>(
     {
       async load(orgId, scope) {
+        const leaf = scope.agentId !== undefined && scope.userId !== undefined ? { agentId: scope.agentId, userId: scope.userId } : undefined;
+        await beforeLoad?.(orgId, leaf);
         const rows = await loadMemoryDocs(db, orgId, scope);
         // one string per agent and user id, not one per row
         const intern = interner();

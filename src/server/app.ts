@@ -100,8 +100,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
   // WebSocket plugin's own onRequest: a refused upgrade's socket is destroyed by it (onResponse).
   app.addHook('onRequest', authHook(ctx));
 
-  // Liveness: the process answers (it touches nothing). Readiness: the store and Redis
-  // answer within the deadline, and no shutdown has begun (readiness.ts).
+  // Liveness: the process answers (it touches nothing). Readiness: the store answers within
+  // the deadline and no shutdown has begun; Redis is reported, not required (readiness.ts).
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', engine: ctx.db.engine }));
   const readiness = createReadiness({ db: ctx.db, redisUrl: ctx.config.redisUrl, deadlineMs: ctx.config.readyTimeoutMs, draining: () => ctx.live.draining });
   app.addHook('onClose', () => readiness.close());

@@ -1,7 +1,10 @@
 // Liveness and readiness. /health answers as long as the process does (restart it when
 // it does not). /ready says whether this instance can serve: the store answers a query
-// and Redis (when configured) a PING, each within AGENTMEM_READY_TIMEOUT_MS, and it is not
-// shutting down. A load balancer sends traffic only while /ready is 200.
+// within AGENTMEM_READY_TIMEOUT_MS and it is not shutting down. A load balancer sends
+// traffic only while /ready is 200. Redis (when configured) is PINGed and reported, but
+// does not decide: it is down for every instance at once, and without it an instance still
+// answers correctly (its caches bypassed, its indexes checked against the store), so taking
+// the whole fleet out of the balancer would turn an optional dependency into an outage.
 import { Redis } from 'ioredis';
 import type { Db } from '../store/db.ts';
 
@@ -56,7 +59,7 @@ export function createReadiness(opts: { db: Db; redisUrl?: string; deadlineMs: n
       if (r) checks.redis = r;
       const draining = opts.draining();
       if (draining) checks.shutdown = { ok: false, ms: 0, error: 'shutting down' };
-      return { ready: !draining && Object.values(checks).every((c) => c.ok), checks };
+      return { ready: !draining && store.ok, checks };
     },
     async close() {
       redis?.disconnect();

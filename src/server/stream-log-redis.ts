@@ -1,10 +1,15 @@
 // The held streams, mirrored to Redis so any instance can resume any stream. One Redis
-// stream per message id (`<prefix>stream:<id>`: entries {s: seq, d: data}, then {e: 1}
-// at the end; XADD MAXLEN ~ caps it) and its owner (`<prefix>stream:<id>:owner`), both
-// expiring `holdMs` after the end (`liveTtlMs` after the last frame while running, so a
-// crashed instance's streams go away too). Writes never wait: they are queued and sent
-// as one pipeline per event-loop turn. A reader replays with XRANGE and follows the live
-// rest with XREAD BLOCK on its own connection.
+// stream per message id (`<prefix>stream:<id>`: entries {s: seq, d: data} — or, for the
+// frames of one flush together, {s: first seq, z: their data joined by newlines, deflated} — then {e: 1} at the
+// end; XADD MAXLEN ~ caps it) and its owner (`<prefix>stream:<id>:owner`), both expiring
+// `holdMs` after the end (`liveTtlMs` after the last frame while running, so a crashed
+// instance's streams go away too). Writes never wait: they are queued and sent as one
+// pipeline every `coalesceMs`, a stream's frames of that span as one entry: a Redis stream
+// entry costs ~30 B beside its data, and token frames repeat the same JSON around a few
+// characters, so a deflated run of them costs a few bytes a frame instead of ~88 B. Each
+// frame keeps its own id, so Last-Event-ID resumes at any frame. A reader replays with
+// XRANGE and follows the live rest with XREAD BLOCK on its own connection.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { ownedBy, type Frame, type ResumeResult, type StreamLog, type StreamOwner } from './stream-hold.ts';
 
@@ -17,6 +22,8 @@ export interface RedisStreamLogOptions {
   liveTtlMs?: number;
   /** how long one XREAD waits before the reader checks the stream still exists */
   blockMs?: number;
+  /** frames written within this span go as one entry (a resumer on another instance sees them that much later) */
+  coalesceMs?: number;
   onError?: (err: Error) => void;
 }
 
@@ -30,6 +37,7 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
   const onError = opts.onError ?? (() => {});
   const liveTtl = Math.max(opts.liveTtlMs ?? 10 * 60_000, opts.holdMs);
   const blockMs = opts.blockMs ?? 5_000;
+  const coalesceMs = opts.coalesceMs ?? 50;
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   redis.on('error', onError);
   const readers = new Set<Redis>();
@@ -58,13 +66,38 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
     queue = [];
     const p = redis.pipeline();
     const ttl = new Map<string, number>();
+    // each stream's frames of this flush, written as one entry before its end marker (or after the loop)
+    const frames = new Map<string, Frame[]>();
+    const writeFrames = (id: string) => {
+      const batch = frames.get(id);
+      if (!batch) return;
+      frames.delete(id);
+      // runs of consecutive ids, each one entry: the data joined by newlines (a frame's JSON has none)
+      for (let i = 0; i < batch.length;) {
+        let j = i + 1;
+        while (j < batch.length && batch[j]!.id === batch[j - 1]!.id + 1 && !batch[j]!.data.includes('\n')) j++;
+        const run = batch.slice(i, j);
+        const fields =
+          run.length === 1
+            ? ['s', run[0]!.id, 'd', run[0]!.data]
+            : ['s', run[0]!.id, 'z', deflateRawSync(run.map((f) => f.data).join('\n')).toString('base64')];
+        p.xadd(key(id), 'MAXLEN', '~', opts.maxFramesPerStream, '*', ...fields);
+        i = j;
+      }
+    };
     for (const w of writes) {
-      const k = key(w.id);
       if (w.kind === 'open') p.set(ownerKey(w.id), w.owner, 'PX', liveTtl);
-      else if (w.kind === 'frame') p.xadd(k, 'MAXLEN', '~', opts.maxFramesPerStream, '*', 's', w.frame.id, 'd', w.frame.data);
-      else p.xadd(k, '*', 'e', '1');
+      else if (w.kind === 'frame') {
+        const batch = frames.get(w.id);
+        if (batch) batch.push(w.frame);
+        else frames.set(w.id, [w.frame]);
+      } else {
+        writeFrames(w.id);
+        p.xadd(key(w.id), '*', 'e', '1');
+      }
       ttl.set(w.id, w.kind === 'end' ? opts.holdMs : liveTtl);
     }
+    for (const id of [...frames.keys()]) writeFrames(id);
     for (const [id, ms] of ttl) p.pexpire(key(id), ms).pexpire(ownerKey(id), ms);
     p.exec().then((results) => {
       const failed = results?.find(([err]) => err);
@@ -76,7 +109,7 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
     queue.push(w);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      setTimeout(flush, coalesceMs);
     }
   };
 
@@ -85,6 +118,14 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
     for (const [, fields] of entries) {
       const f = toFields(fields);
       if (f.e) return true;
+      if (f.z !== undefined) {
+        const first = Number(f.s);
+        inflateRawSync(Buffer.from(f.z, 'base64'))
+          .toString()
+          .split('\n')
+          .forEach((data, i) => first + i > after && onFrame({ id: first + i, data }));
+        continue;
+      }
       const id = Number(f.s);
       if (id > after && f.d !== undefined) onFrame({ id, data: f.d });
     }

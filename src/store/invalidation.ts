@@ -31,12 +31,26 @@ export type BusEvent =
   | { type: 'up'; downMs: number }
   | { type: 'publish_failed'; err: Error };
 
+/**
+ * What changed, beside the key: lets a subscriber apply the change instead of dropping the
+ * entry (a memory scope: the versions the write moved it through and the ids it touched).
+ */
+export interface Delta {
+  /** the scope's version before the write */
+  from: number;
+  /** its version after it */
+  to: number;
+  ids: string[];
+}
+
+export type Subscriber = (id: string, delta?: Delta) => void;
+
 export interface InvalidationBus extends CacheGuard {
   /** Drops `id` from every subscriber here and (with Redis) on every other instance. */
-  publish(kind: CacheKind, id: string): void;
+  publish(kind: CacheKind, id: string, delta?: Delta): void;
   /** Only the other instances: this one's cache was updated in place. */
-  broadcast(kind: CacheKind, id: string): void;
-  subscribe(kind: CacheKind, fn: (id: string) => void): void;
+  broadcast(kind: CacheKind, id: string, delta?: Delta): void;
+  subscribe(kind: CacheKind, fn: Subscriber): void;
   /** resolves once the Redis subscription is live (at once without Redis) */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -58,18 +72,19 @@ interface Message {
   /** '*': every kind (a sender whose publishes failed owes everyone a full clear); 'beat': heartbeat */
   k: CacheKind | '*' | 'beat';
   i: string;
+  d?: Delta;
 }
 
 export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}): InvalidationBus {
   const origin = randomUUID();
-  const subscribers = new Map<CacheKind, Array<(id: string) => void>>();
-  const deliver = (kind: CacheKind, id: string) => {
-    for (const fn of subscribers.get(kind) ?? []) fn(id);
+  const subscribers = new Map<CacheKind, Subscriber[]>();
+  const deliver = (kind: CacheKind, id: string, delta?: Delta) => {
+    for (const fn of subscribers.get(kind) ?? []) fn(id, delta);
   };
   const clearAll = () => {
     for (const kind of subscribers.keys()) deliver(kind, '*');
   };
-  const subscribe = (kind: CacheKind, fn: (id: string) => void) => void subscribers.set(kind, [...(subscribers.get(kind) ?? []), fn]);
+  const subscribe = (kind: CacheKind, fn: Subscriber) => void subscribers.set(kind, [...(subscribers.get(kind) ?? []), fn]);
 
   if (!redisUrl) {
     return { publish: deliver, broadcast: () => {}, subscribe, ready: async () => {}, close: async () => {}, ...alwaysTrusted };
@@ -160,7 +175,7 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
     }
     if (msg.k === 'beat') return;
     if (msg.k === '*') clearAll();
-    else deliver(msg.k, msg.i);
+    else deliver(msg.k, msg.i, msg.d);
   });
 
   // The heartbeat: our own message coming back proves both connections carry traffic,
@@ -173,12 +188,12 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
   beat.unref();
 
   return {
-    publish(kind, id) {
-      deliver(kind, id);
-      this.broadcast(kind, id);
+    publish(kind, id, delta) {
+      deliver(kind, id, delta);
+      this.broadcast(kind, id, delta);
     },
-    broadcast(kind, id) {
-      void send({ o: origin, k: kind, i: id });
+    broadcast(kind, id, delta) {
+      void send(delta ? { o: origin, k: kind, i: id, d: delta } : { o: origin, k: kind, i: id });
     },
     subscribe,
     ready: () => subscribed,

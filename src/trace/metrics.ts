@@ -52,6 +52,8 @@ export interface Metrics {
    * in-process structure kept within a budget (docs/reliability.md "Memory bounds")
    */
   trackBounded(structure: BoundedStructure, read: () => { bytes: number; entries: number; evictions: number }): void;
+  /** Memory scopes kept current by deltas (memory/memory-sync.ts): versions remembered, deltas applied, version checks, re-reads. */
+  trackScopeSync(read: () => { scopes: number; applied: number; checks: number; reloads: number }): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -210,6 +212,30 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
     },
     trackBounded(structure, read) {
       bounded.set(structure, read);
+    },
+    trackScopeSync(read) {
+      new Gauge({
+        name: 'agentmem_memory_scope_versions',
+        help: 'Memory scopes whose version this instance remembers (AGENTMEM_SCOPE_VERSIONS_MAX).',
+        registers: [registry],
+        collect() {
+          this.set(read().scopes);
+        },
+      });
+      const counted = { applied: 0, checks: 0, reloads: 0 };
+      new Counter({
+        name: 'agentmem_memory_scope_sync_total',
+        help: "Other instances' memory writes applied as deltas (applied), per-search version checks (checks), scopes read again because a version differed (reloads).",
+        labelNames: ['what'],
+        registers: [registry],
+        collect() {
+          const r = read();
+          for (const what of ['applied', 'checks', 'reloads'] as const) {
+            this.inc({ what }, r[what] - counted[what]);
+            counted[what] = r[what];
+          }
+        },
+      });
     },
     text: () => registry.metrics(),
     contentType: registry.contentType,

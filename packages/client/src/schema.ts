@@ -116,14 +116,15 @@ export interface paths {
                 api_key?: string;
                 /** Format: uri */
                 base_url?: string;
-                /** @default 256 */
+                /** @description unset: the provider's own (local-neural 512, the others 256) */
                 dimensions?: number;
                 model?: string;
                 /**
-                 * @default local
+                 * @description unset: local-neural when its packages are installed, else local (docs/memory.md#embedders)
+                 * @default local-neural
                  * @enum {string}
                  */
-                provider?: 'local' | 'openai-compatible' | 'zhipu';
+                provider?: 'local' | 'local-neural' | 'openai-compatible' | 'zhipu';
               };
               /**
                * @description memory extraction after exchanges: true, false, or {model?, every_turns?, idle_ms?, window_tokens?} (docs/memory.md#extraction)

@@ -264,6 +264,16 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>, bounds:
       return this.leaf(orgId, agentId, userId)?.get(id);
     },
 
+    /** Forgets what reads wider than one scope kept (the bus was deaf); single scopes stay, each checked on next use (memory-sync.ts). */
+    dropWide(): void {
+      for (const orgId of [...byOrg.keys()]) drop(orgId, (g) => g.agentId === undefined || g.userId === undefined);
+    },
+
+    /** Forgets the org's scopes: read again on next use (an org-wide search while the bus is deaf). */
+    dropOrg(orgId: string): void {
+      drop(orgId, () => true);
+    },
+
     /** Another instance changed this scope (agentId '*': every agent of the user; org '*': everything). */
     invalidate(orgId: string, agentId: string | null | '*', userId: string | null): void {
       if (orgId === '*') {

@@ -47,7 +47,9 @@ export const userRoutes =
     );
 
     app.delete('/users/:id', { config: { access: 'admin', resource: 'user' }, schema: { params: userParams, tags: ['users'] } }, async (req, reply) => {
-      if (!(await forgetUser(ctx, req.principal.org_id, req.params.id))) throw notFound('User');
-      return reply.code(204).send();
+      // A user known only by what is kept under its id (no users row) is forgotten all the same.
+      const deleted = await forgetUser(ctx, req.principal.org_id, req.params.id);
+      if (!Object.values(deleted).some((n) => n > 0)) throw notFound('User');
+      return reply.code(200).send({ deleted });
     });
   };

@@ -64,10 +64,14 @@ export const failJob = (db: Queryable, id: string, error: string, retryInMs: num
     [id, retryInMs === null ? 'failed' : 'pending', error.slice(0, 2_000), retryInMs],
   );
 
-/** Deletes jobs that ended (done, or failed for good) more than `olderThanMs` ago; returns how many. */
-export const purgeFinishedJobs = async (db: Queryable, olderThanMs: number) =>
+/** Deletes up to `limit` jobs that ended (done, or failed for good) more than `olderThanMs` ago; returns how many. */
+export const purgeFinishedJobs = async (db: Queryable, olderThanMs: number, limit: number) =>
   (
-    await db.query(`delete from jobs where status in ('done', 'failed') and updated_at < now() - make_interval(secs => $1::float8 / 1000) returning id`, [
-      olderThanMs,
-    ])
+    await db.query(
+      `delete from jobs where id in (
+         select id from jobs where status in ('done', 'failed') and updated_at < now() - make_interval(secs => $1::float8 / 1000)
+         limit $2 for update skip locked)
+       returning 1`,
+      [olderThanMs, limit],
+    )
   ).length;

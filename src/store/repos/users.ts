@@ -30,28 +30,52 @@ export const updateUser = (db: Queryable, orgId: string, id: string, input: { na
     [orgId, id, input.name !== undefined, input.name ?? null, input.metadata ? JSON.stringify(input.metadata) : null],
   );
 
+/** What forgetting a user deleted, row counts per table. */
+export interface DeletedUser {
+  user: number;
+  sessions: number;
+  messages: number;
+  memories: number;
+  memory_history: number;
+  working_memory: number;
+  jobs: number;
+}
+
+const count = async (db: Queryable, sql: string, params: unknown[]) =>
+  (await db.query(`with d as (${sql} returning 1) select count(*)::int as n from d`, params))[0]!.n as number;
+
 /**
  * Deletes the user with their sessions (and messages), memories, every history row of
  * their memories (those deleted earlier too), the jobs and webhook deliveries that carry their text: what
- * "forget me" means.
+ * "forget me" means. A user need not have a `users` row (chat and memories never create
+ * one): whatever is kept under the id is deleted all the same.
  */
-export async function deleteUser(db: Queryable, orgId: string, id: string): Promise<boolean> {
+export async function deleteUser(db: Queryable, orgId: string, id: string): Promise<DeletedUser> {
   // Working memory of the user, and of the user's sessions.
-  await db.query(
+  const working_memory = await count(
+    db,
     `delete from working_memory where org_id = $1 and ((scope = 'user' and owner = $2)
        or (scope = 'session' and owner in (select id::text from sessions where org_id = $1 and user_id = $2)))`,
     [orgId, id],
   );
-  await db.query('delete from sessions where org_id = $1 and user_id = $2', [orgId, id]);
-  await db.query(
+  const messages = (
+    await db.query<{ n: number }>(
+      'select count(*)::int as n from messages where org_id = $1 and session_id in (select id from sessions where org_id = $1 and user_id = $2)',
+      [orgId, id],
+    )
+  )[0]!.n;
+  const sessions = await count(db, 'delete from sessions where org_id = $1 and user_id = $2', [orgId, id]);
+  const memory_history = await count(
+    db,
     `delete from memory_history where org_id = $1
        and (user_id = $2 or memory_id in (select id from memories where org_id = $1 and user_id = $2))`,
     [orgId, id],
   );
-  await db.query('delete from memories where org_id = $1 and user_id = $2', [orgId, id]);
+  const memories = await count(db, 'delete from memories where org_id = $1 and user_id = $2', [orgId, id]);
   // Extraction jobs hold the turn's text; a job still to run would also write memories back.
-  await db.query(`delete from jobs where org_id = $1 and payload ? 'user_id' and payload->>'user_id' = $2`, [orgId, id]);
+  const jobs = await count(db, `delete from jobs where org_id = $1 and payload ? 'user_id' and payload->>'user_id' = $2`, [orgId, id]);
   // Webhook deliveries about them carry their text too (delivered or not).
   await deleteUserDeliveries(db, orgId, id);
-  return (await db.query('delete from users where org_id = $1 and id = $2 returning id', [orgId, id])).length > 0;
+  const user = await count(db, 'delete from users where org_id = $1 and id = $2', [orgId, id]);
+  return { user, sessions, messages, memories, memory_history, working_memory, jobs };
 }

@@ -1,0 +1,169 @@
+// Keeps this instance's memory indexes (memory-index.ts) current with writes made on other
+// instances, by deltas rather than reloads, and proves them current before a search.
+//
+// Every write to a scope's memories bumps the scope's version in its transaction (migration
+// 014) and the bus carries {from, to, ids}. Here each loaded scope has the version it is
+// current to: a delta that continues it (from ≤ version < to) is applied — the named rows
+// read again by id, put or removed — in order, one scope at a time; one that arrives while
+// the scope is being read waits for the read's version and is applied after it. A search
+// first compares the scope's version with the store's (one primary-key read; with
+// `check: 'bus-down'` only while the bus cannot be trusted, or once after it comes back) and
+// reads the scope again only when they differ: a delta the bus lost, or that came out of
+// order, costs one reload, never a stale answer.
+import { LRUCache } from 'lru-cache';
+import type { Db } from '../store/db.ts';
+import type { CacheGuard, Delta } from '../store/invalidation.ts';
+import { memoryDocsByIds, scopeVersion } from '../store/repos/scope-versions.ts';
+import type { IndexScope } from './lexical/scope-indexes.ts';
+import type { MemoryIndex } from './memory-index.ts';
+import { scopeKey } from './predictive.ts';
+
+/** A delta naming more ids than this is not read row by row: the scope is read again. */
+export const MAX_DELTA_IDS = 500;
+
+export interface MemorySyncOptions {
+  db: Db;
+  guard: CacheGuard;
+  /** 'always': every search of a scope checks its version (a store shared by instances); 'bus-down': only while the bus is deaf */
+  check: 'always' | 'bus-down';
+  /** scopes whose version is remembered (an LRU; a forgotten one is read again on next use) */
+  maxScopes: number;
+}
+
+type Sync = Pick<MemoryIndex, 'put' | 'remove' | 'tracks' | 'invalidate' | 'dropWide' | 'dropOrg'>;
+
+interface Known {
+  version: number;
+  /** the recovery epoch it was last checked in */
+  epoch: number;
+}
+
+export function createMemorySync(opts: MemorySyncOptions) {
+  const { db, guard } = opts;
+  let index: Sync | undefined;
+  const known = new LRUCache<string, Known>({ max: opts.maxScopes });
+  // scopes whose version is being read (a load's start): the deltas that arrive meanwhile
+  const reading = new Map<string, Array<{ delta: Delta; local: boolean }>>();
+  // one chain of deltas per scope, so they apply in order; gone once idle
+  const chains = new Map<string, Promise<void>>();
+  let epoch = 0;
+  const stats = { applied: 0, reloads: 0, checks: 0 };
+
+  const split = (key: string) => {
+    const [orgId, agent, user] = key.split('\u0001') as [string, string, string];
+    return { orgId, agentId: agent || null, userId: user || null };
+  };
+
+  function reload(key: string): void {
+    const { orgId, agentId, userId } = split(key);
+    known.delete(key);
+    stats.reloads++;
+    index?.invalidate(orgId, agentId, userId);
+  }
+
+  async function applyDelta(key: string, delta: Delta, local: boolean): Promise<void> {
+    if (!index) return;
+    const { orgId, agentId, userId } = split(key);
+    const held = reading.get(key);
+    if (held) return void held.push({ delta, local });
+    const k = known.get(key);
+    if (!k) {
+      // loaded by an org-wide read (or its version forgotten): its place in the order is unknown
+      if (!local && index.tracks(orgId, agentId, userId)) reload(key);
+      return;
+    }
+    if (delta.to <= k.version) return;
+    if (!local) {
+      if (!delta.ids.length || delta.ids.length > MAX_DELTA_IDS) return reload(key);
+      const rows = await memoryDocsByIds(db, orgId, delta.ids);
+      const found = new Set(rows.map((r) => r.id));
+      // put/remove are queued by the index while it reads the scope, and applied after the read
+      for (const r of rows) index.put(orgId, r);
+      for (const id of delta.ids) if (!found.has(id)) index.remove(orgId, { id, agent_id: agentId, user_id: userId });
+      stats.applied++;
+    }
+    // current to `to` only if it was current to `from`; otherwise the next check reloads it
+    const now = known.get(key);
+    if (now && now.version >= delta.from && now.version < delta.to) now.version = delta.to;
+  }
+
+  function enqueue(key: string, delta: Delta, local: boolean): void {
+    const prev = chains.get(key) ?? Promise.resolve();
+    const next = prev
+      .then(() => applyDelta(key, delta, local))
+      .catch(() => reload(key)) // the store did not answer: read the scope again on next use
+      .finally(() => {
+        if (chains.get(key) === next) chains.delete(key);
+      });
+    chains.set(key, next);
+  }
+
+  return {
+    /** The index this keeps current (created with `beforeLoad` below). */
+    attach(ix: Sync): void {
+      index = ix;
+    },
+
+    /** memory-index.ts's beforeLoad: the version a scope's read is current to, read before its rows. */
+    async beforeLoad(orgId: string, leaf?: { agentId: string | null; userId: string | null }): Promise<void> {
+      if (!leaf) return; // an org-wide read: its scopes are checked on their own next use
+      const key = scopeKey(orgId, leaf.agentId, leaf.userId);
+      reading.set(key, []);
+      try {
+        known.set(key, { version: await scopeVersion(db, orgId, leaf.agentId, leaf.userId), epoch });
+      } finally {
+        const held = reading.get(key) ?? [];
+        reading.delete(key);
+        for (const h of held) enqueue(key, h.delta, h.local);
+      }
+    },
+
+    /** A write committed here (already applied to the index by memories.ts). */
+    local(orgId: string, agentId: string | null, userId: string | null, delta: Delta): void {
+      enqueue(scopeKey(orgId, agentId, userId), delta, true);
+    },
+
+    /** A write committed on another instance (the bus's 'memories' message). */
+    remote(key: string, delta: Delta): void {
+      enqueue(key, delta, false);
+    },
+
+    /** The bus was deaf: each scope is checked once on its next use; org-wide reads are dropped. */
+    recheckAll(): void {
+      epoch++;
+      index?.dropWide();
+    },
+
+    /** Before a search: a scope that cannot be shown current is read again (org-wide: while the bus is deaf). */
+    async verify(scope: IndexScope): Promise<void> {
+      if (!index) return;
+      if (scope.agentId === undefined || scope.userId === undefined) {
+        if (!guard.trusted()) index.dropOrg(scope.orgId);
+        return;
+      }
+      const { orgId, agentId, userId } = scope;
+      if (!index.tracks(orgId, agentId, userId)) return; // read on this search, version first
+      const key = scopeKey(orgId, agentId, userId);
+      const k = known.get(key);
+      // read by an org-wide search: with the bus heard, any delta to it since made it re-read (applyDelta)
+      if (!k) return opts.check === 'bus-down' && guard.trusted() ? undefined : reload(key);
+      if (opts.check === 'bus-down' && guard.trusted() && k.epoch === epoch) return;
+      stats.checks++;
+      const version = await scopeVersion(db, orgId, agentId, userId);
+      const now = known.get(key);
+      if (!now || now.version !== version) {
+        // a delta on its way (its version not yet applied) also lands here: one reload
+        if (!chains.has(key) || !now || now.version > version) return reload(key);
+        await chains.get(key);
+        if (known.get(key)?.version !== version) return reload(key);
+      }
+      const after = known.get(key);
+      if (after) after.epoch = epoch;
+    },
+
+    /** Scopes whose version is remembered, and what the deltas did (for /metrics). */
+    stats: () => ({ scopes: known.size, ...stats }),
+  };
+}
+
+export type MemorySync = ReturnType<typeof createMemorySync>;
