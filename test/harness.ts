@@ -290,3 +290,12 @@ export async function startRedis(port?: number): Promise<{ url: string; port: nu
     },
   };
 }
+
+/** A word of letters only, distinct per n (the analyzer keeps it whole: no digits to split on). */
+export const letterWord = (prefix: string, n: number) =>
+  prefix +
+  n
+    .toString(26)
+    .split('')
+    .map((c) => String.fromCharCode(97 + parseInt(c, 26)))
+    .join('');

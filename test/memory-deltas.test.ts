@@ -11,19 +11,10 @@
 // delete made meanwhile is not served: the version check while the bus is deaf.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { apiClient, createTestDatabase, engines, needsRedisServer, startRedis, startServer, type Api, type TestServer } from './harness.ts';
+import { apiClient, letterWord as word, createTestDatabase, engines, needsRedisServer, startRedis, startServer, type Api, type TestServer } from './harness.ts';
 
 const USERS = 200;
 const OPS = ['add', 'update', 'delete', 'forget'] as const;
-
-/** A word of letters only (the analyzer keeps it whole), distinct per n. */
-const word = (prefix: string, n: number) =>
-  prefix +
-  n
-    .toString(26)
-    .split('')
-    .map((c) => String.fromCharCode(97 + parseInt(c, 26)))
-    .join('');
 
 async function until(what: string, check: () => Promise<boolean>, limitMs = 10_000): Promise<void> {
   const t0 = performance.now();

@@ -15,20 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, needsRedis, readSse, spawnServe, testRedis, type Api } from './harness.ts';
+import { apiClient, letterWord as word, createTestDatabase, engines, needsRedis, readSse, spawnServe, testRedis, type Api } from './harness.ts';
 
 const USERS = 1_000;
 const PER_USER = 10;
 /** what RSS may reach with every user touched on an instance (a bound, not a target) */
 const RSS_BOUND_MIB = 700;
-
-const word = (prefix: string, n: number) =>
-  prefix +
-  n
-    .toString(26)
-    .split('')
-    .map((c) => String.fromCharCode(97 + parseInt(c, 26)))
-    .join('');
 
 describe(
   'two instances at scale, one killed mid-run (PostgreSQL + Redis)',

@@ -157,27 +157,22 @@ export function createMemories(deps: MemoryDeps) {
   }
 
   // Webhook events, written with the change they report (webhooks/outbox.ts).
+  const ref = (m: { id: string; agent_id: string | null; user_id: string | null }, source: string) => ({
+    id: m.id,
+    agent_id: m.agent_id,
+    user_id: m.user_id,
+    source,
+  });
   const createdEvent = (m: NewMemory, source: string): WebhookEvent => ({
     type: 'memory.created',
     user_id: m.user_id,
-    data: {
-      id: m.id,
-      agent_id: m.agent_id,
-      user_id: m.user_id,
-      source,
-      content: m.content,
-      metadata: m.metadata as Record<string, unknown>,
-      created_at: m.created_at.toISOString(),
-    },
+    data: { ...ref(m, source), content: m.content, metadata: m.metadata as Record<string, unknown>, created_at: m.created_at.toISOString() },
   });
   const updatedEvent = (m: Memory, previous: { content: string; metadata: unknown }, source: string): WebhookEvent => ({
     type: 'memory.updated',
     user_id: m.user_id,
     data: {
-      id: m.id,
-      agent_id: m.agent_id,
-      user_id: m.user_id,
-      source,
+      ...ref(m, source),
       content: m.content,
       metadata: m.metadata as Record<string, unknown>,
       previous: { content: previous.content, metadata: previous.metadata as Record<string, unknown> },
@@ -187,12 +182,12 @@ export function createMemories(deps: MemoryDeps) {
   const supersededEvent = (m: Memory, supersededBy: string | null, source: string): WebhookEvent => ({
     type: 'memory.superseded',
     user_id: m.user_id,
-    data: { id: m.id, agent_id: m.agent_id, user_id: m.user_id, source, superseded_by: supersededBy, valid_to: new Date(m.valid_to!).toISOString() },
+    data: { ...ref(m, source), superseded_by: supersededBy, valid_to: new Date(m.valid_to!).toISOString() },
   });
   const deletedEvent = (m: { id: string; agent_id: string | null; user_id: string | null }, source: string): WebhookEvent => ({
     type: 'memory.deleted',
     user_id: m.user_id,
-    data: { id: m.id, agent_id: m.agent_id, user_id: m.user_id, source },
+    data: ref(m, source),
   });
 
   const added = (m: NewMemory, source: string): NewHistory => ({
