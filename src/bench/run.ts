@@ -21,7 +21,17 @@ import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult
 import { summarize, type Summary } from './stats.ts';
 import { startClient, type PhaseSpec, type Progress } from './worker.ts';
 import { optionPath } from '../emulator/options.ts';
-import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, directMessages, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT, WORKING_MEMORY } from './workload.ts';
+import {
+  CHAT_MESSAGE,
+  DELTA_BYTES,
+  DELTAS,
+  deltasLost,
+  directMessages,
+  TEMPLATE_INTERVAL_MS,
+  TEMPLATE_RATE,
+  TEMPLATE_TEXT,
+  WORKING_MEMORY,
+} from './workload.ts';
 
 export interface BenchOptions {
   profile: ProfileName;
@@ -82,7 +92,7 @@ export interface GapResult {
 export interface GapSide {
   gaps: Summary;
   errors: number;
-  /** content frames expected (64 per stream) but not seen; bytes likewise */
+  /** the template's deltas (64 per stream) whose text was not seen (deltas read together arrive as one frame: not lost); bytes likewise */
   framesLost: number;
   bytesLost: number;
   /** gaps longer than 2× the interval */
@@ -417,7 +427,7 @@ function gapSide(samples: Sample[]): GapSide {
   let framesLost = 0;
   let bytesLost = 0;
   for (const s of samples) {
-    framesLost += Math.max(0, DELTAS - s.frames);
+    framesLost += deltasLost(s.bytes);
     bytesLost += Math.max(0, DELTAS * DELTA_BYTES - s.bytes);
   }
   const stall = (g: number) => g > 2 * TEMPLATE_INTERVAL_MS;

@@ -7,7 +7,7 @@ import { Agent } from 'undici';
 import { streamOnce, type Sample, type Target } from './client.ts';
 import { Histogram, type HistogramJSON } from './histogram.ts';
 import { runSlots } from './load.ts';
-import { variedMessage } from './workload.ts';
+import { deltasLost, variedMessage } from './workload.ts';
 
 export interface PhaseSpec {
   target: Target;
@@ -52,6 +52,7 @@ export interface SoakStats {
   streams: number;
   errors: number;
   errorKinds: string[];
+  /** the template's deltas whose text did not arrive (workload.ts deltasLost) */
   framesLost: number;
   /** gaps > 2 × interval */
   stalls: number;
@@ -239,7 +240,7 @@ if (!isMainThread && parentPort) {
             stalled = true;
           }
         }
-        const lost = Math.max(0, spec.deltas - sample.frames);
+        const lost = deltasLost(sample.bytes, spec.deltas);
         framesLost += lost;
         if (lost || stalled) streamsHurt++;
         const t = sample.timings;
