@@ -34,6 +34,7 @@ export function withClientDefaults(document: any): any {
       },
     },
   };
+  withoutServerDefaults(doc);
   for (const path of Object.values(doc.paths ?? {}) as Record<string, Operation>[]) {
     for (const op of Object.values(path)) {
       if (!op?.responses) continue;
@@ -44,6 +45,17 @@ export function withClientDefaults(document: any): any {
     }
   }
   return doc;
+}
+
+/**
+ * A default the server decides by where it runs is not the client's to know: the embedder a
+ * new agent gets depends on the packages installed and AGENTMEM_DEFAULT_EMBEDDER.
+ */
+function withoutServerDefaults(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  const n = node as Record<string, unknown>;
+  if (Array.isArray(n.enum) && n.enum.includes('local-neural')) delete n.default;
+  for (const v of Object.values(n)) withoutServerDefaults(v);
 }
 
 export async function clientTypes(document: unknown, path: string): Promise<string> {

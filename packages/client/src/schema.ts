@@ -121,7 +121,6 @@ export interface paths {
                 model?: string;
                 /**
                  * @description unset: local-neural when its packages are installed, else local (docs/memory.md#embedders)
-                 * @default local-neural
                  * @enum {string}
                  */
                 provider?: 'local' | 'local-neural' | 'openai-compatible' | 'zhipu';
