@@ -1,6 +1,5 @@
 // Finishing a turn: the answer stored as it ended (complete, or incomplete with why), then
 // the last events: an error, or memory extraction queued (its updates, when asked for) and done.
-import { tokensFromUsage } from '../memory/window-messages.ts';
 import type { RunResult } from './run.ts';
 import { stopOf } from './stop.ts';
 import type { BegunTurn } from './turn-begin.ts';
@@ -31,7 +30,6 @@ export async function finishTurn(turn: TurnContext, begun: BegunTurn, answer: An
       error: error ? { code: error.code, message: error.message } : aborted ? { code: 'client_aborted', message: 'The client went away.' } : null,
       tool_calls: answer.calls.length ? answer.calls : null,
       reasoning: answer.reasoning || null,
-      tokens: complete ? tokensFromUsage(answer.model, answer) : undefined,
     })
     .then(
       () => true,

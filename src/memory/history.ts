@@ -247,14 +247,13 @@ export function createHistory(
     },
 
     /** Stores the answer as it ended: complete, or incomplete with what was said so far. */
-    /** `m.tokens`: the answer's count when the caller has it (window-messages.ts tokensFromUsage); else it is counted here. */
-    async finish(turn: Exchange, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id'>): Promise<Message | undefined> {
+    async finish(turn: Exchange, m: Omit<Parameters<typeof messages.finishMessage>[1], 'id' | 'tokens'>): Promise<Message | undefined> {
       await turn.stored;
       await turn.windowMoved;
       await saving.get(turn.assistantMessageId);
       saving.delete(turn.assistantMessageId);
       progress.delete(turn.assistantMessageId);
-      const tokens = m.tokens ?? countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }), STORED_BUDGET_MS);
+      const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }), STORED_BUDGET_MS);
       const write = () => finishMessage({ id: turn.assistantMessageId, ...m, tokens });
       const stored = (row: Message | undefined) => {
         const entry = cache.get(turn.sessionId);

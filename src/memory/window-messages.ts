@@ -4,8 +4,7 @@
 // The count (o200k, overhead included) is taken once, when the message is stored or
 // first loaded, and kept with it: fitting a prompt only adds numbers.
 import type { ChatMessage } from '../llm/types.ts';
-import { countBounded, isExactModel, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
-import type { Usage } from '../llm/types.ts';
+import { countBounded, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
 
 // A message is counted within this long; the rest of a pathological one (a pasted blob) is bounded by its bytes.
 const MESSAGE_BUDGET_MS = 2;
@@ -61,16 +60,4 @@ export function countChat(messages: ChatMessage[], budgetMs = MESSAGE_BUDGET_MS)
 export function messageTokens(m: Message): number {
   if (m.tokens == null) m.tokens = countChat(toChatMessages(m));
   return m.tokens;
-}
-
-/**
- * An answer's stored count taken from the provider's usage instead of counting its text:
- * only where the two agree, a model counted exactly (o200k) that does not think (reasoning
- * tokens are in completion_tokens but never go back in a prompt), one step of plain text (no
- * tool calls, whose results the stored message also carries). Otherwise undefined: counted.
- */
-export function tokensFromUsage(model: string | undefined, a: { usage: Usage | null; calls: readonly unknown[]; reasoning?: string }): number | undefined {
-  if (!model || !isExactModel(model) || /^(?:o\d|gpt-5)/i.test(model)) return undefined;
-  if (a.calls.length || a.reasoning || !a.usage || a.usage.completion_tokens <= 0) return undefined;
-  return MESSAGE_OVERHEAD + a.usage.completion_tokens;
 }
