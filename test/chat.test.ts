@@ -89,7 +89,7 @@ for (const engine of engines) {
       for (const fault of ['none', 'split_utf8', 'drip']) {
         test(`byte-exact reassembly: buffer ${size}, ${fault}`, async () => {
           const agent = await openaiAgent(
-            // 'none' paced, so each delta comes in a read of its own (deltas read together are merged: llm/delta-batch.ts)
+            // 'none' paced: each delta its own read, as a live model sends them
             { text: tricky, ...(fault === 'none' ? { tokens_per_s: 200 } : { fault }) },
             // A long hold, so every flush but the last is a size flush and can be checked.
             { streaming: { text_buffer_size: size, flush_interval_ms: 10_000 } },

@@ -53,7 +53,7 @@ for (const engine of engines) {
 
     for (const flavour of ['zhipu', 'deepseek'] as const) {
       test(`${flavour}: reasoning streams as chunk_type "reasoning", is stored, and is never sent back`, async () => {
-        // paced: deltas that arrive in one read are merged into one (llm/delta-batch.ts)
+        // paced, as a live model streams
         const id = await agent(flavours[flavour]({ tokens_per_s: 200 }));
         const first = await streamChat(s, id, { message: `Think, ${flavour}?` });
         const kinds = first.events.map((e) => e.chunk_type);

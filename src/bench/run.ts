@@ -92,7 +92,7 @@ export interface GapResult {
 export interface GapSide {
   gaps: Summary;
   errors: number;
-  /** the template's deltas (64 per stream) whose text was not seen (deltas read together arrive as one frame: not lost); bytes likewise */
+  /** the template's deltas (64 per stream) whose text was not seen (by the text: a frame that carries two lost none); bytes likewise */
   framesLost: number;
   bytesLost: number;
   /** gaps longer than 2× the interval */

@@ -9,8 +9,8 @@ export const DELTAS = 64;
 export const DELTA_BYTES = 16;
 export const TEMPLATE_TEXT = Array.from({ length: DELTAS }, (_, i) => word(i) + '    ').join('');
 /**
- * The template's deltas a stream did not deliver, by the text it carried: deltas that reach the
- * server in one read go out as one frame (llm/delta-batch.ts), so frames are not counted.
+ * The template's deltas a stream did not deliver, by the text it carried (a frame that carries
+ * two deltas' text lost none).
  */
 export const deltasLost = (bytes: number, deltas = DELTAS) => Math.ceil(Math.max(0, deltas * DELTA_BYTES - bytes) / DELTA_BYTES);
 /** tokens_per_s for one delta every 20 ms */

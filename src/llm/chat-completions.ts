@@ -2,7 +2,6 @@
 // it (OpenAI and compatibles, Zhipu GLM). A provider is a `Dialect`: where to send,
 // how to authenticate, how its body, finish reasons and errors differ.
 import { UpstreamError, networkError } from './errors.ts';
-import { deltaBatch } from './delta-batch.ts';
 import { postEventStream } from './event-stream.ts';
 import type { UpstreamPool } from './pool.ts';
 import type { FinishReason, LlmRequest, StreamPart, ToolCall, Usage } from './types.ts';
@@ -49,49 +48,44 @@ export async function* streamChatCompletions(pool: UpstreamPool, dialect: Dialec
   let sawDone = false;
   let emitted = false;
   let failure: UpstreamError | undefined;
-  const out = deltaBatch();
   try {
-    reading: for await (const batch of events) {
-      for (const data of batch) {
-        if (data === '[DONE]') {
-          sawDone = true;
-          break reading;
-        }
-        let chunk: any;
-        try {
-          chunk = JSON.parse(data);
-        } catch {
-          failure = new UpstreamError('upstream_protocol', `The model provider sent invalid JSON: ${data.slice(0, 200)}`, { url: dialect.url });
-          break reading;
-        }
-        if (chunk?.error) {
-          failure = dialect.eventError(chunk.error);
-          break reading;
-        }
-        if (chunk?.usage) usage = toUsage(chunk.usage);
-        const choice = chunk?.choices?.[0];
-        if (!choice) continue;
-        const delta = choice.delta ?? {};
-        // Zhipu GLM-4.5+ and DeepSeek send `reasoning_content`; OpenRouter, vLLM and others `reasoning`.
-        const thought = delta.reasoning_content ?? delta.reasoning;
-        if (typeof thought === 'string' && thought.length > 0) {
-          emitted = true;
-          out.push({ type: 'reasoning-delta', text: thought });
-        }
-        if (typeof delta.content === 'string' && delta.content.length > 0) {
-          emitted = true;
-          out.push({ type: 'text-delta', text: delta.content });
-        }
-        if (Array.isArray(delta.tool_calls)) collectToolCalls(calls, delta.tool_calls);
-        if (choice.finish_reason) finishRaw = choice.finish_reason;
+    for await (const data of events) {
+      if (data === '[DONE]') {
+        sawDone = true;
+        break;
       }
-      yield* out.take();
+      let chunk: any;
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        failure = new UpstreamError('upstream_protocol', `The model provider sent invalid JSON: ${data.slice(0, 200)}`, { url: dialect.url });
+        break;
+      }
+      if (chunk?.error) {
+        failure = dialect.eventError(chunk.error);
+        break;
+      }
+      if (chunk?.usage) usage = toUsage(chunk.usage);
+      const choice = chunk?.choices?.[0];
+      if (!choice) continue;
+      const delta = choice.delta ?? {};
+      // Zhipu GLM-4.5+ and DeepSeek send `reasoning_content`; OpenRouter, vLLM and others `reasoning`.
+      const thought = delta.reasoning_content ?? delta.reasoning;
+      if (typeof thought === 'string' && thought.length > 0) {
+        emitted = true;
+        yield { type: 'reasoning-delta', text: thought };
+      }
+      if (typeof delta.content === 'string' && delta.content.length > 0) {
+        emitted = true;
+        yield { type: 'text-delta', text: delta.content };
+      }
+      if (Array.isArray(delta.tool_calls)) collectToolCalls(calls, delta.tool_calls);
+      if (choice.finish_reason) finishRaw = choice.finish_reason;
     }
   } catch (err) {
     if (req.signal?.aborted) throw err;
     failure = networkError(err, dialect.url);
   }
-  yield* out.take(); // what the last read said before it ended (or broke)
 
   if (!failure && finishRaw === null && !sawDone) {
     failure = new UpstreamError('upstream_network', 'The model provider closed the stream before the answer finished.', { url: dialect.url });

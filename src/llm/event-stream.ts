@@ -1,8 +1,5 @@
 // The upstream transport: POST a JSON body through the shared pool and yield the
-// `data` of the server-sent events of each read, parsed by eventsource-parser with a
-// capped buffer. One batch per read, not one yield per event: a read that carries many
-// deltas (a fast model, a busy server) then costs one pass through the turn's async
-// layers, and the providers merge its deltas into one (delta-batch.ts).
+// `data` of each server-sent event, parsed by eventsource-parser with a capped buffer.
 // A non-2xx answer or a failed connection throws (the caller may retry); a body
 // that breaks later throws from the iteration.
 //
@@ -37,7 +34,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 const DRAIN_BYTES = 64 * 1024;
 const DRAIN_MS = 2_000;
 
-export async function* postEventStream(pool: UpstreamPool, req: EventStreamRequest): AsyncGenerator<string[]> {
+export async function* postEventStream(pool: UpstreamPool, req: EventStreamRequest): AsyncGenerator<string> {
   const url = new URL(req.url);
   // undici gets a signal of its own, fired by the caller's only until the answer is in.
   const upstream = linkAbort(req.signal);
@@ -66,9 +63,9 @@ export async function* postEventStream(pool: UpstreamPool, req: EventStreamReque
   }
 }
 
-/** The events of a body, a batch per read; on an early stop, drains it (after the end marker) or destroys it. */
-async function* events(body: Dispatcher.ResponseData['body'], isEnd?: (data: string) => boolean): AsyncGenerator<string[]> {
-  let queued: string[] = [];
+/** The events of a body; on an early stop, drains it (after the end marker) or destroys it. */
+async function* events(body: Dispatcher.ResponseData['body'], isEnd?: (data: string) => boolean): AsyncGenerator<string> {
+  const queued: string[] = [];
   let parseError: Error | undefined;
   const parser = createParser({
     onEvent: (e) => queued.push(e.data),
@@ -85,15 +82,15 @@ async function* events(body: Dispatcher.ResponseData['body'], isEnd?: (data: str
     for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
       if (parseError) throw parseError;
-      if (queued.length === 0) continue;
-      const batch = queued;
-      queued = [];
-      if (isEnd && batch.some(isEnd)) sawEnd = true;
-      yield batch;
+      for (let i = 0; i < queued.length; i++) {
+        if (isEnd?.(queued[i]!)) sawEnd = true;
+        yield queued[i]!;
+      }
+      queued.length = 0;
     }
     ended = true;
     parser.feed(decoder.decode());
-    if (queued.length) yield queued;
+    for (const e of queued) yield e;
   } finally {
     if (ended) {
       // read to its end: the connection is already back in the pool

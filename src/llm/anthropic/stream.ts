@@ -6,7 +6,6 @@
 // and message_stop; `ping` anywhere; `error` ({error: {type, message}}) ends a stream.
 import { LRUCache } from 'lru-cache';
 import { UpstreamError, codeForStatus, networkError, parseErrorBody, retryAfterMs } from '../errors.ts';
-import { deltaBatch } from '../delta-batch.ts';
 import { postEventStream } from '../event-stream.ts';
 import type { UpstreamPool } from '../pool.ts';
 import type { LlmRequest, ProviderConfig, StreamPart, ToolCall } from '../types.ts';
@@ -95,67 +94,62 @@ export async function* streamMessages(
   let stopped = false;
   let emitted = false;
   let failure: UpstreamError | undefined;
-  const out = deltaBatch();
   try {
-    reading: for await (const batch of events) {
-      for (const data of batch) {
-        let e: any;
-        try {
-          e = JSON.parse(data);
-        } catch {
-          failure = new UpstreamError('upstream_protocol', `The model provider sent invalid JSON: ${data.slice(0, 200)}`, { url });
-          break reading;
-        }
-        const type = e?.type;
-        if (type === 'message_start') {
-          mergeUsage(usage, e.message?.usage);
-        } else if (type === 'content_block_start') {
-          const b = e.content_block ?? {};
-          blocks.set(e.index, { type: b.type, id: b.id, name: b.name, text: '', signature: '', data: b.data });
-          if (b.type === 'text' && typeof b.text === 'string' && b.text) {
-            emitted = true;
-            out.push({ type: 'text-delta', text: b.text });
-          }
-        } else if (type === 'content_block_delta') {
-          const d = e.delta ?? {};
-          const block = blocks.get(e.index);
-          if (d.type === 'text_delta' && typeof d.text === 'string' && d.text) {
-            emitted = true;
-            out.push({ type: 'text-delta', text: d.text });
-          } else if (d.type === 'thinking_delta' && typeof d.thinking === 'string' && d.thinking) {
-            if (block) block.text += d.thinking;
-            emitted = true;
-            out.push({ type: 'reasoning-delta', text: d.thinking });
-          } else if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') {
-            if (block) block.text += d.partial_json;
-          } else if (d.type === 'signature_delta' && typeof d.signature === 'string') {
-            if (block) block.signature += d.signature;
-          }
-        } else if (type === 'content_block_stop') {
-          const block = blocks.get(e.index);
-          blocks.delete(e.index);
-          if (block?.type === 'tool_use') calls.push({ id: block.id ?? '', name: block.name ?? '', arguments: block.text || '{}' });
-          else if (block?.type === 'thinking') thoughts.push({ type: 'thinking', thinking: block.text, signature: block.signature });
-          else if (block?.type === 'redacted_thinking' && block.data) thoughts.push({ type: 'redacted_thinking', data: block.data });
-        } else if (type === 'message_delta') {
-          if (e.delta?.stop_reason) stopRaw = e.delta.stop_reason;
-          mergeUsage(usage, e.usage);
-        } else if (type === 'message_stop') {
-          stopped = true;
-          break reading;
-        } else if (type === 'error') {
-          failure = eventError(e.error, url);
-          break reading;
-        }
-        // ping, and event types yet to come: nothing to do
+    for await (const data of events) {
+      let e: any;
+      try {
+        e = JSON.parse(data);
+      } catch {
+        failure = new UpstreamError('upstream_protocol', `The model provider sent invalid JSON: ${data.slice(0, 200)}`, { url });
+        break;
       }
-      yield* out.take();
+      const type = e?.type;
+      if (type === 'message_start') {
+        mergeUsage(usage, e.message?.usage);
+      } else if (type === 'content_block_start') {
+        const b = e.content_block ?? {};
+        blocks.set(e.index, { type: b.type, id: b.id, name: b.name, text: '', signature: '', data: b.data });
+        if (b.type === 'text' && typeof b.text === 'string' && b.text) {
+          emitted = true;
+          yield { type: 'text-delta', text: b.text };
+        }
+      } else if (type === 'content_block_delta') {
+        const d = e.delta ?? {};
+        const block = blocks.get(e.index);
+        if (d.type === 'text_delta' && typeof d.text === 'string' && d.text) {
+          emitted = true;
+          yield { type: 'text-delta', text: d.text };
+        } else if (d.type === 'thinking_delta' && typeof d.thinking === 'string' && d.thinking) {
+          if (block) block.text += d.thinking;
+          emitted = true;
+          yield { type: 'reasoning-delta', text: d.thinking };
+        } else if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') {
+          if (block) block.text += d.partial_json;
+        } else if (d.type === 'signature_delta' && typeof d.signature === 'string') {
+          if (block) block.signature += d.signature;
+        }
+      } else if (type === 'content_block_stop') {
+        const block = blocks.get(e.index);
+        blocks.delete(e.index);
+        if (block?.type === 'tool_use') calls.push({ id: block.id ?? '', name: block.name ?? '', arguments: block.text || '{}' });
+        else if (block?.type === 'thinking') thoughts.push({ type: 'thinking', thinking: block.text, signature: block.signature });
+        else if (block?.type === 'redacted_thinking' && block.data) thoughts.push({ type: 'redacted_thinking', data: block.data });
+      } else if (type === 'message_delta') {
+        if (e.delta?.stop_reason) stopRaw = e.delta.stop_reason;
+        mergeUsage(usage, e.usage);
+      } else if (type === 'message_stop') {
+        stopped = true;
+        break;
+      } else if (type === 'error') {
+        failure = eventError(e.error, url);
+        break;
+      }
+      // ping, and event types yet to come: nothing to do
     }
   } catch (err) {
     if (req.signal?.aborted) throw err;
     failure = networkError(err, url);
   }
-  yield* out.take(); // what the last read said before it ended (or broke)
 
   if (!failure && !stopped) {
     failure = new UpstreamError('upstream_network', 'The model provider closed the stream before the answer finished.', { url });
