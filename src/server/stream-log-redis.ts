@@ -107,7 +107,9 @@ export function createRedisStreamLog(url: string, opts: RedisStreamLogOptions): 
   const enqueue = (w: Write) => {
     if (closed || queue.length >= MAX_QUEUE) return;
     queue.push(w);
-    if (!scheduled) {
+    // A new stream is written at once: another instance asked to resume it right away must find it.
+    if (w.kind === 'open') setImmediate(flush);
+    else if (!scheduled) {
       scheduled = true;
       setTimeout(flush, coalesceMs);
     }
