@@ -15,7 +15,9 @@ export type JobHandler = (job: Job) => Promise<unknown>;
 // between leaves the job 'running' until its lock expires, and it runs once more, as after a
 // crash during the job itself: extraction reconciles with the memories it already wrote.
 // A job whose lock runs out before then is marked at once (a worker would claim it again).
-const DONE_DELAY_MS = 50;
+// A second, not 50 ms: one chat at a time (turns ~40 ms apart with extraction) then shares
+// one mark among ~20 turns instead of ~1, and the lock (30 s) leaves ample room.
+const DONE_DELAY_MS = 1_000;
 const DONE_BATCH = 256;
 
 /** Counts requests that have not yet sent their first token; background work waits for zero. */
