@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
+import { isClusterWorker, reportReady, runPrimary, workersFrom } from './serve-cluster.ts';
 import { startAgentmem } from '../app.ts';
 import { configFromEnv } from '../config.ts';
 import { onShutdownSignals } from '../server/shutdown.ts';
@@ -10,7 +11,21 @@ export function serveCommand(): Command {
     .description('Serve agents over HTTP (PORT, HOST, DATABASE_URL, REDIS_URL, … from the environment)')
     .option('-p, --port <port>', 'port to listen on (default $PORT or 8080)')
     .option('--host <host>', 'address to bind (default $HOST or 127.0.0.1)')
-    .action(async (opts: { port?: string; host?: string }) => {
+    .option('--workers <n>', 'server processes on this port (default $AGENTMEM_WORKERS or 1; above 1 needs PostgreSQL and Redis)')
+    .action(async (opts: { port?: string; host?: string; workers?: string }) => {
+      if (!isClusterWorker()) {
+        let workers;
+        try {
+          workers = workersFrom(opts.workers, process.env);
+        } catch (err) {
+          console.error(`agentmem: ${(err as Error).message}`);
+          process.exit(1);
+        }
+        if (workers > 1) {
+          await runPrimary(workers);
+          process.exit(0);
+        }
+      }
       boundHeapGrowth();
       let config;
       let app;
@@ -25,8 +40,9 @@ export function serveCommand(): Command {
         process.exit(1);
       }
       const store = config.databaseUrl ? redactUrl(config.databaseUrl) : `PGlite in ${config.dataDir}`;
-      console.log(`agentmem listening on ${app.url} (store: ${store})`);
-      if (app.generatedAdminKey) {
+      if (isClusterWorker()) reportReady({ url: app.url, store, generatedAdminKey: app.generatedAdminKey });
+      else console.log(`agentmem listening on ${app.url} (store: ${store})`);
+      if (app.generatedAdminKey && !isClusterWorker()) {
         console.log(`\nFirst start: created the platform admin API key. It is shown only this once:\n\n  ${app.generatedAdminKey}\n`);
       }
       // Live turns may finish for AGENTMEM_SHUTDOWN_GRACE_MS; a second signal exits at once.

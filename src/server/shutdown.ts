@@ -36,8 +36,9 @@ export async function drainServer(server: FastifyInstance, live: LiveTurns, grac
 /** SIGTERM/SIGINT run `shutdown` once; a second signal exits at once. */
 export function onShutdownSignals(shutdown: (signal: string) => Promise<void>, log: (line: string) => void = console.error): void {
   let stopping = false;
-  const handle = (signal: NodeJS.Signals) => {
+  const handle = (signal: NodeJS.Signals, fromPrimary = false) => {
     if (stopping) {
+      if (fromPrimary) return; // the primary passing on a signal this worker also got (a terminal's Ctrl-C)
       log(`agentmem: ${signal} again, exiting now`);
       process.exit(1);
     }
@@ -52,4 +53,8 @@ export function onShutdownSignals(shutdown: (signal: string) => Promise<void>, l
   };
   process.on('SIGINT', handle);
   process.on('SIGTERM', handle);
+  // A cluster worker (serve --workers): the primary's signal arrives as a message.
+  process.on('message', (m: { kind?: string; signal?: NodeJS.Signals }) => {
+    if (m?.kind === 'agentmem:stop') handle(m.signal ?? 'SIGTERM', true);
+  });
 }
