@@ -5,6 +5,8 @@
 // quiet, so the background work a turn leaves (extraction, the recall pool) is counted.
 //   node --import tsx scripts/cpu-per-turn.ts [--database embedded|memory://|postgres://…] [--turns 300]
 //     [--memory on|off] [--memories 1000] [--floor]   (--floor: the plain node:http proxy instead)
+//     [--concurrency C] [--workers N]   (N > 1: serve --workers over PostgreSQL + Redis; CPU of every process)
+// Also prints the client-side time to first content of the measured turns.
 // Compare commits A/B with it; it is the steadiest figure this machine gives.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +35,7 @@ const { values: opts } = parseArgs({
     perf: { type: 'string' }, // a file: `perf record` of the server's every thread (JIT frames named by --perf-basic-prof)
     concurrency: { type: 'string', default: '1' }, // sessions chatting at once (turns are split among them)
     embedder: { type: 'string', default: 'local' }, // memory.embedder: local (lexical recall, issue 27's targets) or local-neural
+    workers: { type: 'string', default: '1' }, // serve --workers N (PostgreSQL + Redis only): CPU of the primary and every worker
   },
 });
 const TURNS = Number(opts.turns);
@@ -45,8 +48,22 @@ async function child(args: string[], env: NodeJS.ProcessEnv, pattern: RegExp, no
   return { proc, url };
 }
 
-/** utime + stime of a process, all its threads, ms. */
+/** utime + stime of a process and its children (serve --workers), all their threads, ms. */
 function cpuOf(pid: number): number {
+  return cpuOfOne(pid) + childrenOf(pid).reduce((sum, c) => sum + cpuOfOne(c), 0);
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+function cpuOfOne(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
@@ -112,7 +129,15 @@ if (opts.floor) {
   const prof = opts.profile ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${opts.profile}`] : opts.perf ? ['--perf-basic-prof'] : [];
   server = await child(
     ['serve'],
-    { PORT: '0', DATABASE_URL: db.url, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, LOG_LEVEL: 'error' },
+    {
+      PORT: '0',
+      DATABASE_URL: db.url,
+      AGENTMEM_DATA_DIR: dataDir,
+      AGENTMEM_BOOTSTRAP_KEY: key,
+      LOG_LEVEL: 'error',
+      AGENTMEM_WORKERS: opts.workers,
+      ...(opts.workers !== '1' ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } : {}),
+    },
     /agentmem listening on (\S+)/,
     prof,
   );
@@ -140,13 +165,26 @@ if (opts.floor) {
   body = (session) => ({ message: CHAT_MESSAGE, user_id: 'cpu-user', session_id: session });
 }
 
+// Client-side time to first content of each measured turn (the first chunk carrying answer text).
+const firstContent: number[] = [];
+let measuring = false;
 const turn = async (session?: string): Promise<string | undefined> => {
+  const t0 = performance.now();
   const res = await fetch(server.url + chatPath, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body(session)),
   });
-  const text = await res.text();
+  let text = '';
+  let seen = !measuring;
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body!) {
+    text += decoder.decode(chunk as Uint8Array, { stream: true });
+    if (!seen && /"chunk_type":"content"|"content":"[^"]/.test(text)) {
+      seen = true;
+      firstContent.push(performance.now() - t0);
+    }
+  }
   if (res.status !== 200) throw new Error(`chat: ${res.status} ${text}`);
   return /"session_id":"([^"]+)"/.exec(text)?.[1];
 };
@@ -171,12 +209,14 @@ const s0 = cpuOf(server.proc.pid!);
 const th0 = threadsOf(server.proc.pid!);
 const p0 = postgresCpuMs();
 const t0 = performance.now();
+measuring = true;
 await Promise.all(
   sessions.map(async (session, c) => {
     for (let i = c; i < TURNS; i += C) await turn(session);
   }),
 );
 const wall = performance.now() - t0;
+measuring = false;
 const loop = await loopDelay();
 if (tracer) {
   tracer.kill('SIGINT');
@@ -197,6 +237,11 @@ console.log(
   `${what}: ${TURNS} turns (${C} at a time) in ${wall.toFixed(0)} ms; server CPU ${((s1 - s0) / TURNS).toFixed(2)} ms/turn (all threads, drained)${pgPart}`,
 );
 
+if (firstContent.length) {
+  const sorted = firstContent.sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(1);
+  console.log(`  first content (client side): p50 ${at(50)} ms, p90 ${at(90)} ms, p99 ${at(99)} ms`);
+}
 const perThread = [...th1]
   .map(([k, v]) => [k, (v - (th0.get(k) ?? 0)) / TURNS] as const)
   .filter(([, v]) => v >= 0.05)
