@@ -155,10 +155,10 @@ export async function streamedTurn(
   turn: TurnRequest,
   reply: FastifyReply,
   stream: TurnStream,
-  opts: StreamedOptions = {},
+  opts?: StreamedOptions,
 ): Promise<RunResult | undefined> {
   const gone = clientGone(reply);
-  const outlived = opts.outlive?.(gone.signal);
+  const outlived = opts?.outlive?.(gone.signal);
   let result: RunResult | undefined;
   try {
     result = await runTurn(ctx, turn, stream, outlived?.signal ?? gone.signal);
@@ -171,7 +171,7 @@ export async function streamedTurn(
   } finally {
     gone.release();
     outlived?.release();
-    opts.ended?.(result);
+    opts?.ended?.(result);
     stream.end();
   }
 }
