@@ -176,11 +176,14 @@ export async function streamedTurn(
   }
 }
 
+/** The events of a JSON answer nobody else reads (one for every turn). */
+const ignored: EventSink = { emit() {} };
+
 /**
  * A turn answered as one JSON body: run to its end (the client leaving aborts it), the
  * reply's status set when it ended in an error (failedTurnStatus). `collect` sees the events.
  */
-export async function jsonTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyReply, collect: EventSink = { emit() {} }): Promise<RunResult> {
+export async function jsonTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyReply, collect = ignored): Promise<RunResult> {
   const gone = clientGone(reply);
   let result: RunResult;
   try {
