@@ -2,6 +2,7 @@
 // WebSocket, OpenAI chunks, AI SDK UI stream, the JSON answer) is a transform of it.
 import type { FinishReason, Usage } from '../llm/types.ts';
 import type { TimingsJSON } from '../trace/timings.ts';
+import type { TurnErrorCode } from './turn-errors.ts';
 
 export type AgentEvent =
   | { chunk_type: 'start'; session_id: string; message_id: string; user_message_id: string; agent_id: string }
@@ -26,8 +27,21 @@ export type AgentEvent =
       /** true when the fallback model answered (the primary was too slow or failed) */
       fallback?: boolean;
     }
-  /** `retry_after`: seconds to wait before trying again (a rate limit) */
-  | { chunk_type: 'error'; code: string; message: string; retryable: boolean; message_id?: string; retry_after?: number };
+  | ErrorEvent;
+
+/**
+ * How a turn ended in error (`code`: turn-errors.ts). A surface sends its own refusals in the
+ * same shape with the server's codes (a WebSocket's bad message: ErrorEvent<ErrorCode>).
+ * `retry_after`: seconds to wait before trying again (a rate limit).
+ */
+export interface ErrorEvent<Code extends string = TurnErrorCode> {
+  chunk_type: 'error';
+  code: Code;
+  message: string;
+  retryable: boolean;
+  message_id?: string;
+  retry_after?: number;
+}
 
 export type ChunkType = AgentEvent['chunk_type'];
 

@@ -4,8 +4,8 @@
 import type { FinishReason, Usage } from '../llm/types.ts';
 import type { MemoryChange } from '../memory/memories.ts';
 import type { ReadyAgent } from './cache.ts';
-import type { ChatInput, RunDeps } from './run.ts';
 import { checkSession } from './turn-begin.ts';
+import type { ChatInput, RunDeps } from './turn-types.ts';
 
 export interface ExchangeInput extends Pick<ChatInput, 'orgId' | 'userId' | 'sessionId' | 'message'> {
   answer: string;

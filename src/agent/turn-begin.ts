@@ -14,18 +14,8 @@ import type { McpToolset } from './mcp-tools.ts';
 import type { Prompt } from './prompt.ts';
 import { toolSpecs } from './tools.ts';
 import type { TurnContext } from './turn-context.ts';
+import { ChatInputError } from './turn-errors.ts';
 import { turnTools } from './working-tool.ts';
-
-/** A request that cannot run (unknown session, wrong user, too long): answered 4xx before any byte streams. */
-export class ChatInputError extends Error {
-  constructor(
-    readonly code: 'not_found' | 'bad_request' | 'context_too_long',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ChatInputError';
-  }
-}
 
 /** What the turn knows once the model can be asked. */
 export interface BegunTurn {

@@ -4,7 +4,7 @@ import { linkAbort } from '../abort.ts';
 import type { Timings } from '../trace/timings.ts';
 import type { ReadyAgent } from './cache.ts';
 import type { EventSink } from './events.ts';
-import type { ChatInput, RunDeps } from './run.ts';
+import type { ChatInput, RunDeps } from './turn-types.ts';
 
 export interface TurnContext {
   readonly deps: RunDeps;

@@ -1,12 +1,13 @@
 // Finishing a turn: the answer stored as it ended (complete, or incomplete with why), then
 // the last events: an error, or memory extraction queued (its updates, when asked for) and done.
-import type { RunResult } from './run.ts';
 import { stopOf } from './stop.ts';
 import type { BegunTurn } from './turn-begin.ts';
 import type { TurnContext } from './turn-context.ts';
+import type { TurnError } from './turn-errors.ts';
 import type { Answer } from './turn-steps.ts';
+import type { RunResult } from './turn-types.ts';
 
-const STORE_FAILED = {
+const STORE_FAILED: TurnError = {
   code: 'storage_unavailable',
   message: 'The conversation could not be stored (the store is unavailable); a stored answer is retried until it is written.',
   retryable: true,
@@ -17,7 +18,7 @@ export async function finishTurn(turn: TurnContext, begun: BegunTurn, answer: An
   const { exchange } = begun;
   // Stopped by the server (shutting down, a stalled client): an error, not a client leaving.
   const stop = stopOf(turn.request);
-  let error = stop ?? answer.error;
+  let error: TurnError | undefined = stop ?? answer.error;
   const aborted = turn.request.aborted && !stop;
   const complete = !error && !aborted && !turn.storeFailed;
   const stored = await deps.history

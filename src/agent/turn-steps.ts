@@ -4,13 +4,14 @@
 import { sleep } from '../abort.ts';
 import { UpstreamError } from '../llm/errors.ts';
 import type { FinishReason, ToolCall, Usage } from '../llm/types.ts';
-import type { RunResult, StoredToolCall } from './run.ts';
 import { createAnswerText, type AnswerText } from './answer-text.ts';
 import { TurnStop } from './stop.ts';
 import { createTextBuffer, type TextBuffer } from './text-buffer.ts';
 import { callTool } from './tools.ts';
 import type { BegunTurn } from './turn-begin.ts';
 import type { TurnContext } from './turn-context.ts';
+import { isUpstreamCode, type TurnError } from './turn-errors.ts';
+import type { StoredToolCall } from './turn-types.ts';
 import { callWorkingTool } from './working-tool.ts';
 
 const CHECKPOINT_MS = 1_000;
@@ -29,7 +30,7 @@ export interface Answer {
   usage: Usage | null;
   /** the model that answered (the fallback's, if it won the race) */
   model: string;
-  error?: RunResult['error'];
+  error?: TurnError;
   calls: StoredToolCall[];
 }
 
@@ -142,7 +143,8 @@ async function streamStep(turn: TurnContext, begun: BegunTurn, answer: Answer, b
       answer.usage = addUsage(answer.usage, part.usage);
       answer.model = part.model ?? answer.model;
     } else {
-      answer.error = part.error;
+      const { code, message, retryable } = part.error;
+      answer.error = { code: isUpstreamCode(code) ? code : 'upstream_error', message, retryable };
     }
     // Backpressure: while the client's socket is full, the upstream is not pulled.
     const full = sink.ready?.();
@@ -208,7 +210,7 @@ function addUsage(a: Usage | null, b: Usage | null): Usage | null {
   };
 }
 
-function toRunError(err: unknown): NonNullable<RunResult['error']> {
+function toRunError(err: unknown): TurnError {
   if (err instanceof TurnStop) return err.toInfo();
   if (err instanceof UpstreamError) return { code: err.code, message: err.message, retryable: err.retryable };
   return { code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false };

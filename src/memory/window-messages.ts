@@ -16,7 +16,7 @@ const MESSAGE_BUDGET_MS = 2;
 export const STORED_BUDGET_MS = 50;
 import type { Message } from '../store/repos/messages.ts';
 
-/** A tool call as an answer stores it (agent/run.ts StoredToolCall). */
+/** A tool call as an answer stores it (agent/turn-types.ts StoredToolCall). */
 interface StoredCall {
   id: string;
   name: string;

@@ -5,7 +5,7 @@
 import type { FastifyError, FastifyReply } from 'fastify';
 import { AgentConfigError } from '../agent/agents.ts';
 import { AgentEgressError } from '../agent/egress-check.ts';
-import { ChatInputError } from '../agent/run.ts';
+import { ChatInputError, type TurnErrorCode } from '../agent/turn-errors.ts';
 import { egressDenial } from '../llm/egress.ts';
 import { EmbedderError } from '../memory/embedders/index.ts';
 import { SupersededMemoryError, UnknownAgentError } from '../memory/memories.ts';
@@ -97,10 +97,10 @@ const byFastifyCode: Record<string, ErrorCode> = {
 
 // A turn that ended in an error is answered (as one JSON body) with the table's status when
 // the cause is the server's own state or a timeout; any other failure is the gateway's.
-const ownStatus = new Set<string>(['egress_denied', 'upstream_timeout', 'shutting_down', 'storage_unavailable']);
+const ownStatus = new Set<TurnErrorCode>(['egress_denied', 'upstream_timeout', 'shutting_down', 'storage_unavailable']);
 
 /** HTTP status of a JSON answer whose turn ended in the error `code` (a target AGENTMEM_EGRESS refuses: the config's fault, 400). */
-export const failedTurnStatus = (code: string): number => (ownStatus.has(code) ? errorCodes[code as ErrorCode].status : 502);
+export const failedTurnStatus = (code: TurnErrorCode): number => (ownStatus.has(code) ? errorCodes[code].status : 502);
 
 /** A 503 says when to come back (the store, or this instance shutting down: another will answer). */
 export function setStatus(reply: FastifyReply, status: number): FastifyReply {

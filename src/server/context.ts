@@ -1,7 +1,7 @@
 // What route modules receive: the services below the server layer.
 import type { Agents } from '../agent/agents.ts';
 import type { AgentCache } from '../agent/cache.ts';
-import type { RunDeps } from '../agent/run.ts';
+import type { RunDeps } from '../agent/turn-types.ts';
 import type { AppConfig } from '../config.ts';
 import type { HistoryStore } from '../memory/history.ts';
 import type { Memories } from '../memory/memories.ts';

@@ -1,8 +1,14 @@
 // One table of error codes: HTTP status and default message. Every error a client
-// sees is `{error: {code, message}}` with one of these codes; client-error.ts gives every
-// error class from below the server its code here, in one place. A turn that fails once
-// running reports the run's own code instead (llm/errors.ts upstreamCodes, agent/stop.ts),
-// in its stream or JSON answer; client-error.ts failedTurnStatus gives the latter's status.
+// sees is `{error: {code, message}}` or an `error` event with one of these codes;
+// client-error.ts gives every error class from below the server its code here, in one
+// place. A turn that fails once running reports one of its own codes (TurnErrorCode,
+// agent/turn-errors.ts), all in this table too; client-error.ts failedTurnStatus gives the
+// status of a JSON answer that ended so.
+import { upstreamCodes, type UpstreamCode } from '../llm/errors.ts';
+import type { TurnErrorCode } from '../agent/turn-errors.ts';
+
+type Entry = { status: number; message: string };
+const upstream = (code: UpstreamCode, status = 502): Entry => ({ status, message: upstreamCodes[code].message });
 
 export const errorCodes = {
   bad_request: { status: 400, message: 'The request is invalid.' },
@@ -24,7 +30,19 @@ export const errorCodes = {
   unavailable: { status: 503, message: 'The server is shutting down.' },
   storage_unavailable: { status: 503, message: 'The store is unavailable; retry after the time in Retry-After.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry (another instance will answer).' },
-} as const satisfies Record<string, { status: number; message: string }>;
+  // A turn's own codes, once it runs (in its stream, or its JSON answer).
+  upstream_auth: upstream('upstream_auth'),
+  upstream_bad_request: upstream('upstream_bad_request'),
+  upstream_rate_limited: upstream('upstream_rate_limited'),
+  upstream_quota: upstream('upstream_quota'),
+  upstream_unavailable: upstream('upstream_unavailable'),
+  upstream_network: upstream('upstream_network'),
+  upstream_protocol: upstream('upstream_protocol'),
+  upstream_content_filter: upstream('upstream_content_filter'),
+  client_stalled: { status: 503, message: 'The client read too slowly; the answer was cut off.' },
+  client_aborted: { status: 499, message: 'The client went away; the answer was cut off.' },
+  cancelled: { status: 499, message: 'The turn was cancelled.' },
+} as const satisfies Record<string, Entry> & Record<TurnErrorCode, Entry>;
 
 export type ErrorCode = keyof typeof errorCodes;
 

@@ -2906,7 +2906,18 @@ export interface components {
       | 'upstream_timeout'
       | 'unavailable'
       | 'storage_unavailable'
-      | 'shutting_down';
+      | 'shutting_down'
+      | 'upstream_auth'
+      | 'upstream_bad_request'
+      | 'upstream_rate_limited'
+      | 'upstream_quota'
+      | 'upstream_unavailable'
+      | 'upstream_network'
+      | 'upstream_protocol'
+      | 'upstream_content_filter'
+      | 'client_stalled'
+      | 'client_aborted'
+      | 'cancelled';
     MetadataFilter:
       | {
           and: components['schemas']['MetadataFilter'][];

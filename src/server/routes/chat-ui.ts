@@ -73,15 +73,8 @@ export const chatUiRoutes =
         if (body.session_id === undefined && chatSession)
           await ctx.history.ensureSession({ id: chatSession, orgId, agentId: agent.id, userId: userId ?? null });
         const input = { orgId, message: text, userId, sessionId: chatSession, history };
-        await streamedTurn(
-          ctx,
-          'ui',
-          req,
-          reply,
-          agent,
-          input,
-          streamTurn(reply, uiStreamParts(), uiStreamHeaders, { flow: flowLimits(ctx.config), last: '[DONE]' }),
-        );
+        const stream = streamTurn(reply, uiStreamParts(), uiStreamHeaders, { flow: flowLimits(ctx.config), last: '[DONE]' });
+        await streamedTurn(ctx, { route: 'ui', timings: req.timings, log: req.log, agent, input }, reply, stream);
       },
     );
   };

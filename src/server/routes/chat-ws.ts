@@ -22,7 +22,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import { z } from 'zod';
 import type { ReadyAgent } from '../../agent/cache.ts';
-import type { RunResult } from '../../agent/run.ts';
+import type { ErrorEvent } from '../../agent/events.ts';
 import { shuttingDown } from '../../agent/stop.ts';
 import { createTimings } from '../../trace/timings.ts';
 import type { Principal } from '../auth.ts';
@@ -94,14 +94,14 @@ function setMaxPayload(socket: WebSocket, bytes: number): void {
 function serve(ctx: ServerContext, limiter: RateLimiter | undefined, socket: WebSocket, req: FastifyRequest): void {
   const agentId = agentIdOf(req);
   const sink = wsSink(socket, flowLimits(ctx.config));
-  const fail = (code: string, message: string, closeWith?: number) => {
-    sink.emit({ chunk_type: 'error', code, message, retryable: false });
-    if (closeWith) socket.close(closeWith, code);
+  // The socket's own refusals, in the shape of a turn's error event (the native encoder's is the event itself).
+  const refuse = (event: ErrorEvent<ErrorCode>, closeWith?: number) => {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(event));
+    if (closeWith) socket.close(closeWith, event.code);
   };
-  const limited = (err: RateLimitError, closeWith?: number) => {
-    sink.emit({ chunk_type: 'error', code: err.code, message: err.message, retryable: true, retry_after: err.retryAfterSeconds });
-    if (closeWith) socket.close(closeWith, err.code);
-  };
+  const fail = (code: ErrorCode, message: string, closeWith?: number) => refuse({ chunk_type: 'error', code, message, retryable: false }, closeWith);
+  const limited = (err: RateLimitError, closeWith?: number) =>
+    refuse({ chunk_type: 'error', code: err.code, message: err.message, retryable: true, retry_after: err.retryAfterSeconds }, closeWith);
 
   // The key is re-checked at each turn (a cache hit: one hash), so a revoked key stops at once.
   let authorization: string | undefined = req.headers.authorization;
@@ -163,7 +163,7 @@ function serve(ctx: ServerContext, limiter: RateLimiter | undefined, socket: Web
       if (controller.signal.aborted) return sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false });
       const userId = await scopeTurn(ctx, authorized.principal, agent, msg.user_id, msg.session_id);
       const input = { orgId: agent.org_id, message: msg.message, userId, sessionId: msg.session_id };
-      const result: RunResult = (await runTurn(ctx, 'ws', { timings, log: req.log }, agent, input, sink, controller.signal))!;
+      const result = await runTurn(ctx, { route: 'ws', timings, log: req.log, agent, input }, sink, controller.signal);
       if (result.aborted)
         sink.emit({ chunk_type: 'error', code: 'cancelled', message: 'The turn was cancelled.', retryable: false, message_id: result.messageId });
     } catch (err) {

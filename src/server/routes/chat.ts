@@ -4,8 +4,6 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { onAbort } from '../../abort.ts';
-import type { ChatInput } from '../../agent/run.ts';
-import type { ReadyAgent } from '../../agent/cache.ts';
 import { AppError, errorBody, notFound } from '../errors.ts';
 import { idParams, isUuid } from '../http.ts';
 import { openSse, type SseWriter } from '../encoders/sse.ts';
@@ -15,7 +13,7 @@ import type { ServerContext } from '../context.ts';
 import type { Frame, HeldStream } from '../stream-hold.ts';
 import { streamTurn } from '../stream-turn.ts';
 import { userId } from './users.ts';
-import { clientGone, jsonTurn, loadAgent, runTurn, scopeTurn } from './turn.ts';
+import { jsonTurn, loadAgent, scopeTurn, streamedTurn, type TurnRequest } from './turn.ts';
 import { checkAgent } from '../scope.ts';
 
 export const chatBody = z.strictObject({
@@ -66,11 +64,12 @@ function afterGrace(gone: AbortSignal, graceMs: number, followers: () => number)
 export const chatRoutes =
   (ctx: ServerContext): FastifyPluginAsyncZod =>
   async (app) => {
-    /** The agent (cached) and the chat input, or a 4xx before any byte is streamed. */
-    async function prepare(req: FastifyRequest, agentId: string, body: z.output<typeof chatBody>): Promise<{ agent: ReadyAgent; input: ChatInput }> {
+    /** The turn: the agent (cached) and the chat input, or a 4xx before any byte is streamed. */
+    async function prepare(req: FastifyRequest, route: string, agentId: string, body: z.output<typeof chatBody>): Promise<TurnRequest> {
       const agent = await loadAgent(ctx, req.principal.org_id, agentId, req.timings);
       const userId = await scopeTurn(ctx, req.principal, agent, body.user_id, body.session_id);
-      return { agent, input: { orgId: req.principal.org_id, message: body.message, userId, sessionId: body.session_id } };
+      const input = { orgId: req.principal.org_id, message: body.message, userId, sessionId: body.session_id };
+      return { route, timings: req.timings, log: req.log, agent, input };
     }
 
     // Every stream is held (stream-hold.ts) while it runs and `streamHoldMs` after, for
@@ -81,10 +80,9 @@ export const chatRoutes =
       { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: streamBody, tags: ['chat'] } },
       async (req, reply) => {
         const { resumable, ...body } = req.body;
-        const { agent, input } = await prepare(req, req.params.id, body);
-        const gone = clientGone(reply);
+        const turn = await prepare(req, 'stream', req.params.id, body);
+        const { agent, input } = turn;
         let held: HeldStream | undefined;
-        const turn = resumable ? afterGrace(gone.signal, ctx.config.streamGraceMs, () => held?.followers ?? 0) : undefined;
         // Every frame is held for a resume, from the start event (which opens the held stream) on.
         const stream = streamTurn(
           reply,
@@ -99,24 +97,22 @@ export const chatRoutes =
             },
           },
         );
-        try {
-          const result = await runTurn(ctx, 'stream', req, agent, input, stream, turn?.signal ?? gone.signal);
-          // A resumed stream learns how the turn ended; the one who left is not written to.
-          if (result?.aborted) {
-            stream.emit({
-              chunk_type: 'error',
-              code: 'client_aborted',
-              message: 'The client went away; the answer was cut off.',
-              retryable: true,
-              message_id: result.messageId,
-            });
-          }
-        } finally {
-          gone.release();
-          turn?.release();
-          held?.end();
-          stream.end();
-        }
+        await streamedTurn(ctx, turn, reply, stream, {
+          outlive: resumable ? (gone) => afterGrace(gone, ctx.config.streamGraceMs, () => held?.followers ?? 0) : undefined,
+          ended(result) {
+            // A resumed stream learns how the turn ended; the one who left is not written to.
+            if (result?.aborted) {
+              stream.emit({
+                chunk_type: 'error',
+                code: 'client_aborted',
+                message: 'The client went away; the answer was cut off.',
+                retryable: true,
+                message_id: result.messageId,
+              });
+            }
+            held?.end();
+          },
+        });
       },
     );
 
@@ -174,8 +170,7 @@ export const chatRoutes =
       '/agents/:id/chat',
       { config: { access: 'scoped', resource: 'agent' }, schema: { params: idParams, body: chatBody, tags: ['chat'] } },
       async (req, reply) => {
-        const { agent, input } = await prepare(req, req.params.id, req.body);
-        const result = await jsonTurn(ctx, 'json', req, reply, agent, input);
+        const result = await jsonTurn(ctx, await prepare(req, 'json', req.params.id, req.body), reply);
         const timings = req.timings.toJSON();
         if (result.error) {
           return {

@@ -5,7 +5,7 @@
 // at the agent's, a sampling setting is taken only within llm.client_overrides, and an end
 // user's scoped key sends no system messages.
 import type { AgentConfig } from '../../agent/config.ts';
-import type { ChatInput } from '../../agent/run.ts';
+import type { ChatInput } from '../../agent/turn-types.ts';
 import type { ChatMessage, ToolCall, ToolSpec } from '../../llm/types.ts';
 import { clientHistory } from './client-history.ts';
 

@@ -14,7 +14,7 @@
 import type { FastifyError } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ChatInput } from '../../agent/run.ts';
+import type { ChatInput } from '../../agent/turn-types.ts';
 import type { AgentRow } from '../../store/repos/agents.ts';
 import type { ServerContext } from '../context.ts';
 import { openaiChunks, openaiCompletion, openaiError, openaiToolCollector } from '../encoders/openai.ts';
@@ -139,11 +139,13 @@ export const openaiRoutes =
 
       if (body.stream) {
         const encode = openaiChunks({ model: body.model, includeUsage: body.stream_options?.include_usage === true });
-        return streamedTurn(ctx, 'openai_stream', req, reply, agent, input, streamTurn(reply, encode, {}, { flow: flowLimits(ctx.config), last: '[DONE]' }));
+        const stream = streamTurn(reply, encode, {}, { flow: flowLimits(ctx.config), last: '[DONE]' });
+        await streamedTurn(ctx, { route: 'openai_stream', timings: req.timings, log: req.log, agent, input }, reply, stream);
+        return;
       }
 
       const tools = openaiToolCollector();
-      const result = await jsonTurn(ctx, 'openai_json', req, reply, agent, input, tools);
+      const result = await jsonTurn(ctx, { route: 'openai_json', timings: req.timings, log: req.log, agent, input }, reply, tools);
       reply.header('x-session-id', result.sessionId);
       const timings = req.timings.toJSON();
       reply.header('x-agentmem-timings', JSON.stringify(timings));

@@ -1,12 +1,14 @@
 // What every chat surface (native SSE/JSON, OpenAI-compatible, UI stream, WebSocket)
 // does around one turn: find the agent and check the key may use it, check the session
-// id, fire one AbortSignal when the client leaves, run
-// the turn and record its metrics. Errors are answered by client-error.ts.
+// id, fire one AbortSignal when the client leaves, run the turn and record its metrics.
+// A streamed turn runs through streamedTurn, a JSON answer through jsonTurn, a WebSocket's
+// through runTurn. Errors are answered by client-error.ts.
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import type { AgentEvent, EventSink } from '../../agent/events.ts';
 import { recordSpans } from '../../trace/spans.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
-import { runChat, type ChatInput, type RunResult } from '../../agent/run.ts';
+import { runChat } from '../../agent/run.ts';
+import type { ChatInput, RunResult } from '../../agent/turn-types.ts';
 import type { Timings } from '../../trace/timings.ts';
 import { isScoped, type Principal } from '../auth.ts';
 import { failedTurnStatus, setStatus } from '../client-error.ts';
@@ -79,7 +81,8 @@ export function clientGone(reply: FastifyReply): { signal: AbortSignal; release(
 }
 
 /** Per-stage histograms, first-token latency and the outcome, once the turn has ended. */
-function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timings: Timings, result: RunResult | undefined): void {
+function observeTurn(ctx: ServerContext, turn: TurnRequest, result: RunResult | undefined): void {
+  const { route, agent, timings } = turn;
   const t = timings.toJSON();
   ctx.metrics.observeTimings(t, { route, provider: agent.providerName, model: agent.model });
   if (t.upstream_ttfb !== undefined) ctx.metrics.observeFirstToken(agent.providerName, result?.model ?? agent.model, t.upstream_ttfb);
@@ -108,79 +111,83 @@ function observeTurn(ctx: ServerContext, route: string, agent: ReadyAgent, timin
 
 export const internalErrorEvent: AgentEvent = { chunk_type: 'error', code: 'internal_error', message: 'The run failed unexpectedly.', retryable: false };
 
-/** Whose turn it is: its stage timings and where a failure is logged (a request's, or a WebSocket turn's). */
+/** One turn as a surface asks for it: where it came from (the metrics' route), its timings and log, the agent and the input. */
 export interface TurnRequest {
+  route: string;
   timings: Timings;
+  /** where a failure inside an opened stream is logged (a request's, or a WebSocket's) */
   log: FastifyBaseLogger;
+  agent: ReadyAgent;
+  input: ChatInput;
 }
 
 /**
- * Runs one turn for a route and records it. A run refused before any event (unknown
- * session, wrong user) is thrown, to be answered as a 4xx; a failure once a stream has
- * opened (`sink.opened`) is logged and reported inside it. Undefined when it failed in the stream.
+ * Runs one turn and records it. A failure is thrown: before any event (unknown session,
+ * wrong user) it is answered as a 4xx; after (a WebSocket's turn), the caller reports it.
  */
-export async function runTurn(
-  ctx: ServerContext,
-  route: string,
-  req: TurnRequest,
-  agent: ReadyAgent,
-  input: ChatInput,
-  sink: EventSink & { opened?(): boolean },
-  signal: AbortSignal,
-): Promise<RunResult | undefined> {
+export async function runTurn(ctx: ServerContext, turn: TurnRequest, sink: EventSink, signal: AbortSignal): Promise<RunResult> {
   let result: RunResult | undefined;
   // Tracked for a graceful shutdown (live-turns.ts): it may end the turn with `shutting_down`.
   const live = ctx.live.track(signal);
   try {
-    result = await runChat(ctx.run, agent, input, sink, live.signal, req.timings);
+    result = await runChat(ctx.run, turn.agent, turn.input, sink, live.signal, turn.timings);
     return result;
-  } catch (err) {
-    if (!sink.opened?.()) throw err;
-    req.log.error({ err, route }, 'chat turn failed');
-    sink.emit(internalErrorEvent);
-    return undefined;
   } finally {
     live.release();
-    observeTurn(ctx, route, agent, req.timings, result);
+    observeTurn(ctx, turn, result);
   }
 }
 
-/** A turn streamed to `stream` (stream-turn.ts) until it ends or the client leaves. */
+export interface StreamedOptions {
+  /** the turn's signal from the client's leaving (default: that signal itself); a resumable stream's runs on a while */
+  outlive?(gone: AbortSignal): { signal: AbortSignal; release(): void };
+  /** the stream's last word before it closes, however the turn ended (undefined: it failed inside the stream) */
+  ended?(result: RunResult | undefined): void;
+}
+
+/**
+ * A turn streamed to `stream` (stream-turn.ts) until it ends or the client leaves. Refused
+ * before the stream opened: thrown (a 4xx); failed after: logged and reported inside it,
+ * and undefined.
+ */
 export async function streamedTurn(
   ctx: ServerContext,
-  route: string,
-  req: TurnRequest,
+  turn: TurnRequest,
   reply: FastifyReply,
-  agent: ReadyAgent,
-  input: ChatInput,
   stream: TurnStream,
-): Promise<void> {
+  opts?: StreamedOptions,
+): Promise<RunResult | undefined> {
   const gone = clientGone(reply);
+  const outlived = opts?.outlive?.(gone.signal);
+  let result: RunResult | undefined;
   try {
-    await runTurn(ctx, route, req, agent, input, stream, gone.signal);
+    result = await runTurn(ctx, turn, stream, outlived?.signal ?? gone.signal);
+    return result;
+  } catch (err) {
+    if (!stream.opened()) throw err;
+    turn.log.error({ err, route: turn.route }, 'chat turn failed');
+    stream.emit(internalErrorEvent);
+    return undefined;
   } finally {
     gone.release();
+    outlived?.release();
+    opts?.ended?.(result);
     stream.end();
   }
 }
+
+/** The events of a JSON answer nobody else reads (one for every turn). */
+const ignored: EventSink = { emit() {} };
 
 /**
  * A turn answered as one JSON body: run to its end (the client leaving aborts it), the
  * reply's status set when it ended in an error (failedTurnStatus). `collect` sees the events.
  */
-export async function jsonTurn(
-  ctx: ServerContext,
-  route: string,
-  req: TurnRequest,
-  reply: FastifyReply,
-  agent: ReadyAgent,
-  input: ChatInput,
-  collect: EventSink = { emit() {} },
-): Promise<RunResult> {
+export async function jsonTurn(ctx: ServerContext, turn: TurnRequest, reply: FastifyReply, collect = ignored): Promise<RunResult> {
   const gone = clientGone(reply);
   let result: RunResult;
   try {
-    result = (await runTurn(ctx, route, req, agent, input, collect, gone.signal))!;
+    result = await runTurn(ctx, turn, collect, gone.signal);
   } finally {
     gone.release();
   }
