@@ -89,11 +89,15 @@ try {
   const a = await start();
   const b = await start();
   const api = apiClient(a.url, bootstrapKey);
-  const agent = (await api('POST', '/api/v1/agents', { body: {
-      name: 'rr',
-      llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } },
-      memory: { embedder: { provider: values.embedder } },
-    }, })).body;
+  const agent = (
+    await api('POST', '/api/v1/agents', {
+      body: {
+        name: 'rr',
+        llm: { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } },
+        memory: { embedder: { provider: values.embedder } },
+      },
+    })
+  ).body;
   for (const user of ['sticky', 'rr']) {
     for (let i = 0; i < memoryCount; i += 500) {
       const batch = Array.from({ length: Math.min(500, memoryCount - i) }, (_, j) => ({ content: fact(i + j) }));

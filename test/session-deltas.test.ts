@@ -29,16 +29,14 @@ describe('session windows patched across instances', { skip: (!engines.includes(
 
   /** An agent on the emulator with nothing in its prompt but the system prompt, the window and the message. */
   const agentWith = (llm: object = {}, memory: object = {}) =>
-    emulatorAgent(a, emu, { text: 'ok' }, { name: 'alternating', system_prompt: 'sys', memory: { extract: false, ...memory } }).then(
-      async (agent) => {
-        // (emulatorAgent sets llm; the patch adds the limits without losing its base_url)
-        if (Object.keys(llm).length) {
-          const r = await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { llm: { ...agent.llm, ...llm } } });
-          assert.equal(r.status, 200, JSON.stringify(r.body));
-        }
-        return agent;
-      },
-    );
+    emulatorAgent(a, emu, { text: 'ok' }, { name: 'alternating', system_prompt: 'sys', memory: { extract: false, ...memory } }).then(async (agent) => {
+      // (emulatorAgent sets llm; the patch adds the limits without losing its base_url)
+      if (Object.keys(llm).length) {
+        const r = await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { llm: { ...agent.llm, ...llm } } });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      }
+      return agent;
+    });
 
   /** What the window must send before this turn: the session's finished rows from its window start on, as stored. */
   async function storedWindow(sessionId: string, before: string[]): Promise<string[]> {
@@ -101,7 +99,8 @@ describe('session windows patched across instances', { skip: (!engines.includes(
     const { rows } = await db.query('select * from messages where session_id = $1 order by seq desc limit 1', [sessionId]);
     const newest = rows[0];
     const row = (content: string, seq: number) => ({ ...newest, id: crypto.randomUUID(), seq, role: 'user', content, created_at: new Date() });
-    const delta = (after: number, m: object) => JSON.stringify({ o: 'test', k: 'session', i: sessionId, d: { t: 'append', org: newest.org_id, agent: agent.id, user: null, after, m: [m] } });
+    const delta = (after: number, m: object) =>
+      JSON.stringify({ o: 'test', k: 'session', i: sessionId, d: { t: 'append', org: newest.org_id, agent: agent.id, user: null, after, m: [m] } });
     const heard = () => new Promise((r) => setTimeout(r, 100));
 
     // A delta that continues B's copy is appended (here: a made-up row, to see it applied).

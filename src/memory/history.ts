@@ -13,8 +13,9 @@ import type { Session } from '../store/repos/sessions.ts';
 import { groupCommit } from '../store/group-commit.ts';
 import { createFinishRetry, type FinishRetry } from './finish-retry.ts';
 import { cachedCount } from '../llm/token-count.ts';
-import { countChat, messageTokens, STORED_BUDGET_MS, toChatMessages } from './window-messages.ts';
-import { createSessionCache, newestSeq, type Entry, type SessionCache } from './session-cache.ts';
+import { countChat, STORED_BUDGET_MS, toChatMessages } from './window-messages.ts';
+import { sessionReads } from './session-reads.ts';
+import { createSessionCache, type SessionCache } from './session-cache.ts';
 import { createCheckpoints } from './checkpoint.ts';
 import { appendDelta, applySessionDelta, storedRow } from './session-deltas.ts';
 import type { Exchange } from './exchange.ts';
@@ -123,23 +124,55 @@ async function finish(w: Writer, turn: Exchange, m: Finished): Promise<Message |
   return written && storedRow(written).row;
 }
 
-/** The window start when the window has dropped messages the summary does not cover yet (undefined: none). */
-function unsummarizedDrop(entry: Entry): number | undefined {
-  const start = entry.session.window_seq;
-  if (!start) return undefined;
-  const after = entry.session.summarized_seq ?? 0;
-  if (start <= after + 1 || start > newestSeq(entry) + 1) return undefined; // (past the newest: from before a restore)
-  const oldest = entry.messages[0];
-  // (what the cache holds may not reach back to the summary: then some may be dropped)
-  const dropped = entry.depth !== Infinity && (!oldest || oldest.seq > after) ? true : entry.messages.some((m) => m.seq > after && m.seq < start);
-  return dropped ? start : undefined;
+/**
+ * The session's history window now starts at message `seq` (context-window.ts; `newest`: the
+ * newest message's seq, see sessions.setWindowStart): the cached copy takes it at once (the next
+ * turn here sends the same window), the row once `after` settles (the turn's own write goes
+ * first); other instances move theirs to what was stored.
+ */
+function moveWindow(w: Writer, orgId: string, sessionId: string, seq: number, newest: number, after?: Promise<unknown>): Promise<void> {
+  const entry = w.cache.peek(sessionId);
+  const was = entry?.session.window_seq ?? 0;
+  if (entry && (was < seq || was > newest + 1)) w.cache.setSession({ ...entry.session, window_seq: seq });
+  return (after ?? Promise.resolve())
+    .then(() => sessions.setWindowStart(w.db, orgId, sessionId, seq, newest))
+    .then((row) => {
+      if (!row) return;
+      w.cache.setSession(row);
+      w.opts.onChange?.(row.id, { t: 'window', seq: Number(row.window_seq ?? 0) });
+    });
 }
 
-export function createHistory(db: Db, opts: HistoryOptions = {}) {
-  const cache = createSessionCache(db, { maxSessions: opts.maxSessions ?? 10_000, guard: opts.guard ?? alwaysTrusted });
-  const checkpoints = createCheckpoints(db);
+/**
+ * A session with an id the caller derived (a UI chat's, routes/chat-ui.ts: one useChat
+ * conversation is one stored session), created by its first turn. Of two first turns at
+ * once, the one whose insert loses finds the other's session.
+ */
+async function ensureSession(w: Writer, s: { id: string; orgId: string; agentId: string; userId: string | null }): Promise<void> {
+  if (await w.cache.window(s.orgId, s.id, 0)) return;
+  try {
+    await sessions.createSession(w.db, { id: s.id, org_id: s.orgId, agent_id: s.agentId, user_id: s.userId });
+  } catch (err) {
+    if (!(await w.cache.window(s.orgId, s.id, 0))) throw err;
+  }
+}
+
+async function deleteSession(w: Writer, orgId: string, sessionId: string): Promise<boolean> {
+  w.cache.drop(sessionId);
+  const deleted = await sessions.deleteSession(w.db, orgId, sessionId);
+  // (again: a read that began before the delete committed may have kept it)
+  w.cache.drop(sessionId);
+  if (deleted) {
+    w.opts.onDeleted?.(orgId, sessionId);
+    w.opts.onChange?.(sessionId);
+  }
+  return deleted;
+}
+
+/** The turns' two writes, each grouped with other turns' (group-commit.ts), and the retry of a failed last one. */
+function createWriter(db: Db, cache: SessionCache, opts: HistoryOptions): Writer {
   const inflight = db.engine === 'pglite' ? 1 : 2;
-  const w: Writer = {
+  return {
     db,
     cache,
     opts,
@@ -158,6 +191,12 @@ export function createHistory(db: Db, opts: HistoryOptions = {}) {
       onBatch: (n) => opts.onWriteBatch?.('finish', n),
     }),
   };
+}
+
+export function createHistory(db: Db, opts: HistoryOptions = {}) {
+  const cache = createSessionCache(db, { maxSessions: opts.maxSessions ?? 10_000, guard: opts.guard ?? alwaysTrusted });
+  const checkpoints = createCheckpoints(db);
+  const w = createWriter(db, cache, opts);
   /** A session row changed in this process (its summary): the cached copy takes it, other instances drop theirs. */
   const updateSession = (session: Session) => {
     if (session.summary) cachedCount(session.summary);
@@ -198,80 +237,12 @@ export function createHistory(db: Db, opts: HistoryOptions = {}) {
     /** one last try of the final writes still waiting (shutdown) */
     close: () => w.retry.stop(),
 
-    /**
-     * A session with an id the caller derived (a UI chat's, routes/chat-ui.ts: one useChat
-     * conversation is one stored session), created by its first turn. Of two first turns at
-     * once, the one whose insert loses finds the other's session.
-     */
-    async ensureSession(s: { id: string; orgId: string; agentId: string; userId: string | null }): Promise<void> {
-      if (await cache.window(s.orgId, s.id, 0)) return;
-      try {
-        await sessions.createSession(db, { id: s.id, org_id: s.orgId, agent_id: s.agentId, user_id: s.userId });
-      } catch (err) {
-        if (!(await cache.window(s.orgId, s.id, 0))) throw err;
-      }
-    },
-
-    async deleteSession(orgId: string, sessionId: string): Promise<boolean> {
-      cache.drop(sessionId);
-      const deleted = await sessions.deleteSession(db, orgId, sessionId);
-      // (again: a read that began before the delete committed may have kept it)
-      cache.drop(sessionId);
-      if (deleted) {
-        opts.onDeleted?.(orgId, sessionId);
-        opts.onChange?.(sessionId);
-      }
-      return deleted;
-    },
-
-    /**
-     * Prompt tokens of the session's messages after its summary, as far as this instance
-     * holds them (undefined: not cached here).
-     */
-    unsummarizedTokens(sessionId: string): number | undefined {
-      const entry = cache.peek(sessionId);
-      if (!entry) return undefined;
-      const after = entry.session.summarized_seq ?? 0;
-      let n = 0;
-      for (const m of entry.messages) if (m.seq > after) n += messageTokens(m);
-      return n;
-    },
-
-    /** The session's cached messages, oldest first (complete: all of them), without a round trip; undefined when not cached. */
-    recent(sessionId: string): { messages: Message[]; complete: boolean } | undefined {
-      const entry = cache.peek(sessionId);
-      return entry && { messages: entry.messages, complete: entry.depth === Infinity };
-    },
-
-    /** The message the session's summary ends at, as cached here (null: no summary; undefined: not cached). */
-    summarizedThrough: (sessionId: string): string | null | undefined => cache.peek(sessionId)?.session.summarized_through,
-
+    ensureSession: (s: { id: string; orgId: string; agentId: string; userId: string | null }) => ensureSession(w, s),
+    deleteSession: (orgId: string, sessionId: string) => deleteSession(w, orgId, sessionId),
+    moveWindow: (orgId: string, sessionId: string, seq: number, newest: number, after?: Promise<unknown>) =>
+      moveWindow(w, orgId, sessionId, seq, newest, after),
     updateSession,
-
-    /**
-     * The session's history window now starts at message `seq` (context-window.ts; `newest`:
-     * the newest message's seq, see sessions.setWindowStart): the cached copy takes it at once
-     * (the next turn here sends the same window), the row once `after` settles (the turn's own
-     * write goes first); other instances move theirs to what was stored.
-     */
-    moveWindow(orgId: string, sessionId: string, seq: number, newest: number, after?: Promise<unknown>): Promise<void> {
-      const entry = cache.peek(sessionId);
-      const was = entry?.session.window_seq ?? 0;
-      if (entry && (was < seq || was > newest + 1)) cache.setSession({ ...entry.session, window_seq: seq });
-      return (after ?? Promise.resolve())
-        .then(() => sessions.setWindowStart(db, orgId, sessionId, seq, newest))
-        .then((row) => {
-          if (!row) return;
-          cache.setSession(row);
-          opts.onChange?.(row.id, { t: 'window', seq: Number(row.window_seq ?? 0) });
-        });
-    },
-
-    /** The window start when the window has dropped messages the summary does not cover yet (undefined: none, or not cached). */
-    unsummarizedDrop(sessionId: string): number | undefined {
-      const entry = cache.peek(sessionId);
-      return entry && unsummarizedDrop(entry);
-    },
+    ...sessionReads(cache),
 
     /** Drops cached sessions of a user (after the user and their sessions were deleted). */
     forgetUser: (orgId: string, userId: string) => cache.dropUser(orgId, userId),
