@@ -101,7 +101,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     const history = createHistory(db, {
       owner: instanceId,
       guard: bus,
-      onChange: (id) => bus.broadcast('session', id),
+      onChange: (id, delta) => bus.broadcast('session', id, delta),
       onRetryError: (err, id) => server?.log.warn({ err, message_id: id }, 'storing an answer failed again; retrying'),
       onRetryStored: (id) => server?.log.info({ message_id: id }, 'answer stored after a retry'),
       onWriteBatch: (write, turns) => metrics.observeWriteBatch(write, turns),
@@ -180,7 +180,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
     bus.subscribe('agent', agentCache.invalidate);
     bus.subscribe('agent', mcp.invalidate);
     bus.subscribe('session', history.invalidate);
-    bus.subscribe('session', (id) => void invalidateSessionMessages(db, messageIndex, id).catch(() => {}));
+    // (a delta's messages reach the message index through the history's onStored)
+    bus.subscribe('session', (id, delta) => delta || void invalidateSessionMessages(db, messageIndex, id).catch(() => {}));
     bus.subscribe('working', working.invalidate);
     bus.subscribe('api_key', auth.invalidate);
     bus.subscribe('memories', (key, delta) => {

@@ -43,14 +43,41 @@ export interface Delta {
   ids: string[];
 }
 
-export type Subscriber = (id: string, delta?: Delta) => void;
+/**
+ * What changed in a session, beside its id: lets an instance that holds the session's history
+ * window patch it instead of reading it again (memory/session-deltas.ts). Without one, a
+ * 'session' message means "drop it", as before (an older instance ignores `d`, and drops).
+ */
+export type SessionDelta =
+  | {
+      t: 'append';
+      /** whose session it is (the message index files the messages under the user) */
+      org: string;
+      agent: string;
+      user: string | null;
+      /** the seq of the session's newest finished message before these (0: none), as the write saw it */
+      after: number;
+      /** the finished rows, oldest first (created_at as its JSON string) */
+      m: unknown[];
+    }
+  /** the history window now starts at this seq (sessions.window_seq) */
+  | { t: 'window'; seq: number };
+
+/** The delta each kind of message may carry. */
+export interface Deltas {
+  memories: Delta;
+  session: SessionDelta;
+}
+export type DeltaOf<K extends CacheKind> = K extends keyof Deltas ? Deltas[K] : never;
+
+export type Subscriber<K extends CacheKind = CacheKind> = (id: string, delta?: DeltaOf<K>) => void;
 
 export interface InvalidationBus extends CacheGuard {
   /** Drops `id` from every subscriber here and (with Redis) on every other instance. */
-  publish(kind: CacheKind, id: string, delta?: Delta): void;
+  publish<K extends CacheKind>(kind: K, id: string, delta?: DeltaOf<K>): void;
   /** Only the other instances: this one's cache was updated in place. */
-  broadcast(kind: CacheKind, id: string, delta?: Delta): void;
-  subscribe(kind: CacheKind, fn: Subscriber): void;
+  broadcast<K extends CacheKind>(kind: K, id: string, delta?: DeltaOf<K>): void;
+  subscribe<K extends CacheKind>(kind: K, fn: Subscriber<K>): void;
   /** resolves once the Redis subscription is live (at once without Redis) */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -72,19 +99,19 @@ interface Message {
   /** '*': every kind (a sender whose publishes failed owes everyone a full clear); 'beat': heartbeat */
   k: CacheKind | '*' | 'beat';
   i: string;
-  d?: Delta;
+  d?: Delta | SessionDelta;
 }
 
 export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}): InvalidationBus {
   const origin = randomUUID();
   const subscribers = new Map<CacheKind, Subscriber[]>();
-  const deliver = (kind: CacheKind, id: string, delta?: Delta) => {
-    for (const fn of subscribers.get(kind) ?? []) fn(id, delta);
+  const deliver = (kind: CacheKind, id: string, delta?: Delta | SessionDelta) => {
+    for (const fn of subscribers.get(kind) ?? []) (fn as (id: string, delta?: Delta | SessionDelta) => void)(id, delta);
   };
   const clearAll = () => {
     for (const kind of subscribers.keys()) deliver(kind, '*');
   };
-  const subscribe = (kind: CacheKind, fn: Subscriber) => void subscribers.set(kind, [...(subscribers.get(kind) ?? []), fn]);
+  const subscribe = <K extends CacheKind>(kind: K, fn: Subscriber<K>) => void subscribers.set(kind, [...(subscribers.get(kind) ?? []), fn as Subscriber]);
 
   if (!redisUrl) {
     return { publish: deliver, broadcast: () => {}, subscribe, ready: async () => {}, close: async () => {}, ...alwaysTrusted };
@@ -187,14 +214,14 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
   }, heartbeatMs);
   beat.unref();
 
+  const broadcast = (kind: CacheKind, id: string, delta?: Delta | SessionDelta) =>
+    void send(delta ? { o: origin, k: kind, i: id, d: delta } : { o: origin, k: kind, i: id });
   return {
     publish(kind, id, delta) {
       deliver(kind, id, delta);
-      this.broadcast(kind, id, delta);
+      broadcast(kind, id, delta);
     },
-    broadcast(kind, id, delta) {
-      void send(delta ? { o: origin, k: kind, i: id, d: delta } : { o: origin, k: kind, i: id });
-    },
+    broadcast,
     subscribe,
     ready: () => subscribed,
     trusted: () => listening && pub.status === 'ready',

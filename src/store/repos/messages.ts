@@ -46,6 +46,15 @@ export interface NewMessage {
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 
+/**
+ * A written row with `prev_seq`: the seq of the session's newest finished message before it
+ * (0: none) as the statement saw it — what an instance holding the session's window must end
+ * at to append the row in place (memory/session-deltas.ts). Read in the write's own statement.
+ */
+export type Written = Message & { prev_seq: number };
+const prevSeq = (m: string) =>
+  `(select coalesce(max(p.seq), 0) from messages p where p.session_id = ${m}.session_id and p.seq < ${m}.seq and p.status <> 'streaming') as prev_seq`;
+
 export const insertMessage = (db: Queryable, m: NewMessage) =>
   one<Message>(
     db,
@@ -86,14 +95,14 @@ export interface NewExchange {
   newSession?: { agent_id: string; user_id: string | null };
 }
 
-type ExchangeRow = Message & { new_session: (Omit<Session, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }) | null };
+type ExchangeRow = Written & { new_session: (Omit<Session, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }) | null };
 
-const begun = ({ new_session, ...userMessage }: ExchangeRow): { userMessage: Message; session?: Session } => ({
+const begun = ({ new_session, ...userMessage }: ExchangeRow): { userMessage: Written; session?: Session } => ({
   userMessage,
   session: new_session ? { ...new_session, created_at: new Date(new_session.created_at), updated_at: new Date(new_session.updated_at) } : undefined,
 });
 
-export async function beginExchange(db: Queryable, t: NewExchange): Promise<{ userMessage: Message; session?: Session }> {
+export async function beginExchange(db: Queryable, t: NewExchange): Promise<{ userMessage: Written; session?: Session }> {
   const rows = await db.query<ExchangeRow>(
     `with s as (
        insert into sessions (id, org_id, agent_id, user_id, metadata) select $2, $1, $6, $7, '{}'::jsonb where $8 returning *
@@ -102,7 +111,7 @@ export async function beginExchange(db: Queryable, t: NewExchange): Promise<{ us
        values ($3, $1, $2, 'user', $5, 'complete', $9::int, null, null),
               ($4, $1, $2, 'assistant', '', 'streaming', null, $10::text, case when $10::text is null then null else now() end) returning *
      )
-     select m.*, (select row_to_json(s) from s) as new_session from m where m.role = 'user'`,
+     select m.*, (select row_to_json(s) from s) as new_session, ${prevSeq('m')} from m where m.role = 'user'`,
     [
       t.org_id,
       t.session_id,
@@ -124,7 +133,7 @@ export async function beginExchange(db: Queryable, t: NewExchange): Promise<{ us
  * session: all the user messages are inserted before all the answers, so each answer's
  * seq follows its question's. The results in the turns' order.
  */
-export async function beginExchanges(db: Queryable, ts: NewExchange[]): Promise<Array<{ userMessage: Message; session?: Session }>> {
+export async function beginExchanges(db: Queryable, ts: NewExchange[]): Promise<Array<{ userMessage: Written; session?: Session }>> {
   const rows = await db.query<ExchangeRow>(
     `with t as (
        select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::text[], $8::bool[], $9::int[], $10::text[])
@@ -140,7 +149,7 @@ export async function beginExchanges(db: Queryable, ts: NewExchange[]): Promise<
        ) rows
        returning *
      )
-     select m.*, (select row_to_json(s) from s where s.id = m.session_id) as new_session from m where m.role = 'user'`,
+     select m.*, (select row_to_json(s) from s where s.id = m.session_id) as new_session, ${prevSeq('m')} from m where m.role = 'user'`,
     [
       ts.map((t) => t.org_id),
       ts.map((t) => t.session_id),
@@ -180,10 +189,10 @@ export interface FinishedMessage {
 
 /** Finishes an assistant message that was inserted as 'streaming' when the turn began. */
 export const finishMessage = (db: Queryable, m: FinishedMessage) =>
-  one<Message>(
+  one<Written>(
     db,
     `update messages set content = $2, status = $3, finish_reason = $4, usage = $5, timings = $6, error = $7, tool_calls = $8, reasoning = $9, tokens = $10
-     where id = $1 returning *`,
+     where id = $1 returning *, ${prevSeq('messages')}`,
     [
       m.id,
       m.content,
@@ -199,13 +208,13 @@ export const finishMessage = (db: Queryable, m: FinishedMessage) =>
   );
 
 /** Several answers finished as one statement (group-commit.ts): the rows in the messages' order. */
-export async function finishMessages(db: Queryable, ms: FinishedMessage[]): Promise<Array<Message | undefined>> {
-  const rows = await db.query<Message>(
+export async function finishMessages(db: Queryable, ms: FinishedMessage[]): Promise<Array<Written | undefined>> {
+  const rows = await db.query<Written>(
     `update messages m set content = t.content, status = t.status, finish_reason = t.finish_reason, usage = t.usage::jsonb, timings = t.timings::jsonb,
        error = t.error::jsonb, tool_calls = t.tool_calls::jsonb, reasoning = t.reasoning, tokens = t.tokens
      from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
        as t(id, content, status, finish_reason, usage, timings, error, tool_calls, reasoning, tokens)
-     where m.id = t.id returning m.*`,
+     where m.id = t.id returning m.*, ${prevSeq('m')}`,
     [
       ms.map((m) => m.id),
       ms.map((m) => m.content),
