@@ -105,7 +105,10 @@ export async function startAgentmem(config: AppConfig, opts: StartOptions = {}):
       })());
     return { url, server, db, generatedAdminKey, shutdown, close: () => shutdown(0), embedderFor: memory.embedderFor };
   } catch (err) {
-    for (const close of opened.reverse()) await Promise.resolve().then(close).catch(() => {});
+    for (const close of opened.reverse())
+      await Promise.resolve()
+        .then(close)
+        .catch(() => {});
     throw err;
   }
 }
