@@ -1,8 +1,8 @@
-// The upstream emulator: a plain node:http server (its route table in router.ts, which says why
-// not Fastify) speaking OpenAI chat.completions and
-// Zhipu GLM (/api/paas/v4) streaming, with the seed's latency profiles and injectable
-// faults, so tests and the benchmark need no real provider. `tls` serves HTTPS with a
-// self-signed certificate made at start; `rttMs` puts a network round trip in front.
+// The upstream emulator: a plain node:http server (its route table in router.ts, which says
+// why not Fastify) speaking OpenAI chat.completions and Zhipu GLM (/api/paas/v4) streaming,
+// with the seed's latency profiles and injectable faults, so tests and the benchmark need no
+// real provider. `tls` serves HTTPS with a self-signed certificate made at start; `rttMs`
+// puts a network round trip in front.
 //
 //   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
 //   POST …/v1/messages             Anthropic's Messages API (anthropic.ts), its prompt cache per x-api-key
