@@ -31,6 +31,11 @@ function nameOf(node: ts.FunctionLikeDeclaration, sf: ts.SourceFile): string {
   if (node.name) return node.name.getText(sf);
   const parent = node.parent;
   if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) return parent.name.getText(sf);
+  // a callback: named for what it is handed to (`.action(…)`)
+  if (ts.isCallExpression(parent)) {
+    const callee = parent.expression;
+    return `${ts.isPropertyAccessExpression(callee) ? callee.name.getText(sf) : callee.getText(sf).slice(0, 40)}(…) callback`;
+  }
   return `<anonymous>`;
 }
 
