@@ -6,7 +6,7 @@
 // a nested function's first and last lines (`const f = () => {`, `};`) count for the
 // function that holds it, the lines between them for the nested one. Blank lines and
 // comment-only lines are not counted: a "why" comment never pushes a function over.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 
@@ -20,6 +20,7 @@ export interface LongFunction {
 const isTest = (file: string) => /\.test\.ts$/.test(file) || file.split('/').includes('test');
 
 function sourceFiles(dir: string): string[] {
+  if (!statSync(dir).isDirectory()) return [dir];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name);
     if (e.isDirectory()) return e.name === 'node_modules' || e.name.startsWith('.') ? [] : sourceFiles(path);
