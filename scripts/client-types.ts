@@ -9,13 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { configFromEnv } from '../src/config.ts';
 import { buildServer } from '../src/server/app.ts';
 import type { ServerContext } from '../src/server/context.ts';
+import { createLogger } from '../src/start/logger.ts';
 import { clientTypes } from './client-types-source.ts';
 
 const target = fileURLToPath(new URL('../packages/client/src/schema.ts', import.meta.url));
 const check = process.argv.includes('--check');
 
 async function servedDocument(): Promise<unknown> {
-  const app = await buildServer({ config: { ...configFromEnv({}), logLevel: 'silent' } } as ServerContext);
+  const app = await buildServer({ config: configFromEnv({}) } as ServerContext, createLogger('silent'));
   try {
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
     if (res.statusCode !== 200) throw new Error(`GET /docs/json answered ${res.statusCode}`);

@@ -1,7 +1,7 @@
 // SVG charts of the bench's runs, hand-written: per concurrency, grouped bars of the
 // client-side overhead (through − direct TTFB) and agentmem's own `added` figure, p50
 // and p99, on a shared linear axis; the soak's memory and the session's first token as lines.
-import type { BenchResult } from './run.ts';
+import type { BenchResult } from './result.ts';
 import type { SessionBenchResult } from './session.ts';
 import type { SoakResult } from './soak.ts';
 import { fmtMs } from './stats.ts';

@@ -1,11 +1,28 @@
 // The text report: per-stage timings beside the seed's costs, then direct vs. through
 // per concurrency, then the inter-delta gaps. Plain fixed-width columns.
-import type { BenchResult } from './run.ts';
+import type { BenchResult } from './result.ts';
 import type { SoakResult } from './soak.ts';
 import { SEED_HEADLINE, SEED_ROWS } from './seed-table.ts';
 import { fmtMs } from './stats.ts';
 
 export function formatReport(r: BenchResult): string {
+  return [
+    ...headerLines(r),
+    ...stageLines(r.levels),
+    ...recallLines(r.levels),
+    ...ttfbLines(r.levels),
+    ...floorLines(r.levels),
+    ...upstreamLines(r),
+    ...gapLines(r),
+    '',
+    `run took ${(r.durationMs / 1000).toFixed(1)} s`,
+  ].join('\n');
+}
+
+type Level = BenchResult['levels'][number];
+
+/** The machine, the store and profile, the memories seeded. */
+function headerLines(r: BenchResult): string[] {
   const out: string[] = [];
   const m = r.machine;
   out.push(`agentmem bench — ${r.date.slice(0, 10)} — ${m.cpus} × ${m.cpuModel}, Node ${m.node}, ${m.platform}`);
@@ -16,9 +33,12 @@ export function formatReport(r: BenchResult): string {
       : `memories: ${r.memories.seeded} seeded for the user in ${(r.memories.ms / 1000).toFixed(1)} s; window ${r.options.window ?? 10} (sessions filled with ${r.options.fillTurns} turns first), recall top 5, extract on${r.options.workingMemory ? ', working memory on' : ''}${r.options.vary ? '; --vary: every measured request asks a new, unrelated question' : ''}`,
   );
   out.push('');
+  return out;
+}
 
-  // per stage
-  const levels = r.levels;
+/** Per stage beside the seed's cost for it, and which stages were skipped why. */
+function stageLines(levels: Level[]): string[] {
+  const out: string[] = [];
   out.push('Per stage, through agentmem (ms, from the `done` event timings)');
   const head = ['seed stage', 'seed ms', 'agentmem stage', ...levels.flatMap((l) => [`c=${l.concurrency} p50`, 'p99'])];
   const rows: string[][] = [];
@@ -47,8 +67,12 @@ export function formatReport(r: BenchResult): string {
   );
   if (skipped.length) out.push(`(${skipped.join('; ')})`);
   out.push('');
+  return out;
+}
 
-  // who served recall
+/** Who served recall: the predictive pool, the fresh search, nobody (budget). */
+function recallLines(levels: Level[]): string[] {
+  const out: string[] = [];
   out.push('Recall served by: the predictive pool (skipped.recall_search = predicted) / the fresh search / nobody (budget)');
   const pct = (n: number, of: number) => (of ? `${n} (${((100 * n) / of).toFixed(0)} %)` : '0');
   const pair = (s: { p50: number; p99: number } | undefined) => (s ? `${fmtMs(s.p50)} / ${fmtMs(s.p99)}` : '–');
@@ -73,8 +97,12 @@ export function formatReport(r: BenchResult): string {
     ),
   );
   out.push('');
+  return out;
+}
 
-  // per concurrency
+/** Time to first content per concurrency, direct and through, beside the seed's headline. */
+function ttfbLines(levels: Level[]): string[] {
+  const out: string[] = [];
   out.push(
     `Time to first content, client-side (ms). Seed: direct ${SEED_HEADLINE.directMs}, through ${SEED_HEADLINE.throughMs}, overhead ${SEED_HEADLINE.overheadMs} (${SEED_HEADLINE.beforeTuningMs} before tuning)`,
   );
@@ -99,6 +127,12 @@ export function formatReport(r: BenchResult): string {
   );
   out.push("overhead = through − direct, percentile by percentile; added = agentmem's own first_byte − upstream_ttfb, per request");
   out.push('');
+  return out;
+}
+
+/** Against the floor proxy, and what a turn costs besides time (CPU, event-loop delay). */
+function floorLines(levels: Level[]): string[] {
+  const out: string[] = [];
   out.push('Against the floor (a plain Node keep-alive proxy re-encoding the SSE, same run), and what a turn costs besides time');
   out.push(
     ...table(
@@ -140,6 +174,13 @@ export function formatReport(r: BenchResult): string {
   out.push(
     "CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server's processes; loop: main-thread event-loop delay during the phase (agentmem's and the floor's alone: the emulator and the client have threads of their own)",
   );
+  return out;
+}
+
+/** Upstream connections per turn, the prompt sent, whole-stream times and the errors seen. */
+function upstreamLines(r: BenchResult): string[] {
+  const levels = r.levels;
+  const out: string[] = [];
   out.push(
     `upstream connections opened per turn${r.options.tls ? ' (HTTPS)' : ''}${r.options.rttMs ? `, round trip ${r.options.rttMs} ms` : ''}: ` +
       levels.map((l) => `c=${l.concurrency} direct ${fmtRatio(l.direct.upstreamConnections)}, through ${fmtRatio(l.through.upstreamConnections)}`).join('; '),
@@ -161,7 +202,13 @@ export function formatReport(r: BenchResult): string {
     ...l.through.errorKinds.map((e) => `c=${l.concurrency} through: ${e}`),
   ]);
   if (errors.length) out.push('errors:', ...errors.map((e) => `  ${e}`));
+  return out;
+}
 
+/** The inter-delta gaps of the paced streams, and the highest level sustained. */
+function gapLines(r: BenchResult): string[] {
+  const levels = r.levels;
+  const out: string[] = [];
   const gapLevels = levels.filter((l) => l.gaps);
   if (gapLevels.length) {
     out.push('');
@@ -198,14 +245,12 @@ export function formatReport(r: BenchResult): string {
       `Sustained (highest level run with no error, no lost frame, no gap > ${2 * r.template.intervalMs} ms; levels ${r.sustained.levels.join(', ')} streams): through agentmem ${f(r.sustained.through)}, direct ${f(r.sustained.direct)}`,
     );
   }
-  out.push('');
-  out.push(`run took ${(r.durationMs / 1000).toFixed(1)} s`);
-  return out.join('\n');
+  return out;
 }
 
-/** Left-aligns the first `textCols` columns, right-aligns the rest. */
 const fmtRatio = (u: { opened: number; perTurn: number } | undefined) => (u ? `${u.perTurn.toFixed(3)} (${u.opened})` : '–');
 
+/** Left-aligns the first `textCols` columns, right-aligns the rest. */
 function table(head: string[], rows: string[][], textCols: number): string[] {
   const full = rows.filter((r) => r.length === head.length);
   const widths = head.map((h, i) => Math.max(h.length, ...full.map((r) => r[i]!.length)));

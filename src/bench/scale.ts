@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MEMORY_INDEX_BYTES } from '../memory/bounds.ts';
 import { percentile } from './recall/metrics.ts';
-import { startWorld } from './setup.ts';
+import { startWorld, type World } from './setup.ts';
 
 export interface ScaleStep {
   touched_users: number;
@@ -72,20 +72,7 @@ export async function runScaleBench(opts: {
   });
   try {
     const agent = (await world.api('POST', '/api/v1/agents', { name: 'scale', memory: { extract: false } })).body;
-    const orgId = (await world.app.db.query<{ org_id: string }>('select org_id from agents where id = $1', [agent.id]))[0]!.org_id;
-    const t0 = performance.now();
-    const perChunk = Math.max(1, Math.floor(50_000 / opts.memoriesPerUser));
-    for (let from = 0; from < opts.users; from += perChunk) {
-      await world.app.db.query(
-        `insert into memories (id, org_id, agent_id, user_id, content, metadata, created_at, updated_at)
-         select gen_random_uuid(), $1, $2, 'user' || u, ${memorySql}, '{}'::jsonb, now(), now()
-         from generate_series($3::int, $4::int) u, generate_series(0, $5::int - 1) m`,
-        [orgId, agent.id, from, Math.min(opts.users, from + perChunk) - 1, opts.memoriesPerUser],
-      );
-    }
-    await world.app.db.query('analyze memories');
-    const seedMs = performance.now() - t0;
-    const chars = (await world.app.db.query<{ c: number }>('select avg(length(content))::float8 as c from memories'))[0]!.c;
+    const { seedMs, chars } = await seedScaleMemories(world, agent.id, opts.users, opts.memoriesPerUser);
 
     const search = async (u: number) => {
       const t = performance.now();
@@ -112,20 +99,9 @@ export async function runScaleBench(opts: {
       const sample = Math.min(opts.warmSample ?? 200, touched - first);
       for (let i = 0; i < sample; i++) warm.push(await search(touched - 1 - i));
       gc();
+      // measured before the /metrics read allocates
       const mem = process.memoryUsage();
-      const stats = await indexStats(world.app.url, world.adminKey);
-      const s: ScaleStep = {
-        touched_users: touched,
-        rss_mib: mib(mem.rss),
-        heap_mib: mib(mem.heapUsed),
-        heap_per_user_kib: Math.round(((mem.heapUsed - heap0) / touched / 1024) * 100) / 100,
-        heap_per_kept_memory_b: stats.entries ? Math.round((mem.heapUsed - heap0) / (stats.entries * opts.memoriesPerUser)) : 0,
-        index_bytes: stats.bytes,
-        index_scopes: stats.entries,
-        index_evictions: stats.evictions,
-        cold_ms: { p50: round(percentile(cold, 50)), p99: round(percentile(cold, 99)) },
-        warm_ms: { p50: round(percentile(warm, 50)), p99: round(percentile(warm, 99)) },
-      };
+      const s = stepFigures(touched, heap0, mem, opts.memoriesPerUser, cold, warm, await indexStats(world.app.url, world.adminKey));
       steps.push(s);
       opts.onStep?.(s);
     }
@@ -148,6 +124,50 @@ export async function runScaleBench(opts: {
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+/** N users × M memories in bulk SQL (chunks of ~50,000 rows), then analyzed. */
+async function seedScaleMemories(world: World, agentId: string, users: number, perUser: number): Promise<{ seedMs: number; chars: number }> {
+  const db = world.app.db;
+  const orgId = (await db.query<{ org_id: string }>('select org_id from agents where id = $1', [agentId]))[0]!.org_id;
+  const t0 = performance.now();
+  const perChunk = Math.max(1, Math.floor(50_000 / perUser));
+  for (let from = 0; from < users; from += perChunk) {
+    await db.query(
+      `insert into memories (id, org_id, agent_id, user_id, content, metadata, created_at, updated_at)
+       select gen_random_uuid(), $1, $2, 'user' || u, ${memorySql}, '{}'::jsonb, now(), now()
+       from generate_series($3::int, $4::int) u, generate_series(0, $5::int - 1) m`,
+      [orgId, agentId, from, Math.min(users, from + perChunk) - 1, perUser],
+    );
+  }
+  await db.query('analyze memories');
+  const seedMs = performance.now() - t0;
+  const chars = (await db.query<{ c: number }>('select avg(length(content))::float8 as c from memories'))[0]!.c;
+  return { seedMs, chars };
+}
+
+/** One step's figures from the memory measured right after a collection. */
+function stepFigures(
+  touched: number,
+  heap0: number,
+  mem: NodeJS.MemoryUsage,
+  perUser: number,
+  cold: number[],
+  warm: number[],
+  stats: { bytes: number; entries: number; evictions: number },
+): ScaleStep {
+  return {
+    touched_users: touched,
+    rss_mib: mib(mem.rss),
+    heap_mib: mib(mem.heapUsed),
+    heap_per_user_kib: Math.round(((mem.heapUsed - heap0) / touched / 1024) * 100) / 100,
+    heap_per_kept_memory_b: stats.entries ? Math.round((mem.heapUsed - heap0) / (stats.entries * perUser)) : 0,
+    index_bytes: stats.bytes,
+    index_scopes: stats.entries,
+    index_evictions: stats.evictions,
+    cold_ms: { p50: round(percentile(cold, 50)), p99: round(percentile(cold, 99)) },
+    warm_ms: { p50: round(percentile(warm, 50)), p99: round(percentile(warm, 99)) },
+  };
+}
 
 /** The memory index's figures, as /metrics gives them. */
 async function indexStats(url: string, key: string): Promise<{ bytes: number; entries: number; evictions: number }> {

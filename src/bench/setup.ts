@@ -147,3 +147,12 @@ export async function seedMemories(world: World, agent: BenchAgent, count: numbe
   }
   return { seeded, ms: performance.now() - t0 };
 }
+
+/** `seedMemories` with its progress said, and a note when the server could not take them. */
+export async function seedWithProgress(world: World, agent: BenchAgent, count: number, say: (line: string, final?: boolean) => void): Promise<SeedResult> {
+  say(`seeding ${count} memories…`);
+  const memories: SeedResult =
+    count > 0 ? await seedMemories(world, agent, count, (n) => say(`seeding memories ${n}/${count}`)) : { seeded: 0, skipped: '--memories 0' };
+  if ('skipped' in memories) say(`NOTE: memories not seeded: ${memories.skipped}`, true);
+  return memories;
+}

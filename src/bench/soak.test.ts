@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Histogram } from './histogram.ts';
-import { recallGroup, sustainedStreams, type LevelResult } from './run.ts';
+import { recallGroup, sustainedStreams } from './measure.ts';
+import type { LevelResult } from './result.ts';
 import { leastSquaresSlope, runSoak } from './soak.ts';
 import { summarize } from './stats.ts';
 

@@ -9,7 +9,7 @@ import { loadavg } from 'node:os';
 import { machineInfo } from './machine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileName } from '../emulator/server.ts';
-import { createBenchAgent, seedMemories, setBaseUrl, startWorld, type SeedResult } from './setup.ts';
+import { createBenchAgent, seedWithProgress, setBaseUrl, startWorld, type SeedResult, type World } from './setup.ts';
 import { startClient, type SoakStats } from './worker.ts';
 import { optionPath } from '../emulator/options.ts';
 import { CHAT_MESSAGE, DELTA_BYTES, DELTAS, TEMPLATE_INTERVAL_MS, TEMPLATE_RATE, TEMPLATE_TEXT } from './workload.ts';
@@ -75,12 +75,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const fillBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: 0 })}/v1`;
     const gapBase = `${emu}${optionPath({ text: TEMPLATE_TEXT, first_token_ms: 0, tokens_per_s: TEMPLATE_RATE })}/v1`;
     const agent = await createBenchAgent(world, fillBase);
-    say(`seeding ${opts.memories} memories…`);
-    const memories: SeedResult =
-      opts.memories > 0
-        ? await seedMemories(world, agent, opts.memories, (n) => say(`seeding memories ${n}/${opts.memories}`))
-        : { seeded: 0, skipped: '--memories 0' };
-    if ('skipped' in memories) say(`NOTE: memories not seeded: ${memories.skipped}`, true);
+    const memories = await seedWithProgress(world, agent, opts.memories, say);
 
     const url = `${world.app.url}/api/v1/agents/${agent.id}/chat/stream`;
     const headers = { authorization: `Bearer ${world.adminKey}` };
@@ -93,10 +88,66 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await sleep(1000);
     const rowsBefore = await countRows(world.app.db);
 
-    const samples: MemorySample[] = [];
-    let last: SoakStats | undefined;
-    const t0 = performance.now();
-    const sample = () => {
+    const sampler = memorySampler(world, opts, say);
+    sampler.sample();
+    const timer = setInterval(sampler.sample, every * 1000);
+    let stats: SoakStats;
+    try {
+      stats = await client.soak(
+        {
+          url,
+          headers,
+          body,
+          concurrency: opts.concurrency,
+          durationMs: opts.seconds * 1000,
+          sessions: 'soak',
+          deltas: DELTAS,
+          intervalMs: TEMPLATE_INTERVAL_MS,
+        },
+        (s) => (sampler.last = s),
+      );
+    } finally {
+      clearInterval(timer);
+    }
+    sampler.last = stats;
+    sampler.sample();
+    const rowsAfter = await countRows(world.app.db);
+
+    const { samples } = sampler;
+    return {
+      tool: 'agentmem bench --soak',
+      date: new Date().toISOString(),
+      machine: { ...machineInfo(load0), loadavgEnd: loadavg().map((x) => round(x, 2)) },
+      engine: world.engine,
+      store: world.store,
+      memories,
+      template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
+      options: { seconds: opts.seconds, concurrency: opts.concurrency, fillTurns: opts.fillTurns, sampleEvery: every },
+      samples,
+      ...memoryTrend(samples, opts.seconds),
+      stats,
+      rows: { before: rowsBefore, after: rowsAfter },
+      durationMs: performance.now() - started,
+    };
+  } finally {
+    say('stopping…');
+    await client.close();
+    await world.close();
+  }
+}
+
+/**
+ * Samples this process's memory (and the client worker's, from its last stats) and says it.
+ * `last`: the client's latest figures, set as they come.
+ */
+function memorySampler(world: World, opts: SoakOptions, say: (line: string, final?: boolean) => void) {
+  const samples: MemorySample[] = [];
+  const t0 = performance.now();
+  const sampler = {
+    samples,
+    last: undefined as SoakStats | undefined,
+    sample: () => {
+      const last = sampler.last;
       // The emulator records every request it serves (a test aid: ~10 KB each here, never
       // dropped); the bench never reads them, and kept they would be the soak's "leak".
       void world.emulator.reset();
@@ -119,62 +170,27 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
           `stalls ${last?.stalls ?? 0}, load ${s.load1}, rss ${s.rss} MB, heap main ${s.mainHeapUsed} MB${s.workerHeapUsed !== undefined ? `, worker ${s.workerHeapUsed} MB` : ''}`,
         true,
       );
-    };
-    sample();
-    const timer = setInterval(sample, every * 1000);
-    let stats: SoakStats;
-    try {
-      stats = await client.soak(
-        {
-          url,
-          headers,
-          body,
-          concurrency: opts.concurrency,
-          durationMs: opts.seconds * 1000,
-          sessions: 'soak',
-          deltas: DELTAS,
-          intervalMs: TEMPLATE_INTERVAL_MS,
-        },
-        (s) => (last = s),
-      );
-    } finally {
-      clearInterval(timer);
-    }
-    last = stats;
-    sample();
-    const rowsAfter = await countRows(world.app.db);
+    },
+  };
+  return sampler;
+}
 
-    const half = samples.filter((s) => s.t >= opts.seconds / 2);
-    const slope = (pick: (s: MemorySample) => number) => round(leastSquaresSlope(half.map((s) => [s.t / 60, pick(s)])), 3);
-    const mid = samples.reduce((best, s) => (Math.abs(s.t - opts.seconds / 2) < Math.abs(best.t - opts.seconds / 2) ? s : best), samples[0]!);
-    return {
-      tool: 'agentmem bench --soak',
-      date: new Date().toISOString(),
-      machine: { ...machineInfo(load0), loadavgEnd: loadavg().map((x) => round(x, 2)) },
-      engine: world.engine,
-      store: world.store,
-      memories,
-      template: { deltas: DELTAS, bytes: DELTA_BYTES, intervalMs: TEMPLATE_INTERVAL_MS },
-      options: { seconds: opts.seconds, concurrency: opts.concurrency, fillTurns: opts.fillTurns, sampleEvery: every },
-      samples,
-      rss: {
-        start: samples[0]!.rss,
-        middle: mid.rss,
-        end: samples[samples.length - 1]!.rss,
-        max: Math.max(...samples.map((s) => s.rss)),
-        slopeMbPerMin: slope((s) => s.rss),
-        slopeFrom: half[0]?.t ?? 0,
-      },
-      mainHeap: { start: samples[0]!.mainHeapUsed, end: samples[samples.length - 1]!.mainHeapUsed, slopeMbPerMin: slope((s) => s.mainHeapUsed) },
-      stats,
-      rows: { before: rowsBefore, after: rowsAfter },
-      durationMs: performance.now() - started,
-    };
-  } finally {
-    say('stopping…');
-    await client.close();
-    await world.close();
-  }
+/** RSS and main heap: start, middle, end, and their slope over the run's second half. */
+function memoryTrend(samples: MemorySample[], seconds: number): Pick<SoakResult, 'rss' | 'mainHeap'> {
+  const half = samples.filter((s) => s.t >= seconds / 2);
+  const slope = (pick: (s: MemorySample) => number) => round(leastSquaresSlope(half.map((s) => [s.t / 60, pick(s)])), 3);
+  const mid = samples.reduce((best, s) => (Math.abs(s.t - seconds / 2) < Math.abs(best.t - seconds / 2) ? s : best), samples[0]!);
+  return {
+    rss: {
+      start: samples[0]!.rss,
+      middle: mid.rss,
+      end: samples[samples.length - 1]!.rss,
+      max: Math.max(...samples.map((s) => s.rss)),
+      slopeMbPerMin: slope((s) => s.rss),
+      slopeFrom: half[0]?.t ?? 0,
+    },
+    mainHeap: { start: samples[0]!.mainHeapUsed, end: samples[samples.length - 1]!.mainHeapUsed, slopeMbPerMin: slope((s) => s.mainHeapUsed) },
+  };
 }
 
 /** Slope of y over x by least squares; NaN with fewer than two points. */

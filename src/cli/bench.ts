@@ -48,134 +48,138 @@ export function benchCommand(): Command {
       .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
       .option('--rtt-ms <ms>', 'a network round trip between agentmem and the emulator, paid per round trip, handshakes included', rtt, 0)
       .option('--json', 'print the JSON result only (no table, no progress)')
-      .action(
-        async (
-          opts: {
-            profile: ProfileName;
-            concurrency: number[];
-            requests?: number;
-            database: string;
-            memories: number;
-            fillTurns: number;
-            window: number;
-            workingMemory?: boolean;
-            embedder: 'local' | 'local-neural';
-            summaries?: boolean;
-            gaps: boolean;
-            out: string;
-            soak?: number;
-            session?: number;
-            vary?: boolean;
-            tls?: boolean;
-            rttMs: number;
-            json?: boolean;
-          },
-          cmd: Command,
-        ) => {
-          const certificate = opts.tls ? trustedCertificate() : undefined;
-          if (opts.tls && !certificate) process.exit(await rerunTrusting());
-          const tty = process.stderr.isTTY;
-          let width = 0;
-          const progress = opts.json
-            ? undefined
-            : (line: string, final?: boolean) => {
-                // `\r`-updated on a terminal; plain lines (only the final ones) when piped
-                if (tty) {
-                  process.stderr.write(`\r${line.padEnd(width)}${final ? '\n' : ''}`);
-                  width = final ? 0 : Math.max(width, line.length);
-                } else if (final) {
-                  process.stderr.write(line + '\n');
-                }
-              };
-          if (opts.session !== undefined) {
-            let session;
-            try {
-              session = await runSessionBench({
-                turns: opts.session,
-                profile: opts.profile,
-                database: opts.database,
-                window: cmd.getOptionValueSource('window') === 'default' ? 100 : opts.window,
-                workingMemory: opts.workingMemory,
-                summaries: opts.summaries,
-                memories: cmd.getOptionValueSource('memories') === 'default' ? 40 : opts.memories,
-                progress,
-              });
-            } catch (err) {
-              if (tty && !opts.json) process.stderr.write('\n');
-              console.error(`agentmem bench --session: ${(err as Error).stack ?? err}`);
-              process.exit(1);
-            }
-            const json = JSON.stringify(session, null, 2);
-            mkdirSync(resolve(opts.out), { recursive: true });
-            const stem = `chat-session-${session.turns.length}-${session.profile}-${session.engine}-${session.date.replace(/[:.]/g, '-')}`;
-            writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
-            writeFileSync(join(resolve(opts.out), `${stem}.svg`), renderSessionChart(session));
-            if (opts.json) process.stdout.write(json + '\n');
-            else process.stdout.write(formatSessionReport(session) + `\n\nwrote ${join(opts.out, stem)}.json and .svg\n`);
-            process.exit(0);
-          }
-          if (opts.soak !== undefined) {
-            // one level: the first given, or 16 when --concurrency was not given
-            const concurrency = cmd.getOptionValueSource('concurrency') === 'default' ? 16 : opts.concurrency[0]!;
-            let soak;
-            try {
-              soak = await runSoak({ seconds: opts.soak, concurrency, database: opts.database, memories: opts.memories, fillTurns: opts.fillTurns, progress });
-            } catch (err) {
-              if (tty && !opts.json) process.stderr.write('\n');
-              console.error(`agentmem bench --soak: ${(err as Error).stack ?? err}`);
-              process.exit(1);
-            }
-            if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
-            const json = JSON.stringify(soak, null, 2);
-            mkdirSync(resolve(opts.out), { recursive: true });
-            const stem = `chat-soak-c${concurrency}-${soak.engine}-${soak.date.replace(/[:.]/g, '-')}`;
-            writeFileSync(join(resolve(opts.out), `${stem}.json`), json + '\n');
-            writeFileSync(join(resolve(opts.out), `${stem}.svg`), renderSoakChart(soak));
-            if (opts.json) process.stdout.write(json + '\n');
-            else process.stdout.write(formatSoakReport(soak) + `\n\nwrote ${join(opts.out, stem)}.json and .svg\n`);
-            process.exit(0);
-          }
-          let result;
-          try {
-            result = await runBench({
-              profile: opts.profile,
-              concurrency: opts.concurrency,
-              requests: opts.requests,
-              database: opts.database,
-              memories: opts.memories,
-              fillTurns: opts.fillTurns,
-              window: opts.window,
-              workingMemory: opts.workingMemory,
-              embedder: opts.embedder,
-              gaps: opts.gaps,
-              vary: opts.vary,
-              tls: certificate,
-              rttMs: opts.rttMs,
-              progress,
-            });
-          } catch (err) {
-            if (tty && !opts.json) process.stderr.write('\n');
-            console.error(`agentmem bench: ${(err as Error).stack ?? err}`);
-            process.exit(1);
-          }
-          if (tty && !opts.json) process.stderr.write(`\r${''.padEnd(width)}\r`);
-          const json = JSON.stringify(result, null, 2);
-          const dir = resolve(opts.out);
-          mkdirSync(dir, { recursive: true });
-          const stem = `chat-overhead-${result.profile}-${result.engine}-${result.date.replace(/[:.]/g, '-')}`;
-          writeFileSync(join(dir, `${stem}.json`), json + '\n');
-          writeFileSync(join(dir, `${stem}.svg`), renderChart(result));
-          if (opts.json) {
-            process.stdout.write(json + '\n');
-          } else {
-            process.stdout.write(formatReport(result) + '\n');
-            process.stdout.write(`\nwrote ${join(opts.out, stem)}.json and .svg\n`);
-          }
-          // the in-process servers are closed; anything left (timers, sockets) must not keep us
-          process.exit(0);
-        },
-      )
+      .action((opts: BenchFlags, cmd: Command) => {
+        if (opts.tls && !trustedCertificate()) return rerunTrusting().then((code) => process.exit(code));
+        const progress = opts.json ? undefined : progressLine();
+        if (opts.session !== undefined) return sessionBench(opts, cmd, progress);
+        if (opts.soak !== undefined) return soakBench(opts, cmd, progress);
+        return overheadBench(opts, progress);
+      })
   );
+}
+
+interface BenchFlags {
+  profile: ProfileName;
+  concurrency: number[];
+  requests?: number;
+  database: string;
+  memories: number;
+  fillTurns: number;
+  window: number;
+  workingMemory?: boolean;
+  embedder: 'local' | 'local-neural';
+  summaries?: boolean;
+  gaps: boolean;
+  out: string;
+  soak?: number;
+  session?: number;
+  vary?: boolean;
+  tls?: boolean;
+  rttMs: number;
+  json?: boolean;
+}
+
+type ProgressFn = ((line: string, final?: boolean) => void) & { clear(): void; newline(): void };
+
+/** Progress on stderr: `\r`-updated on a terminal; plain lines (only the final ones) when piped. */
+function progressLine(): ProgressFn {
+  const tty = process.stderr.isTTY;
+  let width = 0;
+  const say = (line: string, final?: boolean) => {
+    if (tty) {
+      process.stderr.write(`\r${line.padEnd(width)}${final ? '\n' : ''}`);
+      width = final ? 0 : Math.max(width, line.length);
+    } else if (final) {
+      process.stderr.write(line + '\n');
+    }
+  };
+  return Object.assign(say, {
+    /** wipes the last `\r` line before the report */
+    clear: () => void (tty && process.stderr.write(`\r${''.padEnd(width)}\r`)),
+    /** ends the `\r` line before an error */
+    newline: () => void (tty && process.stderr.write('\n')),
+  });
+}
+
+/** A run failed: its stack, exit 1. */
+function fail(what: string, err: unknown, progress: ProgressFn | undefined): never {
+  progress?.newline();
+  console.error(`${what}: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+}
+
+/** The JSON and the SVG in --out, then the JSON (--json) or the text report on stdout; exit 0. */
+function finish(opts: BenchFlags, stem: string, result: unknown, svg: string, report: () => string): never {
+  const json = JSON.stringify(result, null, 2);
+  const dir = resolve(opts.out);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${stem}.json`), json + '\n');
+  writeFileSync(join(dir, `${stem}.svg`), svg);
+  if (opts.json) process.stdout.write(json + '\n');
+  else process.stdout.write(report() + `\n\nwrote ${join(opts.out, stem)}.json and .svg\n`);
+  // the in-process servers are closed; anything left (timers, sockets) must not keep us
+  process.exit(0);
+}
+
+async function sessionBench(opts: BenchFlags, cmd: Command, progress: ProgressFn | undefined): Promise<void> {
+  let session;
+  try {
+    session = await runSessionBench({
+      turns: opts.session!,
+      profile: opts.profile,
+      database: opts.database,
+      window: cmd.getOptionValueSource('window') === 'default' ? 100 : opts.window,
+      workingMemory: opts.workingMemory,
+      summaries: opts.summaries,
+      memories: cmd.getOptionValueSource('memories') === 'default' ? 40 : opts.memories,
+      progress,
+    });
+  } catch (err) {
+    fail('agentmem bench --session', err, progress);
+  }
+  const stem = `chat-session-${session.turns.length}-${session.profile}-${session.engine}-${session.date.replace(/[:.]/g, '-')}`;
+  finish(opts, stem, session, renderSessionChart(session), () => formatSessionReport(session));
+}
+
+async function soakBench(opts: BenchFlags, cmd: Command, progress: ProgressFn | undefined): Promise<void> {
+  // one level: the first given, or 16 when --concurrency was not given
+  const concurrency = cmd.getOptionValueSource('concurrency') === 'default' ? 16 : opts.concurrency[0]!;
+  let soak;
+  try {
+    soak = await runSoak({ seconds: opts.soak!, concurrency, database: opts.database, memories: opts.memories, fillTurns: opts.fillTurns, progress });
+  } catch (err) {
+    fail('agentmem bench --soak', err, progress);
+  }
+  progress?.clear();
+  const stem = `chat-soak-c${concurrency}-${soak.engine}-${soak.date.replace(/[:.]/g, '-')}`;
+  finish(opts, stem, soak, renderSoakChart(soak), () => formatSoakReport(soak));
+}
+
+async function overheadBench(opts: BenchFlags, progress: ProgressFn | undefined): Promise<void> {
+  let result;
+  try {
+    result = await runBench({
+      profile: opts.profile,
+      concurrency: opts.concurrency,
+      requests: opts.requests,
+      database: opts.database,
+      memories: opts.memories,
+      fillTurns: opts.fillTurns,
+      window: opts.window,
+      workingMemory: opts.workingMemory,
+      embedder: opts.embedder,
+      gaps: opts.gaps,
+      vary: opts.vary,
+      tls: opts.tls ? trustedCertificate() : undefined,
+      rttMs: opts.rttMs,
+      progress,
+    });
+  } catch (err) {
+    fail('agentmem bench', err, progress);
+  }
+  progress?.clear();
+  const stem = `chat-overhead-${result.profile}-${result.engine}-${result.date.replace(/[:.]/g, '-')}`;
+  finish(opts, stem, result, renderChart(result), () => formatReport(result));
 }
 
 function profile(v: string): ProfileName {

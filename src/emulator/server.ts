@@ -1,7 +1,8 @@
-// The upstream emulator: a plain node:http server speaking OpenAI chat.completions and
-// Zhipu GLM (/api/paas/v4) streaming, with the seed's latency profiles and injectable
-// faults, so tests and the benchmark need no real provider. `tls` serves HTTPS with a
-// self-signed certificate made at start; `rttMs` puts a network round trip in front.
+// The upstream emulator: a plain node:http server (its route table in router.ts, which says
+// why not Fastify) speaking OpenAI chat.completions and Zhipu GLM (/api/paas/v4) streaming,
+// with the seed's latency profiles and injectable faults, so tests and the benchmark need no
+// real provider. `tls` serves HTTPS with a self-signed certificate made at start; `rttMs`
+// puts a network round trip in front.
 //
 //   POST …/chat/completions        openai format; zhipu when the path has /api/paas/v4/
 //   POST …/v1/messages             Anthropic's Messages API (anthropic.ts), its prompt cache per x-api-key
@@ -21,7 +22,7 @@
 // keyed per API key and model, with the provider's rules (OpenAI and Zhipu: from 1,024 tokens in
 // 128-token blocks; DeepSeek models: 64-token units); the cached tokens shorten the first token's
 // wait (profiles.ts) and are reported in usage (formats.ts).
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,7 +37,9 @@ import { createFaultGate, HTTP_FAULTS, type Fault } from './faults.ts';
 import { completionBody, finishReasonFor, newIdent, type Format, type Ident } from './formats.ts';
 import { bearer, checkZhipuAuth, zhipuKeyId } from './jwt.ts';
 import { startRelay, type Relay } from './network.ts';
-import { parseOptionPath } from './options.ts';
+import type { RoutedPath } from './options.ts';
+import { anyPath, createRouter, endingWith, exactly } from './router.ts';
+import { readBody } from './body.ts';
 import { blockEnds, DEEPSEEK_RULES, OPENAI_RULES, PrefixCache, type PrefixCacheOptions } from './prefix-cache.ts';
 import { pacingFor, type Pacing, type ProfileName, type PromptCount } from './profiles.ts';
 import { promptTokenIds } from './prompt-tokens.ts';
@@ -93,8 +96,6 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 16 * 1024 * 1024;
-
 interface ChatBody {
   model?: unknown;
   stream?: unknown;
@@ -115,45 +116,61 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const prefixCache = new PrefixCache(opts.prefixCache);
   let seq = 0;
 
-  const handle: RequestListener = (req, res) => {
-    const { path, options } = parseOptionPath(new URL(req.url ?? '/', 'http://emulator').pathname);
-    const record = (into: RecordedRequest[]): RecordedRequest => {
-      const format: Format = path.endsWith('/v1/messages') ? 'anthropic' : path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
-      const r: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
-      into.push(r);
-      return r;
-    };
-    if (req.method === 'POST' && path.endsWith('/chat/completions')) {
-      const r = record(requests);
-      chat(req, res, r, seq++).catch((err) => {
-        if (!res.headersSent) sendError(res, r.format, 'server_error');
-        else res.destroy(err as Error);
-      });
-      return;
-    }
-    if (req.method === 'POST' && path.endsWith('/v1/messages')) {
-      const r = record(requests);
-      messages(req, res, r, seq++).catch((err) => {
-        if (!res.headersSent) sendError(res, r.format, 'server_error');
-        else res.destroy(err as Error);
-      });
-      return;
-    }
-    if (req.method === 'POST' && path.endsWith('/embeddings')) {
-      embed(req, res, record(embeddingRequests)).catch(() => (res.headersSent ? res.destroy() : sendError(res, 'openai', 'server_error')));
-      return;
-    }
-    if (req.method === 'HEAD') return void res.writeHead(200).end();
-    if (req.method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, stats());
-    if (req.method === 'GET' && path.endsWith('/models')) {
-      const created = Math.floor(Date.now() / 1000);
-      return sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
-    }
-    if (req.method === 'GET') return sendJson(res, 200, { emulator: 'agentmem', profile });
-    req.resume();
-    const e = errorResponse('openai', 'not_found', { method: req.method, path });
-    res.writeHead(e.status, e.headers).end(e.body);
+  /** A chat or embeddings request, recorded as it arrives (its body once read). */
+  const record = (into: RecordedRequest[], req: IncomingMessage, { path, options }: RoutedPath): RecordedRequest => {
+    const format: Format = path.endsWith('/v1/messages') ? 'anthropic' : path.includes('/api/paas/v4/') ? 'zhipu' : 'openai';
+    const r: RecordedRequest = { path, method: 'POST', headers: req.headers, body: undefined, options, format, receivedAt: Date.now() };
+    into.push(r);
+    return r;
   };
+  /** A failure before the answer began is the format's server error; after, the connection is cut. */
+  const failed = (res: ServerResponse, format: Format) => (err: unknown) => {
+    if (!res.headersSent) sendError(res, format, 'server_error');
+    else res.destroy(err as Error);
+  };
+  const handle = createRouter(
+    [
+      {
+        method: 'POST',
+        path: endingWith('/chat/completions'),
+        handle: (req, res, at) => {
+          const r = record(requests, req, at);
+          chat(req, res, r, seq++).catch(failed(res, r.format));
+        },
+      },
+      {
+        method: 'POST',
+        path: endingWith('/v1/messages'),
+        handle: (req, res, at) => {
+          const r = record(requests, req, at);
+          messages(req, res, r, seq++).catch(failed(res, r.format));
+        },
+      },
+      {
+        method: 'POST',
+        path: endingWith('/embeddings'),
+        handle: (req, res, at) =>
+          void embed(req, res, record(embeddingRequests, req, at)).catch(() => (res.headersSent ? res.destroy() : sendError(res, 'openai', 'server_error'))),
+      },
+      // HEAD pre-warms keep-alive connections
+      { method: 'HEAD', path: anyPath, handle: (_req, res) => void res.writeHead(200).end() },
+      { method: 'GET', path: exactly('/_emulator/stats'), handle: (_req, res) => sendJson(res, 200, stats()) },
+      {
+        method: 'GET',
+        path: endingWith('/models'),
+        handle: (_req, res) => {
+          const created = Math.floor(Date.now() / 1000);
+          sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
+        },
+      },
+      { method: 'GET', path: anyPath, handle: (_req, res) => sendJson(res, 200, { emulator: 'agentmem', profile }) },
+    ],
+    (req, res, { path }) => {
+      req.resume();
+      const e = errorResponse('openai', 'not_found', { method: req.method, path });
+      res.writeHead(e.status, e.headers).end(e.body);
+    },
+  );
   /** What it has seen, and the backpressure its streamed answers met (writes waiting for the client to read). */
   const stats = () => {
     const meters = requests.flatMap((r) => (r.written ? [r.written] : []));
@@ -194,7 +211,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     });
     const raw = await readBody(req).catch(() => undefined);
     if (ac.signal.aborted) return undefined;
-    if (raw === undefined) return void res.destroy(); // over MAX_BODY
+    if (raw === undefined) return void res.destroy(); // over MAX_BODY_BYTES, or the connection failed
     try {
       record.body = JSON.parse(raw);
     } catch {
@@ -392,15 +409,4 @@ function sendError(res: ServerResponse, format: Format, kind: ErrorKind, ctx: Pa
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new Error('request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

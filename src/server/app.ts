@@ -1,6 +1,6 @@
 // The HTTP server: Fastify with zod validation, one error shape, auth on the API
 // prefixes, OpenAPI at /docs. Routes live one resource per file under routes/.
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -32,10 +32,11 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { webRoutes } from './routes/web.ts';
 import { workingMemoryRoutes } from './routes/working-memory.ts';
 
-export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> {
+/** `log`: the process's logger (start/logger.ts: its level, and the headers it never writes). */
+export async function buildServer(ctx: ServerContext, log: FastifyBaseLogger): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: ctx.config.bodyLimit,
-    logger: { level: ctx.config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    loggerInstance: log,
     // Per-request access logs cost more than the stages we measure; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
