@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 
 const engine = engines[0]!;
 
@@ -46,7 +46,7 @@ describe(`fallback on ${engine}`, () => {
     assert.equal((fallbackReq!.body as any).model, 'fast-fallback');
     // The race starts after the client sent its request, so this is a strict lower bound.
     assert.ok(fallbackReq!.receivedAt - started >= 150, `the fallback started after after_ms: ${fallbackReq!.receivedAt - started} ms`);
-    await waitFor(() => primaryReq!.closedAt !== undefined);
+    await waitFor('the primary request closed', () => primaryReq!.closedAt !== undefined);
     assert.ok(primaryReq!.closedAt! - started < 2_000, 'the primary was cancelled, not left running');
     const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text();
     assert.match(metrics, /agentmem_upstream_first_token_seconds_count\{provider="openai-compatible",model="fast-fallback"\} 1/);
@@ -78,11 +78,3 @@ describe(`fallback on ${engine}`, () => {
     assert.match(events.at(-1).code, /^upstream_/);
   });
 });
-
-async function waitFor(check: () => boolean, ms = 2_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -17,6 +17,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emula
 import type { Engine } from '../src/store/db.ts';
 
 export { apiClient, type Api };
+export { waitFor, type WaitOptions } from './wait.ts';
 
 // `npm test` (scripts/test.mjs) narrows these to what answers on this machine, and says so.
 // New agents get the lexical embedder unless a test asks otherwise: the local neural model
