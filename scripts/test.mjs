@@ -113,6 +113,20 @@ const notice = skipped.length ? `npm test: SKIPPED on this machine:\n${skipped.m
 if (notice) console.log(notice);
 
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'test'].flatMap(find).sort();
+// For the whole suite (or with AGENTMEM_TEST_PGLITE_TEMPLATE=make): one embedded store, migrated and
+// empty, made here once and copied into the data dir of each test server on PGlite files
+// (seedPglite in test/harness.ts): PGlite's first start in an empty directory (its initdb) and the
+// migrations cost ~5 s of CPU, which each of those servers would pay again.
+const templateDir = mkdtempSync(join(tmpdir(), 'agentmem-pglite-template-'));
+if (env.AGENTMEM_TEST_PGLITE_TEMPLATE === 'make' || (!process.argv.slice(2).length && engines.includes('pglite'))) {
+  delete env.AGENTMEM_TEST_PGLITE_TEMPLATE;
+  const made = spawnSync(process.execPath, ['--import', 'tsx', new URL('../test/pglite-template.ts', import.meta.url).pathname, templateDir], {
+    stdio: 'inherit',
+    env,
+  });
+  if (made.status === 0) env.AGENTMEM_TEST_PGLITE_TEMPLATE = join(templateDir, 'pgdata');
+  else console.log('npm test: no PGlite template store (see above): each test server on PGlite starts from an empty directory');
+}
 // The usual reporter on stdout, and the skips to a file (scripts/skip-reporter.mjs).
 const skipDir = mkdtempSync(join(tmpdir(), 'agentmem-skips-'));
 const skipFile = join(skipDir, 'skips.jsonl');
@@ -136,6 +150,7 @@ try {
   // no file: nothing was skipped (or the run never started)
 }
 rmSync(skipDir, { recursive: true, force: true });
+rmSync(templateDir, { recursive: true, force: true });
 if (notice) console.log(`\n${notice}(the rest ran on the embedded engine, PGlite)`);
 
 let status = result.status ?? 1;
