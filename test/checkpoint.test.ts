@@ -20,8 +20,7 @@ for (const engine of engines) {
         const content = () =>
           s.app.db.query<{ content: string }>(`select content from messages where id = $1`, [turn.assistantMessageId]).then((r) => r[0]!.content);
         // (a checkpoint is written in the background: the stored copy gets there in its time)
-        const until = (what: string, want: string) =>
-          waitFor(what, async () => (assert.equal(await content(), want), true), { timeoutMs: 5_000 });
+        const until = (what: string, want: string) => waitFor(what, async () => (assert.equal(await content(), want), true), { timeoutMs: 5_000 });
         let said = '';
         const add = (t: string) => {
           said += t;

@@ -47,7 +47,7 @@ const pgliteTemplate = process.env.AGENTMEM_TEST_PGLITE_TEMPLATE;
 
 /**
  * Gives an embedded store's data dir (AGENTMEM_DATA_DIR: the store in its `pgdata`) a copy of
- * the migrated, empty store `npm test` made (test/pglite-template.ts), unless it has a store
+ * the migrated, empty store `npm test` made (test/template-stores.ts), unless it has a store
  * already: a copy opens with ~5 s less CPU than PGlite's initdb and the migrations take. Without
  * a template (a test file run by hand), the server makes its own.
  */
@@ -56,9 +56,24 @@ export function seedPglite(dataDir: string): void {
   if (pgliteTemplate && !existsSync(pgdata)) cpSync(pgliteTemplate, pgdata, { recursive: true });
 }
 
-/** A fresh database for one test file: memory:// on PGlite, a new database on PostgreSQL. */
-export function createTestDatabase(engine: Engine): Promise<ThrowawayDatabase> {
-  return throwawayDatabase(engine === 'pglite' ? 'memory://' : adminUrl, 'agentmem_test');
+const pgTemplate = process.env.AGENTMEM_TEST_PG_TEMPLATE;
+
+/**
+ * A fresh database for one test file: memory:// on PGlite, a new database on PostgreSQL (a copy
+ * of the migrated, empty template `npm test` made, when there is one: test/template-stores.ts).
+ */
+export async function createTestDatabase(engine: Engine): Promise<ThrowawayDatabase> {
+  if (engine === 'pglite' || !pgTemplate) return throwawayDatabase(engine === 'pglite' ? 'memory://' : adminUrl, 'agentmem_test');
+  const name = `agentmem_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(sql).finally(() => c.end());
+  };
+  await admin(`create database ${name} template ${pgTemplate}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
 
 /** A test server's settings: a loopback port of its own, this data dir and admin key, quiet logs. */
@@ -72,8 +87,8 @@ const testConfig = (dataDir: string, bootstrapKey: string): AppConfig => ({
 });
 
 export async function startServer(engine: Engine, overrides: Partial<AppConfig> & { databaseUrl?: string } = {}): Promise<TestServer> {
-  // (PGlite in memory, not a copy of the template in a data dir: its queries cost ~1.7 times the CPU
-  // on files, which would take back much of the ~5 s the copy saves at start)
+  // (PGlite in memory, not a copy of the template store in the data dir: on files its queries cost
+  // ~1.7 times the CPU, which would take back much of the ~5 s the copy saves at start)
   const database = overrides.databaseUrl ? { url: overrides.databaseUrl, drop: async () => {} } : await createTestDatabase(engine);
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'agentmem-test-'));
   const adminKey = 'am_test_' + randomBytes(16).toString('hex');

@@ -66,4 +66,3 @@ test(
 /** The real server in a child process, on this test's database and data dir. */
 const serve = (databaseUrl: string, dataDir: string) =>
   spawnServe({ DATABASE_URL: databaseUrl, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, AGENTMEM_JOB_LOCK_MS: '1000' });
-

@@ -11,7 +11,18 @@
 // delete made meanwhile is not served: the version check while the bus is deaf.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { apiClient, letterWord as word, createTestDatabase, engines, needsRedisServer, startRedis, startServer, waitFor, type Api, type TestServer } from './harness.ts';
+import {
+  apiClient,
+  letterWord as word,
+  createTestDatabase,
+  engines,
+  needsRedisServer,
+  startRedis,
+  startServer,
+  waitFor,
+  type Api,
+  type TestServer,
+} from './harness.ts';
 
 const USERS = 200;
 const OPS = ['add', 'update', 'delete', 'forget'] as const;
@@ -90,7 +101,10 @@ describe(
         assert.equal(JSON.stringify((await search(apiA, u.id, u.tag)).sort()), want, `A, ${u.op} of ${u.id}`);
         // The delta travels through Redis after A answered: B converges, and a lost one never would.
         try {
-          await waitFor(`${u.op} of ${u.id} on B`, async () => JSON.stringify((await search(apiB, u.id, u.tag)).sort()) === want, { timeoutMs: 5_000, intervalMs: 50 });
+          await waitFor(`${u.op} of ${u.id} on B`, async () => JSON.stringify((await search(apiB, u.id, u.tag)).sort()) === want, {
+            timeoutMs: 5_000,
+            intervalMs: 50,
+          });
         } catch {
           misses.push(`${u.op} ${u.id}: ${JSON.stringify((await search(apiB, u.id, u.tag)).sort())}`);
         }

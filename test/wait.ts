@@ -17,7 +17,11 @@ type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
  * (an assertion not true yet, a connection refused) is tried again. After `timeoutMs` the
  * failure says `what` ("the job is done": not after 10000 ms) and the last error or value the check gave.
  */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 20 }: WaitOptions = {}): Promise<Truthy<Awaited<T>>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 20 }: WaitOptions = {},
+): Promise<Truthy<Awaited<T>>> {
   const end = performance.now() + timeoutMs;
   for (;;) {
     let last: unknown;
