@@ -19,7 +19,8 @@ for (const engine of engines) {
     const agentBody = { name: 'rememberer', streaming: { emit_metadata: true, emit_memory_updates: true } };
 
     test('a fact told in one session is recalled in a new session of the same user, never another user or org', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+      // a budget no loaded CI misses (the default 150 ms skipped recall there): this test is about what is recalled
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { ...agentBody, memory: { recall_budget_ms: 30_000 } } })).body;
       const told = await streamChat(s, agent.id, { message: 'My name is Ada Lovelace. I live in Berlin.', user_id: 'ada' });
       assert.equal(told.events.at(-1).chunk_type, 'done');
       const updates = told.events.filter((e) => e.chunk_type === 'memory_update');
