@@ -48,6 +48,17 @@ async function postgresProblem() {
   }
 }
 
+/** Runs `fn` on a connection to the PostgreSQL the tests use. */
+async function withPostgres(fn) {
+  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3_000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** Why Redis cannot be used, or undefined when it answers PING. */
 function redisProblem() {
   const url = new URL(redisUrl);
@@ -113,6 +124,41 @@ const notice = skipped.length ? `npm test: SKIPPED on this machine:\n${skipped.m
 if (notice) console.log(notice);
 
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'test'].flatMap(find).sort();
+// For the whole suite (or with AGENTMEM_TEST_TEMPLATES=make): the stores test servers copy instead
+// of making their own, made once here (test/template-stores.ts): an embedded store copied into the
+// data dir of each test server on PGlite files (seedPglite in test/harness.ts), which spares it
+// PGlite's initdb (~5 s of CPU); a PostgreSQL database each test database is created from
+// (createTestDatabase), which spares it the migrations (~1.5 s).
+const templateDir = mkdtempSync(join(tmpdir(), 'agentmem-templates-'));
+const pgTemplate = `agentmem_test_template_${process.pid}`;
+let pgTemplateMade = false;
+if (env.AGENTMEM_TEST_TEMPLATES === 'make' || !process.argv.slice(2).length) {
+  const pglite = engines.includes('pglite');
+  const postgres = (env.AGENTMEM_TEST_ENGINES || 'pglite,postgres').split(',').includes('postgres');
+  let templateUrl;
+  if (postgres) {
+    pgTemplateMade = await withPostgres((c) => c.query(`create database ${pgTemplate}`)).then(
+      () => true,
+      () => false,
+    );
+    if (pgTemplateMade) {
+      const u = new URL(pgUrl);
+      u.pathname = `/${pgTemplate}`;
+      templateUrl = u.toString();
+    }
+  }
+  const args = [pglite ? templateDir : '-', ...(templateUrl ? [templateUrl] : [])];
+  if (pglite || templateUrl) {
+    const made = spawnSync(process.execPath, ['--import', 'tsx', new URL('../test/template-stores.ts', import.meta.url).pathname, ...args], {
+      stdio: 'inherit',
+      env,
+    });
+    if (made.status === 0) {
+      if (pglite) env.AGENTMEM_TEST_PGLITE_TEMPLATE = join(templateDir, 'pgdata');
+      if (templateUrl) env.AGENTMEM_TEST_PG_TEMPLATE = pgTemplate;
+    } else console.log('npm test: no template stores (see above): each test server makes its own');
+  }
+}
 // The usual reporter on stdout, and the skips to a file (scripts/skip-reporter.mjs).
 const skipDir = mkdtempSync(join(tmpdir(), 'agentmem-skips-'));
 const skipFile = join(skipDir, 'skips.jsonl');
@@ -136,6 +182,8 @@ try {
   // no file: nothing was skipped (or the run never started)
 }
 rmSync(skipDir, { recursive: true, force: true });
+rmSync(templateDir, { recursive: true, force: true });
+if (pgTemplateMade) await withPostgres((c) => c.query(`drop database if exists ${pgTemplate} with (force)`)).catch(() => {});
 if (notice) console.log(`\n${notice}(the rest ran on the embedded engine, PGlite)`);
 
 let status = result.status ?? 1;

@@ -20,16 +20,15 @@ import {
   type Api,
   type TestServer,
   startServer,
+  waitFor,
 } from './harness.ts';
 
 const OUTAGE_MS = 10_000;
 
-async function until(what: string, check: () => Promise<boolean>, limitMs = 15_000): Promise<number> {
+/** How long `check` took to hold (ms). */
+async function timeUntil(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
   const t0 = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t0 > limitMs) throw new Error(`${what}: not after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(what, check, { timeoutMs, intervalMs: 50 });
   return performance.now() - t0;
 }
 
@@ -73,7 +72,7 @@ describe(
       assert.equal(await trusted(b), 1);
 
       await redis.stop();
-      const down = await until('B stops trusting its caches', async () => (await trusted(b)) === 0, 5_000);
+      const down = await timeUntil('B stops trusting its caches', async () => (await trusted(b)) === 0, 5_000);
       const stoppedAt = performance.now();
 
       // Through A while Redis is down: a new config, a revoked key, a turn in the session.
@@ -93,7 +92,7 @@ describe(
       await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (performance.now() - stoppedAt))));
       const restarted = await startRedis(redis.port);
       redis = restarted;
-      const back = await until('B trusts its caches again', async () => (await trusted(b)) === 1 && (await trusted(a)) === 1);
+      const back = await timeUntil('B trusts its caches again', async () => (await trusted(b)) === 1 && (await trusted(a)) === 1);
       console.log(`# B noticed the outage in ${down.toFixed(0)} ms; trusted again ${back.toFixed(0)} ms after Redis restarted`);
 
       // Counted on B: errors, the outage, the reconnect.
@@ -107,7 +106,7 @@ describe(
       assert.equal((await chat(apiB, 'cached', sessionId)).system, 'v2', 'B serves the agent from its cache again');
       // ...and hears A's changes through the bus again.
       assert.equal((await a.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { system_prompt: 'v3' } })).status, 200);
-      await until('B serves v3', async () => (await chat(apiB, 'v3?', sessionId)).system === 'v3', 2_000);
+      await waitFor('B serves v3', async () => (await chat(apiB, 'v3?', sessionId)).system === 'v3', { timeoutMs: 5_000, intervalMs: 50 });
     });
   },
 );
@@ -141,7 +140,7 @@ for (const engine of engines) {
         assert.equal(await systemSent(), 'sql', 'the agent is read from the database');
 
         redis = await startRedis(port);
-        await until('trusted once Redis answers', async () => (await trusted(s)) === 1);
+        await waitFor('trusted once Redis answers', async () => (await trusted(s)) === 1, { timeoutMs: 15_000, intervalMs: 50 });
         assert.equal(await busEvents(s, 'up'), 1, 'its arrival is counted');
         assert.ok((await busEvents(s, 'error'))! >= 1);
         assert.equal(await systemSent(), 'sql', 'loaded once more, now into the cache');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Agent, fetch } from 'undici';
 import type { Emulator } from '../src/emulator/server.ts';
-import { engines, type TestServer, serverAndEmulator } from './harness.ts';
+import { engines, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 const STREAMS = 1_000;
@@ -130,7 +130,7 @@ async function poolConnections(s: { url: string; adminKey: string }) {
 
 /** Waits until every upstream request has closed and the server has stored every answer. */
 async function settle(emu: { requests: Array<{ closedAt?: number }> }) {
-  const end = Date.now() + 10_000;
-  while (Date.now() < end && emu.requests.some((r) => r.closedAt === undefined)) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('every upstream request closed', () => emu.requests.every((r) => r.closedAt !== undefined));
+  // the server's side of each close (its answer stored, its socket back in the pool) has no signal to wait on
   await new Promise((r) => setTimeout(r, 200));
 }

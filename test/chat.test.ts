@@ -3,10 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { createOrg, engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { createOrg, engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 const tricky = 'Hello, 世界! 你好，今天天气怎么样？ Emoji: 😀👍🏽👨‍👩‍👧‍👦🇩🇪 — done. ' + '混合 text 🎉 '.repeat(20);
+// `drip` writes every byte of every frame on its own (a socket write and a loop turn each): the
+// same characters, with fewer repeats, keep that to a third of the bytes (still past 64 code points).
+const trickyDrip = 'Hello, 世界! 你好，今天天气怎么样？ Emoji: 😀👍🏽👨‍👩‍👧‍👦🇩🇪 — done. ' + '混合 text 🎉 '.repeat(3);
 
 for (const engine of engines) {
   describe(`chat on ${engine}`, () => {
@@ -90,19 +93,20 @@ for (const engine of engines) {
         test(`byte-exact reassembly: buffer ${size}, ${fault}`, async () => {
           const agent = await openaiAgent(
             // 'none' paced: each delta its own read, as a live model sends them
-            { text: tricky, ...(fault === 'none' ? { tokens_per_s: 200 } : { fault }) },
+            { text: fault === 'drip' ? trickyDrip : tricky, ...(fault === 'none' ? { tokens_per_s: 200 } : { fault }) },
             // A long hold, so every flush but the last is a size flush and can be checked.
             { streaming: { text_buffer_size: size, flush_interval_ms: 10_000 } },
           );
           const { events, text } = await streamChat(s, agent.id, { message: 'say it' });
           assert.equal(events.at(-1).chunk_type, 'done', JSON.stringify(events.at(-1)));
-          assert.equal(text, tricky);
+          const said = fault === 'drip' ? trickyDrip : tricky;
+          assert.equal(text, said);
           const contents = events.filter((e) => e.chunk_type === 'content').map((e) => e.content as string);
           for (const c of contents) assert.ok(!/[\uD800-\uDBFF]$/.test(c), 'no chunk ends inside a surrogate pair');
           for (const c of contents.slice(0, -1)) assert.ok([...c].length >= size, `a chunk of ${[...c].length} code points flushed before ${size}`);
           if (size === 1) assert.ok(contents.length > 10, 'size 1 sends every delta as it arrives');
           const stored = await messagesOf(events[0].session_id);
-          assert.equal(stored[1].content, tricky);
+          assert.equal(stored[1].content, said);
         });
       }
     }
@@ -228,7 +232,10 @@ for (const engine of engines) {
     });
 
     test('a client that leaves aborts the upstream at once and the partial answer is kept', async () => {
-      const agent = await openaiAgent({ tokens_per_s: 20, text: 'a b c d e f g h i j k l m n o p q r s t u v w x y z' });
+      // 20 tokens a second for 200 tokens: the answer would run 10 s
+      const letters = 'a b c d e f g h i j k l m n o p q r s t u v w x y z ';
+      const whole = letters.repeat(8).trim();
+      const agent = await openaiAgent({ tokens_per_s: 20, text: whole });
       const controller = new AbortController();
       const res = await fetch(`${s.url}/api/v1/agents/${agent.id}/chat/stream`, {
         method: 'POST',
@@ -244,14 +251,15 @@ for (const engine of engines) {
       const abortedAt = Date.now();
       controller.abort();
       const upstream = emu.requests.at(-1)!;
-      await waitFor(() => upstream.closedAt !== undefined, 2_000);
-      // The answer would run 1.3 s more; a bound well below that proves the cut without timing a loaded 2-core machine.
-      assert.ok(upstream.closedAt! - abortedAt < 400, `upstream closed ${upstream.closedAt! - abortedAt} ms after the client left`);
+      await waitFor('the upstream request closed', () => upstream.closedAt !== undefined);
+      // The answer would run ~10 s more: closing within half of that proves the cut (a bound
+      // that says "not left running", not how fast; a loaded 2-core machine may take a while).
+      assert.ok(upstream.closedAt! - abortedAt < 5_000, `upstream closed ${upstream.closedAt! - abortedAt} ms after the client left`);
       assert.equal(emu.requests.length, before);
-      await waitFor(async () => (await messagesOf(sessionId))[1]?.status === 'incomplete', 2_000);
+      await waitFor('the answer stored incomplete', async () => (await messagesOf(sessionId))[1]?.status === 'incomplete');
       const stored = await messagesOf(sessionId);
       assert.equal(stored[1].error.code, 'client_aborted');
-      assert.ok(stored[1].content.length > 0 && stored[1].content.length < 51);
+      assert.ok(stored[1].content.length > 0 && stored[1].content.length < whole.length / 2, `a part of the answer is kept: ${stored[1].content.length} chars`);
     });
 
     test('bad chat input and other orgs get 4xx JSON before any stream starts', async () => {
@@ -292,13 +300,4 @@ for (const engine of engines) {
       assert.equal((await s.api('POST', '/api/v1/agents', { body: { name: 'x', streaming: { text_delta_delay_ms: -1 } } })).status, 400);
     });
   });
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, ms: number) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('timed out waiting');
 }

@@ -5,17 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createHistory } from '../src/memory/history.ts';
-import { engines, startServer } from './harness.ts';
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, limitMs = 5_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() - t0 > limitMs) throw new Error(`${what}: ${JSON.stringify(v)} after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { engines, startServer, waitFor } from './harness.ts';
 
 for (const engine of engines) {
   describe(`checkpoints, ${engine}`, () => {
@@ -29,6 +19,8 @@ for (const engine of engines) {
         await turn.stored;
         const content = () =>
           s.app.db.query<{ content: string }>(`select content from messages where id = $1`, [turn.assistantMessageId]).then((r) => r[0]!.content);
+        // (a checkpoint is written in the background: the stored copy gets there in its time)
+        const until = (what: string, want: string) => waitFor(what, async () => (assert.equal(await content(), want), true), { timeoutMs: 5_000 });
         let said = '';
         const add = (t: string) => {
           said += t;
@@ -36,15 +28,15 @@ for (const engine of engines) {
         };
         add('Hello, ');
         add('wörld \ud83d'); // the emoji's high surrogate ends this delta…
-        await until('the first part', content, (c) => c === 'Hello, wörld ');
+        await until('the first part', 'Hello, wörld ');
         add('\ude00 and'); // …its low one starts the next
-        await until('appended, the emoji whole', content, (c) => c === 'Hello, wörld 😀 and');
+        await until('appended, the emoji whole', 'Hello, wörld 😀 and');
         // A write the store took but whose answer was lost: the stored copy is not what was sent.
         await s.app.db.query(`update messages set content = 'Hello' where id = $1`, [turn.assistantMessageId]);
         add(' more');
-        await until('the whole text, not a splice', content, (c) => c === 'Hello, wörld 😀 and more');
+        await until('the whole text, not a splice', 'Hello, wörld 😀 and more');
         add('!');
-        await until('appending again', content, (c) => c === 'Hello, wörld 😀 and more!');
+        await until('appending again', 'Hello, wörld 😀 and more!');
         await history.finish(turn, {
           content: said,
           status: 'complete',

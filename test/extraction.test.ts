@@ -5,13 +5,12 @@
 // the emulator's `~extraction=` modes answer as real models do (well-formed in a fence,
 // unknown ids, no JSON, JSON cut off), and what agentmem applies is read back over HTTP.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
 import { UNKNOWN_IDS } from '../src/emulator/extraction.ts';
 import { optionPath } from '../src/emulator/options.ts';
 import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 
@@ -24,15 +23,6 @@ for (const engine of engines) {
       ((await s.api('GET', `/api/v1/memories?agent_id=${agentId}&user_id=${user}`)).body.data as any[]).map((m) => m.content).sort();
     const extractionJobs = async (agentId: string) =>
       (await s.app.db.query<{ n: number }>(`select count(*)::int as n from jobs where kind = 'memory.extract' and payload->>'agent_id' = $1`, [agentId]))[0]!.n;
-    async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-      const end = Date.now() + ms;
-      for (;;) {
-        const v = await fn();
-        if (ok(v)) return v;
-        if (Date.now() > end) assert.fail(`${what}: ${JSON.stringify(v)}`);
-        await sleep(50);
-      }
-    }
 
     test('memory.extract.model is the model asked, and it sees the recent window as context', async () => {
       const agent = (
@@ -102,10 +92,14 @@ for (const engine of engines) {
         'the stream does not wait for quiet',
       );
       assert.deepEqual(await memoriesOf(agent.id, 'noor'), [], 'nothing while the session is busy');
-      const found = await until(
-        'memories after quiet',
-        () => memoriesOf(agent.id, 'noor'),
-        (m) => m.length === 3,
+      const found = await waitFor(
+        'three memories once the session is quiet',
+        async () => {
+          const m = await memoriesOf(agent.id, 'noor');
+          assert.equal(m.length, 3, JSON.stringify(m));
+          return m;
+        },
+        { timeoutMs: 15_000, intervalMs: 50 },
       );
       assert.deepEqual(found, ['I live in Oslo', 'I play the violin', 'My name is Noor']);
       // All three came from one extraction (one source), though three jobs were queued.

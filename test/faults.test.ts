@@ -25,7 +25,7 @@ import { describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Emulator } from '../src/emulator/server.ts';
 import { tokenize } from '../src/emulator/tokens.ts';
-import { engines, readSse, type SseFrame, type TestServer, serverAndEmulator } from './harness.ts';
+import { engines, readSse, type SseFrame, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 import { FAULTS, type Fault } from '../src/emulator/faults.ts';
 import type { Format } from '../src/emulator/formats.ts';
@@ -372,7 +372,7 @@ async function upstreamConnections(s: { url: string; adminKey: string }) {
 
 /** Waits until every upstream request has closed and the server has stored every answer. */
 async function settle(emu: Emulator) {
-  const end = Date.now() + 10_000;
-  while (Date.now() < end && emu.requests.some((r) => r.closedAt === undefined)) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('every upstream request closed', () => emu.requests.every((r) => r.closedAt !== undefined));
+  // the server's side of each close (its answer stored, its socket back in the pool) has no signal to wait on
   await new Promise((r) => setTimeout(r, 300));
 }

@@ -3,17 +3,9 @@
 // org's user of the same id keeps everything. Finished jobs go after AGENTMEM_JOB_RETENTION_MS.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, streamChat, type TestServer, waitFor } from './harness.ts';
 
 const RETENTION_MS = 2_000;
-
-async function until(what: string, check: () => Promise<boolean>, limitMs = 15_000) {
-  const t0 = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t0 > limitMs) throw new Error(`${what}: not after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const engine of engines) {
   describe(`forgetting on ${engine}`, () => {
@@ -100,7 +92,10 @@ for (const engine of engines) {
             `select idempotency_key from jobs where idempotency_key in ('old-done', 'old-failed', 'old-pending', 'recent-done') order by 1`,
           )
         ).map((r) => r.idempotency_key);
-      await until('the old finished jobs are purged', async () => !(await left()).some((k) => k.startsWith('old-d') || k === 'old-failed'), RETENTION_MS * 5);
+      await waitFor('the old finished jobs purged', async () => !(await left()).some((k) => k.startsWith('old-d') || k === 'old-failed'), {
+        timeoutMs: RETENTION_MS * 5,
+        intervalMs: 100,
+      });
       assert.deepEqual(await left(), ['old-pending', 'recent-done']);
     });
   });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { apiClient, createTestDatabase, engines, spawnServe } from './harness.ts';
+import { apiClient, createTestDatabase, engines, spawnServe, waitFor } from './harness.ts';
 
 const key = 'am_crash_test_key_0123456789abcdef';
 
@@ -31,7 +31,7 @@ test(
 
       await db.connect();
       const job = async () => (await db.query(`select id, status, attempts from jobs where kind = 'memory.extract'`)).rows[0];
-      await until(async () => (await job())?.status === 'running', 5_000);
+      await waitFor('the extraction job running', async () => (await job())?.status === 'running', { timeoutMs: 5_000, intervalMs: 25 });
       child.kill('SIGKILL');
       await new Promise((r) => child!.once('exit', r));
       const interrupted = await job();
@@ -40,7 +40,7 @@ test(
 
       const second = await serve(database.url, dataDir);
       child = second.child;
-      await until(async () => (await job()).status === 'done', 20_000);
+      await waitFor('the job done after the restart', async () => (await job()).status === 'done', { timeoutMs: 20_000 });
       const finished = await job();
       assert.equal(finished.attempts, 2, 'claimed again after the dead worker’s lock expired');
       const memories = (await apiClient(second.url, key)('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=kim`)).body.data;
@@ -66,12 +66,3 @@ test(
 /** The real server in a child process, on this test's database and data dir. */
 const serve = (databaseUrl: string, dataDir: string) =>
   spawnServe({ DATABASE_URL: databaseUrl, AGENTMEM_DATA_DIR: dataDir, AGENTMEM_BOOTSTRAP_KEY: key, AGENTMEM_JOB_LOCK_MS: '1000' });
-
-async function until(check: () => Promise<boolean>, ms: number) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('timed out');
-}

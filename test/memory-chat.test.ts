@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, streamChat, waitFor, type TestServer } from './harness.ts';
 
 for (const engine of engines) {
   describe(`memory through chat on ${engine}`, () => {
@@ -19,7 +19,8 @@ for (const engine of engines) {
     const agentBody = { name: 'rememberer', streaming: { emit_metadata: true, emit_memory_updates: true } };
 
     test('a fact told in one session is recalled in a new session of the same user, never another user or org', async () => {
-      const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
+      // a budget no loaded CI misses (the default 150 ms skipped recall there): this test is about what is recalled
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { ...agentBody, memory: { recall_budget_ms: 30_000 } } })).body;
       const told = await streamChat(s, agent.id, { message: 'My name is Ada Lovelace. I live in Berlin.', user_id: 'ada' });
       assert.equal(told.events.at(-1).chunk_type, 'done');
       const updates = told.events.filter((e) => e.chunk_type === 'memory_update');
@@ -118,8 +119,7 @@ for (const engine of engines) {
           if (!page.has_more) return seen;
         }
       };
-      const end = Date.now() + 20_000;
-      while ((await embedders()).has('local:256') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await waitFor('no memory left in the old space', async () => !(await embedders()).has('local:256'), { timeoutMs: 20_000, intervalMs: 50 });
       assert.deepEqual([...(await embedders())], ['local:128'], 'every memory is in the new space');
       const hits = (await s.api('POST', '/api/v1/memories/search', { body: { query: 'orchids', agent_id: agent.id, user_id: 'flo', top_k: 1 } })).body.results;
       assert.equal(hits[0].content, 'Flo grows orchids in Leiden');
@@ -148,7 +148,9 @@ for (const engine of engines) {
     });
 
     test('a recall whose embedding misses its budget goes on without it (or is skipped); the chat goes on', async () => {
-      const slow = await slowEmbeddings(400);
+      // an embedder that takes 10 s: what waited for it would show seconds, not milliseconds
+      const SLOW_MS = 10_000;
+      const slow = await slowEmbeddings(SLOW_MS);
       try {
         const agent = (
           await s.api('POST', '/api/v1/agents', {
@@ -164,8 +166,9 @@ for (const engine of engines) {
         // the embedding is left behind at 75 % of the budget and the text side answers alone
         // (on a loaded machine the text side may miss the rest of the budget too: then recall is skipped)
         assert.ok(timings.skipped?.recall_embed === 'budget' || timings.skipped?.recall === 'budget', JSON.stringify(timings));
-        assert.ok(timings.recall < 200, `recall stopped at its budget: ${timings.recall} ms`);
-        assert.ok(timings.first_byte < 400, `the first byte did not wait for the slow embedder: ${timings.first_byte} ms`);
+        // "did not wait for the embedder", not how fast (speed is the benchmarks' business): half its time
+        assert.ok(timings.recall < SLOW_MS / 2, `recall stopped at its budget: ${timings.recall} ms`);
+        assert.ok(timings.first_byte < SLOW_MS / 2, `the first byte did not wait for the slow embedder: ${timings.first_byte} ms`);
         const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })).text();
         assert.match(metrics, /agentmem_stage_skipped_total\{stage="recall(_embed)?",reason="budget"\} [1-9]/);
       } finally {

@@ -11,18 +11,21 @@
 // delete made meanwhile is not served: the version check while the bus is deaf.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { apiClient, letterWord as word, createTestDatabase, engines, needsRedisServer, startRedis, startServer, type Api, type TestServer } from './harness.ts';
+import {
+  apiClient,
+  letterWord as word,
+  createTestDatabase,
+  engines,
+  needsRedisServer,
+  startRedis,
+  startServer,
+  waitFor,
+  type Api,
+  type TestServer,
+} from './harness.ts';
 
 const USERS = 200;
 const OPS = ['add', 'update', 'delete', 'forget'] as const;
-
-async function until(what: string, check: () => Promise<boolean>, limitMs = 10_000): Promise<void> {
-  const t0 = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t0 > limitMs) throw new Error(`${what}: not after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe(
   'memory deltas between two instances (PostgreSQL + Redis)',
@@ -98,7 +101,10 @@ describe(
         assert.equal(JSON.stringify((await search(apiA, u.id, u.tag)).sort()), want, `A, ${u.op} of ${u.id}`);
         // The delta travels through Redis after A answered: B converges, and a lost one never would.
         try {
-          await until(`${u.op} of ${u.id} on B`, async () => JSON.stringify((await search(apiB, u.id, u.tag)).sort()) === want, 5_000);
+          await waitFor(`${u.op} of ${u.id} on B`, async () => JSON.stringify((await search(apiB, u.id, u.tag)).sort()) === want, {
+            timeoutMs: 5_000,
+            intervalMs: 50,
+          });
         } catch {
           misses.push(`${u.op} ${u.id}: ${JSON.stringify((await search(apiB, u.id, u.tag)).sort())}`);
         }
@@ -112,14 +118,14 @@ describe(
       const ids: string[] = [];
       for (const k of [0, 1, 2])
         ids.push((await apiA('POST', '/api/v1/memories', { body: { content: `${tag} secret ${word('k', k)}`, agent_id: agentId, user_id: user } })).body.id);
-      await until('B serves the three', async () => (await search(apiB, user, tag)).length === 3);
+      await waitFor('B serves the three', async () => (await search(apiB, user, tag)).length === 3, { intervalMs: 50 });
 
       await redis.stop();
       const trusted = async () => {
         const text = await (await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${a.adminKey}` } })).text();
         return /^agentmem_invalidation_bus_trusted 1$/m.test(text);
       };
-      await until('B stops trusting the bus', async () => !(await trusted()));
+      await waitFor('B stops trusting the bus', async () => !(await trusted()), { intervalMs: 50 });
       // /ready stays 200 on both: Redis is reported, not required.
       for (const s of [a, b]) {
         const ready = await fetch(`${s.url}/ready`);
@@ -136,7 +142,7 @@ describe(
       assert.deepEqual(await search(apiB, user, tag), [], 'B serves nothing of a forgotten user while the bus is down');
 
       redis = await startRedis(redis.port);
-      await until('B trusts the bus again', trusted);
+      await waitFor('B trusts the bus again', trusted, { intervalMs: 50 });
       assert.deepEqual(await search(apiB, user, tag), []);
     });
   },

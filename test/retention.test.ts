@@ -4,17 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { purgeFinishedJobs } from '../src/store/repos/jobs.ts';
-import { engines, startServer, type TestServer } from './harness.ts';
+import { engines, startServer, type TestServer, waitFor } from './harness.ts';
 
 const OLD = 2_500;
-
-async function until(what: string, check: () => Promise<boolean>, limitMs = 20_000) {
-  const t0 = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t0 > limitMs) throw new Error(`${what}: not after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const engine of engines) {
   describe(`retention of jobs and memory history (${engine})`, () => {
@@ -55,11 +47,12 @@ for (const engine of engines) {
       await jobs('done', '-1 hour', 5); // "ended in the future": younger than any retention
       await history('2 days', OLD);
       await history('1 hour', 9);
-      await until(
-        'the old rows are purged',
+      await waitFor(
+        'the old rows purged',
         async () =>
           (await count(`select count(*)::int as n from jobs where org_id = $1 and kind = 'noop' and status in ('done', 'failed') and updated_at < now()`)) ===
             0 && (await count(`select count(*)::int as n from memory_history where org_id = $1 and created_at < now() - interval '1 day'`)) === 0,
+        { timeoutMs: 20_000, intervalMs: 100 },
       );
       assert.equal(await count(`select count(*)::int as n from jobs where org_id = $1 and kind = 'noop' and status = 'pending'`), 7);
       assert.equal(await count(`select count(*)::int as n from jobs where org_id = $1 and kind = 'noop' and status = 'done'`), 5);

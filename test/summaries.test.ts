@@ -4,11 +4,10 @@
 // the messages after it. The simulated model summarizes offline; against the emulator,
 // memory.summary.model is the model asked.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
 import { SUMMARY_MARKER } from '../src/llm/task-markers.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const filler = 'We walked along the harbour and talked about boats, bread, music and the weather for a long while.';
@@ -20,15 +19,16 @@ for (const engine of engines) {
     serverAndEmulator(engine, (w) => ({ s, emu } = w));
 
     /** Polls the session until its summary covers something (or `ms` pass). */
-    async function summarized(sessionId: string, ms = 15_000, notThrough?: string) {
-      const until = Date.now() + ms;
-      for (;;) {
-        const session = (await s.api('GET', `/api/v1/sessions/${sessionId}`)).body;
-        if (session.summary && session.summarized_through !== notThrough) return session;
-        if (Date.now() > until) assert.fail(`no summary after ${ms} ms: ${JSON.stringify(session)}`);
-        await sleep(50);
-      }
-    }
+    const summarized = (sessionId: string, ms = 15_000, notThrough?: string) =>
+      waitFor(
+        'a summary',
+        async () => {
+          const session = (await s.api('GET', `/api/v1/sessions/${sessionId}`)).body;
+          assert.ok(session.summary && session.summarized_through !== notThrough, JSON.stringify(session));
+          return session;
+        },
+        { timeoutMs: ms, intervalMs: 50 },
+      );
 
     test('the simulated model: a summary appears after the trigger, and later prompts use it instead of the old messages', async () => {
       const agent = (

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
+import { waitFor } from './wait.ts';
 
 interface Received {
   path: string;
@@ -22,7 +23,6 @@ export async function startReceiver() {
   let open = 0;
   const maxOpen = new Map<string, number>();
   const openBy = new Map<string, number>();
-  const waiters: Array<() => void> = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
@@ -37,7 +37,6 @@ export async function startReceiver() {
         open--;
         openBy.set(path, openBy.get(path)! - 1);
       });
-      for (const w of waiters.splice(0)) w();
       const handler = handlers.get(path.split('?')[0]!);
       if (handler) handler(r, res);
       else res.writeHead(200).end('ok');
@@ -55,17 +54,11 @@ export async function startReceiver() {
     release() {
       for (const res of held.splice(0)) res.writeHead(200).end('ok');
     },
-    /** Resolves when `pred` holds over what was received (checked on every request). */
-    async until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
-      const deadline = Date.now() + ms;
-      while (!pred()) {
-        if (Date.now() > deadline)
-          assert.fail(`timed out waiting for ${what}; received ${received.map((r) => `${r.path} ${r.body.slice(0, 80)}`).join(' | ')}`);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 200);
-          waiters.push(() => (clearTimeout(t), resolve()));
-        });
-      }
+    /** Resolves when `pred` holds over what was received; a failure lists what was. */
+    async until(pred: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+      await waitFor(what, pred, { timeoutMs }).catch((err) =>
+        assert.fail(`${err.message}; received ${received.map((r) => `${r.path} ${r.body.slice(0, 80)}`).join(' | ')}`),
+      );
     },
     close: () =>
       new Promise<void>((resolve) => {

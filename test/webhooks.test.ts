@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { parseEgress } from '../src/llm/egress.ts';
-import { createTestDatabase, engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { createTestDatabase, engines, startServer, streamChat, waitFor, type TestServer } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const ALL = ['memory.created', 'memory.updated', 'memory.deleted', 'session.summarized', 'import.completed', 'working_memory.updated'];
@@ -97,15 +97,13 @@ for (const engine of engines) {
 
       // Listed with their status and attempts (the worker records an answer just after the receiver sent it).
       const receivedIds = ALL.map((type) => events(rx, '/all').find((e) => e.payload.type === type)!.headers['webhook-id']);
-      let listed: any[] = [];
-      for (let i = 0; i < 100; i++) {
-        listed = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries?status=delivered&limit=100`)).body.data;
-        if (receivedIds.every((id) => listed.some((d) => d.id === id))) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(
-        receivedIds.every((id) => listed.some((d) => d.id === id)),
-        'each received event is listed as delivered',
+      const listed: any[] = await waitFor(
+        'each received event listed as delivered',
+        async () => {
+          const data: any[] = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries?status=delivered&limit=100`)).body.data;
+          return receivedIds.every((id) => data.some((d) => d.id === id)) && data;
+        },
+        { intervalMs: 100 },
       );
       assert.ok(listed.every((d: any) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 200));
       assert.equal((await s.api('DELETE', `/api/v1/webhooks/${ep.id}`)).status, 204);
@@ -127,15 +125,14 @@ for (const engine of engines) {
         });
         const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'example', llm: fast } })).body;
         await s.api('PUT', `/api/v1/agents/${agent.id}/working-memory/ada`, { body: { content: 'Likes the docs.' } });
-        for (let i = 0; i < 300 && !out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 100));
+        await waitFor('the example printed the delivery', () => out.includes('\n'), { timeoutMs: 30_000 });
         const printed = JSON.parse(out.split('\n')[0]!);
         assert.deepEqual([printed.type, printed.data.content, printed.data.agent_id], ['working_memory.updated', 'Likes the docs.', agent.id]);
         // recorded once the worker has the answer, a moment after the receiver printed
-        let d: any;
-        for (let i = 0; i < 100 && d?.status !== 'delivered'; i++) {
-          if (i) await new Promise((r) => setTimeout(r, 100));
-          d = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries`)).body.data[0];
-        }
+        const d = await waitFor('the delivery recorded', async () => {
+          const first = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries`)).body.data[0];
+          return first?.status === 'delivered' && first;
+        });
         assert.deepEqual([d.id, d.status, d.last_status], [printed.id, 'delivered', 204]);
       } finally {
         child.kill();
@@ -175,14 +172,15 @@ for (const engine of engines) {
       // next_at = the failure + 200 ms, then + 400 ms: lower bounds, whatever the machine's speed
       assert.ok(attempts[1]!.at - attempts[0]!.at >= 200, `first retry after ≥ 200 ms: ${attempts[1]!.at - attempts[0]!.at}`);
       assert.ok(attempts[2]!.at - attempts[1]!.at >= 400, `second retry after ≥ 400 ms: ${attempts[2]!.at - attempts[1]!.at}`);
-      const waitStatus = async (id: string, status: string) => {
-        for (let i = 0; i < 150; i++) {
-          const d = (await s.api('GET', `/api/v1/webhooks/${id}/deliveries`)).body.data[0];
-          if (d?.status === status) return d;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.fail(`no ${status} delivery`);
-      };
+      const waitStatus = (id: string, status: string) =>
+        waitFor(
+          `a ${status} delivery`,
+          async () => {
+            const d = (await s.api('GET', `/api/v1/webhooks/${id}/deliveries`)).body.data[0];
+            return d?.status === status && d;
+          },
+          { timeoutMs: 15_000, intervalMs: 50 },
+        );
       const d = await waitStatus(flaky.id, 'delivered');
       assert.deepEqual([d.attempts, d.last_status], [3, 204]);
       // The redirect: every attempt answered 302, none followed; failed after max attempts.

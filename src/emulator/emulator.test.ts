@@ -9,6 +9,7 @@ import { startEmulator } from './server.ts';
 import { tokenize } from './tokens.ts';
 import { optionPath } from './options.ts';
 import { requestTokens } from './context.ts';
+import { waitFor } from '../../test/wait.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -60,14 +61,6 @@ function rawChunks(path: string, body: unknown): Promise<Buffer[]> {
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
-}
-
-async function waitFor(check: () => boolean, ms: number) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 describe('tokens and profiles', () => {
@@ -135,16 +128,19 @@ describe('OpenAI format', () => {
   });
 
   test('first_token_ms paces the first content chunk; the role chunk goes at once', async () => {
+    const FIRST_TOKEN_MS = 600;
     const start = Date.now();
-    const res = await post(`${optionPath({ first_token_ms: 150, text: 'a b' })}${OA}`, { stream: true, ...user('x') });
+    const res = await post(`${optionPath({ first_token_ms: FIRST_TOKEN_MS, text: 'a b' })}${OA}`, { stream: true, ...user('x') });
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     const roleAt = (await reader.read(), Date.now() - start);
     let seen = '';
     while (!seen.includes('"content":"a ')) seen += (await reader.read()).value;
     const contentAt = Date.now() - start;
     await reader.cancel();
-    assert.ok(roleAt < 100, `role chunk after ${roleAt} ms`);
-    assert.ok(contentAt >= 140, `first token after ${contentAt} ms`);
+    // Lower bounds only, which load cannot break (timers fire late, never early): the first
+    // token waits its time, and the role chunk comes well before it, not held for it.
+    assert.ok(contentAt >= FIRST_TOKEN_MS - 10, `first token after ${contentAt} ms`);
+    assert.ok(contentAt - roleAt >= FIRST_TOKEN_MS / 2, `role chunk after ${roleAt} ms, first token after ${contentAt} ms`);
   });
 
   test('auth: a bearer is required', async () => {
@@ -338,15 +334,16 @@ describe('faults', () => {
   test('hang_before_first_token sends nothing until the client leaves', async () => {
     const ac = new AbortController();
     const pending = post(`${optionPath({ fault: 'hang_before_first_token' })}${OA}`, { stream: true, ...user('x') }, { signal: ac.signal });
-    await waitFor(() => emu.requests.at(-1)?.options.fault === 'hang_before_first_token', 1_000);
+    await waitFor('the request received', () => emu.requests.at(-1)?.options.fault === 'hang_before_first_token');
     const rec = emu.requests.at(-1)!;
     const outcome = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(r, 150, 'silent'))]);
     assert.equal(outcome, 'silent');
     const abortedAt = Date.now();
     ac.abort();
     await pending.catch(() => {});
-    await waitFor(() => rec.closedAt !== undefined, 1_000);
-    assert.ok(rec.closedAt! - abortedAt < 100);
+    // the fault never ends on its own: closing at all is the client's leaving (the bound says "not stuck")
+    await waitFor('the request closed', () => rec.closedAt !== undefined, { timeoutMs: 5_000 });
+    assert.ok(rec.closedAt! >= abortedAt);
   });
 });
 
@@ -390,10 +387,11 @@ describe('tool calls', () => {
 });
 
 describe('connection lifecycle', () => {
-  test('closedAt is set within 100 ms of a client abort mid-stream', async () => {
+  test('closedAt is set when a client aborts mid-stream, long before the answer would end', async () => {
     const ac = new AbortController();
+    // 200 tokens at 20 a second: 10 s of answer
     const res = await post(
-      `${optionPath({ tokens_per_s: 20, text: 'a b c d e f g h i j k l m n' })}${OA}`,
+      `${optionPath({ tokens_per_s: 20, text: 'a b c d e f g h i j k l m n o p q r s t u v w x y z '.repeat(8).trim() })}${OA}`,
       { stream: true, ...user('x') },
       { signal: ac.signal },
     );
@@ -403,8 +401,9 @@ describe('connection lifecycle', () => {
     while (!seen.includes('"content":"a "')) seen += (await reader.read()).value;
     const abortedAt = Date.now();
     ac.abort();
-    await waitFor(() => rec.closedAt !== undefined, 1_000);
-    assert.ok(rec.closedAt! - abortedAt < 100, `closed ${rec.closedAt! - abortedAt} ms after the abort`);
+    await waitFor('the request closed', () => rec.closedAt !== undefined);
+    // half the answer's time: "cut by the abort", not a speed target
+    assert.ok(rec.closedAt! - abortedAt < 5_000, `closed ${rec.closedAt! - abortedAt} ms after the abort`);
   });
 
   test('aborted slow streams leave no timers behind', async () => {
@@ -421,7 +420,7 @@ describe('connection lifecycle', () => {
     const recs = emu.requests.slice(-50);
     assert.ok(timers() >= baseline + 40, 'each slow stream waits on a timer');
     for (const ac of streams) ac.abort();
-    await waitFor(() => recs.every((r) => r.closedAt !== undefined), 2_000);
+    await waitFor('all 50 requests closed', () => recs.every((r) => r.closedAt !== undefined));
     await new Promise((r) => setImmediate(r));
     assert.ok(timers() <= baseline + 2, `${timers() - baseline} timers left`);
   });

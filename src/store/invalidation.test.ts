@@ -6,17 +6,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { waitFor } from '../../test/wait.ts';
 import { createInvalidationBus, type BusEvent } from './invalidation.ts';
 
 const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const skip = redisUrl === 'none' && 'needs Redis';
 
-async function until(what: string, check: () => boolean, limitMs = 5_000) {
+/** How long `check` took to hold (ms). */
+async function until(what: string, check: () => boolean, timeoutMs = 5_000) {
   const t0 = performance.now();
-  while (!check()) {
-    if (performance.now() - t0 > limitMs) throw new Error(`${what}: not after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(what, check, { timeoutMs });
   return performance.now() - t0;
 }
 
