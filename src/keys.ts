@@ -101,7 +101,7 @@ export const agentOfLeafKey = (key: string): string | null => readPart(key.slice
  * A search's scope with everything that narrows it (the store's scope sizes are cached by it):
  * `agentIds` (a key scoped to some agents) and `asOf` beside the scope.
  */
-export const searchScopeKey = (s: ScopeParts & { agentIds?: string[]; asOf?: Date }): string =>
+export const searchScopeKey = (s: { orgId: string; agentId?: Part; userId?: Part; agentIds?: string[]; asOf?: Date }): string =>
   `${scopeKey(s.orgId, s.agentId, s.userId)}${SEP}${s.agentIds ? part(s.agentIds.map(part).join(SEP)) : '*'}${SEP}${s.asOf ? s.asOf.toISOString() : '*'}`;
 
 export function readSearchScopeKey(key: string): ScopeParts & { agentIds?: string[]; asOf?: Date } {

@@ -24,6 +24,7 @@ import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
 import { Bm25Index, MEMORY_RANKING, searchIndexes } from './lexical/bm25.ts';
 import { lexicalSearch } from './cold-search.ts';
+import * as keys from '../keys.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
 import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
 
@@ -134,7 +135,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
 
   /** The query's vector: embedded once per embedder and text. */
   function queryVector(embedder: Embedder, query: string): Promise<QueryVector> {
-    const key = `${embedder.id}\n${query}`;
+    const key = keys.vectorKey(embedder.id, query);
     let v = vectors.get(key);
     if (!v) {
       v = embedder.embed([query]).then(([e]) => (e && e.some((x) => x !== 0) ? { vector: e, literal: repo.vectorLiteral(e) } : null));
@@ -145,7 +146,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
   }
 
   async function scopeSize(scope: MemoryScope): Promise<number> {
-    const key = `${scope.orgId}|${scope.agentId ?? '*'}|${scope.agentIds?.join(',') ?? '*'}|${scope.userId === undefined ? '*' : scope.userId === null ? '-' : 'u' + scope.userId}|${scope.asOf?.toISOString() ?? ''}`;
+    const key = keys.searchScopeKey(scope);
     let n = sizes.get(key);
     if (n === undefined) {
       n = await repo.scopeSize(db, scope, exactScanMax + 1);
