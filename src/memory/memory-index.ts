@@ -2,7 +2,8 @@
 // memories.ts writes is applied to it in place, and search reads it with no SQL.
 import type { Db } from '../store/db.ts';
 import { loadMemoryDocs, type MemoryDoc } from '../store/repos/memories.ts';
-import { MEMORY_RANKING, stringBytes } from './lexical/bm25.ts';
+import { stringBytes } from './lexical/bm25.ts';
+import { MEMORY_RANKING } from './recall-config.ts';
 import { createScopeIndexes, type IndexBounds } from './lexical/scope-indexes.ts';
 import { analyze } from './lexical/tokens.ts';
 import { interner, jsonBytes } from './lexical/doc-bytes.ts';

@@ -22,7 +22,8 @@ import type { Stage, Timings } from '../trace/timings.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
-import { Bm25Index, MEMORY_RANKING, searchIndexes } from './lexical/bm25.ts';
+import { Bm25Index, searchIndexes } from './lexical/bm25.ts';
+import { MEMORY_RANKING, MODEL_VECTOR_WEIGHT, NEURAL_VECTOR_WEIGHT, type SearchScope } from './recall-config.ts';
 import { lexicalSearch } from './cold-search.ts';
 import * as keys from '../keys.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
@@ -52,13 +53,11 @@ export type MemoryHit = MemoryDoc & { score: number };
 export type StageSink = (stage: Stage, since: number) => void;
 
 /**
- * The fusion weight of an embedder's vectors by default, per kind (docs/memory.md, measured with
- * `agentmem bench recall`): 0 for the hashed local one (it lowers recall); NEURAL_VECTOR_WEIGHT
- * for the local neural model (USE-lite); MODEL_VECTOR_WEIGHT for a remote model, which could
- * not be measured offline — a user with a strong one sets `semantic_recall.vector_weight`.
+ * The fusion weight of an embedder's vectors by default, per kind (recall-config.ts): 0 for the
+ * hashed local one (it lowers recall); NEURAL_VECTOR_WEIGHT for the local neural model (USE-lite);
+ * MODEL_VECTOR_WEIGHT for a remote model.
  */
-export const MODEL_VECTOR_WEIGHT = 0.25;
-export const NEURAL_VECTOR_WEIGHT = 0.25;
+export { MODEL_VECTOR_WEIGHT, NEURAL_VECTOR_WEIGHT };
 export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) =>
   embedder.id.startsWith('local:') ? 0 : embedder.id.startsWith('use-lite:') ? NEURAL_VECTOR_WEIGHT : MODEL_VECTOR_WEIGHT;
 
@@ -232,7 +231,7 @@ export interface RecallAgent {
         min_score: number;
         vector_weight?: number;
         filters?: Restriction['filters'];
-        scope?: 'facts' | 'messages' | 'both';
+        scope?: SearchScope;
         message_range?: MessageRange;
       };
       embedder: EmbedderConfig;
