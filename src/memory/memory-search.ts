@@ -2,11 +2,12 @@
 // ranked, then fused) — shared by recall (recall.ts, a turn's) and the memories API (POST
 // /memories/search). Its scope is `SearchScope`, the zod enum of recall-config.ts.
 import type { MemoryScope } from '../store/repos/memories.ts';
-import { fuseEpisodes, type EpisodeHit, type MessageRange } from './episodic.ts';
+import { fuseEpisodes, type EpisodeHit } from './episodic.ts';
 import type { Restriction } from './filters.ts';
 import type { MemoryDeps } from './memory-types.ts';
 import { UnknownAgentError } from './memory-types.ts';
-import type { SearchScope } from './recall-config.ts';
+import type { z } from 'zod';
+import type { messageRange, SearchScope } from './recall-config.ts';
 import type { MemoryHit } from './recall.ts';
 
 /**
@@ -21,12 +22,12 @@ export async function searchByScope<F extends { id: string; score: number }, M e
 ): Promise<Array<F | M>> {
   if (which === 'facts') return facts();
   if (which === 'messages') return messages();
-  const m = messages();
-  const f = facts();
-  return fuseEpisodes(await f, await m, topK);
+  // together: a side that fails fails the search at once, never as an unhandled rejection
+  const [f, m] = await Promise.all([facts(), messages()]);
+  return fuseEpisodes(f, m, topK);
 }
 
-/** A search of the memories API (its body, validated: src/server/routes/memories.ts). */
+/** A search of the memories API (its body, validated: src/server/routes/memories.ts, with the same `searchScope` and `messageRange` schemas). */
 export type MemorySearchQuery = {
   query: string;
   agent_id?: string;
@@ -36,7 +37,7 @@ export type MemorySearchQuery = {
   top_k: number;
   min_score: number;
   scope?: SearchScope;
-  message_range?: MessageRange;
+  message_range?: z.output<typeof messageRange>;
   /** what was true then: the facts valid at this time (and the messages said by then) */
   as_of?: Date;
 } & Restriction;

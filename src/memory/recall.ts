@@ -27,7 +27,8 @@ import { MEMORY_RANKING, MODEL_VECTOR_WEIGHT, NEURAL_VECTOR_WEIGHT, type SearchS
 import { lexicalSearch } from './cold-search.ts';
 import * as keys from '../keys.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
-import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
+import type { Episodes, MessageRange } from './episodic.ts';
+import { searchByScope } from './memory-search.ts';
 
 export const EXACT_SCAN_MAX = 5_000;
 const RRF_K = 60;
@@ -272,7 +273,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const scope = { orgId: agent.org_id, agentId: agent.id, userId };
     // past messages (the turn's own question may already be stored: never recalled)
     const pastMessages = async (): Promise<RecalledMemory[]> => {
-      if (which === 'facts' || !episodes) return [];
+      if (!episodes) return [];
       const hits = await episodes.search(scope, query, {
         topK: semantic_recall.top_k,
         minScore: semantic_recall.min_score,
@@ -283,7 +284,6 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
     };
     const facts = async (): Promise<RecalledMemory[]> => {
-      if (which === 'messages') return [];
       const embedder = embedderFor(config);
       const weight = queryVectorWeight(embedder, query, semantic_recall.vector_weight);
       let vector: QueryVector | undefined;
@@ -328,10 +328,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
       );
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
     };
-    const work = (async (): Promise<RecalledMemory[]> => {
-      const [f, m] = await Promise.all([facts(), pastMessages()]);
-      return which === 'both' ? fuseEpisodes(f, m, semantic_recall.top_k) : which === 'messages' ? m : f;
-    })();
+    const work = searchByScope(which, semantic_recall.top_k, facts, pastMessages);
     const cut = new Promise<'budget' | 'aborted'>((resolve) => {
       timer = setTimeout(() => resolve('budget'), budget);
       timer.unref();
