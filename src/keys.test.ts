@@ -51,7 +51,10 @@ test('search scope keys round-trip with agent lists and as_of', () => {
       assert.deepEqual(keys.readSearchScopeKey(keys.searchScopeKey(s)), s);
     }
   }
-  assert.notEqual(keys.searchScopeKey({ orgId: 'o', agentId: undefined, userId: undefined, agentIds: ['a,b'] }), keys.searchScopeKey({ orgId: 'o', agentId: undefined, userId: undefined, agentIds: ['a', 'b'] }));
+  assert.notEqual(
+    keys.searchScopeKey({ orgId: 'o', agentId: undefined, userId: undefined, agentIds: ['a,b'] }),
+    keys.searchScopeKey({ orgId: 'o', agentId: undefined, userId: undefined, agentIds: ['a', 'b'] }),
+  );
 });
 
 test('working memory keys round-trip, any agent included', () => {

@@ -110,7 +110,9 @@ export function readSearchScopeKey(key: string): ScopeParts & { agentIds?: strin
     orgId: id(org, 'organization'),
     agentId,
     userId,
-    ...(typeof agentIds === 'string' ? { agentIds: agentIds === '' ? [] : split(agentIds, agentIds.split(SEP).length, 'agent list').map((a) => id(a, 'agent')) } : {}),
+    ...(typeof agentIds === 'string'
+      ? { agentIds: agentIds === '' ? [] : split(agentIds, agentIds.split(SEP).length, 'agent list').map((a) => id(a, 'agent')) }
+      : {}),
     ...(typeof asOf === 'string' ? { asOf: new Date(asOf) } : {}),
   };
 }
@@ -152,9 +154,7 @@ export function readWorkingKey(key: string): { orgId: string; agentId: string | 
 // "tools.<i>.env.<name>". A header's name may itself hold dots: it is everything after
 // the field.
 
-export type SecretPath =
-  | { kind: 'llm' | 'fallback' | 'embedder' }
-  | { kind: 'tool'; index: number; field: 'headers' | 'env'; name: string };
+export type SecretPath = { kind: 'llm' | 'fallback' | 'embedder' } | { kind: 'tool'; index: number; field: 'headers' | 'env'; name: string };
 
 const FIXED_PATHS = { llm: 'llm.api_key', fallback: 'llm.fallback.api_key', embedder: 'memory.embedder.api_key' } as const;
 
@@ -187,11 +187,10 @@ export const secretHolderPath = (p: SecretPath): { holder: Array<string | number
         : { holder: ['memory', 'embedder'], field: 'api_key' };
 
 /** A tool's secret named by the tool's name (a PATCH removing a header or env variable): follows the tool when the tools move. */
-export const toolSecretKey = (toolName: string, field: 'headers' | 'env', name: string): string =>
-  `${part(toolName)}${SEP}${field}${SEP}${part(name)}`;
+export const toolSecretKey = (toolName: string, field: 'headers' | 'env', name: string): string => `${part(toolName)}${SEP}${field}${SEP}${part(name)}`;
 
 export function readToolSecretKey(key: string): { toolName: string; field: 'headers' | 'env'; name: string } {
   const [toolName, field, name] = split(key, 3, 'tool secret');
-  if ((field !== 'headers' && field !== 'env')) throw new Error('malformed tool secret key');
+  if (field !== 'headers' && field !== 'env') throw new Error('malformed tool secret key');
   return { toolName: id(toolName, 'tool'), field, name: id(name, 'name') };
 }

@@ -77,4 +77,3 @@ export interface MemoryDeps {
   /** after a write commits: the facts it superseded (see `superseded` below) */
   onSuperseded?: (orgId: string, facts: Superseded[]) => void;
 }
-

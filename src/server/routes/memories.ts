@@ -52,9 +52,7 @@ const searchInput = z
     created_after: instant.optional(),
     created_before: instant.optional(),
     as_of: instant.optional().describe('what was true then: the facts valid at this time, superseded ones included (default: current facts)'),
-    scope: searchScope
-      .default('facts')
-      .describe("facts: memories; messages: past messages of agent_id's sessions (needs agent_id); both: fused"),
+    scope: searchScope.default('facts').describe("facts: memories; messages: past messages of agent_id's sessions (needs agent_id); both: fused"),
     message_range: messageRange.optional(),
   })
   .refine((b) => b.scope === 'facts' || b.agent_id !== undefined, {
