@@ -2,7 +2,7 @@
 // loaded into the memory index as a search would (their rows as the store returns them),
 // heap before and after (collected). `npx tsx --expose-gc scripts/index-bytes.ts` (U, M: env).
 import { createScopeIndexes } from '../src/memory/lexical/scope-indexes.ts';
-import { MEMORY_RANKING } from '../src/memory/lexical/bm25.ts';
+import { MEMORY_RANKING } from '../src/memory/recall-config.ts';
 import { analyze } from '../src/memory/lexical/tokens.ts';
 import { memoryDocBytes } from '../src/memory/memory-index.ts';
 import type { MemoryDoc } from '../src/store/repos/memories.ts';

@@ -3,7 +3,7 @@
 // process CPU time (user + system), which a loaded machine inflates far less than wall time.
 //   node --import tsx scripts/recall-cpu.ts   (env: N=10000 Q=2000)
 import { analyze } from '../src/memory/lexical/tokens.ts';
-import { MEMORY_RANKING } from '../src/memory/lexical/bm25.ts';
+import { MEMORY_RANKING } from '../src/memory/recall-config.ts';
 import { createScopeIndexes } from '../src/memory/lexical/scope-indexes.ts';
 
 const N = Number(process.env.N ?? 10_000);

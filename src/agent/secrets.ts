@@ -5,6 +5,7 @@
 // redirecting an agent without giving the secret again drops it.
 import { defaultBaseUrl, originOf, type PlatformProviders, type ProviderKind } from '../llm/endpoints.ts';
 import type { AgentConfig } from './config.ts';
+import { readSecretPath, secretHolderPath, secretPath, toolSecretKey } from '../keys.ts';
 
 /** A secret and the endpoint it is for ("openai-compatible https://api.openai.com"). */
 export interface BoundSecret {
@@ -18,7 +19,7 @@ export type Secrets = Record<string, BoundSecret>;
 /** Secrets a PATCH removed explicitly (`"api_key": null`, a tool header set to null). */
 export interface Removals {
   paths: Set<string>;
-  /** "<tool name>\n<header>", or "<tool name>\nenv.<variable>" */
+  /** keys.ts toolSecretKey(tool name, 'headers' | 'env', name) */
   toolHeaders: Set<string>;
 }
 
@@ -29,21 +30,21 @@ export function endpointOf(path: string, config: AgentConfig, env: PlatformProvi
   const { llm } = config;
   const baseFor = (provider: string, url: string | undefined) =>
     provider === 'simulated' ? undefined : (url ?? defaultBaseUrl(provider as ProviderKind, env));
-  if (path === 'llm.api_key') return endpoint(llm.provider, baseFor(llm.provider, llm.base_url));
-  if (path === 'llm.fallback.api_key') {
+  const p = readSecretPath(path);
+  if (p?.kind === 'llm') return endpoint(llm.provider, baseFor(llm.provider, llm.base_url));
+  if (p?.kind === 'fallback') {
     if (!llm.fallback) return undefined;
     const provider = llm.fallback.provider ?? llm.provider;
     const url = llm.fallback.base_url ?? (provider === llm.provider ? llm.base_url : undefined);
     return endpoint(provider, baseFor(provider, url));
   }
-  if (path === 'memory.embedder.api_key') {
+  if (p?.kind === 'embedder') {
     const e = config.memory.embedder;
     return e.provider === 'local' || e.provider === 'local-neural' ? undefined : endpoint(e.provider, e.base_url ?? defaultBaseUrl(e.provider, env));
   }
-  const tool = /^tools\.(\d+)\.(headers|env)\./.exec(path);
-  if (tool) {
-    const t = config.tools[Number(tool[1])];
-    if (tool[2] === 'headers') return t?.type === 'http' ? endpoint('http', t.url) : t?.type === 'mcp' && t.url ? endpoint('mcp', t.url) : undefined;
+  if (p?.kind === 'tool') {
+    const t = config.tools[p.index];
+    if (p.field === 'headers') return t?.type === 'http' ? endpoint('http', t.url) : t?.type === 'mcp' && t.url ? endpoint('mcp', t.url) : undefined;
     // A stdio server's environment goes only to the program it was given for.
     return t?.type === 'mcp' && t.command ? `stdio ${t.command}` : undefined;
   }
@@ -60,13 +61,13 @@ export function splitSecrets(config: AgentConfig, env: PlatformProviders): { con
       delete holder[key];
     }
   };
-  take('llm.api_key', copy.llm, 'api_key');
-  take('llm.fallback.api_key', copy.llm.fallback, 'api_key');
-  take('memory.embedder.api_key', copy.memory.embedder, 'api_key');
-  copy.tools.forEach((tool, i) => {
+  take(secretPath({ kind: 'llm' }), copy.llm, 'api_key');
+  take(secretPath({ kind: 'fallback' }), copy.llm.fallback, 'api_key');
+  take(secretPath({ kind: 'embedder' }), copy.memory.embedder, 'api_key');
+  copy.tools.forEach((tool, index) => {
     if (tool.type !== 'http' && tool.type !== 'mcp') return;
-    for (const name of Object.keys(tool.headers)) take(`tools.${i}.headers.${name}`, tool.headers, name);
-    if (tool.type === 'mcp') for (const name of Object.keys(tool.env)) take(`tools.${i}.env.${name}`, tool.env, name);
+    for (const name of Object.keys(tool.headers)) take(secretPath({ kind: 'tool', index, field: 'headers', name }), tool.headers, name);
+    if (tool.type === 'mcp') for (const name of Object.keys(tool.env)) take(secretPath({ kind: 'tool', index, field: 'env', name }), tool.env, name);
   });
   return { config: copy, secrets };
 }
@@ -84,11 +85,12 @@ export function readSecrets(raw: Record<string, string | BoundSecret>, config: A
 export function joinSecrets(config: AgentConfig, secrets: Secrets, env: PlatformProviders): AgentConfig {
   const copy = structuredClone(config);
   for (const [path, s] of Object.entries(secrets)) {
-    if (endpointOf(path, config, env) !== s.bound_to) continue;
-    const keys = path.split('.');
+    const p = readSecretPath(path);
+    if (!p || endpointOf(path, config, env) !== s.bound_to) continue;
+    const { holder: walk, field } = secretHolderPath(p);
     let holder: any = copy;
-    for (const k of keys.slice(0, -1)) holder = holder?.[k];
-    if (holder && typeof holder === 'object') holder[keys[keys.length - 1]!] = s.value;
+    for (const k of walk) holder = holder?.[k];
+    if (holder && typeof holder === 'object') holder[field] = s.value;
   }
   return copy;
 }
@@ -110,16 +112,15 @@ export function carrySecrets(
   const dropped: string[] = [];
   for (const [path, s] of Object.entries(previous)) {
     let next = path;
-    const tool = /^tools\.(\d+)\.(headers|env)\.(.+)$/.exec(path);
-    if (tool) {
-      const was = before.tools[Number(tool[1])];
+    const tool = readSecretPath(path);
+    if (tool?.kind === 'tool') {
+      const was = before.tools[tool.index];
       const j = after.tools.findIndex((t) => t.type === was?.type && t.name === was?.name);
-      const key = tool[2] === 'env' ? `env.${tool[3]}` : tool[3];
-      if (j < 0 || removed.toolHeaders.has(`${was?.name}\n${key}`)) {
+      if (j < 0 || removed.toolHeaders.has(toolSecretKey(String(was?.name), tool.field, tool.name))) {
         dropped.push(path);
         continue;
       }
-      next = `tools.${j}.${tool[2]}.${tool[3]}`;
+      next = secretPath({ ...tool, index: j });
     } else if (removed.paths.has(path)) {
       dropped.push(path);
       continue;
@@ -141,15 +142,15 @@ export function takeRemovals(patch: Record<string, any>): { patch: Record<string
   if (patch.llm?.fallback === null || patch.llm?.fallback?.api_key === null) removed.paths.add('llm.fallback.api_key');
   if (patch.memory?.embedder === null || patch.memory?.embedder?.api_key === null) removed.paths.add('memory.embedder.api_key');
   if (!Array.isArray(patch.tools)) return { patch, removed };
-  const withoutNulls = (t: any, field: 'headers' | 'env', prefix: string) => {
+  const withoutNulls = (t: any, field: 'headers' | 'env') => {
     if (!t[field] || typeof t[field] !== 'object') return t;
     const kept: Record<string, unknown> = {};
     for (const [h, v] of Object.entries(t[field])) {
-      if (v === null) removed.toolHeaders.add(`${t.name}\n${prefix}${h}`);
+      if (v === null) removed.toolHeaders.add(toolSecretKey(String(t.name), field, h));
       else kept[h] = v;
     }
     return { ...t, [field]: kept };
   };
-  const tools = patch.tools.map((t: any) => (!t || typeof t !== 'object' ? t : withoutNulls(withoutNulls(t, 'headers', ''), 'env', 'env.')));
+  const tools = patch.tools.map((t: any) => (!t || typeof t !== 'object' ? t : withoutNulls(withoutNulls(t, 'headers'), 'env')));
   return { patch: { ...patch, tools }, removed };
 }

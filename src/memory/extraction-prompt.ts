@@ -5,6 +5,7 @@ import type { ChatMessage } from '../llm/types.ts';
 import { jsonObjectOf } from '../llm/answer-json.ts';
 
 import { EXTRACTION_MARKER } from '../llm/task-markers.ts';
+import type { MemoryDecision } from './memory-decision.ts';
 
 export interface ExtractionInput {
   existing: Array<{ id: string; text: string }>;
@@ -14,11 +15,7 @@ export interface ExtractionInput {
   conversation: Array<{ role: 'user' | 'assistant'; content: string; at?: string }>;
 }
 
-export interface MemoryDecision {
-  event: 'ADD' | 'UPDATE' | 'DELETE' | 'NONE';
-  id?: string;
-  text?: string;
-}
+export type { MemoryDecision };
 
 const instructions = `${EXTRACTION_MARKER}
 You maintain long-term memory about a user. "context" (if any) holds earlier messages, to

@@ -130,7 +130,9 @@ export function extractionHandler<A extends ExtractionAgent>(deps: ExtractionDep
       // A thinking model's reasoning is of no use here: off where the provider has a switch.
       thinking: 'disabled',
     });
-    const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) => (d.id ? { ...d, id: byShort.get(d.id)! } : d));
+    const decisions = parseDecisions(answer.text, new Set(byShort.keys())).map((d) =>
+      d.event === 'UPDATE' || d.event === 'DELETE' ? { ...d, id: byShort.get(d.id)! } : d,
+    );
     // Relative dates the model left ("tomorrow") resolve from when the user said them.
     const saidAt = conversation.filter((m) => m.role === 'user' && m.at).at(-1)?.at;
     const changes = await deps.memories.apply(

@@ -2,11 +2,13 @@
 // memories.ts writes is applied to it in place, and search reads it with no SQL.
 import type { Db } from '../store/db.ts';
 import { loadMemoryDocs, type MemoryDoc } from '../store/repos/memories.ts';
-import { MEMORY_RANKING, stringBytes } from './lexical/bm25.ts';
+import { stringBytes } from './lexical/bm25.ts';
+import { MEMORY_RANKING } from './recall-config.ts';
 import { createScopeIndexes, type IndexBounds } from './lexical/scope-indexes.ts';
 import { analyze } from './lexical/tokens.ts';
 import { interner, jsonBytes } from './lexical/doc-bytes.ts';
 import { MEMORY_INDEX_BYTES } from './bounds.ts';
+import * as keys from '../keys.ts';
 
 // A row object of seven fields, its two Dates and its metadata object, plus the index's growth slack, on V8 (calibrated: scripts/index-bytes.ts).
 const ROW_BYTES = 264;
@@ -52,6 +54,6 @@ export type MemoryIndex = ReturnType<typeof createMemoryIndex>;
 /** A 'memories' message of the invalidation bus (a predictive.ts scopeKey, or '*') → the scope re-read on next use. */
 export function invalidateIndexes(index: Pick<MemoryIndex, 'invalidate'>, key: string): void {
   if (key === '*') return index.invalidate('*', null, null);
-  const [org, agent, user] = key.split('\u0001');
-  index.invalidate(org!, agent === '*' ? '*' : agent || null, user || null);
+  const { orgId, agentId, userId } = keys.readScopeKey(key);
+  index.invalidate(orgId, agentId === undefined ? '*' : agentId, userId ?? null);
 }

@@ -17,6 +17,7 @@ import { memoryDocsByIds, scopeVersion } from '../store/repos/scope-versions.ts'
 import type { IndexScope } from './lexical/scope-indexes.ts';
 import type { MemoryIndex } from './memory-index.ts';
 import { scopeKey } from './predictive.ts';
+import * as keys from '../keys.ts';
 
 /** A delta naming more ids than this is not read row by row: the scope is read again. */
 export const MAX_DELTA_IDS = 500;
@@ -50,8 +51,8 @@ export function createMemorySync(opts: MemorySyncOptions) {
   const stats = { applied: 0, reloads: 0, checks: 0 };
 
   const split = (key: string) => {
-    const [orgId, agent, user] = key.split('\u0001') as [string, string, string];
-    return { orgId, agentId: agent || null, userId: user || null };
+    const { orgId, agentId, userId } = keys.readScopeKey(key);
+    return { orgId, agentId: agentId ?? null, userId: userId ?? null };
   };
 
   function reload(key: string): void {

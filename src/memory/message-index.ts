@@ -7,7 +7,7 @@
 import type { Db } from '../store/db.ts';
 import { loadMessageDocs, sessionScope, type MessageDoc } from '../store/repos/message-search.ts';
 import type { HistoryHooks } from './history.ts';
-import { MESSAGE_RANKING } from './lexical/bm25.ts';
+import { MESSAGE_RANKING } from './recall-config.ts';
 import { dateTokens } from './lexical/dates.ts';
 import { interner, jsonBytes } from './lexical/doc-bytes.ts';
 import { MESSAGE_INDEX_BYTES } from './bounds.ts';

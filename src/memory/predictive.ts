@@ -13,6 +13,7 @@ import { alwaysTrusted, type CacheGuard } from '../store/invalidation.ts';
 import { vectorsOf } from '../store/repos/memories.ts';
 import type { EmbedderFor } from './embedders/index.ts';
 import { PREDICTION_BYTES } from './bounds.ts';
+import * as keys from '../keys.ts';
 import { stringBytes } from './lexical/bm25.ts';
 import { jsonBytes } from './lexical/doc-bytes.ts';
 import type { MemoryHit, RecallAgent, RecalledMemory, SearchMemories } from './recall.ts';
@@ -30,7 +31,8 @@ interface Prediction {
   items: Array<RecalledMemory & { vector: Float32Array }>;
 }
 
-export const scopeKey = (orgId: string, agentId: string | null, userId: string | null) => `${orgId}\u0001${agentId ?? ''}\u0001${userId ?? ''}`;
+/** A scope's key (keys.ts); agent '*': every agent of that user. */
+export const scopeKey = (orgId: string, agentId: string | null, userId: string | null) => keys.scopeKey(orgId, agentId === '*' ? undefined : agentId, userId);
 
 /** A pool's heap size, estimated: its items, their strings and vectors (V8). */
 const predictionBytes = (p: Prediction) =>
@@ -53,7 +55,7 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
   let evictions = 0;
   // the kept pools' keys per (org, user): what forgetting a user ('*' agent) walks
   const byUser = new Map<string, Set<string>>();
-  const userOf = (key: string) => key.slice(0, key.indexOf('\u0001')) + key.slice(key.lastIndexOf('\u0001'));
+  const userOf = keys.userOfScopeKey;
   const predictions = new LRUCache<string, Prediction>({
     maxSize: Math.max(1, deps.maxBytes ?? PREDICTION_BYTES),
     sizeCalculation: (p) => Math.max(1, predictionBytes(p)),
@@ -143,7 +145,7 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
     /** Drops predictions of a scope; agentId '*' means every agent of that user (walks that user's pools only). */
     invalidate(orgId: string, agentId: string | null | '*', userId: string | null): void {
       if (agentId !== '*') return drop(scopeKey(orgId, agentId, userId));
-      const user = `${orgId}\u0001${userId ?? ''}`;
+      const user = keys.userKey(orgId, userId);
       for (const key of [...(byUser.get(user) ?? [])]) drop(key);
       for (const key of pending.keys()) if (userOf(key) === user) drop(key);
     },
@@ -159,8 +161,8 @@ export function createPredictions(deps: { db: Db; search: SearchMemories; embedd
         for (const p of pending.values()) p.generation++;
         return;
       }
-      const [orgId, agentId, userId] = key.split('\u0001') as [string, string, string];
-      this.invalidate(orgId, agentId === '*' ? '*' : agentId || null, userId || null);
+      const { orgId, agentId, userId } = keys.readScopeKey(key);
+      this.invalidate(orgId, agentId === undefined ? '*' : agentId, userId ?? null);
     },
   };
 

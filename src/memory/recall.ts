@@ -22,10 +22,13 @@ import type { Stage, Timings } from '../trace/timings.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import { isRestricted, restrictionSql, type Restriction } from './filters.ts';
 import { analyze } from './lexical/tokens.ts';
-import { Bm25Index, MEMORY_RANKING, searchIndexes } from './lexical/bm25.ts';
+import { Bm25Index, searchIndexes } from './lexical/bm25.ts';
+import { MEMORY_RANKING, MODEL_VECTOR_WEIGHT, NEURAL_VECTOR_WEIGHT, type SearchScope } from './recall-config.ts';
 import { lexicalSearch } from './cold-search.ts';
+import * as keys from '../keys.ts';
 import { createMemoryIndex, type MemoryIndex } from './memory-index.ts';
-import { fuseEpisodes, type Episodes, type MessageRange } from './episodic.ts';
+import type { Episodes, MessageRange } from './episodic.ts';
+import { searchByScope } from './memory-search.ts';
 
 export const EXACT_SCAN_MAX = 5_000;
 const RRF_K = 60;
@@ -51,13 +54,11 @@ export type MemoryHit = MemoryDoc & { score: number };
 export type StageSink = (stage: Stage, since: number) => void;
 
 /**
- * The fusion weight of an embedder's vectors by default, per kind (docs/memory.md, measured with
- * `agentmem bench recall`): 0 for the hashed local one (it lowers recall); NEURAL_VECTOR_WEIGHT
- * for the local neural model (USE-lite); MODEL_VECTOR_WEIGHT for a remote model, which could
- * not be measured offline — a user with a strong one sets `semantic_recall.vector_weight`.
+ * The fusion weight of an embedder's vectors by default, per kind (recall-config.ts): 0 for the
+ * hashed local one (it lowers recall); NEURAL_VECTOR_WEIGHT for the local neural model (USE-lite);
+ * MODEL_VECTOR_WEIGHT for a remote model.
  */
-export const MODEL_VECTOR_WEIGHT = 0.25;
-export const NEURAL_VECTOR_WEIGHT = 0.25;
+export { MODEL_VECTOR_WEIGHT, NEURAL_VECTOR_WEIGHT };
 export const vectorWeightOf = (embedder: Pick<Embedder, 'id'>) =>
   embedder.id.startsWith('local:') ? 0 : embedder.id.startsWith('use-lite:') ? NEURAL_VECTOR_WEIGHT : MODEL_VECTOR_WEIGHT;
 
@@ -134,7 +135,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
 
   /** The query's vector: embedded once per embedder and text. */
   function queryVector(embedder: Embedder, query: string): Promise<QueryVector> {
-    const key = `${embedder.id}\n${query}`;
+    const key = keys.vectorKey(embedder.id, query);
     let v = vectors.get(key);
     if (!v) {
       v = embedder.embed([query]).then(([e]) => (e && e.some((x) => x !== 0) ? { vector: e, literal: repo.vectorLiteral(e) } : null));
@@ -145,7 +146,7 @@ export function createMemorySearch(db: Db, opts: { exactScanMax?: number; index?
   }
 
   async function scopeSize(scope: MemoryScope): Promise<number> {
-    const key = `${scope.orgId}|${scope.agentId ?? '*'}|${scope.agentIds?.join(',') ?? '*'}|${scope.userId === undefined ? '*' : scope.userId === null ? '-' : 'u' + scope.userId}|${scope.asOf?.toISOString() ?? ''}`;
+    const key = keys.searchScopeKey(scope);
     let n = sizes.get(key);
     if (n === undefined) {
       n = await repo.scopeSize(db, scope, exactScanMax + 1);
@@ -231,7 +232,7 @@ export interface RecallAgent {
         min_score: number;
         vector_weight?: number;
         filters?: Restriction['filters'];
-        scope?: 'facts' | 'messages' | 'both';
+        scope?: SearchScope;
         message_range?: MessageRange;
       };
       embedder: EmbedderConfig;
@@ -272,7 +273,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
     const scope = { orgId: agent.org_id, agentId: agent.id, userId };
     // past messages (the turn's own question may already be stored: never recalled)
     const pastMessages = async (): Promise<RecalledMemory[]> => {
-      if (which === 'facts' || !episodes) return [];
+      if (!episodes) return [];
       const hits = await episodes.search(scope, query, {
         topK: semantic_recall.top_k,
         minScore: semantic_recall.min_score,
@@ -283,7 +284,6 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
     };
     const facts = async (): Promise<RecalledMemory[]> => {
-      if (which === 'messages') return [];
       const embedder = embedderFor(config);
       const weight = queryVectorWeight(embedder, query, semantic_recall.vector_weight);
       let vector: QueryVector | undefined;
@@ -328,10 +328,7 @@ export function createRecall(search: SearchMemories, embedderFor: EmbedderFor, r
       );
       return hits.map(({ id, content, score, metadata }) => ({ id, content, score, metadata }));
     };
-    const work = (async (): Promise<RecalledMemory[]> => {
-      const [f, m] = await Promise.all([facts(), pastMessages()]);
-      return which === 'both' ? fuseEpisodes(f, m, semantic_recall.top_k) : which === 'messages' ? m : f;
-    })();
+    const work = searchByScope(which, semantic_recall.top_k, facts, pastMessages);
     const cut = new Promise<'budget' | 'aborted'>((resolve) => {
       timer = setTimeout(() => resolve('budget'), budget);
       timer.unref();

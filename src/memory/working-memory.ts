@@ -10,6 +10,7 @@ import type { Db } from '../store/db.ts';
 import { emitEvents } from '../webhooks/outbox.ts';
 import * as repo from '../store/repos/working-memory.ts';
 import type { WorkingScope } from '../store/repos/working-memory.ts';
+import * as keys from '../keys.ts';
 
 export const WORKING_MEMORY_MAX_CHARS = 16_000;
 export const WORKING_TOOL = 'working_memory_update';
@@ -44,7 +45,7 @@ export const workingToolSpec: ToolSpec = {
 
 export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => void; max?: number } = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.max ?? 10_000 });
-  const keyOf = (orgId: string, agentId: string, scope: WorkingScope, owner: string) => `${orgId}\n${agentId}\n${scope}\n${owner}`;
+  const keyOf = keys.workingKey;
 
   async function read(orgId: string, agentId: string, scope: WorkingScope, owner: string): Promise<repo.WorkingMemoryRow | undefined> {
     const key = keyOf(orgId, agentId, scope, owner);
@@ -129,11 +130,11 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
     /** Drops a cached block (its key from the bus; '*': all of them; agent '*': that user's of every agent). */
     invalidate(key: string) {
       if (key === '*') return cache.clear();
-      const [org, agent, scope, owner] = key.split('\n');
-      if (agent !== '*') return void cache.delete(key);
+      const { orgId, agentId, scope, owner } = keys.readWorkingKey(key);
+      if (agentId !== undefined) return void cache.delete(key);
       for (const k of [...cache.keys()]) {
-        const [o, , sc, ow] = k.split('\n');
-        if (o === org && sc === scope && ow === owner) cache.delete(k);
+        const block = keys.readWorkingKey(k);
+        if (block.orgId === orgId && block.scope === scope && block.owner === owner) cache.delete(k);
       }
     },
   };
@@ -142,4 +143,4 @@ export function createWorkingMemory(db: Db, opts: { onChange?: (key: string) => 
 export type WorkingMemories = ReturnType<typeof createWorkingMemory>;
 
 /** The bus key that drops a user's blocks of every agent (after the user is deleted). */
-export const userWorkingKey = (orgId: string, userId: string) => `${orgId}\n*\nuser\n${userId}`;
+export const userWorkingKey = (orgId: string, userId: string) => keys.workingKey(orgId, undefined, 'user', userId);

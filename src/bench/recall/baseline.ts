@@ -6,7 +6,8 @@
 //     plain BM25 finds next to nothing, two more: words cut by jieba (the usual Chinese
 //     segmenter, its default dictionary and HMM) and CJK runs as characters + bigrams
 //     (as agentmem splits them), so what the default adds beyond the split shows.
-import { Bm25Index, searchIndexes, TEXTBOOK_PARAMS } from '../../memory/lexical/bm25.ts';
+import { Bm25Index, searchIndexes } from '../../memory/lexical/bm25.ts';
+import { TEXTBOOK_PARAMS } from '../../memory/recall-config.ts';
 import { plainCjkTokens, plainTokens } from '../../memory/lexical/tokens.ts';
 import type { Dataset } from './dataset.ts';
 

@@ -14,18 +14,13 @@
 // (agent, user) scope): `searchIndexes` sums their statistics first, so IDF is that of the
 // union. Removal marks a slot dead and fixes the statistics at once; the pools are
 // compacted when dead slots outnumber live ones.
+import { PASSAGE_PARAMS } from '../recall-config.ts';
 
-/**
- * BM25's parameters. Memories and messages are short passages: Anserini's defaults for
- * passages (k1 0.9, b 0.4) rather than the textbook 1.2 / 0.75, which over-penalize a long
- * memory among short ones. The benchmark's "plain BM25" baseline keeps the textbook values.
- */
+/** BM25's parameters (the values recall uses: recall-config.ts). */
 export interface Bm25Params {
   k1: number;
   b: number;
 }
-export const PASSAGE_PARAMS: Bm25Params = { k1: 0.9, b: 0.4 };
-export const TEXTBOOK_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
 
 /** A term's id: its FNV-1a hash in 31 bits, odd for a date token ('#…', never expanded by feedback), never 0. */
 export function termId(term: string): number {
@@ -379,26 +374,6 @@ export interface RankingOptions {
    */
   cjkParams?: Bm25Params;
 }
-/**
- * How memories are ranked: the coordination factor and RM3 with Anserini's feedback depth
- * (10 documents, query weight 0.5) and 30 expansion terms, chosen on the development half
- * of REALTALK (docs/memory.md gives each ingredient on both halves), for questions of up to
- * 30 distinct words (as many as the expansion adds terms); longer queries get BM25 alone.
- * Chinese, Japanese and Korean questions are scored with the textbook k1/b (chosen on
- * MemDaily's development half).
- */
-export const MEMORY_RANKING: RankingOptions = {
-  coord: true,
-  feedback: { docs: 10, terms: 30, originalWeight: 0.5 },
-  maxQueryWords: 30,
-  cjkParams: TEXTBOOK_PARAMS,
-};
-/**
- * Messages: the coordination factor only. Each message is indexed with its neighbour's
- * text, so feedback documents repeat each other's words and the expansion drifts to the
- * neighbours (a reply's neighbour outranks the reply itself).
- */
-export const MESSAGE_RANKING: RankingOptions = { coord: true, maxQueryWords: 30 };
 
 /** The `limit` best documents for the query terms over the union of `indexes` (plain BM25 unless `ranking` says more). */
 export function searchIndexes<D>(

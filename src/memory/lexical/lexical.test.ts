@@ -1,7 +1,8 @@
 // The lexical pieces on their own: tokens (stems, stopwords, CJK, dates) and BM25 statistics.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Bm25Index, idf, MEMORY_RANKING, searchIndexes, type RankingOptions } from './bm25.ts';
+import { Bm25Index, idf, searchIndexes, type RankingOptions } from './bm25.ts';
+import { MEMORY_RANKING } from '../recall-config.ts';
 import { extractDates } from './dates.ts';
 import { analyze } from './tokens.ts';
 

@@ -18,6 +18,7 @@
 // (nor recall's budget timer).
 import { LRUCache } from 'lru-cache';
 import { Bm25Index, searchIndexes, type Bm25Hit, type RankingOptions } from './bm25.ts';
+import * as keys from '../../keys.ts';
 
 /** Which scopes a search spans: agentId/userId undefined: any; userId null: those without a user. */
 export interface IndexScope {
@@ -90,10 +91,9 @@ const BUILD_CHUNK = 500;
 // A kept group's own cost beside its leaves (the LRU's entry, the Map, the key).
 const GROUP_BYTES = 300;
 
-const leafKey = (agentId: string | null, userId: string | null) => `${agentId ?? ''}\u0001${userId ?? ''}`;
-const part = (v: string | null | undefined, tag: string) => (v === undefined ? '*' : v === null ? '-' : tag + v);
-const groupKey = (orgId: string, agentId: string | null | undefined, userId: string | null | undefined) =>
-  `${orgId}\u0001${part(agentId, 'a')}\u0001${part(userId, 'u')}`;
+// a group: the scope a search names (undefined: every agent / user); a leaf: one (agent, user) in it
+const groupKey = keys.scopeKey;
+const { leafKey } = keys;
 const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>, bounds: IndexBounds) {
@@ -207,7 +207,7 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>, bounds:
       const g = await group(scope.orgId, scope.agentId, scope.userId);
       const indexes: Array<Bm25Index<D>> = [];
       for (const [key, ix] of g.leaves) {
-        const agent = key.split('\u0001')[0] || null;
+        const agent = keys.agentOfLeafKey(key);
         if (scope.agentIds && (agent === null || !scope.agentIds.includes(agent))) continue;
         indexes.push(ix);
       }

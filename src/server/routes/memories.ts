@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { filterSchema } from '../../memory/filters.ts';
+import { messageRange, searchScope } from '../../memory/recall-config.ts';
 import { isScoped } from '../auth.ts';
 import { found, idParams, page, paged } from '../http.ts';
 import type { ServerContext } from '../context.ts';
@@ -51,11 +52,8 @@ const searchInput = z
     created_after: instant.optional(),
     created_before: instant.optional(),
     as_of: instant.optional().describe('what was true then: the facts valid at this time, superseded ones included (default: current facts)'),
-    scope: z
-      .enum(['facts', 'messages', 'both'])
-      .default('facts')
-      .describe("facts: memories; messages: past messages of agent_id's sessions (needs agent_id); both: fused"),
-    message_range: z.strictObject({ before: z.int().min(0).max(10).default(0), after: z.int().min(0).max(10).default(0) }).optional(),
+    scope: searchScope.default('facts').describe("facts: memories; messages: past messages of agent_id's sessions (needs agent_id); both: fused"),
+    message_range: messageRange.optional(),
   })
   .refine((b) => b.scope === 'facts' || b.agent_id !== undefined, {
     message: "scope messages/both searches one agent's sessions: give agent_id",

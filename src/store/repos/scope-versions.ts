@@ -2,6 +2,7 @@
 // to apply another instance's write to its lexical index without reading the scope again.
 import type { Queryable } from '../db.ts';
 import type { MemoryDoc } from './memories.ts';
+import { leafKey as versionKey } from '../../keys.ts';
 
 export interface ScopeRef {
   agentId: string | null;
@@ -50,4 +51,5 @@ export const memoryDocsByIds = (db: Queryable, orgId: string, ids: string[]) =>
     ids,
   ]);
 
-export const versionKey = (agentId: string | null, userId: string | null) => `${agentId ?? ''}\u0001${userId ?? ''}`;
+/** A scope's key in the versions a write moved: keys.ts leafKey. */
+export { versionKey };
