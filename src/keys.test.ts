@@ -88,3 +88,12 @@ test('secret paths: the stored text is unchanged and reads back, dotted header n
     }
   }
 });
+
+test('MCP server keys belong to their agent only, whatever the ids hold', () => {
+  for (const agent of [...ODD.filter(Boolean), UUID]) {
+    const key = keys.mcpServerKey(agent, 'search');
+    assert.ok(keys.isAgentsServerKey(key, agent));
+    assert.ok(!keys.isAgentsServerKey(key, agent + 'x'));
+    assert.ok(!keys.isAgentsServerKey(keys.mcpServerKey(agent + 'x', 'search'), agent));
+  }
+});

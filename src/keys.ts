@@ -194,3 +194,9 @@ export function readToolSecretKey(key: string): { toolName: string; field: 'head
   if (field !== 'headers' && field !== 'env') throw new Error('malformed tool secret key');
   return { toolName: id(toolName, 'tool'), field, name: id(name, 'name') };
 }
+
+/** An agent's MCP server connection (mcp-tools.ts): the agent id, then the server's name. */
+export const mcpServerKey = (agentId: string, serverName: string): string => `${part(agentId)}${SEP}${part(serverName)}`;
+
+/** Whether a key from mcpServerKey belongs to the agent. */
+export const isAgentsServerKey = (key: string, agentId: string): boolean => key.startsWith(part(agentId) + SEP);

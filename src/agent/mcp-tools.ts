@@ -5,6 +5,7 @@
 // kept (the server's list-changed notification refreshes it), so later turns never
 // wait for an MCP server before their first token. A call never throws: a server that
 // is down, times out, dies mid-call or reports an error becomes a result the model reads.
+import { isAgentsServerKey, mcpServerKey } from '../keys.ts';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -63,12 +64,12 @@ export function mcpToolName(server: string, tool: string): string {
 }
 
 export function createMcpTools(opts: { dispatcher: Dispatcher; allowStdio: boolean; onError?: (err: unknown, server: string) => void }) {
-  // "<agent id>\n<server name>" → connection, of the newest version seen of that agent.
+  // mcpServerKey(agent id, server name) → connection, of the newest version seen of that agent.
   const servers = new Map<string, McpServer>();
   const fetch = fetchVia(opts.dispatcher) as unknown as FetchLike;
 
   function serverFor(agent: McpAgent, config: McpConfig): McpServer {
-    const key = `${agent.id}\n${config.name}`;
+    const key = mcpServerKey(agent.id, config.name);
     const known = servers.get(key);
     if (known && known.version === agent.version) return known;
     // A new version of the agent: its servers may have changed; the old connection goes.
@@ -124,7 +125,7 @@ export function createMcpTools(opts: { dispatcher: Dispatcher; allowStdio: boole
     /** Drops an agent's connections ('*': all of them), e.g. when the agent changes. */
     invalidate(agentId: string) {
       for (const [key, server] of servers) {
-        if (agentId === '*' || key.startsWith(`${agentId}\n`)) {
+        if (agentId === '*' || isAgentsServerKey(key, agentId)) {
           server.close();
           servers.delete(key);
         }

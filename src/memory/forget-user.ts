@@ -11,7 +11,7 @@ import { memoryRefsOfUser } from '../store/repos/memories.ts';
 import { bumpUserScopes } from '../store/repos/scope-versions.ts';
 import { deleteUser, type DeletedUser } from '../store/repos/users.ts';
 import { emitEvents } from '../webhooks/outbox.ts';
-import { userKey } from './history.ts';
+import { userKey } from '../keys.ts';
 import { scopeKey } from './predictive.ts';
 import { userWorkingKey } from './working-memory.ts';
 

@@ -3,6 +3,7 @@
 // in-process cache (session-cache.ts) so a hot session's history window costs no database
 // round trip. Other instances hear each write as a delta (session-deltas.ts); checkpoints of a
 // streaming answer: checkpoint.ts; a final write that failed: finish-retry.ts.
+import { readUserKey } from '../keys.ts';
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.ts';
 import { alwaysTrusted, type CacheGuard, type SessionDelta } from '../store/invalidation.ts';
@@ -23,7 +24,6 @@ import type { Exchange } from './exchange.ts';
 export type { Exchange } from './exchange.ts';
 
 /** A user as the invalidation bus names it (kind 'user'). */
-export const userKey = (orgId: string, userId: string) => `${orgId}\u0001${userId}`;
 
 /** What episodic recall learns from the conversation as it is stored (memory/message-index.ts). */
 export interface HistoryHooks {
@@ -250,8 +250,8 @@ export function createHistory(db: Db, opts: HistoryOptions = {}) {
     /** The bus form of forgetUser: a key from userKey(), or '*' for everything. */
     forgetUserKey(key: string) {
       if (key === '*') return cache.drop('*');
-      const [orgId, userId] = key.split('\u0001') as [string, string];
-      cache.dropUser(orgId, userId);
+      const { orgId, userId } = readUserKey(key);
+      if (userId !== null) cache.dropUser(orgId, userId);
     },
 
     /** Another instance changed a session: its delta patches the copy here, or it is dropped ('*': all of them). */
