@@ -26,7 +26,7 @@ import { createMessageIndex, episodicHooks, invalidateSessionMessages } from './
 import { EXTRACT_JOB, extractionHandler } from './memory/extraction.ts';
 import { createAfterTurn, createPredict, poolUseful } from './memory/after-turn.ts';
 import { createFirstTokenGate, createJobQueue } from './memory/jobs.ts';
-import { REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
+import { EMBED_JOB, embedHandler, queueEmbeddings, REEMBED_JOB, reembedHandler } from './memory/reembed.ts';
 import { createPredictions, scopeKey } from './memory/predictive.ts';
 import { buildServer } from './server/app.ts';
 import { createAuth } from './server/auth.ts';
@@ -136,6 +136,8 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         sync.local(org, agentId, userId, delta);
         bus.broadcast('memories', key, delta.ids.length > MAX_DELTA_IDS ? { ...delta, ids: [] } : delta);
       },
+      // a slow embedder's vectors follow the write, by a job queued with it
+      onVectorsPending: (tx, org, rows) => queueEmbeddings((job, q) => jobs.enqueue(job, q), tx, org, rows),
     });
     // The predicted pool is ranked inside recall's budget, by the one query vector.
     const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector), episodes);
@@ -160,6 +162,7 @@ export async function startAgentmem(config: AppConfig): Promise<Agentmem> {
         }),
         [SUMMARY_JOB]: summaryHandler<ReadyAgent>({ db, history, loadAgent: (org, id) => agentCache.get(org, id), providerFor }),
         [REEMBED_JOB]: reembedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id) }),
+        [EMBED_JOB]: embedHandler({ db, embedderFor, loadAgent: (org, id) => agentCache.get(org, id), enqueue: (job) => jobs.enqueue(job) }),
       },
       onError: (err, job) => server?.log.warn({ err, job: job?.id, kind: job?.kind, attempt: job?.attempts }, 'background job failed'),
     });

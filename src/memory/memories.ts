@@ -95,6 +95,8 @@ export interface MemoryDeps {
   onChange?: (orgId: string, agentId: string | null, userId: string | null, delta: Delta) => void;
   /** after a write commits: the facts it superseded (see `superseded` below) */
   onSuperseded?: (orgId: string, facts: Superseded[]) => void;
+  /** in a write's transaction: rows stored with `vector_pending`, their vectors to follow (reembed.ts, queueEmbeddings); without it, writes embed first */
+  onVectorsPending?: (tx: Queryable, orgId: string, rows: NewMemory[]) => Promise<void>;
 }
 
 // Texts per embed() call: bounds memory use and lets remote embedders chunk further.
@@ -251,6 +253,7 @@ export function createMemories(deps: MemoryDeps) {
         announce.push(
           await db.transaction(async (tx) => {
             await repo.insertMemories(tx, orgId, piece);
+            await deps.onVectorsPending?.(tx, orgId, piece); // vectors pending (issue 28)
             await repo.insertHistory(
               tx,
               orgId,
@@ -307,6 +310,11 @@ export function createMemories(deps: MemoryDeps) {
     }
     for (const [agentId, group] of groups) {
       const embedder = embedders.get(agentId) ?? null;
+      // A slow model (local-neural) does not hold the write: stored now, the vector follows (reembed.ts).
+      if (embedder?.background && deps.onVectorsPending) {
+        for (const r of group) Object.assign(r, { embedding: null, embedder: null, vector_pending: true });
+        continue;
+      }
       const vectors = await embedAll(
         embedder,
         group.map((r) => r.content),

@@ -139,6 +139,8 @@ export function createLocalNeuralEmbedder(options: { cacheBytes?: number } = {})
   return {
     id: LOCAL_NEURAL_ID,
     dimensions: LOCAL_NEURAL_DIMENSIONS,
+    // a memory costs ~10 ms of CPU: writes store it at once and the vector follows (reembed.ts)
+    background: true,
     async embed(texts: string[]): Promise<number[][]> {
       const queue = texts.length <= 2 ? urgent : bulk;
       const pending = texts.map((t) => vectorOf(t, queue));
