@@ -27,10 +27,11 @@ export const EMBED_JOB = 'memory.embed';
 const BATCH = 256;
 // Pending memories per embed() call and per UPDATE: the local-neural worker takes them 16 at
 // a time, and a query still goes ahead of them there.
-const PENDING_BATCH = 64;
-// Batches per run of `memory.embed`: ~5 s of the model's CPU. More pending: the job queues its
-// successor and ends, so extraction jobs queued meanwhile are not held behind a bulk import.
-const PENDING_BATCHES_PER_RUN = 8;
+const PENDING_BATCH = 32;
+// Batches per run of `memory.embed`: 128 memories, ~1.5 s of the model's CPU (a shutdown waits
+// for one run). More pending: the job queues its successor and ends, so extraction jobs queued
+// meanwhile are not held behind a bulk import.
+const PENDING_BATCHES_PER_RUN = 4;
 
 type JobInput = { org_id: string; kind: string; payload: object; idempotency_key?: string };
 
