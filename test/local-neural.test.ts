@@ -14,10 +14,12 @@ import { createTimings } from '../src/trace/timings.ts';
 // the product's default: what a fresh install gives (the harness picks `local` for other tests)
 delete process.env.AGENTMEM_DEFAULT_EMBEDDER;
 
-// A batch for one user: 'I love sushi' among facts that share no word with "What food do I like?".
+// A batch for one user: 'I love sushi' among facts that share no word with "What food do I like?",
+// each naming a word of its own (ending in k: no plural for the stemmer to take off).
+const wordOf = (tag: string, i: number) => `${letterWord(tag, i)}k`;
 const batchOf = (n: number, tag: string) => [
   { content: 'I love sushi' },
-  ...Array.from({ length: n - 1 }, (_, i) => ({ content: `The ${letterWord(tag, i)} crate sits on shelf ${letterWord('s', i)}` })),
+  ...Array.from({ length: n - 1 }, (_, i) => ({ content: `The ${wordOf(tag, i)} crate sits on shelf ${wordOf('s', i)}` })),
 ];
 const vectorStates = async (db: Db, agentId: string) =>
   (
@@ -97,10 +99,10 @@ for (const engine of engines) {
       const early = await vectorStates(s.app.db, agent.id);
       assert.ok(early.pending > 0, `vectors pending when the write answered: ${JSON.stringify(early)}`);
       const found = await s.api('POST', '/api/v1/memories/search', {
-        body: { agent_id: agent.id, user_id: 'cy', query: `where is the ${letterWord('b', n - 2)} crate`, top_k: 3 },
+        body: { agent_id: agent.id, user_id: 'cy', query: `where is the ${wordOf('b', n - 2)} crate`, top_k: 3 },
       });
       assert.equal(found.status, 200);
-      assert.match(found.body.results[0]?.content ?? '', new RegExp(letterWord('b', n - 2)), JSON.stringify(found.body));
+      assert.equal(found.body.results[0]?.content, `The ${wordOf('b', n - 2)} crate sits on shelf ${wordOf('s', n - 2)}`, JSON.stringify(found.body));
 
       const late = await vectorsIn(s.app.db, agent.id);
       assert.deepEqual(late, { pending: 0, vectors: n, embedders: [LOCAL_NEURAL_ID] });
