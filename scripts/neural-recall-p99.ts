@@ -26,7 +26,11 @@ const N = Number(args.memories);
 const TURNS = Number(args.turns);
 const levels = args.concurrency.split(',').map(Number);
 
-const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
 const pct = (xs: number[], p: number) => {
   if (!xs.length) return NaN;
@@ -60,7 +64,9 @@ try {
     }
     const wall = (performance.now() - t0) / 1000;
     const cpu = cpuMs(process.cpuUsage(c0));
-    console.log(`all ${N} vectors in after ${wall.toFixed(0)} s wall, ${(cpu / 1000).toFixed(0)} s CPU (${(cpu / N).toFixed(1)} ms CPU per memory, all threads), load ${load()}`);
+    console.log(
+      `all ${N} vectors in after ${wall.toFixed(0)} s wall, ${(cpu / 1000).toFixed(0)} s CPU (${(cpu / N).toFixed(1)} ms CPU per memory, all threads), load ${load()}`,
+    );
   }
 
   let asked = 0;
@@ -100,7 +106,9 @@ try {
     console.log(`  recall         ${fmt(of('recall'))}`);
     console.log(`  recall_embed   ${fmt(of('recall_embed'))}`);
     console.log(`  recall_search  ${fmt(of('recall_search'))}`);
-    console.log(`  text alone (query vector late, skipped.recall_embed = budget): ${late} of ${rows.length}; no memories (skipped.recall = budget): ${noMemories}`);
+    console.log(
+      `  text alone (query vector late, skipped.recall_embed = budget): ${late} of ${rows.length}; no memories (skipped.recall = budget): ${noMemories}`,
+    );
   }
 } finally {
   await world.close();

@@ -11,14 +11,7 @@
 //   Idempotent: it only touches rows not yet in that space.
 import type { Db, Queryable } from '../store/db.ts';
 import type { Job } from '../store/repos/jobs.ts';
-import {
-  clearPendingEmbeddings,
-  pendingEmbeddings,
-  setEmbeddings,
-  setPendingEmbeddings,
-  staleEmbeddings,
-  vectorLiteral,
-} from '../store/repos/memories.ts';
+import { clearPendingEmbeddings, pendingEmbeddings, setEmbeddings, setPendingEmbeddings, staleEmbeddings, vectorLiteral } from '../store/repos/memories.ts';
 import type { Embedder, EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import { vectorWeightOf } from './recall.ts';
 
