@@ -65,9 +65,9 @@ export async function startAgentmem(config: AppConfig, opts: StartOptions = {}):
 
     const { gate, jobs, handlers } = buildJobQueue(base);
     const agents = buildAgents(base, box, jobs);
-    const memory = buildMemory(base, agents.loadAgent);
+    const memory = buildMemory(base, agents.loadAgent, jobs);
     opened.push(() => memory.embedderFor.close());
-    registerJobHandlers(base, handlers, agents.loadAgent, memory);
+    registerJobHandlers(base, handlers, agents.loadAgent, memory, jobs);
     const { webhooks, deliveries } = buildWebhooks(base, box, gate);
     opened.push(() => deliveries.stop());
     const auth = createAuth(db, bus);

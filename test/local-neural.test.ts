@@ -5,13 +5,41 @@
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { apiClient, engines, letterWord, restartableServer, startServer, streamChat, type TestServer } from './harness.ts';
+import type { Db } from '../src/store/db.ts';
 import { createMemorySearch, createRecall } from '../src/memory/recall.ts';
 import { createLocalNeuralEmbedder, localNeuralInstalled, LOCAL_NEURAL_ID, type LocalNeuralEmbedder } from '../src/memory/embedders/local-neural.ts';
 import { createTimings } from '../src/trace/timings.ts';
 
 // the product's default: what a fresh install gives (the harness picks `local` for other tests)
 delete process.env.AGENTMEM_DEFAULT_EMBEDDER;
+
+// A batch for one user: 'I love sushi' among facts that share no word with "What food do I like?",
+// each naming a word of its own (ending in k: no plural for the stemmer to take off).
+const wordOf = (tag: string, i: number) => `${letterWord(tag, i)}k`;
+const batchOf = (n: number, tag: string) => [
+  { content: 'I love sushi' },
+  ...Array.from({ length: n - 1 }, (_, i) => ({ content: `The ${wordOf(tag, i)} crate sits on shelf ${wordOf('s', i)}` })),
+];
+const vectorStates = async (db: Db, agentId: string) =>
+  (
+    await db.query<{ pending: number; vectors: number; embedders: string[] }>(
+      `select count(*) filter (where vector_pending)::int as pending, count(embedding)::int as vectors,
+              coalesce(array_agg(distinct embedder) filter (where embedder is not null), '{}') as embedders
+       from memories where agent_id = $1`,
+      [agentId],
+    )
+  )[0]!;
+/** Polls until no vector of the agent is pending (the model's first load included). */
+async function vectorsIn(db: Db, agentId: string, timeoutMs = 180_000) {
+  const end = Date.now() + timeoutMs;
+  let state = await vectorStates(db, agentId);
+  while (state.pending > 0 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 250));
+    state = await vectorStates(db, agentId);
+  }
+  return state;
+}
 
 for (const engine of engines) {
   describe(`local neural embedder on ${engine}`, { skip: !localNeuralInstalled() && 'its package is not installed' }, () => {
@@ -60,6 +88,33 @@ for (const engine of engines) {
       assert.ok(stats.threadId !== undefined && stats.threadId !== threadId, `embedded on thread ${stats.threadId}, not the main thread ${threadId}`);
     });
 
+    test('a batch answers before its vectors exist: the text side finds it at once, the vectors follow in the background', async () => {
+      const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'bulk' } })).body;
+      assert.equal(agent.memory.embedder.provider, 'local-neural');
+      const n = 150;
+      const res = await s.api('POST', '/api/v1/memories/batch', { body: { agent_id: agent.id, user_id: 'cy', memories: batchOf(n, 'b') } });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body.count, n);
+      // answered with vectors still to come (the job embeds 32 at a time, ~10 ms each at best)
+      const early = await vectorStates(s.app.db, agent.id);
+      assert.ok(early.pending > 0, `vectors pending when the write answered: ${JSON.stringify(early)}`);
+      const found = await s.api('POST', '/api/v1/memories/search', {
+        body: { agent_id: agent.id, user_id: 'cy', query: `where is the ${wordOf('b', n - 2)} crate`, top_k: 3 },
+      });
+      assert.equal(found.status, 200);
+      assert.equal(found.body.results[0]?.content, `The ${wordOf('b', n - 2)} crate sits on shelf ${wordOf('s', n - 2)}`, JSON.stringify(found.body));
+
+      const late = await vectorsIn(s.app.db, agent.id);
+      assert.deepEqual(late, { pending: 0, vectors: n, embedders: [LOCAL_NEURAL_ID] });
+      // now the vector side finds what no word of the question names
+      const meant = await s.api('POST', '/api/v1/memories/search', { body: { agent_id: agent.id, user_id: 'cy', query: 'What food do I like?', top_k: 3 } });
+      const hits = meant.body.results;
+      assert.ok(
+        hits.some((m: any) => m.content === 'I love sushi'),
+        JSON.stringify(hits),
+      );
+    });
+
     test('a query embedding that is late is not waited for: the text side answers within the budget', async () => {
       const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'late', memory: { recall_budget_ms: 300 } } })).body;
       assert.equal(
@@ -92,5 +147,32 @@ for (const engine of engines) {
         await cold.close();
       }
     });
+  });
+}
+
+for (const engine of engines) {
+  test(`pending vectors survive a restart on ${engine}: the next start embeds what the last one left`, { skip: !localNeuralInstalled() && 'its package is not installed' }, async () => {
+    const store = await restartableServer(engine);
+    try {
+      let app = await store.start();
+      let api = apiClient(app.url, store.adminKey);
+      const agent = (await api('POST', '/api/v1/agents', { body: { name: 'restarted' } })).body;
+      const n = 200; // more than one run of the job (128): a stop waits for at most one run
+      assert.equal((await api('POST', '/api/v1/memories/batch', { body: { agent_id: agent.id, user_id: 'di', memories: batchOf(n, 'r') } })).status, 201);
+      await app.close();
+
+      app = await store.start();
+      try {
+        api = apiClient(app.url, store.adminKey);
+        const left = await vectorStates(app.db, agent.id);
+        assert.ok(left.pending > 0, `the first instance left vectors pending: ${JSON.stringify(left)}`);
+        assert.equal(left.vectors + left.pending, n);
+        assert.deepEqual(await vectorsIn(app.db, agent.id), { pending: 0, vectors: n, embedders: [LOCAL_NEURAL_ID] });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await store.drop();
+    }
   });
 }

@@ -27,7 +27,7 @@ export function createMemories(deps: MemoryDeps) {
   const { db } = deps;
   const embedding = createMemoryEmbedding(deps);
   const writes = createMemoryWrites(deps);
-  const addMany = createAddMany(db, embedding, writes);
+  const addMany = createAddMany(db, embedding, writes, deps.onVectorsPending);
   return {
     addMany,
 

@@ -13,7 +13,7 @@ import { resolveRelativeDates } from './relative-dates.ts';
 import { addedHistory, createdEvent, deletedEvent } from './memory-events.ts';
 import type { MemoryEmbedding } from './memory-embedding.ts';
 import { docOf, type MemoryWrites } from './memory-write.ts';
-import type { AddResult, NewMemoryInput } from './memory-types.ts';
+import type { AddResult, MemoryDeps, NewMemoryInput } from './memory-types.ts';
 
 const rowOf = (it: NewMemoryInput, now: Date): NewMemory => ({
   id: randomUUID(),
@@ -27,7 +27,7 @@ const rowOf = (it: NewMemoryInput, now: Date): NewMemory => ({
   ...(it.said_at ? { valid_from: it.said_at } : {}),
 });
 
-export function createAddMany(db: Db, embedding: MemoryEmbedding, writes: MemoryWrites) {
+export function createAddMany(db: Db, embedding: MemoryEmbedding, writes: MemoryWrites, onVectorsPending?: MemoryDeps['onVectorsPending']) {
   /**
    * Adds many memories at once, all or nothing; returns ids in input order. Written in bounded
    * pieces (store/write-chunks.ts), each embedded, then inserted with its history rows in one
@@ -87,6 +87,7 @@ export function createAddMany(db: Db, embedding: MemoryEmbedding, writes: Memory
 
   async function insertPiece(tx: Queryable, orgId: string, piece: NewMemory[], source: string) {
     await repo.insertMemories(tx, orgId, piece);
+    await onVectorsPending?.(tx, orgId, piece); // vectors pending (issue 28)
     await repo.insertHistory(
       tx,
       orgId,

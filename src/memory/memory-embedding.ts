@@ -9,7 +9,7 @@ import { vectorWeightOf } from './recall.ts';
 // Texts per embed() call: bounds memory use and lets remote embedders chunk further.
 const EMBED_CHUNK = 2_048;
 
-export function createMemoryEmbedding(deps: Pick<MemoryDeps, 'loadAgent' | 'embedderFor'>) {
+export function createMemoryEmbedding(deps: Pick<MemoryDeps, 'loadAgent' | 'embedderFor' | 'onVectorsPending'>) {
   /** The agent's embedder config; throws for an agent that is not in this org. */
   async function embedderConfigOf(orgId: string, agentId: string): Promise<EmbedderConfig> {
     const agent = await deps.loadAgent(orgId, agentId);
@@ -49,6 +49,11 @@ export function createMemoryEmbedding(deps: Pick<MemoryDeps, 'loadAgent' | 'embe
     }
     for (const [agentId, group] of groups) {
       const embedder = embedders.get(agentId) ?? null;
+      // A slow model (local-neural) does not hold the write: stored now, the vector follows (reembed.ts).
+      if (embedder?.background && deps.onVectorsPending) {
+        for (const r of group) Object.assign(r, { embedding: null, embedder: null, vector_pending: true });
+        continue;
+      }
       const vectors = await embedAll(
         embedder,
         group.map((r) => r.content),

@@ -2,7 +2,8 @@
 // memory-search.ts, memories.ts): a leaf they all import, so none imports another's factory.
 import type { EmbedderConfig, EmbedderFor } from './embedders/index.ts';
 import type { Episodes } from './episodic.ts';
-import type { Db } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
+import type { NewMemory } from '../store/repos/memories.ts';
 import type { Delta } from '../store/invalidation.ts';
 import type { SearchMemories } from './recall.ts';
 
@@ -76,4 +77,6 @@ export interface MemoryDeps {
   onChange?: (orgId: string, agentId: string | null, userId: string | null, delta: Delta) => void;
   /** after a write commits: the facts it superseded (see `superseded` below) */
   onSuperseded?: (orgId: string, facts: Superseded[]) => void;
+  /** in a write's transaction: rows stored with `vector_pending`, their vectors to follow (reembed.ts, queueEmbeddings); without it, writes embed first */
+  onVectorsPending?: (tx: Queryable, orgId: string, rows: NewMemory[]) => Promise<void>;
 }

@@ -5,8 +5,8 @@ import type { ReadyAgent } from '../agent/cache.ts';
 import { createModelProviders } from '../agent/model-providers.ts';
 import { poolUseful } from '../memory/after-turn.ts';
 import { EXTRACT_JOB, extractionHandler } from '../memory/extraction.ts';
-import { createFirstTokenGate, createJobQueue, type FirstTokenGate, type JobHandler } from '../memory/jobs.ts';
-import { REEMBED_JOB, reembedHandler } from '../memory/reembed.ts';
+import { createFirstTokenGate, createJobQueue, type FirstTokenGate, type JobHandler, type JobQueue } from '../memory/jobs.ts';
+import { EMBED_JOB, embedHandler, REEMBED_JOB, reembedHandler } from '../memory/reembed.ts';
 import { startRetention } from '../memory/retention.ts';
 import { SUMMARY_JOB, summaryHandler } from '../memory/summaries.ts';
 import type { SecretBox } from '../store/secret-box.ts';
@@ -38,6 +38,7 @@ export function registerJobHandlers(
   handlers: Record<string, JobHandler>,
   loadAgent: LoadAgent,
   { memories, history, predictions, predict, embedderFor }: MemoryServices,
+  jobs: JobQueue,
 ): void {
   const providerFor = createModelProviders(pool, config);
   handlers[EXTRACT_JOB] = extractionHandler<ReadyAgent>({
@@ -53,6 +54,7 @@ export function registerJobHandlers(
   });
   handlers[SUMMARY_JOB] = summaryHandler<ReadyAgent>({ db, history, loadAgent, providerFor });
   handlers[REEMBED_JOB] = reembedHandler({ db, embedderFor, loadAgent });
+  handlers[EMBED_JOB] = embedHandler({ db, embedderFor, loadAgent, enqueue: (job) => jobs.enqueue(job) });
 }
 
 /** Webhooks: the outbox is written with each change; this instance's worker sends it. */

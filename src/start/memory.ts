@@ -11,9 +11,11 @@ import { createPredict } from '../memory/after-turn.ts';
 import { createPredictions, scopeKey } from '../memory/predictive.ts';
 import { createMemorySearch, createRecall } from '../memory/recall.ts';
 import { createWorkingMemory } from '../memory/working-memory.ts';
+import type { JobQueue } from '../memory/jobs.ts';
+import { queueEmbeddings } from '../memory/reembed.ts';
 import type { Base, LoadAgent } from './base.ts';
 
-export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }: Base, loadAgent: LoadAgent) {
+export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }: Base, loadAgent: LoadAgent, jobs: JobQueue) {
   const messageIndex = createMessageIndex(db, { maxBytes: config.messageIndexBytes });
   const episodes = createEpisodes(db, messageIndex);
   const history = createHistory(db, {
@@ -53,6 +55,8 @@ export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }:
       sync.local(org, agentId, userId, delta);
       bus.broadcast('memories', key, delta.ids.length > MAX_DELTA_IDS ? { ...delta, ids: [] } : delta);
     },
+    // a slow embedder's vectors follow the write, by a job queued with it
+    onVectorsPending: (tx, org, rows) => queueEmbeddings((job, q) => jobs.enqueue(job, q), tx, org, rows),
   });
   // The predicted pool is ranked inside recall's budget, by the one query vector.
   const recall = createRecall(search, embedderFor, (agent, userId, embedderId, vector) => predictions.rank(agent, userId, embedderId, vector), episodes);

@@ -21,6 +21,18 @@ export const LOCAL_NEURAL_ID = 'use-lite:512';
 /** texts per worker message: a query behind a bulk batch waits ~10 ms per text of it */
 const BATCH = 16;
 export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+// EXPERIMENT (issue 28, recall@10): a long text embedded as the mean of its sentences' vectors.
+const SPLIT = process.env.AGENTMEM_NEURAL_SPLIT === '1';
+const SPLIT_MIN_WORDS = 24;
+/** lines, then sentences; a text of fewer than SPLIT_MIN_WORDS words stays whole */
+export function sentencesOf(text: string): string[] {
+  if (text.split(/\s+/).length < SPLIT_MIN_WORDS) return [text];
+  const parts = text
+    .split(/\n+|(?<=[.!?])\s+/)
+    .map((p) => p.trim())
+    .filter((p) => /\p{L}/u.test(p));
+  return parts.length ? parts : [text];
+}
 
 /** Whether the model's packages are installed (then new agents use this embedder by default). */
 export function localNeuralInstalled(): boolean {
@@ -136,12 +148,28 @@ export function createLocalNeuralEmbedder(options: { cacheBytes?: number } = {})
     return p;
   }
 
+  /** a text's vector: the mean of its sentences' (long texts, when SPLIT), normalized */
+  async function textVector(text: string, queue: Waiting[]): Promise<Float32Array> {
+    const parts = SPLIT ? sentencesOf(text) : [text];
+    if (parts.length === 1) return vectorOf(text, queue);
+    const vs = await Promise.all(parts.map((p) => vectorOf(p, queue)));
+    const mean = new Float32Array(LOCAL_NEURAL_DIMENSIONS);
+    for (const v of vs) for (let i = 0; i < mean.length; i++) mean[i]! += v[i]!;
+    let norm = 0;
+    for (const x of mean) norm += x * x;
+    norm = Math.sqrt(norm) || 1;
+    for (let i = 0; i < mean.length; i++) mean[i]! /= norm;
+    return mean;
+  }
+
   return {
     id: LOCAL_NEURAL_ID,
     dimensions: LOCAL_NEURAL_DIMENSIONS,
+    // a memory costs ~10 ms of CPU: writes store it at once and the vector follows (reembed.ts)
+    background: true,
     async embed(texts: string[]): Promise<number[][]> {
       const queue = texts.length <= 2 ? urgent : bulk;
-      const pending = texts.map((t) => vectorOf(t, queue));
+      const pending = texts.map((t) => textVector(t, queue));
       pump();
       return (await Promise.all(pending)).map((v) => Array.from(v));
     },

@@ -39,6 +39,8 @@ export interface NewMemory {
   created_at: Date;
   /** default: created_at */
   valid_from?: Date;
+  /** the vector is to come (embedding and embedder null until then): `pendingEmbeddings` */
+  vector_pending?: boolean;
 }
 
 export type HistoryEvent = 'ADD' | 'UPDATE' | 'DELETE';
@@ -124,10 +126,10 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     await db.query(
-      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, updated_at, valid_from)
-       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder, created_at, created_at, coalesce(valid_from, created_at)
-       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[])
-         as t(id, agent_id, user_id, content, metadata, embedding, embedder, created_at, valid_from)`,
+      `insert into memories (id, org_id, agent_id, user_id, content, metadata, embedding, embedder, created_at, updated_at, valid_from, vector_pending)
+       select id, $1, agent_id, user_id, content, metadata, embedding::vector, embedder, created_at, created_at, coalesce(valid_from, created_at), pending
+       from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bool[])
+         as t(id, agent_id, user_id, content, metadata, embedding, embedder, created_at, valid_from, pending)`,
       [
         orgId,
         chunk.map((r) => r.id),
@@ -139,6 +141,7 @@ export async function insertMemories(db: Queryable, orgId: string, rows: NewMemo
         chunk.map((r) => r.embedder),
         chunk.map((r) => r.created_at.toISOString()),
         chunk.map((r) => r.valid_from?.toISOString() ?? null),
+        chunk.map((r) => r.vector_pending ?? false),
       ],
     );
   }
@@ -236,6 +239,7 @@ export const updateMemory = (
        content = coalesce($3, m.content),
        embedding = case when $3::text is null then m.embedding else $4::vector end,
        embedder = case when $3::text is null then m.embedder else $5 end,
+       vector_pending = case when $3::text is null then m.vector_pending else false end,
        metadata = coalesce($6::jsonb, m.metadata),
        valid_from = case when $3::text is null then m.valid_from else now() end,
        updated_at = now()
@@ -448,14 +452,45 @@ export const staleEmbeddings = (db: Queryable, orgId: string, agentId: string, e
     [orgId, agentId, embedder, limit],
   );
 
-/** New vectors for existing memories: content unchanged, so no history and no updated_at. */
+/** New vectors for existing memories: content unchanged, so no history and no updated_at. No longer pending. */
 export async function setEmbeddings(db: Queryable, orgId: string, rows: Array<{ id: string; embedding: string }>, embedder: string): Promise<void> {
   await db.query(
-    `update memories m set embedding = t.embedding::vector, embedder = $2
+    `update memories m set embedding = t.embedding::vector, embedder = $2, vector_pending = false
      from unnest($3::uuid[], $4::text[]) as t(id, embedding) where m.org_id = $1 and m.id = t.id`,
     [orgId, embedder, rows.map((r) => r.id), rows.map((r) => r.embedding)],
   );
 }
+
+/** The next `limit` memories of an agent whose vector is pending (015_vector_pending.sql), by id. */
+export const pendingEmbeddings = (db: Queryable, orgId: string, agentId: string, limit: number) =>
+  db.query<{ id: string; content: string }>(
+    'select id, content from memories where org_id = $1 and agent_id = $2 and vector_pending order by id limit $3',
+    [orgId, agentId, limit],
+  );
+
+/**
+ * The vectors of pending memories, each stored only if the memory still holds the text it was
+ * computed from (a PATCH meanwhile stored its own); returns how many were stored.
+ */
+export async function setPendingEmbeddings(
+  db: Queryable,
+  orgId: string,
+  rows: Array<{ id: string; content: string; embedding: string }>,
+  embedder: string,
+): Promise<number> {
+  const done = await db.query(
+    `update memories m set embedding = t.embedding::vector, embedder = $2, vector_pending = false
+     from unnest($3::uuid[], $4::text[], $5::text[]) as t(id, content, embedding)
+     where m.org_id = $1 and m.id = t.id and m.vector_pending and m.content = t.content
+     returning 1`,
+    [orgId, embedder, rows.map((r) => r.id), rows.map((r) => r.content), rows.map((r) => r.embedding)],
+  );
+  return done.length;
+}
+
+/** Nothing pending for the agent any more (its recall no longer reads vectors). */
+export const clearPendingEmbeddings = (db: Queryable, orgId: string, agentId: string) =>
+  db.query('update memories set vector_pending = false where org_id = $1 and agent_id = $2 and vector_pending', [orgId, agentId]);
 
 /** The stored vectors of some memories (those in `embedder`'s space), by id. */
 export async function vectorsOf(db: Queryable, orgId: string, ids: string[], embedder: string): Promise<Map<string, number[]>> {
