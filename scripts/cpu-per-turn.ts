@@ -113,7 +113,7 @@ if (opts.floor) {
   server = await new Promise((resolve) =>
     proc.stdout!.on('data', (d: Buffer) => {
       const m = /floor listening on (\S+)/.exec(String(d));
-      if (m) resolve({ proc, url: m[1] });
+      if (m?.[1]) resolve({ proc, url: m[1] });
     }),
   );
   chatPath = '/chat';

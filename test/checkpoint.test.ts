@@ -13,7 +13,7 @@ for (const engine of engines) {
       const s = await startServer(engine);
       try {
         const agent = (await s.api('POST', '/api/v1/agents', { body: { name: 'cp' } })).body;
-        const [{ org_id }] = await s.app.db.query<{ org_id: string }>(`select org_id from agents where id = $1`, [agent.id]);
+        const { org_id } = (await s.app.db.query<{ org_id: string }>(`select org_id from agents where id = $1`, [agent.id]))[0]!;
         const history = createHistory(s.app.db);
         const turn = history.begin({ orgId: org_id, agentId: agent.id, userId: null, content: 'hi' });
         await turn.stored;

@@ -121,7 +121,7 @@ for (const engine of engines) {
         (await s.api('POST', '/api/v1/memories', { body: { agent_id: agent.id, user_id: 'bo', content: 'My favourite food is ramen' } })).status,
         201,
       );
-      const [{ org_id }] = await s.app.db.query<{ org_id: string }>('select org_id from agents where id = $1', [agent.id]);
+      const { org_id } = (await s.app.db.query<{ org_id: string }>('select org_id from agents where id = $1', [agent.id]))[0]!;
       const search = createMemorySearch(s.app.db);
       // warm the scope's text index, so the text side's share of the budget is its own
       await search(s.app.embedderFor({ provider: 'local', dimensions: 256 }), { orgId: org_id, agentId: agent.id, userId: 'bo' }, 'food', {

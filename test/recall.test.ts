@@ -76,7 +76,7 @@ for (const engine of engines) {
       ]);
       const inMay = (await search({ user_id: 'dates', query: 'What did I do in May 2023?' })).map((r) => r.id);
       assert.deepEqual(inMay.slice(0, 2).sort(), [may, zhMay].sort(), 'both May memories first');
-      assert.ok(!inMay.slice(0, 2).includes(june));
+      assert.ok(!inMay.slice(0, 2).includes(june!));
       assert.equal((await search({ user_id: 'dates', query: 'what happened on 7 May 2023' }))[0]!.id, may);
       assert.equal((await search({ user_id: 'dates', query: '2023年6月3日' }))[0]!.id, june);
     });

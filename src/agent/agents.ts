@@ -7,6 +7,7 @@ import type { SecretBox } from '../store/secret-box.ts';
 import type { PlatformProviders } from '../llm/endpoints.ts';
 import { agentInput, agentPatch, type AgentConfig } from './config.ts';
 import { carrySecrets, joinSecrets, readSecrets, splitSecrets, takeRemovals, type Secrets } from './secrets.ts';
+import { mergePatch } from '../merge-patch.ts';
 
 /** An agent as returned by the API: never carries a secret, only which ones are set. */
 export interface AgentView extends AgentConfig {
@@ -128,7 +129,7 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
     },
 
     /**
-     * Deep-merges the patch into the stored agent, validates the whole, stores it. A stored
+     * Applies the patch to the stored agent (a JSON merge patch), validates the whole, stores it. A stored
      * secret survives only while its endpoint (provider and origin) stays the same.
      */
     async update(orgId: string, id: string, body: z.output<typeof agentPatch>): Promise<AgentUpdate | undefined> {
@@ -139,7 +140,7 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
           if (!row) return undefined;
           const before = row.config as AgentConfig;
           const current = { name: row.name, description: row.description ?? undefined, metadata: row.metadata, ...before };
-          const parsed = agentInput.safeParse(deepMerge(current, patch));
+          const parsed = agentInput.safeParse(mergePatch(current, patch));
           if (!parsed.success) throw new AgentConfigError(parsed.error.issues);
           await hooks.checkTargets?.(parsed.data);
           const after = configOf(parsed.data);
@@ -164,17 +165,3 @@ export function createAgents(db: Db, box: SecretBox, providers: PlatformProvider
 }
 
 export type Agents = ReturnType<typeof createAgents>;
-
-/** Plain objects merge key by key; arrays and scalars replace; null deletes the key. */
-function deepMerge(base: any, patch: any): any {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    if (v === null) delete out[k];
-    else out[k] = deepMerge(base[k], v);
-  }
-  return out;
-}
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -2704,9 +2704,12 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
+            frequency_penalty?: number | null;
+            logprobs?: boolean | null;
             max_completion_tokens?: number | null;
             max_tokens?: number | null;
             messages: ({
+              audio?: unknown;
               content?:
                 | (
                     | string
@@ -2718,13 +2721,34 @@ export interface paths {
                       })[]
                   )
                 | null;
+              function_call?: unknown;
               name?: string;
+              refusal?: unknown;
               /** @enum {string} */
               role: 'system' | 'developer' | 'user' | 'assistant' | 'tool' | 'function';
+              tool_call_id?: string;
+              tool_calls?:
+                | ({
+                    function: {
+                      arguments?: string;
+                      name: string;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                    id: string;
+                    /** @enum {string} */
+                    type: 'function';
+                  } & {
+                    [key: string]: unknown;
+                  })[]
+                | null;
             } & {
               [key: string]: unknown;
             })[];
             model: string;
+            n?: number | null;
+            parallel_tool_calls?: boolean | null;
+            presence_penalty?: number | null;
             seed?: number | null;
             stop?: (string | string[]) | null;
             stream?: boolean | null;
@@ -2736,10 +2760,25 @@ export interface paths {
                 })
               | null;
             temperature?: number | null;
+            tool_choice?:
+              | (
+                  | string
+                  | ({
+                      type: string;
+                    } & {
+                      [key: string]: unknown;
+                    })
+                )
+              | null;
             tools?:
               | ({
                   function: {
+                    description?: string;
                     name: string;
+                    parameters?: {
+                      [key: string]: unknown;
+                    } | null;
+                    strict?: boolean | null;
                   } & {
                     [key: string]: unknown;
                   };
@@ -2748,6 +2787,7 @@ export interface paths {
                   [key: string]: unknown;
                 })[]
               | null;
+            top_logprobs?: number | null;
             top_p?: number | null;
             user?: string;
           } & {

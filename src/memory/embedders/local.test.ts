@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalEmbedder, localVector } from './local.ts';
 
-const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
+const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 const norm = (a: number[]) => Math.sqrt(dot(a, a));
 
 test('identity and shape', async () => {
@@ -12,7 +12,7 @@ test('identity and shape', async () => {
   const small = createLocalEmbedder({ dimensions: 64 });
   assert.equal(small.id, 'local:64');
   const [v] = await small.embed(['hello']);
-  assert.equal(v.length, 64);
+  assert.equal(v?.length, 64);
   assert.throws(() => createLocalEmbedder({ dimensions: 0 }), RangeError);
   assert.throws(() => createLocalEmbedder({ dimensions: 1.5 }), RangeError);
 });

@@ -90,7 +90,7 @@ function wordFeatures(word: string, features: Features): void {
   for (let size = 3; size <= 4; size++) {
     // a word whose padded form is exactly one n-gram is already covered by the word feature
     if (n <= size) continue;
-    for (let i = 0; i + size <= n; i++) add(features, fnv1a(padded, at[i], at[i + size], SEED_NGRAM), NGRAM_WEIGHT);
+    for (let i = 0; i + size <= n; i++) add(features, fnv1a(padded, at[i]!, at[i + size]!, SEED_NGRAM), NGRAM_WEIGHT);
   }
 }
 
@@ -98,8 +98,8 @@ function cjkFeatures(run: string, features: Features): void {
   const at = codePointOffsets(run);
   const n = at.length - 1;
   for (let i = 0; i < n; i++) {
-    add(features, fnv1a(run, at[i], at[i + 1], SEED_CJK), CJK_UNIGRAM_WEIGHT);
-    if (i + 2 <= n) add(features, fnv1a(run, at[i], at[i + 2], SEED_CJK), CJK_BIGRAM_WEIGHT);
+    add(features, fnv1a(run, at[i]!, at[i + 1]!, SEED_CJK), CJK_UNIGRAM_WEIGHT);
+    if (i + 2 <= n) add(features, fnv1a(run, at[i]!, at[i + 2]!, SEED_CJK), CJK_BIGRAM_WEIGHT);
   }
 }
 
@@ -110,19 +110,19 @@ export function localVector(text: string, dimensions: number = DEFAULT_DIMENSION
   const normalized = text.normalize('NFKC').toLowerCase();
   for (const m of normalized.matchAll(TOKEN_RE)) {
     if (m[1] !== undefined) cjkFeatures(m[1], features);
-    else wordFeatures(m[2], features);
+    else wordFeatures(m[2]!, features); // the regex's other alternative
   }
   for (const [hash, { w, tf }] of features) {
     const h = fmix(hash);
     const bucket = h % dimensions;
     const sign = fmix(hash ^ 0x9e3779b9) & 1 ? 1 : -1;
-    vector[bucket] += sign * w * (1 + Math.log(tf));
+    vector[bucket] = vector[bucket]! + sign * w * (1 + Math.log(tf));
   }
   let norm = 0;
-  for (let i = 0; i < dimensions; i++) norm += vector[i] * vector[i];
+  for (const x of vector) norm += x * x;
   if (norm > 0) {
     const inv = 1 / Math.sqrt(norm);
-    for (let i = 0; i < dimensions; i++) vector[i] *= inv;
+    for (let i = 0; i < dimensions; i++) vector[i] = vector[i]! * inv;
   }
   return vector;
 }

@@ -26,8 +26,7 @@ import { isUuid } from '../http.ts';
 import { agentFilter, checkAgent } from '../scope.ts';
 import { streamTurn } from '../stream-turn.ts';
 import { findAgent, jsonTurn, scopeTurn, streamedTurn } from './turn.ts';
-import { completionTurn, UnsupportedField } from './openai-request.ts';
-import { userId } from './users.ts';
+import { completionBody, completionTurn, UnsupportedField } from './openai-request.ts';
 
 /** An AppError with OpenAI's own `code` and `param` (e.g. model_not_found on `model`). */
 class OpenAIRequestError extends AppError {
@@ -49,36 +48,6 @@ function openaiCodeOf(err: FastifyError, code: ErrorCode): { code: string; param
   if (err instanceof NotFoundError && err.what === 'Session') return { code: 'session_not_found', param: null };
   return { code, param: paramOf(err) };
 }
-
-const contentPart = z.looseObject({ type: z.string().max(100), text: z.string().optional() });
-const message = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string(), z.array(contentPart).max(1_000), z.null()]).optional(),
-  name: z.string().max(200).optional(),
-});
-
-// The shapes and ranges; which fields are honoured, and what is refused, is openai-request.ts.
-const completionBody = z.looseObject({
-  model: z.string().min(1).max(200),
-  messages: z.array(message).min(1).max(10_000),
-  stream: z.boolean().nullable().optional(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-  user: userId.optional(),
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: z.number().min(0).max(1).nullable().optional(),
-  max_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
-  max_completion_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
-  stop: z
-    .union([z.string().max(1_000), z.array(z.string().max(1_000)).max(4)])
-    .nullable()
-    .optional(),
-  seed: z.int().nullable().optional(),
-  tools: z
-    .array(z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string().max(64) }) }))
-    .max(128)
-    .nullable()
-    .optional(),
-});
 
 const modelParams = z.object({ model: z.string().max(200) });
 
@@ -128,7 +97,7 @@ export const openaiRoutes =
       if (!agent) throw modelNotFound(body.model);
 
       // A field it cannot honour is a 400 naming it (openaiCodeOf).
-      const turn = completionTurn(body as Parameters<typeof completionTurn>[0], new Set(agent.config.tools.map((t) => t.name)), {
+      const turn = completionTurn(body, new Set(agent.config.tools.map((t) => t.name)), {
         llm: agent.config.llm,
         scoped: isScoped(req.principal),
       });
