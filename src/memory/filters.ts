@@ -9,6 +9,7 @@
 // A filter holds at most MAX_FILTER_CONDITIONS conditions in all, so its SQL stays far below
 // a statement's parameter limit (65,535): a bigger one is a 400 naming the limit.
 import { z } from 'zod';
+import type { SqlParams } from '../store/repos/sql-params.ts';
 
 const scalar = z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]);
 const ops = z
@@ -83,11 +84,8 @@ const nest = (path: string[], v: unknown): unknown => path.reduceRight<unknown>(
  * The restriction as a SQL condition on `${col}` (a jsonb column) and `${at}` (a timestamp);
  * values go to `params`.
  */
-export function restrictionSql(r: Restriction, params: unknown[], col = 'metadata', at = 'created_at'): string {
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
+export function restrictionSql(r: Restriction, params: SqlParams, col = 'metadata', at = 'created_at'): string {
+  const p = (v: unknown) => params.add(v);
   const parts: string[] = [];
   if (r.created_after) parts.push(`${at} > ${p(r.created_after)}::timestamptz`);
   if (r.created_before) parts.push(`${at} < ${p(r.created_before)}::timestamptz`);

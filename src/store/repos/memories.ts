@@ -2,6 +2,7 @@
 // Vectors travel as pgvector text literals ('[0.1,0.2,…]'); an embedder id is stored
 // beside each vector and only vectors of the same embedder are ever compared.
 import { one, type Queryable } from '../db.ts';
+import { SqlParams } from './sql-params.ts';
 
 export interface Memory {
   id: string;
@@ -97,26 +98,16 @@ export function vectorLiteral(v: ArrayLike<number>): string {
  * unindexed: compares `col::text || ''`, which no btree matches, so the planner has to find
  * rows through another index (used to send a large scope's text search to the GIN index).
  */
-function scopeSql(scope: MemoryScope, params: unknown[], prefix = '', unindexed = false): string {
+function scopeSql(scope: MemoryScope, params: SqlParams, prefix = '', unindexed = false): string {
   const col = (c: string) => (unindexed ? `(${prefix}${c}::text || '')` : prefix + c);
-  params.push(scope.orgId);
-  let sql = `${col('org_id')} = $${params.length}`;
-  if (scope.agentId !== undefined) {
-    params.push(scope.agentId);
-    sql += ` and ${col('agent_id')} = $${params.length}`;
-  }
-  if (scope.agentIds !== undefined) {
-    params.push(scope.agentIds);
-    sql += ` and ${col('agent_id')} = any($${params.length}::uuid[])`;
-  }
+  let sql = `${col('org_id')} = ${params.add(scope.orgId)}`;
+  if (scope.agentId !== undefined) sql += ` and ${col('agent_id')} = ${params.add(scope.agentId)}`;
+  if (scope.agentIds !== undefined) sql += ` and ${col('agent_id')} = any(${params.add(scope.agentIds)}::uuid[])`;
   if (scope.userId === null) sql += ` and ${col('user_id')} is null`;
-  else if (scope.userId !== undefined) {
-    params.push(scope.userId);
-    sql += ` and ${col('user_id')} = $${params.length}`;
-  }
+  else if (scope.userId !== undefined) sql += ` and ${col('user_id')} = ${params.add(scope.userId)}`;
   if (scope.asOf) {
-    params.push(scope.asOf.toISOString());
-    sql += ` and ${prefix}valid_from <= $${params.length}::timestamptz and (${prefix}valid_to is null or ${prefix}valid_to > $${params.length}::timestamptz)`;
+    const asOf = params.add(scope.asOf.toISOString());
+    sql += ` and ${prefix}valid_from <= ${asOf}::timestamptz and (${prefix}valid_to is null or ${prefix}valid_to > ${asOf}::timestamptz)`;
   } else sql += ` and ${prefix}valid_to is null`;
   return sql;
 }
@@ -189,34 +180,32 @@ export type MemoryDoc = Omit<Memory, 'embedder' | keyof Validity> & Partial<Vali
  * memories_org_user) serves it: one user's rows, not a walk of the organization.
  */
 export function loadMemoryDocs(db: Queryable, orgId: string, scope: { agentId?: string | null; userId?: string | null } = {}) {
-  const params: unknown[] = [orgId];
+  const params = new SqlParams(orgId);
   let where = 'org_id = $1 and valid_to is null';
   if (scope.agentId === null) where += ' and agent_id is null';
-  else if (scope.agentId !== undefined) where += ` and agent_id = $${params.push(scope.agentId)}`;
+  else if (scope.agentId !== undefined) where += ` and agent_id = ${params.add(scope.agentId)}`;
   if (scope.userId === null) where += ' and user_id is null';
-  else if (scope.userId !== undefined) where += ` and user_id = $${params.push(scope.userId)}`;
-  return db.query<MemoryDoc>(`select id, agent_id, user_id, content, metadata, created_at, updated_at from memories where ${where}`, params);
+  else if (scope.userId !== undefined) where += ` and user_id = ${params.add(scope.userId)}`;
+  return db.query<MemoryDoc>(`select id, agent_id, user_id, content, metadata, created_at, updated_at from memories where ${where}`, params.values);
 }
 
 /** The ids of the scope's memories that pass a restriction (filters.ts), at most `cap`. */
-export async function restrictedIds(db: Queryable, scope: MemoryScope, restriction: (params: unknown[]) => string, cap: number): Promise<Set<string>> {
-  const params: unknown[] = [];
+export async function restrictedIds(db: Queryable, scope: MemoryScope, restriction: (params: SqlParams) => string, cap: number): Promise<Set<string>> {
+  const params = new SqlParams();
   const where = scopeSql(scope, params);
   const cond = restriction(params);
-  params.push(cap);
-  const rows = await db.query<{ id: string }>(`select id from memories where ${where} and ${cond} limit $${params.length}`, params);
+  const rows = await db.query<{ id: string }>(`select id from memories where ${where} and ${cond} limit ${params.add(cap)}`, params.values);
   return new Set(rows.map((r) => r.id));
 }
 
 /** Newest first. */
 export function listMemories(db: Queryable, scope: MemoryScope, limit: number, offset: number) {
-  const params: unknown[] = [];
+  const params = new SqlParams();
   const where = scopeSql(scope, params);
-  params.push(limit, offset);
   return db.query<Memory>(
     `select ${columns} from memories where ${where}
-     order by created_at desc, id desc limit $${params.length - 1} offset $${params.length}`,
-    params,
+     order by created_at desc, id desc limit ${params.add(limit)} offset ${params.add(offset)}`,
+    params.values,
   );
 }
 
@@ -346,13 +335,12 @@ export async function duplicatesOf(
 
 /** The scope's memories valid at `scope.asOf` (at most `cap`, newest first): an as_of search ranks these. */
 export function memoryDocsAsOf(db: Queryable, scope: MemoryScope & { asOf: Date }, cap: number) {
-  const params: unknown[] = [];
+  const params = new SqlParams();
   const where = scopeSql(scope, params);
-  params.push(cap);
   return db.query<MemoryDoc>(
     `select id, agent_id, user_id, content, metadata, created_at, updated_at, valid_from, valid_to, superseded_by, ended_by
-     from memories where ${where} order by valid_from desc limit $${params.length}`,
-    params,
+     from memories where ${where} order by valid_from desc limit ${params.add(cap)}`,
+    params.values,
   );
 }
 
@@ -360,10 +348,9 @@ export function memoryDocsAsOf(db: Queryable, scope: MemoryScope & { asOf: Date 
 
 /** How many memories the scope holds, counting no further than `cap` (an index-only walk). */
 export async function scopeSize(db: Queryable, scope: MemoryScope, cap: number): Promise<number> {
-  const params: unknown[] = [];
+  const params = new SqlParams();
   const where = scopeSql(scope, params);
-  params.push(cap);
-  const row = await one<{ n: number }>(db, `select count(*)::int as n from (select 1 from memories where ${where} limit $${params.length}) s`, params);
+  const row = await one<{ n: number }>(db, `select count(*)::int as n from (select 1 from memories where ${where} limit ${params.add(cap)}) s`, params.values);
   return row?.n ?? 0;
 }
 
@@ -388,9 +375,9 @@ export async function nearestMemories(
 ): Promise<Hit[]> {
   const d = q.dimensions;
   if (!Number.isInteger(d) || d < 1) throw new RangeError(`bad dimensions ${d}`);
-  const params: unknown[] = [q.vector, q.embedder];
+  const params = new SqlParams(q.vector, q.embedder);
   const where = scopeSql(scope, params);
-  params.push(q.limit);
+  const limit = params.add(q.limit);
   if (q.ann) {
     // Only the index can order without a sort, so this forces it even without statistics
     // (PGlite runs no autovacuum); relaxed_order keeps scanning until `limit` rows pass the filter.
@@ -406,8 +393,8 @@ export async function nearestMemories(
   const rows = await db.query<Hit & { distance: number }>(
     `select ${columns}, ${distance} as distance from memories
      where ${where} and embedder = $2 and vector_dims(embedding) = ${d}
-     order by distance limit $${params.length}`,
-    params,
+     order by distance limit ${limit}`,
+    params.values,
   );
   // relaxed_order may return rows slightly out of order
   if (q.ann) rows.sort((a, b) => a.distance - b.distance);
@@ -425,19 +412,18 @@ export async function textMatches(
   scope: MemoryScope,
   q: { text: string; embedder: string; vector: string | null; limit: number; candidates: number; viaGin: boolean },
 ): Promise<Array<Hit & { rank: number }>> {
-  const params: unknown[] = [q.text, q.embedder, q.vector];
+  const params = new SqlParams(q.text, q.embedder, q.vector);
   const where = scopeSql(scope, params, 'm.', q.viaGin);
-  params.push(q.candidates, q.limit);
   // plainto_tsquery tokenizes and quotes like the stored tsvector; its ANDs become ORs.
   // Inline (not a CTE), so it is an index condition the GIN index can serve.
   const tsq = `replace(plainto_tsquery('simple', $1)::text, ' & ', ' | ')::tsquery`;
   return db.query<Hit & { rank: number }>(
-    `with hits as (select m.* from memories m where ${where} and m.content_tsv @@ ${tsq} limit $${params.length - 1}),
-     ranked as (select hits.*, ts_rank(hits.content_tsv, ${tsq}) as rank from hits order by rank desc limit $${params.length})
+    `with hits as (select m.* from memories m where ${where} and m.content_tsv @@ ${tsq} limit ${params.add(q.candidates)}),
+     ranked as (select hits.*, ts_rank(hits.content_tsv, ${tsq}) as rank from hits order by rank desc limit ${params.add(q.limit)})
      select ${columns}, rank,
        case when embedder = $2 then 1 - (embedding <=> $3::vector) end as similarity
      from ranked order by rank desc`,
-    params,
+    params.values,
   );
 }
 

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db.ts';
 import { loopTurn, writeChunks } from '../write-chunks.ts';
+import { SqlParams } from './sql-params.ts';
 
 export interface MessageDoc {
   id: string;
@@ -25,17 +26,17 @@ const columns = `m.id, s.agent_id, s.user_id, m.session_id, m.seq::float8 as seq
  * indexes find the scope's sessions and messages_session their messages.
  */
 export function loadMessageDocs(db: Queryable, orgId: string, scope: { agentId?: string | null; userId?: string | null } = {}) {
-  const params: unknown[] = [orgId];
+  const params = new SqlParams(orgId);
   let where = 's.org_id = $1';
   if (scope.agentId === null) where += ' and s.agent_id is null';
-  else if (scope.agentId !== undefined) where += ` and s.agent_id = $${params.push(scope.agentId)}`;
+  else if (scope.agentId !== undefined) where += ` and s.agent_id = ${params.add(scope.agentId)}`;
   if (scope.userId === null) where += ' and s.user_id is null';
-  else if (scope.userId !== undefined) where += ` and s.user_id = $${params.push(scope.userId)}`;
+  else if (scope.userId !== undefined) where += ` and s.user_id = ${params.add(scope.userId)}`;
   return db.query<MessageDoc>(
     `select ${columns} from messages m join sessions s on s.id = m.session_id
      where ${where} and m.role in ('user', 'assistant') and m.status <> 'streaming' and m.content <> ''
      order by m.session_id, m.seq`,
-    params,
+    params.values,
   );
 }
 
@@ -45,17 +46,16 @@ export async function restrictedMessageIds(
   orgId: string,
   agentId: string,
   userId: string | null,
-  restriction: (params: unknown[]) => string,
+  restriction: (params: SqlParams) => string,
   cap: number,
 ) {
-  const params: unknown[] = [orgId, agentId];
-  const user = userId === null ? 's.user_id is null' : `s.user_id = $${params.push(userId)}`;
+  const params = new SqlParams(orgId, agentId);
+  const user = userId === null ? 's.user_id is null' : `s.user_id = ${params.add(userId)}`;
   const cond = restriction(params);
-  params.push(cap);
   const rows = await db.query<{ id: string }>(
     `select m.id from messages m join sessions s on s.id = m.session_id
-     where s.org_id = $1 and s.agent_id = $2 and ${user} and ${cond} limit $${params.length}`,
-    params,
+     where s.org_id = $1 and s.agent_id = $2 and ${user} and ${cond} limit ${params.add(cap)}`,
+    params.values,
   );
   return new Set(rows.map((r) => r.id));
 }
