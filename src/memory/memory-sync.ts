@@ -13,7 +13,8 @@
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../store/db.ts';
 import type { CacheGuard, Delta } from '../store/invalidation.ts';
-import { memoryDocsByIds, scopeVersion } from '../store/repos/scope-versions.ts';
+import { groupCommit } from '../store/group-commit.ts';
+import { memoryDocsByIds, scopeVersion, scopeVersions, type ScopeRef } from '../store/repos/scope-versions.ts';
 import type { IndexScope } from './lexical/scope-indexes.ts';
 import type { MemoryIndex } from './memory-index.ts';
 import { scopeKey } from './predictive.ts';
@@ -41,6 +42,17 @@ interface Known {
 
 export function createMemorySync(opts: MemorySyncOptions) {
   const { db, guard } = opts;
+  // The version reads (one per search on PostgreSQL) grouped like the turn's writes: alone at
+  // once, those asked while one is out together as the next statement, which begins after they
+  // asked. 64 streams then no longer queue 64 reads in the pool behind the turns' writes
+  // (docs/benchmarks.md: recall on PostgreSQL grew from 3 to 136 ms with concurrency).
+  const readVersion = groupCommit<ScopeRef & { orgId: string }, number>({
+    one: (s) => scopeVersion(db, s.orgId, s.agentId, s.userId),
+    many: (scopes) => scopeVersions(db, scopes),
+    inflight: 1,
+    maxBatch: 256,
+  });
+  const versions = { read: (orgId: string, agentId: string | null, userId: string | null) => readVersion({ orgId, agentId, userId }) };
   let index: Sync | undefined;
   const known = new LRUCache<string, Known>({ max: opts.maxScopes });
   // scopes whose version is being read (a load's start): the deltas that arrive meanwhile
@@ -111,7 +123,7 @@ export function createMemorySync(opts: MemorySyncOptions) {
       const key = scopeKey(orgId, leaf.agentId, leaf.userId);
       reading.set(key, []);
       try {
-        known.set(key, { version: await scopeVersion(db, orgId, leaf.agentId, leaf.userId), epoch });
+        known.set(key, { version: await versions.read(orgId, leaf.agentId, leaf.userId), epoch });
       } finally {
         const held = reading.get(key) ?? [];
         reading.delete(key);
@@ -150,7 +162,7 @@ export function createMemorySync(opts: MemorySyncOptions) {
       if (!k) return opts.check === 'bus-down' && guard.trusted() ? undefined : reload(key);
       if (opts.check === 'bus-down' && guard.trusted() && k.epoch === epoch) return;
       stats.checks++;
-      const version = await scopeVersion(db, orgId, agentId, userId);
+      const version = await versions.read(orgId, agentId, userId);
       const now = known.get(key);
       if (!now || now.version !== version) {
         // a delta on its way (its version not yet applied) also lands here: one reload

@@ -4,7 +4,8 @@
 // nothing changes; under load, a statement's fixed cost (a round trip, a parse, a plan, a
 // commit, for PGlite a message to its thread and back) is paid once per batch instead of
 // once per turn. Each caller's promise settles with its own write, after the statement
-// that holds it has committed: nothing is acknowledged earlier than before.
+// that holds it has committed: nothing is acknowledged earlier than before. Reads that must
+// begin after they are asked (memory-sync.ts's scope versions) group the same way.
 //
 // A batch that fails is run again one write at a time, so one bad write (a session deleted
 // meanwhile) fails alone.

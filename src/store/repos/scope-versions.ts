@@ -53,3 +53,15 @@ export const memoryDocsByIds = (db: Queryable, orgId: string, ids: string[]) =>
 
 /** A scope's key in the versions a write moved: keys.ts leafKey. */
 export { versionKey };
+
+/** The versions of several scopes in one statement (0 for a scope never written), in the order asked. */
+export async function scopeVersions(db: Queryable, scopes: Array<{ orgId: string; agentId: string | null; userId: string | null }>): Promise<number[]> {
+  const rows = await db.query<{ i: number; version: string | number | null }>(
+    `select k.i, v.version from unnest($1::uuid[], $2::text[], $3::text[]) with ordinality as k(o, a, u, i)
+       left join scope_versions v on v.org_id = k.o and v.agent_key = k.a and v.user_key = k.u`,
+    [scopes.map((s) => s.orgId), scopes.map((s) => s.agentId ?? ''), scopes.map((s) => s.userId ?? '')],
+  );
+  const out = new Array<number>(scopes.length).fill(0);
+  for (const r of rows) out[Number(r.i) - 1] = r.version === null ? 0 : Number(r.version);
+  return out;
+}
