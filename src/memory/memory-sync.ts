@@ -44,8 +44,7 @@ export function createMemorySync(opts: MemorySyncOptions) {
   const { db, guard } = opts;
   // The version reads (one per search on PostgreSQL) grouped like the turn's writes: alone at
   // once, those asked while one is out together as the next statement, which begins after they
-  // asked. 64 streams then no longer queue 64 reads in the pool behind the turns' writes
-  // (docs/benchmarks.md: recall on PostgreSQL grew from 3 to 136 ms with concurrency).
+  // asked — so many streams take one pool connection for their reads, not one each.
   const readVersion = groupCommit<ScopeRef & { orgId: string }, number>({
     one: (s) => scopeVersion(db, s.orgId, s.agentId, s.userId),
     many: (scopes) => scopeVersions(db, scopes),
