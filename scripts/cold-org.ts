@@ -100,7 +100,12 @@ for (let round = 0; round < Number(opts.rounds); round++) {
 }
 const recalls = all.map((r) => r.recall).filter((x) => typeof x === 'number');
 console.log(
-  `${TOTAL} memories, ${C} first turns at once × ${opts.rounds} restarts: recall p50 ${percentile(recalls.sort((a, b) => a - b), 50).toFixed(0)} ms, max ${Math.max(...recalls).toFixed(0)} ms; skipped ${all.filter((r) => r.skipped).length}/${all.length}; with the user's memory ${all.filter((r) => r.found).length}/${all.length}`,
+  `${TOTAL} memories, ${C} first turns at once × ${opts.rounds} restarts: recall p50 ${percentile(
+    recalls.sort((a, b) => a - b),
+    50,
+  ).toFixed(
+    0,
+  )} ms, max ${Math.max(...recalls).toFixed(0)} ms; skipped ${all.filter((r) => r.skipped).length}/${all.length}; with the user's memory ${all.filter((r) => r.found).length}/${all.length}`,
 );
 await client.end();
 await stop(server.child);

@@ -20,7 +20,8 @@ export function workersFrom(flag: string | undefined, env: NodeJS.ProcessEnv): n
   const raw = flag ?? env.AGENTMEM_WORKERS ?? '1';
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`AGENTMEM_WORKERS / --workers must be an integer from 1 to 64 (got "${raw}")`);
-  if (n > 1 && !env.DATABASE_URL?.startsWith('postgres')) throw new Error('--workers above 1 needs DATABASE_URL=postgres://… (the embedded engine is one process)');
+  if (n > 1 && !env.DATABASE_URL?.startsWith('postgres'))
+    throw new Error('--workers above 1 needs DATABASE_URL=postgres://… (the embedded engine is one process)');
   if (n > 1 && !env.REDIS_URL) throw new Error('--workers above 1 needs REDIS_URL (workers keep each other current over the Redis bus)');
   return n;
 }

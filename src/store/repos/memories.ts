@@ -449,10 +449,11 @@ export async function setEmbeddings(db: Queryable, orgId: string, rows: Array<{ 
 
 /** The next `limit` memories of an agent whose vector is pending (015_vector_pending.sql), by id. */
 export const pendingEmbeddings = (db: Queryable, orgId: string, agentId: string, limit: number) =>
-  db.query<{ id: string; content: string }>(
-    'select id, content from memories where org_id = $1 and agent_id = $2 and vector_pending order by id limit $3',
-    [orgId, agentId, limit],
-  );
+  db.query<{ id: string; content: string }>('select id, content from memories where org_id = $1 and agent_id = $2 and vector_pending order by id limit $3', [
+    orgId,
+    agentId,
+    limit,
+  ]);
 
 /**
  * The vectors of pending memories, each stored only if the memory still holds the text it was
