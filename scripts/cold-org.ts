@@ -3,7 +3,7 @@
 // index cold), one turn to warm the process, then C other users' first turns at once with the
 // agent's default recall budget. Per turn: the recall stage (done.timings), whether it was
 // skipped, and whether the user's own memory reached the prompt (the emulator's record).
-//   node --import tsx scripts/cold-org.ts [--database postgres://…] [--memories 500000] [--concurrency 16] [--rounds 2]
+//   node --import tsx scripts/cold-org.ts [--database postgres://…] [--memories 500000] [--concurrency 16] [--rounds 2] [--embedder local|local-neural] [--keep]
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +23,8 @@ const { values: opts } = parseArgs({
     memories: { type: 'string', default: '500000' },
     concurrency: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '2' }, // restarts, each with C new users' first turns
+    embedder: { type: 'string', default: 'local' }, // the agent's memory.embedder: local (lexical recall) or local-neural (the default for new agents)
+    keep: { type: 'boolean', default: false }, // keep the database (its URL printed) to look into it
   },
 });
 const TOTAL = Number(opts.memories);
@@ -50,7 +52,7 @@ const agent = await api('POST', '/api/v1/agents', {
   body: {
     name: 'cold-org',
     llm: { provider: 'openai-compatible', model: 'gpt-4o', base_url: `${emu.url}/v1`, api_key: 'sk-emu', max_retries: 0 },
-    memory: { extract: false }, // the default recall budget
+    memory: { extract: false, embedder: { provider: opts.embedder } }, // the default recall budget
   },
 });
 if (agent.status !== 201) throw new Error(JSON.stringify(agent.body));
@@ -110,5 +112,6 @@ console.log(
 await client.end();
 await stop(server.child);
 await emu.close();
-await db.drop();
+if (opts.keep) console.log(`kept: ${db.url}`);
+else await db.drop();
 rmSync(dataDir, { recursive: true, force: true });
