@@ -51,8 +51,9 @@ export function onShutdownSignals(shutdown: (signal: string) => Promise<void>, l
       },
     );
   };
-  process.on('SIGINT', handle);
-  process.on('SIGTERM', handle);
+  // (node passes a signal's number as the listener's second argument: not ours to read)
+  process.on('SIGINT', () => handle('SIGINT'));
+  process.on('SIGTERM', () => handle('SIGTERM'));
   // A cluster worker (serve --workers): the primary's signal arrives as a message.
   process.on('message', (m: { kind?: string; signal?: NodeJS.Signals }) => {
     if (m?.kind === 'agentmem:stop') handle(m.signal ?? 'SIGTERM', true);
