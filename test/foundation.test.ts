@@ -256,7 +256,9 @@ describe('bootstrap', () => {
 
       const second = await startAgentmem(config);
       assert.equal(second.generatedAdminKey, undefined, 'printed only once');
-      const list = (await (await fetch(`${second.url}/api/v1/agents`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: Array<{ name: string }> };
+      const list = (await (await fetch(`${second.url}/api/v1/agents`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+        data: Array<{ name: string }>;
+      };
       assert.deepEqual(
         list.data.map((a) => a.name),
         ['kept'],

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
-import { apiClient, engines, letterWord, restartableServer, startServer, streamChat, type TestServer } from './harness.ts';
+import { apiClient, engines, letterWord, restartableServer, startServer, streamChat, type MemoryHit, type MemoryRow, type TestServer } from './harness.ts';
 import type { Db } from '../src/store/db.ts';
 import { createMemorySearch, createRecall } from '../src/memory/recall.ts';
 import { createLocalNeuralEmbedder, localNeuralInstalled, LOCAL_NEURAL_ID, type LocalNeuralEmbedder } from '../src/memory/embedders/local-neural.ts';
@@ -68,7 +68,7 @@ for (const engine of engines) {
       }
       assert.ok(stored.length >= 1, 'extraction stored the fact');
       assert.ok(
-        stored.every((m: any) => m.embedder === LOCAL_NEURAL_ID),
+        stored.every((m: MemoryRow) => m.embedder === LOCAL_NEURAL_ID),
         JSON.stringify(stored),
       );
 
@@ -110,7 +110,7 @@ for (const engine of engines) {
       const meant = await s.api('POST', '/api/v1/memories/search', { body: { agent_id: agent.id, user_id: 'cy', query: 'What food do I like?', top_k: 3 } });
       const hits = meant.body.results;
       assert.ok(
-        hits.some((m: any) => m.content === 'I love sushi'),
+        hits.some((m: MemoryHit) => m.content === 'I love sushi'),
         JSON.stringify(hits),
       );
     });
@@ -151,28 +151,32 @@ for (const engine of engines) {
 }
 
 for (const engine of engines) {
-  test(`pending vectors survive a restart on ${engine}: the next start embeds what the last one left`, { skip: !localNeuralInstalled() && 'its package is not installed' }, async () => {
-    const store = await restartableServer(engine);
-    try {
-      let app = await store.start();
-      let api = apiClient(app.url, store.adminKey);
-      const agent = (await api('POST', '/api/v1/agents', { body: { name: 'restarted' } })).body;
-      const n = 200; // more than one run of the job (128): a stop waits for at most one run
-      assert.equal((await api('POST', '/api/v1/memories/batch', { body: { agent_id: agent.id, user_id: 'di', memories: batchOf(n, 'r') } })).status, 201);
-      await app.close();
-
-      app = await store.start();
+  test(
+    `pending vectors survive a restart on ${engine}: the next start embeds what the last one left`,
+    { skip: !localNeuralInstalled() && 'its package is not installed' },
+    async () => {
+      const store = await restartableServer(engine);
       try {
-        api = apiClient(app.url, store.adminKey);
-        const left = await vectorStates(app.db, agent.id);
-        assert.ok(left.pending > 0, `the first instance left vectors pending: ${JSON.stringify(left)}`);
-        assert.equal(left.vectors + left.pending, n);
-        assert.deepEqual(await vectorsIn(app.db, agent.id), { pending: 0, vectors: n, embedders: [LOCAL_NEURAL_ID] });
-      } finally {
+        let app = await store.start();
+        let api = apiClient(app.url, store.adminKey);
+        const agent = (await api('POST', '/api/v1/agents', { body: { name: 'restarted' } })).body;
+        const n = 200; // more than one run of the job (128): a stop waits for at most one run
+        assert.equal((await api('POST', '/api/v1/memories/batch', { body: { agent_id: agent.id, user_id: 'di', memories: batchOf(n, 'r') } })).status, 201);
         await app.close();
+
+        app = await store.start();
+        try {
+          api = apiClient(app.url, store.adminKey);
+          const left = await vectorStates(app.db, agent.id);
+          assert.ok(left.pending > 0, `the first instance left vectors pending: ${JSON.stringify(left)}`);
+          assert.equal(left.vectors + left.pending, n);
+          assert.deepEqual(await vectorsIn(app.db, agent.id), { pending: 0, vectors: n, embedders: [LOCAL_NEURAL_ID] });
+        } finally {
+          await app.close();
+        }
+      } finally {
+        await store.drop();
       }
-    } finally {
-      await store.drop();
-    }
-  });
+    },
+  );
 }

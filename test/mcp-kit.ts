@@ -71,30 +71,33 @@ export async function startMcpHttpServer(): Promise<McpHttpServer> {
     return server;
   };
 
-  http = createServer(async (req, res) => {
-    headers.push(req.headers);
-    const sid = req.headers['mcp-session-id'];
-    let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
-    if (!transport) {
-      if (req.method !== 'POST' || sid) {
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-        return;
-      }
-      const t = new StreamableHTTPServerTransport({
-        sessionIdGenerator: randomUUID,
-        onsessioninitialized: (id) => {
-          opened++;
-          transports.set(id, t);
-        },
-      });
-      t.onclose = () => t.sessionId && transports.delete(t.sessionId);
-      await newServer().connect(t);
-      transport = t;
-    }
-    await transport.handleRequest(req, res);
-  });
+  http = createServer(
+    (req, res) =>
+      void (async () => {
+        headers.push(req.headers);
+        const sid = req.headers['mcp-session-id'];
+        let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
+        if (!transport) {
+          if (req.method !== 'POST' || sid) {
+            res
+              .writeHead(404, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+            return;
+          }
+          const t = new StreamableHTTPServerTransport({
+            sessionIdGenerator: randomUUID,
+            onsessioninitialized: (id) => {
+              opened++;
+              transports.set(id, t);
+            },
+          });
+          t.onclose = () => t.sessionId && transports.delete(t.sessionId);
+          await newServer().connect(t);
+          transport = t;
+        }
+        await transport.handleRequest(req, res);
+      })(),
+  );
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const { port } = http.address() as { port: number };
   return {

@@ -140,10 +140,15 @@ for (const engine of engines) {
       assert.equal(shift.events.at(-1).timings.skipped?.recall_search, undefined, 'a weak pool match falls back to the fresh search');
 
       // The pool was prepared again after that turn; a deleted memory must not come back from it.
-      const vienna = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=pia`)).body.data.find((m: MemoryRow) => m.content === 'I live in Vienna');
+      const vienna = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=pia`)).body.data.find(
+        (m: MemoryRow) => m.content === 'I live in Vienna',
+      );
       assert.equal((await s.api('DELETE', `/api/v1/memories/${vienna.id}`)).status, 204);
       const after = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'pia' });
-      assert.ok(!after.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: MemoryRow) => m.id === vienna.id), 'the deleted memory is not recalled');
+      assert.ok(
+        !after.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: MemoryRow) => m.id === vienna.id),
+        'the deleted memory is not recalled',
+      );
       assert.doesNotMatch(after.text, /Vienna/);
     });
 

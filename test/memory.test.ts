@@ -23,22 +23,25 @@ const missing = '00000000-0000-4000-8000-000000000000';
 async function startEmbeddingServer() {
   const requests: Array<{ url: string; auth?: string; body: { model?: string; input: string[]; dimensions?: number } }> = [];
   let fail: number | undefined;
-  const server: Server = createServer((req: IncomingMessage, res) => void (async () => {
-    let raw = '';
-    for await (const chunk of req) raw += chunk;
-    const body = JSON.parse(raw);
-    requests.push({ url: req.url!, auth: req.headers.authorization, body });
-    if (fail) {
-      res.writeHead(fail, { 'content-type': 'application/json' }).end('{"error":{"message":"nope"}}');
-      return;
-    }
-    const dims = body.dimensions ?? 1024;
-    const data = (body.input as string[]).map((text, index) => ({ object: 'embedding', index, embedding: localVector(text, dims) }));
-    // Real servers may list items in any order: `index` is what counts.
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ object: 'list', model: body.model, data: data.reverse(), usage: { prompt_tokens: 3, total_tokens: 3 } }));
-  })());
+  const server: Server = createServer(
+    (req: IncomingMessage, res) =>
+      void (async () => {
+        let raw = '';
+        for await (const chunk of req) raw += chunk;
+        const body = JSON.parse(raw);
+        requests.push({ url: req.url!, auth: req.headers.authorization, body });
+        if (fail) {
+          res.writeHead(fail, { 'content-type': 'application/json' }).end('{"error":{"message":"nope"}}');
+          return;
+        }
+        const dims = body.dimensions ?? 1024;
+        const data = (body.input as string[]).map((text, index) => ({ object: 'embedding', index, embedding: localVector(text, dims) }));
+        // Real servers may list items in any order: `index` is what counts.
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ object: 'list', model: body.model, data: data.reverse(), usage: { prompt_tokens: 3, total_tokens: 3 } }));
+      })(),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -224,7 +227,11 @@ for (const engine of engines) {
         ],
       );
       assert.deepEqual(
-        before.body.versions.map((v: { content: string; superseded_by: string | null; valid_to: string | null }) => [v.content, v.superseded_by, v.valid_to === null]),
+        before.body.versions.map((v: { content: string; superseded_by: string | null; valid_to: string | null }) => [
+          v.content,
+          v.superseded_by,
+          v.valid_to === null,
+        ]),
         [
           ['My dog is called Rex', m.id, false],
           ['My dog is called Max', null, true],
@@ -349,7 +356,8 @@ for (const engine of engines) {
       ];
       const ids = new Map<string, string>();
       for (const content of facts) ids.set(content, (await add({ content, agent_id: agent.id, user_id: user })).id);
-      const top = async (query: string, extra: object = {}) => (await search({ query, agent_id: agent.id, user_id: user, ...extra })).body.results as MemoryHit[];
+      const top = async (query: string, extra: object = {}) =>
+        (await search({ query, agent_id: agent.id, user_id: user, ...extra })).body.results as MemoryHit[];
 
       assert.equal((await top('What is my favourite food?'))[0]!.id, ids.get('My favourite food is sushi'));
       assert.equal((await top('where do I live'))[0]!.id, ids.get('I live in Berlin'));
@@ -379,7 +387,8 @@ for (const engine of engines) {
       await add({ content: 'Scoped fact: likes white tea', agent_id: other.id, user_id: 'u-a' });
       await add({ content: 'Scoped fact: likes any tea', agent_id: agent.id });
 
-      const list = async (q: string) => ((await s.api('GET', `${M}?${q}`)).body.data as MemoryRow[]).map((m) => m.content).filter((c) => c.startsWith('Scoped'));
+      const list = async (q: string) =>
+        ((await s.api('GET', `${M}?${q}`)).body.data as MemoryRow[]).map((m) => m.content).filter((c) => c.startsWith('Scoped'));
       assert.deepEqual(await list(`agent_id=${agent.id}&user_id=u-a`), ['Scoped fact: likes green tea']);
       assert.deepEqual((await list('user_id=u-a')).sort(), ['Scoped fact: likes green tea', 'Scoped fact: likes white tea']);
       assert.deepEqual(await list(`agent_id=${other.id}`), ['Scoped fact: likes white tea']);

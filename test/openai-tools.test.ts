@@ -57,8 +57,7 @@ for (const engine of engines) {
       assert.equal(res.status, 201, JSON.stringify(res.body));
       return res.body.id as string;
     }
-    const upstream = (question: string) =>
-      sentWith(emu, question, 'user').map((r) => chatOf(r));
+    const upstream = (question: string) => sentWith(emu, question, 'user').map((r) => chatOf(r));
 
     test('a client-side tool round trip without streaming: tool_calls out, the result in, the answer', async () => {
       const model = await agent([{ name: 'get_time', arguments: { tz: 'UTC' } }]);
@@ -198,12 +197,15 @@ for (const engine of engines) {
       ];
       for (const [param, extra] of cases) {
         // the cases are fields the API refuses: sent as they are, past the SDK's types
-        await assert.rejects(client.chat.completions.create({ model, messages: user, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming), (e: unknown) => {
-          assert.ok(e instanceof OpenAI.BadRequestError, `${param}: ${e}`);
-          assert.equal(e.param, param);
-          assert.ok(e.message.includes(param), e.message);
-          return true;
-        });
+        await assert.rejects(
+          client.chat.completions.create({ model, messages: user, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming),
+          (e: unknown) => {
+            assert.ok(e instanceof OpenAI.BadRequestError, `${param}: ${e}`);
+            assert.equal(e.param, param);
+            assert.ok(e.message.includes(param), e.message);
+            return true;
+          },
+        );
       }
       const raw = await s.api('POST', '/v1/chat/completions', { body: { model, messages: user, made_up_field: 1 } });
       assert.equal(raw.status, 400);

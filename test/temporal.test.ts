@@ -97,7 +97,10 @@ for (const engine of engines) {
       await client.connect(new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${s.adminKey}` } } }));
       clients.push(client);
       const tool = async (args: object) => {
-        const r = (await client.callTool({ name: 'memory_search', arguments: { query: scope.query, agent_id: agent.id, user_id: 'mover', ...args } })) as ToolText;
+        const r = (await client.callTool({
+          name: 'memory_search',
+          arguments: { query: scope.query, agent_id: agent.id, user_id: 'mover', ...args },
+        })) as ToolText;
         return JSON.parse(r.content[0]!.text).results.map((x: MemoryHit) => x.content);
       };
       assert.deepEqual(await tool({}), ['I moved to Munich']);

@@ -47,7 +47,8 @@ async function readEvents(res: Response): Promise<{ data: string[]; error?: unkn
 }
 
 const json = (data: string[]) => data.filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
-const textOf = (chunks: Array<{ choices?: Array<{ delta?: { content?: string | null } }> }>) => chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+const textOf = (chunks: Array<{ choices?: Array<{ delta?: { content?: string | null } }> }>) =>
+  chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
 
 /** An error answer, OpenAI's or Zhipu's shape (the fields these tests read). */
 interface ErrorBody {

@@ -10,13 +10,16 @@ import { Worker } from 'node:worker_threads';
 import { openSse } from './sse.ts';
 
 test('a frame is on the wire while the turn waits for its next event', async () => {
-  const server = createServer(async (_req, res) => {
-    const sse = openSse(res);
-    sse.write(JSON.stringify({ chunk_type: 'content', content: 'early', step_id: 0 }));
-    await sleep(300); // the turn waits: for the model's next delta, or the store
-    sse.write(JSON.stringify({ chunk_type: 'content', content: 'late', step_id: 0 }));
-    sse.end();
-  });
+  const server = createServer(
+    (_req, res) =>
+      void (async () => {
+        const sse = openSse(res);
+        sse.write(JSON.stringify({ chunk_type: 'content', content: 'early', step_id: 0 }));
+        await sleep(300); // the turn waits: for the model's next delta, or the store
+        sse.write(JSON.stringify({ chunk_type: 'content', content: 'late', step_id: 0 }));
+        sse.end();
+      })(),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   const client = new Worker(
