@@ -4,7 +4,7 @@
 // in the middle of its call: the HTTP one drops every connection and stops listening,
 // the stdio one exits.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -71,33 +71,31 @@ export async function startMcpHttpServer(): Promise<McpHttpServer> {
     return server;
   };
 
-  http = createServer(
-    (req, res) =>
-      void (async () => {
-        headers.push(req.headers);
-        const sid = req.headers['mcp-session-id'];
-        let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
-        if (!transport) {
-          if (req.method !== 'POST' || sid) {
-            res
-              .writeHead(404, { 'content-type': 'application/json' })
-              .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-            return;
-          }
-          const t = new StreamableHTTPServerTransport({
-            sessionIdGenerator: randomUUID,
-            onsessioninitialized: (id) => {
-              opened++;
-              transports.set(id, t);
-            },
-          });
-          t.onclose = () => t.sessionId && transports.delete(t.sessionId);
-          await newServer().connect(t);
-          transport = t;
-        }
-        await transport.handleRequest(req, res);
-      })(),
-  );
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    headers.push(req.headers);
+    const sid = req.headers['mcp-session-id'];
+    let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
+    if (!transport) {
+      if (req.method !== 'POST' || sid) {
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+        return;
+      }
+      const t = new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        onsessioninitialized: (id) => {
+          opened++;
+          transports.set(id, t);
+        },
+      });
+      t.onclose = () => t.sessionId && transports.delete(t.sessionId);
+      await newServer().connect(t);
+      transport = t;
+    }
+    await transport.handleRequest(req, res);
+  };
+  http = createServer((req, res) => void handle(req, res));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const { port } = http.address() as { port: number };
   return {

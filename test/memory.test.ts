@@ -1,7 +1,7 @@
 // Memories over HTTP on both engines: CRUD, batch import, hybrid search, history, tenancy,
 // validation; recall under its deadline; remote embedders against a local HTTP server.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLocalEmbedder, localVector } from '../src/memory/embedders/local.ts';
@@ -23,25 +23,23 @@ const missing = '00000000-0000-4000-8000-000000000000';
 async function startEmbeddingServer() {
   const requests: Array<{ url: string; auth?: string; body: { model?: string; input: string[]; dimensions?: number } }> = [];
   let fail: number | undefined;
-  const server: Server = createServer(
-    (req: IncomingMessage, res) =>
-      void (async () => {
-        let raw = '';
-        for await (const chunk of req) raw += chunk;
-        const body = JSON.parse(raw);
-        requests.push({ url: req.url!, auth: req.headers.authorization, body });
-        if (fail) {
-          res.writeHead(fail, { 'content-type': 'application/json' }).end('{"error":{"message":"nope"}}');
-          return;
-        }
-        const dims = body.dimensions ?? 1024;
-        const data = (body.input as string[]).map((text, index) => ({ object: 'embedding', index, embedding: localVector(text, dims) }));
-        // Real servers may list items in any order: `index` is what counts.
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ object: 'list', model: body.model, data: data.reverse(), usage: { prompt_tokens: 3, total_tokens: 3 } }));
-      })(),
-  );
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = JSON.parse(raw);
+    requests.push({ url: req.url!, auth: req.headers.authorization, body });
+    if (fail) {
+      res.writeHead(fail, { 'content-type': 'application/json' }).end('{"error":{"message":"nope"}}');
+      return;
+    }
+    const dims = body.dimensions ?? 1024;
+    const data = (body.input as string[]).map((text, index) => ({ object: 'embedding', index, embedding: localVector(text, dims) }));
+    // Real servers may list items in any order: `index` is what counts.
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ object: 'list', model: body.model, data: data.reverse(), usage: { prompt_tokens: 3, total_tokens: 3 } }));
+  };
+  const server: Server = createServer((req, res) => void answer(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

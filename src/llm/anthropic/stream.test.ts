@@ -24,20 +24,17 @@ before(async () => {
   server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => (raw += c));
-    req.on(
-      'end',
-      () =>
-        void (async () => {
-          seen.push({ path: req.url!, headers: req.headers, body: JSON.parse(raw) });
-          res.writeHead(reply.status, { 'content-type': reply.status === 200 ? 'text/event-stream; charset=utf-8' : 'application/json', ...reply.headers });
-          // odd-sized pieces: events, lines and UTF-8 sequences cut anywhere
-          for (let i = 0; i < reply.body.length; i += 37) {
-            res.write(reply.body.subarray(i, i + 37));
-            await new Promise((r) => setImmediate(r));
-          }
-          res.end();
-        })(),
-    );
+    const answer = async () => {
+      seen.push({ path: req.url!, headers: req.headers, body: JSON.parse(raw) });
+      res.writeHead(reply.status, { 'content-type': reply.status === 200 ? 'text/event-stream; charset=utf-8' : 'application/json', ...reply.headers });
+      // odd-sized pieces: events, lines and UTF-8 sequences cut anywhere
+      for (let i = 0; i < reply.body.length; i += 37) {
+        res.write(reply.body.subarray(i, i + 37));
+        await new Promise((r) => setImmediate(r));
+      }
+      res.end();
+    };
+    req.on('end', () => void answer());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
