@@ -151,32 +151,28 @@ for (const engine of engines) {
 }
 
 for (const engine of engines) {
-  test(
-    `pending vectors survive a restart on ${engine}: the next start embeds what the last one left`,
-    { skip: !localNeuralInstalled() && 'its package is not installed' },
-    async () => {
-      const store = await restartableServer(engine);
-      try {
-        let app = await store.start();
-        let api = apiClient(app.url, store.adminKey);
-        const agent = (await api('POST', '/api/v1/agents', { body: { name: 'restarted' } })).body;
-        const n = 200; // more than one run of the job (128): a stop waits for at most one run
-        assert.equal((await api('POST', '/api/v1/memories/batch', { body: { agent_id: agent.id, user_id: 'di', memories: batchOf(n, 'r') } })).status, 201);
-        await app.close();
+  test(`pending vectors survive a restart on ${engine}: the next start embeds what the last one left`, { skip: !localNeuralInstalled() && 'its package is not installed' }, async () => {
+    const store = await restartableServer(engine);
+    try {
+      let app = await store.start();
+      let api = apiClient(app.url, store.adminKey);
+      const agent = (await api('POST', '/api/v1/agents', { body: { name: 'restarted' } })).body;
+      const n = 200; // more than one run of the job (128): a stop waits for at most one run
+      assert.equal((await api('POST', '/api/v1/memories/batch', { body: { agent_id: agent.id, user_id: 'di', memories: batchOf(n, 'r') } })).status, 201);
+      await app.close();
 
-        app = await store.start();
-        try {
-          api = apiClient(app.url, store.adminKey);
-          const left = await vectorStates(app.db, agent.id);
-          assert.ok(left.pending > 0, `the first instance left vectors pending: ${JSON.stringify(left)}`);
-          assert.equal(left.vectors + left.pending, n);
-          assert.deepEqual(await vectorsIn(app.db, agent.id), { pending: 0, vectors: n, embedders: [LOCAL_NEURAL_ID] });
-        } finally {
-          await app.close();
-        }
+      app = await store.start();
+      try {
+        api = apiClient(app.url, store.adminKey);
+        const left = await vectorStates(app.db, agent.id);
+        assert.ok(left.pending > 0, `the first instance left vectors pending: ${JSON.stringify(left)}`);
+        assert.equal(left.vectors + left.pending, n);
+        assert.deepEqual(await vectorsIn(app.db, agent.id), { pending: 0, vectors: n, embedders: [LOCAL_NEURAL_ID] });
       } finally {
-        await store.drop();
+        await app.close();
       }
-    },
-  );
+    } finally {
+      await store.drop();
+    }
+  });
 }
