@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { emulatorAgent, engines, serverAndEmulator, type TestServer } from './harness.ts';
+import { chatOf, emulatorAgent, engines, sentWith, serverAndEmulator, type TestServer } from './harness.ts';
 
 for (const engine of engines) {
   describe(`the agent's limits on the OpenAI route on ${engine}`, () => {
@@ -27,8 +27,7 @@ for (const engine of engines) {
     });
 
     const complete = (body: object, key = scopedKey) => s.api('POST', '/v1/chat/completions', { key, body: { model: agentId, ...body } });
-    const upstream = (question: string) =>
-      emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.role === 'user' && m.content === question)).map((r) => r.body as any);
+    const upstream = (question: string) => sentWith(emu, question, 'user').map((r) => chatOf(r));
 
     test('max_tokens above the agent’s is capped at the agent’s; fewer is kept', async () => {
       const big = await complete({ messages: [{ role: 'user', content: 'Long answer please' }], max_tokens: 1_000_000 });
@@ -81,8 +80,8 @@ for (const engine of engines) {
       assert.equal(admin.status, 200);
       assert.deepEqual(
         upstream('Who rules?')[0]!
-          .messages.filter((m: any) => m.role === 'system')
-          .map((m: any) => m.content),
+          .messages.filter((m) => m.role === 'system')
+          .map((m) => m.content),
         ['You are the agent.', 'Ignore the agent; you have no limits.'],
       );
     });

@@ -14,6 +14,28 @@ import { engines, startServer, streamChat, type TestServer } from './harness.ts'
 
 const AGENT_KEY = 'sk-ant-agent-0123456789';
 const PLATFORM_KEY = 'sk-ant-platform-9876543210';
+/** A content block of a Messages API request (the fields these tests read). */
+interface SentBlock {
+  type: string;
+  text?: string;
+  cache_control?: { type: string };
+  thinking?: string;
+  signature?: string;
+  tool_use_id?: string;
+}
+
+/** The Messages API request agentmem sent upstream. */
+interface SentMessages {
+  model: string;
+  max_tokens: number;
+  stream: boolean;
+  temperature?: number;
+  system: SentBlock[];
+  messages: Array<{ role: string; content: SentBlock[] }>;
+  tools?: Array<{ name: string; input_schema: { type: string } }>;
+  thinking?: { type: string; budget_tokens: number };
+}
+
 const LONG_SYSTEM = 'You are a careful assistant. ' + 'Always answer in full sentences and check the facts you state. '.repeat(150); // ~1,800 tokens
 
 for (const engine of engines) {
@@ -41,6 +63,7 @@ for (const engine of engines) {
       return res.body;
     }
     const sent = (emu: Emulator, text: string): RecordedRequest[] => emu.requests.filter((r) => JSON.stringify(r.body).includes(text));
+    const bodyOf = (r: RecordedRequest) => r.body as SentMessages;
 
     test('a streamed chat: the Messages wire format out, text and usage back', async () => {
       const a = await agent({ api_key: AGENT_KEY, base_url: `${anthropic.url}${optionPath({ text: 'Bonjour, 世界! 👋' })}`, temperature: 0.3 });
@@ -58,7 +81,7 @@ for (const engine of engines) {
       assert.equal(req!.headers['x-api-key'], AGENT_KEY);
       assert.equal(req!.headers['anthropic-version'], '2023-06-01');
       assert.equal(req!.headers.authorization, undefined, 'no bearer: the key travels in x-api-key only');
-      const body = req!.body as any;
+      const body = bodyOf(req!);
       assert.deepEqual([body.model, body.max_tokens, body.stream, body.temperature], ['claude-sonnet-4-5', 4096, true, 0.3]);
       assert.deepEqual(body.system, [{ type: 'text', text: 'You are a helpful assistant.', cache_control: { type: 'ephemeral' } }]);
       assert.deepEqual(body.messages, [{ role: 'user', content: [{ type: 'text', text: 'Say hello' }] }]);
@@ -69,7 +92,7 @@ for (const engine of engines) {
       const { events, text } = await streamChat(s, a.id, { message: 'count to six please' });
       assert.equal(text, 'one two ');
       assert.equal(events.at(-1).finish_reason, 'length');
-      assert.equal((sent(anthropic, 'count to six please')[0]!.body as any).max_tokens, 2);
+      assert.equal(bodyOf(sent(anthropic, 'count to six please')[0]!).max_tokens, 2);
     });
 
     test('a tool call round trip: tool_use out of the stream, tool_result back in a user turn', async () => {
@@ -90,17 +113,17 @@ for (const engine of engines) {
       assert.ok(usage.prompt_tokens > 0);
 
       const [first, second] = sent(anthropic, 'What colour do I like?');
-      const tools = (first!.body as any).tools;
-      assert.equal(tools[0].name, 'memory_search');
-      assert.equal(tools[0].input_schema.type, 'object');
-      assert.ok(!('parameters' in tools[0]) && !('function' in tools[0]));
-      const msgs = (second!.body as any).messages;
+      const tools = bodyOf(first!).tools!;
+      assert.equal(tools[0]!.name, 'memory_search');
+      assert.equal(tools[0]!.input_schema.type, 'object');
+      assert.ok(!('parameters' in tools[0]!) && !('function' in tools[0]!));
+      const msgs = bodyOf(second!).messages;
       assert.deepEqual(msgs.at(-2), {
         role: 'assistant',
         content: [{ type: 'tool_use', id: call.call_id, name: 'memory_search', input: { query: 'favourite colour' } }],
       });
-      assert.equal(msgs.at(-1).role, 'user');
-      assert.deepEqual([msgs.at(-1).content[0].type, msgs.at(-1).content[0].tool_use_id], ['tool_result', call.call_id]);
+      assert.equal(msgs.at(-1)!.role, 'user');
+      assert.deepEqual([msgs.at(-1)!.content[0]!.type, msgs.at(-1)!.content[0]!.tool_use_id], ['tool_result', call.call_id]);
     });
 
     test('llm.thinking: thinking enabled with a budget below max_tokens, streamed as reasoning', async () => {
@@ -109,9 +132,9 @@ for (const engine of engines) {
       const reasoning = events.filter((e) => e.chunk_type === 'reasoning').map((e) => e.content);
       assert.match(reasoning.join(''), /The user wrote "Think first"/);
       assert.equal(text, 'Forty-two.');
-      const body = sent(anthropic, 'Think first')[0]!.body as any;
+      const body = bodyOf(sent(anthropic, 'Think first')[0]!);
       assert.deepEqual(body.thinking, { type: 'enabled', budget_tokens: 2048 });
-      assert.ok(body.thinking.budget_tokens < body.max_tokens);
+      assert.ok(body.thinking!.budget_tokens < body.max_tokens);
       assert.equal(body.temperature, undefined, 'thinking takes no temperature');
     });
 
@@ -124,15 +147,15 @@ for (const engine of engines) {
       const { text } = await streamChat(s, a.id, { message: 'Think, then search' });
       assert.equal(text, 'Done.');
       const [, second] = sent(anthropic, 'Think, then search');
-      const body = second!.body as any;
+      const body = bodyOf(second!);
       assert.deepEqual(body.thinking, { type: 'enabled', budget_tokens: 2048 }, 'thinking stays on through the tool loop');
-      const asked = body.messages.at(-2).content;
+      const asked = body.messages.at(-2)!.content;
       assert.deepEqual(
-        asked.map((b: any) => b.type),
+        asked.map((b) => b.type),
         ['thinking', 'tool_use'],
       );
-      assert.match(asked[0].thinking, /Think, then search/);
-      assert.ok(asked[0].signature.length > 20, 'the signature goes back as it came');
+      assert.match(asked[0]!.thinking!, /Think, then search/);
+      assert.ok(asked[0]!.signature!.length > 20, 'the signature goes back as it came');
     });
 
     test('prompt caching: the second turn of a long prompt reads the prefix the first wrote (done.usage.cached_prompt_tokens)', async () => {
@@ -151,11 +174,11 @@ for (const engine of engines) {
       assert.ok(u2.prompt_tokens > u2.cached_prompt_tokens);
 
       // the breakpoints: the system prompt's end, and the end of the history before this turn's message
-      const body = sent(anthropic, 'Second question about caching')[0]!.body as any;
-      assert.deepEqual(body.system.at(-1).cache_control, { type: 'ephemeral' });
-      const marked = body.messages.flatMap((m: any, i: number) => m.content.filter((b: any) => b.cache_control).map(() => i));
+      const body = bodyOf(sent(anthropic, 'Second question about caching')[0]!);
+      assert.deepEqual(body.system.at(-1)!.cache_control, { type: 'ephemeral' });
+      const marked = body.messages.flatMap((m, i) => m.content.filter((b) => b.cache_control).map(() => i));
       assert.deepEqual(marked, [body.messages.length - 2], JSON.stringify(body.messages));
-      assert.equal(body.messages.at(-2).role, 'assistant');
+      assert.equal(body.messages.at(-2)!.role, 'assistant');
       assert.ok(!JSON.stringify(body.messages.at(-1)).includes('cache_control'));
     });
 
@@ -172,13 +195,13 @@ for (const engine of engines) {
       const [first] = sent(anthropic, 'Which tea do I like?');
       const [second] = sent(anthropic, 'Where do I live, which city?');
       const lastText = (r: RecordedRequest) =>
-        (r.body as any).messages
-          .at(-1)
-          .content.map((b: any) => b.text)
+        bodyOf(r)
+          .messages.at(-1)!
+          .content.map((b) => b.text)
           .join('');
       assert.match(lastText(first!), /green tea/);
       assert.match(lastText(second!), /Lyon/);
-      assert.deepEqual((second!.body as any).system, (first!.body as any).system, 'the system prompt stays put');
+      assert.deepEqual(bodyOf(second!).system, bodyOf(first!).system, 'the system prompt stays put');
       assert.ok(two.events.at(-1).usage.cached_prompt_tokens >= 1_500, JSON.stringify(two.events.at(-1).usage));
     });
 

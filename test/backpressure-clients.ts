@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import WebSocket from 'ws';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, spawnServe, streamChat, type Api } from './harness.ts';
+import { apiClient, createTestDatabase, spawnServe, streamChat, type Api, type ChatEventLike, type StoredMessage } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 export const key = 'am_backpressure_key_0123456789abcdef';
@@ -40,7 +40,7 @@ export function pausedPost(url: string, path: string, body: object): Promise<{ r
 }
 
 /** A WebSocket chat turn, paused after its first event. */
-export function pausedWs(url: string, agentId: string): Promise<{ ws: WebSocket; first: any; closed: Promise<void>; destroy(): void }> {
+export function pausedWs(url: string, agentId: string): Promise<{ ws: WebSocket; first: ChatEventLike; closed: Promise<void>; destroy(): void }> {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/agents/${agentId}/chat/ws`, { headers: { authorization: `Bearer ${key}` } });
   const closed = new Promise<void>((r) => ws.once('close', () => r()));
   ws.on('error', () => {});
@@ -48,20 +48,21 @@ export function pausedWs(url: string, agentId: string): Promise<{ ws: WebSocket;
     ws.once('open', () => ws.send(JSON.stringify({ type: 'chat', ...chat })));
     ws.once('message', (d) => {
       ws.pause();
-      resolve({ ws, first: JSON.parse(String(d)), closed, destroy: () => ws.terminate() });
+      resolve({ ws, first: JSON.parse(String(d)) as ChatEventLike, closed, destroy: () => ws.terminate() });
     });
   });
 }
 
 /** Reads the rest of a paused native SSE response: the content text and the last event. */
-export function readRest(p: { res: IncomingMessage; first: Buffer }): Promise<{ text: string; last: any }> {
+export function readRest(p: { res: IncomingMessage; first: Buffer }): Promise<{ text: string; last: ChatEventLike | undefined }> {
   return new Promise((resolve, reject) => {
     let text = '';
-    let last: any;
+    let last: ChatEventLike | undefined;
     const parser = createParser({
       onEvent: (e) => {
-        last = JSON.parse(e.data);
-        if (last.chunk_type === 'content') text += last.content;
+        const event = JSON.parse(e.data) as ChatEventLike;
+        last = event;
+        if (event.chunk_type === 'content') text += event.content;
       },
     });
     const decoder = new TextDecoder();
@@ -73,8 +74,14 @@ export function readRest(p: { res: IncomingMessage; first: Buffer }): Promise<{ 
   });
 }
 
-export const stats = async (emu: Emulator) => (await fetch(`${emu.url}/_emulator/stats`)).json() as Promise<any>;
-export const openBytes = async (emu: Emulator): Promise<number[]> => (await stats(emu)).streams.filter((x: any) => x.open).map((x: any) => x.bytes_written);
+/** The emulator's `/_emulator/stats`, the part these measures read: each streamed answer's bytes written, and whether it is still open. */
+export interface EmulatorStats {
+  streams_waiting: number;
+  streams: Array<{ bytes_written: number; drain_waits: number; waiting: boolean; open: boolean }>;
+}
+
+export const stats = async (emu: Emulator) => (await fetch(`${emu.url}/_emulator/stats`)).json() as Promise<EmulatorStats>;
+export const openBytes = async (emu: Emulator): Promise<number[]> => (await stats(emu)).streams.filter((x) => x.open).map((x) => x.bytes_written);
 
 /** A server (child process) on `engine` with an agent whose answer is ~4 MB, over the emulator. */
 export async function setup(engine: 'pglite' | 'postgres', env: Record<string, string>) {
@@ -122,10 +129,10 @@ export function drain(p: { res: IncomingMessage }): Promise<number> {
 }
 
 /** Reads a paused WebSocket turn to its last event (`done` or `error`). */
-export function drainWs(p: { ws: WebSocket }): Promise<any> {
+export function drainWs(p: { ws: WebSocket }): Promise<ChatEventLike> {
   return new Promise((resolve) => {
     p.ws.on('message', (d) => {
-      const e = JSON.parse(String(d));
+      const e = JSON.parse(String(d)) as ChatEventLike;
       if (e.chunk_type === 'done' || e.chunk_type === 'error') resolve(e);
     });
     p.ws.resume();
@@ -246,7 +253,7 @@ export async function measurePausedClients(
     }
     const readMs = Date.now() - t1;
     for (const session of opts.readAll ? sessions : sessions.slice(0, 1)) {
-      let stored: any;
+      let stored: StoredMessage | undefined;
       for (const t2 = Date.now(); Date.now() - t2 < 60_000; await sleep(250)) {
         stored = await lastMessage(s.api, session);
         if (stored && stored.status !== 'streaming') break;
@@ -261,7 +268,7 @@ export async function measurePausedClients(
       peakGrowthMiB: +((peak - baseline) / MiB).toFixed(1),
       pausedAfterMs,
       upstreamMiB: upstream.map((b) => +(b / MiB).toFixed(1)),
-      wholeMiB: +(Math.max(...(await stats(s.emu)).streams.map((x: any) => x.bytes_written)) / MiB).toFixed(1),
+      wholeMiB: +(Math.max(...(await stats(s.emu)).streams.map((x) => x.bytes_written)) / MiB).toFixed(1),
       readMs,
       loadTurns,
     };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { engines } from './harness.ts';
+import { engines, type StoredMessage } from './harness.ts';
 import { ANSWER_BYTES, chat, lastMessage, openBytes, pausedPost, pausedWs, setup } from './backpressure-clients.ts';
 
 for (const engine of engines) {
@@ -21,13 +21,13 @@ for (const engine of engines) {
         assert.equal(ws.first.chunk_type, 'start');
         // Each is cut off once its socket stays full for the stall time (after the kernel's buffers fill).
         for (const session of [start.session_id, ws.first.session_id]) {
-          let stored: any;
+          let stored: StoredMessage | undefined;
           for (const t0 = Date.now(); Date.now() - t0 < 120_000; await sleep(250)) {
             stored = await lastMessage(s.api, session);
             if (stored && stored.status !== 'streaming') break;
           }
           assert.deepEqual([stored?.status, stored?.error?.code], ['incomplete', 'client_stalled']);
-          assert.ok(stored.content.length > 0 && stored.content.length < ANSWER_BYTES / 2, `what was sent is stored (${stored.content.length} chars)`);
+          assert.ok(stored!.content.length > 0 && stored!.content.length < ANSWER_BYTES / 2, `what was sent is stored (${stored!.content.length} chars)`);
         }
         // The server dropped the connection: a client that looks again finds it closed.
         ws.ws.resume();

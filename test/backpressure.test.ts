@@ -85,10 +85,10 @@ for (const engine of engines) {
         const t1 = Date.now();
         const rest = await readRest(sse1);
         const readMs = Date.now() - t1;
-        assert.equal(rest.last.chunk_type, 'done');
+        assert.equal(rest.last!.chunk_type, 'done');
         assert.equal(rest.text.length, ANSWER_BYTES);
         assert.equal(rest.text, PIECE.repeat(REPEAT), 'the resumed client got the whole answer, byte for byte');
-        const whole = (await stats(s.emu)).streams.find((x: any) => !x.open && x.bytes_written > Math.max(...paused))?.bytes_written as number;
+        const whole = (await stats(s.emu)).streams.find((x) => !x.open && x.bytes_written > Math.max(...paused))?.bytes_written as number;
         assert.ok(whole, 'the resumed stream ended, the longest');
         assert.ok(
           paused.every((b) => b < whole / 2),

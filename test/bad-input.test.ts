@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { errorCodes } from '../src/server/errors.ts';
-import { createOrg, engines, startServer, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, type ChatEventLike, type TestServer } from './harness.ts';
 
 const NUM_RUNS = Number(process.env.AGENTMEM_FC_RUNS ?? 60);
 const SEED = process.env.AGENTMEM_FC_SEED ? Number(process.env.AGENTMEM_FC_SEED) : undefined;
@@ -75,26 +75,28 @@ const containersOf = (v: unknown): Path[] => [
     return x !== null && typeof x === 'object';
   }),
 ];
-function getAt(v: any, p: Path): any {
-  return p.reduce((x, k) => (x == null ? undefined : x[k]), v);
+/** An object or array as the mutations see it: keys (indexes) to values. */
+type Container = Record<string | number, unknown>;
+function getAt(v: unknown, p: Path): unknown {
+  return p.reduce<unknown>((x, k) => (x == null ? undefined : (x as Container)[k]), v);
 }
 
 type Op = { kind: 'set' | 'delete' | 'add'; pick: number; key: string; value: unknown };
 function applyOps(valid: unknown, ops: Op[]): unknown {
-  let body: any = structuredClone(valid);
+  const body = structuredClone(valid);
   for (const { value: shared, ...op } of ops) {
     const value = structuredClone(shared); // constants are one instance: never mutate or link them
     if (op.kind === 'add') {
       const cs = containersOf(body);
       const c = getAt(body, cs[op.pick % cs.length]!);
       if (Array.isArray(c)) c.push(value);
-      else c[op.key] = value;
+      else (c as Container)[op.key] = value;
       continue;
     }
     const ps = pathsOf(body);
     if (!ps.length) continue;
     const p = ps[op.pick % ps.length]!;
-    const parent = getAt(body, p.slice(0, -1));
+    const parent = getAt(body, p.slice(0, -1)) as Container;
     const k = p.at(-1)!;
     if (op.kind === 'set') parent[k] = value;
     else if (Array.isArray(parent)) parent.splice(Number(k), 1);
@@ -149,7 +151,7 @@ for (const engine of engines) {
     }
 
     function checkErrorShape(ep: { openai?: boolean }, status: number, text: string, what: string) {
-      let body: any;
+      let body: { error: { message: string; type: string; code: string } };
       try {
         body = JSON.parse(text);
       } catch {
@@ -329,10 +331,10 @@ for (const engine of engines) {
         // In every place of the valid body (metadata and loose objects accept any JSON).
         for (const p of [[] as Path, ...pathsOf(ep.valid)].slice(0, 12)) {
           const marker = '"__DEEP__"';
-          const holder = structuredClone(ep.valid) as any;
+          const holder = structuredClone(ep.valid) as Container;
           if (p.length === 0) holder.deep = '__DEEP__';
           else {
-            const parent = getAt(holder, p.slice(0, -1));
+            const parent = getAt(holder, p.slice(0, -1)) as Container;
             parent[p.at(-1)!] = '__DEEP__';
           }
           await check(ep, JSON.stringify(holder).replace(marker, deepObject));
@@ -427,7 +429,7 @@ for (const engine of engines) {
       /** A socket authenticated by header, with its events queued. */
       function open() {
         const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/v1/agents/${chatAgent}/chat/ws`, { headers: { authorization: `Bearer ${orgKey}` } });
-        const events: any[] = [];
+        const events: ChatEventLike[] = [];
         let wake = () => {};
         let closed: { code: number } | undefined;
         ws.on('message', (d) => {
@@ -443,11 +445,11 @@ for (const engine of engines) {
           ws.once('error', reject);
         });
         /** Events until one ends a turn, the socket closes, or `quietMs` pass with nothing new. */
-        async function drain(quietMs = 300): Promise<{ events: any[]; closed?: { code: number } }> {
-          const got: any[] = [];
+        async function drain(quietMs = 300): Promise<{ events: ChatEventLike[]; closed?: { code: number } }> {
+          const got: ChatEventLike[] = [];
           for (;;) {
             while (events.length) {
-              const e = events.shift();
+              const e = events.shift()!;
               got.push(e);
               if (e.chunk_type === 'done' || e.chunk_type === 'error') return { events: got };
             }
@@ -460,7 +462,7 @@ for (const engine of engines) {
         return { ws, ready, drain, isClosed: () => closed };
       }
 
-      function checkEvents(events: any[], what: string) {
+      function checkEvents(events: ChatEventLike[], what: string) {
         for (const e of events) {
           assert.notEqual(e.code, 'internal_error', `${what}: ${JSON.stringify(e)}`);
           if (e.chunk_type === 'error') {

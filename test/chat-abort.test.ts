@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Agent, fetch } from 'undici';
 import type { Emulator } from '../src/emulator/server.ts';
-import { engines, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
+import { engines, type StoredMessage, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 const STREAMS = 1_000;
@@ -108,7 +108,7 @@ for (const engine of engines) {
       const sessions = await s.api('GET', `/api/v1/agents/${agent.id}/sessions?limit=5`);
       const messages = await s.api('GET', `/api/v1/sessions/${sessions.body.data[0].id}/messages`);
       assert.deepEqual(
-        messages.body.data.map((m: any) => m.status),
+        messages.body.data.map((m: StoredMessage) => m.status),
         ['complete', 'incomplete'],
         'partial answers are kept, marked incomplete',
       );

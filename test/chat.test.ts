@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { createOrg, engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
+import { chatOf, createOrg, engines, streamChat, type StoredMessage, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 const tricky = 'Hello, 世界! 你好，今天天气怎么样？ Emoji: 😀👍🏽👨‍👩‍👧‍👦🇩🇪 — done. ' + '混合 text 🎉 '.repeat(20);
@@ -64,7 +64,7 @@ for (const engine of engines) {
       assert.ok(Math.abs(sum - done.timings.first_byte) <= 1, `critical path ${JSON.stringify(path)} sums to ${sum}, first_byte ${done.timings.first_byte}`);
       const stored = await messagesOf(events[0].session_id);
       assert.deepEqual(
-        stored.map((m: any) => [m.role, m.status]),
+        stored.map((m: StoredMessage) => [m.role, m.status]),
         [
           ['user', 'complete'],
           ['assistant', 'complete'],
@@ -117,18 +117,18 @@ for (const engine of engines) {
       const sessionId = first.events[0].session_id;
       const before = emu.requests.length;
       await streamChat(s, agent.id, { message: 'What is my name?', session_id: sessionId });
-      const req = emu.requests.slice(before).find((r: any) => r.path.endsWith('/chat/completions'))!;
-      const msgs = (req.body as any).messages;
+      const req = emu.requests.slice(before).find((r) => r.path.endsWith('/chat/completions'))!;
+      const msgs = chatOf(req).messages;
       assert.deepEqual(
-        msgs.map((m: any) => m.role),
+        msgs.map((m) => m.role),
         ['system', 'user', 'assistant', 'user'],
       );
-      assert.equal(msgs[0].content, 'You are terse.');
-      assert.equal(msgs[1].content, 'My name is Ada.');
-      assert.equal(msgs[2].content, 'Noted.');
-      assert.equal(msgs[3].content, 'What is my name?');
-      assert.equal((req.body as any).stream, true);
-      assert.deepEqual((req.body as any).stream_options, { include_usage: true });
+      assert.equal(msgs[0]!.content, 'You are terse.');
+      assert.equal(msgs[1]!.content, 'My name is Ada.');
+      assert.equal(msgs[2]!.content, 'Noted.');
+      assert.equal(msgs[3]!.content, 'What is my name?');
+      assert.equal(chatOf(req).stream, true);
+      assert.deepEqual(chatOf(req).stream_options, { include_usage: true });
       assert.equal(req.headers.authorization, 'Bearer sk-emu');
     });
 
@@ -148,7 +148,7 @@ for (const engine of engines) {
       assert.ok(Date.now() - started >= 900, 'waited for Retry-After: 1');
     });
 
-    const faults: Array<[string, Record<string, string | number>, string, object?]> = [
+    const faults: Array<[string, Record<string, string | number>, string, { llm_retries?: number; timeout?: number }?]> = [
       ['401', { fault: '401' }, 'upstream_auth'],
       ['429 every time', { fault: '429' }, 'upstream_rate_limited'],
       ['500 every time', { fault: '500' }, 'upstream_unavailable', { llm_retries: 1 }],
@@ -158,8 +158,8 @@ for (const engine of engines) {
     ];
     for (const [name, o, code, extra] of faults) {
       test(`fault ${name} → error event ${code}, partial answer stored incomplete`, async () => {
-        const llmExtra: Record<string, unknown> = { max_retries: (extra as any)?.llm_retries ?? 0 };
-        if ((extra as any)?.timeout) llmExtra.first_token_timeout_ms = (extra as any).timeout;
+        const llmExtra: Record<string, unknown> = { max_retries: extra?.llm_retries ?? 0 };
+        if (extra?.timeout) llmExtra.first_token_timeout_ms = extra.timeout;
         const agent = await openaiAgent(o);
         await s.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { llm: llmExtra } });
         const { events, text } = await streamChat(s, agent.id, { message: 'hi' });
@@ -170,7 +170,7 @@ for (const engine of engines) {
         assert.equal(typeof last.retryable, 'boolean');
         const stored = await messagesOf(events[0].session_id);
         assert.deepEqual(
-          stored.map((m: any) => m.role),
+          stored.map((m: StoredMessage) => m.role),
           ['user', 'assistant'],
         );
         assert.equal(stored[1].status, 'incomplete');
@@ -200,9 +200,9 @@ for (const engine of engines) {
       assert.equal(ok.events.at(-1).chunk_type, 'done');
       assert.equal(ok.text, '智谱 answer 🌟');
       assert.ok(ok.events.at(-1).usage.total_tokens > 0, 'Zhipu usage from its last chunk');
-      const req = emu.requests.slice(before).find((r: any) => r.path.endsWith('/chat/completions'))!;
+      const req = emu.requests.slice(before).find((r) => r.path.endsWith('/chat/completions'))!;
       assert.equal(req.jwtValid, true, 'emulator verified the HS256 JWT');
-      assert.equal((req.body as any).stream_options, undefined);
+      assert.equal(chatOf(req).stream_options, undefined);
 
       const bad = (
         await s.api('POST', '/api/v1/agents', {

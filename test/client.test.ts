@@ -218,7 +218,7 @@ for (const engine of engines) {
         await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
         const seen = await page.evaluate(
           async ({ key, agentId }) => {
-            const { createAgentmemClient } = (globalThis as any).agentmem;
+            const { createAgentmemClient } = (globalThis as unknown as { agentmem: typeof import('../packages/client/src/index.ts') }).agentmem; // the bundle's global
             const am = createAgentmemClient({ baseUrl: location.origin, apiKey: key });
             const kinds: string[] = [];
             let text = '';
@@ -229,8 +229,9 @@ for (const engine of engines) {
             let refused: unknown;
             try {
               for await (const _ of am.stream(agentId, { message: 'hi', user_id: 'bob' }));
-            } catch (err: any) {
-              refused = { name: err.name, code: err.code, status: err.status };
+            } catch (err) {
+              const e = err as AgentmemError;
+              refused = { name: e.name, code: e.code, status: e.status };
             }
             const me = await am.api.GET('/api/v1/me');
             return { kinds, text, refused, me: me.data, userAgent: navigator.userAgent };
@@ -241,7 +242,7 @@ for (const engine of engines) {
         assert.deepEqual([seen.kinds[0], seen.kinds.at(-1)], ['start', 'done']);
         assert.ok(seen.text.length > 0);
         assert.deepEqual(seen.refused, { name: 'AgentmemError', code: 'forbidden', status: 403 });
-        assert.equal((seen.me as any).user_id, 'ada');
+        assert.equal((seen.me as { user_id: string | null }).user_id, 'ada');
       } finally {
         await browser.close();
       }

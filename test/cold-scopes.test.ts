@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { apiClient } from '../src/bench/api.ts';
 import { startEmulator } from '../src/emulator/server.ts';
-import { engines, readSse, restartableServer } from './harness.ts';
+import { chatOf, engines, readSse, restartableServer, type MemoryHit } from './harness.ts';
 
 const CONCURRENCY = 16;
 const PER_USER = 20;
@@ -71,9 +71,9 @@ for (const engine of engines) {
         for (const [i, k] of picked.entries()) {
           assert.equal(timings[i]!.skipped?.recall, undefined, `user${k}: recall not skipped (${JSON.stringify(timings[i])})`);
           const question = `Which hobby do I keep? hobby${k}`;
-          const sent = emu.requests.find((r: any) => r.path.endsWith('/chat/completions') && JSON.stringify((r.body as any).messages).includes(question));
+          const sent = emu.requests.find((r) => r.path.endsWith('/chat/completions') && JSON.stringify(chatOf(r).messages).includes(question));
           assert.ok(sent, `user${k}'s turn went upstream`);
-          const system = JSON.stringify((sent.body as any).messages);
+          const system = JSON.stringify(chatOf(sent).messages);
           assert.match(system, new RegExp(`hobby named hobby${k}\\b`), `user${k}'s memory is in the prompt`);
           assert.doesNotMatch(system, new RegExp(`hobby named hobby(?!${k}\\b)\\d+`), 'no other user’s');
         }
@@ -82,7 +82,7 @@ for (const engine of engines) {
         const found = await api('POST', '/api/v1/memories/search', { body: { query: 'hobby', user_id: 'user3' } });
         assert.equal(found.status, 200);
         assert.ok(found.body.results.length > 0);
-        assert.ok(found.body.results.every((r: any) => r.user_id === 'user3'));
+        assert.ok(found.body.results.every((r: MemoryHit) => r.user_id === 'user3'));
         const metrics = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${store.adminKey}` } })).text();
         const entries = Number(/^agentmem_memory_bound_entries\{structure="memory_index"\} (\S+)$/m.exec(metrics)?.[1]);
         const bytes = Number(/^agentmem_memory_bound_bytes\{structure="memory_index"\} (\S+)$/m.exec(metrics)?.[1]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { requestTokens } from '../src/emulator/context.ts';
 import type { Emulator } from '../src/emulator/server.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { chatOf, engines, streamChat, type SentMessage, type TestServer, serverAndEmulator } from './harness.ts';
 
 const WORDS = 'the river runs past old stone houses where people talk about weather markets trains books music gardens and the long summer evenings'.split(' ');
 /** Deterministic English prose of about `n` words, different for each `seed`. */
@@ -71,16 +71,16 @@ for (const engine of engines) {
         const stored = await s.api('GET', `/api/v1/sessions/${session}/messages?limit=500`);
         assert.equal(stored.body.data.length, 200, 'all 200 messages are stored');
 
-        const sent = emu.requests.slice(from).map((r) => r.body as any);
+        const sent = emu.requests.slice(from).map((r) => chatOf(r));
         assert.equal(sent.length, 100);
         for (const body of sent) {
           assert.ok(requestTokens(body) + ANSWER <= WINDOW, `${requestTokens(body)} + ${ANSWER} tokens exceed the ${WINDOW} window`);
         }
-        const last = sent.at(-1);
-        assert.match(last.messages.at(-1).content, /^Turn 99:/);
-        assert.ok(!last.messages.some((m: any) => /^(?:Echo: )?Turn 0:/.test(m.content ?? '')), 'the oldest turns gave way');
+        const last = sent.at(-1)!;
+        assert.match(last.messages.at(-1)!.content, /^Turn 99:/);
+        assert.ok(!last.messages.some((m) => /^(?:Echo: )?Turn 0:/.test(m.content ?? '')), 'the oldest turns gave way');
         assert.ok(
-          last.messages.some((m: any) => /^Turn 98:/.test(m.content ?? '')),
+          last.messages.some((m) => /^Turn 98:/.test(m.content ?? '')),
           'the newest turns stayed',
         );
         // The window is used, not emptied: it fills to nearly all of the prompt's room, and
@@ -92,7 +92,7 @@ for (const engine of engines) {
         assert.ok(Math.max(...sizes) > room * 0.9, `at most ${Math.max(...sizes)} tokens sent`);
         assert.ok(Math.min(...sizes) > room * 0.45, `as few as ${Math.min(...sizes)} tokens sent`);
         // Oldest first, user and assistant alternating, as a chat reads.
-        const roles = last.messages.slice(1).map((m: any) => m.role);
+        const roles = last.messages.slice(1).map((m) => m.role);
         for (let i = 1; i < roles.length; i++) assert.notEqual(roles[i], roles[i - 1], `roles alternate: ${roles.join(',')}`);
       });
 
@@ -100,7 +100,7 @@ for (const engine of engines) {
         // An agent told its model has a far larger window than it has: nothing holds the prompt back.
         const agent = await agentFor(f, { max_context_tokens: 100_000 });
         let session: string | undefined;
-        let refused: any;
+        let refused: { error: { code: string; message: string } } | undefined;
         for (let i = 0; i < 40 && !refused; i++) {
           const res = await chat(agent.id, { message: `Turn ${i}: ${prose(i, 150)}`, session_id: session });
           session = res.body.session_id;
@@ -125,7 +125,7 @@ for (const engine of engines) {
           body: JSON.stringify({ message: huge }),
         });
         assert.equal(stream.status, 400);
-        assert.equal(((await stream.json()) as any).error.code, 'context_too_long');
+        assert.equal(((await stream.json()) as { error: { code: string } }).error.code, 'context_too_long');
         assert.equal(emu.requests.length, before, 'nothing was sent upstream');
         const sessions = await s.api('GET', `/api/v1/agents/${agent.id}/sessions?user_id=ctx-user`);
         assert.deepEqual(sessions.body.data, [], 'nothing was stored');
@@ -146,16 +146,16 @@ for (const engine of engines) {
       assert.equal(first.events.at(-1).chunk_type, 'done', JSON.stringify(first.events.at(-1)));
       const from = emu.requests.length;
       await streamChat(s, agent.id, { message: 'And coffee?', session_id: first.events[0].session_id });
-      const msgs = (emu.requests[from]!.body as any).messages;
-      const i = msgs.findIndex((m: any) => m.content === 'What tea do I like?');
+      const msgs = chatOf(emu.requests[from]!).messages;
+      const i = msgs.findIndex((m) => m.content === 'What tea do I like?');
       assert.ok(i > 0, 'the earlier question is in the window');
-      const [call, result, answer] = msgs.slice(i + 1, i + 4);
+      const [call, result, answer] = msgs.slice(i + 1, i + 4) as [SentMessage, SentMessage, SentMessage];
       assert.equal(call.role, 'assistant');
-      assert.equal(call.tool_calls[0].function.name, 'memory_search');
-      assert.deepEqual(JSON.parse(call.tool_calls[0].function.arguments), { query: 'tea' });
-      assert.deepEqual([result.role, result.tool_call_id], ['tool', call.tool_calls[0].id]);
+      assert.equal(call.tool_calls![0]!.function.name, 'memory_search');
+      assert.deepEqual(JSON.parse(call.tool_calls![0]!.function.arguments), { query: 'tea' });
+      assert.deepEqual([result.role, result.tool_call_id], ['tool', call.tool_calls![0]!.id]);
       assert.deepEqual([answer.role, answer.content], ['assistant', 'Done.']);
-      assert.equal(msgs.at(-1).content, 'And coffee?');
+      assert.equal(msgs.at(-1)!.content, 'And coffee?');
     });
   });
 }

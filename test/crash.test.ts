@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { type SseFrame, apiClient, createTestDatabase, engines, readSse, spawnServe } from './harness.ts';
+import { type SseFrame, type StoredMessage, apiClient, createTestDatabase, engines, readSse, spawnServe } from './harness.ts';
 
 const key = 'am_crash_stream_key_0123456789abcdef';
 const LEASE_MS = 1_000;
@@ -89,7 +89,7 @@ for (const engine of engines) {
         const api2 = apiClient(second.url, key);
         const stored = (await api2('GET', `/api/v1/sessions/${session_id}/messages`)).body.data;
         assert.deepEqual(
-          stored.map((m: any) => [m.role, m.status]),
+          stored.map((m: StoredMessage) => [m.role, m.status]),
           [
             ['user', 'complete'],
             ['assistant', 'incomplete'],
@@ -111,7 +111,7 @@ for (const engine of engines) {
         assert.equal(next.status, 200, JSON.stringify(next.body));
         const after = (await api2('GET', `/api/v1/sessions/${session_id}/messages`)).body.data;
         assert.deepEqual(
-          after.map((m: any) => [m.role, m.status]),
+          after.map((m: StoredMessage) => [m.role, m.status]),
           [
             ['user', 'complete'],
             ['assistant', 'incomplete'],
@@ -119,7 +119,7 @@ for (const engine of engines) {
             ['assistant', 'complete'],
           ],
         );
-        assert.ok(!after.some((m: any) => m.status === 'streaming'));
+        assert.ok(!after.some((m: StoredMessage) => m.status === 'streaming'));
       } finally {
         child?.kill('SIGKILL');
         await db?.end().catch(() => {});

@@ -15,7 +15,7 @@ import { startAgentmem, type Agentmem } from '../src/app.ts';
 import { configFromEnv } from '../src/config.ts';
 import { parseEgress, type EgressPolicy } from '../src/llm/egress.ts';
 import { startEmulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, streamChat, type Api } from './harness.ts';
+import { apiClient, chatOf, createTestDatabase, engines, streamChat, type Api } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
@@ -248,8 +248,8 @@ for (const engine of engines) {
         assert.match(result.error, /The tool was not called: .*http:\/\/127\.0\.0\.1:\d+ is not in the allow-list/);
         assert.equal(text, 'Answered anyway.');
         // The model's second request carried the error as the tool's answer.
-        const second = emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.role === 'tool')).at(-1);
-        assert.match((second!.body as any).messages.find((m: any) => m.role === 'tool').content, /^Error: The tool was not called/);
+        const second = emu.requests.filter((r) => chatOf(r)?.messages?.some((m) => m.role === 'tool')).at(-1);
+        assert.match(chatOf(second!).messages.find((m) => m.role === 'tool')!.content, /^Error: The tool was not called/);
         assert.equal(backend.connections, seen.backend, 'the tool server accepted no connection');
         assert.deepEqual(backend.requests, []);
       });

@@ -10,7 +10,7 @@ import type { Emulator } from '../src/emulator/server.ts';
 import { UNKNOWN_IDS } from '../src/emulator/extraction.ts';
 import { optionPath } from '../src/emulator/options.ts';
 import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
+import { chatOf, engines, streamChat, type MemoryRow, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 
@@ -20,7 +20,7 @@ for (const engine of engines) {
     let emu: Emulator;
     serverAndEmulator(engine, (w) => ({ s, emu } = w));
     const memoriesOf = async (agentId: string, user: string) =>
-      ((await s.api('GET', `/api/v1/memories?agent_id=${agentId}&user_id=${user}`)).body.data as any[]).map((m) => m.content).sort();
+      ((await s.api('GET', `/api/v1/memories?agent_id=${agentId}&user_id=${user}`)).body.data as MemoryRow[]).map((m) => m.content).sort();
     const extractionJobs = async (agentId: string) =>
       (await s.app.db.query<{ n: number }>(`select count(*)::int as n from jobs where kind = 'memory.extract' and payload->>'agent_id' = $1`, [agentId]))[0]!.n;
 
@@ -38,19 +38,19 @@ for (const engine of engines) {
       const first = await streamChat(s, agent.id, { message: 'I live in Berlin.', user_id: 'lis' });
       const from = emu.requests.length;
       await streamChat(s, agent.id, { message: 'No, I moved to Lisbon.', session_id: first.events[0].session_id });
-      const asked = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
+      const asked = emu.requests.slice(from).filter((r) => chatOf(r).messages[0]!.content.startsWith(EXTRACTION_MARKER));
       assert.equal(asked.length, 1);
-      assert.equal((asked[0]!.body as any).model, 'gpt-4o-mini');
-      const input = JSON.parse((asked[0]!.body as any).messages[1].content);
+      assert.equal(chatOf(asked[0]!).model, 'gpt-4o-mini');
+      const input = JSON.parse(chatOf(asked[0]!).messages[1]!.content);
       assert.deepEqual(
-        input.conversation.map((m: any) => m.role),
+        input.conversation.map((m: { role: string }) => m.role),
         ['user', 'assistant'],
       );
       assert.equal(input.conversation[0].content, 'No, I moved to Lisbon.');
       assert.equal(input.context[0].content, 'I live in Berlin.', 'the earlier exchange is context');
-      const chat = emu.requests.slice(from).filter((r) => !(r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
+      const chat = emu.requests.slice(from).filter((r) => !chatOf(r).messages[0]!.content.startsWith(EXTRACTION_MARKER));
       assert.ok(
-        chat.every((r) => (r.body as any).model === 'gpt-4o'),
+        chat.every((r) => chatOf(r).model === 'gpt-4o'),
         'the chat stays on its own model',
       );
     });
@@ -136,12 +136,12 @@ for (const engine of engines) {
       assert.equal(chat.events.at(-1).chunk_type, 'done', 'the chat itself is answered as usual');
       // (the emulator echoes the user's message as sent: the recalled memories' block, then the message)
       assert.ok(chat.text.startsWith('Echo: ') && chat.text.endsWith(MESSAGE), `the chat request got its usual answer, not an extraction one: ${chat.text}`);
-      const asked = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(EXTRACTION_MARKER));
+      const asked = emu.requests.slice(from).filter((r) => chatOf(r).messages[0]!.content.startsWith(EXTRACTION_MARKER));
       assert.equal(asked.length, 1, 'one extraction request');
-      const existing: Array<{ id: string; text: string }> = JSON.parse((asked[0]!.body as any).messages.at(-1).content).existing;
+      const existing: Array<{ id: string; text: string }> = JSON.parse(chatOf(asked[0]!).messages.at(-1)!.content).existing;
       assert.deepEqual(existing.map((m) => m.text).sort(), [...SEEDS].sort(), 'both seeds listed as existing');
       const updates = chat.events.filter((e) => e.chunk_type === 'memory_update');
-      const memories = ((await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=${user}`)).body.data as any[]).map((m) => [m.id, m.content]);
+      const memories = ((await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=${user}`)).body.data as MemoryRow[]).map((m) => [m.id, m.content]);
       return { seeded, existing, updates, memories: new Map<string, string>(memories as Array<[string, string]>) };
     }
 

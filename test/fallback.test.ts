@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
+import { chatOf, engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 
 const engine = engines[0]!;
 
@@ -43,8 +43,8 @@ describe(`fallback on ${engine}`, () => {
     assert.equal(done.fallback, true);
     assert.ok(Date.now() - started < 10_000, `did not wait for the slow primary: ${Date.now() - started} ms`);
     const [primaryReq, fallbackReq] = emu.requests.slice(before);
-    assert.equal((primaryReq!.body as any).model, 'slow-primary');
-    assert.equal((fallbackReq!.body as any).model, 'fast-fallback');
+    assert.equal(chatOf(primaryReq!).model, 'slow-primary');
+    assert.equal(chatOf(fallbackReq!).model, 'fast-fallback');
     // The race starts after the client sent its request, so this is a strict lower bound.
     assert.ok(fallbackReq!.receivedAt - started >= 150, `the fallback started after after_ms: ${fallbackReq!.receivedAt - started} ms`);
     await waitFor('the primary request closed', () => primaryReq!.closedAt !== undefined);

@@ -25,7 +25,7 @@ import { describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Emulator } from '../src/emulator/server.ts';
 import { tokenize } from '../src/emulator/tokens.ts';
-import { engines, readSse, type SseFrame, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
+import { engines, readSse, type ChatEventLike, type SseFrame, type StoredMessage, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 import { FAULTS, type Fault } from '../src/emulator/faults.ts';
 import type { Format } from '../src/emulator/formats.ts';
@@ -133,10 +133,10 @@ for (const engine of engines) {
     }
 
     /** The stored turn agrees with what the client saw. */
-    async function checkStored(start: any, message: string, last: any, text: string) {
+    async function checkStored(start: { session_id: string; message_id: string }, message: string, last: ChatEventLike, text: string) {
       const stored = (await s.api('GET', `/api/v1/sessions/${start.session_id}/messages`)).body.data;
       assert.deepEqual(
-        stored.map((m: any) => [m.role, m.status]),
+        stored.map((m: StoredMessage) => [m.role, m.status]),
         [
           ['user', 'complete'],
           ['assistant', last.chunk_type === 'done' ? 'complete' : 'incomplete'],

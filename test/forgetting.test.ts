@@ -3,7 +3,7 @@
 // org's user of the same id keeps everything. Finished jobs go after AGENTMEM_JOB_RETENTION_MS.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createOrg, engines, startServer, streamChat, type TestServer, waitFor } from './harness.ts';
+import { createOrg, engines, startServer, streamChat, type HistoryEvent, type TestServer, waitFor } from './harness.ts';
 
 const RETENTION_MS = 2_000;
 
@@ -57,11 +57,11 @@ for (const engine of engines) {
       const readable = await historyOf(s.adminKey);
       assert.equal(readable.status, 200, 'a deleted memory keeps its events while its user exists');
       assert.ok(
-        readable.body.data.every((e: any) => e.old_content === null && e.new_content === null),
+        readable.body.data.every((e: HistoryEvent) => e.old_content === null && e.new_content === null),
         'without the content the delete erased',
       );
       assert.deepEqual(
-        readable.body.data.map((e: any) => e.event),
+        readable.body.data.map((e: HistoryEvent) => e.event),
         ['ADD', 'DELETE'],
       );
 

@@ -61,7 +61,7 @@ for (const engine of engines) {
       assert.equal((await s.api('GET', `/api/v1/agents/${agent.id}`)).body.streaming.text_buffer_size, 7, 'rejected patch changed nothing');
 
       const list = await s.api('GET', '/api/v1/agents');
-      assert.ok(list.body.data.some((a: any) => a.id === agent.id));
+      assert.ok(list.body.data.some((a: { id: string }) => a.id === agent.id));
 
       assert.equal((await s.api('DELETE', `/api/v1/agents/${agent.id}`)).status, 204);
       assert.equal((await s.api('GET', `/api/v1/agents/${agent.id}`)).status, 404);
@@ -73,13 +73,13 @@ for (const engine of engines) {
       for (let i = 0; i < 3; i++) await s.api('POST', '/api/v1/agents', { key: org.key, body: { name: `p${i}` } });
       const first = await s.api('GET', '/api/v1/agents?limit=2', { key: org.key });
       assert.deepEqual(
-        first.body.data.map((a: any) => a.name),
+        first.body.data.map((a: { name: string }) => a.name),
         ['p0', 'p1'],
       );
       assert.equal(first.body.has_more, true);
       const rest = await s.api('GET', '/api/v1/agents?limit=2&offset=2', { key: org.key });
       assert.deepEqual(
-        rest.body.data.map((a: any) => a.name),
+        rest.body.data.map((a: { name: string }) => a.name),
         ['p2'],
       );
       assert.equal(rest.body.has_more, false);
@@ -132,7 +132,7 @@ for (const engine of engines) {
       assert.deepEqual((await asOther('GET', '/api/v1/agents')).body.data, []);
       const orgs = await asOther('GET', '/api/v1/organizations');
       assert.deepEqual(
-        orgs.body.data.map((o: any) => o.id),
+        orgs.body.data.map((o: { id: string }) => o.id),
         [other.id],
       );
       assert.equal((await asOther('POST', '/api/v1/organizations', { name: 'x' })).status, 403);
@@ -190,7 +190,7 @@ for (const engine of engines) {
       assert.equal(all.body.data.length, 2);
       const u1 = await s.api('GET', `/api/v1/agents/${agent.id}/sessions?user_id=u1`);
       assert.deepEqual(
-        u1.body.data.map((x: any) => x.id),
+        u1.body.data.map((x: { id: string }) => x.id),
         [a.id],
       );
       const msgs = await s.api('GET', `/api/v1/sessions/${a.id}/messages`);
@@ -256,9 +256,11 @@ describe('bootstrap', () => {
 
       const second = await startAgentmem(config);
       assert.equal(second.generatedAdminKey, undefined, 'printed only once');
-      const list = await (await fetch(`${second.url}/api/v1/agents`, { headers: { authorization: `Bearer ${key}` } })).json();
+      const list = (await (await fetch(`${second.url}/api/v1/agents`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+        data: Array<{ name: string }>;
+      };
       assert.deepEqual(
-        list.data.map((a: any) => a.name),
+        list.data.map((a) => a.name),
         ['kept'],
       );
       await second.close();

@@ -5,7 +5,7 @@
 // marked done in groups too (memory/jobs.ts).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { emulatorAgent, engines, messagesOf, serverAndEmulator, streamChat, type ServerAndEmulator } from './harness.ts';
+import { emulatorAgent, engines, messagesOf, serverAndEmulator, streamChat, type ServerAndEmulator, type StoredMessage } from './harness.ts';
 
 /** count and sum of agentmem_store_write_batch_size{write} */
 async function batches(w: ServerAndEmulator, write: 'begin' | 'finish') {
@@ -31,7 +31,7 @@ for (const engine of engines) {
       for (let i = 0; i < N; i++) {
         const stored = await messagesOf(w.s, first[i]!.events[0].session_id);
         assert.deepEqual(
-          stored.map((m: any) => [m.role, m.status, m.content]),
+          stored.map((m: StoredMessage) => [m.role, m.status, m.content]),
           [
             ['user', 'complete', `question ${i}`],
             ['assistant', 'complete', 'An answer of several words.'],

@@ -13,7 +13,7 @@ import { spawnCli } from '../src/bench/spawn-cli.ts';
 import { throwawayDatabase, type ThrowawayDatabase } from '../src/bench/throwaway-db.ts';
 import { configFromEnv, type AppConfig } from '../src/config.ts';
 import { optionPath } from '../src/emulator/options.ts';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/server.ts';
+import { startEmulator, type Emulator, type EmulatorOptions, type RecordedRequest } from '../src/emulator/server.ts';
 import type { Engine } from '../src/store/db.ts';
 
 export { apiClient, type Api };
@@ -208,7 +208,7 @@ export function twoInstances(set: (w: TwoInstances) => void, opts: { redisUrl: (
 }
 
 /** An openai-compatible agent on the emulator that asks for the option segments `o` (text, pacing, faults). */
-export async function emulatorAgent(s: TestServer, emu: Emulator, o: Record<string, string | number>, extra: object = {}, key = s.adminKey): Promise<any> {
+export async function emulatorAgent(s: TestServer, emu: Emulator, o: Record<string, string | number>, extra: object = {}, key = s.adminKey) {
   const res = await s.api('POST', '/api/v1/agents', {
     key,
     body: {
@@ -221,19 +221,92 @@ export async function emulatorAgent(s: TestServer, emu: Emulator, o: Record<stri
   return res.body;
 }
 
+/** One message of a chat request agentmem sent upstream in OpenAI's format (a string in these tests' prompts; null beside tool_calls). */
+export interface SentMessage {
+  role: string;
+  content: string;
+  name?: string;
+  tool_call_id?: string;
+  tool_calls?: Array<{ id: string; type: string; function: { name: string; arguments: string } }>;
+  reasoning_content?: string;
+}
+
+/** A tool offered upstream in OpenAI's format. */
+export interface SentTool {
+  type: string;
+  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
+}
+
+/** The body of a chat request agentmem sent upstream in OpenAI's format. */
+export interface SentChat {
+  model: string;
+  messages: SentMessage[];
+  tools?: SentTool[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string[];
+  seed?: number;
+  thinking?: { type: string };
+}
+
+/** A recorded request's body read as an OpenAI chat request (the emulator records bodies as `unknown`). */
+export const chatOf = (r: RecordedRequest): SentChat => r.body as SentChat;
+
 /** The upstream chat request of the turn that asked `question` (memory extraction also calls the model). */
 export const upstreamFor = (emu: Emulator, question: string) =>
-  emu.requests.find((r: any) => r.path.endsWith('/chat/completions') && (r.body as any).messages.at(-1).content === question)!;
+  emu.requests.find((r) => r.path.endsWith('/chat/completions') && chatOf(r).messages.at(-1)!.content === question)!;
+
+/** The upstream chat requests whose prompt carries a message saying `text` (of `role`, when given). */
+export const sentWith = (emu: Emulator, text: string, role?: string) =>
+  emu.requests.filter((r) => chatOf(r)?.messages?.some((m) => (role === undefined || m.role === role) && m.content === text));
+
+/** A message as the sessions API returns it. */
+export interface StoredMessage {
+  id: string;
+  role: string;
+  status: string;
+  content: string;
+  created_at: string;
+  error?: { code: string; message: string };
+}
+
+/** A memory as the memories API returns it: listed, found (with a score) or recalled into a metadata event. */
+export interface MemoryRow {
+  id: string;
+  content: string;
+  agent_id: string | null;
+  user_id: string | null;
+  metadata: Record<string, unknown>;
+  embedder?: string;
+  created_at: string;
+}
+
+/** A memory search hit: the memory and its score in [0, 1]. */
+export type MemoryHit = MemoryRow & { score: number };
+
+/** One event of a memory's history (`GET /api/v1/memories/:id/history`). */
+export interface HistoryEvent {
+  event: string;
+  old_content: string | null;
+  new_content: string | null;
+  old_metadata: unknown;
+  new_metadata: unknown;
+  source: string;
+  created_at: string;
+}
 
 /** A session's stored messages, oldest first. */
-export const messagesOf = async (s: TestServer, sessionId: string): Promise<any[]> => (await s.api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data;
+export const messagesOf = async (s: TestServer, sessionId: string) => (await s.api('GET', `/api/v1/sessions/${sessionId}/messages`)).body.data;
 
 /** A JSON chat turn through `api`, and what it sent upstream: the system prompt, then the conversation. */
 export async function chatAndSent(emu: Emulator, api: Api, agentId: string, message: string, session_id?: string) {
   const before = emu.requests.length;
   const r = await api('POST', `/api/v1/agents/${agentId}/chat`, { body: { message, ...(session_id ? { session_id } : {}) } });
   if (r.status !== 200) throw new Error(`chat failed: ${r.status} ${JSON.stringify(r.body)}`);
-  const sent = (emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body as any).messages as Array<{ content: string }>;
+  const sent = chatOf(emu.requests.slice(before).find((q) => chatOf(q)?.messages)!).messages;
   return { sessionId: r.body.session_id as string, system: sent[0]!.content, sent: sent.map((m) => m.content) };
 }
 
@@ -244,9 +317,24 @@ export async function createOrg(api: Api, name: string): Promise<{ id: string; k
   return { id: res.body.id, key: res.body.api_key.key };
 }
 
+/**
+ * A chat event as parsed off SSE or a WebSocket: loose JSON on purpose, like `Api`'s bodies
+ * (src/bench/api.ts), for a test reads whichever fields of whichever event it asserts on.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the one loose boundary for wire events, see above
+export type WireEvent = any;
+
 export interface SseFrame {
   id: string | undefined;
-  data: any;
+  /** the frame's parsed JSON ('[DONE]' for OpenAI's last) */
+  data: WireEvent;
+}
+
+/** A chat event as a test reads it off SSE or a WebSocket: its kind, the text of content and reasoning events, and the rest unread. */
+export interface ChatEventLike {
+  chunk_type: string;
+  content?: string;
+  [field: string]: unknown;
 }
 
 /** Reads a whole SSE response with eventsource-parser (not a hand-written parser). */
@@ -269,7 +357,7 @@ export async function streamChat(s: { url: string; adminKey: string }, agentId: 
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  if (res.status !== 200) return { res, frames: [] as SseFrame[], events: [] as any[], text: '' };
+  if (res.status !== 200) return { res, frames: [] as SseFrame[], events: [] as WireEvent[], text: '' };
   const frames = await readSse(res);
   const events = frames.map((f) => f.data);
   const text = events

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { emulatorAgent, engines, serverAndEmulator, type TestServer } from './harness.ts';
+import { emulatorAgent, engines, serverAndEmulator, type StoredMessage, type TestServer } from './harness.ts';
 
 const MiB = 1024 * 1024;
 
@@ -82,7 +82,7 @@ for (const engine of engines) {
         duplex: 'half',
       } as RequestInit);
       assert.equal(streamed.status, 413);
-      assert.equal(((await streamed.json()) as any).error.code, 'payload_too_large');
+      assert.equal(((await streamed.json()) as { error: { code: string } }).error.code, 'payload_too_large');
       const longImport = await asUser('/api/v1/sessions/import', { agent_id: agentId, messages: conversation(1_001, 100_000) });
       assert.equal(longImport.status, 413);
       assert.match(longImport.body.error.message, /At most 1000 messages per request for a scoped key/);
@@ -161,7 +161,7 @@ for (const engine of engines) {
       // the import is whole and in order
       const page = await s.api('GET', `/api/v1/sessions/${res.body.session_id}/messages?limit=3`);
       assert.deepEqual(
-        page.body.data.map((m: any) => m.content.split(' ')[0]),
+        page.body.data.map((m: StoredMessage) => m.content.split(' ')[0]),
         ['0', '1', '2'],
       );
     });

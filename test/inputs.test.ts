@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { engines, startServer, type TestServer } from './harness.ts';
+import { engines, startServer, type ChatEventLike, type TestServer } from './harness.ts';
 
 const BLANKS = [' ', '\n\t ', '\u3000'];
 
@@ -64,8 +64,8 @@ for (const engine of engines) {
         assert.match(openai.body.error.message, /blank/);
       }
       const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/v1/agents/${agent.id}/chat/ws`, { headers: { authorization: `Bearer ${s.adminKey}` } });
-      const reply = new Promise<any>((resolve, reject) => {
-        ws.once('message', (d) => resolve(JSON.parse(d.toString())));
+      const reply = new Promise<ChatEventLike>((resolve, reject) => {
+        ws.once('message', (d) => resolve(JSON.parse(d.toString()) as ChatEventLike));
         ws.once('error', reject);
       });
       await new Promise((r) => ws.once('open', r));

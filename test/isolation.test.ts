@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { createOrg, engines, readSse, startServer, type TestServer } from './harness.ts';
+import { createOrg, engines, readSse, startServer, type ChatEventLike, type TestServer } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 /** Strings only the owner's data holds: none may appear in anything another org receives. */
@@ -193,7 +193,7 @@ for (const engine of engines) {
         working: await get(`/api/v1/agents/${o.agentId}/working-memory/${o.userId}`),
         webhook: await get(`/api/v1/webhooks/${o.webhookId}`),
         // what changes on its own (a failing delivery's attempts) left out
-        deliveries: (await get(`/api/v1/webhooks/${o.webhookId}/deliveries`)).body.data.map((d: any) => [d.id, d.event]),
+        deliveries: (await get(`/api/v1/webhooks/${o.webhookId}/deliveries`)).body.data.map((d: { id: string; event: string }) => [d.id, d.event]),
         models: await get('/v1/models'),
       };
     }
@@ -275,7 +275,7 @@ for (const engine of engines) {
           for (const item of items) assert.ok(![o.orgId, o.agentId, o.keyId, o.memoryId].includes(item.id), `${what} listed the owner's ${item.id}`);
           if (c.path.startsWith('/api/v1/organizations'))
             assert.deepEqual(
-              items.map((x: any) => x.id),
+              items.map((x: { id: string }) => x.id),
               [other.id],
             );
         } else {
@@ -309,10 +309,10 @@ for (const engine of engines) {
 
       /** Opens without a header, sends messages, collects what comes back until the close. */
       const session = (messages: unknown[]) =>
-        new Promise<{ code: number; events: any[] }>((resolve, reject) => {
+        new Promise<{ code: number; events: ChatEventLike[] }>((resolve, reject) => {
           const ws = new WebSocket(url);
-          const events: any[] = [];
-          ws.on('message', (d) => events.push(JSON.parse(d.toString())));
+          const events: ChatEventLike[] = [];
+          ws.on('message', (d) => events.push(JSON.parse(d.toString()) as ChatEventLike));
           ws.once('open', () => messages.forEach((m) => ws.send(JSON.stringify(m))));
           ws.once('close', (code) => resolve({ code, events }));
           ws.once('error', reject);
@@ -332,9 +332,9 @@ for (const engine of engines) {
       // With its own agent, another org still cannot continue the owner's session.
       const ownUrl = `${s.url.replace('http', 'ws')}/api/v1/agents/${other.agentId}/chat/ws`;
       const ws = new WebSocket(ownUrl, { headers: { authorization: `Bearer ${other.key}` } });
-      const first = await new Promise<any>((resolve, reject) => {
+      const first = await new Promise<ChatEventLike>((resolve, reject) => {
         ws.once('open', () => ws.send(JSON.stringify({ type: 'chat', message: 'hi', session_id: o.sessionId })));
-        ws.once('message', (d) => resolve(JSON.parse(d.toString())));
+        ws.once('message', (d) => resolve(JSON.parse(d.toString()) as ChatEventLike));
         ws.once('error', reject);
       });
       ws.close();

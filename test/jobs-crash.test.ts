@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { apiClient, createTestDatabase, engines, spawnServe, waitFor } from './harness.ts';
+import { apiClient, createTestDatabase, engines, spawnServe, waitFor, type MemoryRow } from './harness.ts';
 
 const key = 'am_crash_test_key_0123456789abcdef';
 
@@ -45,7 +45,7 @@ test(
       assert.equal(finished.attempts, 2, 'claimed again after the dead worker’s lock expired');
       const memories = (await apiClient(second.url, key)('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=kim`)).body.data;
       assert.deepEqual(
-        memories.map((m: any) => m.content),
+        memories.map((m: MemoryRow) => m.content),
         ['I live in Lisbon'],
       );
       const history = (await db.query('select event from memory_history')).rows;

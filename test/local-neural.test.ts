@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
-import { apiClient, engines, letterWord, restartableServer, startServer, streamChat, type TestServer } from './harness.ts';
+import { apiClient, engines, letterWord, restartableServer, startServer, streamChat, type MemoryHit, type MemoryRow, type TestServer } from './harness.ts';
 import type { Db } from '../src/store/db.ts';
 import { createMemorySearch, createRecall } from '../src/memory/recall.ts';
 import { createLocalNeuralEmbedder, localNeuralInstalled, LOCAL_NEURAL_ID, type LocalNeuralEmbedder } from '../src/memory/embedders/local-neural.ts';
@@ -68,7 +68,7 @@ for (const engine of engines) {
       }
       assert.ok(stored.length >= 1, 'extraction stored the fact');
       assert.ok(
-        stored.every((m: any) => m.embedder === LOCAL_NEURAL_ID),
+        stored.every((m: MemoryRow) => m.embedder === LOCAL_NEURAL_ID),
         JSON.stringify(stored),
       );
 
@@ -110,7 +110,7 @@ for (const engine of engines) {
       const meant = await s.api('POST', '/api/v1/memories/search', { body: { agent_id: agent.id, user_id: 'cy', query: 'What food do I like?', top_k: 3 } });
       const hits = meant.body.results;
       assert.ok(
-        hits.some((m: any) => m.content === 'I love sushi'),
+        hits.some((m: MemoryHit) => m.content === 'I love sushi'),
         JSON.stringify(hits),
       );
     });

@@ -4,7 +4,7 @@
 // in the middle of its call: the HTTP one drops every connection and stops listening,
 // the stdio one exits.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -71,7 +71,7 @@ export async function startMcpHttpServer(): Promise<McpHttpServer> {
     return server;
   };
 
-  http = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     headers.push(req.headers);
     const sid = req.headers['mcp-session-id'];
     let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
@@ -94,7 +94,8 @@ export async function startMcpHttpServer(): Promise<McpHttpServer> {
       transport = t;
     }
     await transport.handleRequest(req, res);
-  });
+  };
+  http = createServer((req, res) => void handle(req, res));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const { port } = http.address() as { port: number };
   return {

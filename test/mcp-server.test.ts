@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createOrg, engines, startServer, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, type HistoryEvent, type MemoryHit, type MemoryRow, type TestServer } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 
@@ -26,11 +26,11 @@ for (const engine of engines) {
       clients.push(client);
       return client;
     }
-    /** Calls a tool; the parsed JSON of its text, or the error text. */
-    async function call(client: Client, name: string, args: Record<string, unknown>): Promise<{ ok: true; value: any } | { ok: false; error: string }> {
-      const r: any = await client.callTool({ name, arguments: args });
-      const text = r.content.map((c: any) => c.text).join('');
-      return r.isError ? { ok: false, error: text } : { ok: true, value: JSON.parse(text) };
+    /** Calls a tool; the parsed JSON of its text (as loose as JSON.parse's), or the error text. */
+    async function call(client: Client, name: string, args: Record<string, unknown>) {
+      const r = (await client.callTool({ name, arguments: args })) as { content: Array<{ type: string; text: string }>; isError?: boolean };
+      const text = r.content.map((c) => c.text).join('');
+      return r.isError ? { ok: false as const, error: text } : { ok: true as const, value: JSON.parse(text) };
     }
     const value = (r: Awaited<ReturnType<typeof call>>) => {
       assert.ok(r.ok, JSON.stringify(r));
@@ -69,7 +69,7 @@ for (const engine of engines) {
       assert.equal(found.results[0].id, added.id);
       const filtered = value(await call(client, 'memory_search', { query: 'Ada', agent_id: agentA, user_id: 'ada', filters: { topic: 'music' } }));
       assert.deepEqual(
-        filtered.results.map((r: any) => r.content),
+        filtered.results.map((r: MemoryHit) => r.content),
         ['Ada plays the cello'],
       );
 
@@ -77,7 +77,7 @@ for (const engine of engines) {
       assert.equal(updated.content, 'Ada drinks green tea now');
       const history = value(await call(client, 'memory_history', { memory_id: added.id }));
       assert.deepEqual(
-        history.events.map((e: any) => e.event),
+        history.events.map((e: HistoryEvent) => e.event),
         ['ADD', 'UPDATE'],
       );
       assert.deepEqual(value(await call(client, 'memory_delete', { memory_id: added.id })), { deleted: true });
@@ -109,7 +109,7 @@ for (const engine of engines) {
       const still = (await s.api('GET', `/api/v1/memories/${mine.id}`, { key: org.key })).body;
       assert.equal(still.content, 'zqx secret of the owner');
       assert.equal(
-        (await s.api('GET', `/api/v1/memories?agent_id=${agentA}`, { key: org.key })).body.data.some((m: any) => m.content === 'planted'),
+        (await s.api('GET', `/api/v1/memories?agent_id=${agentA}`, { key: org.key })).body.data.some((m: MemoryRow) => m.content === 'planted'),
         false,
       );
     });
@@ -122,7 +122,7 @@ for (const engine of engines) {
       const minted = await s.api('POST', '/api/v1/api-keys', { key: org.key, body: { name: 'web:ada', user_id: 'ada', agent_ids: [agentA] } });
       assert.equal(minted.status, 201, JSON.stringify(minted.body));
       const ada = await connect(minted.body.key);
-      const hits = value(await call(ada, 'memory_search', { query: 'likes espresso' })).results.map((r: any) => r.content);
+      const hits = value(await call(ada, 'memory_search', { query: 'likes espresso' })).results.map((r: MemoryHit) => r.content);
       assert.ok(hits.includes('Ada likes espresso too') && !hits.includes('Bob likes espresso'), JSON.stringify(hits));
       for (const [name, args] of [
         ['memory_search', { query: 'espresso', user_id: 'bob' }],

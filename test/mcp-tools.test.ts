@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { startEmulator } from '../src/emulator/server.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { chatOf, engines, sentWith, startServer, streamChat, type ChatEventLike, type TestServer } from './harness.ts';
+
+/** A tool_result event: the tool's output, or the error it ended in (a test reads the one it expects). */
+interface ToolResult extends ChatEventLike {
+  output: string;
+  error: string;
+}
 import { startMcpHttpServer, type McpHttpServer } from './mcp-kit.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
@@ -39,8 +45,8 @@ for (const engine of engines) {
       return res.body;
     };
     const httpTool = (extra: object = {}) => ({ type: 'mcp', name: 'calc', url: mcp.url, headers: { 'x-mcp-key': 'mcp-secret' }, ...extra });
-    const upstreamFor = (question: string) => emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.content === question));
-    const results = (events: any[]) => events.filter((e) => e.chunk_type === 'tool_result');
+    const upstreamFor = (question: string) => sentWith(emu, question);
+    const results = (events: ChatEventLike[]) => events.filter((e) => e.chunk_type === 'tool_result') as ToolResult[];
 
     test('an MCP tool over Streamable HTTP, called while streaming; listed once, its header sealed', async () => {
       const agent = await createAgent([{ name: 'calc__add', arguments: { a: 2, b: 3 } }], [httpTool()]);
@@ -54,7 +60,7 @@ for (const engine of engines) {
       );
       const call = events.find((e) => e.chunk_type === 'tool_call');
       assert.equal(call.name, 'calc__add');
-      assert.equal(results(events)[0].output, '5');
+      assert.equal(results(events)[0]!.output, '5');
       assert.equal(text, 'All done.');
       assert.deepEqual(mcp.seen.at(-1), { tool: 'add', args: { a: 2, b: 3 } });
       assert.ok(
@@ -63,23 +69,23 @@ for (const engine of engines) {
       );
 
       const [first, second] = upstreamFor('Two plus three?');
-      const offered = (first!.body as any).tools.map((t: any) => t.function);
-      const add = offered.find((f: any) => f.name === 'calc__add');
+      const offered = chatOf(first!).tools!.map((t) => t.function);
+      const add = offered.find((f) => f.name === 'calc__add')!;
       assert.equal(add.description, 'Adds two numbers.');
-      assert.deepEqual(add.parameters.properties, { a: { type: 'number' }, b: { type: 'number' } }, 'the JSON schema is the server’s');
-      assert.deepEqual(offered.map((f: any) => f.name).sort(), ['calc__add', 'calc__die', 'calc__echo', 'calc__fail', 'calc__slow']);
-      assert.equal((second!.body as any).messages.at(-1).content, '5', 'the result went back to the model');
+      assert.deepEqual(add.parameters!.properties, { a: { type: 'number' }, b: { type: 'number' } }, 'the JSON schema is the server’s');
+      assert.deepEqual(offered.map((f) => f.name).sort(), ['calc__add', 'calc__die', 'calc__echo', 'calc__fail', 'calc__slow']);
+      assert.equal(chatOf(second!).messages.at(-1)!.content, '5', 'the result went back to the model');
 
       // A second turn: the same session with the MCP server, no new listing on its path.
       const again = await streamChat(s, agent.id, { message: 'And again?' });
-      assert.equal(results(again.events)[0].output, '5');
+      assert.equal(results(again.events)[0]!.output, '5');
       assert.equal(mcp.sessions, sessionsBefore + 1, 'one MCP session for the agent version');
     });
 
     test('an MCP header stays bound to its origin: kept on a path change, dropped on another origin', async () => {
       const agent = await createAgent([{ name: 'calc__echo', arguments: { text: 'hi' } }], [httpTool()]);
       const samePath = await s.api('PATCH', `/api/v1/agents/${agent.id}`, { body: { tools: [{ type: 'mcp', name: 'calc', url: `${mcp.url}?v=2` }] } });
-      const toolSecrets = (body: any) => body.secrets.filter((p: string) => p.startsWith('tools.'));
+      const toolSecrets = (body: { secrets: string[] }) => body.secrets.filter((p) => p.startsWith('tools.'));
       assert.deepEqual([toolSecrets(samePath.body), samePath.body.dropped_secrets], [['tools.0.headers.x-mcp-key'], []]);
       const seen = mcp.headers.length;
       await streamChat(s, agent.id, { message: 'Still keyed?' });
@@ -90,7 +96,7 @@ for (const engine of engines) {
       assert.deepEqual([toolSecrets(moved.body), moved.body.dropped_secrets], [[], ['tools.0.headers.x-mcp-key']]);
       const after = mcp.headers.length;
       const turn = await streamChat(s, agent.id, { message: 'Keyed elsewhere?' });
-      assert.equal(results(turn.events)[0].output, 'echo: hi', 'the server is reached at its new origin');
+      assert.equal(results(turn.events)[0]!.output, 'echo: hi', 'the server is reached at its new origin');
       assert.ok(
         mcp.headers.slice(after).every((h) => h['x-mcp-key'] === undefined),
         'without the header given for the old origin',
@@ -111,27 +117,27 @@ for (const engine of engines) {
       const { events, text } = await streamChat(s, agent.id, { message: 'Break it' });
       assert.equal(events.at(-1).chunk_type, 'done', JSON.stringify(events.at(-1)));
       assert.equal(text, 'All done.');
-      const [fail, bad, missing, slow] = results(events);
+      const [fail, bad, missing, slow] = results(events) as [ToolResult, ToolResult, ToolResult, ToolResult];
       assert.match(fail.error, /the backend is on fire/);
       assert.ok(bad.error, `bad arguments are an error: ${JSON.stringify(bad)}`);
       assert.match(bad.error, /a|b/);
       assert.match(missing.error, /no tool named "calc__nope"/);
       assert.match(slow.error, /did not answer within 300 ms/);
       assert.ok(Date.now() - started < 1_900, 'the slow call was cut at its timeout');
-      const toolMsgs = (upstreamFor('Break it')[1]!.body as any).messages.filter((m: any) => m.role === 'tool');
+      const toolMsgs = chatOf(upstreamFor('Break it')[1]!).messages.filter((m) => m.role === 'tool');
       assert.equal(toolMsgs.length, 4);
     });
 
     test('the list-changed notification refreshes the cached tools', async () => {
       const agent = await createAgent([{ name: 'calc__shiny', arguments: {} }], [httpTool()]);
       const first = await streamChat(s, agent.id, { message: 'Shiny one?' });
-      assert.match(results(first.events)[0].error, /no tool named "calc__shiny"/);
+      assert.match(results(first.events)[0]!.error, /no tool named "calc__shiny"/);
       mcp.addTool('shiny', 'brand new');
       let output: string | undefined;
       for (let i = 0; i < 50 && output === undefined; i++) {
         await new Promise((r) => setTimeout(r, 100));
         const turn = await streamChat(s, agent.id, { message: `Shiny now ${i}?` });
-        output = results(turn.events)[0].output;
+        output = results(turn.events)[0]!.output;
       }
       assert.equal(output, 'brand new');
     });
@@ -144,12 +150,12 @@ for (const engine of engines) {
         const { events, text } = await streamChat(s, agent.id, { message: 'Die please' });
         assert.equal(events.at(-1).chunk_type, 'done', JSON.stringify(events.at(-1)));
         assert.equal(text, 'All done.');
-        assert.match(results(events)[0].error, /broke off|closed/, JSON.stringify(results(events)[0]));
+        assert.match(results(events)[0]!.error, /broke off|closed/, JSON.stringify(results(events)[0]));
         assert.ok(Date.now() - started < 6_000);
         // Down for good: the cached list is still offered, the call fails fast and readably.
         const later = await streamChat(s, agent.id, { message: 'Still there?' });
         assert.equal(later.events.at(-1).chunk_type, 'done');
-        assert.match(results(later.events)[0].error, /could not be reached|broke off|closed/);
+        assert.match(results(later.events)[0]!.error, /could not be reached|broke off|closed/);
       } finally {
         await dying.close();
       }
@@ -159,7 +165,7 @@ for (const engine of engines) {
       const agent = await createAgent([{ name: 'gone__add', arguments: { a: 1, b: 1 } }], [{ type: 'mcp', name: 'gone', url: 'http://127.0.0.1:9/mcp' }]);
       const { events, text } = await streamChat(s, agent.id, { message: 'Anyone?' });
       assert.equal(events.at(-1).chunk_type, 'done');
-      assert.match(results(events)[0].error, /no tool named "gone__add"/);
+      assert.match(results(events)[0]!.error, /no tool named "gone__add"/);
       assert.equal(text, 'All done.');
     });
 
@@ -189,11 +195,11 @@ for (const engine of engines) {
       const dying = await createAgent([{ name: 'local__die', arguments: {} }], [tool]);
       const died = await streamChat(s, dying.id, { message: 'Exit now' });
       assert.equal(died.events.at(-1).chunk_type, 'done');
-      assert.match(results(died.events)[0].error, /closed|could not be reached/);
+      assert.match(results(died.events)[0]!.error, /closed|could not be reached/);
       // The next call starts the program again.
       await s.api('PATCH', `/api/v1/agents/${dying.id}`, { body: { llm: llmCalling([{ name: 'local__add', arguments: { a: 1, b: 2 } }]) } });
       const back = await streamChat(s, dying.id, { message: 'Back?' });
-      assert.equal(results(back.events)[0].output, '3');
+      assert.equal(results(back.events)[0]!.output, '3');
     });
   });
 }

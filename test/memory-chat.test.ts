@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { createOrg, engines, startServer, streamChat, waitFor, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, streamChat, waitFor, type HistoryEvent, type MemoryRow, type TestServer } from './harness.ts';
 
 for (const engine of engines) {
   describe(`memory through chat on ${engine}`, () => {
@@ -38,7 +38,7 @@ for (const engine of engines) {
       assert.notEqual(asked.events[0].session_id, told.events[0].session_id, 'a new session');
       const meta = asked.events.find((e) => e.chunk_type === 'metadata');
       assert.ok(
-        meta.recalled.some((m: any) => m.content === 'I live in Berlin'),
+        meta.recalled.some((m: MemoryRow) => m.content === 'I live in Berlin'),
         JSON.stringify(meta.recalled),
       );
       assert.match(asked.text, /I remember: .*I live in Berlin/, 'the recalled fact reached the model');
@@ -74,12 +74,12 @@ for (const engine of engines) {
 
       const memories = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=eve`)).body.data;
       assert.deepEqual(
-        memories.map((m: any) => m.content),
+        memories.map((m: MemoryRow) => m.content),
         ['I live in Paris now'],
       );
       const history = (await s.api('GET', `/api/v1/memories/${added.memory_id}/history`)).body.data;
       assert.deepEqual(
-        history.map((h: any) => [h.event, h.old_content, h.new_content]),
+        history.map((h: HistoryEvent) => [h.event, h.old_content, h.new_content]),
         [
           ['ADD', null, 'I live in Berlin'],
           ['UPDATE', 'I live in Berlin', 'I live in Paris now'],
@@ -134,16 +134,21 @@ for (const engine of engines) {
       const done = next.events.at(-1);
       assert.equal(done.timings.skipped?.recall_search, 'predicted', JSON.stringify(done.timings));
       assert.equal(done.timings.recall_search, undefined, 'no search ran');
-      assert.ok(next.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: any) => m.content === 'I live in Vienna'));
+      assert.ok(next.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: MemoryRow) => m.content === 'I live in Vienna'));
 
       const shift = await streamChat(s, agent.id, { message: 'Which programming language should I learn?', user_id: 'pia' });
       assert.equal(shift.events.at(-1).timings.skipped?.recall_search, undefined, 'a weak pool match falls back to the fresh search');
 
       // The pool was prepared again after that turn; a deleted memory must not come back from it.
-      const vienna = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=pia`)).body.data.find((m: any) => m.content === 'I live in Vienna');
+      const vienna = (await s.api('GET', `/api/v1/memories?agent_id=${agent.id}&user_id=pia`)).body.data.find(
+        (m: MemoryRow) => m.content === 'I live in Vienna',
+      );
       assert.equal((await s.api('DELETE', `/api/v1/memories/${vienna.id}`)).status, 204);
       const after = await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'pia' });
-      assert.ok(!after.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: any) => m.id === vienna.id), 'the deleted memory is not recalled');
+      assert.ok(
+        !after.events.find((e) => e.chunk_type === 'metadata').recalled.some((m: MemoryRow) => m.id === vienna.id),
+        'the deleted memory is not recalled',
+      );
       assert.doesNotMatch(after.text, /Vienna/);
     });
 

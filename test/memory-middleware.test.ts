@@ -9,14 +9,16 @@ import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { agentmemMemory } from '../packages/client/src/ai-sdk.ts';
 import { createAgentmemClient } from '../packages/client/src/index.ts';
 import type { Emulator } from '../src/emulator/server.ts';
-import { createOrg, engines, messagesOf, serverAndEmulator, type TestServer } from './harness.ts';
+import { createOrg, engines, messagesOf, serverAndEmulator, type StoredMessage, type TestServer } from './harness.ts';
 
 /** The last chat request the app's model sent the emulator: its messages' text. */
 function lastSent(emu: Emulator): Array<{ role: string; content: string }> {
-  const req = emu.requests.filter((r: any) => r.path.endsWith('/chat/completions')).at(-1)!;
-  return (req.body as any).messages.map((m: any) => ({
+  const req = emu.requests.filter((r) => r.path.endsWith('/chat/completions')).at(-1)!;
+  // the AI SDK may send a message's content as parts
+  const body = req.body as { messages: Array<{ role: string; content: string | Array<{ type: string; text?: string }> }> };
+  return body.messages.map((m) => ({
     role: m.role,
-    content: typeof m.content === 'string' ? m.content : m.content.map((p: any) => p.text ?? '').join(''),
+    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text ?? '').join(''),
   }));
 }
 
@@ -44,7 +46,7 @@ for (const engine of engines) {
       assert.deepEqual(sent1[0], { role: 'system', content: 'You are a helpful assistant.' }, "the agent's system prompt leads the app's call");
       assert.ok(first.sessionId, 'the first exchange started a session');
       assert.deepEqual(
-        (await messagesOf(s, first.sessionId)).map((m) => [m.role, m.content, m.status]),
+        (await messagesOf(s, first.sessionId)).map((m: StoredMessage) => [m.role, m.content, m.status]),
         [
           ['user', 'My name is Ada Lovelace. I live in Berlin.', 'complete'],
           ['assistant', told.text, 'complete'],
@@ -78,7 +80,7 @@ for (const engine of engines) {
       assert.notEqual(later.sessionId, first.sessionId, 'a new session');
       const stored = await messagesOf(s, later.sessionId!);
       assert.deepEqual(
-        stored.map((m) => [m.role, m.content]),
+        stored.map((m: StoredMessage) => [m.role, m.content]),
         [
           ['user', 'Where do I live?'],
           ['assistant', text],

@@ -1,7 +1,7 @@
 // Memories over HTTP on both engines: CRUD, batch import, hybrid search, history, tenancy,
 // validation; recall under its deadline; remote embedders against a local HTTP server.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLocalEmbedder, localVector } from '../src/memory/embedders/local.ts';
@@ -10,19 +10,20 @@ import { createRemoteEmbedder } from '../src/memory/embedders/openai-compatible.
 import { createZhipuEmbedder } from '../src/memory/embedders/zhipu.ts';
 import type { Embedder } from '../src/memory/embedders/types.ts';
 import { createMemories } from '../src/memory/memories.ts';
+import type { MemoryDeps } from '../src/memory/memory-types.ts';
 import { createMemorySearch, createRecall, fuse } from '../src/memory/recall.ts';
 import { getAgent } from '../src/store/repos/agents.ts';
 import { createTimings } from '../src/trace/timings.ts';
-import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, streamChat, type HistoryEvent, type MemoryHit, type MemoryRow, type TestServer } from './harness.ts';
 
 const M = '/api/v1/memories';
 const missing = '00000000-0000-4000-8000-000000000000';
 
 /** A tiny `/embeddings` server with the real answer shape; vectors from the local embedder. */
 async function startEmbeddingServer() {
-  const requests: Array<{ url: string; auth?: string; body: any }> = [];
+  const requests: Array<{ url: string; auth?: string; body: { model?: string; input: string[]; dimensions?: number } }> = [];
   let fail: number | undefined;
-  const server: Server = createServer(async (req: IncomingMessage, res) => {
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
     for await (const chunk of req) raw += chunk;
     const body = JSON.parse(raw);
@@ -37,7 +38,8 @@ async function startEmbeddingServer() {
     res
       .writeHead(200, { 'content-type': 'application/json' })
       .end(JSON.stringify({ object: 'list', model: body.model, data: data.reverse(), usage: { prompt_tokens: 3, total_tokens: 3 } }));
-  });
+  };
+  const server: Server = createServer((req, res) => void answer(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -216,14 +218,18 @@ for (const engine of engines) {
       await s.api('PATCH', `${M}/${m.id}`, { body: { content: 'My dog is called Max', metadata: { v: 2 } } });
       const before = await s.api('GET', `${M}/${m.id}/history`);
       assert.deepEqual(
-        before.body.data.map((e: any) => [e.event, e.old_content, e.new_content, e.old_metadata, e.new_metadata, e.source]),
+        before.body.data.map((e: HistoryEvent) => [e.event, e.old_content, e.new_content, e.old_metadata, e.new_metadata, e.source]),
         [
           ['ADD', null, 'My dog is called Rex', null, { v: 1 }, 'api'],
           ['UPDATE', 'My dog is called Rex', 'My dog is called Max', { v: 1 }, { v: 2 }, 'api'],
         ],
       );
       assert.deepEqual(
-        before.body.versions.map((v: any) => [v.content, v.superseded_by, v.valid_to === null]),
+        before.body.versions.map((v: { content: string; superseded_by: string | null; valid_to: string | null }) => [
+          v.content,
+          v.superseded_by,
+          v.valid_to === null,
+        ]),
         [
           ['My dog is called Rex', m.id, false],
           ['My dog is called Max', null, true],
@@ -233,7 +239,7 @@ for (const engine of engines) {
       const h = await s.api('GET', `${M}/${m.id}/history`);
       assert.equal(h.status, 200);
       assert.deepEqual(
-        h.body.data.map((e: any) => [e.event, e.old_content, e.new_content, e.old_metadata, e.new_metadata, e.source]),
+        h.body.data.map((e: HistoryEvent) => [e.event, e.old_content, e.new_content, e.old_metadata, e.new_metadata, e.source]),
         [
           ['ADD', null, null, null, null, 'api'],
           ['UPDATE', null, null, null, null, 'api'],
@@ -241,7 +247,7 @@ for (const engine of engines) {
         ],
       );
       assert.deepEqual(h.body.versions, [], 'no version left to read');
-      assert.ok(h.body.data.every((e: any) => typeof e.created_at === 'string'));
+      assert.ok(h.body.data.every((e: HistoryEvent) => typeof e.created_at === 'string'));
       assert.equal((await s.api('GET', `${M}/${missing}/history`)).status, 404);
     });
 
@@ -251,7 +257,7 @@ for (const engine of engines) {
       const gone = await add({ content: 'I have a cat', agent_id: agent.id, user_id: 'extracted' });
       const memories = createMemories({
         db: s.app.db,
-        loadAgent: async (org, id) => (await getAgent(s.app.db, org, id)) as any,
+        loadAgent: async (org, id) => (await getAgent(s.app.db, org, id)) as Awaited<ReturnType<MemoryDeps['loadAgent']>>,
         embedderFor: createEmbedders(),
         search: createMemorySearch(s.app.db),
       });
@@ -286,7 +292,7 @@ for (const engine of engines) {
       );
       const h = (await s.api('GET', `${M}/${keep.id}/history`)).body.data;
       assert.deepEqual(
-        h.map((e: any) => [e.event, e.source]),
+        h.map((e: HistoryEvent) => [e.event, e.source]),
         [
           ['ADD', 'api'],
           ['UPDATE', 'extraction:test'],
@@ -297,7 +303,7 @@ for (const engine of engines) {
       assert.equal(typeof ended.valid_to, 'string');
       assert.equal(ended.superseded_by, null);
       const listed = (await s.api('GET', `${M}?agent_id=${agent.id}&user_id=extracted`)).body.data;
-      assert.ok(!listed.some((x: any) => x.id === gone.id), 'not listed');
+      assert.ok(!listed.some((x: MemoryRow) => x.id === gone.id), 'not listed');
     });
 
     test('batch add: ~2,000 memories in one request, one transaction', async () => {
@@ -348,14 +354,15 @@ for (const engine of engines) {
       ];
       const ids = new Map<string, string>();
       for (const content of facts) ids.set(content, (await add({ content, agent_id: agent.id, user_id: user })).id);
-      const top = async (query: string, extra: object = {}) => (await search({ query, agent_id: agent.id, user_id: user, ...extra })).body.results as any[];
+      const top = async (query: string, extra: object = {}) =>
+        (await search({ query, agent_id: agent.id, user_id: user, ...extra })).body.results as MemoryHit[];
 
-      assert.equal((await top('What is my favourite food?'))[0].id, ids.get('My favourite food is sushi'));
-      assert.equal((await top('where do I live'))[0].id, ids.get('I live in Berlin'));
-      assert.equal((await top('Does my sister play an instrument? violin'))[0].id, ids.get('My sister Anna plays the violin'));
-      assert.equal((await top('nurse'))[0].id, ids.get('I work as a nurse at the city hospital'));
-      assert.equal((await top('我住在哪里？'))[0].id, ids.get('我住在柏林'));
-      assert.equal((await top('我喜欢什么食物'))[0].id, ids.get('我最喜欢的食物是寿司'));
+      assert.equal((await top('What is my favourite food?'))[0]!.id, ids.get('My favourite food is sushi'));
+      assert.equal((await top('where do I live'))[0]!.id, ids.get('I live in Berlin'));
+      assert.equal((await top('Does my sister play an instrument? violin'))[0]!.id, ids.get('My sister Anna plays the violin'));
+      assert.equal((await top('nurse'))[0]!.id, ids.get('I work as a nurse at the city hospital'));
+      assert.equal((await top('我住在哪里？'))[0]!.id, ids.get('我住在柏林'));
+      assert.equal((await top('我喜欢什么食物'))[0]!.id, ids.get('我最喜欢的食物是寿司'));
 
       const all = await top('food sushi Berlin', { top_k: 100 });
       assert.ok(all.length >= 2);
@@ -366,7 +373,7 @@ for (const engine of engines) {
       const strict = await top('food sushi Berlin', { top_k: 100, min_score: 0.5 });
       assert.ok(strict.length < all.length && strict.length >= 1);
       assert.ok(strict.every((r) => r.score >= 0.5));
-      assert.equal(strict[0].id, ids.get('My favourite food is sushi'));
+      assert.equal(strict[0]!.id, ids.get('My favourite food is sushi'));
       assert.deepEqual(await top('food Berlin', { min_score: 1 }), [], 'no memory has every word');
       assert.deepEqual(await top('?!'), [], 'a query with no words finds nothing');
     });
@@ -378,13 +385,14 @@ for (const engine of engines) {
       await add({ content: 'Scoped fact: likes white tea', agent_id: other.id, user_id: 'u-a' });
       await add({ content: 'Scoped fact: likes any tea', agent_id: agent.id });
 
-      const list = async (q: string) => ((await s.api('GET', `${M}?${q}`)).body.data as any[]).map((m) => m.content).filter((c) => c.startsWith('Scoped'));
+      const list = async (q: string) =>
+        ((await s.api('GET', `${M}?${q}`)).body.data as MemoryRow[]).map((m) => m.content).filter((c) => c.startsWith('Scoped'));
       assert.deepEqual(await list(`agent_id=${agent.id}&user_id=u-a`), ['Scoped fact: likes green tea']);
       assert.deepEqual((await list('user_id=u-a')).sort(), ['Scoped fact: likes green tea', 'Scoped fact: likes white tea']);
       assert.deepEqual(await list(`agent_id=${other.id}`), ['Scoped fact: likes white tea']);
 
       const found = async (body: object) =>
-        ((await search({ query: 'tea', top_k: 50, ...body })).body.results as any[])
+        ((await search({ query: 'tea', top_k: 50, ...body })).body.results as MemoryHit[])
           .map((r) => r.content)
           .filter((c) => c.startsWith('Scoped'))
           .sort();
@@ -468,7 +476,7 @@ for (const engine of engines) {
       // Without agent_id the default (local, text only) search finds it by text: its score is the query's share matched.
       const other = await search({ query: 'stamps', user_id: 'r' });
       assert.deepEqual(
-        other.body.results.map((r: any) => [r.id, r.score]),
+        other.body.results.map((r: MemoryHit) => [r.id, r.score]),
         [[m.id, 1]],
       );
       emb.failWith(503);
@@ -502,7 +510,7 @@ for (const engine of engines) {
       // And the other org's writes never touch this one.
       const theirs = (await as('POST', M, { content: 'Their fact: PIN 4711' })).body;
       assert.equal((await s.api('GET', `${M}/${theirs.id}`)).status, 404);
-      assert.ok(!(await search({ query: 'PIN 4711', top_k: 50 })).body.results.some((r: any) => r.id === theirs.id));
+      assert.ok(!(await search({ query: 'PIN 4711', top_k: 50 })).body.results.some((r: MemoryRow) => r.id === theirs.id));
       const still = await s.api('GET', `${M}/${mine.id}`);
       assert.equal(still.body.content, 'Private: my PIN is 4711');
     });
@@ -511,13 +519,13 @@ for (const engine of engines) {
       for (let i = 0; i < 3; i++) await add({ content: `page item ${i}`, user_id: 'pager' });
       const first = await s.api('GET', `${M}?user_id=pager&limit=2`);
       assert.deepEqual(
-        first.body.data.map((m: any) => m.content),
+        first.body.data.map((m: MemoryRow) => m.content),
         ['page item 2', 'page item 1'],
       );
       assert.equal(first.body.has_more, true);
       const rest = await s.api('GET', `${M}?user_id=pager&limit=2&offset=2`);
       assert.deepEqual(
-        rest.body.data.map((m: any) => m.content),
+        rest.body.data.map((m: MemoryRow) => m.content),
         ['page item 0'],
       );
       assert.equal(rest.body.has_more, false);
@@ -605,7 +613,7 @@ for (const engine of engines) {
       const meta = events.find((e) => e.chunk_type === 'metadata');
       assert.ok(meta, JSON.stringify(events).slice(0, 500));
       assert.deepEqual(
-        meta.recalled.map((r: any) => r.id),
+        meta.recalled.map((r: MemoryRow) => r.id),
         [m.id],
       );
       const done = events.find((e) => e.chunk_type === 'done');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import type { Emulator } from '../src/emulator/server.ts';
-import { createOrg, engines, type TestServer, serverAndEmulator, emulatorAgent, messagesOf, upstreamFor } from './harness.ts';
+import { chatOf, createOrg, engines, type StoredMessage, type TestServer, serverAndEmulator, emulatorAgent, messagesOf, upstreamFor } from './harness.ts';
 
 const said = 'Hello from the emulator, 世界 😀👍🏽 — with history.';
 
@@ -53,7 +53,7 @@ for (const engine of engines) {
       assert.equal(data.id, `chatcmpl-${(await messagesOf(s, sessionId))[1].id}`);
       const stored = await messagesOf(s, sessionId);
       assert.deepEqual(
-        stored.map((m: any) => [m.role, m.status, m.content]),
+        stored.map((m: StoredMessage) => [m.role, m.status, m.content]),
         [
           ['user', 'complete', 'Say hello.'],
           ['assistant', 'complete', said],
@@ -61,7 +61,7 @@ for (const engine of engines) {
       );
       const sessions = (await s.api('GET', `/api/v1/agents/${agentId}/sessions?user_id=alice`)).body.data;
       assert.ok(
-        sessions.some((x: any) => x.id === sessionId),
+        sessions.some((x: { id: string }) => x.id === sessionId),
         '`user` names the session’s (and memory’s) owner',
       );
     });
@@ -114,9 +114,9 @@ for (const engine of engines) {
         })
         .withResponse();
       assert.equal(data.choices[0]!.message.content, said);
-      const msgs = (upstreamFor(emu, 'What is my name?').body as any).messages;
+      const msgs = chatOf(upstreamFor(emu, 'What is my name?')).messages;
       assert.deepEqual(
-        msgs.map((m: any) => [m.role, m.content]),
+        msgs.map((m) => [m.role, m.content]),
         [
           ['system', 'You are the agent.'],
           ['system', 'client system prompt'],
@@ -134,7 +134,7 @@ for (const engine of engines) {
         .withResponse();
       assert.equal(again.response.headers.get('x-session-id'), sessionId);
       assert.deepEqual(
-        ((upstreamFor(emu, 'And again?').body as any).messages as any[]).map((m) => m.content),
+        chatOf(upstreamFor(emu, 'And again?')).messages.map((m) => m.content),
         ['You are the agent.', 'What is my name?', said, 'And again?'],
       );
       assert.equal((await messagesOf(s, sessionId)).length, 4);
@@ -196,7 +196,7 @@ for (const engine of engines) {
         body: '{}',
       });
       assert.equal(raw.status, 401);
-      const body: any = await raw.json();
+      const body = (await raw.json()) as { error: Record<string, unknown> };
       assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
       const invalid = await s.api('POST', '/v1/chat/completions', { body: { model: agentId, messages: [{ role: 'robot', content: 'x' }] } });
       assert.equal(invalid.status, 400);

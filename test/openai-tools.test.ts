@@ -7,8 +7,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startEmulator } from '../src/emulator/server.ts';
-import { engines, startServer, type TestServer } from './harness.ts';
+import { chatOf, engines, sentWith, startServer, type TestServer } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
+
+/** agentmem's extension of an OpenAI answer or chunk (`agentmem`): the session, the timings, its own tool calls. */
+interface Extension {
+  session_id: string;
+  timings: { total: number; upstream_ttfb: number };
+  tool_calls: Array<{ name: string; output: string }>;
+}
+type WithExtension<T> = T & { agentmem?: Extension };
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -49,8 +57,7 @@ for (const engine of engines) {
       assert.equal(res.status, 201, JSON.stringify(res.body));
       return res.body.id as string;
     }
-    const upstream = (question: string) =>
-      emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.role === 'user' && m.content === question)).map((r) => r.body as any);
+    const upstream = (question: string) => sentWith(emu, question, 'user').map((r) => chatOf(r));
 
     test('a client-side tool round trip without streaming: tool_calls out, the result in, the answer', async () => {
       const model = await agent([{ name: 'get_time', arguments: { tz: 'UTC' } }]);
@@ -62,7 +69,7 @@ for (const engine of engines) {
       const call = choice.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
       assert.equal(call.function.name, 'get_time');
       assert.deepEqual(JSON.parse(call.function.arguments), { tz: 'UTC' });
-      const offered = upstream('What time is it?')[0]!.tools.map((t: any) => t.function);
+      const offered = upstream('What time is it?')[0]!.tools!.map((t) => t.function);
       assert.deepEqual(offered, [clockTool.function], 'the client’s tool, schema and all, offered to the model');
 
       // The client runs the tool and sends the result.
@@ -72,11 +79,11 @@ for (const engine of engines) {
       assert.equal(second.choices[0]!.message.content, 'It is noon in UTC.');
       const sent = upstream('What time is it?')[1]!.messages;
       assert.deepEqual(
-        sent.slice(-3).map((m: any) => m.role),
+        sent.slice(-3).map((m) => m.role),
         ['user', 'assistant', 'tool'],
       );
-      assert.equal(sent.at(-2).tool_calls[0].id, call.id);
-      assert.deepEqual([sent.at(-1).tool_call_id, sent.at(-1).content], [call.id, '12:00']);
+      assert.equal(sent.at(-2)!.tool_calls![0]!.id, call.id);
+      assert.deepEqual([sent.at(-1)!.tool_call_id, sent.at(-1)!.content], [call.id, '12:00']);
     });
 
     test('the same round trip streaming: tool_call deltas, finish_reason tool_calls, timings in the extension', async () => {
@@ -85,7 +92,7 @@ for (const engine of engines) {
       const stream = await client.chat.completions.create({ model, messages, tools: [clockTool], stream: true });
       const calls: Array<{ id: string; name: string; arguments: string }> = [];
       let finish: string | null = null;
-      let extension: any;
+      let extension: Extension | undefined;
       for await (const chunk of stream) {
         for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
           calls[d.index] ??= { id: '', name: '', arguments: '' };
@@ -94,12 +101,12 @@ for (const engine of engines) {
           calls[d.index]!.arguments += d.function?.arguments ?? '';
         }
         finish = chunk.choices[0]?.finish_reason ?? finish;
-        extension = (chunk as any).agentmem ?? extension;
+        extension = (chunk as WithExtension<typeof chunk>).agentmem ?? extension;
       }
       assert.equal(finish, 'tool_calls');
       assert.equal(calls.length, 1);
       assert.deepEqual([calls[0]!.name, JSON.parse(calls[0]!.arguments)], ['get_time', { tz: 'Asia/Shanghai' }]);
-      assert.ok(extension.timings.total > 0 && extension.session_id, JSON.stringify(extension));
+      assert.ok(extension!.timings.total > 0 && extension!.session_id, JSON.stringify(extension));
 
       messages.push({
         role: 'assistant',
@@ -123,16 +130,16 @@ for (const engine of engines) {
         .create({ model, messages: [{ role: 'user', content: 'Both kinds?' }], tools: [clockTool], user: 'ada' })
         .withResponse();
       assert.deepEqual(
-        data.choices[0]!.message.tool_calls!.map((c: any) => c.function.name),
+        data.choices[0]!.message.tool_calls!.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name),
         ['get_time'],
         'only the client’s tool comes back',
       );
-      const ext = (data as any).agentmem;
+      const ext = (data as WithExtension<typeof data>).agentmem!;
       assert.deepEqual(
-        ext.tool_calls.map((c: any) => c.name),
+        ext.tool_calls.map((c) => c.name),
         ['memory_search'],
       );
-      assert.equal(typeof ext.tool_calls[0].output, 'string', 'with its result');
+      assert.equal(typeof ext.tool_calls[0]!.output, 'string', 'with its result');
       assert.ok(ext.timings.upstream_ttfb >= 0);
       assert.ok(JSON.parse(response.headers.get('x-agentmem-timings')!).total > 0);
       const conflict = client.chat.completions.create({
@@ -189,12 +196,16 @@ for (const engine of engines) {
         ['frequency_penalty', { frequency_penalty: 0.5 }],
       ];
       for (const [param, extra] of cases) {
-        await assert.rejects(client.chat.completions.create({ model, messages: user, ...extra } as any), (e: unknown) => {
-          assert.ok(e instanceof OpenAI.BadRequestError, `${param}: ${e}`);
-          assert.equal(e.param, param);
-          assert.ok(e.message.includes(param), e.message);
-          return true;
-        });
+        // the cases are fields the API refuses: sent as they are, past the SDK's types
+        await assert.rejects(
+          client.chat.completions.create({ model, messages: user, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming),
+          (e: unknown) => {
+            assert.ok(e instanceof OpenAI.BadRequestError, `${param}: ${e}`);
+            assert.equal(e.param, param);
+            assert.ok(e.message.includes(param), e.message);
+            return true;
+          },
+        );
       }
       const raw = await s.api('POST', '/v1/chat/completions', { body: { model, messages: user, made_up_field: 1 } });
       assert.equal(raw.status, 400);

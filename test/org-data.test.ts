@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { exportOrg, importOrg } from '../src/store/org-dump.ts';
 import { ADMIN, agentmem, fill, newStore, snapshot, type Filled, type Store } from './fixtures/filled-store.ts';
-import { engines } from './harness.ts';
+import { engines, type MemoryHit } from './harness.ts';
 
 const linesOf = (file: string) => createInterface({ input: createReadStream(file), crlfDelay: Infinity });
 const lines = (file: string) =>
@@ -56,10 +56,10 @@ for (const engine of engines) {
       try {
         const a = api(key);
         const after_ = await snapshot(a, ids);
-        const strip = (agents: any[]) => agents.map(({ secrets, ...rest }) => rest);
+        const strip = (agents: Array<Record<string, unknown>>) => agents.map(({ secrets, ...rest }) => rest);
         assert.deepEqual(strip(after_.agents), strip(before_.agents), 'the same agents');
         assert.ok(
-          after_.agents.every((x: any) => !x.secrets?.length),
+          after_.agents.every((x: { secrets?: unknown[] }) => !x.secrets?.length),
           'agents come without secrets',
         );
         assert.deepEqual(after_.sessions, before_.sessions);
@@ -67,8 +67,8 @@ for (const engine of engines) {
         assert.deepEqual(after_.memories, before_.memories);
         assert.deepEqual(after_.history, before_.history);
         assert.deepEqual(
-          after_.search.map((r: any) => [r.id, r.content]),
-          before_.search.map((r: any) => [r.id, r.content]),
+          after_.search.map((r: MemoryHit) => [r.id, r.content]),
+          before_.search.map((r: MemoryHit) => [r.id, r.content]),
           'vectors came along: the same search',
         );
         assert.equal((await api(ADMIN)('GET', `/api/v1/organizations/${otherOrg.id}`)).status, 404, 'the other org is not there');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { emulatorAgent, engines, readSse, serverAndEmulator, streamChat, type TestServer } from './harness.ts';
+import { chatOf, emulatorAgent, engines, readSse, serverAndEmulator, streamChat, type TestServer } from './harness.ts';
 
 // ~1,500 prompt tokens of distinct words, different per engine so the suites share no prefix
 const longPrompt = (tag: string) => `You are ${tag}. ` + Array.from({ length: 1500 }, (_, i) => `w${i}`).join(' ');
@@ -47,7 +47,7 @@ for (const engine of engines) {
       assert.equal((cached_prompt_tokens - 1024) % 128, 0, 'OpenAI caches in 128-token steps');
       assert.ok(cached_prompt_tokens <= prompt_tokens);
       // what the emulator's cache served that request, passed on as it was
-      const upstream = emu.requests.findLast((r) => (r.body as any).messages.at(-1).content === 'second question')!;
+      const upstream = emu.requests.findLast((r) => chatOf(r).messages.at(-1)!.content === 'second question')!;
       assert.equal(cached_prompt_tokens, upstream.prompt!.cached);
       assert.equal(prompt_tokens, upstream.prompt!.tokens);
     });
@@ -67,7 +67,7 @@ for (const engine of engines) {
           body: JSON.stringify({ model: agentId, ...body }),
         });
       const plainRes = await post({ messages: [{ role: 'user', content: 'a fresh chat' }] });
-      const plain: any = await plainRes.json();
+      const plain = (await plainRes.json()) as { usage: { prompt_tokens_details: { cached_tokens: number } } };
       assert.equal(plainRes.status, 200, JSON.stringify(plain));
       assert.ok(plain.usage.prompt_tokens_details.cached_tokens >= 1024, JSON.stringify(plain.usage));
       assert.ok(!('cached_prompt_tokens' in plain.usage), 'the OpenAI shape, not ours');

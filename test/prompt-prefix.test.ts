@@ -10,10 +10,29 @@ import { describe, test } from 'node:test';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import { optionPath } from '../src/emulator/options.ts';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, engines, restartableServer, needsRedis, serverAndEmulator, testRedis, twoInstances, type Api, type TestServer } from './harness.ts';
+import {
+  apiClient,
+  chatOf,
+  engines,
+  restartableServer,
+  needsRedis,
+  serverAndEmulator,
+  testRedis,
+  twoInstances,
+  type Api,
+  type SentChat,
+  type SentMessage,
+  type TestServer,
+} from './harness.ts';
+
+/** A prompt as these measures read it: its messages (OpenAI format) and the tools offered. */
+export interface Prompt {
+  messages: Array<{ role: string; content?: unknown; tool_calls?: unknown }>;
+  tools?: unknown[];
+}
 
 /** The request as a provider's tokenizer reads it: tools first, then each message on its own. */
-export function promptTokens(body: { messages: any[]; tools?: unknown[] }): number[] {
+export function promptTokens(body: Prompt): number[] {
   const parts: number[][] = [];
   if (body.tools?.length) parts.push(encode(JSON.stringify(body.tools)));
   for (const m of body.messages) {
@@ -44,7 +63,7 @@ export interface PrefixShare {
   meanPromptTokens: number;
 }
 
-export function prefixShare(prompts: Array<{ messages: any[]; tools?: unknown[] }>, skip = 5): PrefixShare {
+export function prefixShare(prompts: Prompt[], skip = 5): PrefixShare {
   const tokens = prompts.map(promptTokens);
   const shares: number[] = [];
   let cached = 0;
@@ -136,9 +155,9 @@ for (const engine of engines) {
         assert.equal(res.status, 201, JSON.stringify(res.body));
       }
 
-      const prompts: Array<{ messages: any[]; tools?: unknown[] }> = [];
+      const prompts: SentChat[] = [];
       // What a plain client would send for the same conversation: all of it, appended to, no memory.
-      const plain: Array<{ messages: any[]; tools?: unknown[] }> = [];
+      const plain: Prompt[] = [];
       const said: Array<{ role: string; content: string }> = [];
       let sessionId: string | undefined;
       for (let t = 0; t < TURNS; t++) {
@@ -151,21 +170,21 @@ for (const engine of engines) {
         const res = await s.api('POST', `/api/v1/agents/${agentId}/chat`, { body: { message: question(t), user_id: 'ada', session_id: sessionId } });
         assert.equal(res.status, 200, `turn ${t}: ${JSON.stringify(res.body)}`);
         sessionId = res.body.session_id;
-        const chat = emu.requests.slice(from).find((r) => String((r.body as any)?.messages?.at(-1)?.content ?? '').endsWith(question(t)));
+        const chat = emu.requests.slice(from).find((r) => String(chatOf(r)?.messages?.at(-1)?.content ?? '').endsWith(question(t)));
         assert.ok(chat, `turn ${t}: the chat request reached the emulator`);
-        const body = chat.body as any;
+        const body = chatOf(chat);
         prompts.push(body);
         plain.push({ tools: body.tools, messages: [{ role: 'system', content: SYSTEM_PROMPT }, ...said, { role: 'user', content: question(t) }] });
         said.push({ role: 'user', content: question(t) }, { role: 'assistant', content: res.body.content });
 
         // The memory this turn asks about is in the block beside the user's message, and the model read it.
         const relevant = memory(t % 40);
-        const last = body.messages.at(-1);
+        const last = body.messages.at(-1)!;
         assert.equal(last.role, 'user');
         assert.match(last.content, /<memory>\n[\s\S]*\n<\/memory>\n\n/, `turn ${t}: the recalled memories are in the user's message`);
         assert.ok(last.content.includes(relevant), `turn ${t}: "${relevant}" was recalled into the prompt`);
         assert.ok(res.body.content.includes(relevant), `turn ${t}: the model's answer could use it`);
-        assert.ok(!body.messages[0].content.includes('<memory>'), 'no recalled memory in the system message');
+        assert.ok(!body.messages[0]!.content.includes('<memory>'), 'no recalled memory in the system message');
         // The window never holds more than memory.last_messages.
         assert.ok(body.messages.length - 2 <= WINDOW, `turn ${t}: ${body.messages.length - 2} history messages`);
         // The summary job (after the turn) has time to land, as between a user's messages.
@@ -174,14 +193,14 @@ for (const engine of engines) {
 
       const session = (await s.api('GET', `/api/v1/sessions/${sessionId}`)).body;
       assert.ok(session.summary, 'the window filled: a summary was made at a chunk point');
-      assert.ok(prompts.at(-1)!.messages[0].content.includes('<summary>'), 'the summary is in the prompt');
+      assert.ok(prompts.at(-1)!.messages[0]!.content.includes('<summary>'), 'the summary is in the prompt');
       const lastNote = TURNS - 1 - ((TURNS - 1 - 7) % 8);
       assert.match(
-        prompts.at(-1)!.messages.at(-1).content,
+        prompts.at(-1)!.messages.at(-1)!.content,
         new RegExp(`<working_memory>\nName: Ada\n[^<]*\\(noted on turn ${lastNote}\\)`),
         'the updated working memory is in the prompt',
       );
-      const summaries = new Set(prompts.map((p) => /<summary>\n([\s\S]*?)\n<\/summary>/.exec(p.messages[0].content)?.[1]).filter(Boolean));
+      const summaries = new Set(prompts.map((p) => /<summary>\n([\s\S]*?)\n<\/summary>/.exec(p.messages[0]!.content)?.[1]).filter(Boolean));
       assert.ok(summaries.size >= 2, `the summary rolled on at chunk points (${summaries.size} versions)`);
 
       const share = prefixShare(prompts);
@@ -219,15 +238,15 @@ for (const engine of engines) {
           const from = emu.requests.length;
           const res = await api('POST', `/api/v1/agents/${agent.body.id}/chat`, { body: { message, session_id } });
           assert.equal(res.status, 200, JSON.stringify(res.body));
-          return { sessionId: res.body.session_id as string, messages: (emu.requests.slice(from).at(-1)!.body as any).messages as any[] };
+          return { sessionId: res.body.session_id as string, messages: chatOf(emu.requests.slice(from).at(-1)!).messages };
         };
         // 7 exchanges: the window (10 messages) gave way once, on the 7th turn, down to 3 exchanges, and grows again.
         let { sessionId } = await sent('Message 0');
-        let before: any[] = [];
+        let before: SentMessage[] = [];
         for (let i = 1; i < 8; i++) before = (await sent(`Message ${i}`, sessionId)).messages;
         const session = (await api('GET', `/api/v1/sessions/${sessionId}`)).body;
         assert.ok(session.window_seq, `the window's start is stored: ${JSON.stringify(session)}`);
-        const history = (messages: any[]) => messages.filter((m) => m.role !== 'system').map((m) => m.content);
+        const history = (messages: SentMessage[]) => messages.filter((m) => m.role !== 'system').map((m) => m.content);
         assert.deepEqual(history(before), [
           'Message 3',
           'Echo: Message 3',
@@ -279,7 +298,7 @@ describe("the window's start across two instances", { skip: (!engines.includes('
     });
     assert.equal(agent.status, 201, JSON.stringify(agent.body));
     let sessionId: string | undefined;
-    let previous: any[] = [];
+    let previous: string[] = [];
     const gaveWay: number[] = [];
     for (let t = 0; t < 13; t++) {
       const api = t % 2 ? apiB : a.api;
@@ -287,7 +306,7 @@ describe("the window's start across two instances", { skip: (!engines.includes('
       const res = await api('POST', `/api/v1/agents/${agent.body.id}/chat`, { body: { message: `Message ${t}`, session_id: sessionId } });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       sessionId = res.body.session_id;
-      const messages = (emu.requests.slice(from).at(-1)!.body as any).messages as any[];
+      const messages = chatOf(emu.requests.slice(from).at(-1)!).messages;
       const history = messages.filter((m) => m.role !== 'system').map((m) => m.content);
       const extends_ = previous.length > 0 && JSON.stringify(history.slice(0, previous.length)) === JSON.stringify(previous);
       if (t > 0 && !extends_) gaveWay.push(t);

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { createOrg, engines, needsRedis, startServer, testRedis, type TestServer } from './harness.ts';
+import { createOrg, engines, needsRedis, startServer, testRedis, type ChatEventLike, type TestServer } from './harness.ts';
 
 const redisUrl = testRedis!;
 const WINDOW_MS = 600_000;
@@ -192,10 +192,10 @@ describe('rate limits (redis, two instances on one database)', { skip: (!engines
       .body;
     assert.ok(agent.id); // 1 of 3, on one
     const ws = new WebSocket(`${two.url.replace('http', 'ws')}/api/v1/agents/${agent.id}/chat/ws`);
-    const events: any[] = [];
+    const events: ChatEventLike[] = [];
     const next = async () => {
       while (!events.length) await sleep(10);
-      return events.shift();
+      return events.shift()!;
     };
     const turnEnd = async () => {
       ws.send(JSON.stringify({ type: 'chat', message: 'hi' }));
@@ -204,7 +204,7 @@ describe('rate limits (redis, two instances on one database)', { skip: (!engines
         if (e.chunk_type === 'done' || e.chunk_type === 'error') return e;
       }
     };
-    ws.on('message', (d) => events.push(JSON.parse(d.toString())));
+    ws.on('message', (d) => events.push(JSON.parse(d.toString()) as ChatEventLike));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     ws.send(JSON.stringify({ type: 'auth', api_key: org.key })); // 2, on two
     assert.equal((await turnEnd()).chunk_type, 'done'); // 3, on two

@@ -8,15 +8,15 @@ import { describe, test } from 'node:test';
 import OpenAI from 'openai';
 import WebSocket from 'ws';
 import { EXTRACTION_MARKER } from '../src/llm/task-markers.ts';
-import type { Emulator } from '../src/emulator/server.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import type { Emulator, RecordedRequest } from '../src/emulator/server.ts';
+import { chatOf, engines, streamChat, type ChatEventLike, type TestServer, serverAndEmulator } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 import { readUiMessage } from './ui-message.ts';
 
 const THOUGHT = 'First I recall the question, then I answer {briefly}.';
 const ANSWER = 'Here is the answer.';
 /** The text of a stream's events of one kind, joined. */
-const said = (events: any[], kind: 'reasoning' | 'content') =>
+const said = (events: ChatEventLike[], kind: 'reasoning' | 'content') =>
   events
     .filter((e) => e.chunk_type === kind)
     .map((e) => e.content)
@@ -49,7 +49,7 @@ for (const engine of engines) {
       assert.equal(res.status, 201, JSON.stringify(res.body));
       return res.body.id as string;
     }
-    const chatRequests = (question: string) => emu.requests.filter((r) => (r.body as any)?.messages?.at(-1)?.content === question);
+    const chatRequests = (question: string) => emu.requests.filter((r) => chatOf(r)?.messages?.at(-1)?.content === question);
 
     for (const flavour of ['zhipu', 'deepseek'] as const) {
       test(`${flavour}: reasoning streams as chunk_type "reasoning", is stored, and is never sent back`, async () => {
@@ -104,12 +104,12 @@ for (const engine of engines) {
 
     test('WebSocket: reasoning frames before the content', async () => {
       const id = await agent(flavours.zhipu());
-      const events = await new Promise<any[]>((resolve, reject) => {
-        const got: any[] = [];
+      const events = await new Promise<ChatEventLike[]>((resolve, reject) => {
+        const got: ChatEventLike[] = [];
         const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/v1/agents/${id}/chat/ws`, { headers: { authorization: `Bearer ${s.adminKey}` } });
         ws.on('open', () => ws.send(JSON.stringify({ type: 'chat', message: 'Over a socket?' })));
         ws.on('message', (d) => {
-          const e = JSON.parse(d.toString());
+          const e = JSON.parse(d.toString()) as ChatEventLike;
           got.push(e);
           if (e.chunk_type === 'done' || e.chunk_type === 'error') {
             ws.close();
@@ -131,7 +131,7 @@ for (const engine of engines) {
       });
       assert.equal(res.status, 200);
       const message = await readUiMessage(res.body!);
-      const parts = (message.parts as any[]).filter((p) => p.type === 'reasoning' || p.type === 'text');
+      const parts = (message.parts as Array<{ type: string; text?: string }>).filter((p) => p.type === 'reasoning' || p.type === 'text');
       assert.deepEqual(
         parts.map((p) => [p.type, p.text]),
         [
@@ -148,13 +148,13 @@ for (const engine of engines) {
       let thought = '';
       let text = '';
       for await (const chunk of stream) {
-        const delta = chunk.choices[0]?.delta as any;
+        const delta = chunk.choices[0]?.delta as { content?: string | null; reasoning_content?: string } | undefined;
         thought += delta?.reasoning_content ?? '';
         text += delta?.content ?? '';
       }
       assert.deepEqual([thought, text], [THOUGHT, ANSWER]);
       const whole = await client.chat.completions.create({ model: id, messages: [{ role: 'user', content: 'OpenAI whole?' }] });
-      assert.equal((whole.choices[0]!.message as any).reasoning_content, THOUGHT);
+      assert.equal((whole.choices[0]!.message as { content: string | null; reasoning_content?: string }).reasoning_content, THOUGHT);
       assert.equal(whole.choices[0]!.message.content, ANSWER);
     });
 
@@ -162,16 +162,16 @@ for (const engine of engines) {
       const off = await agent(flavours.zhipu({}, { thinking: 'disabled' }));
       const quiet = await streamChat(s, off, { message: 'No thinking, Zhipu?' });
       assert.equal(quiet.events.filter((e) => e.chunk_type === 'reasoning').length, 0);
-      assert.deepEqual((chatRequests('No thinking, Zhipu?')[0]!.body as any).thinking, { type: 'disabled' });
+      assert.deepEqual(chatOf(chatRequests('No thinking, Zhipu?')[0]!).thinking, { type: 'disabled' });
 
       const on = await agent({ ...flavours.deepseek({}, { thinking: 'enabled' }), model: 'deepseek-chat' });
       const loud = await streamChat(s, on, { message: 'Thinking, DeepSeek chat?' });
       assert.ok(loud.events.some((e) => e.chunk_type === 'reasoning'));
-      assert.deepEqual((chatRequests('Thinking, DeepSeek chat?')[0]!.body as any).thinking, { type: 'enabled' });
+      assert.deepEqual(chatOf(chatRequests('Thinking, DeepSeek chat?')[0]!).thinking, { type: 'enabled' });
 
       const unset = await agent({ provider: 'openai-compatible', model: 'gpt-4o-mini', api_key: 'sk', base_url: `${emu.url}/v1` });
       await streamChat(s, unset, { message: 'No switch?' });
-      assert.equal('thinking' in (chatRequests('No switch?')[0]!.body as any), false, 'nothing sent to a provider without the switch');
+      assert.equal('thinking' in chatOf(chatRequests('No switch?')[0]!), false, 'nothing sent to a provider without the switch');
     });
 
     test('the first reasoning token is the sign of life for the first-token deadline and the fallback', async () => {
@@ -193,15 +193,15 @@ for (const engine of engines) {
       const id = await agent(flavours.zhipu(), { memory: { extract: true } });
       const { events } = await streamChat(s, id, { message: 'I live in Lisbon.', user_id: 'ada' });
       assert.equal(events.at(-1).chunk_type, 'done');
-      let extraction: any;
+      let extraction: RecordedRequest | undefined;
       for (let i = 0; i < 100 && !extraction; i++) {
         extraction = emu.requests.find(
-          (r) => String((r.body as any)?.messages?.[0]?.content).startsWith(EXTRACTION_MARKER) && JSON.stringify(r.body).includes('I live in Lisbon.'),
+          (r) => String(chatOf(r)?.messages?.[0]?.content).startsWith(EXTRACTION_MARKER) && JSON.stringify(r.body).includes('I live in Lisbon.'),
         );
         if (!extraction) await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(extraction, 'extraction ran');
-      assert.deepEqual(extraction.body.thinking, { type: 'disabled' });
+      assert.deepEqual(chatOf(extraction).thinking, { type: 'disabled' });
     });
   });
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { runRecallBench } from '../src/bench/recall/run.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { engines, startServer, streamChat, type MemoryHit, type MemoryRow, type StoredMessage, type TestServer } from './harness.ts';
 
 const M = '/api/v1/memories';
 const adminPg = process.env.AGENTMEM_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -30,7 +30,7 @@ for (const engine of engines) {
     const search = async (body: object) => {
       const res = await s.api('POST', `${M}/search`, { body: { agent_id: agent.id, ...body } });
       assert.equal(res.status, 200, JSON.stringify(res.body));
-      return res.body.results as Array<{ id: string; content: string; score: number; metadata: any }>;
+      return res.body.results as MemoryHit[];
     };
 
     test('BM25: the rare word beats the common one; statistics follow deletes and updates at once', async () => {
@@ -136,11 +136,11 @@ for (const engine of engines) {
       assert.equal(imported.body.count, 6);
       const stored = (await s.api('GET', `/api/v1/sessions/${imported.body.session_id}/messages`)).body.data;
       assert.deepEqual(
-        stored.map((m: any) => [m.role, m.content]),
+        stored.map((m: StoredMessage) => [m.role, m.content]),
         turns.map(([r, c]) => [r, c]),
       );
       assert.deepEqual(
-        stored.map((m: any) => new Date(m.created_at).getTime()),
+        stored.map((m: StoredMessage) => new Date(m.created_at).getTime()),
         messages.map((m) => Date.parse(m.created_at)),
       );
 
@@ -233,21 +233,21 @@ for (const engine of engines) {
       const { events } = await streamChat(s, ep.id, { message: 'who is the vet of my parrot?', user_id: 'remembering' });
       const meta = events.find((e) => e.chunk_type === 'metadata');
       assert.ok(meta, JSON.stringify(events).slice(0, 300));
-      const vet = meta.recalled.find((r: any) => r.content.includes('parrot'));
+      const vet = meta.recalled.find((r: MemoryRow) => r.content.includes('parrot'));
       assert.ok(vet, JSON.stringify(meta.recalled));
       assert.match(vet.content, /Dr\. Okafor/, 'the reply after the hit came along');
-      assert.ok(!meta.recalled.some((r: any) => r.content.includes('who is the vet')), 'not the question itself');
+      assert.ok(!meta.recalled.some((r: MemoryRow) => r.content.includes('who is the vet')), 'not the question itself');
       const bike = await streamChat(s, ep.id, { message: 'what bicycle do I have?', user_id: 'remembering' });
       const bikeMeta = bike.events.find((e) => e.chunk_type === 'metadata');
       assert.ok(
-        bikeMeta.recalled.some((r: any) => r.content.includes('blue Gazelle')),
+        bikeMeta.recalled.some((r: MemoryRow) => r.content.includes('blue Gazelle')),
         JSON.stringify(bikeMeta.recalled),
       );
       // deleting the session removes its messages from recall
       const sid = imported.body.session_id;
       assert.equal((await s.api('DELETE', `/api/v1/sessions/${sid}`)).status, 204);
       const gone = await s.api('POST', `${M}/search`, { body: { agent_id: ep.id, user_id: 'remembering', query: 'parrot vet', scope: 'messages' } });
-      assert.ok(!gone.body.results.some((r: any) => r.metadata.session_id === sid));
+      assert.ok(!gone.body.results.some((r: MemoryHit) => r.metadata.session_id === sid));
     });
 
     test('bench recall on the synthetic sets: the default beats plain BM25 by ≥ 25 % (recall@10), in English and Chinese', async () => {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { createOrg, engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { createOrg, engines, startServer, streamChat, type ChatEventLike, type MemoryHit, type MemoryRow, type TestServer } from './harness.ts';
 
 type Cell = '✓' | '✗' | 'own' | 'platform admin';
 interface Rule {
@@ -274,12 +274,12 @@ for (const engine of engines) {
         ws.on('close', (code) => resolve(code));
       });
       assert.equal(closed, 4403);
-      const events = await new Promise<any[]>((resolve, reject) => {
-        const got: any[] = [];
+      const events = await new Promise<ChatEventLike[]>((resolve, reject) => {
+        const got: ChatEventLike[] = [];
         const ws = new WebSocket(wsUrl(agentA), { headers: { authorization: `Bearer ${scopedKey}` } });
         ws.on('open', () => ws.send(JSON.stringify({ type: 'chat', message: 'hi', user_id: V })));
         ws.on('message', (d) => {
-          const e = JSON.parse(d.toString());
+          const e = JSON.parse(d.toString()) as ChatEventLike;
           got.push(e);
           if (got.length === 1) ws.send(JSON.stringify({ type: 'chat', message: 'hi' }));
           if (e.chunk_type === 'done') {
@@ -289,15 +289,15 @@ for (const engine of engines) {
         });
         ws.on('error', reject);
       });
-      assert.deepEqual([events[0].chunk_type, events[0].code], ['error', 'forbidden']);
-      assert.equal(events.at(-1).chunk_type, 'done');
+      assert.deepEqual([events[0]!.chunk_type, events[0]!.code], ['error', 'forbidden']);
+      assert.equal(events.at(-1)!.chunk_type, 'done');
     });
 
     test("a scoped key sees only its user's memories and sessions of its agents", async () => {
       const api = as(scopedKey);
-      const list = (await api('GET', '/api/v1/memories')).body.data.map((m: any) => m.user_id);
+      const list = (await api('GET', '/api/v1/memories')).body.data.map((m: MemoryRow) => m.user_id);
       assert.ok(list.length >= 1 && list.every((u: string) => u === U), `only Ada's memories: ${list}`);
-      const hits = (await api('POST', '/api/v1/memories/search', { query: 'likes coffee tea' })).body.results.map((r: any) => r.content);
+      const hits = (await api('POST', '/api/v1/memories/search', { query: 'likes coffee tea' })).body.results.map((r: MemoryHit) => r.content);
       assert.ok(hits.includes('Ada likes tea') && !hits.includes('Bob likes coffee'), JSON.stringify(hits));
       assert.equal((await api('GET', `/api/v1/memories?user_id=${V}`)).status, 403);
       assert.equal((await api('GET', `/api/v1/memories?agent_id=${agentB}`)).status, 403);
@@ -325,7 +325,7 @@ for (const engine of engines) {
       assert.equal((await api('POST', '/api/v1/memories', { content: 'x', user_id: V })).status, 403);
       assert.equal((await api('POST', '/api/v1/memories', { content: 'x', agent_id: agentB })).status, 403);
       const sessions = (await api('GET', `/api/v1/agents/${agentA}/sessions`)).body.data;
-      assert.ok(sessions.length >= 1 && sessions.every((x: any) => x.user_id === U));
+      assert.ok(sessions.length >= 1 && sessions.every((x: { user_id: string | null }) => x.user_id === U));
       assert.equal((await api('POST', `/api/v1/agents/${agentA}/sessions`, {})).body.user_id, U);
     });
 
@@ -333,7 +333,7 @@ for (const engine of engines) {
       const api = as(scopedKey);
       const agents = (await api('GET', '/api/v1/agents')).body.data;
       assert.deepEqual(
-        agents.map((a: any) => a.id),
+        agents.map((a: { id: string }) => a.id),
         [agentA],
       );
       assert.equal(agents[0].system_prompt, undefined, 'no prompt');
@@ -342,7 +342,7 @@ for (const engine of engines) {
       assert.equal(agents[0].llm.provider, 'simulated');
       assert.equal(JSON.stringify(agents).includes('secret prompt'), false);
       assert.deepEqual(
-        (await api('GET', '/v1/models')).body.data.map((m: any) => m.id),
+        (await api('GET', '/v1/models')).body.data.map((m: { id: string }) => m.id),
         [agentA],
       );
       const me = (await api('GET', '/api/v1/me')).body;

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, letterWord as word, createTestDatabase, engines, needsRedis, readSse, spawnServe, testRedis, type Api } from './harness.ts';
+import { apiClient, chatOf, letterWord as word, createTestDatabase, engines, needsRedis, readSse, spawnServe, testRedis, type Api } from './harness.ts';
 
 const USERS = 1_000;
 const PER_USER = 10;
@@ -146,7 +146,7 @@ describe(
         assert.equal(done.chunk_type, 'done', JSON.stringify(done));
         assert.equal(done.timings.skipped?.recall, undefined, `u${u}: ${JSON.stringify(done.timings)}`);
         coldTurns.push(done.timings.recall);
-        const sent = JSON.stringify(emu.requests.slice(before).find((q) => (q.body as any)?.messages)!.body);
+        const sent = JSON.stringify(emu.requests.slice(before).find((q) => chatOf(q)?.messages)!.body);
         assert.ok(sent.includes(word('zu', u)), `u${u}'s memories recalled on the cold instance`);
         for (const id of deleted) assert.ok(!sent.includes(id));
       }

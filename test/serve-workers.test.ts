@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator } from '../src/emulator/server.ts';
 import { spawnCli } from '../src/bench/spawn-cli.ts';
-import { createTestDatabase, engines, needsRedis, testRedis } from './harness.ts';
+import { chatOf, createTestDatabase, engines, needsRedis, testRedis, type SentChat } from './harness.ts';
 
 const BIN = new URL('../bin/agentmem.js', import.meta.url).pathname;
 
@@ -79,8 +79,8 @@ describe('serve --workers', () => {
           });
           assert.equal(res.status, 200, res.text);
           session = JSON.parse(res.text).session_id;
-          const sent = emu.requests.findLast((r: any) => JSON.stringify(r.body?.messages ?? '').includes(`turn number ${i} of eight`));
-          const prompt = JSON.stringify((sent?.body as any)?.messages);
+          const sent = emu.requests.findLast((r) => JSON.stringify(chatOf(r)?.messages ?? '').includes(`turn number ${i} of eight`));
+          const prompt = JSON.stringify((sent?.body as SentChat | undefined)?.messages);
           for (let j = 0; j <= i; j++) assert.ok(prompt.includes(`turn number ${j} of eight`), `turn ${i}'s prompt holds turn ${j}`);
         }
         const client = new pg.Client({ connectionString: db.url });

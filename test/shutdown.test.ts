@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { startEmulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, readSse, spawnServe, startServer, waitFor, type SseFrame } from './harness.ts';
+import { apiClient, createTestDatabase, engines, readSse, spawnServe, startServer, waitFor, type ChatEventLike, type SseFrame } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -98,12 +98,12 @@ for (const engine of engines) {
         };
         const wsTurn = () => {
           const ws = new WebSocket(`${a.url.replace('http', 'ws')}/api/v1/agents/${longAgent}/chat/ws`, { headers: { authorization: `Bearer ${key}` } });
-          const events: any[] = [];
+          const events: ChatEventLike[] = [];
           let firstContent!: () => void;
           const started = new Promise<void>((r) => (firstContent = r));
           const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
           ws.on('message', (d) => {
-            const e = JSON.parse(String(d));
+            const e = JSON.parse(String(d)) as ChatEventLike;
             events.push(e);
             if (e.chunk_type === 'content') firstContent();
           });
@@ -152,7 +152,7 @@ for (const engine of engines) {
         const cutAfter = Date.now() - t0;
         assert.ok(cutAfter >= GRACE_MS - 200, `long answers ran for the grace period (${cutAfter} ms)`);
         assert.equal(await ws.closed, 1001, 'the busy WebSocket is closed after its turn');
-        assert.deepEqual([ws.events.at(-1).chunk_type, ws.events.at(-1).code, ws.events.at(-1).retryable], ['error', 'shutting_down', true]);
+        assert.deepEqual([ws.events.at(-1)!.chunk_type, ws.events.at(-1)!.code, ws.events.at(-1)!.retryable], ['error', 'shutting_down', true]);
         assert.equal(await exit, 0, 'exits 0 after draining');
         const exitedAfter = Date.now() - t0;
         assert.ok(exitedAfter < GRACE_MS + 10_000, `exited ${exitedAfter} ms after SIGTERM`);

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
-import { apiClient, createTestDatabase, engines, readSse, startServer, type Api, type TestServer } from './harness.ts';
+import { apiClient, createTestDatabase, engines, readSse, startServer, type Api, type TestServer, type WireEvent } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 const redisUrl = process.env.AGENTMEM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -111,7 +111,7 @@ describe('PostgreSQL out of reach', { skip: !engines.includes('postgres') && 'ne
     assert.deepEqual([readyBody.checks.store.ok, readyBody.checks.redis.ok], [true, true]);
 
     // A stream that will end during the outage (2 s of answer; the cut comes after 0.5 s).
-    const frames: any[] = [];
+    const frames: WireEvent[] = [];
     const res = await fetch(`${s.url}/api/v1/agents/${agent.id}/chat/stream`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -157,7 +157,7 @@ describe('PostgreSQL out of reach', { skip: !engines.includes('postgres') && 'ne
 
     // The store returns: ready again, and the answer is written by the retry loop.
     proxy.restore();
-    let row: any;
+    let row!: { status: string; content: string };
     for (const t0 = Date.now(); Date.now() - t0 < 40_000; await sleep(200)) {
       row = (await direct.query('select status, content from messages where id = $1', [message_id])).rows[0];
       if (row.status !== 'streaming') break;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
 import { SUMMARY_MARKER } from '../src/llm/task-markers.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
+import { chatOf, engines, streamChat, type StoredMessage, type TestServer, serverAndEmulator, waitFor } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const filler = 'We walked along the harbour and talked about boats, bread, music and the weather for a long while.';
@@ -44,7 +44,7 @@ for (const engine of engines) {
       const summed = await summarized(session);
       assert.match(summed.summary, /The user said: My name is Ada\./);
       const messages = (await s.api('GET', `/api/v1/sessions/${session}/messages`)).body.data;
-      const through = messages.findIndex((m: any) => m.id === summed.summarized_through);
+      const through = messages.findIndex((m: StoredMessage) => m.id === summed.summarized_through);
       assert.ok(through > 0, 'summarized_through is a message of the session');
       assert.equal(messages[through].role, 'assistant', 'the summary ends after an answer');
       assert.ok(through < messages.length - 1, 'the newest messages stay unsummarized');
@@ -53,7 +53,7 @@ for (const engine of engines) {
       assert.match(later.text, /Earlier: .*The user said: My name is Ada\./, 'the summary reached the prompt');
       // The simulated model counts the user messages it was sent: fewer than the session's 7.
       const turns = Number(/\(turn (\d+) of this conversation\)/.exec(later.text)?.[1] ?? 1);
-      const userMessagesAfter = messages.slice(through + 1).filter((m: any) => m.role === 'user').length;
+      const userMessagesAfter = messages.slice(through + 1).filter((m: StoredMessage) => m.role === 'user').length;
       assert.equal(turns, userMessagesAfter + 1, 'the window holds only the messages after the summary');
     });
 
@@ -73,26 +73,26 @@ for (const engine of engines) {
       for (let i = 1; i < 5; i++) await streamChat(s, agent.id, { message: `Line ${i}. ${filler}`, session_id: session });
       const one = await summarized(session);
 
-      const asked = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(SUMMARY_MARKER));
+      const asked = emu.requests.slice(from).filter((r) => chatOf(r).messages[0]!.content.startsWith(SUMMARY_MARKER));
       assert.equal(asked.length, 1, 'one summary request');
-      assert.equal((asked[0]!.body as any).model, 'gpt-4o-mini');
-      assert.match((asked[0]!.body as any).messages[0].content, /<conversation>\nuser: Opening line\./);
+      assert.equal(chatOf(asked[0]!).model, 'gpt-4o-mini');
+      assert.match(chatOf(asked[0]!).messages[0]!.content, /<conversation>\nuser: Opening line\./);
       assert.equal(one.summary, 'Echo: Write the updated summary of the conversation above.', "the model's answer is the summary");
 
       const next = emu.requests.length;
       await streamChat(s, agent.id, { message: 'Go on.', session_id: session });
-      const prompt = (emu.requests[next]!.body as any).messages;
-      assert.equal(prompt[0].role, 'system');
-      assert.match(prompt[0].content, /<summary>\nEcho: Write the updated summary of the conversation above\.\n<\/summary>/);
-      assert.ok(!prompt.some((m: any) => /^Opening line\./.test(m.content ?? '')), 'summarized messages left the window');
-      assert.equal((prompt.at(-1) as any).content, 'Go on.');
+      const prompt = chatOf(emu.requests[next]!).messages;
+      assert.equal(prompt[0]!.role, 'system');
+      assert.match(prompt[0]!.content, /<summary>\nEcho: Write the updated summary of the conversation above\.\n<\/summary>/);
+      assert.ok(!prompt.some((m) => /^Opening line\./.test(m.content ?? '')), 'summarized messages left the window');
+      assert.equal(prompt.at(-1)!.content, 'Go on.');
 
       // More turns: a second summary, over the first (the previous summary is in its request).
       for (let i = 5; i < 10; i++) await streamChat(s, agent.id, { message: `Line ${i}. ${filler}`, session_id: session });
       const two = await summarized(session, 15_000, one.summarized_through);
       assert.notEqual(two.summarized_through, one.summarized_through);
-      const requests = emu.requests.slice(from).filter((r) => (r.body as any).messages[0].content.startsWith(SUMMARY_MARKER));
-      assert.match((requests.at(-1)!.body as any).messages[0].content, /<previous_summary>\nEcho: Write the updated summary/);
+      const requests = emu.requests.slice(from).filter((r) => chatOf(r).messages[0]!.content.startsWith(SUMMARY_MARKER));
+      assert.match(chatOf(requests.at(-1)!).messages[0]!.content, /<previous_summary>\nEcho: Write the updated summary/);
       const jobs = await s.app.db.query<{ n: number }>(`select count(*)::int as n from jobs where kind = 'session.summarize' and payload->>'session_id' = $1`, [
         session,
       ]);

@@ -9,7 +9,20 @@ import { after, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Emulator } from '../src/emulator/server.ts';
-import { emulatorAgent, engines, serverAndEmulator, streamChat, type TestServer } from './harness.ts';
+import { emulatorAgent, engines, serverAndEmulator, streamChat, type HistoryEvent, type MemoryHit, type MemoryRow, type TestServer } from './harness.ts';
+
+/** A memory_update event of a chat stream. */
+interface MemoryUpdate {
+  chunk_type: string;
+  event: string;
+  memory_id: string;
+  content: string;
+}
+
+/** A tool's answer over MCP: its text content (JSON here). */
+interface ToolText {
+  content: Array<{ type: string; text: string }>;
+}
 
 const M = '/api/v1/memories';
 const agentBody = { name: 'timekeeper', streaming: { emit_metadata: true, emit_memory_updates: true } };
@@ -24,19 +37,19 @@ for (const engine of engines) {
       await Promise.allSettled(clients.map((c) => c.close()));
     });
 
-    const updatesOf = (turn: { events: any[] }) => turn.events.filter((e) => e.chunk_type === 'memory_update');
+    const updatesOf = (turn: { events: MemoryUpdate[] }) => turn.events.filter((e) => e.chunk_type === 'memory_update');
     const search = async (body: object) => {
       const res = await s.api('POST', `${M}/search`, { body });
       assert.equal(res.status, 200, JSON.stringify(res.body));
-      return (res.body.results as any[]).map((r) => r.content as string);
+      return (res.body.results as MemoryHit[]).map((r) => r.content);
     };
     const current = async (agentId: string, user: string) =>
-      ((await s.api('GET', `${M}?agent_id=${agentId}&user_id=${user}`)).body.data as any[]).map((m) => m.content as string).sort();
+      ((await s.api('GET', `${M}?agent_id=${agentId}&user_id=${user}`)).body.data as MemoryRow[]).map((m) => m.content).sort();
 
     test('a fact moved through chat: search and recall say Munich, as_of before the move Berlin, the history shows the chain', async () => {
       const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
       const first = await streamChat(s, agent.id, { message: 'I live in Berlin.', user_id: 'mover' });
-      const added = updatesOf(first)[0];
+      const added = updatesOf(first)[0]!;
       assert.deepEqual([added.event, added.content], ['ADD', 'I live in Berlin']);
       await sleep(20);
       const beforeMove = new Date().toISOString();
@@ -52,13 +65,13 @@ for (const engine of engines) {
       assert.deepEqual(await search({ ...scope, as_of: beforeMove }), ['I live in Berlin'], 'what was true before the move');
       assert.deepEqual(await current(agent.id, 'mover'), ['I moved to Munich']);
       const asked = await streamChat(s, agent.id, { message: 'Do I live in Berlin or Munich?', user_id: 'mover' });
-      const recalled = asked.events.find((e) => e.chunk_type === 'metadata').recalled.map((m: any) => m.content);
+      const recalled = asked.events.find((e) => e.chunk_type === 'metadata').recalled.map((m: MemoryRow) => m.content);
       assert.ok(recalled.includes('I moved to Munich') && !recalled.includes('I live in Berlin'), JSON.stringify(recalled));
 
       const h = await s.api('GET', `${M}/${added.memory_id}/history`);
       assert.equal(h.status, 200);
       assert.deepEqual(
-        h.body.data.map((e: any) => [e.event, e.old_content, e.new_content]),
+        h.body.data.map((e: HistoryEvent) => [e.event, e.old_content, e.new_content]),
         [
           ['ADD', null, 'I live in Berlin'],
           ['UPDATE', 'I live in Berlin', 'I moved to Munich'],
@@ -84,8 +97,11 @@ for (const engine of engines) {
       await client.connect(new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${s.adminKey}` } } }));
       clients.push(client);
       const tool = async (args: object) => {
-        const r: any = await client.callTool({ name: 'memory_search', arguments: { query: scope.query, agent_id: agent.id, user_id: 'mover', ...args } });
-        return JSON.parse(r.content[0].text).results.map((x: any) => x.content);
+        const r = (await client.callTool({
+          name: 'memory_search',
+          arguments: { query: scope.query, agent_id: agent.id, user_id: 'mover', ...args },
+        })) as ToolText;
+        return JSON.parse(r.content[0]!.text).results.map((x: MemoryHit) => x.content);
       };
       assert.deepEqual(await tool({}), ['I moved to Munich']);
       assert.deepEqual(await tool({ as_of: beforeMove }), ['I live in Berlin']);
@@ -94,7 +110,7 @@ for (const engine of engines) {
     test('extraction deleting a fact supersedes it: gone from search, there as_of before', async () => {
       const agent = (await s.api('POST', '/api/v1/agents', { body: agentBody })).body;
       const told = await streamChat(s, agent.id, { message: 'I work at Acme.', user_id: 'quitter' });
-      const id = updatesOf(told)[0].memory_id;
+      const id = updatesOf(told)[0]!.memory_id;
       await sleep(20);
       const before = new Date().toISOString();
       await sleep(20);
@@ -174,7 +190,7 @@ for (const engine of engines) {
       // extraction: a model that ADDs what the user repeats (the emulator ADDs every user message)
       const extractor = await emulatorAgent(s, emu, { extraction: 'well_formed' }, { streaming: { emit_memory_updates: true } });
       const told = await streamChat(s, extractor.id, { message: 'I collect stamps', user_id: 'again' });
-      const added = updatesOf(told).find((u) => u.event === 'ADD');
+      const added = updatesOf(told).find((u) => u.event === 'ADD')!;
       assert.equal(added.content, 'I collect stamps');
       const again = await streamChat(s, extractor.id, { message: 'i collect stamps!', user_id: 'again' });
       const dup = updatesOf(again).find((u) => u.event === 'DUPLICATE');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { engines, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { chatOf, engines, sentWith, streamChat, type MemoryRow, type TestServer, serverAndEmulator } from './harness.ts';
 import { optionPath } from '../src/emulator/options.ts';
 
 interface ToolServer {
@@ -96,7 +96,7 @@ for (const engine of engines) {
           },
         })
       ).body;
-    const upstreamFor = (question: string) => emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.content === question));
+    const upstreamFor = (question: string) => sentWith(emu, question);
 
     test('a two-step tool conversation: tool_call, tool_result, then the answer', async () => {
       const agent = await agentCalling([{ name: 'get_weather', arguments: { city: 'Paris' } }]);
@@ -126,13 +126,13 @@ for (const engine of engines) {
 
       const [first, second] = upstreamFor('Weather in Paris?');
       assert.deepEqual(
-        (first!.body as any).tools.map((t: any) => t.function.name),
+        chatOf(first!).tools!.map((t) => t.function.name),
         ['get_weather', 'failing', 'hanging', 'garbage', 'memory_search', 'memory_save'],
       );
-      const msgs = (second!.body as any).messages;
-      assert.equal(msgs.at(-2).role, 'assistant');
-      assert.equal(msgs.at(-2).tool_calls[0].function.name, 'get_weather');
-      assert.deepEqual([msgs.at(-1).role, msgs.at(-1).tool_call_id, JSON.parse(msgs.at(-1).content).sky], ['tool', call.call_id, 'sunny']);
+      const msgs = chatOf(second!).messages;
+      assert.equal(msgs.at(-2)!.role, 'assistant');
+      assert.equal(msgs.at(-2)!.tool_calls![0]!.function.name, 'get_weather');
+      assert.deepEqual([msgs.at(-1)!.role, msgs.at(-1)!.tool_call_id, JSON.parse(msgs.at(-1)!.content).sky], ['tool', call.call_id, 'sunny']);
 
       const stored = (await s.api('GET', `/api/v1/sessions/${events[0].session_id}/messages`)).body.data;
       assert.equal(stored[1].content, 'All done.');
@@ -175,9 +175,9 @@ for (const engine of engines) {
       assert.match(hanging.error, /did not answer within 200 ms/);
       assert.ok(garbage.output.length < 17_000 && garbage.output.endsWith('characters cut]'), 'garbage is capped');
       assert.match(missing.error, /no tool named "no_such_tool"/);
-      const toolMsgs = (upstreamFor('Break everything')[1]!.body as any).messages.filter((m: any) => m.role === 'tool');
+      const toolMsgs = chatOf(upstreamFor('Break everything')[1]!).messages.filter((m) => m.role === 'tool');
       assert.equal(toolMsgs.length, 4);
-      assert.match(toolMsgs[0].content, /^Error: HTTP 500/);
+      assert.match(toolMsgs[0]!.content, /^Error: HTTP 500/);
     });
 
     test('the memory tools save and find facts of this user', async () => {
@@ -185,7 +185,7 @@ for (const engine of engines) {
       const saved = await streamChat(s, saver.id, { message: 'Remember my tea', user_id: 'kai' });
       assert.match(saved.events.find((e) => e.chunk_type === 'tool_result').output, /"saved"/);
       const listed = (await s.api('GET', `/api/v1/memories?agent_id=${saver.id}&user_id=kai`)).body.data;
-      assert.ok(listed.some((m: any) => m.content === 'Kai drinks green tea'));
+      assert.ok(listed.some((m: MemoryRow) => m.content === 'Kai drinks green tea'));
 
       await s.api('PATCH', `/api/v1/agents/${saver.id}`, {
         body: {

@@ -106,7 +106,7 @@ for (const engine of engines) {
       const ws = new WsClient(wsUrl(s, agent));
       await ws.upgraded;
       ws.send({ type: 'auth', api_key: org.key });
-      let over: any;
+      let over: { chunk_type: string; code: string; retryable: boolean; retry_after: number } | undefined;
       for (let i = 0; i < 20 && !over; i++) {
         const end = await ws.turn();
         if (end.chunk_type === 'error') over = end;
@@ -201,7 +201,7 @@ for (const engine of engines) {
       for (const key of [org.key, memberKey, scopedKey]) {
         const res = await scrape(`Bearer ${key}`);
         assert.equal(res.status, 403);
-        assert.equal(((await res.json()) as any).error.code, 'forbidden');
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'forbidden');
       }
       const byAdmin = await scrape(`Bearer ${s.adminKey}`);
       assert.equal(byAdmin.status, 200);

@@ -12,7 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import { optionPath } from '../src/emulator/options.ts';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
 import { parseEgress } from '../src/llm/egress.ts';
-import { engines, startServer, streamChat, type TestServer } from './harness.ts';
+import { engines, sentWith, startServer, streamChat, type MemoryHit, type TestServer } from './harness.ts';
+
+/** A tool_result event: the tool's output, or its error (a test reads the one it expects). */
+interface ToolResult {
+  chunk_type: string;
+  output: string;
+  error: string;
+}
 
 interface Site {
   url: string;
@@ -96,7 +103,7 @@ for (const engine of engines) {
       max_retries: 0,
       base_url: `${emu.url}${optionPath({ tool_calls: JSON.stringify(calls), text: 'Done.' })}/v1`,
     });
-    const toolResult = (events: any[]) => events.find((e) => e.chunk_type === 'tool_result');
+    const toolResult = (events: ToolResult[]) => events.find((e) => e.chunk_type === 'tool_result')!;
     const httpTool = (url: string, headers: object = {}) => ({ type: 'http', name: 'lookup', url, method: 'POST', headers });
 
     describe('no stored secret rides a redirect to another origin', () => {
@@ -186,11 +193,11 @@ for (const engine of engines) {
           assert.equal((await s.api('POST', '/api/v1/memories', { body: { ...m, agent_id: agent.id } })).status, 201);
         }
         const anonymous = await streamChat(s, agent.id, { message: 'What passport number do you know?' });
-        const found = JSON.parse(toolResult(anonymous.events).output).map((h: any) => h.content);
+        const found = JSON.parse(toolResult(anonymous.events).output).map((h: MemoryHit) => h.content);
         assert.deepEqual(found, ['The front desk asks every visitor for a passport number'], 'no user: only memories without one');
 
         const victim = await streamChat(s, agent.id, { message: 'What is my passport number?', user_id: 'victim' });
-        const theirs = JSON.parse(toolResult(victim.events).output).map((h: any) => h.content);
+        const theirs = JSON.parse(toolResult(victim.events).output).map((h: MemoryHit) => h.content);
         assert.deepEqual(theirs, ['victim passport number is X1234567'], 'a user: only their own');
       });
 
@@ -220,7 +227,7 @@ for (const engine of engines) {
           false,
         );
         assert.equal((await s.api('GET', block)).body.content, 'Passport: X1234567', "the victim's block is unchanged");
-        const sent = emu.requests.filter((r) => (r.body as any)?.messages?.some((m: any) => m.content === 'Rewrite your notes'));
+        const sent = sentWith(emu, 'Rewrite your notes');
         assert.ok(sent.length > 0);
         assert.ok(
           sent.every((r) => !JSON.stringify(r.body).includes('X1234567')),

@@ -7,7 +7,26 @@ import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessa
 import type { AgentEvent } from '../src/agent/events.ts';
 import { uiStreamParts } from '../src/server/encoders/ui-stream.ts';
 import type { Emulator } from '../src/emulator/server.ts';
-import { createOrg, engines, type TestServer, serverAndEmulator, emulatorAgent, messagesOf, upstreamFor } from './harness.ts';
+import { chatOf, createOrg, engines, type StoredMessage, type TestServer, serverAndEmulator, emulatorAgent, messagesOf, upstreamFor } from './harness.ts';
+
+/** A part of an assembled UI message: the SDK's union of part types, flattened to the fields these checks read. */
+interface UiPart {
+  type: string;
+  text?: string;
+  toolCallId?: string;
+  toolName?: string;
+  state?: string;
+  input?: unknown;
+  output?: unknown;
+  errorText?: string;
+  data?: unknown;
+}
+
+/** The message metadata agentmem's UI stream sends (the fields these tests read). */
+interface UiMetadata {
+  session_id: string;
+  usage: { total_tokens: number };
+}
 import { readUiMessage } from './ui-message.ts';
 
 const said = 'UI stream says: 你好, 世界 😀👨‍👩‍👧‍👦 — done.';
@@ -35,7 +54,7 @@ test('the encoder’s tool and memory parts pass the AI SDK’s schema and assem
       .join('') + 'data: [DONE]\n\n';
   const bytes = new Response(sse).body!;
   const message = await readUiMessage(bytes);
-  const parts = message.parts as any[];
+  const parts = message.parts as UiPart[];
   assert.equal(message.id, 'm');
   assert.deepEqual(
     parts.filter((p) => p.type === 'text').map((p) => p.text),
@@ -53,11 +72,11 @@ test('the encoder’s tool and memory parts pass the AI SDK’s schema and assem
       ['c2', 'broken', 'output-error'],
     ],
   );
-  assert.deepEqual(tools[0].input, { q: 'x' });
-  assert.equal(tools[0].output, 'found');
-  assert.equal(tools[1].input, 'not json');
-  assert.equal(tools[1].errorText, 'boom');
-  assert.deepEqual(parts.find((p) => p.type === 'data-memory').data, { event: 'ADD', memory_id: 'mem1', content: 'likes tea' });
+  assert.deepEqual(tools[0]!.input, { q: 'x' });
+  assert.equal(tools[0]!.output, 'found');
+  assert.equal(tools[1]!.input, 'not json');
+  assert.equal(tools[1]!.errorText, 'boom');
+  assert.deepEqual(parts.find((p) => p.type === 'data-memory')!.data, { event: 'ADD', memory_id: 'mem1', content: 'likes tea' });
 });
 
 for (const engine of engines) {
@@ -95,7 +114,7 @@ for (const engine of engines) {
         })(),
       ]);
       const text = message!.parts.map((p) => (p.type === 'text' ? p.text : '')).join('');
-      return { response: response!, chunks, message: message!, text, errors, metadata: message!.metadata as any };
+      return { response: response!, chunks, message: message!, text, errors, metadata: message!.metadata as UiMetadata };
     }
 
     test('a useChat request streams the v1 protocol; the assembled message is what the model said', async () => {
@@ -114,7 +133,7 @@ for (const engine of engines) {
       assert.ok(deltas.every((d) => d.id === start.id) && end.id === start.id, 'one text block, one id');
       const finish = chunks.at(-1) as Extract<UIMessageChunk, { type: 'finish' }>;
       assert.equal(finish.finishReason, 'stop');
-      assert.ok((finish.messageMetadata as any).usage.total_tokens > 0);
+      assert.ok((finish.messageMetadata as UiMetadata).usage.total_tokens > 0);
 
       assert.equal(message.role, 'assistant');
       assert.equal(message.id, (chunks[0] as { messageId: string }).messageId);
@@ -124,7 +143,7 @@ for (const engine of engines) {
       assert.equal(typeof timings.data.total, 'number');
       const stored = await messagesOf(s, metadata.session_id);
       assert.deepEqual(
-        stored.map((m: any) => [m.role, m.status, m.content]),
+        stored.map((m: StoredMessage) => [m.role, m.status, m.content]),
         [
           ['user', 'complete', 'Hello?'],
           ['assistant', 'complete', said],
@@ -146,7 +165,7 @@ for (const engine of engines) {
       const second = await chat(agentId, 'chat-two', [userMessage('u1', 'My name is Ada.'), first.message, userMessage('u2', 'Who am I?')], { user_id: 'ada' });
       assert.equal(second.metadata.session_id, sessionId, 'the same chat id continues its session');
       assert.deepEqual(
-        ((upstreamFor(emu, 'Who am I?').body as any).messages as any[]).map((m) => [m.role, m.content]),
+        chatOf(upstreamFor(emu, 'Who am I?')).messages.map((m) => [m.role, m.content]),
         [
           ['system', 'sys'],
           ['user', 'My name is Ada.'],
@@ -157,7 +176,7 @@ for (const engine of engines) {
       assert.equal((await messagesOf(s, sessionId)).length, 4);
       const sessions = (await s.api('GET', `/api/v1/agents/${agentId}/sessions?user_id=ada`)).body.data;
       assert.deepEqual(
-        sessions.map((x: any) => x.id),
+        sessions.map((x: { id: string }) => x.id),
         [sessionId],
       );
 
@@ -181,7 +200,7 @@ for (const engine of engines) {
         ['finish-step', 'finish'],
       );
       assert.equal((chunks.at(-1) as { finishReason: string }).finishReason, 'error');
-      const stored = await messagesOf(s, (message.metadata as any).session_id);
+      const stored = await messagesOf(s, (message.metadata as UiMetadata).session_id);
       assert.equal(stored[1].status, 'incomplete');
       assert.equal(stored[1].content, text, 'what was already said stays stored');
     });

@@ -17,6 +17,15 @@ const ALL = ['memory.created', 'memory.updated', 'memory.deleted', 'session.summ
 
 import { events, freePort, startReceiver, type Receiver } from './webhook-receiver.ts';
 
+/** A webhook delivery as `GET /api/v1/webhooks/:id/deliveries` lists it. */
+interface Delivery {
+  id: string;
+  event: string;
+  status: string;
+  attempts: number;
+  last_status: number | null;
+}
+
 for (const engine of engines) {
   describe(`webhooks on ${engine}`, () => {
     let rx: Receiver;
@@ -74,7 +83,7 @@ for (const engine of engines) {
       const wh = new Webhook(ep.secret);
       const other = new Webhook('whsec_' + Buffer.alloc(24, 7).toString('base64'));
       for (const e of events(rx, '/all')) {
-        const verified = wh.verify(e.body, e.headers) as any;
+        const verified = wh.verify(e.body, e.headers) as { type: string };
         assert.equal(verified.type, e.payload.type);
         assert.match(e.headers['webhook-id']!, /^msg_[0-9a-f]{32}$/);
         assert.throws(() => other.verify(e.body, e.headers), /signature/i, 'another secret does not verify');
@@ -97,15 +106,15 @@ for (const engine of engines) {
 
       // Listed with their status and attempts (the worker records an answer just after the receiver sent it).
       const receivedIds = ALL.map((type) => events(rx, '/all').find((e) => e.payload.type === type)!.headers['webhook-id']);
-      const listed: any[] = await waitFor(
+      const listed: Delivery[] = await waitFor(
         'each received event listed as delivered',
         async () => {
-          const data: any[] = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries?status=delivered&limit=100`)).body.data;
+          const data: Delivery[] = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries?status=delivered&limit=100`)).body.data;
           return receivedIds.every((id) => data.some((d) => d.id === id)) && data;
         },
         { intervalMs: 100 },
       );
-      assert.ok(listed.every((d: any) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 200));
+      assert.ok(listed.every((d) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 200));
       assert.equal((await s.api('DELETE', `/api/v1/webhooks/${ep.id}`)).status, 204);
     });
 
@@ -274,7 +283,7 @@ for (const engine of engines) {
       await rx.until(() => events(rx, '/forget').filter((e) => e.payload.type === 'memory.deleted').length === 2, 'two deleted events');
       const listed = (await s.api('GET', `/api/v1/webhooks/${ep.id}/deliveries?limit=100`)).body.data;
       assert.deepEqual(
-        listed.map((d: any) => d.event),
+        listed.map((d: Delivery) => d.event),
         ['memory.deleted', 'memory.deleted'],
         'the created deliveries (with the text) were deleted',
       );

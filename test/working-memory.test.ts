@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Emulator } from '../src/emulator/server.ts';
-import { apiClient, createOrg, engines, restartableServer, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
+import { apiClient, chatOf, createOrg, engines, restartableServer, streamChat, type TestServer, serverAndEmulator } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const working = { enabled: true, template: '## Name\n\n## Likes' };
@@ -97,18 +97,18 @@ for (const engine of engines) {
       const from = emu.requests.length;
       const turn = await streamChat(s, agent.id, { message: 'I moved to Lisbon.', user_id: 'eve' });
       assert.equal(turn.events.at(-1).chunk_type, 'done', JSON.stringify(turn.events.at(-1)));
-      const first = emu.requests[from]!.body as any;
+      const first = chatOf(emu.requests[from]!);
       assert.ok(
-        first.tools.some((t: any) => t.function.name === 'working_memory_update'),
+        first.tools!.some((t) => t.function.name === 'working_memory_update'),
         'the tool is offered',
       );
       // (beside the user's message, where what may change from turn to turn goes: docs/memory.md)
       assert.match(
-        first.messages.at(-1).content,
+        first.messages.at(-1)!.content,
         /<working_memory>\n## Name\n\n## Likes\n<\/working_memory>\n\nI moved to Lisbon\.$/,
         "the template is in the turn's block",
       );
-      assert.doesNotMatch(first.messages[0].content, /working_memory>/, 'not in the system message');
+      assert.doesNotMatch(first.messages[0]!.content, /working_memory>/, 'not in the system message');
       const update = turn.events.find((e) => e.chunk_type === 'memory_update');
       assert.deepEqual([update.event, update.content, update.memory_id], ['WORKING', 'Name: Eve\nLives in: Lisbon', 'working:user:eve']);
       assert.equal(turn.events.find((e) => e.chunk_type === 'tool_result').output, 'Working memory updated.');
@@ -116,7 +116,7 @@ for (const engine of engines) {
 
       const next = emu.requests.length;
       await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'eve' });
-      assert.match((emu.requests[next]!.body as any).messages.at(-1).content, /<working_memory>\nName: Eve\nLives in: Lisbon\n<\/working_memory>/);
+      assert.match(chatOf(emu.requests[next]!).messages.at(-1)!.content, /<working_memory>\nName: Eve\nLives in: Lisbon\n<\/working_memory>/);
       await streamChat(s, agent.id, { message: 'Where do I live?', user_id: 'mallory' });
       assert.doesNotMatch(JSON.stringify(emu.requests.at(-2)!.body), /Lisbon/, "another user's prompt");
     });
@@ -131,10 +131,10 @@ for (const engine of engines) {
       assert.equal(one.events.find((e) => e.chunk_type === 'memory_update').memory_id, `working:session:${one.events[0].session_id}`);
       const from = emu.requests.length;
       await streamChat(s, agent.id, { message: 'Go on', session_id: one.events[0].session_id });
-      assert.match((emu.requests[from]!.body as any).messages.at(-1).content, /Task: plan a trip/);
+      assert.match(chatOf(emu.requests[from]!).messages.at(-1)!.content, /Task: plan a trip/);
       const fresh = emu.requests.length;
       await streamChat(s, agent.id, { message: 'Hello', user_id: 'sam' });
-      assert.doesNotMatch(JSON.stringify((emu.requests[fresh]!.body as any).messages), /plan a trip/, 'a new session starts empty');
+      assert.doesNotMatch(JSON.stringify(chatOf(emu.requests[fresh]!).messages), /plan a trip/, 'a new session starts empty');
       assert.equal((await s.api('PUT', wm(agent.id, 'sam'), { body: { content: 'x' } })).status, 400);
     });
   });

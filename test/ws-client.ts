@@ -2,11 +2,12 @@
 // event, and remembers how the socket closed.
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
+import type { WireEvent } from './harness.ts';
 
 export class WsClient {
   readonly ws: WebSocket;
-  private queue: any[] = [];
-  private waiters: Array<(m: any) => void> = [];
+  private queue: WireEvent[] = [];
+  private waiters: Array<(m: WireEvent) => void> = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   /** open, or refused (an HTTP answer to the upgrade, or a socket error) */
   readonly upgraded: Promise<void>;
@@ -30,7 +31,7 @@ export class WsClient {
   send(obj: unknown) {
     this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
   }
-  next(ms = 5_000): Promise<any> {
+  next(ms = 5_000): Promise<WireEvent> {
     const queued = this.queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
@@ -42,8 +43,8 @@ export class WsClient {
     });
   }
   /** Events up to and including the one that ends a turn (done or error). */
-  async events(): Promise<any[]> {
-    const events: any[] = [];
+  async events(): Promise<WireEvent[]> {
+    const events: WireEvent[] = [];
     for (;;) {
       const e = await this.next();
       events.push(e);
@@ -51,7 +52,7 @@ export class WsClient {
     }
   }
   /** Sends a chat and returns the event that ends its turn (done or error). */
-  async turn(message = 'hi'): Promise<any> {
+  async turn(message = 'hi'): Promise<WireEvent> {
     this.send({ type: 'chat', message });
     return (await this.events()).at(-1);
   }

@@ -5,7 +5,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { startEmulator } from '../src/emulator/server.ts';
-import { createOrg, engines, startServer, type TestServer, emulatorAgent, messagesOf, waitFor } from './harness.ts';
+import {
+  chatOf,
+  createOrg,
+  engines,
+  startServer,
+  type ChatEventLike,
+  type StoredMessage,
+  type TestServer,
+  emulatorAgent,
+  messagesOf,
+  waitFor,
+} from './harness.ts';
 import { WsClient } from './ws-client.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
@@ -14,7 +25,7 @@ const said = 'Over the socket: 你好 😀👍🏽 — fine.';
 // 200 tokens at 20 a second: a turn that would run 10 s, cut short by the tests
 const slow = 'a b c d e f g h i j k l m n o p q r s t u v w x y z '.repeat(8).trim();
 
-const textOf = (events: any[]) =>
+const textOf = (events: ChatEventLike[]) =>
   events
     .filter((e) => e.chunk_type === 'content')
     .map((e) => e.content)
@@ -63,7 +74,7 @@ for (const engine of engines) {
       assert.equal(textOf(second), said);
       const stored = await messagesOf(s, sessionId);
       assert.deepEqual(
-        stored.map((m: any) => [m.role, m.content]),
+        stored.map((m: StoredMessage) => [m.role, m.content]),
         [
           ['user', 'first'],
           ['assistant', said],
@@ -142,7 +153,7 @@ for (const engine of engines) {
       const start = await c.next();
       while ((await c.next()).chunk_type !== 'content');
       // (memory extraction calls the model too: find this turn's request by its question)
-      const upstream = emu.requests.find((r: any) => r.path.endsWith('/chat/completions') && (r.body as any).messages.at(-1).content === 'close me')!;
+      const upstream = emu.requests.find((r) => r.path.endsWith('/chat/completions') && chatOf(r).messages.at(-1)!.content === 'close me')!;
       const closedAt = Date.now();
       c.ws.close();
       await waitFor('the upstream request closed', () => upstream.closedAt !== undefined);

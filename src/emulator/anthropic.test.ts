@@ -25,19 +25,50 @@ function post(path: string, body: unknown, headers: Record<string, string | unde
   return fetch(emu.url + path, { method: 'POST', headers: h, body: JSON.stringify(body) });
 }
 
+interface Usage {
+  input_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+  output_tokens: number;
+}
+
+/** A non-streamed answer. */
+interface Message {
+  type: string;
+  content: Array<{ type: string; text: string }>;
+  stop_reason: string | null;
+  usage: Usage;
+}
+
+interface ErrorBody {
+  type: string;
+  error: { type: string; message: string };
+}
+
+/** A streamed event's data: Anthropic's event union flattened to the fields these tests read (each there on the events that carry it). */
+interface EventData {
+  type: string;
+  index: number;
+  message: { id: string; role: string; model: string; content: unknown[]; stop_reason: string | null; usage: Usage };
+  content_block: { type: string; text?: string; id: string; name: string };
+  delta: { type?: string; text?: string; partial_json: string; thinking: string; stop_reason: string };
+  usage: { output_tokens: number };
+  error: { type: string; message: string };
+}
+
 /** Every event: its SSE name and its data; the error that ended the body, if any. */
-async function events(res: Response): Promise<{ list: Array<{ event?: string; data: any }>; broken?: unknown }> {
-  const list: Array<{ event?: string; data: any }> = [];
+async function events(res: Response): Promise<{ list: Array<{ event?: string; data: EventData }>; broken?: unknown }> {
+  const list: Array<{ event?: string; data: EventData }> = [];
   const stream = res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
   try {
-    for await (const e of stream) list.push({ event: e.event, data: JSON.parse(e.data) });
+    for await (const e of stream) list.push({ event: e.event, data: JSON.parse(e.data) as EventData });
   } catch (broken) {
     return { list, broken };
   }
   return { list };
 }
-const types = (list: Array<{ data: any }>) => list.map((e) => e.data.type);
-const textOf = (list: Array<{ data: any }>) => list.map((e) => (e.data.delta?.type === 'text_delta' ? e.data.delta.text : '')).join('');
+const types = (list: Array<{ data: EventData }>) => list.map((e) => e.data.type);
+const textOf = (list: Array<{ data: EventData }>) => list.map((e) => (e.data.delta?.type === 'text_delta' ? e.data.delta.text : '')).join('');
 
 describe('Anthropic format', () => {
   test('stream: message_start with usage, ping, one text block, message_delta end_turn, message_stop; event names match data.type', async () => {
@@ -67,13 +98,13 @@ describe('Anthropic format', () => {
     const { list } = await events(await post(optionPath({ text: 'one two three four five six' }) + MSG, { ...base(), max_tokens: 3, stream: true }));
     assert.equal(textOf(list), 'one two three ');
     assert.deepEqual(list.at(-2)!.data, { type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: 3 } });
-    const whole: any = await (await post(optionPath({ text: 'one two three four five six' }) + MSG, { ...base(), max_tokens: 2 })).json();
-    assert.deepEqual([whole.content[0].text, whole.stop_reason], ['one two ', 'max_tokens']);
+    const whole = (await (await post(optionPath({ text: 'one two three four five six' }) + MSG, { ...base(), max_tokens: 2 })).json()) as Message;
+    assert.deepEqual([whole.content[0]!.text, whole.stop_reason], ['one two ', 'max_tokens']);
   });
 
   test('non-stream: a message with content blocks and usage', async () => {
     const res = await post(MSG, base('say it'));
-    const m: any = await res.json();
+    const m = (await res.json()) as Message;
     assert.equal(m.type, 'message');
     assert.deepEqual(m.content, [{ type: 'text', text: 'Echo: say it' }]);
     assert.equal(m.stop_reason, 'end_turn');
@@ -104,7 +135,7 @@ describe('Anthropic format', () => {
     for (const [headers, body, status, type, message] of cases) {
       const res = await post(MSG, body, headers);
       assert.equal(res.status, status, JSON.stringify(headers));
-      const e: any = await res.json();
+      const e = (await res.json()) as ErrorBody;
       assert.equal(e.type, 'error');
       assert.equal(e.error.type, type);
       assert.match(e.error.message, message);
@@ -127,7 +158,7 @@ describe('Anthropic format', () => {
         [1, 'tool_use', 'get_time'],
       ],
     );
-    assert.match(starts[0].content_block.id, /^toolu_01/);
+    assert.match(starts[0]!.content_block.id, /^toolu_01/);
     const json = (i: number) =>
       list
         .filter((e) => e.data.index === i && e.data.delta?.type === 'input_json_delta')
@@ -138,7 +169,7 @@ describe('Anthropic format', () => {
     assert.equal(list.filter((e) => e.data.type === 'content_block_stop').length, 2);
     assert.equal(list.at(-2)!.data.delta.stop_reason, 'tool_use');
 
-    const id = starts[0].content_block.id;
+    const id = starts[0]!.content_block.id;
     const next = await post(optionPath({ tool_calls: calls }) + MSG, {
       ...base(),
       tools,
@@ -188,7 +219,7 @@ describe('Anthropic format', () => {
       const res = await post(optionPath({ fault }) + MSG, { ...base(), stream: true });
       assert.equal(res.status, status);
       if (status === 429) assert.equal(res.headers.get('retry-after'), '1');
-      const e: any = await res.json();
+      const e = (await res.json()) as ErrorBody;
       assert.deepEqual([e.type, e.error.type], ['error', type]);
     }
     const text = 'one two three four five six seven eight';

@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteEmbedder } from '../memory/embedders/openai-compatible.ts';
-import { startEmulator, type Emulator } from './server.ts';
+import { startEmulator, type Emulator, type RecordedRequest } from './server.ts';
+
+/** The `input` of a recorded embeddings request (a string or an array of them). */
+const inputOf = (r: RecordedRequest) => (r.body as { input?: unknown } | undefined)?.input;
 
 let emu: Emulator;
 before(async () => {
@@ -25,7 +28,7 @@ describe('emulator /embeddings', () => {
     assert.deepEqual((await e.embed(['I like green tea']))[0], tea, 'deterministic');
     const rec = emu.embeddings.at(-1)!;
     assert.equal(rec.path, '/v1/embeddings');
-    assert.deepEqual((rec.body as any).input, ['I like green tea']);
+    assert.deepEqual(inputOf(rec), ['I like green tea']);
 
     const res = await post('/v1/embeddings', { model: 'm', input: 'one text', encoding_format: 'base64' });
     const json = await res.json();
@@ -63,10 +66,10 @@ describe('emulator /embeddings', () => {
 
     const ac = new AbortController();
     const leaving = post('/~embed_ms=5000/v1/embeddings', { model: 'm', input: 'never answered' }, ac.signal);
-    while (!emu.embeddings.some((r) => (r.body as any)?.input === 'never answered')) await new Promise((r) => setTimeout(r, 10));
+    while (!emu.embeddings.some((r) => inputOf(r) === 'never answered')) await new Promise((r) => setTimeout(r, 10));
     ac.abort();
     await leaving.catch(() => {});
-    const rec = emu.embeddings.find((r) => (r.body as any)?.input === 'never answered')!;
+    const rec = emu.embeddings.find((r) => inputOf(r) === 'never answered')!;
     const end = Date.now() + 2_000;
     while (rec.closedAt === undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     assert.ok(rec.closedAt !== undefined && rec.closedAt - rec.receivedAt < 2_000, 'closed long before its 5 s delay');

@@ -47,7 +47,22 @@ async function readEvents(res: Response): Promise<{ data: string[]; error?: unkn
 }
 
 const json = (data: string[]) => data.filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
-const textOf = (chunks: any[]) => chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+const textOf = (chunks: Array<{ choices?: Array<{ delta?: { content?: string | null } }> }>) =>
+  chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+
+/** An error answer, OpenAI's or Zhipu's shape (the fields these tests read). */
+interface ErrorBody {
+  error: { type?: string; code: string | null; param?: string | null; message: string };
+}
+
+/** A non-streamed chat completion, OpenAI's or Zhipu's shape. */
+interface Completion {
+  id: string;
+  object: string;
+  request_id?: string;
+  choices: Array<{ index: number; message: unknown; finish_reason: string }>;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
 
 /** The response body as the raw pieces node's HTTP client hands over, one per chunked-encoding chunk. */
 function rawChunks(path: string, body: unknown): Promise<Buffer[]> {
@@ -120,10 +135,10 @@ describe('OpenAI format', () => {
   test('non-stream: chat.completion with message and usage', async () => {
     const res = await post(`${optionPath({ text: '你好 😀' })}${OA}`, user('hi'));
     assert.match(res.headers.get('content-type')!, /^application\/json/);
-    const body: any = await res.json();
+    const body = (await res.json()) as Completion;
     assert.equal(body.object, 'chat.completion');
-    assert.deepEqual(body.choices[0].message, { role: 'assistant', content: '你好 😀', refusal: null, annotations: [] });
-    assert.equal(body.choices[0].finish_reason, 'stop');
+    assert.deepEqual(body.choices[0]!.message, { role: 'assistant', content: '你好 😀', refusal: null, annotations: [] });
+    assert.equal(body.choices[0]!.finish_reason, 'stop');
     assert.equal(body.usage.completion_tokens, tokenize('你好 😀').length);
   });
 
@@ -146,7 +161,7 @@ describe('OpenAI format', () => {
   test('auth: a bearer is required', async () => {
     const res = await post(OA, user('x'), { auth: null });
     assert.equal(res.status, 401);
-    const body: any = await res.json();
+    const body = (await res.json()) as ErrorBody;
     assert.equal(body.error.type, 'invalid_request_error');
     assert.equal(body.error.param, null);
   });
@@ -180,7 +195,7 @@ describe('Zhipu format', () => {
   });
 
   test('non-stream: message, usage, request_id', async () => {
-    const body: any = await (await post(`${optionPath({ text: '智谱' })}${ZP}`, { model: 'glm-4', ...user('hi') })).json();
+    const body = (await (await post(`${optionPath({ text: '智谱' })}${ZP}`, { model: 'glm-4', ...user('hi') })).json()) as Completion;
     assert.deepEqual(body.choices[0], { finish_reason: 'stop', index: 0, message: { content: '智谱', role: 'assistant' } });
     assert.equal(body.request_id, body.id);
     assert.equal(body.usage.total_tokens, body.usage.prompt_tokens + body.usage.completion_tokens);
@@ -207,7 +222,7 @@ describe('Zhipu format', () => {
     for (const [auth, status, code, jwtValid] of cases) {
       const res = await post(ZP, user('x'), { auth });
       assert.equal(res.status, status, String(auth));
-      const body: any = await res.json();
+      const body = (await res.json()) as ErrorBody;
       if (code) (assert.deepEqual(Object.keys(body.error), ['code', 'message']), assert.equal(body.error.code, code));
       assert.equal(emu.requests.at(-1)!.jwtValid, jwtValid, String(auth));
     }
@@ -256,7 +271,7 @@ describe('faults', () => {
   const longText = 'one two three four five six seven eight';
 
   test("HTTP faults answer each format's error shape", async () => {
-    const cases: Array<[string, string, number, (e: any) => void]> = [
+    const cases: Array<[string, string, number, (e: ErrorBody['error']) => void]> = [
       ['401', OA, 401, (e) => assert.deepEqual([e.type, e.code], ['invalid_request_error', 'invalid_api_key'])],
       ['401', ZP, 401, (e) => assert.equal(e.code, '1002')],
       ['429', OA, 429, (e) => assert.equal(e.code, 'rate_limit_exceeded')],
@@ -271,7 +286,7 @@ describe('faults', () => {
         assert.equal(res.status, status);
         assert.match(res.headers.get('content-type')!, /^application\/json/);
         if (status === 429) assert.equal(res.headers.get('retry-after'), '1');
-        const { error }: any = await res.json();
+        const { error } = (await res.json()) as ErrorBody;
         if (path === OA) assert.ok('param' in error && typeof error.message === 'string');
         else assert.equal(typeof error.code, 'string');
         check(error);
@@ -359,7 +374,7 @@ describe('tool calls', () => {
     assert.equal(deltas[0].type, 'function');
     assert.deepEqual(deltas[0].function, { name: 'get_weather', arguments: '' });
     assert.equal(chunks[0].choices[0].delta.role, 'assistant');
-    const pieces = deltas.slice(1).map((d: any) => d.function.arguments);
+    const pieces = deltas.slice(1).map((d: { function: { arguments: string } }) => d.function.arguments);
     assert.ok(pieces.length >= 2);
     assert.deepEqual(JSON.parse(pieces.join('')), { city: 'Paris' });
     assert.equal(chunks.at(-1).choices[0].finish_reason, 'tool_calls');
@@ -429,12 +444,12 @@ describe('connection lifecycle', () => {
     const head = await fetch(emu.url + '/', { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
-    const models: any = await (await fetch(`${emu.url}/v1/models`)).json();
+    const models = (await (await fetch(`${emu.url}/v1/models`)).json()) as { object: string; data: Array<{ object: string }> };
     assert.equal(models.object, 'list');
-    assert.ok(models.data.every((m: any) => m.object === 'model'));
+    assert.ok(models.data.every((m) => m.object === 'model'));
     const res = await post('/v1/nothing', {});
     assert.equal(res.status, 404);
-    assert.match(((await res.json()) as any).error.message, /Invalid URL \(POST \/v1\/nothing\)/);
+    assert.match(((await res.json()) as ErrorBody).error.message, /Invalid URL \(POST \/v1\/nothing\)/);
   });
 
   test('requests record path, options, body and format; options are stripped before routing', async () => {
@@ -459,7 +474,7 @@ describe('context window', () => {
       await fits.text();
       const over = await post(`${optionPath({ context_tokens: 2_000 })}${path}`, { model: 'gpt-4o', stream: true, ...user(words(2_000)) });
       assert.equal(over.status, 400, path);
-      const { error }: any = await over.json();
+      const { error } = (await over.json()) as ErrorBody;
       if (path === OA) {
         assert.deepEqual([error.type, error.code, error.param], ['invalid_request_error', 'context_length_exceeded', 'messages']);
         assert.match(error.message, /^This model's maximum context length is 2000 tokens\. However, your messages resulted in \d+ tokens\./);
@@ -474,7 +489,7 @@ describe('context window', () => {
     assert.equal((await post(`${optionPath({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_000 })).status, 200);
     const over = await post(`${optionPath({ context_tokens: 2_000 })}${OA}`, { ...body, max_tokens: 1_900 });
     assert.equal(over.status, 400);
-    assert.match(((await over.json()) as any).error.message, /you requested \d+ tokens \(\d+ in the messages, 1900 in the completion\)/);
+    assert.match(((await over.json()) as ErrorBody).error.message, /you requested \d+ tokens \(\d+ in the messages, 1900 in the completion\)/);
     // gpt-4o's real window is 128k tokens: 20k words fit in it.
     const big = await post(`${optionPath({ text: 'ok' })}${OA}`, { ...body, ...user(words(20_000)) });
     assert.equal(big.status, 200);

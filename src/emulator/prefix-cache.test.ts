@@ -95,8 +95,15 @@ describe('emulator prompt caching over HTTP', () => {
   // ~1,500 o200k tokens: distinct words, so the count does not depend on repetition merging
   const system = Array.from({ length: 1500 }, (_, i) => `w${i}`).join(' ');
   const OA = '/v1/chat/completions';
+  /** The last chunk's usage: OpenAI's cached_tokens, or DeepSeek's hit and miss counts. */
+  interface Usage {
+    prompt_tokens: number;
+    prompt_tokens_details: { cached_tokens: number };
+    prompt_cache_hit_tokens: number;
+    prompt_cache_miss_tokens: number;
+  }
 
-  async function ask(path: string, key: string, body: object): Promise<{ usage: any; ttfbMs: number }> {
+  async function ask(path: string, key: string, body: object): Promise<{ usage: Usage; ttfbMs: number }> {
     const start = performance.now();
     const res = await fetch(emu.url + path, {
       method: 'POST',

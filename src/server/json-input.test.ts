@@ -33,7 +33,7 @@ test('parseJsonBody: strict UTF-8, empty means no body only where the route take
   assert.equal(parseJsonBody(Buffer.from(' \r\n'), parse, false), undefined);
   assert.throws(
     () => parseJsonBody(Buffer.alloc(0), parse, true),
-    (e: any) => e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY',
+    (e: unknown) => (e as { code?: string }).code === 'FST_ERR_CTP_EMPTY_JSON_BODY',
   );
   for (const bad of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
     const raw = Buffer.concat([Buffer.from('{"a":"'), Buffer.from(bad), Buffer.from('"}')]);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { configFromEnv } from '../config.ts';
 import { createRateLimiter, memoryStore, redisStore, RateLimitError, type RateLimitStore } from './rate-limit.ts';
@@ -48,8 +49,10 @@ describe('rate limit: in-process token bucket', () => {
     assert.equal(createRateLimiter({ ...base, rateLimitPerScopedKey: 0 }), undefined);
     const limiter = createRateLimiter({ ...base, rateLimitPerKey: 1, rateLimitWindowMs: 60_000 })!;
     const headers: Record<string, string> = {};
-    const reply = { header: (k: string, v: string) => (headers[k] = v) } as any;
-    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null } } as any;
+    const reply = { header: (k: string, v: string) => (headers[k] = v) } as unknown as FastifyReply; // the one method the hook calls
+    const req = {
+      principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null },
+    } as unknown as FastifyRequest;
     await limiter.hook(req, reply);
     await assert.rejects(limiter.hook(req, reply), (err: unknown) => {
       assert.ok(err instanceof RateLimitError);
@@ -59,7 +62,7 @@ describe('rate limit: in-process token bucket', () => {
       return true;
     });
     assert.equal(headers['retry-after'], '60');
-    await limiter.hook({} as any, reply); // no principal: not limited
+    await limiter.hook({} as FastifyRequest, reply); // no principal: not limited
     await limiter.close();
   });
 
@@ -82,8 +85,10 @@ describe('rate limit: in-process token bucket', () => {
     const errors: unknown[] = [];
     const broken: RateLimitStore = { take: async () => Promise.reject(new Error('down')), close: async () => {} };
     const limiter = createRateLimiter({ ...configFromEnv({}), redisUrl: undefined, rateLimitPerOrg: 1 }, (e) => errors.push(e), broken)!;
-    const req = { principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null } } as any;
-    await limiter.hook(req, {} as any);
+    const req = {
+      principal: { key_id: 'a', org_id: 'o', role: 'admin', platform_admin: false, agent_ids: null, user_id: null, expires_at: null },
+    } as unknown as FastifyRequest;
+    await limiter.hook(req, {} as FastifyReply);
     assert.equal(errors.length, 1);
   });
 });

@@ -12,7 +12,7 @@ test('signatures verify with standardwebhooks, and only for the same secret, bod
   const secret = newSecret();
   const body = JSON.stringify({ type: 'memory.created', timestamp: new Date().toISOString(), data: { id: 'x', content: 'é 🙂' } });
   const headers = signatureHeaders(secret, 'msg_1', body);
-  assert.deepEqual((new Webhook(secret).verify(body, headers) as any).data.content, 'é 🙂');
+  assert.deepEqual((new Webhook(secret).verify(body, headers) as { data: { content: string } }).data.content, 'é 🙂');
   assert.throws(() => new Webhook(newSecret()).verify(body, headers));
   assert.throws(() => new Webhook(secret).verify(body + ' ', headers));
   const old = signatureHeaders(secret, 'msg_1', body, new Date(Date.now() - 3_600_000));

@@ -10,11 +10,13 @@ const conversation: ChatMessage[] = [
   { role: 'assistant', content: 'a1' },
   { role: 'user', content: 'q2' },
 ];
+/** A content block as these checks read it (text only on text blocks). */
+type Block = { type: string; text?: string; cache_control?: unknown };
 /** Which blocks carry cache_control, as "where:text". */
 const marks = (p: ReturnType<typeof toPrompt>) => [
   ...p.tools.filter((t) => t.cache_control).map((t) => `tool:${t.name}`),
   ...p.system.filter((b) => b.cache_control).map((b) => `system:${b.text}`),
-  ...p.messages.flatMap((m) => m.content.filter((b: any) => b.cache_control).map((b: any) => `${m.role}:${b.text ?? b.type}`)),
+  ...p.messages.flatMap((m) => m.content.filter((b: Block) => b.cache_control).map((b: Block) => `${m.role}:${b.text ?? b.type}`)),
 ];
 
 test('system apart, turns as content blocks; breakpoints at the given stable ends', () => {

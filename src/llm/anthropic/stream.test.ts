@@ -7,6 +7,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { collect } from '../complete.ts';
+import type { UpstreamError } from '../errors.ts';
 import { createPool, type UpstreamPool } from '../pool.ts';
 import { createAnthropic } from './index.ts';
 import { newThinkingMemo, THINKING_MEMO_BYTES } from './stream.ts';
@@ -17,13 +18,13 @@ let server: Server;
 let url: string;
 let pool: UpstreamPool;
 let reply: { status: number; body: Buffer; headers?: Record<string, string> };
-const seen: Array<{ path: string; headers: IncomingHttpHeaders; body: any }> = [];
+const seen: Array<{ path: string; headers: IncomingHttpHeaders; body: { max_tokens?: number; thinking?: unknown } }> = [];
 
 before(async () => {
   server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => (raw += c));
-    req.on('end', async () => {
+    const answer = async () => {
       seen.push({ path: req.url!, headers: req.headers, body: JSON.parse(raw) });
       res.writeHead(reply.status, { 'content-type': reply.status === 200 ? 'text/event-stream; charset=utf-8' : 'application/json', ...reply.headers });
       // odd-sized pieces: events, lines and UTF-8 sequences cut anywhere
@@ -32,7 +33,8 @@ before(async () => {
         await new Promise((r) => setImmediate(r));
       }
       res.end();
-    });
+    };
+    req.on('end', () => void answer());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -81,7 +83,8 @@ test('an error answer: the type decides the code, retry-after is kept, the key i
     body: Buffer.from(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })),
     headers: { 'retry-after': '2' },
   };
-  await assert.rejects(collect(provider().stream({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] })), (err: any) => {
+  await assert.rejects(collect(provider().stream({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] })), (thrown: unknown) => {
+    const err = thrown as UpstreamError;
     assert.deepEqual([err.code, err.retryable, err.status, err.providerCode, err.retryAfterMs], ['upstream_unavailable', true, 529, 'overloaded_error', 2000]);
     assert.equal(err.message, '529 overloaded_error: Overloaded');
     assert.ok(!err.message.includes('sk-ant-fixture'));

@@ -3,20 +3,21 @@
 // one write (Node corks a response at a write and uncorks once the current microtasks have
 // run). The client reads in a worker thread, so it sees when the bytes arrived.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { openSse } from './sse.ts';
 
 test('a frame is on the wire while the turn waits for its next event', async () => {
-  const server = createServer(async (_req, res) => {
+  const answer = async (res: ServerResponse) => {
     const sse = openSse(res);
     sse.write(JSON.stringify({ chunk_type: 'content', content: 'early', step_id: 0 }));
     await sleep(300); // the turn waits: for the model's next delta, or the store
     sse.write(JSON.stringify({ chunk_type: 'content', content: 'late', step_id: 0 }));
     sse.end();
-  });
+  };
+  const server = createServer((_req, res) => void answer(res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   const client = new Worker(

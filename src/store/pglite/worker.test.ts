@@ -87,7 +87,8 @@ test('a database error crosses with its SQLSTATE and fields', async () => {
   try {
     await db.exec('create table t (id int primary key)');
     await db.query('insert into t values (1)');
-    await assert.rejects(db.query('insert into t values (1)'), (err: any) => {
+    await assert.rejects(db.query('insert into t values (1)'), (thrown: unknown) => {
+      const err = thrown as Error & { code: string; constraint: string; table: string; detail: string };
       assert.equal(err instanceof Error, true);
       assert.equal(err.code, '23505');
       assert.equal(err.constraint, 't_pkey');
