@@ -30,7 +30,7 @@ const vec = () => vectorLiteral(Array.from({ length: DIM }, () => Math.random() 
 async function openInProcess(): Promise<Db> {
   const pg = await PGlite.create({ dataDir: 'memory://', extensions: { vector } });
   const on = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
-    query: async (sql, params) => (await q.query<any>(sql, params as any[])).rows,
+    query: async <T>(sql: string, params?: unknown[]) => (await q.query<T>(sql, params)).rows,
     exec: async (sql) => void (await q.exec(sql)),
   });
   return {

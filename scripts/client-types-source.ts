@@ -1,6 +1,6 @@
 // The client package's schema.ts from an OpenAPI document: openapi-typescript's output with
 // a header, formatted as the repository formats TypeScript (so the committed file passes prettier).
-import openapiTS, { astToString } from 'openapi-typescript';
+import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { format, resolveConfig } from 'prettier';
 import { errorCodes } from '../src/server/errors.ts';
 
@@ -9,14 +9,16 @@ const header =
   '// Regenerate with `npx tsx scripts/client-types.ts`; .ci/run fails when this file and the served document differ.\n\n';
 
 type Operation = { responses?: Record<string, { description?: string; content?: unknown }> };
+/** What this file reads of the served document, and adds to it. */
+type Document = { components?: { schemas?: Record<string, unknown> }; paths?: Record<string, unknown> };
 
 /**
  * What the document leaves out, said for the client: a success without a declared schema is
  * JSON of a type the client does not know (`unknown`, rather than no body at all), and every
  * operation may answer the one error shape, `{error: {code, message}}` (server/errors.ts).
  */
-export function withClientDefaults(document: any): any {
-  const doc = structuredClone(document);
+function withClientDefaults(document: unknown): OpenAPI3 {
+  const doc = structuredClone(document) as Document;
   doc.components ??= {};
   doc.components.schemas ??= {};
   doc.components.schemas.ErrorCode = { type: 'string', enum: Object.keys(errorCodes), description: "the codes of the server's error table" };
@@ -44,7 +46,7 @@ export function withClientDefaults(document: any): any {
       op.responses.default ??= { description: 'An error', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } };
     }
   }
-  return doc;
+  return doc as OpenAPI3;
 }
 
 /**

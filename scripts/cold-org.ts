@@ -15,7 +15,7 @@ import { apiClient } from '../src/bench/api.ts';
 import { spawnCli } from '../src/bench/spawn-cli.ts';
 import { throwawayDatabase } from '../src/bench/throwaway-db.ts';
 import { percentile } from '../src/bench/stats.ts';
-import { startEmulator } from '../src/emulator/server.ts';
+import { startEmulator, type RecordedRequest } from '../src/emulator/server.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -74,6 +74,9 @@ for (let from = 0; from < TOTAL; from += 100_000) {
 await client.query('analyze memories');
 console.log(`${TOTAL} memories (${USERS} users × ${PER_USER}) seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+/** The messages an upstream request carried, as JSON text. */
+const messagesOf = (r: RecordedRequest) => JSON.stringify((r.body as { messages?: unknown } | null | undefined)?.messages ?? '');
+
 const turn = async (url: string, k: number) => {
   const res = await fetch(`${url}/api/v1/agents/${agent.body.id}/chat/stream`, {
     method: 'POST',
@@ -83,8 +86,8 @@ const turn = async (url: string, k: number) => {
   const text = await res.text();
   const done = JSON.parse(/data: (\{"chunk_type":"done".*)\n/.exec(text)?.[1] ?? '{}');
   const question = `Which hobby do I keep? hobby${k}`;
-  const sent = emu.requests.find((r: any) => JSON.stringify(r.body?.messages ?? '').includes(question));
-  const found = new RegExp(`hobby named hobby${k}\\b`).test(JSON.stringify((sent?.body as any)?.messages ?? ''));
+  const sent = emu.requests.find((r) => messagesOf(r).includes(question));
+  const found = sent !== undefined && new RegExp(`hobby named hobby${k}\\b`).test(messagesOf(sent));
   return { recall: done.timings?.recall as number, skipped: done.timings?.skipped?.recall as string | undefined, found };
 };
 

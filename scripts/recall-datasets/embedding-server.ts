@@ -31,7 +31,7 @@
 // POST /v1/embeddings {model, input: string | string[]} → {object: "list", data: [{index, embedding}], …}.
 // `dimensions` other than the model's is refused (these models cannot shorten their vectors).
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -128,11 +128,11 @@ if (env.EMBED_WARM) {
   }
 }
 
-const fail = (res: import('node:http').ServerResponse, status: number, message: string) => {
+const fail = (res: ServerResponse, status: number, message: string) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message, type: 'invalid_request_error' } }));
 };
 
-const server = createServer(async (req, res) => {
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'POST' || !req.url?.endsWith('/embeddings')) return fail(res, 404, 'POST /v1/embeddings');
   let body: { input?: unknown; model?: string; dimensions?: number };
   try {
@@ -158,6 +158,11 @@ const server = createServer(async (req, res) => {
   } catch (err) {
     fail(res, 500, (err as Error).message);
   }
+}
+
+// A failure handle() did not answer itself (the connection broke): the socket goes.
+const server = createServer((req, res) => {
+  handle(req, res).catch(() => res.destroy());
 });
 // outlive the client's idle keep-alive (undici: 4 s), so it never reuses a socket being closed
 server.keepAliveTimeout = 65_000;

@@ -43,8 +43,6 @@ export interface ErrorEvent<Code extends string = TurnErrorCode> {
   retry_after?: number;
 }
 
-export type ChunkType = AgentEvent['chunk_type'];
-
 /** Where a run delivers its events: an encoder writing to a socket, or a collector. */
 export interface EventSink {
   emit(event: AgentEvent): void;

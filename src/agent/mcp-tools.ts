@@ -72,8 +72,9 @@ export function createMcpTools(opts: { dispatcher: Dispatcher; allowStdio: boole
     const key = mcpServerKey(agent.id, config.name);
     const known = servers.get(key);
     if (known && known.version === agent.version) return known;
-    // A new version of the agent: its servers may have changed; the old connection goes.
-    known?.close();
+    // A new version of the agent: its servers may have changed; the old connection goes
+    // (in the background: close() never rejects, and the new connection need not wait for it).
+    void known?.close();
     const server = new McpServer(config, agent.version, () => transportFor(config), opts.onError);
     servers.set(key, server);
     return server;
@@ -126,7 +127,7 @@ export function createMcpTools(opts: { dispatcher: Dispatcher; allowStdio: boole
     invalidate(agentId: string) {
       for (const [key, server] of servers) {
         if (agentId === '*' || isAgentsServerKey(key, agentId)) {
-          server.close();
+          void server.close(); // never rejects; nobody waits for the socket to shut
           servers.delete(key);
         }
       }

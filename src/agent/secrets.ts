@@ -4,7 +4,8 @@
 // to. A secret is only ever joined back into a config whose endpoint is still that one:
 // redirecting an agent without giving the secret again drops it.
 import { defaultBaseUrl, originOf, type PlatformProviders, type ProviderKind } from '../llm/endpoints.ts';
-import type { AgentConfig } from './config.ts';
+import type { z } from 'zod';
+import type { AgentConfig, agentPatch } from './config.ts';
 import { readSecretPath, secretHolderPath, secretPath, toolSecretKey } from '../keys.ts';
 
 /** A secret and the endpoint it is for ("openai-compatible https://api.openai.com"). */
@@ -22,6 +23,8 @@ export interface Removals {
   /** keys.ts toolSecretKey(tool name, 'headers' | 'env', name) */
   toolHeaders: Set<string>;
 }
+
+type AgentPatch = z.output<typeof agentPatch>;
 
 const endpoint = (kind: string, url: string | undefined) => `${kind} ${originOf(url)}`;
 
@@ -88,9 +91,9 @@ export function joinSecrets(config: AgentConfig, secrets: Secrets, env: Platform
     const p = readSecretPath(path);
     if (!p || endpointOf(path, config, env) !== s.bound_to) continue;
     const { holder: walk, field } = secretHolderPath(p);
-    let holder: any = copy;
-    for (const k of walk) holder = holder?.[k];
-    if (holder && typeof holder === 'object') holder[field] = s.value;
+    let holder = fields(copy);
+    for (const k of walk) holder = fields(holder?.[k]);
+    if (holder) holder[field] = s.value;
   }
   return copy;
 }
@@ -136,21 +139,30 @@ export function carrySecrets(
  * Takes the explicit secret removals out of a PATCH body (null for a key, or for a tool
  * header) and returns the body without the tool-header nulls (the schema wants strings).
  */
-export function takeRemovals(patch: Record<string, any>): { patch: Record<string, any>; removed: Removals } {
+export function takeRemovals(patch: AgentPatch): { patch: AgentPatch; removed: Removals } {
   const removed: Removals = { paths: new Set(), toolHeaders: new Set() };
   if (patch.llm?.api_key === null) removed.paths.add('llm.api_key');
-  if (patch.llm?.fallback === null || patch.llm?.fallback?.api_key === null) removed.paths.add('llm.fallback.api_key');
-  if (patch.memory?.embedder === null || patch.memory?.embedder?.api_key === null) removed.paths.add('memory.embedder.api_key');
-  if (!Array.isArray(patch.tools)) return { patch, removed };
-  const withoutNulls = (t: any, field: 'headers' | 'env') => {
-    if (!t[field] || typeof t[field] !== 'object') return t;
+  if (patch.llm?.fallback === null || fields(patch.llm?.fallback)?.api_key === null) removed.paths.add('llm.fallback.api_key');
+  if (patch.memory?.embedder === null || fields(patch.memory?.embedder)?.api_key === null) removed.paths.add('memory.embedder.api_key');
+  if (!patch.tools) return { patch, removed };
+  const withoutNulls = (t: Record<string | number, unknown>, field: 'headers' | 'env') => {
+    const values = fields(t[field]);
+    if (!values) return t;
     const kept: Record<string, unknown> = {};
-    for (const [h, v] of Object.entries(t[field])) {
+    for (const [h, v] of Object.entries(values)) {
       if (v === null) removed.toolHeaders.add(toolSecretKey(String(t.name), field, h));
       else kept[h] = v;
     }
     return { ...t, [field]: kept };
   };
-  const tools = patch.tools.map((t: any) => (!t || typeof t !== 'object' ? t : withoutNulls(withoutNulls(t, 'headers'), 'env')));
+  const tools = patch.tools.map((t) => {
+    const tool = fields(t);
+    return tool ? withoutNulls(withoutNulls(tool, 'headers'), 'env') : t;
+  });
   return { patch: { ...patch, tools }, removed };
+}
+
+/** A value's fields when it is an object (arrays included, by index); undefined for anything else. */
+function fields(v: unknown): Record<string | number, unknown> | undefined {
+  return v && typeof v === 'object' ? (v as Record<string | number, unknown>) : undefined;
 }

@@ -96,7 +96,7 @@ if (!isMainThread && parentPort && workerData?.emulatorThread) {
   const port = parentPort;
   try {
     const emulator = await startEmulator(workerData.emulatorThread as EmulatorOptions);
-    port.on('message', async ({ id, op, key }: Ask) => {
+    port.on('message', ({ id, op, key }: Ask) => {
       const answer = (value?: unknown) => port.postMessage({ id, value } satisfies Answer);
       if (op === 'connections') return answer(emulator.connections);
       if (op === 'lastPrompt') return answer(lastPrompt(emulator));
@@ -106,8 +106,10 @@ if (!isMainThread && parentPort && workerData?.emulatorThread) {
         emulator.embeddings.length = 0;
         return answer();
       }
-      await emulator.close();
-      answer();
+      emulator.close().then(
+        () => answer(),
+        (err: unknown) => port.postMessage({ id, error: err instanceof Error ? err.message : String(err) } satisfies Answer),
+      );
     });
     port.postMessage({ url: emulator.url });
   } catch (err) {

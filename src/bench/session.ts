@@ -12,6 +12,7 @@
 import { createParser } from 'eventsource-parser';
 import { optionPath } from '../emulator/options.ts';
 import type { ProfileName } from '../emulator/profiles.ts';
+import type { AgentEvent } from '../agent/events.ts';
 import type { ChatMessage } from '../llm/types.ts';
 import type { PromptTotals } from './emulator-thread.ts';
 import { machineInfo } from './machine.ts';
@@ -137,11 +138,11 @@ function summarizeSide(sides: SideTurn[], billed: PromptTotals): SideSummary {
   };
 }
 
-/** One streamed POST; `onEvent` gets each `data:` payload parsed (not `[DONE]`). Resolves at the end of the body. */
-async function stream(url: string, key: string, body: unknown, onEvent: (data: any) => void): Promise<void> {
+/** One streamed POST; `onEvent` gets each `data:` payload parsed (not `[DONE]`), taken to be a `T`. Resolves at the end of the body. */
+async function stream<T>(url: string, key: string, body: unknown, onEvent: (data: T) => void): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (res.status !== 200 || !res.body) throw new Error(`${url}: ${res.status} ${(await res.text()).slice(0, 300)}`);
-  const parser = createParser({ onEvent: (e) => e.data !== '[DONE]' && onEvent(JSON.parse(e.data)) });
+  const parser = createParser({ onEvent: (e) => e.data !== '[DONE]' && onEvent(JSON.parse(e.data) as T) });
   const decoder = new TextDecoder();
   const reader = res.body.getReader();
   for (;;) {
@@ -151,12 +152,18 @@ async function stream(url: string, key: string, body: unknown, onEvent: (data: a
   }
 }
 
+/** The fields read of an OpenAI chat.completions chunk. */
+interface DirectChunk {
+  choices?: Array<{ delta?: { content?: unknown } }>;
+  usage?: { prompt_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
+}
+
 async function directTurn(url: string, messages: ChatMessage[]): Promise<{ side: SideTurn; text: string }> {
   const t0 = performance.now();
   let ttfbMs = NaN;
   let text = '';
-  let usage: any;
-  await stream(url, DIRECT_KEY, { model: MODEL, messages, stream: true, stream_options: { include_usage: true } }, (chunk) => {
+  let usage: DirectChunk['usage'];
+  await stream<DirectChunk | null>(url, DIRECT_KEY, { model: MODEL, messages, stream: true, stream_options: { include_usage: true } }, (chunk) => {
     const content = chunk?.choices?.[0]?.delta?.content;
     if (typeof content === 'string' && content) {
       if (!text) ttfbMs = performance.now() - t0;
@@ -175,10 +182,10 @@ async function throughTurn(
 ): Promise<{ side: SessionTurn['through']; sessionId: string }> {
   const t0 = performance.now();
   let ttfbMs = NaN;
-  let done: any;
-  let failure: any;
+  let done: Extract<AgentEvent, { chunk_type: 'done' }> | undefined;
+  let failure: Extract<AgentEvent, { chunk_type: 'error' }> | undefined;
   let sessionId = body.session_id ?? '';
-  await stream(`${baseUrl}/api/v1/agents/${agentId}/chat/stream`, key, body, (e) => {
+  await stream<AgentEvent>(`${baseUrl}/api/v1/agents/${agentId}/chat/stream`, key, body, (e) => {
     if (e.chunk_type === 'start') sessionId = e.session_id;
     else if (e.chunk_type === 'content' && Number.isNaN(ttfbMs)) ttfbMs = performance.now() - t0;
     else if (e.chunk_type === 'done') done = e;

@@ -10,7 +10,7 @@ import { configFromEnv, type AppConfig } from '../config.ts';
 import type { EmulatorOptions, ProfileName } from '../emulator/server.ts';
 import { startEmulatorThread, type EmulatorThread } from './emulator-thread.ts';
 import { redactUrl } from '../store/postgres/index.ts';
-import { apiClient } from './api.ts';
+import { apiClient, type ApiAnswer } from './api.ts';
 import { throwawayDatabase } from './throwaway-db.ts';
 import { memoryText, SYSTEM_PROMPT, WORKING_MEMORY } from './workload.ts';
 
@@ -22,7 +22,8 @@ export interface World {
   engine: string;
   /** where the store lives, secrets removed */
   store: string;
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** the admin key's JSON API client (bench/api.ts), with a body to send */
+  api(method: string, path: string, body?: unknown): Promise<ApiAnswer>;
   close(): Promise<void>;
 }
 

@@ -81,36 +81,47 @@ export interface Client {
   close(): Promise<void>;
 }
 
+/** A request to the worker awaiting its answer, with what it reports on the way. */
+interface Pending<T, P> {
+  resolve(value: T): void;
+  reject(e: Error): void;
+  onProgress?: (p: P) => void;
+}
+
 export function startClient(): Client {
   const worker = spawnWorker(new URL(import.meta.url));
-  const pending = new Map<number, { resolve(s: any): void; reject(e: Error): void; onProgress?: (p: any) => void }>();
+  // One sequence of ids for both: an id is in one map or the other.
+  const phases = new Map<number, Pending<Sample[], Progress>>();
+  const soaks = new Map<number, Pending<SoakStats, SoakStats>>();
   let ids = 0;
   worker.on('message', (m: FromWorker) => {
-    const p = pending.get(m.id);
-    if (!p) return;
-    if ('progress' in m) return p.onProgress?.(m.progress);
-    if ('soakStats' in m && !m.final) return p.onProgress?.(m.soakStats);
-    pending.delete(m.id);
-    if ('samples' in m) p.resolve(m.samples);
-    else if ('soakStats' in m) p.resolve(m.soakStats);
-    else p.reject(new Error(m.failed));
+    if ('progress' in m) return phases.get(m.id)?.onProgress?.(m.progress);
+    if ('soakStats' in m && !m.final) return soaks.get(m.id)?.onProgress?.(m.soakStats);
+    const phase = phases.get(m.id);
+    const soak = soaks.get(m.id);
+    phases.delete(m.id);
+    soaks.delete(m.id);
+    if ('samples' in m) phase?.resolve(m.samples);
+    else if ('soakStats' in m) soak?.resolve(m.soakStats);
+    else (phase ?? soak)?.reject(new Error(m.failed));
   });
   worker.on('error', (err) => {
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
+    for (const p of [...phases.values(), ...soaks.values()]) p.reject(err);
+    phases.clear();
+    soaks.clear();
   });
   return {
     run(spec, onProgress) {
       const id = ++ids;
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject, onProgress });
+        phases.set(id, { resolve, reject, onProgress });
         worker.postMessage({ id, spec } satisfies ToWorker);
       });
     },
     soak(spec, onStats) {
       const id = ++ids;
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject, onProgress: onStats });
+        soaks.set(id, { resolve, reject, onProgress: onStats });
         worker.postMessage({ id, soak: spec } satisfies ToWorker);
       });
     },

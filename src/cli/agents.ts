@@ -48,12 +48,12 @@ export function agentsCommand(): Command {
         .option('--json', 'print the JSON answer'),
     ).action(
       guarded(async (opts: Conn & { name?: string; config?: string; provider?: string; model?: string; baseUrl?: string; systemPrompt?: string }) => {
-        const body: Record<string, any> = opts.config ? readConfig(opts.config) : {};
+        const body: Record<string, unknown> = opts.config ? readConfig(opts.config) : {};
         if (opts.name) body.name = opts.name;
         if (!body.name) throw new ApiError('bad_request', 'give the agent a --name (or a "name" in --config)');
         if (opts.provider || opts.model || opts.baseUrl) {
           body.llm = {
-            ...body.llm,
+            ...(typeof body.llm === 'object' ? body.llm : {}),
             ...(opts.provider && { provider: opts.provider }),
             ...(opts.model && { model: opts.model }),
             ...(opts.baseUrl && { base_url: opts.baseUrl }),

@@ -5,7 +5,10 @@
 // is resumed from the last frame received (GET …/chat/stream/:message_id, Last-Event-ID).
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
-import { ApiError, createClient, guarded, withConnection, type Client } from './client.ts';
+import type { AgentEvent } from '../agent/events.ts';
+import { ApiError, createClient, guarded, withConnection, type Client, type SseEvent } from './client.ts';
+
+type DoneEvent = Extract<AgentEvent, { chunk_type: 'done' }>;
 
 interface ChatOptions {
   url: string;
@@ -95,9 +98,9 @@ async function turn(
   let ended = false;
   let endsWithNewline = true;
   let thinking = false;
-  let done: any;
+  let done: DoneEvent | undefined;
   let error: TurnResult['error'];
-  const onEvent = ({ id, data: e }: { id?: string; data: any }) => {
+  const onEvent = ({ id, data: e }: SseEvent<AgentEvent>) => {
     if (id) lastId = id;
     switch (e.chunk_type) {
       case 'start':
@@ -114,7 +117,7 @@ async function turn(
           spinner.stop();
         }
         process.stdout.write(e.content);
-        endsWithNewline = (e.content as string).endsWith('\n');
+        endsWithNewline = e.content.endsWith('\n');
         break;
       case 'reasoning':
         // A thinking model's reasoning: dim, on stderr, so stdout stays the answer.
@@ -163,7 +166,7 @@ async function turn(
   return { sessionId, error };
 }
 
-function statsLine(ttft: number | undefined, done: any, sessionId: string | undefined): string {
+function statsLine(ttft: number | undefined, done: DoneEvent | undefined, sessionId: string | undefined): string {
   const parts = [`first token ${ttft === undefined ? '–' : `${Math.round(ttft)} ms`} (client)`];
   const t = (done?.timings ?? {}) as Record<string, unknown>;
   const stages = Object.entries(t).flatMap(([k, v]) => (typeof v === 'number' ? [`${k} ${fmt(v)}`] : []));

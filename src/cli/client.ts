@@ -20,20 +20,22 @@ export class ApiError extends Error {
   }
 }
 
-export interface SseEvent {
+/** One event of an SSE answer, its data parsed (and taken to be a `T`: the route's event type). */
+export interface SseEvent<T = unknown> {
   id?: string;
-  data: any;
+  data: T;
 }
 
 export interface Client {
   readonly url: string;
-  json<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** the answer's JSON, taken to be a `T` (the route's answer type) */
+  json<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** POSTs (or GETs, without a body) and reads the SSE answer, one event at a time */
-  stream(
+  stream<T = unknown>(
     method: string,
     path: string,
     body: unknown,
-    onEvent: (e: SseEvent) => void,
+    onEvent: (e: SseEvent<T>) => void,
     opts?: { signal?: AbortSignal; headers?: Record<string, string> },
   ): Promise<void>;
 }
@@ -72,19 +74,19 @@ export function createClient(opts: ClientOptions): Client {
 
   return {
     url: base,
-    async json(method, path, body) {
+    async json<T>(method: string, path: string, body?: unknown): Promise<T> {
       const res = await send(method, path, body);
       const text = await res.text();
-      return (text ? JSON.parse(text) : undefined) as any;
+      return (text ? JSON.parse(text) : undefined) as T;
     },
-    async stream(method, path, body, onEvent, opts = {}) {
+    async stream<T>(method: string, path: string, body: unknown, onEvent: (e: SseEvent<T>) => void, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}) {
       const res = await send(method, path, body, opts.signal, { accept: 'text/event-stream', ...opts.headers });
       if (!res.body) throw new ApiError('protocol_error', 'the server sent no stream');
       const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
       for await (const msg of events as unknown as AsyncIterable<{ id?: string; data: string }>) {
-        let data: unknown;
+        let data: T;
         try {
-          data = JSON.parse(msg.data);
+          data = JSON.parse(msg.data) as T;
         } catch {
           throw new ApiError('protocol_error', `not JSON in the stream: ${msg.data.slice(0, 80)}`);
         }

@@ -67,9 +67,14 @@ export function emulateCommand(): Command {
         console.log(`  OpenAI: ${emu.url}/v1/chat/completions   Zhipu: ${emu.url}/api/paas/v4/chat/completions   Anthropic: ${emu.url}/v1/messages`);
         console.log(`  options as path segments, e.g. ${emu.url}/~fault=drip/~text=hello/v1`);
         console.log(`  connections accepted and requests seen: ${emu.url}/_emulator/stats`);
-        const stop = async () => {
-          await emu.close();
-          process.exit(0);
+        const stop = () => {
+          emu.close().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              console.error(`agentmem emulate: ${(err as Error).message}`);
+              process.exit(1);
+            },
+          );
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -11,9 +11,6 @@
 //   malformed     prose that names decisions but holds no JSON object.
 //   partial       the well_formed answer cut off in the middle of its JSON.
 
-export const EXTRACTION_MODES = ['well_formed', 'unknown_ids', 'malformed', 'partial'] as const;
-export type ExtractionMode = (typeof EXTRACTION_MODES)[number];
-
 export interface ExtractionRequest {
   existing: Array<{ id: string; text: string }>;
   conversation: Array<{ role: string; content: string }>;

@@ -6,6 +6,33 @@ import { postEventStream } from './event-stream.ts';
 import type { UpstreamPool } from './pool.ts';
 import type { FinishReason, LlmRequest, StreamPart, ToolCall, Usage } from './types.ts';
 
+// A chunk as a provider may send it: nothing is assumed of a value's type until it is checked.
+interface WireChunk {
+  error?: unknown;
+  usage?: WireUsage | null;
+  choices?: Array<{ delta?: WireDelta | null; finish_reason?: string | null } | null>;
+}
+interface WireDelta {
+  content?: unknown;
+  reasoning_content?: unknown;
+  reasoning?: unknown;
+  tool_calls?: unknown;
+}
+interface WireToolCallDelta {
+  index?: unknown;
+  id?: unknown;
+  function?: { name?: unknown; arguments?: unknown } | null;
+}
+/** The fields read of a provider's usage; it may carry others (audio tokens, DeepSeek's cache misses). */
+export interface WireUsage {
+  prompt_tokens?: unknown;
+  completion_tokens?: unknown;
+  total_tokens?: unknown;
+  prompt_tokens_details?: { cached_tokens?: unknown; [other: string]: unknown } | null;
+  prompt_cache_hit_tokens?: unknown;
+  [other: string]: unknown;
+}
+
 export interface Dialect {
   /** the chat completions endpoint */
   url: string;
@@ -54,9 +81,9 @@ export async function* streamChatCompletions(pool: UpstreamPool, dialect: Dialec
         sawDone = true;
         break;
       }
-      let chunk: any;
+      let chunk: WireChunk | null;
       try {
-        chunk = JSON.parse(data);
+        chunk = JSON.parse(data) as WireChunk | null;
       } catch {
         failure = new UpstreamError('upstream_protocol', `The model provider sent invalid JSON: ${data.slice(0, 200)}`, { url: dialect.url });
         break;
@@ -68,7 +95,7 @@ export async function* streamChatCompletions(pool: UpstreamPool, dialect: Dialec
       if (chunk?.usage) usage = toUsage(chunk.usage);
       const choice = chunk?.choices?.[0];
       if (!choice) continue;
-      const delta = choice.delta ?? {};
+      const delta: WireDelta = choice.delta ?? {};
       // Zhipu GLM-4.5+ and DeepSeek send `reasoning_content`; OpenRouter, vLLM and others `reasoning`.
       const thought = delta.reasoning_content ?? delta.reasoning;
       if (typeof thought === 'string' && thought.length > 0) {
@@ -79,7 +106,7 @@ export async function* streamChatCompletions(pool: UpstreamPool, dialect: Dialec
         emitted = true;
         yield { type: 'text-delta', text: delta.content };
       }
-      if (Array.isArray(delta.tool_calls)) collectToolCalls(calls, delta.tool_calls);
+      if (Array.isArray(delta.tool_calls)) collectToolCalls(calls, delta.tool_calls as WireToolCallDelta[]);
       if (choice.finish_reason) finishRaw = choice.finish_reason;
     }
   } catch (err) {
@@ -129,7 +156,7 @@ function wireMessage(m: LlmRequest['messages'][number]) {
 }
 
 /** Tool-call deltas arrive in pieces keyed by index: id and name first, arguments in fragments. */
-function collectToolCalls(calls: Map<number, ToolCall>, deltas: any[]): void {
+function collectToolCalls(calls: Map<number, ToolCall>, deltas: ReadonlyArray<WireToolCallDelta | null>): void {
   for (const d of deltas) {
     const index = typeof d?.index === 'number' ? d.index : calls.size;
     const call = calls.get(index) ?? { id: '', name: '', arguments: '' };
@@ -142,7 +169,7 @@ function collectToolCalls(calls: Map<number, ToolCall>, deltas: any[]): void {
 }
 
 /** The provider's usage; cached prompt tokens from OpenAI's and Zhipu's `prompt_tokens_details.cached_tokens` or DeepSeek's `prompt_cache_hit_tokens`. */
-export function toUsage(u: any): Usage {
+export function toUsage(u: WireUsage): Usage {
   const prompt = Number(u.prompt_tokens) || 0;
   const completion = Number(u.completion_tokens) || 0;
   const cached = Number(u.prompt_tokens_details?.cached_tokens ?? u.prompt_cache_hit_tokens) || 0;

@@ -85,12 +85,27 @@ export function fromInfo(info: UpstreamErrorInfo): UpstreamError {
 }
 
 /** The `{"error": {code, message, type}}` body most providers answer with, if that is what it is. */
-export function parseErrorBody(body: string): { message?: string; code?: string; type?: string } | undefined {
+export function parseErrorBody(body: string): ProviderError | undefined {
   try {
-    const e = JSON.parse(body)?.error;
-    if (!e || typeof e !== 'object') return undefined;
-    return { message: e.message, code: e.code == null ? undefined : String(e.code), type: e.type };
+    return providerError((JSON.parse(body) as { error?: unknown } | null)?.error);
   } catch {
     return undefined;
   }
+}
+
+export interface ProviderError {
+  message?: string;
+  code?: string;
+  type?: string;
+}
+
+/** A provider's error object (an HTTP body's `error`, a stream's error event), its fields checked; undefined when it is not an object. */
+export function providerError(e: unknown): ProviderError | undefined {
+  if (!e || typeof e !== 'object') return undefined;
+  const { message, code, type } = e as Record<string, unknown>;
+  return {
+    message: typeof message === 'string' ? message : undefined,
+    code: code == null ? undefined : String(code),
+    type: typeof type === 'string' ? type : undefined,
+  };
 }

@@ -92,8 +92,9 @@ export function createJobQueue(db: Db, opts: JobQueueOptions) {
   const completed = async (job: Job) => {
     if (!job.locked_until || job.locked_until.getTime() - Date.now() < 4 * DONE_DELAY_MS) return void (await repo.completeJobs(db, [job.id]));
     doneIds.push(job.id);
+    // markDone never rejects (a failed write goes to onError): nothing waits for it.
     if (doneIds.length >= DONE_BATCH) void markDone();
-    else doneTimer ??= setTimeout(markDone, DONE_DELAY_MS).unref();
+    else doneTimer ??= setTimeout(() => void markDone(), DONE_DELAY_MS).unref();
   };
 
   /** The next job: a local one whose lock still has room, else (when `poll`) one claimed from the table. */

@@ -177,5 +177,3 @@ export function createMemorySync(opts: MemorySyncOptions) {
     stats: () => ({ scopes: known.size, ...stats }),
   };
 }
-
-export type MemorySync = ReturnType<typeof createMemorySync>;

@@ -8,7 +8,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { ServerContext } from './context.ts';
 import { egressLogDetail, setStatus, toClientError } from './client-error.ts';
 import { AppError, errorBody } from './errors.ts';
-import { jsonBodyParser } from './json-input.ts';
+import { jsonBodyParser, type DefaultJsonParser } from './json-input.ts';
 import { createReadiness } from './readiness.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { inputLimitHook } from './input-limits.ts';
@@ -48,7 +48,9 @@ export async function buildServer(ctx: ServerContext, log: FastifyBaseLogger): P
   app.removeContentTypeParser('text/plain');
   // Strict UTF-8, NUL and what else PostgreSQL cannot hold refused up front (400) rather
   // than failing a write halfway through a turn; an empty body is no body (json-input.ts).
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // Its declared type admits the async parser form too; what it returns is the callback form
+  // (fastify lib/content-type-parser.js), which answers synchronously as jsonBodyParser needs.
+  const parseJson = app.getDefaultJsonParser('error', 'error') as DefaultJsonParser;
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
     'application/json',

@@ -68,7 +68,7 @@ export function toClientError(err: FastifyError): ClientError {
     const where = err.validationContext ?? 'body';
     const detail = err.validation
       .map(
-        (v: any) =>
+        (v) =>
           `${[
             where,
             ...String(v.instancePath ?? '')

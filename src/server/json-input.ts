@@ -21,11 +21,15 @@ class EmptyBodyError extends Error {
   }
 }
 
-type DefaultParser = (req: any, body: string, done: (err: Error | null, value?: unknown) => void) => void;
+/** What the parser reads of a request: whether its route takes a body. */
+type BodyRequest = { routeOptions?: { schema?: { body?: unknown } } };
+type Done = (err: Error | null, value?: unknown) => void;
+/** Fastify's default JSON parser in its callback form (app.getDefaultJsonParser()). */
+export type DefaultJsonParser = (req: BodyRequest, body: string, done: Done) => void;
 
 /** A Fastify content-type parser (parseAs: 'buffer') around parseJsonBody; `refuse` makes the 400. */
-export function jsonBodyParser(defaultParser: DefaultParser, refuse: (message: string) => Error) {
-  return (req: { routeOptions?: { schema?: { body?: unknown } } }, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+export function jsonBodyParser(defaultParser: DefaultJsonParser, refuse: (message: string) => Error) {
+  return (req: BodyRequest, body: string | Buffer, done: Done) => {
     // Fastify's JSON parser (secure-json-parse: __proto__ refused) answers synchronously.
     const parse = (text: string) => {
       let out: unknown;

@@ -50,7 +50,8 @@ export function groupCommit<I, O>(opts: GroupCommitOptions<I, O>): (item: I) => 
       queue = rest;
       running++;
       opts.onBatch?.(batch.length);
-      run(batch, items).finally(() => {
+      // run() settles every waiter itself and never rejects: nothing waits for the batch here.
+      void run(batch, items).finally(() => {
         running--;
         next();
       });

@@ -177,7 +177,7 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
   // (Re)subscribes explicitly on every connect, and trusts the caches only once Redis
   // confirmed it: a message sent before that moment is covered by the clear in hear().
   const subscribed = new Promise<void>((resolve) => {
-    const onReady = () =>
+    const onReady = () => {
       sub.subscribe(channel).then(
         () => {
           hear();
@@ -185,6 +185,7 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
         },
         () => {}, // the connection went again; the next 'ready' retries
       );
+    };
     sub.on('ready', onReady);
   });
   sub.on('close', () => goDeaf('connection to Redis closed'));

@@ -22,6 +22,7 @@ export const FIRST_TOKEN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 
 /** The in-process structures kept within a budget (label values of the memory_bound metrics). */
 export type BoundedStructure = 'memory_index' | 'message_index' | 'predictions';
+type BoundedRead = () => { bytes: number; entries: number; evictions: number };
 
 export interface Metrics {
   registry: Registry;
@@ -51,7 +52,7 @@ export interface Metrics {
    * agentmem_memory_bound_evictions_total{structure}, read from `read` at each scrape: an
    * in-process structure kept within a budget (docs/reliability.md "Memory bounds")
    */
-  trackBounded(structure: BoundedStructure, read: () => { bytes: number; entries: number; evictions: number }): void;
+  trackBounded(structure: BoundedStructure, read: BoundedRead): void;
   /** Memory scopes kept current by deltas (memory/memory-sync.ts): versions remembered, deltas applied, version checks, re-reads. */
   trackScopeSync(read: () => { scopes: number; applied: number; checks: number; reloads: number }): void;
   /** The exposition text for GET /metrics. */
@@ -64,7 +65,60 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
   const registry = new Registry();
   const modelLabel = modelLabeller(options.knownModels);
   collectDefaultMetrics({ register: registry });
+  const { stageDuration, stageSkipped, firstToken, promptTokens, httpRequests } = chatMetrics(registry);
+  const { busEvents, writeBatch } = storeMetrics(registry);
+  const bounded = boundedMetrics(registry);
 
+  return {
+    registry,
+    stageDuration,
+    stageSkipped,
+    firstToken,
+    httpRequests,
+    observeTimings(timings, labels) {
+      // provider/model are not stage labels: stage × route × model × buckets would
+      // multiply series for little gain; per-model latency lives in firstToken.
+      for (const stage of STAGES) {
+        const ms = timings[stage];
+        if (ms !== undefined) stageDuration.observe({ stage, route: labels.route }, ms / 1000);
+      }
+      if (timings.skipped) {
+        for (const [stage, reason] of Object.entries(timings.skipped) as [Stage, string][]) {
+          stageSkipped.inc({ stage, reason });
+        }
+      }
+    },
+    observeFirstToken(provider, model, ms) {
+      firstToken.observe({ provider, model: modelLabel(model) }, ms / 1000);
+    },
+    countPromptTokens(provider, model, { prompt_tokens, cached_prompt_tokens }) {
+      const label = modelLabel(model);
+      promptTokens.inc({ provider, model: label, cache: 'cached' }, cached_prompt_tokens);
+      promptTokens.inc({ provider, model: label, cache: 'uncached' }, Math.max(0, prompt_tokens - cached_prompt_tokens));
+    },
+    countRequest(route, outcome) {
+      httpRequests.inc({ route, outcome });
+    },
+    trackConnections: (name, read) => connectionsGauge(registry, name, read),
+    trackAwaitingFirstToken: (read) => awaitingFirstTokenGauge(registry, read),
+    countBusEvent(event) {
+      busEvents.inc({ event });
+    },
+    observeWriteBatch(write, turns) {
+      writeBatch.observe({ write }, turns);
+    },
+    trackBusTrusted: (read) => busTrustedGauge(registry, read),
+    trackBounded(structure, read) {
+      bounded.set(structure, read);
+    },
+    trackScopeSync: (read) => scopeSyncMetrics(registry, read),
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
+
+/** A chat request's: its stages, its first token, the prompt tokens it sent, its outcome. */
+function chatMetrics(registry: Registry) {
   const stageDuration = new Histogram({
     name: 'agentmem_stage_duration_seconds',
     help: 'Time spent in each stage of a chat request.',
@@ -98,14 +152,17 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
     labelNames: ['route', 'outcome'] as const,
     registers: [registry],
   });
+  return { stageDuration, stageSkipped, firstToken, promptTokens, httpRequests };
+}
 
+/** The invalidation bus's events and the grouped writes' batch sizes. */
+function storeMetrics(registry: Registry) {
   const busEvents = new Counter({
     name: 'agentmem_invalidation_bus_events_total',
     help: 'Cache invalidation bus (Redis): connection errors, outages begun (down), reconnects after which every cache was cleared (up), publishes that failed.',
     labelNames: ['event'] as const,
     registers: [registry],
   });
-
   const writeBatch = new Histogram({
     name: 'agentmem_store_write_batch_size',
     help: "Turns written by one statement of a grouped write: a turn's first write (begin) and its last (finish).",
@@ -113,7 +170,12 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
     buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [registry],
   });
-  const bounded = new Map<BoundedStructure, () => { bytes: number; entries: number; evictions: number }>();
+  return { busEvents, writeBatch };
+}
+
+/** The memory_bound metrics, read at each scrape from the structures put in the returned map. */
+function boundedMetrics(registry: Registry): Map<BoundedStructure, BoundedRead> {
+  const bounded = new Map<BoundedStructure, BoundedRead>();
   const boundGauge = (name: string, help: string, field: 'bytes' | 'entries') =>
     new Gauge({
       name,
@@ -140,104 +202,67 @@ export function createMetrics(options: { knownModels?: readonly string[] } = {})
       for (const [structure, read] of bounded) this.inc({ structure }, read().evictions);
     },
   });
+  return bounded;
+}
 
-  return {
-    registry,
-    stageDuration,
-    stageSkipped,
-    firstToken,
-    httpRequests,
-    observeTimings(timings, labels) {
-      // provider/model are not stage labels: stage × route × model × buckets would
-      // multiply series for little gain; per-model latency lives in firstToken.
-      for (const stage of STAGES) {
-        const ms = timings[stage];
-        if (ms !== undefined) stageDuration.observe({ stage, route: labels.route }, ms / 1000);
+function connectionsGauge(registry: Registry, name: Parameters<Metrics['trackConnections']>[0], read: () => { open: number; idle: number }): void {
+  new Gauge({
+    name,
+    help: `${name === 'agentmem_db_connections' ? 'Connections to PostgreSQL' : 'Keep-alive connections to model providers'}: open, and idle among them.`,
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const { open, idle } = read();
+      this.set({ state: 'open' }, open);
+      this.set({ state: 'idle' }, idle);
+    },
+  });
+}
+
+function awaitingFirstTokenGauge(registry: Registry, read: () => number): void {
+  new Gauge({
+    name: 'agentmem_turns_awaiting_first_token',
+    help: 'Chat turns running that have not had their first token yet (background work waits for 0).',
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+function busTrustedGauge(registry: Registry, read: () => boolean): void {
+  new Gauge({
+    name: 'agentmem_invalidation_bus_trusted',
+    help: '1 while the invalidation bus hears every change (caches answer from memory); 0 while they read the database.',
+    registers: [registry],
+    collect() {
+      this.set(read() ? 1 : 0);
+    },
+  });
+}
+
+/** Counters only go up: the sync's own totals are read at each scrape and the difference since the last added. */
+function scopeSyncMetrics(registry: Registry, read: Parameters<Metrics['trackScopeSync']>[0]): void {
+  new Gauge({
+    name: 'agentmem_memory_scope_versions',
+    help: 'Memory scopes whose version this instance remembers (AGENTMEM_SCOPE_VERSIONS_MAX).',
+    registers: [registry],
+    collect() {
+      this.set(read().scopes);
+    },
+  });
+  const counted = { applied: 0, checks: 0, reloads: 0 };
+  new Counter({
+    name: 'agentmem_memory_scope_sync_total',
+    help: "Other instances' memory writes applied as deltas (applied), per-search version checks (checks), scopes read again because a version differed (reloads).",
+    labelNames: ['what'],
+    registers: [registry],
+    collect() {
+      const r = read();
+      for (const what of ['applied', 'checks', 'reloads'] as const) {
+        this.inc({ what }, r[what] - counted[what]);
+        counted[what] = r[what];
       }
-      if (timings.skipped) {
-        for (const [stage, reason] of Object.entries(timings.skipped) as [Stage, string][]) {
-          stageSkipped.inc({ stage, reason });
-        }
-      }
     },
-    observeFirstToken(provider, model, ms) {
-      firstToken.observe({ provider, model: modelLabel(model) }, ms / 1000);
-    },
-    countPromptTokens(provider, model, { prompt_tokens, cached_prompt_tokens }) {
-      const label = modelLabel(model);
-      promptTokens.inc({ provider, model: label, cache: 'cached' }, cached_prompt_tokens);
-      promptTokens.inc({ provider, model: label, cache: 'uncached' }, Math.max(0, prompt_tokens - cached_prompt_tokens));
-    },
-    countRequest(route, outcome) {
-      httpRequests.inc({ route, outcome });
-    },
-    trackConnections(name, read) {
-      new Gauge({
-        name,
-        help: `${name === 'agentmem_db_connections' ? 'Connections to PostgreSQL' : 'Keep-alive connections to model providers'}: open, and idle among them.`,
-        labelNames: ['state'] as const,
-        registers: [registry],
-        collect() {
-          const { open, idle } = read();
-          this.set({ state: 'open' }, open);
-          this.set({ state: 'idle' }, idle);
-        },
-      });
-    },
-    trackAwaitingFirstToken(read) {
-      new Gauge({
-        name: 'agentmem_turns_awaiting_first_token',
-        help: 'Chat turns running that have not had their first token yet (background work waits for 0).',
-        registers: [registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    },
-    countBusEvent(event) {
-      busEvents.inc({ event });
-    },
-    observeWriteBatch(write, turns) {
-      writeBatch.observe({ write }, turns);
-    },
-    trackBusTrusted(read) {
-      new Gauge({
-        name: 'agentmem_invalidation_bus_trusted',
-        help: '1 while the invalidation bus hears every change (caches answer from memory); 0 while they read the database.',
-        registers: [registry],
-        collect() {
-          this.set(read() ? 1 : 0);
-        },
-      });
-    },
-    trackBounded(structure, read) {
-      bounded.set(structure, read);
-    },
-    trackScopeSync(read) {
-      new Gauge({
-        name: 'agentmem_memory_scope_versions',
-        help: 'Memory scopes whose version this instance remembers (AGENTMEM_SCOPE_VERSIONS_MAX).',
-        registers: [registry],
-        collect() {
-          this.set(read().scopes);
-        },
-      });
-      const counted = { applied: 0, checks: 0, reloads: 0 };
-      new Counter({
-        name: 'agentmem_memory_scope_sync_total',
-        help: "Other instances' memory writes applied as deltas (applied), per-search version checks (checks), scopes read again because a version differed (reloads).",
-        labelNames: ['what'],
-        registers: [registry],
-        collect() {
-          const r = read();
-          for (const what of ['applied', 'checks', 'reloads'] as const) {
-            this.inc({ what }, r[what] - counted[what]);
-            counted[what] = r[what];
-          }
-        },
-      });
-    },
-    text: () => registry.metrics(),
-    contentType: registry.contentType,
-  };
+  });
 }

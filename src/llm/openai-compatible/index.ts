@@ -1,7 +1,7 @@
 // OpenAI chat.completions and everything that speaks it (DeepSeek, Ollama, vLLM, …):
 // bearer key, `stream_options.include_usage` so the last chunk carries usage.
 import { chatProvider } from '../chat-provider.ts';
-import { UpstreamError, codeForStatus, parseErrorBody, retryAfterMs } from '../errors.ts';
+import { UpstreamError, codeForStatus, parseErrorBody, providerError, retryAfterMs } from '../errors.ts';
 import { fromOpenAIFinishReason, type Dialect } from '../chat-completions.ts';
 import type { UpstreamPool } from '../pool.ts';
 import type { Provider, ProviderConfig } from '../types.ts';
@@ -29,9 +29,10 @@ export function openaiDialect(config: ProviderConfig): Dialect {
         retryAfterMs: retryAfterMs(headers['retry-after']),
       });
     },
-    eventError(error: any) {
-      return new UpstreamError('upstream_error', String(error?.message ?? 'The model provider reported an error.'), {
-        providerCode: error?.code ?? error?.type,
+    eventError(error) {
+      const err = providerError(error);
+      return new UpstreamError('upstream_error', err?.message ?? 'The model provider reported an error.', {
+        providerCode: err?.code ?? err?.type,
       });
     },
   };

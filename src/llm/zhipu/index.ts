@@ -4,7 +4,7 @@
 // `data: {"error": …}` events are failures; error bodies carry string codes.
 import { chatProvider } from '../chat-provider.ts';
 import { fromOpenAIFinishReason, type Dialect } from '../chat-completions.ts';
-import { UpstreamError, codeForStatus, parseErrorBody, retryAfterMs } from '../errors.ts';
+import { UpstreamError, codeForStatus, parseErrorBody, providerError, retryAfterMs } from '../errors.ts';
 import type { UpstreamPool } from '../pool.ts';
 import type { Provider, ProviderConfig } from '../types.ts';
 import { zhipuCode } from './errors.ts';
@@ -35,11 +35,10 @@ export function zhipuDialect(config: ProviderConfig): Dialect {
       const message = err?.message ? `${status} (${err.code}): ${err.message}` : `Zhipu answered HTTP ${status}.`;
       return new UpstreamError(code, message, { status, url, body, providerCode: err?.code, retryAfterMs: retryAfterMs(headers['retry-after']) });
     },
-    eventError(error: any) {
-      const code = zhipuCode(error?.code) ?? 'upstream_error';
-      return new UpstreamError(code, `Zhipu (${error?.code ?? '?'}): ${error?.message ?? 'error'}`, {
-        providerCode: error?.code == null ? undefined : String(error.code),
-      });
+    eventError(error) {
+      const err = providerError(error);
+      const code = zhipuCode(err?.code) ?? 'upstream_error';
+      return new UpstreamError(code, `Zhipu (${err?.code ?? '?'}): ${err?.message ?? 'error'}`, { providerCode: err?.code });
     },
   };
 }

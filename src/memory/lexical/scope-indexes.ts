@@ -289,5 +289,3 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>, bounds:
     },
   };
 }
-
-export type ScopeIndexes<D extends Indexed> = ReturnType<typeof createScopeIndexes<D>>;

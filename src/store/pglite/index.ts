@@ -19,7 +19,7 @@ type Op = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : 
 
 export async function openPglite(dataDir: string): Promise<PgliteDb> {
   const worker = spawnPgliteWorker({ dataDir });
-  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let stopped: Error | undefined;
   let closing = false;
@@ -57,7 +57,8 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
       } catch (err) {
         return reject(err);
       }
-      pending.set(id, { resolve, reject });
+      // the reply's value is what the op answers: the T its caller asked for
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       if (pending.size === 1) worker.ref();
     });
   };

@@ -82,7 +82,7 @@ async function query(pg: PGlite, prepared: ReturnType<typeof createPrepared>, re
       return rows;
     }
   }
-  return (await conn(pg, req.tx).query(req.sql, req.params as any[])).rows;
+  return (await conn(pg, req.tx).query(req.sql, req.params)).rows;
 }
 
 async function handle(pg: PGlite, req: Request): Promise<unknown> {

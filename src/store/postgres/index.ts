@@ -16,7 +16,7 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
     await pool.end().catch(() => {});
     throw new Error(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
   }
-  const run = async <T>(q: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => (await q.query(sql, params as any[])).rows as T[];
+  const run = async <T>(q: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => (await q.query(sql, params)).rows as T[];
   return {
     engine: 'postgres',
     query: (sql, params) => run(pool, sql, params),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { one, type Queryable } from '../db.ts';
 import type { ToolCall, Usage } from '../../llm/types.ts';
 import type { Session } from './sessions.ts';
@@ -26,24 +25,6 @@ export interface Message {
   created_at: Date;
 }
 
-export interface NewMessage {
-  id?: string;
-  org_id: string;
-  session_id: string;
-  role: Message['role'];
-  content: string;
-  tool_calls?: ToolCall[] | null;
-  tool_call_id?: string | null;
-  status?: MessageStatus;
-  finish_reason?: string | null;
-  usage?: Usage | null;
-  timings?: object | null;
-  error?: object | null;
-  tokens?: number | null;
-  /** the instance writing a 'streaming' answer (heartbeat.ts); its heartbeat starts now */
-  owner?: string | null;
-}
-
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 
 /**
@@ -54,29 +35,6 @@ const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 export type Written = Message & { prev_seq: number };
 const prevSeq = (m: string) =>
   `(select coalesce(max(p.seq), 0) from messages p where p.session_id = ${m}.session_id and p.seq < ${m}.seq and p.status <> 'streaming') as prev_seq`;
-
-export const insertMessage = (db: Queryable, m: NewMessage) =>
-  one<Message>(
-    db,
-    `insert into messages (id, org_id, session_id, role, content, tool_calls, tool_call_id, status, finish_reason, usage, timings, error, tokens, owner, heartbeat_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, case when $14::text is null then null else now() end) returning *`,
-    [
-      m.id ?? randomUUID(),
-      m.org_id,
-      m.session_id,
-      m.role,
-      m.content,
-      json(m.tool_calls),
-      m.tool_call_id ?? null,
-      m.status ?? 'complete',
-      m.finish_reason ?? null,
-      json(m.usage),
-      json(m.timings),
-      json(m.error),
-      m.tokens ?? null,
-      m.owner ?? null,
-    ],
-  ) as Promise<Message>;
 
 /**
  * A turn's first write as one statement: the user's message, the answer's row reserved as
