@@ -98,12 +98,13 @@ describe('session windows patched across instances', { skip: (!engines.includes(
     const channel = `${shared.redisKeyPrefix}invalidate`;
     const { rows } = await db.query('select * from messages where session_id = $1 order by seq desc limit 1', [sessionId]);
     const newest = rows[0];
-    const row = (content: string, seq: number) => ({ ...newest, id: crypto.randomUUID(), seq, role: 'user', content, created_at: new Date() });
+    const row = (content: string, seq: number) => ({ ...newest, id: crypto.randomUUID(), seq, role: 'assistant', content, created_at: new Date() });
     const delta = (after: number, m: object) =>
       JSON.stringify({ o: 'test', k: 'session', i: sessionId, d: { t: 'append', org: newest.org_id, agent: agent.id, user: null, after, m: [m] } });
     const heard = () => new Promise((r) => setTimeout(r, 100));
 
-    // A delta that continues B's copy is appended (here: a made-up row, to see it applied).
+    // A delta that continues B's copy is appended (here: a made-up answer, to see it applied; a copy ending with a
+    // question reads the store, its answer being on the way).
     await redis.publish(channel, delta(Number(newest.seq), row('announced only', Number(newest.seq) + 1000)));
     await heard();
     assert.ok((await chatAndSent(emu, apiB, agent.id, 'one', sessionId)).sent.includes('announced only'), 'B applied the delta');

@@ -99,6 +99,10 @@ export function createSessionCache(db: Db, opts: { maxSessions: number; guard: C
     async window(orgId: string, sessionId: string, n: number): Promise<{ session: Session; messages: Message[] } | undefined> {
       let entry = guard.trusted() ? cache.get(sessionId) : undefined;
       if (entry && entry.session.org_id !== orgId) return undefined;
+      // A tail that ends with a question has its answer on the way — or already stored by
+      // another instance whose delta (sent just before its `done`) has not arrived yet, while
+      // the client's next turn has: the store knows (prompt-prefix.test.ts, two instances).
+      if (entry?.messages.at(-1)?.role === 'user') entry = undefined;
       if (!entry || entry.depth < n) entry = await load(orgId, sessionId, Math.max(n, 20));
       if (!entry) return undefined;
       return { session: entry.session, messages: n === 0 ? [] : entry.messages.slice(-n) };
