@@ -38,7 +38,7 @@ import { completionBody, finishReasonFor, newIdent, type Format, type Ident } fr
 import { bearer, checkZhipuAuth, zhipuKeyId } from './jwt.ts';
 import { startRelay, type Relay } from './network.ts';
 import type { RoutedPath } from './options.ts';
-import { anyPath, createRouter, endingWith, exactly } from './router.ts';
+import { anyPath, createRouter, endingWith, exactly, type Handler, type Route } from './router.ts';
 import { readBody } from './body.ts';
 import { blockEnds, DEEPSEEK_RULES, OPENAI_RULES, PrefixCache, type PrefixCacheOptions } from './prefix-cache.ts';
 import { pacingFor, type Pacing, type ProfileName, type PromptCount } from './profiles.ts';
@@ -107,6 +107,53 @@ interface ChatBody {
 }
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'glm-4', 'glm-4-flash', 'glm-4.5', 'deepseek-chat', 'deepseek-reasoner'];
 
+/** The emulator's routes: the three POSTs it answers (handed in), and what a client may GET. */
+function emulatorRoutes(profile: string, stats: () => object, post: { chat: Handler; messages: Handler; embeddings: Handler }): Route[] {
+  return [
+    { method: 'POST', path: endingWith('/chat/completions'), handle: post.chat },
+    { method: 'POST', path: endingWith('/v1/messages'), handle: post.messages },
+    { method: 'POST', path: endingWith('/embeddings'), handle: post.embeddings },
+    // HEAD pre-warms keep-alive connections
+    { method: 'HEAD', path: anyPath, handle: (_req, res) => void res.writeHead(200).end() },
+    { method: 'GET', path: exactly('/_emulator/stats'), handle: (_req, res) => sendJson(res, 200, stats()) },
+    {
+      method: 'GET',
+      path: endingWith('/models'),
+      handle: (_req, res) => {
+        const created = Math.floor(Date.now() / 1000);
+        sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
+      },
+    },
+    { method: 'GET', path: anyPath, handle: (_req, res) => sendJson(res, 200, { emulator: 'agentmem', profile }) },
+  ];
+}
+
+/** Any other path: the OpenAI format's 404. */
+const notFound: Handler = (req, res, { path }) => {
+  req.resume();
+  const e = errorResponse('openai', 'not_found', { method: req.method, path });
+  res.writeHead(e.status, e.headers).end(e.body);
+};
+
+/** What an emulator has seen, and the backpressure its streamed answers met (writes waiting for the client to read). */
+function emulatorStats(requests: RecordedRequest[], embeddings: number, connections: number, prefixCache: PrefixCache) {
+  const meters = requests.flatMap((r) => (r.written ? [r.written] : []));
+  const sum = (f: (m: WriteMeter) => number) => meters.reduce((n, m) => n + f(m), 0);
+  return {
+    connections,
+    requests: requests.length,
+    embeddings,
+    bytes_written: sum((m) => m.bytes),
+    drain_waits: sum((m) => m.drainWaits),
+    drain_wait_ms: Math.round(sum((m) => m.drainMs)),
+    streams_waiting: sum((m) => (m.waiting ? 1 : 0)),
+    prefix_cache: prefixCache.stats(),
+    streams: requests.flatMap((r) =>
+      r.written ? [{ bytes_written: r.written.bytes, drain_waits: r.written.drainWaits, waiting: r.written.waiting, open: r.closedAt === undefined }] : [],
+    ),
+  };
+}
+
 export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const profile = opts.profile ?? 'instant';
   const requests: RecordedRequest[] = [];
@@ -128,67 +175,22 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     if (!res.headersSent) sendError(res, format, 'server_error');
     else res.destroy(err as Error);
   };
+  const stats = () => emulatorStats(requests, embeddingRequests.length, connections, prefixCache);
   const handle = createRouter(
-    [
-      {
-        method: 'POST',
-        path: endingWith('/chat/completions'),
-        handle: (req, res, at) => {
-          const r = record(requests, req, at);
-          chat(req, res, r, seq++).catch(failed(res, r.format));
-        },
+    emulatorRoutes(profile, stats, {
+      chat: (req, res, at) => {
+        const r = record(requests, req, at);
+        chat(req, res, r, seq++).catch(failed(res, r.format));
       },
-      {
-        method: 'POST',
-        path: endingWith('/v1/messages'),
-        handle: (req, res, at) => {
-          const r = record(requests, req, at);
-          messages(req, res, r, seq++).catch(failed(res, r.format));
-        },
+      messages: (req, res, at) => {
+        const r = record(requests, req, at);
+        messages(req, res, r, seq++).catch(failed(res, r.format));
       },
-      {
-        method: 'POST',
-        path: endingWith('/embeddings'),
-        handle: (req, res, at) =>
-          void embed(req, res, record(embeddingRequests, req, at)).catch(() => (res.headersSent ? res.destroy() : sendError(res, 'openai', 'server_error'))),
-      },
-      // HEAD pre-warms keep-alive connections
-      { method: 'HEAD', path: anyPath, handle: (_req, res) => void res.writeHead(200).end() },
-      { method: 'GET', path: exactly('/_emulator/stats'), handle: (_req, res) => sendJson(res, 200, stats()) },
-      {
-        method: 'GET',
-        path: endingWith('/models'),
-        handle: (_req, res) => {
-          const created = Math.floor(Date.now() / 1000);
-          sendJson(res, 200, { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
-        },
-      },
-      { method: 'GET', path: anyPath, handle: (_req, res) => sendJson(res, 200, { emulator: 'agentmem', profile }) },
-    ],
-    (req, res, { path }) => {
-      req.resume();
-      const e = errorResponse('openai', 'not_found', { method: req.method, path });
-      res.writeHead(e.status, e.headers).end(e.body);
-    },
+      embeddings: (req, res, at) =>
+        void embed(req, res, record(embeddingRequests, req, at)).catch(() => (res.headersSent ? res.destroy() : sendError(res, 'openai', 'server_error'))),
+    }),
+    notFound,
   );
-  /** What it has seen, and the backpressure its streamed answers met (writes waiting for the client to read). */
-  const stats = () => {
-    const meters = requests.flatMap((r) => (r.written ? [r.written] : []));
-    const sum = (f: (m: WriteMeter) => number) => meters.reduce((n, m) => n + f(m), 0);
-    return {
-      connections,
-      requests: requests.length,
-      embeddings: embeddingRequests.length,
-      bytes_written: sum((m) => m.bytes),
-      drain_waits: sum((m) => m.drainWaits),
-      drain_wait_ms: Math.round(sum((m) => m.drainMs)),
-      streams_waiting: sum((m) => (m.waiting ? 1 : 0)),
-      prefix_cache: prefixCache.stats(),
-      streams: requests.flatMap((r) =>
-        r.written ? [{ bytes_written: r.written.bytes, drain_waits: r.written.drainWaits, waiting: r.written.waiting, open: r.closedAt === undefined }] : [],
-      ),
-    };
-  };
   const certificate = opts.tls === true ? await selfSignedCertificate(opts.host) : opts.tls || undefined;
   const serverOptions = { noDelay: true, keepAliveTimeout: 60_000 };
   const server = certificate ? createHttpsServer({ ...serverOptions, ...certificate }, handle) : createServer(serverOptions, handle);
