@@ -79,7 +79,13 @@ export function createClient(opts: ClientOptions): Client {
       const text = await res.text();
       return (text ? JSON.parse(text) : undefined) as T;
     },
-    async stream<T>(method: string, path: string, body: unknown, onEvent: (e: SseEvent<T>) => void, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}) {
+    async stream<T>(
+      method: string,
+      path: string,
+      body: unknown,
+      onEvent: (e: SseEvent<T>) => void,
+      opts: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+    ) {
       const res = await send(method, path, body, opts.signal, { accept: 'text/event-stream', ...opts.headers });
       if (!res.body) throw new ApiError('protocol_error', 'the server sent no stream');
       const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());

@@ -98,11 +98,7 @@ function requestBody(req: LlmRequest, config: ProviderConfig, memo: ThinkingMemo
     ...(req.temperature !== undefined && thinking !== 'enabled' ? { temperature: req.temperature } : {}),
     ...(req.top_p !== undefined && thinking !== 'enabled' ? { top_p: req.top_p } : {}),
     ...(req.stop !== undefined ? { stop_sequences: Array.isArray(req.stop) ? req.stop : [req.stop] } : {}),
-    ...(thinking === 'enabled'
-      ? { thinking: { type: 'enabled', budget_tokens: budget } }
-      : thinking === 'disabled'
-        ? { thinking: { type: 'disabled' } }
-        : {}),
+    ...(thinking === 'enabled' ? { thinking: { type: 'enabled', budget_tokens: budget } } : thinking === 'disabled' ? { thinking: { type: 'disabled' } } : {}),
   };
 }
 
