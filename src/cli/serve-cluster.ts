@@ -67,7 +67,7 @@ export async function runPrimary(n: number): Promise<void> {
         for (const w of workers) w.process.kill('SIGKILL');
         return resolve();
       }
-      if (!stopping) console.log(`agentmem: ${signal}, draining ${workers.length} workers`);
+      console.log(`agentmem: ${signal}, draining ${workers.length} workers`);
       stopping = true;
       // As a message, not a signal: a worker that got the terminal's SIGINT itself must not
       // take this one for the second, exit-at-once signal (server/shutdown.ts).

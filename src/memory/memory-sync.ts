@@ -51,7 +51,6 @@ export function createMemorySync(opts: MemorySyncOptions) {
     inflight: 1,
     maxBatch: 256,
   });
-  const versions = { read: (orgId: string, agentId: string | null, userId: string | null) => readVersion({ orgId, agentId, userId }) };
   let index: Sync | undefined;
   const known = new LRUCache<string, Known>({ max: opts.maxScopes });
   // scopes whose version is being read (a load's start): the deltas that arrive meanwhile
@@ -122,7 +121,7 @@ export function createMemorySync(opts: MemorySyncOptions) {
       const key = scopeKey(orgId, leaf.agentId, leaf.userId);
       reading.set(key, []);
       try {
-        known.set(key, { version: await versions.read(orgId, leaf.agentId, leaf.userId), epoch });
+        known.set(key, { version: await readVersion({ orgId, ...leaf }), epoch });
       } finally {
         const held = reading.get(key) ?? [];
         reading.delete(key);
@@ -161,7 +160,7 @@ export function createMemorySync(opts: MemorySyncOptions) {
       if (!k) return opts.check === 'bus-down' && guard.trusted() ? undefined : reload(key);
       if (opts.check === 'bus-down' && guard.trusted() && k.epoch === epoch) return;
       stats.checks++;
-      const version = await versions.read(orgId, agentId, userId);
+      const version = await readVersion({ orgId, agentId, userId });
       const now = known.get(key);
       if (!now || now.version !== version) {
         // a delta on its way (its version not yet applied) also lands here: one reload
