@@ -61,7 +61,7 @@ async function openSocket(dir: string): Promise<Db & { stop(): Promise<void> }> 
     })();`;
   const worker = new Worker(src, { eval: true });
   await new Promise((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject)));
-  const db = await openPostgres(`postgres://postgres@localhost/postgres?host=${encodeURIComponent(sockDir)}`, { max: 1 });
+  const db = await openPostgres(`postgres://postgres@localhost/postgres?host=${encodeURIComponent(sockDir)}`, { max: 1, min: 0 });
   return {
     ...db,
     async stop() {

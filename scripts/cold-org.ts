@@ -86,8 +86,11 @@ const turn = async (url: string, k: number) => {
   const text = await res.text();
   const done = JSON.parse(/data: (\{"chunk_type":"done".*)\n/.exec(text)?.[1] ?? '{}');
   const question = `Which hobby do I keep? hobby${k}`;
-  const sent = emu.requests.find((r) => messagesOf(r).includes(question));
+  // not followed by a digit: "hobby1561" is a prefix of "hobby15618", another user's question
+  const asked = new RegExp(`${question.replace('?', '\\?')}(?!\\d)`);
+  const sent = emu.requests.find((r) => asked.test(messagesOf(r)));
   const found = sent !== undefined && new RegExp(`hobby named hobby${k}\\b`).test(messagesOf(sent));
+  if (process.env.COLD_TIMINGS) console.log(JSON.stringify(done.timings));
   return { recall: done.timings?.recall as number, skipped: done.timings?.skipped?.recall as string | undefined, found };
 };
 

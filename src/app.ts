@@ -115,7 +115,7 @@ export async function startAgentmem(config: AppConfig, opts: StartOptions = {}):
 
 /** The logger's first companions: the store, the upstream pool, the metrics and the invalidation bus. */
 async function openBase(config: AppConfig, log: Logger): Promise<Base> {
-  const db = await openStore(config.databaseUrl, config.dataDir);
+  const db = await openStore(config.databaseUrl, config.dataDir, config.pgPool);
   const pool = createPool({ egress: config.egress });
   const metrics = createMetrics({ knownModels: config.metricsModels });
   // Its start-up errors (Redis not answering) are logged: the logger exists already.

@@ -8,6 +8,8 @@ export interface AppConfig {
   host: string;
   /** unset: embedded PGlite in dataDir; memory://; or postgres://… */
   databaseUrl?: string;
+  /** AGENTMEM_PG_POOL_MAX / AGENTMEM_PG_POOL_MIN: PostgreSQL connections at most, and kept open and warmed at start (store/postgres) */
+  pgPool: { max: number; min: number };
   redisUrl?: string;
   dataDir: string;
   bootstrapKey?: string;
@@ -91,6 +93,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: intEnv(env.PORT, 8080),
     host: env.HOST || '127.0.0.1',
     databaseUrl: env.DATABASE_URL || undefined,
+    pgPool: { max: Math.max(1, intEnv(env.AGENTMEM_PG_POOL_MAX, 20)), min: Math.max(0, intEnv(env.AGENTMEM_PG_POOL_MIN, 8)) },
     redisUrl: env.REDIS_URL || undefined,
     dataDir: resolve(env.AGENTMEM_DATA_DIR || '.agentmem'),
     bootstrapKey: env.AGENTMEM_BOOTSTRAP_KEY || undefined,

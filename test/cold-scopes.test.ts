@@ -70,8 +70,9 @@ for (const engine of engines) {
         ctx.diagnostic(`first turns' recall (ms): ${timings.map((t) => t.recall).join(', ')}`);
         for (const [i, k] of picked.entries()) {
           assert.equal(timings[i]!.skipped?.recall, undefined, `user${k}: recall not skipped (${JSON.stringify(timings[i])})`);
-          const question = `Which hobby do I keep? hobby${k}`;
-          const sent = emu.requests.find((r) => r.path.endsWith('/chat/completions') && JSON.stringify(chatOf(r).messages).includes(question));
+          // not followed by a digit: "hobby312" is a prefix of "hobby3125", another user's question
+          const question = new RegExp(`Which hobby do I keep\\? hobby${k}(?!\\d)`);
+          const sent = emu.requests.find((r) => r.path.endsWith('/chat/completions') && question.test(JSON.stringify(chatOf(r).messages)));
           assert.ok(sent, `user${k}'s turn went upstream`);
           const system = JSON.stringify(chatOf(sent).messages);
           assert.match(system, new RegExp(`hobby named hobby${k}\\b`), `user${k}'s memory is in the prompt`);

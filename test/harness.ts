@@ -24,6 +24,9 @@ export { waitFor, type WaitOptions } from './wait.ts';
 // (the product's default when installed) costs a worker and ~1 s of model load per server,
 // which only test/local-neural.test.ts needs.
 process.env.AGENTMEM_DEFAULT_EMBEDDER ??= 'local';
+// Two warm connections per test server, not eight: files run two at once, some with four
+// servers each, on one PostgreSQL of 100 connections.
+process.env.AGENTMEM_PG_POOL_MIN ??= '2';
 
 export const engines: Engine[] = (process.env.AGENTMEM_TEST_ENGINES ?? 'pglite,postgres').split(',') as Engine[];
 /** The shared Redis for tests; undefined when `npm test` found none (AGENTMEM_TEST_REDIS=none). */
@@ -78,7 +81,7 @@ export async function createTestDatabase(engine: Engine): Promise<ThrowawayDatab
 
 /** A test server's settings: a loopback port of its own, this data dir and admin key, quiet logs. */
 const testConfig = (dataDir: string, bootstrapKey: string): AppConfig => ({
-  ...configFromEnv({}),
+  ...configFromEnv({ AGENTMEM_PG_POOL_MIN: process.env.AGENTMEM_PG_POOL_MIN }),
   port: 0,
   host: '127.0.0.1',
   dataDir,

@@ -48,7 +48,7 @@ for (const engine of engines) {
         child = second.child;
         // The interrupted ones come again only when their lease (2 × timeout + 1 s) runs out,
         // after the three never tried: wait for both, not for five distinct events alone.
-        const sentTwice = (id: string) => events(rx, '/crash').filter((e) => e.headers['webhook-id'] === id).length >= 2;
+        const sentTwice = (id: string | undefined) => events(rx, '/crash').filter((e) => e.headers['webhook-id'] === id).length >= 2;
         await rx.until(
           () => new Set(events(rx, '/crash').map((e) => e.payload.data.id)).size === 5 && interrupted.every(sentTwice),
           'all five after the restart, the interrupted ones again',

@@ -15,6 +15,8 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** open connections to the database server, and how many are idle (PGlite has none) */
   connections(): { open: number; idle: number };
+  /** Opens the connections kept open and readies each for the first turns (PostgreSQL; after the migrations). */
+  warm?(): Promise<void>;
   close(): Promise<void>;
 }
 

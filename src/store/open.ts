@@ -2,8 +2,9 @@
 import { join } from 'node:path';
 import type { Db } from './db.ts';
 import { migrate } from './migrate.ts';
+import type { PoolSize } from './postgres/index.ts';
 
-export async function openStore(databaseUrl: string | undefined, dataDir: string): Promise<Db> {
+export async function openStore(databaseUrl: string | undefined, dataDir: string, pool?: PoolSize): Promise<Db> {
   let db: Db;
   if (!databaseUrl) {
     const { openPglite } = await import('./pglite/index.ts');
@@ -13,12 +14,13 @@ export async function openStore(databaseUrl: string | undefined, dataDir: string
     db = await openPglite('memory://');
   } else if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const { openPostgres } = await import('./postgres/index.ts');
-    db = await openPostgres(databaseUrl);
+    db = await openPostgres(databaseUrl, pool);
   } else {
     throw new Error('DATABASE_URL must be postgres://…, postgresql://… or memory:// (unset: embedded PGlite in the data dir)');
   }
   try {
     await migrate(db);
+    await db.warm?.();
   } catch (err) {
     await db.close().catch(() => {});
     throw err;
