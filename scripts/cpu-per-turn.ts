@@ -4,7 +4,7 @@
 // read the same way. Sequential turns on one session, then a drain until the server is
 // quiet, so the background work a turn leaves (extraction, the recall pool) is counted.
 //   node --import tsx scripts/cpu-per-turn.ts [--database embedded|memory://|postgres://…] [--turns 300]
-//     [--memory on|off] [--memories 1000] [--floor]   (--floor: the plain node:http proxy instead)
+//     [--memory on|off] [--memories 1000] [--extract 1|2|…|off] [--floor]   (--floor: the plain node:http proxy instead)
 //     [--concurrency C] [--workers N]   (N > 1: serve --workers over PostgreSQL + Redis; CPU of every process)
 // Also prints the client-side time to first content of the measured turns.
 // Compare commits A/B with it; it is the steadiest figure this machine gives.
@@ -35,6 +35,7 @@ const { values: opts } = parseArgs({
     perf: { type: 'string' }, // a file: `perf record` of the server's every thread (JIT frames named by --perf-basic-prof)
     concurrency: { type: 'string', default: '1' }, // sessions chatting at once (turns are split among them)
     embedder: { type: 'string', default: 'local' }, // memory.embedder: local (lexical recall, issue 27's targets) or local-neural
+    extract: { type: 'string', default: '1' }, // memory on: extraction after every N-th exchange (memory.extract.every_turns), or off
     workers: { type: 'string', default: '1' }, // serve --workers N (PostgreSQL + Redis only): CPU of the primary and every worker
   },
 });
@@ -153,7 +154,12 @@ if (opts.floor) {
     system_prompt: SYSTEM_PROMPT,
     llm: { provider: 'openai-compatible', model: 'gpt-emu', base_url: upstream, api_key: 'sk-cpu' },
     memory: on
-      ? { last_messages: 10, semantic_recall: { enabled: true, top_k: 5 }, extract: true, embedder: { provider: opts.embedder } }
+      ? {
+          last_messages: 10,
+          semantic_recall: { enabled: true, top_k: 5 },
+          extract: opts.extract === 'off' ? false : { every_turns: Number(opts.extract) },
+          embedder: { provider: opts.embedder },
+        }
       : { last_messages: 0, semantic_recall: { enabled: false }, extract: false },
   });
   const n = Number(opts.memories);
