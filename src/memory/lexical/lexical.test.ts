@@ -1,7 +1,7 @@
 // The lexical pieces on their own: tokens (stems, stopwords, CJK, dates) and BM25 statistics.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Bm25Index, idf, searchIndexes, type RankingOptions } from './bm25.ts';
+import { Bm25Index, idf, searchIndexes, searchIndexesInSteps, STEP, type RankingOptions } from './bm25.ts';
 import { MEMORY_RANKING } from '../recall-config.ts';
 import { extractDates } from './dates.ts';
 import { analyze } from './tokens.ts';
@@ -121,5 +121,33 @@ describe('BM25 index', () => {
     const docs = (r: RankingOptions) => searchIndexes([ix], analyze(question), 3, undefined, r).map((h) => h.doc);
     assert.ok(!docs({}).includes('review'), 'BM25 alone: the parks share more of the question');
     assert.ok(docs(MEMORY_RANKING).includes('review'), 'RM3: found through "绿洲家园" of the best match');
+  });
+
+  test('a large search in steps: the same answer as in one go, other work runs between its steps, a delete meanwhile is not returned', async () => {
+    const things = 'coffee tea sushi jazz chess tennis hiking guitar piano yoga Berlin Paris Tokyo Lisbon'.split(' ');
+    const a = new Bm25Index<string>();
+    const b = new Bm25Index<string>();
+    for (let i = 0; i < 3 * STEP; i++) {
+      const text = `I like ${things[i % things.length]} and ${things[(i * 7 + 3) % things.length]} (note ${i})`;
+      put(i % 3 ? a : b, `m${i}`, text);
+    }
+    for (const q of ['Do I like sushi and jazz?', 'tea in Lisbon', 'note 4711', 'chess']) {
+      const whole = searchIndexes([a, b], analyze(q), 10, undefined, MEMORY_RANKING);
+      assert.ok(whole.length, q);
+      assert.deepEqual(await searchIndexesInSteps([a, b], analyze(q), 10, undefined, MEMORY_RANKING), whole, q);
+    }
+    // the event loop turns while a search is under way: a timer set before it fires before it ends
+    let turned = false;
+    setImmediate(() => (turned = true));
+    const searching = searchIndexesInSteps([a, b], analyze('sushi jazz'), 10, undefined, MEMORY_RANKING);
+    assert.equal(turned, false);
+    const top = searchIndexes([a, b], analyze('note 6000'), 1)[0]!.doc;
+    assert.equal(top, 'm6000');
+    await searching;
+    assert.ok(turned, 'the search gave the event loop a turn');
+    // a document deleted between two steps (it sits past the first step) is not returned
+    const late = searchIndexesInSteps([a, b], analyze('note 6000'), 5);
+    (6000 % 3 ? a : b).remove('m6000');
+    assert.ok(!(await late).some((h) => h.doc === 'm6000'));
   });
 });

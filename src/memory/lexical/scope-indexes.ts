@@ -17,7 +17,7 @@
 // that yield to the event loop, so a large scope's load does not hold up other requests
 // (nor recall's budget timer).
 import { LRUCache } from 'lru-cache';
-import { Bm25Index, searchIndexes, type Bm25Hit, type RankingOptions } from './bm25.ts';
+import { Bm25Index, searchIndexesInSteps, type Bm25Hit, type RankingOptions } from './bm25.ts';
 import * as keys from '../../keys.ts';
 
 /** Which scopes a search spans: agentId/userId undefined: any; userId null: those without a user. */
@@ -211,7 +211,7 @@ export function createScopeIndexes<D extends Indexed>(corpus: Corpus<D>, bounds:
         if (scope.agentIds && (agent === null || !scope.agentIds.includes(agent))) continue;
         indexes.push(ix);
       }
-      return searchIndexes(indexes, terms, limit, allow, corpus.ranking);
+      return searchIndexesInSteps(indexes, terms, limit, allow, corpus.ranking);
     },
 
     /** Whether the scope's documents are in memory (a search of it reads no store). */
