@@ -10,8 +10,9 @@ export async function openStore(databaseUrl: string | undefined, dataDir: string
     const { openPglite } = await import('./pglite/index.ts');
     db = await openPglite(join(dataDir, 'pgdata'));
   } else if (databaseUrl.startsWith('memory://')) {
+    // memory://?from=<file>: a throwaway store that starts as a copy of a dump (PgliteDb.dump)
     const { openPglite } = await import('./pglite/index.ts');
-    db = await openPglite('memory://');
+    db = await openPglite('memory://', new URL(databaseUrl).searchParams.get('from') ?? undefined);
   } else if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const { openPostgres } = await import('./postgres/index.ts');
     db = await openPostgres(databaseUrl, pool);

@@ -13,12 +13,15 @@ import type { Ready, Reply, Request, WireError } from './worker.ts';
 export interface PgliteDb extends Db {
   /** the thread PGlite runs on (diagnostics and tests) */
   readonly worker: Worker;
+  /** writes the store to `file` as a gzipped dump, which `memory://?from=<file>` starts from */
+  dump(file: string): Promise<void>;
 }
 
 type Op = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-export async function openPglite(dataDir: string): Promise<PgliteDb> {
-  const worker = spawnPgliteWorker({ dataDir });
+/** `from` (with `memory://`): start as a copy of a dump instead of an empty cluster (PGlite's initdb: ~3.5 s of CPU; a dump's load: ~0.6 s). */
+export async function openPglite(dataDir: string, from?: string): Promise<PgliteDb> {
+  const worker = spawnPgliteWorker({ dataDir, ...(from ? { from } : {}) });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let stopped: Error | undefined;
@@ -84,6 +87,7 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
       return result;
     },
     connections: () => ({ open: 0, idle: 0 }),
+    dump: (file) => call({ op: 'dump', file }),
     async close() {
       if (stopped) return;
       closing = true;
@@ -102,7 +106,7 @@ function toError(e: WireError): Error {
 }
 
 /** The worker file beside this one, with this file's extension: `.ts` through tsx, `.js` after a build. */
-function spawnPgliteWorker(workerData: { dataDir: string }): Worker {
+function spawnPgliteWorker(workerData: { dataDir: string; from?: string }): Worker {
   const ext = extname(fileURLToPath(import.meta.url));
   return spawnWorker(new URL(`./worker${ext}`, import.meta.url), { workerData });
 }

@@ -185,3 +185,31 @@ test('a worker that dies fails the queries waiting on it instead of hanging', as
   await assert.rejects(db.query('select 1'), /PGlite worker stopped/);
   await db.close();
 });
+
+test('memory://?from=<dump>: a throwaway store starts as a copy of a dump, and leaves the dump as it was', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'agentmem-dump-'));
+  const file = join(dir, 'store.tgz');
+  const { openStore } = await import('../open.ts');
+  const first = await openPglite('memory://');
+  try {
+    await first.exec(`create table notes (id int primary key, body text); insert into notes values (1, 'kept in the dump')`);
+    await first.dump(file);
+  } finally {
+    await first.close();
+  }
+  try {
+    for (let i = 0; i < 2; i++) {
+      // through DATABASE_URL's form, as a test server opens it (the migrations run on the copy)
+      const copy = await openStore(`memory://?from=${encodeURIComponent(file)}`, dir);
+      try {
+        assert.deepEqual(await copy.query('select id, body from notes'), [{ id: 1, body: 'kept in the dump' }], `copy ${i}`);
+        await copy.exec(`insert into notes values (2, 'only in copy ${i}')`);
+        assert.ok((await copy.query('select 1 from memories limit 1')) !== undefined, 'migrated');
+      } finally {
+        await copy.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

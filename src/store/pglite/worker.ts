@@ -2,7 +2,7 @@
 // thread. It answers the requests of `./index.ts` one message each; PGlite's own
 // mutex keeps them in arrival order and holds them back while a transaction is open.
 import { parentPort, workerData } from 'node:worker_threads';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { createPrepared } from './prepared.ts';
@@ -12,6 +12,7 @@ export type Request = { id: number } & (
   | { op: 'exec'; sql: string; tx?: number }
   | { op: 'begin' }
   | { op: 'end'; tx: number; commit: boolean }
+  | { op: 'dump'; file: string }
   | { op: 'close' }
 );
 
@@ -27,7 +28,8 @@ export type Reply = { id: number } & ({ ok: true; value: unknown } | { ok: false
 export type Ready = { ready: true } | { ready: false; error: WireError };
 
 const port = parentPort!;
-const { dataDir } = workerData as { dataDir: string };
+/** `from`: an in-memory store starts as a copy of this dump (the `dump` op's file), with no initdb. */
+const { dataDir, from } = workerData as { dataDir: string; from?: string };
 
 /** Open transactions by id: the connection their statements run on, and how to end them. */
 const open = new Map<number, { tx: Transaction; end: (commit: boolean) => Promise<void> }>();
@@ -99,6 +101,9 @@ async function handle(pg: PGlite, req: Request): Promise<unknown> {
       if (!t) throw new Error(`transaction ${req.tx} is not open`);
       return t.end(req.commit);
     }
+    case 'dump':
+      writeFileSync(req.file, Buffer.from(await (await pg.dumpDataDir('gzip')).arrayBuffer()));
+      return undefined;
     case 'close':
       await pg.close();
       return undefined;
@@ -109,7 +114,7 @@ let pg: PGlite;
 let prepared: ReturnType<typeof createPrepared>;
 try {
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  pg = await PGlite.create({ dataDir, extensions: { vector } });
+  pg = await PGlite.create({ dataDir, extensions: { vector }, ...(from ? { loadDataDir: new Blob([readFileSync(from)]) } : {}) });
   prepared = createPrepared(pg);
 } catch (err) {
   port.postMessage({ ready: false, error: toWire(err) } satisfies Ready);
