@@ -186,7 +186,7 @@ export interface TwoInstances {
  * prefix), with an emulator, for the enclosing describe block. `redisUrl` is read when the
  * suite starts (a private redis-server started in an earlier `before`).
  */
-export function twoInstances(set: (w: TwoInstances) => void, opts: { redisUrl: () => string; secretKey: string }): void {
+export function twoInstances(set: (w: TwoInstances) => void, opts: { redisUrl: () => string; secretKey: string; config?: Partial<AppConfig> }): void {
   let w: Partial<TwoInstances> = {};
   let database: ThrowawayDatabase | undefined;
   before(async () => {
@@ -196,6 +196,7 @@ export function twoInstances(set: (w: TwoInstances) => void, opts: { redisUrl: (
       redisUrl: opts.redisUrl(),
       redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:`,
       secretKey: opts.secretKey,
+      ...opts.config,
     };
     w.shared = shared;
     await Promise.all([startServer('postgres', shared).then((a) => (w.a = a)), startEmulator({ port: 0, profile: 'instant' }).then((emu) => (w.emu = emu))]);

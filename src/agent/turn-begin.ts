@@ -7,8 +7,7 @@ import type { ChatMessage, ToolSpec } from '../llm/types.ts';
 import type { Exchange } from '../memory/history.ts';
 import type { RecalledMemory } from '../memory/recall.ts';
 import { countChat } from '../memory/window-messages.ts';
-import type { Message } from '../store/repos/messages.ts';
-import type { Session } from '../store/repos/sessions.ts';
+import type { SessionWindow } from '../memory/session-cache.ts';
 import { budgetOf, checkUserFits, ContextTooLongError, countUser, fitTurn, type Budget, type FittedPrompt, type UserCount } from './context-window.ts';
 import type { McpToolset } from './mcp-tools.ts';
 import type { Prompt } from './prompt.ts';
@@ -33,7 +32,7 @@ export interface BegunTurn {
   breakpoints: number[];
 }
 
-export type Window = { session: Session; messages: Message[] } | undefined;
+export type Window = SessionWindow | undefined;
 
 /** What a turn reads first: the session and its window, whose memories, the budget, the user's message counted, recall under way. */
 export interface TurnStart {
@@ -43,6 +42,12 @@ export interface TurnStart {
   user: UserCount;
   /** the memories recalled for the message (recall runs beside the history read when it can) */
   recalling: Promise<RecalledMemory[]>;
+  /**
+   * The window as the store has it: `existing`, or, when this instance's copy was behind, read
+   * again; rejects (not_found) when the session was deleted meanwhile. Await it before the
+   * prompt is made (session-cache.ts, freshness).
+   */
+  checked: Promise<Window>;
 }
 
 /**
@@ -69,7 +74,23 @@ export async function startTurn(turn: TurnContext): Promise<TurnStart> {
   const userId = input.userId ?? existing?.session.user_id ?? null;
   const budget = budgetOf(config.llm);
   const user = checkUser(turn, budget);
-  return { existing, userId, budget, user, recalling: early ?? recallFor(userId) };
+  return { existing, userId, budget, user, recalling: early ?? recallFor(userId), checked: checkedWindow(turn, existing, depth) };
+}
+
+/** A window from this instance's copy, checked against the store beside the turn's other work (session-cache.ts). */
+function checkedWindow(turn: TurnContext, existing: Window, depth: number): Promise<Window> {
+  const freshness = existing?.freshness;
+  if (!existing || !freshness) return Promise.resolve(existing);
+  const checked = freshness.then(async (f) => {
+    if (f === 'gone') throw new ChatInputError('not_found', 'Session not found.');
+    if (f === 'current') return existing;
+    // behind the store (a delta not heard yet): the copy is dropped, so this reads the store
+    const again = await turn.deps.history.window(turn.input.orgId, existing.session.id, depth);
+    checkSession(turn, again);
+    return again;
+  });
+  checked.catch(() => {}); // (a turn that fails before awaiting it leaves no unhandled rejection)
+  return checked;
 }
 
 export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
@@ -77,10 +98,11 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   const { config } = agent;
   // MCP tools: listed on the agent's first use (beside history and recall), cached after.
   const mcpTools = deps.mcp?.toolset(agent).catch(() => undefined);
-  const { existing, userId, budget, user, recalling } = await startTurn(turn);
+  const { existing, userId, budget, user, recalling, checked } = await startTurn(turn);
 
   // The user's message is written after recall (the embedded engine runs one query at a
-  // time, in order) and while the model thinks; finishTurn waits for the write.
+  // time, in order) and while the model thinks; finishTurn waits for the write. (And after the
+  // session's check: a window read again must not hold this turn's own message.)
   const exchange = deps.history.begin(
     {
       orgId: input.orgId,
@@ -90,7 +112,7 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
       content: input.message,
       tokens: user.exact ? user.tokens + MESSAGE_OVERHEAD : undefined,
     },
-    recalling,
+    Promise.all([recalling, checked]),
   );
   exchange.stored.catch(() => {
     turn.storeFailed = true;
@@ -100,7 +122,8 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
   turn.sink.emit({ chunk_type: 'start', session_id: sessionId, message_id: assistantMessageId, user_message_id: userMessageId, agent_id: agent.id });
   const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, exchange.sessionId, !existing);
   // At once: recall memories, make the upstream connection ready.
-  const [recalled, mcp, , workingText] = await Promise.all([
+  const [window, recalled, mcp, , workingText] = await Promise.all([
+    checked,
     recalling,
     mcpTools,
     agent.provider.warm
@@ -115,14 +138,14 @@ export async function beginTurn(turn: TurnContext): Promise<BegunTurn> {
 
   const tp = performance.now();
   const specs = turnTools(config, config.tools.length || input.clientTools ? [...toolSpecs(config.tools, mcp), ...(input.clientTools ?? [])] : undefined);
-  const { messages, breakpoints, windowStart, windowFull } = fitPrompt(turn, budget, user, existing, { recalled, mcp, specs, working: workingText });
+  const { messages, breakpoints, windowStart, windowFull } = fitPrompt(turn, budget, user, window, { recalled, mcp, specs, working: workingText });
   timings.mark('prompt', tp);
   exchange.windowFull = windowFull;
   // The window gave way: stored after the user's message (and before the answer), so the next
   // turns, here or on another instance, send the same window. Should the write fail, the next
   // turn decides again.
   if (windowStart !== undefined) {
-    exchange.windowMoved = deps.history.moveWindow(input.orgId, sessionId, windowStart, existing?.messages.at(-1)?.seq ?? 0, exchange.stored).catch(() => {});
+    exchange.windowMoved = deps.history.moveWindow(input.orgId, sessionId, windowStart, window?.messages.at(-1)?.seq ?? 0, exchange.stored).catch(() => {});
   }
   return { exchange, userId, recalled, mcp, specs, messages, breakpoints };
 }

@@ -6,9 +6,14 @@ import { upstreamCodes, type UpstreamCode } from '../llm/errors.ts';
 /** The server stopped the turn (stop.ts): shutting down, or a client whose socket stayed full too long. */
 export type StopCode = 'shutting_down' | 'client_stalled';
 
+/** Why a request cannot run (ChatInputError): answered 4xx, or, found once its stream is open, as its `error` event. */
+export type InputErrorCode = 'not_found' | 'bad_request' | 'context_too_long';
+
 export type TurnErrorCode =
   | UpstreamCode
   | StopCode
+  /** the session was deleted (through another instance) as the turn began */
+  | InputErrorCode
   /** the user's message or the answer could not be stored */
   | 'storage_unavailable'
   /** the client went away (the answer is stored incomplete; a resumed stream is told) */
@@ -26,7 +31,7 @@ export interface TurnError {
 /** A request that cannot run (unknown session, wrong user, too long): answered 4xx before any byte streams. */
 export class ChatInputError extends Error {
   constructor(
-    readonly code: 'not_found' | 'bad_request' | 'context_too_long',
+    readonly code: InputErrorCode,
     message: string,
   ) {
     super(message);

@@ -23,7 +23,8 @@ export interface TurnPrompt {
 export async function turnPrompt(turn: TurnContext): Promise<TurnPrompt> {
   const { deps, agent, input, timings } = turn;
   const { config } = agent;
-  const { existing, userId, budget, user, recalling } = await startTurn(turn);
+  const { userId, budget, user, recalling, checked } = await startTurn(turn);
+  const existing = await checked;
   const sessionId = existing?.session.id ?? null;
   // (a session not started yet has no block of its own: forTurn answers the template without a read)
   const working = deps.working?.forTurn(config.memory.working, input.orgId, agent.id, userId, sessionId ?? '', !existing);

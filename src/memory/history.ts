@@ -45,6 +45,13 @@ export interface HistoryOptions extends HistoryHooks {
   onRetryStored?: (messageId: string) => void;
   /** turns per statement of the grouped writes (a metric) */
   onWriteBatch?: (write: 'begin' | 'finish', turns: number) => void;
+  /**
+   * Instances share the store: a turn served from a kept session also asks the store whether
+   * the copy is current (one probe, grouped with other turns', beside the turn's other work):
+   * a delete through another instance is refused at once, and a message, window move or
+   * summary its bus delta has not brought yet is read before the prompt is made, bus or no bus.
+   */
+  checkSessions?: boolean;
 }
 
 type Finished = Omit<messages.FinishedMessage, 'id' | 'tokens'>;
@@ -169,6 +176,24 @@ async function deleteSession(w: Writer, orgId: string, sessionId: string): Promi
   return deleted;
 }
 
+/** A session's mark in the store (undefined: gone), asked for many turns in one statement (group-commit.ts). */
+function sessionProbe(db: Db): (orgId: string, sessionId: string) => Promise<sessions.SessionMark | undefined> {
+  const probe = groupCommit<{ orgId: string; id: string }, sessions.SessionMark | undefined>({
+    one: async (r) => mine(r, (await sessions.sessionMarks(db, [r.id])).get(r.id)),
+    many: async (rs) => {
+      const found = await sessions.sessionMarks(
+        db,
+        rs.map((r) => r.id),
+      );
+      return rs.map((r) => mine(r, found.get(r.id)));
+    },
+    inflight: db.engine === 'pglite' ? 1 : 2,
+  });
+  return (orgId, id) => probe({ orgId, id });
+}
+
+const mine = (r: { orgId: string }, mark: sessions.SessionMark | undefined) => (mark?.org_id === r.orgId ? mark : undefined);
+
 /** The turns' two writes, each grouped with other turns' (group-commit.ts), and the retry of a failed last one. */
 function createWriter(db: Db, cache: SessionCache, opts: HistoryOptions): Writer {
   const inflight = db.engine === 'pglite' ? 1 : 2;
@@ -194,7 +219,11 @@ function createWriter(db: Db, cache: SessionCache, opts: HistoryOptions): Writer
 }
 
 export function createHistory(db: Db, opts: HistoryOptions = {}) {
-  const cache = createSessionCache(db, { maxSessions: opts.maxSessions ?? 10_000, guard: opts.guard ?? alwaysTrusted });
+  const cache = createSessionCache(db, {
+    maxSessions: opts.maxSessions ?? 10_000,
+    guard: opts.guard ?? alwaysTrusted,
+    ...(opts.checkSessions ? { probe: sessionProbe(db) } : {}),
+  });
   const checkpoints = createCheckpoints(db);
   const w = createWriter(db, cache, opts);
   /** A session row changed in this process (its summary): the cached copy takes it, other instances drop theirs. */

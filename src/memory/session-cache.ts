@@ -9,7 +9,7 @@ import type { CacheGuard } from '../store/invalidation.ts';
 import * as messages from '../store/repos/messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import * as sessions from '../store/repos/sessions.ts';
-import type { Session } from '../store/repos/sessions.ts';
+import type { Session, SessionMark } from '../store/repos/sessions.ts';
 import { cachedCount } from '../llm/token-count.ts';
 import { messageTokens } from './window-messages.ts';
 
@@ -52,7 +52,29 @@ export function appendRows(entry: Entry, after: number, rows: Message[]): boolea
   return true;
 }
 
-export function createSessionCache(db: Db, opts: { maxSessions: number; guard: CacheGuard }) {
+export interface SessionCacheOptions {
+  maxSessions: number;
+  guard: CacheGuard;
+  /**
+   * The session's mark in the store (undefined: gone), asked beside each turn served from a
+   * kept copy when instances share the store: a change through another instance reaches this
+   * one by the bus, which a request sent right after the change can overtake.
+   */
+  probe?: (orgId: string, sessionId: string) => Promise<SessionMark | undefined>;
+}
+
+/** A kept copy checked against the store: as it is, deleted meanwhile, or behind (read it again). */
+export type Freshness = 'current' | 'gone' | 'stale';
+
+/** A window: the session and its last messages, and, served from a kept copy, how it compares with the store. */
+export interface SessionWindow {
+  session: Session;
+  messages: Message[];
+  /** undefined: read from the store just now; 'gone' and 'stale' have dropped the copy */
+  freshness?: Promise<Freshness>;
+}
+
+export function createSessionCache(db: Db, opts: SessionCacheOptions) {
   const { guard } = opts;
   const cache = new LRUCache<string, Entry>({ max: opts.maxSessions });
   // Loads in flight, per session, and how many changes each has seen meanwhile: a load that
@@ -65,6 +87,25 @@ export function createSessionCache(db: Db, opts: { maxSessions: number; guard: C
   function touch(sessionId: string): void {
     const l = loading.get(sessionId);
     if (l) l.changes++;
+  }
+
+  /** Compares a kept copy with the store's mark; a gone or stale copy is dropped. */
+  function compare(orgId: string, entry: Entry, probe: NonNullable<SessionCacheOptions['probe']>): Promise<Freshness> {
+    const { id } = entry.session;
+    return probe(orgId, id).then(
+      (mark) => {
+        const freshness: Freshness = !mark
+          ? 'gone'
+          : mark.newest !== newestSeq(entry) ||
+              (mark.window_seq ?? 0) !== (entry.session.window_seq ?? 0) ||
+              (mark.summarized_seq ?? 0) !== (entry.session.summarized_seq ?? 0)
+            ? 'stale'
+            : 'current';
+        if (freshness !== 'current' && cache.get(id) === entry) cache.delete(id);
+        return freshness;
+      },
+      () => 'current' as const, // the store not answering: the turn's own write will say so
+    );
   }
 
   async function load(orgId: string, sessionId: string, depth: number): Promise<Entry | undefined> {
@@ -96,16 +137,18 @@ export function createSessionCache(db: Db, opts: { maxSessions: number; guard: C
     peek: (sessionId: string): Entry | undefined => cache.get(sessionId),
 
     /** The session (scoped to the org) and its last `n` messages; undefined if it does not exist here. */
-    async window(orgId: string, sessionId: string, n: number): Promise<{ session: Session; messages: Message[] } | undefined> {
+    async window(orgId: string, sessionId: string, n: number): Promise<SessionWindow | undefined> {
       let entry = guard.trusted() ? cache.get(sessionId) : undefined;
       if (entry && entry.session.org_id !== orgId) return undefined;
       // A tail that ends with a question has its answer on the way — or already stored by
       // another instance whose delta (sent just before its `done`) has not arrived yet, while
       // the client's next turn has: the store knows (prompt-prefix.test.ts, two instances).
       if (entry?.messages.at(-1)?.role === 'user') entry = undefined;
-      if (!entry || entry.depth < n) entry = await load(orgId, sessionId, Math.max(n, 20));
+      const kept = entry !== undefined && entry.depth >= n;
+      if (!kept) entry = await load(orgId, sessionId, Math.max(n, 20));
       if (!entry) return undefined;
-      return { session: entry.session, messages: n === 0 ? [] : entry.messages.slice(-n) };
+      const freshness = kept && opts.probe ? compare(orgId, entry, opts.probe) : undefined;
+      return { session: entry.session, messages: n === 0 ? [] : entry.messages.slice(-n), ...(freshness ? { freshness } : {}) };
     },
 
     /** Appends rows written after `after` (appendRows); an entry they do not continue is dropped. */

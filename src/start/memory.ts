@@ -18,9 +18,13 @@ import type { Base, LoadAgent } from './base.ts';
 export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }: Base, loadAgent: LoadAgent, jobs: JobQueue) {
   const messageIndex = createMessageIndex(db, { maxBytes: config.messageIndexBytes });
   const episodes = createEpisodes(db, messageIndex);
+  // Whether what this instance keeps is checked against the store on every use (instances
+  // share it) or only while the bus is deaf (one process owns it): memory scopes and sessions.
+  const check = config.scopeCheck === 'auto' ? (db.engine === 'postgres' ? 'always' : 'bus-down') : config.scopeCheck;
   const history = createHistory(db, {
     owner: instanceId,
     guard: bus,
+    checkSessions: check === 'always',
     onChange: (id, delta) => bus.broadcast('session', id, delta),
     onRetryError: (err, id) => log.warn({ err, message_id: id }, 'storing an answer failed again; retrying'),
     onRetryStored: (id) => log.info({ message_id: id }, 'answer stored after a retry'),
@@ -33,7 +37,7 @@ export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }:
   const sync = createMemorySync({
     db,
     guard: bus,
-    check: config.scopeCheck === 'auto' ? (db.engine === 'postgres' ? 'always' : 'bus-down') : config.scopeCheck,
+    check,
     maxScopes: config.scopeVersionsMax,
   });
   const memoryIndex = createMemoryIndex(db, { maxBytes: config.memoryIndexBytes, beforeLoad: sync.beforeLoad });

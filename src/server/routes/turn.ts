@@ -9,6 +9,7 @@ import { recordSpans } from '../../trace/spans.ts';
 import type { ReadyAgent } from '../../agent/cache.ts';
 import { runChat } from '../../agent/run.ts';
 import type { ChatInput, RunResult } from '../../agent/turn-types.ts';
+import { ChatInputError } from '../../agent/turn-errors.ts';
 import type { Timings } from '../../trace/timings.ts';
 import { isScoped, type Principal } from '../auth.ts';
 import { failedTurnStatus, setStatus } from '../client-error.ts';
@@ -165,6 +166,10 @@ export async function streamedTurn(
     return result;
   } catch (err) {
     if (!stream.opened()) throw err;
+    if (err instanceof ChatInputError) {
+      stream.emit({ chunk_type: 'error', code: err.code, message: err.message, retryable: false });
+      return undefined;
+    }
     turn.log.error({ err, route: turn.route }, 'chat turn failed');
     stream.emit(internalErrorEvent);
     return undefined;

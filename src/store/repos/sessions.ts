@@ -35,6 +35,26 @@ export const createSession = (
 
 export const getSession = (db: Queryable, orgId: string, id: string) => one<Session>(db, 'select * from sessions where org_id = $1 and id = $2', [orgId, id]);
 
+/** What a kept copy of a session is compared with: the row's moving parts and its newest finished message. */
+export interface SessionMark {
+  org_id: string;
+  /** the seq of its newest finished message (0: none) */
+  newest: number;
+  window_seq: number | null;
+  summarized_seq: number | null;
+}
+
+/** The marks of these sessions that the store still has, by id (one primary-key probe and one index step each). */
+export async function sessionMarks(db: Queryable, ids: string[]): Promise<Map<string, SessionMark>> {
+  const rows = await db.query<SessionMark & { id: string }>(
+    `select s.id, s.org_id, s.window_seq, s.summarized_seq,
+       (select coalesce(max(m.seq), 0) from messages m where m.session_id = s.id and m.status <> 'streaming') as newest
+     from sessions s where s.id = any($1::uuid[])`,
+    [ids],
+  );
+  return new Map(rows.map(({ id, ...mark }) => [id, { ...mark, newest: Number(mark.newest) }]));
+}
+
 export const listSessions = (db: Queryable, orgId: string, agentId: string, userId: string | undefined, limit: number, offset: number) =>
   db.query<Session>(
     `select * from sessions where org_id = $1 and agent_id = $2 and ($3::text is null or user_id = $3)
