@@ -75,9 +75,10 @@ export interface AppConfig {
   webhookPollMs: number;
   /**
    * AGENTMEM_SCOPE_CHECK: when a search compares a memory scope's version with the store's
-   * (memory-sync.ts). 'always': every search (one primary-key read; a store shared by
-   * instances); 'bus-down': only while the invalidation bus is deaf; 'auto': 'always' on
-   * PostgreSQL, 'bus-down' on the embedded store (one process owns it).
+   * (memory-sync.ts), and a turn its kept session (session-cache.ts). 'always': every search
+   * and turn (one probe each, grouped; a store shared by instances); 'bus-down': only while the
+   * invalidation bus is deaf; 'auto': 'always' on PostgreSQL, 'bus-down' on the embedded store
+   * (one process owns it).
    */
   scopeCheck: 'always' | 'bus-down' | 'auto';
   /** AGENTMEM_SCOPE_VERSIONS_MAX: memory scopes whose version an instance remembers (LRU; ~150 B each) */
