@@ -29,7 +29,19 @@ export async function openPostgres(url: string, size: PoolSize = { max: 20, min:
     await pool.end().catch(() => {});
     throw new Error(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
   }
-  const run = async <T>(q: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => (await q.query(sql, params)).rows as T[];
+  const names = statementNames();
+  const run = async <T>(q: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {
+    const name = params?.length && WRITE.test(sql) ? names.of(sql) : undefined;
+    try {
+      return (await q.query({ text: sql, values: params, name })).rows as T[];
+    } catch (err) {
+      // A migration by a newer instance (a rolling deploy) changed a table under a parsed
+      // `select *`: run it unnamed from now on.
+      if (!name || (err as { code?: string }).code !== '0A000') throw err;
+      names.retire(sql);
+      return (await q.query(sql, params)).rows as T[];
+    }
+  };
   return {
     engine: 'postgres',
     query: (sql, params) => run(pool, sql, params),
@@ -81,4 +93,34 @@ export function redactUrl(url: string): string {
   } catch {
     return '<invalid url>';
   }
+}
+
+/**
+ * Only writes are named: theirs are plans by key (a row by id, rows by session or owner), the
+ * same for any values. A read's best plan may depend on its values (a user's 20 memories or an
+ * organization's 500,000, the HNSW index for a vector), so reads are planned for theirs each
+ * time, as PostgreSQL does for unnamed statements.
+ */
+const WRITE = /^\s*(insert|update|delete|with\b[\s\S]*\b(insert|update|delete)\b)/i;
+
+/** Statements given a name at most: each connection keeps those it has run parsed (a few KB each). */
+const MAX_NAMED = 256;
+
+/**
+ * A name per statement text, for the first MAX_NAMED texts with parameters: PostgreSQL then
+ * parses a hot statement once per connection, and plans it once when its plan does not depend on
+ * the values (its own rule, plan_cache_mode = auto), not on every turn. A text built per
+ * request (filters) may take a name too; past the cap, texts run unnamed as before.
+ */
+function statementNames() {
+  const names = new Map<string, string | null>();
+  return {
+    of(sql: string): string | undefined {
+      let n = names.get(sql);
+      if (n === undefined && names.size < MAX_NAMED) names.set(sql, (n = `am${names.size}`));
+      return n ?? undefined;
+    },
+    /** never named again (its old name stays parsed on the connections that ran it) */
+    retire: (sql: string) => void names.set(sql, null),
+  };
 }
