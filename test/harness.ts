@@ -24,7 +24,7 @@ export { waitFor, type WaitOptions } from './wait.ts';
 // (the product's default when installed) costs a worker and ~1 s of model load per server,
 // which only test/local-neural.test.ts needs.
 process.env.AGENTMEM_DEFAULT_EMBEDDER ??= 'local';
-// Two warm connections per test server, not eight: files run three at once (scripts/test.mjs), some with four
+// Two warm connections per test server, not eight: files run four at once (scripts/test.mjs), some with four
 // servers each, on one PostgreSQL of 100 connections.
 process.env.AGENTMEM_PG_POOL_MIN ??= '2';
 
