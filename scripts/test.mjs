@@ -124,6 +124,11 @@ const notice = skipped.length ? `npm test: SKIPPED on this machine:\n${skipped.m
 if (notice) console.log(notice);
 
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'test'].flatMap(find).sort();
+// Files at a time. Most files wait more than they compute (a server's start, a slow upstream, a
+// child process, a deadline): measured on 2 cores (ci-times.md), a file uses ~half a core on
+// average, and even four at a time left ~15 % idle; two took 914 s, three 790 s, four 541 s, with
+// PostgreSQL at most 61 connections of its 100. AGENTMEM_TEST_CONCURRENCY overrides.
+const concurrency = Number(env.AGENTMEM_TEST_CONCURRENCY) || 4;
 // For the whole suite (or with AGENTMEM_TEST_TEMPLATES=make): the stores test servers copy instead
 // of making their own, made once here (test/template-stores.ts): an embedded store copied into the
 // data dir of each test server on PGlite files (seedPglite in test/harness.ts), and its dump that
@@ -172,10 +177,14 @@ const reporters = [
   `--test-reporter=${new URL('./skip-reporter.mjs', import.meta.url).href}`,
   `--test-reporter-destination=${skipFile}`,
 ];
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...reporters, ...files], {
-  stdio: 'inherit',
-  env,
-});
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...reporters, ...files],
+  {
+    stdio: 'inherit',
+    env,
+  },
+);
 let skips = [];
 try {
   skips = readFileSync(skipFile, 'utf8')

@@ -88,8 +88,10 @@ for (const engine of engines) {
         assert.equal(rest.last!.chunk_type, 'done');
         assert.equal(rest.text.length, ANSWER_BYTES);
         assert.equal(rest.text, PIECE.repeat(REPEAT), 'the resumed client got the whole answer, byte for byte');
-        const whole = (await stats(s.emu)).streams.find((x) => !x.open && x.bytes_written > Math.max(...paused))?.bytes_written as number;
-        assert.ok(whole, 'the resumed stream ended, the longest');
+        // (the longest closed stream: the warm-up's are a quarter of it, and one of them may be
+        // longer than every paused one: 21.5 MiB against 21.3 was seen)
+        const whole = Math.max(0, ...(await stats(s.emu)).streams.filter((x) => !x.open).map((x) => x.bytes_written));
+        assert.ok(whole > Math.max(...paused), 'the resumed stream ended, the longest');
         assert.ok(
           paused.every((b) => b < whole / 2),
           `each upstream paused at under half of a whole answer: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} of ${(whole / MiB).toFixed(1)} MiB`,

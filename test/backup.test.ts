@@ -15,7 +15,7 @@ describe('backup and restore of the embedded store', () => {
   let source: Store;
   let filled: Filled;
   before(async () => {
-    source = await newStore('pglite');
+    source = await newStore('pglite', { seeded: true });
     filled = await fill(source, 'pglite');
   });
   after(async () => {

@@ -25,7 +25,7 @@ for (const engine of engines) {
     let target: Store;
     let filled: Filled;
     before(async () => {
-      [source, target] = await Promise.all([newStore(engine), newStore(engine)]);
+      [source, target] = await Promise.all([newStore(engine, { seeded: true }), newStore(engine)]);
       filled = await fill(source, engine);
     });
     after(async () => {
