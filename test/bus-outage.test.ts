@@ -5,7 +5,6 @@
 // (The Redis here is this test's own, stopped and restarted; not the shared one.)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { startEmulator, type Emulator } from '../src/emulator/server.ts';
@@ -13,6 +12,7 @@ import {
   apiClient,
   chatAndSent,
   emulatorAgent,
+  freePort,
   engines,
   needsRedisServer,
   startRedis,
@@ -117,12 +117,7 @@ for (const engine of engines) {
     `an instance started while its Redis is down serves, caches bypassed, and uses them once Redis answers (${engine})`,
     { skip: needsRedisServer },
     async () => {
-      const port = await new Promise<number>((resolve) => {
-        const probe = createServer().listen(0, '127.0.0.1', () => {
-          const { port } = probe.address() as { port: number };
-          probe.close(() => resolve(port));
-        });
-      });
+      const port = await freePort();
       const emu = await startEmulator({ port: 0, profile: 'instant' });
       const t0 = performance.now();
       const s = await startServer(engine, { redisUrl: `redis://127.0.0.1:${port}`, redisKeyPrefix: `agentmem-test:${randomBytes(4).toString('hex')}:` });

@@ -390,17 +390,26 @@ export function spawnServe(env: Record<string, string | undefined>): Promise<{ c
 export const needsRedisServer: string | false = spawnSync('redis-server', ['--version']).status !== 0 && 'needs the redis-server binary';
 
 /** A private redis-server on a free port (no persistence), for tests that stop and restart Redis. */
-export async function startRedis(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+/**
+ * A loopback port free now, for a server started later (a Redis brought up mid-test): below the
+ * ephemeral range (32768–60999 here), which port 0 and every outgoing connection draw from —
+ * with four test files at a time, a port from there was taken by the time Redis started.
+ */
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
-  if (!port) {
-    port = await new Promise<number>((resolve, reject) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as { port: number }).port;
-        probe.close(() => resolve(p));
-      });
-      probe.once('error', reject);
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer()
+        .once('error', () => resolve(false))
+        .listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
     });
+    if (free) return port;
   }
+}
+
+export async function startRedis(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  port ??= await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
