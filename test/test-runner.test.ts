@@ -5,17 +5,11 @@
 // run; with AGENTMEM_TEST_ALLOW_SKIPS (what .ci/run sets) one not in that list fails it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { engines, testRedis } from './harness.ts';
+import { engines, freePort, testRedis } from './harness.ts';
 
-const closedPort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+// (a port nothing listens on: below the ephemeral range, where no other test's server lands)
+const closedPort = freePort;
 
 function npmTest(env: Record<string, string>, files: string[]): Promise<{ code: number | null; out: string }> {
   const full: NodeJS.ProcessEnv = { ...process.env, ...env };

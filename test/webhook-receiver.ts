@@ -2,7 +2,6 @@
 // request, answers as a path's handler says (default 200), and can hold a path's requests open.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { waitFor } from './wait.ts';
 
 interface Received {
@@ -69,15 +68,5 @@ export async function startReceiver() {
   };
 }
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
-
-/** A port free right now on 127.0.0.1 (for a child process that listens on it). */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createNetServer().listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as { port: number }).port;
-      probe.close(() => resolve(port));
-    });
-    probe.once('error', reject);
-  });
 
 export const events = (rx: Receiver, path: string) => rx.received.filter((r) => r.path === path).map((r) => ({ ...r, payload: JSON.parse(r.body) }));

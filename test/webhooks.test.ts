@@ -10,12 +10,12 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { parseEgress } from '../src/llm/egress.ts';
-import { createTestDatabase, engines, startServer, streamChat, waitFor, type TestServer } from './harness.ts';
+import { createTestDatabase, engines, freePort, startServer, streamChat, waitFor, type TestServer } from './harness.ts';
 
 const fast = { provider: 'simulated', simulated: { first_token_ms: 0, tokens_per_s: 0 } };
 const ALL = ['memory.created', 'memory.updated', 'memory.deleted', 'session.summarized', 'import.completed', 'working_memory.updated'];
 
-import { events, freePort, startReceiver, type Receiver } from './webhook-receiver.ts';
+import { events, startReceiver, type Receiver } from './webhook-receiver.ts';
 
 /** A webhook delivery as `GET /api/v1/webhooks/:id/deliveries` lists it. */
 interface Delivery {
