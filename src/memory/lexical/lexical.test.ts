@@ -134,20 +134,25 @@ describe('BM25 index', () => {
     for (const q of ['Do I like sushi and jazz?', 'tea in Lisbon', 'note 4711', 'chess']) {
       const whole = searchIndexes([a, b], analyze(q), 10, undefined, MEMORY_RANKING);
       assert.ok(whole.length, q);
-      assert.deepEqual(await searchIndexesInSteps([a, b], analyze(q), 10, undefined, MEMORY_RANKING), whole, q);
+      assert.deepEqual(await searchIndexesInSteps([a, b], analyze(q), 10, undefined, MEMORY_RANKING, 0), whole, q);
     }
     // the event loop turns while a search is under way: a timer set before it fires before it ends
     let turned = false;
     setImmediate(() => (turned = true));
-    const searching = searchIndexesInSteps([a, b], analyze('sushi jazz'), 10, undefined, MEMORY_RANKING);
+    const searching = searchIndexesInSteps([a, b], analyze('sushi jazz'), 10, undefined, MEMORY_RANKING, 0);
     assert.equal(turned, false);
     const top = searchIndexes([a, b], analyze('note 6000'), 1)[0]!.doc;
     assert.equal(top, 'm6000');
     await searching;
     assert.ok(turned, 'the search gave the event loop a turn');
     // a document deleted between two steps (it sits past the first step) is not returned
-    const late = searchIndexesInSteps([a, b], analyze('note 6000'), 5);
+    const late = searchIndexesInSteps([a, b], analyze('note 6000'), 5, undefined, {}, 0);
     (6000 % 3 ? a : b).remove('m6000');
     assert.ok(!(await late).some((h) => h.doc === 'm6000'));
+    // below STEPPED_MIN documents a search runs in one go: nothing else runs before it ends
+    let before = false;
+    setImmediate(() => (before = true));
+    await searchIndexesInSteps([a, b], analyze('sushi jazz'), 10, undefined, MEMORY_RANKING);
+    assert.equal(before, false, 'a small search does not step');
   });
 });
