@@ -178,17 +178,14 @@ async function deleteSession(w: Writer, orgId: string, sessionId: string): Promi
 
 /** A session's mark in the store (undefined: gone), asked for many turns in one statement (group-commit.ts). */
 function sessionProbe(db: Db): (orgId: string, sessionId: string) => Promise<sessions.SessionMark | undefined> {
-  const probe = groupCommit<{ orgId: string; id: string }, sessions.SessionMark | undefined>({
-    one: async (r) => mine(r, (await sessions.sessionMarks(db, [r.id])).get(r.id)),
-    many: async (rs) => {
-      const found = await sessions.sessionMarks(
-        db,
-        rs.map((r) => r.id),
-      );
-      return rs.map((r) => mine(r, found.get(r.id)));
-    },
-    inflight: db.engine === 'pglite' ? 1 : 2,
-  });
+  const many = async (rs: Array<{ orgId: string; id: string }>) => {
+    const found = await sessions.sessionMarks(
+      db,
+      rs.map((r) => r.id),
+    );
+    return rs.map((r) => mine(r, found.get(r.id)));
+  };
+  const probe = groupCommit({ one: async (r: { orgId: string; id: string }) => (await many([r]))[0], many, inflight: db.engine === 'pglite' ? 1 : 2 });
   return (orgId, id) => probe({ orgId, id });
 }
 

@@ -14,10 +14,11 @@ export interface PoolSize {
 
 export async function openPostgres(url: string, size: PoolSize = { max: 20, min: 0 }): Promise<Db> {
   // A server out of reach fails a request in 5 s (503 storage_unavailable), not never.
+  const min = Math.min(size.min, size.max);
   const pool = new pg.Pool({
     connectionString: url,
     max: size.max,
-    min: Math.min(size.min, size.max),
+    min,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
   });
@@ -36,7 +37,7 @@ export async function openPostgres(url: string, size: PoolSize = { max: 20, min:
       return (await q.query({ text: sql, values: params, name })).rows as T[];
     } catch (err) {
       // A migration by a newer instance (a rolling deploy) changed a table under a parsed
-      // `select *`: run it unnamed from now on.
+      // `returning *`: run it unnamed from now on.
       if (!name || (err as { code?: string }).code !== '0A000') throw err;
       names.retire(sql);
       return (await q.query(sql, params)).rows as T[];
@@ -61,7 +62,7 @@ export async function openPostgres(url: string, size: PoolSize = { max: 20, min:
       }
     },
     connections: () => ({ open: pool.totalCount, idle: pool.idleCount }),
-    warm: () => warmPool(pool, Math.min(size.min, size.max)),
+    warm: () => warmPool(pool, min),
     close: () => pool.end(),
   };
 }
