@@ -3,7 +3,7 @@
 // PGlite worker, GC, undici) holds only what agentmem spent; PostgreSQL's processes are
 // read the same way. Sequential turns on one session, then a drain until the server is
 // quiet, so the background work a turn leaves (extraction, the recall pool) is counted.
-//   node --import tsx scripts/cpu-per-turn.ts [--database embedded|memory://|postgres://…] [--turns 300]
+//   node --import tsx scripts/cpu-per-turn.ts [--database embedded|memory://|postgres://…] [--turns 300] [--warmup 30]
 //     [--memory on|off] [--memories 1000] [--extract 1|2|…|off] [--floor]   (--floor: the plain node:http proxy instead)
 //     [--concurrency C] [--workers N]   (N > 1: serve --workers over PostgreSQL + Redis; CPU of every process)
 // Also prints the client-side time to first content of the measured turns.
@@ -26,6 +26,7 @@ const { values: opts } = parseArgs({
   options: {
     database: { type: 'string', default: 'embedded' }, // embedded: PGlite on disk, as npm start
     turns: { type: 'string', default: '300' },
+    warmup: { type: 'string', default: '30' }, // unmeasured turns first: 30 leaves V8's compiler at work in the measure; 1000 is a warm server's steady state
     memory: { type: 'string', default: 'on' },
     memories: { type: 'string', default: '1000' },
     floor: { type: 'boolean', default: false },
@@ -198,13 +199,14 @@ const turn = async (session?: string): Promise<string | undefined> => {
 const C = Number(opts.concurrency);
 const sessions: Array<string | undefined> = [];
 for (let c = 0; c < C; c++) sessions.push(await turn());
-for (let i = 0; i < 30; i++) await turn(sessions[i % C]);
+for (let i = 0; i < Number(opts.warmup); i++) await turn(sessions[i % C]);
 await quiet(server.proc.pid!);
 // The server's event-loop delay (prom-client's, reset at each scrape): read once to start the window.
+// Its histogram samples on a 10 ms timer and records each whole interval: the 10 ms is taken off.
 const loopDelay = async () => {
   if (opts.floor) return undefined;
   const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
-  const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+  const v = (name: string) => Math.max(0, Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000 - 10);
   return { p50: v('nodejs_eventloop_lag_p50_seconds'), p99: v('nodejs_eventloop_lag_p99_seconds'), max: v('nodejs_eventloop_lag_max_seconds') };
 };
 await loopDelay();

@@ -172,7 +172,7 @@ function floorLines(levels: Level[]): string[] {
     ),
   );
   out.push(
-    "CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server's processes; loop: main-thread event-loop delay during the phase (agentmem's and the floor's alone: the emulator and the client have threads of their own)",
+    "CPU/turn: this process, all threads (client, emulator, server), background work included, per turn of the phase (d direct, f floor, t through); added by agentmem = t − d; PG: the PostgreSQL server's processes; loop: main-thread event-loop delay during the phase, how late a 1 ms timer fired (the interval itself not counted: Node's histogram reads ~1.08 ms on an idle loop), agentmem's and the floor's alone: the emulator and the client have threads of their own",
   );
   return out;
 }

@@ -12,7 +12,7 @@ export interface PhaseResources {
   cpuMs: number;
   /** the same of every process named postgres on this machine (undefined: none, or no /proc) */
   postgresCpuMs?: number;
-  /** main-thread event-loop delay while the phase ran, ms */
+  /** main-thread event-loop delay while the phase ran, ms: how late its 1 ms timer fired (LOOP_RESOLUTION_MS not included) */
   loopDelay: { p50: number; p99: number; max: number };
 }
 
@@ -28,17 +28,23 @@ const cpuNow = () => {
   return (u.user + u.system) / 1000;
 };
 
+/**
+ * Node's histogram records each whole interval of its sampling timer, so an idle loop reads
+ * ~1.08 ms at a 1 ms resolution; the delay is what exceeds the interval (an idle loop: ~0.08).
+ */
+export const LOOP_RESOLUTION_MS = 1;
+
 /** Starts measuring; `stop()` ends the loop-delay window and waits for quiet before reading CPU.
  *  `postgres`: also the PostgreSQL server's CPU (a run on the embedded engine has none of its own). */
 export function measurePhase(postgres: boolean): { stop(): Promise<PhaseResources> } {
   const cpu0 = cpuNow();
   const pg0 = postgres ? postgresCpuMs() : undefined;
-  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
   return {
     async stop() {
       loop.disable();
-      const ms = (ns: number) => ns / 1e6;
+      const ms = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
       const loopDelay = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) };
       const deadline = performance.now() + QUIET_MAX_MS;
       for (let before = cpuNow(); performance.now() < deadline;) {
