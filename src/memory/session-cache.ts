@@ -35,7 +35,8 @@ export const newestSeq = (entry: Entry): number => entry.messages.at(-1)?.seq ??
  */
 export function appendRows(entry: Entry, after: number, rows: Message[]): boolean {
   const fresh = rows.filter((row) => {
-    const i = entry.messages.findIndex((m) => m.id === row.id);
+    // (a row written again is among the newest: looked for from the end)
+    const i = entry.messages.findLastIndex((m) => m.id === row.id);
     if (i >= 0) entry.messages[i] = row;
     return i < 0;
   });
