@@ -1,7 +1,6 @@
 // A frame must leave as soon as the turn waits for anything (the next upstream read, the
-// store): SSE adds no buffering of its own. Frames made in one synchronous stretch leave in
-// one write (Node corks a response at a write and uncorks once the current microtasks have
-// run). The client reads in a worker thread, so it sees when the bytes arrived.
+// store): frames made in one stretch of work leave together as one write once it ends, never
+// later. The client reads in a worker thread, so it sees when the bytes arrived.
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import { test } from 'node:test';

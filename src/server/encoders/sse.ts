@@ -38,17 +38,30 @@ export function openSse(res: ServerResponse, flow?: FlowLimits, heartbeatMs = 15
     clearInterval(heartbeat);
   };
   res.once('close', stop);
+  // The frames made in one stretch of work (one upstream read's deltas, through every
+  // microtask of the turn's generators) leave as one write, after it: one chunk of the
+  // response and one pass through Node's stream machinery instead of one per frame. The
+  // bytes are the same frames; the turn waits on I/O between reads, so none is held longer.
+  let queued = '';
+  const flush = () => {
+    const text = queued;
+    queued = '';
+    if (text && !ended) res.write(text);
+  };
   const pressure = flow
     ? createFlow(
-        { pending: () => res.writableLength, closed: () => ended || res.destroyed, onDrain: (fn) => (res.on('drain', fn), () => res.off('drain', fn)) },
+        {
+          pending: () => res.writableLength + queued.length,
+          closed: () => ended || res.destroyed,
+          onDrain: (fn) => (res.on('drain', fn), () => res.off('drain', fn)),
+        },
         flow,
       )
     : undefined;
-  // Node corks the socket at a write and uncorks it once the current microtasks have run:
-  // the frames made from one upstream read leave in one writev, not one syscall each
-  // (the turn always waits on I/O between reads, so no frame is held longer than that).
   const send = (frame: Frame) => {
-    if (!ended) res.write(`id: ${frame.id}\ndata: ${frame.data}\n\n`);
+    if (ended) return;
+    if (!queued) process.nextTick(flush);
+    queued += `id: ${frame.id}\ndata: ${frame.data}\n\n`;
   };
   return {
     get seq() {
@@ -67,6 +80,7 @@ export function openSse(res: ServerResponse, flow?: FlowLimits, heartbeatMs = 15
     ready: () => pressure?.ready(),
     end() {
       if (ended) return;
+      flush();
       stop();
       // A stalled client's buffer is dropped with its connection, not kept for it.
       if (pressure?.stalled) res.destroy();
