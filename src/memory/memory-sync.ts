@@ -23,6 +23,9 @@ import * as keys from '../keys.ts';
 /** A delta naming more ids than this is not read row by row: the scope is read again. */
 export const MAX_DELTA_IDS = 500;
 
+/** How long a search waits for this instance's own committed write to reach its index before reading the scope again. */
+export const OWN_WRITE_WAIT_MS = 1_000;
+
 export interface MemorySyncOptions {
   db: Db;
   guard: CacheGuard;
@@ -57,8 +60,28 @@ export function createMemorySync(opts: MemorySyncOptions) {
   const reading = new Map<string, Array<{ delta: Delta; local: boolean }>>();
   // one chain of deltas per scope, so they apply in order; gone once idle
   const chains = new Map<string, Promise<void>>();
+  // This instance's own writes between their version bump (in the transaction) and their delta
+  // applied here: a version read can see the commit before the write's caller announces it,
+  // and that is no reason to read the scope again. One entry per scope being written (the
+  // highest version), gone once applied or after OWN_WRITE_WAIT_MS (a rolled-back write).
+  const own = new Map<string, { to: number; arrived: Promise<void>; settle(): void }>();
   let epoch = 0;
   const stats = { applied: 0, reloads: 0, checks: 0 };
+
+  function expectOwn(key: string, to: number): void {
+    const o = own.get(key);
+    if (o) return void (o.to = Math.max(o.to, to));
+    let resolve!: () => void;
+    const arrived = new Promise<void>((r) => (resolve = r));
+    const timer = setTimeout(() => settle(), OWN_WRITE_WAIT_MS);
+    timer.unref();
+    const settle = () => {
+      clearTimeout(timer);
+      if (own.get(key)?.arrived === arrived) own.delete(key);
+      resolve();
+    };
+    own.set(key, { to, arrived, settle });
+  }
 
   const split = (key: string) => {
     const { orgId, agentId, userId } = keys.readScopeKey(key);
@@ -105,6 +128,8 @@ export function createMemorySync(opts: MemorySyncOptions) {
       .catch(() => reload(key)) // the store did not answer: read the scope again on next use
       .finally(() => {
         if (chains.get(key) === next) chains.delete(key);
+        const o = own.get(key);
+        if (local && o && delta.to >= o.to) o.settle();
       });
     chains.set(key, next);
   }
@@ -127,6 +152,11 @@ export function createMemorySync(opts: MemorySyncOptions) {
         reading.delete(key);
         for (const h of held) enqueue(key, h.delta, h.local);
       }
+    },
+
+    /** In a write's transaction here: its scope's version moves to `to` (its `local` follows the commit). */
+    writing(orgId: string, agentId: string | null, userId: string | null, to: number): void {
+      expectOwn(scopeKey(orgId, agentId, userId), to);
     },
 
     /** A write committed here (already applied to the index by memories.ts). */
@@ -155,18 +185,28 @@ export function createMemorySync(opts: MemorySyncOptions) {
       const { orgId, agentId, userId } = scope;
       if (!index.tracks(orgId, agentId, userId)) return; // read on this search, version first
       const key = scopeKey(orgId, agentId, userId);
+      // being read right now, its version first: this search waits for that read (reading it
+      // again would throw it away, and under many streams each search would restart the last one's)
+      if (reading.has(key)) return;
       const k = known.get(key);
       // read by an org-wide search: with the bus heard, any delta to it since made it re-read (applyDelta)
       if (!k) return opts.check === 'bus-down' && guard.trusted() ? undefined : reload(key);
       if (opts.check === 'bus-down' && guard.trusted() && k.epoch === epoch) return;
       stats.checks++;
       const version = await readVersion({ orgId, agentId, userId });
+      const mine = own.get(key);
+      // our own commit, seen before its delta was applied: wait for it, not for a reload
+      if (mine && version <= mine.to && (known.get(key)?.version ?? Infinity) < version) await mine.arrived;
       const now = known.get(key);
-      if (!now || now.version !== version) {
+      // Dropped meanwhile (another search's reload, or being read again): this search reads it
+      // afresh, version first. Still kept but forgotten (the versions' LRU): read it again.
+      if (!now) return index.tracks(orgId, agentId, userId) && !reading.has(key) ? reload(key) : undefined;
+      // Ahead of the read (our own writes applied since it began, in order): current.
+      if (now.version < version) {
         // a delta on its way (its version not yet applied) also lands here: one reload
-        if (!chains.has(key) || !now || now.version > version) return reload(key);
+        if (!chains.has(key)) return reload(key);
         await chains.get(key);
-        if (known.get(key)?.version !== version) return reload(key);
+        if ((known.get(key)?.version ?? -1) < version) return reload(key);
       }
       const after = known.get(key);
       if (after) after.epoch = epoch;

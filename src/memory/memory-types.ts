@@ -73,6 +73,8 @@ export interface MemoryDeps {
   search: SearchMemories;
   /** the user's past messages (episodic recall); without it, search covers facts only */
   episodes?: Episodes;
+  /** in a write's transaction, once its scope's version moved to `to`: that commit is this instance's own, its onChange to follow (memory-sync.ts) */
+  onWriting?: (orgId: string, agentId: string | null, userId: string | null, to: number) => void;
   /** after a write commits: the (agent, user) scope whose memories changed, the versions it went through and the ids (memory-sync.ts) */
   onChange?: (orgId: string, agentId: string | null, userId: string | null, delta: Delta) => void;
   /** after a write commits: the facts it superseded (see `superseded` below) */

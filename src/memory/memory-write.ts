@@ -42,7 +42,7 @@ const endedOf = (memoryId: string, version: Memory, by: string | null, source: s
   source,
 });
 
-export function createMemoryWrites(deps: Pick<MemoryDeps, 'search' | 'onChange' | 'onSuperseded'>) {
+export function createMemoryWrites(deps: Pick<MemoryDeps, 'search' | 'onChange' | 'onWriting' | 'onSuperseded'>) {
   // The lexical index is kept current here, after each commit (see lexical/scope-indexes.ts).
   const index = deps.search.index;
 
@@ -53,6 +53,7 @@ export function createMemoryWrites(deps: Pick<MemoryDeps, 'search' | 'onChange' 
       orgId,
       rows.map((r) => ({ agentId: r.agent_id, userId: r.user_id })),
     );
+    if (deps.onWriting) for (const r of rows) deps.onWriting(orgId, r.agent_id, r.user_id, versions.get(versionKey(r.agent_id, r.user_id))!);
     return () => {
       const ids = new Map<string, Scoped[]>();
       for (const r of rows) ids.set(versionKey(r.agent_id, r.user_id), [...(ids.get(versionKey(r.agent_id, r.user_id)) ?? []), r]);

@@ -52,6 +52,7 @@ export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }:
     embedderFor,
     search,
     episodes,
+    onWriting: (org, agentId, userId, to) => sync.writing(org, agentId, userId, to),
     // the lexical index here is updated in place; other instances apply the delta
     onChange: (org, agentId, userId, delta) => {
       const key = scopeKey(org, agentId, userId);
