@@ -94,6 +94,9 @@ describe(
       redis = restarted;
       const back = await timeUntil('B trusts its caches again', async () => (await trusted(b)) === 1 && (await trusted(a)) === 1);
       console.log(`# B noticed the outage in ${down.toFixed(0)} ms; trusted again ${back.toFixed(0)} ms after Redis restarted`);
+      // A's changes during the outage were not published: once A can publish again it asks every
+      // cache cleared (with its next message, a heartbeat at most a second later). B caches again after that.
+      await timeUntil("A's clear reached B", async () => ((await busEvents(b, 'cleared')) ?? 0) >= 1);
 
       // Counted on B: errors, the outage, the reconnect.
       assert.ok((await busEvents(b, 'error'))! >= 1, 'errors counted');

@@ -29,7 +29,9 @@ export type BusEvent =
   | { type: 'down'; reason: string }
   /** the channel is heard again; every cache was cleared */
   | { type: 'up'; downMs: number }
-  | { type: 'publish_failed'; err: Error };
+  | { type: 'publish_failed'; err: Error }
+  /** another instance could not publish a change earlier and asked every cache cleared */
+  | { type: 'cleared' };
 
 /**
  * What changed, beside the key: lets a subscriber apply the change instead of dropping the
@@ -202,8 +204,9 @@ export function createInvalidationBus(redisUrl?: string, opts: BusOptions = {}):
       return;
     }
     if (msg.k === 'beat') return;
-    if (msg.k === '*') clearAll();
-    else deliver(msg.k, msg.i, msg.d);
+    if (msg.k !== '*') return deliver(msg.k, msg.i, msg.d);
+    clearAll();
+    emit({ type: 'cleared' });
   });
 
   // The heartbeat: our own message coming back proves both connections carry traffic,

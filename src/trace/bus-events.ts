@@ -27,6 +27,9 @@ export function busEventSink(metrics: Metrics, log: () => Log | undefined): (e: 
       case 'down':
         out.warn({ reason: e.reason }, 'invalidation bus (Redis) down: caches bypassed, every read goes to the database');
         break;
+      case 'cleared':
+        out.info({}, 'invalidation bus (Redis): another instance missed publishing a change; every cache cleared');
+        break;
       case 'up':
         quiet = false;
         out.info({ down_ms: e.downMs }, 'invalidation bus (Redis) back: every cache cleared, caches in use again');

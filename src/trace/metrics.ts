@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { modelLabeller } from './model-label.ts';
 import { STAGES, type Stage, type Timings } from './timings.ts';
+import type { BusEvent } from '../store/invalidation.ts';
 
 export type Outcome = 'ok' | 'error' | 'aborted';
 
@@ -41,8 +42,8 @@ export interface Metrics {
   trackConnections(name: 'agentmem_upstream_connections' | 'agentmem_db_connections', read: () => { open: number; idle: number }): void;
   /** agentmem_turns_awaiting_first_token, read at each scrape: turns started whose first token has not come (nor their end) */
   trackAwaitingFirstToken(read: () => number): void;
-  /** agentmem_invalidation_bus_events_total{event}: errors, downs, reconnects (up), failed publishes */
-  countBusEvent(event: 'error' | 'down' | 'up' | 'publish_failed'): void;
+  /** agentmem_invalidation_bus_events_total{event}: errors, downs, reconnects (up), failed publishes, clears asked by another instance */
+  countBusEvent(event: BusEvent['type']): void;
   /** agentmem_invalidation_bus_trusted, read at each scrape: 1 while caches may answer from memory */
   trackBusTrusted(read: () => boolean): void;
   /** agentmem_store_write_batch_size{write="begin"|"finish"}: turns per statement of a grouped write (store/group-commit.ts) */
@@ -159,7 +160,7 @@ function chatMetrics(registry: Registry) {
 function storeMetrics(registry: Registry) {
   const busEvents = new Counter({
     name: 'agentmem_invalidation_bus_events_total',
-    help: 'Cache invalidation bus (Redis): connection errors, outages begun (down), reconnects after which every cache was cleared (up), publishes that failed.',
+    help: 'Cache invalidation bus (Redis): connection errors, outages begun (down), reconnects after which every cache was cleared (up), publishes that failed, clears asked by another instance whose publish had failed (cleared).',
     labelNames: ['event'] as const,
     registers: [registry],
   });
