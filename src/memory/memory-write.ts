@@ -53,11 +53,17 @@ export function createMemoryWrites(deps: Pick<MemoryDeps, 'search' | 'onChange' 
       orgId,
       rows.map((r) => ({ agentId: r.agent_id, userId: r.user_id })),
     );
-    if (deps.onWriting) for (const r of rows) deps.onWriting(orgId, r.agent_id, r.user_id, versions.get(versionKey(r.agent_id, r.user_id))!);
+    // the rows by scope, once: each scope's version is this instance's own until announced
+    const byScope = new Map<string, Scoped[]>();
+    for (const r of rows) {
+      const key = versionKey(r.agent_id, r.user_id);
+      const group = byScope.get(key);
+      if (group) group.push(r);
+      else byScope.set(key, [r]);
+    }
+    for (const [key, [first]] of byScope) deps.onWriting?.(orgId, first!.agent_id, first!.user_id, versions.get(key)!);
     return () => {
-      const ids = new Map<string, Scoped[]>();
-      for (const r of rows) ids.set(versionKey(r.agent_id, r.user_id), [...(ids.get(versionKey(r.agent_id, r.user_id)) ?? []), r]);
-      for (const [key, group] of ids) {
+      for (const [key, group] of byScope) {
         const to = versions.get(key)!;
         deps.onChange?.(orgId, group[0]!.agent_id, group[0]!.user_id, { from: to - 1, to, ids: group.map((r) => r.id) });
       }
