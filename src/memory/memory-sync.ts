@@ -23,6 +23,9 @@ import * as keys from '../keys.ts';
 /** A delta naming more ids than this is not read row by row: the scope is read again. */
 export const MAX_DELTA_IDS = 500;
 
+/** Deltas kept per scope while an earlier one has not been applied yet. */
+const MAX_AHEAD = 64;
+
 /** How long a search waits for this instance's own committed write to reach its index before reading the scope again. */
 export const OWN_WRITE_WAIT_MS = 1_000;
 
@@ -55,7 +58,12 @@ export function createMemorySync(opts: MemorySyncOptions) {
     maxBatch: 256,
   });
   let index: Sync | undefined;
-  const known = new LRUCache<string, Known>({ max: opts.maxScopes });
+  // Deltas applied ahead of the version a scope is current to (two writes to one scope can
+  // announce out of order): from → to, per scope, taken up once the gap before them closes.
+  // At most MAX_AHEAD a scope; beyond, they are dropped (the next check reads the scope again,
+  // as for any gap). A scope's entry leaves with its version (read again, reloaded, evicted).
+  const ahead = new Map<string, Map<number, number>>();
+  const known = new LRUCache<string, Known>({ max: opts.maxScopes, dispose: (_k, key) => ahead.delete(key) });
   // scopes whose version is being read (a load's start): the deltas that arrive meanwhile
   const reading = new Map<string, Array<{ delta: Delta; local: boolean }>>();
   // one chain of deltas per scope, so they apply in order; gone once idle
@@ -116,9 +124,23 @@ export function createMemorySync(opts: MemorySyncOptions) {
       for (const id of delta.ids) if (!found.has(id)) index.remove(orgId, { id, agent_id: agentId, user_id: userId });
       stats.applied++;
     }
-    // current to `to` only if it was current to `from`; otherwise the next check reloads it
+    // current to `to` only if it was current to `from`; a delta past a gap waits for the gap
     const now = known.get(key);
-    if (now && now.version >= delta.from && now.version < delta.to) now.version = delta.to;
+    if (!now) return;
+    if (now.version < delta.from) return keepAhead(key, delta);
+    if (now.version < delta.to) now.version = delta.to;
+    const next = ahead.get(key);
+    for (let to = next?.get(now.version); to !== undefined; to = next!.get(now.version)) {
+      next!.delete(now.version);
+      now.version = Math.max(now.version, to);
+    }
+    if (next && !next.size) ahead.delete(key);
+  }
+
+  function keepAhead(key: string, delta: Delta): void {
+    let kept = ahead.get(key);
+    if (!kept) ahead.set(key, (kept = new Map()));
+    if (kept.size < MAX_AHEAD) kept.set(delta.from, Math.max(delta.to, kept.get(delta.from) ?? 0));
   }
 
   function enqueue(key: string, delta: Delta, local: boolean): void {
