@@ -92,9 +92,12 @@ for (const engine of engines) {
         // longer than every paused one: 21.5 MiB against 21.3 was seen)
         const whole = Math.max(0, ...(await stats(s.emu)).streams.filter((x) => !x.open).map((x) => x.bytes_written));
         assert.ok(whole > Math.max(...paused), 'the resumed stream ended, the longest');
+        // Short of the whole answer by a margin: what a stream held when it paused is mostly kernel
+        // buffers, and loopback autotunes a receive buffer up to tcp_rmem's max (32 MiB here) on
+        // each of its two hops — 8–30 MiB usually, 43.6 of 85.8 once under CI's load.
         assert.ok(
-          paused.every((b) => b < whole / 2),
-          `each upstream paused at under half of a whole answer: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} of ${(whole / MiB).toFixed(1)} MiB`,
+          paused.every((b) => b < whole * 0.75),
+          `each upstream paused well short of a whole answer: ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} of ${(whole / MiB).toFixed(1)} MiB`,
         );
         console.log(
           `# ${engine}: six paused clients: upstream stopped after ${pausedAfter} ms at ${paused.map((b) => (b / MiB).toFixed(1)).join(', ')} MiB ` +

@@ -40,6 +40,14 @@ export interface MemorySyncOptions {
 
 type Sync = Pick<MemoryIndex, 'put' | 'remove' | 'tracks' | 'invalidate' | 'dropWide' | 'dropOrg'>;
 
+interface Own {
+  /** the highest version this instance's writes in flight move the scope to */
+  to: number;
+  timer: NodeJS.Timeout;
+  /** searches whose version read saw one of these writes committed */
+  waiting: Array<{ version: number; resolve(): void }>;
+}
+
 interface Known {
   version: number;
   /** the recovery epoch it was last checked in */
@@ -70,25 +78,38 @@ export function createMemorySync(opts: MemorySyncOptions) {
   const chains = new Map<string, Promise<void>>();
   // This instance's own writes between their version bump (in the transaction) and their delta
   // applied here: a version read can see the commit before the write's caller announces it,
-  // and that is no reason to read the scope again. One entry per scope being written (the
-  // highest version), gone once applied or after OWN_WRITE_WAIT_MS (a rolled-back write).
-  const own = new Map<string, { to: number; arrived: Promise<void>; settle(): void }>();
+  // and that is no reason to read the scope again — the search waits for that version instead.
+  // One entry per scope being written (the highest version, and the searches waiting), gone
+  // once it is applied or OWN_WRITE_WAIT_MS after the newest write began (a rolled-back one).
+  const own = new Map<string, Own>();
   let epoch = 0;
   const stats = { applied: 0, reloads: 0, checks: 0 };
 
   function expectOwn(key: string, to: number): void {
     const o = own.get(key);
-    if (o) return void (o.to = Math.max(o.to, to));
-    let resolve!: () => void;
-    const arrived = new Promise<void>((r) => (resolve = r));
-    const timer = setTimeout(() => settle(), OWN_WRITE_WAIT_MS);
-    timer.unref();
-    const settle = () => {
-      clearTimeout(timer);
-      if (own.get(key)?.arrived === arrived) own.delete(key);
-      resolve();
-    };
-    own.set(key, { to, arrived, settle });
+    // (from the newest write: many writes to one scope queue on its version row)
+    if (o) return void ((o.to = Math.max(o.to, to)), o.timer.refresh());
+    const timer = setTimeout(() => ownApplied(key, Infinity), OWN_WRITE_WAIT_MS).unref();
+    own.set(key, { to, timer, waiting: [] });
+  }
+
+  /** This instance's writes to the scope are applied through `version`: the searches waiting for them go on. */
+  function ownApplied(key: string, version: number): void {
+    const o = own.get(key);
+    if (!o) return;
+    const done = version >= o.to;
+    if (done) {
+      clearTimeout(o.timer);
+      own.delete(key);
+    }
+    o.waiting = o.waiting.filter((w) => (!done && w.version > version) || void w.resolve());
+  }
+
+  /** Waits until this instance's own write of `version` is applied (undefined: not one of ours in flight). */
+  function ownWrite(key: string, version: number): Promise<void> | undefined {
+    const o = own.get(key);
+    if (!o || version > o.to) return undefined;
+    return new Promise((resolve) => o.waiting.push({ version, resolve }));
   }
 
   const split = (key: string) => {
@@ -150,8 +171,8 @@ export function createMemorySync(opts: MemorySyncOptions) {
       .catch(() => reload(key)) // the store did not answer: read the scope again on next use
       .finally(() => {
         if (chains.get(key) === next) chains.delete(key);
-        const o = own.get(key);
-        if (local && o && delta.to >= o.to) o.settle();
+        // (past a gap the scope's version stays behind, and so do its waiters, until it closes)
+        ownApplied(key, known.get(key)?.version ?? delta.to);
       });
     chains.set(key, next);
   }
@@ -216,9 +237,8 @@ export function createMemorySync(opts: MemorySyncOptions) {
       if (opts.check === 'bus-down' && guard.trusted() && k.epoch === epoch) return;
       stats.checks++;
       const version = await readVersion({ orgId, agentId, userId });
-      const mine = own.get(key);
       // our own commit, seen before its delta was applied: wait for it, not for a reload
-      if (mine && version <= mine.to && (known.get(key)?.version ?? Infinity) < version) await mine.arrived;
+      if ((known.get(key)?.version ?? Infinity) < version) await ownWrite(key, version);
       const now = known.get(key);
       // Dropped meanwhile (another search's reload, or being read again): this search reads it
       // afresh, version first. Still kept but forgotten (the versions' LRU): read it again.
