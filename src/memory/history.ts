@@ -43,6 +43,8 @@ export interface HistoryOptions extends HistoryHooks {
   /** a final write retried after a failure failed again / was stored (finish-retry.ts) */
   onRetryError?: (err: unknown, messageId: string) => void;
   onRetryStored?: (messageId: string) => void;
+  /** storing a window's new start failed (the next turn decides again; its prompt gives way once more) */
+  onWindowError?: (err: unknown, sessionId: string) => void;
   /** turns per statement of the grouped writes (a metric) */
   onWriteBatch?: (write: 'begin' | 'finish', turns: number) => void;
   /**
@@ -141,13 +143,19 @@ function moveWindow(w: Writer, orgId: string, sessionId: string, seq: number, ne
   const entry = w.cache.peek(sessionId);
   const was = entry?.session.window_seq ?? 0;
   if (entry && (was < seq || was > newest + 1)) w.cache.setSession({ ...entry.session, window_seq: seq });
-  return (after ?? Promise.resolve())
-    .then(() => sessions.setWindowStart(w.db, orgId, sessionId, seq, newest))
-    .then((row) => {
-      if (!row) return;
-      w.cache.setSession(row);
-      w.opts.onChange?.(row.id, { t: 'window', seq: Number(row.window_seq ?? 0) });
-    });
+  return (after ?? Promise.resolve()).then(() =>
+    sessions.setWindowStart(w.db, orgId, sessionId, seq, newest).then(
+      (row) => {
+        if (!row) return;
+        w.cache.setSession(row);
+        w.opts.onChange?.(row.id, { t: 'window', seq: Number(row.window_seq ?? 0) });
+      },
+      (err: unknown) => {
+        w.cache.drop(sessionId); // (its start moved already: the next turn here reads the store's, as others do)
+        w.opts.onWindowError?.(err, sessionId);
+      },
+    ),
+  );
 }
 
 /**

@@ -28,6 +28,7 @@ export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }:
     onChange: (id, delta) => bus.broadcast('session', id, delta),
     onRetryError: (err, id) => log.warn({ err, message_id: id }, 'storing an answer failed again; retrying'),
     onRetryStored: (id) => log.info({ message_id: id }, 'answer stored after a retry'),
+    onWindowError: (err, id) => log.warn({ err, session_id: id }, "storing the history window's new start failed"),
     onWriteBatch: (write, turns) => metrics.observeWriteBatch(write, turns),
     ...episodicHooks(messageIndex),
   });
