@@ -254,7 +254,10 @@ export function createMemorySync(opts: MemorySyncOptions) {
       if (after) after.epoch = epoch;
     },
 
-    /** Scopes whose version is remembered, and what the deltas did (for /metrics). */
-    stats: () => ({ scopes: known.size, ...stats }),
+    /**
+     * Scopes whose version is remembered, what the deltas did, and what waits: deltas kept
+     * ahead of a gap, scopes with this instance's writes in flight (for /metrics).
+     */
+    stats: () => ({ scopes: known.size, ...stats, ahead: [...ahead.values()].reduce((n, kept) => n + kept.size, 0), ownWrites: own.size }),
   };
 }

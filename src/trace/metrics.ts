@@ -55,7 +55,7 @@ export interface Metrics {
    */
   trackBounded(structure: BoundedStructure, read: BoundedRead): void;
   /** Memory scopes kept current by deltas (memory/memory-sync.ts): versions remembered, deltas applied, version checks, re-reads. */
-  trackScopeSync(read: () => { scopes: number; applied: number; checks: number; reloads: number }): void;
+  trackScopeSync(read: () => { scopes: number; applied: number; checks: number; reloads: number; ahead: number; ownWrites: number }): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
   contentType: string;
@@ -250,6 +250,17 @@ function scopeSyncMetrics(registry: Registry, read: Parameters<Metrics['trackSco
     registers: [registry],
     collect() {
       this.set(read().scopes);
+    },
+  });
+  new Gauge({
+    name: 'agentmem_memory_scope_sync_waiting',
+    help: "Memory deltas kept ahead of one not yet heard (ahead; at most 64 a scope), scopes with this instance's own writes not yet in their index (own_writes).",
+    labelNames: ['what'],
+    registers: [registry],
+    collect() {
+      const r = read();
+      this.set({ what: 'ahead' }, r.ahead);
+      this.set({ what: 'own_writes' }, r.ownWrites);
     },
   });
   const counted = { applied: 0, checks: 0, reloads: 0 };
