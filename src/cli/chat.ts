@@ -170,8 +170,10 @@ function statsLine(ttft: number | undefined, done: DoneEvent | undefined, sessio
   const parts = [`first token ${ttft === undefined ? '–' : `${Math.round(ttft)} ms`} (client)`];
   const t = (done?.timings ?? {}) as Record<string, unknown>;
   const stages = Object.entries(t).flatMap(([k, v]) => (typeof v === 'number' ? [`${k} ${fmt(v)}`] : []));
+  // (the unit after the last figure: a skipped stage has none)
+  if (stages.length) stages.push(`${stages.pop()!} ms`);
   for (const [k, why] of Object.entries((t.skipped ?? {}) as Record<string, string>)) stages.push(`${k} skipped (${why})`);
-  if (stages.length) parts.push(`server: ${stages.join(' · ')} ms`);
+  if (stages.length) parts.push(`server: ${stages.join(' · ')}`);
   if (done?.usage?.completion_tokens !== undefined) parts.push(`${done.usage.completion_tokens} tokens`);
   if (done?.fallback) parts.push(`fallback ${done.model}`);
   if (sessionId) parts.push(`session ${sessionId}`);

@@ -17,3 +17,15 @@ test('token count: ordinary text exactly as o200k counts it; a run of 128+ lette
   const marked = 'abc\u0301'.repeat(40); // letters with combining marks: one run
   assert.equal(countBounded(`go ${marked}!`).tokens, countTokens('go ') + sliced(marked) + countTokens('!'));
 });
+
+test('token count: the first exactChars are exact however long they take; past them a spent budget bounds the rest by its bytes', () => {
+  const text = 'the answer goes on and on, sentence after sentence. '.repeat(300); // ~15,600 characters
+  // a budget already spent: only the first chunk is counted, the rest bounded
+  const bounded = countBounded(text, -1);
+  assert.equal(bounded.exact, false);
+  assert.ok(bounded.tokens > countTokens(text), `${bounded.tokens} is an upper bound of ${countTokens(text)}`);
+  assert.deepEqual(countBounded(text, -1, 32_768), countBounded(text, Infinity));
+  const partly = countBounded(text, -1, 8_192);
+  assert.equal(partly.exact, false);
+  assert.ok(partly.tokens < bounded.tokens, 'more of it counted exactly');
+});

@@ -54,8 +54,12 @@ function countPiece(text: string): number {
   return last === 0 ? countTokens(text) : n + countTokens(text.slice(last));
 }
 
-/** o200k tokens of a text within `budgetMs`: exact (long letter runs sliced), or an upper bound past the budget. */
-export function countBounded(text: string, budgetMs = COUNT_BUDGET_MS): { tokens: number; exact: boolean } {
+/**
+ * o200k tokens of a text within `budgetMs`: exact (long letter runs sliced), or an upper bound
+ * past the budget. The first `exactChars` are counted whatever the clock says: a budget in time
+ * alone gives way when the thread is merely descheduled (a busy machine, a GC pause).
+ */
+export function countBounded(text: string, budgetMs = COUNT_BUDGET_MS, exactChars = 0): { tokens: number; exact: boolean } {
   if (text.length <= CHUNK) return { tokens: text ? countPiece(text) : 0, exact: true };
   const started = performance.now();
   let n = 0;
@@ -68,7 +72,7 @@ export function countBounded(text: string, budgetMs = COUNT_BUDGET_MS): { tokens
     }
     n += countPiece(text.slice(i, end)) + (i > 0 ? 1 : 0);
     i = end;
-    if (i < text.length && performance.now() - started > budgetMs) return { tokens: n + Buffer.byteLength(text.slice(i)), exact: false };
+    if (i < text.length && i >= exactChars && performance.now() - started > budgetMs) return { tokens: n + Buffer.byteLength(text.slice(i)), exact: false };
   }
   return { tokens: n, exact: true };
 }

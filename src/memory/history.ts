@@ -14,7 +14,7 @@ import type { Session } from '../store/repos/sessions.ts';
 import { groupCommit } from '../store/group-commit.ts';
 import { createFinishRetry, type FinishRetry } from './finish-retry.ts';
 import { cachedCount } from '../llm/token-count.ts';
-import { countChat, STORED_BUDGET_MS, toChatMessages } from './window-messages.ts';
+import { countChat, STORED_BUDGET, toChatMessages } from './window-messages.ts';
 import { sessionReads } from './session-reads.ts';
 import { createSessionCache, type SessionCache } from './session-cache.ts';
 import { createCheckpoints } from './checkpoint.ts';
@@ -107,14 +107,14 @@ function begin(w: Writer, input: BeginInput, after?: Promise<unknown>): Exchange
 /** A long user message stored without its count (it was not needed before the first token) is counted now. */
 function countUserMessage(w: Writer, turn: Exchange): void {
   if (turn.userTokens !== undefined) return;
-  const userTokens = countChat([{ role: 'user', content: turn.userContent }], STORED_BUDGET_MS);
+  const userTokens = countChat([{ role: 'user', content: turn.userContent }], STORED_BUDGET);
   messages.setTokens(w.db, turn.userMessageId, userTokens).catch(() => {}); // a row without a count is counted when loaded
   const cached = w.cache.peek(turn.sessionId)?.messages.findLast((x) => x.id === turn.userMessageId);
   if (cached) cached.tokens = userTokens;
 }
 
 async function finish(w: Writer, turn: Exchange, m: Finished): Promise<Message | undefined> {
-  const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }), STORED_BUDGET_MS);
+  const tokens = countChat(toChatMessages({ role: 'assistant', content: m.content, tool_calls: m.tool_calls ?? null }), STORED_BUDGET);
   const write = () => w.finishMessage({ id: turn.assistantMessageId, ...m, tokens });
   const done = (written: Written | undefined) => {
     countUserMessage(w, turn);

@@ -6,14 +6,21 @@
 import type { ChatMessage } from '../llm/types.ts';
 import { countBounded, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
 
+/** How long a count may take (ms), and how many characters it counts exactly whatever the clock says. */
+export interface CountBudget {
+  ms: number;
+  exactChars?: number;
+}
+
 // A message is counted within this long; the rest of a pathological one (a pasted blob) is bounded by its bytes.
-const MESSAGE_BUDGET_MS = 2;
+const MESSAGE_BUDGET: CountBudget = { ms: 2 };
 /**
- * After the answer, off the request path, a message is counted with this long: the count is
- * stored with it, and a bound taken on a busy machine (a 1,300-character message can miss 2 ms
- * under load) would shrink every later window that holds it.
+ * After the answer, off the request path, a message is counted with this budget: the count is
+ * stored with it, and a bound taken on a busy machine would shrink every later window that
+ * holds it — a 1,300-character message missed 2 ms under load, and then 50 ms beside CI's
+ * load (the thread descheduled between two chunks): up to 32 K characters (~12 ms) are exact.
  */
-export const STORED_BUDGET_MS = 50;
+export const STORED_BUDGET: CountBudget = { ms: 50, exactChars: 32_768 };
 import type { Message } from '../store/repos/messages.ts';
 
 /** A tool call as an answer stores it (agent/turn-types.ts StoredToolCall). */
@@ -45,9 +52,9 @@ export function toChatMessages(m: Pick<Message, 'role' | 'content' | 'tool_calls
   return out;
 }
 
-/** o200k tokens of chat messages as a request carries them (each with its overhead), each text counted within `budgetMs`. */
-export function countChat(messages: ChatMessage[], budgetMs = MESSAGE_BUDGET_MS): number {
-  const countText = (text: string) => countBounded(text, budgetMs).tokens;
+/** o200k tokens of chat messages as a request carries them (each with its overhead), each text counted within `budget`. */
+export function countChat(messages: ChatMessage[], budget = MESSAGE_BUDGET): number {
+  const countText = (text: string) => countBounded(text, budget.ms, budget.exactChars).tokens;
   let n = 0;
   for (const c of messages) {
     n += MESSAGE_OVERHEAD + countText(c.content ?? '');
