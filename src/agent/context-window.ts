@@ -81,13 +81,15 @@ export interface UserCount {
 // what is left is bounded by its bytes, and counted further only when the bound does not fit.
 const USER_BUDGET_MS = 0.5;
 const EXACT_BUDGET_MS = 50;
+/** counted exactly when it matters, whatever the clock says (~12 ms; a thread descheduled under load spends the time budget idle) */
+const EXACT_CHARS = 32_768;
 
 export function countUser(message: string): UserCount {
   return countBounded(message, USER_BUDGET_MS);
 }
 
 function exactly(user: UserCount, message: string): UserCount {
-  if (!user.exact) Object.assign(user, countBounded(message, EXACT_BUDGET_MS), { exact: true });
+  if (!user.exact) Object.assign(user, countBounded(message, EXACT_BUDGET_MS, EXACT_CHARS), { exact: true });
   return user;
 }
 
@@ -101,7 +103,7 @@ export function checkUserFits(budget: Budget, parts: Omit<Parameters<typeof chec
   }
 }
 
-/** fitPrompt for a turn's message: when its bound made anything give way, counted exactly and fitted again. */
+/** fitPrompt for a turn's message: when its bound made anything give way (the window's chunk included), counted exactly and fitted again. */
 export function fitTurn(budget: Budget, parts: Omit<PromptParts, 'userTokens'>, user: UserCount): FittedPrompt {
   const fitted = fitPrompt(budget, { ...parts, userTokens: user.tokens });
   const { dropped: d } = fitted;
