@@ -143,6 +143,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
+/** What `auto` means on an engine: PostgreSQL may be shared by instances, the embedded store is one process's. */
+export const scopeCheckOn = (setting: AppConfig['scopeCheck'], engine: string): 'always' | 'bus-down' =>
+  setting === 'auto' ? (engine === 'postgres' ? 'always' : 'bus-down') : setting;
+
 function scopeCheck(value: string | undefined): AppConfig['scopeCheck'] {
   if (!value) return 'auto';
   if (value === 'always' || value === 'bus-down' || value === 'auto') return value;

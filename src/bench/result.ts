@@ -1,6 +1,7 @@
 // What `agentmem bench` measures and prints: its options and its result, per concurrency
 // level and per side (direct, the floor, through agentmem). Shared by the run (run.ts), the
 // measuring (measure.ts), the report and the chart; it imports none of them.
+import type { AppConfig } from '../config.ts';
 import type { ProfileName } from '../emulator/server.ts';
 import type { Certificate } from '../emulator/tls.ts';
 import type { PROFILES } from '../emulator/profiles.ts';
@@ -33,6 +34,8 @@ export interface BenchOptions {
   tls?: Certificate;
   /** the emulator's network round trip, ms (handshakes included) */
   rttMs?: number;
+  /** AGENTMEM_SCOPE_CHECK for the server under test (default auto: always on PostgreSQL, bus-down embedded) */
+  scopeCheck?: AppConfig['scopeCheck'];
   /** progress text, `\r`-style: the caller decides where it goes */
   progress?: (line: string, final?: boolean) => void;
 }
@@ -142,6 +145,8 @@ export interface BenchResult {
     vary: boolean;
     tls: boolean;
     rttMs: number;
+    /** what the server compared with the store per search and turn (AGENTMEM_SCOPE_CHECK, resolved) */
+    scopeCheck: 'always' | 'bus-down';
   };
   levels: LevelResult[];
   /** the highest concurrency run whose gap streams had no error, no lost frame and no stall (undefined: none) */

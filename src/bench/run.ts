@@ -9,6 +9,7 @@
 // This file is the orchestration; the figures are counted in measure.ts, and the result's
 // shape is result.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scopeCheckOn } from '../config.ts';
 import type { ProfileName } from '../emulator/server.ts';
 import { optionPath } from '../emulator/options.ts';
 import { PROFILES } from '../emulator/profiles.ts';
@@ -38,7 +39,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
   const say: Say = opts.progress ?? (() => {});
   say('starting the emulator and agentmem…');
-  const world = await startWorld({ database: opts.database, profile: opts.profile, network: { tls: opts.tls, rttMs: opts.rttMs } });
+  const world = await startWorld({
+    database: opts.database,
+    profile: opts.profile,
+    network: { tls: opts.tls, rttMs: opts.rttMs },
+    config: opts.scopeCheck ? { scopeCheck: opts.scopeCheck } : {},
+  });
   const client = startClient();
   const bases = upstreamBases(world.emulator.url);
   // the floor proxies to the measured pacing
@@ -218,6 +224,7 @@ function benchResult(
       vary: Boolean(opts.vary),
       tls: Boolean(opts.tls),
       rttMs: opts.rttMs ?? 0,
+      scopeCheck: scopeCheckOn(opts.scopeCheck ?? 'auto', world.engine),
     },
     levels,
     sustained: sustainedStreams(levels),

@@ -8,6 +8,7 @@ import { runBench } from '../bench/run.ts';
 import { runSoak } from '../bench/soak.ts';
 import { formatSessionReport, runSessionBench } from '../bench/session.ts';
 import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
+import type { AppConfig } from '../config.ts';
 import { benchRecallCommand } from './bench-recall.ts';
 import { benchScaleCommand } from './bench-scale.ts';
 
@@ -47,6 +48,12 @@ export function benchCommand(): Command {
       )
       .option('--tls', 'the emulator serves HTTPS (a self-signed certificate, trusted through NODE_EXTRA_CA_CERTS)')
       .option('--rtt-ms <ms>', 'a network round trip between agentmem and the emulator, paid per round trip, handshakes included', rtt, 0)
+      .option(
+        '--scope-check <when>',
+        "the server's AGENTMEM_SCOPE_CHECK: always (compare each memory scope and kept session with the store per turn), bus-down, auto",
+        scopeCheckFlag,
+        'auto' as const,
+      )
       .option('--json', 'print the JSON result only (no table, no progress)')
       .action((opts: BenchFlags, cmd: Command) => {
         if (opts.tls && !trustedCertificate()) return rerunTrusting().then((code) => process.exit(code));
@@ -76,6 +83,7 @@ interface BenchFlags {
   vary?: boolean;
   tls?: boolean;
   rttMs: number;
+  scopeCheck: AppConfig['scopeCheck'];
   json?: boolean;
 }
 
@@ -172,6 +180,7 @@ async function overheadBench(opts: BenchFlags, progress: ProgressFn | undefined)
       vary: opts.vary,
       tls: opts.tls ? trustedCertificate() : undefined,
       rttMs: opts.rttMs,
+      scopeCheck: opts.scopeCheck,
       progress,
     });
   } catch (err) {
@@ -180,6 +189,11 @@ async function overheadBench(opts: BenchFlags, progress: ProgressFn | undefined)
   progress?.clear();
   const stem = `chat-overhead-${result.profile}-${result.engine}-${result.date.replace(/[:.]/g, '-')}`;
   finish(opts, stem, result, renderChart(result), () => formatReport(result));
+}
+
+function scopeCheckFlag(v: string): AppConfig['scopeCheck'] {
+  if (v !== 'always' && v !== 'bus-down' && v !== 'auto') throw new InvalidArgumentError('always, bus-down or auto');
+  return v;
 }
 
 function profile(v: string): ProfileName {

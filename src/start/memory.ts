@@ -13,6 +13,7 @@ import { createMemorySearch, createRecall } from '../memory/recall.ts';
 import { createWorkingMemory } from '../memory/working-memory.ts';
 import type { JobQueue } from '../memory/jobs.ts';
 import { queueEmbeddings } from '../memory/reembed.ts';
+import { scopeCheckOn } from '../config.ts';
 import type { Base, LoadAgent } from './base.ts';
 
 export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }: Base, loadAgent: LoadAgent, jobs: JobQueue) {
@@ -20,7 +21,7 @@ export function buildMemory({ config, db, pool, metrics, bus, log, instanceId }:
   const episodes = createEpisodes(db, messageIndex);
   // Whether what this instance keeps is checked against the store on every use (instances
   // share it) or only while the bus is deaf (one process owns it): memory scopes and sessions.
-  const check = config.scopeCheck === 'auto' ? (db.engine === 'postgres' ? 'always' : 'bus-down') : config.scopeCheck;
+  const check = scopeCheckOn(config.scopeCheck, db.engine);
   const history = createHistory(db, {
     owner: instanceId,
     guard: bus,
