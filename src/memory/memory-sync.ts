@@ -189,7 +189,9 @@ export function createMemorySync(opts: MemorySyncOptions) {
       const key = scopeKey(orgId, leaf.agentId, leaf.userId);
       reading.set(key, []);
       try {
-        known.set(key, { version: await readVersion({ orgId, ...leaf }), epoch });
+        const version = await readVersion({ orgId, ...leaf });
+        known.set(key, { version, epoch });
+        ownApplied(key, version); // (read again: the searches waiting for a version it holds go on)
       } finally {
         const held = reading.get(key) ?? [];
         reading.delete(key);

@@ -90,16 +90,19 @@ export function createSessionCache(db: Db, opts: SessionCacheOptions) {
     if (l) l.changes++;
   }
 
-  /** Compares a kept copy with the store's mark; a gone or stale copy is dropped. */
+  /**
+   * Compares a kept copy, as the turn was given it, with the store's mark; a gone or stale copy
+   * is dropped. (As given: a delta that reaches the copy while the probe is out must not make
+   * the window the turn already holds pass for current — it read two instances' turns short.)
+   */
   function compare(orgId: string, entry: Entry, probe: NonNullable<SessionCacheOptions['probe']>): Promise<Freshness> {
-    const { id } = entry.session;
+    const { id, window_seq, summarized_seq } = entry.session;
+    const newest = newestSeq(entry);
     return probe(orgId, id).then(
       (mark) => {
         const freshness: Freshness = !mark
           ? 'gone'
-          : mark.newest !== newestSeq(entry) ||
-              (mark.window_seq ?? 0) !== (entry.session.window_seq ?? 0) ||
-              (mark.summarized_seq ?? 0) !== (entry.session.summarized_seq ?? 0)
+          : mark.newest !== newest || (mark.window_seq ?? 0) !== (window_seq ?? 0) || (mark.summarized_seq ?? 0) !== (summarized_seq ?? 0)
             ? 'stale'
             : 'current';
         if (freshness !== 'current' && cache.get(id) === entry) cache.delete(id);
