@@ -143,13 +143,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
+/** Whether a string names an AGENTMEM_SCOPE_CHECK setting (the env var and `agentmem bench --scope-check`). */
+export const isScopeCheck = (value: string): value is AppConfig['scopeCheck'] => value === 'always' || value === 'bus-down' || value === 'auto';
+
 /** What `auto` means on an engine: PostgreSQL may be shared by instances, the embedded store is one process's. */
 export const scopeCheckOn = (setting: AppConfig['scopeCheck'], engine: string): 'always' | 'bus-down' =>
   setting === 'auto' ? (engine === 'postgres' ? 'always' : 'bus-down') : setting;
 
 function scopeCheck(value: string | undefined): AppConfig['scopeCheck'] {
   if (!value) return 'auto';
-  if (value === 'always' || value === 'bus-down' || value === 'auto') return value;
+  if (isScopeCheck(value)) return value;
   throw new Error(`AGENTMEM_SCOPE_CHECK must be always, bus-down or auto, got "${value}"`);
 }
 

@@ -15,7 +15,17 @@
 // The system prompt and the user's message are never cut: when they alone do not fit,
 // the turn is refused (`context_too_long`) before anything is sent upstream.
 import type { ChatMessage, ToolSpec } from '../llm/types.ts';
-import { cachedCount, contextWindowOf, COUNT_BUDGET_MS, countBounded, countText, MESSAGE_OVERHEAD, REPLY_PRIMING, scaleFor } from '../llm/token-count.ts';
+import {
+  cachedCount,
+  contextWindowOf,
+  COUNT_BUDGET_MS,
+  countBounded,
+  countText,
+  EXACT_CHARS,
+  MESSAGE_OVERHEAD,
+  REPLY_PRIMING,
+  scaleFor,
+} from '../llm/token-count.ts';
 import { countChat, messageTokens, toChatMessages } from '../memory/window-messages.ts';
 import type { Message } from '../store/repos/messages.ts';
 import type { RecalledMemory } from '../memory/recall.ts';
@@ -81,8 +91,6 @@ export interface UserCount {
 // what is left is bounded by its bytes, and counted further only when the bound does not fit.
 const USER_BUDGET_MS = 0.5;
 const EXACT_BUDGET_MS = 50;
-/** counted exactly when it matters, whatever the clock says (~12 ms; a thread descheduled under load spends the time budget idle) */
-const EXACT_CHARS = 32_768;
 
 export function countUser(message: string): UserCount {
   return countBounded(message, USER_BUDGET_MS);

@@ -27,7 +27,7 @@ function headerLines(r: BenchResult): string[] {
   const m = r.machine;
   out.push(`agentmem bench — ${r.date.slice(0, 10)} — ${m.cpus} × ${m.cpuModel}, Node ${m.node}, ${m.platform}`);
   out.push(
-    `store: ${r.store}${r.options.scopeCheck ? ` (scope check: ${r.options.scopeCheck})` : ''}; profile: ${r.profile} (first token ${r.profileSettings.first_token_ms} ms, ${r.profileSettings.tokens_per_s || '∞'} tokens/s)`,
+    `store: ${r.store} (scope check: ${r.options.scopeCheck}); profile: ${r.profile} (first token ${r.profileSettings.first_token_ms} ms, ${r.profileSettings.tokens_per_s || '∞'} tokens/s)`,
   );
   out.push(
     'skipped' in r.memories

@@ -8,7 +8,7 @@ import { runBench } from '../bench/run.ts';
 import { runSoak } from '../bench/soak.ts';
 import { formatSessionReport, runSessionBench } from '../bench/session.ts';
 import { rerunTrusting, trustedCertificate } from '../bench/trust.ts';
-import type { AppConfig } from '../config.ts';
+import { isScopeCheck, type AppConfig } from '../config.ts';
 import { benchRecallCommand } from './bench-recall.ts';
 import { benchScaleCommand } from './bench-scale.ts';
 
@@ -192,7 +192,7 @@ async function overheadBench(opts: BenchFlags, progress: ProgressFn | undefined)
 }
 
 function scopeCheckFlag(v: string): AppConfig['scopeCheck'] {
-  if (v !== 'always' && v !== 'bus-down' && v !== 'auto') throw new InvalidArgumentError('always, bus-down or auto');
+  if (!isScopeCheck(v)) throw new InvalidArgumentError('always, bus-down or auto');
   return v;
 }
 

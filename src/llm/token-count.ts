@@ -24,6 +24,11 @@ export const REPLY_PRIMING = 3;
 const LONG_RUN = /[\p{L}\p{M}]{128,}/gu;
 const SLICE = 64;
 const CHUNK = 512;
+/**
+ * Characters a count takes exactly whatever the clock says, where an exact count matters (a
+ * stored message, a message whose bound made something give way): ~12 ms of counting.
+ */
+export const EXACT_CHARS = 32_768;
 /** How long one count may take before the rest of the text is bounded instead, ms. */
 export const COUNT_BUDGET_MS = 20;
 

@@ -4,7 +4,7 @@
 // The count (o200k, overhead included) is taken once, when the message is stored or
 // first loaded, and kept with it: fitting a prompt only adds numbers.
 import type { ChatMessage } from '../llm/types.ts';
-import { countBounded, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
+import { countBounded, EXACT_CHARS, MESSAGE_OVERHEAD } from '../llm/token-count.ts';
 
 /** How long a count may take (ms), and how many characters it counts exactly whatever the clock says. */
 export interface CountBudget {
@@ -20,7 +20,7 @@ const MESSAGE_BUDGET: CountBudget = { ms: 2 };
  * holds it — a 1,300-character message missed 2 ms under load, and then 50 ms beside CI's
  * load (the thread descheduled between two chunks): up to 32 K characters (~12 ms) are exact.
  */
-export const STORED_BUDGET: CountBudget = { ms: 50, exactChars: 32_768 };
+export const STORED_BUDGET: CountBudget = { ms: 50, exactChars: EXACT_CHARS };
 import type { Message } from '../store/repos/messages.ts';
 
 /** A tool call as an answer stores it (agent/turn-types.ts StoredToolCall). */
